@@ -1,0 +1,35 @@
+// Package repr defines how viewd represents data: SQL types, datums, packed
+// rows, and the (time, diff) of an update.
+//
+// # Types
+//
+// A ScalarType is a SQL type (Kind plus a type modifier and, for arrays, an
+// element type). A ColumnType adds nullability; a RelationDesc names and types
+// the columns of a relation.
+//
+// # Datums
+//
+// A Datum is one SQL value held by value for evaluation. Its Kind is the
+// scalar kind of the value (KindNull for NULL). Text-like datums may alias the
+// bytes of the Row they were read from: rows are immutable once packed, so
+// this is safe as long as the row's slab outlives the datum.
+//
+// # Rows
+//
+// A Row is a packed byte encoding of a sequence of datums: a tag byte per datum
+// followed by a compact payload (zig-zag varints for integers and temporal
+// values, length-prefixed bytes for strings). Rows are what arrangements and
+// batches store, back to back in large slabs, so the garbage collector sees
+// one pointer per slab rather than one per value.
+//
+// Two rows are byte-equal exactly when their datums are equal in the sense of
+// IS NOT DISTINCT FROM for the same types: packing canonicalises values that
+// compare equal (numeric trailing zeros, -0.0, NaN). Byte order of rows is a
+// total order used for consolidation, not SQL's ORDER BY; ordering keys use
+// the memcomparable encoding in key.go.
+//
+// # Time
+//
+// Timestamp is a uint64 (milliseconds, like mz_timestamp); Diff an int64. An
+// update is (row, time, diff); a collection is the sum of its updates.
+package repr
