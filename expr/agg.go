@@ -1,6 +1,9 @@
 package expr
 
-import "github.com/viewd/viewd/repr"
+import (
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
 
 // AggregateFunc names an aggregate function.
 type AggregateFunc uint8
@@ -98,4 +101,91 @@ func (a Aggregate) String() string {
 		}
 	}
 	return s + ")"
+}
+
+// AggregateType returns the result type of aggregate f over values of type
+// arg, as PostgreSQL types it: count -> bigint; sum(smallint|integer) ->
+// bigint, sum(bigint|numeric) -> numeric, sum(real) -> real, sum(double
+// precision) -> double precision, sum(interval) -> interval; avg of
+// integers or numeric -> numeric, of floats -> double precision; min/max ->
+// arg; bool_and/bool_or -> boolean; string_agg -> text (bytea for bytea);
+// array_agg -> arg[]; jsonb_agg/jsonb_object_agg -> jsonb; stddev and
+// variance of integers or numeric -> numeric, of floats -> double
+// precision. For the order-sensitive aggregates arg is the type of the
+// aggregated value, not of the record carrying the ORDER BY keys. An
+// aggregate PostgreSQL does not define for arg is 42883 "function
+// sum(text) does not exist".
+func AggregateType(f AggregateFunc, arg repr.ScalarType) (repr.ScalarType, error) {
+	k := arg.Kind
+	undefined := func() (repr.ScalarType, error) {
+		name := f.String()
+		if f == AggCountStar {
+			name = "count"
+		}
+		return repr.ScalarType{}, pgcode.New(pgcode.UndefinedFunction, "function %s(%s) does not exist", name, arg).
+			WithHint("No function matches the given name and argument types. You might need to add explicit type casts.")
+	}
+	switch f {
+	case AggCount, AggCountStar:
+		return repr.TypeInt8, nil
+	case AggSum:
+		switch k {
+		case repr.KindInt2, repr.KindInt4:
+			return repr.TypeInt8, nil
+		case repr.KindInt8, repr.KindNumeric:
+			return repr.TypeNumeric, nil
+		case repr.KindFloat4, repr.KindFloat8, repr.KindInterval:
+			return arg.WithoutTypmod(), nil
+		case repr.KindNull:
+			return repr.ScalarType{}, pgcode.New(pgcode.AmbiguousFunction, "function sum(unknown) is not unique")
+		}
+	case AggAvg:
+		switch k {
+		case repr.KindInt2, repr.KindInt4, repr.KindInt8, repr.KindNumeric:
+			return repr.TypeNumeric, nil
+		case repr.KindFloat4, repr.KindFloat8:
+			return repr.TypeFloat8, nil
+		case repr.KindInterval:
+			return repr.TypeInterval, nil
+		}
+	case AggStddevSamp, AggStddevPop, AggVarSamp, AggVarPop:
+		switch k {
+		case repr.KindInt2, repr.KindInt4, repr.KindInt8, repr.KindNumeric:
+			return repr.TypeNumeric, nil
+		case repr.KindFloat4, repr.KindFloat8:
+			return repr.TypeFloat8, nil
+		}
+	case AggMin, AggMax:
+		switch k {
+		case repr.KindBool, repr.KindJsonb, repr.KindUUID, repr.KindBytea, repr.KindRecord, repr.KindNull:
+			return undefined()
+		case repr.KindVarchar, repr.KindChar:
+			// min/max(text) serve the string types; the result is text
+			// for varchar and bpchar for char, as in PostgreSQL.
+			if k == repr.KindVarchar {
+				return repr.TypeText, nil
+			}
+			return repr.TypeChar, nil
+		}
+		return arg, nil
+	case AggBoolAnd, AggBoolOr:
+		if k == repr.KindBool {
+			return repr.TypeBool, nil
+		}
+	case AggStringAgg:
+		switch k {
+		case repr.KindBytea:
+			return repr.TypeBytea, nil
+		case repr.KindText, repr.KindVarchar, repr.KindChar, repr.KindNull, repr.KindRecord:
+			return repr.TypeText, nil
+		}
+	case AggArrayAgg:
+		if k == repr.KindNull {
+			return repr.ScalarType{}, pgcode.New(pgcode.IndeterminateDatatype, "could not determine polymorphic type because input has type unknown")
+		}
+		return repr.ArrayOf(arg), nil
+	case AggJsonbAgg, AggJsonbObjectAgg:
+		return repr.TypeJsonb, nil
+	}
+	return undefined()
 }

@@ -162,8 +162,12 @@ type Func struct {
 	// Stable ones (now(), current_setting) read the EvalCtx; Volatile ones
 	// (random()) may not appear in maintained views.
 	Volatility Volatility
-	// Eval computes the result from the argument values.
+	// Eval computes the result from the argument values. It must not
+	// retain args, which alias the evaluator's argument stack.
 	Eval func(ctx *EvalCtx, args []repr.Datum) (repr.Datum, error)
+
+	// special marks AND, OR and COALESCE, which Eval evaluates lazily.
+	special special
 }
 
 // Volatility classifies functions as PostgreSQL does.
@@ -183,4 +187,7 @@ type EvalCtx struct {
 	TimeZone   string
 	StmtTime   int64 // microseconds since the Unix epoch
 	LogicalNow repr.Timestamp
+
+	// stack stages call arguments during evaluation (see Eval).
+	stack []repr.Datum
 }

@@ -107,6 +107,8 @@ const (
 	InvalidSQLStatement             Code = "07000" // dynamic SQL error class
 	UndefinedPreparedStatement      Code = "26000"
 	InvalidPreparedStatementDefinit Code = "42P14"
+	BadCopyFileFormat               Code = "22P04"
+	CantChangeRuntimeParam          Code = "55P02"
 )
 
 // Severity of a message, as ErrorResponse and NoticeResponse send it.

@@ -1,0 +1,114 @@
+// Command viewd runs the viewd server: a PostgreSQL-compatible endpoint over
+// incrementally maintained views, fed by tables, Kafka CDC topics and load
+// generators.
+//
+// With no flags it listens on 127.0.0.1:6875, keeps its state in
+// ./viewd-data and runs an embedded Kafka-compatible broker on
+// 127.0.0.1:9092, so that `psql -h localhost -p 6875` works at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/viewd/viewd/coord"
+	"github.com/viewd/viewd/sources"
+	"github.com/viewd/viewd/wire"
+)
+
+type config struct {
+	listen        string
+	dataDir       string
+	workers       int
+	logLevel      string
+	kafkaBrokers  string
+	embeddedKafka string
+	tickInterval  time.Duration
+	retainHistory time.Duration
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.listen, "listen", "127.0.0.1:6875", "pgwire listen address `host:port`")
+	flag.StringVar(&cfg.dataDir, "data-dir", "viewd-data", "data directory")
+	flag.IntVar(&cfg.workers, "workers", runtime.NumCPU(), "dataflow worker count")
+	flag.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	flag.StringVar(&cfg.kafkaBrokers, "kafka-brokers", "", "comma-separated Kafka brokers; when set, no embedded broker runs")
+	flag.StringVar(&cfg.embeddedKafka, "embedded-kafka-listen", "127.0.0.1:9092", "listen address of the embedded Kafka-compatible broker (empty disables it)")
+	flag.DurationVar(&cfg.tickInterval, "tick-interval", 10*time.Millisecond, "how often time advances when nothing forces it")
+	flag.DurationVar(&cfg.retainHistory, "retain-history", 5*time.Second, "default history window kept readable for AS OF and SUBSCRIBE")
+	flag.Parse()
+
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "viewd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("bad --log-level %q: %w", cfg.logLevel, err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	brokers := splitList(cfg.kafkaBrokers)
+	if len(brokers) == 0 && cfg.embeddedKafka != "" {
+		emb, err := sources.StartEmbedded(ctx, cfg.embeddedKafka, sources.WithEmbeddedLogger(logger))
+		if err != nil {
+			return fmt.Errorf("start embedded Kafka broker: %w", err)
+		}
+		defer emb.Close()
+		brokers = emb.Addrs()
+		logger.Info("embedded Kafka-compatible broker running; its data is kept in memory only and is lost on exit", "listen", cfg.embeddedKafka)
+	}
+
+	c, err := coord.Open(ctx, coord.Config{
+		DataDir:       cfg.dataDir,
+		Workers:       cfg.workers,
+		Logger:        logger,
+		KafkaBrokers:  brokers,
+		TickInterval:  cfg.tickInterval,
+		RetainHistory: cfg.retainHistory,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
+	}
+	logger.Info("viewd is ready", "pgwire", ln.Addr().String(), "data-dir", cfg.dataDir, "workers", cfg.workers)
+	srv := wire.NewServer(c, logger)
+	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("viewd shutting down")
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,241 @@
+package coord
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/sql"
+)
+
+// defaultDatabase is the one database viewd serves.
+const defaultDatabase = "viewd"
+
+// System schemas, searched before the search path as PostgreSQL searches
+// pg_catalog implicitly.
+var systemSchemas = []string{"mz_catalog", "pg_catalog"}
+
+// schema is a namespace of items.
+type schema struct {
+	name   string
+	oid    uint32
+	system bool
+	items  map[string]plan.GlobalID
+}
+
+// item is a catalog object and, for collections, its runtime state.
+type item struct {
+	sql.CatalogItem
+	oid    uint32
+	system bool
+	// deps are the items this one reads; rdeps the items that read it.
+	deps  []plan.GlobalID
+	rdeps map[plan.GlobalID]bool
+	// createSQL is the statement that recreates the item on restart.
+	createSQL string
+	// runtime is the item's compute state (inputs, dataflows, arrangements).
+	rt *runtimeState
+	// viewExpr is a view's definition (unoptimised MIR), inlined where it
+	// is read.
+	viewExpr plan.Rel
+	// indexKeys are an index's key expressions over the indexed columns.
+	indexKeys []expr.Scalar
+	// builtin generates a system relation's rows from the catalog.
+	builtin *builtinTable
+	// table holds a table's write-side state (constraints, defaults).
+	table *tableState
+	// searchPath is the search_path the item's SQL was planned with.
+	searchPath []string
+	// conn is a connection's definition.
+	conn *sql.CreateConnectionPlan
+	// source is a source's ingestion state.
+	source *sourceState
+}
+
+// catalog holds every schema and item. It is guarded by the coordinator's
+// lock.
+type catalog struct {
+	nextID  plan.GlobalID
+	nextOID uint32
+	schemas map[string]*schema
+	items   map[plan.GlobalID]*item
+}
+
+// First ids: user objects start at userIDBase so system objects (builtins)
+// keep stable low ids; OIDs start where PostgreSQL's user OIDs start.
+const (
+	userIDBase  plan.GlobalID = 1 << 20
+	userOIDBase uint32        = 16384
+)
+
+func newCatalog() *catalog {
+	c := &catalog{
+		nextID:  userIDBase,
+		nextOID: userOIDBase,
+		schemas: map[string]*schema{},
+		items:   map[plan.GlobalID]*item{},
+	}
+	oid := uint32(11)
+	for _, s := range []string{"pg_catalog", "mz_catalog", "mz_internal", "information_schema"} {
+		c.schemas[s] = &schema{name: s, oid: oid, system: true, items: map[string]plan.GlobalID{}}
+		oid += 100
+	}
+	c.schemas["public"] = &schema{name: "public", oid: 2200, items: map[string]plan.GlobalID{}}
+	return c
+}
+
+// allocID returns a fresh item id and OID.
+func (c *catalog) allocID() (plan.GlobalID, uint32) {
+	id, oid := c.nextID, c.nextOID
+	c.nextID++
+	c.nextOID++
+	return id, oid
+}
+
+// insert adds an item, linking its dependencies.
+func (c *catalog) insert(it *item) error {
+	s, ok := c.schemas[it.Name.Schema]
+	if !ok {
+		return pgcode.New(pgcode.InvalidSchemaName, "schema %q does not exist", it.Name.Schema)
+	}
+	if _, dup := s.items[it.Name.Item]; dup {
+		return pgcode.New(pgcode.DuplicateRelation, "%s %q already exists", it.Kind, it.Name.Item)
+	}
+	s.items[it.Name.Item] = it.ID
+	c.items[it.ID] = it
+	if it.rdeps == nil {
+		it.rdeps = map[plan.GlobalID]bool{}
+	}
+	for _, d := range it.deps {
+		if dep, ok := c.items[d]; ok {
+			dep.rdeps[it.ID] = true
+		}
+	}
+	if it.ID >= c.nextID {
+		c.nextID = it.ID + 1
+	}
+	if it.oid >= c.nextOID {
+		c.nextOID = it.oid + 1
+	}
+	return nil
+}
+
+// remove unlinks an item.
+func (c *catalog) remove(id plan.GlobalID) {
+	it, ok := c.items[id]
+	if !ok {
+		return
+	}
+	delete(c.items, id)
+	if s, ok := c.schemas[it.Name.Schema]; ok && s.items[it.Name.Item] == id {
+		delete(s.items, it.Name.Item)
+	}
+	for _, d := range it.deps {
+		if dep, ok := c.items[d]; ok {
+			delete(dep.rdeps, id)
+		}
+	}
+}
+
+// dependents returns every item that transitively depends on id, in an
+// order safe for dropping (dependents before what they depend on), id last.
+func (c *catalog) dependents(id plan.GlobalID) []plan.GlobalID {
+	var order []plan.GlobalID
+	seen := map[plan.GlobalID]bool{}
+	var visit func(plan.GlobalID)
+	visit = func(x plan.GlobalID) {
+		if seen[x] {
+			return
+		}
+		seen[x] = true
+		it := c.items[x]
+		if it == nil {
+			return
+		}
+		rd := make([]plan.GlobalID, 0, len(it.rdeps))
+		for r := range it.rdeps {
+			rd = append(rd, r)
+		}
+		sort.Slice(rd, func(i, j int) bool { return rd[i] > rd[j] })
+		for _, r := range rd {
+			visit(r)
+		}
+		order = append(order, x)
+	}
+	visit(id)
+	return order
+}
+
+// resolve finds an item by a partial name through the search path.
+func (c *catalog) resolve(name sql.PartialName, searchPath []string) (*item, error) {
+	if name.Database != "" && name.Database != defaultDatabase {
+		return nil, pgcode.New(pgcode.InvalidCatalogName, "database %q does not exist", name.Database)
+	}
+	if name.Schema != "" {
+		s, ok := c.schemas[name.Schema]
+		if !ok {
+			return nil, pgcode.New(pgcode.InvalidSchemaName, "schema %q does not exist", name.Schema)
+		}
+		if id, ok := s.items[name.Item]; ok {
+			return c.items[id], nil
+		}
+		return nil, undefinedRelation(name)
+	}
+	for _, sp := range append(append([]string(nil), systemSchemas...), searchPath...) {
+		if s, ok := c.schemas[sp]; ok {
+			if id, ok := s.items[name.Item]; ok {
+				return c.items[id], nil
+			}
+		}
+	}
+	return nil, undefinedRelation(name)
+}
+
+func undefinedRelation(name sql.PartialName) error {
+	return pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", name.String())
+}
+
+// catalogView adapts the catalog to sql.Catalog for one session.
+type catalogView struct {
+	c  *catalog
+	db string
+}
+
+var _ sql.Catalog = catalogView{}
+
+// ResolveItem implements sql.Catalog.
+func (v catalogView) ResolveItem(name sql.PartialName, searchPath []string) (*sql.CatalogItem, error) {
+	it, err := v.c.resolve(name, searchPath)
+	if err != nil {
+		return nil, err
+	}
+	ci := it.CatalogItem
+	return &ci, nil
+}
+
+// ResolveSchema implements sql.Catalog.
+func (v catalogView) ResolveSchema(database, schema string) bool {
+	if database != "" && database != defaultDatabase {
+		return false
+	}
+	_, ok := v.c.schemas[schema]
+	return ok
+}
+
+// ItemByID implements sql.Catalog.
+func (v catalogView) ItemByID(id plan.GlobalID) (*sql.CatalogItem, bool) {
+	it, ok := v.c.items[id]
+	if !ok {
+		return nil, false
+	}
+	ci := it.CatalogItem
+	return &ci, true
+}
+
+// DefaultDatabase implements sql.Catalog.
+func (v catalogView) DefaultDatabase() string { return defaultDatabase }
+
+// lowerName folds an unquoted identifier as PostgreSQL does.
+func lowerName(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,301 @@
+package coord
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/viewd/viewd/dataflow"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/storage"
+)
+
+// Config configures a coordinator.
+type Config struct {
+	// DataDir is where durable state lives.
+	DataDir string
+	// Workers is the dataflow worker count; 0 means the number of cores.
+	Workers int
+	// Logger receives operational messages; nil means slog.Default().
+	Logger *slog.Logger
+	// KafkaBrokers are the default brokers for Kafka connections that name
+	// none (the embedded broker, when it runs).
+	KafkaBrokers []string
+	// TickInterval is how often time advances when nothing forces it; 0
+	// means 10ms.
+	TickInterval time.Duration
+	// RetainHistory is how much history arrangements keep readable behind
+	// the latest timestamp; 0 means 5s.
+	RetainHistory time.Duration
+	// Now returns the wall clock in milliseconds; nil means time.Now.
+	Now func() repr.Timestamp
+}
+
+// Coordinator is the server's state. Create one with Open.
+type Coordinator struct {
+	cfg   Config
+	log   *slog.Logger
+	store *storage.Store
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu  sync.Mutex
+	cat *catalog
+	// now is the latest complete timestamp: every input has been fed and
+	// every dataflow stepped through it.
+	now repr.Timestamp
+	// since is the earliest timestamp reads may ask for.
+	since repr.Timestamp
+	// advanced is broadcast (under mu) whenever now moves.
+	advanced *sync.Cond
+	// dataflows are stepped in this order at each tick.
+	dataflows []*dataflowState
+	// subscribes are live SUBSCRIBE dataflows, stepped after dataflows.
+	subscribes map[*subscription]bool
+	// pendingUnits are source units waiting for the next tick.
+	pendingUnits []pendingUnit
+	sessions     map[uint32]*session
+	closed       bool
+
+	// replaying is set while the catalog is replayed: the id, oid and
+	// search path the CREATE being replayed must use.
+	replaying *creating
+	// planningPath and notice are the search path and notice sink of the
+	// session whose DDL is running (under mu).
+	planningPath []string
+	notice       func(*pgcode.Error)
+	// needStep asks for a step after replay (table contents were loaded).
+	needStep bool
+}
+
+// dataflowState is a persistent dataflow: a table's or source's input
+// graph, or an index's or materialized view's graph.
+type dataflowState struct {
+	owner plan.GlobalID
+	graph *dataflow.Graph
+}
+
+// Open opens (or creates) the data directory, replays the catalog and table
+// contents, and starts the clock.
+func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 10 * time.Millisecond
+	}
+	if cfg.RetainHistory <= 0 {
+		cfg.RetainHistory = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() repr.Timestamp { return repr.Timestamp(time.Now().UnixMilli()) }
+	}
+	store, state, err := storage.Open(cfg.DataDir, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("coord: %w", err)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Coordinator{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		store:      store,
+		ctx:        cctx,
+		cancel:     cancel,
+		cat:        newCatalog(),
+		subscribes: map[*subscription]bool{},
+		sessions:   map[uint32]*session{},
+	}
+	c.advanced = sync.NewCond(&c.mu)
+	installBuiltins(c.cat)
+	start := max(state.Timestamp+1, cfg.Now())
+	c.now = start
+	c.since = start
+	if err := c.replay(ctx, state); err != nil {
+		c.closeDataflows()
+		cancel()
+		store.Close()
+		return nil, err
+	}
+	if c.needStep {
+		c.mu.Lock()
+		_, err := c.advanceLocked(ctx, nil)
+		c.mu.Unlock()
+		if err != nil {
+			c.closeDataflows()
+			cancel()
+			store.Close()
+			return nil, fmt.Errorf("coord: loading tables: %w", err)
+		}
+	}
+	c.wg.Add(1)
+	go c.tickLoop()
+	c.log.Info("coord: opened", "data-dir", cfg.DataDir, "items", len(c.cat.items), "timestamp", uint64(c.now))
+	return c, nil
+}
+
+// Close stops the clock, drops every dataflow and closes the store.
+func (c *Coordinator) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.advanced.Broadcast()
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+	c.closeDataflows()
+	return c.store.Close()
+}
+
+func (c *Coordinator) closeDataflows() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, it := range c.cat.items {
+		if it.rt != nil && it.rt.stop != nil {
+			it.rt.stop()
+		}
+	}
+	for _, d := range c.dataflows {
+		d.graph.Close()
+	}
+	c.dataflows = nil
+	for s := range c.subscribes {
+		s.closeLocked(pgcode.New(pgcode.AdminShutdown, "terminating connection due to administrator command"))
+	}
+}
+
+// tickLoop advances time every TickInterval.
+func (c *Coordinator) tickLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.TickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		if !c.closed {
+			if _, err := c.advanceLocked(c.ctx, nil); err != nil && c.ctx.Err() == nil {
+				c.log.Error("coord: advancing time failed", "err", err)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// nextTimestampLocked returns the timestamp of the next step: the wall
+// clock, but always after now.
+func (c *Coordinator) nextTimestampLocked() repr.Timestamp {
+	return max(c.now+1, c.cfg.Now())
+}
+
+// tableWrite is a committed transaction's table updates.
+type tableWrite struct {
+	updates []storage.TableUpdate
+}
+
+// advanceLocked steps the world to the next timestamp: it makes w durable
+// at that timestamp (if any), applies pending source units, steps every
+// dataflow, and compacts history. It returns the timestamp.
+func (c *Coordinator) advanceLocked(ctx context.Context, w *tableWrite) (repr.Timestamp, error) {
+	t := c.nextTimestampLocked()
+	if w != nil && len(w.updates) > 0 {
+		if err := c.store.AppendTableWrite(ctx, t, w.updates); err != nil {
+			return 0, pgcode.Wrap(err, pgcode.IOError, "could not persist the write: "+err.Error())
+		}
+		for _, u := range w.updates {
+			it := c.cat.items[plan.GlobalID(u.Table)]
+			if it == nil || it.rt == nil || it.rt.input == nil {
+				continue
+			}
+			if err := it.rt.input.Send(repr.Update{Row: u.Row, Time: t, Diff: u.Diff}); err != nil {
+				return 0, fmt.Errorf("coord: feed table %s: %w", it.Name, err)
+			}
+		}
+	}
+	if err := c.applyUnitsLocked(ctx, t); err != nil {
+		return 0, err
+	}
+	if err := c.stepAllLocked(ctx, t); err != nil {
+		return 0, err
+	}
+	c.now = t
+	retain := repr.Timestamp(c.cfg.RetainHistory.Milliseconds())
+	if t > retain && t-retain > c.since {
+		c.since = t - retain
+		c.compactLocked(c.since)
+	}
+	c.advanced.Broadcast()
+	return t, nil
+}
+
+// stepAllLocked advances every input's upper past t and steps every
+// dataflow at t in order; a failing SUBSCRIBE is closed, any other failure
+// is returned.
+func (c *Coordinator) stepAllLocked(ctx context.Context, t repr.Timestamp) error {
+	for _, it := range c.cat.items {
+		if it.rt != nil && it.rt.input != nil {
+			it.rt.input.Advance(t + 1)
+		}
+	}
+	for _, d := range c.dataflows {
+		if err := d.graph.Step(ctx, t); err != nil {
+			return fmt.Errorf("coord: step dataflow of %d at %d: %w", d.owner, t, err)
+		}
+	}
+	for s := range c.subscribes {
+		if err := s.graph.Step(ctx, t); err != nil {
+			s.closeLocked(err)
+		}
+	}
+	return nil
+}
+
+// compactLocked lets arrangements forget history before since.
+func (c *Coordinator) compactLocked(since repr.Timestamp) {
+	for _, it := range c.cat.items {
+		if it.rt != nil && it.rt.out != nil {
+			it.rt.out.SetSince(since)
+		}
+		if it.rt != nil && it.rt.indexHold != nil {
+			it.rt.indexHold.SetSince(since)
+		}
+	}
+}
+
+// waitForLocked blocks until now >= t, ctx ends or the coordinator closes.
+func (c *Coordinator) waitForLocked(ctx context.Context, t repr.Timestamp) error {
+	if c.now >= t {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.advanced.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	for c.now < t {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if c.closed {
+			return pgcode.New(pgcode.AdminShutdown, "terminating connection due to administrator command")
+		}
+		c.advanced.Wait()
+	}
+	return nil
+}

@@ -1,0 +1,646 @@
+package coord
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/viewd/viewd/dataflow"
+	"github.com/viewd/viewd/dataflow/render"
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
+	"github.com/viewd/viewd/sql/parse"
+	"github.com/viewd/viewd/storage"
+)
+
+// catalogRecord is one durable catalog change.
+type catalogRecord struct {
+	Op         string        `json:"op"` // create, drop, rename, schema, drop_schema
+	ID         plan.GlobalID `json:"id,omitempty"`
+	OID        uint32        `json:"oid,omitempty"`
+	SQL        string        `json:"sql,omitempty"`
+	SearchPath []string      `json:"search_path,omitempty"`
+	IDs        []uint64      `json:"ids,omitempty"`
+	Name       string        `json:"name,omitempty"`
+	Schema     string        `json:"schema,omitempty"`
+}
+
+// creating carries the id a replayed CREATE must reuse.
+type creating struct {
+	id  plan.GlobalID
+	oid uint32
+	// searchPath is the search path of the creating session.
+	searchPath []string
+}
+
+// persistLocked appends a catalog record durably.
+func (c *Coordinator) persistLocked(ctx context.Context, rec catalogRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("coord: encode catalog record: %w", err)
+	}
+	if err := c.store.AppendCatalog(ctx, b); err != nil {
+		return pgcode.Wrap(err, pgcode.IOError, "could not persist the catalog change: "+err.Error())
+	}
+	return nil
+}
+
+// pending holds, during replay, the id/oid/search path of the statement
+// being replayed; nil for a live statement.
+func (c *Coordinator) newIDLocked() (plan.GlobalID, uint32) {
+	if c.replaying != nil {
+		return c.replaying.id, c.replaying.oid
+	}
+	return c.cat.allocID()
+}
+
+// resolveNewName turns a partial name into the schema and item of a new
+// object, checking the schema exists.
+func (c *Coordinator) resolveNewName(n sql.PartialName, searchPath []string) (string, string, error) {
+	if n.Database != "" && n.Database != defaultDatabase {
+		return "", "", pgcode.New(pgcode.InvalidCatalogName, "database %q does not exist", n.Database)
+	}
+	schema := n.Schema
+	if schema == "" {
+		for _, s := range searchPath {
+			if sc, ok := c.cat.schemas[s]; ok && !sc.system {
+				schema = s
+				break
+			}
+		}
+		if schema == "" {
+			return "", "", pgcode.New(pgcode.InvalidSchemaName, "no schema has been selected to create in")
+		}
+	}
+	sc, ok := c.cat.schemas[schema]
+	if !ok {
+		return "", "", pgcode.New(pgcode.InvalidSchemaName, "schema %q does not exist", schema)
+	}
+	if sc.system {
+		return "", "", pgcode.New(pgcode.InsufficientPrivilege, "cannot create objects in system schema %q", schema)
+	}
+	return schema, n.Item, nil
+}
+
+// exists reports whether schema.name is taken.
+func (c *Coordinator) exists(schema, name string) (*item, bool) {
+	sc := c.cat.schemas[schema]
+	if sc == nil {
+		return nil, false
+	}
+	id, ok := sc.items[name]
+	if !ok {
+		return nil, false
+	}
+	return c.cat.items[id], true
+}
+
+// addDataflowLocked registers a persistent dataflow, stepping it once at
+// now so that it is complete through now like every other.
+func (c *Coordinator) addDataflowLocked(ctx context.Context, owner plan.GlobalID, g *dataflow.Graph) error {
+	if err := g.Step(ctx, c.now); err != nil {
+		g.Close()
+		return err
+	}
+	c.dataflows = append(c.dataflows, &dataflowState{owner: owner, graph: g})
+	return nil
+}
+
+func (c *Coordinator) removeDataflowLocked(owner plan.GlobalID) {
+	out := c.dataflows[:0]
+	for _, d := range c.dataflows {
+		if d.owner == owner {
+			d.graph.Close()
+			continue
+		}
+		out = append(out, d)
+	}
+	c.dataflows = out
+}
+
+func (c *Coordinator) createTable(ctx context.Context, p *sql.CreateTablePlan, persist bool) error {
+	sp := c.searchPathFor(p.Name)
+	schema, name, err := c.resolveNewName(p.Name, sp)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.exists(schema, name); ok {
+		if p.IfNotExists {
+			return c.noticeSkip("relation", name)
+		}
+		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
+	}
+	id, oid := c.newIDLocked()
+	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindTable, Desc: p.Desc, SQL: p.SQL}, oid: oid, createSQL: p.SQL}
+	for _, col := range p.Columns {
+		it.Defaults = append(it.Defaults, col.Default)
+	}
+	it.table = newTableState(p)
+	rt := c.newInputDataflow(it.Name.String(), p.Desc.Arity(), c.now)
+	rt.input.Advance(c.now + 1)
+	if persist {
+		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: sp}); err != nil {
+			rt.graph.Close()
+			return err
+		}
+	}
+	it.rt = rt
+	if err := c.cat.insert(it); err != nil {
+		rt.graph.Close()
+		return err
+	}
+	return c.addDataflowLocked(ctx, id, rt.graph)
+}
+
+// searchPathFor returns the search path to resolve names with: the
+// replayed record's, or the current session's (set by the caller).
+func (c *Coordinator) searchPathFor(sql.PartialName) []string {
+	if c.replaying != nil && c.replaying.searchPath != nil {
+		return c.replaying.searchPath
+	}
+	if c.planningPath != nil {
+		return c.planningPath
+	}
+	return []string{"public"}
+}
+
+func (c *Coordinator) noticeSkip(kind, name string) error {
+	if c.notice != nil {
+		c.notice(&pgcode.Error{Code: pgcode.DuplicateRelation, Severity: pgcode.SeverityNotice, Message: fmt.Sprintf("%s %q already exists, skipping", kind, name)})
+	}
+	return nil
+}
+
+func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, persist bool) error {
+	sp := c.searchPathFor(p.Name)
+	schema, name, err := c.resolveNewName(p.Name, sp)
+	if err != nil {
+		return err
+	}
+	kind := sql.KindView
+	if p.Materialized {
+		kind = sql.KindMaterializedView
+	}
+	if old, ok := c.exists(schema, name); ok {
+		switch {
+		case p.IfNotExists:
+			return c.noticeSkip(kind.String(), name)
+		case p.OrReplace && old.Kind == kind:
+			if len(old.rdeps) > 0 {
+				return pgcode.New(pgcode.DependentObjectsStillExist, "cannot replace %s %q because other objects depend on it", kind, name)
+			}
+			for _, d := range p.Query.DependsOn {
+				if d == old.ID {
+					return pgcode.New(pgcode.InvalidObjectDefinition, "%s %q cannot depend on itself", kind, name)
+				}
+			}
+			if err := c.dropItemsLocked(ctx, []plan.GlobalID{old.ID}, persist); err != nil {
+				return err
+			}
+		default:
+			return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
+		}
+	}
+	id, oid := c.newIDLocked()
+	it := &item{
+		CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: kind, Desc: p.Query.Desc, SQL: p.SQL},
+		oid:         oid, createSQL: p.SQL, deps: p.Query.DependsOn, searchPath: sp,
+	}
+	if !p.Query.Finishing.IsTrivial(plan.Arity(p.Query.Expr)) {
+		return pgcode.New(pgcode.InternalError, "coord: view %q was planned with a finishing", name)
+	}
+	it.viewExpr = p.Query.Expr
+	if p.Materialized {
+		g, out, err := c.buildMaterializedLocked(it.Name.String(), p.Query.Expr)
+		if err != nil {
+			return err
+		}
+		it.rt = &runtimeState{graph: g, out: out}
+	}
+	if persist {
+		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: sp}); err != nil {
+			if it.rt != nil {
+				it.rt.graph.Close()
+			}
+			return err
+		}
+	}
+	if err := c.cat.insert(it); err != nil {
+		if it.rt != nil {
+			it.rt.graph.Close()
+		}
+		return err
+	}
+	if it.rt != nil {
+		return c.addDataflowLocked(ctx, id, it.rt.graph)
+	}
+	return nil
+}
+
+// buildMaterializedLocked renders a maintained dataflow of rel whose
+// output is readable from now on.
+func (c *Coordinator) buildMaterializedLocked(name string, rel plan.Rel) (*dataflow.Graph, *dataflow.Output, error) {
+	lir, err := c.optimizeLocked(rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := dataflow.NewGraph(c.graphOptions())
+	coll, err := render.Render(g, lir, c.imports(), c.now)
+	if err != nil {
+		g.Close()
+		return nil, nil, err
+	}
+	return g, coll.Materialize(c.now), nil
+}
+
+func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, persist bool) error {
+	on := c.cat.items[p.On.ID]
+	if on == nil {
+		return pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", p.On.Name.Item)
+	}
+	schema := on.Name.Schema
+	name := p.Name
+	if name == "" {
+		name = c.indexName(on, p.KeyNames)
+	}
+	if _, ok := c.exists(schema, name); ok {
+		if p.IfNotExists {
+			return c.noticeSkip("index", name)
+		}
+		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
+	}
+	id, oid := c.newIDLocked()
+	it := &item{
+		CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindIndex, Desc: on.Desc, On: on.ID, SQL: p.SQL},
+		oid:         oid, createSQL: p.SQL, deps: []plan.GlobalID{on.ID}, indexKeys: p.Keys, searchPath: c.searchPathFor(sql.PartialName{}),
+	}
+	for _, k := range p.Keys {
+		if col, ok := k.(expr.Column); ok {
+			it.IndexKeys = append(it.IndexKeys, col.Index)
+		}
+	}
+	// The index's dataflow reads its object (rendering a view's definition)
+	// and arranges it by the key.
+	get := plan.Get{Global: on.ID, Name: on.Name.String(), Type: plan.RelType{Cols: on.Desc.Types, Keys: on.Desc.Keys}}
+	lir, err := c.optimizeLocked(get)
+	if err != nil {
+		return err
+	}
+	g := dataflow.NewGraph(c.graphOptions())
+	coll, err := render.Render(g, lir, c.imports(), c.now)
+	if err != nil {
+		g.Close()
+		return err
+	}
+	arr := coll.Arrange(p.Keys)
+	it.rt = &runtimeState{graph: g, arranged: arr, indexHold: arr.Trace().Reader(c.now)}
+	if persist {
+		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: it.searchPath}); err != nil {
+			g.Close()
+			return err
+		}
+	}
+	if err := c.cat.insert(it); err != nil {
+		g.Close()
+		return err
+	}
+	return c.addDataflowLocked(ctx, id, g)
+}
+
+// indexName chooses a name like PostgreSQL's: on_cols_idx, made unique.
+func (c *Coordinator) indexName(on *item, keys []string) string {
+	base := on.Name.Item + "_" + strings.Join(keys, "_") + "_idx"
+	if len(keys) == 0 {
+		base = on.Name.Item + "_primary_idx"
+	}
+	name := base
+	for i := 1; ; i++ {
+		if _, ok := c.exists(on.Name.Schema, name); !ok {
+			return name
+		}
+		name = fmt.Sprintf("%s%d", base, i)
+	}
+}
+
+func (c *Coordinator) createSchema(ctx context.Context, p *sql.CreateSchemaPlan, persist bool) error {
+	if p.Database != "" && p.Database != defaultDatabase {
+		return pgcode.New(pgcode.InvalidCatalogName, "database %q does not exist", p.Database)
+	}
+	if _, ok := c.cat.schemas[p.Name]; ok {
+		if p.IfNotExists {
+			if c.notice != nil {
+				c.notice(&pgcode.Error{Code: pgcode.DuplicateSchema, Severity: pgcode.SeverityNotice, Message: fmt.Sprintf("schema %q already exists, skipping", p.Name)})
+			}
+			return nil
+		}
+		return pgcode.New(pgcode.DuplicateSchema, "schema %q already exists", p.Name)
+	}
+	if persist {
+		if err := c.persistLocked(ctx, catalogRecord{Op: "schema", Name: p.Name}); err != nil {
+			return err
+		}
+	}
+	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+	c.cat.nextOID++
+	return nil
+}
+
+func (c *Coordinator) createConnection(ctx context.Context, p *sql.CreateConnectionPlan, persist bool) error {
+	var n sql.PartialName
+	switch len(p.Name) {
+	case 1:
+		n.Item = p.Name[0]
+	case 2:
+		n.Schema, n.Item = p.Name[0], p.Name[1]
+	case 3:
+		n.Database, n.Schema, n.Item = p.Name[0], p.Name[1], p.Name[2]
+	default:
+		return pgcode.New(pgcode.SyntaxError, "improper qualified name")
+	}
+	sp := c.searchPathFor(n)
+	schema, name, err := c.resolveNewName(n, sp)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.exists(schema, name); ok {
+		if p.IfNotExists {
+			return c.noticeSkip("connection", name)
+		}
+		return pgcode.New(pgcode.DuplicateObject, "connection %q already exists", name)
+	}
+	id, oid := c.newIDLocked()
+	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindConnection, SQL: p.SQL}, oid: oid, createSQL: p.SQL, conn: p}
+	if persist {
+		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: sp}); err != nil {
+			return err
+		}
+	}
+	return c.cat.insert(it)
+}
+
+// drop executes DROP.
+func (c *Coordinator) drop(ctx context.Context, s *session, p *sql.DropPlan) error {
+	if p.Kind == "schema" {
+		return c.dropSchemas(ctx, p)
+	}
+	if p.Kind == "database" {
+		return pgcode.New(pgcode.FeatureNotSupported, "DROP DATABASE is not supported")
+	}
+	var roots []plan.GlobalID
+	for _, n := range p.Names {
+		it, err := c.cat.resolve(n, c.searchPathFor(n))
+		if err != nil {
+			if p.IfExists && (pgcode.Of(err) == pgcode.UndefinedTable || pgcode.Of(err) == pgcode.InvalidSchemaName) {
+				if c.notice != nil {
+					c.notice(&pgcode.Error{Code: pgcode.UndefinedObject, Severity: pgcode.SeverityNotice, Message: fmt.Sprintf("%s %q does not exist, skipping", p.Kind, n.Item)})
+				}
+				continue
+			}
+			if pgcode.Of(err) == pgcode.UndefinedTable {
+				return pgcode.New(pgcode.UndefinedTable, "%s %q does not exist", p.Kind, n.String())
+			}
+			return err
+		}
+		if it.system {
+			return pgcode.New(pgcode.InsufficientPrivilege, "cannot drop system object %s", it.Name)
+		}
+		if it.Kind.String() != p.Kind {
+			return pgcode.New(pgcode.WrongObjectType, "%q is not a %s", it.Name.Item, p.Kind).
+				WithHint("Use DROP %s to remove a %s.", strings.ToUpper(it.Kind.String()), it.Kind)
+		}
+		roots = append(roots, it.ID)
+	}
+	var all []plan.GlobalID
+	seen := map[plan.GlobalID]bool{}
+	for _, r := range roots {
+		deps := c.cat.dependents(r)
+		if !p.Cascade && len(deps) > 1 {
+			it := c.cat.items[r]
+			var names []string
+			for _, d := range deps[:len(deps)-1] {
+				if di := c.cat.items[d]; di != nil && di.Kind != sql.KindIndex {
+					names = append(names, fmt.Sprintf("%s %s depends on %s %s", di.Kind, di.Name.Item, it.Kind, it.Name.Item))
+				}
+			}
+			if len(names) > 0 {
+				return pgcode.New(pgcode.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", it.Kind, it.Name.Item).
+					WithDetail("%s", strings.Join(names, "\n")).WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+			}
+		}
+		for _, d := range deps {
+			if !seen[d] {
+				seen[d] = true
+				all = append(all, d)
+			}
+		}
+	}
+	return c.dropItemsLocked(ctx, all, true)
+}
+
+// dropItemsLocked drops items (dependents first) durably.
+func (c *Coordinator) dropItemsLocked(ctx context.Context, ids []plan.GlobalID, persist bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if persist {
+		rec := catalogRecord{Op: "drop"}
+		for _, id := range ids {
+			rec.IDs = append(rec.IDs, uint64(id))
+		}
+		if err := c.persistLocked(ctx, rec); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		it := c.cat.items[id]
+		if it == nil {
+			continue
+		}
+		c.removeDataflowLocked(id)
+		if it.rt != nil {
+			if it.rt.out != nil {
+				it.rt.out.Release()
+			}
+			if it.rt.indexHold != nil {
+				it.rt.indexHold.Release()
+			}
+			if it.rt.stop != nil {
+				it.rt.stop()
+			}
+		}
+		if it.Kind == sql.KindTable && persist {
+			if err := c.store.DropTable(ctx, uint64(id)); err != nil {
+				return err
+			}
+		}
+		c.cat.remove(id)
+	}
+	return nil
+}
+
+func (c *Coordinator) dropSchemas(ctx context.Context, p *sql.DropPlan) error {
+	for _, n := range p.Names {
+		sc, ok := c.cat.schemas[n.Item]
+		if !ok {
+			if p.IfExists {
+				continue
+			}
+			return pgcode.New(pgcode.InvalidSchemaName, "schema %q does not exist", n.Item)
+		}
+		if sc.system || sc.name == "public" {
+			return pgcode.New(pgcode.InsufficientPrivilege, "cannot drop schema %q", sc.name)
+		}
+		if len(sc.items) > 0 && !p.Cascade {
+			return pgcode.New(pgcode.DependentObjectsStillExist, "cannot drop schema %s because other objects depend on it", sc.name).
+				WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+		}
+		var all []plan.GlobalID
+		ids := make([]plan.GlobalID, 0, len(sc.items))
+		for _, id := range sc.items {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] > ids[j] })
+		seen := map[plan.GlobalID]bool{}
+		for _, id := range ids {
+			for _, d := range c.cat.dependents(id) {
+				if !seen[d] {
+					seen[d] = true
+					all = append(all, d)
+				}
+			}
+		}
+		if err := c.dropItemsLocked(ctx, all, true); err != nil {
+			return err
+		}
+		if err := c.persistLocked(ctx, catalogRecord{Op: "drop_schema", Name: sc.name}); err != nil {
+			return err
+		}
+		delete(c.cat.schemas, sc.name)
+	}
+	return nil
+}
+
+func (c *Coordinator) rename(ctx context.Context, p *sql.AlterRenamePlan, persist bool) error {
+	it, err := c.cat.resolve(p.Name, c.searchPathFor(p.Name))
+	if err != nil {
+		if p.IfExists {
+			return nil
+		}
+		return err
+	}
+	if p.Kind != "" && p.Kind != it.Kind.String() {
+		return pgcode.New(pgcode.WrongObjectType, "%q is not a %s", it.Name.Item, p.Kind)
+	}
+	if _, ok := c.exists(it.Name.Schema, p.NewName); ok {
+		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", p.NewName)
+	}
+	if persist {
+		if err := c.persistLocked(ctx, catalogRecord{Op: "rename", ID: it.ID, Name: p.NewName}); err != nil {
+			return err
+		}
+	}
+	c.renameLocked(it, p.NewName)
+	return nil
+}
+
+func (c *Coordinator) renameLocked(it *item, newName string) {
+	sc := c.cat.schemas[it.Name.Schema]
+	delete(sc.items, it.Name.Item)
+	it.Name.Item = newName
+	sc.items[newName] = it.ID
+}
+
+// replay recreates the catalog from its durable records and loads table
+// contents, at the coordinator's start timestamp.
+func (c *Coordinator) replay(ctx context.Context, st storage.State) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, raw := range st.Catalog {
+		var rec catalogRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return fmt.Errorf("coord: catalog record %d: %w", i, err)
+		}
+		if err := c.replayRecord(ctx, rec, st); err != nil {
+			return fmt.Errorf("coord: replaying catalog record %d (%s %s): %w", i, rec.Op, rec.SQL, err)
+		}
+	}
+	c.replaying = nil
+	return nil
+}
+
+func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st storage.State) error {
+	switch rec.Op {
+	case "schema":
+		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+		c.cat.nextOID++
+		return nil
+	case "drop_schema":
+		delete(c.cat.schemas, rec.Name)
+		return nil
+	case "drop":
+		ids := make([]plan.GlobalID, len(rec.IDs))
+		for i, id := range rec.IDs {
+			ids[i] = plan.GlobalID(id)
+		}
+		return c.dropItemsLocked(ctx, ids, false)
+	case "rename":
+		if it := c.cat.items[rec.ID]; it != nil {
+			c.renameLocked(it, rec.Name)
+		}
+		return nil
+	case "create":
+	default:
+		return fmt.Errorf("unknown op %q", rec.Op)
+	}
+	stmts, err := parse.Parse(rec.SQL)
+	if err != nil || len(stmts) != 1 {
+		return fmt.Errorf("parse: %v", err)
+	}
+	c.replaying = &creating{id: rec.ID, oid: rec.OID, searchPath: rec.SearchPath}
+	vs := map[string]string{"search_path": strings.Join(rec.SearchPath, ", ")}
+	scx := &sql.StatementContext{Catalog: catalogView{c: c.cat, db: defaultDatabase}, Vars: vs}
+	p, err := sql.PlanStatement(scx, stmts[0], nil)
+	if err != nil {
+		return err
+	}
+	switch p := p.(type) {
+	case *sql.CreateTablePlan:
+		if err := c.createTable(ctx, p, false); err != nil {
+			return err
+		}
+		return c.loadTableLocked(ctx, rec.ID, st.Tables[uint64(rec.ID)])
+	case *sql.CreateViewPlan:
+		return c.createView(ctx, p, false)
+	case *sql.CreateIndexPlan:
+		return c.createIndex(ctx, p, false)
+	case *sql.CreateConnectionPlan:
+		return c.createConnection(ctx, p, false)
+	case *sql.CreateSourcePlan:
+		return c.createSource(ctx, p, false)
+	}
+	return fmt.Errorf("not a CREATE statement: %T", p)
+}
+
+// loadTableLocked feeds a replayed table its durable contents as of now.
+func (c *Coordinator) loadTableLocked(ctx context.Context, id plan.GlobalID, ups []storage.TableUpdate) error {
+	it := c.cat.items[id]
+	if it == nil || len(ups) == 0 {
+		return nil
+	}
+	// The table's graph was stepped at now when it was created; its
+	// contents enter at the next step, which replay forces below.
+	t := c.now + 1
+	for _, u := range ups {
+		if err := it.rt.input.Send(repr.Update{Row: u.Row, Time: t, Diff: u.Diff}); err != nil {
+			return err
+		}
+		it.table.apply(u.Row, u.Diff)
+	}
+	c.needStep = true
+	return nil
+}

@@ -1,0 +1,449 @@
+package coord
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
+	"github.com/viewd/viewd/storage"
+	"github.com/viewd/viewd/wire"
+)
+
+// tableState is what writes to a table must check: its unique keys, kept
+// as an index from key to row, and its NOT NULL columns.
+type tableState struct {
+	name    string
+	names   []string
+	keys    [][]int
+	keyName []string
+	index   []map[string]repr.Row
+	notNull []bool
+	// defaults are the columns' DEFAULT expressions (nil: NULL).
+	defaults []expr.Scalar
+}
+
+func newTableState(p *sql.CreateTablePlan) *tableState {
+	ts := &tableState{name: p.Name.Item, names: p.Desc.Names, keys: p.Keys}
+	for i, k := range p.Keys {
+		ts.index = append(ts.index, map[string]repr.Row{})
+		name := p.Name.Item + "_pkey"
+		if p.PrimaryKey == nil || i > 0 {
+			var cols []string
+			for _, c := range k {
+				cols = append(cols, p.Desc.Names[c])
+			}
+			name = p.Name.Item + "_" + strings.Join(cols, "_") + "_key"
+		}
+		ts.keyName = append(ts.keyName, name)
+	}
+	for _, t := range p.Desc.Types {
+		ts.notNull = append(ts.notNull, !t.Nullable)
+	}
+	for _, col := range p.Columns {
+		ts.defaults = append(ts.defaults, col.DefaultExpr)
+	}
+	return ts
+}
+
+// keyOf packs row's key columns; ok is false when one is NULL (such rows
+// never conflict).
+func keyOf(ds []repr.Datum, cols []int) (string, bool) {
+	var p repr.Packer
+	for _, c := range cols {
+		if ds[c].IsNull() {
+			return "", false
+		}
+		p.Push(ds[c])
+	}
+	return string(p.Row()), true
+}
+
+// apply records a committed change in the key indexes.
+func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
+	if len(ts.keys) == 0 {
+		return
+	}
+	ds := row.Datums()
+	for i, k := range ts.keys {
+		key, ok := keyOf(ds, k)
+		if !ok {
+			continue
+		}
+		if diff > 0 {
+			ts.index[i][key] = row.Clone()
+		} else if old, ok := ts.index[i][key]; ok && string(old) == string(row) {
+			delete(ts.index[i], key)
+		}
+	}
+}
+
+// check validates a transaction's updates to this table against the
+// current contents: NOT NULL and unique keys. Retractions apply first.
+func (ts *tableState) check(ups []storage.TableUpdate) error {
+	for _, u := range ups {
+		if u.Diff <= 0 {
+			continue
+		}
+		ds := u.Row.Datums()
+		for i, nn := range ts.notNull {
+			if nn && i < len(ds) && ds[i].IsNull() {
+				return pgcode.New(pgcode.NotNullViolation, "null value in column %q of relation %q violates not-null constraint", ts.names[i], ts.name).
+					WithDetail("Failing row contains %s.", u.Row)
+			}
+		}
+	}
+	for i, k := range ts.keys {
+		removed := map[string]int{}
+		added := map[string]int{}
+		for _, u := range ups {
+			key, ok := keyOf(u.Row.Datums(), k)
+			if !ok {
+				continue
+			}
+			if u.Diff < 0 {
+				removed[key] += int(-u.Diff)
+			} else {
+				added[key] += int(u.Diff)
+			}
+		}
+		for key, n := range added {
+			existing := 0
+			if _, ok := ts.index[i][key]; ok {
+				existing = 1
+			}
+			if existing-removed[key]+n > 1 {
+				var cols, vals []string
+				kd := repr.Row(key).Datums()
+				for j, c := range k {
+					cols = append(cols, ts.names[c])
+					vals = append(vals, kd[j].Text())
+				}
+				return pgcode.New(pgcode.UniqueViolation, "duplicate key value violates unique constraint %q", ts.keyName[i]).
+					WithDetail("Key (%s)=(%s) already exists.", strings.Join(cols, ", "), strings.Join(vals, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// evalCtx returns the evaluation context of a statement.
+func (s *session) evalCtx() *expr.EvalCtx {
+	return &expr.EvalCtx{TimeZone: s.vars.must("TimeZone"), StmtTime: time.Now().UnixMicro(), LogicalNow: s.c.now}
+}
+
+// readAll computes rel at the session's read timestamp.
+func (s *session) readAll(ctx context.Context, rel plan.Rel) ([]repr.Row, error) {
+	q := &sql.QueryPlan{Expr: rel, Finishing: sql.Finishing{Limit: -1, Project: identityCols(plan.Arity(rel))}}
+	return s.selectRows(ctx, q, nil, false)
+}
+
+func identityCols(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// returning evaluates RETURNING expressions over rows.
+func (s *session) returning(exprs []expr.Scalar, rows []repr.Row) ([]repr.Row, error) {
+	ctx := s.evalCtx()
+	out := make([]repr.Row, 0, len(rows))
+	var p repr.Packer
+	for _, r := range rows {
+		ds := r.Datums()
+		p.Reset()
+		for _, e := range exprs {
+			d, err := expr.Eval(ctx, e, ds)
+			if err != nil {
+				return nil, err
+			}
+			p.Push(d)
+		}
+		out = append(out, p.Clone())
+	}
+	return out, nil
+}
+
+func (s *session) insert(ctx context.Context, p *sql.InsertPlan) (wire.Result, error) {
+	rows, err := s.readAll(ctx, p.Values)
+	if err != nil {
+		return wire.Result{}, err
+	}
+	var ups []storage.TableUpdate
+	var returned []repr.Row
+	id := uint64(p.Table.ID)
+	if p.OnConflict != nil {
+		s.c.mu.Lock()
+		it := s.c.cat.items[p.Table.ID]
+		s.c.mu.Unlock()
+		if it == nil || it.table == nil {
+			return wire.Result{}, pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", p.Table.Name.Item)
+		}
+		ups, returned, err = s.onConflict(it.table, p, rows)
+		if err != nil {
+			return wire.Result{}, err
+		}
+	} else {
+		for _, r := range rows {
+			ups = append(ups, storage.TableUpdate{Table: id, Row: r, Diff: 1})
+		}
+		returned = rows
+	}
+	if err := s.write(ctx, p.Table, ups); err != nil {
+		return wire.Result{}, err
+	}
+	tag := fmt.Sprintf("INSERT 0 %d", len(returned))
+	if p.Returning != nil {
+		out, err := s.returning(p.Returning, returned)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Rows: &sliceRows{rows: out}, Tag: "INSERT 0"}, nil
+	}
+	return wire.Result{Tag: tag}, nil
+}
+
+// onConflict resolves ON CONFLICT against the table's key index and the
+// rows inserted before in the same statement.
+func (s *session) onConflict(ts *tableState, p *sql.InsertPlan, rows []repr.Row) ([]storage.TableUpdate, []repr.Row, error) {
+	oc := p.OnConflict
+	id := uint64(p.Table.ID)
+	ki := -1
+	for i, k := range ts.keys {
+		if sameCols(k, oc.Columns) {
+			ki = i
+		}
+	}
+	if ki < 0 {
+		return nil, nil, pgcode.New(pgcode.InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+	}
+	s.c.mu.Lock()
+	current := map[string]repr.Row{}
+	for k, r := range ts.index[ki] {
+		current[k] = r
+	}
+	s.c.mu.Unlock()
+	ectx := s.evalCtx()
+	var ups []storage.TableUpdate
+	var returned []repr.Row
+	touched := map[string]bool{}
+	for _, r := range rows {
+		ds := r.Datums()
+		key, ok := keyOf(ds, oc.Columns)
+		old, exists := current[key]
+		if !ok || !exists {
+			ups = append(ups, storage.TableUpdate{Table: id, Row: r, Diff: 1})
+			returned = append(returned, r)
+			if ok {
+				current[key] = r
+				touched[key] = true
+			}
+			continue
+		}
+		if oc.DoNothing {
+			continue
+		}
+		if touched[key] {
+			return nil, nil, pgcode.New(pgcode.CardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time").
+				WithHint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
+		}
+		both := append(old.Datums(), ds...)
+		if oc.Where != nil {
+			d, err := expr.Eval(ectx, oc.Where, both)
+			if err != nil {
+				return nil, nil, err
+			}
+			if d.IsNull() || !d.Bool() {
+				continue
+			}
+		}
+		var pk repr.Packer
+		for _, e := range oc.Set {
+			d, err := expr.Eval(ectx, e, both)
+			if err != nil {
+				return nil, nil, err
+			}
+			pk.Push(d)
+		}
+		nr := pk.Clone()
+		ups = append(ups, storage.TableUpdate{Table: id, Row: old, Diff: -1}, storage.TableUpdate{Table: id, Row: nr, Diff: 1})
+		returned = append(returned, nr)
+		current[key] = nr
+		touched[key] = true
+	}
+	return ups, returned, nil
+}
+
+func sameCols(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := map[int]bool{}
+	for _, c := range a {
+		set[c] = true
+	}
+	for _, c := range b {
+		if !set[c] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *session) update(ctx context.Context, p *sql.UpdatePlan) (wire.Result, error) {
+	rows, err := s.readAll(ctx, p.Selection)
+	if err != nil {
+		return wire.Result{}, err
+	}
+	arity := p.Table.Desc.Arity()
+	id := uint64(p.Table.ID)
+	var ups []storage.TableUpdate
+	var news []repr.Row
+	var pk repr.Packer
+	for _, r := range rows {
+		ds := r.Datums()
+		if len(ds) != 2*arity {
+			return wire.Result{}, pgcode.New(pgcode.InternalError, "coord: UPDATE selection has %d columns, want %d", len(ds), 2*arity)
+		}
+		pk.Reset()
+		pk.PushAll(ds[:arity])
+		old := pk.Clone()
+		pk.Reset()
+		pk.PushAll(ds[arity:])
+		nr := pk.Clone()
+		ups = append(ups, storage.TableUpdate{Table: id, Row: old, Diff: -1}, storage.TableUpdate{Table: id, Row: nr, Diff: 1})
+		news = append(news, nr)
+	}
+	if err := s.write(ctx, p.Table, ups); err != nil {
+		return wire.Result{}, err
+	}
+	if p.Returning != nil {
+		out, err := s.returning(p.Returning, news)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Rows: &sliceRows{rows: out}, Tag: "UPDATE"}, nil
+	}
+	return wire.Result{Tag: fmt.Sprintf("UPDATE %d", len(rows))}, nil
+}
+
+func (s *session) delete(ctx context.Context, p *sql.DeletePlan) (wire.Result, error) {
+	rows, err := s.readAll(ctx, p.Selection)
+	if err != nil {
+		return wire.Result{}, err
+	}
+	id := uint64(p.Table.ID)
+	ups := make([]storage.TableUpdate, 0, len(rows))
+	for _, r := range rows {
+		ups = append(ups, storage.TableUpdate{Table: id, Row: r, Diff: -1})
+	}
+	if err := s.write(ctx, p.Table, ups); err != nil {
+		return wire.Result{}, err
+	}
+	if p.Returning != nil {
+		out, err := s.returning(p.Returning, rows)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Rows: &sliceRows{rows: out}, Tag: "DELETE"}, nil
+	}
+	return wire.Result{Tag: fmt.Sprintf("DELETE %d", len(rows))}, nil
+}
+
+// write buffers a statement's updates in the transaction; outside an
+// explicit transaction block it commits them at once.
+func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []storage.TableUpdate) error {
+	s.txn.writes = append(s.txn.writes, ups...)
+	if !s.txn.explicit {
+		return s.commit(ctx)
+	}
+	return nil
+}
+
+// commit makes the transaction's writes durable and visible at one
+// timestamp, after checking constraints against the current contents.
+func (s *session) commit(ctx context.Context) error {
+	writes := s.txn.writes
+	s.txn = txnState{}
+	if len(writes) == 0 {
+		return nil
+	}
+	return s.c.commitWrites(ctx, writes)
+}
+
+func (c *Coordinator) commitWrites(ctx context.Context, writes []storage.TableUpdate) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byTable := map[uint64][]storage.TableUpdate{}
+	var order []uint64
+	for _, u := range writes {
+		if _, ok := byTable[u.Table]; !ok {
+			order = append(order, u.Table)
+		}
+		byTable[u.Table] = append(byTable[u.Table], u)
+	}
+	for _, id := range order {
+		it := c.cat.items[plan.GlobalID(id)]
+		if it == nil || it.table == nil {
+			return pgcode.New(pgcode.UndefinedTable, "table with id %d was dropped during the transaction", id)
+		}
+		if err := it.table.check(byTable[id]); err != nil {
+			return err
+		}
+	}
+	if _, err := c.advanceLocked(ctx, &tableWrite{updates: writes}); err != nil {
+		return err
+	}
+	for _, u := range writes {
+		if u.Diff < 0 {
+			c.cat.items[plan.GlobalID(u.Table)].table.apply(u.Row, u.Diff)
+		}
+	}
+	for _, u := range writes {
+		if u.Diff > 0 {
+			c.cat.items[plan.GlobalID(u.Table)].table.apply(u.Row, u.Diff)
+		}
+	}
+	return nil
+}
+
+func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire.Result, error) {
+	switch p.Kind {
+	case "begin":
+		if s.txn.explicit {
+			s.client.Notice(&pgcode.Error{Code: pgcode.ActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is already a transaction in progress"})
+			return wire.Result{Tag: "BEGIN"}, nil
+		}
+		s.txn = txnState{explicit: true}
+		return wire.Result{Tag: "BEGIN"}, nil
+	case "commit":
+		if !s.txn.explicit {
+			s.client.Notice(&pgcode.Error{Code: pgcode.NoActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is no transaction in progress"})
+			return wire.Result{Tag: "COMMIT"}, nil
+		}
+		if s.txn.failed {
+			s.txn = txnState{}
+			return wire.Result{Tag: "ROLLBACK"}, nil
+		}
+		if err := s.commit(ctx); err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Tag: "COMMIT"}, nil
+	case "rollback":
+		if !s.txn.explicit {
+			s.client.Notice(&pgcode.Error{Code: pgcode.NoActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is no transaction in progress"})
+		}
+		s.txn = txnState{}
+		return wire.Result{Tag: "ROLLBACK"}, nil
+	case "set transaction":
+		return wire.Result{Tag: "SET"}, nil
+	}
+	return wire.Result{}, pgcode.New(pgcode.FeatureNotSupported, "%s is not supported", p.Kind)
+}

@@ -1,0 +1,35 @@
+// Package coord is viewd's coordinator: it owns the catalog, the timestamp
+// oracle, the dataflows that maintain indexes and materialized views, the
+// inputs fed by tables and sources, and the execution of every statement a
+// session sends. The wire layer calls it through wire.Backend.
+//
+// # Time
+//
+// The coordinator advances one logical clock (milliseconds, like
+// mz_timestamp). Every change enters at a timestamp: table writes of one
+// transaction at one timestamp, each upstream source transaction at one
+// timestamp. Advancing to t means: feed every input its updates at t,
+// step every dataflow at t in dependency order (tables and sources first,
+// then indexes and materialized views in creation order), then record that
+// reads at t are complete. A write is acknowledged only after the step that
+// contains it, so a SELECT that starts after the acknowledgement reads at
+// a timestamp that includes it (strict serializability): a plain SELECT
+// reads at the latest complete timestamp.
+//
+// # Dataflows
+//
+// Each table and source has an input and an arrangement of its rows that
+// every reader shares. A materialized view or index is a dataflow that
+// imports the arrangements it reads and exports its own. A one-shot SELECT
+// that is not a lookup in an existing arrangement builds a transient
+// dataflow over the imported arrangements, steps it once at the read
+// timestamp, reads its output and drops it. SUBSCRIBE keeps such a dataflow
+// and streams each step's changes.
+//
+// # Concurrency
+//
+// One mutex (Coordinator.mu) serialises catalog changes, writes and steps.
+// Sessions run on their connection goroutines and take the lock for the
+// short critical sections; long waits (AS OF in the future, SUBSCRIBE)
+// happen outside it.
+package coord

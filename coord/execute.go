@@ -1,0 +1,294 @@
+package coord
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
+	"github.com/viewd/viewd/sql/parse"
+	"github.com/viewd/viewd/wire"
+)
+
+var (
+	textType  = repr.ColumnType{Type: repr.TypeText, Nullable: true}
+	int8Type  = repr.ColumnType{Type: repr.TypeInt8}
+	boolType  = repr.ColumnType{Type: repr.TypeBool}
+	numType   = repr.ColumnType{Type: repr.TypeNumeric}
+	oneColumn = func(name string) *repr.RelationDesc {
+		return &repr.RelationDesc{Names: []string{name}, Types: []repr.ColumnType{textType}}
+	}
+)
+
+// describe returns the columns a plan's execution returns, nil for none.
+func (s *session) describe(p sql.Plan) (*repr.RelationDesc, error) {
+	switch p := p.(type) {
+	case *sql.SelectPlan:
+		return &p.Query.Desc, nil
+	case *sql.SubscribePlan:
+		return subscribeDesc(p), nil
+	case *sql.ExplainPlan:
+		return oneColumn(explainColumn(p.Stage)), nil
+	case *sql.ShowVariablePlan:
+		if p.Name == "all" {
+			return &repr.RelationDesc{Names: []string{"name", "setting", "description"}, Types: []repr.ColumnType{textType, textType, textType}}, nil
+		}
+		v, err := lookupVar(p.Name)
+		if err != nil {
+			return nil, err
+		}
+		return oneColumn(strings.ToLower(v.name)), nil
+	case *sql.ShowObjectsPlan:
+		return &p.Desc, nil
+	case *sql.InsertPlan:
+		if p.Returning != nil {
+			return &p.ReturningDesc, nil
+		}
+	case *sql.UpdatePlan:
+		if p.Returning != nil {
+			return &p.ReturningDesc, nil
+		}
+	case *sql.DeletePlan:
+		if p.Returning != nil {
+			return &p.ReturningDesc, nil
+		}
+	case *sql.FetchPlan:
+		cur, ok := s.cursors[p.Name]
+		if !ok {
+			return nil, pgcode.New(pgcode.InvalidCursorName, "cursor %q does not exist", p.Name)
+		}
+		return &cur.desc, nil
+	case *sql.ExecutePlan:
+		ps, ok := s.prepared[p.Name]
+		if !ok {
+			return nil, pgcode.New(pgcode.UndefinedPreparedStatement, "prepared statement %q does not exist", p.Name)
+		}
+		inner, err := sql.PlanStatement(s.statementContext(append([]repr.ScalarType(nil), ps.types...)), ps.stmt, nil)
+		if err != nil {
+			return nil, err
+		}
+		return s.describe(inner)
+	}
+	return nil, nil
+}
+
+func explainColumn(stage string) string {
+	switch stage {
+	case "raw", "hir":
+		return "Raw Plan"
+	case "decorrelated", "mir":
+		return "Decorrelated Plan"
+	case "lir", "physical":
+		return "Physical Plan"
+	}
+	return "Optimized Plan"
+}
+
+// execute plans and runs one statement.
+func (s *session) execute(ctx context.Context, parsed parse.Statement, params []repr.Datum, paramTypes []repr.ScalarType) (wire.Result, error) {
+	if s.txn.explicit && s.txn.failed {
+		if tp, ok := parsed.(*parse.PG); ok && isTxnEnd(tp) {
+			// COMMIT or ROLLBACK of a failed transaction rolls back.
+		} else {
+			return wire.Result{}, pgcode.New(pgcode.InFailedSQLTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+		}
+	}
+	s.c.mu.Lock()
+	p, err := sql.PlanStatement(s.statementContext(append([]repr.ScalarType(nil), paramTypes...)), parsed, params)
+	s.c.mu.Unlock()
+	if err != nil {
+		return wire.Result{}, err
+	}
+	return s.run(ctx, p)
+}
+
+func isTxnEnd(p *parse.PG) bool {
+	t := p.Raw.GetStmt().GetTransactionStmt()
+	if t == nil {
+		return false
+	}
+	k := t.Kind.String()
+	return strings.Contains(k, "COMMIT") || strings.Contains(k, "ROLLBACK")
+}
+
+// run executes a plan.
+func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
+	c := s.c
+	switch p := p.(type) {
+	case *sql.SelectPlan:
+		rows, err := s.selectRows(ctx, &p.Query, p.AsOf, p.AtLeast)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Rows: &sliceRows{rows: rows}}, nil
+	case *sql.CreateTablePlan:
+		return s.ddl(ctx, "CREATE TABLE", func() error { return c.createTable(ctx, p, true) })
+	case *sql.CreateViewPlan:
+		tag := "CREATE VIEW"
+		if p.Materialized {
+			tag = "CREATE MATERIALIZED VIEW"
+		}
+		return s.ddl(ctx, tag, func() error { return c.createView(ctx, p, true) })
+	case *sql.CreateIndexPlan:
+		return s.ddl(ctx, "CREATE INDEX", func() error { return c.createIndex(ctx, p, true) })
+	case *sql.CreateSchemaPlan:
+		return s.ddl(ctx, "CREATE SCHEMA", func() error { return c.createSchema(ctx, p, true) })
+	case *sql.CreateDatabasePlan:
+		if p.Name == defaultDatabase && p.IfNotExists {
+			s.client.Notice(&pgcode.Error{Code: pgcode.DuplicateDatabase, Severity: pgcode.SeverityNotice, Message: fmt.Sprintf("database %q already exists, skipping", p.Name)})
+			return wire.Result{Tag: "CREATE DATABASE"}, nil
+		}
+		return wire.Result{}, pgcode.New(pgcode.FeatureNotSupported, "CREATE DATABASE is not supported: viewd serves one database, %q", defaultDatabase)
+	case *sql.CreateConnectionPlan:
+		return s.ddl(ctx, "CREATE CONNECTION", func() error { return c.createConnection(ctx, p, true) })
+	case *sql.CreateSourcePlan:
+		return s.ddl(ctx, "CREATE SOURCE", func() error { return c.createSource(ctx, p, true) })
+	case *sql.DropPlan:
+		return s.ddl(ctx, "DROP "+strings.ToUpper(p.Kind), func() error { return c.drop(ctx, s, p) })
+	case *sql.AlterRenamePlan:
+		return s.ddl(ctx, "ALTER "+strings.ToUpper(p.Kind), func() error { return c.rename(ctx, p, true) })
+	case *sql.InsertPlan:
+		return s.insert(ctx, p)
+	case *sql.UpdatePlan:
+		return s.update(ctx, p)
+	case *sql.DeletePlan:
+		return s.delete(ctx, p)
+	case *sql.SubscribePlan:
+		sub, err := s.subscribe(ctx, p)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Rows: sub, Tag: "SUBSCRIBE"}, nil
+	case *sql.ExplainPlan:
+		text, err := s.explain(p)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Rows: &sliceRows{rows: []repr.Row{repr.PackRow(repr.TextDatum(text))}}}, nil
+	case *sql.SetVariablePlan:
+		return s.setVar(p)
+	case *sql.ResetVariablePlan:
+		return s.resetVar(p.Name)
+	case *sql.ShowVariablePlan:
+		return s.showVar(p.Name)
+	case *sql.TransactionPlan:
+		return s.transaction(ctx, p)
+	case *sql.ShowObjectsPlan:
+		rows, err := s.showObjects(p)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Rows: &sliceRows{rows: rows}}, nil
+	case *sql.CopyFromPlan:
+		return s.copyFrom(p)
+	case *sql.CopyToPlan:
+		return s.copyTo(ctx, p)
+	case *sql.DeclarePlan:
+		return s.declare(ctx, p)
+	case *sql.FetchPlan:
+		return s.fetch(ctx, p)
+	case *sql.ClosePlan:
+		if p.Name == "" {
+			for n, cur := range s.cursors {
+				cur.close()
+				delete(s.cursors, n)
+			}
+			return wire.Result{Tag: "CLOSE CURSOR ALL"}, nil
+		}
+		cur, ok := s.cursors[p.Name]
+		if !ok {
+			return wire.Result{}, pgcode.New(pgcode.InvalidCursorName, "cursor %q does not exist", p.Name)
+		}
+		cur.close()
+		delete(s.cursors, p.Name)
+		return wire.Result{Tag: "CLOSE CURSOR"}, nil
+	case *sql.DiscardPlan:
+		if p.What == "all" {
+			if s.txn.explicit {
+				return wire.Result{}, pgcode.New(pgcode.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
+			}
+			for n, cur := range s.cursors {
+				cur.close()
+				delete(s.cursors, n)
+			}
+			s.prepared = map[string]*preparedSQL{}
+			s.vars = newVars()
+		}
+		return wire.Result{Tag: "DISCARD " + strings.ToUpper(p.What)}, nil
+	case *sql.PreparePlan:
+		if _, dup := s.prepared[p.Name]; dup {
+			return wire.Result{}, pgcode.New(pgcode.DuplicatePreparedStatement, "prepared statement %q already exists", p.Name)
+		}
+		s.prepared[p.Name] = &preparedSQL{stmt: p.Stmt, types: p.Types}
+		return wire.Result{Tag: "PREPARE"}, nil
+	case *sql.ExecutePlan:
+		return s.executePrepared(ctx, p)
+	case *sql.DeallocatePlan:
+		if p.Name == "" {
+			s.prepared = map[string]*preparedSQL{}
+		} else if _, ok := s.prepared[p.Name]; !ok {
+			return wire.Result{}, pgcode.New(pgcode.UndefinedPreparedStatement, "prepared statement %q does not exist", p.Name)
+		} else {
+			delete(s.prepared, p.Name)
+		}
+		return wire.Result{Tag: "DEALLOCATE"}, nil
+	}
+	return wire.Result{}, pgcode.New(pgcode.FeatureNotSupported, "statement %T is not supported", p)
+}
+
+// ddl runs a catalog change. DDL is not allowed inside an explicit
+// transaction that has written (viewd transactions are either reads, or
+// writes to tables).
+func (s *session) ddl(ctx context.Context, tag string, f func() error) (wire.Result, error) {
+	if s.txn.explicit && len(s.txn.writes) > 0 {
+		return wire.Result{}, pgcode.New(pgcode.ActiveSQLTransaction, "%s cannot run inside a transaction block that has written", tag)
+	}
+	s.c.mu.Lock()
+	s.c.planningPath, s.c.notice = s.vars.searchPath(), s.client.Notice
+	err := f()
+	s.c.planningPath, s.c.notice = nil, nil
+	s.c.mu.Unlock()
+	if err != nil {
+		return wire.Result{}, err
+	}
+	return wire.Result{Tag: tag}, nil
+}
+
+func (s *session) executePrepared(ctx context.Context, p *sql.ExecutePlan) (wire.Result, error) {
+	ps, ok := s.prepared[p.Name]
+	if !ok {
+		return wire.Result{}, pgcode.New(pgcode.UndefinedPreparedStatement, "prepared statement %q does not exist", p.Name)
+	}
+	var params []repr.Datum
+	types := append([]repr.ScalarType(nil), ps.types...)
+	for i, rel := range p.Params {
+		d, typ, err := s.c.evalConstant(ctx, rel)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		params = append(params, d)
+		if i >= len(types) {
+			types = append(types, typ)
+		}
+	}
+	return s.execute(ctx, ps.stmt, params, types)
+}
+
+// evalConstant evaluates a one-row, one-column relation at the current
+// time.
+func (c *Coordinator) evalConstant(ctx context.Context, rel plan.Rel) (repr.Datum, repr.ScalarType, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rows, err := c.peekLocked(ctx, rel, c.now)
+	if err != nil {
+		return repr.Null, repr.TypeUnknown, err
+	}
+	typ := rel.Typ().Cols[0].Type
+	if len(rows) != 1 {
+		return repr.Null, typ, pgcode.New(pgcode.CardinalityViolation, "expected one value, got %d", len(rows))
+	}
+	return rows[0].Get(0), typ, nil
+}

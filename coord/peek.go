@@ -1,0 +1,341 @@
+package coord
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/viewd/viewd/dataflow"
+	"github.com/viewd/viewd/dataflow/render"
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
+)
+
+// asOfWait bounds how long a read at a future timestamp waits.
+const asOfWait = 30 * time.Second
+
+// selectRows runs a query: it chooses the read timestamp, computes the
+// result there and applies the finishing.
+func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.TimestampExpr, atLeast bool) ([]repr.Row, error) {
+	c := s.c
+	var ts repr.Timestamp
+	explicit := false
+	if asOf != nil {
+		d, _, err := c.evalConstant(ctx, asOf.Expr)
+		if err != nil {
+			return nil, err
+		}
+		if ts, err = datumTimestamp(d); err != nil {
+			return nil, err
+		}
+		explicit = !atLeast
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if asOf != nil && !explicit {
+		ts = max(ts, c.now)
+	}
+	switch {
+	case asOf == nil:
+		ts = c.now
+		if s.txn.explicit {
+			if !s.txn.hasReadTS {
+				s.txn.readTS, s.txn.hasReadTS = ts, true
+			}
+			ts = s.txn.readTS
+		}
+	case ts > c.now:
+		wctx, cancel := context.WithTimeout(ctx, asOfWait)
+		err := c.waitForLocked(wctx, ts)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, pgcode.New(pgcode.QueryCanceled, "timed out waiting for timestamp %d to become complete", ts)
+		}
+	}
+	if ts < c.since {
+		return nil, pgcode.New(pgcode.InvalidParameterValue, "timestamp %d is not valid for all inputs: the earliest readable timestamp is %d", ts, c.since).
+			WithHint("History is kept for %s; AS OF must name a later time.", c.cfg.RetainHistory)
+	}
+	rows, err := c.peekLocked(ctx, q.Expr, ts)
+	if err != nil {
+		return nil, err
+	}
+	return finish(rows, q.Finishing), nil
+}
+
+// datumTimestamp converts an AS OF value to a timestamp: integers and
+// numerics are milliseconds; timestamps are converted.
+func datumTimestamp(d repr.Datum) (repr.Timestamp, error) {
+	switch k := d.Kind(); {
+	case k.IsInteger():
+		if d.Int() < 0 {
+			return 0, pgcode.New(pgcode.InvalidParameterValue, "timestamp %d is negative", d.Int())
+		}
+		return repr.Timestamp(d.Int()), nil
+	case k == repr.KindNumeric:
+		v, err := d.Numeric().Int64()
+		if err != nil || v < 0 {
+			return 0, pgcode.New(pgcode.InvalidParameterValue, "%s is not a valid timestamp", d.Text())
+		}
+		return repr.Timestamp(v), nil
+	case k == repr.KindTimestamp || k == repr.KindTimestampTz:
+		return repr.Timestamp(max(d.Micros()/1000, 0)), nil
+	case k == repr.KindNull:
+		return 0, pgcode.New(pgcode.InvalidParameterValue, "AS OF must not be NULL")
+	}
+	return 0, pgcode.New(pgcode.DatatypeMismatch, "AS OF requires a timestamp, got %s", d.Kind())
+}
+
+// finish sorts, offsets, limits and projects rows.
+func finish(rows []repr.Row, f sql.Finishing) []repr.Row {
+	if len(f.Order) > 0 {
+		type keyed struct {
+			row repr.Row
+			ds  []repr.Datum
+		}
+		ks := make([]keyed, len(rows))
+		for i, r := range rows {
+			ks[i] = keyed{row: r, ds: r.Datums()}
+		}
+		sort.SliceStable(ks, func(i, j int) bool {
+			for _, o := range f.Order {
+				a, b := ks[i].ds[o.Column], ks[j].ds[o.Column]
+				if a.IsNull() || b.IsNull() {
+					if a.IsNull() && b.IsNull() {
+						continue
+					}
+					return a.IsNull() == o.Order.NullsFirst
+				}
+				c := repr.Compare(a, b)
+				if c == 0 {
+					continue
+				}
+				if o.Order.Desc {
+					return c > 0
+				}
+				return c < 0
+			}
+			return false
+		})
+		for i := range ks {
+			rows[i] = ks[i].row
+		}
+	}
+	if f.Offset > 0 {
+		if int(f.Offset) >= len(rows) {
+			rows = nil
+		} else {
+			rows = rows[f.Offset:]
+		}
+	}
+	if f.Limit >= 0 && int(f.Limit) < len(rows) {
+		rows = rows[:f.Limit]
+	}
+	identity := true
+	for i, p := range f.Project {
+		if p != i {
+			identity = false
+		}
+	}
+	if identity && len(rows) > 0 && rows[0].Arity() == len(f.Project) {
+		return rows
+	}
+	var p repr.Packer
+	out := make([]repr.Row, len(rows))
+	for i, r := range rows {
+		ds := r.Datums()
+		p.Reset()
+		for _, c := range f.Project {
+			p.Push(ds[c])
+		}
+		out[i] = p.Clone()
+	}
+	return out
+}
+
+// peekLocked computes rel at ts with a transient dataflow and returns its
+// rows, each repeated by its multiplicity.
+func (c *Coordinator) peekLocked(ctx context.Context, rel plan.Rel, ts repr.Timestamp) ([]repr.Row, error) {
+	lir, err := c.optimizeLocked(rel)
+	if err != nil {
+		return nil, err
+	}
+	g := dataflow.NewGraph(c.transientOptions())
+	defer g.Close()
+	coll, err := render.Render(g, lir, c.imports(), ts)
+	if err != nil {
+		return nil, err
+	}
+	out := coll.Materialize(ts)
+	if err := g.Step(ctx, ts); err != nil {
+		return nil, err
+	}
+	ok, errs, err := out.Read(ts)
+	if err != nil {
+		return nil, err
+	}
+	if errs.Len() > 0 {
+		return nil, dataflow.DecodeErrRow(errs.Row(0))
+	}
+	if err := c.sourceErrors(rel); err != nil {
+		return nil, err
+	}
+	var rows []repr.Row
+	for i := range ok.Len() {
+		d := ok.Diff(i)
+		if d < 0 {
+			return nil, pgcode.New(pgcode.InternalError, "negative multiplicity %d for row %s", d, ok.Row(i))
+		}
+		r := ok.Row(i).Clone()
+		for ; d > 0; d-- {
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// transientOptions configures one-shot dataflows: a small step runs on one
+// goroutine anyway, so they share the server's worker count (imports
+// require it).
+func (c *Coordinator) transientOptions() dataflow.Options {
+	o := c.graphOptions()
+	return o
+}
+
+// optimizeLocked inlines views and builtins, optimises and lowers a plan.
+func (c *Coordinator) optimizeLocked(rel plan.Rel) (plan.Node, error) {
+	rel, err := c.inlineLocked(rel, 0)
+	if err != nil {
+		return nil, err
+	}
+	oracle := indexOracle{c.cat}
+	opt, err := plan.Optimize(rel, oracle)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Lower(opt, oracle)
+}
+
+// inlineLocked replaces reads of (non-materialized) views by their
+// definitions and reads of builtin relations by their current contents.
+func (c *Coordinator) inlineLocked(rel plan.Rel, depth int) (plan.Rel, error) {
+	if depth > 64 {
+		return nil, pgcode.New(pgcode.ProgramLimitExceeded, "views nest too deeply")
+	}
+	return plan.Rewrite(rel, func(r plan.Rel) (plan.Rel, error) {
+		g, ok := r.(plan.Get)
+		if !ok || g.Local != 0 {
+			return r, nil
+		}
+		it := c.cat.items[g.Global]
+		if it == nil {
+			return nil, pgcode.New(pgcode.UndefinedTable, "relation %s (id %d) was dropped", g.Name, g.Global)
+		}
+		switch {
+		case it.builtin != nil:
+			return c.builtinContents(it), nil
+		case it.Kind == sql.KindView:
+			return c.inlineLocked(it.viewExpr, depth+1)
+		}
+		return r, nil
+	})
+}
+
+// indexOracle tells the optimiser which arrangements exist.
+type indexOracle struct{ cat *catalog }
+
+func (o indexOracle) Indexes(id plan.GlobalID) [][]expr.Scalar {
+	it := o.cat.items[id]
+	if it == nil {
+		return nil
+	}
+	var keys [][]expr.Scalar
+	ids := make([]plan.GlobalID, 0, len(it.rdeps))
+	for r := range it.rdeps {
+		ids = append(ids, r)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, r := range ids {
+		ix := o.cat.items[r]
+		if ix != nil && ix.Kind == sql.KindIndex && ix.On == id && ix.rt != nil && ix.rt.arranged != nil {
+			keys = append(keys, ix.indexKeys)
+		}
+	}
+	return keys
+}
+
+// imports implements render.Imports over the catalog.
+func (c *Coordinator) imports() render.Imports { return catalogImports{c} }
+
+type catalogImports struct{ c *Coordinator }
+
+func (ci catalogImports) Collection(g *dataflow.Graph, id plan.GlobalID) (*dataflow.Collection, error) {
+	it := ci.c.cat.items[id]
+	if it == nil {
+		return nil, pgcode.New(pgcode.UndefinedTable, "relation with id %d does not exist", id)
+	}
+	if it.rt == nil || it.rt.out == nil {
+		return nil, pgcode.New(pgcode.InternalError, "%s %s has no collection to read", it.Kind, it.Name)
+	}
+	return g.ImportOutput(it.rt.out)
+}
+
+func (ci catalogImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar) (*dataflow.Arranged, bool, error) {
+	it := ci.c.cat.items[id]
+	if it == nil {
+		return nil, false, nil
+	}
+	want := fmt.Sprint(key)
+	for r := range it.rdeps {
+		ix := ci.c.cat.items[r]
+		if ix == nil || ix.Kind != sql.KindIndex || ix.On != id || ix.rt == nil || ix.rt.arranged == nil {
+			continue
+		}
+		if fmt.Sprint(ix.indexKeys) == want {
+			a, err := g.Import(ix.rt.arranged.Trace().Reader(ci.c.since), len(key))
+			if err != nil {
+				return nil, false, err
+			}
+			return a, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// sourceErrors returns the error of a failed source that rel reads,
+// directly or through views and materialized views.
+func (c *Coordinator) sourceErrors(rel plan.Rel) error {
+	var found error
+	seen := map[plan.GlobalID]bool{}
+	var visit func(id plan.GlobalID)
+	visit = func(id plan.GlobalID) {
+		if seen[id] || found != nil {
+			return
+		}
+		seen[id] = true
+		it := c.cat.items[id]
+		if it == nil {
+			return
+		}
+		if it.rt != nil && it.rt.sourceErr != nil {
+			found = it.rt.sourceErr
+			return
+		}
+		for _, d := range it.deps {
+			visit(d)
+		}
+	}
+	plan.Visit(rel, func(r plan.Rel) {
+		if g, ok := r.(plan.Get); ok && g.Local == 0 {
+			visit(g.Global)
+		}
+	})
+	return found
+}

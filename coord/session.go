@@ -1,0 +1,252 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"sync/atomic"
+
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
+	"github.com/viewd/viewd/sql/parse"
+	"github.com/viewd/viewd/storage"
+	"github.com/viewd/viewd/wire"
+)
+
+var _ wire.Backend = (*Coordinator)(nil)
+
+// NewSession implements wire.Backend.
+func (c *Coordinator) NewSession(ctx context.Context, params wire.StartupParams, client wire.Client) (wire.Session, error) {
+	s := &session{c: c, client: client, vars: newVars(), prepared: map[string]*preparedSQL{}, cursors: map[string]*cursor{}}
+	s.id = atomic.AddUint32(&sessionIDs, 1)
+	if params.ApplicationName != "" {
+		s.vars.values["application_name"] = params.ApplicationName
+	}
+	for k, v := range params.Options {
+		switch strings.ToLower(k) {
+		case "timezone", "datestyle", "search_path", "extra_float_digits", "intervalstyle":
+			if _, val, reported, err := s.vars.set(k, v); err == nil && reported {
+				client.ParameterStatus(sessionVars[strings.ToLower(k)].name, val)
+			}
+		}
+	}
+	if params.User != "" {
+		client.ParameterStatus("session_authorization", params.User)
+	}
+	if params.Database != "" && params.Database != defaultDatabase {
+		client.Notice(&pgcode.Error{Code: pgcode.InvalidCatalogName, Severity: pgcode.SeverityNotice,
+			Message: "database \"" + params.Database + "\" does not exist",
+			Hint:    "Objects live in database \"viewd\"; SET database = viewd or \\c viewd to silence this notice."})
+	}
+	c.mu.Lock()
+	c.sessions[s.id] = s
+	c.mu.Unlock()
+	return s, nil
+}
+
+var sessionIDs uint32
+
+// session is one client connection's state.
+type session struct {
+	c      *Coordinator
+	id     uint32
+	client wire.Client
+	vars   *vars
+	txn    txnState
+	// prepared are SQL-level PREPAREd statements.
+	prepared map[string]*preparedSQL
+	cursors  map[string]*cursor
+}
+
+type preparedSQL struct {
+	stmt  parse.Statement
+	types []repr.ScalarType
+}
+
+// txnState is the session's transaction: whether a block is open, failed,
+// and the writes it has buffered.
+type txnState struct {
+	explicit bool
+	failed   bool
+	writes   []storage.TableUpdate
+	// readTS pins the timestamp of reads in an explicit transaction.
+	readTS    repr.Timestamp
+	hasReadTS bool
+}
+
+// statement is a prepared statement: its parse and the description
+// computed by planning it without parameter values.
+type statement struct {
+	sql        string
+	parsed     parse.Statement
+	paramTypes []repr.ScalarType
+	desc       *repr.RelationDesc
+}
+
+func (st *statement) ParamTypes() []repr.ScalarType { return st.paramTypes }
+func (st *statement) Columns() *repr.RelationDesc   { return st.desc }
+
+// Split implements wire.Session.
+func (s *session) Split(ctx context.Context, text string) ([]wire.StatementText, error) {
+	stmts, err := parse.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wire.StatementText, len(stmts))
+	for i, st := range stmts {
+		out[i] = wire.StatementText{SQL: st.SQL(), Offset: spanOf(st).Start}
+	}
+	return out, nil
+}
+
+// spanOf returns a statement's span (every statement type embeds one).
+func spanOf(st parse.Statement) parse.Span {
+	v := reflect.ValueOf(st)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Struct {
+		if f := v.FieldByName("Span"); f.IsValid() {
+			if sp, ok := f.Interface().(parse.Span); ok {
+				return sp
+			}
+		}
+	}
+	return parse.Span{Text: st.SQL()}
+}
+
+// Prepare implements wire.Session.
+func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) (wire.Statement, error) {
+	stmts, err := parse.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) == 0 {
+		return &statement{sql: text}, nil
+	}
+	if len(stmts) > 1 {
+		return nil, pgcode.New(pgcode.SyntaxError, "cannot insert multiple commands into a prepared statement")
+	}
+	st := &statement{sql: text, parsed: stmts[0]}
+	types := make([]repr.ScalarType, len(paramOIDs))
+	for i, oid := range paramOIDs {
+		if oid == 0 {
+			types[i] = repr.TypeUnknown
+			continue
+		}
+		t, ok := repr.TypeForOid(oid)
+		if !ok {
+			return nil, pgcode.New(pgcode.UndefinedObject, "type with OID %d does not exist", oid)
+		}
+		types[i] = t
+	}
+	scx := s.statementContext(types)
+	s.c.mu.Lock()
+	p, err := sql.PlanStatement(scx, st.parsed, nil)
+	var desc *repr.RelationDesc
+	if err == nil {
+		desc, err = s.describe(p)
+	}
+	s.c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range scx.ParamTypes {
+		if t.Kind == repr.KindNull {
+			scx.ParamTypes[i] = repr.TypeText
+		}
+	}
+	st.paramTypes = scx.ParamTypes
+	st.desc = desc
+	return st, nil
+}
+
+// statementContext returns the planning context of this session; the
+// caller holds the coordinator's lock while planning.
+func (s *session) statementContext(paramTypes []repr.ScalarType) *sql.StatementContext {
+	vs := map[string]string{}
+	for _, v := range sessionVars {
+		val, _ := s.vars.get(v.name)
+		vs[strings.ToLower(v.name)] = val
+	}
+	return &sql.StatementContext{Catalog: catalogView{c: s.c.cat, db: defaultDatabase}, Vars: vs, ParamTypes: paramTypes}
+}
+
+// Execute implements wire.Session.
+func (s *session) Execute(ctx context.Context, ws wire.Statement, params []repr.Datum, opts wire.ExecuteOptions) (wire.Result, error) {
+	st, ok := ws.(*statement)
+	if !ok {
+		return wire.Result{}, pgcode.New(pgcode.InternalError, "coord: foreign statement %T", ws)
+	}
+	if st.parsed == nil {
+		return wire.Result{Empty: true}, nil
+	}
+	if timeout, _ := parseTimeout(s.vars.must("statement_timeout")); timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	res, err := s.execute(ctx, st.parsed, params, st.paramTypes)
+	if err != nil {
+		if s.txn.explicit {
+			s.txn.failed = true
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return wire.Result{}, pgcode.New(pgcode.QueryCanceled, "canceling statement due to statement timeout")
+		}
+		return wire.Result{}, err
+	}
+	return res, nil
+}
+
+// Sync implements wire.Session: an implicit transaction ends here.
+func (s *session) Sync(ctx context.Context, failed bool) error {
+	if s.txn.explicit {
+		return nil
+	}
+	if failed {
+		s.txn = txnState{}
+		return nil
+	}
+	return s.commit(ctx)
+}
+
+// TxnStatus implements wire.Session.
+func (s *session) TxnStatus() wire.TxnStatus {
+	switch {
+	case s.txn.explicit && s.txn.failed:
+		return wire.TxnFailed
+	case s.txn.explicit:
+		return wire.TxnActive
+	}
+	return wire.TxnIdle
+}
+
+// Close implements wire.Session.
+func (s *session) Close() {
+	for _, cur := range s.cursors {
+		cur.close()
+	}
+	s.c.mu.Lock()
+	delete(s.c.sessions, s.id)
+	s.c.mu.Unlock()
+}
+
+// sliceRows is a wire.Rows over rows in memory.
+type sliceRows struct {
+	rows []repr.Row
+	i    int
+}
+
+func (r *sliceRows) Next(context.Context) (repr.Row, error) {
+	if r.i >= len(r.rows) {
+		return nil, io.EOF
+	}
+	r.i++
+	return r.rows[r.i-1], nil
+}
+
+func (r *sliceRows) Close() {}

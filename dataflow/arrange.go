@@ -1,0 +1,332 @@
+package dataflow
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
+)
+
+// Arranged is a collection indexed by key: a Trace (sharded by key hash)
+// plus, each step, the batches that step added (the arrangement's delta).
+// The key of an update is the packed values of the key expressions; its val
+// is the whole row.
+type Arranged struct {
+	g      *Graph
+	trace  *Trace
+	keyLen int // number of key columns
+	arity  int // columns of the vals
+	// delta holds this step's batch per shard (nil entries are empty).
+	delta []*Batch
+	// errs is the err stream of the arranged collection.
+	errs *Collection
+	// coll, when requested, is the vals as a collection.
+	coll *Collection
+}
+
+// Trace returns the arrangement's trace, e.g. to share it with other
+// graphs through Trace.Reader and Graph.Import.
+func (a *Arranged) Trace() *Trace { return a.trace }
+
+// Arity returns the number of columns of the arranged rows.
+func (a *Arranged) Arity() int { return a.arity }
+
+// Errs returns the arrangement's err collection.
+func (a *Arranged) Errs() *Collection { return a.errs }
+
+// deltaLen returns the number of updates in this step's delta.
+func (a *Arranged) deltaLen() int {
+	n := 0
+	for _, b := range a.delta {
+		if b != nil {
+			n += b.Len()
+		}
+	}
+	return n
+}
+
+// Arrange indexes c by the values of key (expressions over c's columns).
+//
+// Algebra: the arrangement is the collection itself, with history: reading
+// it as of t gives Σ{updates at times <= t}. Hazards: a key expression that
+// fails sends the row to the err stream (it is not arranged). Keys compare
+// by packed bytes, so key expressions must be of one type per column
+// (int4 and int8 keys do not meet).
+func (c *Collection) Arrange(key []expr.Scalar) *Arranged {
+	g := c.g
+	a := &Arranged{g: g, trace: NewTrace(g.opts.Workers, c.arity), keyLen: len(key), arity: c.arity, errs: g.newCollection(2)}
+	g.traces = append(g.traces, a.trace.Reader(0))
+	op := &arrangeOp{in: c, out: a, keyer: newKeyer(key)}
+	g.add(op)
+	return a
+}
+
+// ArrangeColumns is Arrange with key columns.
+func (c *Collection) ArrangeColumns(cols ...int) *Arranged {
+	key := make([]expr.Scalar, len(cols))
+	for i, k := range cols {
+		key[i] = expr.Column{Index: k}
+	}
+	return c.Arrange(key)
+}
+
+type arrangeOp struct {
+	in    *Collection
+	out   *Arranged
+	keyer *keyer
+	pk    repr.Packer
+	// per-shard builders
+	bds []Builder
+}
+
+// keyColumns returns the column of each key expression when every key
+// expression is a column reference.
+func keyColumns(key []expr.Scalar) ([]int, bool) {
+	cols := make([]int, len(key))
+	for i, e := range key {
+		c, ok := e.(expr.Column)
+		if !ok {
+			return nil, false
+		}
+		cols[i] = c.Index
+	}
+	return cols, true
+}
+
+// appendColumns copies the packed bytes of columns cols of row into pk,
+// without decoding them. offs is scratch.
+func appendColumns(pk *repr.Packer, row repr.Row, cols []int, offs *[]int) bool {
+	need := 0
+	for _, c := range cols {
+		need = max(need, c+1)
+	}
+	o := (*offs)[:0]
+	it := row.Iter()
+	for range need {
+		o = append(o, it.Offset())
+		if !it.Skip() {
+			return false
+		}
+	}
+	o = append(o, it.Offset())
+	*offs = o
+	if o[len(o)-1] > len(row) {
+		// A truncated datum: let the evaluating path report it.
+		return false
+	}
+	for _, c := range cols {
+		pk.PushRow(row[o[c]:o[c+1]])
+	}
+	return true
+}
+
+// keyer packs the key of a row: by copying packed column bytes when the
+// key is a list of columns, else by evaluating the key expressions.
+type keyer struct {
+	key    []expr.Scalar
+	cols   []int
+	byCols bool
+	offs   []int
+	datums []repr.Datum
+}
+
+func newKeyer(key []expr.Scalar) *keyer {
+	cols, ok := keyColumns(key)
+	return &keyer{key: key, cols: cols, byCols: ok}
+}
+
+// pack packs the key of row into pk.
+func (k *keyer) pack(ctx *expr.EvalCtx, row repr.Row, pk *repr.Packer) error {
+	pk.Reset()
+	if len(k.key) == 0 {
+		return nil
+	}
+	if k.byCols && appendColumns(pk, row, k.cols, &k.offs) {
+		return nil
+	}
+	pk.Reset()
+	k.datums = row.Unpack(k.datums[:0])
+	for _, e := range k.key {
+		d, err := evalScalar(ctx, e, k.datums)
+		if err != nil {
+			return err
+		}
+		pk.Push(d)
+	}
+	return nil
+}
+
+func (o *arrangeOp) step(_ context.Context, t repr.Timestamp) error {
+	g := o.in.g
+	W := g.opts.Workers
+	errs := o.out.errs
+	errs.ok.Reset()
+	errs.errs.Reset()
+	errs.ok.Append(&o.in.errs, 1)
+	if o.bds == nil {
+		o.bds = make([]Builder, W)
+	}
+	n := o.in.ok.Len()
+	for s := range o.bds {
+		o.bds[s].Reserve(n/W+1, (o.in.ok.Bytes()+4*n)/W)
+	}
+	for i := range n {
+		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
+		if err := o.keyer.pack(&g.eval, row, &o.pk); err != nil {
+			errs.ok.Push(ErrRow(err), d)
+			continue
+		}
+		k := o.pk.Row()
+		o.bds[shardOf(k, W)].Add(k, row, t, d)
+	}
+	errs.ok.Consolidate()
+	delta := o.out.delta
+	if n > 0 || !allEmpty(delta) {
+		delta = make([]*Batch, W)
+		_ = g.parallel(n, func(s int) error {
+			delta[s] = o.bds[s].Build()
+			return nil
+		})
+	}
+	o.out.delta = delta
+	o.out.trace.Insert(delta, t)
+	if c := o.out.coll; c != nil {
+		fillColl(c, delta)
+	}
+	return nil
+}
+
+// allEmpty reports whether a delta is known to be empty (every shard's
+// batch is the shared empty batch).
+func allEmpty(delta []*Batch) bool {
+	if delta == nil {
+		return false
+	}
+	for _, b := range delta {
+		if b != emptyBatch {
+			return false
+		}
+	}
+	return true
+}
+
+// fillColl sets c's ok delta to the vals of the batches.
+func fillColl(c *Collection, delta []*Batch) {
+	c.ok.Reset()
+	for _, b := range delta {
+		if b == nil {
+			continue
+		}
+		for j := range b.Len() {
+			c.ok.Push(b.val(j), b.diff(j))
+		}
+	}
+	c.ok.Consolidate()
+}
+
+// AsCollection returns the arranged rows as a collection (the
+// arrangement's deltas, with its err stream).
+func (a *Arranged) AsCollection() *Collection {
+	if a.coll == nil {
+		a.coll = a.g.newCollection(a.arity)
+		a.g.add(&asCollOp{a: a})
+	}
+	return a.coll
+}
+
+type asCollOp struct{ a *Arranged }
+
+func (o *asCollOp) step(context.Context, repr.Timestamp) error {
+	c := o.a.coll
+	c.errs.Reset()
+	c.errs.Append(&o.a.errs.ok, 1)
+	fillColl(c, o.a.delta)
+	return nil
+}
+
+// Import brings a shared arrangement (another graph's, or an index's) into
+// g. The importing graph reads its history through r and, each step,
+// receives as its delta the batches the trace gained since the previous
+// step; its first step receives the whole trace as of that step (the
+// snapshot). g takes ownership of r: r's since follows g's steps, holding
+// back the trace's compaction, and is released by g.Close. The trace must
+// have one shard per worker of g.
+func (g *Graph) Import(r TraceReader, keyLen int) (*Arranged, error) {
+	t := r.Trace()
+	if t.Shards() != g.opts.Workers {
+		return nil, fmt.Errorf("dataflow: import of a trace of %d shards into a graph of %d workers", t.Shards(), g.opts.Workers)
+	}
+	a := &Arranged{g: g, trace: t, keyLen: keyLen, arity: t.arity, errs: g.newCollection(2)}
+	id, feed := t.subscribe()
+	g.traces = append(g.traces, r)
+	g.add(&importOp{a: a, r: r, feed: feed, id: id})
+	return a, nil
+}
+
+type importOp struct {
+	a       *Arranged
+	r       TraceReader
+	feed    *batchFeed
+	id      uint64
+	started bool
+}
+
+func (o *importOp) close() { o.a.trace.unsubscribe(o.id) }
+
+func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
+	a := o.a
+	a.errs.ok.Reset()
+	if up := a.trace.Upper(); up <= t {
+		return fmt.Errorf("dataflow: imported trace is complete only to %d, not through %d", up, t)
+	}
+	fed := o.feed.take(t)
+	W := len(a.trace.shards)
+	delta := make([]*Batch, W)
+	if !o.started {
+		o.started = true
+		if since := o.r.Since(); since > t {
+			return fmt.Errorf("dataflow: import as of %d is before the trace's since %d", t, since)
+		}
+		for s, sp := range a.trace.shards {
+			var bd Builder
+			for _, b := range sp.snapshot() {
+				for k := range b.Keys() {
+					key := b.key(k)
+					st, e := b.updRange(k)
+					for u := st; u < e; u++ {
+						if b.time(u) <= t {
+							bd.Add(key, b.val(u), t, b.diff(u))
+						}
+					}
+				}
+			}
+			delta[s] = bd.Build()
+		}
+	} else if len(fed) == 1 {
+		delta = fed[0].bs
+	} else if len(fed) > 1 {
+		for s := range W {
+			var bd Builder
+			for _, f := range fed {
+				b := f.bs[s]
+				if b == nil {
+					continue
+				}
+				for k := range b.Keys() {
+					key := b.key(k)
+					st, e := b.updRange(k)
+					for u := st; u < e; u++ {
+						bd.Add(key, b.val(u), t, b.diff(u))
+					}
+				}
+			}
+			delta[s] = bd.Build()
+		}
+	}
+	a.delta = delta
+	if c := a.coll; c != nil {
+		fillColl(c, delta)
+	}
+	return nil
+}

@@ -1,0 +1,454 @@
+package dataflow
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/viewd/viewd/repr"
+)
+
+// Batch is an immutable, sorted, consolidated run of updates
+// (key, val, time, diff), sorted by key bytes, then val bytes, then time,
+// with no two updates sharing (key, val, time) and no zero diff.
+//
+// Layout (column-oriented, no per-update Go pointers):
+//
+//	keyData  every distinct key, packed back to back
+//	keyEnds  uint32 end offset of key i in keyData
+//	keyUpds  uint32 end index of key i's updates
+//	valData  the val of every update, packed back to back
+//	valEnds  uint32 end offset of update j's val in valData
+//	times    base time plus 0, 1, 2, 4 or 8 bytes per update (the width the
+//	         batch's time range needs; 0 when every update has one time)
+//	diffs    0 bytes per update when every diff is +1, else 1 byte when all
+//	         fit in an int8, else 8
+//
+// A batch of n updates with n distinct keys and one time therefore costs
+// 12 bytes per update beyond the packed key and val bytes, and the GC sees
+// eight slices per batch.
+type Batch struct {
+	keyData []byte
+	keyEnds []uint32
+	keyUpds []uint32
+	valData []byte
+	valEnds []uint32
+	times   timeCol
+	diffs   diffCol
+	// since is the compaction frontier the batch's times were advanced to.
+	since repr.Timestamp
+}
+
+// Len returns the number of updates.
+func (b *Batch) Len() int { return len(b.valEnds) }
+
+// Keys returns the number of distinct keys.
+func (b *Batch) Keys() int { return len(b.keyEnds) }
+
+// key returns the i-th key.
+func (b *Batch) key(i int) repr.Row {
+	s := uint32(0)
+	if i > 0 {
+		s = b.keyEnds[i-1]
+	}
+	return repr.Row(b.keyData[s:b.keyEnds[i]:b.keyEnds[i]])
+}
+
+// updRange returns the half-open range of update indexes of key i.
+func (b *Batch) updRange(i int) (int, int) {
+	s := uint32(0)
+	if i > 0 {
+		s = b.keyUpds[i-1]
+	}
+	return int(s), int(b.keyUpds[i])
+}
+
+// val returns update j's val.
+func (b *Batch) val(j int) repr.Row {
+	s := uint32(0)
+	if j > 0 {
+		s = b.valEnds[j-1]
+	}
+	return repr.Row(b.valData[s:b.valEnds[j]:b.valEnds[j]])
+}
+
+// time returns update j's time.
+func (b *Batch) time(j int) repr.Timestamp { return b.times.at(j) }
+
+// diff returns update j's diff.
+func (b *Batch) diff(j int) repr.Diff { return b.diffs.at(j) }
+
+// seek returns the index of key k, or -1.
+func (b *Batch) seek(k repr.Row) int {
+	n := len(b.keyEnds)
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(b.key(i), k) >= 0 })
+	if i < n && bytes.Equal(b.key(i), k) {
+		return i
+	}
+	return -1
+}
+
+// PackedBytes returns the bytes of packed keys and vals.
+func (b *Batch) PackedBytes() int { return len(b.keyData) + len(b.valData) }
+
+// OverheadBytes returns the bytes the batch uses beyond its packed keys and
+// vals (offsets and the time and diff columns), counting slice capacity.
+func (b *Batch) OverheadBytes() int {
+	return 4*(cap(b.keyEnds)+cap(b.keyUpds)+cap(b.valEnds)) + b.times.bytes() + b.diffs.bytes() +
+		(cap(b.keyData) - len(b.keyData)) + (cap(b.valData) - len(b.valData))
+}
+
+// timeCol stores times as an offset from base in the narrowest width.
+type timeCol struct {
+	base  repr.Timestamp
+	width uint8 // 0, 1, 2, 4, 8
+	w8    []uint8
+	w16   []uint16
+	w32   []uint32
+	w64   []uint64
+}
+
+func (c *timeCol) at(j int) repr.Timestamp {
+	switch c.width {
+	case 0:
+		return c.base
+	case 1:
+		return c.base + repr.Timestamp(c.w8[j])
+	case 2:
+		return c.base + repr.Timestamp(c.w16[j])
+	case 4:
+		return c.base + repr.Timestamp(c.w32[j])
+	}
+	return c.base + repr.Timestamp(c.w64[j])
+}
+
+func (c *timeCol) bytes() int { return cap(c.w8) + 2*cap(c.w16) + 4*cap(c.w32) + 8*cap(c.w64) }
+
+func newTimeCol(ts []repr.Timestamp) timeCol {
+	if len(ts) == 0 {
+		return timeCol{}
+	}
+	lo, hi := ts[0], ts[0]
+	for _, t := range ts {
+		lo, hi = min(lo, t), max(hi, t)
+	}
+	c := timeCol{base: lo}
+	r := uint64(hi - lo)
+	switch {
+	case r == 0:
+	case r <= math.MaxUint8:
+		c.width, c.w8 = 1, make([]uint8, len(ts))
+		for i, t := range ts {
+			c.w8[i] = uint8(t - lo)
+		}
+	case r <= math.MaxUint16:
+		c.width, c.w16 = 2, make([]uint16, len(ts))
+		for i, t := range ts {
+			c.w16[i] = uint16(t - lo)
+		}
+	case r <= math.MaxUint32:
+		c.width, c.w32 = 4, make([]uint32, len(ts))
+		for i, t := range ts {
+			c.w32[i] = uint32(t - lo)
+		}
+	default:
+		c.width, c.w64 = 8, make([]uint64, len(ts))
+		for i, t := range ts {
+			c.w64[i] = uint64(t - lo)
+		}
+	}
+	return c
+}
+
+// diffCol stores diffs: nothing when all are +1, int8 when all fit, else
+// int64.
+type diffCol struct {
+	small []int8
+	wide  []repr.Diff
+}
+
+func (c *diffCol) at(j int) repr.Diff {
+	switch {
+	case c.wide != nil:
+		return c.wide[j]
+	case c.small != nil:
+		return repr.Diff(c.small[j])
+	}
+	return 1
+}
+
+func (c *diffCol) bytes() int { return cap(c.small) + 8*cap(c.wide) }
+
+func newDiffCol(ds []repr.Diff) diffCol {
+	ones, fits := true, true
+	for _, d := range ds {
+		if d != 1 {
+			ones = false
+		}
+		if d < math.MinInt8 || d > math.MaxInt8 {
+			fits = false
+		}
+	}
+	switch {
+	case ones:
+		return diffCol{}
+	case fits:
+		s := make([]int8, len(ds))
+		for i, d := range ds {
+			s[i] = int8(d)
+		}
+		return diffCol{small: s}
+	}
+	return diffCol{wide: slices.Clone(ds)}
+}
+
+// batchWriter assembles a Batch from updates pushed in (key, val, time)
+// order, consolidating adjacent equal (key, val, time) updates.
+type batchWriter struct {
+	b        Batch
+	ts       []repr.Timestamp
+	ds       []repr.Diff
+	lastKey  []byte // aliases b.keyData
+	lastVal  []byte // aliases b.valData
+	haveLast bool
+}
+
+func (w *batchWriter) push(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
+	if d == 0 {
+		return
+	}
+	n := len(w.ds)
+	if w.haveLast && n > 0 && w.ts[n-1] == t && bytes.Equal(w.lastKey, k) && bytes.Equal(w.lastVal, v) {
+		w.ds[n-1] += d
+		if w.ds[n-1] == 0 {
+			w.pop()
+		}
+		return
+	}
+	if !w.haveLast || !bytes.Equal(w.lastKey, k) {
+		w.b.keyData = append(w.b.keyData, k...)
+		w.b.keyEnds = append(w.b.keyEnds, uint32(len(w.b.keyData)))
+		w.b.keyUpds = append(w.b.keyUpds, uint32(n))
+	}
+	w.b.valData = append(w.b.valData, v...)
+	w.b.valEnds = append(w.b.valEnds, uint32(len(w.b.valData)))
+	w.ts = append(w.ts, t)
+	w.ds = append(w.ds, d)
+	w.b.keyUpds[len(w.b.keyUpds)-1] = uint32(n + 1)
+	w.setLast()
+}
+
+// pop removes the last update (its diff consolidated to zero), and its key
+// if that key has no update left.
+func (w *batchWriter) pop() {
+	n := len(w.ds) - 1
+	w.ts, w.ds = w.ts[:n], w.ds[:n]
+	w.b.valEnds = w.b.valEnds[:n]
+	vs := uint32(0)
+	if n > 0 {
+		vs = w.b.valEnds[n-1]
+	}
+	w.b.valData = w.b.valData[:vs]
+	nk := len(w.b.keyUpds)
+	w.b.keyUpds[nk-1] = uint32(n)
+	if ks := uint32(0); (nk == 1 && n == 0) || (nk > 1 && w.b.keyUpds[nk-2] == uint32(n)) {
+		w.b.keyUpds, w.b.keyEnds = w.b.keyUpds[:nk-1], w.b.keyEnds[:nk-1]
+		if nk > 1 {
+			ks = w.b.keyEnds[nk-2]
+		}
+		w.b.keyData = w.b.keyData[:ks]
+	}
+	w.setLast()
+}
+
+func (w *batchWriter) setLast() {
+	n := len(w.ds)
+	if n == 0 {
+		w.haveLast = false
+		return
+	}
+	w.haveLast = true
+	w.lastKey = w.b.key(len(w.b.keyEnds) - 1)
+	w.lastVal = w.b.val(n - 1)
+}
+
+func (w *batchWriter) finish() *Batch {
+	b := w.b
+	b.times = newTimeCol(w.ts)
+	b.diffs = newDiffCol(w.ds)
+	b.keyData = slices.Clip(b.keyData)
+	b.valData = slices.Clip(b.valData)
+	b.keyEnds = slices.Clip(b.keyEnds)
+	b.keyUpds = slices.Clip(b.keyUpds)
+	b.valEnds = slices.Clip(b.valEnds)
+	*w = batchWriter{}
+	return &b
+}
+
+// Builder collects updates in any order and builds a consolidated Batch.
+// Keys and vals are copied into the builder's slab as they are added.
+type Builder struct {
+	data []byte
+	ents []builderEntry
+}
+
+type builderEntry struct {
+	// pfx is the key's first 8 bytes, big-endian, zero padded: comparing
+	// prefixes orders most pairs without touching the slab.
+	pfx             uint64
+	off, klen, vlen uint32
+	time            repr.Timestamp
+	diff            repr.Diff
+}
+
+// Add adds one update.
+func (bd *Builder) Add(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
+	if d == 0 {
+		return
+	}
+	off := uint32(len(bd.data))
+	bd.data = append(bd.data, k...)
+	bd.data = append(bd.data, v...)
+	var pfx uint64
+	if len(k) >= 8 {
+		pfx = binary.BigEndian.Uint64(k)
+	} else {
+		for i, c := range k {
+			pfx |= uint64(c) << (56 - 8*i)
+		}
+	}
+	bd.ents = append(bd.ents, builderEntry{pfx: pfx, off: off, klen: uint32(len(k)), vlen: uint32(len(v)), time: t, diff: d})
+}
+
+// Reserve makes room for n more updates of about bytes packed bytes.
+func (bd *Builder) Reserve(n, bytes int) {
+	bd.ents = slices.Grow(bd.ents, n)
+	bd.data = slices.Grow(bd.data, bytes)
+}
+
+// Len returns the number of updates added.
+func (bd *Builder) Len() int { return len(bd.ents) }
+
+func (bd *Builder) kv(e *builderEntry) (repr.Row, repr.Row) {
+	k := repr.Row(bd.data[e.off : e.off+e.klen])
+	v := repr.Row(bd.data[e.off+e.klen : e.off+e.klen+e.vlen])
+	return k, v
+}
+
+// emptyBatch is the batch every empty Build returns.
+var emptyBatch = &Batch{}
+
+// Build sorts and consolidates the updates into a batch and resets the
+// builder.
+func (bd *Builder) Build() *Batch {
+	if len(bd.ents) == 0 {
+		return emptyBatch
+	}
+	slices.SortFunc(bd.ents, func(a, b builderEntry) int {
+		if a.pfx != b.pfx {
+			if a.pfx < b.pfx {
+				return -1
+			}
+			return 1
+		}
+		ak, av := bd.kv(&a)
+		bk, bv := bd.kv(&b)
+		if c := bytes.Compare(ak, bk); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(av, bv); c != 0 {
+			return c
+		}
+		switch {
+		case a.time < b.time:
+			return -1
+		case a.time > b.time:
+			return 1
+		}
+		return 0
+	})
+	var w batchWriter
+	w.b.keyData = make([]byte, 0, len(bd.data)/2)
+	w.b.valData = make([]byte, 0, len(bd.data))
+	w.b.valEnds = make([]uint32, 0, len(bd.ents))
+	w.ts = make([]repr.Timestamp, 0, len(bd.ents))
+	w.ds = make([]repr.Diff, 0, len(bd.ents))
+	for i := range bd.ents {
+		e := &bd.ents[i]
+		k, v := bd.kv(e)
+		w.push(k, v, e.time, e.diff)
+	}
+	bd.data, bd.ents = bd.data[:0], bd.ents[:0]
+	return w.finish()
+}
+
+// mergeBatches merges sorted batches into one, advancing every time below
+// since to since and consolidating.
+func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
+	var w batchWriter
+	w.b.keyData = make([]byte, 0, len(a.keyData)+len(b.keyData))
+	w.b.valData = make([]byte, 0, len(a.valData)+len(b.valData))
+	w.b.valEnds = make([]uint32, 0, a.Len()+b.Len())
+	w.ts = make([]repr.Timestamp, 0, a.Len()+b.Len())
+	w.ds = make([]repr.Diff, 0, a.Len()+b.Len())
+	// Walk both batches key by key; within a key, merge (val, time) runs.
+	// Advancing times to since can reorder updates of one val, so each
+	// key's updates are gathered, sorted and consolidated when needed.
+	i, j := 0, 0
+	var scratch []kvt
+	for i < a.Keys() || j < b.Keys() {
+		var c int
+		switch {
+		case i >= a.Keys():
+			c = 1
+		case j >= b.Keys():
+			c = -1
+		default:
+			c = bytes.Compare(a.key(i), b.key(j))
+		}
+		scratch = scratch[:0]
+		var key repr.Row
+		if c <= 0 {
+			key = a.key(i)
+			s, e := a.updRange(i)
+			for u := s; u < e; u++ {
+				scratch = append(scratch, kvt{a.val(u), max(a.time(u), since), a.diff(u)})
+			}
+			i++
+		}
+		if c >= 0 {
+			key = b.key(j)
+			s, e := b.updRange(j)
+			for u := s; u < e; u++ {
+				scratch = append(scratch, kvt{b.val(u), max(b.time(u), since), b.diff(u)})
+			}
+			j++
+		}
+		slices.SortStableFunc(scratch, func(x, y kvt) int {
+			if c := bytes.Compare(x.v, y.v); c != 0 {
+				return c
+			}
+			switch {
+			case x.t < y.t:
+				return -1
+			case x.t > y.t:
+				return 1
+			}
+			return 0
+		})
+		for _, u := range scratch {
+			w.push(key, u.v, u.t, u.d)
+		}
+	}
+	m := w.finish()
+	m.since = since
+	return m
+}
+
+type kvt struct {
+	v repr.Row
+	t repr.Timestamp
+	d repr.Diff
+}

@@ -1,0 +1,201 @@
+package dataflow
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/viewd/viewd/repr"
+)
+
+type kvtd struct {
+	k, v string
+	t    repr.Timestamp
+}
+
+// accumulate sums a batch's updates at times <= asOf per (key, val).
+func accumulateBatch(b *Batch, asOf repr.Timestamp, into map[[2]string]repr.Diff) {
+	for k := range b.Keys() {
+		s, e := b.updRange(k)
+		for u := s; u < e; u++ {
+			if b.time(u) <= asOf {
+				into[[2]string{string(b.key(k)), string(b.val(u))}] += b.diff(u)
+			}
+		}
+	}
+}
+
+func checkInvariants(t *testing.T, seed uint64, b *Batch) {
+	t.Helper()
+	for k := range b.Keys() {
+		if k > 0 && bytes.Compare(b.key(k-1), b.key(k)) >= 0 {
+			t.Fatalf("seed %d: keys not strictly sorted at %d", seed, k)
+		}
+		s, e := b.updRange(k)
+		if s >= e {
+			t.Fatalf("seed %d: key %d has no updates", seed, k)
+		}
+		for u := s; u < e; u++ {
+			if b.diff(u) == 0 {
+				t.Fatalf("seed %d: zero diff", seed)
+			}
+			if u > s {
+				c := bytes.Compare(b.val(u-1), b.val(u))
+				if c > 0 || (c == 0 && b.time(u-1) >= b.time(u)) {
+					t.Fatalf("seed %d: updates of key %d not sorted by (val, time)", seed, k)
+				}
+			}
+		}
+	}
+}
+
+func TestBatchBuildMerge(t *testing.T) {
+	for i := range cases(200) {
+		seed := uint64(i)
+		r := rand.New(rand.NewPCG(seed, 1))
+		want := map[kvtd]repr.Diff{}
+		var b1, b2 Builder
+		for range r.IntN(200) {
+			k, v := irow(r.Int64N(8)), irow(r.Int64N(4), r.Int64N(3))
+			tm := repr.Timestamp(r.IntN(300))
+			d := repr.Diff(r.IntN(5) - 2)
+			if r.IntN(40) == 0 {
+				d = 1 << 40
+			}
+			bd := &b1
+			if r.IntN(2) == 0 {
+				bd = &b2
+			}
+			bd.Add(k, v, tm, d)
+			want[kvtd{string(k), string(v), tm}] += d
+		}
+		x, y := b1.Build(), b2.Build()
+		checkInvariants(t, seed, x)
+		checkInvariants(t, seed, y)
+		since := repr.Timestamp(r.IntN(300))
+		m := mergeBatches(x, y, since)
+		checkInvariants(t, seed, m)
+		for _, asOf := range []repr.Timestamp{since, since + 7, 299} {
+			got := map[[2]string]repr.Diff{}
+			accumulateBatch(m, asOf, got)
+			exp := map[[2]string]repr.Diff{}
+			for u, d := range want {
+				if u.t <= asOf {
+					exp[[2]string{u.k, u.v}] += d
+				}
+			}
+			for k, d := range exp {
+				if got[k] != d {
+					t.Fatalf("seed %d: as of %d (since %d) %s/%s: want %d got %d", seed, asOf, since, repr.Row(k[0]), repr.Row(k[1]), d, got[k])
+				}
+			}
+			for k, d := range got {
+				if exp[k] != d {
+					t.Fatalf("seed %d: as of %d: extra %v %d", seed, asOf, k, d)
+				}
+			}
+		}
+	}
+}
+
+// TestBatchOverhead: a batch of unique keys at one time with +1 diffs costs
+// 12 bytes per update beyond the packed bytes.
+func TestBatchOverhead(t *testing.T) {
+	var bd Builder
+	const n = 10000
+	for i := range int64(n) {
+		k := irow(i)
+		bd.Add(k, repr.PackRow(repr.Int8Datum(i), repr.TextDatum(fmt.Sprint("name-", i))), 7, 1)
+	}
+	b := bd.Build()
+	if per := float64(b.OverheadBytes()) / n; per > 12.5 {
+		t.Fatalf("overhead %.1f bytes per update, want <= 12", per)
+	}
+	if b.time(n-1) != 7 || b.diff(0) != 1 || b.times.width != 0 || b.diffs.small != nil {
+		t.Fatal("time and diff columns should be constant")
+	}
+}
+
+func TestSpineCompaction(t *testing.T) {
+	tr := NewTrace(1, 1)
+	r := tr.Reader(0)
+	for tm := repr.Timestamp(1); tm <= 64; tm++ {
+		var bd Builder
+		bd.Add(irow(1), irow(int64(tm)), tm, 1)
+		if tm > 1 {
+			bd.Add(irow(1), irow(int64(tm-1)), tm, -1)
+		}
+		tr.Insert([]*Batch{bd.Build()}, tm)
+	}
+	if n := len(tr.shards[0].snapshot()); n > 8 {
+		t.Fatalf("spine holds %d batches for 64 inserts; want O(log n)", n)
+	}
+	for _, asOf := range []repr.Timestamp{1, 30, 64} {
+		rows, err := Peek(r, asOf)
+		must(t, err)
+		if rows.Len() != 1 || !bytes.Equal(rows.Row(0), irow(int64(asOf))) {
+			t.Fatalf("as of %d: %s", asOf, fromRows(rows))
+		}
+	}
+	// Advancing the only reader lets merges collapse history.
+	r.SetSince(64)
+	for tm := repr.Timestamp(65); tm <= 200; tm++ {
+		tr.Insert([]*Batch{{}}, tm)
+		var bd Builder
+		tr.Insert([]*Batch{bd.Build()}, tm)
+	}
+	var bd Builder
+	bd.Add(irow(2), irow(0), 201, 1)
+	tr.Insert([]*Batch{bd.Build()}, 201)
+	var bd2 Builder
+	bd2.Add(irow(3), irow(0), 202, 1)
+	tr.Insert([]*Batch{bd2.Build()}, 202)
+	updates, _, _ := tr.Stats()
+	if updates > 10 {
+		t.Fatalf("after compaction the trace still holds %d updates", updates)
+	}
+	if _, err := Peek(r, 10); err == nil {
+		t.Fatal("reading before since must fail")
+	}
+}
+
+// TestSpineBackgroundMerge: with background merging forced for every
+// merge, random inserts read back exactly at every time, and the spine
+// settles to O(log n) batches once merges finish.
+func TestSpineBackgroundMerge(t *testing.T) {
+	defer func(old int) { bgMergeMin = old }(bgMergeMin)
+	bgMergeMin = 2
+	r := rand.New(rand.NewPCG(7, 8))
+	tr := NewTrace(2, 1)
+	rd := tr.Reader(0)
+	want := map[repr.Timestamp]coll{}
+	cur := coll{}
+	for tm := repr.Timestamp(1); tm <= 200; tm++ {
+		bs := make([]Builder, 2)
+		for range r.IntN(20) {
+			k := irow(r.Int64N(10))
+			v := irow(r.Int64N(5))
+			d := repr.Diff(1)
+			if r.IntN(3) == 0 {
+				d = -1
+			}
+			bs[shardOf(k, 2)].Add(k, v, tm, d)
+			cur.add(v, d)
+		}
+		tr.Insert([]*Batch{bs[0].Build(), bs[1].Build()}, tm)
+		want[tm] = cur.clone()
+		if tm%10 == 0 {
+			for x := repr.Timestamp(1); x <= tm; x += 7 {
+				got, err := Peek(rd, x)
+				must(t, err)
+				if d := diffColls(want[x], fromRows(got)); d != "" {
+					t.Fatalf("as of %d after %d inserts:\n%s", x, tm, d)
+				}
+			}
+		}
+	}
+	for _, s := range tr.shards {
+		s.waitMerges()
+	}
+}

@@ -1,0 +1,285 @@
+package dataflow
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
+)
+
+// benchScale reads an integer from the environment (e.g. DATAFLOW_ARRANGE_ROWS)
+// or returns def.
+func benchScale(name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return n
+		}
+	}
+	return def
+}
+
+// cpuTime returns the process's user+system CPU time. The machine is
+// shared, so benchmarks also report throughput per CPU-second.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuMeter reports work per CPU-second between start and stop.
+type cpuMeter struct{ start time.Duration }
+
+func startCPU() cpuMeter { return cpuMeter{cpuTime()} }
+
+func (m cpuMeter) report(b *testing.B, work float64, unit string) {
+	if d := cpuTime() - m.start; d > 0 {
+		b.ReportMetric(work/d.Seconds(), unit)
+	}
+}
+
+func benchWorkers() int { return benchScale("DATAFLOW_WORKERS", runtime.NumCPU()) }
+
+// BenchmarkArrange arranges N (int8, text) rows by the int8 column in one
+// step: DATAFLOW_ARRANGE_ROWS=10000000 for the full-size run.
+func BenchmarkArrange(b *testing.B) {
+	n := benchScale("DATAFLOW_ARRANGE_ROWS", 1_000_000)
+	rows := make([]repr.Update, n)
+	for i := range rows {
+		rows[i] = repr.Update{Row: repr.PackRow(repr.Int8Datum(int64(i)), repr.TextDatum(fmt.Sprintf("customer-%d", i))), Time: 1, Diff: 1}
+	}
+	b.ResetTimer()
+	var ov, packed, upd int
+	for range b.N {
+		b.StopTimer()
+		g := NewGraph(Options{Workers: benchWorkers()})
+		in := g.NewInput("t", 2)
+		a := in.Collection().ArrangeColumns(0)
+		_ = in.Send(rows...)
+		b.StartTimer()
+		if err := g.Step(context.Background(), 1); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		upd, packed, ov = a.Trace().Stats()
+		g.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(ov)/float64(upd), "overhead-bytes/row")
+	b.ReportMetric(float64(packed)/float64(upd), "packed-bytes/row")
+}
+
+// BenchmarkMFP pushes steps of 100K rows through a filter and projection.
+func BenchmarkMFP(b *testing.B) {
+	const n = 100_000
+	ups := make([]repr.Update, n)
+	for i := range ups {
+		ups[i] = repr.Update{Row: irow(int64(i), int64(i%7), int64(i%13)), Diff: 1}
+	}
+	g := NewGraph(Options{Workers: benchWorkers()})
+	in := g.NewInput("t", 3)
+	m := in.Collection().MFP(expr.MapFilterProject{InputArity: 3,
+		Expressions: []expr.Scalar{call(fnAdd, col(1), col(2))},
+		Predicates:  []expr.Predicate{{Support: 3, Expr: call(fnLt, col(1), lit(5))}},
+		Projection:  []int{0, 3}})
+	var out int
+	g.add(&countOp{in: m, n: &out})
+	b.ResetTimer()
+	cpu := startCPU()
+	for i := range b.N {
+		t := repr.Timestamp(i + 1)
+		for j := range ups {
+			ups[j].Time = t
+		}
+		_ = in.Send(ups...)
+		if err := g.Step(context.Background(), t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+	cpu.report(b, float64(n)*float64(b.N), "updates/cpu-s")
+}
+
+// starSchema builds fact(id, d1, d2, amount) ⋈ dim1(id, g) ⋈ dim2(id, h)
+// as a delta join, grouped by dim1.g with sum(amount) and count(*).
+type starSchema struct {
+	g                *Graph
+	fact, dim1, dim2 *Input
+	out              *Collection
+}
+
+func newStar(w int) *starSchema {
+	s := &starSchema{g: NewGraph(Options{Workers: w})}
+	s.fact, s.dim1, s.dim2 = s.g.NewInput("fact", 4), s.g.NewInput("dim1", 2), s.g.NewInput("dim2", 2)
+	f1, f2 := s.fact.Collection().ArrangeColumns(1), s.fact.Collection().ArrangeColumns(2)
+	d1, d2 := s.dim1.Collection().ArrangeColumns(0), s.dim2.Collection().ArrangeColumns(0)
+	// layout: fact 0..3, dim1 4..5, dim2 6..7
+	paths := []DeltaPath{
+		{Source: 0, Arr: f1, Stages: []DeltaStage{{Input: 1, Arr: d1, Key: []expr.Scalar{col(1)}}, {Input: 2, Arr: d2, Key: []expr.Scalar{col(2)}}}},
+		{Source: 1, Arr: d1, Stages: []DeltaStage{{Input: 0, Arr: f1, Key: []expr.Scalar{col(4)}}, {Input: 2, Arr: d2, Key: []expr.Scalar{col(2)}}}},
+		{Source: 2, Arr: d2, Stages: []DeltaStage{{Input: 0, Arr: f2, Key: []expr.Scalar{col(6)}}, {Input: 1, Arr: d1, Key: []expr.Scalar{col(1)}}}},
+	}
+	dj, err := DeltaJoin(3, paths, expr.MapFilterProject{InputArity: 8, Projection: []int{5, 3}})
+	if err != nil {
+		panic(err)
+	}
+	s.out, err = dj.Reduce([]expr.Scalar{col(0)}, []expr.Aggregate{
+		{Func: expr.AggSum, Expr: col(1), Typ: repr.ColumnType{Type: repr.TypeNumeric}},
+		{Func: expr.AggCountStar, Typ: repr.ColumnType{Type: repr.TypeInt8}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// BenchmarkDeltaJoinUpdates loads a fact table of DATAFLOW_FACT_ROWS
+// (default 1M) rows and two dimensions of a tenth of that, then measures
+// single-row update steps (b.N of them; -benchtime=200000x for the full
+// run): 90% fact updates (retract a row, insert a changed one), 10%
+// dimension updates.
+func BenchmarkDeltaJoinUpdates(b *testing.B) {
+	nf := benchScale("DATAFLOW_FACT_ROWS", 1_000_000)
+	nd := max(nf/10, 1)
+	s := newStar(benchWorkers())
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	facts := make([][4]int64, nf)
+	for i := range facts {
+		facts[i] = [4]int64{int64(i), r.Int64N(int64(nd)), r.Int64N(int64(nd)), r.Int64N(1000)}
+		_ = s.fact.Send(repr.Update{Row: irow(facts[i][:]...), Time: 1, Diff: 1})
+	}
+	dims := make([]int64, nd)
+	for i := range nd {
+		dims[i] = int64(i % 100)
+		_ = s.dim1.Send(repr.Update{Row: irow(int64(i), dims[i]), Time: 1, Diff: 1})
+		_ = s.dim2.Send(repr.Update{Row: irow(int64(i), int64(i%10)), Time: 1, Diff: 1})
+	}
+	start := time.Now()
+	if err := s.g.Step(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(nf+2*nd)/time.Since(start).Seconds(), "load-rows/s")
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	cpu := startCPU()
+	for i := range b.N {
+		t := repr.Timestamp(i + 2)
+		t0 := time.Now()
+		if r.IntN(10) != 0 {
+			f := &facts[r.IntN(nf)]
+			_ = s.fact.Send(repr.Update{Row: irow(f[:]...), Time: t, Diff: -1})
+			f[3] = r.Int64N(1000)
+			_ = s.fact.Send(repr.Update{Row: irow(f[:]...), Time: t, Diff: 1})
+		} else {
+			d := r.IntN(nd)
+			_ = s.dim1.Send(repr.Update{Row: irow(int64(d), dims[d]), Time: t, Diff: -1})
+			dims[d] = r.Int64N(100)
+			_ = s.dim1.Send(repr.Update{Row: irow(int64(d), dims[d]), Time: t, Diff: 1})
+		}
+		if err := s.g.Step(ctx, t); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+	cpu.report(b, float64(b.N), "updates/cpu-s")
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+}
+
+// BenchmarkReduceDistinctMinMax maintains count(distinct), min and max
+// over DATAFLOW_REDUCE_ROWS (default 1M) rows in 1000 groups, then measures
+// single-row deletions and insertions (each removing a random row,
+// possibly the group's min or max).
+func BenchmarkReduceDistinctMinMax(b *testing.B) {
+	n := benchScale("DATAFLOW_REDUCE_ROWS", 1_000_000)
+	g := NewGraph(Options{Workers: benchWorkers()})
+	in := g.NewInput("t", 2)
+	typ := repr.ColumnType{Type: repr.TypeInt8}
+	_, err := in.Collection().Reduce([]expr.Scalar{col(0)}, []expr.Aggregate{
+		{Func: expr.AggCount, Expr: col(1), Distinct: true, Typ: typ},
+		{Func: expr.AggMin, Expr: col(1), Typ: typ},
+		{Func: expr.AggMax, Expr: col(1), Typ: typ},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	rows := make([][2]int64, n)
+	for i := range rows {
+		rows[i] = [2]int64{int64(i % 1000), r.Int64N(100_000)}
+		_ = in.Send(repr.Update{Row: irow(rows[i][:]...), Time: 1, Diff: 1})
+	}
+	ctx := context.Background()
+	start := time.Now()
+	_ = g.Step(ctx, 1)
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
+	b.ResetTimer()
+	for i := range b.N {
+		t := repr.Timestamp(i + 2)
+		x := &rows[r.IntN(n)]
+		_ = in.Send(repr.Update{Row: irow(x[:]...), Time: t, Diff: -1})
+		x[1] = r.Int64N(100_000)
+		_ = in.Send(repr.Update{Row: irow(x[:]...), Time: t, Diff: 1})
+		if err := g.Step(ctx, t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+}
+
+// BenchmarkTopK keeps the top 10 per group (1000 groups) over
+// DATAFLOW_TOPK_ROWS (default 1M) rows, then measures single-row updates.
+func BenchmarkTopK(b *testing.B) {
+	n := benchScale("DATAFLOW_TOPK_ROWS", 1_000_000)
+	g := NewGraph(Options{Workers: benchWorkers()})
+	in := g.NewInput("t", 3)
+	if _, err := in.Collection().TopK([]int{0}, []ColumnOrder{{Column: 1, Order: repr.SortOrder{Desc: true}}}, 10, 0); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	rows := make([][3]int64, n)
+	for i := range rows {
+		rows[i] = [3]int64{int64(i % 1000), r.Int64N(1_000_000), int64(i)}
+		_ = in.Send(repr.Update{Row: irow(rows[i][:]...), Time: 1, Diff: 1})
+	}
+	ctx := context.Background()
+	start := time.Now()
+	_ = g.Step(ctx, 1)
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
+	b.ResetTimer()
+	for i := range b.N {
+		t := repr.Timestamp(i + 2)
+		x := &rows[r.IntN(n)]
+		_ = in.Send(repr.Update{Row: irow(x[:]...), Time: t, Diff: -1})
+		x[1] = r.Int64N(1_000_000)
+		_ = in.Send(repr.Update{Row: irow(x[:]...), Time: t, Diff: 1})
+		if err := g.Step(ctx, t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+}
+
+// countOp counts a collection's updates (a sink that costs nothing).
+type countOp struct {
+	in *Collection
+	n  *int
+}
+
+func (o *countOp) step(context.Context, repr.Timestamp) error {
+	*o.n += o.in.ok.Len()
+	return nil
+}

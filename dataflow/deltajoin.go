@@ -1,0 +1,204 @@
+package dataflow
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
+)
+
+// DeltaPath is how the changes of one input travel through the others:
+// starting from the changes of input Source (read from Arr, any
+// arrangement of that input), each stage looks the accumulated row up in
+// an arrangement of another input.
+type DeltaPath struct {
+	Source int
+	Arr    *Arranged
+	Stages []DeltaStage
+}
+
+// DeltaStage looks up input Input in arrangement Arr with a key computed by
+// Key: expressions over the join's output layout (every input's columns,
+// in input order) that read only columns of inputs already on the path.
+type DeltaStage struct {
+	Input int
+	Arr   *Arranged
+	Key   []expr.Scalar
+}
+
+// DeltaJoin is an n-way equi-join maintained without intermediate
+// arrangements: one path per input, each turning that input's changes into
+// changes of the join by lookups in the other inputs' arrangements. The
+// output row is every input's row, concatenated in input order, then the
+// final MFP.
+//
+// Algebra: with inputs I_0..I_{n-1}, the change of their product is
+// Σ_i I_0'⋈…⋈I_{i-1}'⋈ΔI_i⋈I_{i+1}⋈…⋈I_{n-1}, where I' is the new
+// state and I the old: path i meets the NEW state of inputs before i and
+// the OLD state of inputs after i, so each combination of changes is
+// counted exactly once. Diffs multiply. Memory is that of the inputs'
+// arrangements alone. Hazards: every stage's arrangement must be keyed by
+// the same key its stage computes (same columns, same types); keys with
+// NULL never match; a path's intermediate results are not consolidated
+// between stages, so a poor stage order multiplies work.
+func DeltaJoin(inputs int, paths []DeltaPath, final expr.MapFilterProject) (*Collection, error) {
+	if len(paths) != inputs {
+		return nil, fmt.Errorf("dataflow: delta join of %d inputs needs %d paths, got %d", inputs, inputs, len(paths))
+	}
+	arity := make([]int, inputs)
+	var g *Graph
+	for _, p := range paths {
+		if p.Source < 0 || p.Source >= inputs || p.Arr == nil {
+			return nil, fmt.Errorf("dataflow: delta join path with bad source %d", p.Source)
+		}
+		arity[p.Source] = p.Arr.arity
+		g = p.Arr.g
+		if len(p.Stages) != inputs-1 {
+			return nil, fmt.Errorf("dataflow: delta join path of input %d has %d stages, want %d", p.Source, len(p.Stages), inputs-1)
+		}
+		seen := map[int]bool{p.Source: true}
+		for _, st := range p.Stages {
+			if st.Input < 0 || st.Input >= inputs || seen[st.Input] || st.Arr == nil {
+				return nil, fmt.Errorf("dataflow: delta join path of input %d visits input %d twice or out of range", p.Source, st.Input)
+			}
+			if st.Arr.keyLen != len(st.Key) {
+				return nil, fmt.Errorf("dataflow: delta join stage key of %d columns for an arrangement keyed by %d", len(st.Key), st.Arr.keyLen)
+			}
+			if st.Arr.g != g {
+				return nil, fmt.Errorf("dataflow: delta join over several graphs")
+			}
+			seen[st.Input] = true
+		}
+	}
+	offs := make([]int, inputs+1)
+	for i, a := range arity {
+		offs[i+1] = offs[i] + a
+	}
+	if final.InputArity != offs[inputs] {
+		return nil, fmt.Errorf("dataflow: delta join final MFP expects %d columns, inputs give %d", final.InputArity, offs[inputs])
+	}
+	out := g.newCollection(len(final.Projection))
+	op := &deltaJoinOp{g: g, paths: paths, offs: offs, out: out, plan: newMFPPlan(final), ws: make([]deltaWorker, g.opts.Workers)}
+	for i := range op.ws {
+		op.ws[i].segs = make([]repr.Row, inputs)
+		op.ws[i].datums = make([]repr.Datum, offs[inputs])
+	}
+	g.add(op)
+	return out, nil
+}
+
+type deltaJoinOp struct {
+	g     *Graph
+	paths []DeltaPath
+	offs  []int
+	out   *Collection
+	plan  *mfpPlan
+	ws    []deltaWorker
+}
+
+type deltaWorker struct {
+	joinWorker
+	segs   []repr.Row
+	datums []repr.Datum
+	keyPk  []repr.Packer
+	concat repr.Packer
+}
+
+func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
+	g := o.g
+	o.out.ok.Reset()
+	o.out.errs.Reset()
+	n := 0
+	for _, p := range o.paths {
+		o.out.errs.Append(&p.Arr.errs.ok, 1)
+		n += p.Arr.deltaLen()
+	}
+	if n > 0 {
+		_ = g.parallel(n, func(s int) error {
+			w := &o.ws[s]
+			w.ok.Reset()
+			w.errs.Reset()
+			w.ctx = g.workerCtx()
+			if w.keyPk == nil {
+				w.keyPk = make([]repr.Packer, len(o.offs))
+			}
+			for _, p := range o.paths {
+				b := p.Arr.delta[s]
+				if b == nil {
+					continue
+				}
+				for u := range b.Len() {
+					o.enter(w, p, p.Source, b.val(u))
+					o.walk(w, p, 0, b.diff(u))
+				}
+			}
+			return nil
+		})
+		for s := range o.ws {
+			o.out.ok.Append(&o.ws[s].ok, 1)
+			o.out.errs.Append(&o.ws[s].errs, 1)
+		}
+	}
+	o.out.ok.Consolidate()
+	o.out.errs.Consolidate()
+	return nil
+}
+
+// enter places input i's row on the path.
+func (o *deltaJoinOp) enter(w *deltaWorker, _ DeltaPath, i int, row repr.Row) {
+	w.segs[i] = row
+	it := row.Iter()
+	for c := o.offs[i]; c < o.offs[i+1]; c++ {
+		d, _ := it.Next()
+		w.datums[c] = d
+	}
+}
+
+// walk runs stages k.. of path p for the accumulated row with diff d.
+func (o *deltaJoinOp) walk(w *deltaWorker, p DeltaPath, k int, d repr.Diff) {
+	if k == len(p.Stages) {
+		w.concat.Reset()
+		for _, seg := range w.segs {
+			w.concat.PushRow(seg)
+		}
+		row := w.concat.Row()
+		if o.plan.ident {
+			w.ok.Push(row, d)
+			return
+		}
+		w.pk.Reset()
+		keep, err := o.plan.apply(&w.ctx, w.datums, &w.scratch, &w.pk)
+		switch {
+		case err != nil:
+			w.errs.Push(ErrRow(err), d)
+		case keep:
+			w.ok.Push(w.pk.Row(), d)
+		}
+		return
+	}
+	st := p.Stages[k]
+	pk := &w.keyPk[k]
+	pk.Reset()
+	for _, e := range st.Key {
+		v, err := evalScalar(&w.ctx, e, w.datums)
+		if err != nil {
+			w.errs.Push(ErrRow(err), d)
+			return
+		}
+		if v.IsNull() {
+			return
+		}
+		pk.Push(v)
+	}
+	key := pk.Row()
+	keep := o.g.keepOld
+	if st.Input < p.Source {
+		keep = o.g.keepNew
+	}
+	bs := st.Arr.trace.shards[st.Arr.trace.shardOf(key)].snapshot()
+	lookup(bs, key, keep, func(v repr.Row, dv repr.Diff) {
+		o.enter(w, p, st.Input, v)
+		o.walk(w, p, k+1, d*dv)
+	})
+}

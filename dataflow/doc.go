@@ -1,0 +1,74 @@
+// Package dataflow is viewd's incremental runtime: batches, arrangements
+// (traces), operators and the step scheduler. It knows nothing of SQL:
+// dataflow/render turns LIR plans into the operators built here.
+//
+// # Time and steps
+//
+// An update is (row, time, diff); a collection is the sum of its updates,
+// and a row's multiplicity at time t is the sum of its diffs at times <= t.
+// Times are totally ordered (repr.Timestamp), so the runtime follows DBSP:
+// a Graph advances in steps. Graph.Step(ctx, t) consumes every pending
+// input update at a time <= t and runs each operator once, in topological
+// order (the order they were added), turning its inputs' changes at t into
+// its output's changes at t. After the step, outputs are complete through
+// t: their upper is t+1. This gives the same results as differential
+// dataflow for a total order. Operators that hold work for the future
+// (temporal filters) report it through Graph.NextScheduled so the caller
+// can step the graph then.
+//
+// Every collection carries two streams, as in Materialize: ok rows and err
+// rows (ErrRow: a SQLSTATE and a message). An evaluation error never drops
+// a row: it becomes an err update with the row's diff, so retracting the
+// row retracts the error. Err streams flow through every operator; a reader
+// sees an error at t when the err collection is non-empty at t.
+//
+// Within a step, an operator sees the state of its arranged inputs "old"
+// (as of the previous step) and "new" (as of t), which is what the delta
+// rules of join and delta join need: Δ(A⋈B) = ΔA⋈B_old + A_new⋈ΔB.
+//
+// # Batches and arrangements
+//
+// A Batch is an immutable, sorted, consolidated run of
+// (key, val, time, diff). Keys and vals are packed repr.Rows stored back to
+// back in two byte slabs with uint32 end offsets; times are stored as an
+// offset from the batch's least time in the narrowest width that fits
+// (zero bytes when a batch has one time), and diffs take zero bytes when
+// all are +1, one byte when all fit an int8. A batch of n distinct keys
+// costs 12 bytes per update beyond the packed bytes, and the garbage
+// collector sees eight slices per batch, never a pointer per row: arranged
+// state of tens of millions of rows costs the GC almost nothing to scan.
+//
+// A Trace is a multiversion index of a collection by key, partitioned by
+// key hash into one Spine per worker. A Spine is an LSM of batches whose
+// sizes decrease geometrically: inserting a batch merges the youngest two
+// while the younger is at least half the older, so an update is merged
+// O(log n) times. Merges apply logical compaction: times before the
+// compaction frontier (the least since held by a TraceReader, and never
+// past the previous step) are advanced to it and consolidated, so history
+// is kept only as far back as some reader can ask for. Reads at any time
+// in [since, upper) are exact.
+//
+// Writers and readers are separate (TraceWriter, TraceReader). A trace is
+// shared: Graph.Import gives another graph the arrangement as an input
+// whose deltas are the batches the trace gains each step (its first step
+// sees the whole trace as a snapshot), with lookups into the shared
+// batches; the import's reader holds back compaction until the graph is
+// closed.
+//
+// # Parallelism
+//
+// A graph has W workers (Options.Workers). Keyed state (arrangements,
+// reduce, distinct/threshold, topk) is sharded by key hash; within a step,
+// an operator whose input carries at least Options.ParallelMin updates
+// runs its shards on W goroutines and the step continues when all finish;
+// smaller steps run on the calling goroutine, so a single-update step costs
+// no goroutine handoff. Outputs are consolidated (sorted), so results do
+// not depend on W.
+//
+// # Sinks and reads
+//
+// Collection.Materialize keeps an Output readable as of any time in
+// [since, upper) (the coordinator's SELECT path); Peek and PeekKey read an
+// arrangement (an index) as of a time; Collection.Subscribe delivers each
+// step's consolidated ok and err updates to a callback, in time order.
+package dataflow

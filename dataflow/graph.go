@@ -1,0 +1,337 @@
+package dataflow
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"runtime"
+	"sync"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
+
+// Options configure a Graph.
+type Options struct {
+	// Workers is the number of shards keyed state is partitioned into and
+	// the number of goroutines a large step uses; 0 means runtime.NumCPU().
+	Workers int
+	// ParallelMin is the least number of updates an operator's step must
+	// carry before it is spread over goroutines; smaller steps run on the
+	// calling goroutine (no handoff). 0 means 4096.
+	ParallelMin int
+	// IterationLimit bounds the rounds of an Iterate within one step; 0
+	// means 10000.
+	IterationLimit int
+	// Logger receives operational messages; nil means slog.Default().
+	Logger *slog.Logger
+	// EvalCtx is the evaluation context for expressions (time zone, ...);
+	// its LogicalNow is set to the step's time.
+	EvalCtx expr.EvalCtx
+}
+
+// Graph is one dataflow: inputs, operators in topological order, and
+// outputs. It is stepped by one goroutine at a time (Step is not
+// reentrant); within a step operators may use Workers goroutines.
+type Graph struct {
+	opts    Options
+	ops     []operator
+	inputs  []*Input
+	traces  []TraceReader // holds of this graph's operators on their traces
+	eval    expr.EvalCtx
+	now     repr.Timestamp
+	prev    repr.Timestamp
+	hasPrev bool
+	stepped bool
+	closed  bool
+}
+
+// operator is one node of the graph: it reads its inputs' deltas for the
+// step and writes its outputs' deltas.
+type operator interface {
+	step(ctx context.Context, t repr.Timestamp) error
+}
+
+// scheduler is an operator with work of its own at future times.
+type scheduler interface {
+	nextScheduled() (repr.Timestamp, bool)
+}
+
+// NewGraph returns an empty graph.
+func NewGraph(o Options) *Graph {
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.ParallelMin <= 0 {
+		o.ParallelMin = 4096
+	}
+	if o.IterationLimit <= 0 {
+		o.IterationLimit = 10000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Graph{opts: o, eval: o.EvalCtx}
+}
+
+// Workers returns the number of workers.
+func (g *Graph) Workers() int { return g.opts.Workers }
+
+// Collection is a stream of updates: ok rows of Arity columns and err rows
+// (see ErrRow), both as per-step deltas.
+type Collection struct {
+	g     *Graph
+	arity int
+	ok    Rows
+	errs  Rows
+}
+
+// Arity returns the number of columns of the collection's rows.
+func (c *Collection) Arity() int { return c.arity }
+
+// Graph returns the graph c belongs to.
+func (c *Collection) Graph() *Graph { return c.g }
+
+func (g *Graph) newCollection(arity int) *Collection { return &Collection{g: g, arity: arity} }
+
+func (g *Graph) add(op operator) { g.ops = append(g.ops, op) }
+
+// Step runs every operator at time t: it consumes every input update at a
+// time <= t and produces every output update at t. Steps must be at
+// increasing times.
+func (g *Graph) Step(ctx context.Context, t repr.Timestamp) error {
+	if g.closed {
+		return fmt.Errorf("dataflow: step of a closed graph")
+	}
+	if g.stepped && t <= g.now {
+		return fmt.Errorf("dataflow: step at %d is not after the previous step at %d", t, g.now)
+	}
+	g.prev, g.hasPrev = g.now, g.stepped
+	g.now, g.stepped = t, true
+	g.eval.LogicalNow = t
+	for _, op := range g.ops {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("dataflow: step at %d: %w", t, err)
+		}
+		if err := op.step(ctx, t); err != nil {
+			return fmt.Errorf("dataflow: step at %d: %w", t, err)
+		}
+	}
+	for _, r := range g.traces {
+		r.SetSince(t)
+	}
+	return nil
+}
+
+// Close releases the graph's holds on traces (its own and imported).
+func (g *Graph) Close() {
+	g.closed = true
+	for _, r := range g.traces {
+		r.Release()
+	}
+	for _, op := range g.ops {
+		if c, ok := op.(interface{ close() }); ok {
+			c.close()
+		}
+	}
+}
+
+// NextScheduled returns the earliest future time at which an operator
+// (a temporal filter) has updates of its own to emit, if any.
+func (g *Graph) NextScheduled() (repr.Timestamp, bool) {
+	best, ok := repr.Timestamp(0), false
+	for _, op := range g.ops {
+		if s, is := op.(scheduler); is {
+			if t, has := s.nextScheduled(); has && (!ok || t < best) {
+				best, ok = t, true
+			}
+		}
+	}
+	return best, ok
+}
+
+// Now returns the time of the last step.
+func (g *Graph) Now() repr.Timestamp { return g.now }
+
+// workerCtx returns an evaluation context for one worker goroutine (an
+// EvalCtx holds evaluation scratch and must not be shared).
+func (g *Graph) workerCtx() expr.EvalCtx {
+	return expr.EvalCtx{TimeZone: g.eval.TimeZone, StmtTime: g.eval.StmtTime, LogicalNow: g.eval.LogicalNow}
+}
+
+// keepNew reports whether an arranged update at time x is in the state as
+// of this step; keepOld, in the state as of the previous step.
+func (g *Graph) keepNew(x repr.Timestamp) bool { return x <= g.now }
+func (g *Graph) keepOld(x repr.Timestamp) bool { return g.hasPrev && x <= g.prev }
+
+// parallel runs fn for every worker w in [0, Workers). When the step's
+// work n is below ParallelMin, or there is one worker, it runs them in
+// order on the calling goroutine.
+func (g *Graph) parallel(n int, fn func(w int) error) error {
+	W := g.opts.Workers
+	if W == 1 || n < g.opts.ParallelMin {
+		for w := range W {
+			if err := fn(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, W)
+	var wg sync.WaitGroup
+	for w := 1; w < W; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = fn(w)
+		}()
+	}
+	errs[0] = fn(0)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// shardOf returns the shard of key k among w shards.
+func shardOf(k repr.Row, w int) int {
+	if w == 1 {
+		return 0
+	}
+	return int(maphash.Bytes(hashSeed, k) % uint64(w))
+}
+
+func (t *Trace) shardOf(k repr.Row) int { return shardOf(k, len(t.shards)) }
+
+// ErrRow encodes an error as an err-stream row (code text, message text).
+func ErrRow(err error) repr.Row {
+	pe := pgcode.As(err)
+	return repr.PackRow(repr.TextDatum(string(pe.Code)), repr.TextDatum(pe.Message))
+}
+
+// DecodeErrRow turns an err-stream row back into a *pgcode.Error.
+func DecodeErrRow(r repr.Row) *pgcode.Error {
+	ds := r.Datums()
+	if len(ds) != 2 {
+		return pgcode.New(pgcode.InternalError, "dataflow: malformed error row %s", r)
+	}
+	return &pgcode.Error{Code: pgcode.Code(ds[0].Str()), Message: ds[1].Str()}
+}
+
+// Input is a collection fed by the caller. Updates are queued in a slab
+// (no allocation per update) until the step at or after their time.
+type Input struct {
+	c       *Collection
+	name    string
+	mu      sync.Mutex
+	pending Rows
+	ptimes  []repr.Timestamp
+	errs    Rows
+	etimes  []repr.Timestamp
+	upper   repr.Timestamp
+}
+
+// NewInput adds an input of rows with arity columns.
+func (g *Graph) NewInput(name string, arity int) *Input {
+	in := &Input{c: g.newCollection(arity), name: name}
+	g.inputs = append(g.inputs, in)
+	g.add(in)
+	return in
+}
+
+// Collection returns the input's collection.
+func (in *Input) Collection() *Collection { return in.c }
+
+// Name returns the input's name.
+func (in *Input) Name() string { return in.name }
+
+// Send queues updates. Each update's time must be at or after the input's
+// upper. The rows are copied.
+func (in *Input) Send(ups ...repr.Update) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, u := range ups {
+		if u.Time < in.upper {
+			return fmt.Errorf("dataflow: input %s: update at %d is before the upper %d", in.name, u.Time, in.upper)
+		}
+		in.pending.Push(u.Row, u.Diff)
+		in.ptimes = append(in.ptimes, u.Time)
+	}
+	return nil
+}
+
+// SendErr queues err-stream updates (rows made with ErrRow), e.g. a
+// source's decoding errors.
+func (in *Input) SendErr(ups ...repr.Update) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, u := range ups {
+		if u.Time < in.upper {
+			return fmt.Errorf("dataflow: input %s: error at %d is before the upper %d", in.name, u.Time, in.upper)
+		}
+		in.errs.Push(u.Row, u.Diff)
+		in.etimes = append(in.etimes, u.Time)
+	}
+	return nil
+}
+
+// Advance promises that no update at a time below u will be sent.
+func (in *Input) Advance(u repr.Timestamp) {
+	in.mu.Lock()
+	in.upper = max(in.upper, u)
+	in.mu.Unlock()
+}
+
+// Upper returns the input's upper.
+func (in *Input) Upper() repr.Timestamp {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.upper
+}
+
+func (in *Input) step(_ context.Context, t repr.Timestamp) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.ptimes = drain(&in.pending, in.ptimes, t, &in.c.ok)
+	in.etimes = drain(&in.errs, in.etimes, t, &in.c.errs)
+	return nil
+}
+
+// drain moves the queued updates at times <= t into out (replacing its
+// contents) and keeps the rest queued.
+func drain(q *Rows, times []repr.Timestamp, t repr.Timestamp, out *Rows) []repr.Timestamp {
+	all := true
+	for _, x := range times {
+		if x > t {
+			all = false
+			break
+		}
+	}
+	if all {
+		// The common case: hand the whole queue over, recycling out's
+		// buffers as the next queue.
+		*q, *out = *out, *q
+		q.Reset()
+		return times[:0]
+	}
+	out.Reset()
+	var rest Rows
+	kept := times[:0]
+	for i, x := range times {
+		if x <= t {
+			out.Push(q.Row(i), q.Diff(i))
+		} else {
+			rest.Push(q.Row(i), q.Diff(i))
+			kept = append(kept, x)
+		}
+	}
+	*q = rest
+	return kept
+}

@@ -1,0 +1,139 @@
+package dataflow
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
+)
+
+// Join is the equi-join of two arrangements on their keys, each output row
+// the concatenation of an A row and a B row, followed by a residual MFP
+// over those columns.
+//
+// Algebra: with A and B the states before the step and ΔA, ΔB the step's
+// changes, (A+ΔA)⋈(B+ΔB) − A⋈B = ΔA⋈B + (A+ΔA)⋈ΔB, i.e. ΔA meets B's old
+// state and ΔB meets A's new state, so each pair of changes is counted
+// once. Diffs multiply (join is bilinear) and distribute over
+// consolidation. Hazards: keys containing NULL never match (SQL
+// equality); the output is as large as the matches, so a skewed key
+// multiplies work; both arrangements must be keyed by the same number of
+// columns of the same types.
+func Join(a, b *Arranged, residual expr.MapFilterProject) (*Collection, error) {
+	if a.g != b.g {
+		return nil, fmt.Errorf("dataflow: join of arrangements of different graphs")
+	}
+	if a.keyLen != b.keyLen {
+		return nil, fmt.Errorf("dataflow: join of keys of %d and %d columns", a.keyLen, b.keyLen)
+	}
+	if residual.InputArity != a.arity+b.arity {
+		return nil, fmt.Errorf("dataflow: join residual expects %d columns, inputs give %d", residual.InputArity, a.arity+b.arity)
+	}
+	g := a.g
+	out := g.newCollection(len(residual.Projection))
+	op := &joinOp{a: a, b: b, out: out, plan: newMFPPlan(residual), ws: make([]joinWorker, g.opts.Workers)}
+	g.add(op)
+	return out, nil
+}
+
+type joinOp struct {
+	a, b *Arranged
+	out  *Collection
+	plan *mfpPlan
+	ws   []joinWorker
+}
+
+type joinWorker struct {
+	ok, errs        Rows
+	datums, scratch []repr.Datum
+	pk              repr.Packer
+	ctx             expr.EvalCtx
+}
+
+// emit applies the residual to the concatenation of l and r.
+func (w *joinWorker) emit(plan *mfpPlan, l, r repr.Row, d repr.Diff) {
+	if plan.ident {
+		w.ok.PushConcat(l, r, d)
+		return
+	}
+	w.datums = l.Unpack(w.datums[:0])
+	w.datums = r.Unpack(w.datums)
+	w.pk.Reset()
+	keep, err := plan.apply(&w.ctx, w.datums, &w.scratch, &w.pk)
+	switch {
+	case err != nil:
+		w.errs.Push(ErrRow(err), d)
+	case keep:
+		w.ok.Push(w.pk.Row(), d)
+	}
+}
+
+// keyHasNull reports whether a packed key holds a NULL datum.
+func keyHasNull(k repr.Row) bool {
+	it := k.Iter()
+	for off := 0; off < len(k); off = it.Offset() {
+		if k[off] == byte(repr.KindNull) {
+			return true
+		}
+		if !it.Skip() {
+			return false
+		}
+	}
+	return false
+}
+
+func (o *joinOp) step(_ context.Context, _ repr.Timestamp) error {
+	g := o.a.g
+	o.out.ok.Reset()
+	o.out.errs.Reset()
+	o.out.errs.Append(&o.a.errs.ok, 1)
+	o.out.errs.Append(&o.b.errs.ok, 1)
+	n := o.a.deltaLen() + o.b.deltaLen()
+	if n > 0 {
+		_ = g.parallel(n, func(s int) error {
+			w := &o.ws[s]
+			w.ok.Reset()
+			w.errs.Reset()
+			w.ctx = g.workerCtx()
+			if da := o.a.delta[s]; da != nil {
+				bs := o.b.trace.shards[s].snapshot()
+				for k := range da.Keys() {
+					key := da.key(k)
+					if keyHasNull(key) {
+						continue
+					}
+					st, e := da.updRange(k)
+					lookup(bs, key, g.keepOld, func(v repr.Row, d repr.Diff) {
+						for u := st; u < e; u++ {
+							w.emit(o.plan, da.val(u), v, da.diff(u)*d)
+						}
+					})
+				}
+			}
+			if db := o.b.delta[s]; db != nil {
+				as := o.a.trace.shards[s].snapshot()
+				for k := range db.Keys() {
+					key := db.key(k)
+					if keyHasNull(key) {
+						continue
+					}
+					st, e := db.updRange(k)
+					lookup(as, key, g.keepNew, func(v repr.Row, d repr.Diff) {
+						for u := st; u < e; u++ {
+							w.emit(o.plan, v, db.val(u), db.diff(u)*d)
+						}
+					})
+				}
+			}
+			return nil
+		})
+		for s := range o.ws {
+			o.out.ok.Append(&o.ws[s].ok, 1)
+			o.out.errs.Append(&o.ws[s].errs, 1)
+		}
+	}
+	o.out.ok.Consolidate()
+	o.out.errs.Consolidate()
+	return nil
+}

@@ -1,0 +1,570 @@
+package dataflow
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
+
+// Reduce groups c by the key expressions and computes the aggregates of
+// each group; each output row is the key's values followed by one value per
+// aggregate.
+//
+// Algebra: for each group changed by the step, output Δ = f(new group) −
+// f(old group): the previous output row is retracted and the new one
+// inserted. Accumulable aggregates (count, sum, avg, bool_and, bool_or)
+// keep a per-group accumulator that each update adjusts by its diff (sums
+// of integers in 128 bits, numerics exactly); min, max, string_agg,
+// array_agg, jsonb_agg and DISTINCT aggregates keep a per-group ordered
+// multiset, so a change costs O(log n) to find plus the re-derivation of
+// the changed group's value from the multiset. Hazards: a group whose
+// multiplicity goes negative (a retraction of a row never inserted) has no
+// valid output: it yields an error on the err stream until corrected; an
+// empty group has no output row, so a global aggregate (no key) over an
+// empty input yields no row (the renderer unions in the default row);
+// float sums under retraction accumulate rounding.
+func (c *Collection) Reduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collection, error) {
+	for _, a := range aggs {
+		switch a.Func {
+		case expr.AggCount, expr.AggCountStar, expr.AggSum, expr.AggAvg, expr.AggMin, expr.AggMax,
+			expr.AggBoolAnd, expr.AggBoolOr, expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg,
+			expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop:
+		default:
+			return nil, pgcode.New(pgcode.FeatureNotSupported, "dataflow: aggregate %s is not supported", a.Func)
+		}
+	}
+	g := c.g
+	out := g.newCollection(len(key) + len(aggs))
+	op := &reduceOp{in: c, out: out, keyer: newKeyer(key), aggs: aggs, shards: make([]reduceShard, g.opts.Workers)}
+	for i := range op.shards {
+		op.shards[i].groups = map[string]*group{}
+	}
+	g.add(op)
+	return out, nil
+}
+
+type reduceOp struct {
+	in, out *Collection
+	keyer   *keyer
+	aggs    []expr.Aggregate
+	shards  []reduceShard
+	pk      repr.Packer
+}
+
+type reduceShard struct {
+	groups  map[string]*group
+	rows    Rows // this step's input rows routed here
+	keys    Rows // their keys
+	changed []string
+	ok      Rows
+	errs    Rows
+	datums  []repr.Datum
+	pk, vk  repr.Packer
+	ctx     expr.EvalCtx
+	kb      []byte
+}
+
+// group is the state of one group: its multiplicity, accumulators and the
+// output row last emitted (or error row, when outErr).
+type group struct {
+	n      repr.Diff
+	accs   []accum
+	out    string
+	hasOut bool
+	outErr bool
+	dirty  bool
+}
+
+// accum is the state of one aggregate of one group.
+type accum struct {
+	n             repr.Diff // non-NULL values, weighted
+	hi            int64     // 128-bit integer sum
+	lo            uint64
+	fsum          float64
+	dsum          *apd.Decimal
+	trues, falses repr.Diff
+	ms            *multiset
+	// dsq is the exact sum of squares for variance and stddev.
+	dsq *apd.Decimal
+}
+
+var decCtx = apd.BaseContext.WithPrecision(60)
+
+func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
+	g := o.in.g
+	W := len(o.shards)
+	o.out.ok.Reset()
+	o.out.errs.Reset()
+	o.out.errs.Append(&o.in.errs, 1)
+	for s := range o.shards {
+		o.shards[s].rows.Reset()
+		o.shards[s].keys.Reset()
+	}
+	n := o.in.ok.Len()
+	for i := range n {
+		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
+		if err := o.keyer.pack(&g.eval, row, &o.pk); err != nil {
+			o.out.errs.Push(ErrRow(err), d)
+			continue
+		}
+		k := o.pk.Row()
+		s := &o.shards[shardOf(k, W)]
+		s.rows.Push(row, d)
+		s.keys.Push(k, d)
+	}
+	_ = g.parallel(n, func(si int) error {
+		s := &o.shards[si]
+		s.ok.Reset()
+		s.errs.Reset()
+		s.changed = s.changed[:0]
+		s.ctx = g.workerCtx()
+		for i := range s.rows.Len() {
+			o.update(s, s.keys.Row(i), s.rows.Row(i), s.rows.Diff(i))
+		}
+		for _, k := range s.changed {
+			o.emit(s, k)
+		}
+		return nil
+	})
+	for s := range o.shards {
+		o.out.ok.Append(&o.shards[s].ok, 1)
+		o.out.errs.Append(&o.shards[s].errs, 1)
+	}
+	o.out.ok.Consolidate()
+	o.out.errs.Consolidate()
+	return nil
+}
+
+// update folds one input row into its group.
+func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) {
+	s.datums = row.Unpack(s.datums[:0])
+	// Evaluate every aggregate's inputs first: an error sends the row to
+	// the err stream and leaves the group untouched.
+	type ev struct {
+		v   repr.Datum
+		ord []byte
+	}
+	var evs [8]ev
+	vals := evs[:0]
+	for _, a := range o.aggs {
+		var e ev
+		if a.Func != expr.AggCountStar {
+			v, err := evalScalar(&s.ctx, a.Expr, s.datums)
+			if err != nil {
+				s.errs.Push(ErrRow(err), d)
+				return
+			}
+			e.v = v
+		}
+		for _, ok := range a.OrderBy {
+			v, err := evalScalar(&s.ctx, ok.Expr, s.datums)
+			if err != nil {
+				s.errs.Push(ErrRow(err), d)
+				return
+			}
+			e.ord = repr.AppendKey(e.ord, v, ok.Order)
+		}
+		vals = append(vals, e)
+	}
+	gr := s.groups[string(k)]
+	if gr == nil {
+		gr = &group{accs: make([]accum, len(o.aggs))}
+		s.groups[string(k)] = gr
+	}
+	if !gr.dirty {
+		gr.dirty = true
+		s.changed = append(s.changed, string(k))
+	}
+	gr.n += d
+	for i, a := range o.aggs {
+		acc := &gr.accs[i]
+		v := vals[i].v
+		if a.Distinct || !a.Func.Accumulable() {
+			if acc.ms == nil {
+				acc.ms = &multiset{}
+			}
+			s.kb = append(s.kb[:0], vals[i].ord...)
+			s.kb = repr.AppendKey(s.kb, v, repr.SortOrder{})
+			s.vk.Reset()
+			s.vk.Push(v)
+			before, after := acc.ms.add(s.kb, s.vk.Row(), d)
+			if !a.Func.Accumulable() {
+				continue
+			}
+			// DISTINCT accumulable aggregate: feed value transitions.
+			switch {
+			case before <= 0 && after > 0:
+				accumulate(acc, a.Func, v, 1)
+			case before > 0 && after <= 0:
+				accumulate(acc, a.Func, v, -1)
+			}
+			continue
+		}
+		accumulate(acc, a.Func, v, d)
+	}
+}
+
+func accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum, d repr.Diff) {
+	if f == expr.AggCountStar {
+		acc.n += d
+		return
+	}
+	if v.IsNull() {
+		return
+	}
+	acc.n += d
+	switch f {
+	case expr.AggSum, expr.AggAvg:
+		switch {
+		case v.Kind().IsInteger():
+			hi, lo := mul128(v.Int(), int64(d))
+			var c uint64
+			acc.lo, c = bits.Add64(acc.lo, lo, 0)
+			acc.hi += hi + int64(c)
+		case v.Kind() == repr.KindFloat4 || v.Kind() == repr.KindFloat8:
+			acc.fsum += v.Float() * float64(d)
+		case v.Kind() == repr.KindNumeric:
+			if acc.dsum == nil {
+				acc.dsum = new(apd.Decimal)
+			}
+			var p apd.Decimal
+			_, _ = decCtx.Mul(&p, v.Numeric(), apd.New(int64(d), 0))
+			_, _ = decCtx.Add(acc.dsum, acc.dsum, &p)
+		}
+	case expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop:
+		x := datumDecimal(v)
+		if acc.dsum == nil {
+			acc.dsum, acc.dsq = new(apd.Decimal), new(apd.Decimal)
+		}
+		dd := apd.New(int64(d), 0)
+		var p apd.Decimal
+		_, _ = decCtx.Mul(&p, x, dd)
+		_, _ = decCtx.Add(acc.dsum, acc.dsum, &p)
+		_, _ = decCtx.Mul(&p, &p, x)
+		_, _ = decCtx.Add(acc.dsq, acc.dsq, &p)
+	case expr.AggBoolAnd, expr.AggBoolOr:
+		if v.Bool() {
+			acc.trues += d
+		} else {
+			acc.falses += d
+		}
+	}
+}
+
+// mul128 returns a*b as a signed 128-bit (hi, lo).
+func mul128(a, b int64) (int64, uint64) {
+	neg := (a < 0) != (b < 0)
+	ua, ub := uint64(a), uint64(b)
+	if a < 0 {
+		ua = uint64(-a)
+	}
+	if b < 0 {
+		ub = uint64(-b)
+	}
+	hi, lo := bits.Mul64(ua, ub)
+	if neg {
+		lo = ^lo + 1
+		hi = ^hi
+		if lo == 0 {
+			hi++
+		}
+	}
+	return int64(hi), lo
+}
+
+// int128Decimal converts a signed 128-bit integer to a decimal.
+func int128Decimal(hi int64, lo uint64) *apd.Decimal {
+	d := new(apd.Decimal)
+	neg := hi < 0
+	uh, ul := uint64(hi), lo
+	if neg {
+		ul = ^ul + 1
+		uh = ^uh
+		if ul == 0 {
+			uh++
+		}
+	}
+	var b [16]byte
+	for i := range 8 {
+		b[i] = byte(uh >> (56 - 8*i))
+		b[8+i] = byte(ul >> (56 - 8*i))
+	}
+	d.Coeff.SetBytes(b[:])
+	d.Negative = neg && d.Coeff.Sign() != 0
+	return d
+}
+
+var errBigintRange = pgcode.New(pgcode.NumericValueOutOfRange, "bigint out of range")
+
+// emit retracts the group's previous output and inserts its new one.
+func (o *reduceOp) emit(s *reduceShard, k string) {
+	gr := s.groups[k]
+	gr.dirty = false
+	if gr.hasOut {
+		if gr.outErr {
+			s.errs.Push(repr.Row(gr.out), -1)
+		} else {
+			s.ok.Push(repr.Row(gr.out), -1)
+		}
+		gr.hasOut = false
+	}
+	switch {
+	case gr.n == 0:
+		delete(s.groups, k)
+		return
+	case gr.n < 0:
+		gr.out, gr.outErr, gr.hasOut = string(ErrRow(pgcode.New(pgcode.InternalError,
+			"dataflow: reduce: negative multiplicity %d for a group (a retraction of a row that was never inserted)", gr.n))), true, true
+		s.errs.Push(repr.Row(gr.out), 1)
+		return
+	}
+	s.pk.Reset()
+	s.pk.PushRow(repr.Row(k))
+	for i, a := range o.aggs {
+		v, err := finish(&gr.accs[i], a)
+		if err != nil {
+			gr.out, gr.outErr, gr.hasOut = string(ErrRow(err)), true, true
+			s.errs.Push(repr.Row(gr.out), 1)
+			return
+		}
+		s.pk.Push(v)
+	}
+	gr.out, gr.outErr, gr.hasOut = string(s.pk.Row()), false, true
+	s.ok.Push(s.pk.Row(), 1)
+}
+
+// finish computes an aggregate's value from its state.
+func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
+	kind := a.Typ.Type.Kind
+	switch a.Func {
+	case expr.AggCount, expr.AggCountStar:
+		if a.Distinct && acc.ms != nil && a.Func == expr.AggCount {
+			return repr.Int8Datum(int64(acc.n)), nil
+		}
+		return repr.Int8Datum(int64(acc.n)), nil
+	case expr.AggSum, expr.AggAvg:
+		if acc.n <= 0 {
+			return repr.Null, nil
+		}
+		if kind == repr.KindFloat8 || kind == repr.KindFloat4 {
+			f := acc.fsum + float64(acc.hi)*math.Pow(2, 64) + float64(acc.lo)
+			if acc.dsum != nil {
+				x, _ := acc.dsum.Float64()
+				f += x
+			}
+			if a.Func == expr.AggAvg {
+				f /= float64(acc.n)
+			}
+			if kind == repr.KindFloat4 {
+				return repr.Float4Datum(float32(f)), nil
+			}
+			return repr.Float8Datum(f), nil
+		}
+		if a.Func == expr.AggSum && kind != repr.KindNumeric {
+			// sum(int2/int4) is bigint: the 128-bit sum must fit.
+			if (acc.hi == 0 && acc.lo <= math.MaxInt64) || (acc.hi == -1 && acc.lo > math.MaxInt64) {
+				return repr.IntDatum(kind, int64(acc.lo)), nil
+			}
+			return repr.Null, errBigintRange
+		}
+		sum := int128Decimal(acc.hi, acc.lo)
+		if acc.dsum != nil {
+			_, _ = decCtx.Add(sum, sum, acc.dsum)
+		}
+		if a.Func == expr.AggAvg {
+			q := new(apd.Decimal)
+			if _, err := decCtx.Quo(q, sum, apd.New(int64(acc.n), 0)); err != nil {
+				return repr.Null, pgcode.Wrap(err, pgcode.NumericValueOutOfRange, "numeric out of range")
+			}
+			sum = pgRound(q, 0)
+		}
+		return repr.NumericDatum(sum), nil
+	case expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop:
+		return variance(acc, a)
+	case expr.AggBoolAnd:
+		if acc.trues+acc.falses <= 0 {
+			return repr.Null, nil
+		}
+		return repr.BoolDatum(acc.falses == 0), nil
+	case expr.AggBoolOr:
+		if acc.trues+acc.falses <= 0 {
+			return repr.Null, nil
+		}
+		return repr.BoolDatum(acc.trues > 0), nil
+	case expr.AggMin, expr.AggMax:
+		if acc.ms == nil {
+			return repr.Null, nil
+		}
+		ents := acc.ms.ents
+		if a.Func == expr.AggMin {
+			for _, e := range ents {
+				if e.n > 0 {
+					d := repr.Row(e.val).Get(0)
+					if !d.IsNull() {
+						return d, nil
+					}
+				}
+			}
+		} else {
+			for i := len(ents) - 1; i >= 0; i-- {
+				if ents[i].n > 0 {
+					d := repr.Row(ents[i].val).Get(0)
+					if !d.IsNull() {
+						return d, nil
+					}
+				}
+			}
+		}
+		return repr.Null, nil
+	case expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg:
+		return orderedAgg(acc, a)
+	}
+	return repr.Null, fmt.Errorf("dataflow: aggregate %s is not supported", a.Func)
+}
+
+// orderedAgg derives string_agg, array_agg and jsonb_agg from the group's
+// ordered multiset.
+func orderedAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
+	if acc.ms == nil {
+		return repr.Null, nil
+	}
+	var (
+		sb    []byte
+		elems []repr.Datum
+		any   bool
+	)
+	for _, e := range acc.ms.ents {
+		reps := e.n
+		if a.Distinct && reps > 0 {
+			reps = 1
+		}
+		v := repr.Row(e.val).Get(0)
+		for range reps {
+			switch a.Func {
+			case expr.AggStringAgg:
+				fs := v.Elements(nil)
+				if v.IsNull() || len(fs) == 0 || fs[0].IsNull() {
+					continue
+				}
+				if any && len(fs) > 1 && !fs[1].IsNull() {
+					sb = append(sb, fs[1].Str()...)
+				}
+				sb = append(sb, fs[0].Str()...)
+				any = true
+			case expr.AggArrayAgg:
+				elems = append(elems, v)
+				any = true
+			case expr.AggJsonbAgg:
+				if any {
+					sb = append(sb, ", "...)
+				}
+				sb = appendJSON(sb, v)
+				any = true
+			}
+		}
+	}
+	if !any {
+		return repr.Null, nil
+	}
+	switch a.Func {
+	case expr.AggStringAgg:
+		return repr.StringDatum(a.Typ.Type.Kind, string(sb)), nil
+	case expr.AggArrayAgg:
+		return repr.ArrayDatum(elems), nil
+	}
+	return repr.JsonbDatum("[" + string(sb) + "]"), nil
+}
+
+// appendJSON appends d as a JSON value in jsonb's canonical text.
+func appendJSON(buf []byte, d repr.Datum) []byte {
+	switch {
+	case d.IsNull():
+		return append(buf, "null"...)
+	case d.Kind() == repr.KindJsonb:
+		return append(buf, d.Str()...)
+	case d.Kind() == repr.KindBool:
+		if d.Bool() {
+			return append(buf, "true"...)
+		}
+		return append(buf, "false"...)
+	case d.Kind().IsNumeric():
+		return append(buf, d.Text()...)
+	}
+	return repr.AppendJSONString(buf, d.Text())
+}
+
+// datumDecimal converts a numeric-family datum to a decimal.
+func datumDecimal(v repr.Datum) *apd.Decimal {
+	switch {
+	case v.Kind().IsInteger():
+		return apd.New(v.Int(), 0)
+	case v.Kind() == repr.KindNumeric:
+		return v.Numeric()
+	}
+	d := new(apd.Decimal)
+	_, _ = d.SetFloat64(v.Float())
+	return d
+}
+
+// variance derives var_pop/var_samp/stddev_pop/stddev_samp from the exact
+// sums: (Σx² − (Σx)²/n) / (n or n−1), then the square root for stddev.
+func variance(acc *accum, a expr.Aggregate) (repr.Datum, error) {
+	n := int64(acc.n)
+	samp := a.Func == expr.AggVarSamp || a.Func == expr.AggStddevSamp
+	if n <= 0 || (samp && n <= 1) || acc.dsum == nil {
+		return repr.Null, nil
+	}
+	var sq, num, res apd.Decimal
+	nd := apd.New(n, 0)
+	_, _ = decCtx.Mul(&sq, acc.dsum, acc.dsum)
+	_, _ = decCtx.Quo(&sq, &sq, nd)
+	_, _ = decCtx.Sub(&num, acc.dsq, &sq)
+	den := nd
+	if samp {
+		den = apd.New(n-1, 0)
+	}
+	_, _ = decCtx.Quo(&res, &num, den)
+	if res.Negative {
+		res.SetInt64(0)
+	}
+	if a.Func == expr.AggStddevSamp || a.Func == expr.AggStddevPop {
+		_, _ = decCtx.Sqrt(&res, &res)
+	}
+	res = *pgRound(&res, 0)
+	if k := a.Typ.Type.Kind; k == repr.KindFloat8 || k == repr.KindFloat4 {
+		f, _ := res.Float64()
+		return repr.Float8Datum(f), nil
+	}
+	return repr.NumericDatum(&res), nil
+}
+
+// pgRound rounds a division's result the way PostgreSQL chooses the scale
+// of numeric division (select_div_scale): at least 16 significant digits,
+// counted in base-10000 groups, and at least minScale decimal places.
+func pgRound(d *apd.Decimal, minScale int32) *apd.Decimal {
+	if d.IsZero() {
+		return d
+	}
+	// Decimal digits before the point: NumDigits + Exponent.
+	intDigits := int32(d.NumDigits()) + d.Exponent
+	var weight int32
+	if intDigits > 0 {
+		weight = (intDigits - 1) / 4
+	} else {
+		weight = -((-intDigits)/4 + 1)
+	}
+	scale := max(16-weight*4, minScale, 0)
+	out := new(apd.Decimal)
+	c := apd.BaseContext.WithPrecision(1000)
+	c.Rounding = apd.RoundHalfUp
+	if _, err := c.Quantize(out, d, -scale); err != nil {
+		return d
+	}
+	return out
+}

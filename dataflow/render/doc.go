@@ -1,0 +1,20 @@
+// Package render turns an LIR plan (plan.Node) into dataflow operators in a
+// dataflow.Graph.
+//
+// Rendering is a walk of the plan: each node becomes the operator that
+// implements it, reading the collections its children rendered to. Reads of
+// catalog collections and of existing arrangements go through Imports, which
+// the coordinator implements by importing shared traces, so one arrangement
+// serves every dataflow that reads it.
+//
+// # Joins
+//
+// LIR describes join stages over the "stream" (the columns joined so far,
+// in path order, each input contributing its output columns after the MFP
+// of its LGet). The runtime's operators work on raw arranged rows: a linear
+// join lifts the looked-up input's MFP into the stage's residual; a delta
+// join concatenates raw rows in input order, so render rewrites every
+// stream key into an expression over raw columns (inlining MFP
+// expressions) and gathers every path's filters into one final MFP over
+// the raw layout. Both give the same collection as the LIR describes.
+package render

@@ -1,0 +1,142 @@
+package dataflow
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/viewd/viewd/repr"
+)
+
+// Rows is a run of (row, diff) pairs, the updates of one collection at one
+// step's time. Rows are packed back to back in a single byte slab with
+// uint32 end offsets, so a Rows holds three pointers however many rows it
+// carries.
+//
+// A Rows is consolidated when its rows are sorted by their packed bytes,
+// distinct, and no diff is zero; Consolidate establishes that.
+type Rows struct {
+	data  []byte
+	ends  []uint32
+	diffs []repr.Diff
+}
+
+// Len returns the number of (row, diff) pairs.
+func (r *Rows) Len() int { return len(r.diffs) }
+
+// Row returns the i-th row. It aliases the slab.
+func (r *Rows) Row(i int) repr.Row {
+	start := uint32(0)
+	if i > 0 {
+		start = r.ends[i-1]
+	}
+	end := r.ends[i]
+	return repr.Row(r.data[start:end:end])
+}
+
+// Diff returns the i-th diff.
+func (r *Rows) Diff(i int) repr.Diff { return r.diffs[i] }
+
+// Bytes returns the size of the packed rows.
+func (r *Rows) Bytes() int { return len(r.data) }
+
+// Push appends one (row, diff).
+func (r *Rows) Push(row repr.Row, d repr.Diff) {
+	r.data = append(r.data, row...)
+	r.ends = append(r.ends, uint32(len(r.data)))
+	r.diffs = append(r.diffs, d)
+}
+
+// PushConcat appends the concatenation of a and b (packed rows concatenate
+// by appending their bytes) with diff d.
+func (r *Rows) PushConcat(a, b repr.Row, d repr.Diff) {
+	r.data = append(r.data, a...)
+	r.data = append(r.data, b...)
+	r.ends = append(r.ends, uint32(len(r.data)))
+	r.diffs = append(r.diffs, d)
+}
+
+// Append appends every pair of o, with diffs multiplied by scale.
+func (r *Rows) Append(o *Rows, scale repr.Diff) {
+	base := uint32(len(r.data))
+	r.data = append(r.data, o.data...)
+	for _, e := range o.ends {
+		r.ends = append(r.ends, base+e)
+	}
+	if scale == 1 {
+		r.diffs = append(r.diffs, o.diffs...)
+		return
+	}
+	for _, d := range o.diffs {
+		r.diffs = append(r.diffs, d*scale)
+	}
+}
+
+// Consolidated returns a consolidated copy of r.
+func (r *Rows) Consolidated() *Rows {
+	c := &Rows{}
+	c.Append(r, 1)
+	c.Consolidate()
+	return c
+}
+
+// Reset empties r, keeping its buffers.
+func (r *Rows) Reset() {
+	r.data = r.data[:0]
+	r.ends = r.ends[:0]
+	r.diffs = r.diffs[:0]
+}
+
+// Consolidate sorts r by row bytes, sums the diffs of equal rows and drops
+// rows whose diffs sum to zero.
+func (r *Rows) Consolidate() {
+	n := r.Len()
+	switch {
+	case n == 0:
+		return
+	case n == 1:
+		if r.diffs[0] == 0 {
+			r.Reset()
+		}
+		return
+	}
+	perm := make([]uint32, n)
+	sorted := true
+	for i := range perm {
+		perm[i] = uint32(i)
+		if i > 0 && sorted && bytes.Compare(r.Row(i-1), r.Row(i)) >= 0 {
+			sorted = false
+		}
+	}
+	if sorted {
+		// Already strictly sorted: only zero diffs can need removal.
+		if !slices.Contains(r.diffs, 0) {
+			return
+		}
+	} else {
+		slices.SortFunc(perm, func(a, b uint32) int { return bytes.Compare(r.Row(int(a)), r.Row(int(b))) })
+	}
+	out := Rows{data: make([]byte, 0, len(r.data)), ends: make([]uint32, 0, n), diffs: make([]repr.Diff, 0, n)}
+	for i := 0; i < n; {
+		row := r.Row(int(perm[i]))
+		d := r.diffs[perm[i]]
+		j := i + 1
+		for j < n && bytes.Equal(r.Row(int(perm[j])), row) {
+			d += r.diffs[perm[j]]
+			j++
+		}
+		if d != 0 {
+			out.Push(row, d)
+		}
+		i = j
+	}
+	*r = out
+}
+
+// Updates returns r's pairs as updates at time t (rows copied).
+func (r *Rows) Updates(t repr.Timestamp) []repr.Update {
+	out := make([]repr.Update, r.Len())
+	for i := range out {
+		out[i] = repr.Update{Row: r.Row(i).Clone(), Time: t, Diff: r.diffs[i]}
+	}
+	return out
+}

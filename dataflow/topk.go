@@ -1,0 +1,165 @@
+package dataflow
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/viewd/viewd/repr"
+)
+
+// ColumnOrder orders by one column.
+type ColumnOrder struct {
+	Column int
+	Order  repr.SortOrder
+}
+
+// TopK keeps, per group of the group columns, the rows at positions
+// [offset, offset+limit) of the order (limit < 0: no limit), ties broken
+// by the whole row's packed bytes so the result is deterministic.
+//
+// Algebra: per changed group, Δ = window(new group) − window(old group).
+// State: per group, the rows in order with their multiplicities (an
+// ordered multiset), so a change costs a binary search plus
+// O(offset+limit) to compare the windows. Hazards: a large offset makes
+// every change cost O(offset); rows with negative multiplicity are treated
+// as absent.
+func (c *Collection) TopK(group []int, order []ColumnOrder, limit, offset int) (*Collection, error) {
+	for _, k := range group {
+		if k < 0 || k >= c.arity {
+			return nil, fmt.Errorf("dataflow: topk group column %d of %d", k, c.arity)
+		}
+	}
+	for _, o := range order {
+		if o.Column < 0 || o.Column >= c.arity {
+			return nil, fmt.Errorf("dataflow: topk order column %d of %d", o.Column, c.arity)
+		}
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("dataflow: topk negative offset %d", offset)
+	}
+	g := c.g
+	out := g.newCollection(c.arity)
+	op := &topkOp{in: c, out: out, group: group, order: order, limit: limit, offset: offset, shards: make([]topkShard, g.opts.Workers)}
+	for i := range op.shards {
+		op.shards[i].groups = map[string]*multiset{}
+	}
+	g.add(op)
+	return out, nil
+}
+
+type topkOp struct {
+	in, out       *Collection
+	group         []int
+	order         []ColumnOrder
+	limit, offset int
+	shards        []topkShard
+	datums        []repr.Datum
+	pk            repr.Packer
+}
+
+type topkShard struct {
+	groups map[string]*multiset
+	keys   Rows
+	sorts  Rows
+	rows   Rows
+	ok     Rows
+}
+
+// sortKey builds the memcomparable order key of a row followed by the row.
+func sortKey(buf []byte, datums []repr.Datum, order []ColumnOrder, row repr.Row) []byte {
+	for _, o := range order {
+		buf = repr.AppendKey(buf, datums[o.Column], o.Order)
+	}
+	return append(buf, row...)
+}
+
+func (o *topkOp) step(context.Context, repr.Timestamp) error {
+	g := o.in.g
+	W := len(o.shards)
+	o.out.ok.Reset()
+	o.out.errs.Reset()
+	o.out.errs.Append(&o.in.errs, 1)
+	for s := range o.shards {
+		o.shards[s].keys.Reset()
+		o.shards[s].rows.Reset()
+		o.shards[s].sorts.Reset()
+	}
+	n := o.in.ok.Len()
+	var sk []byte
+	for i := range n {
+		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
+		o.datums = row.Unpack(o.datums[:0])
+		o.pk.Reset()
+		for _, k := range o.group {
+			o.pk.Push(o.datums[k])
+		}
+		k := o.pk.Row()
+		s := &o.shards[shardOf(k, W)]
+		s.keys.Push(k, d)
+		s.rows.Push(row, d)
+		sk = sortKey(sk[:0], o.datums, o.order, row)
+		s.sorts.Push(sk, d)
+	}
+	_ = g.parallel(n, func(si int) error {
+		s := &o.shards[si]
+		s.ok.Reset()
+		// Group this shard's changes by key, preserving order.
+		idx := make([]int, s.keys.Len())
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return bytes.Compare(s.keys.Row(idx[a]), s.keys.Row(idx[b])) < 0 })
+		for i := 0; i < len(idx); {
+			k := s.keys.Row(idx[i])
+			j := i
+			for j < len(idx) && bytes.Equal(s.keys.Row(idx[j]), k) {
+				j++
+			}
+			ms := s.groups[string(k)]
+			if ms == nil {
+				ms = &multiset{}
+				s.groups[string(k)] = ms
+			}
+			o.window(ms, &s.ok, -1)
+			for _, u := range idx[i:j] {
+				ms.add(s.sorts.Row(u), s.rows.Row(u), s.rows.Diff(u))
+			}
+			o.window(ms, &s.ok, 1)
+			if ms.len() == 0 {
+				delete(s.groups, string(k))
+			}
+			i = j
+		}
+		return nil
+	})
+	for s := range o.shards {
+		o.out.ok.Append(&o.shards[s].ok, 1)
+	}
+	o.out.ok.Consolidate()
+	return nil
+}
+
+// window pushes the rows at positions [offset, offset+limit) with sign.
+func (o *topkOp) window(ms *multiset, out *Rows, sign repr.Diff) {
+	pos := 0
+	end := o.offset + o.limit
+	for _, e := range ms.ents {
+		if e.n <= 0 {
+			continue
+		}
+		if o.limit >= 0 && pos >= end {
+			return
+		}
+		lo, hi := pos, pos+int(e.n)
+		pos = hi
+		lo = max(lo, o.offset)
+		if o.limit >= 0 {
+			hi = min(hi, end)
+		}
+		if hi > lo {
+			out.Push(repr.Row(e.val), sign*repr.Diff(hi-lo))
+		}
+	}
+}

@@ -1,0 +1,298 @@
+package dataflow
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/viewd/viewd/repr"
+)
+
+// WindowKind names a window function.
+type WindowKind uint8
+
+// The window functions.
+const (
+	WinRowNumber WindowKind = iota
+	WinRank
+	WinDenseRank
+	WinLag
+	WinLead
+	WinFirstValue
+	WinLastValue
+	WinSum
+	WinCount // count(Arg), or count(*) when Arg < 0
+	WinAvg
+	WinMin
+	WinMax
+)
+
+// WindowFunc is one window function over a partition in its order. Arg is
+// the argument column (-1 for none); Offset is lag/lead's offset (0 means
+// 1). Aggregates use the default frame: RANGE BETWEEN UNBOUNDED PRECEDING
+// AND CURRENT ROW (the whole partition when there is no ORDER BY). Sum of
+// integers is numeric when Numeric is set (PostgreSQL's sum(int8)), else
+// bigint; avg is numeric for integer and numeric arguments, double for
+// floats.
+type WindowFunc struct {
+	Kind    WindowKind
+	Arg     int
+	Offset  int
+	Numeric bool
+}
+
+// Window appends one column per window function to each row, computed
+// over the row's partition (rows equal on the partition columns) in the
+// given order (ties broken by the whole row, so row_number is
+// deterministic).
+//
+// Algebra: per changed partition, Δ = derive(new partition) −
+// derive(old partition): a plain re-derivation of the partition's output,
+// so a change costs O(partition size). State: the partition's rows in
+// order. Hazards: a large partition makes every change to it expensive;
+// rows with negative multiplicity are treated as absent.
+func (c *Collection) Window(partition []int, order []ColumnOrder, funcs []WindowFunc) (*Collection, error) {
+	for _, f := range funcs {
+		if f.Arg >= c.arity {
+			return nil, fmt.Errorf("dataflow: window argument column %d of %d", f.Arg, c.arity)
+		}
+		if f.Arg < 0 && f.Kind != WinRowNumber && f.Kind != WinRank && f.Kind != WinDenseRank && f.Kind != WinCount {
+			return nil, fmt.Errorf("dataflow: window function %d needs an argument", f.Kind)
+		}
+	}
+	g := c.g
+	out := g.newCollection(c.arity + len(funcs))
+	op := &windowOp{in: c, out: out, part: partition, order: order, funcs: funcs, groups: map[string]*multiset{}}
+	g.add(op)
+	return out, nil
+}
+
+type windowOp struct {
+	in, out *Collection
+	part    []int
+	order   []ColumnOrder
+	funcs   []WindowFunc
+	groups  map[string]*multiset
+	datums  []repr.Datum
+	pk      repr.Packer
+}
+
+func (o *windowOp) step(context.Context, repr.Timestamp) error {
+	o.out.ok.Reset()
+	o.out.errs.Reset()
+	o.out.errs.Append(&o.in.errs, 1)
+	n := o.in.ok.Len()
+	type change struct {
+		part string
+		sk   []byte
+		row  repr.Row
+		d    repr.Diff
+	}
+	chs := make([]change, 0, n)
+	for i := range n {
+		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
+		o.datums = row.Unpack(o.datums[:0])
+		o.pk.Reset()
+		for _, k := range o.part {
+			o.pk.Push(o.datums[k])
+		}
+		chs = append(chs, change{string(o.pk.Row()), sortKey(nil, o.datums, o.order, row), row, d})
+	}
+	sort.SliceStable(chs, func(a, b int) bool { return chs[a].part < chs[b].part })
+	for i := 0; i < len(chs); {
+		j := i
+		for j < len(chs) && chs[j].part == chs[i].part {
+			j++
+		}
+		ms := o.groups[chs[i].part]
+		if ms == nil {
+			ms = &multiset{}
+			o.groups[chs[i].part] = ms
+		}
+		if err := o.derive(ms, -1); err != nil {
+			return err
+		}
+		for _, ch := range chs[i:j] {
+			ms.add(ch.sk, ch.row, ch.d)
+		}
+		if err := o.derive(ms, 1); err != nil {
+			return err
+		}
+		if ms.len() == 0 {
+			delete(o.groups, chs[i].part)
+		}
+		i = j
+	}
+	o.out.ok.Consolidate()
+	return nil
+}
+
+// derive pushes the partition's output rows with sign.
+func (o *windowOp) derive(ms *multiset, sign repr.Diff) error {
+	// Expand by multiplicity.
+	var rows [][]repr.Datum
+	var raw []repr.Row
+	var okeys [][]byte
+	for _, e := range ms.ents {
+		if e.n <= 0 {
+			continue
+		}
+		ds := repr.Row(e.val).Datums()
+		var ok []byte
+		for _, oc := range o.order {
+			ok = repr.AppendKey(ok, ds[oc.Column], oc.Order)
+		}
+		for range e.n {
+			rows = append(rows, ds)
+			raw = append(raw, repr.Row(e.val))
+			okeys = append(okeys, ok)
+		}
+	}
+	n := len(rows)
+	if n == 0 {
+		return nil
+	}
+	// peerEnd[i] is one past the last peer of row i.
+	peerEnd := make([]int, n)
+	for i := n - 1; i >= 0; i-- {
+		if i+1 < n && bytes.Equal(okeys[i], okeys[i+1]) {
+			peerEnd[i] = peerEnd[i+1]
+		} else {
+			peerEnd[i] = i + 1
+		}
+	}
+	vals := make([][]repr.Datum, len(o.funcs))
+	for f, fn := range o.funcs {
+		vals[f] = o.column(fn, rows, okeys, peerEnd)
+	}
+	for i := range n {
+		o.pk.Reset()
+		o.pk.PushRow(raw[i])
+		for f := range o.funcs {
+			o.pk.Push(vals[f][i])
+		}
+		o.out.ok.Push(o.pk.Row(), sign)
+	}
+	return nil
+}
+
+// column computes one window function for every row of a partition.
+func (o *windowOp) column(fn WindowFunc, rows [][]repr.Datum, okeys [][]byte, peerEnd []int) []repr.Datum {
+	n := len(rows)
+	out := make([]repr.Datum, n)
+	off := fn.Offset
+	if off == 0 {
+		off = 1
+	}
+	arg := func(i int) repr.Datum { return rows[i][fn.Arg] }
+	switch fn.Kind {
+	case WinRowNumber:
+		for i := range n {
+			out[i] = repr.Int8Datum(int64(i + 1))
+		}
+	case WinRank, WinDenseRank:
+		rank, dense := 1, 1
+		for i := range n {
+			if i > 0 && !bytes.Equal(okeys[i], okeys[i-1]) {
+				rank = i + 1
+				dense++
+			}
+			if fn.Kind == WinRank {
+				out[i] = repr.Int8Datum(int64(rank))
+			} else {
+				out[i] = repr.Int8Datum(int64(dense))
+			}
+		}
+	case WinLag, WinLead:
+		for i := range n {
+			j := i - off
+			if fn.Kind == WinLead {
+				j = i + off
+			}
+			if j >= 0 && j < n {
+				out[i] = arg(j)
+			}
+		}
+	case WinFirstValue:
+		for i := range n {
+			out[i] = arg(0)
+		}
+	case WinLastValue:
+		for i := range n {
+			out[i] = arg(peerEnd[i] - 1)
+		}
+	default:
+		// Running aggregates over the frame [0, peerEnd[i]).
+		var (
+			cnt   int64
+			isum  int64
+			dsum  apd.Decimal
+			fsum  float64
+			isDec bool
+			isF   bool
+			best  repr.Datum
+		)
+		done := 0
+		for i := range n {
+			for ; done < peerEnd[i]; done++ {
+				if fn.Arg < 0 {
+					cnt++
+					continue
+				}
+				v := arg(done)
+				if v.IsNull() {
+					continue
+				}
+				cnt++
+				switch {
+				case v.Kind().IsInteger():
+					isum += v.Int()
+				case v.Kind() == repr.KindNumeric:
+					isDec = true
+					_, _ = decCtx.Add(&dsum, &dsum, v.Numeric())
+				case v.Kind() == repr.KindFloat4 || v.Kind() == repr.KindFloat8:
+					isF = true
+					fsum += v.Float()
+				}
+				c := 0
+				if !best.IsNull() {
+					c = repr.Compare(v, best)
+				}
+				if best.IsNull() || (fn.Kind == WinMin && c < 0) || (fn.Kind == WinMax && c > 0) {
+					best = v
+				}
+			}
+			switch fn.Kind {
+			case WinCount:
+				out[i] = repr.Int8Datum(cnt)
+			case WinMin, WinMax:
+				out[i] = best
+			case WinSum, WinAvg:
+				if cnt == 0 {
+					continue
+				}
+				if isF {
+					f := fsum + float64(isum)
+					if fn.Kind == WinAvg {
+						f /= float64(cnt)
+					}
+					out[i] = repr.Float8Datum(f)
+					continue
+				}
+				if fn.Kind == WinSum && !isDec && !fn.Numeric {
+					out[i] = repr.Int8Datum(isum)
+					continue
+				}
+				s := new(apd.Decimal)
+				_, _ = decCtx.Add(s, &dsum, apd.New(isum, 0))
+				if fn.Kind == WinAvg {
+					_, _ = apd.BaseContext.WithPrecision(20).Quo(s, s, apd.New(cnt, 0))
+				}
+				out[i] = repr.NumericDatum(s)
+			}
+		}
+	}
+	return out
+}

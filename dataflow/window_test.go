@@ -1,0 +1,129 @@
+package dataflow
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/viewd/viewd/repr"
+)
+
+// naiveWindow recomputes every window function of every partition from
+// scratch, frames by explicit peer comparison (O(n²) per partition).
+func naiveWindow(c coll, part []int, order []ColumnOrder, funcs []WindowFunc) coll {
+	parts := map[string][]string{}
+	for k, d := range c {
+		ds := repr.Row(k).Datums()
+		var p repr.Packer
+		for _, x := range part {
+			p.Push(ds[x])
+		}
+		for range d {
+			parts[string(p.Row())] = append(parts[string(p.Row())], k)
+		}
+	}
+	out := coll{}
+	okey := func(r string) []byte {
+		var b []byte
+		ds := repr.Row(r).Datums()
+		for _, o := range order {
+			b = repr.AppendKey(b, ds[o.Column], o.Order)
+		}
+		return b
+	}
+	for _, rows := range parts {
+		slices.SortFunc(rows, func(a, b string) int {
+			return compareBytes(sortKey(nil, repr.Row(a).Datums(), order, repr.Row(a)), sortKey(nil, repr.Row(b).Datums(), order, repr.Row(b)))
+		})
+		for i, r := range rows {
+			var p repr.Packer
+			p.PushRow(repr.Row(r))
+			for _, f := range funcs {
+				arg := func(j int) repr.Datum { return repr.Row(rows[j]).Datums()[f.Arg] }
+				switch f.Kind {
+				case WinRowNumber:
+					p.Push(repr.Int8Datum(int64(i + 1)))
+				case WinRank:
+					n := 0
+					for j := range rows {
+						if bytes.Compare(okey(rows[j]), okey(r)) < 0 {
+							n++
+						}
+					}
+					p.Push(repr.Int8Datum(int64(n + 1)))
+				case WinDenseRank:
+					seen := map[string]bool{}
+					for j := range rows {
+						if bytes.Compare(okey(rows[j]), okey(r)) < 0 {
+							seen[string(okey(rows[j]))] = true
+						}
+					}
+					p.Push(repr.Int8Datum(int64(len(seen) + 1)))
+				case WinLag:
+					if i > 0 {
+						p.Push(arg(i - 1))
+					} else {
+						p.Push(repr.Null)
+					}
+				case WinLead:
+					if i+1 < len(rows) {
+						p.Push(arg(i + 1))
+					} else {
+						p.Push(repr.Null)
+					}
+				case WinFirstValue:
+					p.Push(arg(0))
+				default:
+					var frame []int
+					for j := range rows {
+						if bytes.Compare(okey(rows[j]), okey(r)) <= 0 {
+							frame = append(frame, j)
+						}
+					}
+					switch f.Kind {
+					case WinLastValue:
+						p.Push(arg(frame[len(frame)-1]))
+					case WinCount:
+						p.Push(repr.Int8Datum(int64(len(frame))))
+					case WinSum:
+						var s int64
+						for _, j := range frame {
+							s += arg(j).Int()
+						}
+						p.Push(repr.Int8Datum(s))
+					case WinMin, WinMax:
+						best := arg(frame[0]).Int()
+						for _, j := range frame {
+							if f.Kind == WinMin {
+								best = min(best, arg(j).Int())
+							} else {
+								best = max(best, arg(j).Int())
+							}
+						}
+						p.Push(repr.Int8Datum(best))
+					}
+				}
+			}
+			out.add(p.Row(), 1)
+		}
+	}
+	return out
+}
+
+func TestOracleWindow(t *testing.T) {
+	forSeeds(t, 10, func(t *testing.T, seed uint64, w int) {
+		h := newHarness(t, seed, w, 3)
+		order := []ColumnOrder{{Column: 1}}
+		funcs := []WindowFunc{
+			{Kind: WinRowNumber, Arg: -1}, {Kind: WinRank, Arg: -1}, {Kind: WinDenseRank, Arg: -1},
+			{Kind: WinLag, Arg: 2}, {Kind: WinLead, Arg: 2}, {Kind: WinFirstValue, Arg: 2}, {Kind: WinLastValue, Arg: 2},
+			{Kind: WinSum, Arg: 2}, {Kind: WinCount, Arg: -1}, {Kind: WinMin, Arg: 2}, {Kind: WinMax, Arg: 2},
+		}
+		win, err := h.in(0).Window([]int{0}, order, funcs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.check(win, func(ins []coll) coll { return naiveWindow(ins[0], []int{0}, order, funcs) })
+		h.run(20, 5)
+	})
+}

@@ -1,0 +1,86 @@
+package expr
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"math"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/viewd/viewd/repr"
+)
+
+// wallClockMicros is the current wall-clock time (clock_timestamp()).
+func wallClockMicros() int64 { return time.Now().UnixMicro() }
+
+// mzNowDatum returns a logical timestamp as mz_now() presents it: numeric.
+func mzNowDatum(t repr.Timestamp) repr.Datum {
+	var d apd.Decimal
+	d.Coeff.SetUint64(uint64(t))
+	return repr.NumericDatum(&d)
+}
+
+func init() {
+	f := defFunc("random", nil, tFloat8, func(*EvalCtx, []repr.Datum) (repr.Datum, error) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		return repr.Float8Datum(float64(binary.LittleEndian.Uint64(b[:])>>11) / (1 << 53)), nil
+	})
+	f.Volatility = Volatile
+	f = defFunc("gen_random_uuid", nil, tUUID, func(*EvalCtx, []repr.Datum) (repr.Datum, error) {
+		var u [16]byte
+		_, _ = rand.Read(u[:])
+		u[6] = u[6]&0x0f | 0x40
+		u[8] = u[8]&0x3f | 0x80
+		return repr.UUIDDatum(u), nil
+	})
+	f.Volatility = Volatile
+	// mz_now() as a function, for callers that resolve it by name; the
+	// planner should prefer the MzNow node, which temporal filters look for.
+	f = defFunc("mz_now", nil, tNumeric, func(ctx *EvalCtx, _ []repr.Datum) (repr.Datum, error) {
+		return mzNowDatum(ctx.LogicalNow), nil
+	})
+	f.Volatility = Stable
+	defFunc("div", ts(tNumeric, tNumeric), tNumeric, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		x, y := a[0].Numeric(), a[1].Numeric()
+		if y.IsZero() && y.Form == apd.Finite {
+			return repr.Null, errDivByZero()
+		}
+		q := new(apd.Decimal)
+		if _, err := numExact.QuoInteger(q, x, y); err != nil {
+			return repr.Null, errorf("22003", "value overflows numeric format")
+		}
+		return repr.NumericDatum(q), nil
+	})
+	defFunc("width_bucket", ts(tFloat8, tFloat8, tFloat8, tInt4), tInt4, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		x, lo, hi, n := a[0].Float(), a[1].Float(), a[2].Float(), a[3].Int()
+		if n <= 0 {
+			return repr.Null, errorf("2201G", "count must be greater than zero")
+		}
+		if lo == hi || math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+			return repr.Null, errorf("2201G", "lower bound cannot equal upper bound")
+		}
+		var b int64
+		if lo < hi {
+			switch {
+			case x < lo:
+				b = 0
+			case x >= hi:
+				b = n + 1
+			default:
+				b = int64(float64(n)*(x-lo)/(hi-lo)) + 1
+			}
+		} else {
+			switch {
+			case x > lo:
+				b = 0
+			case x <= hi:
+				b = n + 1
+			default:
+				b = int64(float64(n)*(lo-x)/(lo-hi)) + 1
+			}
+		}
+		return checkInt(repr.KindInt4, b)
+	})
+}

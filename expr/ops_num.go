@@ -1,0 +1,929 @@
+package expr
+
+import (
+	"math"
+	"math/bits"
+
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
+
+// codeInvalidArgumentForPower is SQLSTATE 2201F.
+const codeInvalidArgumentForPower pgcode.Code = "2201F"
+
+// codeInvalidArgumentForLog is SQLSTATE 2201E.
+const codeInvalidArgumentForLog pgcode.Code = "2201E"
+
+var (
+	tBool        = repr.TypeBool
+	tInt2        = repr.TypeInt2
+	tInt4        = repr.TypeInt4
+	tInt8        = repr.TypeInt8
+	tFloat4      = repr.TypeFloat4
+	tFloat8      = repr.TypeFloat8
+	tNumeric     = repr.TypeNumeric
+	tText        = repr.TypeText
+	tVarchar     = repr.TypeVarchar
+	tChar        = repr.TypeChar
+	tBytea       = repr.TypeBytea
+	tDate        = repr.TypeDate
+	tTime        = repr.TypeTime
+	tTimestamp   = repr.TypeTimestamp
+	tTimestampTz = repr.TypeTimestampTz
+	tInterval    = repr.TypeInterval
+	tUUID        = repr.TypeUUID
+	tJsonb       = repr.TypeJsonb
+	tOid         = repr.TypeOid
+	tRecord      = repr.TypeRecord
+	tTextArray   = repr.ArrayOf(repr.TypeText)
+)
+
+var intTypes = []repr.ScalarType{repr.TypeInt2, repr.TypeInt4, repr.TypeInt8}
+
+func ts(t ...repr.ScalarType) []repr.ScalarType { return t }
+
+// intRangeErr returns the "out of range" error of an integer kind.
+func intRangeErr(k repr.Kind) error {
+	switch k {
+	case repr.KindInt2:
+		return errSmallintOutOfRange()
+	case repr.KindInt4:
+		return errIntOutOfRange()
+	}
+	return errBigintOutOfRange()
+}
+
+// checkInt returns v as a datum of kind k, or k's range error.
+func checkInt(k repr.Kind, v int64) (repr.Datum, error) {
+	switch k {
+	case repr.KindInt2:
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			return repr.Null, errSmallintOutOfRange()
+		}
+	case repr.KindInt4:
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return repr.Null, errIntOutOfRange()
+		}
+	}
+	return repr.IntDatum(k, v), nil
+}
+
+func wider(a, b repr.ScalarType) repr.ScalarType {
+	if a.Kind > b.Kind {
+		return a
+	}
+	return b
+}
+
+func init() {
+	registerIntOps()
+	registerFloatOps()
+	registerNumericOps()
+	registerComparisons()
+	registerAbsOps()
+}
+
+// registerAbsOps registers prefix @ (absolute value) for every type with
+// an abs function.
+func registerAbsOps() {
+	for _, o := range funcCatalog["abs"] {
+		if o.Func != nil && len(o.Params) == 1 {
+			f := *o.Func
+			f.Name = "@"
+			addOverload(unopCatalog, "@", Overload{Params: o.Params, Ret: o.Ret, Func: &f})
+		}
+	}
+}
+
+func registerIntOps() {
+	for _, l := range intTypes {
+		for _, r := range intTypes {
+			ret := wider(l, r)
+			k := ret.Kind
+			defBinOp("+", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				x, y := a[0].Int(), a[1].Int()
+				s := x + y
+				if k == repr.KindInt8 && (x >= 0) == (y >= 0) && (s >= 0) != (x >= 0) {
+					return repr.Null, errBigintOutOfRange()
+				}
+				return checkInt(k, s)
+			})
+			defBinOp("-", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				x, y := a[0].Int(), a[1].Int()
+				s := x - y
+				if k == repr.KindInt8 && (x >= 0) != (y >= 0) && (s >= 0) != (x >= 0) {
+					return repr.Null, errBigintOutOfRange()
+				}
+				return checkInt(k, s)
+			})
+			defBinOp("*", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				x, y := a[0].Int(), a[1].Int()
+				if k == repr.KindInt8 {
+					hi, lo := bits.Mul64(uint64(abs64(x)), uint64(abs64(y)))
+					neg := (x < 0) != (y < 0)
+					if hi != 0 || (!neg && lo > math.MaxInt64) || (neg && lo > 1<<63) || x == math.MinInt64 && y != 1 && y != 0 || y == math.MinInt64 && x != 1 && x != 0 {
+						return repr.Null, errBigintOutOfRange()
+					}
+					return repr.Int8Datum(x * y), nil
+				}
+				return checkInt(k, x*y)
+			})
+			defBinOp("/", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				x, y := a[0].Int(), a[1].Int()
+				if y == 0 {
+					return repr.Null, errDivByZero()
+				}
+				if y == -1 {
+					if k == repr.KindInt8 && x == math.MinInt64 {
+						return repr.Null, errBigintOutOfRange()
+					}
+					return checkInt(k, -x)
+				}
+				return checkInt(k, x/y) // Go truncates toward zero, as PostgreSQL does
+			})
+			if l.Kind == r.Kind {
+				defBinOp("%", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+					x, y := a[0].Int(), a[1].Int()
+					if y == 0 {
+						return repr.Null, errDivByZero()
+					}
+					if y == -1 {
+						return repr.IntDatum(k, 0), nil
+					}
+					return repr.IntDatum(k, x%y), nil
+				})
+			}
+		}
+	}
+	for _, t := range intTypes {
+		k := t.Kind
+		defUnOp("-", t, t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			x := a[0].Int()
+			if k == repr.KindInt8 && x == math.MinInt64 {
+				return repr.Null, errBigintOutOfRange()
+			}
+			return checkInt(k, -x)
+		})
+		defUnOp("+", t, t, identityEval)
+		defFunc("abs", ts(t), t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			x := a[0].Int()
+			if k == repr.KindInt8 && x == math.MinInt64 {
+				return repr.Null, errBigintOutOfRange()
+			}
+			return checkInt(k, abs64(x))
+		})
+		defFunc("mod", ts(t, t), t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			x, y := a[0].Int(), a[1].Int()
+			if y == 0 {
+				return repr.Null, errDivByZero()
+			}
+			if y == -1 {
+				return repr.IntDatum(k, 0), nil
+			}
+			return repr.IntDatum(k, x%y), nil
+		})
+		defFunc("to_hex", ts(t), tText, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			v := a[0].Int()
+			if k == repr.KindInt4 || k == repr.KindInt2 {
+				v = int64(uint32(int32(v)))
+			}
+			return repr.TextDatum(formatHex(uint64(v))), nil
+		})
+	}
+	// Bitwise operators on integers (same-type), ~ and the shifts.
+	for _, t := range intTypes {
+		k := t.Kind
+		defUnOp("~", t, t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) { return repr.IntDatum(k, ^a[0].Int()), nil })
+		width := map[repr.Kind]uint{repr.KindInt2: 16, repr.KindInt4: 32, repr.KindInt8: 64}[k]
+		defBinOp("<<", t, tInt4, t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			// C semantics as PostgreSQL: the shift count is taken modulo
+			// the width on common hardware; results wrap to the type.
+			n := uint(a[1].Int()) % width
+			v := a[0].Int() << n
+			switch k {
+			case repr.KindInt2:
+				v = int64(int16(v))
+			case repr.KindInt4:
+				v = int64(int32(v))
+			}
+			return repr.IntDatum(k, v), nil
+		})
+		defBinOp(">>", t, tInt4, t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			n := uint(a[1].Int()) % width
+			return repr.IntDatum(k, a[0].Int()>>n), nil
+		})
+		defBinOp("&", t, t, t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			return repr.IntDatum(k, a[0].Int()&a[1].Int()), nil
+		})
+		defBinOp("|", t, t, t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			return repr.IntDatum(k, a[0].Int()|a[1].Int()), nil
+		})
+		defBinOp("#", t, t, t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			return repr.IntDatum(k, a[0].Int()^a[1].Int()), nil
+		})
+	}
+}
+
+// glibcCbrt is glibc's cbrt (sysdeps/ieee754/dbl-64/s_cbrt.c), which
+// PostgreSQL's cbrt calls on Linux; it is not correctly rounded (cbrt(27)
+// is 3.0000000000000004), and matching it keeps results identical.
+func glibcCbrt(x float64) float64 {
+	const cbrt2 = 1.2599210498948731648
+	const sqrCbrt2 = 1.5874010519681994748
+	factor := [5]float64{1.0 / sqrCbrt2, 1.0 / cbrt2, 1.0, cbrt2, sqrCbrt2}
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x + x
+	}
+	xm, xe := math.Frexp(math.Abs(x))
+	u := 0.354895765043919860 + (1.50819193781584896+(-2.11499494167371287+(2.44693122563534430+(-1.83469277483613086+(0.784932344976639262-0.145263899385486377*xm)*xm)*xm)*xm)*xm)*xm
+	t2 := u * u * u
+	ym := u * (t2 + 2.0*xm) / (2.0*t2 + xm) * factor[2+xe%3]
+	if x < 0 {
+		ym = -ym
+	}
+	return math.Ldexp(ym, xe/3)
+}
+
+func formatHex(v uint64) string {
+	const digits = "0123456789abcdef"
+	if v == 0 {
+		return "0"
+	}
+	var b [16]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = digits[v&15]
+		v >>= 4
+	}
+	return string(b[i:])
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func identityEval(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) { return a[0], nil }
+
+// floatResult checks a float result as PostgreSQL's float_overflow_error
+// and float_underflow_error do, and returns it as kind k.
+func floatResult(k repr.Kind, v float64, inputsInf, zeroOK bool) (repr.Datum, error) {
+	if k == repr.KindFloat4 {
+		f := float32(v)
+		if math.IsInf(float64(f), 0) && !inputsInf {
+			return repr.Null, errFloatOverflow()
+		}
+		if f == 0 && !zeroOK {
+			return repr.Null, errFloatUnderflow()
+		}
+		return repr.Float4Datum(f), nil
+	}
+	if math.IsInf(v, 0) && !inputsInf {
+		return repr.Null, errFloatOverflow()
+	}
+	if v == 0 && !zeroOK {
+		return repr.Null, errFloatUnderflow()
+	}
+	return repr.Float8Datum(v), nil
+}
+
+func isInf(f float64) bool { return math.IsInf(f, 0) }
+
+// FloatResult is floatResult for float8, exported for the runtime's
+// aggregates (sum/avg over float8 report overflow the same way).
+func FloatResult(v float64, inputsInf bool) (repr.Datum, error) {
+	return floatResult(repr.KindFloat8, v, inputsInf, true)
+}
+
+func registerFloatOps() {
+	floats := []repr.ScalarType{tFloat4, tFloat8}
+	for _, l := range floats {
+		for _, r := range floats {
+			ret := wider(l, r)
+			k := ret.Kind
+			defBinOp("+", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				x, y := a[0].Float(), a[1].Float()
+				return floatResult(k, x+y, isInf(x) || isInf(y), true)
+			})
+			defBinOp("-", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				x, y := a[0].Float(), a[1].Float()
+				return floatResult(k, x-y, isInf(x) || isInf(y), true)
+			})
+			defBinOp("*", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				x, y := a[0].Float(), a[1].Float()
+				return floatResult(k, x*y, isInf(x) || isInf(y), x == 0 || y == 0)
+			})
+			defBinOp("/", l, r, ret, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				x, y := a[0].Float(), a[1].Float()
+				if y == 0 && !math.IsNaN(x) {
+					return repr.Null, errDivByZero()
+				}
+				return floatResult(k, x/y, isInf(x) || isInf(y), x == 0 || isInf(y))
+			})
+		}
+	}
+	for _, t := range floats {
+		k := t.Kind
+		defUnOp("-", t, t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			if k == repr.KindFloat4 {
+				return repr.Float4Datum(-float32(a[0].Float())), nil
+			}
+			return repr.Float8Datum(-a[0].Float()), nil
+		})
+		defUnOp("+", t, t, identityEval)
+		defFunc("abs", ts(t), t, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			if k == repr.KindFloat4 {
+				return repr.Float4Datum(float32(math.Abs(a[0].Float()))), nil
+			}
+			return repr.Float8Datum(math.Abs(a[0].Float())), nil
+		})
+	}
+	f1 := func(name string, fn func(float64) (float64, error)) {
+		defFunc(name, ts(tFloat8), tFloat8, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			v, err := fn(a[0].Float())
+			if err != nil {
+				return repr.Null, err
+			}
+			return repr.Float8Datum(v), nil
+		})
+	}
+	pure := func(fn func(float64) float64) func(float64) (float64, error) {
+		return func(x float64) (float64, error) { return fn(x), nil }
+	}
+	f1("ceil", pure(math.Ceil))
+	f1("ceiling", pure(math.Ceil))
+	f1("floor", pure(math.Floor))
+	f1("round", pure(math.RoundToEven)) // rint
+	f1("trunc", pure(math.Trunc))
+	f1("sign", pure(func(x float64) float64 {
+		switch {
+		case x > 0:
+			return 1
+		case x < 0:
+			return -1
+		}
+		return 0
+	}))
+	f1("sqrt", func(x float64) (float64, error) {
+		if x < 0 {
+			return 0, errorf(codeInvalidArgumentForPower, "cannot take square root of a negative number")
+		}
+		return math.Sqrt(x), nil
+	})
+	f1("cbrt", pure(glibcCbrt))
+	f1("exp", func(x float64) (float64, error) {
+		v := math.Exp(x)
+		if isInf(v) && !isInf(x) {
+			return 0, errFloatOverflow()
+		}
+		if v == 0 && !isInf(x) {
+			return 0, errFloatUnderflow()
+		}
+		return v, nil
+	})
+	logf := func(fn func(float64) float64) func(float64) (float64, error) {
+		return func(x float64) (float64, error) {
+			if x == 0 {
+				return 0, errorf(codeInvalidArgumentForLog, "cannot take logarithm of zero")
+			}
+			if x < 0 {
+				return 0, errorf(codeInvalidArgumentForLog, "cannot take logarithm of a negative number")
+			}
+			return fn(x), nil
+		}
+	}
+	f1("ln", logf(math.Log))
+	f1("log", logf(math.Log10))
+	f1("log10", logf(math.Log10))
+	for _, n := range []string{"sin", "cos", "tan", "asin", "acos", "atan", "degrees", "radians"} {
+		fn := map[string]func(float64) float64{
+			"sin": math.Sin, "cos": math.Cos, "tan": math.Tan, "asin": math.Asin, "acos": math.Acos, "atan": math.Atan,
+			"degrees": func(x float64) float64 { return x * 180 / math.Pi }, "radians": func(x float64) float64 { return x * math.Pi / 180 },
+		}[n]
+		f1(n, pure(fn))
+	}
+	pow := func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		x, y := a[0].Float(), a[1].Float()
+		if x == 0 && y < 0 {
+			return repr.Null, errorf(codeInvalidArgumentForPower, "zero raised to a negative power is undefined")
+		}
+		if x < 0 && y != math.Trunc(y) && !isInf(y) {
+			return repr.Null, errorf(codeInvalidArgumentForPower, "a negative number raised to a non-integer power yields a complex result")
+		}
+		v := math.Pow(x, y)
+		return floatResult(repr.KindFloat8, v, isInf(x) || isInf(y), true)
+	}
+	defBinOp("^", tFloat8, tFloat8, tFloat8, pow)
+	defFunc("power", ts(tFloat8, tFloat8), tFloat8, pow)
+	defFunc("pow", ts(tFloat8, tFloat8), tFloat8, pow)
+	defFunc("pi", nil, tFloat8, func(*EvalCtx, []repr.Datum) (repr.Datum, error) { return repr.Float8Datum(math.Pi), nil })
+	defFunc("atan2", ts(tFloat8, tFloat8), tFloat8, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		return repr.Float8Datum(math.Atan2(a[0].Float(), a[1].Float())), nil
+	})
+}
+
+// Numeric arithmetic follows PostgreSQL's numeric.c: addition and
+// subtraction are exact with the larger display scale, multiplication is
+// exact, division and the transcendental functions choose a result scale
+// of at least 16 significant digits (select_div_scale and friends).
+
+const (
+	numericMinSigDigits  = 16
+	numericMaxDispScale  = 1000
+	numericMaxPrecision  = 1000
+	numericExactPrecCalc = 4000
+)
+
+var numExact = apd.Context{
+	Precision:   numericExactPrecCalc,
+	MaxExponent: apd.MaxExponent,
+	MinExponent: apd.MinExponent,
+	Traps:       apd.DefaultTraps &^ apd.Inexact &^ apd.Rounded,
+	Rounding:    apd.RoundHalfUp,
+}
+
+// dscale is a numeric's display scale (digits after the point).
+func dscale(d *apd.Decimal) int32 {
+	if d.Exponent < 0 {
+		return -d.Exponent
+	}
+	return 0
+}
+
+// weightAndFirst returns PostgreSQL's base-10000 weight of d and the value
+// of its first base-10000 digit.
+func weightAndFirst(d *apd.Decimal) (weight int64, first int64) {
+	if d.IsZero() || d.Form != apd.Finite {
+		return 0, 0
+	}
+	digits := d.Coeff.String()
+	adj := int64(d.Exponent) + int64(len(digits)) - 1 // power of ten of the leading digit
+	weight = floorDiv(adj, 4)
+	lead := adj - weight*4 + 1 // digits in the leading group
+	for i := int64(0); i < lead; i++ {
+		first *= 10
+		if i < int64(len(digits)) {
+			first += int64(digits[i] - '0')
+		}
+	}
+	return weight, first
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func clampScale(s int64) int32 {
+	if s < 0 {
+		return 0
+	}
+	if s > numericMaxDispScale {
+		return numericMaxDispScale
+	}
+	return int32(s)
+}
+
+// roundScale rounds d to scale decimal places, half away from zero.
+func roundScale(d *apd.Decimal, scale int32) (*apd.Decimal, error) {
+	if d.Form != apd.Finite {
+		return d, nil
+	}
+	out := new(apd.Decimal)
+	c := numExact
+	c.Precision = uint32(max(int64(len(d.Coeff.String()))+int64(scale)+int64(max(d.Exponent, 0))+2, 1))
+	if _, err := c.Quantize(out, d, -scale); err != nil {
+		return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+	}
+	return out, nil
+}
+
+func numericDatum(d *apd.Decimal) repr.Datum { return repr.NumericDatum(d) }
+
+// NumericDiv divides as PostgreSQL's numeric_div does, with
+// select_div_scale's result scale.
+func NumericDiv(x, y *apd.Decimal) (*apd.Decimal, error) {
+	if y.IsZero() && y.Form == apd.Finite {
+		return nil, errDivByZero()
+	}
+	if x.Form != apd.Finite || y.Form != apd.Finite {
+		out := new(apd.Decimal)
+		if _, err := numExact.Quo(out, x, y); err != nil {
+			return &apd.Decimal{Form: apd.NaN}, nil
+		}
+		return out, nil
+	}
+	w1, f1 := weightAndFirst(x)
+	w2, f2 := weightAndFirst(y)
+	qweight := w1 - w2
+	if f1 <= f2 {
+		qweight--
+	}
+	rscale := int64(numericMinSigDigits) - qweight*4
+	rscale = max(rscale, int64(dscale(x)), int64(dscale(y)))
+	scale := clampScale(rscale)
+	return divToScale(x, y, scale)
+}
+
+// divToScale computes x/y rounded half away from zero to scale digits.
+func divToScale(x, y *apd.Decimal, scale int32) (*apd.Decimal, error) {
+	if x.IsZero() {
+		return roundScale(apd.New(0, 0), scale)
+	}
+	// Digits needed: integer digits of the quotient plus scale plus guard.
+	intDigits := (int64(x.Exponent) + int64(len(x.Coeff.String()))) - (int64(y.Exponent) + int64(len(y.Coeff.String()))) + 2
+	prec := max(intDigits+int64(scale)+3, 3)
+	c := numExact
+	c.Precision = uint32(prec)
+	c.Rounding = apd.RoundDown
+	q := new(apd.Decimal)
+	if _, err := c.Quo(q, x, y); err != nil {
+		return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+	}
+	return roundScale(q, scale)
+}
+
+func numericBinop(op string, fn func(x, y *apd.Decimal) (*apd.Decimal, error)) {
+	defBinOp(op, tNumeric, tNumeric, tNumeric, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		v, err := fn(a[0].Numeric(), a[1].Numeric())
+		if err != nil {
+			return repr.Null, err
+		}
+		return numericDatum(v), nil
+	})
+}
+
+func numericExact(op func(c *apd.Context, d, x, y *apd.Decimal) (apd.Condition, error)) func(x, y *apd.Decimal) (*apd.Decimal, error) {
+	return func(x, y *apd.Decimal) (*apd.Decimal, error) {
+		d := new(apd.Decimal)
+		if _, err := op(&numExact, d, x, y); err != nil {
+			if x.Form != apd.Finite || y.Form != apd.Finite {
+				return &apd.Decimal{Form: apd.NaN}, nil
+			}
+			return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		return d, nil
+	}
+}
+
+// NumericAdd, NumericSub and NumericMul are exact numeric arithmetic.
+var (
+	NumericAdd = numericExact((*apd.Context).Add)
+	NumericSub = numericExact((*apd.Context).Sub)
+	NumericMul = numericExact((*apd.Context).Mul)
+)
+
+func numericMod(x, y *apd.Decimal) (*apd.Decimal, error) {
+	if y.IsZero() && y.Form == apd.Finite {
+		return nil, errDivByZero()
+	}
+	d := new(apd.Decimal)
+	if _, err := numExact.Rem(d, x, y); err != nil {
+		return &apd.Decimal{Form: apd.NaN}, nil
+	}
+	return d, nil
+}
+
+// numericPower follows power_var's result scale: 16 significant digits
+// for integer exponents at least, else from the estimated result weight.
+func numericPower(x, y *apd.Decimal) (*apd.Decimal, error) {
+	if x.IsZero() && y.Negative && !y.IsZero() {
+		return nil, errorf(codeInvalidArgumentForPower, "zero raised to a negative power is undefined")
+	}
+	var frac apd.Decimal
+	var yint apd.Decimal
+	y.Modf(&yint, &frac)
+	if x.Negative && !frac.IsZero() {
+		return nil, errorf(codeInvalidArgumentForPower, "a negative number raised to a non-integer power yields a complex result")
+	}
+	xf, _ := x.Float64()
+	yf, _ := y.Float64()
+	var rscale int64
+	if frac.IsZero() {
+		rscale = numericMinSigDigits
+	} else {
+		val := yf * math.Log10(math.Abs(xf))
+		rscale = numericMinSigDigits - int64(val)
+	}
+	rscale = max(rscale, int64(dscale(x)), int64(dscale(y)))
+	scale := clampScale(rscale)
+	est := yf * math.Log10(math.Abs(xf))
+	if est > 131072 {
+		return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+	}
+	c := numExact
+	c.Precision = uint32(max(int64(est)+int64(scale)+8, 20))
+	out := new(apd.Decimal)
+	if x.IsZero() {
+		if y.IsZero() {
+			return roundScale(apd.New(1, 0), scale)
+		}
+		return roundScale(apd.New(0, 0), scale)
+	}
+	if _, err := c.Pow(out, x, y); err != nil {
+		return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+	}
+	return roundScale(out, scale)
+}
+
+func registerNumericOps() {
+	numericBinop("+", NumericAdd)
+	numericBinop("-", NumericSub)
+	numericBinop("*", NumericMul)
+	numericBinop("/", NumericDiv)
+	numericBinop("%", numericMod)
+	numericBinop("^", numericPower)
+	nf := func(name string, params []repr.ScalarType, fn func(a []repr.Datum) (*apd.Decimal, error)) {
+		defFunc(name, params, tNumeric, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			v, err := fn(a)
+			if err != nil {
+				return repr.Null, err
+			}
+			return numericDatum(v), nil
+		})
+	}
+	nf("mod", ts(tNumeric, tNumeric), func(a []repr.Datum) (*apd.Decimal, error) { return numericMod(a[0].Numeric(), a[1].Numeric()) })
+	nf("power", ts(tNumeric, tNumeric), func(a []repr.Datum) (*apd.Decimal, error) { return numericPower(a[0].Numeric(), a[1].Numeric()) })
+	nf("pow", ts(tNumeric, tNumeric), func(a []repr.Datum) (*apd.Decimal, error) { return numericPower(a[0].Numeric(), a[1].Numeric()) })
+	defUnOp("-", tNumeric, tNumeric, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		d := new(apd.Decimal)
+		d.Neg(a[0].Numeric())
+		if d.IsZero() {
+			d.Negative = false
+		}
+		return numericDatum(d), nil
+	})
+	defUnOp("+", tNumeric, tNumeric, identityEval)
+	nf("abs", ts(tNumeric), func(a []repr.Datum) (*apd.Decimal, error) {
+		d := new(apd.Decimal)
+		d.Abs(a[0].Numeric())
+		return d, nil
+	})
+	integral := func(mode apd.Rounder) func(a []repr.Datum) (*apd.Decimal, error) {
+		return func(a []repr.Datum) (*apd.Decimal, error) {
+			x := a[0].Numeric()
+			if x.Form != apd.Finite {
+				return x, nil
+			}
+			c := numExact
+			c.Rounding = mode
+			c.Precision = uint32(max(int64(len(x.Coeff.String()))+int64(max(x.Exponent, 0))+2, 1))
+			d := new(apd.Decimal)
+			if _, err := c.Quantize(d, x, 0); err != nil {
+				return nil, err
+			}
+			if d.IsZero() {
+				d.Negative = false
+			}
+			return d, nil
+		}
+	}
+	nf("ceil", ts(tNumeric), integral(apd.RoundCeiling))
+	nf("ceiling", ts(tNumeric), integral(apd.RoundCeiling))
+	nf("floor", ts(tNumeric), integral(apd.RoundFloor))
+	roundTo := func(mode apd.Rounder) func(a []repr.Datum) (*apd.Decimal, error) {
+		return func(a []repr.Datum) (*apd.Decimal, error) {
+			x := a[0].Numeric()
+			if x.Form != apd.Finite {
+				return x, nil
+			}
+			scale := int64(0)
+			if len(a) > 1 {
+				scale = a[1].Int()
+			}
+			scale = min(max(scale, -numericMaxDispScale), numericMaxDispScale)
+			c := numExact
+			c.Rounding = mode
+			c.Precision = uint32(max(int64(len(x.Coeff.String()))+int64(max(x.Exponent, 0))+scale+3, 3))
+			d := new(apd.Decimal)
+			if _, err := c.Quantize(d, x, int32(-scale)); err != nil {
+				return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+			}
+			if scale < 0 {
+				// PostgreSQL keeps scale 0: 1234 rounded to -2 is 1200.
+				d2 := new(apd.Decimal)
+				c.Precision += uint32(-scale)
+				if _, err := c.Quantize(d2, d, 0); err == nil {
+					d = d2
+				}
+			}
+			if d.IsZero() {
+				d.Negative = false
+			}
+			return d, nil
+		}
+	}
+	nf("round", ts(tNumeric), roundTo(apd.RoundHalfUp))
+	nf("round", ts(tNumeric, tInt4), roundTo(apd.RoundHalfUp))
+	nf("trunc", ts(tNumeric), roundTo(apd.RoundDown))
+	nf("trunc", ts(tNumeric, tInt4), roundTo(apd.RoundDown))
+	nf("sign", ts(tNumeric), func(a []repr.Datum) (*apd.Decimal, error) {
+		x := a[0].Numeric()
+		if x.Form == apd.NaN {
+			return x, nil
+		}
+		switch {
+		case x.IsZero():
+			return apd.New(0, 0), nil
+		case x.Negative:
+			return apd.New(-1, 0), nil
+		}
+		return apd.New(1, 0), nil
+	})
+	nf("sqrt", ts(tNumeric), func(a []repr.Datum) (*apd.Decimal, error) {
+		x := a[0].Numeric()
+		if x.Negative && !x.IsZero() {
+			return nil, errorf(codeInvalidArgumentForPower, "cannot take square root of a negative number")
+		}
+		if x.Form != apd.Finite {
+			return x, nil
+		}
+		w, _ := weightAndFirst(x)
+		sweight := (w+1)*4/2 - 1
+		rscale := max(int64(numericMinSigDigits)-sweight, int64(dscale(x)))
+		scale := clampScale(rscale)
+		c := numExact
+		c.Precision = uint32(max(int64(len(x.Coeff.String())+int(x.Exponent))/2+int64(scale)+6, 20))
+		d := new(apd.Decimal)
+		if _, err := c.Sqrt(d, x); err != nil {
+			return nil, err
+		}
+		return roundScale(d, scale)
+	})
+	lnLike := func(name string, log10 bool) {
+		nf(name, ts(tNumeric), func(a []repr.Datum) (*apd.Decimal, error) {
+			x := a[0].Numeric()
+			if x.IsZero() {
+				return nil, errorf(codeInvalidArgumentForLog, "cannot take logarithm of zero")
+			}
+			if x.Negative {
+				return nil, errorf(codeInvalidArgumentForLog, "cannot take logarithm of a negative number")
+			}
+			if x.Form != apd.Finite {
+				return x, nil
+			}
+			// log10 is log_var(10, x), whose estimated weight is that of
+			// ln(x) (ln(10)'s weight is 0).
+			dweight := estimateLnDweight(x)
+			rscale := max(int64(numericMinSigDigits)-dweight, int64(dscale(x)))
+			scale := clampScale(rscale)
+			c := numExact
+			c.Precision = uint32(max(int64(scale)+dweight+10, 20))
+			d := new(apd.Decimal)
+			var err error
+			if log10 {
+				_, err = c.Log10(d, x)
+			} else {
+				_, err = c.Ln(d, x)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return roundScale(d, scale)
+		})
+	}
+	nf("log", ts(tNumeric, tNumeric), func(a []repr.Datum) (*apd.Decimal, error) {
+		return numericLogBase(a[0].Numeric(), a[1].Numeric())
+	})
+	lnLike("ln", false)
+	lnLike("log", true)
+	lnLike("log10", true)
+	nf("exp", ts(tNumeric), func(a []repr.Datum) (*apd.Decimal, error) {
+		x := a[0].Numeric()
+		if x.Form != apd.Finite {
+			if x.Negative && x.Form == apd.Infinite {
+				return apd.New(0, 0), nil
+			}
+			return x, nil
+		}
+		xf, _ := x.Float64()
+		val := xf * 0.434294481903252
+		if val > 131072 {
+			return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		rscale := max(int64(numericMinSigDigits)-int64(val), int64(dscale(x)))
+		scale := clampScale(rscale)
+		c := numExact
+		c.Precision = uint32(max(int64(val)+int64(scale)+10, 20))
+		d := new(apd.Decimal)
+		if _, err := c.Exp(d, x); err != nil {
+			return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		return roundScale(d, scale)
+	})
+}
+
+// estimateLnDweight is PostgreSQL's estimate_ln_dweight: the decimal
+// weight of ln(x), exact-ish near 1 where ln(x) ~ x-1.
+func estimateLnDweight(x *apd.Decimal) int64 {
+	xf, _ := x.Float64()
+	if xf >= 0.9 && xf <= 1.1 {
+		d := new(apd.Decimal)
+		_, _ = numExact.Sub(d, x, apd.New(1, 0))
+		if d.IsZero() {
+			return 0
+		}
+		return int64(d.Exponent) + int64(len(d.Coeff.String())) - 1
+	}
+	lv := math.Log(xf)
+	if lv == 0 || math.IsInf(lv, 0) || math.IsNaN(lv) {
+		return 0
+	}
+	return int64(math.Log10(math.Abs(lv)))
+}
+
+// numericLogBase is log(b, x): the logarithm of x to base b, with
+// PostgreSQL's result scale (16 significant digits at least).
+func numericLogBase(b, x *apd.Decimal) (*apd.Decimal, error) {
+	for _, v := range []*apd.Decimal{b, x} {
+		if v.IsZero() {
+			return nil, errorf(codeInvalidArgumentForLog, "cannot take logarithm of zero")
+		}
+		if v.Negative {
+			return nil, errorf(codeInvalidArgumentForLog, "cannot take logarithm of a negative number")
+		}
+	}
+	c := numExact
+	c.Precision = 60
+	lb, lx := new(apd.Decimal), new(apd.Decimal)
+	if _, err := c.Ln(lb, b); err != nil {
+		return nil, err
+	}
+	if _, err := c.Ln(lx, x); err != nil {
+		return nil, err
+	}
+	if lb.IsZero() {
+		return nil, errDivByZero()
+	}
+	q := new(apd.Decimal)
+	if _, err := c.Quo(q, lx, lb); err != nil {
+		return nil, err
+	}
+	// Result scale as log_var: from the estimated weights of the logs.
+	dweight := estimateLnDweight(x) - estimateLnDweight(b)
+	scale := clampScale(max(int64(numericMinSigDigits)-dweight, int64(dscale(b)), int64(dscale(x))))
+	return roundScale(q, scale)
+}
+
+// compareEval builds a comparison's evaluation from a predicate on the
+// three-way comparison of its arguments.
+func compareEval(test func(c int) bool) evalFn {
+	return func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		return repr.BoolDatum(test(repr.Compare(a[0], a[1]))), nil
+	}
+}
+
+// intCompareEval is compareEval specialised to integers.
+func intCompareEval(test func(x, y int64) bool) evalFn {
+	return func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		return repr.BoolDatum(test(a[0].Int(), a[1].Int())), nil
+	}
+}
+
+var cmpOps = []struct {
+	op   string
+	test func(c int) bool
+	ints func(x, y int64) bool
+}{
+	{"=", func(c int) bool { return c == 0 }, func(x, y int64) bool { return x == y }},
+	{"<>", func(c int) bool { return c != 0 }, func(x, y int64) bool { return x != y }},
+	{"<", func(c int) bool { return c < 0 }, func(x, y int64) bool { return x < y }},
+	{"<=", func(c int) bool { return c <= 0 }, func(x, y int64) bool { return x <= y }},
+	{">", func(c int) bool { return c > 0 }, func(x, y int64) bool { return x > y }},
+	{">=", func(c int) bool { return c >= 0 }, func(x, y int64) bool { return x >= y }},
+}
+
+// comparableTypes are the types with same-type comparison operators.
+var comparableTypes = []repr.ScalarType{
+	tBool, tFloat4, tFloat8, tNumeric, tText, tChar, tBytea, tDate, tTime,
+	tTimestamp, tTimestampTz, tInterval, tUUID, tOid,
+}
+
+func registerComparisons() {
+	for _, c := range cmpOps {
+		for _, l := range intTypes {
+			for _, r := range intTypes {
+				defBinOp(c.op, l, r, tBool, intCompareEval(c.ints))
+			}
+		}
+		for _, t := range comparableTypes {
+			defBinOp(c.op, t, t, tBool, compareEval(c.test))
+		}
+		defBinOp(c.op, tFloat4, tFloat8, tBool, compareEval(c.test))
+		defBinOp(c.op, tFloat8, tFloat4, tBool, compareEval(c.test))
+		test := c.test
+		mk := func(_ []repr.ScalarType, ret repr.ScalarType) (*Func, error) {
+			return &Func{Name: c.op, Infix: true, Ret: ret, Strict: true, Eval: compareEval(test)}, nil
+		}
+		defPoly(binopCatalog, c.op, []ParamType{AnyArray, AnyArray}, Exact(tBool), false, mk)
+		defPoly(binopCatalog, c.op, []ParamType{Exact(tRecord), Exact(tRecord)}, Exact(tBool), false, mk)
+	}
+}

@@ -1,0 +1,189 @@
+package plan
+
+import (
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
+)
+
+// EquivalencePropagation normalises the equivalence classes of every Join:
+//   - classes that share an expression are merged, duplicate members and
+//     classes of fewer than two members are removed;
+//   - a class containing a literal is replaced by `member = literal`
+//     filters on the inputs its members read (the members are then all
+//     equal to each other already), so the constant reaches the input;
+//   - two members over the same input become a filter `a = b` on that
+//     input, and only one of them stays in the class;
+//   - an equality predicate in a Filter directly above the Join that the
+//     classes already imply is removed.
+type EquivalencePropagation struct{}
+
+// Name implements Rule.
+func (EquivalencePropagation) Name() string { return "equivalence-propagation" }
+
+// Transform implements Rule.
+func (EquivalencePropagation) Transform(rel Rel) (Rel, error) {
+	return Rewrite(rel, func(r Rel) (Rel, error) {
+		switch r := r.(type) {
+		case Join:
+			return propagateJoin(r), nil
+		case Filter:
+			j, ok := r.Input.(Join)
+			if !ok {
+				return r, nil
+			}
+			var keep []expr.Scalar
+			for _, p := range r.Predicates {
+				if a, b, ok := asEquality(p); ok && sameClass(j.Equivalences, a, b) {
+					continue
+				}
+				keep = append(keep, p)
+			}
+			return withFilter(j, keep), nil
+		}
+		return r, nil
+	})
+}
+
+func sameClass(classes [][]expr.Scalar, a, b expr.Scalar) bool {
+	if scalarsEqual(a, b) {
+		return false // x = x is not implied: it is false for NULL x
+	}
+	for _, c := range classes {
+		if containsScalar(c, a) && containsScalar(c, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeClasses merges classes sharing a member and removes duplicates and
+// trivial classes, keeping first-appearance order.
+func mergeClasses(classes [][]expr.Scalar) [][]expr.Scalar {
+	var out [][]expr.Scalar
+	for _, c := range classes {
+		cur := dedupScalars(c)
+		// Merge with every existing class that overlaps.
+		var rest [][]expr.Scalar
+		for _, o := range out {
+			overlap := false
+			for _, m := range cur {
+				if containsScalar(o, m) {
+					overlap = true
+					break
+				}
+			}
+			if overlap {
+				cur = dedupScalars(append(append([]expr.Scalar(nil), o...), cur...))
+			} else {
+				rest = append(rest, o)
+			}
+		}
+		out = append(rest, cur)
+	}
+	var kept [][]expr.Scalar
+	for _, c := range out {
+		if len(c) >= 2 {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+func propagateJoin(j Join) Rel {
+	classes := mergeClasses(j.Equivalences)
+	lay := layoutOf(j.Inputs)
+	cols := j.Typ().Cols
+	perInput := make([][]expr.Scalar, len(j.Inputs))
+	var above []expr.Scalar
+	var out [][]expr.Scalar
+	for _, c := range classes {
+		var lits, others []expr.Scalar
+		for _, m := range c {
+			if l, ok := m.(expr.Literal); ok && l.Err == nil {
+				lits = append(lits, m)
+			} else {
+				others = append(others, m)
+			}
+		}
+		if len(lits) > 0 {
+			lit := lits[0]
+			var kept []expr.Scalar
+			ok := true
+			var preds []inputPred
+			for _, m := range others {
+				i := lay.localTo(m)
+				if i < 0 {
+					kept = append(kept, m)
+					continue
+				}
+				p, built := mkEquality(shiftColumns(m, -lay.offsets[i]), lit, colsOf(j.Inputs[i]))
+				if !built {
+					ok = false
+					break
+				}
+				preds = append(preds, inputPred{i, p})
+			}
+			var extra []expr.Scalar
+			for _, l2 := range lits[1:] {
+				p, built := mkEquality(lit, l2, cols)
+				if !built {
+					ok = false
+					break
+				}
+				extra = append(extra, p)
+			}
+			if ok {
+				for _, ip := range preds {
+					perInput[ip.input] = append(perInput[ip.input], ip.pred)
+				}
+				above = append(above, extra...)
+				if len(kept) > 0 {
+					out = append(out, append([]expr.Scalar{lit}, kept...))
+				}
+				continue
+			}
+		}
+		// Members over the same input: keep the first, filter the rest.
+		first := map[int]expr.Scalar{}
+		var kept []expr.Scalar
+		for _, m := range c {
+			i := lay.localTo(m)
+			if i < 0 {
+				kept = append(kept, m)
+				continue
+			}
+			f, seen := first[i]
+			if !seen {
+				first[i] = m
+				kept = append(kept, m)
+				continue
+			}
+			p, built := mkEquality(shiftColumns(f, -lay.offsets[i]), shiftColumns(m, -lay.offsets[i]), colsOf(j.Inputs[i]))
+			if !built {
+				kept = append(kept, m)
+				continue
+			}
+			perInput[i] = append(perInput[i], p)
+		}
+		if len(kept) >= 2 {
+			out = append(out, kept)
+		}
+	}
+	ins := make([]Rel, len(j.Inputs))
+	for i, in := range j.Inputs {
+		ins[i] = withFilter(in, perInput[i])
+	}
+	nj := Join{Inputs: ins, Equivalences: out, Implementation: j.Implementation}
+	if Explain(nj) != Explain(j) {
+		nj.Implementation = JoinImplementation{}
+	}
+	return withFilter(nj, above)
+}
+
+func colsOf(r Rel) []repr.ColumnType { return r.Typ().Cols }
+
+// inputPred is a predicate destined for one join input.
+type inputPred struct {
+	input int
+	pred  expr.Scalar
+}

@@ -1,0 +1,318 @@
+package plan
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
+)
+
+// FoldConstants simplifies scalar expressions (see foldScalar) and
+// evaluates relational operators whose inputs are constant:
+//   - a Filter with a false or NULL literal predicate is empty; true
+//     literal predicates are dropped;
+//   - every operator over an empty collection is empty (Union drops empty
+//     inputs; a Join with an empty input is empty);
+//   - Map, Filter, Project, FlatMap, Negate, Threshold and Union over
+//     Constants are evaluated into a Constant (an evaluation error makes
+//     the result an error Constant);
+//   - an operator over an error Constant is that error.
+//
+// Expressions reading mz_now() or calling non-immutable functions are not
+// evaluated at plan time. Constant rows are consolidated and sorted.
+type FoldConstants struct{}
+
+// Name implements Rule.
+func (FoldConstants) Name() string { return "fold-constants" }
+
+// Transform implements Rule.
+func (FoldConstants) Transform(rel Rel) (Rel, error) {
+	return Rewrite(rel, func(r Rel) (Rel, error) { return foldRel(r), nil })
+}
+
+func foldAll(es []expr.Scalar) []expr.Scalar {
+	if es == nil {
+		return nil
+	}
+	out := make([]expr.Scalar, len(es))
+	for i, e := range es {
+		out[i] = foldScalar(e)
+	}
+	return out
+}
+
+func emptyOf(rel Rel) Constant { return Constant{Type: rel.Typ()} }
+
+func asEmpty(r Rel) bool {
+	c, ok := r.(Constant)
+	return ok && c.Err == nil && len(c.Rows) == 0
+}
+
+func asErr(r Rel) (Constant, bool) {
+	c, ok := r.(Constant)
+	return c, ok && c.Err != nil
+}
+
+func foldRel(rel Rel) Rel {
+	// Fold scalars first.
+	switch r := rel.(type) {
+	case Constant:
+		return normalizeConstant(r)
+	case Map:
+		r.Scalars = foldAll(r.Scalars)
+		rel = r
+	case Filter:
+		var preds []expr.Scalar
+		for _, p := range foldAll(r.Predicates) {
+			for _, c := range splitConjunction(p) {
+				v, isNull, known := literalBool(c)
+				if known && v && !isNull {
+					continue
+				}
+				if known {
+					return emptyOf(r)
+				}
+				preds = append(preds, c)
+			}
+		}
+		if len(preds) == 0 {
+			return r.Input
+		}
+		r.Predicates = preds
+		rel = r
+	case FlatMap:
+		r.Args = foldAll(r.Args)
+		rel = r
+	case Join:
+		eqs := make([][]expr.Scalar, len(r.Equivalences))
+		for i, c := range r.Equivalences {
+			eqs[i] = foldAll(c)
+		}
+		r.Equivalences = eqs
+		rel = r
+	case Reduce:
+		r.GroupKey = foldAll(r.GroupKey)
+		aggs := append([]expr.Aggregate(nil), r.Aggregates...)
+		for i := range aggs {
+			if aggs[i].Expr != nil {
+				aggs[i].Expr = foldScalar(aggs[i].Expr)
+			}
+		}
+		r.Aggregates = aggs
+		rel = r
+	}
+
+	// Empty and error inputs.
+	switch r := rel.(type) {
+	case Map, Filter, Project, FlatMap, Reduce, TopK, Negate, Threshold, Window:
+		in := Children(r)[0]
+		if asEmpty(in) {
+			return emptyOf(r)
+		}
+		if c, ok := asErr(in); ok {
+			return Constant{Type: r.Typ(), Err: c.Err}
+		}
+	case Join:
+		for _, in := range r.Inputs {
+			if asEmpty(in) {
+				return emptyOf(r)
+			}
+		}
+		for _, in := range r.Inputs {
+			if c, ok := asErr(in); ok {
+				return Constant{Type: r.Typ(), Err: c.Err}
+			}
+		}
+	case Union:
+		var ins []Rel
+		for _, in := range r.Inputs {
+			if c, ok := asErr(in); ok {
+				return Constant{Type: r.Typ(), Err: c.Err}
+			}
+			if !asEmpty(in) {
+				ins = append(ins, in)
+			}
+		}
+		switch len(ins) {
+		case 0:
+			return emptyOf(r)
+		case 1:
+			return ins[0]
+		}
+		allConst := true
+		for _, in := range ins {
+			if _, ok := in.(Constant); !ok {
+				allConst = false
+			}
+		}
+		if allConst {
+			var rows []ConstRow
+			for _, in := range ins {
+				rows = append(rows, in.(Constant).Rows...)
+			}
+			return normalizeConstant(Constant{Rows: rows, Type: r.Typ()})
+		}
+		r.Inputs = ins
+		return r
+	}
+
+	// Evaluation over constants.
+	switch r := rel.(type) {
+	case Map, Filter, Project, FlatMap, Negate, Threshold:
+		c, ok := Children(r)[0].(Constant)
+		if !ok || c.Err != nil {
+			return rel
+		}
+		if out, ok := evalOverConstant(r, c); ok {
+			return normalizeConstant(out)
+		}
+	}
+	return rel
+}
+
+// foldable reports whether e may be evaluated at plan time.
+func foldable(e expr.Scalar) bool {
+	ok := true
+	visitScalar(e, func(s expr.Scalar) {
+		switch s := s.(type) {
+		case expr.MzNow:
+			ok = false
+		case expr.Call:
+			if s.Func == nil || s.Func.Volatility != expr.Immutable {
+				ok = false
+			}
+		}
+	})
+	return ok
+}
+
+func allFoldable(es []expr.Scalar) bool {
+	for _, e := range es {
+		if !foldable(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// evalOverConstant evaluates rel (whose input is c) row by row.
+func evalOverConstant(rel Rel, c Constant) (Constant, bool) {
+	typ := rel.Typ()
+	var out []ConstRow
+	var ctx expr.EvalCtx
+	fail := func(err error) (Constant, bool) { return Constant{Type: typ, Err: err}, true }
+	switch r := rel.(type) {
+	case Map:
+		if !allFoldable(r.Scalars) {
+			return Constant{}, false
+		}
+		for _, row := range c.Rows {
+			ds := row.Row.Datums()
+			for _, s := range r.Scalars {
+				v, err := expr.Eval(&ctx, s, ds)
+				if err != nil {
+					return fail(err)
+				}
+				ds = append(ds, v)
+			}
+			out = append(out, ConstRow{Row: repr.PackRow(ds...), Diff: row.Diff})
+		}
+	case Filter:
+		if !allFoldable(r.Predicates) {
+			return Constant{}, false
+		}
+		for _, row := range c.Rows {
+			ds := row.Row.Datums()
+			keep := true
+			for _, p := range r.Predicates {
+				ok, err := expr.EvalBool(&ctx, p, ds)
+				if err != nil {
+					return fail(err)
+				}
+				if !ok {
+					keep = false
+					break
+				}
+			}
+			if keep {
+				out = append(out, row)
+			}
+		}
+	case Project:
+		for _, row := range c.Rows {
+			ds := row.Row.Datums()
+			ps := make([]repr.Datum, len(r.Outputs))
+			for i, o := range r.Outputs {
+				ps[i] = ds[o]
+			}
+			out = append(out, ConstRow{Row: repr.PackRow(ps...), Diff: row.Diff})
+		}
+	case FlatMap:
+		if r.Func == nil || r.Func.Eval == nil || !allFoldable(r.Args) {
+			return Constant{}, false
+		}
+		for _, row := range c.Rows {
+			ds := row.Row.Datums()
+			args := make([]repr.Datum, len(r.Args))
+			for i, a := range r.Args {
+				v, err := expr.Eval(&ctx, a, ds)
+				if err != nil {
+					return fail(err)
+				}
+				args[i] = v
+			}
+			diff := row.Diff
+			err := r.Func.Eval(&ctx, args, func(emitted []repr.Datum) {
+				full := append(append([]repr.Datum(nil), ds...), emitted...)
+				out = append(out, ConstRow{Row: repr.PackRow(full...), Diff: diff})
+			})
+			if err != nil {
+				return fail(err)
+			}
+		}
+	case Negate:
+		for _, row := range c.Rows {
+			out = append(out, ConstRow{Row: row.Row, Diff: -row.Diff})
+		}
+	case Threshold:
+		for _, row := range normalizeConstant(c).Rows {
+			if row.Diff > 0 {
+				out = append(out, row)
+			}
+		}
+	default:
+		return Constant{}, false
+	}
+	return Constant{Rows: out, Type: typ}, true
+}
+
+// normalizeConstant consolidates rows (summing multiplicities of equal
+// rows, dropping zeros) and sorts them by their encoding.
+func normalizeConstant(c Constant) Constant {
+	if c.Err != nil || len(c.Rows) == 0 {
+		c.Rows = nil
+		return c
+	}
+	rows := append([]ConstRow(nil), c.Rows...)
+	sort.SliceStable(rows, func(i, j int) bool { return bytes.Compare(rows[i].Row, rows[j].Row) < 0 })
+	var out []ConstRow
+	for _, r := range rows {
+		if n := len(out); n > 0 && bytes.Equal(out[n-1].Row, r.Row) {
+			out[n-1].Diff += r.Diff
+			continue
+		}
+		out = append(out, r)
+	}
+	kept := out[:0]
+	for _, r := range out {
+		if r.Diff != 0 {
+			kept = append(kept, r)
+		}
+	}
+	c.Rows = kept
+	if len(kept) == 0 {
+		c.Rows = nil
+	}
+	return c
+}

@@ -1,0 +1,244 @@
+package plan
+
+import "github.com/viewd/viewd/expr"
+
+// ProjectionPushdown computes, top-down, which columns each node's parent
+// demands and rewrites every node to produce only those: unused Map
+// expressions, aggregates, FlatMap inputs and join input columns are
+// dropped, and the remaining columns are renumbered. A Project is left
+// where a node cannot drop columns itself (a Get, a Constant, or a node
+// whose semantics depend on whole rows: Threshold, ArrangeBy, Window).
+// The root keeps all its columns.
+type ProjectionPushdown struct{}
+
+// Name implements Rule.
+func (ProjectionPushdown) Name() string { return "projection-pushdown" }
+
+// Transform implements Rule.
+func (ProjectionPushdown) Transform(rel Rel) (Rel, error) {
+	return demand(rel, allCols(Arity(rel))), nil
+}
+
+func allCols(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// projectTo returns rel restricted to the columns cols (in order).
+func projectTo(rel Rel, cols []int) Rel {
+	if isIdentity(cols, Arity(rel)) {
+		return rel
+	}
+	return Project{Input: rel, Outputs: cols}
+}
+
+// positions maps each of need to its index in have.
+func positions(need, have []int) []int {
+	out := make([]int, len(need))
+	for i, c := range need {
+		out[i] = indexOf(have, c)
+	}
+	return out
+}
+
+func remapAll(es []expr.Scalar, m func(int) int) []expr.Scalar {
+	if es == nil {
+		return nil
+	}
+	out := make([]expr.Scalar, len(es))
+	for i, e := range es {
+		out[i] = permuteColumns(e, m)
+	}
+	return out
+}
+
+// demand returns rel rewritten to output exactly the columns need (sorted,
+// distinct), in that order.
+func demand(rel Rel, need []int) Rel {
+	switch r := rel.(type) {
+	case Project:
+		inner := make([]int, len(need))
+		for i, c := range need {
+			inner[i] = r.Outputs[c]
+		}
+		have := sortedUnique(inner)
+		return projectTo(demand(r.Input, have), positions(inner, have))
+	case Map:
+		n := Arity(r.Input)
+		keep := make([]bool, len(r.Scalars))
+		inNeed := []int{}
+		for _, c := range need {
+			if c >= n {
+				keep[c-n] = true
+			} else {
+				inNeed = append(inNeed, c)
+			}
+		}
+		for k := len(r.Scalars) - 1; k >= 0; k-- {
+			if !keep[k] {
+				continue
+			}
+			for _, c := range support(r.Scalars[k]) {
+				if c >= n {
+					keep[c-n] = true
+				} else {
+					inNeed = append(inNeed, c)
+				}
+			}
+		}
+		inNeed = sortedUnique(inNeed)
+		newPos := map[int]int{}
+		for i, c := range inNeed {
+			newPos[c] = i
+		}
+		var scalars []expr.Scalar
+		for k, s := range r.Scalars {
+			if !keep[k] {
+				continue
+			}
+			scalars = append(scalars, permuteColumns(s, func(c int) int { return newPos[c] }))
+			newPos[n+k] = len(inNeed) + len(scalars) - 1
+		}
+		var out Rel = demand(r.Input, inNeed)
+		if len(scalars) > 0 {
+			out = Map{Input: out, Scalars: scalars}
+		}
+		pos := make([]int, len(need))
+		for i, c := range need {
+			pos[i] = newPos[c]
+		}
+		return projectTo(out, pos)
+	case Filter:
+		have := sortedUnique(append(append([]int(nil), need...), support(r.Predicates...)...))
+		m := func(c int) int { return indexOf(have, c) }
+		return projectTo(Filter{Input: demand(r.Input, have), Predicates: remapAll(r.Predicates, m)}, positions(need, have))
+	case FlatMap:
+		n := Arity(r.Input)
+		inNeed := support(r.Args...)
+		for _, c := range need {
+			if c < n {
+				inNeed = append(inNeed, c)
+			}
+		}
+		inNeed = sortedUnique(inNeed)
+		m := func(c int) int { return indexOf(inNeed, c) }
+		fm := FlatMap{Input: demand(r.Input, inNeed), Func: r.Func, Args: remapAll(r.Args, m)}
+		pos := make([]int, len(need))
+		for i, c := range need {
+			if c < n {
+				pos[i] = m(c)
+			} else {
+				pos[i] = len(inNeed) + c - n
+			}
+		}
+		return projectTo(fm, pos)
+	case Join:
+		lay := layoutOf(r.Inputs)
+		var eqCols []int
+		for _, c := range r.Equivalences {
+			eqCols = append(eqCols, support(c...)...)
+		}
+		all := sortedUnique(append(append([]int(nil), need...), eqCols...))
+		// all is grouped by input, in input order: its index is the new
+		// column number.
+		ins := make([]Rel, len(r.Inputs))
+		for i, in := range r.Inputs {
+			var local []int
+			for _, c := range all {
+				if lay.inputOf(c) == i {
+					local = append(local, c-lay.offsets[i])
+				}
+			}
+			if local == nil {
+				local = []int{}
+			}
+			ins[i] = demand(in, local)
+		}
+		m := func(c int) int { return indexOf(all, c) }
+		eqs := make([][]expr.Scalar, len(r.Equivalences))
+		for i, c := range r.Equivalences {
+			eqs[i] = remapAll(c, m)
+		}
+		nj := Join{Inputs: ins, Equivalences: eqs, Implementation: r.Implementation}
+		if len(all) != lay.offsets[len(r.Inputs)] {
+			nj.Implementation = JoinImplementation{}
+		}
+		return projectTo(nj, positions(need, all))
+	case Reduce:
+		k := len(r.GroupKey)
+		var aggs []expr.Aggregate
+		aggPos := map[int]int{}
+		for _, c := range need {
+			if c >= k {
+				aggPos[c] = k + len(aggs)
+				aggs = append(aggs, r.Aggregates[c-k])
+			}
+		}
+		var used []expr.Scalar
+		used = append(used, r.GroupKey...)
+		for _, a := range aggs {
+			if a.Expr != nil {
+				used = append(used, a.Expr)
+			}
+			for _, o := range a.OrderBy {
+				used = append(used, o.Expr)
+			}
+		}
+		inNeed := support(used...)
+		m := func(c int) int { return indexOf(inNeed, c) }
+		for i := range aggs {
+			if aggs[i].Expr != nil {
+				aggs[i].Expr = permuteColumns(aggs[i].Expr, m)
+			}
+			if aggs[i].OrderBy != nil {
+				ob := make([]expr.OrderKey, len(aggs[i].OrderBy))
+				for j, o := range aggs[i].OrderBy {
+					ob[j] = expr.OrderKey{Expr: permuteColumns(o.Expr, m), Order: o.Order}
+				}
+				aggs[i].OrderBy = ob
+			}
+		}
+		nr := Reduce{Input: demand(r.Input, inNeed), GroupKey: remapAll(r.GroupKey, m), Aggregates: aggs, ExpectedGroupSize: r.ExpectedGroupSize}
+		pos := make([]int, len(need))
+		for i, c := range need {
+			if c < k {
+				pos[i] = c
+			} else {
+				pos[i] = aggPos[c]
+			}
+		}
+		return projectTo(nr, pos)
+	case Union:
+		ins := make([]Rel, len(r.Inputs))
+		for i, in := range r.Inputs {
+			ins[i] = demand(in, need)
+		}
+		return Union{Inputs: ins}
+	case Negate:
+		return Negate{Input: demand(r.Input, need)}
+	case Let:
+		r.Value = demand(r.Value, allCols(Arity(r.Value)))
+		r.Body = demand(r.Body, need)
+		return r
+	case LetRec:
+		vals := make([]Rel, len(r.Values))
+		for i, v := range r.Values {
+			vals[i] = demand(v, allCols(Arity(v)))
+		}
+		r.Values = vals
+		r.Body = demand(r.Body, need)
+		return r
+	case Get, Constant:
+		return projectTo(rel, need)
+	}
+	// Threshold, TopK, ArrangeBy, Window: all input columns are needed.
+	cs := Children(rel)
+	out := make([]Rel, len(cs))
+	for i, c := range cs {
+		out[i] = demand(c, allCols(Arity(c)))
+	}
+	return projectTo(mustWithChildren(rel, out), need)
+}

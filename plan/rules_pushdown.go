@@ -1,0 +1,232 @@
+package plan
+
+import "github.com/viewd/viewd/expr"
+
+// PredicatePushdown moves filter predicates as close to the data as they
+// can go, splitting conjunctions:
+//   - through Map when they read only the Map's input (or read map columns
+//     defined as a column or literal, which are substituted);
+//   - through Project (columns renumbered), Union (into every input),
+//     Negate, Threshold and Let (into the body);
+//   - through Reduce when they read only group key columns (the group key
+//     expressions are substituted), through TopK and Window when they read
+//     only group / partition columns, through FlatMap when they read only
+//     its input;
+//   - into Join: a predicate over one input's columns moves into that
+//     input; an equality between expressions over different inputs becomes
+//     an equivalence class of the join; the rest stays above the join.
+type PredicatePushdown struct{}
+
+// Name implements Rule.
+func (PredicatePushdown) Name() string { return "predicate-pushdown" }
+
+// Transform implements Rule.
+func (PredicatePushdown) Transform(rel Rel) (Rel, error) { return pushDown(rel), nil }
+
+func pushDown(rel Rel) Rel {
+	if f, ok := rel.(Filter); ok {
+		return sink(pushDown(f.Input), f.Predicates)
+	}
+	cs := Children(rel)
+	if len(cs) == 0 {
+		return rel
+	}
+	out := make([]Rel, len(cs))
+	for i, c := range cs {
+		out[i] = pushDown(c)
+	}
+	return mustWithChildren(rel, out)
+}
+
+func withFilter(rel Rel, preds []expr.Scalar) Rel {
+	if len(preds) == 0 {
+		return rel
+	}
+	return Filter{Input: rel, Predicates: preds}
+}
+
+// sink places preds (over rel's columns) as deep into rel as possible.
+func sink(rel Rel, preds []expr.Scalar) Rel {
+	var split []expr.Scalar
+	for _, p := range preds {
+		split = append(split, splitConjunction(p)...)
+	}
+	preds = dedupScalars(split)
+	if len(preds) == 0 {
+		return rel
+	}
+	switch r := rel.(type) {
+	case Filter:
+		return sink(r.Input, append(append([]expr.Scalar(nil), r.Predicates...), preds...))
+	case Map:
+		n := Arity(r.Input)
+		defs := make([]expr.Scalar, n+len(r.Scalars))
+		for i := 0; i < n; i++ {
+			defs[i] = expr.Column{Index: i}
+		}
+		for i, s := range r.Scalars {
+			switch s := s.(type) {
+			case expr.Literal:
+				defs[n+i] = s
+			case expr.Column:
+				if s.Index < n+i {
+					defs[n+i] = defs[s.Index]
+				}
+			}
+		}
+		var down, stay []expr.Scalar
+		for _, p := range preds {
+			if supportBelow(p, n) {
+				down = append(down, p)
+				continue
+			}
+			simple := true
+			for _, c := range support(p) {
+				if defs[c] == nil {
+					simple = false
+				}
+			}
+			if simple {
+				down = append(down, substituteColumns(p, defs))
+			} else {
+				stay = append(stay, p)
+			}
+		}
+		return withFilter(Map{Input: sink(r.Input, down), Scalars: r.Scalars}, stay)
+	case Project:
+		down := make([]expr.Scalar, len(preds))
+		for i, p := range preds {
+			down[i] = permuteColumns(p, func(c int) int { return r.Outputs[c] })
+		}
+		return Project{Input: sink(r.Input, down), Outputs: r.Outputs}
+	case Union:
+		ins := make([]Rel, len(r.Inputs))
+		for i, in := range r.Inputs {
+			ins[i] = sink(in, preds)
+		}
+		return Union{Inputs: ins}
+	case Negate:
+		return Negate{Input: sink(r.Input, preds)}
+	case Threshold:
+		return Threshold{Input: sink(r.Input, preds)}
+	case Let:
+		r.Body = sink(r.Body, preds)
+		return r
+	case Reduce:
+		var down, stay []expr.Scalar
+		for _, p := range preds {
+			if supportBelow(p, len(r.GroupKey)) {
+				down = append(down, substituteColumns(p, r.GroupKey))
+			} else {
+				stay = append(stay, p)
+			}
+		}
+		r.Input = sink(r.Input, down)
+		return withFilter(r, stay)
+	case TopK:
+		down, stay := partitionBySupport(preds, r.GroupKey)
+		r.Input = sink(r.Input, down)
+		return withFilter(r, stay)
+	case Window:
+		down, stay := partitionBySupport(preds, r.PartitionBy)
+		r.Input = sink(r.Input, down)
+		return withFilter(r, stay)
+	case FlatMap:
+		n := Arity(r.Input)
+		var down, stay []expr.Scalar
+		for _, p := range preds {
+			if supportBelow(p, n) {
+				down = append(down, p)
+			} else {
+				stay = append(stay, p)
+			}
+		}
+		r.Input = sink(r.Input, down)
+		return withFilter(r, stay)
+	case Join:
+		return sinkJoin(r, preds)
+	}
+	return withFilter(rel, preds)
+}
+
+// partitionBySupport splits preds into those reading only cols and the rest.
+func partitionBySupport(preds []expr.Scalar, cols []int) (in, out []expr.Scalar) {
+	for _, p := range preds {
+		ok := true
+		for _, c := range support(p) {
+			if indexOf(cols, c) < 0 {
+				ok = false
+			}
+		}
+		if ok {
+			in = append(in, p)
+		} else {
+			out = append(out, p)
+		}
+	}
+	return in, out
+}
+
+// joinLayout describes the column offsets of a Join's inputs.
+type joinLayout struct {
+	offsets []int // offsets[i] is input i's first column; offsets[n] the arity
+}
+
+func layoutOf(inputs []Rel) joinLayout {
+	offs := make([]int, len(inputs)+1)
+	for i, in := range inputs {
+		offs[i+1] = offs[i] + Arity(in)
+	}
+	return joinLayout{offsets: offs}
+}
+
+// inputOf returns the input containing column c.
+func (l joinLayout) inputOf(c int) int {
+	for i := 0; i+1 < len(l.offsets); i++ {
+		if c < l.offsets[i+1] {
+			return i
+		}
+	}
+	return -1
+}
+
+// localTo returns the single input whose columns e reads, -1 when e reads
+// none (a constant expression) and -2 when it reads several inputs.
+func (l joinLayout) localTo(e expr.Scalar) int {
+	in := -1
+	for _, c := range support(e) {
+		i := l.inputOf(c)
+		if in == -1 {
+			in = i
+		} else if in != i {
+			return -2
+		}
+	}
+	return in
+}
+
+func sinkJoin(j Join, preds []expr.Scalar) Rel {
+	lay := layoutOf(j.Inputs)
+	perInput := make([][]expr.Scalar, len(j.Inputs))
+	eqs := append([][]expr.Scalar(nil), j.Equivalences...)
+	var stay []expr.Scalar
+	for _, p := range preds {
+		if a, b, ok := asEquality(p); ok && !containsMzNow(p) && !isLiteral(a) && !isLiteral(b) {
+			la, lb := lay.localTo(a), lay.localTo(b)
+			if !(la >= 0 && la == lb) && la != -1 && lb != -1 {
+				eqs = append(eqs, []expr.Scalar{a, b})
+				continue
+			}
+		}
+		if i := lay.localTo(p); i >= 0 {
+			perInput[i] = append(perInput[i], shiftColumns(p, -lay.offsets[i]))
+			continue
+		}
+		stay = append(stay, p)
+	}
+	ins := make([]Rel, len(j.Inputs))
+	for i, in := range j.Inputs {
+		ins[i] = sink(in, perInput[i])
+	}
+	return withFilter(Join{Inputs: ins, Equivalences: eqs}, stay)
+}

@@ -1,0 +1,264 @@
+package sources
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
+
+// Format is how a message's value (or key) is encoded.
+type Format uint8
+
+// Formats.
+const (
+	FormatJSON Format = iota
+	FormatText
+	FormatBytes
+)
+
+// Envelope is how a message's value describes a change.
+type Envelope uint8
+
+// Envelopes.
+const (
+	EnvelopeNone      Envelope = iota // append-only: each message one row
+	EnvelopeDebezium                  // before/after change events
+	EnvelopeMaxwell                   // Maxwell's daemon row events
+	EnvelopeCockroach                 // CockroachDB changefeed (envelope=wrapped)
+	EnvelopeUpsert                    // key -> latest value
+)
+
+func (e Envelope) String() string {
+	return [...]string{"NONE", "DEBEZIUM", "MAXWELL", "COCKROACHDB", "UPSERT"}[e]
+}
+
+// Include selects metadata columns appended after the value's columns
+// (INCLUDE KEY, PARTITION, OFFSET, TIMESTAMP), in that order.
+type Include struct {
+	Key, Partition, Offset, Timestamp bool
+}
+
+// SourceSpec declares one source collection read from one topic.
+type SourceSpec struct {
+	ID   CollectionID
+	Name string // for messages and status
+	// Topic is the Kafka topic the collection's records are on.
+	Topic string
+	// Format of message values and KeyFormat of message keys.
+	Format, KeyFormat Format
+	Envelope          Envelope
+	// Desc holds the declared columns, with the PRIMARY KEY as Keys[0].
+	// For ENVELOPE DEBEZIUM a nil Desc is derived from the first event's
+	// schema block (see DeriveDebeziumDesc). For the other envelopes, nil
+	// means the defaults: NONE gives one column `data` (jsonb, text or
+	// bytea by Format); UPSERT gives `key` and `data`.
+	Desc *repr.RelationDesc
+	// Collection is the upstream table: Debezium's data collection as its
+	// transaction metadata names it ("public.accounts"); Maxwell's
+	// "database.table" (records of other tables on the topic belong to
+	// other sources); unused for the other envelopes.
+	Collection string
+	Include    Include
+	// InlineErrors (UPSERT, VALUE DECODING ERRORS = INLINE) appends a
+	// nullable text column `error`: a value that fails to decode becomes a
+	// row with the error instead of erroring the source.
+	InlineErrors bool
+	// StartOffsets gives START OFFSET per partition; absent partitions start
+	// at the beginning.
+	StartOffsets map[int32]int64
+}
+
+// Message is one Kafka record as a decoder sees it. A nil Value is a
+// tombstone.
+type Message struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Timestamp time.Time
+}
+
+// decoded is what a decoder makes of one message.
+type decoded struct {
+	ops []op
+	// txnID is the upstream transaction the record belongs to ("": none).
+	txnID string
+	// collection is the upstream data collection the record belongs to,
+	// for Debezium's per-collection event counts and Maxwell routing.
+	collection string
+	// Maxwell: the record ends its transaction; xoffset is its index in
+	// the transaction (-1 when absent).
+	commit  bool
+	xoffset int64
+	// CockroachDB: the row's HLC, or a resolved message's.
+	hlc      hlc
+	resolved bool
+	// skip: the record carries nothing for this source (a tombstone after
+	// a Debezium delete, another table's Maxwell record).
+	skip bool
+}
+
+// decoder decodes the messages of one source.
+type decoder interface {
+	decode(m *Message) (decoded, error)
+	// desc is the relation the decoder produces (known once the first
+	// message is decoded when derived from upstream schemas).
+	desc() (repr.RelationDesc, bool)
+	// keyCols is the primary key the collection's state is kept by.
+	keyCols() []int
+	// tracked reports whether the collection keeps state (every envelope
+	// but NONE).
+	tracked() bool
+}
+
+// newDecoder builds the decoder of spec.
+func newDecoder(spec *SourceSpec) (decoder, error) {
+	switch spec.Envelope {
+	case EnvelopeNone:
+		return newNoneDecoder(spec)
+	case EnvelopeDebezium:
+		return newDebeziumDecoder(spec)
+	case EnvelopeMaxwell:
+		return newMaxwellDecoder(spec)
+	case EnvelopeCockroach:
+		return newCockroachDecoder(spec)
+	case EnvelopeUpsert:
+		return newUpsertDecoder(spec)
+	}
+	return nil, pgcode.New(pgcode.FeatureNotSupported, "sources: unknown envelope %d", spec.Envelope)
+}
+
+// metadataColumns returns the names and types of the INCLUDE columns.
+func metadataColumns(spec *SourceSpec) ([]string, []repr.ColumnType) {
+	var names []string
+	var types []repr.ColumnType
+	if spec.Include.Key {
+		names = append(names, "key")
+		types = append(types, repr.ColumnType{Type: formatType(spec.KeyFormat), Nullable: true})
+	}
+	if spec.Include.Partition {
+		names = append(names, "partition")
+		types = append(types, repr.ColumnType{Type: repr.TypeInt4})
+	}
+	if spec.Include.Offset {
+		names = append(names, "offset")
+		types = append(types, repr.ColumnType{Type: repr.TypeInt8})
+	}
+	if spec.Include.Timestamp {
+		names = append(names, "timestamp")
+		types = append(types, repr.ColumnType{Type: repr.TypeTimestampTz, Nullable: true})
+	}
+	return names, types
+}
+
+// metadataDatums returns the INCLUDE columns' values for m.
+func metadataDatums(spec *SourceSpec, m *Message) ([]repr.Datum, error) {
+	var ds []repr.Datum
+	if spec.Include.Key {
+		d, err := formatDatum(m.Key, spec.KeyFormat)
+		if err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	if spec.Include.Partition {
+		ds = append(ds, repr.Int4Datum(m.Partition))
+	}
+	if spec.Include.Offset {
+		ds = append(ds, repr.Int8Datum(m.Offset))
+	}
+	if spec.Include.Timestamp {
+		if m.Timestamp.IsZero() {
+			ds = append(ds, repr.Null)
+		} else {
+			ds = append(ds, repr.TimestampTzDatum(m.Timestamp.UnixMicro()))
+		}
+	}
+	return ds, nil
+}
+
+func formatType(f Format) repr.ScalarType {
+	switch f {
+	case FormatText:
+		return repr.TypeText
+	case FormatBytes:
+		return repr.TypeBytea
+	}
+	return repr.TypeJsonb
+}
+
+// formatDatum decodes raw bytes of format f as one datum (nil -> NULL).
+func formatDatum(b []byte, f Format) (repr.Datum, error) {
+	if b == nil {
+		return repr.Null, nil
+	}
+	switch f {
+	case FormatText:
+		if !utf8.Valid(b) {
+			return repr.Null, pgcode.New(pgcode.CharacterNotInRepertoire, "invalid UTF-8 text")
+		}
+		return repr.TextDatum(string(b)), nil
+	case FormatBytes:
+		return repr.ByteaDatum(b), nil
+	}
+	c, err := repr.CanonicalJSON(string(b))
+	if err != nil {
+		return repr.Null, err
+	}
+	return repr.JsonbDatum(c), nil
+}
+
+// noneDecoder is ENVELOPE NONE: each message appends one row.
+type noneDecoder struct {
+	spec *SourceSpec
+	d    repr.RelationDesc
+	rows *rowDecoder // declared columns from a JSON object; nil: one `data` column
+}
+
+func newNoneDecoder(spec *SourceSpec) (*noneDecoder, error) {
+	nd := &noneDecoder{spec: spec}
+	if spec.Desc != nil {
+		if spec.Format != FormatJSON {
+			return nil, pgcode.New(pgcode.FeatureNotSupported, "sources: declared columns need FORMAT JSON")
+		}
+		nd.d = *spec.Desc
+		nd.rows = newRowDecoder(*spec.Desc)
+	} else {
+		nd.d = repr.RelationDesc{Names: []string{"data"}, Types: []repr.ColumnType{{Type: formatType(spec.Format), Nullable: true}}}
+	}
+	names, types := metadataColumns(spec)
+	nd.d.Names = append(append([]string(nil), nd.d.Names...), names...)
+	nd.d.Types = append(append([]repr.ColumnType(nil), nd.d.Types...), types...)
+	return nd, nil
+}
+
+func (nd *noneDecoder) desc() (repr.RelationDesc, bool) { return nd.d, true }
+func (nd *noneDecoder) keyCols() []int                  { return nil }
+func (nd *noneDecoder) tracked() bool                   { return false }
+
+func (nd *noneDecoder) decode(m *Message) (decoded, error) {
+	if m.Value == nil {
+		return decoded{skip: true}, nil
+	}
+	meta, err := metadataDatums(nd.spec, m)
+	if err != nil {
+		return decoded{}, err
+	}
+	var row repr.Row
+	if nd.rows != nil {
+		row, err = nd.rows.decodeObject(json.RawMessage(m.Value), meta...)
+	} else {
+		var d repr.Datum
+		d, err = formatDatum(m.Value, nd.spec.Format)
+		row = repr.PackRow(append([]repr.Datum{d}, meta...)...)
+	}
+	if err != nil {
+		return decoded{}, err
+	}
+	return decoded{ops: []op{{kind: opAppend, coll: nd.spec.ID, after: row}}}, nil
+}

@@ -1,0 +1,94 @@
+// Package sources turns upstream change streams (Kafka topics carrying
+// Debezium, Maxwell, CockroachDB changefeed, upsert or plain records) into
+// atomic Units of updates for the coordinator, never splitting an upstream
+// transaction, even when its records are spread over several topics and
+// partitions. Load generators live in sources/loadgen.
+//
+// # Terms
+//
+//   - A source collection (CollectionID) is one relation a source feeds,
+//     declared by a SourceSpec: its topic, format, envelope, columns.
+//   - A record is one Kafka message at (topic, partition, offset).
+//   - A Unit is an atomic unit of ingestion: all updates of one upstream
+//     transaction, across every collection it touches, or a batch of
+//     records that belong to no transaction. The coordinator gives a Unit
+//     exactly one viewd timestamp.
+//   - A Checkpoint is the resume point after a Unit: per partition the
+//     first offset not covered by an emitted Unit, plus an envelope token.
+//
+// # Division of labour with the coordinator
+//
+// The coordinator owns time. It builds a Reader (Kafka) or a
+// loadgen.Generator per group of related sources and implements Sink:
+// Emit(ctx, Unit) assigns the Unit a timestamp, applies its updates, and
+// durably binds the Unit's Checkpoint to that timestamp before returning.
+// ReportError marks a collection errored; queries that read it must fail
+// with SourceError.PgError(). To restart, the coordinator passes the last
+// durable Checkpoint as Config.Resume and the collections' contents at it
+// through Config.Contents (keyed envelopes rebuild their per-key state
+// from it). Reading resumes exactly there: nothing lost, nothing doubled.
+//
+// # Consistency model
+//
+// Records are decoded as they arrive (per partition in offset order) into
+// ops (insert, delete, update, upsert), which stay pending until their
+// transaction is complete. The Assembler decides completeness per
+// envelope:
+//
+//   - Debezium with TRANSACTION METADATA (Config.TxnTopic): a transaction
+//     is complete when its END record has arrived and every data collection
+//     read here has delivered the END's event_count events carrying its
+//     transaction.id. Transactions are released strictly in END order
+//     (commit order). Events without a transaction block (snapshot reads)
+//     are released on their own.
+//   - Maxwell: records of one xid form a transaction that ends at the
+//     record with commit=true; with output_xoffset (required when a
+//     transaction's records span several topics or partitions) it is
+//     complete once xoffset+1 records are in.
+//   - CockroachDB: all rows with the same updated HLC are one transaction;
+//     rows at or below the least resolved timestamp received on every
+//     partition are complete and are released in HLC order, one Unit per
+//     HLC. Rows re-delivered at or below the last released HLC (the
+//     Checkpoint token) are dropped.
+//   - UPSERT, NONE, and Debezium without metadata: each record stands alone.
+//
+// A Unit is released only when all of its records are at the head of the
+// pending records of their partitions. Hence each partition's released
+// records are a prefix of it, a Checkpoint's offsets never pass an
+// unreleased record, and replay from a Checkpoint re-reads exactly the
+// unreleased records (CockroachDB, whose partitions are not in HLC order,
+// instead drops re-read rows by HLC). Within a partition records are in
+// upstream commit order (Debezium, Maxwell, and per key CockroachDB), so a
+// key's changes are applied in commit order; transactions that share no
+// partition may be released in either order (Maxwell; they commute).
+//
+// Ops are resolved against per-collection state when their Unit is
+// released: for a collection with a primary key, the current row per key
+// (so a Debezium delete or update without a full before image — REPLICA
+// IDENTITY DEFAULT — and upserts retract the right row); without one, the
+// multiplicity of every row (so a retraction of a row that is not there is
+// caught). ENVELOPE NONE keeps no state. Memory is therefore proportional
+// to the collection for every envelope but NONE.
+//
+// # Errors
+//
+// Bad input — bytes that are not JSON, JSON that does not fit the declared
+// columns, a delete or update of a row that is not there, a negative
+// multiplicity — never stops the reader and is never dropped silently: it
+// is reported through Sink.ReportError as a *SourceError with topic,
+// partition and offset, and the collection enters StateErrored. Other
+// collections, including others in the same transaction, go on. A record
+// that fails to decode still counts towards its transaction when its
+// transaction fields can be read, so the transaction is not held forever.
+// Upstream trouble (an unreachable broker, a topic not yet created) makes
+// the reader's collections StateStalled and is retried. Reader.Status
+// returns state, last error and statistics: messages, bytes, updates and
+// units, and per partition the next offset, high watermark and lag.
+//
+// # Embedded broker
+//
+// StartEmbedded runs franz-go's kfake, a Kafka-compatible broker, in
+// process (127.0.0.1:9092 by default), creating topics on first produce.
+// Its data lives in memory only; it is for trying viewd, not for keeping
+// data.
+package sources

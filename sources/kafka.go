@@ -1,0 +1,306 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
+
+// ReaderConfig configures a Reader: the sources read together, and how to
+// reach Kafka.
+type ReaderConfig struct {
+	Config
+	// Brokers are the seed brokers ("127.0.0.1:9092").
+	Brokers []string
+	// ClientOpts are extra franz-go options (TLS, SASL, ...).
+	ClientOpts []kgo.Opt
+	// MetadataRetry is how long to wait between attempts to find the
+	// topics' partitions; default 500ms.
+	MetadataRetry time.Duration
+}
+
+// Reader reads the topics of related sources through one franz-go client,
+// by direct partition assignment (no consumer group: positions are the
+// coordinator's), and feeds them through an Assembler to a Sink.
+type Reader struct {
+	cfg  ReaderConfig
+	sink Sink
+	asm  *Assembler
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	status  []Status
+	descs   map[CollectionID]repr.RelationDesc
+	stalled error
+}
+
+// NewReader validates cfg. Reading starts with Run.
+func NewReader(cfg ReaderConfig, sink Sink) (*Reader, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, pgcode.New(pgcode.InvalidParameterValue, "sources: no Kafka brokers")
+	}
+	if cfg.MetadataRetry <= 0 {
+		cfg.MetadataRetry = 500 * time.Millisecond
+	}
+	asm, err := NewAssembler(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{cfg: cfg, sink: sink, asm: asm, log: asm.log}
+	r.status = asm.Status()
+	return r, nil
+}
+
+// Status returns every collection's status and statistics. Safe for
+// concurrent use with Run.
+func (r *Reader) Status() []Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Status, len(r.status))
+	copy(out, r.status)
+	for i := range out {
+		if r.stalled != nil && out[i].State != StateErrored {
+			out[i].State = StateStalled
+		}
+	}
+	return out
+}
+
+func (r *Reader) publish() {
+	st := r.asm.Status()
+	now := time.Now()
+	descs := make(map[CollectionID]repr.RelationDesc, len(st))
+	for i := range st {
+		st[i].Updated = now
+		if d, ok := r.asm.Desc(st[i].Collection); ok {
+			descs[st[i].Collection] = d
+		}
+	}
+	r.mu.Lock()
+	r.status = st
+	r.descs = descs
+	r.mu.Unlock()
+}
+
+// Desc returns a collection's relation once known: at once for declared
+// columns, after the first event for a Debezium source whose columns come
+// from its schema block. Safe for concurrent use with Run.
+func (r *Reader) Desc(id CollectionID) (repr.RelationDesc, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, ok := r.descs[id]
+	return d, ok
+}
+
+// SampleDebeziumDesc derives a Debezium source's columns (and primary key)
+// from the newest event on topic, for CREATE SOURCE without a column list.
+// It fails with 42P17 when the topic holds no event with a schema block
+// within the timeout.
+func SampleDebeziumDesc(ctx context.Context, brokers []string, topic string, timeout time.Duration, opts ...kgo.Opt) (repr.RelationDesc, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	meta, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return repr.RelationDesc{}, fmt.Errorf("sources: kafka client: %w", err)
+	}
+	defer meta.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, meta)
+	if err != nil {
+		return repr.RelationDesc{}, fmt.Errorf("sources: kafka metadata: %w", err)
+	}
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || len(resp.Topics[0].Partitions) == 0 {
+		return repr.RelationDesc{}, pgcode.New(pgcode.UndefinedObject, "topic %q not found", topic)
+	}
+	assign := map[int32]kgo.Offset{}
+	for _, p := range resp.Topics[0].Partitions {
+		assign[p.Partition] = kgo.NewOffset().AtEnd().Relative(-1)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign})}, opts...)...)
+	if err != nil {
+		return repr.RelationDesc{}, fmt.Errorf("sources: kafka client: %w", err)
+	}
+	defer cl.Close()
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		var found *kgo.Record
+		fs.EachRecord(func(rec *kgo.Record) {
+			if rec.Value != nil && (found == nil || rec.Timestamp.After(found.Timestamp)) {
+				found = rec
+			}
+		})
+		if found != nil {
+			return DeriveDebeziumDesc(found.Value, found.Key)
+		}
+	}
+	return repr.RelationDesc{}, pgcode.New(pgcode.InvalidObjectDefinition, "no Debezium event on topic %q to derive columns from", topic).
+		WithHint("Declare the columns, or wait for the connector to write its first event.")
+}
+
+func (r *Reader) setStalled(err error) {
+	r.mu.Lock()
+	r.stalled = err
+	r.mu.Unlock()
+}
+
+// Run reads until ctx is cancelled (returning nil) or the Sink fails
+// (returning its error). Upstream trouble (an unreachable broker, a missing
+// topic) stalls the sources and is retried; bad records are reported
+// through the Sink and error their collection only.
+func (r *Reader) Run(ctx context.Context) error {
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(r.cfg.Brokers...),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.WithLogger(kgoLogger{r.log}),
+	}, r.cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("sources: kafka client: %w", err)
+	}
+	defer cl.Close()
+
+	parts, err := r.discover(ctx, cl)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	assign := map[string]map[int32]kgo.Offset{}
+	for topic, n := range parts {
+		assign[topic] = map[int32]kgo.Offset{}
+		for p := int32(0); p < n; p++ {
+			start := r.asm.StartOffset(topic, p)
+			r.asm.AddPartition(topic, p, start)
+			assign[topic][p] = kgo.NewOffset().At(start)
+		}
+	}
+	cl.AddConsumePartitions(assign)
+	r.publish()
+	r.log.Info("sources: reading", "topics", r.asm.Topics())
+
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fetchErr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			fetchErr = fmt.Errorf("sources: fetching %s/%d: %w", topic, p, err)
+		})
+		if fetchErr != nil {
+			r.log.Warn("sources: fetch failed", "err", fetchErr)
+		}
+		r.setStalled(fetchErr)
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			for _, rec := range p.Records {
+				m := Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+				r.asm.Push(&m)
+			}
+			if p.HighWatermark >= 0 {
+				r.asm.SetHighWatermark(p.Topic, p.Partition, p.HighWatermark)
+			}
+		})
+		units, errs := r.asm.Release()
+		for _, e := range errs {
+			r.sink.ReportError(e)
+		}
+		for _, u := range units {
+			if err := r.sink.Emit(ctx, u); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("sources: emitting: %w", err)
+			}
+		}
+		r.publish()
+	}
+}
+
+// discover waits until every topic exists and returns its partition count.
+func (r *Reader) discover(ctx context.Context, cl *kgo.Client) (map[string]int32, error) {
+	topics := r.asm.Topics()
+	for attempt := 0; ; attempt++ {
+		req := kmsg.NewPtrMetadataRequest()
+		for _, t := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		var missing []string
+		parts := map[string]int32{}
+		if err == nil {
+			for _, t := range resp.Topics {
+				if t.Topic == nil {
+					continue
+				}
+				if t.ErrorCode != 0 || len(t.Partitions) == 0 {
+					missing = append(missing, *t.Topic)
+					continue
+				}
+				parts[*t.Topic] = int32(len(t.Partitions))
+			}
+			for _, t := range topics {
+				if _, ok := parts[t]; !ok && !contains(missing, t) {
+					missing = append(missing, t)
+				}
+			}
+			if len(missing) == 0 {
+				r.setStalled(nil)
+				return parts, nil
+			}
+			err = fmt.Errorf("sources: topics not found: %v", missing)
+		} else {
+			err = fmt.Errorf("sources: kafka metadata: %w", err)
+		}
+		if attempt > 0 {
+			r.setStalled(err)
+		}
+		if attempt%20 == 1 {
+			r.log.Warn("sources: waiting for topics", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(r.cfg.MetadataRetry):
+		}
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// kgoLogger routes franz-go's logs to slog at warn and above.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lv = slog.LevelError
+	}
+	k.l.Log(context.Background(), lv, "kafka: "+msg, keyvals...)
+}

@@ -1,0 +1,157 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
+
+// CollectionID names one source collection (one table of an upstream
+// database, one subsource). The coordinator assigns IDs; sources only uses
+// them as map keys.
+type CollectionID uint64
+
+// Update is one change to a collection: Row's multiplicity changes by Diff.
+// The coordinator gives every Update of a Unit the Unit's timestamp.
+type Update struct {
+	Row  repr.Row
+	Diff repr.Diff
+}
+
+// Position is an upstream position: the next offset to read from one
+// partition of one topic. Restarting a source from a set of Positions
+// re-reads everything at or after them.
+type Position struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+func (p Position) String() string { return fmt.Sprintf("%s/%d@%d", p.Topic, p.Partition, p.Offset) }
+
+// Checkpoint is what the coordinator stores durably, bound to a Unit's
+// timestamp, and hands back to resume a source: the positions to read from
+// and an opaque token holding envelope progress that positions alone do not
+// capture (for CockroachDB changefeeds, the resolved timestamp already
+// released, used to drop re-delivered rows).
+type Checkpoint struct {
+	Positions []Position
+	Token     string
+}
+
+// Unit is an atomic unit of ingestion: one upstream transaction (or a batch
+// of records that carry no transaction). The coordinator applies all of a
+// Unit's Updates at one timestamp, never splitting it, and stores
+// Checkpoint durably with that timestamp. Units arrive in upstream commit
+// order.
+type Unit struct {
+	// Updates holds the updates of each collection the unit touches,
+	// consolidated per collection in upstream order.
+	Updates map[CollectionID][]Update
+	// Checkpoint is the resume point once this Unit and every Unit before it
+	// are durable: for every partition of the reader, the first offset not
+	// yet covered by an emitted Unit.
+	Checkpoint Checkpoint
+	// TxnID is the upstream transaction id ("" for a batch of
+	// non-transactional records), for logs and introspection.
+	TxnID string
+	// Records is the number of upstream records the unit covers.
+	Records int
+}
+
+// Len returns the number of updates in the unit.
+func (u *Unit) Len() int {
+	n := 0
+	for _, us := range u.Updates {
+		n += len(us)
+	}
+	return n
+}
+
+// SourceError is a problem with the input of one collection, located at one
+// upstream record. It puts the collection into the errored state.
+type SourceError struct {
+	Collection CollectionID
+	Source     string // the source's name, for messages
+	Topic      string
+	Partition  int32
+	Offset     int64
+	Err        error
+}
+
+// Error renders the error with its location.
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("sources: source %q: %s partition %d offset %d: %v", e.Source, e.Topic, e.Partition, e.Offset, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// PgError returns the error as a user sees it when a query reads the
+// collection: the cause's SQLSTATE (22000 data_exception when it has none)
+// with the location as detail.
+func (e *SourceError) PgError() *pgcode.Error {
+	code := pgcode.DataException
+	if c := pgcode.Of(e.Err); c != pgcode.InternalError {
+		code = c
+	}
+	pe := pgcode.Wrap(e, code, fmt.Sprintf("source %q: %v", e.Source, e.Err))
+	pe.Detail = fmt.Sprintf("at topic %s partition %d offset %d", e.Topic, e.Partition, e.Offset)
+	return pe
+}
+
+// Sink receives what a reader produces. The coordinator implements it.
+// Emit is called from one goroutine per reader, in commit order; it returns
+// once the unit is durably bound to a timestamp (or fails, which stops the
+// reader). ReportError is called when a collection enters the errored
+// state; it must not block for long.
+type Sink interface {
+	Emit(ctx context.Context, u Unit) error
+	ReportError(e *SourceError)
+}
+
+// State is the lifecycle state of a collection.
+type State string
+
+// Collection states.
+const (
+	StateStarting State = "starting" // connecting, reading metadata
+	StateRunning  State = "running"  // ingesting
+	StateStalled  State = "stalled"  // upstream unreachable, or transactions held back waiting for their end
+	StateErrored  State = "error"    // bad input: queries reading it must fail with LastError
+)
+
+// Status is one collection's state and statistics.
+type Status struct {
+	Collection     CollectionID
+	Name           string
+	State          State
+	LastError      *SourceError
+	MessagesRead   int64
+	BytesRead      int64
+	UpdatesEmitted int64
+	UnitsEmitted   int64
+	// PendingRecords and HeldTransactions count what the reader (shared
+	// by related sources) has read but not yet released: records and
+	// transactions waiting for their other records, END, commit or
+	// resolved timestamp. Growth without release means upstream is
+	// incomplete (a missing END, a lagging topic).
+	PendingRecords   int
+	HeldTransactions int
+	// Offsets holds, per partition of the collection's topic, the next
+	// offset to read and the lag (high watermark minus next offset).
+	Offsets []PartitionStatus
+	Updated time.Time
+}
+
+// PartitionStatus is the read progress of one partition.
+type PartitionStatus struct {
+	Topic         string
+	Partition     int32
+	NextOffset    int64
+	HighWatermark int64
+	Lag           int64
+}

@@ -1,0 +1,876 @@
+package sql
+
+import (
+	"sort"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+)
+
+// lowerer decorrelates and lowers HIR to MIR.
+//
+// Every HIR relation is lowered against an outer relation: the distinct
+// rows of the columns visible from enclosing scopes. The MIR produced has
+// those outer columns first, then the relation's own. colMap says where
+// the columns of each enclosing level sit in that outer prefix. At the top
+// the outer relation is the unit relation (one empty row) and lowering
+// produces the plain relation.
+type lowerer struct {
+	q      *qctx
+	params []repr.Datum
+}
+
+// colMap maps the columns of enclosing levels to positions in the outer
+// prefix: levels[k-1][i] is the position of column i of level k, -1 when
+// that column is not available (not referenced, so not carried).
+type colMap struct {
+	levels [][]int
+}
+
+// enterFull returns the map for an expression evaluated over rows whose
+// level-1 columns are all present at positions off..off+width-1.
+func (m colMap) enterFull(off, width int) colMap {
+	return colMap{levels: append([][]int{rangeFrom(off, width)}, m.levels...)}
+}
+
+// position returns where column idx of enclosing level L (1 = the
+// context's own columns, at oa+idx) sits in the context's rows.
+func (m colMap) position(oa, level, idx int) (int, error) {
+	if level == 1 {
+		return oa + idx, nil
+	}
+	if level-2 >= len(m.levels) || idx >= len(m.levels[level-2]) || m.levels[level-2][idx] < 0 {
+		return 0, pgcode.New(pgcode.InternalError, "sql: outer column %d of level %d is not available", idx, level)
+	}
+	return m.levels[level-2][idx], nil
+}
+
+// freeRefs lists the references of r to enclosing scopes as (level,
+// index) pairs, level 1 being the scope r is evaluated in.
+func freeRefs(r HRel) [][2]int {
+	var out [][2]int
+	rewriteHRelScalars(r, 1, func(s HScalar, depth int) HScalar {
+		if c, ok := s.(HColumn); ok && c.Level >= depth {
+			out = append(out, [2]int{c.Level - depth + 1, c.Index})
+		}
+		return s
+	})
+	return out
+}
+
+// outerKeys finds the columns of the context (outer prefix oa, then the
+// level-1 columns) that r references, as sorted positions, and the colMap
+// under which r is lowered against the distinct values of those columns.
+func outerKeys(r HRel, oa int, cm colMap) ([]int, colMap, error) {
+	refs := freeRefs(r)
+	seen := map[int]bool{}
+	var keys []int
+	for _, ref := range refs {
+		p, err := cm.position(oa, ref[0], ref[1])
+		if err != nil {
+			return nil, colMap{}, err
+		}
+		if !seen[p] {
+			seen[p] = true
+			keys = append(keys, p)
+		}
+	}
+	sort.Ints(keys)
+	index := map[int]int{}
+	for k, p := range keys {
+		index[p] = k
+	}
+	var sub colMap
+	for _, ref := range refs {
+		level, idx := ref[0], ref[1]
+		for len(sub.levels) < level {
+			sub.levels = append(sub.levels, nil)
+		}
+		lv := sub.levels[level-1]
+		for len(lv) <= idx {
+			lv = append(lv, -1)
+		}
+		p, _ := cm.position(oa, level, idx)
+		lv[idx] = index[p]
+		sub.levels[level-1] = lv
+	}
+	return keys, sub, nil
+}
+
+// keyedOuter is the outer relation for a subquery reading the context's
+// columns keys: their distinct values, or the unit relation when the
+// subquery is not correlated.
+func keyedOuter(get plan.Rel, keys []int) outerRel {
+	if len(keys) == 0 {
+		return unitOuter()
+	}
+	return outerRel{rel: distinct(plan.Project{Input: get, Outputs: keys}), arity: len(keys)}
+}
+
+// outerRel is the relation a HIR relation is lowered against.
+type outerRel struct {
+	rel   plan.Rel
+	arity int
+	unit  bool // the unit relation: products with it are the identity
+}
+
+func unitOuter() outerRel {
+	return outerRel{rel: plan.Constant{Rows: []plan.ConstRow{{Row: repr.PackRow(), Diff: 1}}}, unit: true}
+}
+
+func (l *lowerer) newLocal() plan.LocalID {
+	l.q.nextLocal++
+	return l.q.nextLocal
+}
+
+// lowerTop lowers a query at the top of a statement.
+func (l *lowerer) lowerTop(r HRel) (plan.Rel, error) {
+	return l.lower(r, unitOuter(), colMap{})
+}
+
+// product returns outer × r (r has no outer columns).
+func product(o outerRel, r plan.Rel) plan.Rel {
+	if o.unit {
+		return r
+	}
+	return plan.Join{Inputs: []plan.Rel{o.rel, r}}
+}
+
+func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
+	oa := o.arity
+	switch x := r.(type) {
+	case HGet:
+		t := plan.RelType{Cols: x.Typ, Keys: x.Keys}
+		if x.Local != 0 {
+			return product(o, plan.Get{Local: x.Local, Name: x.Name, Type: t}), nil
+		}
+		return product(o, plan.Get{Global: x.ID, Name: x.Name, Type: t}), nil
+	case HConstant:
+		c := plan.Constant{Type: plan.RelType{Cols: x.Typ}}
+		for _, row := range x.Rows {
+			c.Rows = append(c.Rows, plan.ConstRow{Row: repr.PackRow(row...), Diff: 1})
+		}
+		return product(o, c), nil
+	case HMap:
+		in, err := l.lower(x.Input, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		if !hasSubquery(x.Scalars) {
+			es, err := l.lowerPlainScalars(x.Scalars, oa, cm)
+			if err != nil {
+				return nil, err
+			}
+			return plan.Map{Input: in, Scalars: es}, nil
+		}
+		// Each scalar may read the ones before it, so with subqueries
+		// lower one at a time.
+		for _, s := range x.Scalars {
+			arity := in.Typ().Arity()
+			rel, es, err := l.lowerScalars(in, oa, cm, []HScalar{s})
+			if err != nil {
+				return nil, err
+			}
+			in = plan.Map{Input: rel, Scalars: es}
+			if n := rel.Typ().Arity(); n != arity {
+				in = plan.Project{Input: in, Outputs: append(rangeFrom(0, arity), n)}
+			}
+		}
+		return in, nil
+	case HFilter:
+		in, err := l.lower(x.Input, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		arity := in.Typ().Arity()
+		rel, es, err := l.lowerScalars(in, oa, cm, x.Preds)
+		if err != nil {
+			return nil, err
+		}
+		var out plan.Rel = plan.Filter{Input: rel, Predicates: es}
+		if rel.Typ().Arity() != arity {
+			out = plan.Project{Input: out, Outputs: rangeFrom(0, arity)}
+		}
+		return out, nil
+	case HProject:
+		in, err := l.lower(x.Input, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		outs := rangeFrom(0, oa)
+		for _, c := range x.Outputs {
+			outs = append(outs, oa+c)
+		}
+		return plan.Project{Input: in, Outputs: outs}, nil
+	case HCallTable:
+		args, err := l.lowerPlainScalars(x.Args, oa, cm)
+		if err != nil {
+			return nil, err
+		}
+		return plan.FlatMap{Input: o.rel, Func: x.Func, Args: args}, nil
+	case HJoin:
+		return l.lowerJoin(x, o, cm)
+	case HReduce:
+		return l.lowerReduce(x, o, cm)
+	case HDistinct:
+		in, err := l.lower(x.Input, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		return distinct(in), nil
+	case HTopK:
+		in, err := l.lower(x.Input, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		group := rangeFrom(0, oa)
+		for _, g := range x.GroupKey {
+			group = append(group, oa+g)
+		}
+		order := make([]plan.ColumnOrder, len(x.Order))
+		for i, c := range x.Order {
+			order[i] = plan.ColumnOrder{Column: oa + c.Column, Order: c.Order}
+		}
+		return plan.TopK{Input: in, GroupKey: group, Order: order, Limit: x.Limit, Offset: x.Offset}, nil
+	case HNegate:
+		in, err := l.lower(x.Input, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		return plan.Negate{Input: in}, nil
+	case HThreshold:
+		in, err := l.lower(x.Input, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		return plan.Threshold{Input: in}, nil
+	case HUnion:
+		var ins []plan.Rel
+		for _, h := range x.Inputs {
+			in, err := l.lower(h, o, cm)
+			if err != nil {
+				return nil, err
+			}
+			ins = append(ins, in)
+		}
+		return plan.Union{Inputs: ins}, nil
+	case HLetRec:
+		if !o.unit {
+			return nil, pgcode.New(pgcode.FeatureNotSupported, "WITH RECURSIVE in a correlated subquery is not supported")
+		}
+		lr := plan.LetRec{IDs: x.IDs, Names: x.Names}
+		for i, v := range x.Values {
+			mv, err := l.lower(v, o, cm)
+			if err != nil {
+				return nil, err
+			}
+			lr.Values = append(lr.Values, mv)
+			lr.Types = append(lr.Types, plan.RelType{Cols: x.Types[i]})
+		}
+		body, err := l.lower(x.Body, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		lr.Body = body
+		return lr, nil
+	case HWindow:
+		in, err := l.lower(x.Input, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		w := plan.Window{Input: in, PartitionBy: rangeFrom(0, oa)}
+		for _, p := range x.PartitionBy {
+			w.PartitionBy = append(w.PartitionBy, oa+p)
+		}
+		for _, c := range x.OrderBy {
+			w.OrderBy = append(w.OrderBy, plan.ColumnOrder{Column: oa + c.Column, Order: c.Order})
+		}
+		for _, f := range x.Funcs {
+			args, err := l.lowerPlainScalars(f.Args, oa, cm)
+			if err != nil {
+				return nil, err
+			}
+			wf := plan.WindowFunc{Name: f.Name, Args: args, Typ: f.Typ}
+			if f.Agg != nil {
+				a, err := l.lowerAgg(*f.Agg, oa, cm)
+				if err != nil {
+					return nil, err
+				}
+				wf.Aggregate = &a
+				if f.Agg.Func != expr.AggCountStar {
+					wf.Args = []expr.Scalar{a.Expr}
+				}
+			}
+			w.Funcs = append(w.Funcs, wf)
+		}
+		return w, nil
+	}
+	return nil, pgcode.New(pgcode.InternalError, "sql: cannot lower %T", r)
+}
+
+// distinct is DISTINCT over all columns.
+func distinct(r plan.Rel) plan.Rel {
+	n := r.Typ().Arity()
+	keys := make([]expr.Scalar, n)
+	for i := range keys {
+		keys[i] = expr.Column{Index: i}
+	}
+	return plan.Reduce{Input: r, GroupKey: keys}
+}
+
+// let binds value and returns a Get of it with the binding wrapper.
+func (l *lowerer) let(name string, value plan.Rel) (plan.Get, func(body plan.Rel) plan.Rel) {
+	id := l.newLocal()
+	g := plan.Get{Local: id, Name: name, Type: value.Typ()}
+	return g, func(body plan.Rel) plan.Rel { return plan.Let{ID: id, Name: name, Value: value, Body: body} }
+}
+
+// nullSafeJoin joins a and b where a's columns ac equal b's columns bc,
+// NULL equal to NULL (two keys per nullable column: whether it is NULL, and
+// its value with NULL replaced by a fixed value). Output: a's columns then
+// b's.
+func nullSafeJoin(a, b plan.Rel, ac, bc []int) plan.Rel {
+	at, bt := a.Typ(), b.Typ()
+	na := at.Arity()
+	var eqs [][]expr.Scalar
+	for i := range ac {
+		x, y := expr.Scalar(expr.Column{Index: ac[i]}), expr.Scalar(expr.Column{Index: na + bc[i]})
+		tx, ty := at.Cols[ac[i]], bt.Cols[bc[i]]
+		if !tx.Nullable && !ty.Nullable {
+			eqs = append(eqs, []expr.Scalar{x, y})
+			continue
+		}
+		eqs = append(eqs, []expr.Scalar{expr.IsNull(x), expr.IsNull(y)})
+		d := placeholderDatum(tx.Type)
+		eqs = append(eqs, []expr.Scalar{
+			expr.NewCoalesce(tx.Type, x, expr.NewLiteral(d, tx.Type)),
+			expr.NewCoalesce(ty.Type, y, expr.NewLiteral(d, ty.Type)),
+		})
+	}
+	return plan.Join{Inputs: []plan.Rel{a, b}, Equivalences: eqs}
+}
+
+// placeholderDatum is a non-NULL value of t that stands in for NULL in a
+// NULL-safe join key (paired with an IS NULL key, so it never conflates a
+// NULL with a real value).
+func placeholderDatum(t repr.ScalarType) repr.Datum {
+	switch t.Kind {
+	case repr.KindBool:
+		return repr.False
+	case repr.KindInt2, repr.KindInt4, repr.KindInt8, repr.KindOid:
+		return repr.IntDatum(t.Kind, 0)
+	case repr.KindFloat4:
+		return repr.Float4Datum(0)
+	case repr.KindFloat8:
+		return repr.Float8Datum(0)
+	case repr.KindText, repr.KindVarchar, repr.KindChar:
+		return repr.StringDatum(t.Kind, "")
+	case repr.KindBytea:
+		return repr.ByteaDatum(nil)
+	case repr.KindDate:
+		return repr.DateDatum(0)
+	case repr.KindTime:
+		return repr.TimeDatum(0)
+	case repr.KindTimestamp:
+		return repr.TimestampDatum(0)
+	case repr.KindTimestampTz:
+		return repr.TimestampTzDatum(0)
+	case repr.KindInterval:
+		return repr.IntervalDatum(repr.Interval{})
+	case repr.KindUUID:
+		return repr.UUIDDatum([16]byte{})
+	case repr.KindJsonb:
+		return repr.JsonbDatum("null")
+	case repr.KindArray:
+		return repr.ArrayDatum(nil)
+	case repr.KindRecord:
+		return repr.RecordDatum(nil)
+	}
+	if d, err := repr.ParseText("0", t); err == nil {
+		return d
+	}
+	return repr.TextDatum("")
+}
+
+// semijoin keeps the rows of a (with their multiplicities) whose columns
+// ac match a row of keys (distinct rows of len(ac) columns).
+func semijoin(a, keys plan.Rel, ac []int) plan.Rel {
+	na := a.Typ().Arity()
+	j := nullSafeJoin(a, keys, ac, rangeFrom(0, len(ac)))
+	return plan.Project{Input: j, Outputs: rangeFrom(0, na)}
+}
+
+// antijoin keeps the rows of a whose columns ac match no row of keys:
+// a - semijoin(a, keys), which preserves multiplicities.
+func antijoin(a, keys plan.Rel, ac []int) plan.Rel {
+	return plan.Union{Inputs: []plan.Rel{a, plan.Negate{Input: semijoin(a, keys, ac)}}}
+}
+
+// nullsFor returns NULL literals of the given types.
+func nullsFor(cols []repr.ColumnType) []expr.Scalar {
+	out := make([]expr.Scalar, len(cols))
+	for i, c := range cols {
+		out[i] = expr.NullLiteral(c.Type)
+	}
+	return out
+}
+
+func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
+	oa := o.arity
+	left, err := l.lower(j.Left, o, cm)
+	if err != nil {
+		return nil, err
+	}
+	la := left.Typ().Arity() - oa
+	lget, bindL := l.let("left", left)
+	var prod plan.Rel
+	var right plan.Rel
+	ra := len(j.Right.Cols())
+	switch {
+	case j.Lateral:
+		if ct, ok := j.Right.(HCallTable); ok {
+			// A table function is evaluated per row: a FlatMap over the
+			// left side is the lateral join.
+			args, err := l.lowerPlainScalars(ct.Args, oa+la, cm.enterFull(oa, la))
+			if err != nil {
+				return nil, err
+			}
+			prod = plan.FlatMap{Input: lget, Func: ct.Func, Args: args}
+		} else {
+			// Lower the right side against the distinct values of the
+			// left columns it reads, then join back to the left rows.
+			keys, subCm, err := outerKeys(j.Right, oa, cm)
+			if err != nil {
+				return nil, err
+			}
+			r, err := l.lower(j.Right, keyedOuter(lget, keys), subCm)
+			if err != nil {
+				return nil, err
+			}
+			n, k := oa+la, len(keys)
+			joined := nullSafeJoin(lget, r, keys, rangeFrom(0, k))
+			prod = plan.Project{Input: joined, Outputs: append(rangeFrom(0, n), rangeFrom(n+k, ra)...)}
+		}
+	default:
+		right, err = l.lower(j.Right, o, cm)
+		if err != nil {
+			return nil, err
+		}
+		if o.unit {
+			prod = plan.Join{Inputs: []plan.Rel{lget, right}}
+		} else {
+			joined := nullSafeJoin(lget, right, rangeFrom(0, oa), rangeFrom(0, oa))
+			prod = plan.Project{Input: joined, Outputs: append(rangeFrom(0, oa+la), rangeFrom(2*oa+la, ra)...)}
+		}
+	}
+	// The ON condition.
+	inner := prod
+	if c, ok := j.On.(HLiteral); !ok || c.Value.IsNull() || !c.Value.Bool() {
+		arity := prod.Typ().Arity()
+		rel, es, err := l.lowerScalars(prod, oa, cm, []HScalar{j.On})
+		if err != nil {
+			return nil, err
+		}
+		inner = plan.Filter{Input: rel, Predicates: es}
+		if rel.Typ().Arity() != arity {
+			inner = plan.Project{Input: inner, Outputs: rangeFrom(0, arity)}
+		}
+	}
+	if j.Kind == JoinInner {
+		return bindL(inner), nil
+	}
+	iget, bindI := l.let("inner", inner)
+	rcols := j.Right.Cols()
+	lcols := j.Left.Cols()
+	parts := []plan.Rel{iget}
+	if j.Kind == JoinLeft || j.Kind == JoinFull {
+		// Left rows without a match, padded with NULLs.
+		matched := distinct(plan.Project{Input: iget, Outputs: rangeFrom(0, oa+la)})
+		anti := antijoin(lget, matched, rangeFrom(0, oa+la))
+		parts = append(parts, plan.Map{Input: anti, Scalars: nullsFor(rcols)})
+	}
+	var bindR func(plan.Rel) plan.Rel
+	if j.Kind == JoinRight || j.Kind == JoinFull {
+		rget, br := l.let("right", right)
+		bindR = br
+		// Right rows (with the outer prefix) without a match.
+		rkeys := append(rangeFrom(0, oa), rangeFrom(oa+la, ra)...)
+		matched := distinct(plan.Project{Input: iget, Outputs: rkeys})
+		anti := antijoin(rget, matched, rangeFrom(0, oa+ra))
+		padded := plan.Map{Input: anti, Scalars: nullsFor(lcols)}
+		// padded: outer, right, left-nulls -> outer, left-nulls, right.
+		outs := append(rangeFrom(0, oa), rangeFrom(oa+ra, la)...)
+		outs = append(outs, rangeFrom(oa, ra)...)
+		parts = append(parts, plan.Project{Input: padded, Outputs: outs})
+	}
+	var out plan.Rel = bindI(plan.Union{Inputs: parts})
+	if bindR != nil {
+		out = bindR(out)
+	}
+	return bindL(out), nil
+}
+
+// lowerReduce lowers GROUP BY and aggregates. A global aggregate (no
+// group key) yields one row per outer row even over no input: the rows
+// for outer rows that produced none are added with each aggregate's value
+// over the empty set (count 0, others NULL).
+func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error) {
+	oa := o.arity
+	in, err := l.lower(x.Input, o, cm)
+	if err != nil {
+		return nil, err
+	}
+	var group []expr.Scalar
+	for i := 0; i < oa; i++ {
+		group = append(group, expr.Column{Index: i})
+	}
+	for _, k := range x.GroupKey {
+		group = append(group, expr.Column{Index: oa + k})
+	}
+	// Aggregate arguments may hold subqueries: map them first.
+	var aggs []expr.Aggregate
+	for _, a := range x.Aggs {
+		var hs []HScalar
+		hs = append(hs, a.Args...)
+		if a.Filter != nil {
+			hs = append(hs, a.Filter)
+		}
+		for _, k := range a.OrderBy {
+			hs = append(hs, k.Expr)
+		}
+		if hasSubquery(hs) {
+			return nil, pgcode.New(pgcode.FeatureNotSupported, "subqueries in aggregate arguments are not supported")
+		}
+		ma, err := l.lowerAgg(a, oa, cm)
+		if err != nil {
+			return nil, err
+		}
+		aggs = append(aggs, ma)
+	}
+	red := plan.Reduce{Input: in, GroupKey: group, Aggregates: aggs}
+	if len(x.GroupKey) > 0 {
+		return red, nil
+	}
+	rget, bind := l.let("reduce", red)
+	present := plan.Project{Input: rget, Outputs: rangeFrom(0, oa)}
+	missing := plan.Union{Inputs: []plan.Rel{o.rel, plan.Negate{Input: present}}}
+	var defaults []expr.Scalar
+	for _, a := range aggs {
+		switch a.Func {
+		case expr.AggCount, expr.AggCountStar:
+			defaults = append(defaults, expr.NewLiteral(repr.Int8Datum(0), repr.TypeInt8))
+		default:
+			defaults = append(defaults, expr.NullLiteral(a.Typ.Type))
+		}
+	}
+	return bind(plan.Union{Inputs: []plan.Rel{rget, plan.Map{Input: missing, Scalars: defaults}}}), nil
+}
+
+// lowerAgg lowers one aggregate over the columns of its input (outer
+// prefix oa). FILTER (WHERE p) makes the value NULL where p is not true,
+// which the aggregates that skip NULLs ignore.
+func (l *lowerer) lowerAgg(a HAgg, oa int, cm colMap) (expr.Aggregate, error) {
+	out := expr.Aggregate{Func: a.Func, Distinct: a.Distinct, Typ: a.Typ}
+	args, err := l.lowerPlainScalars(a.Args, oa, cm)
+	if err != nil {
+		return out, err
+	}
+	switch {
+	case a.Func == expr.AggCountStar:
+		out.Expr = expr.NewLiteral(repr.True, repr.TypeBool)
+		if a.Filter != nil {
+			// count(*) FILTER (WHERE p) counts the rows where p is true.
+			out.Func = expr.AggCount
+		}
+	case len(args) == 1:
+		out.Expr = args[0]
+	default:
+		rec, err := recordOf(args)
+		if err != nil {
+			return out, err
+		}
+		out.Expr = rec
+	}
+	if a.Filter != nil {
+		f, err := l.lowerPlainScalar(a.Filter, oa, cm)
+		if err != nil {
+			return out, err
+		}
+		t := out.Expr.Type(nil).Type
+		out.Expr = expr.If{Cond: f, Then: out.Expr, Else: expr.NullLiteral(t)}
+	}
+	for _, k := range a.OrderBy {
+		e, err := l.lowerPlainScalar(k.Expr, oa, cm)
+		if err != nil {
+			return out, err
+		}
+		out.OrderBy = append(out.OrderBy, expr.OrderKey{Expr: e, Order: k.Order})
+	}
+	return out, nil
+}
+
+// recordOf packs several values into one record (two-argument
+// aggregates).
+func recordOf(args []expr.Scalar) (expr.Scalar, error) {
+	types := make([]repr.ScalarType, len(args))
+	for i, a := range args {
+		types[i] = a.Type(nil).Type
+	}
+	if overloads := expr.LookupFunc("row"); len(overloads) > 0 {
+		res, err := expr.Resolve("row", overloads, types)
+		if err != nil {
+			return nil, err
+		}
+		return expr.Call{Func: res.Func, Args: args}, nil
+	}
+	return expr.Call{Func: recordCreate, Args: args}, nil
+}
+
+// recordCreate packs its arguments into a record datum; used for the
+// (value, delimiter) and (key, value) records of two-argument aggregates
+// when expr's catalog has no "row" function.
+var recordCreate = &expr.Func{
+	Name: "record_create",
+	Ret:  repr.TypeRecord,
+	Eval: func(_ *expr.EvalCtx, args []repr.Datum) (repr.Datum, error) {
+		return repr.RecordDatum(append([]repr.Datum(nil), args...)), nil
+	},
+}
+
+func hasSubquery(es []HScalar) bool {
+	found := false
+	for _, e := range es {
+		rewriteHScalar(e, 0, func(s HScalar, _ int) HScalar {
+			switch s.(type) {
+			case HExists, HSelect:
+				found = true
+			}
+			return s
+		})
+	}
+	return found
+}
+
+// lowerPlainScalars lowers scalars that contain no subqueries.
+func (l *lowerer) lowerPlainScalars(es []HScalar, oa int, cm colMap) ([]expr.Scalar, error) {
+	out := make([]expr.Scalar, len(es))
+	for i, e := range es {
+		s, err := l.lowerPlainScalar(e, oa, cm)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func (l *lowerer) lowerPlainScalar(e HScalar, oa int, cm colMap) (expr.Scalar, error) {
+	return l.scalar(e, oa, cm, nil)
+}
+
+// scalar lowers e; subs maps subquery placeholders to columns.
+func (l *lowerer) scalar(e HScalar, oa int, cm colMap, subs map[int]int) (expr.Scalar, error) {
+	switch x := e.(type) {
+	case HColumn:
+		if x.Level == 0 {
+			return expr.Column{Index: oa + x.Index}, nil
+		}
+		lv := x.Level - 1
+		if lv >= len(cm.levels) || x.Index >= len(cm.levels[lv]) || cm.levels[lv][x.Index] < 0 {
+			return nil, pgcode.New(pgcode.InternalError, "sql: column reference %d of level %d out of scope", x.Index, x.Level)
+		}
+		return expr.Column{Index: cm.levels[lv][x.Index]}, nil
+	case HLiteral:
+		t := x.Type.Type
+		if t.Kind == repr.KindNull {
+			// An unknown literal that no context typed is text.
+			t = repr.TypeText
+		}
+		return expr.Literal{Value: x.Value, Typ: repr.ColumnType{Type: t, Nullable: x.Value.IsNull()}}, nil
+	case HCall:
+		args := make([]expr.Scalar, len(x.Args))
+		for i, a := range x.Args {
+			s, err := l.scalar(a, oa, cm, subs)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = s
+		}
+		return expr.Call{Func: x.Func, Args: args}, nil
+	case HIf:
+		c, err := l.scalar(x.Cond, oa, cm, subs)
+		if err != nil {
+			return nil, err
+		}
+		t, err := l.scalar(x.Then, oa, cm, subs)
+		if err != nil {
+			return nil, err
+		}
+		f, err := l.scalar(x.Else, oa, cm, subs)
+		if err != nil {
+			return nil, err
+		}
+		return expr.If{Cond: c, Then: t, Else: f}, nil
+	case HMzNow:
+		return expr.MzNow{}, nil
+	case HParam:
+		if l.params == nil {
+			// Describing: the value is not known; the plan only serves
+			// to type the statement and must be planned again with values.
+			return expr.NullLiteral(x.Type.Type), nil
+		}
+		if x.N > len(l.params) {
+			return nil, pgcode.New(pgcode.UndefinedParameter, "there is no parameter $%d", x.N)
+		}
+		d := l.params[x.N-1]
+		return expr.Literal{Value: d, Typ: repr.ColumnType{Type: x.Type.Type, Nullable: d.IsNull()}}, nil
+	case HError:
+		return expr.ErrorLiteral(x.Err, x.Type.Type), nil
+	case hSubRef:
+		return expr.Column{Index: subs[x.K]}, nil
+	case HExists, HSelect:
+		return nil, pgcode.New(pgcode.InternalError, "sql: subquery not extracted before lowering")
+	}
+	return nil, pgcode.New(pgcode.InternalError, "sql: cannot lower scalar %T", e)
+}
+
+// hSubRef stands for the value of the K-th subquery extracted from an
+// expression.
+type hSubRef struct {
+	K    int
+	Type repr.ColumnType
+}
+
+func (hSubRef) hscalar()               {}
+func (e hSubRef) Typ() repr.ColumnType { return e.Type }
+
+// lowerScalars lowers es over rel (outer prefix oa, then the level-0
+// columns). Subqueries are decorrelated: each appends one column to rel,
+// computed by lowering the subquery against the distinct rows of rel and
+// joining the result back. The returned relation has rel's columns
+// followed by one column per subquery.
+func (l *lowerer) lowerScalars(rel plan.Rel, oa int, cm colMap, es []HScalar) (plan.Rel, []expr.Scalar, error) {
+	var subqs []HScalar
+	replaced := make([]HScalar, len(es))
+	for i, e := range es {
+		replaced[i] = rewriteHScalarNoDescend(e, func(s HScalar) HScalar {
+			switch s.(type) {
+			case HExists, HSelect:
+				subqs = append(subqs, s)
+				return hSubRef{K: len(subqs) - 1, Type: s.Typ()}
+			}
+			return s
+		})
+	}
+	subs := map[int]int{}
+	for k, s := range subqs {
+		var err error
+		arity := rel.Typ().Arity()
+		if rel, err = l.applySubquery(rel, oa, cm, s); err != nil {
+			return nil, nil, err
+		}
+		subs[k] = arity
+	}
+	out := make([]expr.Scalar, len(replaced))
+	for i, e := range replaced {
+		s, err := l.scalar(e, oa, cm, subs)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i] = s
+	}
+	return rel, out, nil
+}
+
+// rewriteHScalarNoDescend rewrites e top-down without entering
+// subqueries: f's result replaces a node and is not visited further when
+// it differs from the node.
+func rewriteHScalarNoDescend(e HScalar, f func(HScalar) HScalar) HScalar {
+	switch e.(type) {
+	case HExists, HSelect:
+		return f(e)
+	}
+	switch x := e.(type) {
+	case HCall:
+		args := make([]HScalar, len(x.Args))
+		for i, a := range x.Args {
+			args[i] = rewriteHScalarNoDescend(a, f)
+		}
+		return HCall{Func: x.Func, Args: args}
+	case HIf:
+		return HIf{Cond: rewriteHScalarNoDescend(x.Cond, f), Then: rewriteHScalarNoDescend(x.Then, f), Else: rewriteHScalarNoDescend(x.Else, f)}
+	}
+	return f(e)
+}
+
+// applySubquery appends the value of an EXISTS or scalar subquery to every
+// row of rel. The subquery is lowered against the distinct values of the
+// columns it reads (none when uncorrelated) and its result joined back on
+// them, NULL-safely.
+func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar) (plan.Rel, error) {
+	n := rel.Typ().Arity()
+	get, bind := l.let("subquery_input", rel)
+	var subRel HRel
+	switch x := s.(type) {
+	case HExists:
+		subRel = x.Rel
+	case HSelect:
+		subRel = x.Rel
+	default:
+		return nil, pgcode.New(pgcode.InternalError, "sql: not a subquery")
+	}
+	keys, subCm, err := outerKeys(subRel, oa, cm)
+	if err != nil {
+		return nil, err
+	}
+	k := len(keys)
+	sub, err := l.lower(subRel, keyedOuter(get, keys), subCm)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.(HExists); ok {
+		found := distinct(plan.Project{Input: sub, Outputs: rangeFrom(0, k)})
+		fget, bindF := l.let("exists", found)
+		yes := plan.Map{Input: semijoin(get, fget, keys), Scalars: []expr.Scalar{expr.NewLiteral(repr.True, repr.TypeBool)}}
+		no := plan.Map{Input: antijoin(get, fget, keys), Scalars: []expr.Scalar{expr.NewLiteral(repr.False, repr.TypeBool)}}
+		return bind(bindF(plan.Union{Inputs: []plan.Rel{yes, no}})), nil
+	}
+	typ := s.(HSelect).Type.Type
+	sget, bindS := l.let("select", sub)
+	// More than one row for a key is an error (21000), kept in the result
+	// so that a maintained view reports it.
+	counts := plan.Reduce{Input: sget, GroupKey: colScalars(k), Aggregates: []expr.Aggregate{{
+		Func: expr.AggCountStar, Expr: expr.NewLiteral(repr.True, repr.TypeBool), Typ: repr.ColumnType{Type: repr.TypeInt8}}}}
+	gt, err := expr.Resolve(">", expr.LookupBinaryOp(">"), []repr.ScalarType{repr.TypeInt8, repr.TypeInt8})
+	if err != nil {
+		return nil, err
+	}
+	tooMany := plan.Filter{Input: counts, Predicates: []expr.Scalar{expr.Call{Func: gt.Func, Args: []expr.Scalar{
+		expr.Column{Index: k}, expr.NewLiteral(repr.Int8Datum(1), repr.TypeInt8)}}}}
+	errVal := expr.ErrorLiteral(pgcode.New(pgcode.CardinalityViolation, "more than one row returned by a subquery used as an expression"), typ)
+	errs := plan.Project{Input: plan.Map{Input: tooMany, Scalars: []expr.Scalar{errVal}}, Outputs: append(rangeFrom(0, k), k+1)}
+	values := plan.Union{Inputs: []plan.Rel{sget, errs}}
+	matched := plan.Project{Input: nullSafeJoin(get, values, keys, rangeFrom(0, k)), Outputs: append(rangeFrom(0, n), n+k)}
+	present := distinct(plan.Project{Input: sget, Outputs: rangeFrom(0, k)})
+	missing := plan.Map{Input: antijoin(get, present, keys), Scalars: []expr.Scalar{expr.NullLiteral(typ)}}
+	return bind(bindS(plan.Union{Inputs: []plan.Rel{matched, missing}})), nil
+}
+
+func colScalars(n int) []expr.Scalar {
+	out := make([]expr.Scalar, n)
+	for i := range out {
+		out[i] = expr.Column{Index: i}
+	}
+	return out
+}
+
+// lowerConstScalar lowers a scalar that references no columns.
+func lowerConstScalar(h HScalar) (expr.Scalar, error) {
+	l := &lowerer{q: &qctx{}}
+	if hasSubquery([]HScalar{h}) {
+		return nil, pgcode.New(pgcode.FeatureNotSupported, "subquery in a constant")
+	}
+	return l.scalar(h, 0, colMap{}, nil)
+}

@@ -1,0 +1,19 @@
+// Package parse turns SQL text into statements: PostgreSQL statements as
+// pg_query_go parses them (PostgreSQL's own grammar), and viewd's own
+// statements, which that grammar rejects (SUBSCRIBE, SELECT ... AS OF,
+// CREATE SOURCE / CONNECTION, CREATE DEFAULT INDEX, DECLARE ... FOR
+// SUBSCRIBE, FETCH ... WITH, EXPLAIN with a stage, SHOW of viewd objects).
+//
+// The extension parser works on the tokens of PostgreSQL's scanner
+// (pg_query.Scan), so quoting, comments and positions are exactly
+// PostgreSQL's. A statement is first offered to pg_query; only when it
+// rejects it does the extension parser look at the leading keywords.
+// Every query embedded in a viewd statement (the body of SUBSCRIBE, the
+// SELECT before AS OF, the query of a materialized view) is parsed by
+// pg_query again.
+//
+// Positions: every Statement records the byte offset of its text within
+// the whole input; syntax errors are *pgcode.Error with code 42601 and the
+// 1-based character position within the whole input, as PostgreSQL
+// reports it.
+package parse

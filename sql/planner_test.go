@@ -1,0 +1,269 @@
+package sql
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql/parse"
+)
+
+// TestPlanner runs the golden files under testdata/:
+//
+//	exec-ddl        declare tables, views, sources in the test catalog
+//	build           print the HIR of a query and its output description
+//	lower           print the decorrelated MIR (plan.Explain) and finishing
+//	plan            print a summary of any statement's plan
+//
+// Errors print as "error <SQLSTATE>: message (position n)".
+func TestPlanner(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		cat := &testCatalog{}
+		ev := &evaluator{tables: map[plan.GlobalID][]evalRow{}, lets: map[plan.LocalID][]evalRow{}, ctx: &expr.EvalCtx{}}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			switch d.Cmd {
+			case "data":
+				// data table=t: the input is a query whose rows become t's.
+				var table string
+				d.ScanArgs(t, "table", &table)
+				item, err := cat.ResolveItem(PartialName{Item: table}, []string{"public"})
+				if err != nil {
+					return formatErr(err)
+				}
+				rows, _, err := evalQuery(cat, ev, d.Input)
+				if err != nil {
+					return formatErr(err)
+				}
+				ev.tables[item.ID] = rows
+				return ""
+			case "eval":
+				rows, qp, err := evalQuery(cat, ev, d.Input)
+				if err != nil {
+					return formatErr(err)
+				}
+				return formatRows(rows, qp)
+			case "exec-ddl":
+				if err := cat.exec(d.Input); err != nil {
+					return formatErr(err)
+				}
+				return ""
+			case "build", "lower", "plan":
+				stmts, err := parse.Parse(d.Input)
+				if err != nil {
+					return formatErr(err)
+				}
+				var b strings.Builder
+				for _, st := range stmts {
+					scx := &StatementContext{Catalog: cat, Vars: map[string]string{}}
+					p, err := PlanStatement(scx, st, nil)
+					if err != nil {
+						b.WriteString(formatErr(err))
+						continue
+					}
+					b.WriteString(describePlan(d.Cmd, p))
+					if len(scx.ParamTypes) > 0 {
+						fmt.Fprintf(&b, "params: %v\n", scx.ParamTypes)
+					}
+				}
+				return b.String()
+			}
+			t.Fatalf("unknown command %s", d.Cmd)
+			return ""
+		})
+	})
+}
+
+// evalQuery plans a query and evaluates its MIR with the naive
+// evaluator; the rows are finished (ordered, limited, projected).
+func evalQuery(cat *testCatalog, ev *evaluator, sqlText string) ([]evalRow, *QueryPlan, error) {
+	stmts, err := parse.Parse(sqlText)
+	if err != nil {
+		return nil, nil, err
+	}
+	scx := &StatementContext{Catalog: cat, Vars: map[string]string{}}
+	p, err := PlanStatement(scx, stmts[0], nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	sp, ok := p.(*SelectPlan)
+	if !ok {
+		return nil, nil, fmt.Errorf("eval: not a query")
+	}
+	qp := &sp.Query
+	rows, err := ev.eval(qp.Expr)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows = consolidate(rows)
+	var flat [][]repr.Datum
+	for _, r := range rows {
+		if r.diff < 0 {
+			return nil, nil, fmt.Errorf("eval: negative multiplicity %d for (%s)", r.diff, rowKey(r.vals))
+		}
+		for i := int64(0); i < r.diff; i++ {
+			flat = append(flat, r.vals)
+		}
+	}
+	f := qp.Finishing
+	sort.SliceStable(flat, func(i, j int) bool {
+		for _, o := range f.Order {
+			if c := compareOrdered(flat[i][o.Column], flat[j][o.Column], o.Order); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+	if f.Offset > 0 {
+		if int(f.Offset) > len(flat) {
+			flat = nil
+		} else {
+			flat = flat[f.Offset:]
+		}
+	}
+	if f.Limit >= 0 && int(f.Limit) < len(flat) {
+		flat = flat[:f.Limit]
+	}
+	var out []evalRow
+	for _, vals := range flat {
+		pv := make([]repr.Datum, len(f.Project))
+		for i, c := range f.Project {
+			pv[i] = vals[c]
+		}
+		out = append(out, evalRow{vals: pv, diff: 1})
+	}
+	return out, qp, nil
+}
+
+// formatRows prints rows one per line; unordered results are sorted.
+func formatRows(rows []evalRow, qp *QueryPlan) string {
+	lines := make([]string, len(rows))
+	for i, r := range rows {
+		lines[i] = rowKey(r.vals)
+	}
+	if len(qp.Finishing.Order) == 0 {
+		sort.Strings(lines)
+	}
+	if len(lines) == 0 {
+		return "(no rows)\n"
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func describePlan(cmd string, p Plan) string {
+	var b strings.Builder
+	query := func(q *QueryPlan) {
+		switch cmd {
+		case "build":
+			b.WriteString(HIRString(q.HIR))
+		case "lower":
+			b.WriteString(plan.Explain(q.Expr))
+			if !q.Finishing.IsTrivial(q.Expr.Typ().Arity()) {
+				fmt.Fprintf(&b, "finishing: order=(%s) limit=%d offset=%d project=(%s)\n",
+					orderList(q.Finishing.Order), q.Finishing.Limit, q.Finishing.Offset, colList(q.Finishing.Project))
+			}
+		}
+		fmt.Fprintf(&b, "desc: %s\n", q.Desc)
+	}
+	switch x := p.(type) {
+	case *SelectPlan:
+		if cmd != "plan" {
+			query(&x.Query)
+		} else {
+			fmt.Fprintf(&b, "Select %s depends=%v\n", x.Query.Desc, x.Query.DependsOn)
+		}
+		if x.AsOf != nil {
+			fmt.Fprintf(&b, "as of (at least=%v): %s", x.AtLeast, plan.Explain(x.AsOf.Expr))
+		}
+	case *CreateViewPlan:
+		fmt.Fprintf(&b, "CreateView %s materialized=%v or_replace=%v if_not_exists=%v depends=%v\n", x.Name, x.Materialized, x.OrReplace, x.IfNotExists, x.Query.DependsOn)
+		if cmd != "plan" {
+			query(&x.Query)
+		} else {
+			fmt.Fprintf(&b, "desc: %s\n", x.Query.Desc)
+		}
+	case *CreateTablePlan:
+		fmt.Fprintf(&b, "CreateTable %s %s keys=%v if_not_exists=%v\n", x.Name, x.Desc, x.Keys, x.IfNotExists)
+		for _, c := range x.Columns {
+			if c.DefaultExpr != nil {
+				fmt.Fprintf(&b, "  default %s: %s (%s)\n", c.Name, c.Default, c.DefaultExpr)
+			}
+		}
+	case *InsertPlan:
+		fmt.Fprintf(&b, "Insert into %s\n%s", x.Table.Name, plan.Explain(x.Values))
+		if x.OnConflict != nil {
+			fmt.Fprintf(&b, "on conflict cols=%v do_nothing=%v set=%v where=%v\n", x.OnConflict.Columns, x.OnConflict.DoNothing, x.OnConflict.Set, x.OnConflict.Where)
+		}
+		if x.Returning != nil {
+			fmt.Fprintf(&b, "returning %v %s\n", x.Returning, x.ReturningDesc)
+		}
+	case *UpdatePlan:
+		fmt.Fprintf(&b, "Update %s\n%s", x.Table.Name, plan.Explain(x.Selection))
+		if x.Returning != nil {
+			fmt.Fprintf(&b, "returning %v %s\n", x.Returning, x.ReturningDesc)
+		}
+	case *DeletePlan:
+		fmt.Fprintf(&b, "Delete from %s\n%s", x.Table.Name, plan.Explain(x.Selection))
+		if x.Returning != nil {
+			fmt.Fprintf(&b, "returning %v %s\n", x.Returning, x.ReturningDesc)
+		}
+	case *CreateIndexPlan:
+		fmt.Fprintf(&b, "CreateIndex %q on %s keys=%v names=%v default=%v\n", x.Name, x.On.Name, x.Keys, x.KeyNames, x.Default)
+	case *SubscribePlan:
+		obj := ""
+		if x.Object != nil {
+			obj = x.Object.Name.String()
+		}
+		fmt.Fprintf(&b, "Subscribe object=%q snapshot=%v progress=%v at_least=%v\n", obj, x.Snapshot, x.Progress, x.AtLeast)
+		if cmd == "plan" {
+			fmt.Fprintf(&b, "%sdesc: %s\n", plan.Explain(x.Query.Expr), x.Query.Desc)
+		} else {
+			query(&x.Query)
+		}
+		if x.AsOf != nil {
+			fmt.Fprintf(&b, "as of: %s", plan.Explain(x.AsOf.Expr))
+		}
+		if x.UpTo != nil {
+			fmt.Fprintf(&b, "up to: %s", plan.Explain(x.UpTo.Expr))
+		}
+	case *ExplainPlan:
+		txt, ok := x.Text()
+		fmt.Fprintf(&b, "Explain %s (has text: %v)\n%s", x.Stage, ok, txt)
+	case *ShowObjectsPlan:
+		obj := ""
+		if x.Object != nil {
+			obj = x.Object.Name.String()
+		}
+		fmt.Fprintf(&b, "ShowObjects %s from=%v object=%q desc=%s\n", x.What, x.From, obj, x.Desc)
+	case *DeclarePlan:
+		fmt.Fprintf(&b, "Declare %s query=%v subscribe=%v\n", x.Name, x.Query != nil, x.Subscribe != nil)
+	case *CopyToPlan:
+		fmt.Fprintf(&b, "CopyTo query=%v subscribe=%v format=%v\n", x.Query != nil, x.Subscribe != nil, x.Format)
+	case *CopyFromPlan:
+		fmt.Fprintf(&b, "CopyFrom %s columns=%v options=%v\n", x.Table.Name, x.Columns, x.Options)
+	case *CreateSourcePlan:
+		conn := ""
+		if x.Connection != nil {
+			conn = x.Connection.Name.String()
+		}
+		fmt.Fprintf(&b, "CreateSource %s kind=%s connection=%q envelope=%s keys=%v\n", x.Name, x.Source.Kind, conn, x.Source.Envelope, x.Keys)
+		for _, c := range x.Columns {
+			fmt.Fprintf(&b, "  column %s %s\n", c.Name, c.Type)
+		}
+	case *PreparePlan:
+		fmt.Fprintf(&b, "Prepare %s types=%v stmt=%s\n", x.Name, x.Types, parse.Dump(x.Stmt))
+	case *ExecutePlan:
+		fmt.Fprintf(&b, "Execute %s\n", x.Name)
+		for _, p := range x.Params {
+			b.WriteString(plan.Explain(p))
+		}
+	default:
+		fmt.Fprintf(&b, "%T %+v\n", p, p)
+	}
+	return b.String()
+}

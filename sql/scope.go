@@ -1,0 +1,154 @@
+package sql
+
+import (
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql/parse"
+)
+
+// qctx is the state of planning one statement.
+type qctx struct {
+	scx       *StatementContext
+	span      parse.Span
+	nextLocal plan.LocalID
+	depends   map[plan.GlobalID]bool
+	// volatile records a volatile function call (random()); views reject it.
+	volatile bool
+	// mzNow records a call of mz_now().
+	mzNow bool
+}
+
+func newQctx(scx *StatementContext, span parse.Span) *qctx {
+	return &qctx{scx: scx, span: span, depends: map[plan.GlobalID]bool{}}
+}
+
+// errAt attaches a statement position to a *pgcode.Error without one.
+func (q *qctx) errAt(err error, loc int32) error {
+	if pe, ok := err.(*pgcode.Error); ok && pe.Position == 0 && loc >= 0 {
+		pe.Position = q.span.Position(loc)
+	}
+	return err
+}
+
+// scopeCol is one column visible in a FROM scope.
+type scopeCol struct {
+	table string // range variable name ("" for none)
+	name  string
+	typ   repr.ColumnType
+	// hidden columns (the right-hand copies of USING/NATURAL join columns)
+	// are reachable only qualified and are not expanded by *.
+	hidden bool
+}
+
+// cte is a WITH query visible by name.
+type cte struct {
+	name  string
+	cols  []string
+	rel   HRel // the planned query, inlined at each reference
+	local plan.LocalID
+	typ   []repr.ColumnType
+	// recursive binding being planned: references become HGet of local.
+	recursive bool
+}
+
+// scope is the set of names a query level can see: its FROM columns, the
+// scopes of enclosing queries (outer), and its CTEs.
+type scope struct {
+	cols  []scopeCol
+	outer *scope
+	ctes  []*cte
+	// grouped, when set, makes column references from subqueries resolve
+	// to the output of the aggregation: cols are the pre-aggregation
+	// columns and grouped maps them.
+	grouped *aggState
+}
+
+// lookupCTE finds a CTE by name in this scope or enclosing ones.
+func (s *scope) lookupCTE(name string) *cte {
+	for sc := s; sc != nil; sc = sc.outer {
+		for i := len(sc.ctes) - 1; i >= 0; i-- {
+			if sc.ctes[i].name == name {
+				return sc.ctes[i]
+			}
+		}
+	}
+	return nil
+}
+
+// resolveColumn finds table.name (table may be empty) starting at this
+// scope; it returns the level and index. ok false means not found at any
+// level.
+func (s *scope) resolveColumn(table, name string) (level, index int, typ repr.ColumnType, err error) {
+	level = 0
+	for sc := s; sc != nil; sc = sc.outer {
+		found := -1
+		tableSeen := false
+		for i, c := range sc.cols {
+			if table != "" {
+				if c.table != table {
+					continue
+				}
+				tableSeen = true
+			} else if c.hidden {
+				continue
+			}
+			if c.name != name {
+				continue
+			}
+			if found >= 0 {
+				ref := name
+				if table != "" {
+					ref = table + "." + name
+				}
+				return 0, 0, typ, pgcode.New(pgcode.AmbiguousColumn, "column reference %q is ambiguous", ref)
+			}
+			found = i
+		}
+		if found >= 0 {
+			if sc.grouped != nil {
+				k, ok := sc.grouped.groupColumn(found)
+				if !ok {
+					ref := name
+					if t := sc.cols[found].table; t != "" {
+						ref = t + "." + name
+					}
+					return 0, 0, typ, pgcode.New(pgcode.GroupingError, "subquery uses ungrouped column %q from outer query", ref)
+				}
+				return level, k, sc.grouped.keyType(k), nil
+			}
+			return level, found, sc.cols[found].typ, nil
+		}
+		if table != "" && tableSeen {
+			return 0, 0, typ, pgcode.New(pgcode.UndefinedColumn, "column %s.%s does not exist", table, name)
+		}
+		level++
+	}
+	if table != "" {
+		if !s.hasTable(table) {
+			return 0, 0, typ, pgcode.New(pgcode.UndefinedTable, "missing FROM-clause entry for table %q", table)
+		}
+		return 0, 0, typ, pgcode.New(pgcode.UndefinedColumn, "column %s.%s does not exist", table, name)
+	}
+	return 0, 0, typ, pgcode.New(pgcode.UndefinedColumn, "column %q does not exist", name)
+}
+
+func (s *scope) hasTable(table string) bool {
+	for sc := s; sc != nil; sc = sc.outer {
+		for _, c := range sc.cols {
+			if c.table == table {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// colTypes returns the scope's column types.
+func (s *scope) colTypes() []repr.ColumnType {
+	out := make([]repr.ColumnType, len(s.cols))
+	for i, c := range s.cols {
+		out[i] = c.typ
+	}
+	return out
+}

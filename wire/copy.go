@@ -1,0 +1,573 @@
+package wire
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
+
+// copyFormat is CopyOptions with defaults applied.
+type copyFormat struct {
+	csv    bool
+	delim  byte
+	null   string
+	header bool
+	quote  byte
+	escape byte
+}
+
+func resolveCopyOptions(o CopyOptions) (copyFormat, error) {
+	f := copyFormat{csv: o.Format == CopyCSV, delim: '\t', null: `\N`, header: o.Header, quote: '"'}
+	if f.csv {
+		f.delim, f.null = ',', ""
+	}
+	if o.Null != "" {
+		f.null = o.Null
+	}
+	one := func(name, v string, dst *byte) error {
+		if v == "" {
+			return nil
+		}
+		if len(v) != 1 {
+			return pgcode.New(pgcode.FeatureNotSupported, "COPY %s must be a single one-byte character", name)
+		}
+		*dst = v[0]
+		return nil
+	}
+	if err := one("delimiter", o.Delimiter, &f.delim); err != nil {
+		return f, err
+	}
+	if err := one("quote", o.Quote, &f.quote); err != nil {
+		return f, err
+	}
+	f.escape = f.quote
+	if err := one("escape", o.Escape, &f.escape); err != nil {
+		return f, err
+	}
+	if f.delim == '\n' || f.delim == '\r' || (!f.csv && f.delim == '\\') {
+		return f, pgcode.New(pgcode.InvalidParameterValue, "COPY delimiter cannot be newline, carriage return or backslash")
+	}
+	return f, nil
+}
+
+// appendCopyText appends one field in COPY text format: backslash escapes
+// for backslash, the delimiter and control characters.
+func appendCopyText(buf []byte, s string, delim byte) []byte {
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; ch {
+		case '\\':
+			buf = append(buf, '\\', '\\')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		case '\b':
+			buf = append(buf, '\\', 'b')
+		case '\f':
+			buf = append(buf, '\\', 'f')
+		case '\v':
+			buf = append(buf, '\\', 'v')
+		default:
+			if ch == delim {
+				buf = append(buf, '\\')
+			}
+			buf = append(buf, ch)
+		}
+	}
+	return buf
+}
+
+// appendCopyCSV appends one field in CSV format, quoted when it holds the
+// delimiter, quote, a line break, or would read back as NULL.
+func appendCopyCSV(buf []byte, s string, f copyFormat) []byte {
+	needs := s == f.null || strings.IndexByte(s, f.delim) >= 0 || strings.IndexByte(s, f.quote) >= 0 ||
+		strings.ContainsAny(s, "\r\n") || (s == `\.`)
+	if !needs {
+		return append(buf, s...)
+	}
+	buf = append(buf, f.quote)
+	for i := 0; i < len(s); i++ {
+		if s[i] == f.quote || s[i] == f.escape {
+			buf = append(buf, f.escape)
+		}
+		buf = append(buf, s[i])
+	}
+	return append(buf, f.quote)
+}
+
+// copyOut sends a COPY TO STDOUT: one CopyData per row.
+func (c *conn) copyOut(ctx context.Context, co *CopyOut) error {
+	defer co.Rows.Close()
+	f, err := resolveCopyOptions(co.Options)
+	if err != nil {
+		return err
+	}
+	n := co.Desc.Arity()
+	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, n)})
+	streaming := false
+	if s, ok := co.Rows.(Streaming); ok {
+		streaming = s.Streaming()
+	}
+	if err := c.flush(); err != nil {
+		return errClientGone
+	}
+	var line, val []byte
+	if f.csv && f.header {
+		for i := range n {
+			if i > 0 {
+				line = append(line, f.delim)
+			}
+			name := ""
+			if i < len(co.Desc.Names) {
+				name = co.Desc.Names[i]
+			}
+			line = appendCopyCSV(line, name, f)
+		}
+		line = append(line, '\n')
+		c.be.Send(&pgproto3.CopyData{Data: line})
+	}
+	count := 0
+	for {
+		row, err := co.Rows.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return classify(ctx, err)
+		}
+		line = line[:0]
+		it := row.Iter()
+		for i := 0; ; i++ {
+			d, ok := it.Next()
+			if !ok {
+				if it.Err() != nil || i != n {
+					return pgcode.New(pgcode.InternalError, "malformed COPY row: %d columns, expected %d", i, n)
+				}
+				break
+			}
+			if i >= n {
+				return pgcode.New(pgcode.InternalError, "COPY row has more than %d columns", n)
+			}
+			if i > 0 {
+				line = append(line, f.delim)
+			}
+			if d.IsNull() {
+				line = append(line, f.null...)
+				continue
+			}
+			val = c.text.appendText(val[:0], d, co.Desc.Types[i].Type)
+			if f.csv {
+				line = appendCopyCSV(line, string(val), f)
+			} else {
+				line = appendCopyText(line, string(val), f.delim)
+			}
+		}
+		line = append(line, '\n')
+		c.drainPending()
+		c.be.Send(&pgproto3.CopyData{Data: line})
+		count++
+		c.unflushed += len(line) + 5
+		if streaming || c.unflushed >= flushThreshold {
+			if err := c.flush(); err != nil {
+				return errClientGone
+			}
+		}
+	}
+	c.be.Send(&pgproto3.CopyDone{})
+	c.drainPending()
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: fmt.Appendf(nil, "COPY %d", count)})
+	return nil
+}
+
+// copyBatch is the number of rows handed to a CopySink at once.
+const copyBatch = 1024
+
+// copyIn receives a COPY FROM STDIN. On error the sink is aborted and the
+// error returned; the client's remaining CopyData messages are then
+// ignored by the main loop.
+func (c *conn) copyIn(ctx context.Context, ci *CopyIn) (err error) {
+	f, err := resolveCopyOptions(ci.Options)
+	if err != nil {
+		ci.Sink.Abort(err)
+		return err
+	}
+	defer func() {
+		if err != nil {
+			ci.Sink.Abort(err)
+		}
+	}()
+	n := ci.Desc.Arity()
+	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, n)})
+	if err := c.flush(); err != nil {
+		return errClientGone
+	}
+	p := copyParser{f: f, desc: &ci.Desc, skipHeader: f.csv && f.header}
+	var batch []repr.Row
+	count := 0
+	emit := func(final bool) error {
+		for {
+			row, ok, err := p.next(final)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			batch = append(batch, row)
+			count++
+		}
+		if len(batch) >= copyBatch || (final && len(batch) > 0) {
+			if err := ci.Sink.Append(ctx, batch); err != nil {
+				return classify(ctx, err)
+			}
+			batch = batch[:0]
+		}
+		return nil
+	}
+	for {
+		msg, err := c.be.Receive()
+		if err != nil {
+			if ce := classify(ctx, err); ce != err {
+				return ce
+			}
+			return errClientGone
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			p.buf = append(p.buf, m.Data...)
+			if err := emit(false); err != nil {
+				return err
+			}
+		case *pgproto3.CopyDone:
+			if err := emit(true); err != nil {
+				return err
+			}
+			if err := ci.Sink.Commit(ctx); err != nil {
+				return classify(ctx, err)
+			}
+			c.drainPending()
+			c.be.Send(&pgproto3.CommandComplete{CommandTag: fmt.Appendf(nil, "COPY %d", count)})
+			return nil
+		case *pgproto3.CopyFail:
+			return pgcode.New(pgcode.QueryCanceled, "COPY from stdin failed: %s", m.Message)
+		case *pgproto3.Flush, *pgproto3.Sync:
+			// Ignored during COPY FROM STDIN, as in PostgreSQL.
+		case *pgproto3.Terminate:
+			return errTerminate
+		default:
+			return pgcode.New(pgcode.ProtocolViolation, "unexpected message type %T during COPY from stdin", msg)
+		}
+		if ctx.Err() != nil {
+			return classify(ctx, ctx.Err())
+		}
+	}
+}
+
+// copyParser splits COPY input into records and records into typed rows.
+type copyParser struct {
+	f          copyFormat
+	desc       *repr.RelationDesc
+	buf        []byte
+	line       int // number of the record being parsed (1-based)
+	skipHeader bool
+	ended      bool // saw the \. end-of-data marker
+	fields     []copyField
+	pack       repr.Packer
+}
+
+type copyField struct {
+	val  string
+	null bool
+}
+
+// next returns the next complete row in p.buf. With final, the rest of
+// the buffer is the last record even without a line terminator.
+func (p *copyParser) next(final bool) (repr.Row, bool, error) {
+	for {
+		if p.ended {
+			p.buf = p.buf[:0]
+			return nil, false, nil
+		}
+		p.line++ // the line the record starts on, for errors
+		fields, consumed, ok, err := p.record(final)
+		if err != nil {
+			return nil, false, p.errAt(err, "")
+		}
+		if !ok {
+			p.line--
+			return nil, false, nil
+		}
+		p.buf = p.buf[consumed:]
+		if fields == nil {
+			// End-of-data marker.
+			p.ended = true
+			continue
+		}
+		if p.skipHeader {
+			p.skipHeader = false
+			continue
+		}
+		row, err := p.row(fields)
+		return row, err == nil, err
+	}
+}
+
+// errAt adds the COPY line (and column) to an input error.
+func (p *copyParser) errAt(err error, column string) error {
+	pe := pgcode.As(err)
+	where := fmt.Sprintf("COPY line %d", p.line)
+	if column != "" {
+		where += fmt.Sprintf(", column %s", column)
+	}
+	out := &pgcode.Error{Code: pe.Code, Message: pe.Message, Hint: pe.Hint, Detail: where}
+	if pe.Detail != "" {
+		out.Detail = pe.Detail + "\n" + where
+	}
+	return out
+}
+
+func errCopyFormat(format string, args ...any) error {
+	return pgcode.New("22P04", format, args...) // bad_copy_file_format
+}
+
+// row converts a record's fields to a row of the target's types.
+func (p *copyParser) row(fields []copyField) (repr.Row, error) {
+	n := p.desc.Arity()
+	colName := func(i int) string {
+		if i < len(p.desc.Names) {
+			return p.desc.Names[i]
+		}
+		return fmt.Sprint(i + 1)
+	}
+	if len(fields) > n {
+		return nil, p.errAt(errCopyFormat("extra data after last expected column"), "")
+	}
+	if len(fields) < n {
+		return nil, p.errAt(errCopyFormat("missing data for column %q", colName(len(fields))), colName(len(fields)))
+	}
+	p.pack.Reset()
+	for i, fl := range fields {
+		if fl.null {
+			p.pack.Push(repr.Null)
+			continue
+		}
+		if err := checkUTF8([]byte(fl.val)); err != nil {
+			return nil, p.errAt(err, colName(i))
+		}
+		d, err := repr.ParseText(fl.val, p.desc.Types[i].Type)
+		if err != nil {
+			return nil, p.errAt(err, colName(i))
+		}
+		p.pack.Push(d)
+	}
+	return p.pack.Clone(), nil
+}
+
+// record splits the next record off p.buf. It returns nil fields for the
+// end-of-data marker, ok=false when the record is not complete yet.
+func (p *copyParser) record(final bool) (fields []copyField, consumed int, ok bool, err error) {
+	b := p.buf
+	if len(b) == 0 {
+		return nil, 0, false, nil
+	}
+	if p.f.csv {
+		return p.csvRecord(b, final)
+	}
+	end := bytes.IndexByte(b, '\n')
+	next := end + 1
+	if end < 0 {
+		if !final {
+			return nil, 0, false, nil
+		}
+		end, next = len(b), len(b)
+	}
+	line := b[:end]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	if string(line) == `\.` {
+		return nil, next, true, nil
+	}
+	p.fields = p.fields[:0]
+	start := 0
+	for i := 0; i <= len(line); i++ {
+		if i < len(line) && line[i] == '\\' {
+			i++ // an escaped byte never ends a field
+			continue
+		}
+		if i == len(line) || line[i] == p.f.delim {
+			raw := string(line[start:i])
+			if raw == p.f.null {
+				p.fields = append(p.fields, copyField{null: true})
+			} else {
+				v, err := unescapeCopyText(raw)
+				if err != nil {
+					return nil, 0, false, err
+				}
+				p.fields = append(p.fields, copyField{val: v})
+			}
+			start = i + 1
+		}
+	}
+	return p.fields, next, true, nil
+}
+
+// unescapeCopyText undoes COPY text escapes: \b \f \n \r \t \v, octal
+// \ooo, hex \xhh, and a backslash before any other byte.
+func unescapeCopyText(s string) (string, error) {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s, nil
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch != '\\' {
+			out = append(out, ch)
+			continue
+		}
+		i++
+		if i >= len(s) {
+			return "", errCopyFormat("unterminated escape sequence at end of line")
+		}
+		switch ch = s[i]; ch {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'v':
+			out = append(out, '\v')
+		case 'x':
+			v, n := 0, 0
+			for n < 2 && i+1 < len(s) && isHex(s[i+1]) {
+				i++
+				v = v*16 + hexVal(s[i])
+				n++
+			}
+			if n == 0 {
+				out = append(out, 'x')
+			} else {
+				out = append(out, byte(v))
+			}
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			v := int(ch - '0')
+			for n := 1; n < 3 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '7'; n++ {
+				i++
+				v = v*8 + int(s[i]-'0')
+			}
+			out = append(out, byte(v))
+		default:
+			out = append(out, ch)
+		}
+	}
+	return string(out), nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return int(c-'A') + 10
+}
+
+// csvRecord splits one CSV record; quoted fields may span lines.
+func (p *copyParser) csvRecord(b []byte, final bool) ([]copyField, int, bool, error) {
+	f := p.f
+	p.fields = p.fields[:0]
+	var val []byte
+	quoted, inQuotes, fieldStart := false, false, true
+	i := 0
+	endField := func() {
+		s := string(val)
+		if !quoted && s == f.null {
+			p.fields = append(p.fields, copyField{null: true})
+		} else {
+			p.fields = append(p.fields, copyField{val: s})
+		}
+		val, quoted, fieldStart = val[:0], false, true
+	}
+	for {
+		if i >= len(b) {
+			if !final {
+				return nil, 0, false, nil
+			}
+			if inQuotes {
+				return nil, 0, false, errCopyFormat("unterminated CSV quoted field")
+			}
+			if fieldStart && len(p.fields) == 0 && len(val) == 0 {
+				return nil, i, false, nil
+			}
+			endField()
+			return p.fields, i, true, nil
+		}
+		ch := b[i]
+		switch {
+		case inQuotes:
+			switch {
+			case ch == f.escape && f.escape != f.quote && i+1 < len(b) && (b[i+1] == f.quote || b[i+1] == f.escape):
+				val = append(val, b[i+1])
+				i += 2
+				continue
+			case ch == f.escape && f.escape == f.quote && i+1 < len(b) && b[i+1] == f.quote:
+				val = append(val, f.quote)
+				i += 2
+				continue
+			case ch == f.quote:
+				if i+1 >= len(b) && !final {
+					return nil, 0, false, nil // "" may continue in the next chunk
+				}
+				inQuotes = false
+			default:
+				val = append(val, ch)
+			}
+		case ch == f.quote && fieldStart && len(val) == 0:
+			inQuotes, quoted = true, true
+		case ch == f.delim:
+			endField()
+			i++
+			continue
+		case ch == '\n' || ch == '\r':
+			if len(p.fields) == 0 && !quoted && string(val) == `\.` {
+				return nil, i + lineEndLen(b, i), true, nil
+			}
+			n := lineEndLen(b, i)
+			if ch == '\r' && i+1 >= len(b) && !final {
+				return nil, 0, false, nil // maybe \r\n across chunks
+			}
+			endField()
+			return p.fields, i + n, true, nil
+		default:
+			val = append(val, ch)
+		}
+		fieldStart = false
+		i++
+	}
+}
+
+func lineEndLen(b []byte, i int) int {
+	if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
+		return 2
+	}
+	return 1
+}
