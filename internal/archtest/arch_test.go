@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"wire":               {"repr", "pgcode"},
 	"coord":              {"sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode"},
 	"cmd":                {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode"},
-	"tests":              {"internal/pgtest", "repr", "pgcode"},
+	"tests":              {"internal/pgtest", "internal/viewdtest", "repr", "pgcode"},
 	"internal/pgtest":    {},
 	"internal/archtest":  {},
 	"internal/testutil":  {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest"},
