@@ -239,7 +239,7 @@ func builtinDefs() []builtinDef {
 			}},
 		{schema: "mz_internal", name: "mz_source_statuses", cols: []string{"id", "name", "type", "status", "error", "offset_known", "offset_committed", "lag", "messages_received", "bytes_received", "updates_staged", "updates_committed", "last_status_change_at"},
 			types: []repr.ScalarType{tText, tText, tText, tText, tText, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, repr.TypeTimestampTz},
-			rows: func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
+			rows:  func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
 }
 
