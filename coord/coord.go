@@ -60,7 +60,7 @@ type Coordinator struct {
 	// subscribes are live SUBSCRIBE dataflows, stepped after dataflows.
 	subscribes map[*subscription]bool
 	// pendingUnits are source units waiting for the next tick.
-	pendingUnits []pendingUnit
+	pendingUnits []*pendingUnit
 	sessions     map[uint32]*session
 	closed       bool
 
@@ -73,6 +73,11 @@ type Coordinator struct {
 	notice       func(*pgcode.Error)
 	// needStep asks for a step after replay (table contents were loaded).
 	needStep bool
+	// groups are the Kafka reader groups by key; deferredGroups wait for
+	// replay to finish; bindings are the durable source checkpoints.
+	groups         map[string]*sourceGroup
+	deferredGroups []*sourceGroup
+	bindings       map[plan.GlobalID]storage.Binding
 }
 
 // dataflowState is a persistent dataflow: a table's or source's input
@@ -114,6 +119,11 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 		cat:        newCatalog(),
 		subscribes: map[*subscription]bool{},
 		sessions:   map[uint32]*session{},
+		groups:     map[string]*sourceGroup{},
+		bindings:   map[plan.GlobalID]storage.Binding{},
+	}
+	for id, b := range state.Bindings {
+		c.bindings[plan.GlobalID(id)] = b
 	}
 	c.advanced = sync.NewCond(&c.mu)
 	installBuiltins(c.cat)
@@ -137,6 +147,14 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 			return nil, fmt.Errorf("coord: loading tables: %w", err)
 		}
 	}
+	c.mu.Lock()
+	for _, g := range c.deferredGroups {
+		if err := c.runGroupLocked(g); err != nil {
+			c.log.Error("coord: starting source", "source", g.key, "err", err)
+		}
+	}
+	c.deferredGroups = nil
+	c.mu.Unlock()
 	c.wg.Add(1)
 	go c.tickLoop()
 	c.log.Info("coord: opened", "data-dir", cfg.DataDir, "items", len(c.cat.items), "timestamp", uint64(c.now))

@@ -26,6 +26,10 @@ type catalogRecord struct {
 	SQL        string        `json:"sql,omitempty"`
 	SearchPath []string      `json:"search_path,omitempty"`
 	IDs        []uint64      `json:"ids,omitempty"`
+	OIDs       []uint32      `json:"oids,omitempty"`
+	// Desc keeps columns that were derived rather than declared (a
+	// Debezium source's schema block), so replay does not need upstream.
+	Desc *repr.RelationDesc `json:"desc,omitempty"`
 	Name       string        `json:"name,omitempty"`
 	Schema     string        `json:"schema,omitempty"`
 }
@@ -36,6 +40,10 @@ type creating struct {
 	oid uint32
 	// searchPath is the search path of the creating session.
 	searchPath []string
+	// subIDs and subOIDs are a source's subsources' ids.
+	subIDs  []plan.GlobalID
+	subOIDs []uint32
+	desc    *repr.RelationDesc
 }
 
 // persistLocked appends a catalog record durably.
@@ -473,7 +481,10 @@ func (c *Coordinator) dropItemsLocked(ctx context.Context, ids []plan.GlobalID, 
 				it.rt.stop()
 			}
 		}
-		if it.Kind == sql.KindTable && persist {
+		if it.source != nil && it.source.group != nil {
+			c.leaveGroupLocked(it)
+		}
+		if (it.Kind == sql.KindTable || it.Kind == sql.KindSource) && persist {
 			if err := c.store.DropTable(ctx, uint64(id)); err != nil {
 				return err
 			}
@@ -601,7 +612,10 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 	if err != nil || len(stmts) != 1 {
 		return fmt.Errorf("parse: %v", err)
 	}
-	c.replaying = &creating{id: rec.ID, oid: rec.OID, searchPath: rec.SearchPath}
+	c.replaying = &creating{id: rec.ID, oid: rec.OID, searchPath: rec.SearchPath, subOIDs: rec.OIDs, desc: rec.Desc}
+	for _, id := range rec.IDs {
+		c.replaying.subIDs = append(c.replaying.subIDs, plan.GlobalID(id))
+	}
 	vs := map[string]string{"search_path": strings.Join(rec.SearchPath, ", ")}
 	scx := &sql.StatementContext{Catalog: catalogView{c: c.cat, db: defaultDatabase}, Vars: vs}
 	p, err := sql.PlanStatement(scx, stmts[0], nil)
@@ -621,7 +635,16 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 	case *sql.CreateConnectionPlan:
 		return c.createConnection(ctx, p, false)
 	case *sql.CreateSourcePlan:
-		return c.createSource(ctx, p, false)
+		if err := c.createSource(ctx, p, false); err != nil {
+			return err
+		}
+		ids := append([]plan.GlobalID{rec.ID}, c.replaying.subIDs...)
+		for _, id := range ids {
+			if err := c.loadTableLocked(ctx, id, st.Tables[uint64(id)]); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("not a CREATE statement: %T", p)
 }
@@ -639,7 +662,9 @@ func (c *Coordinator) loadTableLocked(ctx context.Context, id plan.GlobalID, ups
 		if err := it.rt.input.Send(repr.Update{Row: u.Row, Time: t, Diff: u.Diff}); err != nil {
 			return err
 		}
-		it.table.apply(u.Row, u.Diff)
+		if it.table != nil {
+			it.table.apply(u.Row, u.Diff)
+		}
 	}
 	c.needStep = true
 	return nil

@@ -2,51 +2,753 @@ package coord
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
 	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sources"
+	"github.com/viewd/viewd/sources/loadgen"
 	"github.com/viewd/viewd/sql"
+	"github.com/viewd/viewd/sql/parse"
+	"github.com/viewd/viewd/storage"
 )
 
-// sourceState is a source's ingestion state.
+// A source's collections are read by a sourceGroup: the load generator, or
+// one Kafka reader for every source whose transactions must be assembled
+// together (the data sources of one Debezium transaction metadata source;
+// the Maxwell or CockroachDB sources of one connection). Each unit a group
+// emits lands whole at one timestamp: its rows are persisted with the
+// group's checkpoint (the binding of upstream positions to that
+// timestamp), then fed to the sources' inputs. On restart the rows come
+// back from storage and the group resumes from its checkpoint.
+
+// sourceState is a source item's ingestion state.
 type sourceState struct {
-	typ string
+	typ        string // "kafka", "load-generator", "subsource"
+	group      *sourceGroup
+	collection sources.CollectionID
+	spec       *sources.SourceSpec
+	// txSource is the transaction metadata source a Debezium source names.
+	txSource plan.GlobalID
+	// parent is a subsource's source.
+	parent plan.GlobalID
 }
 
-// pendingUnit is an upstream transaction waiting for the next tick: the
-// updates of each source collection it touches.
+// sourceGroup reads related sources together.
+type sourceGroup struct {
+	c   *Coordinator
+	key string
+	// id keys the group's durable binding.
+	id      plan.GlobalID
+	members []*item
+	// Kafka
+	brokers []string
+	txTopic string
+	reader  *sources.Reader
+	// Load generator
+	gen *loadgen.Generator
+
+	kafka      bool
+	cancel     context.CancelFunc
+	done       chan struct{}
+	checkpoint *sources.Checkpoint
+	started    bool
+	// run numbers the group's ingestion runs; units of an earlier run
+	// (before a member joined or left) are refused.
+	run int
+}
+
+// groupSink is the sources.Sink of one run of a group.
+type groupSink struct {
+	g   *sourceGroup
+	run int
+}
+
+// pendingUnit is an upstream transaction waiting for the next tick.
 type pendingUnit struct {
-	updates map[*item][]repr.Update
-	done    chan error
+	group *sourceGroup
+	run   int
+	unit  sources.Unit
+	done  chan error
 }
 
-// applyUnitsLocked feeds pending source units at t: each unit lands whole
-// at t.
+// Emit implements sources.Sink: the unit is queued for the next tick, and
+// Emit returns once it is durable at its timestamp.
+func (gs groupSink) Emit(ctx context.Context, u sources.Unit) error {
+	g := gs.g
+	pu := &pendingUnit{group: g, run: gs.run, unit: u, done: make(chan error, 1)}
+	c := g.c
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return pgcode.New(pgcode.AdminShutdown, "server shutting down")
+	}
+	c.pendingUnits = append(c.pendingUnits, pu)
+	c.mu.Unlock()
+	select {
+	case err := <-pu.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ReportError implements sources.Sink: the collection's readers fail with
+// the error from now on.
+func (gs groupSink) ReportError(e *sources.SourceError) {
+	g := gs.g
+	c := g.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gs.run != g.run {
+		return
+	}
+	for _, it := range g.members {
+		if it.source != nil && it.source.collection == e.Collection && it.rt != nil {
+			it.rt.sourceErr = e.PgError()
+			c.log.Warn("coord: source error", "source", it.Name.String(), "err", e)
+		}
+	}
+}
+
+// applyUnitsLocked feeds the pending source units at t, each whole at t,
+// after persisting their rows and the groups' checkpoints.
 func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) error {
 	units := c.pendingUnits
 	c.pendingUnits = nil
-	for _, u := range units {
-		for it, ups := range u.updates {
-			if it.rt == nil || it.rt.input == nil {
+	if len(units) == 0 {
+		return nil
+	}
+	var ups []storage.TableUpdate
+	last := map[*sourceGroup]*sources.Checkpoint{}
+	type feed struct {
+		it *item
+		u  sources.Update
+	}
+	var feeds []feed
+	var live []*pendingUnit
+	for _, pu := range units {
+		if pu.run != pu.group.run || pu.group.cancel == nil {
+			pu.done <- pgcode.New(pgcode.ObjectNotInPrerequisiteState, "source was changed or dropped")
+			continue
+		}
+		byColl := map[sources.CollectionID]*item{}
+		for _, it := range pu.group.members {
+			byColl[it.source.collection] = it
+		}
+		for coll, us := range pu.unit.Updates {
+			it := byColl[coll]
+			if it == nil || it.rt == nil || it.rt.input == nil {
 				continue
 			}
-			for _, up := range ups {
-				up.Time = t
-				if err := it.rt.input.Send(up); err != nil {
-					return err
-				}
+			for _, u := range us {
+				ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: u.Row, Diff: u.Diff})
+				feeds = append(feeds, feed{it, u})
 			}
 		}
-		if u.done != nil {
-			u.done <- nil
+		cp := pu.unit.Checkpoint
+		last[pu.group] = &cp
+		live = append(live, pu)
+	}
+	fail := func(err error) error {
+		for _, pu := range live {
+			pu.done <- err
 		}
+		return err
+	}
+	if len(ups) > 0 {
+		if err := c.store.AppendTableWrite(ctx, t, ups); err != nil {
+			return fail(fmt.Errorf("coord: persist source data: %w", err))
+		}
+	}
+	for g, cp := range last {
+		b, err := json.Marshal(cp)
+		if err != nil {
+			return fail(err)
+		}
+		if err := c.store.AppendBinding(ctx, storage.Binding{Source: uint64(g.id), Time: t, Positions: b}); err != nil {
+			return fail(fmt.Errorf("coord: persist source binding: %w", err))
+		}
+		g.checkpoint = cp
+	}
+	for _, f := range feeds {
+		if err := f.it.rt.input.Send(repr.Update{Row: f.u.Row, Time: t, Diff: f.u.Diff}); err != nil {
+			return fail(err)
+		}
+	}
+	for _, pu := range live {
+		pu.done <- nil
 	}
 	return nil
 }
 
+// option finds a named option.
+func option(opts []parse.Option, name string) (parse.Value, bool) {
+	for _, o := range opts {
+		if o.Name == name {
+			return o.Value, true
+		}
+	}
+	return parse.Value{}, false
+}
+
+func optionString(v parse.Value) string {
+	if v.Kind == parse.ValueWord || v.Kind == parse.ValueString || v.Kind == parse.ValueNumber {
+		return v.Str
+	}
+	return ""
+}
+
 func (c *Coordinator) createSource(ctx context.Context, p *sql.CreateSourcePlan, persist bool) error {
-	return pgcode.New(pgcode.FeatureNotSupported, "CREATE SOURCE is not wired up yet")
+	sp := c.searchPathFor(p.Name)
+	schema, name, err := c.resolveNewName(p.Name, sp)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.exists(schema, name); ok {
+		if p.IfNotExists {
+			return c.noticeSkip("source", name)
+		}
+		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
+	}
+	switch p.Source.Kind {
+	case "load generator":
+		return c.createLoadGenerator(ctx, p, schema, name, sp, persist)
+	case "kafka":
+		return c.createKafkaSource(ctx, p, schema, name, sp, persist)
+	}
+	return pgcode.New(pgcode.FeatureNotSupported, "CREATE SOURCE FROM %s is not supported yet", strings.ToUpper(p.Source.Kind))
+}
+
+// newSourceItem registers a source collection with an input dataflow.
+func (c *Coordinator) newSourceItem(ctx context.Context, id plan.GlobalID, oid uint32, schema, name string, desc repr.RelationDesc, sqlText string, st *sourceState, deps []plan.GlobalID) (*item, error) {
+	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindSource, Desc: desc, SQL: sqlText}, oid: oid, createSQL: sqlText, source: st, deps: deps}
+	rt := c.newInputDataflow(it.Name.String(), desc.Arity(), c.now)
+	rt.input.Advance(c.now + 1)
+	it.rt = rt
+	if err := c.cat.insert(it); err != nil {
+		rt.graph.Close()
+		return nil, err
+	}
+	if err := c.addDataflowLocked(ctx, id, rt.graph); err != nil {
+		c.cat.remove(id)
+		return nil, err
+	}
+	return it, nil
+}
+
+// sourceIDs returns the ids for a source and its n subsources: fresh, or
+// the replayed record's.
+func (c *Coordinator) sourceIDs(n int) (plan.GlobalID, uint32, []plan.GlobalID, []uint32) {
+	id, oid := c.newIDLocked()
+	var subs []plan.GlobalID
+	var soids []uint32
+	for i := 0; i < n; i++ {
+		if c.replaying != nil && i < len(c.replaying.subIDs) {
+			subs = append(subs, c.replaying.subIDs[i])
+			soids = append(soids, c.replaying.subOIDs[i])
+			continue
+		}
+		sid, soid := c.cat.allocID()
+		subs = append(subs, sid)
+		soids = append(soids, soid)
+	}
+	return id, oid, subs, soids
+}
+
+func (c *Coordinator) createLoadGenerator(ctx context.Context, p *sql.CreateSourcePlan, schema, name string, sp []string, persist bool) error {
+	opts := loadgen.Options{}
+	for _, o := range p.Source.ConnectionOptions {
+		switch o.Name {
+		case "TICK INTERVAL":
+			d, err := parseTimeout(optionString(o.Value))
+			if err != nil || d <= 0 {
+				return pgcode.New(pgcode.InvalidParameterValue, "invalid TICK INTERVAL %q", optionString(o.Value))
+			}
+			opts.TickInterval = d
+		case "SCALE FACTOR":
+			f, err := strconv.ParseFloat(optionString(o.Value), 64)
+			if err != nil || f <= 0 {
+				return pgcode.New(pgcode.InvalidParameterValue, "invalid SCALE FACTOR %q", optionString(o.Value))
+			}
+			opts.ScaleFactor = f
+		case "MAX CARDINALITY", "UP TO":
+			n, err := strconv.ParseInt(optionString(o.Value), 10, 64)
+			if err != nil || n < 0 {
+				return pgcode.New(pgcode.InvalidParameterValue, "invalid %s %q", o.Name, optionString(o.Value))
+			}
+			opts.MaxTicks = n
+		case "SEED":
+			n, err := strconv.ParseInt(optionString(o.Value), 10, 64)
+			if err != nil {
+				return pgcode.New(pgcode.InvalidParameterValue, "invalid SEED %q", optionString(o.Value))
+			}
+			opts.Seed = n
+		default:
+			return pgcode.New(pgcode.InvalidParameterValue, "unrecognized load generator option %s", o.Name)
+		}
+	}
+	kind := loadgen.Kind(strings.ToUpper(p.Source.Generator))
+	probe, err := loadgen.New(kind, opts)
+	if err != nil {
+		return err
+	}
+	cols := probe.Collections()
+	multi := len(cols) > 1
+	if multi && !p.Source.ForAllTables && len(p.Source.ForTables) == 0 {
+		return pgcode.New(pgcode.InvalidParameterValue, "the %s load generator produces several tables: add FOR ALL TABLES", kind)
+	}
+	nsub := 0
+	if multi {
+		nsub = len(cols)
+	}
+	id, oid, subs, soids := c.sourceIDs(nsub)
+	for i := range subs {
+		if _, ok := c.exists(schema, cols[i].Name); ok {
+			return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", cols[i].Name)
+		}
+	}
+	g := &sourceGroup{c: c, key: fmt.Sprint("loadgen:", id), id: id}
+	ids := map[string]sources.CollectionID{}
+	if persist {
+		rec := catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: sp}
+		for i := range subs {
+			rec.IDs = append(rec.IDs, uint64(subs[i]))
+			rec.OIDs = append(rec.OIDs, soids[i])
+		}
+		if err := c.persistLocked(ctx, rec); err != nil {
+			return err
+		}
+	}
+	if !multi {
+		ids[cols[0].Name] = sources.CollectionID(id)
+		it, err := c.newSourceItem(ctx, id, oid, schema, name, cols[0].Desc, p.SQL, &sourceState{typ: "load-generator", group: g, collection: sources.CollectionID(id)}, nil)
+		if err != nil {
+			return err
+		}
+		g.members = append(g.members, it)
+	} else {
+		parent := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindSource, SQL: p.SQL}, oid: oid, createSQL: p.SQL, source: &sourceState{typ: "load-generator", group: g}}
+		if err := c.cat.insert(parent); err != nil {
+			return err
+		}
+		for i, col := range cols {
+			ids[col.Name] = sources.CollectionID(subs[i])
+			it, err := c.newSourceItem(ctx, subs[i], soids[i], schema, col.Name, col.Desc, "", &sourceState{typ: "subsource", group: g, collection: sources.CollectionID(subs[i]), parent: id}, []plan.GlobalID{id})
+			if err != nil {
+				return err
+			}
+			it.createSQL = fmt.Sprintf("-- subsource %s of %s", col.Name, name)
+			g.members = append(g.members, it)
+		}
+	}
+	opts.IDs = ids
+	gen, err := loadgen.New(kind, opts)
+	if err != nil {
+		return err
+	}
+	g.gen = gen
+	return c.startGroupLocked(g)
+}
+
+// startGroupLocked starts a group's ingestion, unless the catalog is being
+// replayed (then Open starts every group once table contents are loaded).
+func (c *Coordinator) startGroupLocked(g *sourceGroup) error {
+	if c.replaying != nil {
+		c.deferredGroups = append(c.deferredGroups, g)
+		return nil
+	}
+	return c.runGroupLocked(g)
+}
+
+// runGroupLocked starts the group's goroutine from its checkpoint.
+func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
+	if b, ok := c.bindings[g.id]; ok && g.checkpoint == nil {
+		var cp sources.Checkpoint
+		if err := json.Unmarshal(b.Positions, &cp); err != nil {
+			return fmt.Errorf("coord: source binding: %w", err)
+		}
+		g.checkpoint = &cp
+	}
+	if g.kafka {
+		if err := c.newReaderLocked(g); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	g.run++
+	sink := groupSink{g: g, run: g.run}
+	g.cancel, g.done, g.started = cancel, make(chan struct{}), true
+	for _, it := range g.members {
+		it.rt.stop = g.stop
+	}
+	switch {
+	case g.gen != nil:
+		resume := int64(0)
+		if g.checkpoint != nil && len(g.checkpoint.Positions) > 0 {
+			resume = g.checkpoint.Positions[0].Offset
+		}
+		go func() {
+			defer close(g.done)
+			if err := g.gen.Run(ctx, resume, sink); err != nil {
+				c.log.Error("coord: load generator stopped", "source", g.key, "err", err)
+			}
+		}()
+	case g.reader != nil:
+		r := g.reader
+		go func() {
+			defer close(g.done)
+			if err := r.Run(ctx); err != nil {
+				c.log.Error("coord: Kafka source stopped", "source", g.key, "err", err)
+				c.mu.Lock()
+				for _, it := range g.members {
+					if g.run == sink.run && it.rt != nil && it.rt.sourceErr == nil {
+						it.rt.sourceErr = pgcode.Wrap(err, pgcode.ConnectionException, "source stopped: "+err.Error())
+					}
+				}
+				c.mu.Unlock()
+			}
+		}()
+	}
+	return nil
+}
+
+// stop ends a group's ingestion (dropping one member stops the group; the
+// remaining members restart without it).
+func (g *sourceGroup) stop() {
+	if g.cancel != nil {
+		g.cancel()
+		g.cancel = nil
+	}
+}
+
+func (c *Coordinator) connectionBrokers(conn *sql.CatalogItem) ([]string, error) {
+	if conn == nil {
+		if len(c.cfg.KafkaBrokers) == 0 {
+			return nil, pgcode.New(pgcode.InvalidParameterValue, "no Kafka brokers: name a CONNECTION")
+		}
+		return c.cfg.KafkaBrokers, nil
+	}
+	it := c.cat.items[conn.ID]
+	if it == nil || it.conn == nil {
+		return nil, pgcode.New(pgcode.UndefinedObject, "connection %q does not exist", conn.Name.Item)
+	}
+	var brokers []string
+	for _, o := range it.conn.Options {
+		switch o.Name {
+		case "BROKER":
+			brokers = append(brokers, optionString(o.Value))
+		case "BROKERS":
+			for _, v := range o.Value.Items {
+				brokers = append(brokers, optionString(v))
+			}
+		}
+	}
+	if len(brokers) == 0 {
+		brokers = c.cfg.KafkaBrokers
+	}
+	if len(brokers) == 0 {
+		return nil, pgcode.New(pgcode.InvalidParameterValue, "connection %q names no BROKER", conn.Name.Item)
+	}
+	return brokers, nil
+}
+
+func formatOf(f *parse.Format, def sources.Format) (sources.Format, error) {
+	if f == nil {
+		return def, nil
+	}
+	switch strings.ToLower(f.Name) {
+	case "json":
+		return sources.FormatJSON, nil
+	case "text":
+		return sources.FormatText, nil
+	case "bytes":
+		return sources.FormatBytes, nil
+	}
+	return 0, pgcode.New(pgcode.FeatureNotSupported, "FORMAT %s is not supported (JSON, TEXT and BYTES are)", strings.ToUpper(f.Name))
+}
+
+func (c *Coordinator) createKafkaSource(ctx context.Context, p *sql.CreateSourcePlan, schema, name string, sp []string, persist bool) error {
+	s := p.Source
+	brokers, err := c.connectionBrokers(p.Connection)
+	if err != nil {
+		return err
+	}
+	spec := &sources.SourceSpec{Name: name}
+	topic, ok := option(s.ConnectionOptions, "TOPIC")
+	if !ok || optionString(topic) == "" {
+		return pgcode.New(pgcode.InvalidParameterValue, "CREATE SOURCE FROM KAFKA needs (TOPIC 'name')")
+	}
+	spec.Topic = optionString(topic)
+	if v, ok := option(s.ConnectionOptions, "START OFFSET"); ok {
+		spec.StartOffsets = map[int32]int64{}
+		items := v.Items
+		if v.Kind != parse.ValueList {
+			items = []parse.Value{v}
+		}
+		for i, it := range items {
+			n, err := strconv.ParseInt(optionString(it), 10, 64)
+			if err != nil || n < 0 {
+				return pgcode.New(pgcode.InvalidParameterValue, "invalid START OFFSET %q", optionString(it))
+			}
+			spec.StartOffsets[int32(i)] = n
+		}
+	}
+	if spec.Format, err = formatOf(s.ValueFormat, sources.FormatJSON); err != nil {
+		return err
+	}
+	if spec.KeyFormat, err = formatOf(s.KeyFormat, sources.FormatText); err != nil {
+		return err
+	}
+	for _, inc := range s.Include {
+		switch strings.ToUpper(inc.What) {
+		case "KEY":
+			spec.Include.Key = true
+		case "PARTITION":
+			spec.Include.Partition = true
+		case "OFFSET":
+			spec.Include.Offset = true
+		case "TIMESTAMP":
+			spec.Include.Timestamp = true
+		default:
+			return pgcode.New(pgcode.FeatureNotSupported, "INCLUDE %s is not supported", inc.What)
+		}
+	}
+	groupKey := ""
+	var txSource plan.GlobalID
+	txTopic := ""
+	switch strings.ToLower(s.Envelope) {
+	case "", "none":
+		spec.Envelope = sources.EnvelopeNone
+	case "debezium":
+		spec.Envelope = sources.EnvelopeDebezium
+		if v, ok := option(s.EnvelopeOptions, "TRANSACTION METADATA"); ok {
+			src, _ := option(v.Options, "SOURCE")
+			coll, _ := option(v.Options, "COLLECTION")
+			tx, err := c.cat.resolve(sql.PartialName{Item: optionString(src)}, sp)
+			if err != nil {
+				return err
+			}
+			if tx.Kind != sql.KindSource || tx.source == nil || tx.source.spec == nil {
+				return pgcode.New(pgcode.WrongObjectType, "%q is not a Kafka source", tx.Name.Item)
+			}
+			txSource, txTopic = tx.ID, tx.source.spec.Topic
+			spec.Collection = optionString(coll)
+			if spec.Collection == "" {
+				return pgcode.New(pgcode.InvalidParameterValue, "TRANSACTION METADATA needs COLLECTION 'schema.table'")
+			}
+			groupKey = fmt.Sprint("debezium-tx:", tx.ID)
+		}
+	case "maxwell":
+		spec.Envelope = sources.EnvelopeMaxwell
+		if v, ok := option(s.EnvelopeOptions, "COLLECTION"); ok {
+			spec.Collection = optionString(v)
+		}
+		groupKey = fmt.Sprint("maxwell:", connKey(p.Connection))
+	case "cockroachdb":
+		spec.Envelope = sources.EnvelopeCockroach
+		groupKey = fmt.Sprint("cockroachdb:", connKey(p.Connection))
+	case "upsert":
+		spec.Envelope = sources.EnvelopeUpsert
+		if v, ok := option(s.EnvelopeOptions, "VALUE DECODING ERRORS"); ok && strings.EqualFold(optionString(v), "inline") {
+			spec.InlineErrors = true
+		}
+	default:
+		return pgcode.New(pgcode.FeatureNotSupported, "ENVELOPE %s is not supported", strings.ToUpper(s.Envelope))
+	}
+	// Columns: declared, derived from a Debezium schema block, or the
+	// envelope's defaults.
+	if p.Columns != nil {
+		d := repr.RelationDesc{Keys: p.Keys}
+		for _, col := range p.Columns {
+			d.Names = append(d.Names, col.Name)
+			d.Types = append(d.Types, col.Type)
+		}
+		spec.Desc = &d
+	} else if c.replaying != nil && c.replaying.desc != nil {
+		spec.Desc = c.replaying.desc
+	} else if spec.Envelope == sources.EnvelopeDebezium {
+		c.mu.Unlock()
+		d, err := sources.SampleDebeziumDesc(ctx, brokers, spec.Topic, 10*time.Second)
+		c.mu.Lock()
+		if err != nil {
+			return err
+		}
+		spec.Desc = &d
+	}
+	id, oid, _, _ := c.sourceIDs(0)
+	spec.ID = sources.CollectionID(id)
+	asm, err := sources.NewAssembler(sources.Config{Sources: []sources.SourceSpec{*spec}, Logger: c.log})
+	if err != nil {
+		return err
+	}
+	desc, ok := asm.Desc(spec.ID)
+	if !ok {
+		return pgcode.New(pgcode.InvalidObjectDefinition, "could not determine the columns of source %q: declare them", name)
+	}
+	if persist {
+		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: sp, Desc: spec.Desc}); err != nil {
+			return err
+		}
+	}
+	var deps []plan.GlobalID
+	if txSource != 0 {
+		deps = append(deps, txSource)
+	}
+	st := &sourceState{typ: "kafka", collection: spec.ID, spec: spec, txSource: txSource}
+	it, err := c.newSourceItem(ctx, id, oid, schema, name, desc, p.SQL, st, deps)
+	if err != nil {
+		return err
+	}
+	// Find or make the group, and (re)start it with the new member.
+	var g *sourceGroup
+	if groupKey != "" {
+		g = c.groups[groupKey]
+	}
+	if g == nil {
+		g = &sourceGroup{c: c, key: groupKey, id: id, brokers: brokers, txTopic: txTopic}
+		if groupKey == "" {
+			g.key = fmt.Sprint("kafka:", id)
+		}
+		c.groups[g.key] = g
+	} else {
+		// The group restarts with the new member; units of the old run
+		// still in flight are refused (see applyUnitsLocked).
+		g.stop()
+	}
+	st.group = g
+	g.kafka = true
+	g.members = append(g.members, it)
+	return c.startGroupLocked(g)
+}
+
+func connKey(conn *sql.CatalogItem) string {
+	if conn == nil {
+		return "default"
+	}
+	return fmt.Sprint(conn.ID)
+}
+
+// newReaderLocked creates a Kafka group's reader over its members,
+// resuming from the group's checkpoint with their current contents.
+func (c *Coordinator) newReaderLocked(g *sourceGroup) error {
+	cfg := sources.ReaderConfig{Brokers: g.brokers, Config: sources.Config{TxnTopic: g.txTopic, Logger: c.log}}
+	for _, it := range g.members {
+		cfg.Sources = append(cfg.Sources, *it.source.spec)
+	}
+	if g.checkpoint != nil {
+		cfg.Resume = g.checkpoint
+		cfg.Contents = func(id sources.CollectionID) ([]sources.Update, error) {
+			return c.sourceContents(plan.GlobalID(id))
+		}
+	}
+	sink := groupSink{g: g, run: g.run + 1}
+	r, err := sources.NewReader(cfg, sink)
+	if err != nil {
+		return err
+	}
+	g.reader = r
+	return nil
+}
+
+// sourceContents reads a source collection's current contents. It is
+// called by a reader's setup, which runs with the coordinator's lock held
+// (newReaderLocked), so it reads without locking.
+func (c *Coordinator) sourceContents(id plan.GlobalID) ([]sources.Update, error) {
+	it := c.cat.items[id]
+	if it == nil || it.rt == nil || it.rt.out == nil {
+		return nil, nil
+	}
+	ok, _, err := it.rt.out.Read(c.now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sources.Update, 0, ok.Len())
+	for i := range ok.Len() {
+		out = append(out, sources.Update{Row: ok.Row(i).Clone(), Diff: ok.Diff(i)})
+	}
+	return out, nil
 }
 
 // sourceStatusRows reports every source's state for mz_source_statuses.
-func (c *Coordinator) sourceStatusRows() [][]repr.Datum { return nil }
+func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
+	var out [][]repr.Datum
+	statuses := map[sources.CollectionID]sources.Status{}
+	for _, g := range c.allGroups() {
+		if g.reader != nil {
+			for _, s := range g.reader.Status() {
+				statuses[s.Collection] = s
+			}
+		}
+	}
+	for _, it := range c.userItems() {
+		if it.Kind != sql.KindSource || it.source == nil || it.rt == nil {
+			continue
+		}
+		status, errText := "running", repr.Null
+		var known, committed, lag, msgs, bytes, staged, committedUps int64
+		var changed repr.Datum = repr.Null
+		if st, ok := statuses[it.source.collection]; ok {
+			status = string(st.State)
+			msgs, bytes, committedUps = st.MessagesRead, st.BytesRead, st.UpdatesEmitted
+			for _, p := range st.Offsets {
+				known += p.HighWatermark
+				committed += p.NextOffset
+				lag += p.Lag
+			}
+			if !st.Updated.IsZero() {
+				changed = repr.TimestampTzDatum(st.Updated.UnixMicro())
+			}
+		}
+		if it.source.group != nil && !it.source.group.started {
+			status = "starting"
+		}
+		if it.rt.sourceErr != nil {
+			status = "error"
+			errText = repr.TextDatum(it.rt.sourceErr.Error())
+		}
+		out = append(out, []repr.Datum{text(formatID(it.ID)), text(it.Name.Item), text(it.sourceType()), text(status), errText,
+			repr.Int8Datum(known), repr.Int8Datum(committed), repr.Int8Datum(lag), repr.Int8Datum(msgs), repr.Int8Datum(bytes), repr.Int8Datum(staged), repr.Int8Datum(committedUps), changed})
+	}
+	return out
+}
+
+func (c *Coordinator) allGroups() []*sourceGroup {
+	seen := map[*sourceGroup]bool{}
+	var out []*sourceGroup
+	for _, it := range c.cat.items {
+		if it.source != nil && it.source.group != nil && !seen[it.source.group] {
+			seen[it.source.group] = true
+			out = append(out, it.source.group)
+		}
+	}
+	return out
+}
+
+// leaveGroupLocked removes a dropped source from its group; the group's
+// other members go on with a new reader.
+func (c *Coordinator) leaveGroupLocked(it *item) {
+	g := it.source.group
+	g.stop()
+	var rest []*item
+	for _, m := range g.members {
+		if m != it {
+			rest = append(rest, m)
+		}
+	}
+	g.members = rest
+	if len(rest) == 0 {
+		delete(c.groups, g.key)
+		return
+	}
+	if g.kafka && c.replaying == nil && g.started {
+		if err := c.runGroupLocked(g); err != nil {
+			c.log.Error("coord: restarting source group", "group", g.key, "err", err)
+		}
+	}
+}
