@@ -29,9 +29,9 @@ type catalogRecord struct {
 	OIDs       []uint32      `json:"oids,omitempty"`
 	// Desc keeps columns that were derived rather than declared (a
 	// Debezium source's schema block), so replay does not need upstream.
-	Desc *repr.RelationDesc `json:"desc,omitempty"`
-	Name       string        `json:"name,omitempty"`
-	Schema     string        `json:"schema,omitempty"`
+	Desc   *repr.RelationDesc `json:"desc,omitempty"`
+	Name   string             `json:"name,omitempty"`
+	Schema string             `json:"schema,omitempty"`
 }
 
 // creating carries the id a replayed CREATE must reuse.
