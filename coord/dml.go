@@ -26,10 +26,13 @@ type tableState struct {
 	notNull []bool
 	// defaults are the columns' DEFAULT expressions (nil: NULL).
 	defaults []expr.Scalar
+	// counts holds each row's committed multiplicity, so that a commit can
+	// refuse to retract a row a concurrent transaction already removed.
+	counts map[string]repr.Diff
 }
 
 func newTableState(p *sql.CreateTablePlan) *tableState {
-	ts := &tableState{name: p.Name.Item, names: p.Desc.Names, keys: p.Keys}
+	ts := &tableState{name: p.Name.Item, names: p.Desc.Names, keys: p.Keys, counts: map[string]repr.Diff{}}
 	for i, k := range p.Keys {
 		ts.index = append(ts.index, map[string]repr.Row{})
 		name := p.Name.Item + "_pkey"
@@ -64,8 +67,14 @@ func keyOf(ds []repr.Datum, cols []int) (string, bool) {
 	return string(p.Row()), true
 }
 
-// apply records a committed change in the key indexes.
+// apply records a committed change in the row counts and key indexes.
 func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
+	k := string(row)
+	if n := ts.counts[k] + diff; n == 0 {
+		delete(ts.counts, k)
+	} else {
+		ts.counts[k] = n
+	}
 	if len(ts.keys) == 0 {
 		return
 	}
@@ -84,8 +93,21 @@ func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
 }
 
 // check validates a transaction's updates to this table against the
-// current contents: NOT NULL and unique keys. Retractions apply first.
+// current contents: every retracted row is there (else a concurrent
+// transaction changed it first: 40001), NOT NULL, and unique keys.
+// Retractions apply first.
 func (ts *tableState) check(ups []storage.TableUpdate) error {
+	net := map[string]repr.Diff{}
+	for _, u := range ups {
+		net[string(u.Row)] += u.Diff
+	}
+	for k, d := range net {
+		if d < 0 && ts.counts[k]+d < 0 {
+			return pgcode.New(pgcode.SerializationFailure, "could not serialize access due to concurrent update").
+				WithDetail("Row %s of relation %q was changed by a concurrent transaction.", repr.Row(k), ts.name).
+				WithHint("Retry the transaction.")
+		}
+	}
 	for _, u := range ups {
 		if u.Diff <= 0 {
 			continue
@@ -360,6 +382,29 @@ func (s *session) delete(ctx context.Context, p *sql.DeletePlan) (wire.Result, e
 // write buffers a statement's updates in the transaction; outside an
 // explicit transaction block it commits them at once.
 func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []storage.TableUpdate) error {
+	if s.txn.explicit {
+		// Check constraints now, against the committed contents plus the
+		// transaction's earlier writes, as PostgreSQL fails the statement.
+		var mine []storage.TableUpdate
+		for _, w := range s.txn.writes {
+			if w.Table == uint64(table.ID) {
+				mine = append(mine, w)
+			}
+		}
+		mine = append(mine, ups...)
+		s.c.mu.Lock()
+		it := s.c.cat.items[table.ID]
+		var err error
+		if it == nil || it.table == nil {
+			err = pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", table.Name.Item)
+		} else {
+			err = it.table.check(mine)
+		}
+		s.c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	s.txn.writes = append(s.txn.writes, ups...)
 	if !s.txn.explicit {
 		return s.commit(ctx)

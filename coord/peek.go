@@ -63,7 +63,7 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 		return nil, pgcode.New(pgcode.InvalidParameterValue, "timestamp %d is not valid for all inputs: the earliest readable timestamp is %d", ts, c.since).
 			WithHint("History is kept for %s; AS OF must name a later time.", c.cfg.RetainHistory)
 	}
-	rows, err := c.peekLocked(ctx, q.Expr, ts)
+	rows, err := c.peekOverlayLocked(ctx, q.Expr, ts, s.txnOverlay())
 	if err != nil {
 		return nil, err
 	}
@@ -163,13 +163,24 @@ func finish(rows []repr.Row, f sql.Finishing) []repr.Row {
 // peekLocked computes rel at ts with a transient dataflow and returns its
 // rows, each repeated by its multiplicity.
 func (c *Coordinator) peekLocked(ctx context.Context, rel plan.Rel, ts repr.Timestamp) ([]repr.Row, error) {
+	return c.peekOverlayLocked(ctx, rel, ts, nil)
+}
+
+// peekOverlayLocked is peekLocked with a transaction's uncommitted writes
+// added to the tables they change, so that a transaction reads its own
+// writes.
+func (c *Coordinator) peekOverlayLocked(ctx context.Context, rel plan.Rel, ts repr.Timestamp, overlay map[plan.GlobalID][]repr.Update) ([]repr.Row, error) {
 	lir, err := c.optimizeLocked(rel)
 	if err != nil {
 		return nil, err
 	}
 	g := dataflow.NewGraph(c.transientOptions())
 	defer g.Close()
-	coll, err := render.Render(g, lir, c.imports(), ts)
+	var imp render.Imports = c.imports()
+	if len(overlay) > 0 {
+		imp = overlayImports{Imports: imp, ts: ts, overlay: overlay}
+	}
+	coll, err := render.Render(g, lir, imp, ts)
 	if err != nil {
 		return nil, err
 	}
@@ -338,4 +349,53 @@ func (c *Coordinator) sourceErrors(rel plan.Rel) error {
 		}
 	})
 	return found
+}
+
+// overlayImports adds uncommitted table updates to the imported tables.
+// Existing arrangements of those tables are hidden (they lack the
+// updates): the dataflow arranges the overlaid collection itself.
+type overlayImports struct {
+	render.Imports
+	ts      repr.Timestamp
+	overlay map[plan.GlobalID][]repr.Update
+}
+
+func (o overlayImports) Collection(g *dataflow.Graph, id plan.GlobalID) (*dataflow.Collection, error) {
+	coll, err := o.Imports.Collection(g, id)
+	if err != nil {
+		return nil, err
+	}
+	ups := o.overlay[id]
+	if len(ups) == 0 {
+		return coll, nil
+	}
+	in := g.NewInput("uncommitted", coll.Arity())
+	for _, u := range ups {
+		u.Time = o.ts
+		if err := in.Send(u); err != nil {
+			return nil, err
+		}
+	}
+	in.Advance(repr.MaxTimestamp)
+	return dataflow.Union(coll, in.Collection())
+}
+
+func (o overlayImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar) (*dataflow.Arranged, bool, error) {
+	if len(o.overlay[id]) > 0 {
+		return nil, false, nil
+	}
+	return o.Imports.Arrangement(g, id, key)
+}
+
+// txnOverlay returns the session's uncommitted writes by table.
+func (s *session) txnOverlay() map[plan.GlobalID][]repr.Update {
+	if len(s.txn.writes) == 0 {
+		return nil
+	}
+	out := map[plan.GlobalID][]repr.Update{}
+	for _, w := range s.txn.writes {
+		id := plan.GlobalID(w.Table)
+		out[id] = append(out[id], repr.Update{Row: w.Row, Diff: w.Diff})
+	}
+	return out
 }
