@@ -306,10 +306,217 @@ func boundFunc(name string, floorPlusOne bool) *expr.Func {
 	}
 }
 
+// letRec renders WITH RECURSIVE as an Iterate: the recursive binding's
+// value is rendered in the iteration's nested graph, where the binding is
+// the iteration variable and every collection the value reads from outside
+// arrives as an outer collection.
 func (r *renderer) letRec(n plan.LLetRec) (*dataflow.Collection, error) {
-	return nil, pgcode.New(pgcode.FeatureNotSupported, "WITH RECURSIVE is not supported in dataflows yet")
+	if len(n.IDs) != 1 || len(n.Values) != 1 {
+		return nil, pgcode.New(pgcode.FeatureNotSupported, "mutually recursive WITH RECURSIVE bindings are not supported")
+	}
+	id, value := n.IDs[0], n.Values[0]
+	var globals []plan.GlobalID
+	var locals []plan.LocalID
+	seenG, seenL := map[plan.GlobalID]bool{}, map[plan.LocalID]bool{}
+	walkLIR(value, func(x plan.Node) {
+		g, ok := x.(plan.LGet)
+		if !ok {
+			return
+		}
+		switch {
+		case g.Local == id:
+		case g.Local != 0:
+			if !seenL[g.Local] {
+				seenL[g.Local] = true
+				locals = append(locals, g.Local)
+			}
+		default:
+			if !seenG[g.Global] {
+				seenG[g.Global] = true
+				globals = append(globals, g.Global)
+			}
+		}
+	})
+	var outer []*dataflow.Collection
+	for _, gid := range globals {
+		c, err := r.global(gid)
+		if err != nil {
+			return nil, err
+		}
+		outer = append(outer, c)
+	}
+	for _, lid := range locals {
+		c, ok := r.locals[lid]
+		if !ok {
+			return nil, pgcode.New(pgcode.InternalError, "render: unbound local l%d in a recursive binding", lid)
+		}
+		outer = append(outer, c)
+	}
+	// Iterate re-derives the fixed point when an outer collection changes;
+	// a recursion over constants alone gets one outer collection that
+	// changes once, at the first step.
+	start := r.g.NewInput("recursion start", 0)
+	if err := start.Send(repr.Update{Row: repr.PackRow(), Time: r.asOf, Diff: 1}); err != nil {
+		return nil, err
+	}
+	start.Advance(repr.MaxTimestamp)
+	outer = append(outer, start.Collection())
+	fixed, err := dataflow.Iterate(outer, value.Arity(), func(inner *dataflow.Graph, ins []*dataflow.Collection, x *dataflow.Collection) (*dataflow.Collection, error) {
+		sub := &renderer{g: inner, imp: noImports{}, asOf: 1, locals: map[plan.LocalID]*dataflow.Collection{id: x}, globals: map[plan.GlobalID]*dataflow.Collection{}}
+		for i, gid := range globals {
+			sub.globals[gid] = ins[i]
+		}
+		for j, lid := range locals {
+			sub.locals[lid] = ins[len(globals)+j]
+		}
+		return sub.render(value)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.locals[id] = fixed
+	return r.render(n.Body)
 }
 
+// noImports serves a nested graph, whose collections all come from outside.
+type noImports struct{}
+
+func (noImports) Collection(*dataflow.Graph, plan.GlobalID) (*dataflow.Collection, error) {
+	return nil, pgcode.New(pgcode.InternalError, "render: import inside a recursive binding")
+}
+
+func (noImports) Arrangement(*dataflow.Graph, plan.GlobalID, []expr.Scalar) (*dataflow.Arranged, bool, error) {
+	return nil, false, nil
+}
+
+// walkLIR calls f for n and every node below it.
+func walkLIR(n plan.Node, f func(plan.Node)) {
+	f(n)
+	switch n := n.(type) {
+	case plan.LMfp:
+		walkLIR(n.Input, f)
+	case plan.LTemporalFilter:
+		walkLIR(n.Input, f)
+	case plan.LFlatMap:
+		walkLIR(n.Input, f)
+	case plan.LJoin:
+		for _, in := range n.Inputs {
+			walkLIR(in, f)
+		}
+	case plan.LReduce:
+		walkLIR(n.Input, f)
+	case plan.LTopK:
+		walkLIR(n.Input, f)
+	case plan.LNegate:
+		walkLIR(n.Input, f)
+	case plan.LThreshold:
+		walkLIR(n.Input, f)
+	case plan.LUnion:
+		for _, in := range n.Inputs {
+			walkLIR(in, f)
+		}
+	case plan.LArrangeBy:
+		walkLIR(n.Input, f)
+	case plan.LLet:
+		walkLIR(n.Value, f)
+		walkLIR(n.Body, f)
+	case plan.LLetRec:
+		for _, v := range n.Values {
+			walkLIR(v, f)
+		}
+		walkLIR(n.Body, f)
+	case plan.LWindow:
+		walkLIR(n.Input, f)
+	}
+}
+
+var windowKinds = map[string]dataflow.WindowKind{
+	"row_number": dataflow.WinRowNumber, "rank": dataflow.WinRank, "dense_rank": dataflow.WinDenseRank,
+	"lag": dataflow.WinLag, "lead": dataflow.WinLead, "first_value": dataflow.WinFirstValue,
+	"last_value": dataflow.WinLastValue, "sum": dataflow.WinSum, "count": dataflow.WinCount,
+	"avg": dataflow.WinAvg, "min": dataflow.WinMin, "max": dataflow.WinMax,
+}
+
+// window renders window functions. Arguments that are not plain columns
+// are computed into extra columns first, and projected away after.
 func (r *renderer) window(n plan.LWindow) (*dataflow.Collection, error) {
-	return nil, pgcode.New(pgcode.FeatureNotSupported, "window functions are not supported in dataflows yet")
+	c, err := r.render(n.Input)
+	if err != nil {
+		return nil, err
+	}
+	arity := c.Arity()
+	pre := expr.Identity(arity)
+	var funcs []dataflow.WindowFunc
+	argCol := func(e expr.Scalar) int {
+		if col, ok := e.(expr.Column); ok {
+			return col.Index
+		}
+		pre = pre.Map(e)
+		return arity + len(pre.Expressions) - 1
+	}
+	for _, wf := range n.Funcs {
+		kind, ok := windowKinds[wf.Name]
+		if !ok {
+			return nil, pgcode.New(pgcode.FeatureNotSupported, "window function %s is not supported", wf.Name)
+		}
+		f := dataflow.WindowFunc{Kind: kind, Arg: -1, Numeric: wf.Typ.Type.Kind == repr.KindNumeric}
+		args := wf.Args
+		if wf.Aggregate != nil {
+			if wf.Aggregate.Distinct {
+				return nil, pgcode.New(pgcode.FeatureNotSupported, "DISTINCT is not implemented for window functions")
+			}
+			args = nil
+			if wf.Aggregate.Func != expr.AggCountStar {
+				args = []expr.Scalar{wf.Aggregate.Expr}
+			}
+		}
+		if len(args) > 0 {
+			f.Arg = argCol(args[0])
+		}
+		if kind == dataflow.WinLag || kind == dataflow.WinLead {
+			if len(args) > 1 {
+				lit, ok := args[1].(expr.Literal)
+				if !ok || lit.Value.IsNull() || !lit.Value.Kind().IsInteger() {
+					return nil, pgcode.New(pgcode.FeatureNotSupported, "%s with a non-constant offset is not supported", wf.Name)
+				}
+				f.Offset = int(lit.Value.Int())
+				if f.Offset == 0 {
+					return nil, pgcode.New(pgcode.FeatureNotSupported, "%s with offset 0 is not supported", wf.Name)
+				}
+			}
+			if len(args) > 2 {
+				if lit, ok := args[2].(expr.Literal); !ok || !lit.Value.IsNull() {
+					return nil, pgcode.New(pgcode.FeatureNotSupported, "%s with a default value is not supported", wf.Name)
+				}
+			}
+		}
+		funcs = append(funcs, f)
+	}
+	extra := len(pre.Expressions)
+	if extra > 0 {
+		pre.Projection = make([]int, arity+extra)
+		for i := range pre.Projection {
+			pre.Projection[i] = i
+		}
+		c = c.MFP(pre)
+	}
+	order := make([]dataflow.ColumnOrder, len(n.OrderBy))
+	for i, o := range n.OrderBy {
+		order[i] = dataflow.ColumnOrder{Column: o.Column, Order: o.Order}
+	}
+	out, err := c.Window(n.PartitionBy, order, funcs)
+	if err != nil {
+		return nil, err
+	}
+	if extra == 0 {
+		return out, nil
+	}
+	proj := make([]int, 0, arity+len(funcs))
+	for i := 0; i < arity; i++ {
+		proj = append(proj, i)
+	}
+	for i := range funcs {
+		proj = append(proj, arity+extra+i)
+	}
+	return out.MFP(expr.Identity(arity + extra + len(funcs)).Project(proj...)), nil
 }
