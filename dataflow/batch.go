@@ -408,6 +408,27 @@ func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
 		default:
 			c = bytes.Compare(a.key(i), b.key(j))
 		}
+		// Fast path: a key in one batch only, whose times need no
+		// advancing, is already in (val, time) order: copy it through.
+		if c != 0 {
+			src, k := a, i
+			if c > 0 {
+				src, k = b, j
+			}
+			s, e := src.updRange(k)
+			if src.times.base >= since {
+				key := src.key(k)
+				for u := s; u < e; u++ {
+					w.push(key, src.val(u), src.time(u), src.diff(u))
+				}
+				if c < 0 {
+					i++
+				} else {
+					j++
+				}
+				continue
+			}
+		}
 		scratch = scratch[:0]
 		var key repr.Row
 		if c <= 0 {

@@ -199,3 +199,50 @@ func TestSpineBackgroundMerge(t *testing.T) {
 		s.waitMerges()
 	}
 }
+
+// TestMultisetBlocks: the blocked multiset agrees with a map under random
+// adds and removals, stays sorted, and reports before/after counts.
+func TestMultisetBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	var m multiset
+	ref := map[string]repr.Diff{}
+	for i := range 20000 {
+		k := []byte(fmt.Sprintf("%05d", r.IntN(2000)))
+		d := repr.Diff(1)
+		if r.IntN(2) == 0 && ref[string(k)] > 0 {
+			d = -1
+		}
+		before, after := m.add(k, k, d)
+		if before != ref[string(k)] || after != before+d {
+			t.Fatalf("step %d: before/after %d/%d, want %d/%d", i, before, after, ref[string(k)], ref[string(k)]+d)
+		}
+		ref[string(k)] += d
+		if ref[string(k)] == 0 {
+			delete(ref, string(k))
+		}
+	}
+	if m.len() != len(ref) {
+		t.Fatalf("len %d, want %d", m.len(), len(ref))
+	}
+	prev := ""
+	n := 0
+	for e := range m.all() {
+		if e.key <= prev || ref[e.key] != e.n {
+			t.Fatalf("entry %q x%d out of order or wrong", e.key, e.n)
+		}
+		prev = e.key
+		n++
+	}
+	for _, b := range m.blocks {
+		if len(b) == 0 || len(b) > 2*msBlock {
+			t.Fatalf("block of %d entries", len(b))
+		}
+	}
+	var back []string
+	for e := range m.backward() {
+		back = append(back, e.key)
+	}
+	if len(back) != n || (n > 0 && back[0] != prev) {
+		t.Fatal("backward iteration disagrees")
+	}
+}

@@ -58,6 +58,7 @@ func BenchmarkArrange(b *testing.B) {
 	}
 	b.ResetTimer()
 	var ov, packed, upd int
+	var cpuUsed time.Duration
 	for range b.N {
 		b.StopTimer()
 		g := NewGraph(Options{Workers: benchWorkers()})
@@ -65,15 +66,18 @@ func BenchmarkArrange(b *testing.B) {
 		a := in.Collection().ArrangeColumns(0)
 		_ = in.Send(rows...)
 		b.StartTimer()
+		c0 := cpuTime()
 		if err := g.Step(context.Background(), 1); err != nil {
 			b.Fatal(err)
 		}
+		cpuUsed += cpuTime() - c0
 		b.StopTimer()
 		upd, packed, ov = a.Trace().Stats()
 		g.Close()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(n)*float64(b.N)/cpuUsed.Seconds(), "rows/cpu-s")
 	b.ReportMetric(float64(ov)/float64(upd), "overhead-bytes/row")
 	b.ReportMetric(float64(packed)/float64(upd), "packed-bytes/row")
 }
@@ -227,6 +231,7 @@ func BenchmarkReduceDistinctMinMax(b *testing.B) {
 	_ = g.Step(ctx, 1)
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := range b.N {
 		t := repr.Timestamp(i + 2)
 		x := &rows[r.IntN(n)]
@@ -238,6 +243,7 @@ func BenchmarkReduceDistinctMinMax(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+	cpu.report(b, float64(b.N), "updates/cpu-s")
 }
 
 // BenchmarkTopK keeps the top 10 per group (1000 groups) over
@@ -260,6 +266,7 @@ func BenchmarkTopK(b *testing.B) {
 	_ = g.Step(ctx, 1)
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := range b.N {
 		t := repr.Timestamp(i + 2)
 		x := &rows[r.IntN(n)]
@@ -271,6 +278,7 @@ func BenchmarkTopK(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+	cpu.report(b, float64(b.N), "updates/cpu-s")
 }
 
 // countOp counts a collection's updates (a sink that costs nothing).

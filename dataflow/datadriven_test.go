@@ -417,4 +417,3 @@ func parseAgg(s string) (expr.Aggregate, error) {
 	a.Expr = e
 	return a, err
 }
-

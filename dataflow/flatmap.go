@@ -57,8 +57,11 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 			o.argv = append(o.argv, v)
 		}
 		if err == nil {
+			// The MFP's error is kept apart: Eval's own (nil) result must
+			// not overwrite it.
+			var mfpErr error
 			err = o.tf.Eval(&g.eval, o.argv, func(out []repr.Datum) {
-				if err != nil {
+				if mfpErr != nil {
 					return
 				}
 				o.wide = append(append(o.wide[:0], o.datums...), out...)
@@ -66,11 +69,14 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 				keep, e := o.plan.apply(&g.eval, o.wide, &o.scratch, &o.pk)
 				switch {
 				case e != nil:
-					err = e
+					mfpErr = e
 				case keep:
 					o.out.ok.Push(o.pk.Row(), d)
 				}
 			})
+			if err == nil {
+				err = mfpErr
+			}
 		}
 		if err != nil {
 			o.out.errs.Push(ErrRow(err), d)

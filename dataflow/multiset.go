@@ -1,18 +1,26 @@
 package dataflow
 
 import (
+	"iter"
 	"sort"
 
 	"github.com/viewd/viewd/repr"
 )
 
+// msBlock is the target size of a multiset block.
+const msBlock = 128
+
 // multiset is an ordered multiset of values: entries sorted by a
 // memcomparable sort key, each with its packed value and multiplicity. It
-// keeps min/max and ordered aggregates of one group current without
-// rescanning the group: an update is a binary search and, when a value
-// appears or disappears, one slice move.
+// keeps min/max, TopK windows and ordered aggregates of one group current
+// without rescanning the group. Entries live in blocks of at most
+// 2*msBlock (hierarchical buckets): an update is a binary search over the
+// blocks' last keys, one within a block, and a move of at most 2*msBlock
+// entries, so a group of a million values costs O(log n) per change, not
+// O(n).
 type multiset struct {
-	ents []msEntry
+	blocks [][]msEntry
+	n      int
 }
 
 type msEntry struct {
@@ -24,20 +32,78 @@ type msEntry struct {
 // add changes the multiplicity of (key, val) by d and returns its
 // multiplicity before and after.
 func (m *multiset) add(key, val []byte, d repr.Diff) (before, after repr.Diff) {
-	i := sort.Search(len(m.ents), func(i int) bool { return m.ents[i].key >= string(key) })
-	if i < len(m.ents) && m.ents[i].key == string(key) {
-		before = m.ents[i].n
-		m.ents[i].n += d
-		after = m.ents[i].n
+	bi := sort.Search(len(m.blocks), func(i int) bool {
+		b := m.blocks[i]
+		return b[len(b)-1].key >= string(key)
+	})
+	if bi == len(m.blocks) {
+		if bi == 0 {
+			m.blocks = append(m.blocks, make([]msEntry, 0, msBlock))
+		} else {
+			bi--
+		}
+	}
+	b := m.blocks[bi]
+	i := sort.Search(len(b), func(i int) bool { return b[i].key >= string(key) })
+	if i < len(b) && b[i].key == string(key) {
+		before = b[i].n
+		b[i].n += d
+		after = b[i].n
 		if after == 0 {
-			m.ents = append(m.ents[:i], m.ents[i+1:]...)
+			b = append(b[:i], b[i+1:]...)
+			m.n--
+			if len(b) == 0 {
+				m.blocks = append(m.blocks[:bi], m.blocks[bi+1:]...)
+			} else {
+				m.blocks[bi] = b
+			}
 		}
 		return before, after
 	}
-	m.ents = append(m.ents, msEntry{})
-	copy(m.ents[i+1:], m.ents[i:])
-	m.ents[i] = msEntry{key: string(key), val: string(val), n: d}
+	b = append(b, msEntry{})
+	copy(b[i+1:], b[i:])
+	b[i] = msEntry{key: string(key), val: string(val), n: d}
+	m.n++
+	if len(b) > 2*msBlock {
+		hi := make([]msEntry, len(b)-msBlock, 2*msBlock)
+		copy(hi, b[msBlock:])
+		clear(b[msBlock:])
+		m.blocks = append(m.blocks, nil)
+		copy(m.blocks[bi+2:], m.blocks[bi+1:])
+		m.blocks[bi] = b[:msBlock]
+		m.blocks[bi+1] = hi
+	} else {
+		m.blocks[bi] = b
+	}
 	return 0, d
 }
 
-func (m *multiset) len() int { return len(m.ents) }
+// len returns the number of distinct entries.
+func (m *multiset) len() int { return m.n }
+
+// all iterates the entries in key order.
+func (m *multiset) all() iter.Seq[*msEntry] {
+	return func(yield func(*msEntry) bool) {
+		for _, b := range m.blocks {
+			for i := range b {
+				if !yield(&b[i]) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// backward iterates the entries in reverse key order.
+func (m *multiset) backward() iter.Seq[*msEntry] {
+	return func(yield func(*msEntry) bool) {
+		for bi := len(m.blocks) - 1; bi >= 0; bi-- {
+			b := m.blocks[bi]
+			for i := len(b) - 1; i >= 0; i-- {
+				if !yield(&b[i]) {
+					return
+				}
+			}
+		}
+	}
+}

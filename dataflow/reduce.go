@@ -401,23 +401,15 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		if acc.ms == nil {
 			return repr.Null, nil
 		}
-		ents := acc.ms.ents
-		if a.Func == expr.AggMin {
-			for _, e := range ents {
-				if e.n > 0 {
-					d := repr.Row(e.val).Get(0)
-					if !d.IsNull() {
-						return d, nil
-					}
-				}
-			}
-		} else {
-			for i := len(ents) - 1; i >= 0; i-- {
-				if ents[i].n > 0 {
-					d := repr.Row(ents[i].val).Get(0)
-					if !d.IsNull() {
-						return d, nil
-					}
+		seq := acc.ms.all()
+		if a.Func == expr.AggMax {
+			seq = acc.ms.backward()
+		}
+		for e := range seq {
+			if e.n > 0 {
+				d := repr.Row(e.val).Get(0)
+				if !d.IsNull() {
+					return d, nil
 				}
 			}
 		}
@@ -439,7 +431,7 @@ func orderedAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		elems []repr.Datum
 		any   bool
 	)
-	for _, e := range acc.ms.ents {
+	for e := range acc.ms.all() {
 		reps := e.n
 		if a.Distinct && reps > 0 {
 			reps = 1

@@ -20,6 +20,8 @@ type Output struct {
 }
 
 // Materialize adds an output arrangement of c, readable from since on.
+// The caller advances the output's since (SetSince) as its read policy
+// allows; until then every version of the output is retained.
 func (c *Collection) Materialize(since repr.Timestamp) *Output {
 	g := c.g
 	o := &Output{g: g, arity: c.arity, ok: NewTrace(g.opts.Workers, 0), errs: NewTrace(g.opts.Workers, 0)}

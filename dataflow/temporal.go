@@ -36,6 +36,8 @@ type temporalOp struct {
 	datums       []repr.Datum
 }
 
+// timeHeap is a min-heap of the times with held updates
+// (container/heap's methods follow).
 type timeHeap []repr.Timestamp
 
 func (h timeHeap) Len() int           { return len(h) }

@@ -145,7 +145,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 func (o *topkOp) window(ms *multiset, out *Rows, sign repr.Diff) {
 	pos := 0
 	end := o.offset + o.limit
-	for _, e := range ms.ents {
+	for e := range ms.all() {
 		if e.n <= 0 {
 			continue
 		}

@@ -338,6 +338,9 @@ func (t *Trace) Reader(since repr.Timestamp) TraceReader {
 	return r
 }
 
+var _ TraceReader = (*traceReader)(nil)
+
+// traceReader is a TraceReader holding one since per shard of a trace.
 type traceReader struct {
 	t        *Trace
 	mu       sync.Mutex
@@ -346,14 +349,17 @@ type traceReader struct {
 	released bool
 }
 
+// Trace implements TraceReader.
 func (r *traceReader) Trace() *Trace { return r.t }
 
+// Since implements TraceReader.
 func (r *traceReader) Since() repr.Timestamp {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.since
 }
 
+// SetSince implements TraceReader.
 func (r *traceReader) SetSince(t repr.Timestamp) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -368,8 +374,10 @@ func (r *traceReader) SetSince(t repr.Timestamp) {
 	}
 }
 
+// Upper implements TraceReader.
 func (r *traceReader) Upper() repr.Timestamp { return r.t.Upper() }
 
+// Release implements TraceReader.
 func (r *traceReader) Release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -384,6 +392,7 @@ func (r *traceReader) Release() {
 	}
 }
 
+// Cursor implements TraceReader.
 func (r *traceReader) Cursor(asOf repr.Timestamp) (*Cursor, error) {
 	r.mu.Lock()
 	since, released := r.since, r.released

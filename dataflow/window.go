@@ -135,7 +135,7 @@ func (o *windowOp) derive(ms *multiset, sign repr.Diff) error {
 	var rows [][]repr.Datum
 	var raw []repr.Row
 	var okeys [][]byte
-	for _, e := range ms.ents {
+	for e := range ms.all() {
 		if e.n <= 0 {
 			continue
 		}

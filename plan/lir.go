@@ -63,8 +63,9 @@ type TemporalBound struct {
 }
 
 // LTemporalFilter implements predicates that compare mz_now() with row
-// expressions. For each update (row, t, d) of Input, Pre (maps and the
-// non-temporal predicates; its Projection keeps every column) is applied,
+// expressions. For each update (row, t, d) of Input, Pre (the maps that
+// its predicates and the bounds read, and the non-temporal predicates; its
+// Projection keeps every column) is applied,
 // then the bounds are evaluated over Pre's output: the row is present
 // from lo = max(lower bounds, converted to exclusive→+1) to hi = min(upper
 // bounds, inclusive→+1). The operator emits (row', max(t, lo), d) and,

@@ -145,7 +145,7 @@ func (l *lowerer) lowerMFP(chain []Rel, base Rel) (Node, error) {
 			return g, nil
 		}
 		g.MFP = expr.Identity(r.Type.Arity())
-		return LTemporalFilter{Input: g, Pre: tp.pre, Lower: tp.lower, Upper: tp.upper, Projection: tp.projection}, nil
+		return tp.node(g), nil
 	case FlatMap:
 		in, err := l.lower(r.Input)
 		if err != nil {
@@ -191,7 +191,7 @@ func (l *lowerer) lowerMFP(chain []Rel, base Rel) (Node, error) {
 		return nil, err
 	}
 	if temporal {
-		return LTemporalFilter{Input: node, Pre: tp.pre, Lower: tp.lower, Upper: tp.upper, Projection: tp.projection}, nil
+		return tp.node(node), nil
 	}
 	if m.IsIdentity() {
 		return node, nil

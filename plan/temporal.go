@@ -11,6 +11,19 @@ type temporalParts struct {
 	pre          expr.MapFilterProject // Projection keeps every column
 	lower, upper []TemporalBound
 	projection   []int
+	// post, when set, computes the expressions that no predicate or bound
+	// reads over the filter's output (pre's columns), so that they are
+	// evaluated only for rows that pass the bounds, then projects.
+	post *expr.MapFilterProject
+}
+
+// node returns the LIR of the parts over input.
+func (tp temporalParts) node(input Node) Node {
+	f := LTemporalFilter{Input: input, Pre: tp.pre, Lower: tp.lower, Upper: tp.upper, Projection: tp.projection}
+	if tp.post == nil {
+		return f
+	}
+	return LMfp{Input: f, MFP: *tp.post}
 }
 
 // extractTemporal splits the temporal predicates of m into bounds. ok is
@@ -47,6 +60,19 @@ func extractTemporal(m expr.MapFilterProject) (temporalParts, bool, error) {
 		return tp, false, nil
 	}
 	width := m.InputArity + len(m.Expressions)
+	need := m.InputArity
+	for _, p := range m.Predicates {
+		need = max(need, expr.MaxColumn(p.Expr)+1)
+	}
+	if need < width {
+		pre.Expressions = m.Expressions[:need-m.InputArity]
+		pre.Projection = allCols(need)
+		tp.pre = pre
+		tp.projection = allCols(need)
+		post := expr.MapFilterProject{InputArity: need, Expressions: m.Expressions[need-m.InputArity:], Projection: append([]int(nil), m.Projection...)}
+		tp.post = &post
+		return tp, true, nil
+	}
 	pre.Projection = allCols(width)
 	tp.pre = pre
 	tp.projection = append([]int(nil), m.Projection...)

@@ -148,7 +148,14 @@ func (r *renderer) deltaJoin(nodes []plan.Node, p plan.DeltaJoinPlan) (*dataflow
 		return inlineOutput(ins[i].mfp, c-outOff[i], rawOff[i])
 	}
 	var paths []dataflow.DeltaPath
-	var final expr.MapFilterProject
+	// filters applies the inputs' MFPs, then every path's source MFP and
+	// closures: each path enforces some join conditions by its lookup keys
+	// and the rest by filters, and which ones differs between paths, so
+	// the output (one final MFP for all paths) applies all of them. Each
+	// is a condition of the join, true of every joined row.
+	total := outOff[n]
+	filters := seg
+	var fin expr.MapFilterProject
 	for pi, path := range p.Paths {
 		order := append([]int{path.Source}, make([]int, 0, len(path.Stages))...)
 		for _, st := range path.Stages {
@@ -189,20 +196,16 @@ func (r *renderer) deltaJoin(nodes []plan.Node, p plan.DeltaJoinPlan) (*dataflow
 			dp.Stages = append(dp.Stages, dataflow.DeltaStage{Input: st.Lookup, Arr: arr, Key: key})
 		}
 		paths = append(paths, dp)
+		filters = filters.Compose(asFilter(path.SourceMFP, perm, total))
+		for _, st := range path.Stages {
+			filters = filters.Compose(asFilter(st.Closure, perm, total))
+		}
 		if pi == 0 {
-			// Every path states every join condition; the first path's,
-			// moved to input order after the inputs' MFPs, filter all.
-			total := outOff[n]
-			f := seg
-			f = f.Compose(asFilter(path.SourceMFP, perm, total))
-			for _, st := range path.Stages {
-				f = f.Compose(asFilter(st.Closure, perm, total))
-			}
-			fin := path.FinalMFP.Permute(perm, total)
-			final = f.Compose(fin)
+			// Every path's final MFP, in input order, is the same.
+			fin = path.FinalMFP.Permute(perm, total)
 		}
 	}
-	return dataflow.DeltaJoin(n, paths, final)
+	return dataflow.DeltaJoin(n, paths, filters.Compose(fin))
 }
 
 // anyArrangement returns an arrangement of input i whose delta is input
