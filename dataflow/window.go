@@ -41,6 +41,9 @@ type WindowFunc struct {
 	Arg     int
 	Offset  int
 	Numeric bool
+	// Default is lag/lead's value when the offset row is outside the
+	// partition (NULL unless given).
+	Default repr.Datum
 }
 
 // Window appends one column per window function to each row, computed
@@ -213,6 +216,8 @@ func (o *windowOp) column(fn WindowFunc, rows [][]repr.Datum, okeys [][]byte, pe
 			}
 			if j >= 0 && j < n {
 				out[i] = arg(j)
+			} else {
+				out[i] = fn.Default
 			}
 		}
 	case WinFirstValue:

@@ -485,9 +485,11 @@ func (r *renderer) window(n plan.LWindow) (*dataflow.Collection, error) {
 				}
 			}
 			if len(args) > 2 {
-				if lit, ok := args[2].(expr.Literal); !ok || !lit.Value.IsNull() {
-					return nil, pgcode.New(pgcode.FeatureNotSupported, "%s with a default value is not supported", wf.Name)
+				lit, ok := args[2].(expr.Literal)
+				if !ok || lit.Err != nil {
+					return nil, pgcode.New(pgcode.FeatureNotSupported, "%s with a non-constant default is not supported", wf.Name)
 				}
+				f.Default = lit.Value
 			}
 		}
 		funcs = append(funcs, f)
