@@ -29,7 +29,6 @@ type knownFailure struct {
 	why, symptom string
 }
 
-
 const (
 	defaultBatches = 20
 	batchSize      = 15
