@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // zone names in timestamptz input resolve the same on every host
 	"unicode/utf8"
 
 	"github.com/cockroachdb/apd/v3"
@@ -110,7 +111,7 @@ func ParseText(s string, t ScalarType) (Datum, error) {
 		}
 		return DateDatum(days), nil
 	case KindTime:
-		us, err := parseTimeOfDay(trimSpace(s), s, t)
+		us, _, err := splitClockZone(trimSpace(s), s, t)
 		if err != nil {
 			return Null, err
 		}
@@ -204,7 +205,7 @@ func parseFloat(s string, t ScalarType) (Datum, error) {
 	}
 	var f float64
 	switch strings.ToLower(ts) {
-	case "nan":
+	case "nan", "+nan", "-nan":
 		f = math.NaN()
 	case "infinity", "+infinity", "inf", "+inf":
 		f = math.Inf(1)
@@ -434,6 +435,31 @@ const (
 // dateFields splits the date part of a datetime string. It returns year
 // (astronomical: 0 is 1 BC), month, day and the rest of the string.
 func parseDatePart(s string) (y, m, d int64, rest string, ok bool) {
+	// Slashes: Y/M/D when the first field has more than two digits, else
+	// M/D/Y (DateStyle MDY, PostgreSQL's default).
+	if parts := strings.SplitN(s, "/", 3); len(parts) == 3 {
+		last := parts[2]
+		j := 0
+		for j < len(last) && isDigitByte(last[j]) {
+			j++
+		}
+		a, e1 := strconv.ParseInt(parts[0], 10, 64)
+		b, e2 := strconv.ParseInt(parts[1], 10, 64)
+		c, e3 := strconv.ParseInt(last[:j], 10, 64)
+		if e1 == nil && e2 == nil && e3 == nil {
+			if len(parts[0]) > 2 {
+				return a, b, c, last[j:], true
+			}
+			if j == 2 {
+				c += 2000 // two-digit years: 70-99 are 19xx, 00-69 are 20xx
+				if c >= 2070 {
+					c -= 100
+				}
+			}
+			return c, a, b, last[j:], true
+		}
+		return 0, 0, 0, "", false
+	}
 	// ISO: YYYY-MM-DD (year may have more digits)
 	i := 0
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
@@ -504,8 +530,18 @@ func ParseDate(s string) (int32, error) {
 		ts = trimSpace(ts[:len(ts)-3])
 	}
 	y, m, d, rest, ok := parseDatePart(ts)
-	if !ok || trimSpace(rest) != "" {
+	if !ok {
 		return 0, InvalidInput(TypeDate, s)
+	}
+	if rest = trimSpace(rest); rest != "" {
+		// A time of day (and zone) after the date is accepted and
+		// ignored, as date_in does.
+		if rest[0] == 'T' || rest[0] == 't' {
+			rest = rest[1:]
+		}
+		if _, _, err := splitClockZone(rest, s, TypeDate); err != nil {
+			return 0, InvalidInput(TypeDate, s)
+		}
 	}
 	days, err := civilDays(y, m, d, bc, s)
 	if err != nil {
@@ -532,6 +568,49 @@ func civilDays(y, m, d int64, bc bool, orig string) (int64, error) {
 	return DaysFromCivil(y, m, d), nil
 }
 
+// splitClockZone parses a time of day with an optional AM/PM and returns
+// it with the rest of the string (a zone, trimmed), which it validates
+// but does not apply: callers that need the zone parse it.
+func splitClockZone(s, orig string, t ScalarType) (int64, string, error) {
+	end := 0
+	for end < len(s) && (isDigitByte(s[end]) || s[end] == ':' || s[end] == '.') {
+		end++
+	}
+	if end == 0 {
+		return 0, "", InvalidInput(t, orig)
+	}
+	clock, err := parseTimeOfDay(s[:end], orig, t)
+	if err != nil {
+		return 0, "", err
+	}
+	rest := trimSpace(s[end:])
+	if l := strings.ToLower(rest); strings.HasPrefix(l, "am") || strings.HasPrefix(l, "pm") ||
+		strings.HasPrefix(l, "a.m.") || strings.HasPrefix(l, "p.m.") {
+		pm := l[0] == 'p'
+		n := 2
+		if strings.HasPrefix(l[1:], ".m.") {
+			n = 4
+		}
+		h := clock / MicrosPerHour
+		if h < 1 || h > 12 {
+			return 0, "", datetimeOutOfRange(orig)
+		}
+		if h == 12 {
+			clock -= 12 * MicrosPerHour
+		}
+		if pm {
+			clock += 12 * MicrosPerHour
+		}
+		rest = trimSpace(rest[n:])
+	}
+	if rest != "" {
+		if _, ok := parseZone(rest, 0); !ok {
+			return 0, "", InvalidInput(t, orig)
+		}
+	}
+	return clock, rest, nil
+}
+
 // parseTimeOfDay parses HH:MM[:SS[.ffffff]] (24:00:00 allowed) into
 // microseconds since midnight, rounding fractions to microseconds.
 func parseTimeOfDay(s, orig string, t ScalarType) (int64, error) {
@@ -541,14 +620,14 @@ func parseTimeOfDay(s, orig string, t ScalarType) (int64, error) {
 	}
 	h, e1 := strconv.ParseInt(parts[0], 10, 64)
 	mi, e2 := strconv.ParseInt(parts[1], 10, 64)
-	if e1 != nil || e2 != nil || len(parts[0]) == 0 || len(parts[0]) > 2 || len(parts[1]) != 2 {
+	if e1 != nil || e2 != nil || len(parts[0]) == 0 || len(parts[0]) > 2 || len(parts[1]) == 0 || len(parts[1]) > 2 {
 		return 0, InvalidInput(t, orig)
 	}
 	var us int64
 	if len(parts) == 3 {
 		secStr, frac, hasFrac := strings.Cut(parts[2], ".")
 		sec, err := strconv.ParseInt(secStr, 10, 64)
-		if err != nil || len(secStr) != 2 {
+		if err != nil || len(secStr) == 0 || len(secStr) > 2 {
 			return 0, InvalidInput(t, orig)
 		}
 		us = sec * MicrosPerSecond
@@ -631,16 +710,10 @@ func ParseTimestamp(s string, tz bool) (int64, error) {
 	}
 	var clock int64
 	if rest != "" {
-		// Split the clock from the zone.
-		end := 0
-		for end < len(rest) && (rest[end] >= '0' && rest[end] <= '9' || rest[end] == ':' || rest[end] == '.') {
-			end++
-		}
-		clock, err = parseTimeOfDay(rest[:end], s, typ)
+		clock, rest, err = splitClockZone(rest, s, typ)
 		if err != nil {
 			return 0, err
 		}
-		rest = trimSpace(rest[end:])
 	}
 	if days > maxTimestampDays || days < minDateDays {
 		return 0, pgcode.New(pgcode.DatetimeFieldOverflow, "timestamp out of range: %s", quoteForError(s))
@@ -788,12 +861,24 @@ func ParseInterval(s string) (Interval, error) {
 			acc.micros += float64(us)
 			continue
 		}
+		if ym, ok := parseYearMonth(t); ok {
+			// SQL-standard year-month: "1-2" is 1 year 2 months.
+			if !mark("year", "month") {
+				return bad()
+			}
+			acc.months += float64(ym)
+			continue
+		}
 		v, err := strconv.ParseFloat(t, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return bad()
 		}
 		unit := "second"
-		if i+1 < len(toks) {
+		if i+1 < len(toks) && strings.Contains(toks[i+1], ":") {
+			// SQL-standard day-time: "1 2:03:04" is 1 day 02:03:04.
+			unit = "day"
+		}
+		if i+1 < len(toks) && unit != "day" {
 			if u, ok := intervalUnit(toks[i+1]); ok {
 				unit = u
 				i++
@@ -897,6 +982,27 @@ func intervalUnit(t string) (string, bool) {
 		return "microsecond", true
 	}
 	return "", false
+}
+
+// parseYearMonth parses the SQL-standard [-]Y-M form into months.
+func parseYearMonth(t string) (int64, bool) {
+	sign := int64(1)
+	body := t
+	if strings.HasPrefix(body, "-") {
+		sign, body = -1, body[1:]
+	} else if strings.HasPrefix(body, "+") {
+		body = body[1:]
+	}
+	y, m, ok := strings.Cut(body, "-")
+	if !ok || y == "" || m == "" {
+		return 0, false
+	}
+	yv, e1 := strconv.ParseInt(y, 10, 64)
+	mv, e2 := strconv.ParseInt(m, 10, 64)
+	if e1 != nil || e2 != nil || mv > 11 {
+		return 0, false
+	}
+	return sign * (yv*12 + mv), true
 }
 
 // parseSignedClock parses [+-]H[H]:MM[:SS[.f]] (hours unbounded) into

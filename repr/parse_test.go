@@ -3,6 +3,7 @@ package repr
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/viewd/viewd/pgcode"
@@ -152,6 +153,68 @@ func TestCivilDays(t *testing.T) {
 		y, m, d := CivilFromDays(z)
 		if DaysFromCivil(y, m, d) != z || d > DaysInMonth(y, m) {
 			t.Fatalf("civil round trip failed at %d: %d-%d-%d", z, y, m, d)
+		}
+	}
+}
+
+// TestParseTextNoPanics feeds random and mutated strings to every input
+// function: each must return a datum of its type or a *pgcode.Error.
+func TestParseTextNoPanics(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	types := []ScalarType{TypeBool, TypeInt2, TypeInt4, TypeInt8, TypeFloat4, TypeFloat8, TypeNumeric,
+		TypeText, TypeBytea, TypeDate, TypeTime, TypeTimestamp, TypeTimestampTz, TypeInterval, TypeUUID,
+		TypeJsonb, TypeOid, ArrayOf(TypeInt4), ArrayOf(ArrayOf(TypeText)), ArrayOf(TypeJsonb)}
+	seeds := []string{"1", "-1.5e3", "2020-01-02 03:04:05+05:30", "1 year 2 mons -3 days 04:05:06.7",
+		"P1Y2M3DT4H5M6S", `{"a":[1,{"b":null}],"c":"\u00e9"}`, `{1,"a b",NULL,{2}}`, `\x0aff`,
+		"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "January 2, 2024 BC", "12:00 pm", "1/2/2020", "1-2", "@ 3 days ago"}
+	const alphabet = "0123456789-+.:eE ,{}[]\"\\/TZPYMDHSnulltrfaxbc@"
+	for i := 0; i < 20000; i++ {
+		var s string
+		if i%2 == 0 {
+			b := []byte(seeds[rng.IntN(len(seeds))])
+			for k := rng.IntN(4); k >= 0 && len(b) > 0; k-- {
+				j := rng.IntN(len(b))
+				switch rng.IntN(3) {
+				case 0:
+					b[j] = alphabet[rng.IntN(len(alphabet))]
+				case 1:
+					b = append(b[:j], b[j+1:]...)
+				default:
+					b = append(b[:j], append([]byte{alphabet[rng.IntN(len(alphabet))]}, b[j:]...)...)
+				}
+			}
+			s = string(b)
+		} else {
+			b := make([]byte, rng.IntN(16))
+			for j := range b {
+				b[j] = alphabet[rng.IntN(len(alphabet))]
+			}
+			s = string(b)
+		}
+		for _, typ := range types {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("ParseText(%q, %s) panicked: %v", s, typ, r)
+					}
+				}()
+				d, err := ParseText(s, typ)
+				if err != nil {
+					var pe *pgcode.Error
+					if !errors.As(err, &pe) {
+						t.Fatalf("ParseText(%q, %s): error %v is not a *pgcode.Error", s, typ, err)
+					}
+					return
+				}
+				if d.Kind() != typ.Kind {
+					t.Fatalf("ParseText(%q, %s) = kind %v", s, typ, d.Kind())
+				}
+				// Whatever parses must print and parse back to an equal value.
+				back, err := ParseText(string(AppendText(nil, d)), typ)
+				if err != nil || Compare(back, d) != 0 {
+					t.Fatalf("ParseText(%q, %s) = %s does not read back: %v %v", s, typ, d.Text(), back.Text(), err)
+				}
+			}()
 		}
 	}
 }

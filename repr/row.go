@@ -319,15 +319,22 @@ func decodeDatum(b []byte) (Datum, int, error) {
 	return Datum{}, 0, errMalformed
 }
 
-// datumLen returns the encoded length of the datum at the front of b.
+// datumLen returns the encoded length of the datum at the front of b,
+// checking that the whole datum is within b.
 func datumLen(b []byte) (int, error) {
 	k := Kind(b[0])
 	p := b[1:]
+	fixed := func(n int) (int, error) {
+		if len(b) < n {
+			return 0, errMalformed
+		}
+		return n, nil
+	}
 	switch k {
 	case KindNull:
 		return 1, nil
 	case KindBool:
-		return 2, nil
+		return fixed(2)
 	case KindInt2, KindInt4, KindInt8, KindOid, KindDate, KindTime, KindTimestamp, KindTimestampTz:
 		for i, c := range p {
 			if c < 0x80 {
@@ -336,12 +343,12 @@ func datumLen(b []byte) (int, error) {
 		}
 		return 0, errMalformed
 	case KindFloat4, KindFloat8:
-		return 9, nil
+		return fixed(9)
 	case KindUUID:
-		return 17, nil
+		return fixed(17)
 	case KindText, KindVarchar, KindChar, KindBytea, KindJsonb, KindArray, KindRecord:
 		l, n := binary.Uvarint(p)
-		if n <= 0 {
+		if n <= 0 || uint64(len(p)-n) < l {
 			return 0, errMalformed
 		}
 		return 1 + n + int(l), nil

@@ -165,18 +165,18 @@ func TestRowMalformed(t *testing.T) {
 }
 
 // TestRowSkipTruncated: Skip must not walk past the end of a truncated
-// row. Known bug (reported to the repr owner): datumLen does not check a
-// text/bytea length against the row's size, so Skip (and Arity) accept a
-// truncated datum and Offset moves past len(row). Remove the Skip once
-// datumLen checks bounds.
+// row; it stops with an error instead.
 func TestRowSkipTruncated(t *testing.T) {
-	row := PackRow(Int8Datum(1), TextDatum("hello world"))
-	cut := row[:len(row)-3]
-	it := cut.Iter()
-	for it.Skip() {
+	row := PackRow(Int8Datum(1), TextDatum("hello world"), Float8Datum(1), UUIDDatum([16]byte{1}))
+	for cut := 0; cut < len(row); cut++ {
+		it := row[:cut].Iter()
+		for it.Skip() {
+		}
+		if it.Offset() > cut {
+			t.Fatalf("cut at %d: Skip moved to offset %d", cut, it.Offset())
+		}
+		if it.Offset() < cut && it.Err() == nil {
+			t.Fatalf("cut at %d: Skip stopped at %d without an error", cut, it.Offset())
+		}
 	}
-	if it.Offset() <= len(cut) && it.Err() != nil {
-		return
-	}
-	t.Skipf("known repr bug: Skip over a truncated text datum moved to offset %d of %d without an error", it.Offset(), len(cut))
 }
