@@ -190,8 +190,8 @@ func AppendNumeric(buf []byte, n *apd.Decimal, scale int) []byte {
 		}
 	}
 	s := n.Text('f')
-	if s == "-0" {
-		s = "0"
+	if n.IsZero() && len(s) > 0 && s[0] == '-' {
+		s = s[1:] // numeric has no negative zero
 	}
 	return append(buf, s...)
 }
@@ -282,10 +282,12 @@ func AppendTimestamp(buf []byte, micros int64, tz bool) []byte {
 }
 
 // AppendInterval formats an interval in PostgreSQL's default
-// (IntervalStyle postgres) form, e.g. "1 year 2 mons 3 days 04:05:06".
+// (IntervalStyle postgres) form, e.g. "1 year 2 mons 3 days 04:05:06",
+// "-1 days +02:00:00": a unit is plural unless its value is exactly 1, and
+// a positive part after a negative one carries a "+".
 func AppendInterval(buf []byte, iv Interval) []byte {
 	start := len(buf)
-	years, mons := iv.Months/12, iv.Months%12
+	before := false // the previous part was negative
 	unit := func(v int64, name string) {
 		if v == 0 {
 			return
@@ -293,15 +295,19 @@ func AppendInterval(buf []byte, iv Interval) []byte {
 		if len(buf) > start {
 			buf = append(buf, ' ')
 		}
+		if before && v > 0 {
+			buf = append(buf, '+')
+		}
 		buf = strconv.AppendInt(buf, v, 10)
 		buf = append(buf, ' ')
 		buf = append(buf, name...)
-		if v != 1 && v != -1 {
+		if v != 1 {
 			buf = append(buf, 's')
 		}
+		before = v < 0
 	}
-	unit(int64(years), "year")
-	unit(int64(mons), "mon")
+	unit(int64(iv.Months/12), "year")
+	unit(int64(iv.Months%12), "mon")
 	unit(int64(iv.Days), "day")
 	if iv.Micros != 0 || len(buf) == start {
 		if len(buf) > start {
@@ -311,7 +317,7 @@ func AppendInterval(buf []byte, iv Interval) []byte {
 		if us < 0 {
 			buf = append(buf, '-')
 			us = -us
-		} else if iv.Days < 0 || iv.Months < 0 {
+		} else if before {
 			buf = append(buf, '+')
 		}
 		h := us / MicrosPerHour
@@ -322,9 +328,9 @@ func AppendInterval(buf []byte, iv Interval) []byte {
 		us -= m * MicrosPerMinute
 		buf = appendPadded(buf, m, 2)
 		buf = append(buf, ':')
-		s := us / MicrosPerSecond
-		buf = appendPadded(buf, s, 2)
-		buf = appendFraction(buf, us-s*MicrosPerSecond)
+		sec := us / MicrosPerSecond
+		buf = appendPadded(buf, sec, 2)
+		buf = appendFraction(buf, us-sec*MicrosPerSecond)
 	}
 	return buf
 }
