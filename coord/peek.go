@@ -170,7 +170,14 @@ func (c *Coordinator) peekLocked(ctx context.Context, rel plan.Rel, ts repr.Time
 // added to the tables they change, so that a transaction reads its own
 // writes.
 func (c *Coordinator) peekOverlayLocked(ctx context.Context, rel plan.Rel, ts repr.Timestamp, overlay map[plan.GlobalID][]repr.Update) ([]repr.Row, error) {
-	lir, err := c.optimizeLocked(rel)
+	var dirty map[plan.GlobalID]bool
+	if len(overlay) > 0 {
+		dirty = map[plan.GlobalID]bool{}
+		for id := range overlay {
+			dirty[id] = true
+		}
+	}
+	lir, err := c.optimizeDirtyLocked(rel, dirty)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +229,14 @@ func (c *Coordinator) transientOptions() dataflow.Options {
 
 // optimizeLocked inlines views and builtins, optimises and lowers a plan.
 func (c *Coordinator) optimizeLocked(rel plan.Rel) (plan.Node, error) {
-	rel, err := c.inlineLocked(rel, 0)
+	return c.optimizeDirtyLocked(rel, nil)
+}
+
+// optimizeDirtyLocked is optimizeLocked for a read that overlays
+// uncommitted writes to the dirty tables: materialized views built on them
+// are computed from their definitions, so that the writes show.
+func (c *Coordinator) optimizeDirtyLocked(rel plan.Rel, dirty map[plan.GlobalID]bool) (plan.Node, error) {
+	rel, err := c.inlineDirtyLocked(rel, 0, dirty)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +251,38 @@ func (c *Coordinator) optimizeLocked(rel plan.Rel) (plan.Node, error) {
 // inlineLocked replaces reads of (non-materialized) views by their
 // definitions and reads of builtin relations by their current contents.
 func (c *Coordinator) inlineLocked(rel plan.Rel, depth int) (plan.Rel, error) {
+	return c.inlineDirtyLocked(rel, depth, nil)
+}
+
+// dependsOnAny reports whether item id reads any of ids, transitively.
+func (c *Coordinator) dependsOnAny(id plan.GlobalID, ids map[plan.GlobalID]bool) bool {
+	seen := map[plan.GlobalID]bool{}
+	var visit func(plan.GlobalID) bool
+	visit = func(x plan.GlobalID) bool {
+		if ids[x] {
+			return true
+		}
+		if seen[x] {
+			return false
+		}
+		seen[x] = true
+		it := c.cat.items[x]
+		if it == nil {
+			return false
+		}
+		for _, d := range it.deps {
+			if visit(d) {
+				return true
+			}
+		}
+		return false
+	}
+	return visit(id)
+}
+
+// inlineDirtyLocked is inlineLocked that also inlines the materialized
+// views that read any of dirty.
+func (c *Coordinator) inlineDirtyLocked(rel plan.Rel, depth int, dirty map[plan.GlobalID]bool) (plan.Rel, error) {
 	if depth > 64 {
 		return nil, pgcode.New(pgcode.ProgramLimitExceeded, "views nest too deeply")
 	}
@@ -253,7 +299,9 @@ func (c *Coordinator) inlineLocked(rel plan.Rel, depth int) (plan.Rel, error) {
 		case it.builtin != nil:
 			return c.builtinContents(it), nil
 		case it.Kind == sql.KindView:
-			return c.inlineLocked(it.viewExpr, depth+1)
+			return c.inlineDirtyLocked(it.viewExpr, depth+1, dirty)
+		case it.Kind == sql.KindMaterializedView && len(dirty) > 0 && c.dependsOnAny(it.ID, dirty):
+			return c.inlineDirtyLocked(it.viewExpr, depth+1, dirty)
 		}
 		return r, nil
 	})

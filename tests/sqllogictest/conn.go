@@ -38,6 +38,8 @@ type Conn interface {
 	ExecSimple(ctx context.Context, sql string) ([]*Rows, error)
 	// Broken reports whether the connection can no longer be used.
 	Broken() bool
+	// InTransaction reports whether a transaction block is open.
+	InTransaction() bool
 	Close(ctx context.Context) error
 }
 
@@ -145,5 +147,8 @@ func convertErr(err error) error {
 }
 
 func (p *pgConn) Broken() bool { return p.c.IsClosed() }
+
+// InTransaction implements Conn.
+func (p *pgConn) InTransaction() bool { return p.c.TxStatus() != 'I' }
 
 func (p *pgConn) Close(ctx context.Context) error { return p.c.Close(ctx) }

@@ -67,6 +67,9 @@ type Config struct {
 	// itself tested against PostgreSQL (whose materialized views are not
 	// maintained).
 	LateViews bool
+	// DropCreated drops, at the end of the file, every relation the file
+	// created (CASCADE), for runs that share one database.
+	DropCreated bool
 }
 
 // Failure is one failed record.
@@ -177,7 +180,40 @@ func RunRecords(ctx context.Context, cfg Config, path string, recs []Record, dia
 		r.views = planViews(recs, cfg.Engine, cfg.LateViews)
 	}
 	r.run(ctx)
+	if cfg.DropCreated {
+		r.dropCreated(ctx)
+	}
 	return r.res
+}
+
+// dropCreated drops the relations the file's statements created, so that
+// the next file can run in the same database. Errors are ignored: the
+// relation may not exist, or be of another kind.
+func (r *fileRun) dropCreated(ctx context.Context) {
+	seen := make(map[string]bool)
+	var names []string
+	for _, rec := range r.recs {
+		if rec.Kind != KindStatement {
+			continue
+		}
+		if kind, n := classifyDDL(scanSQL(rec.SQL)); kind == ddlCreate && !seen[n[0]] {
+			seen[n[0]] = true
+			names = append(names, n[0])
+		}
+	}
+	for i := len(names) - 1; i >= 0; i-- {
+		q := quoteIdent(names[i])
+		for _, kind := range []string{"MATERIALIZED VIEW", "VIEW", "TABLE", "SOURCE"} {
+			if _, err := r.exec(ctx, "DROP "+kind+" IF EXISTS "+q+" CASCADE"); err == nil {
+				break
+			}
+		}
+	}
+}
+
+// quoteIdent quotes an identifier for PostgreSQL.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 type labelHash struct {
@@ -239,6 +275,9 @@ func (r *fileRun) run(ctx context.Context) {
 			return
 		}
 		rec := &r.recs[i]
+		if r.views != nil {
+			r.views.flushDeferred(ctx, r)
+		}
 		runnable := rec.Kind == KindStatement || rec.Kind == KindQuery || rec.Kind == KindSimple
 		if !rec.Applies(r.cfg.Engine) {
 			if runnable {
@@ -337,9 +376,10 @@ func checkStatement(rec *Record, rows *Rows, err error) error {
 }
 
 // checkError checks that err is the error the record expects: any error
-// when no regular expression is given, else one whose message (or full
-// text, "ERROR: message (SQLSTATE code)") matches it, and the SQLSTATE when
-// a pgcode is given. Expected message lines after "----" must occur in the
+// when no regular expression is given, else one whose message matches it
+// (or its full text "ERROR: message (SQLSTATE code)", or the message as
+// lib/pq or Materialize's runner print it), and the SQLSTATE when a pgcode
+// is given. Expected message lines after "----" must occur in the
 // message.
 func checkError(rec *Record, err error) error {
 	if err == nil {
@@ -357,7 +397,10 @@ func checkError(rec *Record, err error) error {
 		if cerr != nil {
 			return fmt.Errorf("bad error regex %q: %w", rec.ErrorRegex, cerr)
 		}
-		if !re.MatchString(se.Message) && !re.MatchString(se.Error()) {
+		// Dialects spell errors differently: CockroachDB's files match
+		// lib/pq's "pq: message", Materialize's "db error: ERROR: message".
+		candidates := []string{se.Message, se.Error(), "pq: " + se.Message, "db error: ERROR: " + se.Message}
+		if !slices.ContainsFunc(candidates, re.MatchString) {
 			return fmt.Errorf("expected an error matching %q, got: %w", rec.ErrorRegex, err)
 		}
 	}

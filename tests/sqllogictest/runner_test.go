@@ -45,6 +45,7 @@ func (f *fakeConn) ExecSimple(ctx context.Context, sql string) ([]*Rows, error) 
 }
 
 func (f *fakeConn) Broken() bool                  { return false }
+func (f *fakeConn) InTransaction() bool           { return false }
 func (f *fakeConn) Close(_ context.Context) error { return nil }
 
 var typeOIDs = map[string]uint32{
@@ -118,7 +119,8 @@ func sltInput(s string) string {
 //
 //	respond          define the response to one SQL text (see parseResponse)
 //	reset            forget all responses
-//	run [mode=view] [engine=E] [trace] [expected=path:line,...] [late]
+//	run [mode=view] [engine=E] [trace] [expected=(path:line,...)] [late]
+//	    [max-failures=N] [drop-created]
 //	                 run the input as an slt file; print the result summary,
 //	                 the failures and, with trace, every SQL sent
 func TestRunner(t *testing.T) {
@@ -150,6 +152,8 @@ func TestRunner(t *testing.T) {
 						trace = true
 					case "late":
 						cfg.LateViews = true
+					case "drop-created":
+						cfg.DropCreated = true
 					case "max-failures":
 						cfg.MaxFailures, _ = strconv.Atoi(a.Vals[0])
 					case "expected":

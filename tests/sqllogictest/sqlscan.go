@@ -431,11 +431,17 @@ func topLevelSelectList(toks []token) []selectItem {
 		start++
 		if start < len(toks) && toks[start].is("on") { // DISTINCT ON (...)
 			start++
-			for start < len(toks) && toks[start].depth > 0 {
+			if start < len(toks) && toks[start].norm == "(" {
 				start++
+				for start < len(toks) && toks[start].depth > 0 {
+					start++
+				}
+				start++ // the closing parenthesis
 			}
-			start++ // the closing parenthesis
 		}
+	}
+	if start > len(toks) {
+		return nil
 	}
 	stop := map[string]bool{"from": true, "where": true, "group": true, "having": true,
 		"order": true, "limit": true, "offset": true, "union": true, "intersect": true,

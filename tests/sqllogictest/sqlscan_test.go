@@ -70,6 +70,11 @@ func TestPositionalOrderBy(t *testing.T) {
 		{"SELECT a FROM t WHERE a IN (SELECT b FROM u ORDER BY 1)", "", false, false},
 		{"SELECT a FROM t UNION SELECT b FROM u ORDER BY 1", "ORDER BY 1", true, true},
 		{"SELECT a FROM t", "", false, false},
+		{"SELECT DISTINCT ON (a) a, b FROM t ORDER BY a, b", "ORDER BY 1, 2", true, true},
+		{"SELECT DISTINCT ON (", "", false, false},
+		{"SELECT DISTINCT ON", "", false, false},
+		{"ORDER BY", "", false, false},
+		{"SELECT a FROM t ORDER BY", "", false, false},
 	} {
 		clause, hasOrd, ok := positionalOrderBy(scanSQL(tc.sql))
 		if clause != tc.clause || hasOrd != tc.hasOrd || ok != tc.ok {

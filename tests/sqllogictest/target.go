@@ -91,6 +91,10 @@ func (t *URLTarget) admin(ctx context.Context, sql string) error {
 	return nil
 }
 
+// Shared reports whether runs share the URL's database because the server
+// refused CREATE DATABASE. It is known after the first Open.
+func (t *URLTarget) Shared() bool { return t.shared.Load() }
+
 // Close implements Target.
 func (t *URLTarget) Close() error { return nil }
 

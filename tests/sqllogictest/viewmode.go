@@ -51,6 +51,9 @@ type viewPlans struct {
 	// drops or alters.
 	drops map[int][]string
 	live  map[*viewPlan]bool
+	// deferred are views to drop once the open transaction block ends:
+	// a DROP inside it could fail and abort the file's transaction.
+	deferred []string
 }
 
 type viewPlan struct {
@@ -205,8 +208,29 @@ func (vp *viewPlans) create(ctx context.Context, r *fileRun, p *viewPlan) error 
 
 func (vp *viewPlans) drop(ctx context.Context, r *fileRun, p *viewPlan) {
 	delete(vp.live, p)
-	if _, err := r.exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS "+p.name); err != nil {
-		r.cfg.Log.Warn("sqllogictest: dropping view", "file", r.path, "view", p.name, "err", err)
+	if r.conn != nil && r.conn.InTransaction() {
+		vp.deferred = append(vp.deferred, p.name)
+		return
+	}
+	vp.dropName(ctx, r, p.name)
+}
+
+func (vp *viewPlans) dropName(ctx context.Context, r *fileRun, name string) {
+	if _, err := r.exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS "+name); err != nil {
+		r.cfg.Log.Warn("sqllogictest: dropping view", "file", r.path, "view", name, "err", err)
+	}
+}
+
+// flushDeferred drops the views whose drop waited for a transaction block
+// to end.
+func (vp *viewPlans) flushDeferred(ctx context.Context, r *fileRun) {
+	if len(vp.deferred) == 0 || (r.conn != nil && r.conn.InTransaction()) {
+		return
+	}
+	names := vp.deferred
+	vp.deferred = nil
+	for _, n := range names {
+		vp.dropName(ctx, r, n)
 	}
 }
 

@@ -45,6 +45,7 @@ type options struct {
 	viewdUser   string
 	viewdDB     string
 	viewdArgs   string
+	pgSettings  string
 	engine      string
 	report      string
 	expected    string
@@ -70,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fset.StringVar(&o.viewdBin, "viewd-bin", "", "viewd binary to start (default: build ./cmd/viewd)")
 	fset.StringVar(&o.viewdUser, "viewd-user", "viewd", "user name to connect to a started viewd as")
 	fset.StringVar(&o.viewdDB, "viewd-db", "viewd", "database to connect to on a started viewd")
+	fset.StringVar(&o.pgSettings, "postgres-settings", "", "with --postgres: server settings, space-separated name=value (e.g. \"geqo_threshold=4 geqo_effort=1\" plans select5.test's many-way joins faster)")
 	fset.StringVar(&o.viewdArgs, "viewd-args", "--embedded-kafka-listen=", "extra arguments for a started viewd, split on spaces (default: no embedded Kafka broker, so that runs do not compete for its port)")
 	fset.StringVar(&o.engine, "engine", "postgresql", "engine name matched by skipif/onlyif")
 	fset.StringVar(&o.report, "report", "", "write a markdown report of pass rates by directory and mode to this file")
@@ -157,6 +159,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Verbose:     o.verbose,
 		LateViews:   o.lateViews,
 	}
+	if u, ok := target.(*slt.URLTarget); ok {
+		// Find out whether each file can get a database of its own; if
+		// not, files share one and must run one at a time, each dropping
+		// what it created.
+		if _, cleanup, err := u.Open(ctx, "probe"); err == nil {
+			cleanup()
+		}
+		if u.Shared() {
+			cfg.DropCreated = true
+			if o.jobs > 1 {
+				log.Warn("the server cannot create a database per file; running files one at a time")
+				o.jobs = 1
+			}
+		}
+	}
 	results := runAll(ctx, cfg, target, files, modes, o, stdout)
 
 	var totals slt.Totals
@@ -218,7 +235,7 @@ func openTarget(ctx context.Context, o options, log *slog.Logger) (slt.Target, f
 		t := &slt.URLTarget{URL: o.url, Log: log}
 		return t, func() {}, nil
 	case o.postgres:
-		srv, err := pgtest.StartServer(ctx, "")
+		srv, err := pgtest.StartServer(ctx, "", strings.Fields(o.pgSettings)...)
 		if err != nil {
 			return nil, nil, err
 		}
