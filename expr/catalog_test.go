@@ -292,3 +292,154 @@ func TestEvalErrorSemantics(t *testing.T) {
 		t.Error("out-of-range column did not fail")
 	}
 }
+
+// bEdgeValues returns edge-case datums of a type, for the no-panic sweep.
+func bEdgeValues(t repr.ScalarType) []repr.Datum {
+	parse := func(ss ...string) []repr.Datum {
+		var out []repr.Datum
+		for _, s := range ss {
+			if d, err := repr.ParseText(s, t); err == nil {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	switch t.Kind {
+	case repr.KindBool:
+		return parse("t", "f")
+	case repr.KindInt2:
+		return parse("0", "-1", "1", "32767", "-32768")
+	case repr.KindInt4:
+		return parse("0", "-1", "1", "2147483647", "-2147483648", "1000")
+	case repr.KindInt8, repr.KindOid:
+		return parse("0", "-1", "1", "9223372036854775807", "-9223372036854775808", "4294967295")
+	case repr.KindFloat4, repr.KindFloat8:
+		return parse("0", "-0", "1", "-1.5", "NaN", "Infinity", "-Infinity", "1e38", "1e-38")
+	case repr.KindNumeric:
+		return parse("0", "-1", "1.5", "NaN", "Infinity", "-Infinity", "1e100", "-1e-100", "123456789012345678901234567890.123")
+	case repr.KindText, repr.KindVarchar, repr.KindChar, repr.KindNull:
+		return parse("", "a", "héllo wörld", "%", "_\\", "(", "[", "*", "{1,2}", "1", "day", "epoch", `{"a":1}`, "ll")
+	case repr.KindBytea:
+		return parse("", `\x00ff`)
+	case repr.KindDate:
+		return parse("2020-02-29", "4713-11-24 BC", "5874897-12-31", "1970-01-01")
+	case repr.KindTime:
+		return parse("00:00", "24:00:00", "12:34:56.789")
+	case repr.KindTimestamp, repr.KindTimestampTz:
+		return parse("2020-02-29 12:00", "4713-11-24 00:00 BC", "294246-12-31 23:59:59", "1970-01-01")
+	case repr.KindInterval:
+		return parse("0", "-178000000 years", "178000000 years", "1 mon -1 day 00:00:01", "2147483647 days")
+	case repr.KindUUID:
+		return parse("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+	case repr.KindJsonb:
+		return parse(`null`, `1`, `"s"`, `[]`, `{}`, `[1,[2],{"a":null}]`, `{"a":{"b":[1,2]},"c":1.50}`)
+	case repr.KindArray:
+		if t.Elem == nil {
+			return nil
+		}
+		elems := bEdgeValues(*t.Elem)
+		out := []repr.Datum{repr.ArrayDatum(nil), repr.ArrayDatum([]repr.Datum{repr.Null})}
+		if len(elems) > 0 {
+			out = append(out, repr.ArrayDatum(elems), repr.ArrayDatum(append(elems[:1:1], repr.Null)))
+		}
+		return out
+	case repr.KindRecord:
+		return []repr.Datum{repr.RecordDatum([]repr.Datum{repr.Int4Datum(1), repr.Null})}
+	}
+	return nil
+}
+
+// TestCatalogNoPanics calls every catalogued function and operator with
+// edge-case arguments (extremes, NaN, infinities, empty strings and
+// arrays, NULLs): errors are fine, panics are not, and results must have
+// the declared kind.
+func TestCatalogNoPanics(t *testing.T) {
+	ctx := &EvalCtx{StmtTime: 1_589_710_272_500_000}
+	calls := 0
+	sweep := func(kind, name string, ovs []Overload) {
+		for _, o := range ovs {
+			args := make([]repr.ScalarType, len(o.Params))
+			for i, p := range o.Params {
+				switch p.Kind {
+				case ParamExact:
+					args[i] = p.Type
+					if p.Type.Kind == repr.KindArray && p.Type.Elem == nil {
+						args[i] = repr.ArrayOf(tInt4)
+					}
+				case ParamAnyArray, ParamAnyCompatibleArray:
+					args[i] = repr.ArrayOf(tInt4)
+				default:
+					args[i] = tInt4
+				}
+			}
+			if name == "jsonb_build_object" && len(args) == 1 {
+				args = []repr.ScalarType{tText, tInt4}
+			}
+			f, err := o.Instantiate(args)
+			if err != nil {
+				t.Errorf("%s %s%s: %v", kind, name, o, err)
+				continue
+			}
+			if f.Eval == nil {
+				continue
+			}
+			// Every combination of up to 3 edge values per argument, plus
+			// NULL for non-strict functions.
+			vals := make([][]repr.Datum, len(args))
+			for i, a := range args {
+				v := bEdgeValues(a)
+				if len(v) > 5 {
+					v = v[:5]
+				}
+				if !f.Strict {
+					v = append(v, repr.Null)
+				}
+				vals[i] = v
+			}
+			idx := make([]int, len(args))
+			for {
+				in := make([]repr.Datum, len(args))
+				for i := range args {
+					if len(vals[i]) == 0 {
+						goto next
+					}
+					in[i] = vals[i][idx[i]]
+				}
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Errorf("%s %s%s panicked on %v: %v", kind, name, o, in, r)
+						}
+					}()
+					calls++
+					d, err := f.Eval(ctx, in)
+					if err == nil && !d.IsNull() && d.Kind() != f.Ret.Kind && f.Ret.Kind != repr.KindNull {
+						t.Errorf("%s %s%s on %v returned kind %v, declared %v", kind, name, o, in, d.Kind(), f.Ret)
+					}
+				}()
+				// advance the odometer
+				for i := 0; ; i++ {
+					if i == len(idx) {
+						goto next
+					}
+					idx[i]++
+					if idx[i] < len(vals[i]) {
+						break
+					}
+					idx[i] = 0
+				}
+			}
+		next:
+		}
+	}
+	for _, n := range FuncNames() {
+		sweep("function", n, LookupFunc(n))
+	}
+	for op, ovs := range binopCatalog {
+		sweep("operator", op, ovs)
+	}
+	for op, ovs := range unopCatalog {
+		sweep("prefix operator", op, ovs)
+	}
+	t.Logf("%d calls", calls)
+}

@@ -25,6 +25,9 @@
 //   - MapFilterProject: Materialize's fused operator: append expressions,
 //     keep rows whose predicates are all true, project columns. Each
 //     Predicate runs as soon as its Support columns exist.
+//   - TemporalMFP: an MFP whose mz_now() comparisons are split out as
+//     bounds [lower, upper) on logical time (Materialize's MfpPlan), for
+//     the temporal-filter operator that schedules future retractions.
 //   - TableFunc: a set-returning function (generate_series, unnest,
 //     jsonb_each, ...), the body of a FlatMap.
 //
@@ -51,10 +54,15 @@
 //
 // # Testing
 //
-// testdata/eval_* are datadriven files of SQL scalar expressions; the
-// expected output of every "eval" block was produced by PostgreSQL 15
-// (testdata/pg_expected.py regenerates it from a server), so they check
-// conformance, not just stability. "eval-local" blocks hold behaviour
-// PostgreSQL shows differently (fixed statement time, mz_now(), the AND/OR
-// rule above), reviewed by hand.
+// testdata/eval_* are datadriven files of SQL scalar expressions, planned
+// by a miniature planner in golden_test.go on top of this package's
+// catalog. The expected output of every "eval" block (and of every
+// "assign type=T" block, which casts in assignment context as INSERT does)
+// was produced by PostgreSQL 15 (testdata/pg_expected.py regenerates it
+// from a server), so they check conformance, not just stability.
+// "eval-local" blocks hold behaviour PostgreSQL shows differently (fixed
+// statement time, mz_now(), the AND/OR rule above), reviewed by hand.
+// testdata/mfp holds MapFilterProject goldens (build, optimise, demand,
+// apply). Property tests check MFP composition and optimisation, and
+// constant folding, against direct evaluation on random inputs.
 package expr

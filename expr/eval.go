@@ -75,6 +75,14 @@ func Eval(ctx *EvalCtx, e Scalar, row []repr.Datum) (repr.Datum, error) {
 	return repr.Null, pgcode.New(pgcode.InternalError, "expr: cannot evaluate %T", e)
 }
 
+// nilIfNoErr converts a nil *pgcode.Error to a nil error.
+func nilIfNoErr(e *pgcode.Error) error {
+	if e == nil {
+		return nil
+	}
+	return e
+}
+
 func errColumn(i, n int) error {
 	return pgcode.New(pgcode.InternalError, "expr: column #%d out of range for a row of %d columns", i, n)
 }
@@ -111,7 +119,22 @@ func (ctx *EvalCtx) evalCall(f *Func, args []Scalar, row []repr.Datum) (repr.Dat
 	}
 	base := len(ctx.stack)
 	for _, a := range args {
-		d, err := Eval(ctx, a, row)
+		var d repr.Datum
+		var err error
+		// Column and literal arguments, the common case, are read here
+		// rather than through a recursive Eval call.
+		switch x := a.(type) {
+		case Column:
+			if x.Index < 0 || x.Index >= len(row) {
+				err = errColumn(x.Index, len(row))
+			} else {
+				d = row[x.Index]
+			}
+		case Literal:
+			d, err = x.Value, nilIfNoErr(x.Err)
+		default:
+			d, err = Eval(ctx, a, row)
+		}
 		if err != nil {
 			ctx.stack = ctx.stack[:base]
 			return repr.Null, err

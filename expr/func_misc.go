@@ -42,6 +42,12 @@ func init() {
 		return mzNowDatum(ctx.LogicalNow), nil
 	})
 	f.Volatility = Stable
+	// ROW(a, b, ...): an anonymous record of the arguments (NULLs kept).
+	defPoly(funcCatalog, "row", []ParamType{Any}, Exact(tRecord), true,
+		func(_ []repr.ScalarType, ret repr.ScalarType) (*Func, error) {
+			return &Func{Name: "row", Ret: ret, NullableFn: func([]repr.ColumnType) bool { return false },
+				Eval: func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) { return repr.RecordDatum(a), nil }}, nil
+		})
 	defFunc("div", ts(tNumeric, tNumeric), tNumeric, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
 		x, y := a[0].Numeric(), a[1].Numeric()
 		if y.IsZero() && y.Form == apd.Finite {

@@ -120,6 +120,22 @@ func pad(s string, n int64, fill string, left bool) string {
 	return b.String()
 }
 
+// maxTextBytes is PostgreSQL's largest field (MaxAllocSize, 1 GB).
+const maxTextBytes = 1<<30 - 1
+
+// checkPadLength rejects lpad/rpad results over 1 GB, as PostgreSQL does
+// (it reserves the maximum bytes per character of the fill).
+func checkPadLength(n int64, fill string) error {
+	width := int64(1)
+	for _, r := range fill {
+		width = max(width, int64(utf8.RuneLen(r)))
+	}
+	if n*width > maxTextBytes {
+		return errorf(pgcode.ProgramLimitExceeded, "requested length too large")
+	}
+	return nil
+}
+
 // trimChars trims characters in set from the chosen ends of s.
 func trimChars(s, set string, leading, trailing bool) string {
 	in := func(r rune) bool { return strings.ContainsRune(set, r) }
@@ -181,6 +197,47 @@ func init() {
 			return repr.TextDatum(s), nil
 		})
 	}
+	// substring(s FROM pattern): the first match of a POSIX regex, or its
+	// first capture group when it has one; NULL when there is no match.
+	f := defFunc("substring", ts(tText, tText), tText, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		re, err := compileRegex(a[1].Str(), "")
+		if err != nil {
+			return repr.Null, err
+		}
+		m := re.FindStringSubmatchIndex(a[0].Str())
+		switch {
+		case m == nil:
+			return repr.Null, nil
+		case len(m) > 2:
+			if m[2] < 0 {
+				return repr.Null, nil
+			}
+			return repr.TextDatum(a[0].Str()[m[2]:m[3]]), nil
+		}
+		return repr.TextDatum(a[0].Str()[m[0]:m[1]]), nil
+	})
+	f.Nullable = true
+	// overlay(s PLACING r FROM start [FOR count]).
+	overlay := func(s, r string, start, count int64) (repr.Datum, error) {
+		if start < 1 {
+			return repr.Null, errorf("22011", "negative substring length not allowed")
+		}
+		head, err := substring(s, 1, start-1, true)
+		if err != nil {
+			return repr.Null, err
+		}
+		tail, _ := substring(s, start+count, 0, false)
+		return repr.TextDatum(head + r + tail), nil
+	}
+	defFunc("overlay", ts(tText, tText, tInt4, tInt4), tText, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		if a[3].Int() < 0 {
+			return repr.Null, errorf("22011", "negative substring length not allowed")
+		}
+		return overlay(a[0].Str(), a[1].Str(), a[2].Int(), a[3].Int())
+	})
+	defFunc("overlay", ts(tText, tText, tInt4), tText, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		return overlay(a[0].Str(), a[1].Str(), a[2].Int(), int64(utf8.RuneCountInString(a[1].Str())))
+	})
 	strpos := func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
 		s, sub := a[0].Str(), a[1].Str()
 		i := strings.Index(s, sub)
@@ -216,9 +273,15 @@ func init() {
 		}
 		l := left
 		defFunc(name, ts(tText, tInt4), tText, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			if err := checkPadLength(a[1].Int(), " "); err != nil {
+				return repr.Null, err
+			}
 			return repr.TextDatum(pad(a[0].Str(), a[1].Int(), " ", l)), nil
 		})
 		defFunc(name, ts(tText, tInt4, tText), tText, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			if err := checkPadLength(a[1].Int(), a[2].Str()); err != nil {
+				return repr.Null, err
+			}
 			return repr.TextDatum(pad(a[0].Str(), a[1].Int(), a[2].Str(), l)), nil
 		})
 	}
@@ -246,7 +309,7 @@ func init() {
 		if n <= 0 {
 			return repr.TextDatum(""), nil
 		}
-		if int64(len(a[0].Str()))*n > 1<<30 {
+		if int64(len(a[0].Str()))*n > maxTextBytes {
 			return repr.Null, errorf(pgcode.ProgramLimitExceeded, "requested length too large")
 		}
 		return repr.TextDatum(strings.Repeat(a[0].Str(), int(n))), nil
@@ -351,13 +414,29 @@ func init() {
 	defBinOp("||", tText, tText, tText, concat2)
 	// text || anynonarray and anynonarray || text: the other side through
 	// its output function.
-	anyCat := func(textLeft bool) func(_ []repr.ScalarType, ret repr.ScalarType) (*Func, error) {
-		return func(_ []repr.ScalarType, ret repr.ScalarType) (*Func, error) {
-			return &Func{Name: "||", Infix: true, Ret: ret, Strict: true, Eval: func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
-				if textLeft {
-					return repr.TextDatum(string(repr.AppendText([]byte(a[0].Str()), a[1]))), nil
+	// text || anynonarray and anynonarray || text: the other side goes
+	// through its cast to text (textanycat is $1::text || $2), so a
+	// boolean shows as "true".
+	anyCat := func(textLeft bool) func(argTypes []repr.ScalarType, ret repr.ScalarType) (*Func, error) {
+		return func(argTypes []repr.ScalarType, ret repr.ScalarType) (*Func, error) {
+			other := 1
+			if !textLeft {
+				other = 0
+			}
+			c, ok := LookupCast(argTypes[other], tText)
+			if !ok {
+				return nil, errorf(pgcode.UndefinedFunction, "operator does not exist: cannot convert %s to text", argTypes[other])
+			}
+			toText := c.FuncFor(Explicit)
+			return &Func{Name: "||", Infix: true, Ret: ret, Strict: true, Eval: func(ctx *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+				t, err := toText.Eval(ctx, a[other:other+1])
+				if err != nil {
+					return repr.Null, err
 				}
-				return repr.TextDatum(string(repr.AppendText(nil, a[0])) + a[1].Str()), nil
+				if textLeft {
+					return repr.TextDatum(a[0].Str() + t.Str()), nil
+				}
+				return repr.TextDatum(t.Str() + a[1].Str()), nil
 			}}, nil
 		}
 	}
@@ -453,7 +532,7 @@ func init() {
 		}
 		return repr.ArrayDatum(matchGroups(a[0].Str(), m)), nil
 	}
-	f := defFunc("regexp_match", ts(tText, tText), tTextArray, regexpMatch)
+	f = defFunc("regexp_match", ts(tText, tText), tTextArray, regexpMatch)
 	f.Nullable = true
 	f = defFunc("regexp_match", ts(tText, tText, tText), tTextArray, regexpMatch)
 	f.Nullable = true
@@ -658,7 +737,7 @@ func compileRegex(pattern, flags string) (*regexp.Regexp, error) {
 		msg := err.Error()
 		var pe *syntax.Error
 		if errors.As(err, &pe) {
-			msg = string(pe.Code)
+			msg = pgRegexMessage(pe.Code)
 		}
 		return nil, errorf(pgcode.InvalidRegularExpression, "invalid regular expression: %s", msg)
 	}
@@ -669,6 +748,26 @@ func compileRegex(pattern, flags string) (*regexp.Regexp, error) {
 	regexCache[key] = re
 	regexMu.Unlock()
 	return re, nil
+}
+
+// pgRegexMessage maps RE2's syntax errors to the wording of PostgreSQL's
+// regex library where one corresponds.
+func pgRegexMessage(code syntax.ErrorCode) string {
+	switch code {
+	case syntax.ErrMissingBracket:
+		return "brackets [] not balanced"
+	case syntax.ErrMissingParen, syntax.ErrUnexpectedParen:
+		return "parentheses () not balanced"
+	case syntax.ErrMissingRepeatArgument, syntax.ErrInvalidRepeatOp:
+		return "quantifier operand invalid"
+	case syntax.ErrInvalidRepeatSize:
+		return "invalid repetition count(s)"
+	case syntax.ErrInvalidEscape, syntax.ErrTrailingBackslash:
+		return `invalid escape \ sequence`
+	case syntax.ErrInvalidCharRange:
+		return "invalid character range"
+	}
+	return string(code)
 }
 
 // CompileRegex is compileRegex for other packages' table functions.

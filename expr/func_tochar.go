@@ -49,16 +49,19 @@ func toCharNumeric(n *apd.Decimal, format string) string {
 			}
 		}
 	}
-	neg := n.Negative && !n.IsZero()
 	abs := new(apd.Decimal)
 	abs.Abs(n)
 	r, err := roundScale(abs, int32(len(fracPat)))
 	if err != nil || r.Form != apd.Finite {
 		r = abs
 	}
+	neg := n.Negative && !r.IsZero() // the sign of what is shown
 	text := r.Text('f')
 	intDigits, fracDigits, _ := strings.Cut(text, ".")
-	if intDigits == "0" {
+	if intDigits == "0" && (!r.IsZero() || (seenPoint && !fm)) {
+		// A zero integer part shows no digit before the point (  .50);
+		// a value that is zero altogether shows its units digit when the
+		// template has no point or in fill mode (0, 0.).
 		intDigits = ""
 	}
 	nInt := strings.Count(string(intPat), "9") + strings.Count(string(intPat), "0")

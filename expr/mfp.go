@@ -104,20 +104,25 @@ func (m *MapFilterProject) Apply(ctx *EvalCtx, datums []repr.Datum, scratch *[]r
 		return false, pgcode.New(pgcode.InternalError, "expr: MFP expects %d input columns, got %d", m.InputArity, len(datums))
 	}
 	row := append((*scratch)[:0], datums[:m.InputArity]...)
-	defer func() {
-		// Drop references to row memory, keep capacity.
-		clear(row)
-		*scratch = row[:0]
-	}()
+	row, keep, err = m.apply(ctx, row, out)
+	// Keep the capacity, drop references into the input's memory.
+	clear(row[:cap(row)])
+	*scratch = row[:0]
+	return keep, err
+}
+
+// apply runs m over row (the input columns), appending computed columns;
+// it returns the extended row so its capacity is kept for the next call.
+func (m *MapFilterProject) apply(ctx *EvalCtx, row []repr.Datum, out *repr.Packer) ([]repr.Datum, bool, error) {
 	p := 0
 	for i := 0; ; i++ {
 		for p < len(m.Predicates) && m.Predicates[p].Support <= len(row) {
 			d, err := Eval(ctx, m.Predicates[p].Expr, row)
 			if err != nil {
-				return false, err
+				return row, false, err
 			}
 			if d.IsNull() || !d.Bool() {
-				return false, nil
+				return row, false, nil
 			}
 			p++
 		}
@@ -126,7 +131,7 @@ func (m *MapFilterProject) Apply(ctx *EvalCtx, datums []repr.Datum, scratch *[]r
 		}
 		d, err := Eval(ctx, m.Expressions[i], row)
 		if err != nil {
-			return false, err
+			return row, false, err
 		}
 		row = append(row, d)
 	}
@@ -135,16 +140,18 @@ func (m *MapFilterProject) Apply(ctx *EvalCtx, datums []repr.Datum, scratch *[]r
 	for ; p < len(m.Predicates); p++ {
 		d, err := Eval(ctx, m.Predicates[p].Expr, row)
 		if err != nil {
-			return false, err
+			return row, false, err
 		}
 		if d.IsNull() || !d.Bool() {
-			return false, nil
+			return row, false, nil
 		}
 	}
-	for _, c := range m.Projection {
-		out.Push(row[c])
+	if out != nil {
+		for _, c := range m.Projection {
+			out.Push(row[c])
+		}
 	}
-	return true, nil
+	return row, true, nil
 }
 
 // Compose returns the MFP that applies m and then next (whose InputArity

@@ -229,3 +229,49 @@ func TestMFPComposeRandom(t *testing.T) {
 		}
 	}
 }
+
+func TestMFPPermuteAfterDemand(t *testing.T) {
+	// Reads only column 2 of 4: after projection pushdown the input is
+	// just that column.
+	m := Identity(4).Map(op(t, "*", col(2), i4(3))).Filter(op(t, ">", col(4), i4(5))).Project(4, 2)
+	m.Optimize()
+	demand := m.Demand()
+	if !reflect.DeepEqual(demand, []int{2}) {
+		t.Fatalf("demand %v", demand)
+	}
+	perm := []int{-1, -1, 0, -1}
+	p := m.Permute(perm, len(demand))
+	for _, v := range []int32{1, 2, 7} {
+		want, _ := applyRow(t, &m, ints(9, 9, v, 9))
+		got, err := applyRow(t, &p, ints(v))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("v=%d: permuted %s gives %v (%v), original %s gives %v", v, p.String(), got, err, m.String(), want)
+		}
+	}
+}
+
+func TestWalkHelpers(t *testing.T) {
+	e := If{Cond: op(t, ">", col(3), col(1)), Then: op(t, "+", col(1), i4(1)), Else: MzNow{}}
+	if got := Columns(e); !reflect.DeepEqual(got, []int{1, 3}) {
+		t.Fatalf("Columns = %v", got)
+	}
+	if MaxColumn(e) != 3 || MaxColumn(i4(1)) != -1 {
+		t.Fatal("MaxColumn")
+	}
+	shifted := MapColumns(e, func(c int) int { return c + 10 })
+	if got := Columns(shifted); !reflect.DeepEqual(got, []int{11, 13}) {
+		t.Fatalf("MapColumns: %s", shifted)
+	}
+	sub := SubstituteColumns(e, func(c int) Scalar {
+		if c == 1 {
+			return i4(5)
+		}
+		return nil
+	})
+	if got := sub.String(); got != "case when (#3 > 5) then (5 + 1) else mz_now() end" {
+		t.Fatalf("SubstituteColumns: %s", got)
+	}
+	if !ContainsMzNow(e) || ContainsMzNow(sub.(If).Cond) {
+		t.Fatal("ContainsMzNow")
+	}
+}

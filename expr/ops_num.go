@@ -3,6 +3,7 @@ package expr
 import (
 	"math"
 	"math/bits"
+	"strings"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -595,6 +596,9 @@ func numericMod(x, y *apd.Decimal) (*apd.Decimal, error) {
 // numericPower follows power_var's result scale: 16 significant digits
 // for integer exponents at least, else from the estimated result weight.
 func numericPower(x, y *apd.Decimal) (*apd.Decimal, error) {
+	if r, ok := numericPowerSpecial(x, y); ok {
+		return r, nil
+	}
 	if x.IsZero() && y.Negative && !y.IsZero() {
 		return nil, errorf(codeInvalidArgumentForPower, "zero raised to a negative power is undefined")
 	}
@@ -634,6 +638,57 @@ func numericPower(x, y *apd.Decimal) (*apd.Decimal, error) {
 	return roundScale(out, scale)
 }
 
+// numericErr turns an apd error into PostgreSQL's 22003.
+func numericErr(err error) error {
+	return errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+}
+
+// numericPowerSpecial handles power's special values as PostgreSQL 14+:
+// x^0 and 1^y are 1 (even for NaN), NaN propagates, and infinite bases or
+// exponents follow the limits (0.5^inf = 0, 2^inf = inf, inf^-1 = 0).
+func numericPowerSpecial(x, y *apd.Decimal) (*apd.Decimal, bool) {
+	one := apd.New(1, 0)
+	if (y.Form == apd.Finite && y.IsZero()) || (x.Form == apd.Finite && x.Cmp(one) == 0) {
+		return apd.New(1, 0), true
+	}
+	if x.Form == apd.NaN || y.Form == apd.NaN {
+		return &apd.Decimal{Form: apd.NaN}, true
+	}
+	if y.Form == apd.Infinite {
+		var ax apd.Decimal
+		ax.Abs(x)
+		c := ax.Cmp(one)
+		if x.Form == apd.Infinite {
+			c = 1
+		}
+		switch {
+		case c == 0:
+			return apd.New(1, 0), true
+		case (c < 0) != y.Negative:
+			return apd.New(0, 0), true
+		}
+		return &apd.Decimal{Form: apd.Infinite}, true
+	}
+	if x.Form == apd.Infinite {
+		if y.Negative {
+			return apd.New(0, 0), true
+		}
+		neg := false
+		if x.Negative {
+			var i, f apd.Decimal
+			y.Modf(&i, &f)
+			if f.IsZero() {
+				var two, r apd.Decimal
+				two.SetInt64(2)
+				_, _ = numExact.Rem(&r, &i, &two)
+				neg = !r.IsZero()
+			}
+		}
+		return &apd.Decimal{Form: apd.Infinite, Negative: neg}, true
+	}
+	return nil, false
+}
+
 func registerNumericOps() {
 	numericBinop("+", NumericAdd)
 	numericBinop("-", NumericSub)
@@ -667,28 +722,35 @@ func registerNumericOps() {
 		d.Abs(a[0].Numeric())
 		return d, nil
 	})
-	integral := func(mode apd.Rounder) func(a []repr.Datum) (*apd.Decimal, error) {
+	integral := func(op func(c *apd.Context, d, x *apd.Decimal) (apd.Condition, error)) func(a []repr.Datum) (*apd.Decimal, error) {
 		return func(a []repr.Datum) (*apd.Decimal, error) {
 			x := a[0].Numeric()
 			if x.Form != apd.Finite {
 				return x, nil
 			}
 			c := numExact
-			c.Rounding = mode
-			c.Precision = uint32(max(int64(len(x.Coeff.String()))+int64(max(x.Exponent, 0))+2, 1))
+			c.Precision = uint32(max(int64(len(x.Coeff.String()))+int64(max(x.Exponent, 0))+2, 2))
 			d := new(apd.Decimal)
-			if _, err := c.Quantize(d, x, 0); err != nil {
-				return nil, err
+			if _, err := op(&c, d, x); err != nil {
+				return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
 			}
 			if d.IsZero() {
 				d.Negative = false
 			}
+			if d.Exponent > 0 {
+				// Keep scale 0 in plain form (1E+2 prints as 100).
+				q := new(apd.Decimal)
+				c.Precision += uint32(d.Exponent)
+				if _, err := c.Quantize(q, d, 0); err == nil {
+					d = q
+				}
+			}
 			return d, nil
 		}
 	}
-	nf("ceil", ts(tNumeric), integral(apd.RoundCeiling))
-	nf("ceiling", ts(tNumeric), integral(apd.RoundCeiling))
-	nf("floor", ts(tNumeric), integral(apd.RoundFloor))
+	nf("ceil", ts(tNumeric), integral((*apd.Context).Ceil))
+	nf("ceiling", ts(tNumeric), integral((*apd.Context).Ceil))
+	nf("floor", ts(tNumeric), integral((*apd.Context).Floor))
 	roundTo := func(mode apd.Rounder) func(a []repr.Datum) (*apd.Decimal, error) {
 		return func(a []repr.Datum) (*apd.Decimal, error) {
 			x := a[0].Numeric()
@@ -754,7 +816,7 @@ func registerNumericOps() {
 		c.Precision = uint32(max(int64(len(x.Coeff.String())+int(x.Exponent))/2+int64(scale)+6, 20))
 		d := new(apd.Decimal)
 		if _, err := c.Sqrt(d, x); err != nil {
-			return nil, err
+			return nil, numericErr(err)
 		}
 		return roundScale(d, scale)
 	})
@@ -785,7 +847,7 @@ func registerNumericOps() {
 				_, err = c.Ln(d, x)
 			}
 			if err != nil {
-				return nil, err
+				return nil, numericErr(err)
 			}
 			return roundScale(d, scale)
 		})
@@ -851,21 +913,30 @@ func numericLogBase(b, x *apd.Decimal) (*apd.Decimal, error) {
 			return nil, errorf(codeInvalidArgumentForLog, "cannot take logarithm of a negative number")
 		}
 	}
+	// Non-finite arguments, as PostgreSQL's numeric_log.
+	switch {
+	case b.Form == apd.NaN || x.Form == apd.NaN || (b.Form == apd.Infinite && x.Form == apd.Infinite):
+		return &apd.Decimal{Form: apd.NaN}, nil
+	case x.Form == apd.Infinite:
+		return &apd.Decimal{Form: apd.Infinite}, nil
+	case b.Form == apd.Infinite:
+		return apd.New(0, 0), nil
+	}
 	c := numExact
 	c.Precision = 60
 	lb, lx := new(apd.Decimal), new(apd.Decimal)
 	if _, err := c.Ln(lb, b); err != nil {
-		return nil, err
+		return nil, numericErr(err)
 	}
 	if _, err := c.Ln(lx, x); err != nil {
-		return nil, err
+		return nil, numericErr(err)
 	}
 	if lb.IsZero() {
 		return nil, errDivByZero()
 	}
 	q := new(apd.Decimal)
 	if _, err := c.Quo(q, lx, lb); err != nil {
-		return nil, err
+		return nil, numericErr(err)
 	}
 	// Result scale as log_var: from the estimated weights of the logs.
 	dweight := estimateLnDweight(x) - estimateLnDweight(b)
@@ -903,7 +974,7 @@ var cmpOps = []struct {
 
 // comparableTypes are the types with same-type comparison operators.
 var comparableTypes = []repr.ScalarType{
-	tBool, tFloat4, tFloat8, tNumeric, tText, tChar, tBytea, tDate, tTime,
+	tBool, tFloat4, tFloat8, tNumeric, tText, tBytea, tDate, tTime,
 	tTimestamp, tTimestampTz, tInterval, tUUID, tOid,
 }
 
@@ -917,6 +988,13 @@ func registerComparisons() {
 		for _, t := range comparableTypes {
 			defBinOp(c.op, t, t, tBool, compareEval(c.test))
 		}
+		// bpchar compares without its trailing spaces (bpchareq, bpcharlt).
+		bpTest := c.test
+		defBinOp(c.op, tChar, tChar, tBool, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			x := strings.TrimRight(a[0].Str(), " ")
+			y := strings.TrimRight(a[1].Str(), " ")
+			return repr.BoolDatum(bpTest(strings.Compare(x, y))), nil
+		})
 		defBinOp(c.op, tFloat4, tFloat8, tBool, compareEval(c.test))
 		defBinOp(c.op, tFloat8, tFloat4, tBool, compareEval(c.test))
 		test := c.test

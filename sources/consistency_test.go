@@ -391,7 +391,9 @@ func TestConsistencyOverKafka(t *testing.T) {
 }
 
 func runConsistency(t *testing.T, sc scenario, n int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Generous: only a failure waits this long (the race detector on a
+	// loaded machine is ~10x slower).
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	var opts []EmbeddedOption
 	for topic, p := range sc.topics {

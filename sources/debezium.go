@@ -149,7 +149,6 @@ func (dd *debeziumDecoder) decode(m *Message) (decoded, error) {
 		if kerr != nil {
 			return decoded{}, fmt.Errorf("before: %w", err)
 		}
-		before = nil
 		out.ops = []op{{kind: opDelete, coll: dd.spec.ID, key: k}}
 		return out, nil
 	}

@@ -26,6 +26,11 @@ type ReaderConfig struct {
 	// MetadataRetry is how long to wait between attempts to find the
 	// topics' partitions; default 500ms.
 	MetadataRetry time.Duration
+	// StallAfter is how long records may be held back (a transaction
+	// waiting for its END, its other records, its commit or a resolved
+	// timestamp) with nothing released before the sources report
+	// StateStalled; default 30s.
+	StallAfter time.Duration
 }
 
 // Reader reads the topics of related sources through one franz-go client,
@@ -37,8 +42,12 @@ type Reader struct {
 	asm  *Assembler
 	log  *slog.Logger
 
+	// lastRelease is when a unit was last emitted or nothing was held.
+	lastRelease time.Time
+
 	mu      sync.Mutex
 	status  []Status
+	held    error // records held back too long
 	descs   map[CollectionID]repr.RelationDesc
 	stalled error
 }
@@ -50,6 +59,9 @@ func NewReader(cfg ReaderConfig, sink Sink) (*Reader, error) {
 	}
 	if cfg.MetadataRetry <= 0 {
 		cfg.MetadataRetry = 500 * time.Millisecond
+	}
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = 30 * time.Second
 	}
 	asm, err := NewAssembler(cfg.Config)
 	if err != nil {
@@ -68,7 +80,7 @@ func (r *Reader) Status() []Status {
 	out := make([]Status, len(r.status))
 	copy(out, r.status)
 	for i := range out {
-		if r.stalled != nil && out[i].State != StateErrored {
+		if (r.stalled != nil || r.held != nil) && out[i].State != StateErrored {
 			out[i].State = StateStalled
 		}
 	}
@@ -85,10 +97,30 @@ func (r *Reader) publish() {
 			descs[st[i].Collection] = d
 		}
 	}
+	var held error
+	if pending := r.asm.Pending(); pending == 0 {
+		r.lastRelease = now
+	} else if wait := now.Sub(r.lastRelease); wait > r.cfg.StallAfter {
+		held = fmt.Errorf("sources: %d records held back for %v waiting for their transactions to complete", pending, wait.Round(time.Millisecond))
+	}
 	r.mu.Lock()
+	if held != nil && r.held == nil {
+		r.log.Warn("sources: stalled", "err", held)
+	}
 	r.status = st
 	r.descs = descs
+	r.held = held
 	r.mu.Unlock()
+}
+
+// StalledReason returns why the sources are stalled, or nil.
+func (r *Reader) StalledReason() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stalled != nil {
+		return r.stalled
+	}
+	return r.held
 }
 
 // Desc returns a collection's relation once known: at once for declared
@@ -156,7 +188,8 @@ func (r *Reader) setStalled(err error) {
 }
 
 // Run reads until ctx is cancelled (returning nil) or the Sink fails
-// (returning its error). Upstream trouble (an unreachable broker, a missing
+// (returning its error). A Reader runs once: to restart, build a new one
+// with Config.Resume. Upstream trouble (an unreachable broker, a missing
 // topic) stalls the sources and is retried; bad records are reported
 // through the Sink and error their collection only.
 func (r *Reader) Run(ctx context.Context) error {
@@ -188,17 +221,23 @@ func (r *Reader) Run(ctx context.Context) error {
 		}
 	}
 	cl.AddConsumePartitions(assign)
+	r.lastRelease = time.Now()
 	r.publish()
 	r.log.Info("sources: reading", "topics", r.asm.Topics())
 
+	// Poll in bounded waits so that status (lag, stalls) is refreshed
+	// while upstream is idle.
+	wait := min(time.Second, r.cfg.StallAfter/2)
 	for {
-		fetches := cl.PollFetches(ctx)
+		pollCtx, cancel := context.WithTimeout(ctx, wait)
+		fetches := cl.PollFetches(pollCtx)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
 		var fetchErr error
 		fetches.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.Canceled) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
 			fetchErr = fmt.Errorf("sources: fetching %s/%d: %w", topic, p, err)
@@ -219,6 +258,9 @@ func (r *Reader) Run(ctx context.Context) error {
 		units, errs := r.asm.Release()
 		for _, e := range errs {
 			r.sink.ReportError(e)
+		}
+		if len(units) > 0 {
+			r.lastRelease = time.Now()
 		}
 		for _, u := range units {
 			if err := r.sink.Emit(ctx, u); err != nil {

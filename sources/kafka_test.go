@@ -199,3 +199,66 @@ func TestSampleDebeziumDescAndStartOffset(t *testing.T) {
 	stop()
 	<-done
 }
+
+func TestReaderStallsOnIncompleteTransaction(t *testing.T) {
+	e := startTestBroker(t, WithTopic("srv.public.a", 1), WithTopic("srv.public.b", 1), WithTopic("srv.transaction", 1))
+	sink := &recordingSink{}
+	cfg := ReaderConfig{Brokers: e.Addrs(), StallAfter: 100 * time.Millisecond, Config: dbzTxnConfig()}
+	cfg.Logger = quietLogger()
+	r, err := NewReader(cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(topic, v string) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Transaction 1's END promises a record of b that never comes.
+	produce("srv.transaction", txnBegin("1"))
+	produce("srv.public.a", dbzAcct("c", "1", "null", `{"id":1,"balance":5}`, "public.a"))
+	produce("srv.transaction", txnEnd("1", "public.a", 1, "public.b", 1))
+	for r.StalledReason() == nil {
+		if ctx.Err() != nil {
+			t.Fatal("never stalled")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := r.Status()
+	if st[0].State != StateStalled || st[0].PendingRecords != 3 || st[0].HeldTransactions != 1 {
+		t.Errorf("status %+v", st[0])
+	}
+	if units, _ := sink.snapshot(); len(units) != 0 {
+		t.Errorf("released part of a transaction: %s", renderUnits(units))
+	}
+	// The missing record arrives: the transaction is released whole and the
+	// stall clears.
+	produce("srv.public.b", dbzAcct("c", "1", "null", `{"id":1,"balance":7}`, "public.b"))
+	for {
+		if units, _ := sink.snapshot(); len(units) > 0 {
+			expectText(t, "whole", renderUnits(units), "unit 0 coll 1: (1, 5) +1\nunit 0 coll 2: (1, 7) +1")
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("never released")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for r.StalledReason() != nil && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := r.Status(); st[0].State != StateRunning {
+		t.Errorf("state after release %s", st[0].State)
+	}
+	cancel()
+	<-done
+}

@@ -133,7 +133,7 @@ type Assembler struct {
 	envelope Envelope
 
 	txns  map[string]*txn
-	queue []*txn // Debezium: END order; Maxwell: commit order
+	queue []*txn // Debezium: transactions in END order
 
 	// CockroachDB
 	resolved     map[tp]hlc
@@ -444,7 +444,6 @@ func (a *Assembler) assign(r *rec) {
 			if r.d.xoffset >= 0 {
 				t.want = r.d.xoffset + 1
 			}
-			a.queue = append(a.queue, t)
 		}
 	case a.envelope == EnvelopeCockroach && r.spec.Envelope == EnvelopeCockroach:
 		if r.d.resolved {
@@ -623,22 +622,28 @@ func (a *Assembler) nextTxn() *txn {
 
 // releaseMaxwell releases every committed Maxwell transaction whose
 // records head their partitions. Commit records of transactions spread
-// over several topics may arrive out of commit order, so the queue is
-// scanned rather than served in order: transactions that share a
-// partition are still released in their order there (commit order per
-// key); ones that share none commute.
+// over several topics may arrive out of commit order, so transactions are
+// not served from a queue: only a transaction that owns the head record of
+// some partition can be at the head of all of its partitions, so the heads
+// are the candidates. Transactions that share a partition are released in
+// their order there (commit order per key); ones that share none commute.
 func (a *Assembler) releaseMaxwell() bool {
 	progress := false
-	for i := 0; i < len(a.queue); {
-		t := a.queue[i]
-		if a.complete(t) && a.atHeads(t) {
-			a.flushBatch()
-			a.releaseTxn(t) // removes t from the queue
-			a.releaseLoose()
-			progress = true
-			continue
+	for again := true; again; {
+		again = false
+		for _, k := range a.partList {
+			l := a.parts[k]
+			l.trim()
+			if len(l.pending) == 0 || l.pending[0].owner == nil {
+				continue
+			}
+			if t := l.pending[0].owner; a.complete(t) && a.atHeads(t) {
+				a.flushBatch()
+				a.releaseTxn(t)
+				a.releaseLoose()
+				progress, again = true, true
+			}
 		}
-		i++
 	}
 	return progress
 }
@@ -718,8 +723,9 @@ func (a *Assembler) releaseTxn(t *txn) {
 		u.Records++
 	}
 	delete(a.txns, t.id)
-	if i := slices.Index(a.queue, t); i >= 0 {
-		a.queue = slices.Delete(a.queue, i, i+1)
+	if len(a.queue) > 0 && a.queue[0] == t {
+		a.queue[0] = nil
+		a.queue = a.queue[1:] // Debezium releases only the queue's head
 	}
 	if a.envelope == EnvelopeCockroach {
 		heap.Pop(&a.byHLC) // t is the least

@@ -4,20 +4,40 @@
 // expressions), decorrelates and lowers it to MIR (plan.Rel), and turns
 // every other statement into a statement plan the coordinator executes.
 //
+// Use:
+//
+//	stmts, err := parse.Parse(text)                 // sql/parse
+//	scx := &sql.StatementContext{Catalog: cat, Vars: sessionVars}
+//	p, err := sql.PlanStatement(scx, stmts[0], nil) // describe: $n typed in scx.ParamTypes
+//	p, err = sql.PlanStatement(scx, stmts[0], vals) // execute with parameter values
+//	switch p := p.(type) { case *sql.SelectPlan: ...; case *sql.InsertPlan: ... }
+//
 // Terms:
 //   - HIR: HRel and HScalar. A column reference carries a Level: 0 is the
 //     nearest enclosing FROM scope, 1 the scope of the enclosing query, and
 //     so on (correlated subqueries, LATERAL).
 //   - Lowering: every HIR relation is lowered against an outer relation
-//     (the distinct values of the columns it may reference from enclosing
-//     scopes); the MIR it produces has the outer columns first. A subquery
-//     becomes a join against the distinct outer rows, joined back to the
-//     rows it came from on all columns with a NULL-safe equality.
+//     (the distinct values of the columns it reads from enclosing scopes);
+//     the MIR it produces has those outer columns first. A subquery becomes
+//     a join against the distinct values of the outer columns it reads
+//     (the unit relation when uncorrelated), joined back to the rows it
+//     came from with a NULL-safe equality. Outer joins are the inner join
+//     plus the antijoin (Join, Negate, Union over distinct keys, which
+//     keeps multiplicities) padded with NULLs; a global aggregate adds the
+//     default row (count 0, others NULL) for outer rows that produced none;
+//     a scalar subquery that yields several rows for an outer row produces
+//     an error value (21000) rather than failing planning, so maintained
+//     views report it.
 //   - Finishing: ORDER BY / LIMIT / OFFSET / the final projection at the top
 //     of a SELECT, applied by the coordinator when it reads the result;
-//     inside a view or subquery they become TopK.
+//     inside a view or subquery LIMIT/OFFSET become TopK and a bare ORDER BY
+//     is dropped.
 //
 // Invariants: every error is a *pgcode.Error with PostgreSQL's SQLSTATE and
-// wording; planning never panics across the package boundary (Plan
-// recovers and reports an internal error).
+// wording, positioned (1-based characters in the statement text) where
+// PostgreSQL positions it; planning never panics across the package
+// boundary (PlanStatement recovers and reports an internal error).
+// HIRString and plan.Explain print plans deterministically (golden tests
+// under testdata/, run by TestPlanner; "eval" cases evaluate lowered plans
+// with a naive test-only evaluator against hand-computed results).
 package sql

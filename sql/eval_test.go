@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"testing"
 
 	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/plan"
@@ -17,6 +18,23 @@ import (
 type evalRow struct {
 	vals []repr.Datum
 	diff int64
+}
+
+func newTestEvaluator() *evaluator {
+	return &evaluator{tables: map[plan.GlobalID][]evalRow{}, lets: map[plan.LocalID][]evalRow{}, ctx: &expr.EvalCtx{}}
+}
+
+// paramValues parses parameter texts as the given types.
+func paramValues(t *testing.T, types []repr.ScalarType, texts ...string) []repr.Datum {
+	out := make([]repr.Datum, len(texts))
+	for i, s := range texts {
+		d, err := repr.ParseText(s, types[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = d
+	}
+	return out
 }
 
 type evaluator struct {
@@ -372,6 +390,41 @@ func (ev *evaluator) reduce(x plan.Reduce) ([]evalRow, error) {
 		}
 		vals := append([]repr.Datum(nil), g.key...)
 		for _, a := range x.Aggregates {
+			if a.Func == expr.AggArrayAgg {
+				type item struct{ v, k []repr.Datum }
+				var items []item
+				for _, r := range g.rows {
+					v, err := expr.Eval(ev.ctx, a.Expr, r.vals)
+					if err != nil {
+						return nil, err
+					}
+					var ks []repr.Datum
+					for _, o := range a.OrderBy {
+						k, err := expr.Eval(ev.ctx, o.Expr, r.vals)
+						if err != nil {
+							return nil, err
+						}
+						ks = append(ks, k)
+					}
+					for i := int64(0); i < r.diff; i++ {
+						items = append(items, item{[]repr.Datum{v}, ks})
+					}
+				}
+				sort.SliceStable(items, func(i, j int) bool {
+					for n, o := range a.OrderBy {
+						if c := compareOrdered(items[i].k[n], items[j].k[n], o.Order); c != 0 {
+							return c < 0
+						}
+					}
+					return false
+				})
+				var elems []repr.Datum
+				for _, it := range items {
+					elems = append(elems, it.v[0])
+				}
+				vals = append(vals, repr.ArrayDatum(elems))
+				continue
+			}
 			var vs []repr.Datum
 			seen := map[string]bool{}
 			for _, r := range g.rows {

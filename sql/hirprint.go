@@ -17,10 +17,29 @@ func HIRString(r HRel) string {
 	return b.String()
 }
 
+// hirPrinter prints scalars; when collecting, subqueries print as $k and
+// are gathered to be printed below the current line.
+type hirPrinter struct {
+	collect bool
+	subs    []HRel
+}
+
 func printHRel(b *strings.Builder, r HRel, depth int) {
 	pad := strings.Repeat("  ", depth)
+	p := &hirPrinter{collect: true}
+	hirScalarString := p.scalar
+	hirScalars := p.scalars
+	aggString := p.agg
+	// The arguments of line are printed (collecting subqueries) before
+	// line runs.
 	line := func(format string, args ...any) {
+		subs := p.subs
+		p.subs = nil
 		fmt.Fprintf(b, pad+format+"\n", args...)
+		for k, sq := range subs {
+			fmt.Fprintf(b, "%s  $%d:\n", pad, k)
+			printHRel(b, sq, depth+2)
+		}
 	}
 	switch x := r.(type) {
 	case HGet:
@@ -141,17 +160,24 @@ func orderSuffix(o repr.SortOrder) string {
 	return s
 }
 
-func hirScalars(es []HScalar) string {
+func hirScalars(es []HScalar) string { return (&hirPrinter{}).scalars(es) }
+
+// hirScalarString prints a HIR scalar; it also serves as the identity of
+// an expression when matching GROUP BY expressions and aggregates.
+func hirScalarString(e HScalar) string { return (&hirPrinter{}).scalar(e) }
+
+func aggString(a HAgg) string { return (&hirPrinter{}).agg(a) }
+
+func (p *hirPrinter) scalars(es []HScalar) string {
 	parts := make([]string, len(es))
 	for i, e := range es {
-		parts[i] = hirScalarString(e)
+		parts[i] = p.scalar(e)
 	}
 	return strings.Join(parts, ", ")
 }
 
-// hirScalarString prints a HIR scalar; it also serves as the identity of
-// an expression when matching GROUP BY expressions and aggregates.
-func hirScalarString(e HScalar) string {
+func (p *hirPrinter) scalar(e HScalar) string {
+	hirScalarString, hirScalars := p.scalar, p.scalars
 	switch x := e.(type) {
 	case HColumn:
 		if x.Level > 0 {
@@ -181,9 +207,9 @@ func hirScalarString(e HScalar) string {
 	case HParam:
 		return fmt.Sprintf("$%d", x.N)
 	case HExists:
-		return "exists(\n" + indent(HIRString(x.Rel)) + ")"
+		return "exists(" + p.subquery(x.Rel) + ")"
 	case HSelect:
-		return "select(\n" + indent(HIRString(x.Rel)) + ")"
+		return "select(" + p.subquery(x.Rel) + ")"
 	case HError:
 		return fmt.Sprintf("error(%q)", x.Err.Error())
 	case hWinRef:
@@ -194,15 +220,19 @@ func hirScalarString(e HScalar) string {
 	return fmt.Sprintf("?%T", e)
 }
 
-func indent(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i := range lines {
-		lines[i] = "    " + lines[i]
+// subqueryRef names a subquery in a printed scalar: $k when a printer
+// line collects it, else the subquery printed inline (expression
+// identities for GROUP BY matching).
+func (p *hirPrinter) subquery(r HRel) string {
+	if p.collect {
+		p.subs = append(p.subs, r)
+		return fmt.Sprintf("$%d", len(p.subs)-1)
 	}
-	return strings.Join(lines, "\n") + "\n"
+	return strings.ReplaceAll(strings.TrimSpace(HIRString(r)), "\n", "; ")
 }
 
-func aggString(a HAgg) string {
+func (p *hirPrinter) agg(a HAgg) string {
+	hirScalarString, hirScalars := p.scalar, p.scalars
 	if a.Func.String() == "count(*)" {
 		s := "count(*)"
 		if a.Filter != nil {

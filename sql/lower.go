@@ -184,8 +184,24 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Conjuncts EXISTS (...) and NOT EXISTS (...) filter by a
+		// semijoin or antijoin directly.
+		var rest []HScalar
+		for _, p := range splitAnd(x.Preds) {
+			sub, negated := existsConjunct(p)
+			if sub == nil {
+				rest = append(rest, p)
+				continue
+			}
+			if in, err = l.filterExists(in, oa, cm, sub, negated); err != nil {
+				return nil, err
+			}
+		}
+		if len(rest) == 0 {
+			return in, nil
+		}
 		arity := in.Typ().Arity()
-		rel, es, err := l.lowerScalars(in, oa, cm, x.Preds)
+		rel, es, err := l.lowerScalars(in, oa, cm, rest)
 		if err != nil {
 			return nil, err
 		}
@@ -529,7 +545,8 @@ func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error
 	for _, k := range x.GroupKey {
 		group = append(group, expr.Column{Index: oa + k})
 	}
-	// Aggregate arguments may hold subqueries: map them first.
+	// Aggregate arguments may hold subqueries: those are decorrelated
+	// over the input first and their values appended as columns.
 	var aggs []expr.Aggregate
 	for _, a := range x.Aggs {
 		var hs []HScalar
@@ -540,10 +557,26 @@ func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error
 		for _, k := range a.OrderBy {
 			hs = append(hs, k.Expr)
 		}
-		if hasSubquery(hs) {
-			return nil, pgcode.New(pgcode.FeatureNotSupported, "subqueries in aggregate arguments are not supported")
+		if !hasSubquery(hs) {
+			ma, err := l.lowerAgg(a, oa, cm)
+			if err != nil {
+				return nil, err
+			}
+			aggs = append(aggs, ma)
+			continue
 		}
-		ma, err := l.lowerAgg(a, oa, cm)
+		rel, es, err := l.lowerScalars(in, oa, cm, hs)
+		if err != nil {
+			return nil, err
+		}
+		base := rel.Typ().Arity()
+		in = plan.Map{Input: rel, Scalars: es}
+		next := 0
+		ma, err := buildAgg(a, func(HScalar) (expr.Scalar, error) {
+			c := expr.Column{Index: base + next}
+			next++
+			return c, nil
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -572,11 +605,22 @@ func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error
 // prefix oa). FILTER (WHERE p) makes the value NULL where p is not true,
 // which the aggregates that skip NULLs ignore.
 func (l *lowerer) lowerAgg(a HAgg, oa int, cm colMap) (expr.Aggregate, error) {
+	return buildAgg(a, func(h HScalar) (expr.Scalar, error) { return l.lowerPlainScalar(h, oa, cm) })
+}
+
+// buildAgg lowers an aggregate, its scalars lowered by lowerS.
+func buildAgg(a HAgg, lowerS func(HScalar) (expr.Scalar, error)) (expr.Aggregate, error) {
 	out := expr.Aggregate{Func: a.Func, Distinct: a.Distinct, Typ: a.Typ}
-	args, err := l.lowerPlainScalars(a.Args, oa, cm)
-	if err != nil {
-		return out, err
+	args := make([]expr.Scalar, len(a.Args))
+	types := make([]repr.ScalarType, len(a.Args))
+	for i, h := range a.Args {
+		e, err := lowerS(h)
+		if err != nil {
+			return out, err
+		}
+		args[i], types[i] = e, h.Typ().Type
 	}
+	valType := repr.TypeBool
 	switch {
 	case a.Func == expr.AggCountStar:
 		out.Expr = expr.NewLiteral(repr.True, repr.TypeBool)
@@ -585,24 +629,23 @@ func (l *lowerer) lowerAgg(a HAgg, oa int, cm colMap) (expr.Aggregate, error) {
 			out.Func = expr.AggCount
 		}
 	case len(args) == 1:
-		out.Expr = args[0]
+		out.Expr, valType = args[0], types[0]
 	default:
-		rec, err := recordOf(args)
+		rec, err := recordOf(args, types)
 		if err != nil {
 			return out, err
 		}
-		out.Expr = rec
+		out.Expr, valType = rec, repr.TypeRecord
 	}
 	if a.Filter != nil {
-		f, err := l.lowerPlainScalar(a.Filter, oa, cm)
+		f, err := lowerS(a.Filter)
 		if err != nil {
 			return out, err
 		}
-		t := out.Expr.Type(nil).Type
-		out.Expr = expr.If{Cond: f, Then: out.Expr, Else: expr.NullLiteral(t)}
+		out.Expr = expr.If{Cond: f, Then: out.Expr, Else: expr.NullLiteral(valType)}
 	}
 	for _, k := range a.OrderBy {
-		e, err := l.lowerPlainScalar(k.Expr, oa, cm)
+		e, err := lowerS(k.Expr)
 		if err != nil {
 			return out, err
 		}
@@ -613,11 +656,7 @@ func (l *lowerer) lowerAgg(a HAgg, oa int, cm colMap) (expr.Aggregate, error) {
 
 // recordOf packs several values into one record (two-argument
 // aggregates).
-func recordOf(args []expr.Scalar) (expr.Scalar, error) {
-	types := make([]repr.ScalarType, len(args))
-	for i, a := range args {
-		types[i] = a.Type(nil).Type
-	}
+func recordOf(args []expr.Scalar, types []repr.ScalarType) (expr.Scalar, error) {
 	if overloads := expr.LookupFunc("row"); len(overloads) > 0 {
 		res, err := expr.Resolve("row", overloads, types)
 		if err != nil {
@@ -805,6 +844,52 @@ func rewriteHScalarNoDescend(e HScalar, f func(HScalar) HScalar) HScalar {
 	return f(e)
 }
 
+// splitAnd flattens top-level conjunctions.
+func splitAnd(ps []HScalar) []HScalar {
+	var out []HScalar
+	for _, p := range ps {
+		if c, ok := p.(HCall); ok && c.Func == expr.FuncAnd {
+			out = append(out, splitAnd(c.Args)...)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// existsConjunct recognises EXISTS (r) and NOT EXISTS (r).
+func existsConjunct(p HScalar) (HRel, bool) {
+	if e, ok := p.(HExists); ok {
+		return e.Rel, false
+	}
+	if c, ok := p.(HCall); ok && c.Func == expr.FuncNot {
+		if e, ok := c.Args[0].(HExists); ok {
+			return e.Rel, true
+		}
+	}
+	return nil, false
+}
+
+// filterExists keeps the rows of rel for which the subquery has a row
+// (semijoin), or has none when negated (antijoin); multiplicities are
+// kept.
+func (l *lowerer) filterExists(rel plan.Rel, oa int, cm colMap, subRel HRel, negated bool) (plan.Rel, error) {
+	get, bind := l.let("filter_input", rel)
+	keys, subCm, err := outerKeys(subRel, oa, cm)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := l.lower(subRel, keyedOuter(get, keys), subCm)
+	if err != nil {
+		return nil, err
+	}
+	found := distinct(plan.Project{Input: sub, Outputs: rangeFrom(0, len(keys))})
+	if negated {
+		return bind(antijoin(get, found, keys)), nil
+	}
+	return bind(semijoin(get, found, keys)), nil
+}
+
 // applySubquery appends the value of an EXISTS or scalar subquery to every
 // row of rel. The subquery is lowered against the distinct values of the
 // columns it reads (none when uncorrelated) and its result joined back on
@@ -849,7 +934,14 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar) (pla
 	}
 	tooMany := plan.Filter{Input: counts, Predicates: []expr.Scalar{expr.Call{Func: gt.Func, Args: []expr.Scalar{
 		expr.Column{Index: k}, expr.NewLiteral(repr.Int8Datum(1), repr.TypeInt8)}}}}
-	errVal := expr.ErrorLiteral(pgcode.New(pgcode.CardinalityViolation, "more than one row returned by a subquery used as an expression"), typ)
+	// The error value is guarded by the count it depends on, so that no
+	// rewrite can evaluate it for keys with at most one row (a bare error
+	// literal looks like a constant that may move anywhere).
+	errVal := expr.If{
+		Cond: expr.Call{Func: gt.Func, Args: []expr.Scalar{expr.Column{Index: k}, expr.NewLiteral(repr.Int8Datum(1), repr.TypeInt8)}},
+		Then: expr.ErrorLiteral(pgcode.New(pgcode.CardinalityViolation, "more than one row returned by a subquery used as an expression"), typ),
+		Else: expr.NullLiteral(typ),
+	}
 	errs := plan.Project{Input: plan.Map{Input: tooMany, Scalars: []expr.Scalar{errVal}}, Outputs: append(rangeFrom(0, k), k+1)}
 	values := plan.Union{Inputs: []plan.Rel{sget, errs}}
 	matched := plan.Project{Input: nullSafeJoin(get, values, keys, rangeFrom(0, k)), Outputs: append(rangeFrom(0, n), n+k)}

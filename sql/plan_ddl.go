@@ -7,7 +7,6 @@ import (
 
 	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/pgcode"
-	"github.com/viewd/viewd/plan"
 	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/sql/parse"
 )
@@ -297,6 +296,10 @@ func planView(scx *StatementContext, span parse.Span, query *pg_query.Node, colN
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "volatile functions (such as random()) are not allowed in %s", what).
 			WithDetail("A maintained result must be a function of its inputs.")
 	}
+	if materialized && len(q.wallClock) > 0 {
+		return nil, pgcode.New(pgcode.FeatureNotSupported, "%s() is not allowed in materialized views", q.wallClock[0]).
+			WithHint("Use mz_now() to compare against the time at which the view is maintained.")
+	}
 	if len(colNames) > len(qp.Desc.Names) {
 		return nil, pgcode.New(pgcode.SyntaxError, "CREATE VIEW specifies more column names than columns")
 	}
@@ -478,14 +481,4 @@ func planRename(r *pg_query.RenameStmt) (Plan, error) {
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "ALTER ... RENAME COLUMN is not supported")
 	}
 	return &AlterRenamePlan{Kind: kind, Name: nameParts(r.Relation), NewName: r.Newname, IfExists: r.MissingOk}, nil
-}
-
-// dependsOnSelf reports whether a view definition reads the view itself.
-func dependsOnSelf(ids []plan.GlobalID, self plan.GlobalID) bool {
-	for _, id := range ids {
-		if id == self {
-			return true
-		}
-	}
-	return false
 }

@@ -38,7 +38,7 @@ type OnConflict struct {
 }
 
 // UpdatePlan is UPDATE: Selection yields, for every row to change, the old
-// row followed by the new row (read-then-write).
+// row followed by the new row (read-then-write): 2 x arity columns.
 type UpdatePlan struct {
 	Table         *CatalogItem
 	Selection     plan.Rel
@@ -439,8 +439,8 @@ func alias(a *pg_query.Alias) string {
 
 func planUpdate(scx *StatementContext, s *parse.PG, up *pg_query.UpdateStmt, params []repr.Datum) (Plan, error) {
 	q := newQctx(scx, s.Span)
-	if up.WithClause != nil || len(up.FromClause) > 0 {
-		return nil, pgcode.New(pgcode.FeatureNotSupported, "UPDATE with WITH or FROM is not supported")
+	if up.WithClause != nil {
+		return nil, pgcode.New(pgcode.FeatureNotSupported, "UPDATE with WITH is not supported")
 	}
 	item, err := resolveTable(scx, q, up.Relation)
 	if err != nil {
@@ -448,6 +448,27 @@ func planUpdate(scx *StatementContext, s *parse.PG, up *pg_query.UpdateStmt, par
 	}
 	sc := tableScope(item, alias(up.Relation.Alias))
 	var rel HRel = tableGet(item)
+	if len(up.FromClause) > 0 {
+		// UPDATE ... FROM: each target row joins the first (by row order)
+		// FROM row satisfying WHERE; rows with none are not updated. SET
+		// and RETURNING see the table's columns then the FROM columns.
+		frel, fcols, err := q.planFromList(sc, up.FromClause, nil)
+		if err != nil {
+			return nil, err
+		}
+		fs := &scope{cols: fcols, outer: sc}
+		if up.WhereClause != nil {
+			w, err := (&ectx{q: q, sc: fs, clause: "WHERE"}).planBool(up.WhereClause)
+			if err != nil {
+				return nil, err
+			}
+			frel = HFilter{Input: frel, Preds: []HScalar{w}}
+		}
+		frel = HTopK{Input: frel, Limit: 1}
+		rel = HJoin{Left: rel, Right: frel, On: trueLit, Kind: JoinInner, Lateral: true}
+		sc = &scope{cols: append(append([]scopeCol(nil), sc.cols...), fcols...)}
+		up.WhereClause = nil
+	}
 	if up.WhereClause != nil {
 		w, err := (&ectx{q: q, sc: sc, clause: "WHERE"}).planBool(up.WhereClause)
 		if err != nil {
@@ -466,7 +487,9 @@ func planUpdate(scx *StatementContext, s *parse.PG, up *pg_query.UpdateStmt, par
 	for i := range set {
 		set[i] = notNullCheck(item, i, set[i])
 	}
-	rel = HMap{Input: rel, Scalars: set}
+	// Selection: the old row then the new row.
+	width := len(rel.Cols())
+	rel = HProject{Input: HMap{Input: rel, Scalars: set}, Outputs: append(identity(arity), rangeFrom(width, arity)...)}
 	l := &lowerer{q: q, params: params}
 	mir, err := l.lowerTop(rel)
 	if err != nil {
@@ -484,8 +507,8 @@ func planUpdate(scx *StatementContext, s *parse.PG, up *pg_query.UpdateStmt, par
 
 func planDelete(scx *StatementContext, s *parse.PG, del *pg_query.DeleteStmt, params []repr.Datum) (Plan, error) {
 	q := newQctx(scx, s.Span)
-	if del.WithClause != nil || len(del.UsingClause) > 0 {
-		return nil, pgcode.New(pgcode.FeatureNotSupported, "DELETE with WITH or USING is not supported")
+	if del.WithClause != nil {
+		return nil, pgcode.New(pgcode.FeatureNotSupported, "DELETE with WITH is not supported")
 	}
 	item, err := resolveTable(scx, q, del.Relation)
 	if err != nil {
@@ -493,6 +516,23 @@ func planDelete(scx *StatementContext, s *parse.PG, del *pg_query.DeleteStmt, pa
 	}
 	sc := tableScope(item, alias(del.Relation.Alias))
 	var rel HRel = tableGet(item)
+	if len(del.UsingClause) > 0 {
+		// DELETE ... USING deletes the rows for which some USING row
+		// satisfies WHERE: WHERE EXISTS (SELECT FROM using WHERE ...).
+		urel, ucols, err := q.planFromList(sc, del.UsingClause, nil)
+		if err != nil {
+			return nil, err
+		}
+		if del.WhereClause != nil {
+			w, err := (&ectx{q: q, sc: &scope{cols: ucols, outer: sc}, clause: "WHERE"}).planBool(del.WhereClause)
+			if err != nil {
+				return nil, err
+			}
+			urel = HFilter{Input: urel, Preds: []HScalar{w}}
+		}
+		rel = HFilter{Input: rel, Preds: []HScalar{HExists{Rel: urel}}}
+		del.WhereClause = nil
+	}
 	if del.WhereClause != nil {
 		w, err := (&ectx{q: q, sc: sc, clause: "WHERE"}).planBool(del.WhereClause)
 		if err != nil {

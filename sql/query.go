@@ -205,7 +205,14 @@ func (q *qctx) constInt(n *pg_query.Node, clause string) (int64, bool, error) {
 	if h, err = q.coerce(h, repr.TypeInt8, expr.Assignment, ""); err != nil {
 		return 0, false, q.errAt(pgcode.New(pgcode.DatatypeMismatch, "argument of %s must be type bigint, not type %s", clause, h.Typ().Type), nodeLocation(n))
 	}
-	s, err := lowerConstScalar(h)
+	if hasSubquery([]HScalar{h}) {
+		return 0, false, q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s must be a constant", clause), nodeLocation(n))
+	}
+	if _, isParam := h.(HParam); isParam && q.params == nil {
+		// Describing a statement with LIMIT $n: the value comes later.
+		return 0, true, nil
+	}
+	s, err := (&lowerer{q: q, params: q.params}).lowerPlainScalar(h, 0, colMap{})
 	if err != nil {
 		return 0, false, q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s must be a constant", clause), nodeLocation(n))
 	}
@@ -415,7 +422,7 @@ func (q *qctx) planCTEs(outer *scope, w *pg_query.WithClause, ctes []*cte) ([]*c
 			names = append(append([]string(nil), cols...), names[len(cols):]...)
 		}
 		rel := r.applyFinishing()
-		out = append(out, &cte{name: c.Ctename, cols: names, rel: rel, typ: rel.Cols()})
+		out = append(out, &cte{name: c.Ctename, cols: names, rel: rel, typ: rel.Cols(), owner: outer})
 	}
 	return out, nil
 }

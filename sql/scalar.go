@@ -97,6 +97,15 @@ type hSRFRef struct {
 func (hSRFRef) hscalar()               {}
 func (e hSRFRef) Typ() repr.ColumnType { return e.Type }
 
+// wallClockFuncs read the statement's wall-clock time: their value changes
+// with every read, so a maintained view cannot use them (mz_now() is the
+// maintained alternative).
+var wallClockFuncs = map[string]bool{
+	"now": true, "current_timestamp": true, "current_date": true, "current_time": true,
+	"localtime": true, "localtimestamp": true, "statement_timestamp": true,
+	"transaction_timestamp": true, "clock_timestamp": true,
+}
+
 var aggFuncs = map[string]expr.AggregateFunc{
 	"count": expr.AggCount, "sum": expr.AggSum, "avg": expr.AggAvg,
 	"min": expr.AggMin, "max": expr.AggMax, "bool_and": expr.AggBoolAnd,
@@ -214,6 +223,8 @@ func (e *ectx) plan(n *pg_query.Node) (HScalar, error) {
 		return e.rowExpr(x.RowExpr.Args, x.RowExpr.Location)
 	case *pg_query.Node_CollateClause:
 		return e.plan(x.CollateClause.Arg)
+	case *pg_query.Node_AIndirection:
+		return e.indirection(x.AIndirection)
 	}
 	return nil, pgcode.New(pgcode.FeatureNotSupported, "expression %s is not supported", nodeTypeName(n))
 }
@@ -343,6 +354,9 @@ func (e *ectx) param(n int, loc int32) (HScalar, error) {
 }
 
 func (e *ectx) typeCast(tc *pg_query.TypeCast) (HScalar, error) {
+	if s, ok, err := e.regCast(tc); ok {
+		return s, err
+	}
 	t, err := resolveType(tc.TypeName)
 	if err != nil {
 		return nil, e.q.errAt(err, tc.TypeName.Location)
@@ -494,6 +508,17 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 				}
 			}
 			return e.unaryOp(op, r, a.Location)
+		}
+		if lr, rr := a.Lexpr.GetRowExpr(), a.Rexpr.GetRowExpr(); lr != nil && rr != nil {
+			l, err := e.planAll(lr.Args)
+			if err != nil {
+				return nil, err
+			}
+			r, err := e.planAll(rr.Args)
+			if err != nil {
+				return nil, err
+			}
+			return e.rowCompare(op, l, r, a.Location)
 		}
 		l, err := e.plan(a.Lexpr)
 		if err != nil {
@@ -648,7 +673,7 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 			return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "subqueries in op ANY/ALL (array) are not supported"), a.Location)
 		}
 		rel := HCallTable{Func: tf, Args: []HScalar{shiftLevels(arr, 1)}}
-		return e.quantified(op, l, rel, a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL, a.Location)
+		return e.quantified(op, []HScalar{l}, rel, a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL, a.Location)
 	}
 	return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "operator expression kind %s is not supported", a.Kind), a.Location)
 }
@@ -730,7 +755,7 @@ func (e *ectx) sqlValueFunction(f *pg_query.SQLValueFunction) (HScalar, error) {
 	}[f.Op]
 	switch name {
 	case "current_user":
-		return lit(repr.TextDatum(e.q.scx.Vars["user"]), repr.TypeText), nil
+		return lit(repr.TextDatum(sessionUser(e.q.scx)), repr.TypeText), nil
 	case "current_database":
 		return lit(repr.TextDatum(e.q.scx.Catalog.DefaultDatabase()), repr.TypeText), nil
 	case "current_schema":
@@ -798,6 +823,9 @@ func (e *ectx) callResolved(name string, args []HScalar, loc int32) (HScalar, er
 	if res.Func.Volatility == expr.Volatile {
 		e.q.volatile = true
 	}
+	if wallClockFuncs[name] {
+		e.q.wallClock = append(e.q.wallClock, name)
+	}
 	return HCall{Func: res.Func, Args: out}, nil
 }
 
@@ -811,6 +839,9 @@ func typeList(ts []repr.ScalarType) string {
 
 func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
 	name := funcName(f.Funcname)
+	if a, ok := jsonAliases[name]; ok && expr.LookupFunc(name) == nil {
+		name = a
+	}
 	if f.Over != nil {
 		return e.windowCall(name, f)
 	}
@@ -842,6 +873,12 @@ func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
 	}
 	if expr.IsTableFunc(name) {
 		return e.tableFuncInSelect(name, f)
+	}
+	if s, ok, err := e.sessionFunc(name, f.Args, f.Location); ok {
+		return s, err
+	}
+	if s, ok, err := e.callSQLImpl(name, f.Args, f.Location); ok {
+		return s, err
 	}
 	return e.callFunc(name, f.Args, f.Location)
 }
@@ -967,6 +1004,81 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 	e.agg.aggs = append(e.agg.aggs, a)
 	e.agg.aggStrs = append(e.agg.aggStrs, key)
 	return HColumn{Index: len(e.agg.keys) + len(e.agg.aggs) - 1, Type: a.Typ}, nil
+}
+
+// andConjuncts splits a condition into its top-level AND operands.
+func andConjuncts(n *pg_query.Node) []*pg_query.Node {
+	if b := n.GetBoolExpr(); b != nil && b.Boolop == pg_query.BoolExprType_AND_EXPR {
+		var out []*pg_query.Node
+		for _, a := range b.Args {
+			out = append(out, andConjuncts(a)...)
+		}
+		return out
+	}
+	return []*pg_query.Node{n}
+}
+
+// inAsExists plans lhs IN (subquery), in a context where NULL and false
+// mean the same (a WHERE conjunct), as EXISTS (SELECT FROM subquery WHERE
+// col = lhs).
+func (e *ectx) inAsExists(s *pg_query.SubLink) (HScalar, error) {
+	lhsNodes := []*pg_query.Node{s.Testexpr}
+	if r := s.Testexpr.GetRowExpr(); r != nil {
+		lhsNodes = r.Args
+	}
+	lhs, err := e.planAll(lhsNodes)
+	if err != nil {
+		return nil, err
+	}
+	rel, _, err := e.q.planSubquery(e.subScope(), s.Subselect)
+	if err != nil {
+		return nil, err
+	}
+	cols := rel.Cols()
+	if len(cols) != len(lhs) {
+		if len(cols) > len(lhs) {
+			return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "subquery has too many columns"), s.Location)
+		}
+		return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "subquery has too few columns"), s.Location)
+	}
+	inner := make([]HScalar, len(cols))
+	shifted := make([]HScalar, len(lhs))
+	for i, c := range cols {
+		inner[i] = HColumn{Index: i, Type: c}
+		shifted[i] = shiftLevels(lhs[i], 1)
+	}
+	cmp, err := e.rowCompare("=", shifted, inner, s.Location)
+	if err != nil {
+		return nil, err
+	}
+	return HExists{Rel: HFilter{Input: rel, Preds: []HScalar{cmp}}}, nil
+}
+
+// rowCompare compares two rows of expressions: one pair is a plain
+// comparison; = is the conjunction and <> the disjunction of the pairwise
+// comparisons (PostgreSQL's row comparison for these operators).
+func (e *ectx) rowCompare(op string, l, r []HScalar, loc int32) (HScalar, error) {
+	if len(l) != len(r) {
+		return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "unequal number of entries in row expressions"), loc)
+	}
+	if len(l) == 1 {
+		return e.binaryOp(op, l[0], r[0], loc)
+	}
+	if op != "=" && op != "<>" {
+		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "row comparison with %s is not supported", op), loc)
+	}
+	var parts []HScalar
+	for i := range l {
+		c, err := e.binaryOp(op, l[i], r[i], loc)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, c)
+	}
+	if op == "=" {
+		return and(parts...), nil
+	}
+	return or(parts...), nil
 }
 
 // outerAggLevel returns the level of the enclosing aggregate query an
@@ -1166,7 +1278,12 @@ func (e *ectx) subLink(s *pg_query.SubLink) (HScalar, error) {
 		if len(s.OperName) > 0 {
 			op = opName(s.OperName)
 		}
-		lhs, err := e.plan(s.Testexpr)
+		// (a, b) IN (SELECT x, y ...) compares rows.
+		lhsNodes := []*pg_query.Node{s.Testexpr}
+		if r := s.Testexpr.GetRowExpr(); r != nil {
+			lhsNodes = r.Args
+		}
+		lhs, err := e.planAll(lhsNodes)
 		if err != nil {
 			return nil, err
 		}
@@ -1175,15 +1292,55 @@ func (e *ectx) subLink(s *pg_query.SubLink) (HScalar, error) {
 			return nil, err
 		}
 		cols := rel.Cols()
-		if len(cols) != 1 {
-			if len(cols) > 1 {
+		if len(cols) != len(lhs) {
+			if len(cols) > len(lhs) {
 				return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "subquery has too many columns"), s.Location)
 			}
 			return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "subquery has too few columns"), s.Location)
 		}
 		return e.quantified(op, lhs, rel, s.SubLinkType == pg_query.SubLinkType_ALL_SUBLINK, s.Location)
 	case pg_query.SubLinkType_ARRAY_SUBLINK:
-		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "ARRAY(subquery) is not supported"), s.Location)
+		// ARRAY(subquery): array_agg of its column, {} over no rows.
+		sel := s.Subselect.GetSelectStmt()
+		rel, _, err := e.q.planSubquery(sub, s.Subselect)
+		if err != nil {
+			return nil, err
+		}
+		cols := rel.Cols()
+		if len(cols) != 1 {
+			return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "subquery must return only one column"), s.Location)
+		}
+		et := cols[0].Type
+		if et.Kind == repr.KindNull {
+			et = repr.TypeText
+		}
+		at, err := expr.AggregateType(expr.AggArrayAgg, et)
+		if err != nil {
+			return nil, e.q.errAt(err, s.Location)
+		}
+		agg := HAgg{Func: expr.AggArrayAgg, Args: []HScalar{HColumn{Index: 0, Type: cols[0]}}, Typ: repr.ColumnType{Type: at, Nullable: true}}
+		// The subquery's ORDER BY orders the array's elements.
+		if sel != nil && len(sel.SortClause) > 0 && sel.LimitCount == nil && sel.LimitOffset == nil && sel.Op == pg_query.SetOperation_SETOP_NONE {
+			r, err := e.q.planQuery(sub, sel, nil)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range r.finish.Order {
+				agg.OrderBy = append(agg.OrderBy, HOrderKey{Expr: HColumn{Index: o.Column, Type: r.rel.Cols()[o.Column]}, Order: o.Order})
+			}
+			agg.Args = []HScalar{HColumn{Index: r.finish.Project[0], Type: cols[0]}}
+			rel = r.rel
+		}
+		empty, err := repr.ParseText("{}", at)
+		if err != nil {
+			return nil, e.q.errAt(err, s.Location)
+		}
+		arr := HColumn{Index: 0, Type: agg.Typ}
+		f := *expr.FuncCoalesce
+		f.Ret = at
+		val := HCall{Func: &f, Args: []HScalar{arr, HLiteral{Value: empty, Type: repr.ColumnType{Type: at}}}}
+		red := HReduce{Input: rel, Aggs: []HAgg{agg}}
+		return HSelect{Rel: HProject{Input: HMap{Input: red, Scalars: []HScalar{val}}, Outputs: []int{1}}, Type: repr.ColumnType{Type: at}}, nil
 	}
 	return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "subquery kind %s is not supported", s.SubLinkType), s.Location)
 }
@@ -1242,12 +1399,17 @@ func nodeTypeName(n *pg_query.Node) string {
 
 // quantified plans lhs op ANY|ALL (rel), rel having one column: a scalar
 // subquery over rel computing the three-valued result.
-func (e *ectx) quantified(op string, lhs HScalar, rel HRel, isAll bool, loc int32) (HScalar, error) {
+func (e *ectx) quantified(op string, lhs []HScalar, rel HRel, isAll bool, loc int32) (HScalar, error) {
 	cols := rel.Cols()
-	// (SELECT bool_or(lhs op col) FROM subquery), false when empty:
-	// true if any comparison is true, NULL if none is but one is NULL,
-	// false otherwise. ALL uses bool_and and true.
-	cmp, err := e.binaryOp(op, shiftLevels(lhs, 1), HColumn{Index: 0, Type: cols[0]}, loc)
+	inner := make([]HScalar, len(cols))
+	for i, c := range cols {
+		inner[i] = HColumn{Index: i, Type: c}
+	}
+	shifted := make([]HScalar, len(lhs))
+	for i, l := range lhs {
+		shifted[i] = shiftLevels(l, 1)
+	}
+	cmp, err := e.rowCompare(op, shifted, inner, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -1267,7 +1429,7 @@ func (e *ectx) quantified(op string, lhs HScalar, rel HRel, isAll bool, loc int3
 	boolT := repr.ColumnType{Type: repr.TypeBool, Nullable: true}
 	int8T := repr.ColumnType{Type: repr.TypeInt8}
 	cmpCol := HColumn{Index: 0, Type: cmp.Typ()}
-	red := HReduce{Input: HProject{Input: mapped, Outputs: []int{1}}, Aggs: []HAgg{
+	red := HReduce{Input: HProject{Input: mapped, Outputs: []int{len(cols)}}, Aggs: []HAgg{
 		{Func: af, Args: []HScalar{cmpCol}, Typ: boolT},
 		{Func: expr.AggCountStar, Typ: int8T},
 		{Func: expr.AggCount, Args: []HScalar{cmpCol}, Typ: int8T},

@@ -17,6 +17,10 @@ type qctx struct {
 	volatile bool
 	// mzNow records a call of mz_now().
 	mzNow bool
+	// wallClock lists calls of now() and the like.
+	wallClock []string
+	// params are the values of $n (nil when describing).
+	params []repr.Datum
 }
 
 func newQctx(scx *StatementContext, span parse.Span) *qctx {
@@ -50,6 +54,9 @@ type cte struct {
 	typ   []repr.ColumnType
 	// recursive binding being planned: references become HGet of local.
 	recursive bool
+	// owner is the scope the CTE's query was planned in (its enclosing
+	// scope; nil at the top).
+	owner *scope
 }
 
 // scope is the set of names a query level can see: its FROM columns, the

@@ -24,11 +24,24 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 		if containsWindow(s.WhereClause) {
 			return nil, q.errAt(pgcode.New(pgcode.WindowingError, "window functions are not allowed in WHERE"), nodeLocation(s.WhereClause))
 		}
-		pred, err := e.planBool(s.WhereClause)
-		if err != nil {
-			return nil, err
+		var preds []HScalar
+		for _, c := range andConjuncts(s.WhereClause) {
+			var pred HScalar
+			var err error
+			if sl := c.GetSubLink(); sl != nil && sl.SubLinkType == pg_query.SubLinkType_ANY_SUBLINK && (len(sl.OperName) == 0 || opName(sl.OperName) == "=") {
+				// In WHERE, a NULL result filters like false, so
+				// x IN (subquery) is EXISTS (subquery WHERE col = x): a
+				// semijoin rather than an aggregate per row.
+				pred, err = e.inAsExists(sl)
+			} else {
+				pred, err = e.planBool(c)
+			}
+			if err != nil {
+				return nil, err
+			}
+			preds = append(preds, pred)
 		}
-		rel = HFilter{Input: rel, Preds: []HScalar{pred}}
+		rel = HFilter{Input: rel, Preds: preds}
 	}
 
 	targets, err := q.expandTargets(fs, s.TargetList)
@@ -270,7 +283,6 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 		mapExprs = append(mapExprs, fix(o))
 	}
 	visible := len(outs)
-	var hidden []int
 	for i := range orders {
 		if orders[i].col < 0 {
 			if isDistinct {
@@ -278,7 +290,6 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 			}
 			mapExprs = append(mapExprs, fix(orders[i].expr))
 			orders[i].col = len(mapExprs) - 1
-			hidden = append(hidden, orders[i].col)
 		}
 	}
 	nDistinctOn := len(distinctOn)
@@ -299,7 +310,6 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 		r.rel = rel
 	}
 	r.finish.Project = identity(visible)
-	_ = hidden
 	if err := q.limitOffset(r, s); err != nil {
 		return nil, err
 	}
@@ -612,19 +622,18 @@ func (q *qctx) planRangeVar(outer *scope, rv *pg_query.RangeVar, ctes []*cte) (H
 	return HGet{ID: item.ID, Name: item.Name.String(), Typ: item.Desc.Types, Keys: item.Desc.Keys}, cols, nil
 }
 
-// cteDepth counts the scopes between a reference and the scope the CTE
-// was defined in (0 when referenced at its own level).
+// cteDepth counts the scopes between the enclosing scope of a reference
+// and the enclosing scope the CTE's query was planned in (0 when
+// referenced at its own level).
 func cteDepth(from *scope, c *cte) int {
 	d := 0
-	for sc := from; sc != nil; sc = sc.outer {
-		for _, x := range sc.ctes {
-			if x == c {
-				return d
-			}
+	for sc := from; sc != c.owner; sc = sc.outer {
+		if sc == nil {
+			return 0
 		}
 		d++
 	}
-	return 0
+	return d
 }
 
 func (q *qctx) planRangeFunction(outer *scope, rf *pg_query.RangeFunction) (HRel, []scopeCol, error) {

@@ -67,6 +67,7 @@ func (q *qctx) planTopQuery(n *pg_query.Node, params []repr.Datum, finish bool) 
 	if sel == nil {
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "%s is not a query", nodeTypeName(n))
 	}
+	q.params = params
 	r, err := q.planQuery(nil, sel, nil)
 	if err != nil {
 		return nil, err
@@ -83,7 +84,7 @@ func (q *qctx) planTopQuery(n *pg_query.Node, params []repr.Datum, finish bool) 
 		return nil, err
 	}
 	cols := hir.Cols()
-	desc := repr.RelationDesc{}
+	desc := repr.RelationDesc{Keys: projectKeys(mir.Typ().Keys, fin.Project)}
 	for i, p := range fin.Project {
 		t := cols[p]
 		if t.Type.Kind == repr.KindNull {
@@ -93,6 +94,34 @@ func (q *qctx) planTopQuery(n *pg_query.Node, params []repr.Datum, finish bool) 
 		desc.Names = append(desc.Names, r.names[i])
 	}
 	return &QueryPlan{Expr: mir, HIR: hir, Finishing: fin, Desc: desc, DependsOn: q.dependsOn(), Volatile: q.volatile, UsesMzNow: q.mzNow}, nil
+}
+
+// projectKeys maps unique keys through a projection, keeping those whose
+// columns all survive it.
+func projectKeys(keys [][]int, project []int) [][]int {
+	pos := map[int]int{}
+	for i, c := range project {
+		if _, ok := pos[c]; !ok {
+			pos[c] = i
+		}
+	}
+	var out [][]int
+	for _, k := range keys {
+		var nk []int
+		ok := true
+		for _, c := range k {
+			p, found := pos[c]
+			if !found {
+				ok = false
+				break
+			}
+			nk = append(nk, p)
+		}
+		if ok {
+			out = append(out, nk)
+		}
+	}
+	return out
 }
 
 func (q *qctx) dependsOn() []plan.GlobalID {
@@ -159,6 +188,22 @@ func planStatement(scx *StatementContext, stmt parse.Statement, params []repr.Da
 		return planFetchExt(s)
 	case *parse.Show:
 		return planShow(scx, s)
+	case *parse.Drop:
+		d := &DropPlan{Kind: s.Kind, IfExists: s.IfExists, Cascade: s.Cascade}
+		for _, n := range s.Names {
+			pn, err := partialFromParts(n)
+			if err != nil {
+				return nil, err
+			}
+			d.Names = append(d.Names, pn)
+		}
+		return d, nil
+	case *parse.AlterRename:
+		pn, err := partialFromParts(s.Name)
+		if err != nil {
+			return nil, err
+		}
+		return &AlterRenamePlan{Kind: s.Kind, Name: pn, NewName: s.NewName, IfExists: s.IfExists}, nil
 	case *parse.CopyTo:
 		sub, err := planSubscribe(scx, s.Subscribe, params)
 		if err != nil {

@@ -30,6 +30,9 @@ var typeByName = map[string]repr.ScalarType{
 	"oid": repr.TypeOid, "record": repr.TypeRecord,
 	"mz_timestamp": repr.TypeNumeric,
 	"name":         repr.TypeText, "regclass": repr.TypeOid, "regtype": repr.TypeOid, "regproc": repr.TypeOid,
+	"regnamespace": repr.TypeOid, "regrole": repr.TypeOid, "regprocedure": repr.TypeOid, "regoper": repr.TypeOid,
+	"regoperator": repr.TypeOid, "regconfig": repr.TypeOid, "xid": repr.TypeOid, "cid": repr.TypeOid,
+	"int2vector": repr.ArrayOf(repr.TypeInt2), "oidvector": repr.ArrayOf(repr.TypeOid),
 }
 
 // resolveType converts a TypeName to a ScalarType, applying modifiers

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -37,13 +38,14 @@ var ErrNotFound = errors.New("pgtest: PostgreSQL binaries (initdb, pg_ctl) not f
 
 // Server is a running private PostgreSQL server.
 type Server struct {
-	binDir  string
-	dir     string // the server's directory: data/, socket, log
-	ownDir  bool   // dir was created by StartServer and is removed by Stop
-	port    int
-	cred    *syscall.Credential
-	stopped sync.Once
-	stopErr error
+	binDir   string
+	settings []string
+	dir      string // the server's directory: data/, socket, log
+	ownDir   bool   // dir was created by StartServer and is removed by Stop
+	port     int
+	cred     *syscall.Credential
+	stopped  sync.Once
+	stopErr  error
 }
 
 // Start starts a server for a test and stops it when the test ends.
@@ -111,14 +113,21 @@ func versionOf(binDir string) float64 {
 }
 
 // StartServer initialises and starts a server in dir, which must be empty
-// or absent; with dir "" it uses a fresh temporary directory that Stop
-// removes. It returns once the server accepts connections.
-func StartServer(ctx context.Context, dir string) (*Server, error) {
+// or absent (and, when running as root, reachable by the postgres user);
+// with dir "" it uses a fresh temporary directory that Stop removes.
+// settings are extra server settings, each "name=value". It returns once
+// the server accepts connections.
+func StartServer(ctx context.Context, dir string, settings ...string) (*Server, error) {
 	binDir, err := FindBinDir()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{binDir: binDir}
+	for _, kv := range settings {
+		if k, v, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsAny(kv, " '\"\\") || v == "" {
+			return nil, fmt.Errorf("pgtest: bad setting %q: want name=value without spaces or quotes", kv)
+		}
+	}
+	s := &Server{binDir: binDir, settings: settings}
 	if os.Geteuid() == 0 {
 		cred, err := unprivileged()
 		if err != nil {
@@ -219,9 +228,18 @@ func (s *Server) start(ctx context.Context) error {
 		return err
 	}
 	s.port = port
+	// A Unix socket path must fit in sun_path (108 bytes); in a deep
+	// directory, listen on TCP only.
+	sockDir := s.dir
+	if len(sockDir)+len("/.s.PGSQL.65535.lock") >= 100 || strings.ContainsAny(sockDir, " '\"") {
+		sockDir = "''"
+	}
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s "+
 		"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-		port, s.dir)
+		port, sockDir)
+	for _, kv := range s.settings {
+		opts += " -c " + kv
+	}
 	// pg_ctl -w waits until the server accepts connections.
 	return run(s.command(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", s.dataDir(), "-l", s.logFile(), "-o", opts))
 }

@@ -432,8 +432,61 @@ func (p *parser) extension() (Statement, error) {
 		return p.fetch()
 	case t.is("copy"):
 		return p.copyTo()
+	case t.is("drop"):
+		return p.drop()
+	case t.is("alter"):
+		return p.alterRename()
 	}
 	return nil, errNotMine
+}
+
+var viewdObjectKinds = map[string]bool{"source": true, "connection": true, "sink": true, "cluster": true}
+
+func (p *parser) drop() (Statement, error) {
+	p.i = 1
+	kind := p.peek()
+	if kind.kind != tokWord || !viewdObjectKinds[kind.val] {
+		return nil, errNotMine
+	}
+	p.i++
+	d := &Drop{Span: p.sp, Kind: kind.val, IfExists: p.accept("if", "exists")}
+	for {
+		n, err := p.name()
+		if err != nil {
+			return nil, err
+		}
+		d.Names = append(d.Names, n)
+		if !p.acceptPunct(",") {
+			break
+		}
+	}
+	if p.accept("cascade") {
+		d.Cascade = true
+	} else {
+		p.accept("restrict")
+	}
+	return d, p.expectEOF()
+}
+
+func (p *parser) alterRename() (Statement, error) {
+	p.i = 1
+	kind := p.peek()
+	if kind.kind != tokWord || !viewdObjectKinds[kind.val] {
+		return nil, errNotMine
+	}
+	p.i++
+	a := &AlterRename{Span: p.sp, Kind: kind.val, IfExists: p.accept("if", "exists")}
+	var err error
+	if a.Name, err = p.name(); err != nil {
+		return nil, err
+	}
+	if err := p.expect("rename", "to"); err != nil {
+		return nil, err
+	}
+	if a.NewName, err = p.ident(); err != nil {
+		return nil, err
+	}
+	return a, p.expectEOF()
 }
 
 // subscribe parses SUBSCRIBE ... up to token index end.

@@ -242,7 +242,29 @@ type CopyTo struct {
 	Options   []Option
 }
 
+// Drop is DROP SOURCE | CONNECTION | SINK | CLUSTER [IF EXISTS] names
+// [CASCADE | RESTRICT], which PostgreSQL's grammar rejects.
+type Drop struct {
+	Span
+	Kind     string // "source", "connection", "sink", "cluster"
+	Names    [][]string
+	IfExists bool
+	Cascade  bool
+}
+
+// AlterRename is ALTER SOURCE | CONNECTION | SINK [IF EXISTS] name RENAME
+// TO new.
+type AlterRename struct {
+	Span
+	Kind     string
+	Name     []string
+	IfExists bool
+	NewName  string
+}
+
 var (
+	_ Statement = (*Drop)(nil)
+	_ Statement = (*AlterRename)(nil)
 	_ Statement = (*PG)(nil)
 	_ Statement = (*Subscribe)(nil)
 	_ Statement = (*SelectAsOf)(nil)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -347,4 +348,43 @@ func TestExplainDeltaJoin(t *testing.T) {
 	expectRows(t, c, "SELECT * FROM abc ORDER BY z", "10|20|30", "10|20|31")
 	exec1(t, c, "INSERT INTO b VALUES (1, 21)")
 	expectRows(t, c, "SELECT count(*) FROM abc", "4")
+}
+
+// TestSubscribeThroughPsql streams a SUBSCRIBE with psql's COPY, as a user
+// would type it, and checks the rows it prints before being stopped.
+func TestSubscribeThroughPsql(t *testing.T) {
+	if _, err := exec.LookPath("psql"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("psql is not installed")
+		}
+		t.Skip("psql is not installed")
+	}
+	srv := viewdtest.Start(t, viewdtest.Options{})
+	c := srv.Connect(t)
+	exec1(t, c, "CREATE TABLE t (a int)")
+	exec1(t, c, "INSERT INTO t VALUES (1)")
+	host, port, _ := strings.Cut(srv.Addr, ":")
+	ctx, cancel := context.WithTimeout(ctxT(t), 3*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "psql", "-X", "-h", host, "-p", port, "-U", "viewd", "-d", "viewd", "-c", "COPY (SUBSCRIBE t) TO STDOUT")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1 * time.Second)
+	exec1(t, c, "INSERT INTO t VALUES (2)")
+	exec1(t, c, "DELETE FROM t WHERE a = 1")
+	_ = cmd.Wait() // killed by the context after 3s
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var got []string
+	for _, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) == 3 {
+			got = append(got, f[1]+" "+f[2])
+		}
+	}
+	if strings.Join(got, ",") != "1 1,1 2,-1 1" {
+		t.Fatalf("psql printed %q", out.String())
+	}
 }

@@ -1,0 +1,365 @@
+package sql
+
+import (
+	"strconv"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
+)
+
+// PostgreSQL functions and casts that read the catalog or the session:
+// clients' catalog queries (psql's \d, JDBC's DatabaseMetaData,
+// SQLAlchemy's inspector) call them. Session functions become literals
+// at plan time. Catalog functions are SQL templates over the system
+// relations, planned in place as (correlated) subqueries, as Materialize
+// defines them: $n in a template is the n-th argument's expression.
+
+// sqlImplFuncs are the catalog functions defined in SQL, by name and
+// number of arguments.
+var sqlImplFuncs = map[string]map[int]string{
+	"pg_table_is_visible": {
+		1: `COALESCE((SELECT __o.mz_text = ANY (pg_catalog.current_schemas(false)) OR __o.mz_text = 'pg_catalog' FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'schema'), false)`,
+	},
+	"pg_get_indexdef": {
+		1: `(SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'def' AND __o.mz_colno = 0)`,
+		3: `(SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'def' AND __o.mz_colno = ($2)::int4 AND ($3)::bool IS NOT NULL)`,
+	},
+	"pg_get_viewdef": {
+		1: `(SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'def' AND __o.mz_colno = 0)`,
+		2: `(SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'def' AND __o.mz_colno = 0 AND ($2) IS NOT NULL)`,
+	},
+	"pg_get_constraintdef": {
+		1: `(SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'def' AND __o.mz_colno = 0)`,
+		2: `(SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'def' AND __o.mz_colno = 0 AND ($2)::bool IS NOT NULL)`,
+	},
+	// generate_subscripts(a, dim) in a select list.
+	"generate_subscripts": {
+		2: `generate_series(array_lower($1, ($2)::int4), array_upper($1, ($2)::int4))`,
+	},
+	"to_regclass": {
+		1: `(SELECT min(__o.mz_oid) FROM mz_internal.mz_pg_objects __o WHERE __o.mz_kind = 'qualified' AND (__o.mz_text = ($1)::text OR (__o.mz_colno = 1 AND split_part(__o.mz_text, '.', 2) = ($1)::text)))`,
+	},
+}
+
+// jsonAliases call the jsonb functions for their json forms: viewd's json
+// type is jsonb.
+var jsonAliases = map[string]string{
+	"json_build_object": "jsonb_build_object", "json_build_array": "jsonb_build_array",
+	"to_json": "to_jsonb", "json_typeof": "jsonb_typeof", "json_array_length": "jsonb_array_length",
+	"json_strip_nulls": "jsonb_strip_nulls", "json_agg": "jsonb_agg", "json_object_agg": "jsonb_object_agg",
+}
+
+// callSQLImpl plans a call of a function defined by a SQL template, or
+// reports ok false when name has none for this many arguments.
+func (e *ectx) callSQLImpl(name string, args []*pg_query.Node, loc int32) (HScalar, bool, error) {
+	tmpl, ok := sqlImplFuncs[name][len(args)]
+	if !ok {
+		return nil, false, nil
+	}
+	n, err := parseExpr(tmpl)
+	if err != nil {
+		return nil, true, err
+	}
+	walkNodes(n, func(x *pg_query.Node) bool {
+		if p := x.GetParamRef(); p != nil && int(p.Number) <= len(args) {
+			x.Node = proto.Clone(args[p.Number-1]).(*pg_query.Node).Node
+			return false
+		}
+		return true
+	})
+	s, err := e.plan(n)
+	return s, true, e.q.errAt(err, loc)
+}
+
+// parseExpr parses one SQL expression.
+func parseExpr(text string) (*pg_query.Node, error) {
+	res, err := pg_query.Parse("SELECT " + text)
+	if err != nil {
+		return nil, pgcode.New(pgcode.InternalError, "sql: parsing %q: %v", text, err)
+	}
+	return res.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget().Val, nil
+}
+
+// sessionFunc plans the functions whose value is the session's:
+// current_database(), current_schema(), current_schemas(bool),
+// current_user and session_user as calls, current_setting(name) and
+// pg_backend_pid(). ok is false for other names.
+func (e *ectx) sessionFunc(name string, args []*pg_query.Node, loc int32) (HScalar, bool, error) {
+	scx := e.q.scx
+	switch {
+	case name == "current_database" && len(args) == 0:
+		return lit(repr.TextDatum(scx.Catalog.DefaultDatabase()), repr.TypeText), true, nil
+	case (name == "current_user" || name == "session_user" || name == "user") && len(args) == 0:
+		return lit(repr.TextDatum(sessionUser(scx)), repr.TypeText), true, nil
+	case name == "current_schema" && len(args) == 0:
+		for _, s := range scx.SearchPath() {
+			if scx.Catalog.ResolveSchema("", s) {
+				return lit(repr.TextDatum(s), repr.TypeText), true, nil
+			}
+		}
+		return nullLit(repr.TypeText), true, nil
+	case name == "current_schemas" && len(args) == 1:
+		a, err := e.plan(args[0])
+		if err != nil {
+			return nil, true, err
+		}
+		if a, err = e.q.coerce(a, repr.TypeBool, expr.Implicit, ""); err != nil {
+			return nil, true, e.q.errAt(err, loc)
+		}
+		var implicit, explicit []repr.Datum
+		implicit = append(implicit, repr.TextDatum("mz_catalog"), repr.TextDatum("pg_catalog"))
+		for _, s := range scx.SearchPath() {
+			if scx.Catalog.ResolveSchema("", s) {
+				explicit = append(explicit, repr.TextDatum(s))
+			}
+		}
+		t := repr.ArrayOf(repr.TypeText)
+		all := lit(repr.ArrayDatum(append(implicit, explicit...)), t)
+		only := lit(repr.ArrayDatum(explicit), t)
+		return HIf{Cond: a, Then: all, Else: only}, true, nil
+	case name == "pg_backend_pid" && len(args) == 0:
+		pid, _ := strconv.Atoi(scx.Vars["backend_pid"])
+		return lit(repr.Int4Datum(int32(pid)), repr.TypeInt4), true, nil
+	case name == "current_setting" && (len(args) == 1 || len(args) == 2):
+		c := args[0].GetAConst()
+		if c == nil || c.GetSval() == nil {
+			return nil, true, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "current_setting requires a constant setting name"), loc)
+		}
+		k := strings.ToLower(c.GetSval().Sval)
+		if v, ok := scx.Vars[k]; ok {
+			return lit(repr.TextDatum(v), repr.TypeText), true, nil
+		}
+		if v, ok := settingDefaults[k]; ok {
+			return lit(repr.TextDatum(v), repr.TypeText), true, nil
+		}
+		if len(args) == 2 {
+			return nullLit(repr.TypeText), true, nil
+		}
+		return nil, true, e.q.errAt(pgcode.New(pgcode.UndefinedObject, "unrecognized configuration parameter %q", k), loc)
+	}
+	return nil, false, nil
+}
+
+// settingDefaults are current_setting's answers for settings the session
+// does not carry.
+var settingDefaults = map[string]string{
+	"server_version": "15.0.0", "server_version_num": "150000", "server_encoding": "UTF8",
+	"client_encoding": "UTF8", "standard_conforming_strings": "on", "datestyle": "ISO, MDY",
+	"integer_datetimes": "on", "max_identifier_length": "63", "search_path": `"$user", public`,
+	"transaction_isolation": "serializable", "default_transaction_isolation": "serializable",
+	"timezone": "UTC", "lc_collate": "C", "lc_ctype": "C",
+}
+
+// OIDCatalog is implemented by a Catalog that knows the PostgreSQL OIDs
+// of relations, so that 'name'::regclass plans to a constant.
+type OIDCatalog interface {
+	// RelationOID resolves a relation (or an index, including those
+	// pg_catalog lists for tables' keys) as ResolveItem does and returns
+	// its OID.
+	RelationOID(name PartialName, searchPath []string) (uint32, error)
+}
+
+// regCast plans casts to the object identifier types: a string literal
+// naming a relation (or type) is looked up now, as PostgreSQL's regclass
+// and regtype input functions do; x::regtype::text and x::regclass::text
+// print the type's or relation's name. ok is false for other casts.
+func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
+	target := typeNameString(tc.TypeName)
+	if len(tc.TypeName.ArrayBounds) > 0 {
+		return nil, false, nil
+	}
+	switch target {
+	case "regproc", "regprocedure":
+		c := tc.Arg.GetAConst()
+		if c == nil || c.GetSval() == nil {
+			return nil, false, nil
+		}
+		s := strings.TrimPrefix(c.GetSval().Sval, "pg_catalog.")
+		if _, err := strconv.ParseUint(s, 10, 32); err == nil {
+			return nil, false, nil
+		}
+		if o, ok := knownProcOIDs[s]; ok {
+			return lit(repr.OidDatum(o), repr.TypeOid), true, nil
+		}
+		return nil, true, e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function %q does not exist", s), nodeLocation(tc.Arg))
+	case "regclass", "regtype":
+		c := tc.Arg.GetAConst()
+		if c == nil || c.GetSval() == nil {
+			return nil, false, nil
+		}
+		s := c.GetSval().Sval
+		if _, err := strconv.ParseUint(s, 10, 32); err == nil {
+			return nil, false, nil // a numeric OID
+		}
+		if target == "regtype" {
+			tn, err := pg_query.Parse("SELECT NULL::" + s)
+			if err != nil {
+				return nil, true, e.q.errAt(pgcode.New(pgcode.UndefinedObject, "type %q does not exist", s), nodeLocation(tc.Arg))
+			}
+			t, err := resolveType(tn.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget().Val.GetTypeCast().TypeName)
+			if err != nil {
+				return nil, true, e.q.errAt(err, nodeLocation(tc.Arg))
+			}
+			return lit(repr.OidDatum(t.Oid()), repr.TypeOid), true, nil
+		}
+		name, err := parseRelationName(s)
+		if err != nil {
+			return nil, true, e.q.errAt(err, nodeLocation(tc.Arg))
+		}
+		if oc, ok := e.q.scx.Catalog.(OIDCatalog); ok {
+			o, err := oc.RelationOID(name, e.q.scx.SearchPath())
+			if err != nil {
+				return nil, true, e.q.errAt(err, nodeLocation(tc.Arg))
+			}
+			return lit(repr.OidDatum(o), repr.TypeOid), true, nil
+		}
+		it, err := e.q.scx.Catalog.ResolveItem(name, e.q.scx.SearchPath())
+		if err != nil {
+			return nil, true, e.q.errAt(err, nodeLocation(tc.Arg))
+		}
+		n, err := parseExpr(`(SELECT __o.mz_oid FROM mz_internal.mz_pg_objects __o WHERE __o.mz_kind = 'qualified' AND __o.mz_text = ` +
+			quoteLiteral(it.Name.Schema+"."+it.Name.Item) + `)`)
+		if err != nil {
+			return nil, true, err
+		}
+		s2, err := e.plan(n)
+		return s2, true, err
+	case "text", "varchar", "name", "character varying":
+		inner := tc.Arg.GetTypeCast()
+		if inner == nil || len(inner.TypeName.ArrayBounds) > 0 {
+			return nil, false, nil
+		}
+		var tmpl string
+		switch typeNameString(inner.TypeName) {
+		case "regtype":
+			tmpl = `pg_catalog.format_type(($1)::oid, NULL)`
+		case "regclass":
+			tmpl = `COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'name'), ($1)::oid::text)`
+		case "regnamespace":
+			tmpl = `COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'nspname'), ($1)::oid::text)`
+		default:
+			return nil, false, nil
+		}
+		n, err := parseExpr(tmpl)
+		if err != nil {
+			return nil, true, err
+		}
+		walkNodes(n, func(x *pg_query.Node) bool {
+			if x.GetParamRef() != nil {
+				x.Node = &pg_query.Node_TypeCast{TypeCast: proto.Clone(inner).(*pg_query.TypeCast)}
+				return false
+			}
+			return true
+		})
+		s, err := e.plan(n)
+		if err != nil {
+			return nil, true, err
+		}
+		if target != "text" {
+			t, err := resolveType(tc.TypeName)
+			if err != nil {
+				return nil, true, err
+			}
+			s, err = e.q.coerce(s, t, expr.Explicit, "")
+			return s, true, e.q.errAt(err, tc.Location)
+		}
+		return s, true, nil
+	}
+	return nil, false, nil
+}
+
+// knownProcOIDs are the functions clients name with 'name'::regproc:
+// pg_type.typinput is array_in's OID for array types.
+var knownProcOIDs = map[string]uint32{"array_in": 750, "record_in": 2290}
+
+// typeNameString is a type name without a pg_catalog qualification.
+func typeNameString(tn *pg_query.TypeName) string {
+	var names []string
+	for _, n := range tn.Names {
+		names = append(names, n.GetString_().GetSval())
+	}
+	if len(names) == 2 && names[0] == "pg_catalog" {
+		names = names[1:]
+	}
+	return strings.Join(names, ".")
+}
+
+// parseRelationName splits a regclass literal ("t", "public.t",
+// "\"My T\"") into a name, folding unquoted parts to lower case.
+func parseRelationName(s string) (PartialName, error) {
+	var parts []string
+	cur, quoted, inQuote := strings.Builder{}, false, false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case inQuote && ch == '"' && i+1 < len(s) && s[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case ch == '"':
+			inQuote, quoted = !inQuote, true
+		case !inQuote && ch == '.':
+			parts = append(parts, foldPart(cur.String(), quoted))
+			cur.Reset()
+			quoted = false
+		default:
+			cur.WriteByte(ch)
+		}
+	}
+	parts = append(parts, foldPart(cur.String(), quoted))
+	switch len(parts) {
+	case 1:
+		return PartialName{Item: parts[0]}, nil
+	case 2:
+		return PartialName{Schema: parts[0], Item: parts[1]}, nil
+	case 3:
+		return PartialName{Database: parts[0], Schema: parts[1], Item: parts[2]}, nil
+	}
+	return PartialName{}, pgcode.New(pgcode.InvalidName, "improper relation name (too many dotted names): %s", s)
+}
+
+func foldPart(s string, quoted bool) string {
+	if quoted {
+		return s
+	}
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// indirection plans array subscripts, a[i] (catalog queries index
+// int2vector columns such as pg_index.indkey this way). Slices and field
+// selection are not supported.
+func (e *ectx) indirection(ind *pg_query.A_Indirection) (HScalar, error) {
+	s, err := e.plan(ind.Arg)
+	if err != nil {
+		return nil, err
+	}
+	loc := nodeLocation(ind.Arg)
+	for _, n := range ind.Indirection {
+		ix := n.GetAIndices()
+		if ix == nil || ix.IsSlice || ix.Uidx == nil {
+			return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "only array subscripts a[i] are supported"), loc)
+		}
+		i, err := e.plan(ix.Uidx)
+		if err != nil {
+			return nil, err
+		}
+		if s, err = e.callResolved("array_subscript", []HScalar{s, i}, loc); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// sessionUser is the connected user's name.
+func sessionUser(scx *StatementContext) string {
+	if u := scx.Vars["user"]; u != "" {
+		return u
+	}
+	return expr.SuperuserName
+}
