@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served on --http-listen only
 	"os"
 	"os/signal"
 	"runtime"
@@ -35,6 +37,7 @@ type config struct {
 	embeddedKafka string
 	tickInterval  time.Duration
 	retainHistory time.Duration
+	httpListen    string
 }
 
 func main() {
@@ -47,6 +50,7 @@ func main() {
 	flag.StringVar(&cfg.embeddedKafka, "embedded-kafka-listen", "127.0.0.1:9092", "listen address of the embedded Kafka-compatible broker (empty disables it)")
 	flag.DurationVar(&cfg.tickInterval, "tick-interval", 10*time.Millisecond, "how often time advances when nothing forces it")
 	flag.DurationVar(&cfg.retainHistory, "retain-history", 5*time.Second, "default history window kept readable for AS OF and SUBSCRIBE")
+	flag.StringVar(&cfg.httpListen, "http-listen", "", "HTTP listen address `host:port` for /debug/pprof (empty: off)")
 	flag.Parse()
 
 	if err := run(cfg); err != nil {
@@ -89,6 +93,21 @@ func run(cfg config) error {
 		return err
 	}
 	defer c.Close()
+
+	if cfg.httpListen != "" {
+		hln, err := net.Listen("tcp", cfg.httpListen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.httpListen, err)
+		}
+		hs := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := hs.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("http server stopped", "err", err)
+			}
+		}()
+		defer hs.Close()
+		logger.Info("debug HTTP server running", "listen", hln.Addr().String(), "pprof", "/debug/pprof/")
+	}
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
