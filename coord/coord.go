@@ -73,6 +73,10 @@ type Coordinator struct {
 	notice       func(*pgcode.Error)
 	// needStep asks for a step after replay (table contents were loaded).
 	needStep bool
+	// waiters counts readers waiting for a later timestamp.
+	waiters int
+	// compactedAt is when history was last compacted.
+	compactedAt repr.Timestamp
 	// groups are the Kafka reader groups by key; deferredGroups wait for
 	// replay to finish; bindings are the durable source checkpoints.
 	groups         map[string]*sourceGroup
@@ -206,13 +210,37 @@ func (c *Coordinator) tickLoop() {
 		case <-t.C:
 		}
 		c.mu.Lock()
-		if !c.closed {
+		if !c.closed && c.shouldTickLocked() {
 			if _, err := c.advanceLocked(c.ctx, nil); err != nil && c.ctx.Err() == nil {
 				c.log.Error("coord: advancing time failed", "err", err)
 			}
 		}
 		c.mu.Unlock()
 	}
+}
+
+// idleAdvance is how often time advances when nothing happens.
+const idleAdvance = 250 // milliseconds
+
+// shouldTickLocked reports whether the clock must advance now: source
+// units are waiting, a reader waits for a later timestamp, a SUBSCRIBE is
+// running, a dataflow has work scheduled (temporal filters), or time has
+// not advanced for idleAdvance. Otherwise an idle server skips the tick
+// rather than advance every dataflow every TickInterval.
+func (c *Coordinator) shouldTickLocked() bool {
+	wall := c.cfg.Now()
+	switch {
+	case len(c.pendingUnits) > 0, c.waiters > 0, len(c.subscribes) > 0:
+		return true
+	case wall >= c.now+idleAdvance:
+		return true
+	}
+	for _, d := range c.dataflows {
+		if t, ok := d.graph.NextScheduled(); ok && t <= wall {
+			return true
+		}
+	}
+	return false
 }
 
 // nextTimestampLocked returns the timestamp of the next step: the wall
@@ -252,9 +280,12 @@ func (c *Coordinator) advanceLocked(ctx context.Context, w *tableWrite) (repr.Ti
 		return 0, err
 	}
 	c.now = t
+	// Compact at most every idleAdvance: each compaction visits every
+	// arrangement.
 	retain := repr.Timestamp(c.cfg.RetainHistory.Milliseconds())
-	if t > retain && t-retain > c.since {
+	if t > retain && t-retain > c.since && t >= c.compactedAt+idleAdvance {
 		c.since = t - retain
+		c.compactedAt = t
 		c.compactLocked(c.since)
 	}
 	c.advanced.Broadcast()
@@ -312,6 +343,8 @@ func (c *Coordinator) waitForLocked(ctx context.Context, t repr.Timestamp) error
 		c.mu.Unlock()
 	})
 	defer stop()
+	c.waiters++
+	defer func() { c.waiters-- }()
 	for c.now < t {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -367,6 +367,10 @@ func TestSubscribeThroughPsql(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctxT(t), 3*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "psql", "-X", "-h", host, "-p", port, "-U", "viewd", "-d", "viewd", "-c", "COPY (SUBSCRIBE t) TO STDOUT")
+	// Ctrl-C, as a user stops it: psql cancels the COPY and flushes what it
+	// printed (a SIGKILL would lose its buffered output).
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
 	var out strings.Builder
 	cmd.Stdout = &out
 	if err := cmd.Start(); err != nil {
@@ -375,7 +379,7 @@ func TestSubscribeThroughPsql(t *testing.T) {
 	time.Sleep(1 * time.Second)
 	exec1(t, c, "INSERT INTO t VALUES (2)")
 	exec1(t, c, "DELETE FROM t WHERE a = 1")
-	_ = cmd.Wait() // killed by the context after 3s
+	_ = cmd.Wait() // interrupted by the context after 3s
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	var got []string
 	for _, l := range lines {
