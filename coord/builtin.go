@@ -1,6 +1,12 @@
 package coord
 
 import (
+	"sort"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/plan"
 	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/sql"
@@ -98,8 +104,8 @@ func (it *item) sourceType() string {
 }
 
 func builtinDefs() []builtinDef {
-	return []builtinDef{
-		{schema: "pg_catalog", name: "pg_namespace", cols: []string{"oid", "nspname", "nspowner", "nspacl"}, types: []repr.ScalarType{tOid, tText, tOid, tText},
+	defs := []builtinDef{
+		{schema: "pg_catalog", name: "pg_namespace", cols: []string{"oid", "nspname", "nspowner", "nspacl"}, types: []repr.ScalarType{tOid, tText, tOid, repr.ArrayOf(tText)},
 			rows: func(c *Coordinator) [][]repr.Datum {
 				var out [][]repr.Datum
 				for _, s := range sortedSchemas(c.cat) {
@@ -107,68 +113,21 @@ func builtinDefs() []builtinDef {
 				}
 				return out
 			}},
-		{schema: "pg_catalog", name: "pg_class", cols: []string{"oid", "relname", "relnamespace", "relkind", "relowner", "relam", "relhasindex", "relpersistence", "relispartition", "reltuples", "relnatts", "relchecks", "relhasrules", "relhastriggers", "relrowsecurity", "relforcerowsecurity", "reloftype", "reltablespace", "relreplident", "reltoastrelid", "reloptions"},
-			types: []repr.ScalarType{tOid, tText, tOid, tText, tOid, tOid, tBool, tText, tBool, repr.TypeFloat4, tInt2, tInt2, tBool, tBool, tBool, tBool, tOid, tOid, tText, tOid, repr.ArrayOf(tText)},
+		{schema: "pg_catalog", name: "pg_class", cols: pgClassCols.names, types: pgClassCols.types, rows: pgClassRows},
+		{schema: "pg_catalog", name: "pg_attribute", cols: pgAttributeCols.names, types: pgAttributeCols.types, rows: pgAttributeRows},
+		{schema: "pg_catalog", name: "pg_type", cols: pgTypeCols.names, types: pgTypeCols.types, rows: pgTypeRows},
+		{schema: "pg_catalog", name: "pg_database", cols: pgDatabaseCols.names, types: pgDatabaseCols.types, rows: pgDatabaseRows},
+		{schema: "pg_catalog", name: "pg_tables", cols: []string{"schemaname", "tablename", "tableowner", "hasindexes", "tablespace", "hasrules", "hastriggers", "rowsecurity"},
+			types: []repr.ScalarType{tText, tText, tText, tBool, tText, tBool, tBool, tBool},
+			// Sources are relations of kind 'r' in pg_class, so tables here too.
 			rows: func(c *Coordinator) [][]repr.Datum {
-				var out [][]repr.Datum
-				for _, it := range c.sortedItems() {
-					k := relkind(it.Kind)
-					if k == "" {
-						continue
-					}
-					hasIndex := false
-					for r := range it.rdeps {
-						if d := c.cat.items[r]; d != nil && d.Kind == sql.KindIndex {
-							hasIndex = true
-						}
-					}
-					out = append(out, []repr.Datum{oid(it.oid), text(it.Name.Item), oid(c.cat.schemas[it.Name.Schema].oid), text(k), oid(10), oid(0), repr.BoolDatum(hasIndex), text("p"), repr.False, repr.Float4Datum(-1), repr.Int2Datum(int16(it.Desc.Arity())), repr.Int2Datum(0), repr.False, repr.False, repr.False, repr.False, oid(0), oid(0), text("d"), oid(0), repr.Null})
-				}
-				return out
+				return append(itemRows(c, sql.KindTable), itemRows(c, sql.KindSource)...)
 			}},
-		{schema: "pg_catalog", name: "pg_attribute", cols: []string{"attrelid", "attname", "atttypid", "attnum", "atttypmod", "attnotnull", "atthasdef", "attisdropped", "attidentity", "attgenerated", "attcollation", "attlen"},
-			types: []repr.ScalarType{tOid, tText, tOid, tInt2, tInt4, tBool, tBool, tBool, tText, tText, tOid, tInt2},
-			rows: func(c *Coordinator) [][]repr.Datum {
-				var out [][]repr.Datum
-				for _, it := range c.sortedItems() {
-					if relkind(it.Kind) == "" {
-						continue
-					}
-					for i, n := range it.Desc.Names {
-						t := it.Desc.Types[i]
-						hasDef := i < len(it.Defaults) && it.Defaults[i] != ""
-						out = append(out, []repr.Datum{oid(it.oid), text(n), oid(t.Type.Oid()), repr.Int2Datum(int16(i + 1)), repr.Int4Datum(typmodOf(t.Type)), repr.BoolDatum(!t.Nullable), repr.BoolDatum(hasDef), repr.False, text(""), text(""), oid(0), repr.Int2Datum(t.Type.TypLen())})
-					}
-				}
-				return out
-			}},
-		{schema: "pg_catalog", name: "pg_type", cols: []string{"oid", "typname", "typnamespace", "typlen", "typtype", "typcategory", "typelem", "typarray", "typbasetype", "typtypmod", "typnotnull", "typcollation"},
-			types: []repr.ScalarType{tOid, tText, tOid, tInt2, tText, tText, tOid, tOid, tOid, tInt4, tBool, tOid},
-			rows: func(c *Coordinator) [][]repr.Datum {
-				var out [][]repr.Datum
-				ns := oid(c.cat.schemas["pg_catalog"].oid)
-				for _, t := range pgTypes() {
-					elem, arr := uint32(0), uint32(0)
-					if t.typ.Kind == repr.KindArray {
-						elem = t.typ.Elem.Oid()
-					} else {
-						arr = repr.ArrayOf(t.typ).Oid()
-					}
-					out = append(out, []repr.Datum{oid(t.typ.Oid()), text(t.name), ns, repr.Int2Datum(t.typ.TypLen()), text("b"), text(t.category), oid(elem), oid(arr), oid(0), repr.Int4Datum(-1), repr.False, oid(0)})
-				}
-				return out
-			}},
-		{schema: "pg_catalog", name: "pg_database", cols: []string{"oid", "datname", "datdba", "encoding", "datcollate", "datctype", "datistemplate", "datallowconn"},
-			types: []repr.ScalarType{tOid, tText, tOid, tInt4, tText, tText, tBool, tBool},
-			rows: func(*Coordinator) [][]repr.Datum {
-				return [][]repr.Datum{{oid(16384), text(defaultDatabase), oid(10), repr.Int4Datum(6), text("C"), text("C"), repr.False, repr.True}}
-			}},
-		{schema: "pg_catalog", name: "pg_tables", cols: []string{"schemaname", "tablename", "tableowner", "hasindexes"}, types: []repr.ScalarType{tText, tText, tText, tBool},
-			rows: func(c *Coordinator) [][]repr.Datum { return itemRows(c, sql.KindTable) }},
 		{schema: "pg_catalog", name: "pg_views", cols: []string{"schemaname", "viewname", "viewowner", "definition"}, types: []repr.ScalarType{tText, tText, tText, tText},
 			rows: func(c *Coordinator) [][]repr.Datum { return viewRows(c, sql.KindView) }},
-		{schema: "pg_catalog", name: "pg_matviews", cols: []string{"schemaname", "matviewname", "matviewowner", "definition"}, types: []repr.ScalarType{tText, tText, tText, tText},
-			rows: func(c *Coordinator) [][]repr.Datum { return viewRows(c, sql.KindMaterializedView) }},
+		{schema: "pg_catalog", name: "pg_matviews", cols: []string{"schemaname", "matviewname", "matviewowner", "tablespace", "hasindexes", "ispopulated", "definition"},
+			types: []repr.ScalarType{tText, tText, tText, tText, tBool, tBool, tText},
+			rows:  func(c *Coordinator) [][]repr.Datum { return viewRows(c, sql.KindMaterializedView) }},
 		{schema: "information_schema", name: "schemata", cols: []string{"catalog_name", "schema_name", "schema_owner"}, types: []repr.ScalarType{tText, tText, tText},
 			rows: func(c *Coordinator) [][]repr.Datum {
 				var out [][]repr.Datum
@@ -197,29 +156,7 @@ func builtinDefs() []builtinDef {
 				}
 				return out
 			}},
-		{schema: "information_schema", name: "columns", cols: []string{"table_catalog", "table_schema", "table_name", "column_name", "ordinal_position", "column_default", "is_nullable", "data_type"},
-			types: []repr.ScalarType{tText, tText, tText, tText, tInt8, tText, tText, tText},
-			rows: func(c *Coordinator) [][]repr.Datum {
-				var out [][]repr.Datum
-				for _, it := range c.sortedItems() {
-					if !it.Kind.IsRelation() {
-						continue
-					}
-					for i, n := range it.Desc.Names {
-						t := it.Desc.Types[i]
-						def := repr.Null
-						if i < len(it.Defaults) && it.Defaults[i] != "" {
-							def = text(it.Defaults[i])
-						}
-						nullable := "YES"
-						if !t.Nullable {
-							nullable = "NO"
-						}
-						out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(n), repr.Int8Datum(int64(i + 1)), def, text(nullable), text(t.Type.WithoutTypmod().String())})
-					}
-				}
-				return out
-			}},
+		{schema: "information_schema", name: "columns", cols: infoColumnsCols.names, types: infoColumnsCols.types, rows: infoColumnsRows},
 		{schema: "mz_catalog", name: "mz_tables", cols: []string{"id", "oid", "schema_name", "name"}, types: []repr.ScalarType{tText, tOid, tText, tText},
 			rows: func(c *Coordinator) [][]repr.Datum { return mzRows(c, sql.KindTable) }},
 		{schema: "mz_catalog", name: "mz_views", cols: []string{"id", "oid", "schema_name", "name"}, types: []repr.ScalarType{tText, tOid, tText, tText},
@@ -241,6 +178,8 @@ func builtinDefs() []builtinDef {
 			types: []repr.ScalarType{tText, tText, tText, tText, tText, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, repr.TypeTimestampTz},
 			rows:  func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
+	// Appended so that the ids above stay as they were.
+	return append(defs, pgCatalogDefs()...)
 }
 
 func typmodOf(t repr.ScalarType) int32 {
@@ -281,9 +220,10 @@ func pgTypes() []pgType {
 
 func itemRows(c *Coordinator, k sql.ItemKind) [][]repr.Datum {
 	var out [][]repr.Datum
+	hasIndex := c.relHasIndex()
 	for _, it := range c.userItems() {
 		if it.Kind == k {
-			out = append(out, []repr.Datum{text(it.Name.Schema), text(it.Name.Item), text("viewd"), repr.BoolDatum(len(it.rdeps) > 0)})
+			out = append(out, []repr.Datum{text(it.Name.Schema), text(it.Name.Item), text(expr.SuperuserName), repr.BoolDatum(hasIndex[it.oid]), repr.Null, repr.False, repr.False, repr.False})
 		}
 	}
 	return out
@@ -291,10 +231,16 @@ func itemRows(c *Coordinator, k sql.ItemKind) [][]repr.Datum {
 
 func viewRows(c *Coordinator, k sql.ItemKind) [][]repr.Datum {
 	var out [][]repr.Datum
+	hasIndex := c.relHasIndex()
 	for _, it := range c.userItems() {
-		if it.Kind == k {
-			out = append(out, []repr.Datum{text(it.Name.Schema), text(it.Name.Item), text("viewd"), text(it.createSQL)})
+		if it.Kind != k {
+			continue
 		}
+		row := []repr.Datum{text(it.Name.Schema), text(it.Name.Item), text(expr.SuperuserName)}
+		if k == sql.KindMaterializedView {
+			row = append(row, repr.Null, repr.BoolDatum(hasIndex[it.oid]), repr.True)
+		}
+		out = append(out, append(row, text(viewDefinition(it.createSQL))))
 	}
 	return out
 }
@@ -343,5 +289,756 @@ func sortedSchemas(cat *catalog) []*schema {
 			out[j], out[j-1] = out[j-1], out[j]
 		}
 	}
+	return out
+}
+
+// colSpec is a system relation's columns, written "name type".
+type colSpec struct {
+	names []string
+	types []repr.ScalarType
+}
+
+var specTypes = map[string]repr.ScalarType{
+	"oid": tOid, "text": tText, "bool": tBool, "int2": tInt2, "int4": tInt4, "int8": tInt8,
+	"float4": repr.TypeFloat4, "float8": repr.TypeFloat8, "timestamptz": repr.TypeTimestampTz,
+	"text[]": repr.ArrayOf(tText), "int2[]": repr.ArrayOf(tInt2), "oid[]": repr.ArrayOf(tOid),
+}
+
+func cols(spec ...string) colSpec {
+	var c colSpec
+	for _, s := range spec {
+		for _, f := range strings.Split(s, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			name, typ, _ := strings.Cut(f, " ")
+			t, ok := specTypes[typ]
+			if !ok {
+				panic("coord: bad builtin column type " + typ)
+			}
+			c.names = append(c.names, name)
+			c.types = append(c.types, t)
+		}
+	}
+	return c
+}
+
+func (s colSpec) def(schema, name string, rows func(c *Coordinator) [][]repr.Datum) builtinDef {
+	return builtinDef{schema: schema, name: name, cols: s.names, types: s.types, rows: rows}
+}
+
+// empty is the contents of the catalogs of features viewd does not have
+// (inheritance, triggers, row security, publications, ...).
+func empty(*Coordinator) [][]repr.Datum { return nil }
+
+var (
+	i2    = func(v int) repr.Datum { return repr.Int2Datum(int16(v)) }
+	i4    = func(v int) repr.Datum { return repr.Int4Datum(int32(v)) }
+	boolD = repr.BoolDatum
+)
+
+// Object identifiers of what viewd has no catalog item for but clients
+// expect a row of: the index behind a table's primary or unique key, the
+// key's constraint, and a column's DEFAULT. They are derived from the
+// table's OID (user OIDs stay far below 1<<26).
+func keyIndexOID(table uint32, k int) uint32  { return 0x40000000 + table<<4 + uint32(k) }
+func keyConstrOID(table uint32, k int) uint32 { return 0x50000000 + table<<4 + uint32(k) }
+func attrdefOID(table uint32, col int) uint32 { return 0x60000000 + table<<11 + uint32(col) }
+
+// Access methods: tables and materialized views are stored by viewd
+// itself (no access method); an index is an arrangement; a key's
+// uniqueness is checked with a hash map.
+const (
+	amHeap         = 2
+	amHash         = 405
+	amArrangement  = 8000
+	ownerOID       = 10
+	defaultCollOID = 100
+)
+
+// relIndex describes an index as pg_index and pg_class see it: a user's
+// CREATE INDEX, or the index implied by a table's PRIMARY KEY or UNIQUE.
+type relIndex struct {
+	oid     uint32
+	name    string
+	table   *item
+	am      uint32
+	keys    []string // key expressions as SQL text
+	attnums []int    // 1-based columns of the table (0 for an expression)
+	types   []repr.ColumnType
+	unique  bool
+	primary bool
+	constr  uint32 // the constraint's OID, 0 when none
+	def     string // CREATE INDEX statement, as pg_get_indexdef prints it
+	contype string // 'p' or 'u' for key constraints
+}
+
+func (c *Coordinator) relIndexes() []relIndex {
+	var out []relIndex
+	for _, it := range c.sortedItems() {
+		switch {
+		case it.Kind == sql.KindIndex:
+			on := c.cat.items[it.On]
+			if on == nil {
+				continue
+			}
+			ix := relIndex{oid: it.oid, name: it.Name.Item, table: on, am: amArrangement}
+			exprs := indexKeyText(it.createSQL)
+			for i, k := range it.indexKeys {
+				col, isCol := k.(expr.Column)
+				switch {
+				case isCol && col.Index < len(on.Desc.Names):
+					ix.attnums = append(ix.attnums, col.Index+1)
+					ix.types = append(ix.types, on.Desc.Types[col.Index])
+					ix.keys = append(ix.keys, quoteIdent(on.Desc.Names[col.Index]))
+				default:
+					ix.attnums = append(ix.attnums, 0)
+					ix.types = append(ix.types, k.Type(on.Desc.Types))
+					ix.keys = append(ix.keys, k.String())
+				}
+				if len(exprs) == len(it.indexKeys) {
+					ix.keys[i] = exprs[i]
+				}
+			}
+			ix.def = "CREATE INDEX " + quoteIdent(ix.name) + " ON " + qualified(on) + " USING arrangement (" + strings.Join(ix.keys, ", ") + ")"
+			out = append(out, ix)
+		case it.Kind == sql.KindTable && it.table != nil:
+			for k, key := range it.table.keys {
+				name := it.Name.Item + "_key"
+				if k < len(it.table.keyName) {
+					name = it.table.keyName[k]
+				}
+				primary := k == 0 && name == it.Name.Item+"_pkey"
+				ix := relIndex{oid: keyIndexOID(it.oid, k), name: name, table: it, am: amHash, unique: true, primary: primary, constr: keyConstrOID(it.oid, k), contype: "u"}
+				if primary {
+					ix.contype = "p"
+				}
+				for _, col := range key {
+					ix.attnums = append(ix.attnums, col+1)
+					ix.types = append(ix.types, it.Desc.Types[col])
+					ix.keys = append(ix.keys, quoteIdent(it.Desc.Names[col]))
+				}
+				ix.def = "CREATE UNIQUE INDEX " + quoteIdent(ix.name) + " ON " + qualified(it) + " USING hash (" + strings.Join(ix.keys, ", ") + ")"
+				out = append(out, ix)
+			}
+		}
+	}
+	return out
+}
+
+// constraintDef is pg_get_constraintdef of a key.
+func (ix relIndex) constraintDef() string {
+	if ix.primary {
+		return "PRIMARY KEY (" + strings.Join(ix.keys, ", ") + ")"
+	}
+	return "UNIQUE (" + strings.Join(ix.keys, ", ") + ")"
+}
+
+// relHasIndex reports, by OID, the relations that have an index.
+func (c *Coordinator) relHasIndex() map[uint32]bool {
+	out := map[uint32]bool{}
+	for _, ix := range c.relIndexes() {
+		out[ix.table.oid] = true
+	}
+	return out
+}
+
+// indexKeyText returns the key expressions of a CREATE INDEX statement as
+// SQL text, or nil when it cannot be parsed.
+func indexKeyText(stmt string) []string {
+	res, err := pg_query.Parse(stmt)
+	if err != nil || len(res.Stmts) != 1 {
+		return nil
+	}
+	is := res.Stmts[0].Stmt.GetIndexStmt()
+	if is == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range is.IndexParams {
+		el := p.GetIndexElem()
+		if el == nil {
+			return nil
+		}
+		if el.Name != "" {
+			out = append(out, quoteIdent(el.Name))
+			continue
+		}
+		t, err := deparseExpr(el.Expr)
+		if err != nil {
+			return nil
+		}
+		out = append(out, "("+t+")")
+	}
+	return out
+}
+
+func deparseExpr(n *pg_query.Node) (string, error) {
+	sel := &pg_query.SelectStmt{TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: n}}}}}
+	text, err := pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}}}})
+	return strings.TrimPrefix(text, "SELECT "), err
+}
+
+// viewDefinition returns the query of a CREATE [MATERIALIZED] VIEW
+// statement as pg_get_viewdef prints it: " SELECT ...;".
+func viewDefinition(stmt string) string {
+	res, err := pg_query.Parse(stmt)
+	if err == nil && len(res.Stmts) == 1 {
+		var q *pg_query.Node
+		if v := res.Stmts[0].Stmt.GetViewStmt(); v != nil {
+			q = v.Query
+		} else if v := res.Stmts[0].Stmt.GetCreateTableAsStmt(); v != nil {
+			q = v.Query
+		}
+		if q != nil {
+			text, err := pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: q}}})
+			if err == nil {
+				return " " + text + ";"
+			}
+		}
+	}
+	// Materialize's syntax that pg_query does not know: cut at AS.
+	if i := strings.Index(strings.ToUpper(stmt), " AS "); i >= 0 {
+		return " " + strings.TrimSpace(stmt[i+4:]) + ";"
+	}
+	return stmt
+}
+
+func quoteIdent(s string) string { return sql.QualifiedName{Item: s}.String() }
+
+// qualified is schema.name, as PostgreSQL's definitions name relations.
+func qualified(it *item) string {
+	return sql.QualifiedName{Schema: it.Name.Schema, Item: it.Name.Item}.String()
+}
+
+var pgClassCols = cols("oid oid, relname text, relnamespace oid, reltype oid, reloftype oid, relowner oid, relam oid, relfilenode oid, reltablespace oid",
+	"relpages int4, reltuples float4, relallvisible int4, reltoastrelid oid, relhasindex bool, relisshared bool, relpersistence text, relkind text",
+	"relnatts int2, relchecks int2, relhasrules bool, relhastriggers bool, relhassubclass bool, relrowsecurity bool, relforcerowsecurity bool",
+	"relispopulated bool, relreplident text, relispartition bool, relrewrite oid, relfrozenxid oid, relminmxid oid, relacl text[], reloptions text[], relpartbound text")
+
+func pgClassRows(c *Coordinator) [][]repr.Datum {
+	var out [][]repr.Datum
+	hasIndex := c.relHasIndex()
+	row := func(o uint32, name string, ns uint32, kind string, am uint32, natts int, hasIdx bool) []repr.Datum {
+		return []repr.Datum{oid(o), text(name), oid(ns), oid(0), oid(0), oid(ownerOID), oid(am), oid(o), oid(0),
+			i4(0), repr.Float4Datum(-1), i4(0), oid(0), boolD(hasIdx), repr.False, text("p"), text(kind),
+			i2(natts), i2(0), repr.False, repr.False, repr.False, repr.False, repr.False,
+			repr.True, text("d"), repr.False, oid(0), oid(0), oid(0), repr.Null, repr.Null, repr.Null}
+	}
+	for _, it := range c.sortedItems() {
+		k := relkind(it.Kind)
+		if k == "" || k == "i" {
+			continue
+		}
+		out = append(out, row(it.oid, it.Name.Item, c.cat.schemas[it.Name.Schema].oid, k, 0, it.Desc.Arity(), hasIndex[it.oid]))
+	}
+	for _, ix := range c.relIndexes() {
+		out = append(out, row(ix.oid, ix.name, c.cat.schemas[ix.table.Name.Schema].oid, "i", ix.am, len(ix.keys), false))
+	}
+	return out
+}
+
+var pgAttributeCols = cols("attrelid oid, attname text, atttypid oid, attstattarget int4, attlen int2, attnum int2, attndims int4, attcacheoff int4, atttypmod int4",
+	"attbyval bool, attalign text, attstorage text, attcompression text, attnotnull bool, atthasdef bool, atthasmissing bool, attidentity text, attgenerated text",
+	"attisdropped bool, attislocal bool, attinhcount int4, attcollation oid, attacl text[], attoptions text[], attfdwoptions text[], attmissingval text[]")
+
+func pgAttributeRows(c *Coordinator) [][]repr.Datum {
+	var out [][]repr.Datum
+	row := func(rel uint32, name string, t repr.ColumnType, num int, notNull, hasDef bool) []repr.Datum {
+		ndims, storage, coll := 0, "p", uint32(0)
+		if t.Type.Kind == repr.KindArray {
+			ndims = 1
+		}
+		if t.Type.TypLen() < 0 {
+			storage = "x"
+		}
+		if t.Type.Kind.IsString() {
+			coll = defaultCollOID
+		}
+		return []repr.Datum{oid(rel), text(name), oid(t.Type.Oid()), i4(-1), i2(int(t.Type.TypLen())), i2(num), i4(ndims), i4(-1), i4(int(typmodOf(t.Type))),
+			boolD(t.Type.TypLen() > 0 && t.Type.TypLen() <= 8), text("i"), text(storage), text(""), boolD(notNull), boolD(hasDef), repr.False, text(""), text(""),
+			repr.False, repr.True, i4(0), oid(coll), repr.Null, repr.Null, repr.Null, repr.Null}
+	}
+	for _, it := range c.sortedItems() {
+		if k := relkind(it.Kind); k == "" || k == "i" {
+			continue
+		}
+		for i, n := range it.Desc.Names {
+			t := it.Desc.Types[i]
+			hasDef := i < len(it.Defaults) && it.Defaults[i] != ""
+			// Like PostgreSQL, only tables (and sources) declare NOT NULL;
+			// a view's columns are nullable whatever the planner infers.
+			notNull := !t.Nullable && (it.Kind == sql.KindTable || it.Kind == sql.KindSource)
+			out = append(out, row(it.oid, n, t, i+1, notNull, hasDef))
+		}
+	}
+	for _, ix := range c.relIndexes() {
+		for i, t := range ix.types {
+			name := "expr"
+			if a := ix.attnums[i]; a > 0 {
+				name = ix.table.Desc.Names[a-1]
+			}
+			out = append(out, row(ix.oid, name, t, i+1, false, false))
+		}
+	}
+	return out
+}
+
+var pgTypeCols = cols("oid oid, typname text, typnamespace oid, typowner oid, typlen int2, typbyval bool, typtype text, typcategory text, typispreferred bool",
+	"typisdefined bool, typdelim text, typrelid oid, typsubscript oid, typelem oid, typarray oid, typinput oid, typoutput oid, typreceive oid, typsend oid",
+	"typmodin oid, typmodout oid, typanalyze oid, typalign text, typstorage text, typnotnull bool, typbasetype oid, typtypmod int4, typndims int4",
+	"typcollation oid, typdefaultbin text, typdefault text, typacl text[]")
+
+func pgTypeRows(c *Coordinator) [][]repr.Datum {
+	var out [][]repr.Datum
+	ns := oid(c.cat.schemas["pg_catalog"].oid)
+	for _, t := range pgTypes() {
+		elem, arr := uint32(0), uint32(0)
+		if t.typ.Kind == repr.KindArray {
+			elem = t.typ.Elem.Oid()
+		} else {
+			arr = repr.ArrayOf(t.typ).Oid()
+		}
+		l := t.typ.TypLen()
+		align, storage, coll := "i", "p", uint32(0)
+		if l == 8 || t.typ.Kind == repr.KindArray {
+			align = "d"
+		}
+		if l < 0 {
+			storage = "x"
+		}
+		if t.typ.Kind.IsString() {
+			coll = defaultCollOID
+		}
+		typinput := uint32(0)
+		if t.typ.Kind == repr.KindArray {
+			typinput = 750 // array_in, as 'array_in'::regproc is
+		}
+		typtype := "b"
+		if t.category == "P" {
+			typtype = "p"
+		}
+		out = append(out, []repr.Datum{oid(t.typ.Oid()), text(t.name), ns, oid(ownerOID), i2(int(l)), boolD(l > 0 && l <= 8), text(typtype), text(t.category),
+			boolD(expr.IsPreferredType(t.typ)), repr.True, text(","), oid(0), oid(0), oid(elem), oid(arr), oid(typinput), oid(0), oid(0), oid(0),
+			oid(0), oid(0), oid(0), text(align), text(storage), repr.False, oid(0), i4(-1), i4(0), oid(coll), repr.Null, repr.Null, repr.Null})
+	}
+	return out
+}
+
+var pgDatabaseCols = cols("oid oid, datname text, datdba oid, encoding int4, datlocprovider text, datistemplate bool, datallowconn bool, datconnlimit int4",
+	"datfrozenxid oid, datminmxid oid, dattablespace oid, datcollate text, datctype text, daticulocale text, datcollversion text, datacl text[]")
+
+func pgDatabaseRows(*Coordinator) [][]repr.Datum {
+	return [][]repr.Datum{{oid(16384), text(defaultDatabase), oid(ownerOID), i4(6), text("c"), repr.False, repr.True, i4(-1),
+		oid(0), oid(0), oid(1663), text("C"), text("C"), repr.Null, repr.Null, repr.Null}}
+}
+
+var infoColumnsCols = cols("table_catalog text, table_schema text, table_name text, column_name text, ordinal_position int8, column_default text, is_nullable text, data_type text",
+	"character_maximum_length int8, character_octet_length int8, numeric_precision int8, numeric_precision_radix int8, numeric_scale int8, datetime_precision int8",
+	"udt_catalog text, udt_schema text, udt_name text, collation_name text, is_identity text, is_generated text, generation_expression text, is_updatable text")
+
+func infoColumnsRows(c *Coordinator) [][]repr.Datum {
+	var out [][]repr.Datum
+	names := map[uint32]string{}
+	for _, t := range pgTypes() {
+		names[t.typ.Oid()] = t.name
+	}
+	for _, it := range c.sortedItems() {
+		if !it.Kind.IsRelation() {
+			continue
+		}
+		for i, n := range it.Desc.Names {
+			t := it.Desc.Types[i]
+			def := repr.Null
+			if i < len(it.Defaults) && it.Defaults[i] != "" {
+				def = text(it.Defaults[i])
+			}
+			nullable := "YES"
+			if !t.Nullable {
+				nullable = "NO"
+			}
+			charLen, prec, radix, scale, dtPrec := repr.Null, repr.Null, repr.Null, repr.Null, repr.Null
+			i8 := func(v int) repr.Datum { return repr.Int8Datum(int64(v)) }
+			switch t.Type.Kind {
+			case repr.KindVarchar, repr.KindChar:
+				if t.Type.Typmod >= 0 {
+					charLen = i8(int(t.Type.Typmod))
+				}
+			case repr.KindInt2:
+				prec, radix, scale = i8(16), i8(2), i8(0)
+			case repr.KindInt4:
+				prec, radix, scale = i8(32), i8(2), i8(0)
+			case repr.KindInt8:
+				prec, radix, scale = i8(64), i8(2), i8(0)
+			case repr.KindFloat4:
+				prec, radix = i8(24), i8(2)
+			case repr.KindFloat8:
+				prec, radix = i8(53), i8(2)
+			case repr.KindNumeric:
+				radix = i8(10)
+				if p, s, ok := t.Type.NumericPrecisionScale(); ok {
+					prec, scale = i8(int(p)), i8(int(s))
+				}
+			case repr.KindTimestamp, repr.KindTimestampTz, repr.KindTime, repr.KindDate:
+				dtPrec = i8(6)
+				if t.Type.Kind == repr.KindDate {
+					dtPrec = i8(0)
+				}
+			}
+			dataType := expr.FormatType(t.Type.Oid(), -1)
+			if t.Type.Kind == repr.KindArray {
+				dataType = "ARRAY"
+			}
+			updatable := "NO"
+			if it.Kind == sql.KindTable {
+				updatable = "YES"
+			}
+			out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(n), repr.Int8Datum(int64(i + 1)), def, text(nullable), text(dataType),
+				charLen, repr.Null, prec, radix, scale, dtPrec,
+				text(defaultDatabase), text("pg_catalog"), text(names[t.Type.Oid()]), repr.Null, text("NO"), text("NEVER"), repr.Null, text(updatable)})
+		}
+	}
+	return out
+}
+
+// pgCatalogDefs are the rest of pg_catalog that clients' catalog queries
+// read, and mz_internal.mz_pg_objects, from which the sql package's
+// definitions of pg_table_is_visible, pg_get_indexdef, pg_get_viewdef,
+// pg_get_constraintdef, to_regclass and the ::regclass casts read.
+func pgCatalogDefs() []builtinDef {
+	return []builtinDef{
+		cols("oid oid, amname text, amhandler oid, amtype text").def("pg_catalog", "pg_am", func(*Coordinator) [][]repr.Datum {
+			return [][]repr.Datum{
+				{oid(amHeap), text("heap"), oid(0), text("t")},
+				{oid(403), text("btree"), oid(0), text("i")},
+				{oid(amHash), text("hash"), oid(0), text("i")},
+				{oid(amArrangement), text("arrangement"), oid(0), text("i")},
+			}
+		}),
+		cols("oid oid, adrelid oid, adnum int2, adbin text").def("pg_catalog", "pg_attrdef", func(c *Coordinator) [][]repr.Datum {
+			var out [][]repr.Datum
+			for _, it := range c.userItems() {
+				for i, d := range it.Defaults {
+					if d != "" {
+						out = append(out, []repr.Datum{oid(attrdefOID(it.oid, i+1)), oid(it.oid), i2(i + 1), text(d)})
+					}
+				}
+			}
+			return out
+		}),
+		cols("indexrelid oid, indrelid oid, indnatts int2, indnkeyatts int2, indisunique bool, indnullsnotdistinct bool, indisprimary bool, indisexclusion bool",
+			"indimmediate bool, indisclustered bool, indisvalid bool, indcheckxmin bool, indisready bool, indislive bool, indisreplident bool",
+			"indkey int2[], indcollation oid[], indclass oid[], indoption int2[], indexprs text, indpred text").def("pg_catalog", "pg_index", func(c *Coordinator) [][]repr.Datum {
+			var out [][]repr.Datum
+			for _, ix := range c.relIndexes() {
+				var key, opt, coll, class []repr.Datum
+				var exprs []string
+				for i, a := range ix.attnums {
+					key = append(key, i2(a))
+					opt = append(opt, i2(0))
+					coll = append(coll, oid(0))
+					class = append(class, oid(0))
+					if a == 0 {
+						exprs = append(exprs, ix.keys[i])
+					}
+				}
+				ex := repr.Null
+				if len(exprs) > 0 {
+					ex = text(strings.Join(exprs, ", "))
+				}
+				n := len(ix.attnums)
+				out = append(out, []repr.Datum{oid(ix.oid), oid(ix.table.oid), i2(n), i2(n), boolD(ix.unique), repr.False, boolD(ix.primary), repr.False,
+					repr.True, repr.False, repr.True, repr.False, repr.True, repr.True, repr.False,
+					repr.ArrayDatum(key), repr.ArrayDatum(coll), repr.ArrayDatum(class), repr.ArrayDatum(opt), ex, repr.Null})
+			}
+			return out
+		}),
+		cols("schemaname text, tablename text, indexname text, tablespace text, indexdef text").def("pg_catalog", "pg_indexes", func(c *Coordinator) [][]repr.Datum {
+			var out [][]repr.Datum
+			for _, ix := range c.relIndexes() {
+				out = append(out, []repr.Datum{text(ix.table.Name.Schema), text(ix.table.Name.Item), text(ix.name), repr.Null, text(ix.def)})
+			}
+			return out
+		}),
+		cols("oid oid, conname text, connamespace oid, contype text, condeferrable bool, condeferred bool, convalidated bool, conrelid oid, contypid oid",
+			"conindid oid, conparentid oid, confrelid oid, confupdtype text, confdeltype text, confmatchtype text, conislocal bool, coninhcount int4",
+			"connoinherit bool, conkey int2[], confkey int2[], conpfeqop oid[], conppeqop oid[], conffeqop oid[], confdelsetcols int2[], conexclop oid[], conbin text").def("pg_catalog", "pg_constraint", func(c *Coordinator) [][]repr.Datum {
+			var out [][]repr.Datum
+			for _, ix := range c.relIndexes() {
+				if ix.constr == 0 {
+					continue
+				}
+				var key []repr.Datum
+				for _, a := range ix.attnums {
+					key = append(key, i2(a))
+				}
+				out = append(out, []repr.Datum{oid(ix.constr), text(ix.name), oid(c.cat.schemas[ix.table.Name.Schema].oid), text(ix.contype), repr.False, repr.False, repr.True, oid(ix.table.oid), oid(0),
+					oid(ix.oid), oid(0), oid(0), text(" "), text(" "), text(" "), repr.True, i4(0),
+					repr.True, repr.ArrayDatum(key), repr.Null, repr.Null, repr.Null, repr.Null, repr.Null, repr.Null, repr.Null})
+			}
+			return out
+		}),
+		cols("oid oid, collname text, collnamespace oid, collowner oid, collprovider text, collisdeterministic bool, collencoding int4, collcollate text, collctype text, colliculocale text, collversion text").
+			def("pg_catalog", "pg_collation", func(c *Coordinator) [][]repr.Datum {
+				ns := oid(c.cat.schemas["pg_catalog"].oid)
+				row := func(o uint32, name, provider, locale string) []repr.Datum {
+					l := repr.Null
+					if locale != "" {
+						l = text(locale)
+					}
+					return []repr.Datum{oid(o), text(name), ns, oid(ownerOID), text(provider), repr.True, i4(-1), l, l, repr.Null, repr.Null}
+				}
+				return [][]repr.Datum{row(defaultCollOID, "default", "d", ""), row(950, "C", "c", "C"), row(951, "POSIX", "c", "POSIX")}
+			}),
+		cols("objoid oid, classoid oid, objsubid int4, description text").def("pg_catalog", "pg_description", empty),
+		cols("objoid oid, classoid oid, description text").def("pg_catalog", "pg_shdescription", empty),
+		cols("inhrelid oid, inhparent oid, inhseqno int4, inhdetachpending bool").def("pg_catalog", "pg_inherits", empty),
+		cols("partrelid oid, partstrat text, partnatts int2, partdefid oid, partattrs int2[]").def("pg_catalog", "pg_partitioned_table", empty),
+		cols("oid oid, tgrelid oid, tgparentid oid, tgname text, tgfoid oid, tgtype int2, tgenabled text, tgisinternal bool, tgconstrrelid oid, tgconstrindid oid, tgconstraint oid, tgdeferrable bool, tginitdeferred bool, tgnargs int2, tgattr int2[], tgqual text").
+			def("pg_catalog", "pg_trigger", empty),
+		cols("oid oid, polname text, polrelid oid, polcmd text, polpermissive bool, polroles oid[], polqual text, polwithcheck text").def("pg_catalog", "pg_policy", empty),
+		cols("oid oid, stxrelid oid, stxname text, stxnamespace oid, stxowner oid, stxstattarget int4, stxkeys int2[], stxkind text[], stxexprs text").def("pg_catalog", "pg_statistic_ext", empty),
+		cols("oid oid, pubname text, pubowner oid, puballtables bool, pubinsert bool, pubupdate bool, pubdelete bool, pubtruncate bool, pubviaroot bool").def("pg_catalog", "pg_publication", empty),
+		cols("oid oid, pnpubid oid, pnnspid oid").def("pg_catalog", "pg_publication_namespace", empty),
+		cols("oid oid, prpubid oid, prrelid oid, prqual text, prattrs int2[]").def("pg_catalog", "pg_publication_rel", empty),
+		cols("oid oid, rulename text, ev_class oid, ev_type text, ev_enabled text, is_instead bool, ev_qual text, ev_action text").def("pg_catalog", "pg_rewrite", empty),
+		cols("oid oid, seqrelid oid, seqtypid oid, seqstart int8, seqincrement int8, seqmax int8, seqmin int8, seqcache int8, seqcycle bool").def("pg_catalog", "pg_sequence", empty),
+		cols("oid oid, enumtypid oid, enumsortorder float4, enumlabel text").def("pg_catalog", "pg_enum", empty),
+		cols("oid oid, extname text, extowner oid, extnamespace oid, extrelocatable bool, extversion text, extconfig oid[], extcondition text[]").def("pg_catalog", "pg_extension", empty),
+		cols("oid oid, classid oid, objid oid, objsubid int4, refclassid oid, refobjid oid, refobjsubid int4, deptype text").def("pg_catalog", "pg_depend", empty),
+		cols("oid oid, spcname text, spcowner oid, spcacl text[], spcoptions text[]").def("pg_catalog", "pg_tablespace", func(*Coordinator) [][]repr.Datum {
+			return [][]repr.Datum{{oid(1663), text("pg_default"), oid(ownerOID), repr.Null, repr.Null}, {oid(1664), text("pg_global"), oid(ownerOID), repr.Null, repr.Null}}
+		}),
+		pgRolesCols.def("pg_catalog", "pg_roles", pgRoleRows),
+		pgRolesCols.def("pg_catalog", "pg_authid", pgRoleRows),
+		cols("usename text, usesysid oid, usecreatedb bool, usesuper bool, userepl bool, usebypassrls bool, passwd text, valuntil timestamptz, useconfig text[]").
+			def("pg_catalog", "pg_user", func(*Coordinator) [][]repr.Datum {
+				return [][]repr.Datum{{text(expr.SuperuserName), oid(ownerOID), repr.True, repr.True, repr.True, repr.True, text("********"), repr.Null, repr.Null}}
+			}),
+		cols("oid oid, roleid oid, member oid, grantor oid, admin_option bool").def("pg_catalog", "pg_auth_members", empty),
+		cols("name text, setting text, unit text, category text, short_desc text, extra_desc text, context text, vartype text, source text",
+			"min_val text, max_val text, enumvals text[], boot_val text, reset_val text, sourcefile text, sourceline int4, pending_restart bool").
+			def("pg_catalog", "pg_settings", pgSettingsRows),
+		cols("oid oid, proname text, pronamespace oid, proowner oid, prolang oid, procost float4, prorows float4, provariadic oid, prosupport oid, prokind text",
+			"prosecdef bool, proleakproof bool, proisstrict bool, proretset bool, provolatile text, proparallel text, pronargs int2, pronargdefaults int2",
+			"prorettype oid, proargtypes oid[], proallargtypes oid[], proargmodes text[], proargnames text[], proargdefaults text, protrftypes oid[], prosrc text, probin text, prosqlbody text, proconfig text[], proacl text[]").
+			def("pg_catalog", "pg_proc", pgProcRows),
+		cols("mz_oid oid, mz_kind text, mz_colno int4, mz_text text").def("mz_internal", "mz_pg_objects", pgObjectRows),
+		cols("constraint_catalog text, constraint_schema text, constraint_name text, table_catalog text, table_schema text, table_name text",
+			"constraint_type text, is_deferrable text, initially_deferred text, enforced text, nulls_distinct text").
+			def("information_schema", "table_constraints", func(c *Coordinator) [][]repr.Datum {
+				var out [][]repr.Datum
+				for _, ix := range c.relIndexes() {
+					if ix.constr == 0 {
+						continue
+					}
+					typ := "UNIQUE"
+					if ix.primary {
+						typ = "PRIMARY KEY"
+					}
+					s := ix.table.Name.Schema
+					out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.name), text(defaultDatabase), text(s), text(ix.table.Name.Item),
+						text(typ), text("NO"), text("NO"), text("YES"), text("YES")})
+				}
+				return out
+			}),
+		cols("constraint_catalog text, constraint_schema text, constraint_name text, table_catalog text, table_schema text, table_name text",
+			"column_name text, ordinal_position int8, position_in_unique_constraint int8").
+			def("information_schema", "key_column_usage", func(c *Coordinator) [][]repr.Datum {
+				var out [][]repr.Datum
+				for _, ix := range c.relIndexes() {
+					if ix.constr == 0 {
+						continue
+					}
+					s := ix.table.Name.Schema
+					for i, a := range ix.attnums {
+						out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.name), text(defaultDatabase), text(s), text(ix.table.Name.Item),
+							text(ix.table.Desc.Names[a-1]), repr.Int8Datum(int64(i + 1)), repr.Null})
+					}
+				}
+				return out
+			}),
+		cols("constraint_catalog text, constraint_schema text, constraint_name text, unique_constraint_catalog text, unique_constraint_schema text",
+			"unique_constraint_name text, match_option text, update_rule text, delete_rule text").def("information_schema", "referential_constraints", empty),
+		cols("table_catalog text, table_schema text, table_name text, view_definition text, check_option text, is_updatable text, is_insertable_into text",
+			"is_trigger_updatable text, is_trigger_deletable text, is_trigger_insertable_into text").
+			def("information_schema", "views", func(c *Coordinator) [][]repr.Datum {
+				var out [][]repr.Datum
+				for _, it := range c.userItems() {
+					if it.Kind == sql.KindView || it.Kind == sql.KindMaterializedView {
+						out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(viewDefinition(it.createSQL)),
+							text("NONE"), text("NO"), text("NO"), text("NO"), text("NO"), text("NO")})
+					}
+				}
+				return out
+			}),
+	}
+}
+
+var pgRolesCols = cols("oid oid, rolname text, rolsuper bool, rolinherit bool, rolcreaterole bool, rolcreatedb bool, rolcanlogin bool, rolreplication bool",
+	"rolconnlimit int4, rolpassword text, rolvaliduntil timestamptz, rolbypassrls bool, rolconfig text[]")
+
+func pgRoleRows(*Coordinator) [][]repr.Datum {
+	return [][]repr.Datum{{oid(ownerOID), text(expr.SuperuserName), repr.True, repr.True, repr.True, repr.True, repr.True, repr.True,
+		i4(-1), text("********"), repr.Null, repr.True, repr.Null}}
+}
+
+func pgSettingsRows(*Coordinator) [][]repr.Datum {
+	names := make([]string, 0, len(sessionVars))
+	for k := range sessionVars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var out [][]repr.Datum
+	for _, k := range names {
+		v := sessionVars[k]
+		context := "user"
+		if v.readOnly {
+			context = "internal"
+		}
+		out = append(out, []repr.Datum{text(v.name), text(v.def), repr.Null, text("Client Connection Defaults"), text(v.desc), repr.Null, text(context), text("string"), text("default"),
+			repr.Null, repr.Null, repr.Null, text(v.def), text(v.def), repr.Null, repr.Null, repr.False})
+	}
+	return out
+}
+
+// pgProcOIDBase numbers the built-in functions in pg_proc.
+const pgProcOIDBase = 0x70000000
+
+func pgProcRows(c *Coordinator) [][]repr.Datum {
+	var out [][]repr.Datum
+	ns := oid(c.cat.schemas["pg_catalog"].oid)
+	n := uint32(0)
+	for _, name := range expr.FuncNames() {
+		for _, o := range expr.LookupFunc(name) {
+			var args []repr.Datum
+			for _, p := range o.Params {
+				args = append(args, oid(paramOID(p)))
+			}
+			variadic := uint32(0)
+			if o.Variadic && len(o.Params) > 0 {
+				variadic = paramOID(o.Params[len(o.Params)-1])
+			}
+			vol := "i"
+			if o.Func != nil && o.Func.Volatility == expr.Stable {
+				vol = "s"
+			} else if o.Func != nil && o.Func.Volatility == expr.Volatile {
+				vol = "v"
+			}
+			out = append(out, []repr.Datum{oid(pgProcOIDBase + n), text(name), ns, oid(ownerOID), oid(12), repr.Float4Datum(1), repr.Float4Datum(0), oid(variadic), oid(0), text("f"),
+				repr.False, repr.False, boolD(o.Func == nil || o.Func.Strict), repr.False, text(vol), text("s"), i2(len(o.Params)), i2(0),
+				oid(paramOID(o.Ret)), repr.ArrayDatum(args), repr.Null, repr.Null, repr.Null, repr.Null, repr.Null, text(name), repr.Null, repr.Null, repr.Null, repr.Null})
+			n++
+		}
+	}
+	return out
+}
+
+// paramOID is the type OID of a parameter, the pseudo-type's for
+// polymorphic ones.
+func paramOID(p expr.ParamType) uint32 {
+	switch p.Kind {
+	case expr.ParamAnyElement:
+		return 2283
+	case expr.ParamAnyArray:
+		return 2277
+	case expr.ParamAnyCompatible:
+		return 5077
+	case expr.ParamAnyCompatibleArray:
+		return 5078
+	case expr.ParamAny:
+		return 2276
+	}
+	return p.Type.Oid()
+}
+
+// pgObjectRows lists, by OID, what the catalog functions look up: each
+// relation's name, schema and schema-qualified name, each schema's name,
+// and the definitions of indexes (whole, colno 0, and per key column),
+// views and key constraints.
+func pgObjectRows(c *Coordinator) [][]repr.Datum {
+	var out [][]repr.Datum
+	add := func(o uint32, kind string, colno int, s string) {
+		out = append(out, []repr.Datum{oid(o), text(kind), i4(colno), text(s)})
+	}
+	rel := func(o uint32, schema, name string) {
+		add(o, "name", 0, name)
+		add(o, "schema", 0, schema)
+		add(o, "qualified", 0, schema+"."+name)
+	}
+	for _, s := range sortedSchemas(c.cat) {
+		add(s.oid, "nspname", 0, s.name)
+	}
+	for _, it := range c.sortedItems() {
+		k := relkind(it.Kind)
+		if k == "" || k == "i" {
+			continue
+		}
+		rel(it.oid, it.Name.Schema, it.Name.Item)
+		if it.Kind == sql.KindView || it.Kind == sql.KindMaterializedView {
+			add(it.oid, "def", 0, viewDefinition(it.createSQL))
+		}
+	}
+	for _, ix := range c.relIndexes() {
+		rel(ix.oid, ix.table.Name.Schema, ix.name)
+		add(ix.oid, "def", 0, ix.def)
+		for i, k := range ix.keys {
+			add(ix.oid, "def", i+1, k)
+		}
+		if ix.constr != 0 {
+			add(ix.constr, "def", 0, ix.constraintDef())
+		}
+	}
+	return out
+}
+
+var _ sql.OIDCatalog = catalogView{}
+
+// RelationOID implements sql.OIDCatalog: 'name'::regclass. Besides
+// catalog items it finds the indexes of tables' keys that pg_class lists.
+func (v catalogView) RelationOID(name sql.PartialName, searchPath []string) (uint32, error) {
+	it, err := v.c.resolve(name, searchPath)
+	if err == nil {
+		return it.oid, nil
+	}
+	schemas := searchPath
+	if name.Schema != "" {
+		schemas = []string{name.Schema}
+	}
+	for _, sp := range schemas {
+		for _, it := range v.c.items {
+			if it.table == nil || it.Name.Schema != sp {
+				continue
+			}
+			for k, n := range it.table.keyName {
+				if n == name.Item {
+					return keyIndexOID(it.oid, k), nil
+				}
+			}
+		}
+	}
+	return 0, err
+}
+
+// VisibleRelationOIDs implements sql.OIDCatalog: pg_table_is_visible.
+func (v catalogView) VisibleRelationOIDs(searchPath []string) []uint32 {
+	visible := map[string]bool{"pg_catalog": true}
+	for _, s := range searchPath {
+		visible[s] = true
+	}
+	var out []uint32
+	for _, it := range v.c.items {
+		if relkind(it.Kind) == "" || !visible[it.Name.Schema] {
+			continue
+		}
+		out = append(out, it.oid)
+		if it.table != nil {
+			for k := range it.table.keys {
+				out = append(out, keyIndexOID(it.oid, k))
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }

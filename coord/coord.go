@@ -75,6 +75,8 @@ type Coordinator struct {
 	needStep bool
 	// waiters counts readers waiting for a later timestamp.
 	waiters int
+	// kick wakes the tick loop early.
+	kick chan struct{}
 	// compactedAt is when history was last compacted.
 	compactedAt repr.Timestamp
 	// groups are the Kafka reader groups by key; deferredGroups wait for
@@ -124,6 +126,7 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 		subscribes: map[*subscription]bool{},
 		sessions:   map[uint32]*session{},
 		groups:     map[string]*sourceGroup{},
+		kick:       make(chan struct{}, 1),
 		bindings:   map[plan.GlobalID]storage.Binding{},
 	}
 	for id, b := range state.Bindings {
@@ -208,6 +211,7 @@ func (c *Coordinator) tickLoop() {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
+		case <-c.kick:
 		}
 		c.mu.Lock()
 		if !c.closed && c.shouldTickLocked() {
@@ -216,6 +220,15 @@ func (c *Coordinator) tickLoop() {
 			}
 		}
 		c.mu.Unlock()
+	}
+}
+
+// wake asks the clock to advance now rather than at the next tick (source
+// units are waiting).
+func (c *Coordinator) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -3,6 +3,7 @@ package coord
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -77,25 +78,41 @@ type pendingUnit struct {
 	done  chan error
 }
 
-// Emit implements sources.Sink: the unit is queued for the next tick, and
+// Emit implements sources.Sink: the unit is queued for the next step, and
 // Emit returns once it is durable at its timestamp.
 func (gs groupSink) Emit(ctx context.Context, u sources.Unit) error {
+	return gs.EmitAll(ctx, []sources.Unit{u})
+}
+
+// EmitAll implements sources.BatchSink: the units are queued together (the
+// next step applies each whole, at one timestamp), the clock is woken, and
+// EmitAll returns once all are durable.
+func (gs groupSink) EmitAll(ctx context.Context, us []sources.Unit) error {
 	g := gs.g
-	pu := &pendingUnit{group: g, run: gs.run, unit: u, done: make(chan error, 1)}
 	c := g.c
+	pus := make([]*pendingUnit, len(us))
+	for i, u := range us {
+		pus[i] = &pendingUnit{group: g, run: gs.run, unit: u, done: make(chan error, 1)}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return pgcode.New(pgcode.AdminShutdown, "server shutting down")
 	}
-	c.pendingUnits = append(c.pendingUnits, pu)
+	c.pendingUnits = append(c.pendingUnits, pus...)
 	c.mu.Unlock()
-	select {
-	case err := <-pu.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	c.wake()
+	for _, pu := range pus {
+		select {
+		case err := <-pu.done:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // ReportError implements sources.Sink: the collection's readers fail with
@@ -710,7 +727,12 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 		}
 		if it.rt.sourceErr != nil {
 			status = "error"
-			errText = repr.TextDatum(it.rt.sourceErr.Error())
+			msg := it.rt.sourceErr.Error()
+			var pe *pgcode.Error
+			if errors.As(it.rt.sourceErr, &pe) && pe.Detail != "" {
+				msg += " (" + pe.Detail + ")"
+			}
+			errText = repr.TextDatum(msg)
 		}
 		out = append(out, []repr.Datum{text(formatID(it.ID)), text(it.Name.Item), text(it.sourceType()), text(status), errText,
 			repr.Int8Datum(known), repr.Int8Datum(committed), repr.Int8Datum(lag), repr.Int8Datum(msgs), repr.Int8Datum(bytes), repr.Int8Datum(staged), repr.Int8Datum(committedUps), changed})

@@ -12,9 +12,10 @@ import (
 // catalog queries. viewd has one user, no privileges, no comments and no
 // storage of its own to measure, so most of them are constants: every
 // object is visible and accessible, every description is NULL, every size
-// is 0. The functions that need the catalog itself (pg_get_indexdef,
-// pg_get_viewdef, pg_get_constraintdef, to_regclass) are planned by the
-// sql package as subqueries over pg_catalog.
+// is 0. The functions that need the catalog or the session
+// (pg_table_is_visible, pg_get_indexdef, pg_get_viewdef,
+// pg_get_constraintdef, to_regclass, current_schema, current_setting, ...)
+// are planned by the sql package (sql/pgcatalog.go).
 
 // ServerVersion is what version() returns.
 const ServerVersion = "PostgreSQL 15.0 (viewd)"

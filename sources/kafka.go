@@ -222,6 +222,7 @@ func (r *Reader) Run(ctx context.Context) error {
 	}
 	cl.AddConsumePartitions(assign)
 	r.lastRelease = time.Now()
+	r.asm.MarkRunning()
 	r.publish()
 	r.log.Info("sources: reading", "topics", r.asm.Topics())
 
@@ -262,16 +263,31 @@ func (r *Reader) Run(ctx context.Context) error {
 		if len(units) > 0 {
 			r.lastRelease = time.Now()
 		}
-		for _, u := range units {
-			if err := r.sink.Emit(ctx, u); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("sources: emitting: %w", err)
+		if err := r.emit(ctx, units); err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
+			return fmt.Errorf("sources: emitting: %w", err)
 		}
 		r.publish()
 	}
+}
+
+// emit hands released units to the sink: all at once when it can take
+// them (BatchSink), else one by one.
+func (r *Reader) emit(ctx context.Context, units []Unit) error {
+	if len(units) == 0 {
+		return nil
+	}
+	if bs, ok := r.sink.(BatchSink); ok && len(units) > 1 {
+		return bs.EmitAll(ctx, units)
+	}
+	for _, u := range units {
+		if err := r.sink.Emit(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // discover waits until every topic exists and returns its partition count.

@@ -113,6 +113,15 @@ type Sink interface {
 	ReportError(e *SourceError)
 }
 
+// BatchSink is a Sink that can take several units at once: EmitAll applies
+// them in order, each whole (a coordinator may give them one timestamp),
+// and returns once all are durable. Readers use it when one poll releases
+// several units, so a backlog is not ingested one unit per round trip.
+type BatchSink interface {
+	Sink
+	EmitAll(ctx context.Context, us []Unit) error
+}
+
 // State is the lifecycle state of a collection.
 type State string
 

@@ -804,6 +804,16 @@ func (a *Assembler) Desc(id CollectionID) (d repr.RelationDesc, ok bool) {
 	return dec.desc()
 }
 
+// MarkRunning moves every collection still starting to running: the reader
+// has found its topics and reads them, whether or not messages arrive.
+func (a *Assembler) MarkRunning() {
+	for _, st := range a.status {
+		if st.State == StateStarting {
+			st.State = StateRunning
+		}
+	}
+}
+
 // Status returns every collection's status, ordered by collection id.
 func (a *Assembler) Status() []Status {
 	var out []Status

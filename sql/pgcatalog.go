@@ -42,7 +42,11 @@ var sqlImplFuncs = map[string]map[int]string{
 		2: `generate_series(array_lower($1, ($2)::int4), array_upper($1, ($2)::int4))`,
 	},
 	"to_regclass": {
-		1: `(SELECT min(__o.mz_oid) FROM mz_internal.mz_pg_objects __o WHERE __o.mz_kind = 'qualified' AND (__o.mz_text = ($1)::text OR (__o.mz_colno = 1 AND split_part(__o.mz_text, '.', 2) = ($1)::text)))`,
+		// A qualified name, or a name in a schema of the search path (the
+		// first in OID order when several match; a constant name is
+		// looked up at plan time instead, in the search path's order).
+		1: `(SELECT min(__o.mz_oid) FROM mz_internal.mz_pg_objects __o WHERE __o.mz_kind = 'qualified' AND (__o.mz_text = ($1)::text OR
+		     (split_part(__o.mz_text, '.', 1) = ANY (pg_catalog.current_schemas(true)) AND substr(__o.mz_text, length(split_part(__o.mz_text, '.', 1)) + 2) = ($1)::text)))`,
 	},
 }
 
@@ -60,6 +64,18 @@ func (e *ectx) callSQLImpl(name string, args []*pg_query.Node, loc int32) (HScal
 	tmpl, ok := sqlImplFuncs[name][len(args)]
 	if !ok {
 		return nil, false, nil
+	}
+	if oc, isOC := e.q.scx.Catalog.(OIDCatalog); isOC && name == "pg_table_is_visible" {
+		// The visible relations are known now: a list is much cheaper to
+		// evaluate than a lookup per row.
+		var b strings.Builder
+		b.WriteString("($1)::oid IN (0")
+		for _, o := range oc.VisibleRelationOIDs(e.q.scx.SearchPath()) {
+			b.WriteString(", ")
+			b.WriteString(strconv.FormatUint(uint64(o), 10))
+		}
+		b.WriteString(")")
+		tmpl = b.String()
 	}
 	n, err := parseExpr(tmpl)
 	if err != nil {
@@ -81,6 +97,9 @@ func parseExpr(text string) (*pg_query.Node, error) {
 	res, err := pg_query.Parse("SELECT " + text)
 	if err != nil {
 		return nil, pgcode.New(pgcode.InternalError, "sql: parsing %q: %v", text, err)
+	}
+	if len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil || len(res.Stmts[0].Stmt.GetSelectStmt().TargetList) != 1 {
+		return nil, pgcode.New(pgcode.InternalError, "sql: %q is not one expression", text)
 	}
 	return res.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget().Val, nil
 }
@@ -122,6 +141,22 @@ func (e *ectx) sessionFunc(name string, args []*pg_query.Node, loc int32) (HScal
 		all := lit(repr.ArrayDatum(append(implicit, explicit...)), t)
 		only := lit(repr.ArrayDatum(explicit), t)
 		return HIf{Cond: a, Then: all, Else: only}, true, nil
+	case name == "to_regclass" && len(args) == 1 && args[0].GetAConst() != nil && args[0].GetAConst().GetSval() != nil:
+		// A constant name is looked up now, like 'name'::regclass but
+		// NULL when there is no such relation.
+		oc, ok := scx.Catalog.(OIDCatalog)
+		if !ok {
+			return nil, false, nil
+		}
+		name, err := parseRelationName(args[0].GetAConst().GetSval().Sval)
+		if err != nil {
+			return nullLit(repr.TypeOid), true, nil
+		}
+		o, err := oc.RelationOID(name, scx.SearchPath())
+		if err != nil {
+			return nullLit(repr.TypeOid), true, nil
+		}
+		return lit(repr.OidDatum(o), repr.TypeOid), true, nil
 	case name == "pg_backend_pid" && len(args) == 0:
 		pid, _ := strconv.Atoi(scx.Vars["backend_pid"])
 		return lit(repr.Int4Datum(int32(pid)), repr.TypeInt4), true, nil
@@ -162,6 +197,9 @@ type OIDCatalog interface {
 	// pg_catalog lists for tables' keys) as ResolveItem does and returns
 	// its OID.
 	RelationOID(name PartialName, searchPath []string) (uint32, error)
+	// VisibleRelationOIDs returns the OIDs of the relations (and indexes)
+	// in pg_catalog and the schemas of searchPath: pg_table_is_visible.
+	VisibleRelationOIDs(searchPath []string) []uint32
 }
 
 // regCast plans casts to the object identifier types: a string literal
@@ -190,6 +228,18 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 	case "regclass", "regtype":
 		c := tc.Arg.GetAConst()
 		if c == nil || c.GetSval() == nil {
+			if target == "regclass" && tc.Arg.GetAConst() == nil {
+				// A name computed at run time: looked up then, NULL when
+				// there is no such relation (PostgreSQL errors).
+				a, err := e.plan(tc.Arg)
+				if err != nil {
+					return nil, true, err
+				}
+				if k := a.Typ().Type.Kind; k == repr.KindText || k == repr.KindVarchar || k == repr.KindChar {
+					s, _, err := e.callSQLImpl("to_regclass", []*pg_query.Node{tc.Arg}, tc.Location)
+					return s, true, err
+				}
+			}
 			return nil, false, nil
 		}
 		s := c.GetSval().Sval
@@ -197,11 +247,11 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 			return nil, false, nil // a numeric OID
 		}
 		if target == "regtype" {
-			tn, err := pg_query.Parse("SELECT NULL::" + s)
-			if err != nil {
+			n, err := parseExpr("NULL::" + s)
+			if err != nil || n.GetTypeCast() == nil || n.GetTypeCast().GetTypeName() == nil || strings.ContainsAny(s, ";") {
 				return nil, true, e.q.errAt(pgcode.New(pgcode.UndefinedObject, "type %q does not exist", s), nodeLocation(tc.Arg))
 			}
-			t, err := resolveType(tn.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget().Val.GetTypeCast().TypeName)
+			t, err := resolveType(n.GetTypeCast().GetTypeName())
 			if err != nil {
 				return nil, true, e.q.errAt(err, nodeLocation(tc.Arg))
 			}

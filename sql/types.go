@@ -107,6 +107,17 @@ func resolveType(tn *pg_query.TypeName) (repr.ScalarType, error) {
 // typeForOid maps a ParameterDescription OID to a type.
 func typeForOid(oid uint32) (repr.ScalarType, bool) { return repr.TypeForOid(oid) }
 
+// unknownAsText reads an unknown-typed value (a string literal's text, or
+// NULL) as text.
+var unknownAsText = &expr.Func{
+	Name:   "unknown_to_text",
+	Ret:    repr.TypeText,
+	Strict: true,
+	Eval: func(_ *expr.EvalCtx, args []repr.Datum) (repr.Datum, error) {
+		return args[0].WithKind(repr.KindText), nil
+	},
+}
+
 // isUnknown reports whether e is an untyped literal or parameter: a
 // string literal or NULL that adopts the type its context asks for.
 func isUnknown(e HScalar) bool { return e.Typ().Type.Kind == repr.KindNull }
@@ -145,9 +156,16 @@ func (q *qctx) coerce(e HScalar, to repr.ScalarType, ctx expr.CastContext, what 
 		return e, nil
 	}
 	if from.Kind == repr.KindNull {
-		// A NULL-typed non-literal (e.g. CASE WHEN ... THEN NULL END).
-		return HIf{Cond: HLiteral{Value: repr.True, Type: repr.ColumnType{Type: repr.TypeBool}},
-			Then: HLiteral{Value: repr.Null, Type: repr.ColumnType{Type: to, Nullable: true}}, Else: HLiteral{Value: repr.Null, Type: repr.ColumnType{Type: to, Nullable: true}}}, nil
+		// An unknown-typed non-literal: a column of a subquery or UNION
+		// branch made of string literals, or an all-NULL CASE. Its values
+		// are text or NULL, so it is read as text.
+		// Like an unknown literal, it adopts the type its context asks
+		// for: the text is read as that type (an explicit-context cast).
+		asText := HCall{Func: unknownAsText, Args: []HScalar{e}}
+		if to.Kind == repr.KindText && to.Typmod == repr.NoTypmod {
+			return asText, nil
+		}
+		return q.coerce(asText, to, expr.Explicit, what)
 	}
 	c, ok := expr.LookupCast(from, to)
 	if !ok || c.Context > ctx {

@@ -23,10 +23,10 @@ import (
 const dbzServer = "dbserver1"
 
 type customer struct {
-	id                     int
-	first, last, email     string
-	creditCents            int64 // numeric(10,2)
-	createdMicros          int64 // timestamp
+	id                 int
+	first, last, email string
+	creditCents        int64 // numeric(10,2)
+	createdMicros      int64 // timestamp
 }
 
 type order struct {

@@ -51,7 +51,7 @@ func TestLoadGenerators(t *testing.T) {
 
 	var lastBids, lastMaxOrder int64
 	var maxOrders0 int64 = -1
-	for round := 0; round < 8; round++ {
+	for round := 0; round < 5; round++ {
 		// Auction: every bid is in the join (its auction, buyer, seller and
 		// org exist), and there are no orphans.
 		got := rows(t, c, "SELECT (SELECT count(*) FROM bids), (SELECT count(*) FROM bid_detail), (SELECT count(*) FROM orphan_bids), (SELECT count(*) FROM auctions), (SELECT coalesce(sum(bids), 0) FROM auction_stats)")
@@ -97,7 +97,7 @@ func TestLoadGenerators(t *testing.T) {
 				t.Errorf("round %d: %s", round, l)
 			}
 		}
-		time.Sleep(700 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 	}
 	if lastMaxOrder == 0 {
 		t.Error("no orders")
