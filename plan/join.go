@@ -141,6 +141,15 @@ type joinPlanner struct {
 	classes  [][]expr.Scalar
 	arranged []arrangedInput
 	isArr    []bool
+	// members describes each class member: the single input it reads
+	// (localTo's answer) and every input it reads. Planning asks about
+	// them O(n³) times for n inputs, so they are computed once.
+	members [][]memberInfo
+}
+
+type memberInfo struct {
+	local  int
+	inputs []int
 }
 
 func newJoinPlanner(j Join, oracle IndexOracle) *joinPlanner {
@@ -150,14 +159,28 @@ func newJoinPlanner(j Join, oracle IndexOracle) *joinPlanner {
 	for i, in := range j.Inputs {
 		p.arranged[i], p.isArr[i] = analyzeInput(in, oracle)
 	}
+	p.members = make([][]memberInfo, len(p.classes))
+	for ci, c := range p.classes {
+		p.members[ci] = make([]memberInfo, len(c))
+		for mi, m := range c {
+			info := memberInfo{local: p.lay.localTo(m)}
+			for _, col := range support(m) {
+				in := p.lay.inputOf(col)
+				if len(info.inputs) == 0 || info.inputs[len(info.inputs)-1] != in {
+					info.inputs = append(info.inputs, in)
+				}
+			}
+			p.members[ci][mi] = info
+		}
+	}
 	return p
 }
 
-// boundBy reports whether e can be evaluated once the inputs in bound are
-// joined (a literal always can).
-func (p *joinPlanner) boundBy(e expr.Scalar, bound []bool) bool {
-	for _, c := range support(e) {
-		if !bound[p.lay.inputOf(c)] {
+// boundBy reports whether a member reading inputs can be evaluated once
+// the inputs in bound are joined (a literal always can).
+func boundBy(inputs []int, bound []bool) bool {
+	for _, in := range inputs {
+		if !bound[in] {
 			return false
 		}
 	}
@@ -169,15 +192,16 @@ func (p *joinPlanner) boundBy(e expr.Scalar, bound []bool) bool {
 // j's first such member (over j's columns).
 func (p *joinPlanner) stageKey(j int, bound []bool) []expr.Scalar {
 	var key []expr.Scalar
-	for _, c := range p.classes {
+	for ci, c := range p.classes {
 		var mine expr.Scalar
 		has := false
-		for _, m := range c {
-			if p.lay.localTo(m) == j {
+		for mi, m := range c {
+			info := p.members[ci][mi]
+			if info.local == j {
 				if mine == nil {
 					mine = m
 				}
-			} else if p.boundBy(m, bound) {
+			} else if boundBy(info.inputs, bound) {
 				has = true
 			}
 		}
@@ -246,27 +270,32 @@ func planJoin(j Join, oracle IndexOracle) JoinImplementation {
 		return JoinImplementation{Kind: LinearJoin}
 	}
 	p := newJoinPlanner(j, oracle)
-	paths := make([]path, n)
+	// A greedy path costs O(n²) key computations, so planning every start
+	// is O(n³): for wide joins (SQLite's corpus joins up to 64 tables) the
+	// search stops at the first path that rules out a delta join, and the
+	// linear join's start is chosen among the first maxLinearStarts.
+	const maxLinearStarts = 8
+	paths := make([]path, 0, n)
+	delta := n >= 3
 	for s := 0; s < n; s++ {
-		paths[s] = p.greedyPath(s)
+		if !delta && s >= maxLinearStarts {
+			break
+		}
+		pt := p.greedyPath(s)
+		paths = append(paths, pt)
+		if pt.cross > 0 || pt.arranged != n-1 {
+			delta = false
+		}
 	}
-	if n >= 3 {
-		delta := true
+	if delta {
+		impl := JoinImplementation{Kind: DeltaJoin}
 		for _, pt := range paths {
-			if pt.cross > 0 || pt.arranged != n-1 {
-				delta = false
-			}
+			impl.Paths = append(impl.Paths, pt.stages)
 		}
-		if delta {
-			impl := JoinImplementation{Kind: DeltaJoin}
-			for _, pt := range paths {
-				impl.Paths = append(impl.Paths, pt.stages)
-			}
-			return impl
-		}
+		return impl
 	}
 	best := 0
-	for s := 1; s < n; s++ {
+	for s := 1; s < len(paths); s++ {
 		a, b := paths[s], paths[best]
 		if a.cross < b.cross || (a.cross == b.cross && a.arranged > b.arranged) {
 			best = s

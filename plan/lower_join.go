@@ -147,7 +147,7 @@ func (pb pathBuilder) build(path []JoinStage, chain []Rel) (int, expr.MapFilterP
 		var preds []expr.Scalar
 		for ci, c := range p.classes {
 			for mi, m := range c {
-				if done[ci][mi] || !p.boundBy(m, bound) {
+				if done[ci][mi] || !boundBy(p.members[ci][mi].inputs, bound) {
 					continue
 				}
 				done[ci][mi] = true

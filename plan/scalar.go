@@ -15,20 +15,25 @@ import (
 
 // support returns the sorted, distinct columns e reads.
 func support(es ...expr.Scalar) []int {
-	set := map[int]bool{}
+	var out []int
 	for _, e := range es {
 		visitScalar(e, func(s expr.Scalar) {
 			if c, ok := s.(expr.Column); ok {
-				set[c.Index] = true
+				out = append(out, c.Index)
 			}
 		})
 	}
-	out := make([]int, 0, len(set))
-	for c := range set {
-		out = append(out, c)
+	if len(out) < 2 {
+		return out
 	}
 	sort.Ints(out)
-	return out
+	u := out[:1]
+	for _, c := range out[1:] {
+		if c != u[len(u)-1] {
+			u = append(u, c)
+		}
+	}
+	return u
 }
 
 // supportBelow reports whether every column e reads is < n.
@@ -185,7 +190,60 @@ func literalBool(e expr.Scalar) (val, isNull, known bool) {
 
 func scalarKey(e expr.Scalar) string { return e.String() }
 
-func scalarsEqual(a, b expr.Scalar) bool { return a.String() == b.String() }
+func scalarsEqual(a, b expr.Scalar) bool {
+	switch x := a.(type) {
+	case *expr.Column:
+		return scalarsEqual(*x, b)
+	case *expr.Literal:
+		return scalarsEqual(*x, b)
+	case *expr.Call:
+		return scalarsEqual(*x, b)
+	case *expr.If:
+		return scalarsEqual(*x, b)
+	}
+	switch y := b.(type) {
+	case *expr.Column:
+		return scalarsEqual(a, *y)
+	case *expr.Literal:
+		return scalarsEqual(a, *y)
+	case *expr.Call:
+		return scalarsEqual(a, *y)
+	case *expr.If:
+		return scalarsEqual(a, *y)
+	}
+	switch x := a.(type) {
+	case expr.Column:
+		y, ok := b.(expr.Column)
+		return ok && x.Index == y.Index
+	case expr.Literal:
+		y, ok := b.(expr.Literal)
+		if !ok || (x.Err == nil) != (y.Err == nil) {
+			return false
+		}
+		if x.Err != nil {
+			return x.Err.Message == y.Err.Message
+		}
+		return x.Value.Kind() == y.Value.Kind() && x.Typ.Type.Equal(y.Typ.Type) && repr.Equal(x.Value, y.Value) && x.Value.String() == y.Value.String()
+	case expr.Call:
+		y, ok := b.(expr.Call)
+		if !ok || len(x.Args) != len(y.Args) || (x.Func != y.Func && (x.Func == nil || y.Func == nil || x.Func.Name != y.Func.Name || !x.Func.Ret.Equal(y.Func.Ret))) {
+			return false
+		}
+		for i := range x.Args {
+			if !scalarsEqual(x.Args[i], y.Args[i]) {
+				return false
+			}
+		}
+		return true
+	case expr.If:
+		y, ok := b.(expr.If)
+		return ok && scalarsEqual(x.Cond, y.Cond) && scalarsEqual(x.Then, y.Then) && scalarsEqual(x.Else, y.Else)
+	case expr.MzNow:
+		_, ok := b.(expr.MzNow)
+		return ok
+	}
+	return a.String() == b.String()
+}
 
 // containsScalar reports whether list holds an expression equal to e.
 func containsScalar(list []expr.Scalar, e expr.Scalar) bool {
