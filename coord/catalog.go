@@ -52,6 +52,8 @@ type item struct {
 	conn *sql.CreateConnectionPlan
 	// source is a source's ingestion state.
 	source *sourceState
+	// uniqueOn is the table whose writes a unique index checks.
+	uniqueOn *tableState
 }
 
 // catalog holds every schema and item. It is guarded by the coordinator's

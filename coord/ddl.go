@@ -292,6 +292,15 @@ func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, p
 			it.IndexKeys = append(it.IndexKeys, col.Index)
 		}
 	}
+	if p.Unique {
+		if on.table == nil || len(it.IndexKeys) != len(p.Keys) {
+			return pgcode.New(pgcode.FeatureNotSupported, "unique indexes must be on columns of a table")
+		}
+		if err := on.table.addUniqueKey(it.IndexKeys, name); err != nil {
+			return err
+		}
+		it.uniqueOn = on.table
+	}
 	// The index's dataflow reads its object (rendering a view's definition)
 	// and arranges it by the key.
 	get := plan.Get{Global: on.ID, Name: on.Name.String(), Type: plan.RelType{Cols: on.Desc.Types, Keys: on.Desc.Keys}}
@@ -303,6 +312,9 @@ func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, p
 	coll, err := render.Render(g, lir, c.imports(), c.now)
 	if err != nil {
 		g.Close()
+		if it.uniqueOn != nil {
+			it.uniqueOn.dropUniqueKey(name)
+		}
 		return err
 	}
 	arr := coll.Arrange(p.Keys)
@@ -483,6 +495,9 @@ func (c *Coordinator) dropItemsLocked(ctx context.Context, ids []plan.GlobalID, 
 		}
 		if it.source != nil && it.source.group != nil {
 			c.leaveGroupLocked(it)
+		}
+		if it.uniqueOn != nil {
+			it.uniqueOn.dropUniqueKey(it.Name.Item)
 		}
 		if (it.Kind == sql.KindTable || it.Kind == sql.KindSource) && persist {
 			if err := c.store.DropTable(ctx, uint64(id)); err != nil {

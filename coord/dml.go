@@ -54,6 +54,46 @@ func newTableState(p *sql.CreateTablePlan) *tableState {
 	return ts
 }
 
+// addUniqueKey adds a unique key (CREATE UNIQUE INDEX name): the current
+// contents must already be unique on it.
+func (ts *tableState) addUniqueKey(cols []int, name string) error {
+	index := map[string]repr.Row{}
+	for k, n := range ts.counts {
+		row := repr.Row(k)
+		key, ok := keyOf(row.Datums(), cols)
+		if !ok {
+			continue
+		}
+		if _, dup := index[key]; dup || n > 1 {
+			var names, vals []string
+			kd := repr.Row(key).Datums()
+			for j, c := range cols {
+				names = append(names, ts.names[c])
+				vals = append(vals, kd[j].Text())
+			}
+			return pgcode.New(pgcode.UniqueViolation, "could not create unique index %q", name).
+				WithDetail("Key (%s)=(%s) is duplicated.", strings.Join(names, ", "), strings.Join(vals, ", "))
+		}
+		index[key] = row.Clone()
+	}
+	ts.keys = append(ts.keys, append([]int(nil), cols...))
+	ts.keyName = append(ts.keyName, name)
+	ts.index = append(ts.index, index)
+	return nil
+}
+
+// dropUniqueKey removes the unique key a dropped unique index enforced.
+func (ts *tableState) dropUniqueKey(name string) {
+	for i, n := range ts.keyName {
+		if n == name {
+			ts.keys = append(ts.keys[:i:i], ts.keys[i+1:]...)
+			ts.keyName = append(ts.keyName[:i:i], ts.keyName[i+1:]...)
+			ts.index = append(ts.index[:i:i], ts.index[i+1:]...)
+			return
+		}
+	}
+}
+
 // keyOf packs row's key columns; ok is false when one is NULL (such rows
 // never conflict).
 func keyOf(ds []repr.Datum, cols []int) (string, bool) {

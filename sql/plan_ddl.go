@@ -58,9 +58,12 @@ type CreateIndexPlan struct {
 	IfNotExists bool
 	// Keys are expressions over the object's columns; for a default
 	// index, its primary key or all its columns.
-	Keys      []expr.Scalar
-	KeyNames  []string
-	Default   bool
+	Keys     []expr.Scalar
+	KeyNames []string
+	Default  bool
+	// Unique is CREATE UNIQUE INDEX: the key columns are a unique key of
+	// the table, enforced on writes (tables only).
+	Unique    bool
 	InCluster string
 	SQL       string
 }
@@ -337,8 +340,9 @@ func planCreateIndex(scx *StatementContext, s *parse.PG, ix *pg_query.IndexStmt)
 	if !item.Kind.IsRelation() {
 		return nil, pgcode.New(pgcode.WrongObjectType, "cannot create index on %s %q", item.Kind, item.Name.Item)
 	}
-	if ix.Unique {
-		return nil, pgcode.New(pgcode.FeatureNotSupported, "CREATE UNIQUE INDEX is not supported")
+	if ix.Unique && item.Kind != KindTable {
+		return nil, pgcode.New(pgcode.WrongObjectType, "cannot create a unique index on %s %q", item.Kind, item.Name.Item).
+			WithDetail("Unique indexes enforce a key on writes, which only tables take.")
 	}
 	if ix.WhereClause != nil {
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "partial indexes are not supported")
@@ -348,7 +352,7 @@ func planCreateIndex(scx *StatementContext, s *parse.PG, ix *pg_query.IndexStmt)
 	for i, n := range item.Desc.Names {
 		sc.cols = append(sc.cols, scopeCol{table: item.Name.Item, name: n, typ: item.Desc.Types[i]})
 	}
-	p := &CreateIndexPlan{Name: ix.Idxname, On: item, IfNotExists: ix.IfNotExists, SQL: s.Text}
+	p := &CreateIndexPlan{Name: ix.Idxname, On: item, IfNotExists: ix.IfNotExists, Unique: ix.Unique, SQL: s.Text}
 	for _, param := range ix.IndexParams {
 		ie := param.GetIndexElem()
 		var h HScalar
