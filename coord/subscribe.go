@@ -2,6 +2,7 @@ package coord
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sort"
 	"sync"
@@ -231,8 +232,8 @@ func (sub *subscription) fetch(ctx context.Context, n int64, wait bool) ([]repr.
 			break
 		}
 		if err != nil {
-			if ctx.Err() != nil && len(out) >= 0 {
-				break
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				break // the FETCH timeout: return what arrived
 			}
 			return nil, err
 		}
