@@ -18,13 +18,16 @@
 //
 // # Dataflows
 //
-// Each table and source has an input and an arrangement of its rows that
-// every reader shares. A materialized view or index is a dataflow that
-// imports the arrangements it reads and exports its own. A one-shot SELECT
-// that is not a lookup in an existing arrangement builds a transient
-// dataflow over the imported arrangements, steps it once at the read
-// timestamp, reads its output and drops it. SUBSCRIBE keeps such a dataflow
-// and streams each step's changes.
+// Each table and source has an input dataflow whose output (its rows,
+// arranged, with history) every reader shares. A materialized view is a
+// dataflow that imports the outputs it reads and exports its own; an index
+// is a dataflow that arranges an object by a key, and joins look up in it.
+// A one-shot SELECT builds a transient dataflow over the imported outputs
+// and indexes, steps it once at the read timestamp, reads its output and
+// drops it (reading a materialized view this way copies its contents;
+// a direct peek at an arrangement is future work). SUBSCRIBE keeps such a
+// dataflow and streams each step's changes. Dataflows whose inputs did not
+// change at a step only advance their frontiers (dataflow.Graph.Quiet).
 //
 // # Concurrency
 //
