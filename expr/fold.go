@@ -8,8 +8,8 @@ import (
 // FoldConstants simplifies e: calls of immutable functions whose arguments
 // are all literals become literals (an evaluation error becomes an error
 // Literal, raised only if the literal is evaluated); strict calls with a
-// NULL literal argument become NULL when no other argument could raise
-// an error; AND/OR drop their identity literals
+// NULL literal argument become NULL (as in PostgreSQL, even when another
+// argument could raise an error); AND/OR drop their identity literals
 // and collapse to their absorbing value (FALSE/TRUE wins over NULL and
 // errors, as evaluation does); CASE with a literal condition picks its
 // branch; COALESCE drops leading NULLs and everything after its first
@@ -90,22 +90,20 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 }
 
 // strictNullFoldable reports whether a strict call over args is NULL
-// whatever the row: some argument is a NULL literal and no other argument
-// could raise an error first (each is a column or a non-error literal).
+// whatever the row: some argument is a NULL literal. Like PostgreSQL's
+// eval_const_expressions, this folds even when another argument could
+// raise an error at run time (SELECT ... WHERE 1/col = NULL is empty,
+// never a division by zero); an error literal argument still wins.
 func strictNullFoldable(args []Scalar) bool {
 	sawNull := false
 	for _, a := range args {
-		switch x := a.(type) {
-		case Literal:
+		if x, ok := a.(Literal); ok {
 			if x.Err != nil {
 				return false
 			}
 			if x.Value.IsNull() {
 				sawNull = true
 			}
-		case Column:
-		default:
-			return false
 		}
 	}
 	return sawNull

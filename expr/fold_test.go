@@ -2,6 +2,7 @@ package expr
 
 import (
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/viewd/viewd/pgcode"
@@ -148,7 +149,14 @@ func TestFoldPreservesEvaluation(t *testing.T) {
 			if rng.Intn(4) == 0 {
 				row[rng.Intn(2)] = repr.Null
 			}
-			if a, b := outcome(e, row), outcome(f, row); a != b {
+			// Folding never changes a result and never introduces an
+			// error. Where evaluation fails, the folded expression may
+			// not: like PostgreSQL's eval_const_expressions, a strict call
+			// with a NULL literal argument folds to NULL, so an error
+			// another argument would raise at run time is never raised
+			// (and an enclosing COALESCE moves on to its next argument).
+			a, b := outcome(e, row), outcome(f, row)
+			if a != b && !strings.HasPrefix(a, "error") {
 				t.Fatalf("%s folds to %s; on %v: %s vs %s", e, f, row, a, b)
 			}
 		}
