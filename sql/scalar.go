@@ -520,31 +520,19 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 			}
 			return e.rowCompare(op, l, r, a.Location)
 		}
-		l, err := e.plan(a.Lexpr)
-		if err != nil {
-			return nil, err
-		}
-		r, err := e.plan(a.Rexpr)
+		l, r, err := e.planPair(a)
 		if err != nil {
 			return nil, err
 		}
 		return e.binaryOp(op, l, r, a.Location)
 	case pg_query.A_Expr_Kind_AEXPR_LIKE, pg_query.A_Expr_Kind_AEXPR_ILIKE:
-		l, err := e.plan(a.Lexpr)
-		if err != nil {
-			return nil, err
-		}
-		r, err := e.plan(a.Rexpr)
+		l, r, err := e.planPair(a)
 		if err != nil {
 			return nil, err
 		}
 		return e.binaryOp(op, l, r, a.Location)
 	case pg_query.A_Expr_Kind_AEXPR_DISTINCT, pg_query.A_Expr_Kind_AEXPR_NOT_DISTINCT:
-		l, err := e.plan(a.Lexpr)
-		if err != nil {
-			return nil, err
-		}
-		r, err := e.plan(a.Rexpr)
+		l, r, err := e.planPair(a)
 		if err != nil {
 			return nil, err
 		}
@@ -559,11 +547,7 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 		}
 		return notDistinct, nil
 	case pg_query.A_Expr_Kind_AEXPR_NULLIF:
-		l, err := e.plan(a.Lexpr)
-		if err != nil {
-			return nil, err
-		}
-		r, err := e.plan(a.Rexpr)
+		l, r, err := e.planPair(a)
 		if err != nil {
 			return nil, err
 		}
@@ -1453,4 +1437,17 @@ func (e *ectx) quantified(op string, lhs []HScalar, rel HRel, isAll bool, loc in
 	// hasNull is false, so ANY gives false and ALL true.
 	sel := HProject{Input: HMap{Input: red, Scalars: []HScalar{val}}, Outputs: []int{3}}
 	return HSelect{Rel: sel, Type: boolT}, nil
+}
+
+// planPair plans the two operands of a binary A_Expr.
+func (e *ectx) planPair(a *pg_query.A_Expr) (HScalar, HScalar, error) {
+	l, err := e.plan(a.Lexpr)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := e.plan(a.Rexpr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, r, nil
 }
