@@ -2,7 +2,6 @@ package coord
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/pgcode"
@@ -238,6 +237,3 @@ func (v catalogView) ItemByID(id plan.GlobalID) (*sql.CatalogItem, bool) {
 
 // DefaultDatabase implements sql.Catalog.
 func (v catalogView) DefaultDatabase() string { return defaultDatabase }
-
-// lowerName folds an unquoted identifier as PostgreSQL does.
-func lowerName(s string) string { return strings.ToLower(s) }

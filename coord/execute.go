@@ -15,7 +15,6 @@ import (
 
 var (
 	textType  = repr.ColumnType{Type: repr.TypeText, Nullable: true}
-	int8Type  = repr.ColumnType{Type: repr.TypeInt8}
 	boolType  = repr.ColumnType{Type: repr.TypeBool}
 	numType   = repr.ColumnType{Type: repr.TypeNumeric}
 	oneColumn = func(name string) *repr.RelationDesc {

@@ -181,7 +181,7 @@ func (c *Coordinator) peekOverlayLocked(ctx context.Context, rel plan.Rel, ts re
 	if err != nil {
 		return nil, err
 	}
-	g := dataflow.NewGraph(c.transientOptions())
+	g := dataflow.NewGraph(c.graphOptions())
 	defer g.Close()
 	var imp render.Imports = c.imports()
 	if len(overlay) > 0 {
@@ -217,14 +217,6 @@ func (c *Coordinator) peekOverlayLocked(ctx context.Context, rel plan.Rel, ts re
 		}
 	}
 	return rows, nil
-}
-
-// transientOptions configures one-shot dataflows: a small step runs on one
-// goroutine anyway, so they share the server's worker count (imports
-// require it).
-func (c *Coordinator) transientOptions() dataflow.Options {
-	o := c.graphOptions()
-	return o
 }
 
 // optimizeLocked inlines views and builtins, optimises and lowers a plan.
