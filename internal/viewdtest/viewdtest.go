@@ -1,6 +1,10 @@
 // Package viewdtest starts viewd servers for black-box tests: it builds
 // ./cmd/viewd once per test binary, runs it on free loopback ports with a
 // fresh data directory, and stops it when the test ends.
+//
+// go test's result cache does not know that such tests depend on the
+// server's code: run them with -count=1 (as .ci/test does) after changing
+// it.
 package viewdtest
 
 import (
