@@ -69,17 +69,58 @@ func peekKeys(r TraceReader, asOf repr.Timestamp) (*Rows, error) {
 		return nil, err
 	}
 	var out Rows
-	for c.Rewind(); c.KeyValid(); c.StepKey() {
-		var n repr.Diff
-		for ; c.ValValid(); c.StepVal() {
-			_, d := c.Val()
-			n += d
-		}
-		if n != 0 {
+	for ; c.KeyValid(); c.StepKey() {
+		if n := c.Count(); n != 0 {
 			out.Push(c.Key(), n)
 		}
 	}
 	return &out, nil
+}
+
+// OutputReader reads an Output while holding its since: what a one-shot
+// read takes under the coordinator's lock (a read hold) and then uses
+// outside it. Reads at times in [since, Upper) are exact for as long as
+// the reader is held. It is safe for use by one goroutine at a time,
+// concurrently with the steps of the graph that writes the output.
+type OutputReader struct {
+	o        *Output
+	ok, errs TraceReader
+}
+
+// Reader returns a reader holding the output's history from since on
+// (or from the output's since, if that is later).
+func (o *Output) Reader(since repr.Timestamp) *OutputReader {
+	return &OutputReader{o: o, ok: o.ok.Reader(since), errs: o.errs.Reader(since)}
+}
+
+// Since returns the reader's since.
+func (r *OutputReader) Since() repr.Timestamp { return r.ok.Since() }
+
+// Upper returns the output's upper.
+func (r *OutputReader) Upper() repr.Timestamp { return r.o.Upper() }
+
+// Errs returns the output's err rows as of asOf (usually none; a reader
+// must fail with them when there are any).
+func (r *OutputReader) Errs(asOf repr.Timestamp) (*Rows, error) { return peekKeys(r.errs, asOf) }
+
+// Cursor returns a cursor over the output's rows as of asOf: each key is a
+// row, Count its multiplicity (vals are empty).
+func (r *OutputReader) Cursor(asOf repr.Timestamp) (*Cursor, error) { return r.ok.Cursor(asOf) }
+
+// Count returns the multiplicity of row as of asOf.
+func (r *OutputReader) Count(asOf repr.Timestamp, row repr.Row) (repr.Diff, error) {
+	var n repr.Diff
+	err := r.ok.Lookup(asOf, row, func(_ repr.Row, d repr.Diff) bool {
+		n += d
+		return true
+	})
+	return n, err
+}
+
+// Release drops the reader's holds.
+func (r *OutputReader) Release() {
+	r.ok.Release()
+	r.errs.Release()
 }
 
 type outputOp struct {

@@ -1,7 +1,6 @@
 package dataflow
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -267,8 +266,13 @@ type TraceReader interface {
 	// Upper returns the trace's upper: times below it are complete.
 	Upper() repr.Timestamp
 	// Cursor returns a cursor over the trace's contents accumulated as of
-	// asOf, which must lie in [Since, Upper).
+	// asOf, which must lie in [Since, Upper). The cursor merges the
+	// trace's batches lazily; it is valid while the reader is held.
 	Cursor(asOf repr.Timestamp) (*Cursor, error)
+	// Lookup calls fn with each val of key k and its multiplicity as of
+	// asOf (consolidated, in val order) until fn returns false. It costs a
+	// binary search per batch of k's shard.
+	Lookup(asOf repr.Timestamp, k repr.Row, fn func(v repr.Row, d repr.Diff) bool) error
 	// Trace returns the underlying trace (for Graph.Import).
 	Trace() *Trace
 	// Release drops the reader's hold.
@@ -392,113 +396,63 @@ func (r *traceReader) Release() {
 	}
 }
 
-// Cursor implements TraceReader.
-func (r *traceReader) Cursor(asOf repr.Timestamp) (*Cursor, error) {
+// check reports whether the reader can read as of asOf.
+func (r *traceReader) check(asOf repr.Timestamp) error {
 	r.mu.Lock()
 	since, released := r.since, r.released
 	r.mu.Unlock()
 	if released {
-		return nil, ErrReleased
+		return ErrReleased
 	}
 	if asOf < since {
-		return nil, fmt.Errorf("dataflow: read as of %d is before the trace's since %d", asOf, since)
+		return fmt.Errorf("dataflow: read as of %d is before the trace's since %d", asOf, since)
 	}
 	if up := r.t.Upper(); asOf >= up {
-		return nil, fmt.Errorf("dataflow: read as of %d is not complete: the trace's upper is %d", asOf, up)
+		return fmt.Errorf("dataflow: read as of %d is not complete: the trace's upper is %d", asOf, up)
 	}
-	return r.t.cursor(asOf), nil
+	return nil
 }
 
-// cursor accumulates every shard as of asOf into one consolidated batch.
-func (t *Trace) cursor(asOf repr.Timestamp) *Cursor {
-	var bd Builder
+// Cursor implements TraceReader.
+func (r *traceReader) Cursor(asOf repr.Timestamp) (*Cursor, error) {
+	if err := r.check(asOf); err != nil {
+		return nil, err
+	}
+	return newCursor(r.t.snapshot(), asOf), nil
+}
+
+// snapshot returns every shard's batches (immutable) as of now.
+func (t *Trace) snapshot() []*Batch {
+	var bs []*Batch
 	for _, s := range t.shards {
-		for _, b := range s.snapshot() {
-			for k := range b.Keys() {
-				key := b.key(k)
-				st, e := b.updRange(k)
-				for u := st; u < e; u++ {
-					if b.time(u) <= asOf {
-						bd.Add(key, b.val(u), 0, b.diff(u))
-					}
-				}
-			}
+		bs = append(bs, s.snapshot()...)
+	}
+	return bs
+}
+
+// Lookup implements TraceReader.
+func (r *traceReader) Lookup(asOf repr.Timestamp, k repr.Row, fn func(v repr.Row, d repr.Diff) bool) error {
+	if err := r.check(asOf); err != nil {
+		return err
+	}
+	vs := lookupVals(r.t.shards[r.t.shardOf(k)].snapshot(), k, asOf, nil)
+	for _, x := range vs {
+		if !fn(x.v, x.d) {
+			break
 		}
 	}
-	return &Cursor{b: bd.Build()}
-}
-
-// Cursor walks a consolidated snapshot key by key and, within a key, val by
-// val with each val's accumulated multiplicity.
-type Cursor struct {
-	b      *Batch
-	k, v   int
-	vs, ve int
-}
-
-// KeyValid reports whether the cursor is at a key.
-func (c *Cursor) KeyValid() bool { return c.k < c.b.Keys() }
-
-// Key returns the current key.
-func (c *Cursor) Key() repr.Row { return c.b.key(c.k) }
-
-// StepKey moves to the next key and its first val.
-func (c *Cursor) StepKey() {
-	c.k++
-	c.enterKey()
-}
-
-// SeekKey moves to the first key >= k.
-func (c *Cursor) SeekKey(k repr.Row) {
-	n := c.b.Keys()
-	c.k = c.k + slicesSearch(n-c.k, func(i int) bool { return bytes.Compare(c.b.key(c.k+i), k) >= 0 })
-	c.enterKey()
-}
-
-func slicesSearch(n int, f func(int) bool) int {
-	lo, hi := 0, n
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if !f(m) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
-}
-
-func (c *Cursor) enterKey() {
-	if c.KeyValid() {
-		c.vs, c.ve = c.b.updRange(c.k)
-		c.v = c.vs
-	}
-}
-
-// ValValid reports whether the cursor is at a val of the current key.
-func (c *Cursor) ValValid() bool { return c.KeyValid() && c.v < c.ve }
-
-// Val returns the current val and its multiplicity.
-func (c *Cursor) Val() (repr.Row, repr.Diff) { return c.b.val(c.v), c.b.diff(c.v) }
-
-// StepVal moves to the next val.
-func (c *Cursor) StepVal() { c.v++ }
-
-// Rewind moves to the first key.
-func (c *Cursor) Rewind() {
-	c.k = 0
-	c.enterKey()
+	return nil
 }
 
 // Peek returns every (val, multiplicity) of the trace as of asOf, sorted by
-// val bytes: the coordinator's SELECT path over an index.
+// val bytes.
 func Peek(r TraceReader, asOf repr.Timestamp) (*Rows, error) {
 	c, err := r.Cursor(asOf)
 	if err != nil {
 		return nil, err
 	}
 	var out Rows
-	for c.Rewind(); c.KeyValid(); c.StepKey() {
+	for ; c.KeyValid(); c.StepKey() {
 		for ; c.ValValid(); c.StepVal() {
 			v, d := c.Val()
 			out.Push(v, d)
@@ -510,15 +464,14 @@ func Peek(r TraceReader, asOf repr.Timestamp) (*Rows, error) {
 
 // PeekKey returns the vals of key k as of asOf (an index lookup).
 func PeekKey(r TraceReader, k repr.Row, asOf repr.Timestamp) (*Rows, error) {
-	if asOf < r.Since() || asOf >= r.Upper() {
-		return nil, fmt.Errorf("dataflow: read as of %d outside [%d, %d)", asOf, r.Since(), r.Upper())
-	}
-	t := r.Trace()
 	var out Rows
-	lookup(t.shards[t.shardOf(k)].snapshot(), k, func(x repr.Timestamp) bool { return x <= asOf }, func(v repr.Row, d repr.Diff) {
+	err := r.Lookup(asOf, k, func(v repr.Row, d repr.Diff) bool {
 		out.Push(v, d)
+		return true
 	})
-	out.Consolidate()
+	if err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
