@@ -60,9 +60,9 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 			// The MFP's error is kept apart: Eval's own (nil) result must
 			// not overwrite it.
 			var mfpErr error
-			err = o.tf.Eval(&g.eval, o.argv, func(out []repr.Datum) {
+			err = o.tf.Eval(&g.eval, o.argv, func(out []repr.Datum) bool {
 				if mfpErr != nil {
-					return
+					return false
 				}
 				o.wide = append(append(o.wide[:0], o.datums...), out...)
 				o.pk.Reset()
@@ -73,6 +73,7 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 				case keep:
 					o.out.ok.Push(o.pk.Row(), d)
 				}
+				return true
 			})
 			if err == nil {
 				err = mfpErr

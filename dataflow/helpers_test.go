@@ -37,9 +37,11 @@ var (
 			return repr.Int8Datum(a[0].Int() / a[1].Int()), nil
 		}}
 	seriesFn = &expr.TableFunc{Name: "generate_series", Cols: []repr.ColumnType{{Type: repr.TypeInt8}},
-		Eval: func(_ *expr.EvalCtx, a []repr.Datum, emit func([]repr.Datum)) error {
+		Eval: func(_ *expr.EvalCtx, a []repr.Datum, emit func([]repr.Datum) bool) error {
 			for i := int64(1); i <= a[0].Int(); i++ {
-				emit([]repr.Datum{repr.Int8Datum(i)})
+				if !emit([]repr.Datum{repr.Int8Datum(i)}) {
+					return nil
+				}
 			}
 			return nil
 		}}

@@ -21,8 +21,9 @@ type TableFunc struct {
 	Name string
 	Cols []repr.ColumnType
 	// Eval emits the output rows for one set of argument values; emit must
-	// not retain the slice it is given.
-	Eval func(ctx *EvalCtx, args []repr.Datum, emit func(row []repr.Datum)) error
+	// not retain the slice it is given. When emit returns false, Eval stops
+	// and returns nil (the consumer has enough rows, or was cancelled).
+	Eval func(ctx *EvalCtx, args []repr.Datum, emit func(row []repr.Datum) bool) error
 	// ColNames are the default output column names (PostgreSQL names a
 	// single-column table function's column after the function).
 	ColNames []string
@@ -130,7 +131,7 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 			return &TableFunc{
 				Name: "unnest", Cols: []repr.ColumnType{{Type: elem, Nullable: true}}, ColNames: []string{"unnest"},
 				ArgTypes: []repr.ScalarType{argTypes[0]},
-				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum)) error {
+				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
 					if args[0].IsNull() {
 						return nil
 					}
@@ -142,7 +143,9 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 							return nil
 						}
 						row[0] = d
-						emit(row[:])
+						if !emit(row[:]) {
+							return nil
+						}
 					}
 				},
 			}, nil
@@ -157,7 +160,7 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 			return &TableFunc{
 				Name: name, Cols: []repr.ColumnType{col}, ColNames: []string{"value"},
 				ArgTypes: []repr.ScalarType{repr.TypeJsonb},
-				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum)) error {
+				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
 					if args[0].IsNull() {
 						return nil
 					}
@@ -175,7 +178,9 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 					var row [1]repr.Datum
 					for _, e := range j.Elems {
 						row[0] = jsonOut(e, asText)
-						emit(row[:])
+						if !emit(row[:]) {
+							return nil
+						}
 					}
 					return nil
 				},
@@ -191,7 +196,7 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 			return &TableFunc{
 				Name: name, Cols: []repr.ColumnType{{Type: repr.TypeText}, val}, ColNames: []string{"key", "value"},
 				ArgTypes: []repr.ScalarType{repr.TypeJsonb},
-				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum)) error {
+				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
 					if args[0].IsNull() {
 						return nil
 					}
@@ -206,7 +211,9 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 					for _, p := range j.Pairs {
 						row[0] = repr.TextDatum(p.Key)
 						row[1] = jsonOut(p.Value, asText)
-						emit(row[:])
+						if !emit(row[:]) {
+							return nil
+						}
 					}
 					return nil
 				},
@@ -217,7 +224,7 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 			return &TableFunc{
 				Name: name, Cols: []repr.ColumnType{{Type: repr.TypeText}}, ColNames: []string{"jsonb_object_keys"},
 				ArgTypes: []repr.ScalarType{repr.TypeJsonb},
-				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum)) error {
+				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
 					if args[0].IsNull() {
 						return nil
 					}
@@ -235,7 +242,9 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 					var row [1]repr.Datum
 					for _, p := range j.Pairs {
 						row[0] = repr.TextDatum(p.Key)
-						emit(row[:])
+						if !emit(row[:]) {
+							return nil
+						}
 					}
 					return nil
 				},
@@ -247,7 +256,7 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 			return &TableFunc{
 				Name: name, Cols: []repr.ColumnType{{Type: repr.TypeText}}, ColNames: []string{"regexp_split_to_table"},
 				ArgTypes: at,
-				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum)) error {
+				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
 					for _, a := range args {
 						if a.IsNull() {
 							return nil
@@ -264,7 +273,9 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 					var row [1]repr.Datum
 					for _, part := range regexpSplit(re, args[0].Str()) {
 						row[0] = repr.TextDatum(part)
-						emit(row[:])
+						if !emit(row[:]) {
+							return nil
+						}
 					}
 					return nil
 				},
@@ -316,13 +327,13 @@ func seriesNumeric(t repr.ScalarType, argTypes []repr.ScalarType) *TableFunc {
 		ArgTypes: argTypes,
 	}
 	if t.Kind == repr.KindNumeric {
-		tf.Eval = func(ctx *EvalCtx, args []repr.Datum, emit func([]repr.Datum)) error {
+		tf.Eval = func(ctx *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
 			return seriesDecimal(args, emit)
 		}
 		return tf
 	}
 	k := t.Kind
-	tf.Eval = func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum)) error {
+	tf.Eval = func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
 		for _, a := range args {
 			if a.IsNull() {
 				return nil
@@ -338,7 +349,9 @@ func seriesNumeric(t repr.ScalarType, argTypes []repr.ScalarType) *TableFunc {
 		var row [1]repr.Datum
 		for v := start; (step > 0 && v <= stop) || (step < 0 && v >= stop); {
 			row[0] = repr.IntDatum(k, v)
-			emit(row[:])
+			if !emit(row[:]) {
+				return nil
+			}
 			next := v + step
 			if (step > 0 && next < v) || (step < 0 && next > v) {
 				break // overflow: the series ends, as PostgreSQL's does
@@ -355,7 +368,7 @@ func seriesTime(t repr.ScalarType) *TableFunc {
 	return &TableFunc{
 		Name: "generate_series", Cols: []repr.ColumnType{{Type: t}}, ColNames: []string{"generate_series"},
 		ArgTypes: []repr.ScalarType{t, t, repr.TypeInterval},
-		Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum)) error {
+		Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
 			for _, a := range args {
 				if a.IsNull() {
 					return nil
@@ -375,7 +388,9 @@ func seriesTime(t repr.ScalarType) *TableFunc {
 				} else {
 					row[0] = repr.TimestampTzDatum(v)
 				}
-				emit(row[:])
+				if !emit(row[:]) {
+					return nil
+				}
 				next, err := TimestampAddInterval(v, step, 1)
 				if err != nil {
 					return err
@@ -439,7 +454,7 @@ func floorDivI(a, b int64) int64 {
 	return q
 }
 
-func seriesDecimal(args []repr.Datum, emit func([]repr.Datum)) error {
+func seriesDecimal(args []repr.Datum, emit func([]repr.Datum) bool) error {
 	for _, a := range args {
 		if a.IsNull() {
 			return nil
@@ -470,7 +485,9 @@ func seriesDecimal(args []repr.Datum, emit func([]repr.Datum)) error {
 		v := new(apd.Decimal)
 		v.Set(cur)
 		row[0] = repr.NumericDatum(v)
-		emit(row[:])
+		if !emit(row[:]) {
+			return nil
+		}
 		next := new(apd.Decimal)
 		if _, err := apd.BaseContext.WithPrecision(1000).Add(next, cur, step); err != nil {
 			return pgcode.New(pgcode.NumericValueOutOfRange, "value overflows numeric format")

@@ -25,7 +25,7 @@ func runTableFunc(t *testing.T, name string, types []repr.ScalarType, args ...st
 		ds[i] = d
 	}
 	var rows []string
-	err = tf.Eval(&EvalCtx{}, ds, func(row []repr.Datum) {
+	err = tf.Eval(&EvalCtx{}, ds, func(row []repr.Datum) bool {
 		if len(row) != len(tf.Cols) {
 			t.Fatalf("%s emitted %d columns, declares %d", name, len(row), len(tf.Cols))
 		}
@@ -34,6 +34,7 @@ func runTableFunc(t *testing.T, name string, types []repr.ScalarType, args ...st
 			parts[i] = d.Text()
 		}
 		rows = append(rows, strings.Join(parts, "="))
+		return true
 	})
 	return strings.Join(rows, "|"), err
 }

@@ -263,12 +263,23 @@ func evalOverConstant(rel Rel, c Constant) (Constant, bool) {
 				args[i] = v
 			}
 			diff := row.Diff
-			err := r.Func.Eval(&ctx, args, func(emitted []repr.Datum) {
+			tooMany := false
+			err := r.Func.Eval(&ctx, args, func(emitted []repr.Datum) bool {
+				if len(out) >= foldRowLimit {
+					tooMany = true
+					return false
+				}
 				full := append(append([]repr.Datum(nil), ds...), emitted...)
 				out = append(out, ConstRow{Row: repr.PackRow(full...), Diff: diff})
+				return true
 			})
 			if err != nil {
 				return fail(err)
+			}
+			if tooMany {
+				// A large series stays a FlatMap: it is computed (and
+				// streamed) when the query runs, not held in the plan.
+				return Constant{}, false
 			}
 		}
 	case Negate:
@@ -286,6 +297,10 @@ func evalOverConstant(rel Rel, c Constant) (Constant, bool) {
 	}
 	return Constant{Rows: out, Type: typ}, true
 }
+
+// foldRowLimit bounds the rows constant folding may produce from a table
+// function: past it the FlatMap is left in the plan.
+const foldRowLimit = 10000
 
 // normalizeConstant consolidates rows (summing multiplicities of equal
 // rows, dropping zeros) and sorts them by their encoding.

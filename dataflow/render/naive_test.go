@@ -155,9 +155,10 @@ func (n *naive) eval(rel plan.Rel) (coll, error) {
 				}
 			}
 			d := in[k]
-			err := r.Func.Eval(ctx, args, func(row []repr.Datum) {
+			err := r.Func.Eval(ctx, args, func(row []repr.Datum) bool {
 				all := append(append([]repr.Datum(nil), ds...), row...)
 				out.add(repr.PackRow(all...), d)
+				return true
 			})
 			if err != nil {
 				return nil, err
