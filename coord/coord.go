@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/viewd/viewd/dataflow"
@@ -34,6 +35,13 @@ type Config struct {
 	RetainHistory time.Duration
 	// Now returns the wall clock in milliseconds; nil means time.Now.
 	Now func() repr.Timestamp
+	// MaxQueryMemory bounds the memory one query may use for state it
+	// must hold (sorting, transient dataflows): past it the query fails
+	// with 53200. 0 means a quarter of the machine's memory.
+	MaxQueryMemory int64
+	// DisableFastPath makes every read build a transient dataflow (tests
+	// compare the fast paths with it).
+	DisableFastPath bool
 }
 
 // Coordinator is the server's state. Create one with Open.
@@ -51,6 +59,8 @@ type Coordinator struct {
 	// now is the latest complete timestamp: every input has been fed and
 	// every dataflow stepped through it.
 	now repr.Timestamp
+	// nowA mirrors now for readers outside the lock (evaluation contexts).
+	nowA atomic.Uint64
 	// since is the earliest timestamp reads may ask for.
 	since repr.Timestamp
 	// advanced is broadcast (under mu) whenever now moves.
@@ -108,6 +118,9 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	if cfg.RetainHistory <= 0 {
 		cfg.RetainHistory = 5 * time.Second
 	}
+	if cfg.MaxQueryMemory <= 0 {
+		cfg.MaxQueryMemory = defaultQueryMemory()
+	}
 	if cfg.Now == nil {
 		cfg.Now = func() repr.Timestamp { return repr.Timestamp(time.Now().UnixMilli()) }
 	}
@@ -136,6 +149,7 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	installBuiltins(c.cat)
 	start := max(state.Timestamp+1, cfg.Now())
 	c.now = start
+	c.nowA.Store(uint64(start))
 	c.since = start
 	if err := c.replay(ctx, state); err != nil {
 		c.closeDataflows()
@@ -293,6 +307,7 @@ func (c *Coordinator) advanceLocked(ctx context.Context, w *tableWrite) (repr.Ti
 		return 0, err
 	}
 	c.now = t
+	c.nowA.Store(uint64(t))
 	// Compact at most every idleAdvance: each compaction visits every
 	// arrangement.
 	retain := repr.Timestamp(c.cfg.RetainHistory.Milliseconds())

@@ -2,6 +2,7 @@ package coord
 
 import (
 	"context"
+	"io"
 	"strings"
 
 	"github.com/viewd/viewd/expr"
@@ -15,13 +16,17 @@ import (
 // cursor is a DECLAREd cursor over a query's rows or a SUBSCRIBE.
 type cursor struct {
 	desc repr.RelationDesc
-	rows []repr.Row
+	// rows streams a query's result; FETCH pulls from it.
+	rows *resultRows
 	sub  *subscription
 }
 
 func (cur *cursor) close() {
 	if cur.sub != nil {
 		cur.sub.Close()
+	}
+	if cur.rows != nil {
+		cur.rows.Close()
 	}
 }
 
@@ -58,12 +63,17 @@ func (s *session) fetch(ctx context.Context, p *sql.FetchPlan) (wire.Result, err
 		return wire.Result{}, pgcode.New(pgcode.InvalidCursorName, "cursor %q does not exist", p.Name)
 	}
 	if cur.sub == nil {
-		n := int(p.Count)
-		if n < 0 || n > len(cur.rows) {
-			n = len(cur.rows)
+		var out []repr.Row
+		for p.Count < 0 || int64(len(out)) < p.Count {
+			row, err := cur.rows.Next(ctx)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return wire.Result{}, err
+			}
+			out = append(out, row.Clone())
 		}
-		out := cur.rows[:n]
-		cur.rows = cur.rows[n:]
 		return wire.Result{Rows: &sliceRows{rows: out}, Tag: "FETCH"}, nil
 	}
 	wait := true
@@ -134,7 +144,7 @@ func (s *session) copyTo(ctx context.Context, p *sql.CopyToPlan) (wire.Result, e
 	if err != nil {
 		return wire.Result{}, err
 	}
-	return wire.Result{CopyOut: &wire.CopyOut{Desc: p.Query.Desc, Rows: &sliceRows{rows: rows}, Options: opts}}, nil
+	return wire.Result{CopyOut: &wire.CopyOut{Desc: p.Query.Desc, Rows: rows, Options: opts}}, nil
 }
 
 func (s *session) copyFrom(p *sql.CopyFromPlan) (wire.Result, error) {

@@ -196,13 +196,17 @@ func (ts *tableState) check(ups []storage.TableUpdate) error {
 
 // evalCtx returns the evaluation context of a statement.
 func (s *session) evalCtx() *expr.EvalCtx {
-	return &expr.EvalCtx{TimeZone: s.vars.must("TimeZone"), StmtTime: time.Now().UnixMicro(), LogicalNow: s.c.now}
+	return &expr.EvalCtx{TimeZone: s.vars.must("TimeZone"), StmtTime: time.Now().UnixMicro(), LogicalNow: repr.Timestamp(s.c.nowA.Load())}
 }
 
 // readAll computes rel at the session's read timestamp.
 func (s *session) readAll(ctx context.Context, rel plan.Rel) ([]repr.Row, error) {
 	q := &sql.QueryPlan{Expr: rel, Finishing: sql.Finishing{Limit: -1, Project: identityCols(plan.Arity(rel))}}
-	return s.selectRows(ctx, q, nil, false)
+	rows, err := s.selectRows(ctx, q, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return drain(ctx, rows)
 }
 
 func identityCols(n int) []int {

@@ -122,7 +122,7 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 		if err != nil {
 			return wire.Result{}, err
 		}
-		return wire.Result{Rows: &sliceRows{rows: rows}}, nil
+		return wire.Result{Rows: rows}, nil
 	case *sql.CreateTablePlan:
 		return s.ddl(ctx, "CREATE TABLE", func() error { return c.createTable(ctx, p, true) })
 	case *sql.CreateViewPlan:

@@ -1,10 +1,8 @@
 package coord
 
 import (
-	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/viewd/viewd/dataflow"
 	"github.com/viewd/viewd/dataflow/render"
@@ -14,61 +12,6 @@ import (
 	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/sql"
 )
-
-// asOfWait bounds how long a read at a future timestamp waits.
-const asOfWait = 30 * time.Second
-
-// selectRows runs a query: it chooses the read timestamp, computes the
-// result there and applies the finishing.
-func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.TimestampExpr, atLeast bool) ([]repr.Row, error) {
-	c := s.c
-	var ts repr.Timestamp
-	explicit := false
-	if asOf != nil {
-		d, _, err := c.evalConstant(ctx, asOf.Expr)
-		if err != nil {
-			return nil, err
-		}
-		if ts, err = datumTimestamp(d); err != nil {
-			return nil, err
-		}
-		explicit = !atLeast
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if asOf != nil && !explicit {
-		ts = max(ts, c.now)
-	}
-	switch {
-	case asOf == nil:
-		ts = c.now
-		if s.txn.explicit {
-			if !s.txn.hasReadTS {
-				s.txn.readTS, s.txn.hasReadTS = ts, true
-			}
-			ts = s.txn.readTS
-		}
-	case ts > c.now:
-		wctx, cancel := context.WithTimeout(ctx, asOfWait)
-		err := c.waitForLocked(wctx, ts)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, pgcode.New(pgcode.QueryCanceled, "timed out waiting for timestamp %d to become complete", ts)
-		}
-	}
-	if ts < c.since {
-		return nil, pgcode.New(pgcode.InvalidParameterValue, "timestamp %d is not valid for all inputs: the earliest readable timestamp is %d", ts, c.since).
-			WithHint("History is kept for %s; AS OF must name a later time.", c.cfg.RetainHistory)
-	}
-	rows, err := c.peekOverlayLocked(ctx, q.Expr, ts, s.txnOverlay())
-	if err != nil {
-		return nil, err
-	}
-	return finish(rows, q.Finishing), nil
-}
 
 // datumTimestamp converts an AS OF value to a timestamp: integers and
 // numerics are milliseconds; timestamps are converted.
@@ -91,132 +34,6 @@ func datumTimestamp(d repr.Datum) (repr.Timestamp, error) {
 		return 0, pgcode.New(pgcode.InvalidParameterValue, "AS OF must not be NULL")
 	}
 	return 0, pgcode.New(pgcode.DatatypeMismatch, "AS OF requires a timestamp, got %s", d.Kind())
-}
-
-// finish sorts, offsets, limits and projects rows.
-func finish(rows []repr.Row, f sql.Finishing) []repr.Row {
-	if len(f.Order) > 0 {
-		type keyed struct {
-			row repr.Row
-			ds  []repr.Datum
-		}
-		ks := make([]keyed, len(rows))
-		for i, r := range rows {
-			ks[i] = keyed{row: r, ds: r.Datums()}
-		}
-		sort.SliceStable(ks, func(i, j int) bool {
-			for _, o := range f.Order {
-				a, b := ks[i].ds[o.Column], ks[j].ds[o.Column]
-				if a.IsNull() || b.IsNull() {
-					if a.IsNull() && b.IsNull() {
-						continue
-					}
-					return a.IsNull() == o.Order.NullsFirst
-				}
-				c := repr.Compare(a, b)
-				if c == 0 {
-					continue
-				}
-				if o.Order.Desc {
-					return c > 0
-				}
-				return c < 0
-			}
-			return false
-		})
-		for i := range ks {
-			rows[i] = ks[i].row
-		}
-	}
-	if f.Offset > 0 {
-		if int(f.Offset) >= len(rows) {
-			rows = nil
-		} else {
-			rows = rows[f.Offset:]
-		}
-	}
-	if f.Limit >= 0 && int(f.Limit) < len(rows) {
-		rows = rows[:f.Limit]
-	}
-	identity := true
-	for i, p := range f.Project {
-		if p != i {
-			identity = false
-		}
-	}
-	if identity && len(rows) > 0 && rows[0].Arity() == len(f.Project) {
-		return rows
-	}
-	var p repr.Packer
-	out := make([]repr.Row, len(rows))
-	for i, r := range rows {
-		ds := r.Datums()
-		p.Reset()
-		for _, c := range f.Project {
-			p.Push(ds[c])
-		}
-		out[i] = p.Clone()
-	}
-	return out
-}
-
-// peekLocked computes rel at ts with a transient dataflow and returns its
-// rows, each repeated by its multiplicity.
-func (c *Coordinator) peekLocked(ctx context.Context, rel plan.Rel, ts repr.Timestamp) ([]repr.Row, error) {
-	return c.peekOverlayLocked(ctx, rel, ts, nil)
-}
-
-// peekOverlayLocked is peekLocked with a transaction's uncommitted writes
-// added to the tables they change, so that a transaction reads its own
-// writes.
-func (c *Coordinator) peekOverlayLocked(ctx context.Context, rel plan.Rel, ts repr.Timestamp, overlay map[plan.GlobalID][]repr.Update) ([]repr.Row, error) {
-	var dirty map[plan.GlobalID]bool
-	if len(overlay) > 0 {
-		dirty = map[plan.GlobalID]bool{}
-		for id := range overlay {
-			dirty[id] = true
-		}
-	}
-	lir, err := c.optimizeDirtyLocked(rel, dirty)
-	if err != nil {
-		return nil, err
-	}
-	g := dataflow.NewGraph(c.graphOptions())
-	defer g.Close()
-	var imp render.Imports = c.imports()
-	if len(overlay) > 0 {
-		imp = overlayImports{Imports: imp, ts: ts, overlay: overlay}
-	}
-	coll, err := render.Render(g, lir, imp, ts)
-	if err != nil {
-		return nil, err
-	}
-	out := coll.Materialize(ts)
-	if err := g.Step(ctx, ts); err != nil {
-		return nil, err
-	}
-	ok, errs, err := out.Read(ts)
-	if err != nil {
-		return nil, err
-	}
-	if errs.Len() > 0 {
-		return nil, dataflow.DecodeErrRow(errs.Row(0))
-	}
-	if err := c.sourceErrors(rel); err != nil {
-		return nil, err
-	}
-	var rows []repr.Row
-	for i := range ok.Len() {
-		d := ok.Diff(i)
-		if d < 0 {
-			return nil, pgcode.New(pgcode.InternalError, "negative multiplicity %d for row %s", d, ok.Row(i))
-		}
-		r := ok.Row(i).Clone()
-		for ; d > 0; d-- {
-			rows = append(rows, r)
-		}
-	}
-	return rows, nil
 }
 
 // optimizeLocked inlines views and builtins, optimises and lowers a plan.

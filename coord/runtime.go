@@ -1,6 +1,8 @@
 package coord
 
 import (
+	"syscall"
+
 	"github.com/viewd/viewd/dataflow"
 	"github.com/viewd/viewd/repr"
 )
@@ -38,4 +40,14 @@ func (c *Coordinator) newInputDataflow(name string, arity int, since repr.Timest
 
 func (c *Coordinator) graphOptions() dataflow.Options {
 	return dataflow.Options{Workers: c.cfg.Workers, Logger: c.log}
+}
+
+// defaultQueryMemory is a quarter of the machine's memory (1 GiB when it
+// cannot be read).
+func defaultQueryMemory() int64 {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil || si.Totalram == 0 {
+		return 1 << 30
+	}
+	return int64(si.Totalram) * int64(si.Unit) / 4
 }

@@ -127,6 +127,16 @@ func runCommand(t *testing.T, cat *testCatalog, d *datadriven.TestData) (string,
 			return "", err
 		}
 		return ExplainLIR(n), nil
+	case "peek":
+		opt, err := Optimize(rel, cat)
+		if err != nil {
+			return "", err
+		}
+		n, err := Lower(opt, cat)
+		if err != nil {
+			return "", err
+		}
+		return PlanPeek(n).String() + "\n" + ExplainLIR(n), nil
 	}
 	return "", fmt.Errorf("unknown command %q", d.Cmd)
 }

@@ -1,0 +1,481 @@
+package coord
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"time"
+
+	"github.com/viewd/viewd/dataflow"
+	"github.com/viewd/viewd/dataflow/render"
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
+)
+
+// asOfWait bounds how long a read at a future timestamp waits.
+const asOfWait = 30 * time.Second
+
+// A read (SELECT, COPY TO, DECLARE, the selection of UPDATE and DELETE)
+// runs in two parts. Under the coordinator's lock it only picks its
+// timestamp, plans, and takes read holds on the traces it needs (a
+// dataflow.TraceReader or OutputReader at the read timestamp, which keeps
+// compaction from passing it). Outside the lock it computes: a fast path
+// reads the held arrangements directly; any other query steps its
+// transient dataflow, whose imports hold the arrangements it reads. The
+// holds are released when the result stream is closed. So a long read
+// never delays writes, ticks or other reads, and reads run on every core.
+
+// selectRows runs a query and returns its rows as a stream: it chooses the
+// read timestamp, prepares the peek under the lock, and computes outside.
+func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.TimestampExpr, atLeast bool) (*resultRows, error) {
+	c := s.c
+	var ts repr.Timestamp
+	explicit := false
+	if asOf != nil {
+		d, _, err := c.evalConstant(ctx, asOf.Expr)
+		if err != nil {
+			return nil, err
+		}
+		if ts, err = datumTimestamp(d); err != nil {
+			return nil, err
+		}
+		explicit = !atLeast
+	}
+	c.mu.Lock()
+	if asOf != nil && !explicit {
+		ts = max(ts, c.now)
+	}
+	switch {
+	case asOf == nil:
+		ts = c.now
+		if s.txn.explicit {
+			if !s.txn.hasReadTS {
+				s.txn.readTS, s.txn.hasReadTS = ts, true
+			}
+			ts = s.txn.readTS
+		}
+	case ts > c.now:
+		wctx, cancel := context.WithTimeout(ctx, asOfWait)
+		err := c.waitForLocked(wctx, ts)
+		cancel()
+		if err != nil {
+			c.mu.Unlock()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, pgcode.New(pgcode.QueryCanceled, "timed out waiting for timestamp %d to become complete", ts)
+		}
+	}
+	if ts < c.since {
+		since := c.since
+		c.mu.Unlock()
+		return nil, pgcode.New(pgcode.InvalidParameterValue, "timestamp %d is not valid for all inputs: the earliest readable timestamp is %d", ts, since).
+			WithHint("History is kept for %s; AS OF must name a later time.", c.cfg.RetainHistory)
+	}
+	p, err := c.preparePeekLocked(q.Expr, ts, s.txnOverlay())
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	src, err := p.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newResultRows(src, q.Finishing, c.cfg.MaxQueryMemory), nil
+}
+
+// peek is a read prepared under the lock: its timestamp, its fast path
+// (or transient dataflow), and the read holds it took.
+type peek struct {
+	c  *Coordinator
+	ts repr.Timestamp
+	pp plan.PeekPlan
+	ev expr.EvalCtx
+	// index is the arrangement a lookup reads; objErrs the errors of the
+	// object it indexes.
+	index   dataflow.TraceReader
+	objErrs *dataflow.OutputReader
+	// outputs are the collections a stream scans.
+	outputs map[plan.GlobalID]*dataflow.OutputReader
+	// graph and out are a transient dataflow and its output.
+	graph *dataflow.Graph
+	out   *dataflow.Output
+}
+
+// release drops every hold of the peek.
+func (p *peek) release() {
+	if p.index != nil {
+		p.index.Release()
+		p.index = nil
+	}
+	if p.objErrs != nil {
+		p.objErrs.Release()
+		p.objErrs = nil
+	}
+	for id, r := range p.outputs {
+		r.Release()
+		delete(p.outputs, id)
+	}
+	if p.graph != nil {
+		p.graph.Close()
+		p.graph = nil
+	}
+	if p.out != nil {
+		p.out.Release()
+		p.out = nil
+	}
+}
+
+// preparePeekLocked plans rel, chooses its fast path and takes the read
+// holds it needs at ts. overlay holds a transaction's uncommitted writes:
+// such reads always build a dataflow that adds them.
+func (c *Coordinator) preparePeekLocked(rel plan.Rel, ts repr.Timestamp, overlay map[plan.GlobalID][]repr.Update) (*peek, error) {
+	var dirty map[plan.GlobalID]bool
+	if len(overlay) > 0 {
+		dirty = map[plan.GlobalID]bool{}
+		for id := range overlay {
+			dirty[id] = true
+		}
+	}
+	lir, err := c.optimizeDirtyLocked(rel, dirty)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.sourceErrors(rel); err != nil {
+		return nil, err
+	}
+	p := &peek{c: c, ts: ts, pp: plan.PeekPlan{Kind: plan.PeekDataflow, Node: lir}, ev: expr.EvalCtx{LogicalNow: ts}}
+	if len(overlay) == 0 && !c.cfg.DisableFastPath {
+		p.pp = plan.PlanPeek(lir)
+	}
+	switch p.pp.Kind {
+	case plan.PeekLookup:
+		if !p.holdLookupLocked() {
+			p.pp = plan.PeekPlan{Kind: plan.PeekDataflow, Node: lir}
+		}
+	case plan.PeekStream:
+		if !p.holdScansLocked() {
+			p.release()
+			p.pp = plan.PeekPlan{Kind: plan.PeekDataflow, Node: lir}
+		}
+	}
+	if p.pp.Kind != plan.PeekDataflow {
+		return p, nil
+	}
+	g := dataflow.NewGraph(c.graphOptions())
+	var imp render.Imports = c.imports()
+	if len(overlay) > 0 {
+		imp = overlayImports{Imports: imp, ts: ts, overlay: overlay}
+	}
+	coll, err := render.Render(g, lir, imp, ts)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	p.graph, p.out = g, coll.Materialize(ts)
+	return p, nil
+}
+
+// holdLookupLocked finds the index a lookup uses and holds it at the read
+// time (and the errors of the indexed object). It reports false when no
+// such index is live.
+func (p *peek) holdLookupLocked() bool {
+	c := p.c
+	on := c.cat.items[p.pp.Get.Global]
+	if on == nil {
+		return false
+	}
+	ix := c.indexWithKeyLocked(on, p.pp.Key)
+	if ix == nil {
+		return false
+	}
+	p.index = ix.rt.arranged.Trace().Reader(p.ts)
+	if on.rt != nil && on.rt.out != nil {
+		p.objErrs = on.rt.out.Reader(p.ts)
+	}
+	return true
+}
+
+// indexWithKeyLocked returns a live index of on whose key is key.
+func (c *Coordinator) indexWithKeyLocked(on *item, key []expr.Scalar) *item {
+	want := fmt.Sprint(key)
+	for r := range on.rdeps {
+		ix := c.cat.items[r]
+		if ix == nil || ix.Kind != sql.KindIndex || ix.On != on.ID || ix.rt == nil || ix.rt.arranged == nil {
+			continue
+		}
+		if fmt.Sprint(ix.indexKeys) == want {
+			return ix
+		}
+	}
+	return nil
+}
+
+// holdScansLocked holds the output of every collection a stream scans. It
+// reports false when one has no readable output (a view that is not
+// materialized is inlined, so this is only a dropped object).
+func (p *peek) holdScansLocked() bool {
+	p.outputs = map[plan.GlobalID]*dataflow.OutputReader{}
+	ok := true
+	visitGets(p.pp.Node, func(g plan.LGet) {
+		if _, done := p.outputs[g.Global]; done || !ok {
+			return
+		}
+		it := p.c.cat.items[g.Global]
+		if it == nil || it.rt == nil || it.rt.out == nil {
+			ok = false
+			return
+		}
+		p.outputs[g.Global] = it.rt.out.Reader(p.ts)
+	})
+	return ok
+}
+
+// visitGets calls fn for every LGet of a global collection in a plan of
+// kind PeekStream.
+func visitGets(n plan.Node, fn func(plan.LGet)) {
+	switch x := n.(type) {
+	case plan.LGet:
+		fn(x)
+	case plan.LMfp:
+		visitGets(x.Input, fn)
+	case plan.LFlatMap:
+		visitGets(x.Input, fn)
+	case plan.LUnion:
+		for _, in := range x.Inputs {
+			visitGets(in, fn)
+		}
+	}
+}
+
+// run computes the peek outside the lock and returns its rows. The
+// returned source owns the peek's holds.
+func (p *peek) run(ctx context.Context) (rowSource, error) {
+	switch p.pp.Kind {
+	case plan.PeekConstant:
+		n := p.pp.Node.(plan.LConstant)
+		p.release()
+		if n.Err != nil {
+			return nil, n.Err
+		}
+		src := &sliceSource{}
+		for _, r := range n.Rows {
+			src.rows = append(src.rows, r.Row)
+			src.diffs = append(src.diffs, repr.Diff(r.Diff))
+		}
+		return src, nil
+	case plan.PeekLookup:
+		return p.lookup()
+	case plan.PeekStream:
+		return p.stream(), nil
+	}
+	return p.runDataflow(ctx)
+}
+
+// lookup reads the key tuples from the held index and applies the Get's
+// MFP to the rows found.
+func (p *peek) lookup() (rowSource, error) {
+	defer p.release()
+	if err := objectErrors(p.objErrs, p.ts); err != nil {
+		return nil, err
+	}
+	mfp := &p.pp.Get.MFP
+	var (
+		src     sliceSource
+		pk, out repr.Packer
+		datums  []repr.Datum
+		scratch []repr.Datum
+		evalErr error
+	)
+	seen := map[string]bool{}
+	for _, tuple := range p.pp.Values {
+		pk.Reset()
+		for _, d := range tuple {
+			pk.Push(d)
+		}
+		if seen[string(pk.Row())] {
+			continue // IN (5, 5) looks 5 up once
+		}
+		seen[string(pk.Row())] = true
+		err := p.index.Lookup(p.ts, pk.Row(), func(v repr.Row, d repr.Diff) bool {
+			datums = v.Unpack(datums[:0])
+			out.Reset()
+			keep, err := mfp.Apply(&p.ev, datums, &scratch, &out)
+			if err != nil {
+				evalErr = err
+				return false
+			}
+			if keep {
+				src.rows = append(src.rows, out.Clone())
+				src.diffs = append(src.diffs, d)
+			}
+			return true
+		})
+		if err == nil {
+			err = evalErr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &src, nil
+}
+
+// objectErrors returns the first error of a held output as of ts.
+func objectErrors(r *dataflow.OutputReader, ts repr.Timestamp) error {
+	if r == nil {
+		return nil
+	}
+	errs, err := r.Errs(ts)
+	if err != nil {
+		return err
+	}
+	if errs.Len() > 0 {
+		return dataflow.DecodeErrRow(errs.Row(0))
+	}
+	return nil
+}
+
+// heldScans implements render.ScanSource over a peek's held outputs.
+type heldScans struct {
+	ts      repr.Timestamp
+	outputs map[plan.GlobalID]*dataflow.OutputReader
+}
+
+func (h heldScans) Scan(ctx context.Context, id plan.GlobalID, fn func(repr.Row, repr.Diff) bool) error {
+	r := h.outputs[id]
+	if r == nil {
+		return pgcode.New(pgcode.InternalError, "coord: scan of %d without a read hold", id)
+	}
+	if err := objectErrors(r, h.ts); err != nil {
+		return err
+	}
+	cur, err := r.Cursor(h.ts)
+	if err != nil {
+		return err
+	}
+	for ; cur.KeyValid(); cur.StepKey() {
+		if n := cur.Count(); n != 0 && !fn(cur.Key(), n) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// stream runs a streamed peek as a pull source: render.Stream pushes rows
+// through a coroutine (iter.Pull2), so each Next resumes the pipeline for
+// one row and no result is ever held whole.
+func (p *peek) stream() rowSource {
+	s := &streamSource{p: p}
+	seq := func(yield func(repr.Row, repr.Diff) bool) {
+		s.err = render.Stream(&s.cur, p.pp.Node, heldScans{ts: p.ts, outputs: p.outputs}, &p.ev, yield)
+	}
+	s.next2, s.stop = iter.Pull2(iter.Seq2[repr.Row, repr.Diff](seq))
+	return s
+}
+
+// streamSource is a rowSource over a coroutine running render.Stream.
+type streamSource struct {
+	p     *peek
+	cur   nextCtx
+	next2 func() (repr.Row, repr.Diff, bool)
+	stop  func()
+	err   error
+}
+
+func (s *streamSource) next(ctx context.Context) (repr.Row, repr.Diff, error) {
+	s.cur.ctx = ctx
+	row, d, ok := s.next2()
+	if !ok {
+		if s.err != nil {
+			return nil, 0, s.err
+		}
+		return nil, 0, io.EOF
+	}
+	return row, d, nil
+}
+
+func (s *streamSource) close() {
+	s.stop()
+	s.p.release()
+}
+
+// nextCtx is the context of the Next call that resumed a stream: a
+// stream read by several Execute messages (a portal) is cancelled by the
+// one running.
+type nextCtx struct{ ctx context.Context }
+
+func (n *nextCtx) Deadline() (time.Time, bool) { return n.ctx.Deadline() }
+func (n *nextCtx) Done() <-chan struct{}       { return n.ctx.Done() }
+func (n *nextCtx) Err() error                  { return n.ctx.Err() }
+func (n *nextCtx) Value(k any) any             { return n.ctx.Value(k) }
+
+// runDataflow steps the transient dataflow once at the read time, outside
+// the lock, and streams its output.
+func (p *peek) runDataflow(ctx context.Context) (rowSource, error) {
+	if err := p.graph.Step(ctx, p.ts); err != nil {
+		p.release()
+		return nil, err
+	}
+	// The output is complete: the graph (and its holds on the imported
+	// arrangements) can go; the output's own traces stay readable.
+	p.graph.Close()
+	p.graph = nil
+	r := p.out.Reader(p.ts)
+	if err := objectErrors(r, p.ts); err != nil {
+		r.Release()
+		p.release()
+		return nil, err
+	}
+	cur, err := r.Cursor(p.ts)
+	if err != nil {
+		r.Release()
+		p.release()
+		return nil, err
+	}
+	return &cursorSource{cur: cur, done: func() { r.Release(); p.release() }}, nil
+}
+
+// cursorSource is a rowSource over an Output's cursor (rows are keys,
+// multiplicities their counts).
+type cursorSource struct {
+	cur  *dataflow.Cursor
+	done func()
+}
+
+func (s *cursorSource) next(context.Context) (repr.Row, repr.Diff, error) {
+	for s.cur.KeyValid() {
+		row, n := s.cur.Key(), s.cur.Count()
+		s.cur.StepKey()
+		if n != 0 {
+			return row, n, nil
+		}
+	}
+	return nil, 0, io.EOF
+}
+
+func (s *cursorSource) close() {
+	if s.done != nil {
+		s.done()
+		s.done = nil
+	}
+}
+
+// peekLocked computes rel at ts and returns its rows, each repeated by its
+// multiplicity (constants for AS OF and EXECUTE parameters, under the
+// lock).
+func (c *Coordinator) peekLocked(ctx context.Context, rel plan.Rel, ts repr.Timestamp) ([]repr.Row, error) {
+	p, err := c.preparePeekLocked(rel, ts, nil)
+	if err != nil {
+		return nil, err
+	}
+	src, err := p.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return drain(ctx, newResultRows(src, sql.Finishing{Limit: -1, Project: identityCols(plan.Arity(rel))}, c.cfg.MaxQueryMemory))
+}
