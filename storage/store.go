@@ -48,6 +48,7 @@ type Store struct {
 	err     error // sticky: a failed write or fsync poisons the store
 	closed  bool
 	logSize int64
+	flushes uint64 // number of write+sync rounds, for benchmarks
 
 	catalog  [][]byte
 	tables   map[uint64]map[string]repr.Diff
@@ -332,6 +333,7 @@ func (s *Store) flushLocked() {
 	} else {
 		s.synced = target
 		s.logSize += int64(len(buf))
+		s.flushes++
 	}
 	s.cond.Broadcast()
 }
