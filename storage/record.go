@@ -57,37 +57,24 @@ func frame(buf []byte, t RecordType, p []byte) []byte {
 	return append(buf, p...)
 }
 
+// errTorn means the bytes at some offset are not a whole record with a
+// matching checksum: the end of the log.
 var errTorn = errors.New("storage: torn record")
-
-// unframe reads one record from the front of b, returning its type, payload
-// and total framed length. errTorn means b ends inside a record or the
-// record's checksum does not match.
-func unframe(b []byte) (RecordType, []byte, int, error) {
-	if len(b) < 9 {
-		return 0, nil, 0, errTorn
-	}
-	body := int(binary.LittleEndian.Uint32(b[0:4]))
-	crc := binary.LittleEndian.Uint32(b[4:8])
-	if body < 1 || len(b)-8 < body {
-		return 0, nil, 0, errTorn
-	}
-	data := b[8 : 8+body]
-	if crc32.Checksum(data, castagnoli) != crc {
-		return 0, nil, 0, errTorn
-	}
-	return RecordType(data[0]), data[1:], 8 + body, nil
-}
 
 func encodeTableWrite(ts repr.Timestamp, ups []TableUpdate) []byte {
 	p := binary.AppendUvarint(nil, uint64(ts))
 	p = binary.AppendUvarint(p, uint64(len(ups)))
 	for _, u := range ups {
-		p = binary.AppendUvarint(p, u.Table)
-		p = binary.AppendVarint(p, int64(u.Diff))
-		p = binary.AppendUvarint(p, uint64(len(u.Row)))
-		p = append(p, u.Row...)
+		p = appendTableUpdate(p, u)
 	}
 	return p
+}
+
+func appendTableUpdate(p []byte, u TableUpdate) []byte {
+	p = binary.AppendUvarint(p, u.Table)
+	p = binary.AppendVarint(p, int64(u.Diff))
+	p = binary.AppendUvarint(p, uint64(len(u.Row)))
+	return append(p, u.Row...)
 }
 
 type reader struct {

@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"os"
@@ -22,7 +24,9 @@ import (
 type State struct {
 	// Catalog holds the coordinator's catalog records in order.
 	Catalog [][]byte
-	// Tables holds each table's consolidated contents.
+	// Tables holds each table's consolidated contents, sorted by row
+	// bytes. The store keeps no copy: after Open the caller owns the only
+	// one.
 	Tables map[uint64][]TableUpdate
 	// Bindings holds the latest binding of each source.
 	Bindings map[uint64]Binding
@@ -36,23 +40,40 @@ type Store struct {
 	dir    string
 	logger *slog.Logger
 	lock   *os.File
+	seed   maphash.Seed // for table digests
 
-	mu      sync.Mutex // guards everything below
-	cond    *sync.Cond // signalled when synced advances or on failure
-	gen     uint64
-	log     *os.File
-	pending []byte // framed records not yet written
-	queued  uint64 // sequence number of the last queued record
-	synced  uint64 // sequence number of the last durable record
-	syncing bool
-	err     error // sticky: a failed write or fsync poisons the store
-	closed  bool
-	logSize int64
+	mu         sync.Mutex // guards everything below
+	cond       *sync.Cond // signalled when synced advances, a compaction ends or on failure
+	gen        uint64
+	log        *logFile // written by the flusher outside mu; see flushLocked
+	pending    []byte   // framed records not yet written
+	queued     uint64   // sequence number of the last queued record
+	synced     uint64   // sequence number of the last durable record
+	syncing    bool
+	compacting bool  // appends wait while Compact runs
+	err        error // sticky: a failed write or fsync poisons the store
+	closed     bool
+	logSize    int64  // logical end of the current log generation
+	flushes    uint64 // number of write+sync rounds, for benchmarks
 
-	catalog  [][]byte
-	tables   map[uint64]map[string]repr.Diff
+	tables   map[uint64]digest // live tables; contents are not kept
 	bindings map[uint64]Binding
 	ts       repr.Timestamp
+}
+
+// digest summarises a table's contents without holding them: the sum of
+// its diffs and the sum of diff*hash(row). Both are sums, so the digest of
+// a collection does not depend on the order or consolidation of its
+// updates. Compact uses it to check that the contents it is given are the
+// ones the log holds.
+type digest struct {
+	count int64
+	sum   uint64
+}
+
+func (d *digest) add(seed maphash.Seed, row repr.Row, diff repr.Diff) {
+	d.count += int64(diff)
+	d.sum += uint64(diff) * maphash.Bytes(seed, row)
 }
 
 // ErrLocked is returned by Open when another process holds the directory.
@@ -79,66 +100,46 @@ func Open(dir string, logger *slog.Logger) (*Store, State, error) {
 		dir:      dir,
 		logger:   logger,
 		lock:     lock,
-		tables:   map[uint64]map[string]repr.Diff{},
+		seed:     maphash.MakeSeed(),
+		tables:   map[uint64]digest{},
 		bindings: map[uint64]Binding{},
 	}
 	s.cond = sync.NewCond(&s.mu)
-	if err := s.load(); err != nil {
+	r := &replayer{s: s, tables: map[uint64]map[string]repr.Diff{}}
+	if err := s.load(r); err != nil {
 		lock.Close()
 		return nil, State{}, err
 	}
-	return s, s.stateLocked(), nil
+	return s, r.state(), nil
 }
 
 func (s *Store) logPath(gen uint64) string {
 	return filepath.Join(s.dir, "log."+strconv.FormatUint(gen, 10))
 }
 
-// load reads the snapshot and the log of its generation, cutting a torn
+// load reads the snapshot and the log of its generation, zeroing a torn
 // tail, and opens the log for appending.
-func (s *Store) load() error {
-	snap, err := os.ReadFile(filepath.Join(s.dir, "snapshot"))
+func (s *Store) load(r *replayer) error {
+	os.Remove(filepath.Join(s.dir, "snapshot.tmp")) // left by an interrupted Compact
+	snap, err := os.Open(filepath.Join(s.dir, "snapshot"))
 	switch {
 	case err == nil:
-		if len(snap) < 8 {
-			return fmt.Errorf("storage: snapshot too short")
-		}
-		s.gen = binary.LittleEndian.Uint64(snap[:8])
-		if _, err := s.replay(snap[8:], false); err != nil {
-			return fmt.Errorf("storage: snapshot: %w", err)
+		err = s.loadSnapshot(snap, r)
+		snap.Close()
+		if err != nil {
+			return err
 		}
 	case errors.Is(err, os.ErrNotExist):
 	default:
-		return fmt.Errorf("storage: read snapshot: %w", err)
+		return fmt.Errorf("storage: open snapshot: %w", err)
 	}
 	path := s.logPath(s.gen)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	l, err := openLog(path, s.logger, r.apply)
 	if err != nil {
-		return fmt.Errorf("storage: open log: %w", err)
+		return err
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("storage: read log: %w", err)
-	}
-	good, err := s.replay(data, true)
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("storage: log: %w", err)
-	}
-	if good < len(data) {
-		s.logger.Warn("storage: cutting torn log tail", "path", path, "kept", good, "dropped", len(data)-good)
-		if err := f.Truncate(int64(good)); err != nil {
-			f.Close()
-			return fmt.Errorf("storage: truncate torn log: %w", err)
-		}
-	}
-	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
-		f.Close()
-		return fmt.Errorf("storage: seek log: %w", err)
-	}
-	s.log = f
-	s.logSize = int64(good)
+	s.log = l
+	s.logSize = l.end
 	// Remove logs of other generations left by an interrupted compaction.
 	entries, _ := os.ReadDir(s.dir)
 	for _, e := range entries {
@@ -149,42 +150,51 @@ func (s *Store) load() error {
 	return nil
 }
 
-// replay applies records from data and returns the length of the prefix of
-// whole records. With tolerateTail, a torn record ends replay; otherwise it
-// is an error.
-func (s *Store) replay(data []byte, tolerateTail bool) (int, error) {
-	off := 0
-	for off < len(data) {
-		t, p, n, err := unframe(data[off:])
-		if err != nil {
-			if tolerateTail {
-				return off, nil
-			}
-			return off, err
-		}
-		if err := s.apply(t, p); err != nil {
-			return off, err
-		}
-		off += n
+// loadSnapshot replays a snapshot file: a uint64 log generation, then
+// framed records, every one whole (the file was synced before it was
+// renamed into place).
+func (s *Store) loadSnapshot(f *os.File, r *replayer) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("storage: stat snapshot: %w", err)
 	}
-	return off, nil
+	br := bufio.NewReaderSize(f, 1<<20)
+	var hdr [8]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return fmt.Errorf("storage: snapshot too short: %w", err)
+	}
+	s.gen = binary.LittleEndian.Uint64(hdr[:])
+	if _, err := readFrames(br, fi.Size()-8, r.apply); err != nil {
+		return fmt.Errorf("storage: snapshot: %w", err)
+	}
+	return nil
 }
 
-// apply updates the in-memory state with one record.
-func (s *Store) apply(t RecordType, p []byte) error {
+// replayer applies records read on open. It alone holds table contents,
+// and only until Open returns them.
+type replayer struct {
+	s       *Store
+	catalog [][]byte
+	tables  map[uint64]map[string]repr.Diff
+}
+
+// apply applies one record to the replayed state and to the little the
+// store keeps (digests, bindings, timestamp).
+func (r *replayer) apply(t RecordType, p []byte) error {
+	s := r.s
 	switch t {
 	case RecCatalog:
-		s.catalog = append(s.catalog, append([]byte(nil), p...))
+		r.catalog = append(r.catalog, append([]byte(nil), p...))
 	case RecTableWrite:
 		ts, ups, err := decodeTableWrite(p)
 		if err != nil {
 			return err
 		}
 		for _, u := range ups {
-			m := s.tables[u.Table]
+			m := r.tables[u.Table]
 			if m == nil {
 				m = map[string]repr.Diff{}
-				s.tables[u.Table] = m
+				r.tables[u.Table] = m
 			}
 			k := string(u.Row)
 			if d := m[k] + u.Diff; d == 0 {
@@ -193,15 +203,13 @@ func (s *Store) apply(t RecordType, p []byte) error {
 				m[k] = d
 			}
 		}
-		s.raise(ts)
+		s.noteTableWrite(ts, ups)
 	case RecBinding:
 		b, err := decodeBinding(p)
 		if err != nil {
 			return err
 		}
-		b.Positions = append([]byte(nil), b.Positions...)
-		s.bindings[b.Source] = b
-		s.raise(b.Time)
+		s.noteBinding(b)
 	case RecTimestamp:
 		v, n := binary.Uvarint(p)
 		if n <= 0 {
@@ -213,11 +221,53 @@ func (s *Store) apply(t RecordType, p []byte) error {
 		if n <= 0 {
 			return fmt.Errorf("storage: corrupt table drop record")
 		}
+		delete(r.tables, v)
 		delete(s.tables, v)
 	default:
 		return fmt.Errorf("storage: unknown record type %d", t)
 	}
 	return nil
+}
+
+// state hands out the replayed state, emptying the replayer as it goes so
+// that the contents are held twice for at most one table at a time.
+func (r *replayer) state() State {
+	s := r.s
+	st := State{
+		Catalog:   r.catalog,
+		Tables:    make(map[uint64][]TableUpdate, len(r.tables)),
+		Bindings:  make(map[uint64]Binding, len(s.bindings)),
+		Timestamp: s.ts,
+	}
+	for id, m := range r.tables {
+		ups := make([]TableUpdate, 0, len(m))
+		for k, d := range m {
+			ups = append(ups, TableUpdate{Table: id, Row: repr.Row(k), Diff: d})
+		}
+		delete(r.tables, id)
+		sort.Slice(ups, func(i, j int) bool { return string(ups[i].Row) < string(ups[j].Row) })
+		st.Tables[id] = ups
+	}
+	for id, b := range s.bindings {
+		st.Bindings[id] = b
+	}
+	r.catalog = nil
+	return st
+}
+
+func (s *Store) noteTableWrite(ts repr.Timestamp, ups []TableUpdate) {
+	for _, u := range ups {
+		d := s.tables[u.Table]
+		d.add(s.seed, u.Row, u.Diff)
+		s.tables[u.Table] = d
+	}
+	s.raise(ts)
+}
+
+func (s *Store) noteBinding(b Binding) {
+	b.Positions = append([]byte(nil), b.Positions...)
+	s.bindings[b.Source] = b
+	s.raise(b.Time)
 }
 
 func (s *Store) raise(ts repr.Timestamp) {
@@ -226,60 +276,40 @@ func (s *Store) raise(ts repr.Timestamp) {
 	}
 }
 
-// stateLocked copies the in-memory state out; tables are sorted by row
-// bytes so the result is deterministic.
-func (s *Store) stateLocked() State {
-	st := State{
-		Catalog:   append([][]byte(nil), s.catalog...),
-		Tables:    make(map[uint64][]TableUpdate, len(s.tables)),
-		Bindings:  make(map[uint64]Binding, len(s.bindings)),
-		Timestamp: s.ts,
-	}
-	for id, m := range s.tables {
-		ups := make([]TableUpdate, 0, len(m))
-		for k, d := range m {
-			ups = append(ups, TableUpdate{Table: id, Row: repr.Row(k), Diff: d})
-		}
-		sort.Slice(ups, func(i, j int) bool { return string(ups[i].Row) < string(ups[j].Row) })
-		st.Tables[id] = ups
-	}
-	for id, b := range s.bindings {
-		st.Bindings[id] = b
-	}
-	return st
-}
-
 // AppendCatalog durably appends a catalog record.
 func (s *Store) AppendCatalog(ctx context.Context, rec []byte) error {
-	return s.append(ctx, RecCatalog, rec)
+	return s.append(ctx, RecCatalog, rec, nil)
 }
 
 // AppendTableWrite durably records table updates at ts.
 func (s *Store) AppendTableWrite(ctx context.Context, ts repr.Timestamp, ups []TableUpdate) error {
-	return s.append(ctx, RecTableWrite, encodeTableWrite(ts, ups))
+	return s.append(ctx, RecTableWrite, encodeTableWrite(ts, ups), func() { s.noteTableWrite(ts, ups) })
 }
 
 // DropTable durably forgets a table's contents.
 func (s *Store) DropTable(ctx context.Context, table uint64) error {
-	return s.append(ctx, RecTableDrop, binary.AppendUvarint(nil, table))
+	return s.append(ctx, RecTableDrop, binary.AppendUvarint(nil, table), func() { delete(s.tables, table) })
 }
 
 // AppendBinding durably binds a source's positions to a timestamp.
 func (s *Store) AppendBinding(ctx context.Context, b Binding) error {
-	return s.append(ctx, RecBinding, encodeBinding(b))
+	return s.append(ctx, RecBinding, encodeBinding(b), func() { s.noteBinding(b) })
 }
 
 // AppendTimestamp durably raises the timestamp high water mark.
 func (s *Store) AppendTimestamp(ctx context.Context, ts repr.Timestamp) error {
-	return s.append(ctx, RecTimestamp, binary.AppendUvarint(nil, uint64(ts)))
+	return s.append(ctx, RecTimestamp, binary.AppendUvarint(nil, uint64(ts)), func() { s.raise(ts) })
 }
 
 // append queues a record and waits until it is durable. Records become
-// durable in the order they were queued. The in-memory state is updated
-// when the record is queued, under the same lock, so state and log order
-// agree.
-func (s *Store) append(ctx context.Context, t RecordType, p []byte) error {
+// durable in the order they were queued. note updates what the store keeps
+// in memory; it runs when the record is queued, under the same lock, so
+// that memory and log order agree.
+func (s *Store) append(ctx context.Context, t RecordType, p []byte, note func()) error {
 	s.mu.Lock()
+	for s.compacting {
+		s.cond.Wait()
+	}
 	if s.closed {
 		s.mu.Unlock()
 		return fmt.Errorf("storage: store closed")
@@ -289,9 +319,8 @@ func (s *Store) append(ctx context.Context, t RecordType, p []byte) error {
 		s.mu.Unlock()
 		return err
 	}
-	if err := s.apply(t, p); err != nil {
-		s.mu.Unlock()
-		return err
+	if note != nil {
+		note()
 	}
 	s.pending = frame(s.pending, t, p)
 	s.queued++
@@ -311,145 +340,79 @@ func (s *Store) append(ctx context.Context, t RecordType, p []byte) error {
 	return ctx.Err()
 }
 
-// flushLocked writes and fsyncs every pending record, releasing the lock
+// flushLocked writes and syncs every pending record, releasing the lock
 // during I/O so that more records can queue behind this flush (group
-// commit).
+// commit). While syncing is set, only the flusher touches s.log.
 func (s *Store) flushLocked() {
 	buf := s.pending
 	s.pending = nil
 	target := s.queued
 	s.syncing = true
-	f := s.log
+	l := s.log
 	s.mu.Unlock()
-	_, err := f.Write(buf)
-	if err == nil {
-		err = f.Sync()
-	}
+	err := l.append(buf)
 	s.mu.Lock()
 	s.syncing = false
 	if err != nil {
-		s.err = fmt.Errorf("storage: write log: %w", err)
+		s.err = err
 	} else {
 		s.synced = target
-		s.logSize += int64(len(buf))
+		s.logSize = l.end
+		s.flushes++
 	}
 	s.cond.Broadcast()
 }
 
-// LogSize returns the number of bytes in the current log generation.
+// drainLocked waits until no flush runs and every queued record is durable.
+func (s *Store) drainLocked() error {
+	for s.err == nil && (s.syncing || len(s.pending) > 0) {
+		if !s.syncing {
+			s.flushLocked()
+			continue
+		}
+		s.cond.Wait()
+	}
+	return s.err
+}
+
+// LogSize returns the number of bytes of records in the current log
+// generation (not the size of its preallocated file).
 func (s *Store) LogSize() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.logSize
 }
 
-// Compact writes the current state, with catalog replaced by the given
-// records (the coordinator's live catalog), as a new snapshot, and starts
-// an empty log. Appends wait while it runs.
-func (s *Store) Compact(catalog [][]byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.syncing {
-		s.cond.Wait()
-	}
-	if s.err != nil {
-		return s.err
-	}
-	if len(s.pending) > 0 {
-		s.flushLocked()
-		for s.syncing {
-			s.cond.Wait()
-		}
-		if s.err != nil {
-			return s.err
-		}
-	}
-	s.catalog = append([][]byte(nil), catalog...)
-	st := s.stateLocked()
-	next := s.gen + 1
-	buf := binary.LittleEndian.AppendUint64(nil, next)
-	for _, c := range st.Catalog {
-		buf = frame(buf, RecCatalog, c)
-	}
-	ids := make([]uint64, 0, len(st.Tables))
-	for id := range st.Tables {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		buf = frame(buf, RecTableWrite, encodeTableWrite(st.Timestamp, st.Tables[id]))
-	}
-	for _, b := range st.Bindings {
-		buf = frame(buf, RecBinding, encodeBinding(b))
-	}
-	buf = frame(buf, RecTimestamp, binary.AppendUvarint(nil, uint64(st.Timestamp)))
-	if err := writeFileAtomic(filepath.Join(s.dir, "snapshot"), buf); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(s.logPath(next), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
-		s.err = fmt.Errorf("storage: create log: %w", err)
-		return s.err
+		return fmt.Errorf("storage: open directory: %w", err)
 	}
-	old := s.log
-	s.log = f
-	s.gen = next
-	s.logSize = 0
-	old.Close()
-	os.Remove(s.logPath(next - 1))
-	syncDir(s.dir)
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	err = d.Sync()
+	d.Close()
 	if err != nil {
-		return fmt.Errorf("storage: write %s: %w", tmp, err)
+		return fmt.Errorf("storage: sync directory: %w", err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("storage: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("storage: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("storage: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("storage: rename %s: %w", tmp, err)
-	}
-	syncDir(filepath.Dir(path))
 	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // Close flushes and closes the store and releases the directory lock.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	for s.syncing {
+	for s.compacting {
 		s.cond.Wait()
 	}
 	if s.closed {
 		s.mu.Unlock()
 		return nil
 	}
-	if len(s.pending) > 0 && s.err == nil {
-		s.flushLocked()
-	}
+	// Appends already queued are written; later ones fail.
 	s.closed = true
-	err := s.err
+	err := s.drainLocked()
+	s.cond.Broadcast()
 	s.mu.Unlock()
-	if cerr := s.log.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("storage: close log: %w", cerr)
+	if cerr := s.log.close(); err == nil {
+		err = cerr
 	}
 	s.lock.Close()
 	return err
