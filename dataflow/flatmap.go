@@ -39,12 +39,23 @@ type flatMapOp struct {
 	pk      repr.Packer
 }
 
+// stopEmit is the panic value with which a flat map's emit callback
+// unwinds a table function when the step is stopped: expr.TableFunc's
+// emit has no way to say "no more", and a generate_series of millions of
+// rows must not run to its end after a cancel. The panic never leaves
+// flatMapOp.step, which recovers exactly this value.
+type stopEmit struct{ err error }
+
 func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 	g := o.in.g
 	o.out.ok.Reset()
 	o.out.errs.Reset()
 	o.out.errs.Append(&o.in.errs, 1)
+	m := g.meter(&o.out.ok, &o.out.errs)
 	for i := range o.in.ok.Len() {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		o.datums = row.Unpack(o.datums[:0])
 		o.argv = o.argv[:0]
@@ -59,10 +70,13 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 		if err == nil {
 			// The MFP's error is kept apart: Eval's own (nil) result must
 			// not overwrite it.
-			var mfpErr error
-			err = o.tf.Eval(&g.eval, o.argv, func(out []repr.Datum) {
+			var mfpErr, stop error
+			err, stop = o.call(func(out []repr.Datum) {
 				if mfpErr != nil {
 					return
+				}
+				if err := m.tick(); err != nil {
+					panic(stopEmit{err})
 				}
 				o.wide = append(append(o.wide[:0], o.datums...), out...)
 				o.pk.Reset()
@@ -74,6 +88,9 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 					o.out.ok.Push(o.pk.Row(), d)
 				}
 			})
+			if stop != nil {
+				return stop
+			}
 			if err == nil {
 				err = mfpErr
 			}
@@ -82,5 +99,20 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 			o.out.errs.Push(ErrRow(err), d)
 		}
 	}
-	return nil
+	return m.poll()
+}
+
+// call runs the table function on o.argv with emit, and returns its error,
+// or as stop the error that stopped the step part way through it.
+func (o *flatMapOp) call(emit func([]repr.Datum)) (err, stop error) {
+	defer func() {
+		if r := recover(); r != nil {
+			se, ok := r.(stopEmit)
+			if !ok {
+				panic(r)
+			}
+			stop = se.err
+		}
+	}()
+	return o.tf.Eval(&o.in.g.eval, o.argv, emit), nil
 }

@@ -87,6 +87,7 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 	o.out.errs.Reset()
 	o.out.errs.Append(&o.in.errs, 1)
 	n := o.in.ok.Len()
+	m := o.in.g.meter(&o.out.ok, nil)
 	type change struct {
 		part string
 		sk   []byte
@@ -95,6 +96,9 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 	}
 	chs := make([]change, 0, n)
 	for i := range n {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		o.datums = row.Unpack(o.datums[:0])
 		o.pk.Reset()
@@ -113,14 +117,20 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 		if ms == nil {
 			ms = &multiset{}
 			o.groups[chs[i].part] = ms
+			m.grow(len(chs[i].part) + groupBytes)
 		}
-		if err := o.derive(ms, -1); err != nil {
+		if err := o.derive(&m, ms, -1); err != nil {
 			return err
 		}
 		for _, ch := range chs[i:j] {
-			ms.add(ch.sk, ch.row, ch.d)
+			if err := m.tick(); err != nil {
+				return err
+			}
+			if before, _ := ms.add(ch.sk, ch.row, ch.d); before == 0 {
+				m.grow(len(ch.sk) + len(ch.row) + msEntryBytes)
+			}
 		}
-		if err := o.derive(ms, 1); err != nil {
+		if err := o.derive(&m, ms, 1); err != nil {
 			return err
 		}
 		if ms.len() == 0 {
@@ -128,12 +138,14 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 		}
 		i = j
 	}
-	o.out.ok.Consolidate()
-	return nil
+	if err := m.poll(); err != nil {
+		return err
+	}
+	return o.out.ok.consolidate(o.in.g.ctl)
 }
 
 // derive pushes the partition's output rows with sign.
-func (o *windowOp) derive(ms *multiset, sign repr.Diff) error {
+func (o *windowOp) derive(m *meter, ms *multiset, sign repr.Diff) error {
 	// Expand by multiplicity.
 	var rows [][]repr.Datum
 	var raw []repr.Row
@@ -148,6 +160,9 @@ func (o *windowOp) derive(ms *multiset, sign repr.Diff) error {
 			ok = repr.AppendKey(ok, ds[oc.Column], oc.Order)
 		}
 		for range e.n {
+			if err := m.tick(); err != nil {
+				return err
+			}
 			rows = append(rows, ds)
 			raw = append(raw, repr.Row(e.val))
 			okeys = append(okeys, ok)
@@ -171,6 +186,9 @@ func (o *windowOp) derive(ms *multiset, sign repr.Diff) error {
 		vals[f] = o.column(fn, rows, okeys, peerEnd)
 	}
 	for i := range n {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		o.pk.Reset()
 		o.pk.PushRow(raw[i])
 		for f := range o.funcs {
