@@ -128,10 +128,7 @@ func (r *Rows) consolidate(c *stepCtl) error {
 			return nil
 		}
 	} else {
-		cmp := func(a, b uint32) int { return bytes.Compare(r.Row(int(a)), r.Row(int(b))) }
-		if c == nil || !c.cancellable || n <= consolidateChunk {
-			slices.SortFunc(perm, cmp)
-		} else if err := sortPolled(perm, cmp, c); err != nil {
+		if err := sortPerm(perm, func(a, b uint32) int { return bytes.Compare(r.Row(int(a)), r.Row(int(b))) }, c); err != nil {
 			return err
 		}
 	}
@@ -157,6 +154,17 @@ func (r *Rows) consolidate(c *stepCtl) error {
 	}
 	*r = out
 	return nil
+}
+
+// sortPerm sorts perm by cmp (not stably). Runs longer than
+// consolidateChunk in a step that can be cancelled (c non-nil) take
+// sortPolled, which stops when the step is stopped.
+func sortPerm(perm []uint32, cmp func(a, b uint32) int, c *stepCtl) error {
+	if c == nil || !c.cancellable || len(perm) <= consolidateChunk {
+		slices.SortFunc(perm, cmp)
+		return nil
+	}
+	return sortPolled(perm, cmp, c)
 }
 
 // sortPolled sorts perm by cmp: chunks of consolidateChunk with

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/viewd/viewd/repr"
 )
@@ -110,16 +109,19 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 		s := &o.shards[si]
 		s.ok.Reset()
 		m := g.meter(&s.ok, nil)
-		// Group this shard's changes by key, preserving order.
-		idx := make([]int, s.keys.Len())
+		// Group this shard's changes by key (the order within a group
+		// does not matter: a multiset's adds commute).
+		idx := make([]uint32, s.keys.Len())
 		for i := range idx {
-			idx[i] = i
+			idx[i] = uint32(i)
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return bytes.Compare(s.keys.Row(idx[a]), s.keys.Row(idx[b])) < 0 })
+		if err := sortPerm(idx, func(a, b uint32) int { return bytes.Compare(s.keys.Row(int(a)), s.keys.Row(int(b))) }, g.ctl); err != nil {
+			return err
+		}
 		for i := 0; i < len(idx); {
-			k := s.keys.Row(idx[i])
+			k := s.keys.Row(int(idx[i]))
 			j := i
-			for j < len(idx) && bytes.Equal(s.keys.Row(idx[j]), k) {
+			for j < len(idx) && bytes.Equal(s.keys.Row(int(idx[j])), k) {
 				j++
 			}
 			ms := s.groups[string(k)]
@@ -135,8 +137,8 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 				if err := m.tick(); err != nil {
 					return err
 				}
-				sk, row := s.sorts.Row(u), s.rows.Row(u)
-				if before, _ := ms.add(sk, row, s.rows.Diff(u)); before == 0 {
+				sk, row := s.sorts.Row(int(u)), s.rows.Row(int(u))
+				if before, _ := ms.add(sk, row, s.rows.Diff(int(u))); before == 0 {
 					m.grow(len(sk) + len(row) + msEntryBytes)
 				}
 			}
