@@ -117,6 +117,11 @@ func (r *Rows) consolidate(c *stepCtl) error {
 	perm := make([]uint32, n)
 	sorted := true
 	for i := range perm {
+		if i%meterEvery == 0 {
+			if err := c.err(); err != nil {
+				return err
+			}
+		}
 		perm[i] = uint32(i)
 		if i > 0 && sorted && bytes.Compare(r.Row(i-1), r.Row(i)) >= 0 {
 			sorted = false

@@ -68,10 +68,7 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 	o.out.errs.Reset()
 	o.out.errs.Append(&o.in.errs, 1)
 	n := o.in.ok.Len()
-	if W == 1 {
-		o.shards[0].in.Reset()
-		o.shards[0].in.Append(&o.in.ok, 1)
-	} else {
+	if W > 1 {
 		for s := range o.shards {
 			o.shards[s].in.Reset()
 		}
@@ -88,12 +85,17 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 		s := &o.shards[si]
 		s.ok.Reset()
 		m := g.meter(&s.ok, nil)
-		// The input is consolidated, so each row appears once.
-		for i := range s.in.Len() {
+		// The input is consolidated, so each row appears once. One
+		// worker reads it in place.
+		in := &s.in
+		if W == 1 {
+			in = &o.in.ok
+		}
+		for i := range in.Len() {
 			if err := m.tick(); err != nil {
 				return err
 			}
-			row, d := s.in.Row(i), s.in.Diff(i)
+			row, d := in.Row(i), in.Diff(i)
 			old, had := s.counts[string(row)]
 			nw := old + d
 			if nw == 0 {
