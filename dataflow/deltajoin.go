@@ -103,6 +103,10 @@ type deltaWorker struct {
 	datums []repr.Datum
 	keyPk  []repr.Packer
 	concat repr.Packer
+	// m meters this step's walks; stop is the error that ended them (a
+	// lookup callback cannot return it, so later calls skip their work).
+	m    meter
+	stop error
 }
 
 func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
@@ -115,11 +119,12 @@ func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
 		n += p.Arr.deltaLen()
 	}
 	if n > 0 {
-		_ = g.parallel(n, func(s int) error {
+		err := g.parallel(n, func(s int) error {
 			w := &o.ws[s]
 			w.ok.Reset()
 			w.errs.Reset()
 			w.ctx = g.workerCtx()
+			w.m, w.stop = g.meter(&w.ok, &w.errs), nil
 			if w.keyPk == nil {
 				w.keyPk = make([]repr.Packer, len(o.offs))
 			}
@@ -129,20 +134,30 @@ func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
 					continue
 				}
 				for u := range b.Len() {
+					if w.stop != nil {
+						return w.stop
+					}
 					o.enter(w, p, p.Source, b.val(u))
 					o.walk(w, p, 0, b.diff(u))
 				}
 			}
-			return nil
+			if w.stop == nil {
+				w.stop = w.m.poll()
+			}
+			return w.stop
 		})
+		if err != nil {
+			return err
+		}
 		for s := range o.ws {
 			o.out.ok.Append(&o.ws[s].ok, 1)
 			o.out.errs.Append(&o.ws[s].errs, 1)
 		}
 	}
-	o.out.ok.Consolidate()
-	o.out.errs.Consolidate()
-	return nil
+	if err := o.out.ok.consolidate(g.ctl); err != nil {
+		return err
+	}
+	return o.out.errs.consolidate(g.ctl)
 }
 
 // enter places input i's row on the path.
@@ -157,6 +172,12 @@ func (o *deltaJoinOp) enter(w *deltaWorker, _ DeltaPath, i int, row repr.Row) {
 
 // walk runs stages k.. of path p for the accumulated row with diff d.
 func (o *deltaJoinOp) walk(w *deltaWorker, p DeltaPath, k int, d repr.Diff) {
+	if w.stop != nil {
+		return
+	}
+	if w.stop = w.m.tick(); w.stop != nil {
+		return
+	}
 	if k == len(p.Stages) {
 		w.concat.Reset()
 		for _, seg := range w.segs {

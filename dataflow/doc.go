@@ -65,6 +65,28 @@
 // no goroutine handoff. Outputs are consolidated (sorted), so results do
 // not depend on W.
 //
+// # Cancellation and the memory limit
+//
+// A step runs under a control shared by its operators and their worker
+// goroutines: a stop flag, raised by context.AfterFunc when the step's
+// context is done, and a running sum of the bytes the step's operators
+// produced (packed rows plus 12 bytes each, and an estimate of new keyed
+// state). Every operator loop whose work can be large (join and delta
+// join lookups and output, reduce, flat map, threshold, topk, window,
+// iterate rounds, MFP, long consolidations) ticks a meter that, every
+// 1024 iterations, charges its output's growth and polls the flag, so a
+// cancelled step stops within about a millisecond of work per worker and
+// Step returns an error wrapping ctx.Err(). Options.MemoryLimit (0:
+// unlimited) stops a step whose sum passes it, with a *pgcode.Error of
+// code OutOfMemory (53200). The sum bounds growth; it is not a heap
+// measure (transient copies can take about as much again).
+//
+// A stopped step has run some operators part way: the graph is unusable
+// afterwards (every later Step fails) and must be closed. That suits the
+// one-shot dataflows of reads, which are dropped after their only step;
+// persistent dataflows (views) keep MemoryLimit 0 and are stepped with a
+// context no client can cancel.
+//
 // # Sinks and reads
 //
 // Collection.Materialize keeps an Output readable as of any time in

@@ -44,7 +44,11 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 	o.out.ok.Reset()
 	o.out.errs.Reset()
 	o.out.errs.Append(&o.in.errs, 1)
+	m := g.meter(&o.out.ok, &o.out.errs)
 	for i := range o.in.ok.Len() {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		o.datums = row.Unpack(o.datums[:0])
 		o.argv = o.argv[:0]
@@ -59,9 +63,13 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 		if err == nil {
 			// The MFP's error is kept apart: Eval's own (nil) result must
 			// not overwrite it.
-			var mfpErr error
+			var mfpErr, stop error
 			err = o.tf.Eval(&g.eval, o.argv, func(out []repr.Datum) bool {
 				if mfpErr != nil {
+					return false
+				}
+				if err := m.tick(); err != nil {
+					stop = err
 					return false
 				}
 				o.wide = append(append(o.wide[:0], o.datums...), out...)
@@ -75,6 +83,9 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 				}
 				return true
 			})
+			if stop != nil {
+				return stop
+			}
 			if err == nil {
 				err = mfpErr
 			}
@@ -83,5 +94,6 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 			o.out.errs.Push(ErrRow(err), d)
 		}
 	}
-	return nil
+	return m.poll()
 }
+

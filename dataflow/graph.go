@@ -30,6 +30,15 @@ type Options struct {
 	// EvalCtx is the evaluation context for expressions (time zone, ...);
 	// its LogicalNow is set to the step's time.
 	EvalCtx expr.EvalCtx
+	// MemoryLimit bounds, in bytes, the rows (and the keyed state) a
+	// single step may produce; a step that exceeds it fails with a
+	// *pgcode.Error of code OutOfMemory (53200) and the graph must then be
+	// closed. The count is a cheap running sum of the packed rows each
+	// operator emits, not an exact measure of the heap: it bounds growth,
+	// and transient copies (consolidation, the merge of workers' outputs)
+	// can take about as much again. 0 means unlimited, as persistent
+	// dataflows (views) have it; one-shot reads set it.
+	MemoryLimit int64
 }
 
 // Graph is one dataflow: inputs, operators in topological order, and
@@ -46,6 +55,15 @@ type Graph struct {
 	hasPrev bool
 	stepped bool
 	closed  bool
+	// ctl is the control of the current (or last) step: its stop flag
+	// and memory use (see cancel.go).
+	ctl *stepCtl
+	// parent is the graph whose step this nested graph runs inside
+	// (Iterate's), sharing its control.
+	parent *Graph
+	// broken is the error of a step that was stopped part way; the graph
+	// refuses further steps.
+	broken error
 }
 
 // operator is one node of the graph: it reads its inputs' deltas for the
@@ -101,28 +119,59 @@ func (g *Graph) add(op operator) { g.ops = append(g.ops, op) }
 // Step runs every operator at time t: it consumes every input update at a
 // time <= t and produces every output update at t. Steps must be at
 // increasing times.
+//
+// Cancellation: every operator loop whose work can be large polls the
+// step's control every meterEvery iterations, so a step whose ctx is
+// cancelled (or whose deadline passes) stops within about a millisecond
+// of work per worker, its worker goroutines all return, and Step returns
+// an error wrapping ctx.Err() (errors.Is(err, context.Canceled) or
+// context.DeadlineExceeded holds). A step that exceeds
+// Options.MemoryLimit stops the same way with a *pgcode.Error of code
+// OutOfMemory. Such a step has run part of its operators part way: the
+// graph is unusable, every later Step fails, and the caller must Close it.
+// Persistent dataflows must therefore be stepped with a context no client
+// can cancel.
 func (g *Graph) Step(ctx context.Context, t repr.Timestamp) error {
 	if g.closed {
 		return fmt.Errorf("dataflow: step of a closed graph")
 	}
+	if g.broken != nil {
+		return fmt.Errorf("dataflow: step at %d of a graph whose previous step was stopped: %w", t, g.broken)
+	}
 	if g.stepped && t <= g.now {
 		return fmt.Errorf("dataflow: step at %d is not after the previous step at %d", t, g.now)
 	}
+	end := g.beginStep(ctx)
+	defer end()
 	g.prev, g.hasPrev = g.now, g.stepped
 	g.now, g.stepped = t, true
 	g.eval.LogicalNow = t
 	for _, op := range g.ops {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("dataflow: step at %d: %w", t, err)
+		if err := g.stopped(); err != nil {
+			return g.fail(t, err)
 		}
 		if err := op.step(ctx, t); err != nil {
+			if stop := g.stopped(); stop != nil {
+				return g.fail(t, stop)
+			}
 			return fmt.Errorf("dataflow: step at %d: %w", t, err)
 		}
+	}
+	// An operator that saw the stop may have returned early without
+	// saying so: a stopped step never counts as complete.
+	if err := g.stopped(); err != nil {
+		return g.fail(t, err)
 	}
 	for _, r := range g.traces {
 		r.SetSince(t)
 	}
 	return nil
+}
+
+// fail marks the graph broken by a step stopped part way with err.
+func (g *Graph) fail(t repr.Timestamp, err error) error {
+	g.broken = err
+	return fmt.Errorf("dataflow: step at %d: %w", t, err)
 }
 
 // Close releases the graph's holds on traces (its own and imported).
@@ -168,11 +217,16 @@ func (g *Graph) keepOld(x repr.Timestamp) bool { return g.hasPrev && x <= g.prev
 
 // parallel runs fn for every worker w in [0, Workers). When the step's
 // work n is below ParallelMin, or there is one worker, it runs them in
-// order on the calling goroutine.
+// order on the calling goroutine. It returns when every goroutine it
+// started has returned: fn must poll the step's control (a meter) in any
+// loop whose work can be large, so that a stopped step ends promptly.
 func (g *Graph) parallel(n int, fn func(w int) error) error {
 	W := g.opts.Workers
 	if W == 1 || n < g.opts.ParallelMin {
 		for w := range W {
+			if err := g.stopped(); err != nil {
+				return err
+			}
 			if err := fn(w); err != nil {
 				return err
 			}
@@ -190,6 +244,9 @@ func (g *Graph) parallel(n int, fn func(w int) error) error {
 	}
 	errs[0] = fn(0)
 	wg.Wait()
+	if err := g.stopped(); err != nil {
+		return err
+	}
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -301,7 +358,7 @@ func (in *Input) step(_ context.Context, t repr.Timestamp) error {
 	defer in.mu.Unlock()
 	in.ptimes = drain(&in.pending, in.ptimes, t, &in.c.ok)
 	in.etimes = drain(&in.errs, in.etimes, t, &in.c.errs)
-	return nil
+	return in.c.g.ctl.charge(in.c.ok.footprint() + in.c.errs.footprint())
 }
 
 // drain moves the queued updates at times <= t into out (replacing its

@@ -81,11 +81,12 @@ type captureOp struct {
 func (o *captureOp) step(context.Context, repr.Timestamp) error {
 	o.ok.Reset()
 	o.ok.Append(&o.in.ok, 1)
-	o.ok.Consolidate()
+	if err := o.ok.consolidate(o.in.g.ctl); err != nil {
+		return err
+	}
 	o.errs.Reset()
 	o.errs.Append(&o.in.errs, 1)
-	o.errs.Consolidate()
-	return nil
+	return o.errs.consolidate(o.in.g.ctl)
 }
 
 var errIterationLimit = pgcode.New(pgcode.ProgramLimitExceeded, "recursive query exceeded the iteration limit")
@@ -93,10 +94,14 @@ var errIterationLimit = pgcode.New(pgcode.ProgramLimitExceeded, "recursive query
 func (o *iterateOp) step(ctx context.Context, _ repr.Timestamp) error {
 	o.out.ok.Reset()
 	o.out.errs.Reset()
+	m := o.g.meter(&o.out.ok, &o.out.errs)
 	changed := false
 	for i, c := range o.outer {
 		o.out.errs.Append(&c.errs, 1)
 		for j := range c.ok.Len() {
+			if err := m.tick(); err != nil {
+				return err
+			}
 			o.state[i].add(c.ok.Row(j), c.ok.Diff(j))
 			changed = true
 		}
@@ -104,7 +109,12 @@ func (o *iterateOp) step(ctx context.Context, _ repr.Timestamp) error {
 	if !changed {
 		return nil
 	}
+	// The nested graph runs inside this step: it shares the step's
+	// control, so a cancel stops its rounds and its operators charge the
+	// outer graph's memory limit (every round's output counts, so a long
+	// recursion is charged more than it holds at once).
 	ig := NewGraph(Options{Workers: o.g.opts.Workers, ParallelMin: o.g.opts.ParallelMin, Logger: o.g.opts.Logger, EvalCtx: o.g.workerCtx()})
+	ig.parent = o.g
 	defer ig.Close()
 	ins := make([]*Input, len(o.outer))
 	colls := make([]*Collection, len(o.outer))
@@ -121,13 +131,16 @@ func (o *iterateOp) step(ctx context.Context, _ repr.Timestamp) error {
 	ig.add(capt)
 	for i, in := range ins {
 		for _, k := range o.state[i].sortedKeys() {
+			if err := m.tick(); err != nil {
+				return err
+			}
 			_ = in.Send(repr.Update{Row: repr.Row(k), Time: 1, Diff: o.state[i][k]})
 		}
 	}
 	next, nextErrs := coll{}, coll{}
 	limited := false
 	for round := repr.Timestamp(1); ; round++ {
-		if err := ctx.Err(); err != nil {
+		if err := m.poll(); err != nil {
 			return err
 		}
 		if int(round) > o.g.opts.IterationLimit {
@@ -144,6 +157,9 @@ func (o *iterateOp) step(ctx context.Context, _ repr.Timestamp) error {
 			break
 		}
 		for j := range capt.ok.Len() {
+			if err := m.tick(); err != nil {
+				return err
+			}
 			r, d := capt.ok.Row(j), capt.ok.Diff(j)
 			next.add(r, d)
 			_ = x.Send(repr.Update{Row: r, Time: round + 1, Diff: d})
@@ -156,7 +172,7 @@ func (o *iterateOp) step(ctx context.Context, _ repr.Timestamp) error {
 	emitChange(&o.out.ok, o.result, next)
 	emitChange(&o.out.errs, o.errs, nextErrs)
 	o.result, o.errs = next, nextErrs
-	return nil
+	return m.poll()
 }
 
 // emitChange pushes new − old.

@@ -91,49 +91,68 @@ func (o *joinOp) step(_ context.Context, _ repr.Timestamp) error {
 	o.out.errs.Append(&o.b.errs.ok, 1)
 	n := o.a.deltaLen() + o.b.deltaLen()
 	if n > 0 {
-		_ = g.parallel(n, func(s int) error {
+		err := g.parallel(n, func(s int) error {
 			w := &o.ws[s]
 			w.ok.Reset()
 			w.errs.Reset()
 			w.ctx = g.workerCtx()
-			if da := o.a.delta[s]; da != nil {
-				bs := o.b.trace.shards[s].snapshot()
+			m := g.meter(&w.ok, &w.errs)
+			// stop is the error that ended this worker's loops; the lookup
+			// callback cannot return it, so it skips its work once set.
+			var stop error
+			join := func(da *Batch, other *Arranged, keep func(repr.Timestamp) bool, aFirst bool) {
+				if da == nil {
+					return
+				}
+				bs := other.trace.shards[s].snapshot()
 				for k := range da.Keys() {
+					if stop = m.tick(); stop != nil {
+						return
+					}
 					key := da.key(k)
 					if keyHasNull(key) {
 						continue
 					}
 					st, e := da.updRange(k)
-					lookup(bs, key, g.keepOld, func(v repr.Row, d repr.Diff) {
+					lookup(bs, key, keep, func(v repr.Row, d repr.Diff) {
+						if stop != nil {
+							return
+						}
 						for u := st; u < e; u++ {
-							w.emit(o.plan, da.val(u), v, da.diff(u)*d)
+							if stop = m.tick(); stop != nil {
+								return
+							}
+							if aFirst {
+								w.emit(o.plan, da.val(u), v, da.diff(u)*d)
+							} else {
+								w.emit(o.plan, v, da.val(u), da.diff(u)*d)
+							}
 						}
 					})
-				}
-			}
-			if db := o.b.delta[s]; db != nil {
-				as := o.a.trace.shards[s].snapshot()
-				for k := range db.Keys() {
-					key := db.key(k)
-					if keyHasNull(key) {
-						continue
+					if stop != nil {
+						return
 					}
-					st, e := db.updRange(k)
-					lookup(as, key, g.keepNew, func(v repr.Row, d repr.Diff) {
-						for u := st; u < e; u++ {
-							w.emit(o.plan, v, db.val(u), db.diff(u)*d)
-						}
-					})
 				}
 			}
-			return nil
+			join(o.a.delta[s], o.b, g.keepOld, true)
+			if stop == nil {
+				join(o.b.delta[s], o.a, g.keepNew, false)
+			}
+			if stop == nil {
+				stop = m.poll()
+			}
+			return stop
 		})
+		if err != nil {
+			return err
+		}
 		for s := range o.ws {
 			o.out.ok.Append(&o.ws[s].ok, 1)
 			o.out.errs.Append(&o.ws[s].errs, 1)
 		}
 	}
-	o.out.ok.Consolidate()
-	o.out.errs.Consolidate()
-	return nil
+	if err := o.out.ok.consolidate(g.ctl); err != nil {
+		return err
+	}
+	return o.out.errs.consolidate(g.ctl)
 }

@@ -51,31 +51,39 @@ func (o *mfpOp) step(_ context.Context, t repr.Timestamp) error {
 	}
 	if W == 1 || n < g.opts.ParallelMin {
 		w := &o.ws[0]
-		o.run(g, w, 0, n, &o.out.ok, &o.out.errs)
-	} else {
-		chunk := (n + W - 1) / W
-		_ = g.parallel(n, func(i int) error {
-			w := &o.ws[i]
-			w.ok.Reset()
-			w.errs.Reset()
-			ev := g.workerCtx()
-			o.runCtx(&ev, w, min(i*chunk, n), min((i+1)*chunk, n), &w.ok, &w.errs)
-			return nil
-		})
-		for i := range o.ws {
-			o.out.ok.Append(&o.ws[i].ok, 1)
-			o.out.errs.Append(&o.ws[i].errs, 1)
-		}
+		return o.run(g, w, 0, n, &o.out.ok, &o.out.errs)
+	}
+	chunk := (n + W - 1) / W
+	err := g.parallel(n, func(i int) error {
+		w := &o.ws[i]
+		w.ok.Reset()
+		w.errs.Reset()
+		ev := g.workerCtx()
+		m := g.meter(&w.ok, &w.errs)
+		return o.runCtx(&ev, &m, w, min(i*chunk, n), min((i+1)*chunk, n), &w.ok, &w.errs)
+	})
+	if err != nil {
+		return err
+	}
+	for i := range o.ws {
+		o.out.ok.Append(&o.ws[i].ok, 1)
+		o.out.errs.Append(&o.ws[i].errs, 1)
 	}
 	return nil
 }
 
-func (o *mfpOp) run(g *Graph, w *mfpWorker, lo, hi int, ok, errs *Rows) {
-	o.runCtx(&g.eval, w, lo, hi, ok, errs)
+func (o *mfpOp) run(g *Graph, w *mfpWorker, lo, hi int, ok, errs *Rows) error {
+	m := g.meter(ok, errs)
+	return o.runCtx(&g.eval, &m, w, lo, hi, ok, errs)
 }
 
-func (o *mfpOp) runCtx(ctx *expr.EvalCtx, w *mfpWorker, lo, hi int, ok, errs *Rows) {
+// runCtx applies the MFP to input rows [lo, hi), polling the step's
+// control through m.
+func (o *mfpOp) runCtx(ctx *expr.EvalCtx, m *meter, w *mfpWorker, lo, hi int, ok, errs *Rows) error {
 	for i := lo; i < hi; i++ {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		w.datums = row.Unpack(w.datums[:0])
 		w.pk.Reset()
@@ -87,4 +95,5 @@ func (o *mfpOp) runCtx(ctx *expr.EvalCtx, w *mfpWorker, lo, hi int, ok, errs *Ro
 			ok.Push(w.pk.Row(), d)
 		}
 	}
+	return m.poll()
 }

@@ -107,7 +107,11 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 		o.shards[s].keys.Reset()
 	}
 	n := o.in.ok.Len()
+	m := g.meter(&o.out.errs, nil)
 	for i := range n {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		if err := o.keyer.pack(&g.eval, row, &o.pk); err != nil {
 			o.out.errs.Push(ErrRow(err), d)
@@ -118,31 +122,53 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 		s.rows.Push(row, d)
 		s.keys.Push(k, d)
 	}
-	_ = g.parallel(n, func(si int) error {
+	err := g.parallel(n, func(si int) error {
 		s := &o.shards[si]
 		s.ok.Reset()
 		s.errs.Reset()
 		s.changed = s.changed[:0]
 		s.ctx = g.workerCtx()
+		m := g.meter(&s.ok, &s.errs)
 		for i := range s.rows.Len() {
-			o.update(s, s.keys.Row(i), s.rows.Row(i), s.rows.Diff(i))
+			if err := m.tick(); err != nil {
+				return err
+			}
+			m.grow(o.update(s, s.keys.Row(i), s.rows.Row(i), s.rows.Diff(i)))
 		}
 		for _, k := range s.changed {
+			if err := m.tick(); err != nil {
+				return err
+			}
 			o.emit(s, k)
 		}
-		return nil
+		return m.poll()
 	})
+	if err != nil {
+		return err
+	}
 	for s := range o.shards {
 		o.out.ok.Append(&o.shards[s].ok, 1)
 		o.out.errs.Append(&o.shards[s].errs, 1)
 	}
-	o.out.ok.Consolidate()
-	o.out.errs.Consolidate()
-	return nil
+	if err := o.out.ok.consolidate(g.ctl); err != nil {
+		return err
+	}
+	return o.out.errs.consolidate(g.ctl)
 }
 
-// update folds one input row into its group.
-func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) {
+// groupBytes, accumBytes and msEntryBytes approximate the state of a new
+// group (map entry, group and its output row), of one of its accumulators
+// and of a multiset entry beyond its key and value bytes, as the memory
+// limit charges them.
+const (
+	groupBytes   = 96
+	accumBytes   = 72
+	msEntryBytes = 40
+)
+
+// update folds one input row into its group and returns the bytes of
+// state it added (a new group, new multiset entries), roughly.
+func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) (grown int) {
 	s.datums = row.Unpack(s.datums[:0])
 	// Evaluate every aggregate's inputs first: an error sends the row to
 	// the err stream and leaves the group untouched.
@@ -158,7 +184,7 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) {
 			v, err := evalScalar(&s.ctx, a.Expr, s.datums)
 			if err != nil {
 				s.errs.Push(ErrRow(err), d)
-				return
+				return 0
 			}
 			e.v = v
 		}
@@ -166,7 +192,7 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) {
 			v, err := evalScalar(&s.ctx, ok.Expr, s.datums)
 			if err != nil {
 				s.errs.Push(ErrRow(err), d)
-				return
+				return 0
 			}
 			e.ord = repr.AppendKey(e.ord, v, ok.Order)
 		}
@@ -176,6 +202,7 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) {
 	if gr == nil {
 		gr = &group{accs: make([]accum, len(o.aggs))}
 		s.groups[string(k)] = gr
+		grown += len(k) + groupBytes + accumBytes*len(o.aggs)
 	}
 	if !gr.dirty {
 		gr.dirty = true
@@ -194,6 +221,9 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) {
 			s.vk.Reset()
 			s.vk.Push(v)
 			before, after := acc.ms.add(s.kb, s.vk.Row(), d)
+			if before == 0 {
+				grown += len(s.kb) + len(s.vk.Row()) + msEntryBytes
+			}
 			if !a.Func.Accumulable() {
 				continue
 			}
@@ -208,6 +238,7 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) {
 		}
 		accumulate(acc, a.Func, v, d)
 	}
+	return grown
 }
 
 func accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum, d repr.Diff) {

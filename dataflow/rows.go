@@ -39,6 +39,10 @@ func (r *Rows) Diff(i int) repr.Diff { return r.diffs[i] }
 // Bytes returns the size of the packed rows.
 func (r *Rows) Bytes() int { return len(r.data) }
 
+// footprint returns the bytes r's pairs take: the packed rows plus an end
+// offset and a diff each (lengths, not capacities: what was produced).
+func (r *Rows) footprint() int { return len(r.data) + 4*len(r.ends) + 8*len(r.diffs) }
+
 // Push appends one (row, diff).
 func (r *Rows) Push(row repr.Row, d repr.Diff) {
 	r.data = append(r.data, row...)
@@ -88,20 +92,36 @@ func (r *Rows) Reset() {
 
 // Consolidate sorts r by row bytes, sums the diffs of equal rows and drops
 // rows whose diffs sum to zero.
-func (r *Rows) Consolidate() {
+func (r *Rows) Consolidate() { _ = r.consolidate(nil) }
+
+// consolidateChunk is the run length below which consolidate sorts with
+// one uninterruptible slices.SortFunc (a few milliseconds at most); longer
+// runs are sorted in chunks of this size and merged, polling c.
+const consolidateChunk = 1 << 14
+
+// consolidate is Consolidate polling the step's control c (nil: none)
+// every few thousand rows, so that consolidating tens of millions of rows
+// stops promptly when the step is stopped. On an error r is left as it
+// was (unconsolidated).
+func (r *Rows) consolidate(c *stepCtl) error {
 	n := r.Len()
 	switch {
 	case n == 0:
-		return
+		return nil
 	case n == 1:
 		if r.diffs[0] == 0 {
 			r.Reset()
 		}
-		return
+		return nil
 	}
 	perm := make([]uint32, n)
 	sorted := true
 	for i := range perm {
+		if i%meterEvery == 0 {
+			if err := c.err(); err != nil {
+				return err
+			}
+		}
 		perm[i] = uint32(i)
 		if i > 0 && sorted && bytes.Compare(r.Row(i-1), r.Row(i)) >= 0 {
 			sorted = false
@@ -110,13 +130,21 @@ func (r *Rows) Consolidate() {
 	if sorted {
 		// Already strictly sorted: only zero diffs can need removal.
 		if !slices.Contains(r.diffs, 0) {
-			return
+			return nil
 		}
 	} else {
-		slices.SortFunc(perm, func(a, b uint32) int { return bytes.Compare(r.Row(int(a)), r.Row(int(b))) })
+		if err := sortPerm(perm, func(a, b uint32) int { return bytes.Compare(r.Row(int(a)), r.Row(int(b))) }, c); err != nil {
+			return err
+		}
 	}
 	out := Rows{data: make([]byte, 0, len(r.data)), ends: make([]uint32, 0, n), diffs: make([]repr.Diff, 0, n)}
+	polls := 0
 	for i := 0; i < n; {
+		if polls++; polls%meterEvery == 0 {
+			if err := c.err(); err != nil {
+				return err
+			}
+		}
 		row := r.Row(int(perm[i]))
 		d := r.diffs[perm[i]]
 		j := i + 1
@@ -130,6 +158,58 @@ func (r *Rows) Consolidate() {
 		i = j
 	}
 	*r = out
+	return nil
+}
+
+// sortPerm sorts perm by cmp (not stably). Runs longer than
+// consolidateChunk in a step that can be cancelled (c non-nil) take
+// sortPolled, which stops when the step is stopped.
+func sortPerm(perm []uint32, cmp func(a, b uint32) int, c *stepCtl) error {
+	if c == nil || !c.cancellable || len(perm) <= consolidateChunk {
+		slices.SortFunc(perm, cmp)
+		return nil
+	}
+	return sortPolled(perm, cmp, c)
+}
+
+// sortPolled sorts perm by cmp: chunks of consolidateChunk with
+// slices.SortFunc, then bottom-up merges, polling c between chunks and
+// every meterEvery merged elements.
+func sortPolled(perm []uint32, cmp func(a, b uint32) int, c *stepCtl) error {
+	n := len(perm)
+	for lo := 0; lo < n; lo += consolidateChunk {
+		if err := c.err(); err != nil {
+			return err
+		}
+		slices.SortFunc(perm[lo:min(lo+consolidateChunk, n)], cmp)
+	}
+	src, dst := perm, make([]uint32, n)
+	for width := consolidateChunk; width < n; width *= 2 {
+		for lo := 0; lo < n; lo += 2 * width {
+			mid, hi := min(lo+width, n), min(lo+2*width, n)
+			i, j, k := lo, mid, lo
+			for i < mid && j < hi {
+				if k%meterEvery == 0 {
+					if err := c.err(); err != nil {
+						return err
+					}
+				}
+				if cmp(src[j], src[i]) < 0 {
+					dst[k] = src[j]
+					j++
+				} else {
+					dst[k] = src[i]
+					i++
+				}
+				k++
+			}
+			k += copy(dst[k:], src[i:mid])
+			copy(dst[k:], src[j:hi])
+		}
+		src, dst = dst, src
+	}
+	copy(perm, src)
+	return nil
 }
 
 // Updates returns r's pairs as updates at time t (rows copied).

@@ -112,7 +112,11 @@ func (o *temporalOp) step(_ context.Context, t repr.Timestamp) error {
 		o.out.ok.Append(o.pending[at], 1)
 		delete(o.pending, at)
 	}
+	m := g.meter(&o.out.ok, &o.out.errs)
 	for i := range o.in.ok.Len() {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		o.datums = row.Unpack(o.datums[:0])
 		lo, err := o.bound(&g.eval, o.lower, 0)
@@ -129,6 +133,7 @@ func (o *temporalOp) step(_ context.Context, t repr.Timestamp) error {
 					}
 					if hi != math.MaxUint64 {
 						o.schedule(hi, row, -d)
+						m.grow(len(row) + 12)
 					}
 				}
 				continue
@@ -139,5 +144,5 @@ func (o *temporalOp) step(_ context.Context, t repr.Timestamp) error {
 		}
 		o.out.errs.Push(ErrRow(err), d)
 	}
-	return nil
+	return m.poll()
 }

@@ -51,6 +51,10 @@ type thresholdOp struct {
 	shards  []thresholdShard
 }
 
+// countBytes approximates a threshold count's map entry beyond its row
+// bytes, as the memory limit charges it.
+const countBytes = 48
+
 type thresholdShard struct {
 	counts map[string]repr.Diff
 	in     Rows
@@ -64,40 +68,55 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 	o.out.errs.Reset()
 	o.out.errs.Append(&o.in.errs, 1)
 	n := o.in.ok.Len()
-	if W == 1 {
-		o.shards[0].in.Reset()
-		o.shards[0].in.Append(&o.in.ok, 1)
-	} else {
+	if W > 1 {
 		for s := range o.shards {
 			o.shards[s].in.Reset()
 		}
+		m := g.meter(nil, nil)
 		for i := range n {
+			if err := m.tick(); err != nil {
+				return err
+			}
 			row := o.in.ok.Row(i)
 			o.shards[shardOf(row, W)].in.Push(row, o.in.ok.Diff(i))
 		}
 	}
-	_ = g.parallel(n, func(si int) error {
+	err := g.parallel(n, func(si int) error {
 		s := &o.shards[si]
 		s.ok.Reset()
-		// The input is consolidated, so each row appears once.
-		for i := range s.in.Len() {
-			row, d := s.in.Row(i), s.in.Diff(i)
-			old := s.counts[string(row)]
+		m := g.meter(&s.ok, nil)
+		// The input is consolidated, so each row appears once. One
+		// worker reads it in place.
+		in := &s.in
+		if W == 1 {
+			in = &o.in.ok
+		}
+		for i := range in.Len() {
+			if err := m.tick(); err != nil {
+				return err
+			}
+			row, d := in.Row(i), in.Diff(i)
+			old, had := s.counts[string(row)]
 			nw := old + d
 			if nw == 0 {
 				delete(s.counts, string(row))
 			} else {
 				s.counts[string(row)] = nw
+				if !had {
+					m.grow(len(row) + countBytes)
+				}
 			}
 			if delta := o.f(nw) - o.f(old); delta != 0 {
 				s.ok.Push(row, delta)
 			}
 		}
-		return nil
+		return m.poll()
 	})
+	if err != nil {
+		return err
+	}
 	for s := range o.shards {
 		o.out.ok.Append(&o.shards[s].ok, 1)
 	}
-	o.out.ok.Consolidate()
-	return nil
+	return o.out.ok.consolidate(g.ctl)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/viewd/viewd/repr"
 )
@@ -88,7 +87,11 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 	}
 	n := o.in.ok.Len()
 	var sk []byte
+	m := g.meter(nil, nil)
 	for i := range n {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		o.datums = row.Unpack(o.datums[:0])
 		o.pk.Reset()
@@ -102,55 +105,75 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 		sk = sortKey(sk[:0], o.datums, o.order, row)
 		s.sorts.Push(sk, d)
 	}
-	_ = g.parallel(n, func(si int) error {
+	err := g.parallel(n, func(si int) error {
 		s := &o.shards[si]
 		s.ok.Reset()
-		// Group this shard's changes by key, preserving order.
-		idx := make([]int, s.keys.Len())
+		m := g.meter(&s.ok, nil)
+		// Group this shard's changes by key (the order within a group
+		// does not matter: a multiset's adds commute).
+		idx := make([]uint32, s.keys.Len())
 		for i := range idx {
-			idx[i] = i
+			idx[i] = uint32(i)
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return bytes.Compare(s.keys.Row(idx[a]), s.keys.Row(idx[b])) < 0 })
+		if err := sortPerm(idx, func(a, b uint32) int { return bytes.Compare(s.keys.Row(int(a)), s.keys.Row(int(b))) }, g.ctl); err != nil {
+			return err
+		}
 		for i := 0; i < len(idx); {
-			k := s.keys.Row(idx[i])
+			k := s.keys.Row(int(idx[i]))
 			j := i
-			for j < len(idx) && bytes.Equal(s.keys.Row(idx[j]), k) {
+			for j < len(idx) && bytes.Equal(s.keys.Row(int(idx[j])), k) {
 				j++
 			}
 			ms := s.groups[string(k)]
 			if ms == nil {
 				ms = &multiset{}
 				s.groups[string(k)] = ms
+				m.grow(len(k) + groupBytes)
 			}
-			o.window(ms, &s.ok, -1)
+			if err := o.window(&m, ms, &s.ok, -1); err != nil {
+				return err
+			}
 			for _, u := range idx[i:j] {
-				ms.add(s.sorts.Row(u), s.rows.Row(u), s.rows.Diff(u))
+				if err := m.tick(); err != nil {
+					return err
+				}
+				sk, row := s.sorts.Row(int(u)), s.rows.Row(int(u))
+				if before, _ := ms.add(sk, row, s.rows.Diff(int(u))); before == 0 {
+					m.grow(len(sk) + len(row) + msEntryBytes)
+				}
 			}
-			o.window(ms, &s.ok, 1)
+			if err := o.window(&m, ms, &s.ok, 1); err != nil {
+				return err
+			}
 			if ms.len() == 0 {
 				delete(s.groups, string(k))
 			}
 			i = j
 		}
-		return nil
+		return m.poll()
 	})
+	if err != nil {
+		return err
+	}
 	for s := range o.shards {
 		o.out.ok.Append(&o.shards[s].ok, 1)
 	}
-	o.out.ok.Consolidate()
-	return nil
+	return o.out.ok.consolidate(g.ctl)
 }
 
 // window pushes the rows at positions [offset, offset+limit) with sign.
-func (o *topkOp) window(ms *multiset, out *Rows, sign repr.Diff) {
+func (o *topkOp) window(m *meter, ms *multiset, out *Rows, sign repr.Diff) error {
 	pos := 0
 	end := o.offset + o.limit
 	for e := range ms.all() {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		if e.n <= 0 {
 			continue
 		}
 		if o.limit >= 0 && pos >= end {
-			return
+			return nil
 		}
 		lo, hi := pos, pos+int(e.n)
 		pos = hi
@@ -162,4 +185,5 @@ func (o *topkOp) window(ms *multiset, out *Rows, sign repr.Diff) {
 			out.Push(repr.Row(e.val), sign*repr.Diff(hi-lo))
 		}
 	}
+	return nil
 }

@@ -54,5 +54,6 @@ func (o *unionOp) step(context.Context, repr.Timestamp) error {
 		o.out.ok.Append(&c.ok, o.scale)
 		o.out.errs.Append(&c.errs, 1)
 	}
-	return nil
+	// A copy, charged whole: Append is a memmove, quick to finish.
+	return o.out.g.ctl.charge(o.out.ok.footprint() + o.out.errs.footprint())
 }

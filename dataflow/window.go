@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/viewd/viewd/repr"
@@ -80,6 +79,8 @@ type windowOp struct {
 	groups  map[string]*multiset
 	datums  []repr.Datum
 	pk      repr.Packer
+	// parts and sorts hold a step's partition and sort keys.
+	parts, sorts Rows
 }
 
 func (o *windowOp) step(context.Context, repr.Timestamp) error {
@@ -87,53 +88,75 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 	o.out.errs.Reset()
 	o.out.errs.Append(&o.in.errs, 1)
 	n := o.in.ok.Len()
-	type change struct {
-		part string
-		sk   []byte
-		row  repr.Row
-		d    repr.Diff
-	}
-	chs := make([]change, 0, n)
+	m := o.in.g.meter(&o.out.ok, nil)
+	// The step's changes, by input index: partition keys and sort keys
+	// packed in two slabs (no allocation per change).
+	o.parts.Reset()
+	o.sorts.Reset()
+	var sk []byte
 	for i := range n {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		o.datums = row.Unpack(o.datums[:0])
 		o.pk.Reset()
 		for _, k := range o.part {
 			o.pk.Push(o.datums[k])
 		}
-		chs = append(chs, change{string(o.pk.Row()), sortKey(nil, o.datums, o.order, row), row, d})
+		o.parts.Push(o.pk.Row(), d)
+		sk = sortKey(sk[:0], o.datums, o.order, row)
+		o.sorts.Push(sk, d)
 	}
-	sort.SliceStable(chs, func(a, b int) bool { return chs[a].part < chs[b].part })
-	for i := 0; i < len(chs); {
+	// Group the changes by partition (the order within one does not
+	// matter: a multiset's adds commute).
+	perm := make([]uint32, n)
+	for i := range perm {
+		perm[i] = uint32(i)
+	}
+	if err := sortPerm(perm, func(a, b uint32) int { return bytes.Compare(o.parts.Row(int(a)), o.parts.Row(int(b))) }, o.in.g.ctl); err != nil {
+		return err
+	}
+	for i := 0; i < n; {
+		part := o.parts.Row(int(perm[i]))
 		j := i
-		for j < len(chs) && chs[j].part == chs[i].part {
+		for j < n && bytes.Equal(o.parts.Row(int(perm[j])), part) {
 			j++
 		}
-		ms := o.groups[chs[i].part]
+		ms := o.groups[string(part)]
 		if ms == nil {
 			ms = &multiset{}
-			o.groups[chs[i].part] = ms
+			o.groups[string(part)] = ms
+			m.grow(len(part) + groupBytes)
 		}
-		if err := o.derive(ms, -1); err != nil {
+		if err := o.derive(&m, ms, -1); err != nil {
 			return err
 		}
-		for _, ch := range chs[i:j] {
-			ms.add(ch.sk, ch.row, ch.d)
+		for _, u := range perm[i:j] {
+			if err := m.tick(); err != nil {
+				return err
+			}
+			sk, row := o.sorts.Row(int(u)), o.in.ok.Row(int(u))
+			if before, _ := ms.add(sk, row, o.in.ok.Diff(int(u))); before == 0 {
+				m.grow(len(sk) + len(row) + msEntryBytes)
+			}
 		}
-		if err := o.derive(ms, 1); err != nil {
+		if err := o.derive(&m, ms, 1); err != nil {
 			return err
 		}
 		if ms.len() == 0 {
-			delete(o.groups, chs[i].part)
+			delete(o.groups, string(part))
 		}
 		i = j
 	}
-	o.out.ok.Consolidate()
-	return nil
+	if err := m.poll(); err != nil {
+		return err
+	}
+	return o.out.ok.consolidate(o.in.g.ctl)
 }
 
 // derive pushes the partition's output rows with sign.
-func (o *windowOp) derive(ms *multiset, sign repr.Diff) error {
+func (o *windowOp) derive(m *meter, ms *multiset, sign repr.Diff) error {
 	// Expand by multiplicity.
 	var rows [][]repr.Datum
 	var raw []repr.Row
@@ -148,6 +171,9 @@ func (o *windowOp) derive(ms *multiset, sign repr.Diff) error {
 			ok = repr.AppendKey(ok, ds[oc.Column], oc.Order)
 		}
 		for range e.n {
+			if err := m.tick(); err != nil {
+				return err
+			}
 			rows = append(rows, ds)
 			raw = append(raw, repr.Row(e.val))
 			okeys = append(okeys, ok)
@@ -166,11 +192,22 @@ func (o *windowOp) derive(ms *multiset, sign repr.Diff) error {
 			peerEnd[i] = i + 1
 		}
 	}
+	if err := m.poll(); err != nil {
+		return err
+	}
 	vals := make([][]repr.Datum, len(o.funcs))
 	for f, fn := range o.funcs {
+		// One function over the partition is O(n) and cheap per row: a
+		// poll between functions is often enough.
 		vals[f] = o.column(fn, rows, okeys, peerEnd)
+		if err := m.poll(); err != nil {
+			return err
+		}
 	}
 	for i := range n {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		o.pk.Reset()
 		o.pk.PushRow(raw[i])
 		for f := range o.funcs {

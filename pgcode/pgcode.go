@@ -92,6 +92,7 @@ const (
 	InvalidObjectDefinition         Code = "42P17"
 	DependentObjectsStillExist      Code = "2BP01"
 	InvalidColumnDefinition         Code = "42611"
+	InsufficientResources           Code = "53000"
 	OutOfMemory                     Code = "53200"
 	ProgramLimitExceeded            Code = "54000"
 	ObjectNotInPrerequisiteState    Code = "55000"
