@@ -96,4 +96,3 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 	}
 	return m.poll()
 }
-
