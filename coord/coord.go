@@ -159,7 +159,7 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	if c.needStep {
 		c.mu.Lock()
-		_, err := c.advanceLocked(ctx, nil)
+		_, err := c.advanceLocked(nil)
 		c.mu.Unlock()
 		if err != nil {
 			c.closeDataflows()
@@ -229,7 +229,7 @@ func (c *Coordinator) tickLoop() {
 		}
 		c.mu.Lock()
 		if !c.closed && c.shouldTickLocked() {
-			if _, err := c.advanceLocked(c.ctx, nil); err != nil && c.ctx.Err() == nil {
+			if _, err := c.advanceLocked(nil); err != nil && c.ctx.Err() == nil {
 				c.log.Error("coord: advancing time failed", "err", err)
 			}
 		}
@@ -284,7 +284,14 @@ type tableWrite struct {
 // advanceLocked steps the world to the next timestamp: it makes w durable
 // at that timestamp (if any), applies pending source units, steps every
 // dataflow, and compacts history. It returns the timestamp.
-func (c *Coordinator) advanceLocked(ctx context.Context, w *tableWrite) (repr.Timestamp, error) {
+//
+// It runs under the coordinator's own context, never a client's: once a
+// write is durable it must reach every input, index and view whatever the
+// client does (a statement timeout or cancel during commit used to leave a
+// durable write half applied), and persistent dataflows must never see a
+// cancelled step (it leaves a graph unusable).
+func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
+	ctx := c.ctx
 	t := c.nextTimestampLocked()
 	if w != nil && len(w.updates) > 0 {
 		if err := c.store.AppendTableWrite(ctx, t, w.updates); err != nil {

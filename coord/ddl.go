@@ -110,8 +110,11 @@ func (c *Coordinator) exists(schema, name string) (*item, bool) {
 
 // addDataflowLocked registers a persistent dataflow, stepping it once at
 // now so that it is complete through now like every other.
-func (c *Coordinator) addDataflowLocked(ctx context.Context, owner plan.GlobalID, g *dataflow.Graph) error {
-	if err := g.Step(ctx, c.now); err != nil {
+//
+// The step runs under the coordinator's context, not the client's: a
+// persistent dataflow must never be stopped half way.
+func (c *Coordinator) addDataflowLocked(owner plan.GlobalID, g *dataflow.Graph) error {
+	if err := g.Step(c.ctx, c.now); err != nil {
 		g.Close()
 		return err
 	}
@@ -162,7 +165,7 @@ func (c *Coordinator) createTable(ctx context.Context, p *sql.CreateTablePlan, p
 		rt.graph.Close()
 		return err
 	}
-	return c.addDataflowLocked(ctx, id, rt.graph)
+	return c.addDataflowLocked(id, rt.graph)
 }
 
 // searchPathFor returns the search path to resolve names with: the
@@ -245,7 +248,7 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 		return err
 	}
 	if it.rt != nil {
-		return c.addDataflowLocked(ctx, id, it.rt.graph)
+		return c.addDataflowLocked(id, it.rt.graph)
 	}
 	return nil
 }
@@ -329,7 +332,7 @@ func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, p
 		g.Close()
 		return err
 	}
-	return c.addDataflowLocked(ctx, id, g)
+	return c.addDataflowLocked(id, g)
 }
 
 // indexName chooses a name like PostgreSQL's: on_cols_idx, made unique.

@@ -487,7 +487,12 @@ func (c *Coordinator) commitWrites(ctx context.Context, writes []storage.TableUp
 			return err
 		}
 	}
-	if _, err := c.advanceLocked(ctx, &tableWrite{updates: writes}); err != nil {
+	// A client that gave up before the write is durable leaves no trace;
+	// from here on the commit completes whatever the client does.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := c.advanceLocked(&tableWrite{updates: writes}); err != nil {
 		return err
 	}
 	for _, u := range writes {

@@ -166,7 +166,9 @@ func (c *Coordinator) preparePeekLocked(rel plan.Rel, ts repr.Timestamp, overlay
 	if p.pp.Kind != plan.PeekDataflow {
 		return p, nil
 	}
-	g := dataflow.NewGraph(c.graphOptions())
+	opts := c.graphOptions()
+	opts.MemoryLimit = c.cfg.MaxQueryMemory
+	g := dataflow.NewGraph(opts)
 	var imp render.Imports = c.imports()
 	if len(overlay) > 0 {
 		imp = overlayImports{Imports: imp, ts: ts, overlay: overlay}

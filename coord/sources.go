@@ -252,7 +252,7 @@ func (c *Coordinator) newSourceItem(ctx context.Context, id plan.GlobalID, oid u
 		rt.graph.Close()
 		return nil, err
 	}
-	if err := c.addDataflowLocked(ctx, id, rt.graph); err != nil {
+	if err := c.addDataflowLocked(id, rt.graph); err != nil {
 		c.cat.remove(id)
 		return nil, err
 	}

@@ -171,8 +171,13 @@ func (o *arrangeOp) step(_ context.Context, t repr.Timestamp) error {
 	for s := range o.bds {
 		o.bds[s].Reserve(n/W+1, (o.in.ok.Bytes()+4*n)/W)
 	}
+	m := g.meter(nil, &errs.ok)
 	for i := range n {
+		if err := m.tick(); err != nil {
+			return err
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
+		m.grow(len(row) + 32)
 		if err := o.keyer.pack(&g.eval, row, &o.pk); err != nil {
 			errs.ok.Push(ErrRow(err), d)
 			continue
@@ -184,10 +189,12 @@ func (o *arrangeOp) step(_ context.Context, t repr.Timestamp) error {
 	delta := o.out.delta
 	if n > 0 || !allEmpty(delta) {
 		delta = make([]*Batch, W)
-		_ = g.parallel(n, func(s int) error {
+		if err := g.parallel(n, func(s int) error {
 			delta[s] = o.bds[s].Build()
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
 	}
 	o.out.delta = delta
 	o.out.trace.Insert(delta, t)
@@ -276,6 +283,7 @@ func (o *importOp) close() { o.a.trace.unsubscribe(o.id) }
 
 func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 	a := o.a
+	m := a.g.meter(nil, nil)
 	a.errs.ok.Reset()
 	if up := a.trace.Upper(); up <= t {
 		return fmt.Errorf("dataflow: imported trace is complete only to %d, not through %d", up, t)
@@ -297,6 +305,10 @@ func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 					for u := st; u < e; u++ {
 						if b.time(u) <= t {
 							bd.Add(key, b.val(u), t, b.diff(u))
+							m.grow(len(key) + len(b.val(u)) + 32)
+							if err := m.tick(); err != nil {
+								return err
+							}
 						}
 					}
 				}

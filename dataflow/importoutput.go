@@ -79,9 +79,15 @@ func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
 			return fmt.Errorf("dataflow: import as of %d is before the output's since %d", t, since)
 		}
 		op.first = t
+		// The snapshot is copied batch by batch, polling the step's
+		// control (cancellation, memory budget) between batches.
+		m := c.g.meter(&c.ok, &c.errs)
 		for _, sp := range op.o.ok.shards {
 			for _, b := range sp.snapshot() {
 				keysInto(&c.ok, b, -1, t, false)
+				if err := m.poll(); err != nil {
+					return err
+				}
 			}
 		}
 		for _, sp := range op.o.errs.shards {

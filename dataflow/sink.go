@@ -134,9 +134,14 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 	if op.bds == nil {
 		op.bds = make([]Builder, W)
 	}
-	ins := func(rows *Rows, tr *Trace) {
+	m := op.in.g.meter(nil, nil)
+	ins := func(rows *Rows, tr *Trace) error {
 		for i := range rows.Len() {
+			if err := m.tick(); err != nil {
+				return err
+			}
 			r := rows.Row(i)
+			m.grow(len(r) + 32)
 			op.bds[shardOf(r, W)].Add(r, nil, t, rows.Diff(i))
 		}
 		bs := make([]*Batch, W)
@@ -144,10 +149,15 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 			bs[s] = op.bds[s].Build()
 		}
 		tr.Insert(bs, t)
+		return nil
 	}
-	ins(&op.in.ok, op.out.ok)
-	ins(&op.in.errs, op.out.errs)
-	return nil
+	if err := ins(&op.in.ok, op.out.ok); err != nil {
+		return err
+	}
+	if err := ins(&op.in.errs, op.out.errs); err != nil {
+		return err
+	}
+	return m.poll()
 }
 
 // SubscribeFunc receives one step's consolidated updates of a collection:
