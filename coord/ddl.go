@@ -152,7 +152,7 @@ func (c *Coordinator) createTable(ctx context.Context, p *sql.CreateTablePlan, p
 		it.Defaults = append(it.Defaults, col.Default)
 	}
 	it.table = newTableState(p)
-	rt := c.newInputDataflow(it.Name.String(), p.Desc.Arity(), c.now)
+	rt := c.newTableDataflow(it.Name.String(), p.Desc.Arity(), p.PrimaryKey, c.now)
 	rt.input.Advance(c.now + 1)
 	if persist {
 		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: sp}); err != nil {
@@ -299,7 +299,7 @@ func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, p
 		if on.table == nil || len(it.IndexKeys) != len(p.Keys) {
 			return pgcode.New(pgcode.FeatureNotSupported, "unique indexes must be on columns of a table")
 		}
-		if err := on.table.addUniqueKey(it.IndexKeys, name); err != nil {
+		if err := on.table.addUniqueKey(on.rt, c.now, it.IndexKeys, name); err != nil {
 			return err
 		}
 		it.uniqueOn = on.table

@@ -15,8 +15,12 @@ import (
 	"github.com/viewd/viewd/wire"
 )
 
-// tableState is what writes to a table must check: its unique keys, kept
-// as an index from key to row, and its NOT NULL columns.
+// tableState is what writes to a table must check: its unique keys and
+// NOT NULL columns. The table's rows are not kept here: the primary key
+// (keys[0] when primary is set) is checked by lookups in the table's
+// primary arrangement, a retraction by the row's multiplicity in the
+// table's arrangement. Unique keys other than the primary key keep an
+// index from key to row (index[i]; nil for the primary key).
 type tableState struct {
 	name    string
 	names   []string
@@ -24,17 +28,21 @@ type tableState struct {
 	keyName []string
 	index   []map[string]repr.Row
 	notNull []bool
+	// primary reports that keys[0] is the table's primary key, kept by
+	// its primary arrangement.
+	primary bool
 	// defaults are the columns' DEFAULT expressions (nil: NULL).
 	defaults []expr.Scalar
-	// counts holds each row's committed multiplicity, so that a commit can
-	// refuse to retract a row a concurrent transaction already removed.
-	counts map[string]repr.Diff
 }
 
 func newTableState(p *sql.CreateTablePlan) *tableState {
-	ts := &tableState{name: p.Name.Item, names: p.Desc.Names, keys: p.Keys, counts: map[string]repr.Diff{}}
+	ts := &tableState{name: p.Name.Item, names: p.Desc.Names, keys: p.Keys, primary: p.PrimaryKey != nil}
 	for i, k := range p.Keys {
-		ts.index = append(ts.index, map[string]repr.Row{})
+		if i == 0 && ts.primary {
+			ts.index = append(ts.index, nil)
+		} else {
+			ts.index = append(ts.index, map[string]repr.Row{})
+		}
 		name := p.Name.Item + "_pkey"
 		if p.PrimaryKey == nil || i > 0 {
 			var cols []string
@@ -54,15 +62,15 @@ func newTableState(p *sql.CreateTablePlan) *tableState {
 	return ts
 }
 
-// addUniqueKey adds a unique key (CREATE UNIQUE INDEX name): the current
-// contents must already be unique on it.
-func (ts *tableState) addUniqueKey(cols []int, name string) error {
+// addUniqueKey adds a unique key (CREATE UNIQUE INDEX name): the table's
+// contents as of at (read from rt) must already be unique on it.
+func (ts *tableState) addUniqueKey(rt *runtimeState, at repr.Timestamp, cols []int, name string) error {
 	index := map[string]repr.Row{}
-	for k, n := range ts.counts {
-		row := repr.Row(k)
+	var dupErr error
+	err := rt.scan(at, func(row repr.Row, n repr.Diff) bool {
 		key, ok := keyOf(row.Datums(), cols)
 		if !ok {
-			continue
+			return true
 		}
 		if _, dup := index[key]; dup || n > 1 {
 			var names, vals []string
@@ -71,10 +79,18 @@ func (ts *tableState) addUniqueKey(cols []int, name string) error {
 				names = append(names, ts.names[c])
 				vals = append(vals, kd[j].Text())
 			}
-			return pgcode.New(pgcode.UniqueViolation, "could not create unique index %q", name).
+			dupErr = pgcode.New(pgcode.UniqueViolation, "could not create unique index %q", name).
 				WithDetail("Key (%s)=(%s) is duplicated.", strings.Join(names, ", "), strings.Join(vals, ", "))
+			return false
 		}
 		index[key] = row.Clone()
+		return true
+	})
+	if err == nil {
+		err = dupErr
+	}
+	if err != nil {
+		return err
 	}
 	ts.keys = append(ts.keys, append([]int(nil), cols...))
 	ts.keyName = append(ts.keyName, name)
@@ -107,19 +123,17 @@ func keyOf(ds []repr.Datum, cols []int) (string, bool) {
 	return string(p.Row()), true
 }
 
-// apply records a committed change in the row counts and key indexes.
+// apply records a committed change in the indexes of the unique keys
+// other than the primary key.
 func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
-	k := string(row)
-	if n := ts.counts[k] + diff; n == 0 {
-		delete(ts.counts, k)
-	} else {
-		ts.counts[k] = n
-	}
-	if len(ts.keys) == 0 {
-		return
-	}
-	ds := row.Datums()
+	var ds []repr.Datum
 	for i, k := range ts.keys {
+		if ts.index[i] == nil {
+			continue
+		}
+		if ds == nil {
+			ds = row.Datums()
+		}
 		key, ok := keyOf(ds, k)
 		if !ok {
 			continue
@@ -132,17 +146,25 @@ func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
 	}
 }
 
-// check validates a transaction's updates to this table against the
-// current contents: every retracted row is there (else a concurrent
-// transaction changed it first: 40001), NOT NULL, and unique keys.
-// Retractions apply first.
-func (ts *tableState) check(ups []storage.TableUpdate) error {
+// check validates a transaction's updates to this table against its
+// contents as of at (rt's arrangement, under the coordinator's lock): every
+// retracted row is there (else a concurrent transaction changed it first:
+// 40001), NOT NULL, and unique keys. Retractions apply first. Its cost is a
+// lookup per changed row, independent of the table's size.
+func (ts *tableState) check(rt *runtimeState, at repr.Timestamp, ups []storage.TableUpdate) error {
 	net := map[string]repr.Diff{}
 	for _, u := range ups {
 		net[string(u.Row)] += u.Diff
 	}
 	for k, d := range net {
-		if d < 0 && ts.counts[k]+d < 0 {
+		if d >= 0 {
+			continue
+		}
+		n, err := rt.count(at, repr.Row(k))
+		if err != nil {
+			return err
+		}
+		if n+d < 0 {
 			return pgcode.New(pgcode.SerializationFailure, "could not serialize access due to concurrent update").
 				WithDetail("Row %s of relation %q was changed by a concurrent transaction.", repr.Row(k), ts.name).
 				WithHint("Retry the transaction.")
@@ -176,7 +198,13 @@ func (ts *tableState) check(ups []storage.TableUpdate) error {
 		}
 		for key, n := range added {
 			existing := 0
-			if _, ok := ts.index[i][key]; ok {
+			if ts.index[i] == nil {
+				c, _, err := rt.keyCount(at, repr.Row(key))
+				if err != nil {
+					return err
+				}
+				existing = int(c)
+			} else if _, ok := ts.index[i][key]; ok {
 				existing = 1
 			}
 			if existing-removed[key]+n > 1 {
@@ -246,13 +274,7 @@ func (s *session) insert(ctx context.Context, p *sql.InsertPlan) (wire.Result, e
 	var returned []repr.Row
 	id := uint64(p.Table.ID)
 	if p.OnConflict != nil {
-		s.c.mu.Lock()
-		it := s.c.cat.items[p.Table.ID]
-		s.c.mu.Unlock()
-		if it == nil || it.table == nil {
-			return wire.Result{}, pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", p.Table.Name.Item)
-		}
-		ups, returned, err = s.onConflict(it.table, p, rows)
+		ups, returned, err = s.onConflict(p, rows)
 		if err != nil {
 			return wire.Result{}, err
 		}
@@ -276,11 +298,20 @@ func (s *session) insert(ctx context.Context, p *sql.InsertPlan) (wire.Result, e
 	return wire.Result{Tag: tag}, nil
 }
 
-// onConflict resolves ON CONFLICT against the table's key index and the
-// rows inserted before in the same statement.
-func (s *session) onConflict(ts *tableState, p *sql.InsertPlan, rows []repr.Row) ([]storage.TableUpdate, []repr.Row, error) {
+// onConflict resolves ON CONFLICT against the table's contents (through
+// lookups: the primary arrangement for the primary key, the unique key's
+// index otherwise) and the rows inserted before in the same statement.
+func (s *session) onConflict(p *sql.InsertPlan, rows []repr.Row) ([]storage.TableUpdate, []repr.Row, error) {
 	oc := p.OnConflict
 	id := uint64(p.Table.ID)
+	c := s.c
+	c.mu.Lock()
+	it := c.cat.items[p.Table.ID]
+	if it == nil || it.table == nil {
+		c.mu.Unlock()
+		return nil, nil, pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", p.Table.Name.Item)
+	}
+	ts := it.table
 	ki := -1
 	for i, k := range ts.keys {
 		if sameCols(k, oc.Columns) {
@@ -288,22 +319,68 @@ func (s *session) onConflict(ts *tableState, p *sql.InsertPlan, rows []repr.Row)
 		}
 	}
 	if ki < 0 {
+		c.mu.Unlock()
 		return nil, nil, pgcode.New(pgcode.InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
 	}
-	s.c.mu.Lock()
-	current := map[string]repr.Row{}
-	for k, r := range ts.index[ki] {
-		current[k] = r
+	// existing finds the committed row with a conflict key. The primary
+	// arrangement is read through a hold at the current time, outside the
+	// lock; a secondary key's index is read under the lock.
+	at := c.now
+	var existing func(key string) (repr.Row, bool, error)
+	if ts.index[ki] == nil {
+		hold := it.rt.arranged.Trace().Reader(at)
+		defer hold.Release()
+		cols := ts.keys[ki]
+		existing = func(key string) (repr.Row, bool, error) {
+			// The primary arrangement's key is the key columns in key
+			// order; the conflict target may list them in another order.
+			var pk repr.Packer
+			kd := repr.Row(key).Datums()
+			for _, col := range cols {
+				for j, oc := range oc.Columns {
+					if oc == col {
+						pk.Push(kd[j])
+					}
+				}
+			}
+			var row repr.Row
+			err := hold.Lookup(at, pk.Row(), func(v repr.Row, d repr.Diff) bool {
+				if d > 0 {
+					row = v.Clone()
+					return false
+				}
+				return true
+			})
+			return row, row != nil, err
+		}
+		c.mu.Unlock()
+	} else {
+		defer c.mu.Unlock()
+		index := ts.index[ki]
+		existing = func(key string) (repr.Row, bool, error) {
+			r, ok := index[key]
+			return r, ok, nil
+		}
 	}
-	s.c.mu.Unlock()
 	ectx := s.evalCtx()
 	var ups []storage.TableUpdate
 	var returned []repr.Row
+	// current holds the rows this statement inserted or updated, by key.
+	current := map[string]repr.Row{}
 	touched := map[string]bool{}
 	for _, r := range rows {
 		ds := r.Datums()
 		key, ok := keyOf(ds, oc.Columns)
-		old, exists := current[key]
+		var old repr.Row
+		exists := false
+		if ok {
+			if old, exists = current[key]; !exists {
+				var err error
+				if old, exists, err = existing(key); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
 		if !ok || !exists {
 			ups = append(ups, storage.TableUpdate{Table: id, Row: r, Diff: 1})
 			returned = append(returned, r)
@@ -442,7 +519,7 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 		if it == nil || it.table == nil {
 			err = pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", table.Name.Item)
 		} else {
-			err = it.table.check(mine)
+			err = it.table.check(it.rt, s.c.now, mine)
 		}
 		s.c.mu.Unlock()
 		if err != nil {
@@ -483,7 +560,7 @@ func (c *Coordinator) commitWrites(ctx context.Context, writes []storage.TableUp
 		if it == nil || it.table == nil {
 			return pgcode.New(pgcode.UndefinedTable, "table with id %d was dropped during the transaction", id)
 		}
-		if err := it.table.check(byTable[id]); err != nil {
+		if err := it.table.check(it.rt, c.now, byTable[id]); err != nil {
 			return err
 		}
 	}

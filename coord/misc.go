@@ -53,7 +53,9 @@ func (s *session) explain(p *sql.ExplainPlan) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return plan.ExplainLIR(lir), nil
+		// The last line says how a one-shot read of the plan runs (a fast
+		// path, or a transient dataflow).
+		return plan.ExplainLIR(lir) + plan.PlanPeek(lir).String() + "\n", nil
 	}
 	return plan.Explain(opt), nil
 }

@@ -1,7 +1,6 @@
 package coord
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/viewd/viewd/dataflow"
@@ -125,6 +124,9 @@ func (o indexOracle) Indexes(id plan.GlobalID) [][]expr.Scalar {
 		return nil
 	}
 	var keys [][]expr.Scalar
+	if it.rt != nil && it.rt.primaryKey != nil {
+		keys = append(keys, it.rt.primaryKey)
+	}
 	ids := make([]plan.GlobalID, 0, len(it.rdeps))
 	for r := range it.rdeps {
 		ids = append(ids, r)
@@ -149,6 +151,13 @@ func (ci catalogImports) Collection(g *dataflow.Graph, id plan.GlobalID) (*dataf
 	if it == nil {
 		return nil, pgcode.New(pgcode.UndefinedTable, "relation with id %d does not exist", id)
 	}
+	if it.rt != nil && it.rt.primaryKey != nil {
+		a, err := g.Import(it.rt.arranged.Trace().Reader(ci.c.since), len(it.rt.primaryKey))
+		if err != nil {
+			return nil, err
+		}
+		return a.AsCollection(), nil
+	}
 	if it.rt == nil || it.rt.out == nil {
 		return nil, pgcode.New(pgcode.InternalError, "%s %s has no collection to read", it.Kind, it.Name)
 	}
@@ -160,21 +169,15 @@ func (ci catalogImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []
 	if it == nil {
 		return nil, false, nil
 	}
-	want := fmt.Sprint(key)
-	for r := range it.rdeps {
-		ix := ci.c.cat.items[r]
-		if ix == nil || ix.Kind != sql.KindIndex || ix.On != id || ix.rt == nil || ix.rt.arranged == nil {
-			continue
-		}
-		if fmt.Sprint(ix.indexKeys) == want {
-			a, err := g.Import(ix.rt.arranged.Trace().Reader(ci.c.since), len(key))
-			if err != nil {
-				return nil, false, err
-			}
-			return a, true, nil
-		}
+	arr := ci.c.arrangementLocked(it, key)
+	if arr == nil {
+		return nil, false, nil
 	}
-	return nil, false, nil
+	a, err := g.Import(arr.Trace().Reader(ci.c.since), len(key))
+	if err != nil {
+		return nil, false, err
+	}
+	return a, true, nil
 }
 
 // sourceErrors returns the error of a failed source that rel reads,

@@ -99,8 +99,8 @@ type peek struct {
 	// object it indexes.
 	index   dataflow.TraceReader
 	objErrs *dataflow.OutputReader
-	// outputs are the collections a stream scans.
-	outputs map[plan.GlobalID]*dataflow.OutputReader
+	// scans are the collections a stream scans.
+	scans map[plan.GlobalID]heldCollection
 	// graph and out are a transient dataflow and its output.
 	graph *dataflow.Graph
 	out   *dataflow.Output
@@ -116,9 +116,9 @@ func (p *peek) release() {
 		p.objErrs.Release()
 		p.objErrs = nil
 	}
-	for id, r := range p.outputs {
-		r.Release()
-		delete(p.outputs, id)
+	for id, h := range p.scans {
+		h.release()
+		delete(p.scans, id)
 	}
 	if p.graph != nil {
 		p.graph.Close()
@@ -191,27 +191,31 @@ func (p *peek) holdLookupLocked() bool {
 	if on == nil {
 		return false
 	}
-	ix := c.indexWithKeyLocked(on, p.pp.Key)
-	if ix == nil {
+	arr := c.arrangementLocked(on, p.pp.Key)
+	if arr == nil {
 		return false
 	}
-	p.index = ix.rt.arranged.Trace().Reader(p.ts)
+	p.index = arr.Trace().Reader(p.ts)
 	if on.rt != nil && on.rt.out != nil {
 		p.objErrs = on.rt.out.Reader(p.ts)
 	}
 	return true
 }
 
-// indexWithKeyLocked returns a live index of on whose key is key.
-func (c *Coordinator) indexWithKeyLocked(on *item, key []expr.Scalar) *item {
+// arrangementLocked returns a live arrangement of on by exactly key: a
+// table's primary arrangement or an index.
+func (c *Coordinator) arrangementLocked(on *item, key []expr.Scalar) *dataflow.Arranged {
 	want := fmt.Sprint(key)
+	if on.rt != nil && on.rt.primaryKey != nil && fmt.Sprint(on.rt.primaryKey) == want {
+		return on.rt.arranged
+	}
 	for r := range on.rdeps {
 		ix := c.cat.items[r]
 		if ix == nil || ix.Kind != sql.KindIndex || ix.On != on.ID || ix.rt == nil || ix.rt.arranged == nil {
 			continue
 		}
 		if fmt.Sprint(ix.indexKeys) == want {
-			return ix
+			return ix.rt.arranged
 		}
 	}
 	return nil
@@ -221,18 +225,23 @@ func (c *Coordinator) indexWithKeyLocked(on *item, key []expr.Scalar) *item {
 // reports false when one has no readable output (a view that is not
 // materialized is inlined, so this is only a dropped object).
 func (p *peek) holdScansLocked() bool {
-	p.outputs = map[plan.GlobalID]*dataflow.OutputReader{}
+	p.scans = map[plan.GlobalID]heldCollection{}
 	ok := true
 	visitGets(p.pp.Node, func(g plan.LGet) {
-		if _, done := p.outputs[g.Global]; done || !ok {
+		if _, done := p.scans[g.Global]; done || !ok {
 			return
 		}
 		it := p.c.cat.items[g.Global]
-		if it == nil || it.rt == nil || it.rt.out == nil {
+		switch {
+		case it == nil || it.rt == nil:
 			ok = false
-			return
+		case it.rt.primaryKey != nil:
+			p.scans[g.Global] = heldCollection{arr: it.rt.arranged.Trace().Reader(p.ts)}
+		case it.rt.out != nil:
+			p.scans[g.Global] = heldCollection{out: it.rt.out.Reader(p.ts)}
+		default:
+			ok = false
 		}
-		p.outputs[g.Global] = it.rt.out.Reader(p.ts)
 	})
 	return ok
 }
@@ -342,21 +351,51 @@ func objectErrors(r *dataflow.OutputReader, ts repr.Timestamp) error {
 	return nil
 }
 
-// heldScans implements render.ScanSource over a peek's held outputs.
+// heldCollection is a read hold on a collection a stream scans: an
+// Output (rows as keys) or a table's primary arrangement (rows as vals).
+type heldCollection struct {
+	out *dataflow.OutputReader
+	arr dataflow.TraceReader
+}
+
+func (h heldCollection) release() {
+	if h.out != nil {
+		h.out.Release()
+	}
+	if h.arr != nil {
+		h.arr.Release()
+	}
+}
+
+// heldScans implements render.ScanSource over a peek's held collections.
 type heldScans struct {
-	ts      repr.Timestamp
-	outputs map[plan.GlobalID]*dataflow.OutputReader
+	ts    repr.Timestamp
+	scans map[plan.GlobalID]heldCollection
 }
 
 func (h heldScans) Scan(ctx context.Context, id plan.GlobalID, fn func(repr.Row, repr.Diff) bool) error {
-	r := h.outputs[id]
-	if r == nil {
+	held, ok := h.scans[id]
+	if !ok {
 		return pgcode.New(pgcode.InternalError, "coord: scan of %d without a read hold", id)
 	}
-	if err := objectErrors(r, h.ts); err != nil {
+	if held.arr != nil {
+		cur, err := held.arr.Cursor(h.ts)
+		if err != nil {
+			return err
+		}
+		for ; cur.KeyValid(); cur.StepKey() {
+			for ; cur.ValValid(); cur.StepVal() {
+				if v, d := cur.Val(); !fn(v, d) {
+					return nil
+				}
+			}
+		}
+		return nil
+	}
+	if err := objectErrors(held.out, h.ts); err != nil {
 		return err
 	}
-	cur, err := r.Cursor(h.ts)
+	cur, err := held.out.Cursor(h.ts)
 	if err != nil {
 		return err
 	}
@@ -374,7 +413,7 @@ func (h heldScans) Scan(ctx context.Context, id plan.GlobalID, fn func(repr.Row,
 func (p *peek) stream() rowSource {
 	s := &streamSource{p: p}
 	seq := func(yield func(repr.Row, repr.Diff) bool) {
-		s.err = render.Stream(&s.cur, p.pp.Node, heldScans{ts: p.ts, outputs: p.outputs}, &p.ev, yield)
+		s.err = render.Stream(&s.cur, p.pp.Node, heldScans{ts: p.ts, scans: p.scans}, &p.ev, yield)
 	}
 	s.next2, s.stop = iter.Pull2(iter.Seq2[repr.Row, repr.Diff](seq))
 	return s

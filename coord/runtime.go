@@ -4,12 +4,17 @@ import (
 	"syscall"
 
 	"github.com/viewd/viewd/dataflow"
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
 )
 
 // runtimeState is an item's compute state.
 //
-//   - table, source: input feeds graph, whose output out holds the rows.
+//   - table with a primary key: input feeds graph, which arranges the rows
+//     by the key into arranged (the table's primary arrangement).
+//   - table without one, source: input feeds graph, whose output out holds
+//     the rows.
 //   - materialized view: graph computes the view; out holds its rows.
 //   - index: graph arranges the indexed collection by key into arranged.
 //   - view, connection: nil.
@@ -22,6 +27,10 @@ type runtimeState struct {
 	// indexHold keeps an index's history readable from the coordinator's
 	// since.
 	indexHold dataflow.TraceReader
+	// primaryKey is a table's primary key when arranged (the columns, as
+	// key expressions); arranged and indexHold are then its primary
+	// arrangement and the coordinator's hold on it.
+	primaryKey []expr.Scalar
 	// sourceErr is set when a source has failed: reads of the source and
 	// of everything built on it fail with it.
 	sourceErr error
@@ -38,6 +47,25 @@ func (c *Coordinator) newInputDataflow(name string, arity int, since repr.Timest
 	return &runtimeState{graph: g, input: in, out: out}
 }
 
+// newTableDataflow builds the dataflow of a table. A table with a primary
+// key keeps its rows in one arrangement by that key (the primary
+// arrangement): it is the table's only in-memory copy, every read of the
+// table imports it, lookups and joins on the key use it, and writes check
+// keys against it. A table without one is materialized by whole row.
+func (c *Coordinator) newTableDataflow(name string, arity int, pk []int, since repr.Timestamp) *runtimeState {
+	if len(pk) == 0 {
+		return c.newInputDataflow(name, arity, since)
+	}
+	g := dataflow.NewGraph(c.graphOptions())
+	in := g.NewInput(name, arity)
+	arr := in.Collection().ArrangeColumns(pk...)
+	key := make([]expr.Scalar, len(pk))
+	for i, col := range pk {
+		key[i] = expr.Column{Index: col}
+	}
+	return &runtimeState{graph: g, input: in, arranged: arr, indexHold: arr.Trace().Reader(since), primaryKey: key}
+}
+
 func (c *Coordinator) graphOptions() dataflow.Options {
 	return dataflow.Options{Workers: c.cfg.Workers, Logger: c.log}
 }
@@ -50,4 +78,80 @@ func defaultQueryMemory() int64 {
 		return 1 << 30
 	}
 	return int64(si.Totalram) * int64(si.Unit) / 4
+}
+
+// packKey packs the primary key columns of row (as the primary
+// arrangement keys it).
+func (rt *runtimeState) packKey(ds []repr.Datum, pk *repr.Packer) repr.Row {
+	pk.Reset()
+	for _, k := range rt.primaryKey {
+		pk.Push(ds[k.(expr.Column).Index])
+	}
+	return pk.Row()
+}
+
+// count returns the multiplicity of row in a table as of at (at must be
+// readable: at least the coordinator's since, at most now).
+func (rt *runtimeState) count(at repr.Timestamp, row repr.Row) (repr.Diff, error) {
+	switch {
+	case rt.primaryKey != nil:
+		var pk repr.Packer
+		var n repr.Diff
+		err := rt.indexHold.Lookup(at, rt.packKey(row.Datums(), &pk), func(v repr.Row, d repr.Diff) bool {
+			if string(v) == string(row) {
+				n += d
+			}
+			return true
+		})
+		return n, err
+	case rt.out != nil:
+		return rt.out.Count(at, row)
+	}
+	return 0, pgcode.New(pgcode.InternalError, "coord: table has no readable contents")
+}
+
+// keyCount returns how many rows of a primary-keyed table have the packed
+// primary key key as of at, and one of them.
+func (rt *runtimeState) keyCount(at repr.Timestamp, key repr.Row) (repr.Diff, repr.Row, error) {
+	var n repr.Diff
+	var one repr.Row
+	err := rt.indexHold.Lookup(at, key, func(v repr.Row, d repr.Diff) bool {
+		n += d
+		if d > 0 && one == nil {
+			one = v
+		}
+		return true
+	})
+	return n, one, err
+}
+
+// scan calls fn with every row of a table and its multiplicity as of at,
+// until fn returns false.
+func (rt *runtimeState) scan(at repr.Timestamp, fn func(row repr.Row, d repr.Diff) bool) error {
+	if rt.primaryKey != nil {
+		cur, err := rt.indexHold.Cursor(at)
+		if err != nil {
+			return err
+		}
+		for ; cur.KeyValid(); cur.StepKey() {
+			for ; cur.ValValid(); cur.StepVal() {
+				if v, d := cur.Val(); !fn(v, d) {
+					return nil
+				}
+			}
+		}
+		return nil
+	}
+	r := rt.out.Reader(at)
+	defer r.Release()
+	cur, err := r.Cursor(at)
+	if err != nil {
+		return err
+	}
+	for ; cur.KeyValid(); cur.StepKey() {
+		if n := cur.Count(); n != 0 && !fn(cur.Key(), n) {
+			return nil
+		}
+	}
+	return nil
 }

@@ -57,6 +57,17 @@ func (o *Output) Read(asOf repr.Timestamp) (ok, errs *Rows, err error) {
 	return ok, errs, nil
 }
 
+// Count returns the multiplicity of row as of asOf, read through the
+// output's own hold (asOf must be at least its since).
+func (o *Output) Count(asOf repr.Timestamp, row repr.Row) (repr.Diff, error) {
+	var n repr.Diff
+	err := o.okR.Lookup(asOf, row, func(_ repr.Row, d repr.Diff) bool {
+		n += d
+		return true
+	})
+	return n, err
+}
+
 // Release drops the output's holds.
 func (o *Output) Release() {
 	o.okR.Release()

@@ -100,7 +100,6 @@ func (b Batch) run(rel Rel, steps []Step, trace bool) (Rel, []Step, error) {
 	if max <= 0 {
 		max = defaultMaxPasses
 	}
-	cur := Explain(rel)
 	for pass := 0; pass < max; pass++ {
 		changed := false
 		for _, r := range b.Rules {
@@ -108,14 +107,13 @@ func (b Batch) run(rel Rel, steps []Step, trace bool) (Rel, []Step, error) {
 			if err != nil {
 				return nil, steps, fmt.Errorf("plan: rule %s: %w", r.Name(), err)
 			}
-			s := Explain(next)
-			if s != cur {
+			if !Equal(next, rel) {
 				changed = true
 				if trace {
-					steps = append(steps, Step{Rule: b.Name + "/" + r.Name(), After: s})
+					steps = append(steps, Step{Rule: b.Name + "/" + r.Name(), After: Explain(next)})
 				}
 			}
-			rel, cur = next, s
+			rel = next
 		}
 		if !changed {
 			break

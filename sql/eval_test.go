@@ -153,8 +153,9 @@ func (ev *evaluator) eval(r plan.Rel) ([]evalRow, error) {
 					return nil, err
 				}
 			}
-			err := x.Func.Eval(ev.ctx, args, func(vs []repr.Datum) {
+			err := x.Func.Eval(ev.ctx, args, func(vs []repr.Datum) bool {
 				out = append(out, evalRow{vals: append(append([]repr.Datum(nil), row.vals...), vs...), diff: row.diff})
+				return true
 			})
 			if err != nil {
 				return nil, err

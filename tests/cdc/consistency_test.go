@@ -252,7 +252,9 @@ func produceInterleaved(t *testing.T, cl *kgo.Client, recs map[string][]rec, see
 						}
 					})
 				}
-				time.Sleep(time.Duration(rng.Intn(8000)) * time.Microsecond)
+				// Pauses of up to 30 ms spread the transfers over dozens of
+				// ticks, so readers and SUBSCRIBE observe many timestamps.
+				time.Sleep(time.Duration(rng.Intn(30000)) * time.Microsecond)
 			}
 		}(topic, rs, rand.New(rand.NewSource(seed+i)))
 	}

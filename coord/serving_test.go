@@ -1,0 +1,275 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/wire"
+)
+
+// TestConcurrentReadersWriters: writers transfer between accounts (each
+// transfer one transaction) and append to a log with an acknowledged
+// sequence, while readers read the sum, the log and point lookups. Every
+// read sees whole transactions (the sum never changes), and a read that
+// starts after a write was acknowledged sees it (strict serializability).
+// Run with -race, this also checks that reads outside the lock race with
+// nothing.
+func TestConcurrentReadersWriters(t *testing.T) {
+	c := openTest(t, Config{})
+	setup := newTestSession(t, c)
+	setup.exec(
+		"CREATE TABLE acct (id int PRIMARY KEY, bal int)",
+		"INSERT INTO acct SELECT g, 100 FROM generate_series(1, 20) g",
+		"CREATE TABLE log (seq int PRIMARY KEY)",
+		"CREATE MATERIALIZED VIEW total AS SELECT sum(bal) AS s, count(*) AS n FROM acct",
+	)
+	var acked atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	fail := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+		cancel()
+	}
+	// Writer: transfers and log appends.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := newTestSession(t, c)
+		for seq := 1; ctx.Err() == nil; seq++ {
+			a, b := seq%20+1, (seq*7)%20+1
+			for _, q := range []string{
+				"BEGIN",
+				fmt.Sprintf("UPDATE acct SET bal = bal - 1 WHERE id = %d", a),
+				fmt.Sprintf("UPDATE acct SET bal = bal + 1 WHERE id = %d", b),
+				"COMMIT",
+				fmt.Sprintf("INSERT INTO log VALUES (%d)", seq),
+			} {
+				if _, _, err := s.run(context.Background(), q); err != nil {
+					fail(fmt.Errorf("writer %q: %w", q, err))
+					return
+				}
+			}
+			acked.Store(int64(seq))
+		}
+	}()
+	for r := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := newTestSession(t, c)
+			for i := 0; ctx.Err() == nil; i++ {
+				want := acked.Load()
+				var q string
+				switch (i + r) % 3 {
+				case 0:
+					q = "SELECT s, n FROM total"
+				case 1:
+					q = "SELECT sum(bal) FROM acct"
+				case 2:
+					q = fmt.Sprintf("SELECT count(*) FROM log WHERE seq = %d", want)
+				}
+				rows, _, err := s.run(context.Background(), q)
+				if err != nil {
+					fail(fmt.Errorf("reader %q: %w", q, err))
+					return
+				}
+				switch (i + r) % 3 {
+				case 0:
+					if len(rows) != 1 || rows[0] != "2000 20" {
+						fail(fmt.Errorf("%s: %v, want 2000 20 (a transaction seen in part)", q, rows))
+						return
+					}
+				case 1:
+					if len(rows) != 1 || rows[0] != "2000" {
+						fail(fmt.Errorf("%s: %v, want 2000", q, rows))
+						return
+					}
+				case 2:
+					if want > 0 && (len(rows) != 1 || rows[0] != "1") {
+						fail(fmt.Errorf("%s: %v: write %d was acknowledged before the read began", q, rows, want))
+						return
+					}
+				}
+				// Reads are strict serializable: max(seq) never goes back
+				// below what was acknowledged.
+				if i%10 == 0 {
+					rows, _, err := s.run(context.Background(), "SELECT coalesce(max(seq), 0) FROM log")
+					if err != nil {
+						fail(err)
+						return
+					}
+					if got, _ := strconv.ParseInt(rows[0], 10, 64); got < want {
+						fail(fmt.Errorf("max(seq) = %d after write %d was acknowledged", got, want))
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	if acked.Load() < 10 {
+		t.Fatalf("only %d writes in 3 s", acked.Load())
+	}
+	t.Logf("%d transfers acknowledged", acked.Load())
+}
+
+// TestReadsDoNotBlockWrites: while a long transient dataflow runs (a
+// self-join of billions of pairs), writes commit and point lookups answer
+// promptly: the read computes outside the coordinator's lock. Cancelling
+// it stops it within 100 ms (allowing for a loaded machine).
+func TestReadsDoNotBlockWrites(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec(
+		"CREATE TABLE big (id int PRIMARY KEY, k int)",
+		"INSERT INTO big SELECT g, g % 10 FROM generate_series(1, 100000) g",
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	long := newTestSession(t, c)
+	go func() {
+		_, _, err := long.run(ctx, "SELECT count(*) FROM big a JOIN big b ON a.k = b.k WHERE a.id + b.id > 0")
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	var worst time.Duration
+	for i := range 50 {
+		start := time.Now()
+		s.exec(fmt.Sprintf("UPDATE big SET k = k WHERE id = %d", i+1))
+		if rows := s.query(fmt.Sprintf("SELECT k FROM big WHERE id = %d", i+1)); len(rows) != 1 {
+			t.Fatalf("lookup: %v", rows)
+		}
+		worst = max(worst, time.Since(start))
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the long join ended before it was cancelled: %v", err)
+	default:
+	}
+	if worst > 500*time.Millisecond {
+		t.Fatalf("a write and a lookup took %v while a long read ran", worst)
+	}
+	start := time.Now()
+	cancel()
+	err := <-done
+	took := time.Since(start)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled join: %v", err)
+	}
+	t.Logf("worst write+lookup %v during the join; cancel took %v", worst, took)
+	if took > 300*time.Millisecond {
+		t.Fatalf("cancel took %v", took)
+	}
+}
+
+// TestStatementTimeout: statement_timeout stops a long dataflow read with
+// 57014, a write that times out before it is durable leaves no trace, and
+// the table stays consistent.
+func TestStatementTimeout(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec(
+		"CREATE TABLE big (id int PRIMARY KEY, k int)",
+		"INSERT INTO big SELECT g, g % 10 FROM generate_series(1, 100000) g",
+		"SET statement_timeout = '300ms'",
+	)
+	start := time.Now()
+	_, _, err := s.run(context.Background(), "SELECT count(*) FROM big a JOIN big b ON a.k = b.k WHERE a.id + b.id > 0")
+	took := time.Since(start)
+	if errCode(err) != string(pgcode.QueryCanceled) {
+		t.Fatalf("timed out join: %v", err)
+	}
+	if took > 800*time.Millisecond {
+		t.Fatalf("a 300ms statement_timeout fired after %v", took)
+	}
+	// The server and the table are intact.
+	s.exec("SET statement_timeout = 0", "INSERT INTO big VALUES (100001, 1)")
+	if rows := s.query("SELECT count(*) FROM big"); rows[0] != "100001" {
+		t.Fatalf("count after timeout: %v", rows)
+	}
+	if _, _, err := s.run(context.Background(), "INSERT INTO big VALUES (5, 5)"); errCode(err) != string(pgcode.UniqueViolation) {
+		t.Fatalf("duplicate key after timeout: %v", err)
+	}
+}
+
+// TestStreamedResultMemory: a 3-million-row generate_series streams with
+// memory bounded by a batch, not by the result: the heap grows by less
+// than 32 MB while every row is read.
+func TestStreamedResultMemory(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	ctx := context.Background()
+	st, err := s.s.Prepare(ctx, "SELECT i, 'row ' || i FROM generate_series(1, 3000000) i", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.s.Execute(ctx, st, nil, wire.ExecuteOptions{Protocol: wire.ProtocolExtended, StatementsInQuery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Rows.Close()
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak uint64
+	n := 0
+	for {
+		_, err := res.Rows.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if n%250000 == 0 {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapAlloc)
+		}
+	}
+	if n != 3000000 {
+		t.Fatalf("%d rows", n)
+	}
+	grew := int64(peak) - int64(base.HeapAlloc)
+	t.Logf("heap grew by at most %d KB over 3M streamed rows", grew>>10)
+	if grew > 32<<20 {
+		t.Fatalf("heap grew by %d MB while streaming", grew>>20)
+	}
+}
+
+// TestOrderByMemoryLimit: a sort past --max-query-memory fails with 53200
+// and the server goes on.
+func TestOrderByMemoryLimit(t *testing.T) {
+	c := openTest(t, Config{MaxQueryMemory: 4 << 20})
+	s := newTestSession(t, c)
+	_, _, err := s.run(context.Background(), "SELECT i FROM generate_series(1, 1000000) i ORDER BY i DESC")
+	if errCode(err) != string(pgcode.OutOfMemory) {
+		t.Fatalf("sort past the limit: %v", err)
+	}
+	if rows := s.query("SELECT i FROM generate_series(1, 1000000) i ORDER BY i DESC LIMIT 2"); len(rows) != 2 {
+		t.Fatalf("top-2: %v", rows)
+	}
+	if _, _, err := s.run(context.Background(), "SELECT count(*) FROM (SELECT DISTINCT i FROM generate_series(1, 1000000) i) x"); errCode(err) != string(pgcode.OutOfMemory) {
+		t.Fatalf("dataflow past the limit: %v", err)
+	}
+}
