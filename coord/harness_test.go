@@ -21,7 +21,7 @@ import (
 
 type testClient struct{}
 
-func (testClient) Notice(*pgcode.Error)          {}
+func (testClient) Notice(*pgcode.Error)           {}
 func (testClient) ParameterStatus(string, string) {}
 
 // openTest opens a coordinator on a fresh data directory.
