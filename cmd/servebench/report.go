@@ -73,6 +73,7 @@ type machine struct {
 	cpus    int
 	model   string
 	memory  int64
+	avail   int64 // MemAvailable
 	loadavg string
 }
 
@@ -90,6 +91,10 @@ func readMachine() machine {
 			if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
 				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 				m.memory = kb * 1024
+			}
+			if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+				m.avail = kb * 1024
 			}
 		}
 		f.Close()
@@ -140,8 +145,8 @@ func (rep *report) print(w io.Writer, h header) {
 	if h.start.model != "" {
 		model = " (" + h.start.model + ")"
 	}
-	fmt.Fprintf(w, "Machine: %d cores%s, %s memory; load average %s at start, %s at end.\n",
-		h.start.cpus, model, gib(h.start.memory), h.start.loadavg, h.end.loadavg)
+	fmt.Fprintf(w, "Machine: %d cores%s, %s memory (%s available at the start); load average %s at start, %s at end.\n",
+		h.start.cpus, model, gib(h.start.memory), gib(h.start.avail), h.start.loadavg, h.end.loadavg)
 	version := h.viewdBin
 	if h.commit != "" {
 		version = "commit " + h.commit

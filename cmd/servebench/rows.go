@@ -17,7 +17,6 @@ import (
 const (
 	lookupSQL = "SELECT * FROM tv WHERE k = $1"
 	updateSQL = "UPDATE t SET v = $2 WHERE id = $1"
-	joinSQL   = "SELECT count(*) FROM t a JOIN t b ON a.k = b.k"
 	// cancelGrace is how long a statement may take to end after a
 	// CancelRequest before the connection is closed under it.
 	cancelGrace = 5 * time.Second
@@ -337,6 +336,8 @@ func (b *bench) settle(ctx context.Context, t *target, n int) {
 	}
 	d, idle := waitIdle(ctx, pid, idleWait)
 	switch {
+	case t.viewd.alive() != nil:
+		// Killed by the watchdog or crashed: the next step says so.
 	case !idle:
 		b.rep.notef("Row %d, viewd: still busy (over 10%% of a core) %s after the statement was cancelled; later rows ran against a busy server.", n, seconds(d))
 	case d > 2*time.Second:
@@ -358,8 +359,8 @@ func (w *firstRowWriter) Write(p []byte) (int, error) {
 }
 
 // Row 5: time to the first row of a huge COPY TO STDOUT, and peak RSS.
-func (b *bench) rowFirstRow(ctx context.Context, t *target) cell {
-	ctx, cancel := t.step(ctx, b.cfg.firstRowWait+cancelGrace+time.Minute)
+func (b *bench) rowFirstRow(outer context.Context, t *target) cell {
+	ctx, cancel := t.step(outer, b.cfg.firstRowWait+cancelGrace+time.Minute)
 	defer cancel()
 	c, err := t.connect(ctx)
 	if err != nil {
@@ -416,7 +417,7 @@ func (b *bench) rowFirstRow(ctx context.Context, t *target) cell {
 	case <-ctx.Done():
 		hard()
 		<-done
-		result = failed(errText(ctx, ctx.Err()))
+		result = failed(fmt.Sprintf("no row; after %s: %s", seconds(time.Since(start)), errText(ctx, ctx.Err())))
 	}
 	peak := stopSampling()
 	if peak > 0 {
@@ -425,13 +426,13 @@ func (b *bench) rowFirstRow(ctx context.Context, t *target) cell {
 	if cancelled != "" {
 		b.rep.notef("Row 5, %s: %s.", t.name, cancelled)
 	}
-	b.settle(ctx, t, 5)
+	b.settle(outer, t, 5)
 	return result
 }
 
 // Row 6: statement_timeout on a long join.
-func (b *bench) rowStatementTimeout(ctx context.Context, t *target) cell {
-	ctx, cancel := t.step(ctx, b.cfg.cancelWait+cancelGrace+time.Minute)
+func (b *bench) rowStatementTimeout(outer context.Context, t *target) cell {
+	ctx, cancel := t.step(outer, b.cfg.cancelWait+cancelGrace+time.Minute)
 	defer cancel()
 	c, err := t.connect(ctx)
 	if err != nil {
@@ -448,7 +449,7 @@ func (b *bench) rowStatementTimeout(ctx context.Context, t *target) cell {
 	start := time.Now()
 	go func() {
 		defer close(done)
-		_, joinErr = c.Exec(qctx, joinSQL)
+		_, joinErr = c.Exec(qctx, b.cfg.join)
 	}()
 	var result cell
 	select {
@@ -472,17 +473,17 @@ func (b *bench) rowStatementTimeout(ctx context.Context, t *target) cell {
 	case <-ctx.Done():
 		hard()
 		<-done
-		result = failed(errText(ctx, ctx.Err()))
+		result = failed(fmt.Sprintf("no error; after %s: %s", seconds(time.Since(start)), errText(ctx, ctx.Err())))
 	}
-	b.settle(ctx, t, 6)
+	b.settle(outer, t, 6)
 	return result
 }
 
 // Row 7: point lookups, one client, while another session runs a long
 // join without a timeout.
-func (b *bench) rowLookupsUnderJoin(ctx context.Context, t *target) cell {
+func (b *bench) rowLookupsUnderJoin(outer context.Context, t *target) cell {
 	const warmup = time.Second
-	ctx, cancel := t.step(ctx, warmup+b.cfg.duration+b.cfg.stmtTimeout+cancelGrace+time.Minute)
+	ctx, cancel := t.step(outer, warmup+b.cfg.duration+b.cfg.stmtTimeout+cancelGrace+time.Minute)
 	defer cancel()
 	jc, err := t.connect(ctx)
 	if err != nil {
@@ -501,7 +502,7 @@ func (b *bench) rowLookupsUnderJoin(ctx context.Context, t *target) cell {
 	var joinEnd time.Time
 	go func() {
 		defer close(done)
-		_, joinErr = jc.Exec(jctx, joinSQL)
+		_, joinErr = jc.Exec(jctx, b.cfg.join)
 		joinEnd = time.Now()
 	}()
 	select { // let the join get going
@@ -523,9 +524,14 @@ func (b *bench) rowLookupsUnderJoin(ctx context.Context, t *target) cell {
 			b.rep.notef("Row 7, %s: the join %s before the lookups began; the figure is without load (make -rows larger).", t.name, msg)
 		}
 	default:
+		if ctx.Err() != nil { // the step was cut short: the join's connection is closing
+			hard()
+			<-done
+			break
+		}
 		b.rep.notef("Row 7, %s: after the lookups %s.", t.name, cancelRunning(jc, done, hard))
 	}
-	b.settle(ctx, t, 7)
+	b.settle(outer, t, 7)
 	if res.errs > 0 {
 		b.rep.notef("Row 7, %s: %d lookups failed; the first: %s.", t.name, res.errs, res.firstErr)
 	}
@@ -550,6 +556,9 @@ func (b *bench) rowMemory(t *target) cell {
 
 // Row 9: viewd restart until tv answers.
 func (b *bench) rowRestart(ctx context.Context, t *target) cell {
+	if d, idle := waitIdle(ctx, t.viewd.pid(), idleWait); !idle {
+		b.rep.notef("Row 9: viewd was still busy %s after the previous rows when it was sent SIGTERM.", seconds(d))
+	}
 	log.Printf("viewd: SIGTERM")
 	stopTime, killed := t.viewd.stop(30 * time.Second)
 	if killed {

@@ -82,8 +82,8 @@ var titles = map[int]string{
 	3: "`COPY … FROM STDIN` of all rows into a fresh table: seconds",
 	4: "INSERT of 1,000-row VALUES lists into a fresh table: rows/s",
 	5: "time to first row of `COPY (SELECT i FROM generate_series(1, N) i) TO STDOUT` (peak RSS while it runs)",
-	6: "`SET statement_timeout = '1s'`, then a long self-join on k: seconds until the error (SQLSTATE)",
-	7: "point lookup p99 (p50), 1 client, while another session runs a long self-join",
+	6: "`SET statement_timeout = '1s'`, then a long self-join (below): seconds until the error (SQLSTATE)",
+	7: "point lookup p99 (p50), 1 client, while another session runs the long self-join",
 	8: "memory per row of t: viewd's RSS growth from loading t and tv; PostgreSQL's pg_total_relation_size('t'), on disk",
 	9: "restart: SIGTERM, start on the same data directory, until `SELECT count(*) FROM tv` is right: seconds",
 }
@@ -99,6 +99,9 @@ func run(ctx context.Context, cfg config, out, errOut io.Writer) error {
 	b := &bench{cfg: cfg, rep: &report{rows: map[int]*row{}}}
 	if b.cfg.maxRSS == 0 {
 		b.cfg.maxRSS = h.start.memory / 3
+		if h.start.avail > 0 {
+			b.cfg.maxRSS = min(b.cfg.maxRSS, h.start.avail/2)
+		}
 		if b.cfg.maxRSS <= 0 {
 			b.cfg.maxRSS = 8 << 30
 		}
@@ -222,8 +225,11 @@ func run(ctx context.Context, cfg config, out, errOut io.Writer) error {
 
 	h.end = readMachine()
 	if peak := dog.peakRSS(); peak > 0 {
-		b.rep.notef("viewd's peak RSS over the whole run: %s (watchdog limit %s).", mib(peak), mib(b.cfg.maxRSS))
+		tripped, kills := dog.counts()
+		b.rep.notef("viewd's peak RSS over the whole run: %s (-max-rss %s; passed %d times, viewd killed %d times).",
+			mib(peak), mib(b.cfg.maxRSS), tripped, kills)
 	}
+	b.rep.notef("The long query of rows 6 and 7: `%s`.", cfg.join)
 	if ctx.Err() != nil {
 		b.rep.notef("The run was interrupted; rows missing from the table did not run.")
 	}
@@ -240,7 +246,7 @@ func (b *bench) measure(ctx context.Context, n int, t *target) cell {
 		return cell{text: "-"}
 	}
 	if t.isViewd() {
-		if err := b.ensureUp(ctx, t); err != nil {
+		if err := b.ensureUp(ctx, t, n); err != nil {
 			return failed(err.Error())
 		}
 	}
@@ -275,12 +281,16 @@ func (b *bench) measure(ctx context.Context, n int, t *target) cell {
 // ensureUp restarts viewd when an earlier step left it dead (killed by
 // the watchdog, or crashed), so that later rows still run; the report
 // says so.
-func (b *bench) ensureUp(ctx context.Context, t *target) error {
+func (b *bench) ensureUp(ctx context.Context, t *target, n int) error {
 	err := t.viewd.alive()
 	if err == nil {
 		return nil
 	}
-	b.rep.notef("viewd was down before a step (%v); restarted it on the same data directory. %s", err, lastLogLine(t.viewd))
+	tail := ""
+	if !strings.HasPrefix(err.Error(), "servebench killed") {
+		tail = " " + lastLogLine(t.viewd)
+	}
+	b.rep.notef("viewd was down before row %d (%v); restarted it on the same data directory.%s", n, err, tail)
 	log.Printf("viewd is down (%v); restarting it", err)
 	sctx, cancel := t.step(ctx, b.cfg.loadTimeout)
 	defer cancel()

@@ -61,6 +61,7 @@ type viewdProc struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has exited
 	waitErr error
+	killed  bool // servebench killed the running process
 }
 
 func newViewd(bin, dir string) (*viewdProc, error) {
@@ -97,7 +98,7 @@ func (p *viewdProc) start(ctx context.Context) error {
 	}
 	exited := make(chan struct{})
 	p.mu.Lock()
-	p.cmd, p.exited, p.waitErr = cmd, exited, nil
+	p.cmd, p.exited, p.waitErr, p.killed = cmd, exited, nil, false
 	p.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
@@ -152,6 +153,9 @@ func (p *viewdProc) alive() error {
 	}
 	select {
 	case <-p.exited:
+		if p.killed {
+			return errors.New("servebench killed viewd")
+		}
 		if p.waitErr != nil {
 			return fmt.Errorf("viewd exited: %w", p.waitErr)
 		}
@@ -186,6 +190,7 @@ func (p *viewdProc) stop(grace time.Duration) (time.Duration, bool) {
 func (p *viewdProc) kill() {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
+	p.killed = true
 	p.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
 		return

@@ -15,7 +15,7 @@ var errRSS = errors.New("viewd's RSS passed -max-rss")
 
 // watchdog samples viewd's RSS every 50 ms for the whole run. When it
 // passes the limit, the running step is cancelled; if it is still past the
-// limit 15 s later, viewd is killed. The machine is shared: a benchmark
+// limit 5 s later (or ever passes 1.5 times the limit), viewd is killed. The machine is shared: a benchmark
 // must not push it into swap or the OOM killer.
 type watchdog struct {
 	proc  *viewdProc
@@ -25,7 +25,8 @@ type watchdog struct {
 	cancel   context.CancelCauseFunc // of the running step, or nil
 	overTime time.Time               // when RSS first passed the limit, or zero
 	peak     int64                   // highest RSS seen
-	tripped  bool                    // the limit was passed at least once
+	tripped  int                     // how many times the limit was passed
+	kills    int                     // how many times viewd was killed
 }
 
 func (w *watchdog) run(ctx context.Context) {
@@ -53,19 +54,22 @@ func (w *watchdog) run(ctx context.Context) {
 		if rss > w.limit {
 			if w.overTime.IsZero() {
 				w.overTime = time.Now()
-				w.tripped = true
+				w.tripped++
 				log.Printf("viewd's RSS is %s, past -max-rss %s: cancelling the step", mib(rss), mib(w.limit))
 			}
 			if w.cancel != nil {
 				w.cancel(fmt.Errorf("%w (%s > %s)", errRSS, mib(rss), mib(w.limit)))
 			}
-			kill = time.Since(w.overTime) > 15*time.Second
+			kill = time.Since(w.overTime) > 5*time.Second || rss > w.limit/2*3
 		} else {
 			w.overTime = time.Time{}
 		}
 		w.mu.Unlock()
 		if kill {
-			log.Printf("viewd's RSS is still %s 15 s after the cancel: killing it", mib(rss))
+			w.mu.Lock()
+			w.kills++
+			w.mu.Unlock()
+			log.Printf("viewd's RSS is %s, still past -max-rss after the cancel: killing it", mib(rss))
 			w.proc.kill()
 		}
 	}
@@ -93,6 +97,13 @@ func (w *watchdog) peakRSS() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.peak
+}
+
+// counts returns how many times the limit was passed and viewd killed.
+func (w *watchdog) counts() (tripped, kills int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tripped, w.kills
 }
 
 // samplePeak samples a process's RSS every 50 ms until the returned
