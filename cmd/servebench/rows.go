@@ -513,6 +513,9 @@ func (b *bench) rowLookupsUnderJoin(outer context.Context, t *target) cell {
 	res := b.repeat(ctx, conns, b.cfg.duration, b.lookup)
 	select {
 	case <-done:
+		if ctx.Err() != nil { // the step was cut short, and the join with it
+			break
+		}
 		msg := "finished"
 		if joinErr != nil {
 			msg = "failed (" + errText(jctx, joinErr) + ")"

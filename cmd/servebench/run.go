@@ -226,7 +226,7 @@ func run(ctx context.Context, cfg config, out, errOut io.Writer) error {
 	h.end = readMachine()
 	if peak := dog.peakRSS(); peak > 0 {
 		tripped, kills := dog.counts()
-		b.rep.notef("viewd's peak RSS over the whole run: %s (-max-rss %s; passed %d times, viewd killed %d times).",
+		b.rep.notef("viewd's peak RSS over the whole run: %s (-max-rss %s; steps cancelled for memory: %d; viewd killed: %d).",
 			mib(peak), mib(b.cfg.maxRSS), tripped, kills)
 	}
 	b.rep.notef("The long query of rows 6 and 7: `%s`.", cfg.join)
