@@ -176,8 +176,9 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	c.deferredGroups = nil
 	c.mu.Unlock()
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.tickLoop()
+	go c.memoryLoop()
 	c.log.Info("coord: opened", "data-dir", cfg.DataDir, "items", len(c.cat.items), "timestamp", uint64(c.now))
 	return c, nil
 }

@@ -342,3 +342,8 @@ func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 	}
 	return nil
 }
+
+// trim drops the import's delta after a step: on the first step it is a
+// copy of the whole imported trace, which must not stay alive while the
+// graph is idle.
+func (o *importOp) trim() { o.a.delta = nil }

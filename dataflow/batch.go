@@ -381,6 +381,11 @@ func (bd *Builder) Build() *Batch {
 		w.push(k, v, e.time, e.diff)
 	}
 	bd.data, bd.ents = bd.data[:0], bd.ents[:0]
+	if cap(bd.data) > trimBytes || cap(bd.ents)*32 > trimBytes {
+		// A bulk load's slabs are not kept for the next, usually small,
+		// batch.
+		bd.data, bd.ents = nil, nil
+	}
 	return w.finish()
 }
 

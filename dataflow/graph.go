@@ -49,6 +49,7 @@ type Graph struct {
 	ops     []operator
 	inputs  []*Input
 	traces  []TraceReader // holds of this graph's operators on their traces
+	colls   []*Collection // every collection of the graph (trimmed after steps)
 	eval    expr.EvalCtx
 	now     repr.Timestamp
 	prev    repr.Timestamp
@@ -112,7 +113,27 @@ func (c *Collection) Arity() int { return c.arity }
 // Graph returns the graph c belongs to.
 func (c *Collection) Graph() *Graph { return c.g }
 
-func (g *Graph) newCollection(arity int) *Collection { return &Collection{g: g, arity: arity} }
+func (g *Graph) newCollection(arity int) *Collection {
+	c := &Collection{g: g, arity: arity}
+	g.colls = append(g.colls, c)
+	return c
+}
+
+// trimDeltas drops the large delta buffers of g's collections after a
+// step: a bulk load must not leave its deltas (and their capacity) held by
+// every operator until the graph next changes. Small buffers are kept for
+// reuse. Nothing reads a collection's delta between steps.
+func (g *Graph) trimDeltas() {
+	for _, c := range g.colls {
+		c.ok.trim()
+		c.errs.trim()
+	}
+	for _, op := range g.ops {
+		if t, ok := op.(interface{ trim() }); ok {
+			t.trim()
+		}
+	}
+}
 
 func (g *Graph) add(op operator) { g.ops = append(g.ops, op) }
 
@@ -164,6 +185,11 @@ func (g *Graph) Step(ctx context.Context, t repr.Timestamp) error {
 	}
 	for _, r := range g.traces {
 		r.SetSince(t)
+	}
+	if g.parent == nil {
+		// A nested graph's deltas are read by its parent after each
+		// round; a top-level graph's by nothing once the step is over.
+		g.trimDeltas()
 	}
 	return nil
 }

@@ -156,3 +156,11 @@ func (o *joinOp) step(_ context.Context, _ repr.Timestamp) error {
 	}
 	return o.out.errs.consolidate(g.ctl)
 }
+
+// trim releases the workers' large scratch after a step.
+func (o *joinOp) trim() {
+	for i := range o.ws {
+		o.ws[i].ok.trim()
+		o.ws[i].errs.trim()
+	}
+}

@@ -97,3 +97,11 @@ func (o *mfpOp) runCtx(ctx *expr.EvalCtx, m *meter, w *mfpWorker, lo, hi int, ok
 	}
 	return m.poll()
 }
+
+// trim releases the workers' large scratch after a step.
+func (o *mfpOp) trim() {
+	for i := range o.ws {
+		o.ws[i].ok.trim()
+		o.ws[i].errs.trim()
+	}
+}

@@ -591,3 +591,14 @@ func pgRound(d *apd.Decimal, minScale int32) *apd.Decimal {
 	}
 	return out
 }
+
+// trim releases the shards' large per-step scratch after a step.
+func (o *reduceOp) trim() {
+	for i := range o.shards {
+		s := &o.shards[i]
+		s.rows.trim()
+		s.keys.trim()
+		s.ok.trim()
+		s.errs.trim()
+	}
+}

@@ -90,6 +90,19 @@ func (r *Rows) Reset() {
 	r.diffs = r.diffs[:0]
 }
 
+// trimBytes is the capacity past which trim releases a Rows' buffers.
+const trimBytes = 1 << 20
+
+// trim empties r and, when its buffers have grown past trimBytes,
+// releases them.
+func (r *Rows) trim() {
+	if cap(r.data)+4*cap(r.ends)+8*cap(r.diffs) > trimBytes {
+		*r = Rows{}
+		return
+	}
+	r.Reset()
+}
+
 // Consolidate sorts r by row bytes, sums the diffs of equal rows and drops
 // rows whose diffs sum to zero.
 func (r *Rows) Consolidate() { _ = r.consolidate(nil) }

@@ -120,3 +120,11 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 	}
 	return o.out.ok.consolidate(g.ctl)
 }
+
+// trim releases the shards' large per-step scratch after a step.
+func (o *thresholdOp) trim() {
+	for i := range o.shards {
+		o.shards[i].in.trim()
+		o.shards[i].ok.trim()
+	}
+}

@@ -187,3 +187,14 @@ func (o *topkOp) window(m *meter, ms *multiset, out *Rows, sign repr.Diff) error
 	}
 	return nil
 }
+
+// trim releases the shards' large per-step scratch after a step.
+func (o *topkOp) trim() {
+	for i := range o.shards {
+		s := &o.shards[i]
+		s.keys.trim()
+		s.sorts.trim()
+		s.rows.trim()
+		s.ok.trim()
+	}
+}
