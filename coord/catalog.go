@@ -62,6 +62,9 @@ type catalog struct {
 	nextOID uint32
 	schemas map[string]*schema
 	items   map[plan.GlobalID]*item
+	// version counts changes to the set of items and their names, so that
+	// cached plans know when to plan again.
+	version uint64
 }
 
 // First ids: user objects start at userIDBase so system objects (builtins)
@@ -106,6 +109,7 @@ func (c *catalog) insert(it *item) error {
 	}
 	s.items[it.Name.Item] = it.ID
 	c.items[it.ID] = it
+	c.version++
 	if it.rdeps == nil {
 		it.rdeps = map[plan.GlobalID]bool{}
 	}
@@ -130,6 +134,7 @@ func (c *catalog) remove(id plan.GlobalID) {
 		return
 	}
 	delete(c.items, id)
+	c.version++
 	if s, ok := c.schemas[it.Name.Schema]; ok && s.items[it.Name.Item] == id {
 		delete(s.items, it.Name.Item)
 	}

@@ -369,6 +369,7 @@ func (c *Coordinator) createSchema(ctx context.Context, p *sql.CreateSchemaPlan,
 		}
 	}
 	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+	c.cat.version++
 	c.cat.nextOID++
 	return nil
 }
@@ -550,6 +551,7 @@ func (c *Coordinator) dropSchemas(ctx context.Context, p *sql.DropPlan) error {
 			return err
 		}
 		delete(c.cat.schemas, sc.name)
+		c.cat.version++
 	}
 	return nil
 }
@@ -582,6 +584,7 @@ func (c *Coordinator) renameLocked(it *item, newName string) {
 	delete(sc.items, it.Name.Item)
 	it.Name.Item = newName
 	sc.items[newName] = it.ID
+	c.cat.version++
 }
 
 // replay recreates the catalog from its durable records and loads table
@@ -606,10 +609,12 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 	switch rec.Op {
 	case "schema":
 		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+		c.cat.version++
 		c.cat.nextOID++
 		return nil
 	case "drop_schema":
 		delete(c.cat.schemas, rec.Name)
+		c.cat.version++
 		return nil
 	case "drop":
 		ids := make([]plan.GlobalID, len(rec.IDs))

@@ -70,7 +70,12 @@ func (ts *testSession) run(ctx context.Context, sql string, params ...repr.Datum
 	if err != nil {
 		return nil, "", err
 	}
-	res, err := ts.s.Execute(ctx, st, params, wire.ExecuteOptions{Protocol: wire.ProtocolExtended, StatementsInQuery: 1})
+	return ts.runPrepared(ctx, st, params)
+}
+
+// runPrepared executes a prepared statement with params.
+func (ts *testSession) runPrepared(ctx context.Context, st any, params []repr.Datum) ([]string, string, error) {
+	res, err := ts.s.Execute(ctx, st.(wire.Statement), params, wire.ExecuteOptions{Protocol: wire.ProtocolExtended, StatementsInQuery: 1})
 	if err != nil {
 		ts.s.Sync(ctx, true)
 		return nil, "", err

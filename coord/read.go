@@ -51,13 +51,7 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 	}
 	switch {
 	case asOf == nil:
-		ts = c.now
-		if s.txn.explicit {
-			if !s.txn.hasReadTS {
-				s.txn.readTS, s.txn.hasReadTS = ts, true
-			}
-			ts = s.txn.readTS
-		}
+		ts = s.readTSLocked()
 	case ts > c.now:
 		wctx, cancel := context.WithTimeout(ctx, asOfWait)
 		err := c.waitForLocked(wctx, ts)
@@ -86,6 +80,20 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 		return nil, err
 	}
 	return newResultRows(src, q.Finishing, c.cfg.MaxQueryMemory), nil
+}
+
+// readTSLocked returns the timestamp of a read without AS OF: the latest
+// complete one (strict serializable), or the one an explicit transaction
+// pinned with its first read.
+func (s *session) readTSLocked() repr.Timestamp {
+	ts := s.c.now
+	if s.txn.explicit {
+		if !s.txn.hasReadTS {
+			s.txn.readTS, s.txn.hasReadTS = ts, true
+		}
+		ts = s.txn.readTS
+	}
+	return ts
 }
 
 // peek is a read prepared under the lock: its timestamp, its fast path

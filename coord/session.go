@@ -84,6 +84,10 @@ type statement struct {
 	parsed     parse.Statement
 	paramTypes []repr.ScalarType
 	desc       *repr.RelationDesc
+	// template is the statement's cached lookup plan (plancache.go);
+	// noTemplate records that it has none.
+	template   *lookupTemplate
+	noTemplate bool
 }
 
 func (st *statement) ParamTypes() []repr.ScalarType { return st.paramTypes }
@@ -167,12 +171,7 @@ func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) 
 // statementContext returns the planning context of this session; the
 // caller holds the coordinator's lock while planning.
 func (s *session) statementContext(paramTypes []repr.ScalarType) *sql.StatementContext {
-	vs := map[string]string{}
-	for _, v := range sessionVars {
-		val, _ := s.vars.get(v.name)
-		vs[strings.ToLower(v.name)] = val
-	}
-	return &sql.StatementContext{Catalog: catalogView{c: s.c.cat, db: defaultDatabase}, Vars: vs, ParamTypes: paramTypes}
+	return &sql.StatementContext{Catalog: catalogView{c: s.c.cat, db: defaultDatabase}, Vars: s.vars.snapshot(), ParamTypes: paramTypes}
 }
 
 // Execute implements wire.Session.
@@ -189,7 +188,7 @@ func (s *session) Execute(ctx context.Context, ws wire.Statement, params []repr.
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	res, err := s.execute(ctx, st.parsed, params, st.paramTypes)
+	res, err := s.executeCached(ctx, st, params)
 	if err != nil {
 		if s.txn.explicit {
 			s.txn.failed = true

@@ -219,6 +219,23 @@ func searchPathValue(v string) (string, error) {
 // defaults).
 type vars struct {
 	values map[string]string
+	// snap is every variable's value by lower-case name, as planning
+	// reads them; built on demand and dropped by set and reset.
+	snap map[string]string
+}
+
+// snapshot returns every variable's value by lower-case name. The map is
+// shared: callers must not change it.
+func (vs *vars) snapshot() map[string]string {
+	if vs.snap == nil {
+		m := make(map[string]string, len(sessionVars))
+		for _, v := range sessionVars {
+			val, _ := vs.get(v.name)
+			m[strings.ToLower(v.name)] = val
+		}
+		vs.snap = m
+	}
+	return vs.snap
 }
 
 func newVars() *vars { return &vars{values: map[string]string{}} }
@@ -267,6 +284,7 @@ func (vs *vars) set(name, value string) (canonical string, val string, reported 
 		return "", "", false, err
 	}
 	vs.values[strings.ToLower(v.name)] = norm
+	vs.snap = nil
 	return v.name, norm, v.reported, nil
 }
 
@@ -277,6 +295,7 @@ func (vs *vars) reset(name string) (canonical string, val string, reported bool,
 		return "", "", false, err
 	}
 	delete(vs.values, strings.ToLower(v.name))
+	vs.snap = nil
 	return v.name, v.def, v.reported, nil
 }
 

@@ -133,6 +133,9 @@ type StatementContext struct {
 	// OIDs when given, otherwise inferred while planning (an entry of
 	// repr.TypeUnknown is filled in). Planning may grow the slice.
 	ParamTypes []repr.ScalarType
+	// ParamUses counts, per parameter, the references to it that planning
+	// made (a plan cache checks that each reached the plan intact).
+	ParamUses []int
 }
 
 // SearchPath returns the schemas of search_path in order ("public" when

@@ -350,6 +350,10 @@ func (e *ectx) param(n int, loc int32) (HScalar, error) {
 	for len(e.q.scx.ParamTypes) < n {
 		e.q.scx.ParamTypes = append(e.q.scx.ParamTypes, repr.TypeUnknown)
 	}
+	for len(e.q.scx.ParamUses) < n {
+		e.q.scx.ParamUses = append(e.q.scx.ParamUses, 0)
+	}
+	e.q.scx.ParamUses[n-1]++
 	return HParam{N: n, Type: repr.ColumnType{Type: e.q.scx.ParamTypes[n-1], Nullable: true}}, nil
 }
 
