@@ -494,19 +494,22 @@ func (r *Reader) runCheck(ctx context.Context, cl *kgo.Client, outOfRange map[tp
 	for _, k := range parts {
 		next, _ := r.asm.NextOffset(k.topic, k.partition)
 		m, known := metas[k.topic]
+		b, haveBounds := bounds[k]
 		var problem error
 		switch {
 		case known && (!m.exists || k.partition >= m.partitions):
 			problem = partitionGone(k.topic, k.partition, "next offset to read", next)
-		case known && m.id != [16]byte{} && r.topicIDs[k.topic] != [16]byte{} && m.id != r.topicIDs[k.topic]:
-			problem = pgcode.New(errOffsets, "topic %q partition %d: the topic was deleted and created again while the source read it (next offset to read %d)", k.topic, k.partition, next).
-				WithHint(resumeHint)
-		default:
-			b, ok := bounds[k]
-			if !ok {
-				continue
-			}
+		case haveBounds && offsetProblem(k.topic, k.partition, "next offset to read", next, b) != nil:
 			problem = offsetProblem(k.topic, k.partition, "next offset to read", next, b)
+		case known && m.id != [16]byte{} && r.topicIDs[k.topic] != [16]byte{} && m.id != r.topicIDs[k.topic]:
+			hwm := "unknown"
+			if haveBounds {
+				hwm = fmt.Sprint(b.hwm)
+			}
+			problem = pgcode.New(errOffsets, "topic %q partition %d: the topic was deleted and created again while the source read it (next offset to read %d, high-water mark of the new topic %s)", k.topic, k.partition, next, hwm).
+				WithHint(resumeHint)
+		case !haveBounds:
+			continue
 		}
 		if problem != nil {
 			r.failPartition(cl, k, next, problem)
