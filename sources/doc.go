@@ -81,7 +81,8 @@
 // that fails to decode still counts towards its transaction when its
 // transaction fields can be read, so the transaction is not held forever.
 // Upstream trouble (an unreachable broker, a topic not yet created) makes
-// the reader's collections StateStalled and is retried. Reader.Status
+// the reader's collections StateStalled and is retried; upstream data loss
+// (see below) errors them. Reader.Status
 // returns state, last error and statistics: messages, bytes, updates and
 // units, and per partition the next offset, high watermark and lag.
 //
@@ -89,6 +90,17 @@
 //
 // StartEmbedded runs franz-go's kfake, a Kafka-compatible broker, in
 // process (127.0.0.1:9092 by default), creating topics on first produce.
-// Its data lives in memory only; it is for trying viewd, not for keeping
-// data.
+// With WithDataDir its log (topics, records, consumer offsets) is kept in
+// a directory and reloaded on start, so a restart or kill -9 loses no
+// acknowledged record; WithSyncWrites fsyncs each batch before the
+// acknowledgement, against OS crashes and power loss too. Without a
+// directory its data lives in memory only.
+//
+// # Offsets that move under a source
+//
+// A resumed or running reader checks each partition's log start offset,
+// high-water mark and topic ID against its position (offsets.go): a topic
+// deleted and recreated, truncated, or whose retention deleted records not
+// yet read, and a partition that disappeared, put the collections it
+// feeds into StateErrored instead of skipping records silently.
 package sources

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -31,6 +33,11 @@ type ReaderConfig struct {
 	// timestamp) with nothing released before the sources report
 	// StateStalled; default 30s.
 	StallAfter time.Duration
+	// CheckInterval is how often the partitions' log start offsets and
+	// high-water marks are compared with the reader's positions (see
+	// offsets.go); default 1s. Fetch errors that hint at moved offsets
+	// trigger a check at once.
+	CheckInterval time.Duration
 }
 
 // Reader reads the topics of related sources through one franz-go client,
@@ -50,6 +57,11 @@ type Reader struct {
 	held    error // records held back too long
 	descs   map[CollectionID]repr.RelationDesc
 	stalled error
+
+	// Owned by Run's goroutine.
+	stored   map[tp]bool         // partitions with a stored resume position
+	assigned map[tp]bool         // partitions being read
+	topicIDs map[string][16]byte // the topics' IDs when reading started
 }
 
 // NewReader validates cfg. Reading starts with Run.
@@ -63,11 +75,20 @@ func NewReader(cfg ReaderConfig, sink Sink) (*Reader, error) {
 	if cfg.StallAfter <= 0 {
 		cfg.StallAfter = 30 * time.Second
 	}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = time.Second
+	}
 	asm, err := NewAssembler(cfg.Config)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{cfg: cfg, sink: sink, asm: asm, log: asm.log}
+	r := &Reader{cfg: cfg, sink: sink, asm: asm, log: asm.log,
+		stored: map[tp]bool{}, assigned: map[tp]bool{}, topicIDs: map[string][16]byte{}}
+	if cfg.Resume != nil {
+		for _, p := range cfg.Resume.Positions {
+			r.stored[tp{p.Topic, p.Partition}] = true
+		}
+	}
 	r.status = asm.Status()
 	return r, nil
 }
@@ -197,6 +218,9 @@ func (r *Reader) Run(ctx context.Context) error {
 		kgo.SeedBrokers(r.cfg.Brokers...),
 		kgo.FetchMaxWait(200 * time.Millisecond),
 		kgo.WithLogger(kgoLogger{r.log}),
+		// An out-of-range position is an error to report (offsets.go),
+		// never a silent reset.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 	}, r.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -211,14 +235,12 @@ func (r *Reader) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	assign := map[string]map[int32]kgo.Offset{}
-	for topic, n := range parts {
-		assign[topic] = map[int32]kgo.Offset{}
-		for p := int32(0); p < n; p++ {
-			start := r.asm.StartOffset(topic, p)
-			r.asm.AddPartition(topic, p, start)
-			assign[topic][p] = kgo.NewOffset().At(start)
+	assign, err := r.startCheck(ctx, cl, parts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
 		}
+		return err
 	}
 	cl.AddConsumePartitions(assign)
 	r.lastRelease = time.Now()
@@ -228,7 +250,9 @@ func (r *Reader) Run(ctx context.Context) error {
 
 	// Poll in bounded waits so that status (lag, stalls) is refreshed
 	// while upstream is idle.
-	wait := min(time.Second, r.cfg.StallAfter/2)
+	wait := min(time.Second, r.cfg.StallAfter/2, r.cfg.CheckInterval)
+	lastCheck := time.Now()
+	outOfRange := map[tp]bool{}
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
 		fetches := cl.PollFetches(pollCtx)
@@ -240,6 +264,9 @@ func (r *Reader) Run(ctx context.Context) error {
 		fetches.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
+			}
+			if isOffsetFetchError(err) {
+				outOfRange[tp{topic, p}] = true
 			}
 			fetchErr = fmt.Errorf("sources: fetching %s/%d: %w", topic, p, err)
 		})
@@ -256,6 +283,10 @@ func (r *Reader) Run(ctx context.Context) error {
 				r.asm.SetHighWatermark(p.Topic, p.Partition, p.HighWatermark)
 			}
 		})
+		if len(outOfRange) > 0 || time.Since(lastCheck) >= r.cfg.CheckInterval {
+			r.runCheck(ctx, cl, outOfRange)
+			lastCheck = time.Now()
+		}
 		units, errs := r.asm.Release()
 		for _, e := range errs {
 			r.sink.ReportError(e)
@@ -308,6 +339,12 @@ func (r *Reader) discover(ctx context.Context, cl *kgo.Client) (map[string]int32
 				if t.Topic == nil {
 					continue
 				}
+				if t.ErrorCode == kerr.UnknownTopicOrPartition.Code && r.storedTopic(*t.Topic) {
+					// Read before and now gone: startCheck reports its
+					// partitions.
+					parts[*t.Topic] = 0
+					continue
+				}
 				if t.ErrorCode != 0 || len(t.Partitions) == 0 {
 					missing = append(missing, *t.Topic)
 					continue
@@ -339,6 +376,168 @@ func (r *Reader) discover(ctx context.Context, cl *kgo.Client) (map[string]int32
 		case <-time.After(r.cfg.MetadataRetry):
 		}
 	}
+}
+
+// storedTopic reports whether a stored resume position names topic at an
+// offset past 0, i.e. records of it were read.
+func (r *Reader) storedTopic(topic string) bool {
+	if r.cfg.Resume == nil {
+		return false
+	}
+	for _, p := range r.cfg.Resume.Positions {
+		if p.Topic == topic && p.Offset > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// startCheck runs before the first fetch: it lists every partition's log
+// start and high-water mark (retrying, with the sources stalled, until the
+// cluster answers for all of them), checks stored resume positions against
+// them, and returns the partitions to read from where. Partitions that
+// fail the check are reported and not read.
+func (r *Reader) startCheck(ctx context.Context, cl *kgo.Client, parts map[string]int32) (map[string]map[int32]kgo.Offset, error) {
+	var all []tp
+	for topic, n := range parts {
+		for p := int32(0); p < n; p++ {
+			all = append(all, tp{topic, p})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].topic != all[j].topic {
+			return all[i].topic < all[j].topic
+		}
+		return all[i].partition < all[j].partition
+	})
+	var metas map[string]topicMeta
+	var bounds map[tp]partBounds
+	for attempt := 0; ; attempt++ {
+		var err error
+		metas, bounds, err = fetchBounds(ctx, cl, r.asm.Topics(), all)
+		if err == nil && len(bounds) == len(all) {
+			break
+		}
+		if err == nil {
+			err = fmt.Errorf("sources: log start and high-water mark of %d of %d partitions not known yet", len(all)-len(bounds), len(all))
+		}
+		if attempt > 0 {
+			r.setStalled(err)
+		}
+		if attempt%20 == 1 {
+			r.log.Warn("sources: waiting for partition offsets", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(r.cfg.MetadataRetry):
+		}
+	}
+	r.setStalled(nil)
+	for t, m := range metas {
+		if m.exists {
+			r.topicIDs[t] = m.id
+		}
+	}
+	assign := map[string]map[int32]kgo.Offset{}
+	for _, k := range all {
+		start := r.asm.StartOffset(k.topic, k.partition)
+		b := bounds[k]
+		if r.stored[k] {
+			if err := offsetProblem(k.topic, k.partition, "resume offset", start, b); err != nil {
+				r.failPartition(cl, k, start, err)
+				continue
+			}
+		} else {
+			if start < b.logStart {
+				r.log.Info("sources: starting at the log start offset; earlier records were deleted before the source was created",
+					"topic", k.topic, "partition", k.partition, "start_offset", start, "log_start", b.logStart)
+				start = b.logStart
+			}
+			if start > b.hwm {
+				r.failPartition(cl, k, start, pgcode.New(errOffsets, "topic %q partition %d: START OFFSET %d is past the high-water mark %d", k.topic, k.partition, start, b.hwm))
+				continue
+			}
+		}
+		r.asm.AddPartition(k.topic, k.partition, start)
+		if assign[k.topic] == nil {
+			assign[k.topic] = map[int32]kgo.Offset{}
+		}
+		assign[k.topic][k.partition] = kgo.NewOffset().At(start)
+		r.assigned[k] = true
+	}
+	if r.cfg.Resume != nil {
+		for _, p := range r.cfg.Resume.Positions {
+			if n, ok := parts[p.Topic]; ok && p.Partition >= n {
+				r.failPartition(cl, tp{p.Topic, p.Partition}, p.Offset, partitionGone(p.Topic, p.Partition, "resume offset", p.Offset))
+			}
+		}
+	}
+	return assign, nil
+}
+
+// runCheck compares the partitions being read with their current log
+// start, high-water mark and topic ID, and stops and reports those that
+// moved (offsets.go). A partition whose fetch failed out of range but
+// passes the check is read again from its position. A failed request is
+// retried at the next check.
+func (r *Reader) runCheck(ctx context.Context, cl *kgo.Client, outOfRange map[tp]bool) {
+	parts := make([]tp, 0, len(r.assigned))
+	for k := range r.assigned {
+		parts = append(parts, k)
+	}
+	metas, bounds, err := fetchBounds(ctx, cl, r.asm.Topics(), parts)
+	if err != nil {
+		r.log.Debug("sources: offset check failed; retrying", "err", err)
+		return
+	}
+	for _, k := range parts {
+		next, _ := r.asm.NextOffset(k.topic, k.partition)
+		m, known := metas[k.topic]
+		b, haveBounds := bounds[k]
+		var problem error
+		switch {
+		case known && (!m.exists || k.partition >= m.partitions):
+			problem = partitionGone(k.topic, k.partition, "next offset to read", next)
+		case haveBounds && offsetProblem(k.topic, k.partition, "next offset to read", next, b) != nil:
+			problem = offsetProblem(k.topic, k.partition, "next offset to read", next, b)
+		case known && m.id != [16]byte{} && r.topicIDs[k.topic] != [16]byte{} && m.id != r.topicIDs[k.topic]:
+			hwm := "unknown"
+			if haveBounds {
+				hwm = fmt.Sprint(b.hwm)
+			}
+			problem = pgcode.New(errOffsets, "topic %q partition %d: the topic was deleted and created again while the source read it (next offset to read %d, high-water mark of the new topic %s)", k.topic, k.partition, next, hwm).
+				WithHint(resumeHint)
+		case !haveBounds:
+			continue
+		}
+		if problem != nil {
+			r.failPartition(cl, k, next, problem)
+			delete(outOfRange, k)
+			continue
+		}
+		if outOfRange[k] {
+			// A position momentarily out of range (a leader change):
+			// franz-go stopped the partition; read it again.
+			delete(outOfRange, k)
+			cl.RemoveConsumePartitions(map[string][]int32{k.topic: {k.partition}})
+			cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{k.topic: {k.partition: kgo.NewOffset().At(next)}})
+		}
+	}
+}
+
+// failPartition stops reading a partition whose offsets moved and errors
+// the collections it feeds.
+func (r *Reader) failPartition(cl *kgo.Client, k tp, offset int64, err error) {
+	if r.assigned[k] {
+		delete(r.assigned, k)
+		cl.RemoveConsumePartitions(map[string][]int32{k.topic: {k.partition}})
+	}
+	r.log.Error("sources: partition offsets moved under the source; it is no longer read", "topic", k.topic, "partition", k.partition, "offset", offset, "err", err)
+	for _, e := range r.asm.FailPartition(k.topic, k.partition, offset, err) {
+		r.sink.ReportError(e)
+	}
+	r.publish()
 }
 
 func contains(ss []string, s string) bool {

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -100,6 +101,10 @@ func (e *SourceError) PgError() *pgcode.Error {
 	}
 	pe := pgcode.Wrap(e, code, fmt.Sprintf("source %q: %v", e.Source, e.Err))
 	pe.Detail = fmt.Sprintf("at topic %s partition %d offset %d", e.Topic, e.Partition, e.Offset)
+	var cause *pgcode.Error
+	if errors.As(e.Err, &cause) {
+		pe.Hint = cause.Hint
+	}
 	return pe
 }
 

@@ -277,6 +277,36 @@ func (a *Assembler) AddPartition(topic string, partition int32, start int64) {
 	}
 }
 
+// NextOffset returns the offset after the last record read from a
+// partition (its start before any record), and whether it is registered.
+func (a *Assembler) NextOffset(topic string, partition int32) (int64, bool) {
+	l, ok := a.parts[tp{topic, partition}]
+	if !ok {
+		return 0, false
+	}
+	return l.next, true
+}
+
+// FailPartition puts every collection that partition feeds (every
+// collection, for the transaction metadata topic) into the errored state
+// with err, located at offset, and returns the errors for the caller to
+// report (Release does not report them again).
+func (a *Assembler) FailPartition(topic string, partition int32, offset int64, err error) []*SourceError {
+	var out []*SourceError
+	for _, s := range a.cfg.Sources {
+		if s.Topic != topic && topic != a.cfg.TxnTopic {
+			continue
+		}
+		e := &SourceError{Collection: s.ID, Source: s.Name, Topic: topic, Partition: partition, Offset: offset, Err: err}
+		if st, ok := a.status[s.ID]; ok {
+			st.State = StateErrored
+			st.LastError = e
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // SetHighWatermark records a partition's high watermark, for lag.
 func (a *Assembler) SetHighWatermark(topic string, partition int32, hwm int64) {
 	if l, ok := a.parts[tp{topic, partition}]; ok {

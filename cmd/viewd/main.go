@@ -18,6 +18,7 @@ import (
 	_ "net/http/pprof" // served on --http-listen only
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -35,6 +36,7 @@ type config struct {
 	logLevel      string
 	kafkaBrokers  string
 	embeddedKafka string
+	embeddedSync  bool
 	tickInterval  time.Duration
 	retainHistory time.Duration
 	httpListen    string
@@ -48,6 +50,7 @@ func main() {
 	flag.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	flag.StringVar(&cfg.kafkaBrokers, "kafka-brokers", "", "comma-separated Kafka brokers; when set, no embedded broker runs")
 	flag.StringVar(&cfg.embeddedKafka, "embedded-kafka-listen", "127.0.0.1:9092", "listen address of the embedded Kafka-compatible broker (empty disables it)")
+	flag.BoolVar(&cfg.embeddedSync, "embedded-kafka-sync", true, "fsync every batch the embedded broker acknowledges (false: a restart or kill -9 of viewd loses nothing, an OS crash or power loss may lose the latest batches)")
 	flag.DurationVar(&cfg.tickInterval, "tick-interval", 10*time.Millisecond, "how often time advances when nothing forces it")
 	flag.DurationVar(&cfg.retainHistory, "retain-history", 5*time.Second, "default history window kept readable for AS OF and SUBSCRIBE")
 	flag.StringVar(&cfg.httpListen, "http-listen", "", "HTTP listen address `host:port` for /debug/pprof (empty: off)")
@@ -72,13 +75,15 @@ func run(cfg config) error {
 
 	brokers := splitList(cfg.kafkaBrokers)
 	if len(brokers) == 0 && cfg.embeddedKafka != "" {
-		emb, err := sources.StartEmbedded(ctx, cfg.embeddedKafka, sources.WithEmbeddedLogger(logger))
+		dir := filepath.Join(cfg.dataDir, "kafka")
+		emb, err := sources.StartEmbedded(ctx, cfg.embeddedKafka, sources.WithEmbeddedLogger(logger),
+			sources.WithDataDir(dir), sources.WithSyncWrites(cfg.embeddedSync))
 		if err != nil {
 			return fmt.Errorf("start embedded Kafka broker: %w", err)
 		}
 		defer emb.Close()
 		brokers = emb.Addrs()
-		logger.Info("embedded Kafka-compatible broker running; its data is kept in memory only and is lost on exit", "listen", cfg.embeddedKafka)
+		logger.Info("embedded Kafka-compatible broker running; its log is kept in the data directory", "listen", cfg.embeddedKafka, "dir", dir, "fsync_per_batch", cfg.embeddedSync)
 	}
 
 	c, err := coord.Open(ctx, coord.Config{
