@@ -83,6 +83,14 @@ type Coordinator struct {
 	notice       func(*pgcode.Error)
 	// needStep asks for a step after replay (table contents were loaded).
 	needStep bool
+	// commitQ holds transactions waiting to commit (group commit); it is
+	// guarded by commitMu, not mu, so writers can queue while a commit
+	// holds mu.
+	commitMu sync.Mutex
+	commitQ  []*commitReq
+	// commits and commitGroups count committed transactions and the
+	// durable writes (groups) that carried them.
+	commits, commitGroups atomic.Int64
 	// waiters counts readers waiting for a later timestamp.
 	waiters int
 	// kick wakes the tick loop early.

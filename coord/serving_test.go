@@ -273,3 +273,55 @@ func TestOrderByMemoryLimit(t *testing.T) {
 		t.Fatalf("dataflow past the limit: %v", err)
 	}
 }
+
+// TestGroupCommit: concurrent writers share durable writes. Each key is
+// inserted by two writers: exactly one succeeds and the other gets 23505;
+// every acknowledged row is there; and fewer durable groups than
+// transactions were written.
+func TestGroupCommit(t *testing.T) {
+	c := openTest(t, Config{})
+	newTestSession(t, c).exec("CREATE TABLE kv (k int PRIMARY KEY, w int)")
+	const writers, keys = 16, 40
+	var wg sync.WaitGroup
+	var ok, dup atomic.Int64
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := newTestSession(t, c)
+			for k := range keys {
+				// Writers w and w^1 insert the same keys.
+				key := (w/2)*keys + k
+				_, _, err := s.run(context.Background(), fmt.Sprintf("INSERT INTO kv VALUES (%d, %d)", key, w))
+				switch errCode(err) {
+				case "":
+					ok.Add(1)
+				case string(pgcode.UniqueViolation):
+					dup.Add(1)
+				default:
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s := newTestSession(t, c)
+	want := writers / 2 * keys
+	if got := s.query("SELECT count(*), count(DISTINCT k) FROM kv"); got[0] != fmt.Sprintf("%d %d", want, want) {
+		t.Fatalf("rows: %v, want %d", got, want)
+	}
+	if ok.Load() != int64(want) || dup.Load() != int64(want) {
+		t.Fatalf("%d inserted, %d duplicates; want %d each", ok.Load(), dup.Load(), want)
+	}
+	commits, groups := c.commits.Load(), c.commitGroups.Load()
+	t.Logf("%d transactions in %d durable writes", commits, groups)
+	if groups >= commits {
+		t.Fatalf("no group commit: %d transactions, %d groups", commits, groups)
+	}
+}
