@@ -152,22 +152,34 @@ func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
 // 40001), NOT NULL, and unique keys. Retractions apply first. Its cost is a
 // lookup per changed row, independent of the table's size.
 func (ts *tableState) check(rt *runtimeState, at repr.Timestamp, ups []storage.TableUpdate) error {
-	net := map[string]repr.Diff{}
+	// Rows retracted on net must be there (one merge for many rows).
+	var net map[string]repr.Diff
 	for _, u := range ups {
-		net[string(u.Row)] += u.Diff
-	}
-	for k, d := range net {
-		if d >= 0 {
-			continue
+		if u.Diff < 0 {
+			net = map[string]repr.Diff{}
+			break
 		}
-		n, err := rt.count(at, repr.Row(k))
+	}
+	if net != nil {
+		for _, u := range ups {
+			net[string(u.Row)] += u.Diff
+		}
+		var retracted []string
+		for k, d := range net {
+			if d < 0 {
+				retracted = append(retracted, k)
+			}
+		}
+		counts, err := rt.rowCounts(at, retracted)
 		if err != nil {
 			return err
 		}
-		if n+d < 0 {
-			return pgcode.New(pgcode.SerializationFailure, "could not serialize access due to concurrent update").
-				WithDetail("Row %s of relation %q was changed by a concurrent transaction.", repr.Row(k), ts.name).
-				WithHint("Retry the transaction.")
+		for _, k := range retracted {
+			if counts[k]+net[k] < 0 {
+				return pgcode.New(pgcode.SerializationFailure, "could not serialize access due to concurrent update").
+					WithDetail("Row %s of relation %q was changed by a concurrent transaction.", repr.Row(k), ts.name).
+					WithHint("Retry the transaction.")
+			}
 		}
 	}
 	for _, u := range ups {
@@ -196,14 +208,21 @@ func (ts *tableState) check(rt *runtimeState, at repr.Timestamp, ups []storage.T
 				added[key] += int(u.Diff)
 			}
 		}
+		var existingKeys map[string]repr.Diff
+		if ts.index[i] == nil {
+			keys := make([]string, 0, len(added))
+			for key := range added {
+				keys = append(keys, key)
+			}
+			var err error
+			if existingKeys, err = rt.keyCounts(at, keys); err != nil {
+				return err
+			}
+		}
 		for key, n := range added {
 			existing := 0
 			if ts.index[i] == nil {
-				c, _, err := rt.keyCount(at, repr.Row(key))
-				if err != nil {
-					return err
-				}
-				existing = int(c)
+				existing = int(existingKeys[key])
 			} else if _, ok := ts.index[i][key]; ok {
 				existing = 1
 			}

@@ -1,6 +1,8 @@
 package coord
 
 import (
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/viewd/viewd/dataflow"
@@ -154,4 +156,101 @@ func (rt *runtimeState) scan(at repr.Timestamp, fn func(row repr.Row, d repr.Dif
 		}
 	}
 	return nil
+}
+
+// batchLookupMin is the number of keys from which a check walks a cursor
+// through the sorted keys instead of looking each up.
+const batchLookupMin = 64
+
+// rowCounts returns the multiplicity of each row as of at, by row bytes.
+// Many rows are checked by one merge through the sorted rows.
+func (rt *runtimeState) rowCounts(at repr.Timestamp, rows []string) (map[string]repr.Diff, error) {
+	out := make(map[string]repr.Diff, len(rows))
+	if len(rows) < batchLookupMin {
+		for _, r := range rows {
+			n, err := rt.count(at, repr.Row(r))
+			if err != nil {
+				return nil, err
+			}
+			out[r] = n
+		}
+		return out, nil
+	}
+	if rt.primaryKey == nil {
+		r := rt.out.Reader(at)
+		defer r.Release()
+		cur, err := r.Cursor(at)
+		if err != nil {
+			return nil, err
+		}
+		sorted := slices.Clone(rows)
+		slices.Sort(sorted)
+		for _, row := range sorted {
+			cur.SeekKey(repr.Row(row))
+			if cur.KeyValid() && string(cur.Key()) == row {
+				out[row] = cur.Count()
+			}
+		}
+		return out, nil
+	}
+	// Primary-keyed: seek each row's key, then find the row among its vals.
+	type keyed struct{ key, row string }
+	ks := make([]keyed, len(rows))
+	var pk repr.Packer
+	for i, r := range rows {
+		ks[i] = keyed{string(rt.packKey(repr.Row(r).Datums(), &pk)), r}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	cur, err := rt.indexHold.Cursor(at)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range ks {
+		cur.SeekKey(repr.Row(k.key))
+		if !cur.KeyValid() || string(cur.Key()) != k.key {
+			continue
+		}
+		out[k.row] = valCount(cur, k.row)
+	}
+	return out, nil
+}
+
+// valCount returns the multiplicity of val v at the cursor's current key.
+func valCount(cur *dataflow.Cursor, v string) repr.Diff {
+	var n repr.Diff
+	cur.VisitVals(func(val repr.Row, d repr.Diff) {
+		if string(val) == v {
+			n += d
+		}
+	})
+	return n
+}
+
+// keyCounts returns, for each packed primary key, the number of rows with
+// that key as of at.
+func (rt *runtimeState) keyCounts(at repr.Timestamp, keys []string) (map[string]repr.Diff, error) {
+	out := make(map[string]repr.Diff, len(keys))
+	if len(keys) < batchLookupMin {
+		for _, k := range keys {
+			n, _, err := rt.keyCount(at, repr.Row(k))
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
+		}
+		return out, nil
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	cur, err := rt.indexHold.Cursor(at)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sorted {
+		cur.SeekKey(repr.Row(k))
+		if cur.KeyValid() && string(cur.Key()) == k {
+			out[k] = cur.Count()
+		}
+	}
+	return out, nil
 }

@@ -64,7 +64,10 @@ func (c *Cursor) Rewind() {
 	c.rebuild()
 }
 
-// SeekKey moves forward to the first key >= k.
+// SeekKey moves forward to the first key >= k. Each batch is searched by
+// galloping from its current key (probing 1, 2, 4, ... keys ahead, then
+// binary search), so seeking through keys in ascending order costs
+// O(log gap) per batch rather than O(log n): a merge, not a lookup.
 func (c *Cursor) SeekKey(k repr.Row) {
 	if c.valid && bytes.Compare(c.key, k) >= 0 {
 		return
@@ -72,10 +75,19 @@ func (c *Cursor) SeekKey(k repr.Row) {
 	for i := range c.runs {
 		r := &c.runs[i]
 		n := r.b.Keys()
-		if r.k >= n {
+		if r.k >= n || bytes.Compare(r.b.key(r.k), k) >= 0 {
 			continue
 		}
-		r.k += slicesSearch(n-r.k, func(j int) bool { return bytes.Compare(r.b.key(r.k+j), k) >= 0 })
+		// r.k < k: find hi with key(hi) >= k (or n), then search (lo, hi].
+		lo, step := r.k, 1
+		hi := lo + step
+		for hi < n && bytes.Compare(r.b.key(hi), k) < 0 {
+			lo = hi
+			step *= 2
+			hi = lo + step
+		}
+		hi = min(hi, n)
+		r.k = lo + 1 + slicesSearch(hi-lo-1, func(j int) bool { return bytes.Compare(r.b.key(lo+1+j), k) >= 0 })
 	}
 	c.rebuild()
 }
@@ -198,6 +210,14 @@ func (c *Cursor) Val() (repr.Row, repr.Diff) { return c.vals[c.v].v, c.vals[c.v]
 
 // StepVal moves to the next val.
 func (c *Cursor) StepVal() { c.v++ }
+
+// VisitVals calls fn with each val of the current key and its
+// multiplicity, without moving the cursor.
+func (c *Cursor) VisitVals(fn func(v repr.Row, d repr.Diff)) {
+	for _, x := range c.vals {
+		fn(x.v, x.d)
+	}
+}
 
 // Count returns the sum of the current key's multiplicities: for a trace
 // whose vals are empty (an Output), the key's multiplicity.
