@@ -201,13 +201,18 @@ func (g *Graph) NextScheduled() (repr.Timestamp, bool) {
 	return best, ok
 }
 
+// SetBackends sets the session control that the graph's expressions call
+// (expr.EvalCtx.Backends: pg_cancel_backend in a one-shot read); call it
+// before the first Step.
+func (g *Graph) SetBackends(b expr.Backends) { g.eval.Backends = b }
+
 // Now returns the time of the last step.
 func (g *Graph) Now() repr.Timestamp { return g.now }
 
 // workerCtx returns an evaluation context for one worker goroutine (an
 // EvalCtx holds evaluation scratch and must not be shared).
 func (g *Graph) workerCtx() expr.EvalCtx {
-	return expr.EvalCtx{TimeZone: g.eval.TimeZone, StmtTime: g.eval.StmtTime, LogicalNow: g.eval.LogicalNow}
+	return g.eval.Fork()
 }
 
 // keepNew reports whether an arranged update at time x is in the state as
