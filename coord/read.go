@@ -81,6 +81,7 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 	if err != nil {
 		return nil, err
 	}
+	s.controlPeek(p)
 	src, err := p.run(ctx)
 	if err != nil {
 		return nil, err
