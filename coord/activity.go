@@ -29,7 +29,7 @@ import (
 // running (Execute or a Rows.Next), exactly as a CancelRequest does, and
 // Terminate ends the connection with a FATAL 57P01. The functions reach
 // the coordinator through expr.EvalCtx.Backends, which the coordinator
-// sets on the evaluation contexts of a session's reads (controlPeek).
+// sets on the evaluation contexts of a session's reads (bindPeek).
 
 // activity is the part of a session that pg_stat_activity shows.
 type activity struct {
@@ -216,13 +216,21 @@ func errStatementTimeout() error {
 	return pgcode.New(pgcode.QueryCanceled, "canceling statement due to statement timeout")
 }
 
-// controlPeek lets a read's expressions act on other sessions
-// (pg_cancel_backend, pg_terminate_backend).
-func (s *session) controlPeek(p *peek) {
-	b := sessionBackends{s: s}
-	p.ev.Backends = b
+// bindPeek gives a read's expressions the session's evaluation context:
+// its time zone, its transaction's start as now(), and its control of
+// other sessions (pg_cancel_backend, pg_terminate_backend).
+func (s *session) bindPeek(p *peek) {
+	s.act.mu.Lock()
+	start := s.act.xactStart
+	s.act.mu.Unlock()
+	if start.IsZero() {
+		start = time.Now()
+	}
+	p.ev.TimeZone = s.vars.must("TimeZone")
+	p.ev.StmtTime = start.UnixMicro()
+	p.ev.Backends = sessionBackends{s: s}
 	if p.graph != nil {
-		p.graph.SetBackends(b)
+		p.graph.SetEvalCtx(p.ev)
 	}
 }
 

@@ -201,10 +201,11 @@ func (g *Graph) NextScheduled() (repr.Timestamp, bool) {
 	return best, ok
 }
 
-// SetBackends sets the session control that the graph's expressions call
-// (expr.EvalCtx.Backends: pg_cancel_backend in a one-shot read); call it
-// before the first Step.
-func (g *Graph) SetBackends(b expr.Backends) { g.eval.Backends = b }
+// SetEvalCtx replaces the evaluation context of the graph's expressions
+// (a one-shot read's session: its time zone, statement time and control
+// of other sessions); call it before the first Step. Each step still sets
+// LogicalNow.
+func (g *Graph) SetEvalCtx(ev expr.EvalCtx) { g.eval = ev.Fork() }
 
 // Now returns the time of the last step.
 func (g *Graph) Now() repr.Timestamp { return g.now }
