@@ -49,6 +49,8 @@ type longRead struct {
 	// read counts as running once minRows rows have arrived.
 	copy    bool
 	minRows int64
+	// warmup is how long the read runs before the cancel, once active.
+	warmup time.Duration
 }
 
 // running is a long read in flight on the victim's connection.
@@ -216,7 +218,7 @@ func (e *cancelEnv) cancelOne(t *testing.T, rd longRead, way cancelWay, check fu
 		}
 	} else if way != viaTimeout {
 		waitActive(t, e.admin, pid, r, rd.sql)
-		time.Sleep(100 * time.Millisecond) // deep in its work
+		time.Sleep(rd.warmup) // deep in its work
 	}
 	if check != nil {
 		check(r)
@@ -371,7 +373,7 @@ func TestCancelStream(t *testing.T) {
 // pairs (k = id % 100), each pair filtered, so that the work is real.
 func TestCancelDataflow(t *testing.T) {
 	e := newCancelEnv(t)
-	rd := longRead{sql: "SELECT count(*) FROM t a JOIN t b ON a.k = b.k WHERE a.id + b.id < 0"}
+	rd := longRead{sql: "SELECT count(*) FROM t a JOIN t b ON a.k = b.k WHERE a.id + b.id < 0", warmup: 500 * time.Millisecond}
 	for _, way := range cancelWays {
 		t.Run(string(way), func(t *testing.T) { e.cancelOne(t, rd, way, nil) })
 	}
@@ -382,7 +384,7 @@ func TestCancelAsOfWait(t *testing.T) {
 	e := newCancelEnv(t)
 	for _, way := range cancelWays {
 		t.Run(string(way), func(t *testing.T) {
-			rd := longRead{sql: fmt.Sprintf("SELECT count(*) FROM t AS OF %d", time.Now().Add(60*time.Second).UnixMilli())}
+			rd := longRead{sql: fmt.Sprintf("SELECT count(*) FROM t AS OF %d", time.Now().Add(60*time.Second).UnixMilli()), warmup: 100 * time.Millisecond}
 			e.cancelOne(t, rd, way, nil)
 		})
 	}
