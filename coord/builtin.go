@@ -179,7 +179,7 @@ func builtinDefs() []builtinDef {
 			rows:  func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
 	// Appended so that the ids above stay as they were.
-	return append(defs, pgCatalogDefs()...)
+	return append(append(defs, pgCatalogDefs()...), pgStatActivityDef())
 }
 
 func typmodOf(t repr.ScalarType) int32 {

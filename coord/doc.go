@@ -35,4 +35,13 @@
 // Sessions run on their connection goroutines and take the lock for the
 // short critical sections; long waits (AS OF in the future, SUBSCRIBE)
 // happen outside it.
+//
+// # Sessions
+//
+// A session's pid is the wire layer's process ID (pg_backend_pid()).
+// pg_stat_activity lists the sessions with their state, current or last
+// statement and its start; pg_cancel_backend and pg_terminate_backend
+// reach another session through its wire.Client (activity.go).
+// statement_timeout bounds a statement from Execute to the end of its
+// result stream.
 package coord

@@ -23,6 +23,8 @@ type testClient struct{}
 
 func (testClient) Notice(*pgcode.Error)           {}
 func (testClient) ParameterStatus(string, string) {}
+func (testClient) Cancel()                        {}
+func (testClient) Terminate()                     {}
 
 // openTest opens a coordinator on a fresh data directory.
 func openTest(t testing.TB, cfg Config) *Coordinator {

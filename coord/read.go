@@ -75,6 +75,7 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 	if err != nil {
 		return nil, err
 	}
+	s.bindPeek(p)
 	src, err := p.run(ctx)
 	if err != nil {
 		return nil, err

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
@@ -21,7 +23,13 @@ var _ wire.Backend = (*Coordinator)(nil)
 // NewSession implements wire.Backend.
 func (c *Coordinator) NewSession(ctx context.Context, params wire.StartupParams, client wire.Client) (wire.Session, error) {
 	s := &session{c: c, client: client, vars: newVars(), prepared: map[string]*preparedSQL{}, cursors: map[string]*cursor{}}
-	s.id = atomic.AddUint32(&sessionIDs, 1)
+	// The session's pid is the wire layer's process ID (BackendKeyData);
+	// a caller that has none gets a counter.
+	s.id = params.PID
+	if s.id == 0 {
+		s.id = atomic.AddUint32(&sessionIDs, 1)
+	}
+	s.info = sessionInfo{user: params.User, addr: params.RemoteAddr, started: time.Now(), finished: make(chan struct{})}
 	if params.ApplicationName != "" {
 		s.vars.values["application_name"] = params.ApplicationName
 	}
@@ -41,6 +49,7 @@ func (c *Coordinator) NewSession(ctx context.Context, params wire.StartupParams,
 			Message: "database \"" + params.Database + "\" does not exist",
 			Hint:    "Objects live in database \"viewd\"; SET database = viewd or \\c viewd to silence this notice."})
 	}
+	s.settle()
 	c.mu.Lock()
 	c.sessions[s.id] = s
 	c.mu.Unlock()
@@ -52,10 +61,14 @@ var sessionIDs uint32
 // session is one client connection's state.
 type session struct {
 	c      *Coordinator
-	id     uint32
+	id     uint32 // the pid (pg_backend_pid())
 	client wire.Client
+	info   sessionInfo
+	act    activity
 	vars   *vars
 	txn    txnState
+	// open counts the statements whose results are not closed yet.
+	open int
 	// prepared are SQL-level PREPAREd statements.
 	prepared map[string]*preparedSQL
 	cursors  map[string]*cursor
@@ -171,7 +184,12 @@ func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) 
 // statementContext returns the planning context of this session; the
 // caller holds the coordinator's lock while planning.
 func (s *session) statementContext(paramTypes []repr.ScalarType) *sql.StatementContext {
-	return &sql.StatementContext{Catalog: catalogView{c: s.c.cat, db: defaultDatabase}, Vars: s.vars.snapshot(), ParamTypes: paramTypes}
+	vs := s.vars.snapshot()
+	if _, ok := vs["backend_pid"]; !ok {
+		// The snapshot is this session's own: it carries its pid too.
+		vs["backend_pid"] = strconv.FormatUint(uint64(s.id), 10)
+	}
+	return &sql.StatementContext{Catalog: catalogView{c: s.c.cat, db: defaultDatabase}, Vars: vs, ParamTypes: paramTypes}
 }
 
 // Execute implements wire.Session.
@@ -183,9 +201,15 @@ func (s *session) Execute(ctx context.Context, ws wire.Statement, params []repr.
 	if st.parsed == nil {
 		return wire.Result{Empty: true}, nil
 	}
+	s.beginStatement(st.sql)
+	// statement_timeout bounds the statement from here to the end of its
+	// result: Execute, and the reading of its rows (trackResult).
+	var deadline time.Time
+	parent := ctx
 	if timeout, _ := parseTimeout(s.vars.must("statement_timeout")); timeout > 0 {
+		deadline = time.Now().Add(timeout)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
 	res, err := s.executeCached(ctx, st, params)
@@ -193,16 +217,18 @@ func (s *session) Execute(ctx context.Context, ws wire.Statement, params []repr.
 		if s.txn.explicit {
 			s.txn.failed = true
 		}
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return wire.Result{}, pgcode.New(pgcode.QueryCanceled, "canceling statement due to statement timeout")
+		s.endStatement()
+		if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return wire.Result{}, errStatementTimeout()
 		}
 		return wire.Result{}, err
 	}
-	return res, nil
+	return s.trackResult(res, deadline), nil
 }
 
 // Sync implements wire.Session: an implicit transaction ends here.
 func (s *session) Sync(ctx context.Context, failed bool) error {
+	defer s.settle()
 	if s.txn.explicit {
 		return nil
 	}
@@ -230,8 +256,11 @@ func (s *session) Close() {
 		cur.close()
 	}
 	s.c.mu.Lock()
-	delete(s.c.sessions, s.id)
+	if s.c.sessions[s.id] == s {
+		delete(s.c.sessions, s.id)
+	}
 	s.c.mu.Unlock()
+	close(s.info.finished)
 }
 
 // sliceRows is a wire.Rows over rows in memory.

@@ -227,13 +227,19 @@ func (g *Graph) NextScheduled() (repr.Timestamp, bool) {
 	return best, ok
 }
 
+// SetEvalCtx replaces the evaluation context of the graph's expressions
+// (a one-shot read's session: its time zone, statement time and control
+// of other sessions); call it before the first Step. Each step still sets
+// LogicalNow.
+func (g *Graph) SetEvalCtx(ev expr.EvalCtx) { g.eval = ev.Fork() }
+
 // Now returns the time of the last step.
 func (g *Graph) Now() repr.Timestamp { return g.now }
 
 // workerCtx returns an evaluation context for one worker goroutine (an
 // EvalCtx holds evaluation scratch and must not be shared).
 func (g *Graph) workerCtx() expr.EvalCtx {
-	return expr.EvalCtx{TimeZone: g.eval.TimeZone, StmtTime: g.eval.StmtTime, LogicalNow: g.eval.LogicalNow}
+	return g.eval.Fork()
 }
 
 // keepNew reports whether an arranged update at time x is in the state as

@@ -181,13 +181,26 @@ const (
 )
 
 // EvalCtx carries what evaluation may read beyond the row: the session's
-// time zone, the statement's wall-clock time (now()), and the logical time
-// (mz_now()).
+// time zone, the statement's wall-clock time (now()), the logical time
+// (mz_now()), and the hook through which a session acts on others
+// (pg_cancel_backend).
 type EvalCtx struct {
 	TimeZone   string
 	StmtTime   int64 // microseconds since the Unix epoch
 	LogicalNow repr.Timestamp
+	// Backends is the session's control of other sessions; nil where
+	// there is none (maintained views, constants), and the functions that
+	// need it fail there.
+	Backends Backends
 
 	// stack stages call arguments during evaluation (see Eval).
 	stack []repr.Datum
+}
+
+// Fork returns a copy of ctx for another goroutine: the same settings,
+// its own evaluation scratch.
+func (ctx *EvalCtx) Fork() EvalCtx {
+	c := *ctx
+	c.stack = nil
+	return c
 }

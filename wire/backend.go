@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"net"
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
@@ -26,6 +27,13 @@ type StartupParams struct {
 	// Options holds every startup parameter as sent, including user,
 	// database, application_name, options, client_encoding, DateStyle...
 	Options map[string]string
+	// PID is the connection's backend process ID, the one BackendKeyData
+	// carries (and a CancelRequest names): the backend shows it as the
+	// session's pid (pg_backend_pid(), pg_stat_activity.pid).
+	PID uint32
+	// RemoteAddr is the client's address (pg_stat_activity.client_addr and
+	// client_port), nil when unknown.
+	RemoteAddr net.Addr
 }
 
 // Client is the wire layer's side of a session: the session calls it to
@@ -40,6 +48,15 @@ type Client interface {
 	// (SET TimeZone, SET application_name, ...). TimeZone also changes how
 	// the wire layer formats timestamptz in text.
 	ParameterStatus(name, value string)
+	// Cancel cancels the statement the session is running, if any, as a
+	// CancelRequest does: it fails with 57014 "canceling statement due to
+	// user request" and the session goes on (pg_cancel_backend).
+	Cancel()
+	// Terminate ends the connection: a running statement is cancelled,
+	// the client is sent a FATAL 57P01 "terminating connection due to
+	// administrator command" and the connection closes; Session.Close
+	// follows (pg_terminate_backend). It returns at once.
+	Terminate()
 }
 
 // TxnStatus is the transaction status reported in ReadyForQuery.

@@ -28,7 +28,8 @@ type conn struct {
 	be  *pgproto3.Backend
 	log *slog.Logger
 
-	ctx context.Context // the connection's lifetime; its cause says why it ended
+	ctx        context.Context         // the connection's lifetime; its cause says why it ended
+	cancelConn context.CancelCauseFunc // ends ctx (Terminate)
 
 	pid    uint32
 	secret []byte
@@ -60,13 +61,14 @@ var _ Client = (*conn)(nil)
 func (s *Server) serveConn(parent context.Context, nc net.Conn) {
 	ctx, cancel := context.WithCancelCause(parent)
 	c := &conn{
-		srv:     s,
-		nc:      nc,
-		log:     s.log.With("remote", nc.RemoteAddr().String()),
-		ctx:     ctx,
-		params:  make(map[string]string),
-		stmts:   make(map[string]*prepared),
-		portals: make(map[string]*portal),
+		srv:        s,
+		nc:         nc,
+		log:        s.log.With("remote", nc.RemoteAddr().String()),
+		ctx:        ctx,
+		cancelConn: cancel,
+		params:     make(map[string]string),
+		stmts:      make(map[string]*prepared),
+		portals:    make(map[string]*portal),
 	}
 	rd := startPump(ctx, nc, func(err error) { cancel(errClientGone) })
 	c.be = pgproto3.NewBackend(rd, nc)
@@ -186,6 +188,8 @@ func defaultParams(p StartupParams) [][2]string {
 // run authenticates (trust), opens the session and serves messages.
 func (c *conn) run(params StartupParams) error {
 	c.srv.register(c)
+	params.PID = c.pid
+	params.RemoteAddr = c.nc.RemoteAddr()
 	c.log = c.log.With("pid", c.pid, "user", params.User)
 	c.be.Send(&pgproto3.AuthenticationOk{})
 	if enc := params.Options["client_encoding"]; enc != "" && !isUTF8Name(enc) {
@@ -286,6 +290,17 @@ func (c *conn) cancelRunning() {
 	}
 }
 
+// Cancel implements Client.
+func (c *conn) Cancel() { c.cancelRunning() }
+
+// Terminate implements Client: cancelling the connection's context with
+// errAdminTerminate stops the running statement (classify turns it into a
+// FATAL 57P01) or wakes the idle loop's Receive, which sends the FATAL.
+func (c *conn) Terminate() {
+	c.log.Info("wire: terminating connection at the backend's request")
+	c.cancelConn(errAdminTerminate)
+}
+
 func (c *conn) flush() error {
 	c.unflushed = 0
 	if err := c.be.Flush(); err != nil {
@@ -319,7 +334,7 @@ func (c *conn) loop() error {
 	for {
 		msg, err := c.be.Receive()
 		if err != nil {
-			if cause := context.Cause(c.ctx); errors.Is(cause, errShutdown) {
+			if cause := context.Cause(c.ctx); errors.Is(cause, errShutdown) || errors.Is(cause, errAdminTerminate) {
 				c.sendFatal(errAdminShutdown())
 				return cause
 			}
@@ -526,6 +541,11 @@ func (c *conn) sendRows(ctx context.Context, rows Rows, cols *columns, maxRows i
 		n++
 		c.unflushed += size + 16
 		if streaming || c.unflushed >= flushThreshold {
+			// A source that does not watch its context (rows already
+			// computed) still stops at the next flush.
+			if err := ctx.Err(); err != nil {
+				return n, false, classify(ctx, err)
+			}
 			if err := c.flush(); err != nil {
 				return n, false, errClientGone
 			}

@@ -177,6 +177,11 @@ func (c *conn) copyOut(ctx context.Context, co *CopyOut) error {
 		count++
 		c.unflushed += len(line) + 5
 		if streaming || c.unflushed >= flushThreshold {
+			// A source that does not watch its context (rows already
+			// computed) still stops at the next flush.
+			if err := ctx.Err(); err != nil {
+				return classify(ctx, err)
+			}
 			if err := c.flush(); err != nil {
 				return errClientGone
 			}

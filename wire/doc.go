@@ -24,8 +24,10 @@
 //     IntervalStyle postgres, TimeZone UTC, ...); Backend.NewSession opens
 //     the session, which may queue notices and parameter changes through
 //     the Client it is given (e.g. the NOTICE that the database does not
-//     exist); BackendKeyData carries the process ID and secret key for
-//     cancellation; ReadyForQuery reports Session.TxnStatus (I, T or E).
+//     exist); StartupParams carry the process ID (the backend's pid) and
+//     the client's address; BackendKeyData carries the process ID and
+//     secret key for cancellation; ReadyForQuery reports Session.TxnStatus
+//     (I, T or E).
 //  3. Messages, one at a time:
 //     - Query (simple protocol): Session.Split, then for each statement
 //     Prepare and Execute and its results (RowDescription, DataRow...,
@@ -72,7 +74,13 @@
 // Each statement runs under a context derived from the connection's. A
 // CancelRequest cancels it (cause errUserCancel) and the statement fails
 // with 57014 "canceling statement due to user request"; the session goes
-// on. A separate pump goroutine reads the socket ahead of the protocol
+// on. The backend does the same to any session through its Client:
+// Client.Cancel is a CancelRequest (pg_cancel_backend), Client.Terminate
+// cancels the connection context (errAdminTerminate), so a running
+// statement or the idle loop ends the connection with a FATAL 57P01
+// "terminating connection due to administrator command"
+// (pg_terminate_backend). Row streams check their context at each flush,
+// so a source that ignores it still stops within 32 KiB of output. A separate pump goroutine reads the socket ahead of the protocol
 // reader, so a client that disconnects while a statement runs (a
 // SUBSCRIBE that has nothing to send) cancels the connection context at
 // once. When Serve's context is cancelled, the listener closes and every

@@ -19,6 +19,9 @@ var (
 	errClientGone = errors.New("wire: client disconnected")
 	// errTerminate ends a connection on Terminate.
 	errTerminate = errors.New("wire: client sent Terminate")
+	// errAdminTerminate ends a connection the backend terminated
+	// (Client.Terminate: pg_terminate_backend).
+	errAdminTerminate = errors.New("wire: terminated by the backend")
 )
 
 // errCanceled is what a query cancelled by a CancelRequest fails with.
@@ -26,7 +29,9 @@ func errCanceled() *pgcode.Error {
 	return pgcode.New(pgcode.QueryCanceled, "canceling statement due to user request")
 }
 
-// errAdminShutdown is the FATAL error sent to sessions at shutdown.
+// errAdminShutdown is the FATAL error sent to sessions at shutdown and to
+// a session the backend terminates (the same message as PostgreSQL's for
+// both).
 func errAdminShutdown() *pgcode.Error {
 	e := pgcode.New(pgcode.AdminShutdown, "terminating connection due to administrator command")
 	e.Severity = pgcode.SeverityFatal
@@ -35,7 +40,7 @@ func errAdminShutdown() *pgcode.Error {
 
 // classify maps an error returned while ctx was in use to the error the
 // client must see: a cancelled context means a CancelRequest (57014), a
-// shutdown (57P01, FATAL) or a vanished client.
+// shutdown or a termination (57P01, FATAL) or a vanished client.
 func classify(ctx context.Context, err error) error {
 	if ctx.Err() == nil {
 		return err
@@ -43,7 +48,7 @@ func classify(ctx context.Context, err error) error {
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errUserCancel):
 		return errCanceled()
-	case errors.Is(cause, errShutdown):
+	case errors.Is(cause, errShutdown), errors.Is(cause, errAdminTerminate):
 		return errAdminShutdown()
 	case errors.Is(cause, errClientGone), errors.Is(cause, errTerminate):
 		return cause

@@ -24,6 +24,7 @@ type fakeBackend struct {
 	closed    chan string   // names of streams closed ("stream")
 	sessions  int           // sessions opened
 	lastStart StartupParams // the last StartupParams seen
+	clients   []Client      // every session's Client, in order
 }
 
 func newFakeBackend() *fakeBackend { return &fakeBackend{closed: make(chan string, 64)} }
@@ -32,6 +33,7 @@ func (b *fakeBackend) NewSession(ctx context.Context, p StartupParams, client Cl
 	b.mu.Lock()
 	b.sessions++
 	b.lastStart = p
+	b.clients = append(b.clients, client)
 	b.mu.Unlock()
 	switch p.Database {
 	case "forbidden":

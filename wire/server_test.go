@@ -1117,3 +1117,68 @@ func TestStartupErrors(t *testing.T) {
 		t.Errorf("3.2 startup: %v", got)
 	}
 }
+
+// TestBackendCancelAndTerminate covers what pg_cancel_backend and
+// pg_terminate_backend use: the session's pid and address in
+// StartupParams, Client.Cancel (a CancelRequest from the backend) and
+// Client.Terminate (FATAL 57P01, then the connection closes), running or
+// idle.
+func TestBackendCancelAndTerminate(t *testing.T) {
+	b, addr, _ := testServer(t)
+	ctx := testCtx(t)
+	conn := connect(t, addr, pgx.QueryExecModeCacheStatement)
+	b.mu.Lock()
+	client, start := b.clients[len(b.clients)-1], b.lastStart
+	b.mu.Unlock()
+	if start.PID != conn.PgConn().PID() {
+		t.Errorf("StartupParams.PID = %d, BackendKeyData's = %d", start.PID, conn.PgConn().PID())
+	}
+	if start.RemoteAddr == nil || start.RemoteAddr.String() != conn.PgConn().Conn().LocalAddr().String() {
+		t.Errorf("StartupParams.RemoteAddr = %v, want %v", start.RemoteAddr, conn.PgConn().Conn().LocalAddr())
+	}
+
+	// Cancel stops the running statement; the session goes on. Cancel
+	// with nothing running does nothing.
+	client.Cancel()
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		client.Cancel()
+	}()
+	_, err := conn.PgConn().Exec(ctx, "sleep").ReadAll()
+	if pe := pgErr(t, err); pe.Code != "57014" || pe.Message != "canceling statement due to user request" {
+		t.Errorf("cancelled sleep: %+v", pe)
+	}
+	var i int64
+	if err := conn.QueryRow(ctx, "gen 1").Scan(&i, new(string)); err != nil || i != 1 {
+		t.Fatalf("session unusable after Cancel: %v", err)
+	}
+
+	// Terminate ends a running statement with a FATAL and closes.
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		client.Terminate()
+	}()
+	_, err = conn.PgConn().Exec(ctx, "sleep").ReadAll()
+	if pe := pgErr(t, err); pe.Code != "57P01" || pe.Severity != "FATAL" || pe.Message != "terminating connection due to administrator command" {
+		t.Errorf("terminated sleep: %+v", pe)
+	}
+	if !conn.PgConn().IsClosed() {
+		t.Error("connection open after a FATAL")
+	}
+
+	// An idle session gets the FATAL at once and the connection closes.
+	f := dialFrontend(t, addr)
+	f.startup()
+	b.mu.Lock()
+	client = b.clients[len(b.clients)-1]
+	b.mu.Unlock()
+	client.Terminate()
+	msg, err := f.fe.Receive()
+	if e, ok := msg.(*pgproto3.ErrorResponse); err != nil || !ok || e.Code != "57P01" || e.Severity != "FATAL" {
+		t.Fatalf("idle session terminated: got %#v, %v", msg, err)
+	}
+	_ = f.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := f.nc.Read(make([]byte, 1)); err == nil {
+		t.Error("terminated connection not closed")
+	}
+}

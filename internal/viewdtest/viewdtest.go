@@ -189,6 +189,14 @@ func (s *Server) Connect(t testing.TB) *pgx.Conn {
 	return c
 }
 
+// Pid returns the server's process ID (to read /proc/PID/status).
+func (s *Server) Pid() int {
+	if s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Log returns what the server has logged so far.
 func (s *Server) Log() string {
 	s.logMu.Lock()
