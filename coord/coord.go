@@ -93,8 +93,9 @@ type Coordinator struct {
 	commits, commitGroups atomic.Int64
 	// waiters counts readers waiting for a later timestamp.
 	waiters int
-	// kick wakes the tick loop early.
-	kick chan struct{}
+	// kick wakes the tick loop early; memKick the memory loop.
+	kick    chan struct{}
+	memKick chan struct{}
 	// compactedAt is when history was last compacted.
 	compactedAt repr.Timestamp
 	// groups are the Kafka reader groups by key; deferredGroups wait for
@@ -148,6 +149,7 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 		sessions:   map[uint32]*session{},
 		groups:     map[string]*sourceGroup{},
 		kick:       make(chan struct{}, 1),
+		memKick:    make(chan struct{}, 1),
 		bindings:   map[plan.GlobalID]storage.Binding{},
 	}
 	for id, b := range state.Bindings {

@@ -627,6 +627,9 @@ func (c *Coordinator) commitGroupLocked() {
 	}
 	c.commits.Add(int64(len(members)))
 	c.commitGroups.Add(1)
+	if len(all) >= bulkUpdates {
+		c.releaseMemorySoon()
+	}
 	for _, u := range all {
 		if u.Diff < 0 {
 			c.cat.items[plan.GlobalID(u.Table)].table.apply(u.Row, u.Diff)

@@ -469,12 +469,14 @@ func (n *nextCtx) Value(k any) any             { return n.ctx.Value(k) }
 func (p *peek) runDataflow(ctx context.Context) (rowSource, error) {
 	if err := p.graph.Step(ctx, p.ts); err != nil {
 		p.release()
+		p.c.releaseMemorySoon()
 		return nil, err
 	}
 	// The output is complete: the graph (and its holds on the imported
 	// arrangements) can go; the output's own traces stay readable.
 	p.graph.Close()
 	p.graph = nil
+	p.c.releaseMemorySoon()
 	r := p.out.Reader(p.ts)
 	if err := objectErrors(r, p.ts); err != nil {
 		r.Release()

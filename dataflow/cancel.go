@@ -3,6 +3,7 @@ package dataflow
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -161,6 +162,12 @@ func (m *meter) poll() error {
 	size := m.size()
 	n := max(size-m.charged, 0) + m.extra
 	m.charged, m.extra = size, 0
+	if m.ctl.cancellable {
+		// A cancellable step is a one-shot read: let other goroutines
+		// (point lookups, writes, ticks) run between slices of its work
+		// instead of waiting for the scheduler's 10 ms preemption.
+		runtime.Gosched()
+	}
 	return m.ctl.charge(n)
 }
 
