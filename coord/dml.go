@@ -123,6 +123,20 @@ func keyOf(ds []repr.Datum, cols []int) (string, bool) {
 	return string(p.Row()), true
 }
 
+// keyBytes appends the packed key columns cols of row (datum offsets
+// offs) to buf; ok is false when one is NULL (such rows never conflict).
+// The bytes equal keyOf's: a packed row is its datums' encodings back to
+// back.
+func keyBytes(row repr.Row, offs []int, cols []int, buf []byte) ([]byte, bool) {
+	for _, c := range cols {
+		if c+1 >= len(offs) || row.NullAt(offs[c]) {
+			return buf, false
+		}
+		buf = append(buf, row[offs[c]:offs[c+1]]...)
+	}
+	return buf, true
+}
+
 // apply records a committed change in the indexes of the unique keys
 // other than the primary key.
 func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
@@ -182,32 +196,43 @@ func (ts *tableState) check(rt *runtimeState, at repr.Timestamp, ups []storage.T
 			}
 		}
 	}
+	// One pass over the rows: NOT NULL, and each unique key's packed
+	// bytes (copied from the row without decoding it).
+	added := make([]map[string]int, len(ts.keys))
+	removed := make([]map[string]int, len(ts.keys))
+	for i := range ts.keys {
+		added[i] = make(map[string]int, len(ups))
+		removed[i] = map[string]int{}
+	}
+	var offs []int
+	var kb []byte
 	for _, u := range ups {
-		if u.Diff <= 0 {
-			continue
+		var err error
+		if offs, err = u.Row.Offsets(offs[:0]); err != nil {
+			return pgcode.Wrap(err, pgcode.InternalError, "coord: malformed row")
 		}
-		ds := u.Row.Datums()
-		for i, nn := range ts.notNull {
-			if nn && i < len(ds) && ds[i].IsNull() {
-				return pgcode.New(pgcode.NotNullViolation, "null value in column %q of relation %q violates not-null constraint", ts.names[i], ts.name).
-					WithDetail("Failing row contains %s.", u.Row)
+		if u.Diff > 0 {
+			for i, nn := range ts.notNull {
+				if nn && i+1 < len(offs) && u.Row.NullAt(offs[i]) {
+					return pgcode.New(pgcode.NotNullViolation, "null value in column %q of relation %q violates not-null constraint", ts.names[i], ts.name).
+						WithDetail("Failing row contains %s.", u.Row)
+				}
+			}
+		}
+		for i, k := range ts.keys {
+			var ok bool
+			if kb, ok = keyBytes(u.Row, offs, k, kb[:0]); !ok {
+				continue
+			}
+			if u.Diff < 0 {
+				removed[i][string(kb)] += int(-u.Diff)
+			} else {
+				added[i][string(kb)] += int(u.Diff)
 			}
 		}
 	}
 	for i, k := range ts.keys {
-		removed := map[string]int{}
-		added := map[string]int{}
-		for _, u := range ups {
-			key, ok := keyOf(u.Row.Datums(), k)
-			if !ok {
-				continue
-			}
-			if u.Diff < 0 {
-				removed[key] += int(-u.Diff)
-			} else {
-				added[key] += int(u.Diff)
-			}
-		}
+		added, removed := added[i], removed[i]
 		var existingKeys map[string]repr.Diff
 		if ts.index[i] == nil {
 			keys := make([]string, 0, len(added))
@@ -605,15 +630,22 @@ func (c *Coordinator) commitGroupLocked() {
 	accepted := map[uint64][]storage.TableUpdate{}
 	var all []storage.TableUpdate
 	var members []*commitReq
-	for _, req := range group {
+	for i, req := range group {
 		req.done = true
 		if req.err = c.checkTxnLocked(req, accepted); req.err != nil {
 			continue
 		}
-		for _, u := range req.writes {
-			accepted[u.Table] = append(accepted[u.Table], u)
+		if i < len(group)-1 {
+			// Later members of the group are checked against this one.
+			for _, u := range req.writes {
+				accepted[u.Table] = append(accepted[u.Table], u)
+			}
 		}
-		all = append(all, req.writes...)
+		if len(members) == 0 {
+			all = req.writes
+		} else {
+			all = append(all[:len(all):len(all)], req.writes...)
+		}
 		members = append(members, req)
 	}
 	if len(all) == 0 {
@@ -652,11 +684,17 @@ func (c *Coordinator) checkTxnLocked(req *commitReq, accepted map[uint64][]stora
 	}
 	byTable := map[uint64][]storage.TableUpdate{}
 	var order []uint64
-	for _, u := range req.writes {
-		if _, ok := byTable[u.Table]; !ok {
-			order = append(order, u.Table)
+	if oneTable(req.writes) {
+		// The common case (a COPY, a single-table statement): no copy.
+		order = []uint64{req.writes[0].Table}
+		byTable[order[0]] = req.writes
+	} else {
+		for _, u := range req.writes {
+			if _, ok := byTable[u.Table]; !ok {
+				order = append(order, u.Table)
+			}
+			byTable[u.Table] = append(byTable[u.Table], u)
 		}
-		byTable[u.Table] = append(byTable[u.Table], u)
 	}
 	for _, id := range order {
 		it := c.cat.items[plan.GlobalID(id)]
@@ -706,4 +744,14 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 		return wire.Result{Tag: "SET"}, nil
 	}
 	return wire.Result{}, pgcode.New(pgcode.FeatureNotSupported, "%s is not supported", p.Kind)
+}
+
+// oneTable reports whether every update is to one table.
+func oneTable(ups []storage.TableUpdate) bool {
+	for _, u := range ups {
+		if u.Table != ups[0].Table {
+			return false
+		}
+	}
+	return len(ups) > 0
 }

@@ -478,3 +478,28 @@ type kvt struct {
 	t repr.Timestamp
 	d repr.Diff
 }
+
+// maxTime returns the latest time of b's updates (0 when empty).
+func (b *Batch) maxTime() repr.Timestamp {
+	var t repr.Timestamp
+	switch {
+	case b.Len() == 0:
+	case b.times.width == 0:
+		t = b.times.base
+	default:
+		for j := range b.Len() {
+			t = max(t, b.time(j))
+		}
+	}
+	return t
+}
+
+// maxTimeAtMost reports whether every update of bs is at a time <= t.
+func maxTimeAtMost(bs []*Batch, t repr.Timestamp) bool {
+	for _, b := range bs {
+		if b.maxTime() > t {
+			return false
+		}
+	}
+	return true
+}

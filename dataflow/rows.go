@@ -233,3 +233,10 @@ func (r *Rows) Updates(t repr.Timestamp) []repr.Update {
 	}
 	return out
 }
+
+// Reserve makes room for n more rows of about bytes packed bytes.
+func (r *Rows) Reserve(n, bytes int) {
+	r.data = slices.Grow(r.data, bytes)
+	r.ends = slices.Grow(r.ends, n)
+	r.diffs = slices.Grow(r.diffs, n)
+}

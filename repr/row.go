@@ -359,3 +359,20 @@ func datumLen(b []byte) (int, error) {
 
 // Clone returns a copy of r that does not alias its memory.
 func (r Row) Clone() Row { return append(Row(nil), r...) }
+
+// Offsets appends to buf the byte offset at which each of r's datums
+// starts, then len(r): datum i is r[offs[i]:offs[i+1]]. It reads only the
+// datums' lengths (no decoding, no allocation beyond buf).
+func (r Row) Offsets(buf []int) ([]int, error) {
+	it := r.Iter()
+	for {
+		buf = append(buf, it.Offset())
+		if !it.Skip() {
+			break
+		}
+	}
+	return buf, it.Err()
+}
+
+// NullAt reports whether the datum starting at byte offset off is NULL.
+func (r Row) NullAt(off int) bool { return off < len(r) && Kind(r[off]) == KindNull }

@@ -180,3 +180,17 @@ func TestRowSkipTruncated(t *testing.T) {
 		}
 	}
 }
+
+func TestOffsets(t *testing.T) {
+	r := PackRow(Int4Datum(7), Null, TextDatum("abc"), Int8Datum(-1))
+	offs, err := r.Offsets(nil)
+	if err != nil || len(offs) != 5 || offs[4] != len(r) {
+		t.Fatalf("offsets %v, %v", offs, err)
+	}
+	for i, want := range []Datum{Int4Datum(7), Null, TextDatum("abc"), Int8Datum(-1)} {
+		got := Row(r[offs[i]:offs[i+1]]).Get(0)
+		if Compare(got, want) != 0 || got.IsNull() != want.IsNull() || r.NullAt(offs[i]) != want.IsNull() {
+			t.Fatalf("datum %d: %v, want %v", i, got, want)
+		}
+	}
+}

@@ -62,7 +62,12 @@ func frame(buf []byte, t RecordType, p []byte) []byte {
 var errTorn = errors.New("storage: torn record")
 
 func encodeTableWrite(ts repr.Timestamp, ups []TableUpdate) []byte {
-	p := binary.AppendUvarint(nil, uint64(ts))
+	size := 20
+	for _, u := range ups {
+		size += len(u.Row) + 14
+	}
+	p := make([]byte, 0, size)
+	p = binary.AppendUvarint(p, uint64(ts))
 	p = binary.AppendUvarint(p, uint64(len(ups)))
 	for _, u := range ups {
 		p = appendTableUpdate(p, u)
