@@ -133,7 +133,9 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	if cfg.Now == nil {
 		cfg.Now = func() repr.Timestamp { return repr.Timestamp(time.Now().UnixMilli()) }
 	}
+	began := time.Now()
 	store, state, err := storage.Open(cfg.DataDir, cfg.Logger)
+	loaded := time.Since(began)
 	if err != nil {
 		return nil, fmt.Errorf("coord: %w", err)
 	}
@@ -161,12 +163,15 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.now = start
 	c.nowA.Store(uint64(start))
 	c.since = start
+	replayStart := time.Now()
 	if err := c.replay(ctx, state); err != nil {
 		c.closeDataflows()
 		cancel()
 		store.Close()
 		return nil, err
 	}
+	replayed := time.Since(replayStart)
+	stepStart := time.Now()
 	if c.needStep {
 		c.mu.Lock()
 		_, err := c.advanceLocked(nil)
@@ -189,7 +194,9 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.wg.Add(2)
 	go c.tickLoop()
 	go c.memoryLoop()
-	c.log.Info("coord: opened", "data-dir", cfg.DataDir, "items", len(c.cat.items), "timestamp", uint64(c.now))
+	c.log.Info("coord: opened", "data-dir", cfg.DataDir, "items", len(c.cat.items), "timestamp", uint64(c.now),
+		"storage", loaded.Round(time.Millisecond), "catalog", replayed.Round(time.Millisecond),
+		"first-step", time.Since(stepStart).Round(time.Millisecond), "total", time.Since(began).Round(time.Millisecond))
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -11,7 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,9 +25,13 @@ import (
 type State struct {
 	// Catalog holds the coordinator's catalog records in order.
 	Catalog [][]byte
-	// Tables holds each table's consolidated contents, sorted by row
-	// bytes. The store keeps no copy: after Open the caller owns the only
-	// one.
+	// Tables holds each table's contents. A table whose history holds
+	// retractions is consolidated and sorted by row bytes; one that was
+	// only ever inserted into is its insertions in log order (a row
+	// inserted twice appears twice), which spares a million-row table a
+	// map and a sort on every start: the caller consolidates as a dataflow
+	// input does. The store keeps no copy: after Open the caller owns the
+	// only one.
 	Tables map[uint64][]TableUpdate
 	// Bindings holds the latest binding of each source.
 	Bindings map[uint64]Binding
@@ -105,7 +110,7 @@ func Open(dir string, logger *slog.Logger) (*Store, State, error) {
 		bindings: map[uint64]Binding{},
 	}
 	s.cond = sync.NewCond(&s.mu)
-	r := &replayer{s: s, tables: map[uint64]map[string]repr.Diff{}}
+	r := &replayer{s: s, tables: map[uint64]*tableLog{}}
 	if err := s.load(r); err != nil {
 		lock.Close()
 		return nil, State{}, err
@@ -175,7 +180,54 @@ func (s *Store) loadSnapshot(f *os.File, r *replayer) error {
 type replayer struct {
 	s       *Store
 	catalog [][]byte
-	tables  map[uint64]map[string]repr.Diff
+	tables  map[uint64]*tableLog
+}
+
+// tableLog is one table's replayed updates, in log order, their rows
+// copied into slabs.
+type tableLog struct {
+	ups       []TableUpdate
+	slab      []byte
+	retracted bool // some update has a negative diff
+}
+
+// tableSlab is the size of the slabs replayed rows are copied into.
+const tableSlab = 1 << 20
+
+func (l *tableLog) add(u TableUpdate) {
+	if len(l.slab)+len(u.Row) > cap(l.slab) {
+		l.slab = make([]byte, 0, max(tableSlab, len(u.Row)))
+	}
+	start := len(l.slab)
+	l.slab = append(l.slab, u.Row...)
+	u.Row = repr.Row(l.slab[start:len(l.slab):len(l.slab)])
+	l.ups = append(l.ups, u)
+	if u.Diff < 0 {
+		l.retracted = true
+	}
+}
+
+// contents returns the table's updates: consolidated and sorted when it
+// saw retractions, else as logged.
+func (l *tableLog) contents() []TableUpdate {
+	if !l.retracted {
+		return l.ups
+	}
+	ups := l.ups
+	slices.SortStableFunc(ups, func(a, b TableUpdate) int { return bytes.Compare(a.Row, b.Row) })
+	out := ups[:0]
+	for i := 0; i < len(ups); {
+		u := ups[i]
+		j := i + 1
+		for ; j < len(ups) && bytes.Equal(ups[j].Row, u.Row); j++ {
+			u.Diff += ups[j].Diff
+		}
+		if u.Diff != 0 {
+			out = append(out, u)
+		}
+		i = j
+	}
+	return slices.Clip(out)
 }
 
 // apply applies one record to the replayed state and to the little the
@@ -191,17 +243,12 @@ func (r *replayer) apply(t RecordType, p []byte) error {
 			return err
 		}
 		for _, u := range ups {
-			m := r.tables[u.Table]
-			if m == nil {
-				m = map[string]repr.Diff{}
-				r.tables[u.Table] = m
+			l := r.tables[u.Table]
+			if l == nil {
+				l = &tableLog{}
+				r.tables[u.Table] = l
 			}
-			k := string(u.Row)
-			if d := m[k] + u.Diff; d == 0 {
-				delete(m, k)
-			} else {
-				m[k] = d
-			}
+			l.add(u)
 		}
 		s.noteTableWrite(ts, ups)
 	case RecBinding:
@@ -239,14 +286,11 @@ func (r *replayer) state() State {
 		Bindings:  make(map[uint64]Binding, len(s.bindings)),
 		Timestamp: s.ts,
 	}
-	for id, m := range r.tables {
-		ups := make([]TableUpdate, 0, len(m))
-		for k, d := range m {
-			ups = append(ups, TableUpdate{Table: id, Row: repr.Row(k), Diff: d})
-		}
+	for id, l := range r.tables {
 		delete(r.tables, id)
-		sort.Slice(ups, func(i, j int) bool { return string(ups[i].Row) < string(ups[j].Row) })
-		st.Tables[id] = ups
+		if ups := l.contents(); len(ups) > 0 {
+			st.Tables[id] = ups
+		}
 	}
 	for id, b := range s.bindings {
 		st.Bindings[id] = b

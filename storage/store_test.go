@@ -148,11 +148,10 @@ func equalStates(a, b State) string {
 		}
 		return out
 	}
-	// Both are consolidated and sorted by row, so they compare directly.
+	// A table is consolidated only when it saw retractions: compare
+	// contents.
 	if !maps.EqualFunc(nonEmpty(a.Tables), nonEmpty(b.Tables), func(x, y []TableUpdate) bool {
-		return slices.EqualFunc(x, y, func(u, v TableUpdate) bool {
-			return u.Table == v.Table && u.Diff == v.Diff && bytes.Equal(u.Row, v.Row)
-		})
+		return maps.Equal(contents(x), contents(y))
 	}) {
 		return fmt.Sprintf("tables %v != %v", a.Tables, b.Tables)
 	}
