@@ -72,6 +72,9 @@ type session struct {
 	// prepared are SQL-level PREPAREd statements.
 	prepared map[string]*preparedSQL
 	cursors  map[string]*cursor
+	// split is the statement Split just parsed when its message held only
+	// that statement; Prepare takes it instead of parsing again.
+	split parse.Statement
 }
 
 type preparedSQL struct {
@@ -116,6 +119,13 @@ func (s *session) Split(ctx context.Context, text string) ([]wire.StatementText,
 	for i, st := range stmts {
 		out[i] = wire.StatementText{SQL: st.SQL(), Offset: spanOf(st).Start}
 	}
+	s.split = nil
+	if len(stmts) == 1 && out[0].Offset == 0 {
+		// The wire layer prepares the statement next: a message of one
+		// statement is parsed once, not twice (parsing a 1,000-row VALUES
+		// list costs more than running it).
+		s.split = stmts[0]
+	}
 	return out, nil
 }
 
@@ -137,10 +147,16 @@ func spanOf(st parse.Statement) parse.Span {
 
 // Prepare implements wire.Session.
 func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) (wire.Statement, error) {
-	stmts, err := parse.Parse(text)
-	if err != nil {
-		return nil, err
+	var stmts []parse.Statement
+	if s.split != nil && s.split.SQL() == text {
+		stmts = []parse.Statement{s.split}
+	} else {
+		var err error
+		if stmts, err = parse.Parse(text); err != nil {
+			return nil, err
+		}
 	}
+	s.split = nil
 	if len(stmts) == 0 {
 		return &statement{sql: text}, nil
 	}

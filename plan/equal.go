@@ -1,6 +1,9 @@
 package plan
 
-import "reflect"
+import (
+	"bytes"
+	"reflect"
+)
 
 // Equal reports whether two plans are the same tree: the same node types
 // with equal fields, scalar expressions and literals. Functions (resolved
@@ -57,6 +60,10 @@ func deepEqual(a, b reflect.Value, depth int) bool {
 		}
 		if a.Len() > 0 && a.Pointer() == b.Pointer() {
 			return true
+		}
+		if a.Type().Elem().Kind() == reflect.Uint8 {
+			// Packed rows and other bytes: compare them at once.
+			return bytes.Equal(a.Bytes(), b.Bytes())
 		}
 		fallthrough
 	case reflect.Array:
