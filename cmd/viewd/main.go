@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,7 @@ type config struct {
 	tickInterval  time.Duration
 	retainHistory time.Duration
 	httpListen    string
+	maxQueryMem   string
 }
 
 func main() {
@@ -54,6 +56,7 @@ func main() {
 	flag.DurationVar(&cfg.tickInterval, "tick-interval", 10*time.Millisecond, "how often time advances when nothing forces it")
 	flag.DurationVar(&cfg.retainHistory, "retain-history", 5*time.Second, "default history window kept readable for AS OF and SUBSCRIBE")
 	flag.StringVar(&cfg.httpListen, "http-listen", "", "HTTP listen address `host:port` for /debug/pprof (empty: off)")
+	flag.StringVar(&cfg.maxQueryMem, "max-query-memory", "", "memory one query may hold (sorts, transient dataflows) before it fails with 53200, e.g. 2GB, 512MB (default: a quarter of the machine's memory)")
 	flag.Parse()
 
 	if err := run(cfg); err != nil {
@@ -86,13 +89,18 @@ func run(cfg config) error {
 		logger.Info("embedded Kafka-compatible broker running; its log is kept in the data directory", "listen", cfg.embeddedKafka, "dir", dir, "fsync_per_batch", cfg.embeddedSync)
 	}
 
+	maxMem, err := parseSize(cfg.maxQueryMem)
+	if err != nil {
+		return fmt.Errorf("--max-query-memory: %w", err)
+	}
 	c, err := coord.Open(ctx, coord.Config{
-		DataDir:       cfg.dataDir,
-		Workers:       cfg.workers,
-		Logger:        logger,
-		KafkaBrokers:  brokers,
-		TickInterval:  cfg.tickInterval,
-		RetainHistory: cfg.retainHistory,
+		DataDir:        cfg.dataDir,
+		Workers:        cfg.workers,
+		Logger:         logger,
+		KafkaBrokers:   brokers,
+		TickInterval:   cfg.tickInterval,
+		RetainHistory:  cfg.retainHistory,
+		MaxQueryMemory: maxMem,
 	})
 	if err != nil {
 		return err
@@ -135,4 +143,30 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseSize reads a byte size such as 512MB, 2GB, 1.5GiB or 1048576
+// (units kB, MB, GB, TB and their KiB forms are powers of 1024, as
+// PostgreSQL's memory settings are). Empty means 0 (the default).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"tb", 1 << 40}, {"b", 1}}
+	num, mult := strings.ToLower(s), 1.0
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("invalid size %q (want e.g. 512MB or 2GB)", s)
+	}
+	return int64(v * mult), nil
 }
