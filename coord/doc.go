@@ -18,30 +18,49 @@
 //
 // # Dataflows
 //
-// Each table and source has an input dataflow whose output (its rows,
-// arranged, with history) every reader shares. A materialized view is a
-// dataflow that imports the outputs it reads and exports its own; an index
-// is a dataflow that arranges an object by a key, and joins look up in it.
-// A one-shot SELECT builds a transient dataflow over the imported outputs
-// and indexes, steps it once at the read timestamp, reads its output and
-// drops it (reading a materialized view this way copies its contents;
-// a direct peek at an arrangement is future work). SUBSCRIBE keeps such a
-// dataflow and streams each step's changes. Dataflows whose inputs did not
-// change at a step only advance their frontiers (dataflow.Graph.Quiet).
+// Each table and source has an input dataflow whose output every reader
+// shares. A table with a primary key arranges its rows by that key (its
+// primary arrangement, the table's only in-memory copy: reads import it,
+// the optimiser sees it as an index, writes check keys by looking them up
+// in it); other tables and sources materialize their rows by whole row. A
+// materialized view is a dataflow that imports the arrangements it reads
+// and exports its own output; an index is a dataflow that arranges an
+// object by a key. Dataflows whose inputs did not change at a step only
+// advance their frontiers (dataflow.Graph.Quiet).
+//
+// # Reads
+//
+// A read (read.go) takes the coordinator's lock only to pick its
+// timestamp, plan, and take read holds (trace readers at the read time)
+// on what it reads; it computes outside the lock and releases the holds
+// when its result stream is closed. plan.PlanPeek chooses how: a constant;
+// a lookup in an index or primary arrangement when the filter fixes its
+// whole key (= or IN); a streamed pipeline over scans of arrangements
+// (map, filter, project, flat map, union), stopped by LIMIT; any other
+// query builds a transient dataflow that imports the arrangements it reads
+// (its one step sees their contents as its input delta, released after
+// the step), steps once at the read time and is read through a cursor. Rows stream to the client (rows.go): only ORDER
+// BY buffers, bounded by Config.MaxQueryMemory. EXPLAIN PHYSICAL PLAN
+// ends with the path a read takes. Prepared point reads reuse a lookup
+// plan made once (plancache.go). A cancelled read (CancelRequest,
+// statement_timeout, pg_cancel_backend, a closed connection) stops within
+// milliseconds wherever it is: the dataflow runtime and the streams poll
+// their context.
+//
+// # Writes
+//
+// A transaction's writes are checked (NOT NULL, unique keys by lookup,
+// retractions of rows that must still be there) and committed at one
+// timestamp. Commits are grouped (dml.go): concurrent transactions queue
+// and the one holding the lock checks and commits them all with one
+// durable log write and one step. A commit checks its client's context
+// once, before its write is durable; from there it completes under the
+// coordinator's own context, whatever the client does.
 //
 // # Concurrency
 //
-// One mutex (Coordinator.mu) serialises catalog changes, writes and steps.
-// Sessions run on their connection goroutines and take the lock for the
-// short critical sections; long waits (AS OF in the future, SUBSCRIBE)
-// happen outside it.
-//
-// # Sessions
-//
-// A session's pid is the wire layer's process ID (pg_backend_pid()).
-// pg_stat_activity lists the sessions with their state, current or last
-// statement and its start; pg_cancel_backend and pg_terminate_backend
-// reach another session through its wire.Client (activity.go).
-// statement_timeout bounds a statement from Execute to the end of its
-// result stream.
+// One mutex (Coordinator.mu) serialises catalog changes, commits and
+// steps; reads hold it only to start. Sessions run on their connection
+// goroutines; long waits (AS OF in the future, SUBSCRIBE) happen outside
+// the lock.
 package coord

@@ -90,7 +90,19 @@
 // # Sinks and reads
 //
 // Collection.Materialize keeps an Output readable as of any time in
-// [since, upper) (the coordinator's SELECT path); Peek and PeekKey read an
-// arrangement (an index) as of a time; Collection.Subscribe delivers each
-// step's consolidated ok and err updates to a callback, in time order.
+// [since, upper); Collection.Subscribe delivers each step's consolidated
+// ok and err updates to a callback, in time order.
+//
+// Reading a trace: a TraceReader (or an Output's OutputReader) is a read
+// hold: while it is held, reads at times at or after its since are exact,
+// so a reader takes one under the coordinator's lock and reads outside it,
+// concurrently with the steps that write the trace. A Cursor walks the
+// trace as of a time, key by key in key order with each val's accumulated
+// multiplicity; it merges the immutable batches of every shard lazily (a
+// k-way merge, nothing copied), and its SeekKey gallops, so walking sorted
+// keys is a merge. TraceReader.Lookup reads one key from its shard.
+//
+// After a step, a top-level graph releases delta buffers that grew past
+// 1 MiB (bulk loads) and the snapshot an import's first step copied, so
+// idle dataflows hold their arrangements and little else.
 package dataflow
