@@ -42,6 +42,9 @@ type Config struct {
 	// DisableFastPath makes every read build a transient dataflow (tests
 	// compare the fast paths with it).
 	DisableFastPath bool
+	// CompactLogBytes is the durable log's size past which it is
+	// compacted into a snapshot of the tables' contents; 0 means 64 MiB.
+	CompactLogBytes int64
 }
 
 // Coordinator is the server's state. Create one with Open.
@@ -91,6 +94,13 @@ type Coordinator struct {
 	// commits and commitGroups count committed transactions and the
 	// durable writes (groups) that carried them.
 	commits, commitGroups atomic.Int64
+	// catalogRecs are every durable catalog record in order (what a
+	// compaction writes back); compactedBytes is the log size below which
+	// no compaction is tried.
+	catalogRecs     [][]byte
+	compactedBytes  int64
+	compactions     int
+	compactFailures int
 	// waiters counts readers waiting for a later timestamp.
 	waiters int
 	// kick wakes the tick loop early; memKick the memory loop.
@@ -127,6 +137,9 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	if cfg.RetainHistory <= 0 {
 		cfg.RetainHistory = 5 * time.Second
 	}
+	if cfg.CompactLogBytes <= 0 {
+		cfg.CompactLogBytes = defaultCompactLogBytes
+	}
 	if cfg.MaxQueryMemory <= 0 {
 		cfg.MaxQueryMemory = defaultQueryMemory()
 	}
@@ -159,6 +172,7 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	c.advanced = sync.NewCond(&c.mu)
 	installBuiltins(c.cat)
+	c.catalogRecs = state.Catalog
 	start := max(state.Timestamp+1, cfg.Now())
 	c.now = start
 	c.nowA.Store(uint64(start))
@@ -341,6 +355,7 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 		c.compactedAt = t
 		c.compactLocked(c.since)
 	}
+	c.maybeCompactLocked()
 	c.advanced.Broadcast()
 	return t, nil
 }

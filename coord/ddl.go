@@ -55,6 +55,7 @@ func (c *Coordinator) persistLocked(ctx context.Context, rec catalogRecord) erro
 	if err := c.store.AppendCatalog(ctx, b); err != nil {
 		return pgcode.Wrap(err, pgcode.IOError, "could not persist the catalog change: "+err.Error())
 	}
+	c.catalogRecs = append(c.catalogRecs, b)
 	return nil
 }
 
