@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"time"
 
 	"github.com/viewd/viewd/dataflow"
@@ -177,6 +178,11 @@ func (c *Coordinator) preparePeekLocked(rel plan.Rel, ts repr.Timestamp, overlay
 	}
 	opts := c.graphOptions()
 	opts.MemoryLimit = c.cfg.MaxQueryMemory
+	// A one-shot dataflow runs its shards on the reading goroutine, one
+	// core per query (as a PostgreSQL backend does): a long join must not
+	// take every core from the point reads, writes and ticks beside it.
+	// Concurrent reads still spread over the cores.
+	opts.ParallelMin = math.MaxInt
 	g := dataflow.NewGraph(opts)
 	var imp render.Imports = c.imports()
 	if len(overlay) > 0 {
