@@ -289,6 +289,34 @@ func identityCols(n int) []int {
 	return out
 }
 
+// constantRows evaluates an INSERT's rows when they are constants (VALUES
+// lists of literals and expressions over them, defaults): constant folding
+// alone computes them, with no optimiser, plan or read. ok is false when
+// the rows read anything; the caller then reads them as a query.
+func constantRows(rel plan.Rel) ([]repr.Row, bool, error) {
+	folded, err := plan.FoldConstants{}.Transform(rel)
+	if err != nil {
+		return nil, false, nil
+	}
+	c, ok := folded.(plan.Constant)
+	if !ok {
+		return nil, false, nil
+	}
+	if c.Err != nil {
+		return nil, true, c.Err
+	}
+	rows := make([]repr.Row, 0, len(c.Rows))
+	for _, r := range c.Rows {
+		if r.Diff < 0 {
+			return nil, false, nil
+		}
+		for range r.Diff {
+			rows = append(rows, r.Row)
+		}
+	}
+	return rows, true, nil
+}
+
 // returning evaluates RETURNING expressions over rows.
 func (s *session) returning(exprs []expr.Scalar, rows []repr.Row) ([]repr.Row, error) {
 	ctx := s.evalCtx()
@@ -310,7 +338,10 @@ func (s *session) returning(exprs []expr.Scalar, rows []repr.Row) ([]repr.Row, e
 }
 
 func (s *session) insert(ctx context.Context, p *sql.InsertPlan) (wire.Result, error) {
-	rows, err := s.readAll(ctx, p.Values)
+	rows, ok, err := constantRows(p.Values)
+	if !ok {
+		rows, err = s.readAll(ctx, p.Values)
+	}
 	if err != nil {
 		return wire.Result{}, err
 	}
