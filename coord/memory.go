@@ -28,16 +28,36 @@ func (c *Coordinator) memoryLoop() {
 	defer c.wg.Done()
 	t := time.NewTicker(releaseMemoryEvery)
 	defer t.Stop()
+	idleTicks := 0
+	var lastCycles uint64
 	for {
+		kicked := false
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
 		case <-c.memKick:
+			kicked = true
 		}
-		if reclaimable() > releaseMemoryMin {
-			debug.FreeOSMemory()
+		m := readMemory()
+		if m.cycles == lastCycles {
+			idleTicks++
+		} else {
+			idleTicks, lastCycles = 0, m.cycles
 		}
+		switch {
+		case kicked && m.objects > releaseMemoryMin:
+			// Bulk work just ended: its garbage is not yet known as such
+			// (the last collection ran while it was live), so collect.
+		case m.free+m.garbage() > releaseMemoryMin:
+		case idleTicks >= 5 && m.objects > 2*releaseMemoryMin:
+			// No collection for 10 s: garbage left by the last burst
+			// would otherwise stay resident until the heap doubles.
+		default:
+			continue
+		}
+		debug.FreeOSMemory()
+		idleTicks = 0
 	}
 }
 
@@ -49,25 +69,35 @@ func (c *Coordinator) releaseMemorySoon() {
 	}
 }
 
-// reclaimable estimates the bytes a collection and scavenge would return.
-func reclaimable() uint64 {
+// memoryStats are the heap figures the memory loop decides on.
+type memoryStats struct {
+	free    uint64 // free heap spans not yet returned to the OS
+	objects uint64 // heap objects, live or garbage
+	live    uint64 // the live heap the last collection measured
+	cycles  uint64 // completed collections
+}
+
+// garbage estimates the heap allocated since the last collection.
+func (m memoryStats) garbage() uint64 {
+	if m.objects > m.live {
+		return m.objects - m.live
+	}
+	return 0
+}
+
+func readMemory() memoryStats {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/heap/free:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
 	}
 	metrics.Read(samples)
-	var v [3]uint64
+	var v [4]uint64
 	for i, s := range samples {
-		if s.Value.Kind() != metrics.KindUint64 {
-			return 0
+		if s.Value.Kind() == metrics.KindUint64 {
+			v[i] = s.Value.Uint64()
 		}
-		v[i] = s.Value.Uint64()
 	}
-	free, objects, live := v[0], v[1], v[2]
-	var garbage uint64
-	if objects > live {
-		garbage = objects - live
-	}
-	return free + garbage
+	return memoryStats{free: v[0], objects: v[1], live: v[2], cycles: v[3]}
 }

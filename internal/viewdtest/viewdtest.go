@@ -31,7 +31,10 @@ var (
 	buildErr  error
 )
 
-// Binary builds ./cmd/viewd (once per process) and returns its path.
+// Binary builds ./cmd/viewd (once per process) and returns its path. With
+// VIEWD_TEST_RACE=1 the server is built with the race detector, so that
+// black-box tests race-check the coordinator and the wire layer (CI runs
+// tests/e2e that way).
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -46,7 +49,11 @@ func Binary(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(dir, "viewd")
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/viewd")
+		args := []string{"build", "-o", buildBin}
+		if os.Getenv("VIEWD_TEST_RACE") == "1" {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/viewd")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("viewdtest: go build ./cmd/viewd: %w\n%s", err, out)
@@ -147,6 +154,10 @@ func Start(t testing.TB, o Options) *Server {
 	go func() { s.exited <- s.cmd.Wait() }()
 	t.Cleanup(func() {
 		s.Stop()
+		if strings.Contains(s.Log(), "WARNING: DATA RACE") {
+			// A server built with VIEWD_TEST_RACE=1 found a race.
+			t.Errorf("viewdtest: the race detector reported a data race in viewd")
+		}
 		if t.Failed() {
 			t.Logf("viewd log:\n%s", s.Log())
 		}
