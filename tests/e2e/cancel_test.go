@@ -135,12 +135,22 @@ func waitActive(t *testing.T, admin *pgx.Conn, pid int32, r *running, sql string
 	t.Fatalf("pid %d never showed as active running %s", pid, sql)
 }
 
-// vmRSS returns a process's resident set size in bytes.
+// vmRSS returns the resident set size of process pid, failing the test
+// when it cannot be read (call it from the test's goroutine).
 func vmRSS(t *testing.T, pid int) int64 {
 	t.Helper()
+	n, err := readRSS(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// readRSS returns the resident set size of process pid.
+func readRSS(pid int) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		t.Fatalf("read RSS: %v", err)
+		return 0, fmt.Errorf("read RSS: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -148,13 +158,12 @@ func vmRSS(t *testing.T, pid int) int64 {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				t.Fatalf("parse VmRSS %q: %v", v, err)
+				return 0, fmt.Errorf("parse VmRSS %q: %w", v, err)
 			}
-			return kb << 10
+			return kb << 10, nil
 		}
 	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
-	return 0
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
 // cancelEnv is a server with the table t(id, k) of 200K rows, k = id % 100,
@@ -346,7 +355,10 @@ func TestCancelStream(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for {
-						peak.Store(max(peak.Load(), vmRSS(t, pid)))
+						// Not t.Fatal: this goroutine is not the test's.
+						if n, err := readRSS(pid); err == nil {
+							peak.Store(max(peak.Load(), n))
+						}
 						select {
 						case <-stop:
 							return
