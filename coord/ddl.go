@@ -119,6 +119,8 @@ func (c *Coordinator) addDataflowLocked(owner plan.GlobalID, g *dataflow.Graph) 
 		g.Close()
 		return err
 	}
+	// Its first step read its inputs whole: return what that used.
+	c.releaseMemorySoon()
 	c.dataflows = append(c.dataflows, &dataflowState{owner: owner, graph: g})
 	return nil
 }

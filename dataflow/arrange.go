@@ -380,3 +380,9 @@ func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 // copy of the whole imported trace, which must not stay alive while the
 // graph is idle.
 func (o *importOp) trim() { o.a.delta = nil }
+
+// trim drops the keyer's references into the step's rows.
+func (k *keyer) trim() { k.datums = clearDatums(k.datums) }
+
+// trim drops the operator's references into the step's rows.
+func (o *arrangeOp) trim() { o.keyer.trim() }

@@ -223,3 +223,11 @@ func (o *deltaJoinOp) walk(w *deltaWorker, p DeltaPath, k int, d repr.Diff) {
 		o.walk(w, p, k+1, d*dv)
 	})
 }
+
+// trim drops the workers' references into the step's rows (their datum
+// slices have a fixed length).
+func (o *deltaJoinOp) trim() {
+	for i := range o.ws {
+		clear(o.ws[i].datums)
+	}
+}

@@ -96,3 +96,11 @@ func (o *flatMapOp) step(context.Context, repr.Timestamp) error {
 	}
 	return m.poll()
 }
+
+// trim drops the operator's references into the step's rows.
+func (o *flatMapOp) trim() {
+	o.datums = clearDatums(o.datums)
+	o.argv = clearDatums(o.argv)
+	o.wide = clearDatums(o.wide)
+	o.scratch = clearDatums(o.scratch)
+}

@@ -424,3 +424,17 @@ func drain(q *Rows, times []repr.Timestamp, t repr.Timestamp, out *Rows) []repr.
 	*q = rest
 	return kept
 }
+
+// trim releases the queue's large buffers once they are drained.
+func (in *Input) trim() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.ptimes) == 0 && cap(in.ptimes) > trimBytes/8 {
+		in.ptimes = nil
+		in.pending = Rows{}
+	}
+	if len(in.etimes) == 0 && cap(in.etimes) > trimBytes/8 {
+		in.etimes = nil
+		in.errs = Rows{}
+	}
+}

@@ -162,5 +162,7 @@ func (o *joinOp) trim() {
 	for i := range o.ws {
 		o.ws[i].ok.trim()
 		o.ws[i].errs.trim()
+		o.ws[i].datums = clearDatums(o.ws[i].datums)
+		o.ws[i].scratch = clearDatums(o.ws[i].scratch)
 	}
 }

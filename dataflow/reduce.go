@@ -600,5 +600,7 @@ func (o *reduceOp) trim() {
 		s.keys.trim()
 		s.ok.trim()
 		s.errs.trim()
+		s.datums = clearDatums(s.datums)
 	}
+	o.keyer.trim()
 }

@@ -90,6 +90,14 @@ func (r *Rows) Reset() {
 	r.diffs = r.diffs[:0]
 }
 
+// clearDatums drops the references a datum scratch slice holds: text
+// datums alias the row they were unpacked from, so a scratch kept across
+// steps would pin that row's whole slab (a bulk load's delta) in memory.
+func clearDatums(ds []repr.Datum) []repr.Datum {
+	clear(ds[:cap(ds)])
+	return ds[:0]
+}
+
 // trimBytes is the capacity past which trim releases a Rows' buffers.
 const trimBytes = 1 << 20
 

@@ -146,3 +146,6 @@ func (o *temporalOp) step(_ context.Context, t repr.Timestamp) error {
 	}
 	return m.poll()
 }
+
+// trim drops the operator's references into the step's rows.
+func (o *temporalOp) trim() { o.datums = clearDatums(o.datums) }

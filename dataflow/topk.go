@@ -188,8 +188,10 @@ func (o *topkOp) window(m *meter, ms *multiset, out *Rows, sign repr.Diff) error
 	return nil
 }
 
-// trim releases the shards' large per-step scratch after a step.
+// trim releases the shards' large per-step scratch after a step, and the
+// operator's references into the step's rows.
 func (o *topkOp) trim() {
+	o.datums = clearDatums(o.datums)
 	for i := range o.shards {
 		s := &o.shards[i]
 		s.keys.trim()

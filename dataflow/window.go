@@ -338,3 +338,6 @@ func (o *windowOp) column(fn WindowFunc, rows [][]repr.Datum, okeys [][]byte, pe
 	}
 	return out
 }
+
+// trim drops the operator's references into the step's rows.
+func (o *windowOp) trim() { o.datums = clearDatums(o.datums) }
