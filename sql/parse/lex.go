@@ -26,6 +26,7 @@ type token struct {
 	kind   tokKind
 	val    string
 	quoted bool // a quoted identifier: never a keyword
+	kw     bool // a keyword of PostgreSQL's grammar (reserved or not)
 	start  int  // byte offsets into the statement text
 	end    int
 }
@@ -70,6 +71,7 @@ func scan(text string) ([]token, error) {
 		default:
 			if st.KeywordKind != pg_query.KeywordKind_NO_KEYWORD {
 				t.kind = tokWord
+				t.kw = true
 				t.val = strings.ToLower(raw)
 			} else {
 				t.kind = tokPunct

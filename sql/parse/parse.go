@@ -75,6 +75,9 @@ func parseOne(sp Span, toks []token) (Statement, error) {
 	if st, err := p.intercept(); err != errNotMine {
 		return st, err
 	}
+	if st, ok := fastInsert(sp, toks); ok {
+		return st, nil
+	}
 	res, perr := pg_query.Parse(sp.Text)
 	if perr == nil {
 		if len(res.Stmts) != 1 {
