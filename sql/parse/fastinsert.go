@@ -14,7 +14,7 @@ import (
 // straight from the scanner's tokens, when the statement is exactly that
 // shape and every value is a plain constant: an integer or decimal
 // number (optionally negated), a '...' string, NULL, TRUE, FALSE or
-// DEFAULT. Anything else (an expression, a cast, E'' or $$ strings,
+// DEFAULT. Anything else (an expression, a cast, E” or $$ strings,
 // ON CONFLICT, RETURNING, ...) returns false and goes to pg_query.
 //
 // The tree is the one pg_query builds, node for node (a test compares
