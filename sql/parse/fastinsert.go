@@ -14,8 +14,9 @@ import (
 // straight from the scanner's tokens, when the statement is exactly that
 // shape and every value is a plain constant: an integer or decimal
 // number (optionally negated), a '...' string, NULL, TRUE, FALSE or
-// DEFAULT. Anything else (an expression, a cast, E” or $$ strings,
-// ON CONFLICT, RETURNING, ...) returns false and goes to pg_query.
+// DEFAULT. Anything else (an expression, a cast, escape or dollar-quoted
+// strings, ON CONFLICT, RETURNING, ...) returns false and goes to
+// pg_query.
 //
 // The tree is the one pg_query builds, node for node (a test compares
 // them on random statements): PostgreSQL's parser, through cgo and a
