@@ -1,8 +1,10 @@
 package coord
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -197,11 +199,17 @@ func (ts *tableState) check(rt *runtimeState, at repr.Timestamp, ups []storage.T
 		}
 	}
 	// One pass over the rows: NOT NULL, and each unique key's packed
-	// bytes (copied from the row without decoding it).
+	// bytes (copied from the row without decoding it). A large batch of
+	// insertions checks its primary key by sorting the keys (bulk: one
+	// slab, no map) and merging them with the arrangement.
+	bulk := net == nil && len(ups) >= batchLookupMin && ts.primary
+	var bulkKeys keySlab
 	added := make([]map[string]int, len(ts.keys))
 	removed := make([]map[string]int, len(ts.keys))
 	for i := range ts.keys {
-		added[i] = make(map[string]int, len(ups))
+		if !(bulk && i == 0) {
+			added[i] = make(map[string]int, len(ups))
+		}
 		removed[i] = map[string]int{}
 	}
 	var offs []int
@@ -220,6 +228,14 @@ func (ts *tableState) check(rt *runtimeState, at repr.Timestamp, ups []storage.T
 			}
 		}
 		for i, k := range ts.keys {
+			if bulk && i == 0 {
+				// Primary key columns are NOT NULL (checked above).
+				if u.Diff > 1 {
+					return ts.duplicateKey(0, string(keyBytesOr(u.Row, offs, k)))
+				}
+				bulkKeys.add(u.Row, offs, k)
+				continue
+			}
 			var ok bool
 			if kb, ok = keyBytes(u.Row, offs, k, kb[:0]); !ok {
 				continue
@@ -231,7 +247,15 @@ func (ts *tableState) check(rt *runtimeState, at repr.Timestamp, ups []storage.T
 			}
 		}
 	}
-	for i, k := range ts.keys {
+	if bulk {
+		if err := ts.checkBulkKeys(rt, at, &bulkKeys); err != nil {
+			return err
+		}
+	}
+	for i := range ts.keys {
+		if bulk && i == 0 {
+			continue
+		}
 		added, removed := added[i], removed[i]
 		var existingKeys map[string]repr.Diff
 		if ts.index[i] == nil {
@@ -252,15 +276,78 @@ func (ts *tableState) check(rt *runtimeState, at repr.Timestamp, ups []storage.T
 				existing = 1
 			}
 			if existing-removed[key]+n > 1 {
-				var cols, vals []string
-				kd := repr.Row(key).Datums()
-				for j, c := range k {
-					cols = append(cols, ts.names[c])
-					vals = append(vals, kd[j].Text())
-				}
-				return pgcode.New(pgcode.UniqueViolation, "duplicate key value violates unique constraint %q", ts.keyName[i]).
-					WithDetail("Key (%s)=(%s) already exists.", strings.Join(cols, ", "), strings.Join(vals, ", "))
+				return ts.duplicateKey(i, key)
 			}
+		}
+	}
+	return nil
+}
+
+// duplicateKey is the 23505 error of unique key i with packed value key.
+func (ts *tableState) duplicateKey(i int, key string) error {
+	var cols, vals []string
+	kd := repr.Row(key).Datums()
+	for j, c := range ts.keys[i] {
+		cols = append(cols, ts.names[c])
+		if j < len(kd) {
+			vals = append(vals, kd[j].Text())
+		}
+	}
+	return pgcode.New(pgcode.UniqueViolation, "duplicate key value violates unique constraint %q", ts.keyName[i]).
+		WithDetail("Key (%s)=(%s) already exists.", strings.Join(cols, ", "), strings.Join(vals, ", "))
+}
+
+// keySlab holds packed keys back to back.
+type keySlab struct {
+	data []byte
+	ends []int
+}
+
+func (s *keySlab) add(row repr.Row, offs []int, cols []int) {
+	s.data, _ = keyBytes(row, offs, cols, s.data)
+	s.ends = append(s.ends, len(s.data))
+}
+
+func (s *keySlab) key(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = s.ends[i-1]
+	}
+	return s.data[start:s.ends[i]]
+}
+
+// keyBytesOr is keyBytes into a new slice, ignoring NULLs (for messages).
+func keyBytesOr(row repr.Row, offs []int, cols []int) []byte {
+	b, _ := keyBytes(row, offs, cols, nil)
+	return b
+}
+
+// checkBulkKeys checks a batch of inserted primary keys: no two alike,
+// none already in the table as of at. The keys are sorted once and
+// merged with the primary arrangement through one cursor.
+func (ts *tableState) checkBulkKeys(rt *runtimeState, at repr.Timestamp, s *keySlab) error {
+	idx := make([]int32, len(s.ends))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return bytes.Compare(s.key(int(a)), s.key(int(b))) })
+	for i := 1; i < len(idx); i++ {
+		if bytes.Equal(s.key(int(idx[i-1])), s.key(int(idx[i]))) {
+			return ts.duplicateKey(0, string(s.key(int(idx[i]))))
+		}
+	}
+	cur, err := rt.indexHold.Cursor(at)
+	if err != nil {
+		return err
+	}
+	for _, i := range idx {
+		k := s.key(int(i))
+		cur.SeekKey(repr.Row(k))
+		if !cur.KeyValid() {
+			break
+		}
+		if bytes.Equal(cur.Key(), k) && cur.Count() > 0 {
+			return ts.duplicateKey(0, string(k))
 		}
 	}
 	return nil

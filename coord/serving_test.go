@@ -407,3 +407,34 @@ func TestCompactionWithSource(t *testing.T) {
 		t.Fatalf("after restart: %v (had %d rows)", rows, before)
 	}
 }
+
+// TestBulkKeyChecks: batches of 64 or more inserted rows check their
+// primary keys by one sorted merge: a key repeated within the batch or
+// already in the table is 23505 (and nothing is written), others commit.
+func TestBulkKeyChecks(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec("CREATE TABLE b (id int PRIMARY KEY, v int)", "INSERT INTO b SELECT g, g FROM generate_series(1, 1000, 3) g")
+	cases := []struct {
+		q    string
+		code string
+	}{
+		{"INSERT INTO b SELECT g, 0 FROM generate_series(2000, 2100) g UNION ALL SELECT 2050, 1", string(pgcode.UniqueViolation)},
+		{"INSERT INTO b SELECT g, 0 FROM generate_series(2000, 2100) g UNION ALL SELECT 302, 1", ""},
+		{"INSERT INTO b SELECT g, 0 FROM generate_series(3000, 3100) g UNION ALL SELECT 304, 1", string(pgcode.UniqueViolation)},
+		{"INSERT INTO b SELECT g, 0 FROM generate_series(4000, 4100) g", ""},
+	}
+	for _, tc := range cases {
+		before := s.query("SELECT count(*) FROM b")[0]
+		_, _, err := s.run(context.Background(), tc.q)
+		if errCode(err) != tc.code {
+			t.Fatalf("%s: %v, want %q", tc.q, err, tc.code)
+		}
+		if after := s.query("SELECT count(*) FROM b")[0]; tc.code != "" && after != before {
+			t.Fatalf("%s failed but changed the table: %s -> %s rows", tc.q, before, after)
+		}
+	}
+	if got := s.query("SELECT count(*), count(DISTINCT id) FROM b")[0]; got != "537 537" {
+		t.Fatalf("rows: %s", got)
+	}
+}

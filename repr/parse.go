@@ -186,7 +186,13 @@ func parseInt(s string, t ScalarType) (Datum, error) {
 		}
 		return OidDatum(uint32(v)), nil
 	}
-	bits := map[Kind]int{KindInt2: 16, KindInt4: 32, KindInt8: 64}[t.Kind]
+	bits := 64
+	switch t.Kind {
+	case KindInt2:
+		bits = 16
+	case KindInt4:
+		bits = 32
+	}
 	v, err := strconv.ParseInt(ts, 10, bits)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
