@@ -394,32 +394,12 @@ func (h heldScans) Scan(ctx context.Context, id plan.GlobalID, fn func(repr.Row,
 		return pgcode.New(pgcode.InternalError, "coord: scan of %d without a read hold", id)
 	}
 	if held.arr != nil {
-		cur, err := held.arr.Cursor(h.ts)
-		if err != nil {
-			return err
-		}
-		for ; cur.KeyValid(); cur.StepKey() {
-			for ; cur.ValValid(); cur.StepVal() {
-				if v, d := cur.Val(); !fn(v, d) {
-					return nil
-				}
-			}
-		}
-		return nil
+		return dataflow.ScanVals(held.arr, h.ts, fn)
 	}
 	if err := objectErrors(held.out, h.ts); err != nil {
 		return err
 	}
-	cur, err := held.out.Cursor(h.ts)
-	if err != nil {
-		return err
-	}
-	for ; cur.KeyValid(); cur.StepKey() {
-		if n := cur.Count(); n != 0 && !fn(cur.Key(), n) {
-			return nil
-		}
-	}
-	return nil
+	return held.out.Scan(h.ts, fn)
 }
 
 // stream runs a streamed peek as a pull source: render.Stream pushes rows

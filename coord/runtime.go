@@ -131,31 +131,11 @@ func (rt *runtimeState) keyCount(at repr.Timestamp, key repr.Row) (repr.Diff, re
 // until fn returns false.
 func (rt *runtimeState) scan(at repr.Timestamp, fn func(row repr.Row, d repr.Diff) bool) error {
 	if rt.primaryKey != nil {
-		cur, err := rt.indexHold.Cursor(at)
-		if err != nil {
-			return err
-		}
-		for ; cur.KeyValid(); cur.StepKey() {
-			for ; cur.ValValid(); cur.StepVal() {
-				if v, d := cur.Val(); !fn(v, d) {
-					return nil
-				}
-			}
-		}
-		return nil
+		return dataflow.ScanVals(rt.indexHold, at, fn)
 	}
 	r := rt.out.Reader(at)
 	defer r.Release()
-	cur, err := r.Cursor(at)
-	if err != nil {
-		return err
-	}
-	for ; cur.KeyValid(); cur.StepKey() {
-		if n := cur.Count(); n != 0 && !fn(cur.Key(), n) {
-			return nil
-		}
-	}
-	return nil
+	return r.Scan(at, fn)
 }
 
 // batchLookupMin is the number of keys from which a check walks a cursor

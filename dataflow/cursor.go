@@ -261,3 +261,20 @@ func lookupVals(bs []*Batch, k repr.Row, asOf repr.Timestamp, out []valDiff) []v
 	}
 	return append(out[:start], consolidateVals(out[start:], found > 1)...)
 }
+
+// ScanVals calls fn with every val of the trace as of asOf and its
+// multiplicity, in key order, until fn returns false.
+func ScanVals(r TraceReader, asOf repr.Timestamp, fn func(v repr.Row, d repr.Diff) bool) error {
+	c, err := r.Cursor(asOf)
+	if err != nil {
+		return err
+	}
+	for ; c.KeyValid(); c.StepKey() {
+		for ; c.ValValid(); c.StepVal() {
+			if v, d := c.Val(); !fn(v, d) {
+				return nil
+			}
+		}
+	}
+	return nil
+}

@@ -118,6 +118,21 @@ func (r *OutputReader) Errs(asOf repr.Timestamp) (*Rows, error) { return peekKey
 // row, Count its multiplicity (vals are empty).
 func (r *OutputReader) Cursor(asOf repr.Timestamp) (*Cursor, error) { return r.ok.Cursor(asOf) }
 
+// Scan calls fn with each row of the output as of asOf and its
+// multiplicity, in row order, until fn returns false.
+func (r *OutputReader) Scan(asOf repr.Timestamp, fn func(row repr.Row, d repr.Diff) bool) error {
+	c, err := r.Cursor(asOf)
+	if err != nil {
+		return err
+	}
+	for ; c.KeyValid(); c.StepKey() {
+		if n := c.Count(); n != 0 && !fn(c.Key(), n) {
+			return nil
+		}
+	}
+	return nil
+}
+
 // Count returns the multiplicity of row as of asOf.
 func (r *OutputReader) Count(asOf repr.Timestamp, row repr.Row) (repr.Diff, error) {
 	var n repr.Diff
