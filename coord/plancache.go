@@ -29,6 +29,8 @@ import (
 
 // lookupTemplate is a prepared statement's cached lookup plan.
 type lookupTemplate struct {
+	// none records that the statement is no cacheable lookup at version.
+	none       bool
 	version    uint64 // the catalog version it was planned at
 	searchPath string
 	rel        plan.Rel // the query as planned (for source errors)
@@ -76,16 +78,19 @@ func (s *session) cachedLookup(ctx context.Context, st *statement, params []repr
 	path := s.vars.must("search_path")
 	tmpl := st.template
 	if tmpl == nil || tmpl.version != c.cat.version || tmpl.searchPath != path {
-		var err error
-		tmpl, err = s.buildTemplateLocked(st, path)
-		if err != nil || tmpl == nil {
+		built, err := s.buildTemplateLocked(st, path)
+		if err != nil || built == nil {
+			// Not a cacheable lookup at this catalog version: remember
+			// that until the catalog (say, a new index) changes.
+			st.template = &lookupTemplate{none: true, version: c.cat.version, searchPath: path}
 			c.mu.Unlock()
-			if tmpl == nil && err == nil {
-				st.noTemplate = true
-			}
 			return nil, false, nil
 		}
-		st.template = tmpl
+		tmpl, st.template = built, built
+	}
+	if tmpl.none {
+		c.mu.Unlock()
+		return nil, false, nil
 	}
 	pp, ok := tmpl.bind(params)
 	if !ok {

@@ -73,8 +73,8 @@ func TestCachedLookups(t *testing.T) {
 			}
 		}
 		stmt := st.(*statement)
-		if (stmt.template != nil) != q.cached {
-			t.Errorf("%s: cached = %v, want %v", q.sql, stmt.template != nil, q.cached)
+		if cached := stmt.template != nil && !stmt.template.none; cached != q.cached {
+			t.Errorf("%s: cached = %v, want %v", q.sql, cached, q.cached)
 		}
 	}
 }
@@ -107,4 +107,32 @@ func rowsOf(t *testing.T, s *testSession, sql string, params []repr.Datum) []str
 	}
 	sort.Strings(rows)
 	return rows
+}
+
+// TestCachedLookupAfterNewIndex: a prepared read that is no lookup (no
+// index yet) becomes one once an index is created, without preparing it
+// again.
+func TestCachedLookupAfterNewIndex(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec("CREATE TABLE n (a int, b int)", "INSERT INTO n VALUES (1, 10), (2, 20), (2, 21)")
+	ctx := context.Background()
+	st, err := s.s.Prepare(ctx, "SELECT b FROM n WHERE a = $1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt := st.(*statement)
+	if got := execRows(t, s, st, []repr.Datum{repr.Int4Datum(2)}); !slices.Equal(got, []string{"20", "21"}) {
+		t.Fatalf("before the index: %v", got)
+	}
+	if stmt.template == nil || !stmt.template.none {
+		t.Fatalf("a scan must not be cached as a lookup: %+v", stmt.template)
+	}
+	s.exec("CREATE INDEX n_a ON n (a)")
+	if got := execRows(t, s, st, []repr.Datum{repr.Int4Datum(2)}); !slices.Equal(got, []string{"20", "21"}) {
+		t.Fatalf("after the index: %v", got)
+	}
+	if stmt.template == nil || stmt.template.none {
+		t.Fatal("the read was not cached as a lookup after CREATE INDEX")
+	}
 }

@@ -87,6 +87,8 @@ func (r *resultRows) Next(ctx context.Context) (repr.Row, error) {
 	}
 	if len(r.f.Order) > 0 && !r.sorted {
 		if err := r.sortAll(ctx); err != nil {
+			// A failed sort ends the stream: no partial order afterwards.
+			r.Close()
 			return nil, err
 		}
 	}
@@ -129,6 +131,9 @@ func (r *resultRows) pull(ctx context.Context) (repr.Row, repr.Diff, error) {
 		r.buf[r.bufPos] = rowCount{}
 		r.bufPos++
 		return rc.row, rc.n, nil
+	}
+	if r.src == nil {
+		return nil, 0, io.EOF
 	}
 	return r.src.next(ctx)
 }
