@@ -51,6 +51,8 @@ type longRead struct {
 	minRows int64
 	// warmup is how long the read runs before the cancel, once active.
 	warmup time.Duration
+	// slack overrides cancelSlack (0: cancelSlack).
+	slack time.Duration
 }
 
 // running is a long read in flight on the victim's connection.
@@ -286,8 +288,12 @@ func (e *cancelEnv) cancelOne(t *testing.T, rd longRead, way cancelWay, check fu
 		}
 		took := r.end.Sub(cancelAt)
 		t.Logf("%s: ended %v after the cancel (%v after it started; %d rows)", way, took.Round(time.Millisecond), r.end.Sub(r.started).Round(time.Millisecond), r.rows.Load())
-		if took > cancelSlack {
-			t.Errorf("ended %v after %s, want < %v", took, way, cancelSlack)
+		slack := cancelSlack
+		if rd.slack > 0 {
+			slack = rd.slack
+		}
+		if took > slack {
+			t.Errorf("ended %v after %s, want < %v", took, way, slack)
 		}
 		if way == viaTimeout && took < 0 {
 			t.Errorf("statement_timeout fired %v early", -took)
@@ -385,7 +391,10 @@ func TestCancelStream(t *testing.T) {
 // pairs (k = id % 100), each pair filtered, so that the work is real.
 func TestCancelDataflow(t *testing.T) {
 	e := newCancelEnv(t)
-	rd := longRead{sql: "SELECT count(*) FROM t a JOIN t b ON a.k = b.k WHERE a.id + b.id < 0", warmup: 500 * time.Millisecond}
+	// The join's stops measured 8-186 ms when run alone (median ~40 ms)
+	// and up to 360 ms with CI's other work on the 2 cores: its bound is
+	// 500 ms; the streaming and waiting reads keep cancelSlack.
+	rd := longRead{sql: "SELECT count(*) FROM t a JOIN t b ON a.k = b.k WHERE a.id + b.id < 0", warmup: 500 * time.Millisecond, slack: 500 * time.Millisecond}
 	for _, way := range cancelWays {
 		t.Run(string(way), func(t *testing.T) { e.cancelOne(t, rd, way, nil) })
 	}
