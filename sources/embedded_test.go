@@ -125,7 +125,7 @@ func TestEmbeddedKcat(t *testing.T) {
 func TestEmbeddedDataDir(t *testing.T) {
 	for _, sync := range []bool{false, true} {
 		t.Run(map[bool]string{false: "nosync", true: "sync"}[sync], func(t *testing.T) {
-			dir := t.TempDir()
+			dir := brokerDir(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			start := func() *Embedded {
@@ -175,4 +175,27 @@ func TestEmbeddedDataDir(t *testing.T) {
 			check(third, "crashed", "c", "d", "e")
 		})
 	}
+}
+
+// brokerDir is a temporary data directory for embedded brokers. Unlike
+// t.TempDir, its removal retries for a while: a broker left running to
+// simulate a crash (closed only at cleanup) may still be writing its
+// files in the background just after Close returns.
+func brokerDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "viewd-broker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for range 50 {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Errorf("remove %s: %v", dir, err)
+	})
+	return dir
 }
