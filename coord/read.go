@@ -261,21 +261,13 @@ func (p *peek) holdScansLocked() bool {
 	return ok
 }
 
-// visitGets calls fn for every LGet of a global collection in a plan of
-// kind PeekStream.
+// visitGets calls fn for every LGet of a global collection in a plan.
 func visitGets(n plan.Node, fn func(plan.LGet)) {
-	switch x := n.(type) {
-	case plan.LGet:
-		fn(x)
-	case plan.LMfp:
-		visitGets(x.Input, fn)
-	case plan.LFlatMap:
-		visitGets(x.Input, fn)
-	case plan.LUnion:
-		for _, in := range x.Inputs {
-			visitGets(in, fn)
+	plan.WalkLIR(n, func(x plan.Node) {
+		if g, ok := x.(plan.LGet); ok && g.Global != 0 && g.Local == 0 {
+			fn(g)
 		}
-	}
+	})
 }
 
 // run computes the peek outside the lock and returns its rows. The

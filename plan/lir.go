@@ -366,3 +366,44 @@ var (
 	_ Node = LWindow{}
 	_ Rel  = Get{}
 )
+
+// WalkLIR calls f for n and every LIR node below it, parents first.
+func WalkLIR(n Node, f func(Node)) {
+	f(n)
+	switch n := n.(type) {
+	case LMfp:
+		WalkLIR(n.Input, f)
+	case LTemporalFilter:
+		WalkLIR(n.Input, f)
+	case LFlatMap:
+		WalkLIR(n.Input, f)
+	case LJoin:
+		for _, in := range n.Inputs {
+			WalkLIR(in, f)
+		}
+	case LReduce:
+		WalkLIR(n.Input, f)
+	case LTopK:
+		WalkLIR(n.Input, f)
+	case LNegate:
+		WalkLIR(n.Input, f)
+	case LThreshold:
+		WalkLIR(n.Input, f)
+	case LUnion:
+		for _, in := range n.Inputs {
+			WalkLIR(in, f)
+		}
+	case LArrangeBy:
+		WalkLIR(n.Input, f)
+	case LLet:
+		WalkLIR(n.Value, f)
+		WalkLIR(n.Body, f)
+	case LLetRec:
+		for _, v := range n.Values {
+			WalkLIR(v, f)
+		}
+		WalkLIR(n.Body, f)
+	case LWindow:
+		WalkLIR(n.Input, f)
+	}
+}

@@ -318,7 +318,7 @@ func (r *renderer) letRec(n plan.LLetRec) (*dataflow.Collection, error) {
 	var globals []plan.GlobalID
 	var locals []plan.LocalID
 	seenG, seenL := map[plan.GlobalID]bool{}, map[plan.LocalID]bool{}
-	walkLIR(value, func(x plan.Node) {
+	plan.WalkLIR(value, func(x plan.Node) {
 		g, ok := x.(plan.LGet)
 		if !ok {
 			return
@@ -387,47 +387,6 @@ func (noImports) Collection(*dataflow.Graph, plan.GlobalID) (*dataflow.Collectio
 
 func (noImports) Arrangement(*dataflow.Graph, plan.GlobalID, []expr.Scalar) (*dataflow.Arranged, bool, error) {
 	return nil, false, nil
-}
-
-// walkLIR calls f for n and every node below it.
-func walkLIR(n plan.Node, f func(plan.Node)) {
-	f(n)
-	switch n := n.(type) {
-	case plan.LMfp:
-		walkLIR(n.Input, f)
-	case plan.LTemporalFilter:
-		walkLIR(n.Input, f)
-	case plan.LFlatMap:
-		walkLIR(n.Input, f)
-	case plan.LJoin:
-		for _, in := range n.Inputs {
-			walkLIR(in, f)
-		}
-	case plan.LReduce:
-		walkLIR(n.Input, f)
-	case plan.LTopK:
-		walkLIR(n.Input, f)
-	case plan.LNegate:
-		walkLIR(n.Input, f)
-	case plan.LThreshold:
-		walkLIR(n.Input, f)
-	case plan.LUnion:
-		for _, in := range n.Inputs {
-			walkLIR(in, f)
-		}
-	case plan.LArrangeBy:
-		walkLIR(n.Input, f)
-	case plan.LLet:
-		walkLIR(n.Value, f)
-		walkLIR(n.Body, f)
-	case plan.LLetRec:
-		for _, v := range n.Values {
-			walkLIR(v, f)
-		}
-		walkLIR(n.Body, f)
-	case plan.LWindow:
-		walkLIR(n.Input, f)
-	}
 }
 
 var windowKinds = map[string]dataflow.WindowKind{
