@@ -3,7 +3,6 @@ package cdc
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/viewd/viewd/internal/viewdtest"
-	"github.com/viewd/viewd/sources"
 )
 
 // startEmbeddedAt starts viewd with its embedded broker on a fixed address
@@ -276,19 +274,7 @@ func TestTopicRecreatedUnderSource(t *testing.T) {
 // partition and both offsets, before it reads anything. The broker runs in
 // the test so that it outlives viewd.
 func TestRestartAgainstRecreatedTopic(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	broker, err := sources.StartEmbedded(ctx, "127.0.0.1:0", sources.WithEmbeddedLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-	addr := broker.Addrs()[0]
-	dir := t.TempDir() + "/data"
-	start := func() (*viewdtest.Server, *pgx.Conn) {
-		srv := viewdtest.Start(t, viewdtest.Options{DataDir: dir, Args: []string{"--kafka-brokers", addr}})
-		return srv, srv.Connect(t)
-	}
+	addr, start := outsideBroker(t)
 	srv, c := start()
 	cl := producer(t, addr)
 	produceSync(t, cl, jsonEvents("rr", 0, 100)...)

@@ -16,23 +16,11 @@ import (
 
 // TestRestart: sources and their join views survive a clean restart and a
 // kill -9 of viewd, and ingestion resumes where it stopped, with nothing
-// lost or doubled. The embedded broker lives in viewd's process and keeps
-// data in memory only, so this test runs its own broker (kfake, as
-// sources.StartEmbedded does) that outlives viewd.
+// lost or doubled. The broker runs in the test (outsideBroker), as a real
+// cluster would, so that it outlives viewd; durability_test.go restarts
+// viewd with its embedded broker.
 func TestRestart(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	broker, err := sources.StartEmbedded(ctx, "127.0.0.1:0", sources.WithEmbeddedLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-	addr := broker.Addrs()[0]
-	dir := t.TempDir() + "/data"
-	start := func() (*viewdtest.Server, *pgx.Conn) {
-		srv := viewdtest.Start(t, viewdtest.Options{DataDir: dir, Args: []string{"--kafka-brokers", addr}})
-		return srv, srv.Connect(t)
-	}
+	addr, start := outsideBroker(t)
 	srv, c := start()
 	exec1(t, c, fmt.Sprintf("CREATE CONNECTION k TO KAFKA (BROKER '%s')", addr))
 	cl := producer(t, addr)
@@ -119,19 +107,7 @@ func TestRestartMidStream(t *testing.T) {
 }
 
 func runBankRestart(t *testing.T, sc *bankScenario, final [2][]int64) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	broker, err := sources.StartEmbedded(ctx, "127.0.0.1:0", sources.WithEmbeddedLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-	addr := broker.Addrs()[0]
-	dir := t.TempDir() + "/data"
-	start := func() (*viewdtest.Server, *pgx.Conn) {
-		srv := viewdtest.Start(t, viewdtest.Options{DataDir: dir, Args: []string{"--kafka-brokers", addr}})
-		return srv, srv.Connect(t)
-	}
+	addr, start := outsideBroker(t)
 	srv, c := start()
 	exec1(t, c, fmt.Sprintf("CREATE CONNECTION k TO KAFKA (BROKER '%s')", addr))
 	cl := producer(t, addr)
@@ -188,5 +164,26 @@ func runBankRestart(t *testing.T, sc *bankScenario, final [2][]int64) {
 		if s.status == "error" || s.err != "" {
 			t.Errorf("status of %s: %+v", name, s)
 		}
+	}
+}
+
+// outsideBroker starts a Kafka-compatible broker in the test process (it
+// outlives viewd's restarts and is closed when the test ends) and returns
+// its address and a function that starts viewd against it on one data
+// directory, as often as a test restarts it.
+func outsideBroker(t *testing.T) (string, func() (*viewdtest.Server, *pgx.Conn)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	broker, err := sources.StartEmbedded(ctx, "127.0.0.1:0", sources.WithEmbeddedLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	addr := broker.Addrs()[0]
+	dir := t.TempDir() + "/data"
+	return addr, func() (*viewdtest.Server, *pgx.Conn) {
+		srv := viewdtest.Start(t, viewdtest.Options{DataDir: dir, Args: []string{"--kafka-brokers", addr}})
+		return srv, srv.Connect(t)
 	}
 }
