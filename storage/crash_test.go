@@ -28,7 +28,7 @@ const crashDirEnv = "VIEWD_STORAGE_CRASH_DIR"
 // TestStaleRecordAfterTornOne cover what only a power loss can leave.
 func TestKill9(t *testing.T) {
 	if testing.Short() {
-		t.Skip("spawns processes")
+		t.Skip("skipping in -short mode: starts and kills a child process six times")
 	}
 	dir := t.TempDir()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
