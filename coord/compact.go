@@ -12,10 +12,12 @@ const defaultCompactLogBytes = 64 << 20
 // maybeCompactLocked compacts the durable log into a snapshot when it has
 // grown past the threshold (after a failure, past twice the size that
 // failed), so that a restart replays the tables' contents rather than
-// their whole history. It runs under the lock, at a step's end: every
-// durable table write and source update has then been applied to the
-// inputs, so their contents as of now are exactly what the log holds (the
-// store checks this against its digests and refuses a mismatch).
+// their whole history. The tick loop calls it under the lock, between
+// steps (not within the commit that grew the log, which would make that
+// client wait): every durable table write and source update has then been
+// applied to the inputs, so their contents as of now are exactly what the
+// log holds (the store checks this against its digests and refuses a
+// mismatch).
 func (c *Coordinator) maybeCompactLocked() {
 	size := c.store.LogSize()
 	if size < c.cfg.CompactLogBytes || size < c.compactedBytes {

@@ -265,6 +265,11 @@ func (c *Coordinator) tickLoop() {
 				c.log.Error("coord: advancing time failed", "err", err)
 			}
 		}
+		if !c.closed {
+			// Here rather than in advanceLocked: a commit that grows the
+			// log past the threshold is acknowledged first.
+			c.maybeCompactLocked()
+		}
 		c.mu.Unlock()
 	}
 }
@@ -329,6 +334,7 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 		if err := c.store.AppendTableWrite(ctx, t, w.updates); err != nil {
 			return 0, pgcode.Wrap(err, pgcode.IOError, "could not persist the write: "+err.Error())
 		}
+		c.reserveInputsLocked(w.updates)
 		for _, u := range w.updates {
 			it := c.cat.items[plan.GlobalID(u.Table)]
 			if it == nil || it.rt == nil || it.rt.input == nil {
@@ -355,9 +361,30 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 		c.compactedAt = t
 		c.compactLocked(c.since)
 	}
-	c.maybeCompactLocked()
 	c.advanced.Broadcast()
 	return t, nil
+}
+
+// reserveInputsLocked makes room in the tables' inputs for a large
+// write's updates, which would otherwise grow each queue by doubling
+// (copying a bulk load's rows several times).
+func (c *Coordinator) reserveInputsLocked(ups []storage.TableUpdate) {
+	if len(ups) < bulkUpdates {
+		return
+	}
+	type size struct{ n, bytes int }
+	sizes := map[uint64]size{}
+	for _, u := range ups {
+		s := sizes[u.Table]
+		s.n++
+		s.bytes += len(u.Row)
+		sizes[u.Table] = s
+	}
+	for id, s := range sizes {
+		if it := c.cat.items[plan.GlobalID(id)]; it != nil && it.rt != nil && it.rt.input != nil {
+			it.rt.input.Reserve(s.n, s.bytes)
+		}
+	}
 }
 
 // stepAllLocked advances every input's upper past t and steps every

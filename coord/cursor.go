@@ -5,11 +5,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/sql"
-	"github.com/viewd/viewd/storage"
 	"github.com/viewd/viewd/wire"
 )
 
@@ -146,117 +144,3 @@ func (s *session) copyTo(ctx context.Context, p *sql.CopyToPlan) (wire.Result, e
 	}
 	return wire.Result{CopyOut: &wire.CopyOut{Desc: p.Query.Desc, Rows: rows, Options: opts}}, nil
 }
-
-func (s *session) copyFrom(p *sql.CopyFromPlan) (wire.Result, error) {
-	opts, err := copyOptions(p.Options)
-	if err != nil {
-		return wire.Result{}, err
-	}
-	s.c.mu.Lock()
-	it := s.c.cat.items[p.Table.ID]
-	s.c.mu.Unlock()
-	if it == nil || it.table == nil {
-		return wire.Result{}, pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", p.Table.Name.Item)
-	}
-	desc := repr.RelationDesc{}
-	for _, c := range p.Columns {
-		desc.Names = append(desc.Names, p.Table.Desc.Names[c])
-		desc.Types = append(desc.Types, p.Table.Desc.Types[c])
-	}
-	return wire.Result{CopyIn: &wire.CopyIn{Desc: desc, Options: opts, Sink: &copySink{s: s, table: p.Table, cols: p.Columns, defaults: it.table.defaults}}}, nil
-}
-
-// copySink turns COPY FROM rows into table updates, committed at the end.
-type copySink struct {
-	s        *session
-	table    *sql.CatalogItem
-	cols     []int
-	defaults []expr.Scalar
-	// batches are the updates of each Append, joined once at Commit
-	// (appending a million updates to one slice would copy them ~20
-	// times).
-	batches [][]storage.TableUpdate
-}
-
-func (cs *copySink) Append(ctx context.Context, rows []repr.Row) error {
-	arity := cs.table.Desc.Arity()
-	// The rows of one Append are packed into one slab: no allocation per
-	// row for the garbage collector to track.
-	size := 0
-	for _, r := range rows {
-		size += len(r)
-	}
-	slab := make([]byte, 0, size+len(rows)*2)
-	batch := make([]storage.TableUpdate, 0, len(rows))
-	id := uint64(cs.table.ID)
-	if cs.identity(arity) {
-		// Every column, in order: the wire layer's rows are the table's.
-		for _, r := range rows {
-			if n := r.Arity(); n != arity {
-				return pgcode.New(pgcode.BadCopyFileFormat, "row has %d columns, expected %d", n, arity)
-			}
-			start := len(slab)
-			slab = append(slab, r...)
-			batch = append(batch, storage.TableUpdate{Table: id, Row: repr.Row(slab[start:len(slab):len(slab)]), Diff: 1})
-		}
-		cs.batches = append(cs.batches, batch)
-		return nil
-	}
-	ectx := cs.s.evalCtx()
-	full := make([]repr.Datum, arity)
-	var ds []repr.Datum
-	for _, r := range rows {
-		for i := range full {
-			full[i] = repr.Null
-			if i < len(cs.defaults) && cs.defaults[i] != nil {
-				d, err := expr.Eval(ectx, cs.defaults[i], nil)
-				if err != nil {
-					return err
-				}
-				full[i] = d
-			}
-		}
-		ds = r.Unpack(ds[:0])
-		if len(ds) != len(cs.cols) {
-			return pgcode.New(pgcode.BadCopyFileFormat, "row has %d columns, expected %d", len(ds), len(cs.cols))
-		}
-		for j, c := range cs.cols {
-			full[c] = ds[j]
-		}
-		start := len(slab)
-		for _, d := range full {
-			slab = repr.AppendDatum(slab, d)
-		}
-		batch = append(batch, storage.TableUpdate{Table: id, Row: repr.Row(slab[start:len(slab):len(slab)]), Diff: 1})
-	}
-	cs.batches = append(cs.batches, batch)
-	return nil
-}
-
-// identity reports whether the COPY lists every column in order.
-func (cs *copySink) identity(arity int) bool {
-	if len(cs.cols) != arity {
-		return false
-	}
-	for i, c := range cs.cols {
-		if c != i {
-			return false
-		}
-	}
-	return true
-}
-
-func (cs *copySink) Commit(ctx context.Context) error {
-	n := 0
-	for _, b := range cs.batches {
-		n += len(b)
-	}
-	ups := make([]storage.TableUpdate, 0, n)
-	for _, b := range cs.batches {
-		ups = append(ups, b...)
-	}
-	cs.batches = nil
-	return cs.s.write(ctx, cs.table, ups)
-}
-
-func (cs *copySink) Abort(error) { cs.batches = nil }

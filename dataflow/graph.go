@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/viewd/viewd/expr"
@@ -354,6 +355,15 @@ func (in *Input) Send(ups ...repr.Update) error {
 		in.ptimes = append(in.ptimes, u.Time)
 	}
 	return nil
+}
+
+// Reserve makes room for n more updates of about bytes packed bytes, so
+// that a bulk write fills the input's queue without regrowing it.
+func (in *Input) Reserve(n, bytes int) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.pending.Reserve(n, bytes)
+	in.ptimes = slices.Grow(in.ptimes, n)
 }
 
 // SendErr queues err-stream updates (rows made with ErrRow), e.g. a

@@ -44,17 +44,26 @@ type Binding struct {
 	Positions []byte
 }
 
+// frameHeader is the size of a record's frame before its payload: the
+// body length, the checksum, and the record type.
+const frameHeader = 9
+
 // frame appends a framed record of type t with payload p to buf.
 func frame(buf []byte, t RecordType, p []byte) []byte {
-	body := len(p) + 1
-	var hdr [8]byte
-	binary.LittleEndian.PutUint32(hdr[0:4], uint32(body))
-	crc := crc32.Update(0, castagnoli, []byte{byte(t)})
-	crc = crc32.Update(crc, castagnoli, p)
-	binary.LittleEndian.PutUint32(hdr[4:8], crc)
-	buf = append(buf, hdr[:]...)
-	buf = append(buf, byte(t))
-	return append(buf, p...)
+	start := len(buf)
+	buf = append(buf, make([]byte, frameHeader)...)
+	buf = append(buf, p...)
+	finishFrame(buf[start:], t)
+	return buf
+}
+
+// finishFrame fills in the header of rec, a record of type t whose
+// payload follows frameHeader reserved bytes, so that a large record is
+// built in place rather than copied behind its header.
+func finishFrame(rec []byte, t RecordType) {
+	rec[8] = byte(t)
+	binary.LittleEndian.PutUint32(rec[0:4], uint32(len(rec)-8))
+	binary.LittleEndian.PutUint32(rec[4:8], crc32.Checksum(rec[8:], castagnoli))
 }
 
 // errTorn means the bytes at some offset are not a whole record with a
@@ -62,16 +71,22 @@ func frame(buf []byte, t RecordType, p []byte) []byte {
 var errTorn = errors.New("storage: torn record")
 
 func encodeTableWrite(ts repr.Timestamp, ups []TableUpdate) []byte {
-	size := 20
+	return tableWriteRecord(ts, ups)[frameHeader:]
+}
+
+// tableWriteRecord is the framed table write record of ups at ts.
+func tableWriteRecord(ts repr.Timestamp, ups []TableUpdate) []byte {
+	size := frameHeader + 20
 	for _, u := range ups {
 		size += len(u.Row) + 14
 	}
-	p := make([]byte, 0, size)
+	p := make([]byte, frameHeader, size)
 	p = binary.AppendUvarint(p, uint64(ts))
 	p = binary.AppendUvarint(p, uint64(len(ups)))
 	for _, u := range ups {
 		p = appendTableUpdate(p, u)
 	}
+	finishFrame(p, RecTableWrite)
 	return p
 }
 

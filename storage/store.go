@@ -327,7 +327,7 @@ func (s *Store) AppendCatalog(ctx context.Context, rec []byte) error {
 
 // AppendTableWrite durably records table updates at ts.
 func (s *Store) AppendTableWrite(ctx context.Context, ts repr.Timestamp, ups []TableUpdate) error {
-	return s.append(ctx, RecTableWrite, encodeTableWrite(ts, ups), func() { s.noteTableWrite(ts, ups) })
+	return s.appendRecord(ctx, tableWriteRecord(ts, ups), func() { s.noteTableWrite(ts, ups) })
 }
 
 // DropTable durably forgets a table's contents.
@@ -350,6 +350,11 @@ func (s *Store) AppendTimestamp(ctx context.Context, ts repr.Timestamp) error {
 // in memory; it runs when the record is queued, under the same lock, so
 // that memory and log order agree.
 func (s *Store) append(ctx context.Context, t RecordType, p []byte, note func()) error {
+	return s.appendRecord(ctx, frame(nil, t, p), note)
+}
+
+// appendRecord is append of a framed record, which the store then owns.
+func (s *Store) appendRecord(ctx context.Context, rec []byte, note func()) error {
 	s.mu.Lock()
 	for s.compacting {
 		s.cond.Wait()
@@ -366,7 +371,13 @@ func (s *Store) append(ctx context.Context, t RecordType, p []byte, note func())
 	if note != nil {
 		note()
 	}
-	s.pending = frame(s.pending, t, p)
+	if len(s.pending) == 0 {
+		// Most records are alone in their flush: no copy (a bulk write's
+		// record is tens of megabytes).
+		s.pending = rec
+	} else {
+		s.pending = append(s.pending, rec...)
+	}
 	s.queued++
 	seq := s.queued
 	for s.synced < seq && s.err == nil {

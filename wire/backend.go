@@ -222,8 +222,8 @@ type CopyIn struct {
 
 // CopySink receives the rows of a COPY FROM STDIN.
 type CopySink interface {
-	// Append adds a batch of rows; the rows are not retained by the caller
-	// after the call.
+	// Append adds a batch of rows. It may keep them: the caller does not
+	// reuse their memory.
 	Append(ctx context.Context, rows []repr.Row) error
 	// Commit ends the copy successfully; the tag sent is "COPY n" with n
 	// the number of rows appended.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/viewd/viewd/pgcode"
@@ -235,6 +237,7 @@ func (c *conn) copyIn(ctx context.Context, ci *CopyIn) (err error) {
 				return classify(ctx, err)
 			}
 			batch = batch[:0]
+			p.slab = make([]byte, 0, cap(p.slab))
 		}
 		return nil
 	}
@@ -287,6 +290,7 @@ type copyParser struct {
 	ended      bool // saw the \. end-of-data marker
 	fields     []copyField
 	pack       repr.Packer
+	slab       []byte // the current batch's rows
 }
 
 type copyField struct {
@@ -365,8 +369,8 @@ func (p *copyParser) row(fields []copyField) (repr.Row, error) {
 			p.pack.Push(repr.Null)
 			continue
 		}
-		if err := checkUTF8([]byte(fl.val)); err != nil {
-			return nil, p.errAt(err, colName(i))
+		if !utf8.ValidString(fl.val) {
+			return nil, p.errAt(errInvalidUTF8(), colName(i))
 		}
 		d, err := repr.ParseText(fl.val, p.desc.Types[i].Type)
 		if err != nil {
@@ -374,7 +378,11 @@ func (p *copyParser) row(fields []copyField) (repr.Row, error) {
 		}
 		p.pack.Push(d)
 	}
-	return p.pack.Clone(), nil
+	// Rows of a batch share one slab, which the sink takes with the
+	// batch.
+	start := len(p.slab)
+	p.slab = append(p.slab, p.pack.Row()...)
+	return repr.Row(p.slab[start:len(p.slab):len(p.slab)]), nil
 }
 
 // record splits the next record off p.buf. It returns nil fields for the
@@ -410,7 +418,9 @@ func (p *copyParser) record(final bool) (fields []copyField, consumed int, ok bo
 			continue
 		}
 		if i == len(line) || line[i] == p.f.delim {
-			raw := string(line[start:i])
+			// The field's bytes are not copied: the record is parsed and
+			// packed (copied) into its row before p.buf changes.
+			raw := unsafe.String(unsafe.SliceData(line[start:i]), i-start)
 			if raw == p.f.null {
 				p.fields = append(p.fields, copyField{null: true})
 			} else {

@@ -175,5 +175,9 @@ func checkUTF8(b []byte) error {
 	if utf8.Valid(b) {
 		return nil
 	}
+	return errInvalidUTF8()
+}
+
+func errInvalidUTF8() error {
 	return pgcode.New(pgcode.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")
 }
