@@ -404,6 +404,31 @@ func constantRows(rel plan.Rel) ([]repr.Row, bool, error) {
 	return rows, true, nil
 }
 
+// evalRows evaluates an INSERT's VALUES rows (sql.InsertPlan.Rows), one
+// expression per column, into rows packed in one slab.
+func (s *session) evalRows(exprs [][]expr.Scalar) ([]repr.Row, error) {
+	ectx := s.evalCtx()
+	rows := make([]repr.Row, 0, len(exprs))
+	var slab []byte
+	for _, es := range exprs {
+		start := len(slab)
+		for _, e := range es {
+			var d repr.Datum
+			if lit, ok := e.(expr.Literal); ok {
+				d = lit.Value
+			} else {
+				var err error
+				if d, err = expr.Eval(ectx, e, nil); err != nil {
+					return nil, err
+				}
+			}
+			slab = repr.AppendDatum(slab, d)
+		}
+		rows = append(rows, repr.Row(slab[start:len(slab):len(slab)]))
+	}
+	return rows, nil
+}
+
 // returning evaluates RETURNING expressions over rows.
 func (s *session) returning(exprs []expr.Scalar, rows []repr.Row) ([]repr.Row, error) {
 	ctx := s.evalCtx()
@@ -425,9 +450,16 @@ func (s *session) returning(exprs []expr.Scalar, rows []repr.Row) ([]repr.Row, e
 }
 
 func (s *session) insert(ctx context.Context, p *sql.InsertPlan) (wire.Result, error) {
-	rows, ok, err := constantRows(p.Values)
-	if !ok {
-		rows, err = s.readAll(ctx, p.Values)
+	var rows []repr.Row
+	var err error
+	if p.Rows != nil {
+		rows, err = s.evalRows(p.Rows)
+	} else {
+		var ok bool
+		rows, ok, err = constantRows(p.Values)
+		if !ok {
+			rows, err = s.readAll(ctx, p.Values)
+		}
 	}
 	if err != nil {
 		return wire.Result{}, err

@@ -27,7 +27,10 @@ func (s *session) explain(p *sql.ExplainPlan) (string, error) {
 	default:
 		switch in := p.Inner.(type) {
 		case *sql.InsertPlan:
-			rel = in.Values
+			var err error
+			if rel, err = in.ValuesRel(); err != nil {
+				return "", err
+			}
 		case *sql.UpdatePlan:
 			rel = in.Selection
 		case *sql.DeletePlan:

@@ -253,6 +253,9 @@ func isPlainSelect(text string) bool {
 // executeCached runs a prepared statement through its lookup template
 // when it has one, else plans it.
 func (s *session) executeCached(ctx context.Context, st *statement, params []repr.Datum) (wire.Result, error) {
+	if p := s.takePlan(st); p != nil && !(s.txn.explicit && s.txn.failed) {
+		return s.run(ctx, p)
+	}
 	rows, ok, err := s.cachedLookup(ctx, st, params)
 	switch {
 	case !ok:

@@ -104,6 +104,30 @@ type statement struct {
 	// noTemplate records that it has none.
 	template   *lookupTemplate
 	noTemplate bool
+	// plan is the plan Prepare made of a write without parameters, made
+	// at catalog version planVersion and session variables generation
+	// planVars; the statement's first execution takes it rather than
+	// planning again (a simple query is prepared and executed at once).
+	plan        sql.Plan
+	planVersion uint64
+	planVars    uint64
+}
+
+// takePlan returns the plan Prepare kept, if the catalog and the session's
+// variables are still those it was made with, and forgets it.
+func (s *session) takePlan(st *statement) sql.Plan {
+	p := st.plan
+	st.plan = nil
+	if p == nil || st.planVars != s.vars.gen {
+		return nil
+	}
+	s.c.mu.Lock()
+	current := st.planVersion == s.c.cat.version
+	s.c.mu.Unlock()
+	if !current {
+		return nil
+	}
+	return p
 }
 
 func (st *statement) ParamTypes() []repr.ScalarType { return st.paramTypes }
@@ -183,6 +207,7 @@ func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) 
 	if err == nil {
 		desc, err = s.describe(p)
 	}
+	version := s.c.cat.version
 	s.c.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -194,6 +219,12 @@ func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) 
 	}
 	st.paramTypes = scx.ParamTypes
 	st.desc = desc
+	if len(scx.ParamTypes) == 0 {
+		switch p.(type) {
+		case *sql.InsertPlan, *sql.UpdatePlan, *sql.DeletePlan:
+			st.plan, st.planVersion, st.planVars = p, version, s.vars.gen
+		}
+	}
 	return st, nil
 }
 

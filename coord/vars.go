@@ -222,6 +222,9 @@ type vars struct {
 	// snap is every variable's value by lower-case name, as planning
 	// reads them; built on demand and dropped by set and reset.
 	snap map[string]string
+	// gen counts set and reset calls: a plan made at one gen is planned
+	// with the values of that gen.
+	gen uint64
 }
 
 // snapshot returns every variable's value by lower-case name. The map is
@@ -285,6 +288,7 @@ func (vs *vars) set(name, value string) (canonical string, val string, reported 
 	}
 	vs.values[strings.ToLower(v.name)] = norm
 	vs.snap = nil
+	vs.gen++
 	return v.name, norm, v.reported, nil
 }
 
@@ -296,6 +300,7 @@ func (vs *vars) reset(name string) (canonical string, val string, reported bool,
 	}
 	delete(vs.values, strings.ToLower(v.name))
 	vs.snap = nil
+	vs.gen++
 	return v.name, v.def, v.reported, nil
 }
 

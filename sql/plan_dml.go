@@ -14,8 +14,16 @@ import (
 // rows to insert (defaults filled in, assignment casts applied, NOT NULL
 // violations as errors).
 type InsertPlan struct {
-	Table  *CatalogItem
+	Table *CatalogItem
+	// Values is the relation of rows to insert, full width. It is nil
+	// when Rows holds them: a VALUES list whose items need no relation
+	// (literals, parameters, DEFAULT, functions of those) is planned
+	// without the optimiser, as one expression per column per row, for
+	// the executor to evaluate (they may depend on the session: casts to
+	// timestamptz, now()). ValuesRel builds the relation on demand.
 	Values plan.Rel
+	Rows   [][]expr.Scalar
+	values func() (plan.Rel, error)
 	// OnConflict is nil without ON CONFLICT.
 	OnConflict *OnConflict
 	// Returning, when non-nil, computes the returned row from an inserted
@@ -23,6 +31,15 @@ type InsertPlan struct {
 	Returning     []expr.Scalar
 	ReturningDesc repr.RelationDesc
 	DependsOn     []plan.GlobalID
+}
+
+// ValuesRel returns the relation of rows to insert (Values, built when
+// Rows holds them).
+func (p *InsertPlan) ValuesRel() (plan.Rel, error) {
+	if p.Values == nil && p.values != nil {
+		return p.values()
+	}
+	return p.Values, nil
 }
 
 // OnConflict is ON CONFLICT [(cols)] DO NOTHING | DO UPDATE SET ...
@@ -155,6 +172,7 @@ func planInsert(scx *StatementContext, s *parse.PG, ins *pg_query.InsertStmt, pa
 	// Source rows, as a relation of len(targets) columns cast to the
 	// target types; VALUES items may be DEFAULT.
 	var src HRel
+	var valueRows [][]HScalar // a VALUES list's items
 	sel := ins.SelectStmt.GetSelectStmt()
 	switch {
 	case sel == nil:
@@ -170,6 +188,10 @@ func planInsert(scx *StatementContext, s *parse.PG, ins *pg_query.InsertStmt, pa
 			}
 		}
 		var rows [][]HScalar
+		what := make([]string, arity) // for errors, made once per column
+		for _, col := range targets {
+			what[col] = "column \"" + item.Desc.Names[col] + "\""
+		}
 		for _, l := range sel.ValuesLists {
 			items := l.GetList().GetItems()
 			if len(items) > len(targets) {
@@ -190,7 +212,7 @@ func planInsert(scx *StatementContext, s *parse.PG, ins *pg_query.InsertStmt, pa
 					if h, err = e.plan(it); err != nil {
 						return nil, err
 					}
-					if h, err = q.coerce(h, item.Desc.Types[col].Type, expr.Assignment, "column \""+item.Desc.Names[col]+"\""); err != nil {
+					if h, err = q.coerce(h, item.Desc.Types[col].Type, expr.Assignment, what[col]); err != nil {
 						return nil, q.errAt(err, nodeLocation(it))
 					}
 				}
@@ -199,6 +221,7 @@ func planInsert(scx *StatementContext, s *parse.PG, ins *pg_query.InsertStmt, pa
 			rows = append(rows, row)
 		}
 		src = valuesRel(rows)
+		valueRows = rows
 	default:
 		r, err := q.planQuery(nil, sel, nil)
 		if err != nil {
@@ -227,28 +250,47 @@ func planInsert(scx *StatementContext, s *parse.PG, ins *pg_query.InsertStmt, pa
 		src = HProject{Input: HMap{Input: rel, Scalars: m}, Outputs: rangeFrom(len(cols), len(cols))}
 	}
 	// Full-width rows: source columns, defaults elsewhere.
-	srcArity := len(src.Cols())
-	pos := map[int]int{}
+	pos := make([]int, arity)
+	defaults := make([]HScalar, arity)
+	for i := range pos {
+		pos[i] = -1
+	}
 	for k, t := range targets {
 		pos[t] = k
 	}
-	var full []HScalar
-	for i := 0; i < arity; i++ {
-		var h HScalar
-		if k, ok := pos[i]; ok {
-			h = HColumn{Index: k, Type: src.Cols()[k]}
-		} else if h, err = q.defaultFor(item, i); err != nil {
+	for i := range arity {
+		if pos[i] < 0 {
+			if defaults[i], err = q.defaultFor(item, i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	l := &lowerer{q: q, params: params}
+	lowerValues := func() (plan.Rel, error) {
+		srcArity := len(src.Cols())
+		var full []HScalar
+		for i := range arity {
+			h := defaults[i]
+			if k := pos[i]; k >= 0 {
+				h = HColumn{Index: k, Type: src.Cols()[k]}
+			}
+			full = append(full, notNullCheck(item, i, h))
+		}
+		return l.lowerTop(HProject{Input: HMap{Input: src, Scalars: full}, Outputs: rangeFrom(srcArity, arity)})
+	}
+	p := &InsertPlan{Table: item}
+	if valueRows != nil {
+		p.Rows, err = rowFreeValues(l, item, valueRows, pos, defaults)
+		if err != nil {
 			return nil, err
 		}
-		full = append(full, notNullCheck(item, i, h))
+		p.values = lowerValues
 	}
-	rel := HProject{Input: HMap{Input: src, Scalars: full}, Outputs: rangeFrom(srcArity, arity)}
-	l := &lowerer{q: q, params: params}
-	mir, err := l.lowerTop(rel)
-	if err != nil {
-		return nil, err
+	if p.Rows == nil {
+		if p.Values, err = lowerValues(); err != nil {
+			return nil, err
+		}
 	}
-	p := &InsertPlan{Table: item, Values: mir}
 	if ins.OnConflictClause != nil {
 		oc, err := planOnConflict(q, item, ins.OnConflictClause, params)
 		if err != nil {
@@ -263,6 +305,73 @@ func planInsert(scx *StatementContext, s *parse.PG, ins *pg_query.InsertStmt, pa
 	}
 	p.DependsOn = q.dependsOn()
 	return p, nil
+}
+
+// rowFreeValues lowers the rows of a VALUES list to one expression per
+// table column (pos: the VALUES item of each column, or -1 for its
+// default), or returns nil when an item needs a relation (a subquery, a
+// column reference, mz_now()).
+func rowFreeValues(l *lowerer, item *CatalogItem, rows [][]HScalar, pos []int, defaults []HScalar) ([][]expr.Scalar, error) {
+	for _, d := range defaults {
+		if d != nil && !rowFree(d) {
+			return nil, nil
+		}
+	}
+	for _, row := range rows {
+		for _, h := range row {
+			if !rowFree(h) {
+				return nil, nil
+			}
+		}
+	}
+	// Defaults are lowered once and shared by every row.
+	lowered := make([]expr.Scalar, len(defaults))
+	for i, d := range defaults {
+		if d == nil {
+			continue
+		}
+		e, err := l.scalar(notNullCheck(item, i, d), 0, colMap{}, nil)
+		if err != nil {
+			return nil, err
+		}
+		lowered[i] = e
+	}
+	out := make([][]expr.Scalar, len(rows))
+	for r, row := range rows {
+		es := make([]expr.Scalar, len(pos))
+		for i, k := range pos {
+			if k < 0 {
+				es[i] = lowered[i]
+				continue
+			}
+			e, err := l.scalar(notNullCheck(item, i, row[k]), 0, colMap{}, nil)
+			if err != nil {
+				return nil, err
+			}
+			es[i] = e
+		}
+		out[r] = es
+	}
+	return out, nil
+}
+
+// rowFree reports whether h can be evaluated without a row: literals,
+// parameters, errors, and calls and conditionals over those.
+func rowFree(h HScalar) bool {
+	switch x := h.(type) {
+	case HLiteral, HParam, HError:
+		return true
+	case HCall:
+		for _, a := range x.Args {
+			if !rowFree(a) {
+				return false
+			}
+		}
+		return true
+	case HIf:
+		return rowFree(x.Cond) && rowFree(x.Then) && rowFree(x.Else)
+	}
+	return false
 }
 
 func planOnConflict(q *qctx, item *CatalogItem, oc *pg_query.OnConflictClause, params []repr.Datum) (*OnConflict, error) {

@@ -210,7 +210,18 @@ func describePlan(cmd string, p Plan) string {
 			}
 		}
 	case *InsertPlan:
-		fmt.Fprintf(&b, "Insert into %s\n%s", x.Table.Name, plan.Explain(x.Values))
+		if x.Rows != nil {
+			fmt.Fprintf(&b, "Insert into %s\nValues (no relation)\n", x.Table.Name)
+			for _, r := range x.Rows {
+				parts := make([]string, len(r))
+				for i, e := range r {
+					parts[i] = fmt.Sprint(e)
+				}
+				fmt.Fprintf(&b, "  - (%s)\n", strings.Join(parts, ", "))
+			}
+		} else {
+			fmt.Fprintf(&b, "Insert into %s\n%s", x.Table.Name, plan.Explain(x.Values))
+		}
 		if x.OnConflict != nil {
 			fmt.Fprintf(&b, "on conflict cols=%v do_nothing=%v set=%v where=%v\n", x.OnConflict.Columns, x.OnConflict.DoNothing, x.OnConflict.Set, x.OnConflict.Where)
 		}

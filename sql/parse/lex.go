@@ -39,6 +39,14 @@ func (t token) punct(p string) bool { return t.kind == tokPunct && t.val == p }
 
 // scan returns the tokens of text without comments.
 func scan(text string) ([]token, error) {
+	if toks, ok := scanSimple(text); ok {
+		return toks, nil
+	}
+	return scanPG(text)
+}
+
+// scanPG is scan through PostgreSQL's scanner.
+func scanPG(text string) ([]token, error) {
 	res, err := pg_query.Scan(text)
 	if err != nil {
 		return nil, convertError(err, text, 0)
