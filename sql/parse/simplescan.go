@@ -58,48 +58,21 @@ func scanSimple(text string) ([]token, bool) {
 			if i > 0 && !isSpace(text[i-1]) && !strings.ContainsRune("(),;", rune(text[i-1])) {
 				return nil, false // a prefixed or adjoining string constant
 			}
-			var b strings.Builder
-			j := i + 1
-			for {
-				k := strings.IndexByte(text[j:], '\'')
-				if k < 0 {
-					return nil, false // unterminated: pg_query reports it
-				}
-				b.WriteString(text[j : j+k])
-				j += k + 1
-				if j < len(text) && text[j] == '\'' {
-					b.WriteByte('\'')
-					j++
-					continue
-				}
-				break
+			val, j, ok := scanQuoted(text, i)
+			if !ok {
+				return nil, false // unterminated: pg_query reports it
 			}
 			if continuesString(text, j) {
 				return nil, false
 			}
-			toks = append(toks, token{kind: tokString, val: b.String(), start: i, end: j})
+			toks = append(toks, token{kind: tokString, val: val, start: i, end: j})
 			i = j
 		case c == '"':
-			var b strings.Builder
-			j := i + 1
-			for {
-				k := strings.IndexByte(text[j:], '"')
-				if k < 0 {
-					return nil, false
-				}
-				b.WriteString(text[j : j+k])
-				j += k + 1
-				if j < len(text) && text[j] == '"' {
-					b.WriteByte('"')
-					j++
-					continue
-				}
-				break
-			}
-			if b.Len() == 0 || j < len(text) && (text[j] == '"' || text[j] == '\'') {
+			val, j, ok := scanQuoted(text, i)
+			if !ok || val == "" || j < len(text) && (text[j] == '"' || text[j] == '\'') {
 				return nil, false
 			}
-			toks = append(toks, token{kind: tokWord, val: b.String(), quoted: true, start: i, end: j})
+			toks = append(toks, token{kind: tokWord, val: val, quoted: true, start: i, end: j})
 			i = j
 		case c == '.' && i+1 < len(text) && text[i+1] == '.':
 			return nil, false // ".." is a token of its own
@@ -119,6 +92,28 @@ func scanSimple(text string) ([]token, bool) {
 		}
 	}
 	return toks, true
+}
+
+// scanQuoted reads the text quoted by text[i] (' or "), where a doubled
+// quote stands for one; it returns the value and the end of the quote.
+func scanQuoted(text string, i int) (string, int, bool) {
+	q := text[i]
+	var b strings.Builder
+	j := i + 1
+	for {
+		k := strings.IndexByte(text[j:], q)
+		if k < 0 {
+			return "", 0, false
+		}
+		b.WriteString(text[j : j+k])
+		j += k + 1
+		if j < len(text) && text[j] == q {
+			b.WriteByte(q)
+			j++
+			continue
+		}
+		return b.String(), j, true
+	}
 }
 
 func isSpace(c byte) bool {
