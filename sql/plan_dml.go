@@ -220,7 +220,7 @@ func planInsert(scx *StatementContext, s *parse.PG, ins *pg_query.InsertStmt, pa
 			}
 			rows = append(rows, row)
 		}
-		src = valuesRel(rows)
+		// src is built only when the rows need a relation (lowerValues).
 		valueRows = rows
 	default:
 		r, err := q.planQuery(nil, sel, nil)
@@ -267,6 +267,9 @@ func planInsert(scx *StatementContext, s *parse.PG, ins *pg_query.InsertStmt, pa
 	}
 	l := &lowerer{q: q, params: params}
 	lowerValues := func() (plan.Rel, error) {
+		if src == nil {
+			src = valuesRel(valueRows)
+		}
 		srcArity := len(src.Cols())
 		var full []HScalar
 		for i := range arity {
