@@ -340,14 +340,15 @@ func (ts *tableState) checkBulkKeys(rt *runtimeState, at repr.Timestamp, s *keyS
 	if err != nil {
 		return err
 	}
-	for _, i := range idx {
-		k := s.key(int(i))
-		cur.SeekKey(repr.Row(k))
-		if !cur.KeyValid() {
-			break
-		}
-		if bytes.Equal(cur.Key(), k) && cur.Count() > 0 {
-			return ts.duplicateKey(0, string(k))
+	keys := make([]repr.Row, len(idx))
+	for j, i := range idx {
+		keys[j] = s.key(int(i))
+	}
+	counts := make([]repr.Diff, len(keys))
+	cur.CountKeys(keys, counts)
+	for j, n := range counts {
+		if n > 0 {
+			return ts.duplicateKey(0, string(keys[j]))
 		}
 	}
 	return nil

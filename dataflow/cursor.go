@@ -74,22 +74,55 @@ func (c *Cursor) SeekKey(k repr.Row) {
 	}
 	for i := range c.runs {
 		r := &c.runs[i]
-		n := r.b.Keys()
-		if r.k >= n || bytes.Compare(r.b.key(r.k), k) >= 0 {
-			continue
-		}
-		// r.k < k: find hi with key(hi) >= k (or n), then search (lo, hi].
-		lo, step := r.k, 1
-		hi := lo + step
-		for hi < n && bytes.Compare(r.b.key(hi), k) < 0 {
-			lo = hi
-			step *= 2
-			hi = lo + step
-		}
-		hi = min(hi, n)
-		r.k = lo + 1 + slicesSearch(hi-lo-1, func(j int) bool { return bytes.Compare(r.b.key(lo+1+j), k) >= 0 })
+		r.k = gallop(r.b, r.k, k)
 	}
 	c.rebuild()
+}
+
+// gallop returns the index of the first key >= k in b at or after from
+// (b.Keys() if none): it probes 1, 2, 4, ... keys ahead of from, then
+// searches the last step.
+func gallop(b *Batch, from int, k repr.Row) int {
+	n := b.Keys()
+	if from >= n || bytes.Compare(b.key(from), k) >= 0 {
+		return from
+	}
+	// key(from) < k: find hi with key(hi) >= k (or n), then search (lo, hi].
+	lo, step := from, 1
+	hi := lo + step
+	for hi < n && bytes.Compare(b.key(hi), k) < 0 {
+		lo = hi
+		step *= 2
+		hi = lo + step
+	}
+	hi = min(hi, n)
+	return lo + 1 + slicesSearch(hi-lo-1, func(j int) bool { return bytes.Compare(b.key(lo+1+j), k) >= 0 })
+}
+
+// CountKeys adds to counts[i] the multiplicity of keys[i] as of the
+// cursor's time, summed over its vals; keys must be in ascending order.
+// It walks each batch once, galloping from key to key, and neither merges
+// batches nor loads vals: the cheap way to ask which of many keys are
+// present (a bulk insert's key check). The cursor's position is unchanged.
+func (c *Cursor) CountKeys(keys []repr.Row, counts []repr.Diff) {
+	for i := range c.runs {
+		b := c.runs[i].b
+		k := 0
+		for j, key := range keys {
+			if k = gallop(b, k, key); k >= b.Keys() {
+				break
+			}
+			if !bytes.Equal(b.key(k), key) {
+				continue
+			}
+			s, e := b.updRange(k)
+			for u := s; u < e; u++ {
+				if b.time(u) <= c.asOf {
+					counts[j] += b.diff(u)
+				}
+			}
+		}
+	}
 }
 
 // rebuild heapifies the runs that have keys left and loads the first key.

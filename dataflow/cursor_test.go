@@ -15,7 +15,7 @@ type kv struct{ k, v string }
 
 // TestCursorOracle: random updates with retractions at increasing times,
 // inserted into a trace of W shards; at random times the merging cursor,
-// SeekKey and Lookup agree with a naive accumulation of every update at
+// SeekKey, Lookup and CountKeys agree with a naive accumulation of every update at
 // times <= asOf, in key then val order, with no zero multiplicities.
 func TestCursorOracle(t *testing.T) {
 	forSeeds(t, 50, func(t *testing.T, seed uint64, w int) {
@@ -116,6 +116,33 @@ func TestCursorOracle(t *testing.T) {
 				if fmt.Sprint(lk) != fmt.Sprint(wk) {
 					t.Fatalf("lookup %s as of %d: got %v want %v", target, asOf, lk, wk)
 				}
+			}
+			// CountKeys sums each key's multiplicities, keys absent or
+			// retracted counting zero, and leaves the cursor where it was.
+			c.Rewind()
+			before := c.KeyValid()
+			var keys []repr.Row
+			for k := int64(0); k < 14; k++ {
+				if r.IntN(2) == 0 {
+					keys = append(keys, irow(k))
+				}
+			}
+			sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) < 0 })
+			counts := make([]repr.Diff, len(keys))
+			c.CountKeys(keys, counts)
+			for i, k := range keys {
+				var n repr.Diff
+				for p, d := range want {
+					if p.k == string(k) {
+						n += d
+					}
+				}
+				if counts[i] != n {
+					t.Fatalf("CountKeys %s as of %d: got %d want %d", k, asOf, counts[i], n)
+				}
+			}
+			if c.KeyValid() != before || (before && !bytes.Equal(c.Key(), repr.Row(order[0].k))) {
+				t.Fatal("CountKeys moved the cursor")
 			}
 		}
 	})

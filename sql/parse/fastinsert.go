@@ -24,6 +24,9 @@ import (
 // and the scanner has already tokenised it.
 func fastInsert(sp Span, toks []token) (*PG, bool) {
 	p := &parser{sp: sp, toks: toks}
+	// Constants are about every other token: their nodes come from one
+	// allocation rather than five each.
+	p.consts = make([]constNode, 0, len(toks)/2+1)
 	if !p.next().is("insert") || !p.next().is("into") {
 		return nil, false
 	}
@@ -108,6 +111,30 @@ func (p *parser) fastRangeVar() (*pg_query.RangeVar, bool) {
 // (keywords, even unreserved ones, are left to PostgreSQL's grammar).
 func isName(t token) bool { return t.kind == tokWord && (t.quoted || !t.kw) }
 
+// constNode holds the nodes of one constant of a VALUES list.
+type constNode struct {
+	node pg_query.Node
+	wrap pg_query.Node_AConst
+	c    pg_query.A_Const
+	ival pg_query.A_Const_Ival
+	i    pg_query.Integer
+	sval pg_query.A_Const_Sval
+	s    pg_query.String
+}
+
+// newConst returns a node holding an empty A_Const, and the A_Const.
+func (p *parser) newConst(loc int) (*constNode, *pg_query.Node) {
+	if len(p.consts) == cap(p.consts) {
+		p.consts = make([]constNode, 0, 64)
+	}
+	p.consts = p.consts[:len(p.consts)+1]
+	b := &p.consts[len(p.consts)-1]
+	b.c.Location = int32(loc)
+	b.wrap.AConst = &b.c
+	b.node.Node = &b.wrap
+	return b, &b.node
+}
+
 // fastConst reads one VALUES item.
 func (p *parser) fastConst() (*pg_query.Node, bool) {
 	t := p.next()
@@ -122,7 +149,11 @@ func (p *parser) fastConst() (*pg_query.Node, bool) {
 		if n := p.peek(); n.kind == tokString {
 			return nil, false // 'a' 'b' continues the constant
 		}
-		return aconst(&pg_query.A_Const{Val: &pg_query.A_Const_Sval{Sval: &pg_query.String{Sval: t.val}}, Location: int32(t.start)})
+		b, n := p.newConst(t.start)
+		b.s.Sval = t.val
+		b.sval.Sval = &b.s
+		b.c.Val = &b.sval
+		return n, true
 	case t.kind == tokNumber:
 		return p.fastNumber(t.val, false, t.start)
 	case t.punct("-"):
@@ -162,19 +193,21 @@ func (p *parser) fastNumber(text string, neg bool, loc int) (*pg_query.Node, boo
 	if !digits || text == "" || (!isInt && !strings.ContainsAny(text, "0123456789")) {
 		return nil, false
 	}
-	c := &pg_query.A_Const{Location: int32(loc)}
+	b, n := p.newConst(loc)
 	if isInt {
 		if v, err := strconv.ParseInt(text, 10, 32); err == nil {
 			if neg {
 				v = -v
 			}
-			c.Val = &pg_query.A_Const_Ival{Ival: &pg_query.Integer{Ival: int32(v)}}
-			return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: c}}, true
+			b.i.Ival = int32(v)
+			b.ival.Ival = &b.i
+			b.c.Val = &b.ival
+			return n, true
 		}
 	}
 	if neg {
 		text = "-" + text
 	}
-	c.Val = &pg_query.A_Const_Fval{Fval: &pg_query.Float{Fval: text}}
-	return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: c}}, true
+	b.c.Val = &pg_query.A_Const_Fval{Fval: &pg_query.Float{Fval: text}}
+	return n, true
 }

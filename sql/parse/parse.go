@@ -31,11 +31,14 @@ func Parse(sqlText string) ([]Statement, error) {
 		lead = toks[first].start - start
 		text = text[lead:]
 		s0 := start + lead
-		chunk := make([]token, lastTok-first)
-		for i, t := range toks[first:lastTok] {
-			t.start -= s0
-			t.end -= s0
-			chunk[i] = t
+		chunk := toks[first:lastTok]
+		if s0 != 0 {
+			chunk = make([]token, lastTok-first)
+			for i, t := range toks[first:lastTok] {
+				t.start -= s0
+				t.end -= s0
+				chunk[i] = t
+			}
 		}
 		// Trim a trailing comment-only tail: end at the last token.
 		text = text[:chunk[len(chunk)-1].end]
@@ -97,6 +100,8 @@ type parser struct {
 	sp   Span
 	toks []token
 	i    int
+	// consts holds the nodes of fastInsert's constants.
+	consts []constNode
 }
 
 func (p *parser) peekN(n int) token {

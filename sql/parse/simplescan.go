@@ -98,8 +98,12 @@ func scanSimple(text string) ([]token, bool) {
 // quote stands for one; it returns the value and the end of the quote.
 func scanQuoted(text string, i int) (string, int, bool) {
 	q := text[i]
-	var b strings.Builder
 	j := i + 1
+	if k := strings.IndexByte(text[j:], q); k >= 0 && (j+k+1 >= len(text) || text[j+k+1] != q) {
+		// No doubled quote: the value is a substring of text.
+		return text[j : j+k], j + k + 1, true
+	}
+	var b strings.Builder
 	for {
 		k := strings.IndexByte(text[j:], q)
 		if k < 0 {
