@@ -109,6 +109,13 @@ func (s *session) settle() {
 // statement_timeout (deadline, zero for none) also bounds the reading of
 // the rows, which outlives Execute.
 func (s *session) trackResult(res wire.Result, deadline time.Time) wire.Result {
+	if _, done := res.Rows.(*sliceRows); done {
+		// Rows computed in full (RETURNING, SHOW, FETCH) are no work left
+		// to bound: a write's RETURNING rows come after its commit, and a
+		// deadline passed during the commit must not tell the client the
+		// committed write failed.
+		deadline = time.Time{}
+	}
 	switch {
 	case res.Rows != nil:
 		res.Rows = &activeRows{Rows: res.Rows, s: s, deadline: deadline}

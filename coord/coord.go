@@ -113,6 +113,19 @@ type Coordinator struct {
 	groups         map[string]*sourceGroup
 	deferredGroups []*sourceGroup
 	bindings       map[plan.GlobalID]storage.Binding
+	// testHook, when set (by tests only), is called at the named points of
+	// a commit: "queued" by the committing session once its transaction
+	// is queued (before it takes the lock), "append" under the lock once
+	// the group passed its checks and before its log record is written,
+	// "durable" once the record is durable and before any input sees it.
+	testHook atomic.Pointer[func(point string)]
+}
+
+// hook calls the test hook, if any, at point.
+func (c *Coordinator) hook(point string) {
+	if f := c.testHook.Load(); f != nil {
+		(*f)(point)
+	}
 }
 
 // dataflowState is a persistent dataflow: a table's or source's input
@@ -331,9 +344,11 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 	ctx := c.ctx
 	t := c.nextTimestampLocked()
 	if w != nil && len(w.updates) > 0 {
+		c.hook("append")
 		if err := c.store.AppendTableWrite(ctx, t, w.updates); err != nil {
 			return 0, pgcode.Wrap(err, pgcode.IOError, "could not persist the write: "+err.Error())
 		}
+		c.hook("durable")
 		c.reserveInputsLocked(w.updates)
 		for _, u := range w.updates {
 			it := c.cat.items[plan.GlobalID(u.Table)]

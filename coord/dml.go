@@ -764,6 +764,7 @@ func (c *Coordinator) commitWrites(ctx context.Context, writes []storage.TableUp
 	c.commitMu.Lock()
 	c.commitQ = append(c.commitQ, req)
 	c.commitMu.Unlock()
+	c.hook("queued")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !req.done {
