@@ -46,13 +46,21 @@ type creating struct {
 	desc    *repr.RelationDesc
 }
 
-// persistLocked appends a catalog record durably.
+// persistLocked appends a catalog record durably. ctx is the client's: a
+// client that gave up before the record is written leaves no trace. The
+// append itself runs under the coordinator's context: the store reports a
+// cancelled context only once the record is durable, and a durable change
+// must reach the catalog in memory too (a cancelled DDL used to fail here
+// and then appear, or vanish, at the next restart).
 func (c *Coordinator) persistLocked(ctx context.Context, rec catalogRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("coord: encode catalog record: %w", err)
 	}
-	if err := c.store.AppendCatalog(ctx, b); err != nil {
+	if err := c.store.AppendCatalog(c.ctx, b); err != nil {
 		return pgcode.Wrap(err, pgcode.IOError, "could not persist the catalog change: "+err.Error())
 	}
 	c.catalogRecs = append(c.catalogRecs, b)
@@ -216,6 +224,8 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 			if err := c.dropItemsLocked(ctx, []plan.GlobalID{old.ID}, persist); err != nil {
 				return err
 			}
+			// The old view's drop is durable: the replacement completes.
+			ctx = context.WithoutCancel(ctx)
 		default:
 			return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
 		}
@@ -328,11 +338,17 @@ func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, p
 	if persist {
 		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: it.searchPath}); err != nil {
 			g.Close()
+			if it.uniqueOn != nil {
+				it.uniqueOn.dropUniqueKey(name)
+			}
 			return err
 		}
 	}
 	if err := c.cat.insert(it); err != nil {
 		g.Close()
+		if it.uniqueOn != nil {
+			it.uniqueOn.dropUniqueKey(name)
+		}
 		return err
 	}
 	return c.addDataflowLocked(id, g)
@@ -507,7 +523,9 @@ func (c *Coordinator) dropItemsLocked(ctx context.Context, ids []plan.GlobalID, 
 			it.uniqueOn.dropUniqueKey(it.Name.Item)
 		}
 		if (it.Kind == sql.KindTable || it.Kind == sql.KindSource) && persist {
-			if err := c.store.DropTable(ctx, uint64(id)); err != nil {
+			// The drop is durable: forgetting the contents must not stop
+			// half way because the client went away.
+			if err := c.store.DropTable(c.ctx, uint64(id)); err != nil {
 				return err
 			}
 		}
@@ -550,9 +568,15 @@ func (c *Coordinator) dropSchemas(ctx context.Context, p *sql.DropPlan) error {
 		if err := c.dropItemsLocked(ctx, all, true); err != nil {
 			return err
 		}
+		if len(all) > 0 {
+			// The schema's objects are dropped durably: the statement
+			// completes whatever the client does.
+			ctx = context.WithoutCancel(ctx)
+		}
 		if err := c.persistLocked(ctx, catalogRecord{Op: "drop_schema", Name: sc.name}); err != nil {
 			return err
 		}
+		ctx = context.WithoutCancel(ctx)
 		delete(c.cat.schemas, sc.name)
 		c.cat.version++
 	}
