@@ -12,7 +12,6 @@ import (
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
-	"github.com/viewd/viewd/wire"
 )
 
 // The clock (coord.go): the timestamp oracle, stepping, AS OF, since, and
@@ -30,7 +29,7 @@ func newFakeClock() *fakeClock {
 	return f
 }
 
-func (f *fakeClock) now() repr.Timestamp { return repr.Timestamp(f.ms.Load()) }
+func (f *fakeClock) now() repr.Timestamp  { return repr.Timestamp(f.ms.Load()) }
 func (f *fakeClock) add(ms uint64) uint64 { return f.ms.Add(ms) }
 func (f *fakeClock) set(ms uint64)        { f.ms.Store(ms) }
 
@@ -134,13 +133,13 @@ func TestClockAsOf(t *testing.T) {
 		{"SELECT k, v FROM t", ts1, []string{"1 10"}},
 		{"SELECT k, v FROM t", ts1 + 1, []string{"1 10", "2 20"}},
 		{"SELECT k, v FROM t", ts2, []string{"1 11", "2 20"}},
-		{"SELECT v FROM t WHERE k = 1", ts1, []string{"10"}},      // a lookup
-		{"SELECT v FROM t WHERE k = 2", ts1, nil},                 // a lookup
-		{"SELECT k FROM t WHERE v > 10", ts1 + 1, []string{"2"}},  // a scan
-		{"SELECT count(*) FROM t a, t b", ts1, []string{"1"}},     // a dataflow
-		{"SELECT count(*) FROM t a, t b", ts2, []string{"4"}},     // a dataflow
-		{"SELECT s FROM tm", ts1, []string{"10"}},                 // a view's output
-		{"SELECT s FROM tm", ts2, []string{"31"}},                 // a view's output
+		{"SELECT v FROM t WHERE k = 1", ts1, []string{"10"}},     // a lookup
+		{"SELECT v FROM t WHERE k = 2", ts1, nil},                // a lookup
+		{"SELECT k FROM t WHERE v > 10", ts1 + 1, []string{"2"}}, // a scan
+		{"SELECT count(*) FROM t a, t b", ts1, []string{"1"}},    // a dataflow
+		{"SELECT count(*) FROM t a, t b", ts2, []string{"4"}},    // a dataflow
+		{"SELECT s FROM tm", ts1, []string{"10"}},                // a view's output
+		{"SELECT s FROM tm", ts2, []string{"31"}},                // a view's output
 		{"SELECT mz_now()", ts1, []string{strconv.FormatUint(ts1, 10)}},
 	} {
 		sameRows(t, fmt.Sprintf("%s AS OF %d", tc.q, tc.at), s.query(fmt.Sprintf("%s AS OF %d", tc.q, tc.at)), tc.want)
@@ -224,14 +223,7 @@ func TestClockSinceAndHolds(t *testing.T) {
 	s.exec("BEGIN", "DECLARE cur CURSOR FOR SELECT k FROM t")
 	// The portal: an Execute whose rows are read in parts, later.
 	o := newTestSession(t, c)
-	st, err := o.s.Prepare(context.Background(), "SELECT k FROM t", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := o.s.Execute(context.Background(), st, nil, wire.ExecuteOptions{Protocol: wire.ProtocolExtended, StatementsInQuery: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := o.start(context.Background(), "SELECT k FROM t")
 	defer res.Rows.Close()
 	first, err := drainRows(context.Background(), res.Rows, 10)
 	if err != nil || len(first) != 10 {
@@ -315,20 +307,11 @@ func TestClockQuietDataflows(t *testing.T) {
 	)
 	from := nowOf(c)
 	sub := newTestSession(t, c)
-	st, err := sub.s.Prepare(context.Background(), fmt.Sprintf("SUBSCRIBE ma WITH (PROGRESS) AS OF %d", from), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := sub.s.Execute(context.Background(), st, nil, wire.ExecuteOptions{Protocol: wire.ProtocolExtended, StatementsInQuery: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := sub.start(context.Background(), fmt.Sprintf("SUBSCRIBE ma WITH (PROGRESS) AS OF %d", from))
 	defer res.Rows.Close()
-	var writes []uint64
 	for i := range 20 {
 		s.exec(fmt.Sprintf("INSERT INTO b VALUES (%d)", i))
 		ts := nowOf(c)
-		writes = append(writes, ts)
 		if got := s.one(fmt.Sprintf("SELECT n, s FROM ma AS OF %d", ts)); got != "1 5" {
 			t.Fatalf("ma at %d: %s", ts, got)
 		}
@@ -336,8 +319,11 @@ func TestClockQuietDataflows(t *testing.T) {
 			t.Fatalf("ma's index at %d: %s", ts, got)
 		}
 	}
+	// (The SUBSCRIBE makes the clock tick: a's write commits after
+	// before, at or before after.)
+	before := nowOf(c)
 	s.exec("INSERT INTO a VALUES (7)")
-	changed := nowOf(c)
+	after := nowOf(c)
 	sameRows(t, "ma after a changed", s.query("SELECT n, s FROM ma"), []string{"2 12"})
 	// The subscription: its snapshot at from, progress past every write
 	// to b with no change, then the change at a's write.
@@ -345,7 +331,7 @@ func TestClockQuietDataflows(t *testing.T) {
 	defer cancel()
 	var changes []string
 	progressed := uint64(0)
-	for progressed <= changed {
+	for progressed <= after {
 		row, err := res.Rows.Next(ctx)
 		if err != nil {
 			t.Fatalf("subscribe: %v (changes %v, progress %d)", err, changes, progressed)
@@ -358,8 +344,12 @@ func TestClockQuietDataflows(t *testing.T) {
 		}
 		changes = append(changes, strings.Join(append([]string{f[0]}, f[2:]...), " "))
 	}
-	sameRows(t, "subscription changes", changes, []string{fmt.Sprintf("%d 1 1 5", from), fmt.Sprintf("%d -1 1 5", changed), fmt.Sprintf("%d 1 2 12", changed)})
-	if writes[len(writes)-1] >= changed {
-		t.Fatalf("write timestamps %v not before %d", writes, changed)
+	if len(changes) != 3 {
+		t.Fatalf("subscription changes %v, want the snapshot and one change", changes)
 	}
+	changed := strings.Fields(changes[1])[0]
+	if at, _ := strconv.ParseUint(changed, 10, 64); at <= before || at > after {
+		t.Fatalf("the change at %d, not in (%d, %d]", at, before, after)
+	}
+	sameRows(t, "subscription changes", changes, []string{fmt.Sprintf("%d 1 1 5", from), changed + " -1 1 5", changed + " 1 2 12"})
 }

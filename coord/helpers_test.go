@@ -140,6 +140,22 @@ func (ts *testSession) tag(q string) string {
 	return tag
 }
 
+// start executes q (extended protocol) and returns its result without
+// reading it: a SUBSCRIBE, or a portal read in parts. The caller closes
+// its rows.
+func (ts *testSession) start(ctx context.Context, q string) wire.Result {
+	ts.t.Helper()
+	st, err := ts.s.Prepare(ctx, q, nil)
+	if err != nil {
+		ts.t.Fatalf("%s: %v", q, err)
+	}
+	res, err := ts.s.Execute(ctx, st, nil, wire.ExecuteOptions{Protocol: wire.ProtocolExtended, StatementsInQuery: 1})
+	if err != nil {
+		ts.t.Fatalf("%s: %v", q, err)
+	}
+	return res
+}
+
 // copyIn runs COPY table FROM STDIN with rows (each row's datums), and
 // commits it with ctx.
 func (ts *testSession) copyIn(ctx context.Context, table string, rows [][]repr.Datum) error {

@@ -500,14 +500,7 @@ func TestReturningDuringSubscribe(t *testing.T) {
 	s := newTestSession(t, c)
 	s.exec("CREATE TABLE r (k int PRIMARY KEY)")
 	sub := newTestSession(t, c)
-	st, err := sub.s.Prepare(context.Background(), "SUBSCRIBE r", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := sub.s.Execute(context.Background(), st, nil, wire.ExecuteOptions{Protocol: wire.ProtocolExtended, StatementsInQuery: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := sub.start(context.Background(), "SUBSCRIBE r")
 	defer res.Rows.Close()
 	const n = 200
 	var wg sync.WaitGroup
