@@ -218,12 +218,14 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	c.deferredGroups = nil
 	c.mu.Unlock()
-	c.wg.Add(2)
-	go c.tickLoop()
-	go c.memoryLoop()
+	// Logged before the loops start: the tick loop changes now and the
+	// catalog under the lock.
 	c.log.Info("coord: opened", "data-dir", cfg.DataDir, "items", len(c.cat.items), "timestamp", uint64(c.now),
 		"storage", loaded.Round(time.Millisecond), "catalog", replayed.Round(time.Millisecond),
 		"first-step", time.Since(stepStart).Round(time.Millisecond), "total", time.Since(began).Round(time.Millisecond))
+	c.wg.Add(2)
+	go c.tickLoop()
+	go c.memoryLoop()
 	return c, nil
 }
 
