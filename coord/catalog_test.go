@@ -124,9 +124,7 @@ func TestCatalogObjects(t *testing.T) {
 	// Renames: objects that read a renamed one keep reading it.
 	bumps("ALTER TABLE t RENAME TO t2")
 	s.fails("SELECT * FROM t", pgcode.UndefinedTable)
-	if got := s.one("SELECT count(*) FROM t2"); got != "50" {
-		t.Fatalf("t2: %s", got)
-	}
+	s.want("SELECT count(*) FROM t2", "50")
 	bumps("ALTER VIEW tv RENAME TO tv3")
 	bumps("ALTER MATERIALIZED VIEW tm RENAME TO tm3")
 	bumps("ALTER INDEX t_v_idx RENAME TO t2_v")
@@ -188,47 +186,29 @@ func TestCatalogSearchPath(t *testing.T) {
 	s.fails("CREATE TABLE nosuch.b (y int)", pgcode.InvalidSchemaName)
 	s.fails("CREATE TABLE pg_catalog.b (y int)", pgcode.InsufficientPrivilege)
 	s.fails("SELECT * FROM nosuch.a", pgcode.InvalidSchemaName)
-	if got := s.one("SELECT x FROM a"); got != "2" {
-		t.Fatalf("a with the default search_path: %s", got)
-	}
+	s.want("SELECT x FROM a", "2")
 	s.exec("SET search_path = s, public")
-	if got := s.one("SELECT x FROM a"); got != "1" {
-		t.Fatalf("a with search_path s, public: %s", got)
-	}
+	s.want("SELECT x FROM a", "1")
 	s.exec("CREATE TABLE b (y int)", "CREATE VIEW va AS SELECT x FROM a")
 	s.fails("SELECT * FROM public.b", pgcode.UndefinedTable)
-	if got := s.one("SELECT count(*) FROM s.b"); got != "0" {
-		t.Fatalf("s.b: %s", got)
-	}
+	s.want("SELECT count(*) FROM s.b", "0")
 	s.exec("SET search_path = nosuch, public")
-	if got := s.one("SELECT x FROM a"); got != "2" {
-		t.Fatalf("a with search_path nosuch, public: %s", got)
-	}
+	s.want("SELECT x FROM a", "2")
 	s.exec("CREATE TABLE c (z int)")
-	if got := s.one("SELECT schema_name FROM mz_tables WHERE name = 'c'"); got != "public" {
-		t.Fatalf("c was created in %s", got)
-	}
+	s.want("SELECT schema_name FROM mz_tables WHERE name = 'c'", "public")
 	s.exec("SET search_path = nosuch")
 	s.fails("CREATE TABLE d (z int)", pgcode.InvalidSchemaName)
 	// The system catalogs come first whatever the path: a user table
 	// named pg_class does not hide pg_catalog's.
 	s.exec("RESET search_path", "CREATE TABLE pg_class (z int)", "INSERT INTO public.pg_class VALUES (7)")
-	if got := s.one("SELECT count(*) > 1 FROM pg_class"); got != "t" {
-		t.Fatalf("pg_class resolved to the user's table: %s", got)
-	}
-	if got := s.one("SELECT z FROM public.pg_class"); got != "7" {
-		t.Fatalf("public.pg_class: %s", got)
-	}
+	s.want("SELECT count(*) > 1 FROM pg_class", "t")
+	s.want("SELECT z FROM public.pg_class", "7")
 	// The view reads s.a, as resolved when it was created, whatever the
 	// path now and after a restart.
-	if got := s.one("SELECT x FROM s.va"); got != "1" {
-		t.Fatalf("s.va: %s", got)
-	}
+	s.want("SELECT x FROM s.va", "1")
 	c = reopen(t, c)
 	s = newTestSession(t, c)
-	if got := s.one("SELECT x FROM s.va"); got != "1" {
-		t.Fatalf("s.va after restart: %s", got)
-	}
+	s.want("SELECT x FROM s.va", "1")
 	sameRows(t, "schemas", s.query("SHOW SCHEMAS"), []string{"information_schema", "mz_catalog", "mz_internal", "pg_catalog", "public", "s"})
 
 	s.fails("DROP SCHEMA s", pgcode.DependentObjectsStillExist)
@@ -365,9 +345,7 @@ func TestCatalogCancelledDDL(t *testing.T) {
 	c = reopen(t, c)
 	s = newTestSession(t, c)
 	check("after cancelled DDL and restart")
-	if got := s.one("SELECT count(*) FROM u WHERE a = 1"); got != "2" {
-		t.Fatalf("u after restart: %s rows with a = 1", got)
-	}
+	s.want("SELECT count(*) FROM u WHERE a = 1", "2")
 	s.exec("CREATE TABLE x (a int)", "CREATE UNIQUE INDEX ub ON u (b)")
 	s.fails("INSERT INTO u VALUES (3, 2)", pgcode.UniqueViolation)
 }

@@ -74,9 +74,7 @@ func TestClockOracle(t *testing.T) {
 		// reads at the write's timestamp and sees the write, in the
 		// table and in the view.
 		want := fmt.Sprintf("%d %d %d", k, k, ts)
-		if got := o.one("SELECT (SELECT count(*) FROM t), (SELECT n FROM tc), mz_now()"); got != want {
-			t.Fatalf("read after write %d (committed at %d): %s, want %s", k, ts, got, want)
-		}
+		o.want("SELECT (SELECT count(*) FROM t), (SELECT n FROM tc), mz_now()", want)
 		return ts
 	}
 	for k := 1; k <= 20; k++ {
@@ -239,9 +237,7 @@ func TestClockSinceAndHolds(t *testing.T) {
 	w := newTestSession(t, c)
 	w.fails(fmt.Sprintf("SELECT count(*) FROM t AS OF %d", ts1), pgcode.InvalidParameterValue)
 	w.fails(fmt.Sprintf("SELECT count(*) FROM t AS OF %d", since-1), pgcode.InvalidParameterValue)
-	if got := w.one(fmt.Sprintf("SELECT count(*) FROM t AS OF %d", since)); got != "0" {
-		t.Fatalf("AS OF since: %s", got)
-	}
+	w.want(fmt.Sprintf("SELECT count(*) FROM t AS OF %d", since), "0")
 	rest, err := drainRows(context.Background(), res.Rows, -1)
 	if err != nil || len(first)+len(rest) != 100 {
 		t.Fatalf("the portal after since moved past it: %d+%d rows, %v", len(first), len(rest), err)
@@ -312,12 +308,8 @@ func TestClockQuietDataflows(t *testing.T) {
 	for i := range 20 {
 		s.exec(fmt.Sprintf("INSERT INTO b VALUES (%d)", i))
 		ts := nowOf(c)
-		if got := s.one(fmt.Sprintf("SELECT n, s FROM ma AS OF %d", ts)); got != "1 5" {
-			t.Fatalf("ma at %d: %s", ts, got)
-		}
-		if got := s.one(fmt.Sprintf("SELECT s FROM ma WHERE n = 1 AS OF %d", ts)); got != "5" {
-			t.Fatalf("ma's index at %d: %s", ts, got)
-		}
+		s.want(fmt.Sprintf("SELECT n, s FROM ma AS OF %d", ts), "1 5")
+		s.want(fmt.Sprintf("SELECT s FROM ma WHERE n = 1 AS OF %d", ts), "5")
 	}
 	// (The SUBSCRIBE makes the clock tick: a's write commits after
 	// before, at or before after.)

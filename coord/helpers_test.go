@@ -130,6 +130,14 @@ func (ts *testSession) one(q string) string {
 	return rows[0]
 }
 
+// want runs a query that must return the one row want.
+func (ts *testSession) want(q, want string) {
+	ts.t.Helper()
+	if got := ts.one(q); got != want {
+		ts.t.Fatalf("%s: %q, want %q", q, got, want)
+	}
+}
+
 // tag runs a statement that must succeed and returns its command tag.
 func (ts *testSession) tag(q string) string {
 	ts.t.Helper()

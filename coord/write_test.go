@@ -486,12 +486,8 @@ func TestWriteTimeoutRepro(t *testing.T) {
 			sum += a
 		}
 		want := fmt.Sprintf("%d %d", len(model), sum)
-		if got := s.one("SELECT count(*), sum(b) FROM pk"); got != want {
-			t.Fatalf("%s: table: %s, want %s", what, got, want)
-		}
-		if got := s.one("SELECT n, s FROM pkv"); got != want {
-			t.Fatalf("%s: view: %s, want %s", what, got, want)
-		}
+		s.want("SELECT count(*), sum(b) FROM pk", want)
+		s.want("SELECT n, s FROM pkv", want)
 		for _, a := range []int{5, rows + 5, 2*rows + 5, 3*rows + 5} {
 			if model[a] {
 				s.fails(fmt.Sprintf("INSERT INTO pk VALUES (%d, 0)", a), pgcode.UniqueViolation)
