@@ -116,6 +116,9 @@ func isTxnEnd(p *parse.PG) bool {
 // run executes a plan.
 func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 	c := s.c
+	if what := writeKind(p); what != "" && s.readOnlyNow() {
+		return wire.Result{}, pgcode.New(pgcode.ReadOnlySQLTransaction, "cannot execute %s in a read-only transaction", what)
+	}
 	switch p := p.(type) {
 	case *sql.SelectPlan:
 		rows, err := s.selectRows(ctx, &p.Query, p.AsOf, p.AtLeast)
@@ -174,7 +177,7 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 	case *sql.ShowVariablePlan:
 		return s.showVar(p.Name)
 	case *sql.TransactionPlan:
-		return s.transaction(ctx, p)
+		return s.transactionModes(ctx, p)
 	case *sql.ShowObjectsPlan:
 		rows, err := s.showObjects(p)
 		if err != nil {
@@ -236,6 +239,68 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 		return wire.Result{Tag: "DEALLOCATE"}, nil
 	}
 	return wire.Result{}, pgcode.New(pgcode.FeatureNotSupported, "statement %T is not supported", p)
+}
+
+// writeKind names the statement a read-only transaction may not run
+// ("" for statements it may).
+func writeKind(p sql.Plan) string {
+	switch p := p.(type) {
+	case *sql.InsertPlan:
+		return "INSERT"
+	case *sql.UpdatePlan:
+		return "UPDATE"
+	case *sql.DeletePlan:
+		return "DELETE"
+	case *sql.CopyFromPlan:
+		return "COPY FROM"
+	case *sql.CreateTablePlan:
+		return "CREATE TABLE"
+	case *sql.CreateViewPlan:
+		if p.Materialized {
+			return "CREATE MATERIALIZED VIEW"
+		}
+		return "CREATE VIEW"
+	case *sql.CreateIndexPlan:
+		return "CREATE INDEX"
+	case *sql.CreateSchemaPlan:
+		return "CREATE SCHEMA"
+	case *sql.CreateConnectionPlan:
+		return "CREATE CONNECTION"
+	case *sql.CreateSourcePlan:
+		return "CREATE SOURCE"
+	case *sql.DropPlan:
+		return "DROP " + strings.ToUpper(p.Kind)
+	case *sql.AlterRenamePlan:
+		return "ALTER " + strings.ToUpper(p.Kind)
+	}
+	return ""
+}
+
+// transactionModes runs a transaction statement and what PostgreSQL ties
+// to the block around it: its READ ONLY mode (BEGIN READ ONLY, SET
+// TRANSACTION READ ONLY, default_transaction_read_only) and the end of
+// the SETs made in it.
+func (s *session) transactionModes(ctx context.Context, p *sql.TransactionPlan) (wire.Result, error) {
+	explicit, failed := s.txn.explicit, s.txn.failed
+	res, err := s.transaction(ctx, p)
+	switch {
+	case p.Kind == "begin" && !explicit && s.txn.explicit:
+		s.varUndo = nil
+		s.txn.readOnly = s.vars.must("default_transaction_read_only") == "on"
+		s.applyModes(p.Options)
+	case p.Kind == "set transaction" && s.txn.explicit:
+		s.applyModes(p.Options)
+	case explicit && !s.txn.explicit:
+		s.endBlockVars(p.Kind == "commit" && !failed && err == nil)
+	}
+	return res, err
+}
+
+// applyModes applies BEGIN's or SET TRANSACTION's READ ONLY / READ WRITE.
+func (s *session) applyModes(opts map[string]string) {
+	if v, ok := opts["transaction_read_only"]; ok {
+		s.txn.readOnly = v == "1" || v == "on" || v == "true"
+	}
 }
 
 // ddl runs a catalog change. DDL is not allowed inside an explicit

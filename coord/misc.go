@@ -65,9 +65,6 @@ func (s *session) explain(p *sql.ExplainPlan) (string, error) {
 
 // setVar executes SET.
 func (s *session) setVar(p *sql.SetVariablePlan) (wire.Result, error) {
-	if p.Default {
-		return s.resetVar(p.Name)
-	}
 	name := p.Name
 	switch name {
 	case "time zone", "timezone":
@@ -78,9 +75,49 @@ func (s *session) setVar(p *sql.SetVariablePlan) (wire.Result, error) {
 		name = "transaction_isolation"
 	}
 	value := strings.Join(p.Value, ", ")
+	if p.Local && !s.txn.explicit {
+		// As in PostgreSQL: a warning, and no effect beyond the checks.
+		s.client.Notice(warning("SET LOCAL can only be used in transaction blocks"))
+		var err error
+		if p.Default {
+			_, err = lookupVar(name)
+		} else {
+			_, _, err = validate(name, value)
+		}
+		if err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Tag: "SET"}, nil
+	}
+	if p.Default {
+		// SET name TO DEFAULT is RESET name, but for its tag and LOCAL.
+		if err := s.resetOne(name, p.Local); err != nil {
+			return wire.Result{}, err
+		}
+		return wire.Result{Tag: "SET"}, nil
+	}
+	if strings.EqualFold(name, "transaction_read_only") {
+		// The current transaction's mode (SET TRANSACTION READ ONLY);
+		// outside a block it ends with the statement.
+		norm, err := boolValue(name)(value)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		if s.txn.explicit {
+			s.txn.readOnly = norm == "on"
+		}
+		return wire.Result{Tag: "SET"}, nil
+	}
+	lower := strings.ToLower(name)
+	if v, ok := sessionVars[lower]; ok && !v.readOnly {
+		s.changingVar(lower)
+	}
 	canonical, val, reported, err := s.vars.set(name, value)
 	if err != nil {
 		return wire.Result{}, err
+	}
+	if !p.Local {
+		s.changedVar(lower)
 	}
 	if reported {
 		s.client.ParameterStatus(canonical, val)
@@ -90,9 +127,12 @@ func (s *session) setVar(p *sql.SetVariablePlan) (wire.Result, error) {
 
 func (s *session) resetVar(name string) (wire.Result, error) {
 	if name == "all" {
-		for _, v := range sessionVars {
-			if _, set := s.vars.values[strings.ToLower(v.name)]; set {
-				delete(s.vars.values, strings.ToLower(v.name))
+		for lower, v := range sessionVars {
+			if _, set := s.vars.values[lower]; set {
+				s.changingVar(lower)
+				delete(s.vars.values, lower)
+				s.vars.snap = nil
+				s.changedVar(lower)
 				if v.reported {
 					s.client.ParameterStatus(v.name, v.def)
 				}
@@ -103,14 +143,30 @@ func (s *session) resetVar(name string) (wire.Result, error) {
 	if name == "time zone" {
 		name = "TimeZone"
 	}
+	if err := s.resetOne(name, false); err != nil {
+		return wire.Result{}, err
+	}
+	return wire.Result{Tag: "RESET"}, nil
+}
+
+// resetOne restores a variable's default, for the rest of the session or
+// (local) of the transaction block.
+func (s *session) resetOne(name string, local bool) error {
+	lower := strings.ToLower(name)
+	if _, ok := sessionVars[lower]; ok {
+		s.changingVar(lower)
+	}
 	canonical, val, reported, err := s.vars.reset(name)
 	if err != nil {
-		return wire.Result{}, err
+		return err
+	}
+	if !local {
+		s.changedVar(lower)
 	}
 	if reported {
 		s.client.ParameterStatus(canonical, val)
 	}
-	return wire.Result{Tag: "RESET"}, nil
+	return nil
 }
 
 func (s *session) showVar(name string) (wire.Result, error) {
@@ -123,6 +179,13 @@ func (s *session) showVar(name string) (wire.Result, error) {
 	}
 	if name == "time zone" {
 		name = "TimeZone"
+	}
+	if strings.EqualFold(name, "transaction_read_only") {
+		val := "off"
+		if s.readOnlyNow() {
+			val = "on"
+		}
+		return wire.Result{Rows: &sliceRows{rows: []repr.Row{repr.PackRow(repr.TextDatum(val))}}, Tag: "SHOW"}, nil
 	}
 	val, err := s.vars.get(name)
 	if err != nil {

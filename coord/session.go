@@ -75,6 +75,9 @@ type session struct {
 	// split is the statement Split just parsed when its message held only
 	// that statement; Prepare takes it instead of parsing again.
 	split parse.Statement
+	// varUndo undoes the SETs of an explicit transaction block when it
+	// ends (nil outside a block, or when it set nothing).
+	varUndo *varUndo
 }
 
 type preparedSQL struct {
@@ -91,6 +94,87 @@ type txnState struct {
 	// readTS pins the timestamp of reads in an explicit transaction.
 	readTS    repr.Timestamp
 	hasReadTS bool
+	// readOnly is an explicit transaction's READ ONLY mode.
+	readOnly bool
+}
+
+// varUndo is what ends a transaction block's SETs, as in PostgreSQL: a
+// ROLLBACK reverts every SET and RESET made in the block; a COMMIT keeps
+// the value of the last plain SET or RESET of each variable and reverts
+// SET LOCAL. Values are as vars.values holds them (nil: the default).
+type varUndo struct {
+	before  map[string]*string // by lower-case name: the value before the block changed it
+	session map[string]*string // the value of the block's last plain SET or RESET
+}
+
+// varValue returns a variable's entry in values (nil: the default).
+func varValue(values map[string]string, lower string) *string {
+	if v, ok := values[lower]; ok {
+		return &v
+	}
+	return nil
+}
+
+// changingVar records, in an explicit transaction block, a variable's
+// value before the block first changes it; call it before the change.
+func (s *session) changingVar(lower string) {
+	if !s.txn.explicit {
+		return
+	}
+	if s.varUndo == nil {
+		s.varUndo = &varUndo{before: map[string]*string{}, session: map[string]*string{}}
+	}
+	if _, ok := s.varUndo.before[lower]; !ok {
+		s.varUndo.before[lower] = varValue(s.vars.values, lower)
+	}
+}
+
+// changedVar records the value a plain SET or RESET left, which COMMIT
+// keeps; call it after the change (not for SET LOCAL).
+func (s *session) changedVar(lower string) {
+	if s.varUndo != nil {
+		s.varUndo.session[lower] = varValue(s.vars.values, lower)
+	}
+}
+
+// endBlockVars ends the block's SETs (see varUndo) and reports the
+// reported variables whose value changed.
+func (s *session) endBlockVars(committed bool) {
+	u := s.varUndo
+	s.varUndo = nil
+	if u == nil {
+		return
+	}
+	for lower, want := range u.before {
+		if committed {
+			if v, ok := u.session[lower]; ok {
+				want = v
+			}
+		}
+		cur := varValue(s.vars.values, lower)
+		if (cur == nil) == (want == nil) && (cur == nil || *cur == *want) {
+			continue
+		}
+		if want == nil {
+			delete(s.vars.values, lower)
+		} else {
+			s.vars.values[lower] = *want
+		}
+		s.vars.snap = nil
+		if v := sessionVars[lower]; v != nil && v.reported {
+			s.client.ParameterStatus(v.name, s.vars.must(v.name))
+		}
+	}
+}
+
+// readOnlyNow reports whether the current transaction is read-only: an
+// explicit block in READ ONLY mode, or any other statement while
+// default_transaction_read_only is on.
+func (s *session) readOnlyNow() bool {
+	if s.txn.explicit {
+		return s.txn.readOnly
+	}
+	return s.vars.must("default_transaction_read_only") == "on"
 }
 
 // statement is a prepared statement: its parse and the description
@@ -277,6 +361,12 @@ func (s *session) Execute(ctx context.Context, ws wire.Statement, params []repr.
 func (s *session) Sync(ctx context.Context, failed bool) error {
 	defer s.settle()
 	if s.txn.explicit {
+		if failed {
+			// An error aborts the block wherever it arose: in Execute
+			// (which marks it), or in reading a result's rows, Parse or
+			// Bind, which only the wire layer saw.
+			s.txn.failed = true
+		}
 		return nil
 	}
 	if failed {

@@ -275,14 +275,7 @@ func (vs *vars) must(name string) string {
 // set validates and sets a variable, returning the normalised value and
 // whether the client must be told (ParameterStatus).
 func (vs *vars) set(name, value string) (canonical string, val string, reported bool, err error) {
-	v, err := lookupVar(name)
-	if err != nil {
-		return "", "", false, err
-	}
-	if v.readOnly {
-		return "", "", false, pgcode.New(pgcode.CantChangeRuntimeParam, "parameter %q cannot be changed", v.name)
-	}
-	norm, err := v.check(value)
+	v, norm, err := validate(name, value)
 	if err != nil {
 		return "", "", false, err
 	}
@@ -290,6 +283,23 @@ func (vs *vars) set(name, value string) (canonical string, val string, reported 
 	vs.snap = nil
 	vs.gen++
 	return v.name, norm, v.reported, nil
+}
+
+// validate checks that a variable exists, may be set, and accepts value;
+// it returns the variable and the normalised value.
+func validate(name, value string) (*sessionVar, string, error) {
+	v, err := lookupVar(name)
+	if err != nil {
+		return nil, "", err
+	}
+	if v.readOnly {
+		return nil, "", pgcode.New(pgcode.CantChangeRuntimeParam, "parameter %q cannot be changed", v.name)
+	}
+	norm, err := v.check(value)
+	if err != nil {
+		return nil, "", err
+	}
+	return v, norm, nil
 }
 
 // reset restores a variable's default.
