@@ -263,9 +263,9 @@ func TestCatalogVersionInvalidatesPlans(t *testing.T) {
 }
 
 // TestCatalogSources: a load generator source is an object like the
-// others: views read it, DROP SOURCE refuses while they do (2BP01) and
-// CASCADE drops them; after a restart it resumes where it was (no update
-// lost or doubled).
+// others: views read it, it can be renamed, DROP SOURCE refuses while
+// views read it (2BP01) and CASCADE drops them; after a restart it
+// resumes where it was (no update lost or doubled).
 func TestCatalogSources(t *testing.T) {
 	c := openTest(t, Config{})
 	s := newTestSession(t, c)
@@ -288,13 +288,15 @@ func TestCatalogSources(t *testing.T) {
 	}
 	sameRows(t, "sources", s.query("SHOW SOURCES"), []string{"cnt load-generator"})
 	s.fails("DROP SOURCE cnt", pgcode.DependentObjectsStillExist)
+	s.exec("ALTER SOURCE cnt RENAME TO counter")
+	s.fails("SELECT * FROM cnt", pgcode.UndefinedTable)
 	c = reopen(t, c)
 	s = newTestSession(t, c)
-	row = strings.Fields(s.one("SELECT n, hi, (SELECT count(DISTINCT counter) FROM cnt) FROM cm"))
+	row = strings.Fields(s.one("SELECT n, hi, (SELECT count(DISTINCT counter) FROM counter) FROM cm"))
 	if got, _ := strconv.Atoi(row[0]); got < n || row[0] != row[1] || row[0] != row[2] {
 		t.Fatalf("after restart: count, max, distinct = %v (had %d)", row, n)
 	}
-	s.exec("DROP SOURCE cnt CASCADE")
+	s.exec("DROP SOURCE counter CASCADE")
 	s.fails("SELECT * FROM cm", pgcode.UndefinedTable)
 	c = reopen(t, c)
 	s = newTestSession(t, c)
