@@ -441,14 +441,14 @@ func TestWriteCancelledWhileQueued(t *testing.T) {
 // report's 1400ms; here measured on a first insert, so that the timeout
 // lands inside the statement on any machine: at a tenth, a half and
 // nine tenths of it). Under the race detector, which slows the coordinator
-// some tenfold, 20,000 rows. Whichever way each insert ends, its outcome
+// some tenfold, 10,000 rows. Whichever way each insert ends, its outcome
 // is whole: an error and none of its rows, or success and all of them;
 // the primary key holds, the view agrees with the table, a restart gives
 // the same state, and DELETE works.
 func TestWriteTimeoutRepro(t *testing.T) {
 	rows := 100000
 	if raceEnabled {
-		rows = 20000
+		rows = 10000
 	}
 	c := openTest(t, Config{})
 	s := newTestSession(t, c)
