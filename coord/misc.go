@@ -130,8 +130,7 @@ func (s *session) resetVar(name string) (wire.Result, error) {
 		for lower, v := range sessionVars {
 			if _, set := s.vars.values[lower]; set {
 				s.changingVar(lower)
-				delete(s.vars.values, lower)
-				s.vars.snap = nil
+				s.vars.restore(lower, nil)
 				s.changedVar(lower)
 				if v.reported {
 					s.client.ParameterStatus(v.name, v.def)

@@ -155,12 +155,7 @@ func (s *session) endBlockVars(committed bool) {
 		if (cur == nil) == (want == nil) && (cur == nil || *cur == *want) {
 			continue
 		}
-		if want == nil {
-			delete(s.vars.values, lower)
-		} else {
-			s.vars.values[lower] = *want
-		}
-		s.vars.snap = nil
+		s.vars.restore(lower, want)
 		if v := sessionVars[lower]; v != nil && v.reported {
 			s.client.ParameterStatus(v.name, s.vars.must(v.name))
 		}

@@ -314,6 +314,18 @@ func (vs *vars) reset(name string) (canonical string, val string, reported bool,
 	return v.name, v.def, v.reported, nil
 }
 
+// restore sets a variable's entry in values to v (nil: its default), as
+// RESET ALL and the end of a transaction block do.
+func (vs *vars) restore(lower string, v *string) {
+	if v == nil {
+		delete(vs.values, lower)
+	} else {
+		vs.values[lower] = *v
+	}
+	vs.snap = nil
+	vs.gen++
+}
+
 // all returns every variable's name, value and description, sorted by
 // name, for SHOW ALL.
 func (vs *vars) all() [][3]string {
