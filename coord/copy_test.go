@@ -17,7 +17,13 @@ import (
 // batch rows, as the wire layer does; abort stops after the first batch.
 func (ts *testSession) copyIn(stmt string, rows [][]repr.Datum, batch int, abort bool) error {
 	ts.t.Helper()
-	ctx := context.Background()
+	return ts.copyInCtx(context.Background(), stmt, rows, batch, abort)
+}
+
+// copyInCtx is copyIn whose rows are appended and committed under ctx (the
+// context of the statement, which a cancel ends).
+func (ts *testSession) copyInCtx(ctx context.Context, stmt string, rows [][]repr.Datum, batch int, abort bool) error {
+	ts.t.Helper()
 	st, err := ts.s.Prepare(ctx, stmt, nil)
 	if err != nil {
 		return err

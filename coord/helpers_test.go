@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/viewd/viewd/pgcode"
-	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/wire"
 )
 
@@ -162,36 +161,6 @@ func (ts *testSession) start(ctx context.Context, q string) wire.Result {
 		ts.t.Fatalf("%s: %v", q, err)
 	}
 	return res
-}
-
-// copyIn runs COPY table FROM STDIN with rows (each row's datums), and
-// commits it with ctx.
-func (ts *testSession) copyIn(ctx context.Context, table string, rows [][]repr.Datum) error {
-	st, err := ts.s.Prepare(context.Background(), "COPY "+table+" FROM STDIN", nil)
-	if err != nil {
-		return err
-	}
-	res, err := ts.s.Execute(context.Background(), st, nil, wire.ExecuteOptions{Protocol: wire.ProtocolSimple, StatementsInQuery: 1})
-	if err != nil {
-		return err
-	}
-	if res.CopyIn == nil {
-		return errors.New("COPY FROM STDIN returned no sink")
-	}
-	packed := make([]repr.Row, len(rows))
-	for i, r := range rows {
-		packed[i] = repr.PackRow(r...)
-	}
-	if err := res.CopyIn.Sink.Append(ctx, packed); err != nil {
-		res.CopyIn.Sink.Abort(err)
-		ts.s.Sync(context.Background(), true)
-		return err
-	}
-	err = res.CopyIn.Sink.Commit(ctx)
-	if serr := ts.s.Sync(context.Background(), err != nil); err == nil {
-		err = serr
-	}
-	return err
 }
 
 // sameRows fails the test when two sorted row lists differ.

@@ -354,7 +354,7 @@ func (f *writeFixture) runPhase(phase string, op writeOp) {
 	var tag string
 	var err error
 	if op.copyRows != nil {
-		err = s.copyIn(ctx, "pk", op.copyRows)
+		err = s.copyInCtx(ctx, "COPY pk FROM STDIN", op.copyRows, len(op.copyRows), false)
 	} else {
 		rows, tag, err = s.run(ctx, op.sql)
 	}
