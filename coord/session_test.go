@@ -143,8 +143,20 @@ func TestSessionSetInTransaction(t *testing.T) {
 	s.exec("CREATE SCHEMA s", "CREATE TABLE s.a (x int)", "INSERT INTO s.a VALUES (1)", "CREATE TABLE a (x int)", "INSERT INTO a VALUES (2)")
 	s.exec("BEGIN", "SET LOCAL search_path = s")
 	s.want("SELECT x FROM a", "1")
+	// A write prepared in the block (Prepare keeps its plan for the
+	// first execution) and executed after it: planned again with the
+	// path the block's end restored.
+	ins, err := s.s.Prepare(context.Background(), "INSERT INTO a VALUES (3)", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.exec("COMMIT")
 	s.want("SELECT x FROM a", "2")
+	if _, _, err := s.runPrepared(context.Background(), ins, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.want("SELECT count(*) FROM public.a WHERE x = 3", "1")
+	s.want("SELECT count(*) FROM s.a WHERE x = 3", "0")
 }
 
 // TestSessionTransactions: transaction blocks. The status the wire layer
