@@ -115,7 +115,9 @@ type Coordinator struct {
 	bindings       map[plan.GlobalID]storage.Binding
 	// testHook, when set (by tests only), is called at the named points of
 	// a commit: "queued" by the committing session once its transaction
-	// is queued (before it takes the lock), "append" under the lock once
+	// is queued (before it takes the lock), "resolved" by an INSERT ... ON
+	// CONFLICT once it has resolved its conflicts (before it writes),
+	// "append" under the lock once
 	// the group passed its checks and before its log record is written,
 	// "durable" once the record is durable and before any input sees it.
 	testHook atomic.Pointer[func(point string)]

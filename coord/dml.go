@@ -3,6 +3,7 @@ package coord
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -469,8 +470,7 @@ func (s *session) insert(ctx context.Context, p *sql.InsertPlan) (wire.Result, e
 	var returned []repr.Row
 	id := uint64(p.Table.ID)
 	if p.OnConflict != nil {
-		ups, returned, err = s.onConflict(p, rows)
-		if err != nil {
+		if returned, err = s.insertOnConflict(ctx, p, rows); err != nil {
 			return wire.Result{}, err
 		}
 	} else {
@@ -478,9 +478,9 @@ func (s *session) insert(ctx context.Context, p *sql.InsertPlan) (wire.Result, e
 			ups = append(ups, storage.TableUpdate{Table: id, Row: r, Diff: 1})
 		}
 		returned = rows
-	}
-	if err := s.write(ctx, p.Table, ups); err != nil {
-		return wire.Result{}, err
+		if err := s.write(ctx, p.Table, ups); err != nil {
+			return wire.Result{}, err
+		}
 	}
 	tag := fmt.Sprintf("INSERT 0 %d", len(returned))
 	if p.Returning != nil {
@@ -491,6 +491,42 @@ func (s *session) insert(ctx context.Context, p *sql.InsertPlan) (wire.Result, e
 		return wire.Result{Rows: &sliceRows{rows: out}, Tag: "INSERT 0"}, nil
 	}
 	return wire.Result{Tag: tag}, nil
+}
+
+// onConflictRetries bounds how often an INSERT ... ON CONFLICT outside a
+// transaction block resolves its conflicts again after losing a race.
+const onConflictRetries = 5
+
+// insertOnConflict resolves and writes an INSERT ... ON CONFLICT. Its
+// conflicts are resolved against the contents when it runs, and another
+// session may commit a conflicting key before it commits: its commit then
+// fails with 23505 although DO NOTHING or DO UPDATE would have handled
+// that key. A write that fails leaves nothing behind (in a transaction
+// block it is checked, not yet buffered), so the statement resolves again
+// against the new contents and retries, as PostgreSQL, which waits for
+// the other inserter, ends up doing; a 23505 that persists is a real
+// violation (of another unique key). (In a block, a key committed by
+// another session after the statement still fails the COMMIT.)
+func (s *session) insertOnConflict(ctx context.Context, p *sql.InsertPlan, rows []repr.Row) ([]repr.Row, error) {
+	for attempt := 0; ; attempt++ {
+		ups, returned, err := s.onConflict(p, rows)
+		if err != nil {
+			return nil, err
+		}
+		s.c.hook("resolved")
+		err = s.write(ctx, p.Table, ups)
+		if err == nil {
+			return returned, nil
+		}
+		if !isUniqueViolation(err) || attempt == onConflictRetries {
+			return nil, err
+		}
+	}
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgcode.Error
+	return errors.As(err, &pe) && pe.Code == pgcode.UniqueViolation
 }
 
 // onConflict resolves ON CONFLICT against the table's contents (through

@@ -710,3 +710,46 @@ func TestWriteConstraints(t *testing.T) {
 	s.fails("INSERT INTO u VALUES (60, 'new', NULL)", pgcode.NotNullViolation)
 	unchanged("after restart and failed writes")
 }
+
+// TestOnConflictRace: another session commits a conflicting key after an
+// INSERT ... ON CONFLICT resolved its conflicts and before it commits.
+// The statement resolves again and does what its clause says (DO NOTHING
+// skips the key, DO UPDATE updates the new row) instead of failing with
+// 23505; a violation of another unique key still fails.
+func TestOnConflictRace(t *testing.T) {
+	c := openTest(t, Config{})
+	a, b := newTestSession(t, c), newTestSession(t, c)
+	a.exec("CREATE TABLE r (k int PRIMARY KEY, u int UNIQUE, who text)")
+	race := func(stmt, other string) (string, error) {
+		t.Helper()
+		var once atomic.Bool
+		hook := func(p string) {
+			if p == "resolved" && once.CompareAndSwap(false, true) {
+				b.exec(other)
+			}
+		}
+		c.testHook.Store(&hook)
+		defer c.testHook.Store(nil)
+		_, tag, err := a.run(context.Background(), stmt)
+		if !once.Load() {
+			t.Fatalf("%s: the hook never ran", stmt)
+		}
+		return tag, err
+	}
+	tag, err := race("INSERT INTO r VALUES (1, 1, 'a') ON CONFLICT DO NOTHING", "INSERT INTO r VALUES (1, 10, 'b')")
+	if err != nil || tag != "INSERT 0 0" {
+		t.Fatalf("DO NOTHING after a racing insert: %q, %v", tag, err)
+	}
+	sameRows(t, "after DO NOTHING", a.query("SELECT k, u, who FROM r"), []string{"1 10 b"})
+	tag, err = race("INSERT INTO r VALUES (2, 2, 'a') ON CONFLICT (k) DO UPDATE SET who = r.who || '+a'", "INSERT INTO r VALUES (2, 20, 'b')")
+	if err != nil || tag != "INSERT 0 1" {
+		t.Fatalf("DO UPDATE after a racing insert: %q, %v", tag, err)
+	}
+	sameRows(t, "after DO UPDATE", a.query("SELECT k, u, who FROM r"), []string{"1 10 b", "2 20 b+a"})
+	// The racing insert takes u = 3: k = 3 is new, u = 3 is a real
+	// violation of the other key.
+	if _, err := race("INSERT INTO r VALUES (3, 3, 'a') ON CONFLICT (k) DO NOTHING", "INSERT INTO r VALUES (4, 3, 'b')"); errCode(err) != string(pgcode.UniqueViolation) {
+		t.Fatalf("violation of another key: %v", err)
+	}
+	sameRows(t, "at the end", a.query("SELECT k, u, who FROM r"), []string{"1 10 b", "2 20 b+a", "4 3 b"})
+}
