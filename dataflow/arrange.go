@@ -23,6 +23,8 @@ type Arranged struct {
 	errs *Collection
 	// coll, when requested, is the vals as a collection.
 	coll *Collection
+	// load holds a snapshot loaded for the next step (Loader).
+	load loadSlot
 }
 
 // Trace returns the arrangement's trace, e.g. to share it with other
@@ -187,7 +189,8 @@ func (o *arrangeOp) step(_ context.Context, t repr.Timestamp) error {
 	}
 	errs.ok.Consolidate()
 	delta := o.out.delta
-	if n > 0 || !allEmpty(delta) {
+	loaded := o.out.load.take()
+	if n > 0 || !allEmpty(delta) || loaded != nil {
 		delta = make([]*Batch, W)
 		if err := g.parallel(n, func(s int) error {
 			delta[s] = o.bds[s].Build()
@@ -195,6 +198,7 @@ func (o *arrangeOp) step(_ context.Context, t repr.Timestamp) error {
 		}); err != nil {
 			return err
 		}
+		stampLoaded(delta, loaded, t)
 	}
 	o.out.delta = delta
 	o.out.trace.Insert(delta, t)

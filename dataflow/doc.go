@@ -48,6 +48,14 @@
 // is kept only as far back as some reader can ask for. Reads at any time
 // in [since, upper) are exact.
 //
+// A Loader fills an arrangement (or an Output) from a snapshot of its
+// contents given in its own order, key bytes then val bytes, as a
+// snapshot written from an arrangement holds them: each update goes to
+// its shard's batch as it comes, with no sort, and the next step takes
+// the batches as its delta. The order is checked update by update; an
+// update out of order sends the rest to a sort and logs a warning, so a
+// snapshot is never trusted to be sorted.
+//
 // Writers and readers are separate (TraceWriter, TraceReader). A trace is
 // shared: Graph.Import gives another graph the arrangement as an input
 // whose deltas are the batches the trace gains each step (its first step

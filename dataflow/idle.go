@@ -3,7 +3,8 @@ package dataflow
 import "github.com/viewd/viewd/repr"
 
 // Quiet reports whether a step of g at t would change nothing: no input
-// holds updates at times <= t, no imported trace gained a non-empty batch
+// holds updates at times <= t, no arrangement or output has a load
+// waiting (Loader), no imported trace gained a non-empty batch
 // since the last step, and no operator has work scheduled at or before t.
 // A quiet graph may be advanced with AdvanceIdle instead of stepped, which
 // costs nothing per operator; a coordinator with hundreds of idle views
@@ -24,6 +25,14 @@ func (g *Graph) Quiet(t repr.Timestamp) bool {
 			}
 		case *importOutputOp:
 			if feedBusy(op.okFeed, t) || feedBusy(op.errFeed, t) || (op.feedFrom > 0 && op.first+1 < op.feedFrom) {
+				return false
+			}
+		case *arrangeOp:
+			if op.out.load.pending() {
+				return false
+			}
+		case *outputOp:
+			if op.out.load.pending() {
 				return false
 			}
 		case *subscribeOp:

@@ -17,6 +17,8 @@ type Output struct {
 	errs  *Trace
 	okR   TraceReader
 	errsR TraceReader
+	// load holds a snapshot of rows loaded for the next step (Loader).
+	load loadSlot
 }
 
 // Materialize adds an output arrangement of c, readable from since on.
@@ -161,7 +163,7 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 		op.bds = make([]Builder, W)
 	}
 	m := op.in.g.meter(nil, nil)
-	ins := func(rows *Rows, tr *Trace) error {
+	ins := func(rows *Rows, tr *Trace, loaded []*Batch) error {
 		for i := range rows.Len() {
 			if err := m.tick(); err != nil {
 				return err
@@ -174,13 +176,14 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 		for s := range bs {
 			bs[s] = op.bds[s].Build()
 		}
+		stampLoaded(bs, loaded, t)
 		tr.Insert(bs, t)
 		return nil
 	}
-	if err := ins(&op.in.ok, op.out.ok); err != nil {
+	if err := ins(&op.in.ok, op.out.ok, op.out.load.take()); err != nil {
 		return err
 	}
-	if err := ins(&op.in.errs, op.out.errs); err != nil {
+	if err := ins(&op.in.errs, op.out.errs, nil); err != nil {
 		return err
 	}
 	return m.poll()
