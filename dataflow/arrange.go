@@ -323,6 +323,15 @@ func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 				// under the coordinator's lock): the snapshot as of t is
 				// the batches merged with their times advanced to t, a
 				// linear merge of sorted runs instead of a sort.
+				if len(snap) == 1 && snap[0].times.width == 0 {
+					// One batch of one time (a table just loaded or
+					// arranged in one step): advancing its time is
+					// all, and its immutable slices are shared.
+					b := *snap[0]
+					b.times.base, b.since = t, t
+					delta[s] = &b
+					continue
+				}
 				acc := emptyBatch
 				for i := len(snap) - 1; i >= 0; i-- {
 					if err := m.tick(); err != nil {
