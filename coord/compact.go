@@ -1,6 +1,12 @@
 package coord
 
 import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/viewd/viewd/dataflow"
+	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/storage"
 )
@@ -11,40 +17,45 @@ const defaultCompactLogBytes = 64 << 20
 
 // maybeCompactLocked compacts the durable log into a snapshot when it has
 // grown past the threshold (after a failure, past twice the size that
-// failed), so that a restart replays the tables' contents rather than
-// their whole history. The tick loop calls it under the lock, between
-// steps (not within the commit that grew the log, which would make that
-// client wait): every durable table write and source update has then been
-// applied to the inputs, so their contents as of now are exactly what the
-// log holds (the store checks this against its digests and refuses a
+// failed), so that a restart loads the tables' contents rather than
+// replaying their whole history. The tick loop calls it under the lock,
+// between steps (not within the commit that grew the log, which would make
+// that client wait): every durable table write and source update has then
+// been applied to the inputs, so their contents as of now are exactly what
+// the log holds (the store checks this against its digests and refuses a
 // mismatch).
+//
+// Each table (and source collection) is written as its arrangement holds
+// it: a primary-keyed table's primary arrangement by key, then row; any
+// other by row. The store writes them to Arrow IPC files that a restart
+// loads straight back into the arrangements without sorting
+// (loadTableLocked).
 func (c *Coordinator) maybeCompactLocked() {
 	size := c.store.LogSize()
 	if size < c.cfg.CompactLogBytes || size < c.compactedBytes {
 		return
 	}
+	began := time.Now()
 	var rows int64
-	err := c.store.Compact(c.catalogRecs, func(emit func(storage.TableUpdate) error) error {
-		for id, it := range c.cat.items {
-			if it.rt == nil || it.rt.input == nil {
-				continue
-			}
-			var ferr error
-			err := it.rt.scan(c.now, func(row repr.Row, d repr.Diff) bool {
-				rows++
-				ferr = emit(storage.TableUpdate{Table: uint64(id), Row: row, Diff: d})
-				return ferr == nil
-			})
-			if err == nil {
-				err = ferr
-			}
-			if err != nil {
-				return err
-			}
+	var tables []storage.SnapshotTable
+	for id, it := range c.cat.items {
+		rt := it.rt
+		if rt == nil || rt.input == nil {
+			continue
 		}
-		return nil
-	})
-	if err != nil {
+		tables = append(tables, storage.SnapshotTable{
+			ID:       uint64(id),
+			Keyed:    rt.primaryKey != nil,
+			Metadata: snapshotMetadata(it),
+			Scan: func(emit func(key, row repr.Row, d repr.Diff) error) error {
+				return rt.scanArranged(c.now, func(key, row repr.Row, d repr.Diff) error {
+					rows++
+					return emit(key, row, d)
+				})
+			},
+		})
+	}
+	if err := c.store.Compact(c.catalogRecs, tables); err != nil {
 		c.log.Error("coord: compacting the log failed; it keeps growing", "err", err, "log-bytes", size)
 		// Do not try again at every step.
 		c.compactedBytes = 2 * size
@@ -53,5 +64,80 @@ func (c *Coordinator) maybeCompactLocked() {
 	}
 	c.compactedBytes = 0
 	c.compactions++
-	c.log.Info("coord: compacted the log into a snapshot", "log-bytes", size, "rows", rows)
+	c.log.Info("coord: compacted the log into a snapshot", "log-bytes", size, "rows", rows,
+		"took", time.Since(began).Round(time.Millisecond))
+}
+
+// Schema metadata the coordinator writes into a table's snapshot file, for
+// readers of the file (and checked when loading it).
+const (
+	metaName       = "viewd.name"        // the qualified name
+	metaColumns    = "viewd.columns"     // "(name type, ...)"
+	metaKeyColumns = "viewd.key_columns" // primary key columns, e.g. "0" or "0,2"
+)
+
+// snapshotMetadata describes an item's rows for its snapshot file.
+func snapshotMetadata(it *item) map[string]string {
+	m := map[string]string{metaName: it.Name.String(), metaColumns: it.Desc.String()}
+	if it.rt.primaryKey != nil {
+		m[metaKeyColumns] = keyColumnsText(it.rt.primaryKey)
+	}
+	return m
+}
+
+// keyColumnsText renders primary key columns as "0,2".
+func keyColumnsText(pk []expr.Scalar) string {
+	cols := make([]string, len(pk))
+	for i, k := range pk {
+		cols[i] = strconv.Itoa(k.(expr.Column).Index)
+	}
+	return strings.Join(cols, ",")
+}
+
+// loadSnapshotLocked loads a table's snapshot file into its arrangement
+// (the primary arrangement, or the output of a table without a primary key
+// or a source): the file holds the arrangement's updates in its order, so
+// they go straight into its batches, and the table's next step takes them
+// as its delta. A file not arranged as the table now is (which a file
+// written by this coordinator never is) is fed through the input instead,
+// to be arranged by the step. Rows also reach the table's unique-key
+// indexes.
+func (c *Coordinator) loadSnapshotLocked(it *item, snap *storage.TableSnapshot, t repr.Timestamp) error {
+	rt := it.rt
+	f, err := snap.Open()
+	if err != nil {
+		return err
+	}
+	keyed := rt.primaryKey != nil
+	var l *dataflow.Loader
+	switch {
+	case keyed && snap.Keyed && f.Metadata()[metaKeyColumns] == keyColumnsText(rt.primaryKey):
+		l = rt.arranged.Loader(it.Name.String())
+		l.Reserve(int(snap.Rows), snap.KeyBytes, snap.RowBytes)
+	case !keyed && !snap.Keyed:
+		l = rt.out.Loader(it.Name.String())
+		l.Reserve(int(snap.Rows), snap.RowBytes, 0)
+	default:
+		c.log.Warn("coord: a snapshot file is not arranged as its table is; arranging its rows again",
+			"table", it.Name.String(), "file", snap.Path(), "key-columns", f.Metadata()[metaKeyColumns])
+	}
+	err = f.Scan(func(key, row repr.Row, d repr.Diff) error {
+		if it.table != nil {
+			it.table.apply(row, d)
+		}
+		switch {
+		case l == nil:
+			return rt.input.Send(repr.Update{Row: row, Time: t, Diff: d})
+		case keyed:
+			l.Push(key, row, d)
+		default:
+			l.Push(row, nil, d)
+		}
+		return nil
+	})
+	if err != nil || l == nil {
+		return err
+	}
+	_, err = l.Finish()
+	return err
 }

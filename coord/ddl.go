@@ -677,7 +677,7 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 		if err := c.createTable(ctx, p, false); err != nil {
 			return err
 		}
-		return c.loadTableLocked(ctx, rec.ID, st.Tables[uint64(rec.ID)])
+		return c.loadTableLocked(rec.ID, st.Tables[uint64(rec.ID)])
 	case *sql.CreateViewPlan:
 		return c.createView(ctx, p, false)
 	case *sql.CreateIndexPlan:
@@ -690,7 +690,7 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 		}
 		ids := append([]plan.GlobalID{rec.ID}, c.replaying.subIDs...)
 		for _, id := range ids {
-			if err := c.loadTableLocked(ctx, id, st.Tables[uint64(id)]); err != nil {
+			if err := c.loadTableLocked(id, st.Tables[uint64(id)]); err != nil {
 				return err
 			}
 		}
@@ -699,16 +699,24 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 	return fmt.Errorf("not a CREATE statement: %T", p)
 }
 
-// loadTableLocked feeds a replayed table its durable contents as of now.
-func (c *Coordinator) loadTableLocked(ctx context.Context, id plan.GlobalID, ups []storage.TableUpdate) error {
+// loadTableLocked gives a replayed table (or source collection) its
+// durable contents as of now: its snapshot file goes straight into its
+// arrangement (loadSnapshotLocked), the updates logged since through its
+// input. Both enter at the next step, which replay forces.
+func (c *Coordinator) loadTableLocked(id plan.GlobalID, tc storage.TableContents) error {
 	it := c.cat.items[id]
-	if it == nil || len(ups) == 0 {
+	if it == nil || (tc.Snapshot == nil && len(tc.Updates) == 0) {
 		return nil
 	}
 	// The table's graph was stepped at now when it was created; its
-	// contents enter at the next step, which replay forces below.
+	// contents enter at the next step.
 	t := c.now + 1
-	for _, u := range ups {
+	if tc.Snapshot != nil {
+		if err := c.loadSnapshotLocked(it, tc.Snapshot, t); err != nil {
+			return fmt.Errorf("coord: loading %s: %w", it.Name.String(), err)
+		}
+	}
+	for _, u := range tc.Updates {
 		if err := it.rt.input.Send(repr.Update{Row: u.Row, Time: t, Diff: u.Diff}); err != nil {
 			return err
 		}

@@ -57,6 +57,28 @@
 // once, before its write is durable; from there it completes under the
 // coordinator's own context, whatever the client does.
 //
+// # Durability and restart
+//
+// Catalog statements, table writes and source data and bindings are
+// appended to the store's log before they are acknowledged. Past
+// Config.CompactLogBytes of log, the coordinator compacts it at a step's
+// end (compact.go): it streams every table's and source's arrangement as
+// it holds it (a primary arrangement by key, then row; other tables and
+// sources by row) and the store writes each to an Arrow IPC file (see
+// storage's doc) and starts an empty log.
+//
+// Open replays the catalog records in order. When it recreates a table or
+// source it loads its file straight into the arrangement: the file is in
+// the arrangement's order, so a dataflow.Loader appends each update to its
+// shard's batch with no sort (checking the order as it goes, and sorting
+// only if a file is not in order), and the updates logged since go
+// through the table's input. Both enter at the first step, after the
+// whole catalog is replayed, which also computes the views and indexes
+// over the loaded tables (their own state is not in the snapshot).
+// BenchmarkRestart measures a 1M-row table with a view grouped over it:
+// 0.60 s to a right answer from the table files, against 1.44 s when the
+// same rows were loaded through the input and sorted.
+//
 // # Concurrency
 //
 // One mutex (Coordinator.mu) serialises catalog changes, commits and

@@ -138,6 +138,41 @@ func (rt *runtimeState) scan(at repr.Timestamp, fn func(row repr.Row, d repr.Dif
 	return r.Scan(at, fn)
 }
 
+// scanArranged calls fn with every update of a table's arrangement as of
+// at, in the arrangement's order, until fn returns an error: for a table
+// with a primary key each (key, row) of its primary arrangement, by key
+// then row; for another table (or a source) each row, by row, with a nil
+// key. Each comes once, with its non-zero multiplicity.
+func (rt *runtimeState) scanArranged(at repr.Timestamp, fn func(key, row repr.Row, d repr.Diff) error) error {
+	var cur *dataflow.Cursor
+	var err error
+	if rt.primaryKey != nil {
+		cur, err = rt.indexHold.Cursor(at)
+	} else {
+		r := rt.out.Reader(at)
+		defer r.Release()
+		cur, err = r.Cursor(at)
+	}
+	if err != nil {
+		return err
+	}
+	for ; cur.KeyValid(); cur.StepKey() {
+		if rt.primaryKey == nil {
+			if err := fn(nil, cur.Key(), cur.Count()); err != nil {
+				return err
+			}
+			continue
+		}
+		for ; cur.ValValid(); cur.StepVal() {
+			v, d := cur.Val()
+			if err := fn(cur.Key(), v, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // batchLookupMin is the number of keys from which a check walks a cursor
 // through the sorted keys instead of looking each up.
 const batchLookupMin = 64

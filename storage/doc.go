@@ -1,17 +1,23 @@
 // Package storage keeps viewd's durable state in its data directory: the
 // catalog (statements that created objects), table writes, the bindings of
-// upstream source positions to timestamps, and the timestamp oracle's high
-// water mark.
+// upstream source positions to timestamps, the timestamp oracle's high
+// water mark, and snapshots of the tables' arrangements as Arrow IPC
+// files.
 //
 // # Layout
 //
-//	DATA/LOCK          flock'd while a process owns the directory
-//	DATA/log.N         the write-ahead log of generation N: records
-//	                   appended and synced before the write they describe
-//	                   is acknowledged
-//	DATA/snapshot      the state as of the start of a log generation
-//	                   (the generation number, then records), written by
-//	                   Compact to snapshot.tmp, synced, and renamed
+//	DATA/LOCK            flock'd while a process owns the directory
+//	DATA/log.N           the write-ahead log of generation N: records
+//	                     appended and synced before the write they
+//	                     describe is acknowledged
+//	DATA/snapshot        the manifest of the state as of the start of a
+//	                     log generation: the generation number, then
+//	                     records (catalog, one per table file, bindings,
+//	                     timestamp), written by Compact to snapshot.tmp,
+//	                     synced, and renamed
+//	DATA/snap.N.T.arrow  table T's contents as of the start of generation
+//	                     N, in the order of its arrangement (an Arrow IPC
+//	                     file; see Table files)
 //
 // # Records
 //
@@ -21,13 +27,71 @@
 //
 // # Memory
 //
-// The store holds no table contents. Open replays the snapshot and the log
-// and hands each table's consolidated contents to the caller in
-// State.Tables; from then on the caller's copy (the coordinator's
+// The store holds no table contents. Open replays the manifest and the log
+// and hands each table to the caller in State.Tables: the table's file in
+// the snapshot, unread (TableSnapshot; the caller reads it once, with
+// TableSnapshot.Open, before the next Compact removes it), and the updates
+// logged since. From then on the caller's copy (the coordinator's
 // dataflows) is the only one. The store keeps per table only a digest (a
 // count and an order-free hash of the rows), with which Compact checks the
 // contents the caller streams to it, plus the latest source bindings and
-// the timestamp.
+// the timestamp. The manifest records each table file's digest, so Open
+// knows the digests without reading the files.
+//
+// # Table files
+//
+// Compact writes each live table to its own Arrow IPC file (the random
+// access "file" format, readable by pyarrow.ipc.open_file, DuckDB's arrow
+// extension or any Arrow library) holding the table's arrangement as it
+// was in memory: the updates sorted as the arrangement's batches sort
+// them, consolidated, with their diffs, in record batches of at most
+// 65,536 updates and about 8 MiB. A table arranged by a key (the
+// coordinator's primary arrangement of a table with a primary key) has
+// three columns, a table arranged by whole row (no primary key, a source)
+// two:
+//
+//	key   binary, not null   the packed key (repr.Row of the key columns)
+//	row   binary, not null   the packed row (repr.Row of every column)
+//	diff  int64, not null    the row's multiplicity (non-zero)
+//
+// sorted by key bytes, then row bytes, each (key, row) once; or by row
+// bytes alone when there is no key column. The schema's metadata says so:
+// viewd.format ("1"), viewd.table (the table's id) and viewd.order
+// ("key,row" or "row"), plus what the coordinator adds: viewd.name,
+// viewd.columns (the column names and SQL types, e.g. "(id int4, v text
+// null)") and viewd.key_columns (the key's column positions, e.g. "0").
+// Rows are repr's packed encoding (repr/doc.go: a tag byte per datum and
+// its payload); an external reader decodes them with repr or, simpler,
+// exports with COPY ... TO.
+//
+// The columns are the packed bytes, not typed Arrow columns (int32, utf8,
+// ...): a restart loads them straight into the arrangement's batches, whose
+// keys and vals are packed bytes, copying each once and comparing each
+// with its predecessor to check the order (dataflow.Loader), where typed
+// columns would cost a decode and a re-encode of every datum on each
+// compaction and each restart, or a second copy of the data in the file.
+//
+// One file per table rather than one file of many record-batch streams:
+// a table is read (and its memory released) on its own, when the
+// coordinator creates it; a file is named by the generation and table id,
+// so a compaction never writes over the files the live manifest names; an
+// external reader opens one table's file with no viewd-specific framing;
+// and a dropped table's file goes with the next compaction.
+//
+// A table file is trusted only as far as the manifest vouches for it: the
+// manifest (checksummed, framed records) holds each file's size and CRC-32C,
+// its update count and key and row bytes (to size the memory it loads
+// into), and its digest. TableSnapshot.Open reads the file whole and
+// checks its size and checksum before the Arrow reader sees a byte of it:
+// arrow-go trusts the lengths in a file's flatbuffer metadata, and a
+// damaged one can make it allocate without bound (a fatal error no recover
+// catches; TestTableFileUntrustedBytes found it). Then the schema must be
+// the one above, each record batch is checked (types, no nulls, offsets
+// within bounds) before its updates are handed out, and at the end the
+// count, the sizes and the digest must be the manifest's. A damaged file
+// is an error naming it, never a panic. A manifest written before table
+// files existed holds tables as table write records; Open still reads it
+// (its tables come as updates) and the next Compact writes files.
 //
 // # The log file
 //
@@ -52,6 +116,17 @@
 // whose append returned survives a kill -9 at any moment (TestKill9 kills
 // a writer process and checks) and a power loss (TestTornTail cuts the log
 // at every byte).
+//
+// Compact is crash-safe in the same way: it writes and fsyncs every table
+// file of the new generation (names no manifest uses yet), fsyncs the
+// directory, writes and fsyncs the manifest as snapshot.tmp, creates the
+// new log, renames the manifest over the old one and fsyncs the directory.
+// Until the rename the old manifest, log and table files are the state;
+// after it the new ones. Open removes logs and table files the manifest
+// does not name (left by a compaction that did not finish, or by a crash
+// before the old ones were removed). TestCompactionCrashStages copies the
+// directory at each stage, as a kill -9 there leaves it, and checks that
+// every copy opens to the same contents.
 //
 // # Cost of an append
 //

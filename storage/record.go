@@ -25,6 +25,9 @@ const (
 	RecTimestamp RecordType = 4
 	// RecTableDrop forgets a table's contents.
 	RecTableDrop RecordType = 5
+	// RecTableSnapshot names a table's file in a snapshot (its size,
+	// checksum, counts and digest). It appears in snapshots only.
+	RecTableSnapshot RecordType = 6
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

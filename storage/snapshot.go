@@ -2,41 +2,41 @@ package storage
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/viewd/viewd/repr"
 )
-
-// snapshotRecordSize is the payload size at which Compact cuts a table's
-// contents into another record.
-const snapshotRecordSize = 1 << 20
 
 // Compact writes a new snapshot and starts a new, empty log generation, so
 // that the log stops growing with the history of the tables.
 //
 // The store keeps no table contents, so the caller supplies them: catalog
 // is the live catalog (replacing the logged catalog records), and tables
-// streams every live table's contents, calling emit for each update. The
-// contents must be exactly what the log holds: the sum of every table
-// write appended so far, less dropped tables. In practice the caller
-// excludes its own table writes (AppendTableWrite, DropTable) while Compact
-// runs, for instance under the lock that orders them, and streams from the
-// state it has applied them to. The updates need not be consolidated or
-// sorted. Compact checks the contents against a digest of the log (a count
-// and an order-free hash per table) and fails, leaving the store as it was,
-// if they differ.
+// holds every live table, each streaming its updates in its arrangement's
+// order (see SnapshotTable). The contents must be exactly what the log
+// holds: the sum of every table write appended so far, less dropped
+// tables. In practice the caller excludes its own table writes
+// (AppendTableWrite, DropTable) while Compact runs, for instance under the
+// lock that orders them, and streams from the state it has applied them
+// to. Compact checks the contents against a digest of the log (a count and
+// an order-free hash per table) and fails, leaving the store as it was, if
+// they differ or are out of order.
 //
-// Appends wait while Compact runs, and tables must not call the store.
-// The snapshot is written as it is streamed, to a temporary file that is
-// synced and then renamed over the old one; a crash at any point leaves
-// either the old snapshot and log or the new ones.
-func (s *Store) Compact(catalog [][]byte, tables func(emit func(TableUpdate) error) error) error {
+// Appends wait while Compact runs, and the tables' Scan functions must not
+// call the store. Each table is written as it is streamed to its own Arrow
+// IPC file, named for the new generation, then synced; the manifest (the
+// file named snapshot: catalog, the table files' sizes, checksums and
+// digests, bindings, timestamp) is written to a temporary file, synced and
+// renamed over the old one. A crash at any point leaves either the old
+// manifest, log and table files or the new ones; Open removes the files
+// no manifest names.
+func (s *Store) Compact(catalog [][]byte, tables []SnapshotTable) error {
 	s.mu.Lock()
 	for s.compacting {
 		s.cond.Wait()
@@ -55,7 +55,7 @@ func (s *Store) Compact(catalog [][]byte, tables func(emit func(TableUpdate) err
 	// With compacting set and nothing pending, nothing below changes
 	// until Compact clears it.
 	sn := snapshotWriter{
-		seed:     s.seed,
+		dir:      s.dir,
 		gen:      s.gen + 1,
 		ts:       s.ts,
 		want:     s.tables,
@@ -63,7 +63,7 @@ func (s *Store) Compact(catalog [][]byte, tables func(emit func(TableUpdate) err
 	}
 	s.mu.Unlock()
 
-	l, err := sn.write(s.dir, s.logPath(sn.gen), catalog, tables)
+	l, err := sn.write(s.logPath(sn.gen), catalog, tables)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,53 +81,81 @@ func (s *Store) Compact(catalog [][]byte, tables func(emit func(TableUpdate) err
 	s.logSize = 0
 	old.close()
 	os.Remove(old.path)
+	for _, name := range s.tableFiles {
+		os.Remove(filepath.Join(s.dir, name))
+	}
+	s.tableFiles = sn.files
+	compactHook("old-removed")
 	return nil
 }
+
+// compactHook, when set by a test, is called at each stage of a
+// compaction (the stage names are in snapshotWriter.write and Compact), so
+// that the test can copy the data directory as a crash there would leave
+// it.
+var compactHook = func(stage string) {}
 
 // errCommitted marks a Compact failure after the snapshot was renamed into
 // place, which leaves the store unusable.
 var errCommitted = errors.New("storage: compaction failed after renaming the snapshot")
 
 type snapshotWriter struct {
-	seed     maphash.Seed
+	dir      string
 	gen      uint64
 	ts       repr.Timestamp
 	want     map[uint64]digest
 	bindings map[uint64]Binding
 
+	files []string // table files written, by name
 	w     *bufio.Writer
 	frame []byte // scratch
 	err   error
 }
 
-// write writes the snapshot to DIR/snapshot.tmp, creates the new log at
-// logPath, then renames the snapshot into place. It returns the new log.
-func (sn *snapshotWriter) write(dir, logPath string, catalog [][]byte, tables func(emit func(TableUpdate) error) error) (*logFile, error) {
-	tmp := filepath.Join(dir, "snapshot.tmp")
+// write writes the table files and the manifest (to DIR/snapshot.tmp),
+// creates the new log at logPath, then renames the manifest into place. It
+// returns the new log.
+func (sn *snapshotWriter) write(logPath string, catalog [][]byte, tables []SnapshotTable) (*logFile, error) {
+	infos, err := sn.tables(tables)
+	if err != nil {
+		sn.removeFiles()
+		return nil, err
+	}
+	compactHook("table-files")
+	// The table files' names are durable before the manifest that names
+	// them can be.
+	if err := syncDir(sn.dir); err != nil {
+		sn.removeFiles()
+		return nil, err
+	}
+	compactHook("dir-synced")
+	tmp := filepath.Join(sn.dir, "snapshot.tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
+		sn.removeFiles()
 		return nil, fmt.Errorf("storage: create snapshot: %w", err)
 	}
 	fail := func(err error) (*logFile, error) {
 		f.Close()
 		os.Remove(tmp)
+		sn.removeFiles()
 		return nil, err
 	}
-	sn.w = bufio.NewWriterSize(f, 1<<20)
+	sn.w = bufio.NewWriterSize(f, 1<<16)
 	var hdr [8]byte
 	binary.LittleEndian.PutUint64(hdr[:], sn.gen)
 	sn.w.Write(hdr[:])
 	for _, c := range catalog {
 		sn.record(RecCatalog, c)
 	}
-	if err := sn.tables(tables); err != nil {
-		return fail(err)
+	for _, fi := range infos {
+		sn.record(RecTableSnapshot, encodeTableFileInfo(fi))
 	}
 	ids := make([]uint64, 0, len(sn.bindings))
 	for id := range sn.bindings {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	slices.Sort(ids)
 	for _, id := range ids {
 		sn.record(RecBinding, encodeBinding(sn.bindings[id]))
 	}
@@ -143,76 +171,88 @@ func (sn *snapshotWriter) write(dir, logPath string, catalog [][]byte, tables fu
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
+		sn.removeFiles()
 		return nil, fmt.Errorf("storage: close snapshot: %w", err)
 	}
+	compactHook("manifest-written")
 	// The new log exists before the snapshot that names it, so that once
 	// the rename is durable the log is there too.
 	l, err := createLog(logPath)
 	if err != nil {
 		os.Remove(tmp)
+		sn.removeFiles()
 		return nil, err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, "snapshot")); err != nil {
+	compactHook("log-created")
+	if err := os.Rename(tmp, filepath.Join(sn.dir, "snapshot")); err != nil {
 		l.close()
 		os.Remove(logPath)
 		os.Remove(tmp)
+		sn.removeFiles()
 		return nil, fmt.Errorf("storage: rename snapshot: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	compactHook("renamed")
+	if err := syncDir(sn.dir); err != nil {
 		l.close()
 		return nil, fmt.Errorf("%w: %w", errCommitted, err)
 	}
+	compactHook("committed")
 	return l, nil
 }
 
-// tables streams the caller's table contents into table write records and
-// checks them against the log's digests.
-func (sn *snapshotWriter) tables(tables func(emit func(TableUpdate) error) error) error {
-	got := map[uint64]digest{}
-	var body []byte
-	n := 0
-	cut := func() {
-		p := binary.AppendUvarint(nil, uint64(sn.ts))
-		p = binary.AppendUvarint(p, uint64(n))
-		sn.record(RecTableWrite, append(p, body...))
-		body, n = body[:0], 0
-	}
-	emit := func(u TableUpdate) error {
-		if u.Diff == 0 {
-			return nil
+// tables writes each table's file and checks the contents against the
+// log's digests. It returns what the manifest records of the files, by
+// table id.
+func (sn *snapshotWriter) tables(tables []SnapshotTable) ([]tableFileInfo, error) {
+	tables = slices.Clone(tables)
+	slices.SortFunc(tables, func(a, b SnapshotTable) int { return cmp.Compare(a.ID, b.ID) })
+	var infos []tableFileInfo
+	for i, t := range tables {
+		if i > 0 && tables[i-1].ID == t.ID {
+			return nil, fmt.Errorf("storage: compact: table %d given twice", t.ID)
 		}
-		d := got[u.Table]
-		d.add(sn.seed, u.Row, u.Diff)
-		got[u.Table] = d
-		body = appendTableUpdate(body, u)
-		n++
-		if len(body) >= snapshotRecordSize {
-			cut()
+		name := tableFileName(sn.gen, t.ID)
+		tw, err := newTableFileWriter(filepath.Join(sn.dir, name), t)
+		if err != nil {
+			return nil, err
 		}
-		return sn.err
-	}
-	if tables != nil {
-		if err := tables(emit); err != nil {
-			return fmt.Errorf("storage: compact: %w", err)
+		sn.files = append(sn.files, name)
+		if t.Scan != nil {
+			err = t.Scan(tw.add)
 		}
-	}
-	if n > 0 {
-		cut()
-	}
-	if sn.err != nil {
-		return fmt.Errorf("storage: write snapshot: %w", sn.err)
+		fi, ferr := tw.finish()
+		if err == nil {
+			err = ferr
+		}
+		if err != nil {
+			tw.abandon()
+			return nil, fmt.Errorf("storage: compact: table %d: %w", t.ID, err)
+		}
+		if w := sn.want[t.ID]; fi.digest != w {
+			return nil, fmt.Errorf("storage: compact: table %d: the contents given (%d rows) are not those logged (%d rows)", t.ID, fi.digest.count, w.count)
+		}
+		if fi.rows == 0 {
+			// An empty table needs no file.
+			tw.abandon()
+			sn.files = sn.files[:len(sn.files)-1]
+			continue
+		}
+		infos = append(infos, fi)
 	}
 	for id, w := range sn.want {
-		if g := got[id]; g != w {
-			return fmt.Errorf("storage: compact: table %d: the contents given (%d rows) are not those logged (%d rows)", id, g.count, w.count)
+		if _, found := slices.BinarySearchFunc(tables, id, func(t SnapshotTable, id uint64) int { return cmp.Compare(t.ID, id) }); !found && w != (digest{}) {
+			return nil, fmt.Errorf("storage: compact: table %d: the contents given (0 rows) are not those logged (%d rows)", id, w.count)
 		}
 	}
-	for id, g := range got {
-		if _, ok := sn.want[id]; !ok && g != (digest{}) {
-			return fmt.Errorf("storage: compact: table %d was given %d rows but has no writes logged (or was dropped)", id, g.count)
-		}
+	return infos, nil
+}
+
+// removeFiles removes the table files of a compaction that failed.
+func (sn *snapshotWriter) removeFiles() {
+	for _, name := range sn.files {
+		os.Remove(filepath.Join(sn.dir, name))
 	}
-	return nil
+	sn.files = nil
 }
 
 // record writes one framed record, remembering the first error.

@@ -7,7 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -25,14 +25,9 @@ import (
 type State struct {
 	// Catalog holds the coordinator's catalog records in order.
 	Catalog [][]byte
-	// Tables holds each table's contents. A table whose history holds
-	// retractions is consolidated and sorted by row bytes; one that was
-	// only ever inserted into is its insertions in log order (a row
-	// inserted twice appears twice), which spares a million-row table a
-	// map and a sort on every start: the caller consolidates as a dataflow
-	// input does. The store keeps no copy: after Open the caller owns the
-	// only one.
-	Tables map[uint64][]TableUpdate
+	// Tables holds each table's contents: its file in the snapshot and
+	// the updates logged after it.
+	Tables map[uint64]TableContents
 	// Bindings holds the latest binding of each source.
 	Bindings map[uint64]Binding
 	// Timestamp is the highest timestamp recorded (table write, binding or
@@ -40,12 +35,30 @@ type State struct {
 	Timestamp repr.Timestamp
 }
 
+// TableContents is a table's durable contents as Open found them: the
+// table's snapshot file, if the last compaction wrote one, plus the
+// updates logged since.
+type TableContents struct {
+	// Snapshot is the table's file in the snapshot (nil when it has
+	// none). Open has not read it: the caller reads it with
+	// Snapshot.Open, once, before the next Compact.
+	Snapshot *TableSnapshot
+	// Updates are the table's updates logged after the snapshot (or all
+	// of them, when the snapshot is of the older kind that held tables as
+	// records). When they hold retractions they are consolidated and
+	// sorted by row bytes; updates that were only ever insertions are in
+	// log order (a row inserted twice appears twice), which spares a
+	// million-row load a map and a sort: the caller consolidates as a
+	// dataflow input does. The store keeps no copy: after Open the caller
+	// owns the only one.
+	Updates []TableUpdate
+}
+
 // Store is an open data directory. Its methods are safe for concurrent use.
 type Store struct {
 	dir    string
 	logger *slog.Logger
 	lock   *os.File
-	seed   maphash.Seed // for table digests
 
 	mu         sync.Mutex // guards everything below
 	cond       *sync.Cond // signalled when synced advances, a compaction ends or on failure
@@ -64,21 +77,30 @@ type Store struct {
 	tables   map[uint64]digest // live tables; contents are not kept
 	bindings map[uint64]Binding
 	ts       repr.Timestamp
+	// tableFiles are the names of the table files the live snapshot
+	// names; Compact removes them once a newer snapshot is in place.
+	tableFiles []string
 }
 
 // digest summarises a table's contents without holding them: the sum of
 // its diffs and the sum of diff*hash(row). Both are sums, so the digest of
 // a collection does not depend on the order or consolidation of its
 // updates. Compact uses it to check that the contents it is given are the
-// ones the log holds.
+// ones the log holds, and records it with each table file, whose reader
+// checks the file's contents against it.
+//
+// The hash is CRC-32C (hardware-accelerated), the same in every process,
+// so that a digest written to a manifest means the same when read back.
+// It is a check against bugs and damage, not against an adversary: a
+// wrong row goes unnoticed with probability 2^-32.
 type digest struct {
 	count int64
 	sum   uint64
 }
 
-func (d *digest) add(seed maphash.Seed, row repr.Row, diff repr.Diff) {
+func (d *digest) add(row repr.Row, diff repr.Diff) {
 	d.count += int64(diff)
-	d.sum += uint64(diff) * maphash.Bytes(seed, row)
+	d.sum += uint64(diff) * uint64(crc32.Checksum(row, castagnoli))
 }
 
 // ErrLocked is returned by Open when another process holds the directory.
@@ -105,12 +127,11 @@ func Open(dir string, logger *slog.Logger) (*Store, State, error) {
 		dir:      dir,
 		logger:   logger,
 		lock:     lock,
-		seed:     maphash.MakeSeed(),
 		tables:   map[uint64]digest{},
 		bindings: map[uint64]Binding{},
 	}
 	s.cond = sync.NewCond(&s.mu)
-	r := &replayer{s: s, tables: map[uint64]*tableLog{}}
+	r := &replayer{s: s, tables: map[uint64]*tableLog{}, snaps: map[uint64]*TableSnapshot{}}
 	if err := s.load(r); err != nil {
 		lock.Close()
 		return nil, State{}, err
@@ -138,6 +159,7 @@ func (s *Store) load(r *replayer) error {
 	default:
 		return fmt.Errorf("storage: open snapshot: %w", err)
 	}
+	r.inSnapshot = false
 	path := s.logPath(s.gen)
 	l, err := openLog(path, s.logger, r.apply)
 	if err != nil {
@@ -145,11 +167,18 @@ func (s *Store) load(r *replayer) error {
 	}
 	s.log = l
 	s.logSize = l.end
-	// Remove logs of other generations left by an interrupted compaction.
+	// Remove logs of other generations and table files no manifest names,
+	// left by an interrupted compaction (or a crash before a finished one
+	// removed the old ones).
+	live := map[string]bool{filepath.Base(path): true}
+	for _, name := range s.tableFiles {
+		live[name] = true
+	}
 	entries, _ := os.ReadDir(s.dir)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "log.") && e.Name() != filepath.Base(path) {
-			os.Remove(filepath.Join(s.dir, e.Name()))
+		name := e.Name()
+		if (strings.HasPrefix(name, "log.") || isTableFileName(name)) && !live[name] {
+			os.Remove(filepath.Join(s.dir, name))
 		}
 	}
 	return nil
@@ -169,6 +198,7 @@ func (s *Store) loadSnapshot(f *os.File, r *replayer) error {
 		return fmt.Errorf("storage: snapshot too short: %w", err)
 	}
 	s.gen = binary.LittleEndian.Uint64(hdr[:])
+	r.inSnapshot = true
 	if _, err := readFrames(br, fi.Size()-8, r.apply); err != nil {
 		return fmt.Errorf("storage: snapshot: %w", err)
 	}
@@ -181,6 +211,9 @@ type replayer struct {
 	s       *Store
 	catalog [][]byte
 	tables  map[uint64]*tableLog
+	snaps   map[uint64]*TableSnapshot
+	// inSnapshot is set while the snapshot's records are read.
+	inSnapshot bool
 }
 
 // tableLog is one table's replayed updates, in log order, their rows
@@ -269,7 +302,25 @@ func (r *replayer) apply(t RecordType, p []byte) error {
 			return fmt.Errorf("storage: corrupt table drop record")
 		}
 		delete(r.tables, v)
+		delete(r.snaps, v)
 		delete(s.tables, v)
+	case RecTableSnapshot:
+		if !r.inSnapshot {
+			return fmt.Errorf("storage: a table snapshot record in the log")
+		}
+		fi, err := decodeTableFileInfo(p)
+		if err != nil {
+			return err
+		}
+		if _, dup := r.snaps[fi.table]; dup {
+			return fmt.Errorf("storage: snapshot names table %d twice", fi.table)
+		}
+		r.snaps[fi.table] = newTableSnapshot(s.dir, s.gen, fi)
+		s.tableFiles = append(s.tableFiles, tableFileName(s.gen, fi.table))
+		d := s.tables[fi.table]
+		d.count += fi.digest.count
+		d.sum += fi.digest.sum
+		s.tables[fi.table] = d
 	default:
 		return fmt.Errorf("storage: unknown record type %d", t)
 	}
@@ -282,14 +333,19 @@ func (r *replayer) state() State {
 	s := r.s
 	st := State{
 		Catalog:   r.catalog,
-		Tables:    make(map[uint64][]TableUpdate, len(r.tables)),
+		Tables:    make(map[uint64]TableContents, len(r.tables)+len(r.snaps)),
 		Bindings:  make(map[uint64]Binding, len(s.bindings)),
 		Timestamp: s.ts,
+	}
+	for id, snap := range r.snaps {
+		st.Tables[id] = TableContents{Snapshot: snap}
 	}
 	for id, l := range r.tables {
 		delete(r.tables, id)
 		if ups := l.contents(); len(ups) > 0 {
-			st.Tables[id] = ups
+			tc := st.Tables[id]
+			tc.Updates = ups
+			st.Tables[id] = tc
 		}
 	}
 	for id, b := range s.bindings {
@@ -302,7 +358,7 @@ func (r *replayer) state() State {
 func (s *Store) noteTableWrite(ts repr.Timestamp, ups []TableUpdate) {
 	for _, u := range ups {
 		d := s.tables[u.Table]
-		d.add(s.seed, u.Row, u.Diff)
+		d.add(u.Row, u.Diff)
 		s.tables[u.Table] = d
 	}
 	s.raise(ts)

@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand"
@@ -37,7 +36,10 @@ func mustOpen(t *testing.T, dir string) (*Store, State) {
 func contents(ups []TableUpdate) map[string]repr.Diff {
 	m := map[string]repr.Diff{}
 	for _, u := range ups {
-		m[u.Row.String()] += u.Diff
+		k := u.Row.String()
+		if m[k] += u.Diff; m[k] == 0 {
+			delete(m, k)
+		}
 	}
 	return m
 }
@@ -100,34 +102,100 @@ func (m *model) drop(ctx context.Context, s *Store, table uint64) error {
 func (m *model) compact(s *Store, catalog [][]byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return s.Compact(catalog, m.emit)
+	return s.Compact(catalog, m.snapshotTables())
 }
 
-func (m *model) emit(emit func(TableUpdate) error) error {
+// snapshotTables gives the model's tables as Compact takes them, each in
+// the order of the arrangement a coordinator would hold: odd tables are
+// keyed by their rows' first column (as a primary key), even ones by
+// whole row.
+func (m *model) snapshotTables() []SnapshotTable {
+	var out []SnapshotTable
 	for id, c := range m.tables {
-		for k, d := range c {
-			if err := emit(TableUpdate{Table: id, Row: repr.Row(k), Diff: d}); err != nil {
-				return err
-			}
+		keyed := id%2 == 1
+		type upd struct {
+			key, row repr.Row
+			d        repr.Diff
 		}
+		var ups []upd
+		for k, d := range c {
+			u := upd{row: repr.Row(k), d: d}
+			if keyed {
+				u.key = keyOf(u.row)
+			}
+			ups = append(ups, u)
+		}
+		slices.SortFunc(ups, func(a, b upd) int {
+			if c := bytes.Compare(a.key, b.key); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.row, b.row)
+		})
+		var meta map[string]string
+		if keyed {
+			meta = map[string]string{"test.key": "the first column"}
+		}
+		out = append(out, SnapshotTable{ID: id, Keyed: keyed, Metadata: meta, Scan: func(emit func(key, row repr.Row, d repr.Diff) error) error {
+			for _, u := range ups {
+				if err := emit(u.key, u.row, u.d); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
 	}
-	return nil
+	return out
 }
+
+// keyOf packs a row's first column, the key of the model's keyed tables.
+func keyOf(r repr.Row) repr.Row { return repr.PackRow(r.Datums()[0]) }
 
 // load replaces the model's contents with a replayed state's.
-func (m *model) load(st State) {
+func (m *model) load(t testing.TB, st State) {
 	m.tables = map[uint64]map[string]repr.Diff{}
-	for id, ups := range st.Tables {
+	for id, ups := range tableUpdates(t, st) {
 		c := map[string]repr.Diff{}
 		for _, u := range ups {
-			c[string(u.Row)] += u.Diff
+			k := string(u.Row)
+			if c[k] += u.Diff; c[k] == 0 {
+				delete(c, k)
+			}
 		}
 		m.tables[id] = c
 	}
 }
 
+// tableUpdates reads every table's contents in st: its snapshot file
+// (checked whole) and the updates logged after it.
+func tableUpdates(t testing.TB, st State) map[uint64][]TableUpdate {
+	t.Helper()
+	out := map[uint64][]TableUpdate{}
+	for id, tc := range st.Tables {
+		var ups []TableUpdate
+		if tc.Snapshot != nil {
+			f, err := tc.Snapshot.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = f.Scan(func(_, row repr.Row, d repr.Diff) error {
+				ups = append(ups, TableUpdate{Table: id, Row: row.Clone(), Diff: d})
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		ups = append(ups, tc.Updates...)
+		if len(ups) > 0 {
+			out[id] = ups
+		}
+	}
+	return out
+}
+
 // equalStates reports how two replayed states differ, or "" if they agree.
-func equalStates(a, b State) string {
+// a's tables are given as read (its snapshot files may be gone by now).
+func equalStates(t testing.TB, a State, at map[uint64][]TableUpdate, b State) string {
 	if !slices.EqualFunc(a.Catalog, b.Catalog, bytes.Equal) {
 		return fmt.Sprintf("catalog %q != %q", a.Catalog, b.Catalog)
 	}
@@ -139,23 +207,9 @@ func equalStates(a, b State) string {
 	}) {
 		return fmt.Sprintf("bindings %v != %v", a.Bindings, b.Bindings)
 	}
-	nonEmpty := func(m map[uint64][]TableUpdate) map[uint64][]TableUpdate {
-		out := map[uint64][]TableUpdate{}
-		for id, ups := range m {
-			if len(ups) > 0 {
-				out[id] = ups
-			}
-		}
-		return out
-	}
 	// A table is consolidated only when it saw retractions: compare
 	// contents.
-	if !maps.EqualFunc(nonEmpty(a.Tables), nonEmpty(b.Tables), func(x, y []TableUpdate) bool {
-		return maps.Equal(contents(x), contents(y))
-	}) {
-		return fmt.Sprintf("tables %v != %v", a.Tables, b.Tables)
-	}
-	return ""
+	return equalTables(at, tableUpdates(t, b))
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -185,7 +239,7 @@ func TestRoundTrip(t *testing.T) {
 	if len(st.Catalog) != 1 || string(st.Catalog[0]) != "create table t" {
 		t.Fatalf("catalog: %q", st.Catalog)
 	}
-	got := contents(st.Tables[1])
+	got := contents(tableUpdates(t, st)[1])
 	if len(got) != 1 || got["(2)"] != 1 {
 		t.Fatalf("table contents: %v", got)
 	}
@@ -247,7 +301,7 @@ func TestTornTail(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s cut %d: %v", name, cut, err)
 			}
-			got := contents(st.Tables[1])
+			got := contents(tableUpdates(t, st)[1])
 			k := len(got)
 			for i := 0; i < k; i++ {
 				if got[fmt.Sprintf("(%d)", i)] != 1 {
@@ -266,7 +320,7 @@ func TestTornTail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(st.Tables[2]) != 1 || len(contents(st.Tables[1])) != k {
+			if len(tableUpdates(t, st)[2]) != 1 || len(contents(tableUpdates(t, st)[1])) != k {
 				t.Fatalf("%s cut %d: append after recovery lost", name, cut)
 			}
 			s.Close()
@@ -297,7 +351,7 @@ func TestStaleRecordAfterTornOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, st := mustOpen(t, dir)
-	if got := contents(st.Tables[1]); len(got) != 1 || got["(1)"] != 1 {
+	if got := contents(tableUpdates(t, st)[1]); len(got) != 1 || got["(1)"] != 1 {
 		t.Fatalf("after recovery: %v", got)
 	}
 	// D: same table, same encoded length as C1.
@@ -310,7 +364,7 @@ func TestStaleRecordAfterTornOne(t *testing.T) {
 	s.Close()
 	s, st = mustOpen(t, dir)
 	defer s.Close()
-	if got := contents(st.Tables[1]); len(got) != 2 || got["(1)"] != 1 || got["(4)"] != 1 {
+	if got := contents(tableUpdates(t, st)[1]); len(got) != 2 || got["(1)"] != 1 || got["(4)"] != 1 {
 		t.Fatalf("stale record replayed: %v", got)
 	}
 	if st.Timestamp != 2 {
@@ -390,7 +444,7 @@ func TestConcurrentAppendsAndCompaction(t *testing.T) {
 	s, st := mustOpen(t, dir)
 	defer s.Close()
 	for w := 0; w < writers; w++ {
-		got := contents(st.Tables[uint64(w)])
+		got := contents(tableUpdates(t, st)[uint64(w)])
 		if len(got) != each-each/10 {
 			t.Fatalf("writer %d: %d rows, want %d", w, len(got), each-each/10)
 		}
@@ -428,7 +482,7 @@ func TestCompactionInterrupted(t *testing.T) {
 	s, st := mustOpen(t, dir)
 	defer s.Close()
 	total := repr.Diff(0)
-	for _, u := range st.Tables[1] {
+	for _, u := range tableUpdates(t, st)[1] {
 		total += u.Diff
 		if u.Row.String() == "(99)" {
 			t.Fatal("stale log replayed after compaction")
@@ -493,8 +547,9 @@ func TestReplayAfterCompaction(t *testing.T) {
 		s.Close()
 		for round := 0; round < 3; round++ {
 			s, before := mustOpen(t, dir)
-			m.load(before)
-			if diff := equalStates(before, State{Catalog: before.Catalog, Tables: modelTables(m), Bindings: before.Bindings, Timestamp: before.Timestamp}); diff != "" {
+			m.load(t, before)
+			bt := tableUpdates(t, before)
+			if diff := equalTables(bt, modelTables(m)); diff != "" {
 				t.Fatalf("seed %d round %d: replay disagrees with the model: %s", seed, round, diff)
 			}
 			if err := m.compact(s, before.Catalog); err != nil {
@@ -502,7 +557,7 @@ func TestReplayAfterCompaction(t *testing.T) {
 			}
 			s.Close()
 			s, after := mustOpen(t, dir)
-			if diff := equalStates(before, after); diff != "" {
+			if diff := equalStates(t, before, bt, after); diff != "" {
 				t.Fatalf("seed %d round %d: replay after compaction differs: %s", seed, round, diff)
 			}
 			randomOps(t, rng, s, m, 100, &ts)
@@ -511,7 +566,16 @@ func TestReplayAfterCompaction(t *testing.T) {
 	}
 }
 
-// modelTables renders a model as State.Tables: consolidated, sorted.
+// equalTables reports how two tables' contents differ, or "" if they
+// agree.
+func equalTables(a, b map[uint64][]TableUpdate) string {
+	if !maps.EqualFunc(a, b, func(x, y []TableUpdate) bool { return maps.Equal(contents(x), contents(y)) }) {
+		return fmt.Sprintf("tables %v != %v", a, b)
+	}
+	return ""
+}
+
+// modelTables renders a model's tables: consolidated, sorted.
 func modelTables(m *model) map[uint64][]TableUpdate {
 	out := map[uint64][]TableUpdate{}
 	for id, c := range m.tables {
@@ -520,6 +584,37 @@ func modelTables(m *model) map[uint64][]TableUpdate {
 		}
 	}
 	return out
+}
+
+// rowsTable is a table arranged by row whose updates are rows, each +1,
+// in the order given (equal rows are counted together).
+func rowsTable(id uint64, rows ...repr.Row) SnapshotTable {
+	var rs []repr.Row
+	var ds []repr.Diff
+	for _, r := range rows {
+		if n := len(rs); n > 0 && bytes.Equal(rs[n-1], r) {
+			ds[n-1]++
+			continue
+		}
+		rs, ds = append(rs, r), append(ds, 1)
+	}
+	return SnapshotTable{ID: id, Scan: emitAll(nil, rs, ds)}
+}
+
+// emitAll is a Scan giving keys (nil: none), rows and diffs as they are.
+func emitAll(keys, rows []repr.Row, diffs []repr.Diff) func(emit func(key, row repr.Row, d repr.Diff) error) error {
+	return func(emit func(key, row repr.Row, d repr.Diff) error) error {
+		for i := range rows {
+			var k repr.Row
+			if keys != nil {
+				k = keys[i]
+			}
+			if err := emit(k, rows[i], diffs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // TestDropThenCompaction drops a table, compacts and reopens: the table
@@ -539,12 +634,7 @@ func TestDropThenCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The caller still streaming the dropped table is a bug Compact catches.
-	stale := func(emit func(TableUpdate) error) error {
-		if err := m.emit(emit); err != nil {
-			return err
-		}
-		return emit(TableUpdate{1, row(0), 1})
-	}
+	stale := append(m.snapshotTables(), rowsTable(1, row(0)))
 	if err := s.Compact(nil, stale); err == nil {
 		t.Fatal("Compact accepted contents for a dropped table")
 	}
@@ -561,7 +651,7 @@ func TestDropThenCompaction(t *testing.T) {
 	}
 	s.Close()
 	s, st := mustOpen(t, dir)
-	if len(st.Tables[1]) != 0 || len(st.Tables[2]) != 0 || len(st.Tables[3]) != 1 {
+	if len(tableUpdates(t, st)[1]) != 0 || len(tableUpdates(t, st)[2]) != 0 || len(tableUpdates(t, st)[3]) != 1 {
 		t.Fatalf("after drop, compaction, drop: %v", st.Tables)
 	}
 	if err := m.compact(s, nil); err != nil {
@@ -570,7 +660,7 @@ func TestDropThenCompaction(t *testing.T) {
 	s.Close()
 	s, st = mustOpen(t, dir)
 	defer s.Close()
-	if len(st.Tables) != 1 || len(st.Tables[3]) != 1 || st.Timestamp != 20 {
+	if len(st.Tables) != 1 || len(tableUpdates(t, st)[3]) != 1 || st.Timestamp != 20 {
 		t.Fatalf("after second compaction: %v at %d", st.Tables, st.Timestamp)
 	}
 }
@@ -586,24 +676,31 @@ func TestCompactChecksContents(t *testing.T) {
 	if err := m.write(ctx, s, 1, []TableUpdate{{1, row(1), 1}, {1, row(2), 2}}); err != nil {
 		t.Fatal(err)
 	}
-	wrong := map[string]func(emit func(TableUpdate) error) error{
-		"missing row": func(emit func(TableUpdate) error) error { return emit(TableUpdate{1, row(2), 2}) },
-		"other row": func(emit func(TableUpdate) error) error {
-			return errors.Join(emit(TableUpdate{1, row(1), 1}), emit(TableUpdate{1, row(3), 2}))
-		},
-		"nothing": nil,
+	// Table 1 is arranged by row: (1) once, (2) twice.
+	wrong := map[string][]SnapshotTable{
+		"missing row":    {rowsTable(1, row(2), row(2))},
+		"other row":      {rowsTable(1, row(1), row(3), row(3))},
+		"nothing":        nil,
+		"out of order":   {rowsTable(1, row(2), row(2), row(1))},
+		"unconsolidated": {{ID: 1, Scan: emitAll(nil, []repr.Row{row(1), row(2), row(2)}, []repr.Diff{1, 1, 1})}},
+		"zero diff":      {{ID: 1, Scan: emitAll(nil, []repr.Row{row(1), row(2), row(3)}, []repr.Diff{1, 2, 0})}},
+		"given twice":    {rowsTable(1, row(1), row(2), row(2)), rowsTable(1)},
+		"key for rows":   {{ID: 1, Scan: emitAll([]repr.Row{row(1), row(2)}, []repr.Row{row(1), row(2)}, []repr.Diff{1, 2})}},
+		"reserved metadata": {{ID: 1, Metadata: map[string]string{"viewd.order": "x"},
+			Scan: emitAll(nil, []repr.Row{row(1), row(2)}, []repr.Diff{1, 2})}},
 	}
-	for name, f := range wrong {
-		if err := s.Compact(nil, f); err == nil {
+	for name, tables := range wrong {
+		if err := s.Compact(nil, tables); err == nil {
 			t.Fatalf("%s: Compact accepted wrong contents", name)
 		}
 	}
-	// Unconsolidated contents in any order are fine.
-	split := func(emit func(TableUpdate) error) error {
-		return errors.Join(emit(TableUpdate{1, row(2), 1}), emit(TableUpdate{1, row(1), 1}), emit(TableUpdate{1, row(2), 1}))
-	}
-	if err := s.Compact(nil, split); err != nil {
+	if err := s.Compact(nil, []SnapshotTable{rowsTable(1, row(1), row(2), row(2))}); err != nil {
 		t.Fatal(err)
+	}
+	// Failed compactions left no files behind.
+	names, err := filepath.Glob(filepath.Join(dir, "snap.*"))
+	if err != nil || len(names) != 1 {
+		t.Fatalf("table files after the compactions: %v %v", names, err)
 	}
 	if err := m.write(ctx, s, 2, []TableUpdate{{1, row(1), -1}}); err != nil {
 		t.Fatal(err)
@@ -611,7 +708,7 @@ func TestCompactChecksContents(t *testing.T) {
 	s.Close()
 	s, st := mustOpen(t, dir)
 	defer s.Close()
-	if got := contents(st.Tables[1]); len(got) != 1 || got["(2)"] != 2 {
+	if got := contents(tableUpdates(t, st)[1]); len(got) != 1 || got["(2)"] != 2 {
 		t.Fatalf("contents: %v", got)
 	}
 }
