@@ -58,8 +58,9 @@
 // bytes alone when there is no key column. The schema's metadata says so:
 // viewd.format ("1"), viewd.table (the table's id) and viewd.order
 // ("key,row" or "row"), plus what the coordinator adds: viewd.name,
-// viewd.columns (the column names and SQL types, e.g. "(id int4, v text
-// null)") and viewd.key_columns (the key's column positions, e.g. "0").
+// viewd.columns (the column names and SQL types, "?" marking a nullable
+// one, e.g. "(id integer, v text?)") and viewd.key_columns (the key's
+// column positions, e.g. "0").
 // Rows are repr's packed encoding (repr/doc.go: a tag byte per datum and
 // its payload); an external reader decodes them with repr or, simpler,
 // exports with COPY ... TO.
