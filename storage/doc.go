@@ -72,6 +72,16 @@
 // columns would cost a decode and a re-encode of every datum on each
 // compaction and each restart, or a second copy of the data in the file.
 //
+// The record batches are not compressed, so that a restart reads the
+// file's bytes as they are (arrow-go's mapped reader copies nothing) and
+// any reader opens them, codecs or not. On BenchmarkRestart's 1M-row table
+// the files take 60.9 MB (the framed records before them took 45.9 MB:
+// varints where Arrow has int32 offsets, int64 diffs and a key column);
+// arrow-go's LZ4 gives 53.0 MB at about the same restart time, ZSTD
+// 35.6 MB but about 0.1 s more CPU per restart and three times the
+// compaction time (0.65 s instead of 0.2 s, under the coordinator's
+// lock).
+//
 // One file per table rather than one file of many record-batch streams:
 // a table is read (and its memory released) on its own, when the
 // coordinator creates it; a file is named by the generation and table id,
