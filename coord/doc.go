@@ -61,8 +61,8 @@
 //
 // Catalog statements, table writes and source data and bindings are
 // appended to the store's log before they are acknowledged. Past
-// Config.CompactLogBytes of log, the coordinator compacts it at a step's
-// end (compact.go): it streams every table's and source's arrangement as
+// Config.CompactLogBytes of log, the tick loop compacts it between steps
+// (compact.go): it streams every table's and source's arrangement as
 // it holds it (a primary arrangement by key, then row; other tables and
 // sources by row) and the store writes each to an Arrow IPC file (see
 // storage's doc) and starts an empty log.
@@ -75,12 +75,14 @@
 // through the table's input. Both enter at the first step, after the
 // whole catalog is replayed, which also computes the views and indexes
 // over the loaded tables (their own state is not in the snapshot).
-// BenchmarkRestart measures a 1M-row table with a view grouped over it
-// (2 workers, the shared 2-core VM): 0.6-0.9 s to a right answer from the
-// table files (0.9 s of CPU; loading the table is 0.15-0.2 s of it, the
-// rest the view's first step), against 1.3-1.8 s (1.3-1.9 s of CPU) when
-// the same rows were decoded from framed records, fed through the input
-// and sorted.
+//
+// BenchmarkRestart measures a 1M-row table with a view grouped over it (2
+// workers, the shared 2-core VM at a load average of about 2): 0.57-0.74
+// s to a right answer from the table files (0.76-0.83 s of CPU; opening
+// the store 0.01 s, reading, checking and loading the table 0.14-0.22 s,
+// the rest the view's first step), against 0.90-1.25 s (1.1-1.3 s of
+// CPU) when the same rows were decoded from framed records (0.24-0.44 s),
+// fed through the input and arranged in the first step.
 //
 // # Concurrency
 //
