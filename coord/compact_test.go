@@ -37,17 +37,11 @@ func (s *syncBuffer) String() string {
 // the log held: a compaction ran and the log is empty.
 func waitCompacted(t testing.TB, c *Coordinator) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	waitFor(t, 10*time.Second, "the log to be compacted", func() bool {
 		c.mu.Lock()
-		done := c.compactions > 0 && c.store.LogSize() == 0
-		c.mu.Unlock()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the log was not compacted")
-		}
-	}
+		defer c.mu.Unlock()
+		return c.compactions > 0 && c.store.LogSize() == 0
+	})
 }
 
 // TestSnapshotFilesRestart: tables of every arrangement (a primary key of
