@@ -1,7 +1,6 @@
 package sources
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -103,9 +102,12 @@ type decoded struct {
 	skip bool
 }
 
-// decoder decodes the messages of one source.
+// decoder decodes the messages of one source. Decoders are shared by the
+// decode workers: decode may run concurrently for messages of different
+// partitions, each call with its worker's workspace, and keeps no
+// per-message state in the decoder.
 type decoder interface {
-	decode(m *Message) (decoded, error)
+	decode(m *Message, w *workspace) (decoded, error)
 	// desc is the relation the decoder produces (known once the first
 	// message is decoded when derived from upstream schemas).
 	desc() (repr.RelationDesc, bool)
@@ -114,6 +116,75 @@ type decoder interface {
 	// tracked reports whether the collection keeps state (every envelope
 	// but NONE).
 	tracked() bool
+}
+
+// workspace is one decode worker's scratch, reused from message to
+// message: the JSON scanner, a packer, the spans of the values being
+// decoded, and what Debezium decoders remember between the messages this
+// worker decodes (the semantics of the last schema block per collection).
+// A workspace is used by one goroutine at a time.
+type workspace struct {
+	sc   jsonScanner
+	pk   repr.Packer
+	vals [][]byte
+	ds   []repr.Datum
+	sems map[CollectionID]*schemaSems
+}
+
+func newWorkspace() *workspace { return &workspace{sems: map[CollectionID]*schemaSems{}} }
+
+// begin starts decoding msg: the spans and scratch of the previous
+// message are released.
+func (w *workspace) begin(msg []byte) *jsonScanner {
+	clear(w.vals)
+	w.vals = w.vals[:0]
+	w.sc.reset(msg)
+	return &w.sc
+}
+
+// spans returns n empty value spans, valid until the next begin.
+func (w *workspace) spans(n int) [][]byte {
+	start := len(w.vals)
+	for i := 0; i < n; i++ {
+		w.vals = append(w.vals, nil)
+	}
+	return w.vals[start:len(w.vals):len(w.vals)]
+}
+
+// schemaSems is what one worker remembers of a Debezium collection's
+// schema blocks: the column semantics of each schema text seen (a few
+// distinct ones at most: a schema changes rarely) and of the last one,
+// which applies to events without a schema block.
+type schemaSems struct {
+	cache map[string][]semantic
+	cur   []semantic
+}
+
+// debeziumSems returns the column semantics for an event of collection id
+// with the given schema block (nil: none, the last one's apply).
+func (w *workspace) debeziumSems(id CollectionID, schema []byte, rows *rowDecoder) ([]semantic, error) {
+	st := w.sems[id]
+	if st == nil {
+		st = &schemaSems{cache: map[string][]semantic{}}
+		w.sems[id] = st
+	}
+	if schema == nil {
+		return st.cur, nil
+	}
+	if sems, ok := st.cache[string(schema)]; ok {
+		st.cur = sems
+		return sems, nil
+	}
+	byName, err := debeziumSemantics(schema)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.cache) >= 64 {
+		clear(st.cache)
+	}
+	st.cur = rows.semantics(byName)
+	st.cache[string(schema)] = st.cur
+	return st.cur, nil
 }
 
 // newDecoder builds the decoder of spec.
@@ -241,7 +312,7 @@ func (nd *noneDecoder) desc() (repr.RelationDesc, bool) { return nd.d, true }
 func (nd *noneDecoder) keyCols() []int                  { return nil }
 func (nd *noneDecoder) tracked() bool                   { return false }
 
-func (nd *noneDecoder) decode(m *Message) (decoded, error) {
+func (nd *noneDecoder) decode(m *Message, w *workspace) (decoded, error) {
 	if m.Value == nil {
 		return decoded{skip: true}, nil
 	}
@@ -251,7 +322,7 @@ func (nd *noneDecoder) decode(m *Message) (decoded, error) {
 	}
 	var row repr.Row
 	if nd.rows != nil {
-		row, err = nd.rows.decodeObject(json.RawMessage(m.Value), meta...)
+		row, err = nd.rows.decodeObject(w, m.Value, meta...)
 	} else {
 		var d repr.Datum
 		d, err = formatDatum(m.Value, nd.spec.Format)

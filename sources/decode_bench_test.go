@@ -143,6 +143,7 @@ func benchDecode(b *testing.B, decs []decoder, kinds []int, msgs [][]byte) {
 	}
 	b.SetBytes(int64(total / len(msgs)))
 	b.ReportAllocs()
+	w := newWorkspace()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		j := i % len(msgs)
@@ -151,7 +152,7 @@ func benchDecode(b *testing.B, decs []decoder, kinds []int, msgs [][]byte) {
 			k = kinds[j]
 		}
 		m := Message{Topic: "t", Offset: int64(i), Value: msgs[j]}
-		d, err := decs[k].decode(&m)
+		d, err := decs[k].decode(&m, w)
 		if err != nil || len(d.ops) != 1 {
 			b.Fatalf("message %d: %v (%d ops)\n%s", j, err, len(d.ops), msgs[j])
 		}

@@ -253,6 +253,8 @@ func (r *Reader) Run(ctx context.Context) error {
 	wait := min(time.Second, r.cfg.StallAfter/2, r.cfg.CheckInterval)
 	lastCheck := time.Now()
 	outOfRange := map[tp]bool{}
+	r.asm.StartDecoders(ctx)
+	var msgs []Message
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
 		fetches := cl.PollFetches(pollCtx)
@@ -274,11 +276,15 @@ func (r *Reader) Run(ctx context.Context) error {
 			r.log.Warn("sources: fetch failed", "err", fetchErr)
 		}
 		r.setStalled(fetchErr)
+		msgs = msgs[:0]
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, rec := range p.Records {
-				m := Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
-				r.asm.Push(&m)
+				msgs = append(msgs, Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp})
 			}
+		})
+		r.asm.PushBatch(ctx, msgs)
+		clear(msgs) // drop the references to the records' bytes
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if p.HighWatermark >= 0 {
 				r.asm.SetHighWatermark(p.Topic, p.Partition, p.HighWatermark)
 			}
