@@ -132,7 +132,7 @@ func (cd *cockroachDecoder) decode(m *Message, w *workspace) (decoded, error) {
 			return decoded{}, err
 		}
 	}
-	out.ops = []op{o}
+	out.ops = w.oneOp(o)
 	return out, nil
 }
 

@@ -162,7 +162,7 @@ func (dd *debeziumDecoder) decode(m *Message, w *workspace) (decoded, error) {
 	}
 	s := w.begin(m.Value)
 	var ev dbzEvent
-	schema, err := scanEnvelope(s, func() error {
+	schema, err := scanEnvelope(s, w.lastSchema(dd.spec.ID), func() error {
 		ev = dbzEvent{}
 		return scanDebeziumEvent(s, w, st.rows, &ev)
 	})
@@ -179,10 +179,13 @@ func (dd *debeziumDecoder) decode(m *Message, w *workspace) (decoded, error) {
 // scanEnvelope reads a JsonConverter message at the cursor: either
 // {"schema": S, "payload": P}, exactly those two keys, or a bare payload.
 // It calls scanPayload with the cursor at P, or at the whole message when
-// it is bare, and returns S's text when the message is wrapped.
+// it is bare, and returns S's text when the message is wrapped. A schema
+// block that starts with known (the text of a complete JSON value seen
+// before) is that value: it is taken without scanning it again, the way
+// a message's unchanged schema block costs one comparison.
 // scanPayload must start from a clean slate each call: a message that
 // looks wrapped and is not is scanned again as a bare payload.
-func scanEnvelope(s *jsonScanner, scanPayload func() error) ([]byte, error) {
+func scanEnvelope(s *jsonScanner, known string, scanPayload func() error) ([]byte, error) {
 	if s.peek() != '{' {
 		return nil, notObject(bytes.TrimSpace(s.buf))
 	}
@@ -205,6 +208,12 @@ func scanEnvelope(s *jsonScanner, scanPayload func() error) ([]byte, error) {
 	for first := false; ok; key, plain, ok, err = s.member(first) {
 		switch string(s.key(key, plain)) {
 		case "schema":
+			s.skipWS()
+			if rest := s.buf[s.pos:]; len(known) > 0 && known[0] == '{' && len(rest) >= len(known) && aliasString(rest[:len(known)]) == known {
+				schema = rest[:len(known)]
+				s.pos += len(known)
+				break
+			}
 			schema, err = s.value()
 		case "payload":
 			payload = true
@@ -309,7 +318,7 @@ func (dd *debeziumDecoder) build(st *dbzDesc, w *workspace, ev *dbzEvent, sems [
 		if kerr != nil {
 			return decoded{}, fmt.Errorf("before: %w", err)
 		}
-		out.ops = []op{{kind: opDelete, coll: dd.spec.ID, key: k}}
+		out.ops = w.oneOp(op{kind: opDelete, coll: dd.spec.ID, key: k})
 		return out, nil
 	}
 	after, err := row(&ev.after)
@@ -346,7 +355,7 @@ func (dd *debeziumDecoder) build(st *dbzDesc, w *workspace, ev *dbzEvent, sems [
 	default:
 		return decoded{}, pgcode.New(pgcode.DataException, "unknown Debezium op %q", ev.op)
 	}
-	out.ops = []op{o}
+	out.ops = w.oneOp(o)
 	return out, nil
 }
 
@@ -359,7 +368,7 @@ func (dd *debeziumDecoder) keyFromMessage(st *dbzDesc, w *workspace, key []byte,
 	}
 	s := w.begin(key)
 	var o objSpans
-	if _, err := scanEnvelope(s, func() error { return st.rows.scan(s, w, &o) }); err != nil {
+	if _, err := scanEnvelope(s, "", func() error { return st.rows.scan(s, w, &o) }); err != nil {
 		return nil, fmt.Errorf("message key: %w", err)
 	}
 	k, err := st.rows.packCols(w, &o, sems, st.pk)

@@ -129,6 +129,20 @@ type workspace struct {
 	vals [][]byte
 	ds   []repr.Datum
 	sems map[CollectionID]*schemaSems
+	ops  []op // a slab the records' ops are cut from
+}
+
+// oneOp returns o as a record's one op, cut from a slab so that a record
+// costs no allocation of its own for it. A slab lives as long as any of
+// its records' ops: records are released in a few polls.
+func (w *workspace) oneOp(o op) []op {
+	if len(w.ops) == 0 {
+		w.ops = make([]op, 128)
+	}
+	ops := w.ops[:1:1]
+	w.ops = w.ops[1:]
+	ops[0] = o
+	return ops
 }
 
 func newWorkspace() *workspace { return &workspace{sems: map[CollectionID]*schemaSems{}} }
@@ -153,38 +167,47 @@ func (w *workspace) spans(n int) [][]byte {
 
 // schemaSems is what one worker remembers of a Debezium collection's
 // schema blocks: the column semantics of each schema text seen (a few
-// distinct ones at most: a schema changes rarely) and of the last one,
-// which applies to events without a schema block.
+// distinct ones at most: a schema changes rarely), and the last one's
+// text and semantics, which apply to events without a schema block.
 type schemaSems struct {
-	cache map[string][]semantic
-	cur   []semantic
+	cache    map[string][]semantic
+	lastText string
+	cur      []semantic
 }
 
-// debeziumSems returns the column semantics for an event of collection id
-// with the given schema block (nil: none, the last one's apply).
-func (w *workspace) debeziumSems(id CollectionID, schema []byte, rows *rowDecoder) ([]semantic, error) {
+func (w *workspace) schemaState(id CollectionID) *schemaSems {
 	st := w.sems[id]
 	if st == nil {
 		st = &schemaSems{cache: map[string][]semantic{}}
 		w.sems[id] = st
 	}
-	if schema == nil {
+	return st
+}
+
+// lastSchema returns the text of the last schema block seen for id.
+func (w *workspace) lastSchema(id CollectionID) string { return w.schemaState(id).lastText }
+
+// debeziumSems returns the column semantics for an event of collection id
+// with the given schema block (nil: none, the last one's apply).
+func (w *workspace) debeziumSems(id CollectionID, schema []byte, rows *rowDecoder) ([]semantic, error) {
+	st := w.schemaState(id)
+	if schema == nil || aliasString(schema) == st.lastText {
 		return st.cur, nil
 	}
-	if sems, ok := st.cache[string(schema)]; ok {
-		st.cur = sems
-		return sems, nil
+	sems, ok := st.cache[string(schema)]
+	if !ok {
+		byName, err := debeziumSemantics(schema)
+		if err != nil {
+			return nil, err
+		}
+		if len(st.cache) >= 64 {
+			clear(st.cache)
+		}
+		sems = rows.semantics(byName)
+		st.cache[string(schema)] = sems
 	}
-	byName, err := debeziumSemantics(schema)
-	if err != nil {
-		return nil, err
-	}
-	if len(st.cache) >= 64 {
-		clear(st.cache)
-	}
-	st.cur = rows.semantics(byName)
-	st.cache[string(schema)] = st.cur
-	return st.cur, nil
+	st.cur, st.lastText = sems, string(schema)
+	return sems, nil
 }
 
 // newDecoder builds the decoder of spec.
@@ -331,5 +354,5 @@ func (nd *noneDecoder) decode(m *Message, w *workspace) (decoded, error) {
 	if err != nil {
 		return decoded{}, err
 	}
-	return decoded{ops: []op{{kind: opAppend, coll: nd.spec.ID, after: row}}}, nil
+	return decoded{ops: w.oneOp(op{kind: opAppend, coll: nd.spec.ID, after: row})}, nil
 }

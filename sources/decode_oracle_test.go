@@ -624,3 +624,26 @@ func FuzzDecode(f *testing.F) {
 		checkAgainstOracle(t, spec, msg, wNew, wOld)
 	})
 }
+
+// TestFieldIsLikeEncodingJSON: envelope keys name fields as encoding/json
+// matches them to struct tags.
+func TestFieldIsLikeEncodingJSON(t *testing.T) {
+	for _, key := range []string{"source", "SOURCE", "Source", "sOuRcE", "ſource", "ſource", "sourcE ", "sourc", "source1", "sourc\u212a", "s@urce", "_source"} {
+		var v struct {
+			X string `json:"source"`
+		}
+		doc, _ := json.Marshal(map[string]string{key: "x"})
+		if err := json.Unmarshal(doc, &v); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fieldIs([]byte(key), "source"), v.X == "x"; got != want {
+			t.Errorf("fieldIs(%q) = %v, encoding/json %v", key, got, want)
+		}
+	}
+	var v struct {
+		X string `json:"key"`
+	}
+	if json.Unmarshal([]byte(`{"\u212aey":"x"}`), &v); (v.X == "x") != fieldIs([]byte("\u212aey"), "key") {
+		t.Errorf("Kelvin sign: fieldIs %v, encoding/json %q", fieldIs([]byte("\u212aey"), "key"), v.X)
+	}
+}

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 	"sync"
 )
 
@@ -96,7 +97,7 @@ func (a *Assembler) PushBatch(ctx context.Context, msgs []Message) {
 		return
 	}
 	a.prepareDescs(msgs)
-	a.decoded = append(a.decoded[:0], make([]decodedRec, len(msgs))...)
+	a.decoded = slices.Grow(a.decoded[:0], len(msgs))[:len(msgs)]
 	if a.jobs == nil || len(msgs) < minParallelDecode {
 		for i := range msgs {
 			if a.accepts(&msgs[i]) {

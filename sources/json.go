@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -298,6 +299,14 @@ func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) 
 	case t.Kind == repr.KindNumeric && sem.name == "":
 		// Without a schema block a precise Debezium decimal is still
 		// base64: take it at the declared scale when it is not a number.
+		// Text that cannot start a number skips the failing parse.
+		if !mayBeNumber(s) {
+			if _, scale, ok := t.NumericPrecisionScale(); ok {
+				if b, berr := base64.StdEncoding.DecodeString(s); berr == nil && len(b) > 0 {
+					return decimalFromBytes(b, scale, t)
+				}
+			}
+		}
 		d, err := parseText(s, t)
 		if err != nil {
 			if _, scale, ok := t.NumericPrecisionScale(); ok {
@@ -320,6 +329,20 @@ func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) 
 		return repr.ByteaDatum(b), nil
 	}
 	return parseText(s, t)
+}
+
+// mayBeNumber reports whether s could be numeric input: false means
+// repr.ParseNumeric surely rejects it.
+func mayBeNumber(s string) bool {
+	s = strings.TrimLeft(s, " \t\n\r\v\f")
+	if s == "" {
+		return false
+	}
+	switch c := s[0]; {
+	case c >= '0' && c <= '9', c == '+', c == '-', c == '.', c == 'n', c == 'N', c == 'i', c == 'I':
+		return true
+	}
+	return false
 }
 
 // decimalFromBytes decodes Connect's Decimal encoding.

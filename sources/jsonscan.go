@@ -469,7 +469,27 @@ func aliasString(b []byte) string {
 
 // fieldIs reports whether key names the struct field name.
 func fieldIs(key []byte, name string) bool {
-	return string(key) == name || strings.EqualFold(aliasString(key), name)
+	if len(key) == len(name) && string(key) == name {
+		return true
+	}
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			// Unicode folding may match keys of another length (the
+			// Kelvin sign folds to k).
+			return strings.EqualFold(aliasString(key), name)
+		}
+	}
+	if len(key) != len(name) {
+		return false
+	}
+	for i, c := range key {
+		if c|0x20 != name[i]|0x20 || (c|0x20) < 'a' || (c|0x20) > 'z' {
+			if c != name[i] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // typeMismatch records that the value at the cursor does not fit the field

@@ -171,6 +171,6 @@ func (md *maxwellDecoder) build(w *workspace, ev *mxEvent) (decoded, error) {
 	if err != nil {
 		return decoded{}, err
 	}
-	out.ops = []op{o}
+	out.ops = w.oneOp(o)
 	return out, nil
 }

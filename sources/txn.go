@@ -152,6 +152,7 @@ type Assembler struct {
 	// Decoding (decodepool.go): one workspace per worker slot, and the
 	// workers' job queue once StartDecoders has run.
 	ws      []*workspace
+	recs    []rec // slab for newRec
 	jobs    chan *decodeJob
 	decoded []decodedRec
 	slots   [][]int
@@ -427,6 +428,17 @@ func (a *Assembler) decodeRecord(m *Message, w *workspace) decodedRec {
 	return dr
 }
 
+// newRec returns a record cut from a slab: records are many and short
+// lived (released within a few polls), so one allocation serves many.
+func (a *Assembler) newRec() *rec {
+	if len(a.recs) == 0 {
+		a.recs = make([]rec, 256)
+	}
+	r := &a.recs[0]
+	a.recs = a.recs[1:]
+	return r
+}
+
 // add records a decoded record: status, errors, and its place among the
 // pending records of its partition and in its transaction.
 func (a *Assembler) add(m *Message, dr *decodedRec) {
@@ -443,7 +455,8 @@ func (a *Assembler) add(m *Message, dr *decodedRec) {
 	if l.hwm < l.next {
 		l.hwm = l.next
 	}
-	r := &rec{tp: k, offset: m.Offset}
+	r := a.newRec()
+	*r = rec{tp: k, offset: m.Offset}
 	l.pending = append(l.pending, r)
 	if m.Topic == a.cfg.TxnTopic {
 		a.pushTxnRecord(r, m)
@@ -775,7 +788,7 @@ func (a *Assembler) releaseLoose() bool {
 				a.batch = &Unit{Updates: map[CollectionID][]Update{}}
 			}
 			a.applyRec(a.batch, r)
-			r.done = true
+			r.done, r.d = true, decoded{} // its rows are in the unit now
 			a.batch.Records++
 			progress = true
 		}
@@ -803,7 +816,7 @@ func (a *Assembler) releaseTxn(t *txn) {
 	// Metadata records carry no ops.
 	for _, r := range t.recs {
 		a.applyRec(&u, r)
-		r.done = true
+		r.done, r.d = true, decoded{} // its rows are in the unit now
 		u.Records++
 	}
 	delete(a.txns, t.id)

@@ -87,7 +87,7 @@ func (ud *upsertDecoder) decode(m *Message, w *workspace) (decoded, error) {
 			o.after = repr.PackRow(ds...)
 		}
 	}
-	return decoded{ops: []op{o}, xoffset: -1}, nil
+	return decoded{ops: w.oneOp(o), xoffset: -1}, nil
 }
 
 // key packs the primary key from a message key: a JSON object holding
