@@ -40,7 +40,21 @@ func (h hlc) compare(o hlc) int {
 	return cmp.Compare(h.logical, o.logical)
 }
 
-func (h hlc) String() string { return fmt.Sprintf("%d.%010d", h.wall, h.logical) }
+func (h hlc) String() string { return string(h.appendText(nil)) }
+
+// appendText appends the HLC as CockroachDB writes it, wall.logical with
+// ten logical digits.
+func (h hlc) appendText(b []byte) []byte {
+	b = strconv.AppendInt(b, h.wall, 10)
+	b = append(b, '.')
+	var l [10]byte
+	v := h.logical
+	for i := len(l) - 1; i >= 0; i-- {
+		l[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, l[:]...)
+}
 
 func (h hlc) isZero() bool { return h == hlc{} }
 
@@ -118,7 +132,8 @@ func (cd *cockroachDecoder) decode(m *Message, w *workspace) (decoded, error) {
 		return decoded{}, err
 	}
 	out.hlc = h
-	out.txnID = h.String()
+	w.tmp = h.appendText(w.tmp[:0])
+	out.txnID = w.intern(aliasString(w.tmp))
 	if key == nil || isNullText(key) {
 		key = m.Key
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -296,10 +295,10 @@ func (dd *debeziumDecoder) build(st *dbzDesc, w *workspace, ev *dbzEvent, sems [
 	}
 	out := decoded{collection: dd.spec.Collection, xoffset: -1}
 	if out.collection == "" {
-		out.collection = strings.Clone(debeziumCollection(ev.source))
+		out.collection = w.intern(debeziumCollection(ev.source))
 	}
 	if ev.hasTxn {
-		out.txnID = strings.Clone(ev.txnID)
+		out.txnID = w.intern(ev.txnID)
 	}
 	row := func(o *objSpans) (repr.Row, error) {
 		if o.null() {

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -130,6 +131,25 @@ type workspace struct {
 	ds   []repr.Datum
 	sems map[CollectionID]*schemaSems
 	ops  []op // a slab the records' ops are cut from
+	// strs holds the last few strings kept past a message (transaction
+	// ids, collection names): consecutive records share them.
+	strs [4]string
+	next int
+	tmp  []byte
+}
+
+// intern returns a copy of s that outlives the message, shared with the
+// previous records that carried the same text.
+func (w *workspace) intern(s string) string {
+	for _, k := range w.strs {
+		if k == s {
+			return k
+		}
+	}
+	k := strings.Clone(s)
+	w.strs[w.next] = k
+	w.next = (w.next + 1) % len(w.strs)
+	return k
 }
 
 // oneOp returns o as a record's one op, cut from a slab so that a record

@@ -291,7 +291,8 @@ func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) 
 	case t.Kind == repr.KindNumeric && sem.name == semDecimal:
 		// Kafka Connect's Decimal: the unscaled value as big-endian two's
 		// complement bytes, base64 in JSON.
-		b, err := base64.StdEncoding.DecodeString(s)
+		var buf [24]byte
+		b, err := decodeBase64(s, buf[:0])
 		if err != nil {
 			return repr.Null, pgcode.New(pgcode.InvalidTextRepresentation, "invalid base64 decimal %q", s)
 		}
@@ -302,7 +303,8 @@ func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) 
 		// Text that cannot start a number skips the failing parse.
 		if !mayBeNumber(s) {
 			if _, scale, ok := t.NumericPrecisionScale(); ok {
-				if b, berr := base64.StdEncoding.DecodeString(s); berr == nil && len(b) > 0 {
+				var buf [24]byte
+				if b, berr := decodeBase64(s, buf[:0]); berr == nil && len(b) > 0 {
 					return decimalFromBytes(b, scale, t)
 				}
 			}
@@ -331,6 +333,17 @@ func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) 
 	return parseText(s, t)
 }
 
+// decodeBase64 decodes standard base64 into buf when it fits (no
+// allocation for a decimal's few bytes).
+func decodeBase64(s string, buf []byte) ([]byte, error) {
+	n := base64.StdEncoding.DecodedLen(len(s))
+	if n > cap(buf) {
+		return base64.StdEncoding.DecodeString(s)
+	}
+	n, err := base64.StdEncoding.Decode(buf[:n], []byte(s))
+	return buf[:n], err
+}
+
 // mayBeNumber reports whether s could be numeric input: false means
 // repr.ParseNumeric surely rejects it.
 func mayBeNumber(s string) bool {
@@ -347,6 +360,14 @@ func mayBeNumber(s string) bool {
 
 // decimalFromBytes decodes Connect's Decimal encoding.
 func decimalFromBytes(b []byte, scale int32, t repr.ScalarType) (repr.Datum, error) {
+	if len(b) > 0 && len(b) <= 8 {
+		// Fits an int64: sign-extend the big-endian two's complement.
+		v := int64(int8(b[0]))
+		for _, c := range b[1:] {
+			v = v<<8 | int64(c)
+		}
+		return numericDatum(apd.New(v, -scale), t)
+	}
 	v := new(big.Int).SetBytes(b)
 	if len(b) > 0 && b[0]&0x80 != 0 {
 		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))

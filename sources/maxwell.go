@@ -116,9 +116,10 @@ func (md *maxwellDecoder) build(w *workspace, ev *mxEvent) (decoded, error) {
 	if ev.typeErr != nil {
 		return decoded{}, pgcode.Wrap(ev.typeErr, pgcode.InvalidJSONText, "invalid JSON: "+ev.typeErr.Error())
 	}
-	out := decoded{collection: ev.database + "." + ev.table, commit: ev.commit, xoffset: -1}
+	w.tmp = append(append(append(w.tmp[:0], ev.database...), '.'), ev.table...)
+	out := decoded{collection: w.intern(aliasString(w.tmp)), commit: ev.commit, xoffset: -1}
 	if ev.xid != nil {
-		out.txnID = string(bytes.Trim(ev.xid, `"`))
+		out.txnID = w.intern(aliasString(bytes.Trim(ev.xid, `"`)))
 	}
 	if ev.hasXoffset {
 		out.xoffset = ev.xoffset
