@@ -818,3 +818,36 @@ func TestFieldIsLikeEncodingJSON(t *testing.T) {
 		t.Errorf("Kelvin sign: fieldIs %v, encoding/json %q", fieldIs([]byte("\u212aey"), "key"), v.X)
 	}
 }
+
+// TestKeyOfCopiesCanonicalBytes: a key made by copying the key columns'
+// packed bytes equals one packed from the unpacked datums.
+func TestKeyOfCopiesCanonicalBytes(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	w := newWorkspace()
+	checked := 0
+	for i := 0; i < 3000; i++ {
+		desc := oracleDesc(rng)
+		row, err := newRowDecoder(*desc).decodeObject(w, []byte(randRow(rng, desc.Names)))
+		if err != nil {
+			continue
+		}
+		checked++
+		cols := []int{rng.Intn(len(desc.Names)), rng.Intn(len(desc.Names) + 1)}
+		s := newCollState(cols, true)
+		ds := row.Unpack(nil)
+		var p repr.Packer
+		for _, c := range cols {
+			if c < len(ds) {
+				p.Push(ds[c])
+			} else {
+				p.Push(repr.Null)
+			}
+		}
+		if got := s.keyOf(row); got != string(p.Row()) {
+			t.Fatalf("row %s cols %v: key %q, packed from datums %q", row, cols, got, p.Row())
+		}
+	}
+	if checked < 100 {
+		t.Errorf("only %d random rows decoded", checked)
+	}
+}

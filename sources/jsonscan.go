@@ -37,8 +37,9 @@ func (s *jsonScanner) reset(buf []byte) {
 	s.buf, s.pos, s.scratch = buf, 0, s.scratch[:0]
 }
 
-// errJSONEnd and errJSONChar are the syntax errors, in encoding/json's
-// words ("unexpected end of JSON input", "invalid character 'x' ...").
+// errEnd and errChar are the syntax errors (22P02), in encoding/json's
+// words ("unexpected end of JSON input", "invalid character 'x' ..."),
+// errChar with the byte offset.
 func (s *jsonScanner) errEnd() error {
 	return pgcode.New(pgcode.InvalidJSONText, "invalid JSON: unexpected end of JSON input")
 }

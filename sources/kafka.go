@@ -42,7 +42,10 @@ type ReaderConfig struct {
 
 // Reader reads the topics of related sources through one franz-go client,
 // by direct partition assignment (no consumer group: positions are the
-// coordinator's), and feeds them through an Assembler to a Sink.
+// coordinator's), and feeds them through an Assembler to a Sink. Each
+// poll's records are decoded on the Assembler's decode workers
+// (Config.DecodeWorkers, decodepool.go) and assembled in poll order on
+// Run's goroutine.
 type Reader struct {
 	cfg  ReaderConfig
 	sink Sink
