@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // polls renders a scenario's records as the polls a reader might get:
@@ -124,5 +126,44 @@ func TestPushBatchMatchesPush(t *testing.T) {
 				t.Errorf("%d units released, %d polls decoded in parallel, %d records pending", released, parallel, seq.Pending())
 			}
 		})
+	}
+}
+
+// TestDecodersStopOnCancel: the decode workers end with their context.
+func TestDecodersStopOnCancel(t *testing.T) {
+	a, err := NewAssembler(Config{Logger: quietLogger(), DecodeWorkers: 4, Sources: []SourceSpec{{ID: 1, Topic: "t"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.StartDecoders(ctx)
+	if n := runtime.NumGoroutine(); n < before+3 {
+		t.Fatalf("%d goroutines after starting 3 workers, %d before", n, before)
+	}
+	// Work still flows while they run.
+	msgs := make([]Message, 500)
+	for i := range msgs {
+		msgs[i] = Message{Topic: "t", Offset: int64(i), Value: []byte(`{"i":1}`)}
+	}
+	a.PushBatch(ctx, msgs)
+	if units, _ := a.Release(); len(units) != 1 || units[0].Len() != 500 {
+		t.Fatalf("released %d units", len(units))
+	}
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 5s after cancel, %d before the workers", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Once they are gone, a batch is decoded on the caller's goroutine.
+	for i := range msgs {
+		msgs[i].Offset += 500
+	}
+	a.PushBatch(ctx, msgs)
+	if units, _ := a.Release(); len(units) != 1 || units[0].Len() != 500 {
+		t.Fatalf("after cancel: released %d units", len(units))
 	}
 }

@@ -256,7 +256,10 @@ func (r *Reader) Run(ctx context.Context) error {
 	wait := min(time.Second, r.cfg.StallAfter/2, r.cfg.CheckInterval)
 	lastCheck := time.Now()
 	outOfRange := map[tp]bool{}
-	r.asm.StartDecoders(ctx)
+	// The decode workers stop when Run returns, whatever the reason.
+	decodeCtx, stopDecoders := context.WithCancel(ctx)
+	defer stopDecoders()
+	r.asm.StartDecoders(decodeCtx)
 	var msgs []Message
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
