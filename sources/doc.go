@@ -112,11 +112,13 @@
 // costs one comparison). Ingesting: Nexmark 9.2 -> 1.6 us per event
 // (53 -> 1 allocations), Debezium 33 -> 5.5 us (141 -> 9). The whole server, issue #13's q0 measurement
 // (500K events pre-produced into the embedded broker, CPU of viewd until
-// the view holds every bid), went from 61K-75K to 112K-180K events per
-// CPU-second; decoding is now about a quarter of viewd's CPU there. The
-// same measurement of a Debezium source (500K create and update events
-// of an orders table, declared columns with a primary key) went from 13K
-// to 48K-67K events per CPU-second, decoding about 40% of it.
+// the view holds every bid), went from 58K-75K to 112K-180K events per
+// CPU-second (58K to 140K with the machine quiet); decoding is now about a
+// quarter of viewd's CPU there. For q4 (a join and two levels of group
+// by) it went from 42K-49K to 112K-122K. The same measurement of a
+// Debezium source (500K create and update events of an orders table,
+// declared columns with a primary key) went from 13K to 48K-72K events
+// per CPU-second, decoding about 40% of it.
 //
 // A Reader decodes each poll's records on Config.DecodeWorkers goroutines
 // (decodepool.go) and then adds them to the Assembler one by one in the
