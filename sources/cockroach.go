@@ -3,7 +3,6 @@ package sources
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,18 +40,23 @@ func (h hlc) compare(o hlc) int {
 	return cmp.Compare(h.logical, o.logical)
 }
 
-func (h hlc) String() string { return fmt.Sprintf("%d.%010d", h.wall, h.logical) }
+func (h hlc) String() string { return string(h.appendText(nil)) }
+
+// appendText appends the HLC as CockroachDB writes it, wall.logical with
+// ten logical digits.
+func (h hlc) appendText(b []byte) []byte {
+	b = strconv.AppendInt(b, h.wall, 10)
+	b = append(b, '.')
+	var l [10]byte
+	v := h.logical
+	for i := len(l) - 1; i >= 0; i-- {
+		l[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, l[:]...)
+}
 
 func (h hlc) isZero() bool { return h == hlc{} }
-
-// cockroachEvent is a changefeed message with envelope=wrapped.
-type cockroachEvent struct {
-	After    json.RawMessage `json:"after"`
-	Before   json.RawMessage `json:"before"`
-	Key      json.RawMessage `json:"key"`
-	Updated  string          `json:"updated"`
-	Resolved string          `json:"resolved"`
-}
 
 // cockroachDecoder decodes ENVELOPE COCKROACHDB (a changefeed with the
 // wrapped envelope and the updated and resolved options).
@@ -74,68 +78,119 @@ func (cd *cockroachDecoder) desc() (repr.RelationDesc, bool) { return cd.d, true
 func (cd *cockroachDecoder) keyCols() []int                  { return cd.pk }
 func (cd *cockroachDecoder) tracked() bool                   { return true }
 
-func (cd *cockroachDecoder) decode(m *Message) (decoded, error) {
+func (cd *cockroachDecoder) decode(m *Message, w *workspace) (decoded, error) {
 	if m.Value == nil {
 		return decoded{skip: true, xoffset: -1}, nil
 	}
-	var ev cockroachEvent
-	if err := unmarshalStrict(m.Value, &ev); err != nil {
+	s := w.begin(m.Value)
+	if s.peek() != '{' {
+		return decoded{}, notObject(bytes.TrimSpace(m.Value))
+	}
+	// The fields encoding/json would fill in cockroachEvent.
+	var after objSpans
+	var key []byte
+	var updated, resolved string
+	var typeErr error
+	if err := s.objectFields(&typeErr, "changefeed message", func(k []byte) (bool, error) {
+		switch {
+		case fieldIs(k, "after"):
+			return true, cd.rows.scan(s, w, &after)
+		case fieldIs(k, "key"):
+			v, err := s.value()
+			key = v
+			return true, err
+		case fieldIs(k, "updated"):
+			return true, s.strField(&updated, &typeErr, "updated")
+		case fieldIs(k, "resolved"):
+			return true, s.strField(&resolved, &typeErr, "resolved")
+		}
+		return false, nil
+	}); err != nil {
 		return decoded{}, err
 	}
+	if err := s.atEnd(); err != nil {
+		return decoded{}, err
+	}
+	if typeErr != nil {
+		return decoded{}, pgcode.Wrap(typeErr, pgcode.InvalidJSONText, "invalid JSON: "+typeErr.Error())
+	}
 	out := decoded{xoffset: -1}
-	if ev.Resolved != "" {
-		h, err := parseHLC(ev.Resolved)
+	if resolved != "" {
+		h, err := parseHLC(resolved)
 		if err != nil {
 			return decoded{}, err
 		}
 		out.hlc, out.resolved = h, true
 		return out, nil
 	}
-	if ev.Updated == "" {
+	if updated == "" {
 		return decoded{}, pgcode.New(pgcode.DataException, "changefeed row without \"updated\"").
 			WithHint("Create the changefeed WITH updated, resolved.")
 	}
-	h, err := parseHLC(ev.Updated)
+	h, err := parseHLC(updated)
 	if err != nil {
 		return decoded{}, err
 	}
 	out.hlc = h
-	out.txnID = h.String()
-	keyRaw := ev.Key
-	if isNull(keyRaw) {
-		keyRaw = m.Key
+	w.tmp = h.appendText(w.tmp[:0])
+	out.txnID = w.intern(aliasString(w.tmp))
+	if key == nil || isNullText(key) {
+		key = m.Key
 	}
-	key, err := cd.key(keyRaw)
+	k, err := cd.key(w, key)
 	if err != nil {
 		return decoded{}, err
 	}
-	o := op{coll: cd.spec.ID, key: key, kind: opUpsert}
-	if !isNull(ev.After) {
-		if o.after, err = cd.rows.decodeObject(ev.After); err != nil {
+	o := op{coll: cd.spec.ID, key: k, kind: opUpsert}
+	if !after.null() {
+		if o.after, err = cd.rows.pack(w, &after, nil); err != nil {
 			return decoded{}, err
 		}
 	}
-	out.ops = []op{o}
+	out.ops = w.oneOp(o)
 	return out, nil
 }
 
 // key decodes a changefeed key, a JSON array of the primary key's values.
-func (cd *cockroachDecoder) key(raw []byte) (repr.Row, error) {
-	var elems []json.RawMessage
-	t := bytes.TrimSpace(raw)
-	if len(t) == 0 || t[0] != '[' || json.Unmarshal(t, &elems) != nil {
-		return nil, pgcode.New(pgcode.InvalidJSONText, "changefeed key is not a JSON array: %s", abbreviate(t))
+// It has its own scanner: the value's spans and text stay valid.
+func (cd *cockroachDecoder) key(w *workspace, raw []byte) (repr.Row, error) {
+	var ks jsonScanner
+	ks.reset(raw)
+	bad := func() (repr.Row, error) {
+		return nil, pgcode.New(pgcode.InvalidJSONText, "changefeed key is not a JSON array: %s", abbreviate(bytes.TrimSpace(raw)))
 	}
-	if len(elems) != len(cd.pk) {
-		return nil, pgcode.New(pgcode.DatatypeMismatch, "changefeed key has %d values, the primary key %d columns", len(elems), len(cd.pk))
+	if ks.peek() != '[' {
+		return bad()
 	}
-	var p repr.Packer
-	for i, c := range cd.pk {
-		d, err := jsonDatum(elems[i], cd.d.Types[c], semantic{})
-		if err != nil {
-			return nil, fmt.Errorf("key column %q: %w", cd.d.Names[c], err)
+	// Validate the whole key and count its values before converting any.
+	if _, err := ks.value(); err != nil || ks.atEnd() != nil {
+		return bad()
+	}
+	n := 0
+	for pass := 0; pass < 2; pass++ {
+		w.pk.Reset()
+		ks.reset(raw)
+		ks.peek()
+		ks.pos++
+		for i, first := 0, true; ; i, first = i+1, false {
+			if ok, _ := ks.element(first); !ok {
+				break
+			}
+			v, _ := ks.value()
+			if pass == 0 {
+				n++
+				continue
+			}
+			c := cd.pk[i]
+			d, err := ks.datum(v, cd.d.Types[c], semantic{})
+			if err != nil {
+				return nil, fmt.Errorf("key column %q: %w", cd.d.Names[c], err)
+			}
+			w.pk.Push(d)
 		}
-		p.Push(d)
+		if n != len(cd.pk) {
+			return nil, pgcode.New(pgcode.DatatypeMismatch, "changefeed key has %d values, the primary key %d columns", n, len(cd.pk))
+		}
 	}
-	return p.Clone(), nil
+	return w.pk.Clone(), nil
 }

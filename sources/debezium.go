@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
@@ -57,110 +59,276 @@ func splitEnvelope(raw []byte) (payload, schema json.RawMessage, err error) {
 	return json.RawMessage(raw), nil, nil
 }
 
-// debeziumDecoder decodes ENVELOPE DEBEZIUM.
+// debeziumDecoder decodes ENVELOPE DEBEZIUM. Its columns are declared, or
+// derived once from the first event's schema block; decoding is otherwise
+// stateless (the semantics of the last schema block seen are kept per
+// worker, in the workspace).
 type debeziumDecoder struct {
-	spec     *SourceSpec
-	rows     *rowDecoder // nil until the desc is known
-	d        repr.RelationDesc
-	pk       []int
-	semCache map[string]map[string]semantic // schema text -> field semantics of the row struct
+	spec *SourceSpec
+	mu   sync.Mutex              // serialises deriving the columns
+	cur  atomic.Pointer[dbzDesc] // nil until the columns are known
+}
+
+// dbzDesc is a Debezium source's relation and its row decoder.
+type dbzDesc struct {
+	rows *rowDecoder
+	d    repr.RelationDesc
+	pk   []int
 }
 
 func newDebeziumDecoder(spec *SourceSpec) (*debeziumDecoder, error) {
-	dd := &debeziumDecoder{spec: spec, semCache: make(map[string]map[string]semantic)}
+	dd := &debeziumDecoder{spec: spec}
 	if spec.Desc != nil {
 		dd.setDesc(*spec.Desc)
 	}
 	return dd, nil
 }
 
-func (dd *debeziumDecoder) setDesc(d repr.RelationDesc) {
-	dd.d = d
-	dd.rows = newRowDecoder(d)
+func (dd *debeziumDecoder) setDesc(d repr.RelationDesc) *dbzDesc {
+	st := &dbzDesc{d: d, rows: newRowDecoder(d)}
 	if len(d.Keys) > 0 {
-		dd.pk = d.Keys[0]
+		st.pk = d.Keys[0]
 	}
+	dd.cur.Store(st)
+	return st
 }
 
-func (dd *debeziumDecoder) desc() (repr.RelationDesc, bool) { return dd.d, dd.rows != nil }
-func (dd *debeziumDecoder) keyCols() []int                  { return dd.pk }
-func (dd *debeziumDecoder) tracked() bool                   { return true }
+func (dd *debeziumDecoder) desc() (repr.RelationDesc, bool) {
+	if st := dd.cur.Load(); st != nil {
+		return st.d, true
+	}
+	return repr.RelationDesc{}, false
+}
 
-func (dd *debeziumDecoder) decode(m *Message) (decoded, error) {
-	if m.Value == nil || string(bytes.TrimSpace(m.Value)) == "null" {
+func (dd *debeziumDecoder) keyCols() []int {
+	if st := dd.cur.Load(); st != nil {
+		return st.pk
+	}
+	return nil
+}
+
+func (dd *debeziumDecoder) tracked() bool { return true }
+
+// descFor returns the source's relation, deriving it from m's schema
+// block when no columns are declared and none was derived yet.
+func (dd *debeziumDecoder) descFor(m *Message) (*dbzDesc, error) {
+	if st := dd.cur.Load(); st != nil {
+		return st, nil
+	}
+	dd.mu.Lock()
+	defer dd.mu.Unlock()
+	if st := dd.cur.Load(); st != nil {
+		return st, nil
+	}
+	_, schema, err := splitEnvelope(m.Value)
+	if err != nil {
+		return nil, err
+	}
+	if schema == nil {
+		return nil, pgcode.New(pgcode.InvalidObjectDefinition,
+			"no columns declared and the event has no schema block").
+			WithHint("Declare the columns, or enable schemas in Debezium's JsonConverter.")
+	}
+	d, err := DeriveDebeziumDesc(m.Value, m.Key)
+	if err != nil {
+		return nil, err
+	}
+	return dd.setDesc(d), nil
+}
+
+// dbzEvent is a Debezium change event's payload as the decoder reads it:
+// the fields encoding/json would fill in debeziumEvent, with the row
+// images left as spans for the row decoder.
+type dbzEvent struct {
+	before, after objSpans
+	op            string
+	source        debeziumSource
+	hasTxn        bool
+	txnID         string
+	// typeErr is the first field of the wrong JSON type (an op that is not
+	// a string, ...): the event is invalid.
+	typeErr error
+}
+
+func (dd *debeziumDecoder) decode(m *Message, w *workspace) (decoded, error) {
+	if m.Value == nil || isNullText(m.Value) {
 		// The tombstone Debezium writes after a delete, for log compaction.
 		return decoded{skip: true}, nil
 	}
-	payload, schema, err := splitEnvelope(m.Value)
+	st, err := dd.descFor(m)
 	if err != nil {
 		return decoded{}, err
 	}
-	if dd.rows == nil {
-		if schema == nil {
-			return decoded{}, pgcode.New(pgcode.InvalidObjectDefinition,
-				"no columns declared and the event has no schema block").
-				WithHint("Declare the columns, or enable schemas in Debezium's JsonConverter.")
+	s := w.begin(m.Value)
+	var ev dbzEvent
+	schema, err := scanEnvelope(s, w.lastSchema(dd.spec.ID), func() error {
+		ev = dbzEvent{}
+		return scanDebeziumEvent(s, w, st.rows, &ev)
+	})
+	if err != nil {
+		return decoded{}, err
+	}
+	sems, err := w.debeziumSems(dd.spec.ID, schema, st.rows)
+	if err != nil {
+		return decoded{}, err
+	}
+	return dd.build(st, w, &ev, sems, m)
+}
+
+// scanEnvelope reads a JsonConverter message at the cursor: either
+// {"schema": S, "payload": P}, exactly those two keys, or a bare payload.
+// It calls scanPayload with the cursor at P, or at the whole message when
+// it is bare, and returns S's text when the message is wrapped. A schema
+// block that starts with known (the text of a complete JSON value seen
+// before) is that value: it is taken without scanning it again, the way
+// a message's unchanged schema block costs one comparison.
+// scanPayload must start from a clean slate each call: a message that
+// looks wrapped and is not is scanned again as a bare payload.
+func scanEnvelope(s *jsonScanner, known string, scanPayload func() error) ([]byte, error) {
+	if s.peek() != '{' {
+		return nil, notObject(bytes.TrimSpace(s.buf))
+	}
+	start := s.pos
+	s.pos++
+	key, plain, ok, err := s.member(true)
+	if err != nil {
+		return nil, err
+	}
+	if k := string(s.key(key, plain)); !ok || (k != "schema" && k != "payload") {
+		// A bare payload.
+		s.pos = start
+		if err := scanPayload(); err != nil {
+			return nil, err
 		}
-		d, err := DeriveDebeziumDesc(m.Value, m.Key)
+		return nil, s.atEnd()
+	}
+	var schema []byte
+	var payload, other bool
+	for first := false; ok; key, plain, ok, err = s.member(first) {
+		switch string(s.key(key, plain)) {
+		case "schema":
+			s.skipWS()
+			if rest := s.buf[s.pos:]; len(known) > 0 && known[0] == '{' && len(rest) >= len(known) && aliasString(rest[:len(known)]) == known {
+				schema = rest[:len(known)]
+				s.pos += len(known)
+				break
+			}
+			schema, err = s.value()
+		case "payload":
+			payload = true
+			err = scanPayload()
+		default:
+			other = true
+			err = s.skip(1)
+		}
 		if err != nil {
-			return decoded{}, err
+			return nil, err
 		}
-		dd.setDesc(d)
 	}
-	if schema != nil {
-		sems, ok := dd.semCache[string(schema)]
-		if !ok {
-			sems, err = debeziumSemantics(schema)
-			if err != nil {
-				return decoded{}, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.atEnd(); err != nil {
+		return nil, err
+	}
+	if schema != nil && payload && !other {
+		return schema, nil
+	}
+	s.pos = start
+	return nil, scanPayload()
+}
+
+// scanDebeziumEvent reads the event (payload) at the cursor as
+// encoding/json would decode it into debeziumEvent: keys match field
+// names case-insensitively, the last of duplicate keys wins, null leaves a
+// field as it is, and a field of the wrong type makes the event invalid.
+func scanDebeziumEvent(s *jsonScanner, w *workspace, rows *rowDecoder, ev *dbzEvent) error {
+	return s.objectFields(&ev.typeErr, "Debezium event", func(k []byte) (bool, error) {
+		switch {
+		case fieldIs(k, "before"):
+			return true, rows.scan(s, w, &ev.before)
+		case fieldIs(k, "after"):
+			return true, rows.scan(s, w, &ev.after)
+		case fieldIs(k, "op"):
+			return true, s.strField(&ev.op, &ev.typeErr, "op")
+		case fieldIs(k, "source"):
+			return true, s.objectFields(&ev.typeErr, "source", func(k []byte) (bool, error) {
+				switch {
+				case fieldIs(k, "db"):
+					return true, s.strField(&ev.source.DB, &ev.typeErr, "source.db")
+				case fieldIs(k, "schema"):
+					return true, s.strField(&ev.source.Schema, &ev.typeErr, "source.schema")
+				case fieldIs(k, "table"):
+					return true, s.strField(&ev.source.Table, &ev.typeErr, "source.table")
+				}
+				return false, nil
+			})
+		case fieldIs(k, "transaction"):
+			if s.peek() == 'n' {
+				ev.hasTxn, ev.txnID = false, ""
+				return true, s.skip(1)
 			}
-			if len(dd.semCache) > 64 {
-				clear(dd.semCache)
+			if !ev.hasTxn && s.peek() == '{' {
+				ev.hasTxn, ev.txnID = true, ""
 			}
-			dd.semCache[string(schema)] = sems
+			return true, s.objectFields(&ev.typeErr, "transaction", func(k []byte) (bool, error) {
+				switch {
+				case fieldIs(k, "id"):
+					return true, s.strField(&ev.txnID, &ev.typeErr, "transaction.id")
+				case fieldIs(k, "total_order"), fieldIs(k, "data_collection_order"):
+					return true, s.int64Field(nil, &ev.typeErr, "transaction order")
+				}
+				return false, nil
+			})
 		}
-		dd.rows.setSemantics(sems)
-	}
-	var ev debeziumEvent
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return decoded{}, pgcode.Wrap(err, pgcode.InvalidJSONText, "invalid Debezium event: "+err.Error())
+		return false, nil
+	})
+}
+
+// build turns a scanned event into the record's ops (the semantics of
+// ENVELOPE DEBEZIUM: op c/r insert, u update, d delete, m skip, t
+// unsupported; a delete whose before image holds only the key — REPLICA
+// IDENTITY DEFAULT — deletes by key).
+func (dd *debeziumDecoder) build(st *dbzDesc, w *workspace, ev *dbzEvent, sems []semantic, m *Message) (decoded, error) {
+	if ev.typeErr != nil {
+		return decoded{}, pgcode.Wrap(ev.typeErr, pgcode.InvalidJSONText, "invalid Debezium event: "+ev.typeErr.Error())
 	}
 	out := decoded{collection: dd.spec.Collection, xoffset: -1}
 	if out.collection == "" {
-		out.collection = debeziumCollection(ev.Source)
+		out.collection = w.intern(debeziumCollection(ev.source))
 	}
-	if ev.Transaction != nil {
-		out.txnID = ev.Transaction.ID
+	if ev.hasTxn {
+		out.txnID = w.intern(ev.txnID)
 	}
-	row := func(raw json.RawMessage) (repr.Row, error) {
-		if isNull(raw) {
+	row := func(o *objSpans) (repr.Row, error) {
+		if o.null() {
 			return nil, nil
 		}
-		return dd.rows.decodeObject(raw)
+		return st.rows.pack(w, o, sems)
 	}
-	before, err := row(ev.Before)
+	before, err := row(&ev.before)
 	if err != nil {
-		if ev.Op != "d" || dd.pk == nil {
+		if ev.op != "d" || st.pk == nil {
 			return decoded{}, fmt.Errorf("before: %w", err)
 		}
 		// REPLICA IDENTITY DEFAULT: a delete's before holds only the key
 		// columns; the collection's state supplies the rest.
-		k, kerr := dd.keyFromObject(ev.Before)
+		k, kerr := st.rows.packCols(w, &ev.before, sems, st.pk)
 		if kerr != nil {
 			return decoded{}, fmt.Errorf("before: %w", err)
 		}
-		out.ops = []op{{kind: opDelete, coll: dd.spec.ID, key: k}}
+		out.ops = w.oneOp(op{kind: opDelete, coll: dd.spec.ID, key: k})
 		return out, nil
 	}
-	after, err := row(ev.After)
+	after, err := row(&ev.after)
 	if err != nil {
 		return decoded{}, fmt.Errorf("after: %w", err)
 	}
 	o := op{coll: dd.spec.ID, before: before, after: after}
-	switch ev.Op {
+	switch ev.op {
 	case "c", "r":
 		if after == nil {
-			return decoded{}, pgcode.New(pgcode.DataException, "Debezium %q event without after", ev.Op)
+			return decoded{}, pgcode.New(pgcode.DataException, "Debezium %q event without after", ev.op)
 		}
 		o.kind, o.before = opInsert, nil
 	case "u":
@@ -171,7 +339,7 @@ func (dd *debeziumDecoder) decode(m *Message) (decoded, error) {
 	case "d":
 		if before == nil {
 			// Without a before image the key must come from the message key.
-			k, err := dd.keyFromMessage(m.Key)
+			k, err := dd.keyFromMessage(st, w, m.Key, sems)
 			if err != nil {
 				return decoded{}, err
 			}
@@ -184,44 +352,29 @@ func (dd *debeziumDecoder) decode(m *Message) (decoded, error) {
 		out.skip = true // a logical decoding message: no row change
 		return out, nil
 	default:
-		return decoded{}, pgcode.New(pgcode.DataException, "unknown Debezium op %q", ev.Op)
+		return decoded{}, pgcode.New(pgcode.DataException, "unknown Debezium op %q", ev.op)
 	}
-	out.ops = []op{o}
+	out.ops = w.oneOp(o)
 	return out, nil
 }
 
 // keyFromMessage decodes the primary key from a Debezium message key
-// ({"id": 1} or its schema/payload form).
-func (dd *debeziumDecoder) keyFromMessage(key []byte) (repr.Row, error) {
-	if dd.pk == nil || key == nil {
+// ({"id": 1} or its schema/payload form). The value's spans are released:
+// call it last.
+func (dd *debeziumDecoder) keyFromMessage(st *dbzDesc, w *workspace, key []byte, sems []semantic) (repr.Row, error) {
+	if st.pk == nil || key == nil {
 		return nil, pgcode.New(pgcode.DataException, "delete without a before image or a message key")
 	}
-	payload, _, err := splitEnvelope(key)
-	if err != nil {
+	s := w.begin(key)
+	var o objSpans
+	if _, err := scanEnvelope(s, "", func() error { return st.rows.scan(s, w, &o) }); err != nil {
 		return nil, fmt.Errorf("message key: %w", err)
 	}
-	k, err := dd.keyFromObject(payload)
+	k, err := st.rows.packCols(w, &o, sems, st.pk)
 	if err != nil {
 		return nil, fmt.Errorf("message key: %w", err)
 	}
 	return k, nil
-}
-
-// keyFromObject packs the primary key columns of a JSON object.
-func (dd *debeziumDecoder) keyFromObject(raw json.RawMessage) (repr.Row, error) {
-	var obj map[string]json.RawMessage
-	if err := unmarshalObject(raw, &obj); err != nil {
-		return nil, err
-	}
-	var p repr.Packer
-	for _, c := range dd.pk {
-		d, err := jsonDatum(obj[dd.d.Names[c]], dd.d.Types[c], dd.rows.sems[c])
-		if err != nil {
-			return nil, fmt.Errorf("key column %q: %w", dd.d.Names[c], err)
-		}
-		p.Push(d)
-	}
-	return p.Clone(), nil
 }
 
 func debeziumCollection(s debeziumSource) string {

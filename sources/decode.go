@@ -1,8 +1,8 @@
 package sources
 
 import (
-	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -103,9 +103,12 @@ type decoded struct {
 	skip bool
 }
 
-// decoder decodes the messages of one source.
+// decoder decodes the messages of one source. Decoders are shared by the
+// decode workers: decode may run concurrently for messages of different
+// partitions, each call with its worker's workspace, and keeps no
+// per-message state in the decoder.
 type decoder interface {
-	decode(m *Message) (decoded, error)
+	decode(m *Message, w *workspace) (decoded, error)
 	// desc is the relation the decoder produces (known once the first
 	// message is decoded when derived from upstream schemas).
 	desc() (repr.RelationDesc, bool)
@@ -114,6 +117,117 @@ type decoder interface {
 	// tracked reports whether the collection keeps state (every envelope
 	// but NONE).
 	tracked() bool
+}
+
+// workspace is one decode worker's scratch, reused from message to
+// message: the JSON scanner, a packer, the spans of the values being
+// decoded, and what Debezium decoders remember between the messages this
+// worker decodes (the semantics of the last schema block per collection).
+// A workspace is used by one goroutine at a time.
+type workspace struct {
+	sc   jsonScanner
+	pk   repr.Packer
+	vals [][]byte
+	ds   []repr.Datum
+	sems map[CollectionID]*schemaSems
+	ops  []op // a slab the records' ops are cut from
+	// strs holds the last few strings kept past a message (transaction
+	// ids, collection names): consecutive records share them.
+	strs [4]string
+	next int
+	tmp  []byte
+}
+
+// intern returns a copy of s that outlives the message, shared with the
+// previous records that carried the same text.
+func (w *workspace) intern(s string) string {
+	for _, k := range w.strs {
+		if k == s {
+			return k
+		}
+	}
+	k := strings.Clone(s)
+	w.strs[w.next] = k
+	w.next = (w.next + 1) % len(w.strs)
+	return k
+}
+
+// oneOp returns o as a record's one op, cut from a slab so that a record
+// costs no allocation of its own for it. A slab lives as long as any of
+// its records' ops: records are released in a few polls.
+func (w *workspace) oneOp(o op) []op {
+	if len(w.ops) == 0 {
+		w.ops = make([]op, 128)
+	}
+	ops := w.ops[:1:1]
+	w.ops = w.ops[1:]
+	ops[0] = o
+	return ops
+}
+
+func newWorkspace() *workspace { return &workspace{sems: map[CollectionID]*schemaSems{}} }
+
+// begin starts decoding msg: the spans and scratch of the previous
+// message are released.
+func (w *workspace) begin(msg []byte) *jsonScanner {
+	clear(w.vals)
+	w.vals = w.vals[:0]
+	w.sc.reset(msg)
+	return &w.sc
+}
+
+// spans returns n empty value spans, valid until the next begin.
+func (w *workspace) spans(n int) [][]byte {
+	start := len(w.vals)
+	for i := 0; i < n; i++ {
+		w.vals = append(w.vals, nil)
+	}
+	return w.vals[start:len(w.vals):len(w.vals)]
+}
+
+// schemaSems is what one worker remembers of a Debezium collection's
+// schema blocks: the column semantics of each schema text seen (a few
+// distinct ones at most: a schema changes rarely), and the last one's
+// text and semantics, which apply to events without a schema block.
+type schemaSems struct {
+	cache    map[string][]semantic
+	lastText string
+	cur      []semantic
+}
+
+func (w *workspace) schemaState(id CollectionID) *schemaSems {
+	st := w.sems[id]
+	if st == nil {
+		st = &schemaSems{cache: map[string][]semantic{}}
+		w.sems[id] = st
+	}
+	return st
+}
+
+// lastSchema returns the text of the last schema block seen for id.
+func (w *workspace) lastSchema(id CollectionID) string { return w.schemaState(id).lastText }
+
+// debeziumSems returns the column semantics for an event of collection id
+// with the given schema block (nil: none, the last one's apply).
+func (w *workspace) debeziumSems(id CollectionID, schema []byte, rows *rowDecoder) ([]semantic, error) {
+	st := w.schemaState(id)
+	if schema == nil || aliasString(schema) == st.lastText {
+		return st.cur, nil
+	}
+	sems, ok := st.cache[string(schema)]
+	if !ok {
+		byName, err := debeziumSemantics(schema)
+		if err != nil {
+			return nil, err
+		}
+		if len(st.cache) >= 64 {
+			clear(st.cache)
+		}
+		sems = rows.semantics(byName)
+		st.cache[string(schema)] = sems
+	}
+	st.cur, st.lastText = sems, string(schema)
+	return sems, nil
 }
 
 // newDecoder builds the decoder of spec.
@@ -241,7 +355,7 @@ func (nd *noneDecoder) desc() (repr.RelationDesc, bool) { return nd.d, true }
 func (nd *noneDecoder) keyCols() []int                  { return nil }
 func (nd *noneDecoder) tracked() bool                   { return false }
 
-func (nd *noneDecoder) decode(m *Message) (decoded, error) {
+func (nd *noneDecoder) decode(m *Message, w *workspace) (decoded, error) {
 	if m.Value == nil {
 		return decoded{skip: true}, nil
 	}
@@ -251,7 +365,7 @@ func (nd *noneDecoder) decode(m *Message) (decoded, error) {
 	}
 	var row repr.Row
 	if nd.rows != nil {
-		row, err = nd.rows.decodeObject(json.RawMessage(m.Value), meta...)
+		row, err = nd.rows.decodeObject(w, m.Value, meta...)
 	} else {
 		var d repr.Datum
 		d, err = formatDatum(m.Value, nd.spec.Format)
@@ -260,5 +374,5 @@ func (nd *noneDecoder) decode(m *Message) (decoded, error) {
 	if err != nil {
 		return decoded{}, err
 	}
-	return decoded{ops: []op{{kind: opAppend, coll: nd.spec.ID, after: row}}}, nil
+	return decoded{ops: w.oneOp(op{kind: opAppend, coll: nd.spec.ID, after: row})}, nil
 }

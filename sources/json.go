@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -43,46 +44,107 @@ type semantic struct {
 	scale int32
 }
 
-// rowDecoder turns JSON objects into rows of a RelationDesc.
+// rowDecoder turns JSON objects into rows of a RelationDesc. It is
+// immutable once built and shared by every decode worker; what varies per
+// message (value spans, semantics, scratch) is passed in.
 type rowDecoder struct {
 	desc  repr.RelationDesc
 	index map[string]int
-	sems  []semantic
 }
 
 func newRowDecoder(desc repr.RelationDesc) *rowDecoder {
-	rd := &rowDecoder{desc: desc, index: make(map[string]int, len(desc.Names)), sems: make([]semantic, len(desc.Names))}
+	rd := &rowDecoder{desc: desc, index: make(map[string]int, len(desc.Names))}
 	for i, n := range desc.Names {
 		rd.index[n] = i
 	}
 	return rd
 }
 
-// setSemantics records schema-given logical types by field name.
-func (rd *rowDecoder) setSemantics(sems map[string]semantic) {
-	for name, s := range sems {
+// semantics maps schema-given logical types by field name to columns.
+func (rd *rowDecoder) semantics(byName map[string]semantic) []semantic {
+	sems := make([]semantic, len(rd.desc.Names))
+	for name, s := range byName {
 		if i, ok := rd.index[name]; ok {
-			rd.sems[i] = s
+			sems[i] = s
 		}
 	}
+	return sems
 }
 
-// decodeObject decodes a JSON object into a row. Absent fields are NULL;
-// fields the relation does not declare are ignored (upstream added a
-// column). extra datums are appended after the declared columns.
-func (rd *rowDecoder) decodeObject(raw json.RawMessage, extra ...repr.Datum) (repr.Row, error) {
-	var obj map[string]json.RawMessage
-	if err := unmarshalObject(raw, &obj); err != nil {
-		return nil, err
+// objSpans is a JSON value that should be an object, as a row decoder
+// reads it: its text, and for an object the text of each declared
+// column's value (nil when the key is absent; the last of duplicate keys
+// wins, as encoding/json's maps have it).
+type objSpans struct {
+	raw  []byte   // the value's text; nil when absent
+	obj  bool     // raw is an object and vals holds its columns
+	vals [][]byte // per column
+}
+
+// null reports whether the value is absent or JSON null.
+func (o *objSpans) null() bool { return o.raw == nil || isNullText(o.raw) }
+
+// scan reads the value at the cursor into o: for an object, the spans of
+// the declared columns' values; any other value is validated and kept
+// whole (rows() reports it). Only syntax errors are returned.
+func (rd *rowDecoder) scan(s *jsonScanner, w *workspace, o *objSpans) error {
+	if s.peek() != '{' {
+		raw, err := s.value()
+		*o = objSpans{raw: raw}
+		return err
 	}
-	return rd.decodeFields(obj, extra...)
+	start := s.pos
+	s.pos++
+	vals := w.spans(len(rd.desc.Names))
+	next := 0 // the column expected next: upstreams write columns in order
+	for first := true; ; first = false {
+		key, plain, ok, err := s.member(first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		col := -1
+		if plain && next < len(rd.desc.Names) && rd.desc.Names[next] == aliasString(key) {
+			col = next
+		} else if c, found := rd.index[string(s.key(key, plain))]; found {
+			col = c
+		}
+		if col < 0 {
+			if err := s.skip(1); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := s.value()
+		if err != nil {
+			return err
+		}
+		vals[col] = v
+		next = col + 1
+	}
+	*o = objSpans{raw: s.buf[start:s.pos], obj: true, vals: vals}
+	return nil
 }
 
-func (rd *rowDecoder) decodeFields(obj map[string]json.RawMessage, extra ...repr.Datum) (repr.Row, error) {
-	var p repr.Packer
+// notObject is the error for a row that is not a JSON object.
+func notObject(raw []byte) error {
+	return pgcode.New(pgcode.InvalidJSONText, "expected a JSON object, got %s", abbreviate(raw))
+}
+
+// pack converts o's column values into datums, pushed in column order
+// onto w's packer after p's current contents, and returns a copy of the
+// packed row with extra datums appended. The first column (in declared
+// order) that does not convert is the error.
+func (rd *rowDecoder) pack(w *workspace, o *objSpans, sems []semantic, extra ...repr.Datum) (repr.Row, error) {
+	if !o.obj {
+		return nil, notObject(o.raw)
+	}
+	p := &w.pk
+	p.Reset()
 	for i, name := range rd.desc.Names {
-		ct := rd.desc.Types[i]
-		d, err := jsonDatum(obj[name], ct, rd.sems[i])
+		d, err := w.sc.datum(o.vals[i], rd.desc.Types[i], semAt(sems, i))
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", name, err)
 		}
@@ -92,16 +154,80 @@ func (rd *rowDecoder) decodeFields(obj map[string]json.RawMessage, extra ...repr
 	return p.Clone(), nil
 }
 
-// unmarshalObject parses raw as a JSON object, with a SQLSTATE error.
+// datums converts o's column values into dst (reused), in column order.
+func (rd *rowDecoder) datums(w *workspace, o *objSpans, sems []semantic, dst []repr.Datum) ([]repr.Datum, error) {
+	if !o.obj {
+		return dst, notObject(o.raw)
+	}
+	for i, name := range rd.desc.Names {
+		d, err := w.sc.datum(o.vals[i], rd.desc.Types[i], semAt(sems, i))
+		if err != nil {
+			return dst, fmt.Errorf("column %q: %w", name, err)
+		}
+		dst = append(dst, d)
+	}
+	return dst, nil
+}
+
+// packCols packs the datums of columns cols of o (a primary key).
+func (rd *rowDecoder) packCols(w *workspace, o *objSpans, sems []semantic, cols []int) (repr.Row, error) {
+	if !o.obj {
+		return nil, notObject(o.raw)
+	}
+	p := &w.pk
+	p.Reset()
+	for _, c := range cols {
+		d, err := w.sc.datum(o.vals[c], rd.desc.Types[c], semAt(sems, c))
+		if err != nil {
+			return nil, fmt.Errorf("key column %q: %w", rd.desc.Names[c], err)
+		}
+		p.Push(d)
+	}
+	return p.Clone(), nil
+}
+
+func semAt(sems []semantic, i int) semantic {
+	if i < len(sems) {
+		return sems[i]
+	}
+	return semantic{}
+}
+
+// decodeObject scans a whole message (one JSON object, nothing after it)
+// and packs it.
+func (rd *rowDecoder) decodeObject(w *workspace, msg []byte, extra ...repr.Datum) (repr.Row, error) {
+	s := w.begin(msg)
+	if c := s.peek(); c != '{' {
+		return nil, notObject(bytes.TrimSpace(msg))
+	}
+	var o objSpans
+	if err := rd.scan(s, w, &o); err != nil {
+		return nil, err
+	}
+	if err := s.atEnd(); err != nil {
+		return nil, err
+	}
+	return rd.pack(w, &o, nil, extra...)
+}
+
+// unmarshalObject parses raw as a JSON object with encoding/json, with a
+// SQLSTATE error: for the rare messages read that way (schema blocks,
+// transaction metadata, a record that failed to decode).
 func unmarshalObject(raw json.RawMessage, obj *map[string]json.RawMessage) error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
-		return pgcode.New(pgcode.InvalidJSONText, "expected a JSON object, got %s", abbreviate(raw))
+		return notObject(raw)
 	}
 	if err := json.Unmarshal(raw, obj); err != nil {
 		return pgcode.Wrap(err, pgcode.InvalidJSONText, "invalid JSON: "+err.Error())
 	}
 	return nil
+}
+
+// isNullText reports whether a value's text is JSON null.
+func isNullText(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 4 && string(raw) == "null"
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -117,28 +243,23 @@ func abbreviate(b []byte) string {
 	return strconv.Quote(string(b))
 }
 
-// jsonDatum converts one JSON value to a datum of column type ct.
-func jsonDatum(raw json.RawMessage, ct repr.ColumnType, sem semantic) (repr.Datum, error) {
-	raw = bytes.TrimSpace(raw)
-	if isNull(raw) {
+// datum converts one JSON value's text (validated; nil when absent) to a
+// datum of column type ct. Text datums alias the message or the scanner's
+// scratch: push them into a row before the next message.
+func (s *jsonScanner) datum(raw []byte, ct repr.ColumnType, sem semantic) (repr.Datum, error) {
+	if len(raw) == 0 || (raw[0] == 'n' && isNullText(raw)) {
 		if !ct.Nullable {
 			return repr.Null, pgcode.New(pgcode.NotNullViolation, "null value in non-nullable column of type %s", ct.Type)
 		}
 		return repr.Null, nil
 	}
 	t := ct.Type
-	mismatch := func() (repr.Datum, error) {
-		return repr.Null, pgcode.New(pgcode.DatatypeMismatch, "cannot decode JSON %s as %s", abbreviate(raw), t)
-	}
 	if t.Kind == repr.KindJsonb {
+		text := aliasString(raw)
 		if sem.name == semJSON && raw[0] == '"' {
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return mismatch()
-			}
-			raw = json.RawMessage(s)
+			text = s.text(raw)
 		}
-		c, err := repr.CanonicalJSON(string(raw))
+		c, err := repr.CanonicalJSON(text)
 		if err != nil {
 			return repr.Null, err
 		}
@@ -146,23 +267,23 @@ func jsonDatum(raw json.RawMessage, ct repr.ColumnType, sem semantic) (repr.Datu
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return mismatch()
-		}
-		return stringDatum(s, t, sem)
+		return stringDatum(s.text(raw), t, sem)
 	case '{', '[':
 		if t.Kind == repr.KindNumeric && sem.name == semVariableScale {
 			return variableScaleDecimal(raw, t)
 		}
-		return mismatch()
 	case 't', 'f':
-		if t.Kind != repr.KindBool {
-			return mismatch()
+		if t.Kind == repr.KindBool {
+			return repr.BoolDatum(raw[0] == 't'), nil
 		}
-		return repr.BoolDatum(raw[0] == 't'), nil
+	default:
+		return numberDatum(aliasString(raw), t, sem)
 	}
-	return numberDatum(string(raw), t, sem, mismatch)
+	return repr.Null, mismatch(raw, t)
+}
+
+func mismatch(raw []byte, t repr.ScalarType) error {
+	return pgcode.New(pgcode.DatatypeMismatch, "cannot decode JSON %s as %s", abbreviate(raw), t)
 }
 
 func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) {
@@ -170,7 +291,8 @@ func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) 
 	case t.Kind == repr.KindNumeric && sem.name == semDecimal:
 		// Kafka Connect's Decimal: the unscaled value as big-endian two's
 		// complement bytes, base64 in JSON.
-		b, err := base64.StdEncoding.DecodeString(s)
+		var buf [24]byte
+		b, err := decodeBase64(s, buf[:0])
 		if err != nil {
 			return repr.Null, pgcode.New(pgcode.InvalidTextRepresentation, "invalid base64 decimal %q", s)
 		}
@@ -178,6 +300,15 @@ func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) 
 	case t.Kind == repr.KindNumeric && sem.name == "":
 		// Without a schema block a precise Debezium decimal is still
 		// base64: take it at the declared scale when it is not a number.
+		// Text that cannot start a number skips the failing parse.
+		if !mayBeNumber(s) {
+			if _, scale, ok := t.NumericPrecisionScale(); ok {
+				var buf [24]byte
+				if b, berr := decodeBase64(s, buf[:0]); berr == nil && len(b) > 0 {
+					return decimalFromBytes(b, scale, t)
+				}
+			}
+		}
 		d, err := parseText(s, t)
 		if err != nil {
 			if _, scale, ok := t.NumericPrecisionScale(); ok {
@@ -202,8 +333,41 @@ func stringDatum(s string, t repr.ScalarType, sem semantic) (repr.Datum, error) 
 	return parseText(s, t)
 }
 
+// decodeBase64 decodes standard base64 into buf when it fits (no
+// allocation for a decimal's few bytes).
+func decodeBase64(s string, buf []byte) ([]byte, error) {
+	n := base64.StdEncoding.DecodedLen(len(s))
+	if n > cap(buf) {
+		return base64.StdEncoding.DecodeString(s)
+	}
+	n, err := base64.StdEncoding.Decode(buf[:n], []byte(s))
+	return buf[:n], err
+}
+
+// mayBeNumber reports whether s could be numeric input: false means
+// repr.ParseNumeric surely rejects it.
+func mayBeNumber(s string) bool {
+	s = strings.TrimLeft(s, " \t\n\r\v\f")
+	if s == "" {
+		return false
+	}
+	switch c := s[0]; {
+	case c >= '0' && c <= '9', c == '+', c == '-', c == '.', c == 'n', c == 'N', c == 'i', c == 'I':
+		return true
+	}
+	return false
+}
+
 // decimalFromBytes decodes Connect's Decimal encoding.
 func decimalFromBytes(b []byte, scale int32, t repr.ScalarType) (repr.Datum, error) {
+	if len(b) > 0 && len(b) <= 8 {
+		// Fits an int64: sign-extend the big-endian two's complement.
+		v := int64(int8(b[0]))
+		for _, c := range b[1:] {
+			v = v<<8 | int64(c)
+		}
+		return numericDatum(apd.New(v, -scale), t)
+	}
 	v := new(big.Int).SetBytes(b)
 	if len(b) > 0 && b[0]&0x80 != 0 {
 		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
@@ -230,10 +394,9 @@ func variableScaleDecimal(raw json.RawMessage, t repr.ScalarType) (repr.Datum, e
 	return decimalFromBytes(b, v.Scale, t)
 }
 
-func numberDatum(num string, t repr.ScalarType, sem semantic, mismatch func() (repr.Datum, error)) (repr.Datum, error) {
-	if !json.Valid([]byte(num)) {
-		return repr.Null, pgcode.New(pgcode.InvalidJSONText, "invalid JSON value %s", abbreviate([]byte(num)))
-	}
+// numberDatum converts a JSON number's text (validated) to a datum of t.
+func numberDatum(num string, t repr.ScalarType, sem semantic) (repr.Datum, error) {
+	bad := func() (repr.Datum, error) { return repr.Null, mismatch([]byte(num), t) }
 	asInt := func() (int64, error) {
 		if v, err := strconv.ParseInt(num, 10, 64); err == nil {
 			return v, nil
@@ -262,7 +425,7 @@ func numberDatum(num string, t repr.ScalarType, sem semantic, mismatch func() (r
 	case repr.KindFloat4, repr.KindFloat8:
 		f, err := strconv.ParseFloat(num, 64)
 		if err != nil && !math.IsInf(f, 0) {
-			return mismatch()
+			return bad()
 		}
 		if t.Kind == repr.KindFloat4 {
 			return repr.Float4Datum(float32(f)), nil
@@ -271,7 +434,7 @@ func numberDatum(num string, t repr.ScalarType, sem semantic, mismatch func() (r
 	case repr.KindNumeric:
 		d, _, err := apd.NewFromString(num)
 		if err != nil {
-			return mismatch()
+			return bad()
 		}
 		return numericDatum(d, t)
 	case repr.KindText, repr.KindVarchar, repr.KindChar:
@@ -323,11 +486,11 @@ func numberDatum(num string, t repr.ScalarType, sem semantic, mismatch func() (r
 	case repr.KindOid:
 		v, err := asInt()
 		if err != nil || v < 0 || v > math.MaxUint32 {
-			return mismatch()
+			return bad()
 		}
 		return repr.OidDatum(uint32(v)), nil
 	}
-	return mismatch()
+	return bad()
 }
 
 func floorDiv(a, b int64) int64 {

@@ -42,7 +42,10 @@ type ReaderConfig struct {
 
 // Reader reads the topics of related sources through one franz-go client,
 // by direct partition assignment (no consumer group: positions are the
-// coordinator's), and feeds them through an Assembler to a Sink.
+// coordinator's), and feeds them through an Assembler to a Sink. Each
+// poll's records are decoded on the Assembler's decode workers
+// (Config.DecodeWorkers, decodepool.go) and assembled in poll order on
+// Run's goroutine.
 type Reader struct {
 	cfg  ReaderConfig
 	sink Sink
@@ -253,6 +256,11 @@ func (r *Reader) Run(ctx context.Context) error {
 	wait := min(time.Second, r.cfg.StallAfter/2, r.cfg.CheckInterval)
 	lastCheck := time.Now()
 	outOfRange := map[tp]bool{}
+	// The decode workers stop when Run returns, whatever the reason.
+	decodeCtx, stopDecoders := context.WithCancel(ctx)
+	defer stopDecoders()
+	r.asm.StartDecoders(decodeCtx)
+	var msgs []Message
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
 		fetches := cl.PollFetches(pollCtx)
@@ -274,11 +282,15 @@ func (r *Reader) Run(ctx context.Context) error {
 			r.log.Warn("sources: fetch failed", "err", fetchErr)
 		}
 		r.setStalled(fetchErr)
+		msgs = msgs[:0]
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, rec := range p.Records {
-				m := Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
-				r.asm.Push(&m)
+				msgs = append(msgs, Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp})
 			}
+		})
+		r.asm.PushBatch(ctx, msgs)
+		clear(msgs) // drop the references to the records' bytes
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if p.HighWatermark >= 0 {
 				r.asm.SetHighWatermark(p.Topic, p.Partition, p.HighWatermark)
 			}

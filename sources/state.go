@@ -43,6 +43,8 @@ type collState struct {
 	rows    map[string]repr.Row // key bytes -> current row (keyed)
 	counts  map[string]int64    // row bytes -> multiplicity (keyless)
 	tracked bool                // false: append-only, no state
+	offs    []int               // scratch for keyOf
+	key     []byte              // scratch for keyOf
 }
 
 func newCollState(keyCols []int, tracked bool) *collState {
@@ -55,18 +57,30 @@ func newCollState(keyCols []int, tracked bool) *collState {
 	return s
 }
 
-// keyOf projects the key columns of row into a packed key.
+// keyOf projects the key columns of row into a packed key. A packed
+// datum's bytes are its canonical encoding, so the key columns' bytes are
+// copied as they are: the key equals one packed from the datums.
 func (s *collState) keyOf(row repr.Row) string {
-	ds := row.Unpack(nil)
-	var p repr.Packer
+	offs, err := row.Offsets(s.offs[:0])
+	s.offs = offs
+	if err != nil {
+		// A malformed row (never made by a decoder): key it by its datums.
+		var p repr.Packer
+		for _, c := range s.keyCols {
+			p.Push(row.Get(c))
+		}
+		return string(p.Row())
+	}
+	key := s.key[:0]
 	for _, c := range s.keyCols {
-		if c < len(ds) {
-			p.Push(ds[c])
+		if c+1 < len(offs) {
+			key = append(key, row[offs[c]:offs[c+1]]...)
 		} else {
-			p.Push(repr.Null)
+			key = repr.AppendDatum(key, repr.Null)
 		}
 	}
-	return string(p.Row())
+	s.key = key
+	return string(key)
 }
 
 // load seeds the state from the collection's contents at the resume point.

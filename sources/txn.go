@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -114,6 +115,9 @@ type Config struct {
 	Contents func(CollectionID) ([]Update, error)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// DecodeWorkers is how many goroutines decode records when a Reader
+	// receives many at once (see decodepool.go); default GOMAXPROCS.
+	DecodeWorkers int
 }
 
 // Assembler turns the records of related topics into Units that never
@@ -144,6 +148,14 @@ type Assembler struct {
 	batch *Unit // non-transactional records released so far
 	units []Unit
 	errs  []*SourceError
+
+	// Decoding (decodepool.go): one workspace per worker slot, and the
+	// workers' job queue once StartDecoders has run.
+	ws      []*workspace
+	recs    []rec // slab for newRec
+	jobs    chan *decodeJob
+	decoded []decodedRec
+	slots   [][]int
 }
 
 // NewAssembler validates cfg and builds an Assembler.
@@ -157,6 +169,13 @@ func NewAssembler(cfg Config) (*Assembler, error) {
 	}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	n := cfg.DecodeWorkers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for i := 0; i < n; i++ {
+		a.ws = append(a.ws, newWorkspace())
 	}
 	if len(cfg.Sources) == 0 {
 		return nil, pgcode.New(pgcode.InvalidParameterValue, "sources: no sources")
@@ -356,6 +375,73 @@ func (a *Assembler) fail(e *SourceError) {
 // Push hands one record to the assembler, in offset order per partition.
 // It never fails: bad records are reported by the next Release.
 func (a *Assembler) Push(m *Message) {
+	var dr decodedRec
+	if a.accepts(m) {
+		dr = a.decodeRecord(m, a.ws[a.slotOf(m, 0, 1)])
+	}
+	a.add(m, &dr)
+}
+
+// decodedRec is what decoding makes of one record, apart from the
+// assembler's state: the source it belongs to and its decoding, or the
+// error (with the transaction fields salvaged).
+type decodedRec struct {
+	spec *SourceSpec // nil: no source reads the topic, or a metadata record
+	d    decoded
+	err  error
+}
+
+// accepts reports whether m is a data record to decode (not transaction
+// metadata, on a topic some source reads).
+func (a *Assembler) accepts(m *Message) bool {
+	return m.Topic != a.cfg.TxnTopic && len(a.byTopic[m.Topic]) > 0
+}
+
+// decodeRecord decodes a data record with the decoders of its topic's
+// sources (a Maxwell topic may carry several tables: the first source
+// that does not skip it takes it). It reads only what NewAssembler set
+// up, so workers run it concurrently, each with its own workspace.
+func (a *Assembler) decodeRecord(m *Message, w *workspace) decodedRec {
+	specs := a.byTopic[m.Topic]
+	var first decoded
+	var firstErr error
+	chosen := -1
+	for i, s := range specs {
+		d, err := a.decoders[s.ID].decode(m, w)
+		if i == 0 {
+			first, firstErr = d, err
+		}
+		if err != nil || !d.skip {
+			first, firstErr, chosen = d, err, i
+			break
+		}
+	}
+	if chosen < 0 {
+		chosen = 0
+	}
+	dr := decodedRec{spec: specs[chosen], d: first, err: firstErr}
+	if firstErr != nil {
+		// Keep the record in its transaction, if it can be told, so that
+		// the transaction's other collections are not held back forever.
+		dr.d = salvageTxn(dr.spec.Envelope, m.Value)
+	}
+	return dr
+}
+
+// newRec returns a record cut from a slab: records are many and short
+// lived (released within a few polls), so one allocation serves many.
+func (a *Assembler) newRec() *rec {
+	if len(a.recs) == 0 {
+		a.recs = make([]rec, 256)
+	}
+	r := &a.recs[0]
+	a.recs = a.recs[1:]
+	return r
+}
+
+// add records a decoded record: status, errors, and its place among the
+// pending records of its partition and in its transaction.
+func (a *Assembler) add(m *Message, dr *decodedRec) {
 	k := tp{m.Topic, m.Partition}
 	l, ok := a.parts[k]
 	if !ok {
@@ -369,47 +455,28 @@ func (a *Assembler) Push(m *Message) {
 	if l.hwm < l.next {
 		l.hwm = l.next
 	}
-	r := &rec{tp: k, offset: m.Offset}
+	r := a.newRec()
+	*r = rec{tp: k, offset: m.Offset}
 	l.pending = append(l.pending, r)
 	if m.Topic == a.cfg.TxnTopic {
 		a.pushTxnRecord(r, m)
 		return
 	}
-	specs := a.byTopic[m.Topic]
-	if len(specs) == 0 {
+	if dr.spec == nil {
 		r.done = true
 		return
 	}
-	var first decoded
-	var firstErr error
-	chosen := -1
-	for i, s := range specs {
-		d, err := a.decoders[s.ID].decode(m)
-		if i == 0 {
-			first, firstErr = d, err
-		}
-		if err != nil || !d.skip {
-			first, firstErr, chosen = d, err, i
-			break
-		}
-	}
-	if chosen < 0 {
-		chosen = 0
-	}
-	r.spec = specs[chosen]
+	r.spec = dr.spec
 	st := a.status[r.spec.ID]
 	st.MessagesRead++
 	st.BytesRead += int64(len(m.Key) + len(m.Value))
 	if st.State == StateStarting {
 		st.State = StateRunning
 	}
-	if firstErr != nil {
-		a.fail(&SourceError{Collection: r.spec.ID, Source: r.spec.Name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Err: firstErr})
-		// Keep the record in its transaction, if it can be told, so that
-		// the transaction's other collections are not held back forever.
-		first = salvageTxn(r.spec.Envelope, m.Value)
+	if dr.err != nil {
+		a.fail(&SourceError{Collection: r.spec.ID, Source: r.spec.Name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Err: dr.err})
 	}
-	r.d = first
+	r.d = dr.d
 	a.assign(r)
 }
 
@@ -721,7 +788,7 @@ func (a *Assembler) releaseLoose() bool {
 				a.batch = &Unit{Updates: map[CollectionID][]Update{}}
 			}
 			a.applyRec(a.batch, r)
-			r.done = true
+			r.done, r.d = true, decoded{} // its rows are in the unit now
 			a.batch.Records++
 			progress = true
 		}
@@ -749,7 +816,7 @@ func (a *Assembler) releaseTxn(t *txn) {
 	// Metadata records carry no ops.
 	for _, r := range t.recs {
 		a.applyRec(&u, r)
-		r.done = true
+		r.done, r.d = true, decoded{} // its rows are in the unit now
 		u.Records++
 	}
 	delete(a.txns, t.id)

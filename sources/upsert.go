@@ -2,7 +2,6 @@ package sources
 
 import (
 	"bytes"
-	"encoding/json"
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
@@ -60,18 +59,21 @@ func (ud *upsertDecoder) desc() (repr.RelationDesc, bool) { return ud.d, true }
 func (ud *upsertDecoder) keyCols() []int                  { return ud.pk }
 func (ud *upsertDecoder) tracked() bool                   { return true }
 
-func (ud *upsertDecoder) decode(m *Message) (decoded, error) {
+func (ud *upsertDecoder) decode(m *Message, w *workspace) (decoded, error) {
 	if m.Key == nil {
 		return decoded{}, pgcode.New(pgcode.NullValueNotAllowed, "ENVELOPE UPSERT message without a key")
 	}
-	keyDatums, err := ud.keyDatums(m.Key)
+	key, err := ud.key(w, m.Key)
 	if err != nil {
 		return decoded{}, err
 	}
-	key := repr.PackRow(keyDatums...)
 	o := op{kind: opUpsert, coll: ud.spec.ID, key: key}
 	if m.Value != nil {
-		o.after, err = ud.value(m, keyDatums)
+		// The key's datums, read back from the packed key (the scanner's
+		// text is the value's from here on).
+		var kbuf [4]repr.Datum
+		keyDatums := key.Unpack(kbuf[:0])
+		o.after, err = ud.value(w, m, keyDatums)
 		if err != nil {
 			if !ud.errCol {
 				return decoded{}, err
@@ -85,73 +87,92 @@ func (ud *upsertDecoder) decode(m *Message) (decoded, error) {
 			o.after = repr.PackRow(ds...)
 		}
 	}
-	return decoded{ops: []op{o}, xoffset: -1}, nil
+	return decoded{ops: w.oneOp(o), xoffset: -1}, nil
 }
 
-func (ud *upsertDecoder) keyDatums(k []byte) ([]repr.Datum, error) {
+// key packs the primary key from a message key: a JSON object holding
+// the key columns, or for a one-column key a bare JSON or text value.
+func (ud *upsertDecoder) key(w *workspace, k []byte) (repr.Row, error) {
 	if ud.rows == nil {
 		d, err := formatDatum(k, ud.spec.KeyFormat)
 		if err != nil {
 			return nil, err
 		}
-		return []repr.Datum{d}, nil
+		return repr.PackRow(d), nil
 	}
-	ds := make([]repr.Datum, len(ud.pk))
-	t := bytes.TrimSpace(k)
-	if ud.spec.KeyFormat == FormatJSON && len(t) > 0 && t[0] == '{' {
-		var obj map[string]json.RawMessage
-		if err := unmarshalObject(t, &obj); err != nil {
+	s := w.begin(k)
+	if ud.spec.KeyFormat == FormatJSON && s.peek() == '{' {
+		var o objSpans
+		if err := ud.rows.scan(s, w, &o); err != nil {
 			return nil, err
 		}
-		for i, c := range ud.pk {
-			d, err := jsonDatum(obj[ud.d.Names[c]], repr.ColumnType{Type: ud.d.Types[c].Type}, semantic{})
+		if err := s.atEnd(); err != nil {
+			return nil, err
+		}
+		w.pk.Reset()
+		for _, c := range ud.pk {
+			d, err := s.datum(o.vals[c], repr.ColumnType{Type: ud.d.Types[c].Type}, semantic{})
 			if err != nil {
 				return nil, pgcode.New(pgcode.DatatypeMismatch, "key column %q: %v", ud.d.Names[c], err)
 			}
-			ds[i] = d
+			w.pk.Push(d)
 		}
-		return ds, nil
+		return w.pk.Clone(), nil
 	}
 	if len(ud.pk) != 1 {
-		return nil, pgcode.New(pgcode.DatatypeMismatch, "key %s does not hold the %d primary key columns", abbreviate(t), len(ud.pk))
+		return nil, pgcode.New(pgcode.DatatypeMismatch, "key %s does not hold the %d primary key columns", abbreviate(bytes.TrimSpace(k)), len(ud.pk))
 	}
 	ct := repr.ColumnType{Type: ud.d.Types[ud.pk[0]].Type}
 	var d repr.Datum
-	var err error
 	if ud.spec.KeyFormat == FormatJSON {
-		d, err = jsonDatum(t, ct, semantic{})
+		v, err := s.value()
+		if err == nil {
+			err = s.atEnd()
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d, err = s.datum(v, ct, semantic{}); err != nil {
+			return nil, err
+		}
 	} else {
-		d, err = parseText(string(k), ct.Type)
+		var err error
+		if d, err = parseText(string(k), ct.Type); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	ds[0] = d
-	return ds, nil
+	return repr.PackRow(d), nil
 }
 
-func (ud *upsertDecoder) value(m *Message, keyDatums []repr.Datum) (repr.Row, error) {
-	var extra []repr.Datum
-	if ud.errCol {
-		extra = []repr.Datum{repr.Null}
-	}
+// value decodes a message value into the row for keyDatums' key: the
+// value's key columns, when present, must agree with the message key.
+func (ud *upsertDecoder) value(w *workspace, m *Message, keyDatums []repr.Datum) (repr.Row, error) {
 	if ud.rows == nil {
 		d, err := formatDatum(m.Value, ud.spec.Format)
 		if err != nil {
 			return nil, err
 		}
-		return repr.PackRow(append([]repr.Datum{keyDatums[0], d}, extra...)...), nil
+		if ud.errCol {
+			return repr.PackRow(keyDatums[0], d, repr.Null), nil
+		}
+		return repr.PackRow(keyDatums[0], d), nil
 	}
-	var obj map[string]json.RawMessage
-	if err := unmarshalObject(m.Value, &obj); err != nil {
+	s := w.begin(m.Value)
+	if s.peek() != '{' {
+		return nil, notObject(bytes.TrimSpace(m.Value))
+	}
+	var o objSpans
+	if err := ud.rows.scan(s, w, &o); err != nil {
 		return nil, err
 	}
-	row, err := ud.rows.decodeFields(obj, extra...)
+	if err := s.atEnd(); err != nil {
+		return nil, err
+	}
+	ds, err := ud.rows.datums(w, &o, nil, w.ds[:0])
+	w.ds = ds[:0]
 	if err != nil {
 		return nil, err
 	}
-	// The key is the message key: the value's key columns must agree.
-	ds := row.Unpack(nil)
 	for i, c := range ud.pk {
 		if ds[c].IsNull() {
 			ds[c] = keyDatums[i]
@@ -159,5 +180,10 @@ func (ud *upsertDecoder) value(m *Message, keyDatums []repr.Datum) (repr.Row, er
 			return nil, pgcode.New(pgcode.DataException, "value's %q %s differs from the message key's %s", ud.d.Names[c], ds[c], keyDatums[i])
 		}
 	}
-	return repr.PackRow(ds...), nil
+	w.pk.Reset()
+	w.pk.PushAll(ds)
+	if ud.errCol {
+		w.pk.Push(repr.Null)
+	}
+	return w.pk.Clone(), nil
 }

@@ -1,0 +1,169 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// polls renders a scenario's records as the polls a reader might get:
+// topics and partitions interleaved at random, each partition's records
+// in offset order, cut into polls of 1 to 600 records.
+func polls(s scenario, seed int64) [][]Message {
+	rng := rand.New(rand.NewSource(seed))
+	type queue struct {
+		topic string
+		part  int32
+		recs  []produced
+	}
+	var qs []*queue
+	topics := make([]string, 0, len(s.records))
+	for t := range s.records {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	for _, t := range topics {
+		byPart := map[int32]*queue{}
+		for _, r := range s.records[t] {
+			q := byPart[r.partition]
+			if q == nil {
+				q = &queue{topic: t, part: r.partition}
+				byPart[r.partition] = q
+				qs = append(qs, q)
+			}
+			q.recs = append(q.recs, r)
+		}
+	}
+	next := map[tp]int64{}
+	var all []Message
+	for len(qs) > 0 {
+		i := rng.Intn(len(qs))
+		q := qs[i]
+		n := min(len(q.recs), 1+rng.Intn(50))
+		for _, r := range q.recs[:n] {
+			k := tp{q.topic, q.part}
+			m := Message{Topic: q.topic, Partition: q.part, Offset: next[k]}
+			next[k]++
+			if r.key != "" {
+				m.Key = []byte(r.key)
+			}
+			if r.value != "" {
+				m.Value = []byte(r.value)
+			}
+			all = append(all, m)
+		}
+		q.recs = q.recs[n:]
+		if len(q.recs) == 0 {
+			qs = append(qs[:i], qs[i+1:]...)
+		}
+	}
+	var out [][]Message
+	for len(all) > 0 {
+		n := min(len(all), 1+rng.Intn(600))
+		out = append(out, all[:n])
+		all = all[n:]
+	}
+	return out
+}
+
+// TestPushBatchMatchesPush: decoding a poll on four workers releases
+// exactly the units, checkpoints and errors that pushing its records one
+// by one does, for every envelope's transaction assembly.
+func TestPushBatchMatchesPush(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, s := range []scenario{debeziumScenario(300), maxwellScenario(300), cockroachScenario(300)} {
+		t.Run(s.name, func(t *testing.T) {
+			// A record that does not decode, on each data topic.
+			for topic := range s.records {
+				if topic != s.config().TxnTopic {
+					s.records[topic] = append(s.records[topic], produced{partition: 0, key: `{"id":1}`, value: `{"before":`})
+				}
+			}
+			cfg := s.config()
+			cfg.Logger, cfg.DecodeWorkers = quietLogger(), 1
+			seq, err := NewAssembler(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.DecodeWorkers = 4
+			par, err := NewAssembler(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			par.StartDecoders(ctx)
+			render := func(units []Unit, errs []*SourceError) string {
+				var b strings.Builder
+				b.WriteString(renderUnits(units))
+				for _, u := range units {
+					fmt.Fprintf(&b, "%s %v %s\n", u.TxnID, u.Checkpoint.Positions, u.Checkpoint.Token)
+				}
+				b.WriteString(renderErrs(errs))
+				return b.String()
+			}
+			var released, parallel int
+			for i, poll := range polls(s, 7) {
+				for j := range poll {
+					seq.Push(&poll[j])
+				}
+				par.PushBatch(ctx, poll)
+				su, se := seq.Release()
+				pu, pe := par.Release()
+				if want, got := render(su, se), render(pu, pe); want != got {
+					t.Fatalf("poll %d (%d records): sequential:\n%s\nparallel:\n%s", i, len(poll), want, got)
+				}
+				released += len(su)
+				if len(poll) >= minParallelDecode {
+					parallel++
+				}
+			}
+			if released == 0 || parallel == 0 || seq.Pending() != 0 {
+				t.Errorf("%d units released, %d polls decoded in parallel, %d records pending", released, parallel, seq.Pending())
+			}
+		})
+	}
+}
+
+// TestDecodersStopOnCancel: the decode workers end with their context.
+func TestDecodersStopOnCancel(t *testing.T) {
+	a, err := NewAssembler(Config{Logger: quietLogger(), DecodeWorkers: 4, Sources: []SourceSpec{{ID: 1, Topic: "t"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.StartDecoders(ctx)
+	if n := runtime.NumGoroutine(); n < before+3 {
+		t.Fatalf("%d goroutines after starting 3 workers, %d before", n, before)
+	}
+	// Work still flows while they run.
+	msgs := make([]Message, 500)
+	for i := range msgs {
+		msgs[i] = Message{Topic: "t", Offset: int64(i), Value: []byte(`{"i":1}`)}
+	}
+	a.PushBatch(ctx, msgs)
+	if units, _ := a.Release(); len(units) != 1 || units[0].Len() != 500 {
+		t.Fatalf("released %d units", len(units))
+	}
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 5s after cancel, %d before the workers", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Once they are gone, a batch is decoded on the caller's goroutine.
+	for i := range msgs {
+		msgs[i].Offset += 500
+	}
+	a.PushBatch(ctx, msgs)
+	if units, _ := a.Release(); len(units) != 1 || units[0].Len() != 500 {
+		t.Fatalf("after cancel: released %d units", len(units))
+	}
+}
