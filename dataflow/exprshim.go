@@ -21,12 +21,28 @@ func evalScalar(ctx *expr.EvalCtx, e expr.Scalar, row []repr.Datum) (repr.Datum,
 type mfpPlan struct {
 	m     expr.MapFilterProject
 	ident bool
+	// prefix is the number of leading input columns the MFP reads; the
+	// others are not decoded (unpack).
+	prefix int
 }
 
 func newMFPPlan(m expr.MapFilterProject) *mfpPlan {
 	m.Predicates = slices.Clone(m.Predicates)
 	slices.SortStableFunc(m.Predicates, func(a, b expr.Predicate) int { return a.Support - b.Support })
-	return &mfpPlan{m: m, ident: m.IsIdentity()}
+	return &mfpPlan{m: m, ident: m.IsIdentity(), prefix: m.InputPrefix()}
+}
+
+// unpack decodes the input columns of row that the MFP reads into buf,
+// and pads the rest with NULLs, which it never reads.
+func (p *mfpPlan) unpack(row repr.Row, buf []repr.Datum) []repr.Datum {
+	if p.prefix >= p.m.InputArity {
+		return row.Unpack(buf)
+	}
+	buf = row.UnpackPrefix(buf, p.prefix)
+	for len(buf) < p.m.InputArity {
+		buf = append(buf, repr.Null)
+	}
+	return buf
 }
 
 // apply evaluates the MFP over datums (the input row; *scratch is reused

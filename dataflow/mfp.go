@@ -80,12 +80,16 @@ func (o *mfpOp) run(g *Graph, w *mfpWorker, lo, hi int, ok, errs *Rows) error {
 // runCtx applies the MFP to input rows [lo, hi), polling the step's
 // control through m.
 func (o *mfpOp) runCtx(ctx *expr.EvalCtx, m *meter, w *mfpWorker, lo, hi int, ok, errs *Rows) error {
+	base := ok.Len()
 	for i := lo; i < hi; i++ {
 		if err := m.tick(); err != nil {
 			return err
 		}
+		if i-lo == reserveSample && hi-i > 4*reserveSample {
+			ok.reserveLike(base, reserveSample, hi-i)
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
-		w.datums = row.Unpack(w.datums[:0])
+		w.datums = o.plan.unpack(row, w.datums[:0])
 		w.pk.Reset()
 		keep, err := o.plan.apply(ctx, w.datums, &w.scratch, &w.pk)
 		switch {

@@ -59,8 +59,8 @@ type reduceOp struct {
 
 type reduceShard struct {
 	groups  map[string]*group
-	rows    Rows // this step's input rows routed here
-	keys    Rows // their keys
+	idx     []uint32 // this step's input rows routed here (indexes into the input)
+	keys    Rows     // their keys
 	changed []string
 	ok      Rows
 	errs    Rows
@@ -103,7 +103,7 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 	o.out.errs.Reset()
 	o.out.errs.Append(&o.in.errs, 1)
 	for s := range o.shards {
-		o.shards[s].rows.Reset()
+		o.shards[s].idx = o.shards[s].idx[:0]
 		o.shards[s].keys.Reset()
 	}
 	n := o.in.ok.Len()
@@ -112,6 +112,11 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 		if err := m.tick(); err != nil {
 			return err
 		}
+		if i == reserveSample && n-i > 4*reserveSample {
+			for s := range o.shards {
+				o.shards[s].keys.reserveLike(0, reserveSample, n-i)
+			}
+		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
 		if err := o.keyer.pack(&g.eval, row, &o.pk); err != nil {
 			o.out.errs.Push(ErrRow(err), d)
@@ -119,7 +124,7 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 		}
 		k := o.pk.Row()
 		s := &o.shards[shardOf(k, W)]
-		s.rows.Push(row, d)
+		s.idx = append(s.idx, uint32(i))
 		s.keys.Push(k, d)
 	}
 	err := g.parallel(n, func(si int) error {
@@ -129,11 +134,11 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 		s.changed = s.changed[:0]
 		s.ctx = g.workerCtx()
 		m := g.meter(&s.ok, &s.errs)
-		for i := range s.rows.Len() {
+		for i, j := range s.idx {
 			if err := m.tick(); err != nil {
 				return err
 			}
-			m.grow(o.update(s, s.keys.Row(i), s.rows.Row(i), s.rows.Diff(i)))
+			m.grow(o.update(s, s.keys.Row(i), o.in.ok.Row(int(j)), o.in.ok.Diff(int(j))))
 		}
 		for _, k := range s.changed {
 			if err := m.tick(); err != nil {
@@ -596,7 +601,9 @@ func pgRound(d *apd.Decimal, minScale int32) *apd.Decimal {
 func (o *reduceOp) trim() {
 	for i := range o.shards {
 		s := &o.shards[i]
-		s.rows.trim()
+		if cap(s.idx)*4 > trimBytes {
+			s.idx = nil
+		}
 		s.keys.trim()
 		s.ok.trim()
 		s.errs.trim()

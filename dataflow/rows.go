@@ -242,6 +242,28 @@ func (r *Rows) Updates(t repr.Timestamp) []repr.Update {
 	return out
 }
 
+// reserveSample is the number of input rows an operator processes before
+// it sizes its output for the rest (Rows.reserveLike).
+const reserveSample = 1024
+
+// reserveLike makes room for the output of n more inputs, given that the
+// rows from index base on came from sampled inputs: at the same rate of
+// rows per input and bytes per row. A bulk step then fills its output
+// without regrowing it by doubling (each regrowth copies the slab, and a
+// fresh slab is zeroed and faulted in page by page).
+func (r *Rows) reserveLike(base, sampled, n int) {
+	rows := r.Len() - base
+	if rows <= 0 || sampled <= 0 {
+		return
+	}
+	start := 0
+	if base > 0 {
+		start = int(r.ends[base-1])
+	}
+	more := int(int64(n) * int64(rows) / int64(sampled))
+	r.Reserve(more, int(int64(len(r.data)-start)*int64(more)/int64(rows)))
+}
+
 // Reserve makes room for n more rows of about bytes packed bytes.
 func (r *Rows) Reserve(n, bytes int) {
 	r.data = slices.Grow(r.data, bytes)

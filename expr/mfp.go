@@ -301,6 +301,29 @@ func (m *MapFilterProject) Demand() []int {
 	return out
 }
 
+// InputPrefix returns the number of leading input columns m can read:
+// one past the highest input column that its projection, predicates or
+// any of its expressions (needed or not) refer to. An evaluator may
+// decode only that prefix of each input row (the rest may be NULL).
+func (m *MapFilterProject) InputPrefix() int {
+	n := 0
+	mark := func(c int) {
+		if c < m.InputArity && c+1 > n {
+			n = c + 1
+		}
+	}
+	for _, c := range m.Projection {
+		mark(c)
+	}
+	for _, p := range m.Predicates {
+		visitColumns(p.Expr, mark)
+	}
+	for _, e := range m.Expressions {
+		visitColumns(e, mark)
+	}
+	return n
+}
+
 // Permute renumbers m's input columns: input column c of the old input is
 // column perm[c] of a new input of arity newArity (after projection
 // pushdown removed undemanded columns). Columns m does not demand may map

@@ -115,6 +115,16 @@ func TestMFPComposeOptimizeDemand(t *testing.T) {
 	if d := m.Demand(); !reflect.DeepEqual(d, []int{0, 1}) {
 		t.Fatalf("demand before optimize: %v", d)
 	}
+	// InputPrefix counts every expression, needed or not.
+	if n := first.InputPrefix(); n != 3 {
+		t.Fatalf("first's input prefix %d, want 3", n)
+	}
+	if n := (&MapFilterProject{InputArity: 4, Projection: []int{1, 0}}).InputPrefix(); n != 2 {
+		t.Fatalf("projection's input prefix %d, want 2", n)
+	}
+	if n := (&MapFilterProject{InputArity: 4, Expressions: []Scalar{op(t, "*", col(2), i4(2))}, Projection: []int{0}}).InputPrefix(); n != 3 {
+		t.Fatalf("an unneeded expression's column: input prefix %d, want 3", n)
+	}
 	m.Optimize()
 	if got, want := m.String(), "mfp(in=3 map=[(#0 + #1)] filter=[(#3 > 5)@4] project=[3])"; got != want {
 		t.Fatalf("optimize:\n got %s\nwant %s", got, want)

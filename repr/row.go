@@ -189,6 +189,20 @@ func (r Row) Unpack(buf []Datum) []Datum {
 	}
 }
 
+// UnpackPrefix appends r's first n datums to buf (all of them when r has
+// fewer), decoding none of the rest.
+func (r Row) UnpackPrefix(buf []Datum, n int) []Datum {
+	it := r.Iter()
+	for range n {
+		d, ok := it.Next()
+		if !ok {
+			break
+		}
+		buf = append(buf, d)
+	}
+	return buf
+}
+
 // Datums returns r's datums in a new slice.
 func (r Row) Datums() []Datum { return r.Unpack(nil) }
 

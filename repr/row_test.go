@@ -194,3 +194,21 @@ func TestOffsets(t *testing.T) {
 		}
 	}
 }
+
+func TestUnpackPrefix(t *testing.T) {
+	var p Packer
+	p.PushAll([]Datum{Int4Datum(1), TextDatum("two"), Null, Int8Datum(4)})
+	row := p.Row()
+	for n := 0; n <= 5; n++ {
+		got := row.UnpackPrefix(nil, n)
+		want := row.Datums()[:min(n, 4)]
+		if len(got) != len(want) {
+			t.Fatalf("prefix %d: %d datums, want %d", n, len(got), len(want))
+		}
+		for i := range got {
+			if Compare(got[i], want[i]) != 0 || got[i].IsNull() != want[i].IsNull() {
+				t.Fatalf("prefix %d: datum %d is %v, want %v", n, i, got[i], want[i])
+			}
+		}
+	}
+}
