@@ -83,12 +83,24 @@ func TestRestart(t *testing.T) {
 	srv, c = start()
 	eventually(t, c, 20*time.Second, joinQuery, before)
 	checkEvents("idle restart")
-	// After an idle restart the sources are running, without errors,
-	// stalls or lag.
-	for name, s := range statuses(t, c) {
-		if s.status != "running" || s.err != "" || s.lag != "0" {
-			t.Errorf("status of %s: %+v", name, s)
+	// After an idle restart the sources are running (once their readers
+	// have found their topics, shortly after the restart), without
+	// errors, stalls or lag.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var bad []string
+		for name, s := range statuses(t, c) {
+			if s.status != "running" || s.err != "" || s.lag != "0" {
+				bad = append(bad, fmt.Sprintf("%s: %+v", name, s))
+			}
 		}
+		if len(bad) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("statuses 10 s after an idle restart: %v", bad)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
