@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"errors"
 	"strconv"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -202,8 +203,15 @@ func (q *qctx) constInt(n *pg_query.Node, clause string) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
+	typ := h.Typ().Type
 	if h, err = q.coerce(h, repr.TypeInt8, expr.Assignment, ""); err != nil {
-		return 0, false, q.errAt(pgcode.New(pgcode.DatatypeMismatch, "argument of %s must be type bigint, not type %s", clause, h.Typ().Type), nodeLocation(n))
+		var pe *pgcode.Error
+		if errors.As(err, &pe) && pe.Code != pgcode.DatatypeMismatch {
+			// An unknown literal that is not a bigint ('a'): 22P02 as
+			// PostgreSQL reports it, not a type mismatch.
+			return 0, false, q.errAt(err, nodeLocation(n))
+		}
+		return 0, false, q.errAt(pgcode.New(pgcode.DatatypeMismatch, "argument of %s must be type bigint, not type %s", clause, typ), nodeLocation(n))
 	}
 	if hasSubquery([]HScalar{h}) {
 		return 0, false, q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s must be a constant", clause), nodeLocation(n))
