@@ -89,6 +89,25 @@ func resolveType(tn *pg_query.TypeName) (repr.ScalarType, error) {
 		default:
 			return repr.ScalarType{}, pgcode.New(pgcode.SyntaxError, "invalid NUMERIC type modifier")
 		}
+	case repr.KindInterval:
+		// interval MONTH, DAY TO SECOND(3), interval(3): the grammar gives
+		// the field mask and, optionally, the precision.
+		rng, prec := repr.IntervalFullRange, repr.IntervalFullPrecision
+		switch len(mods) {
+		case 0:
+		case 1, 2:
+			rng = int32(mods[0])
+			if len(mods) == 2 {
+				prec = int32(mods[1])
+			}
+		default:
+			return repr.ScalarType{}, pgcode.New(pgcode.SyntaxError, "invalid INTERVAL type modifier")
+		}
+		prec, err := repr.CheckIntervalTypmod(rng, prec)
+		if err != nil {
+			return repr.ScalarType{}, err
+		}
+		t = repr.IntervalType(rng, prec)
 	case repr.KindFloat8:
 		// float(p): p < 25 is real.
 		if len(mods) == 1 && mods[0] < 25 {
@@ -136,7 +155,13 @@ func (q *qctx) coerce(e HScalar, to repr.ScalarType, ctx expr.CastContext, what 
 			if x.Value.IsNull() {
 				return HLiteral{Value: repr.Null, Type: repr.ColumnType{Type: to, Nullable: true}}, nil
 			}
-			d, err := repr.ParseText(x.Value.Str(), to.WithoutTypmod())
+			parseAs := to.WithoutTypmod()
+			if to.Kind == repr.KindInterval {
+				// interval '3' MONTH: the qualifier decides what a bare
+				// number counts.
+				parseAs = to
+			}
+			d, err := repr.ParseText(x.Value.Str(), parseAs)
 			if err != nil {
 				return nil, err
 			}
