@@ -675,8 +675,10 @@ func (e *ectx) caseExpr(c *pg_query.CaseExpr) (HScalar, error) {
 		}
 	}
 	var conds, results []HScalar
+	var spans [][2]int // aggregates first registered by each WHEN ... THEN
 	for _, w := range c.Args {
 		cw := w.GetCaseWhen()
+		first := e.aggCount()
 		var cond HScalar
 		if arg != nil {
 			v, err := e.plan(cw.Expr)
@@ -695,22 +697,129 @@ func (e *ectx) caseExpr(c *pg_query.CaseExpr) (HScalar, error) {
 		}
 		conds = append(conds, cond)
 		results = append(results, r)
+		spans = append(spans, [2]int{first, e.aggCount()})
 	}
 	var def HScalar = nullLit(repr.TypeUnknown)
+	defFirst := e.aggCount()
 	if c.Defresult != nil {
 		if def, err = e.plan(c.Defresult); err != nil {
 			return nil, err
 		}
 	}
+	spans = append(spans, [2]int{defFirst, e.aggCount()})
 	all, _, err := e.q.unify(append(results, def), "CASE")
 	if err != nil {
 		return nil, e.q.errAt(err, c.Location)
 	}
+	// PostgreSQL folds a constant WHEN before aggregates are computed: a
+	// branch never taken (WHEN false) does not compute its aggregates'
+	// arguments (CASE WHEN false THEN max(1/0) ELSE 1 END is 1), and a
+	// WHEN true drops the branches after it.
+	var keptConds, keptResults, dropped []HScalar
+	var droppedSpans [][2]int
 	out := all[len(all)-1]
-	for i := len(conds) - 1; i >= 0; i-- {
-		out = HIf{Cond: conds[i], Then: all[i], Else: out}
+	for i, cond := range conds {
+		truth, isConst := e.foldedBool(cond)
+		switch {
+		case !isConst:
+			keptConds, keptResults = append(keptConds, cond), append(keptResults, all[i])
+			continue
+		case !truth:
+			dropped, droppedSpans = append(dropped, all[i]), append(droppedSpans, spans[i])
+			continue
+		}
+		// WHEN true: its result is the ELSE of the branches before it.
+		dropped = append(dropped, out)
+		droppedSpans = append(droppedSpans, spans[len(spans)-1])
+		for j := i + 1; j < len(conds); j++ {
+			dropped = append(dropped, conds[j], all[j])
+			droppedSpans = append(droppedSpans, spans[j])
+		}
+		out = all[i]
+		break
+	}
+	if len(dropped) > 0 {
+		e.disarmAggregates(droppedSpans, append(append(keptConds, keptResults...), out))
+	}
+	for i := len(keptConds) - 1; i >= 0; i-- {
+		out = HIf{Cond: keptConds[i], Then: keptResults[i], Else: out}
 	}
 	return out, nil
+}
+
+// aggCount is the number of aggregates registered so far (0 outside an
+// aggregating query).
+func (e *ectx) aggCount() int {
+	if e.agg == nil {
+		return 0
+	}
+	return len(e.agg.aggs)
+}
+
+// disarmAggregates makes the aggregates first registered in spans (index
+// ranges of e.agg.aggs) harmless when no kept expression reads them: no
+// argument, filter or ordering is evaluated (they aggregate nothing), and
+// no later occurrence of the same aggregate reuses them. Their columns
+// stay so that other aggregates keep their positions.
+func (e *ectx) disarmAggregates(spans [][2]int, kept []HScalar) {
+	if e.agg == nil {
+		return
+	}
+	used := map[int]bool{}
+	for _, k := range kept {
+		rewriteHScalar(k, 0, func(s HScalar, depth int) HScalar {
+			if c, ok := s.(HColumn); ok && c.Level == depth {
+				used[c.Index-len(e.agg.keys)] = true
+			}
+			return s
+		})
+	}
+	for _, sp := range spans {
+		for i := sp[0]; i < sp[1]; i++ {
+			if used[i] {
+				continue
+			}
+			a := &e.agg.aggs[i]
+			for j, arg := range a.Args {
+				a.Args[j] = HLiteral{Value: repr.Null, Type: repr.ColumnType{Type: arg.Typ().Type, Nullable: true}}
+			}
+			a.Filter = HLiteral{Value: repr.False, Type: repr.ColumnType{Type: repr.TypeBool}}
+			a.OrderBy = nil
+			e.agg.aggStrs[i] = fmt.Sprintf("\x00folded %d", i)
+		}
+	}
+}
+
+// foldedBool evaluates a condition that reads nothing (no column,
+// parameter, subquery, mz_now() or non-immutable function), as
+// PostgreSQL's planner folds one; isConst is false for any other
+// condition and for one whose evaluation fails (the error is left to
+// run time). NULL is not true.
+func (e *ectx) foldedBool(h HScalar) (truth, isConst bool) {
+	isConst = true
+	rewriteHScalar(h, 0, func(s HScalar, _ int) HScalar {
+		switch x := s.(type) {
+		case HColumn, HParam, HExists, HSelect, HMzNow, HError:
+			isConst = false
+		case HCall:
+			if x.Func.Volatility != expr.Immutable {
+				isConst = false
+			}
+		}
+		return s
+	})
+	if !isConst {
+		return false, false
+	}
+	sc, err := (&lowerer{q: e.q, params: e.q.params}).lowerPlainScalar(h, 0, colMap{})
+	if err != nil {
+		return false, false
+	}
+	d, err := expr.Eval(&expr.EvalCtx{}, sc, nil)
+	if err != nil {
+		return false, false
+	}
+	return !d.IsNull() && d.Bool(), true
 }
 
 func (e *ectx) coalesce(ns []*pg_query.Node) (HScalar, error) {

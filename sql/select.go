@@ -463,7 +463,9 @@ func figureColnameInner(n *pg_query.Node) (string, int) {
 				if rt.Name != "" {
 					return rt.Name, 2
 				}
-				return figureColnameInner(rt.Val)
+				// The subquery's own column name, "?column?" included,
+				// as PostgreSQL reads it from the analysed subquery.
+				return figureColname(rt.Val), 2
 			}
 		}
 	case *pg_query.Node_AArrayExpr:
