@@ -89,14 +89,25 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 					// GROUP BY an output column alias, as PostgreSQL allows.
 					if cr := g.GetColumnRef(); cr != nil && len(cr.Fields) == 1 {
 						name := cr.Fields[0].GetString_().GetSval()
+						found := false
 						for _, t := range targets {
-							if t.name == name && t.node != nil {
-								if containsAgg(t.node) {
-									return nil, q.errAt(pgcode.New(pgcode.GroupingError, "aggregate functions are not allowed in GROUP BY"), nodeLocation(g))
-								}
-								key, err = ge.plan(t.node)
-								break
+							if t.name != name || t.node == nil {
+								continue
 							}
+							if containsAgg(t.node) {
+								return nil, q.errAt(pgcode.New(pgcode.GroupingError, "aggregate functions are not allowed in GROUP BY"), nodeLocation(g))
+							}
+							k, kerr := ge.plan(t.node)
+							if kerr != nil {
+								return nil, kerr
+							}
+							if found && hirScalarString(k) != hirScalarString(key) {
+								// Two output columns of that name with
+								// different values (PostgreSQL's
+								// findTargetlistEntrySQL92).
+								return nil, q.errAt(pgcode.New(pgcode.AmbiguousColumn, "GROUP BY %q is ambiguous", name), cr.Location)
+							}
+							key, err, found = k, nil, true
 						}
 					}
 				}
