@@ -34,7 +34,9 @@ func (c *Collection) Reduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collecti
 		switch a.Func {
 		case expr.AggCount, expr.AggCountStar, expr.AggSum, expr.AggAvg, expr.AggMin, expr.AggMax,
 			expr.AggBoolAnd, expr.AggBoolOr, expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg,
-			expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop:
+			expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop,
+			expr.AggJsonbObjectAgg, expr.AggBitAnd, expr.AggBitOr, expr.AggBitXor,
+			expr.AggPercentileDisc, expr.AggPercentileCont, expr.AggMode:
 		default:
 			return nil, pgcode.New(pgcode.FeatureNotSupported, "dataflow: aggregate %s is not supported", a.Func)
 		}
@@ -447,6 +449,12 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		return repr.Null, nil
 	case expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg:
 		return orderedAgg(acc, a)
+	case expr.AggJsonbObjectAgg:
+		return jsonbObjectAgg(acc, a)
+	case expr.AggBitAnd, expr.AggBitOr, expr.AggBitXor:
+		return bitAgg(acc, a)
+	case expr.AggPercentileDisc, expr.AggPercentileCont, expr.AggMode:
+		return orderedSetAgg(acc, a)
 	}
 	return repr.Null, fmt.Errorf("dataflow: aggregate %s is not supported", a.Func)
 }

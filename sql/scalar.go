@@ -115,6 +115,9 @@ var aggFuncs = map[string]expr.AggregateFunc{
 	"stddev": expr.AggStddevSamp, "stddev_samp": expr.AggStddevSamp,
 	"stddev_pop": expr.AggStddevPop, "variance": expr.AggVarSamp,
 	"var_samp": expr.AggVarSamp, "var_pop": expr.AggVarPop,
+	"bit_and": expr.AggBitAnd, "bit_or": expr.AggBitOr, "bit_xor": expr.AggBitXor,
+	"percentile_disc": expr.AggPercentileDisc, "percentile_cont": expr.AggPercentileCont,
+	"mode": expr.AggMode,
 }
 
 var windowOnlyFuncs = map[string]bool{
@@ -963,6 +966,10 @@ func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
 		return HMzNow{}, nil
 	case "coalesce":
 		return e.coalesce(f.Args)
+	case "pg_typeof":
+		if len(f.Args) == 1 {
+			return e.pgTypeof(f.Args[0])
+		}
 	case "nullif":
 		if len(f.Args) == 2 {
 			return e.aExpr(&pg_query.A_Expr{Kind: pg_query.A_Expr_Kind_AEXPR_NULLIF, Name: []*pg_query.Node{pg_query.MakeStrNode("=")}, Lexpr: f.Args[0], Rexpr: f.Args[1], Location: f.Location})
@@ -978,6 +985,28 @@ func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
 		return s, err
 	}
 	return e.callFunc(name, f.Args, f.Location)
+}
+
+// pgTypeof is pg_typeof(x): the name of x's type, known when planning
+// (PostgreSQL returns regtype, which prints as that name; viewd returns
+// it as text). The argument is planned for its type only, so an error it
+// would raise at run time is not raised, as in PostgreSQL.
+func (e *ectx) pgTypeof(arg *pg_query.Node) (HScalar, error) {
+	h, err := e.plan(arg)
+	if err != nil {
+		return nil, err
+	}
+	t := h.Typ().Type.WithoutTypmod()
+	name := t.String()
+	switch t.Kind {
+	case repr.KindNull:
+		name = "unknown"
+	case repr.KindChar:
+		name = "character"
+	case repr.KindVarchar:
+		name = "character varying"
+	}
+	return HLiteral{Value: repr.TextDatum(name), Type: repr.ColumnType{Type: repr.TypeText}}, nil
 }
 
 func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, error) {
@@ -1029,7 +1058,32 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 	}
 	inner := &ectx{q: e.q, sc: e.agg.pre, clause: "aggregate function calls", agg: e.agg, inAgg: true}
 	a := HAgg{Func: af, Distinct: f.AggDistinct}
-	if f.AggStar {
+	if af.OrderedSet() != f.AggWithinGroup {
+		// No such function: PostgreSQL looks the call up with the direct
+		// and WITHIN GROUP arguments together and finds none.
+		var types []repr.ScalarType
+		for _, n := range f.Args {
+			h, err := inner.plan(n)
+			if err != nil {
+				return nil, err
+			}
+			types = append(types, h.Typ().Type)
+		}
+		for _, o := range f.AggOrder {
+			h, err := inner.plan(o.GetSortBy().Node)
+			if err != nil {
+				return nil, err
+			}
+			types = append(types, h.Typ().Type)
+		}
+		return nil, e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function %s(%s) does not exist", name, typeList(types)).
+			WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), f.Location)
+	}
+	if af.OrderedSet() {
+		if err := inner.orderedSetArgs(name, &a, f); err != nil {
+			return nil, err
+		}
+	} else if f.AggStar {
 		if name != "count" {
 			return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "%s(*) must be used to call a parameterless aggregate function", name), f.Location)
 		}
@@ -1085,6 +1139,9 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 		a.Filter = flt
 	}
 	for _, o := range f.AggOrder {
+		if af.OrderedSet() {
+			break // the WITHIN GROUP order, planned by orderedSetArgs
+		}
 		sb := o.GetSortBy()
 		k, err := inner.plan(sb.Node)
 		if err != nil {
@@ -1101,6 +1158,59 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 	e.agg.aggs = append(e.agg.aggs, a)
 	e.agg.aggStrs = append(e.agg.aggStrs, key)
 	return HColumn{Index: len(e.agg.keys) + len(e.agg.aggs) - 1, Type: a.Typ}, nil
+}
+
+// orderedSetArgs plans an ordered-set aggregate's arguments: f(direct)
+// WITHIN GROUP (ORDER BY x). percentile_disc(fraction) and
+// percentile_cont(fraction) aggregate the record (x, fraction::float8),
+// mode() aggregates x; both ordered by x in the WITHIN GROUP direction.
+// percentile_cont reads numbers as float8 (it is defined for float8 and
+// interval).
+func (e *ectx) orderedSetArgs(name string, a *HAgg, f *pg_query.FuncCall) error {
+	wantDirect := 1
+	if a.Func == expr.AggMode {
+		wantDirect = 0
+	}
+	if len(f.AggOrder) != 1 || len(f.Args) != wantDirect || f.AggDistinct {
+		return e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function %s with %d direct and %d ordered arguments does not exist", name, len(f.Args), len(f.AggOrder)).
+			WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), f.Location)
+	}
+	sb := f.AggOrder[0].GetSortBy()
+	x, err := e.plan(sb.Node)
+	if err != nil {
+		return err
+	}
+	if isUnknown(x) {
+		if x, err = e.q.coerce(x, repr.TypeText, expr.Implicit, ""); err != nil {
+			return err
+		}
+	}
+	if a.Func == expr.AggPercentileCont && x.Typ().Type.Kind != repr.KindInterval {
+		if x, err = e.q.coerce(x, repr.TypeFloat8, expr.Implicit, ""); err != nil {
+			return e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function percentile_cont(double precision ORDER BY %s) does not exist", x.Typ().Type), f.Location)
+		}
+	}
+	t, err := expr.AggregateType(a.Func, x.Typ().Type)
+	if err != nil {
+		return e.q.errAt(err, f.Location)
+	}
+	a.Args = []HScalar{x}
+	if wantDirect == 1 {
+		if containsAgg(f.Args[0]) {
+			return e.q.errAt(pgcode.New(pgcode.GroupingError, "aggregate function calls cannot be nested"), nodeLocation(f.Args[0]))
+		}
+		frac, err := e.plan(f.Args[0])
+		if err != nil {
+			return err
+		}
+		if frac, err = e.q.coerce(frac, repr.TypeFloat8, expr.Implicit, ""); err != nil {
+			return e.q.errAt(err, nodeLocation(f.Args[0]))
+		}
+		a.Args = append(a.Args, frac)
+	}
+	a.OrderBy = []HOrderKey{{Expr: x, Order: sortOrder(sb)}}
+	a.Typ = repr.ColumnType{Type: t, Nullable: true}
+	return nil
 }
 
 // andConjuncts splits a condition into its top-level AND operands.

@@ -823,7 +823,12 @@ func (q *qctx) planJoin(outer *scope, j *pg_query.JoinExpr, ctes []*cte) (HRel, 
 			if kind == JoinLeft || kind == JoinFull {
 				mt.Nullable = lcols[li].typ.Nullable || kind == JoinFull && rcols[ri].typ.Nullable
 			}
-			mergedCols = append(mergedCols, scopeCol{name: name, typ: mt})
+			mc := scopeCol{name: name, typ: mt}
+			if j.JoinUsingAlias != nil {
+				// JOIN ... USING (a) AS x: x.a names the merged column.
+				mc.table = j.JoinUsingAlias.Aliasname
+			}
+			mergedCols = append(mergedCols, mc)
 			hide[li] = true
 			hide[len(lcols)+ri] = true
 		}

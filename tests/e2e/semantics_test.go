@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,5 +78,40 @@ func TestNowIsWallClock(t *testing.T) {
 		if d != today && d != time.Unix(after, 0).UTC().Format("2006-01-02") {
 			t.Errorf("%s: current_date %s, want %s", q, d, today)
 		}
+	}
+}
+
+// TestPgSleepCancels: pg_sleep sleeps, and a cancelled statement (the
+// client's CancelRequest, statement_timeout) stops it at once, whether it
+// runs over a constant or over a table's rows.
+func TestPgSleepCancels(t *testing.T) {
+	srv := viewdtest.Start(t, viewdtest.Options{})
+	c := srv.Connect(t)
+	exec1(t, c, "CREATE TABLE ts (a int)")
+	exec1(t, c, "INSERT INTO ts VALUES (1), (2)")
+	start := time.Now()
+	exec1(t, c, "SELECT pg_sleep(0.2)")
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("pg_sleep(0.2) returned after %v", d)
+	}
+	for _, q := range []string{"SELECT pg_sleep(60)", "SELECT a, pg_sleep(60) FROM ts", "SELECT count(*) FROM ts x, ts y WHERE pg_sleep(60) IS NOT NULL"} {
+		// A CancelRequest, as psql's Ctrl-C sends it.
+		timer := time.AfterFunc(300*time.Millisecond, func() { _ = c.PgConn().CancelRequest(context.Background()) })
+		start := time.Now()
+		_, err := c.Exec(ctxT(t), q)
+		timer.Stop()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: cancelled after 300ms, returned after %v", q, d)
+		}
+		if sqlstate(err) != "57014" {
+			t.Errorf("%s: %v after a cancel, want 57014", q, err)
+		}
+		expectRows(t, c, "SELECT 1", "1")
+	}
+	exec1(t, c, "SET statement_timeout = '300ms'")
+	start = time.Now()
+	_, err := c.Exec(ctxT(t), "SELECT pg_sleep(60)")
+	if sqlstate(err) != "57014" || time.Since(start) > 5*time.Second {
+		t.Errorf("pg_sleep under statement_timeout: %v after %v, want 57014 at once", err, time.Since(start))
 	}
 }
