@@ -58,3 +58,39 @@ func TestReduceOrderedSetAndBitAggregates(t *testing.T) {
 		t.Fatalf("as of 2:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestReduceEqualIntervalsKeepTheirFields: '24 hours' and '1 day' are
+// equal and share a sort key; min and array_agg still keep each with its
+// multiplicity, so retracting '24 hours' leaves '1 day' (min once kept
+// showing the retracted value).
+func TestReduceEqualIntervalsKeepTheirFields(t *testing.T) {
+	g := NewGraph(Options{Workers: 1})
+	in := g.NewInput("t", 1)
+	ivT := repr.ColumnType{Type: repr.TypeInterval, Nullable: true}
+	r, err := in.Collection().Reduce(nil, []expr.Aggregate{
+		{Func: expr.AggMin, Expr: col(0), Typ: ivT},
+		{Func: expr.AggArrayAgg, Expr: col(0), OrderBy: []expr.OrderKey{{Expr: col(0)}}, Typ: repr.ColumnType{Type: repr.ArrayOf(repr.TypeInterval), Nullable: true}},
+		{Func: expr.AggCount, Expr: col(0), Distinct: true, Typ: repr.ColumnType{Type: repr.TypeInt8}},
+	})
+	must(t, err)
+	out := r.Materialize(0)
+	iv := func(s string) repr.Row {
+		x, err := repr.ParseInterval(s)
+		must(t, err)
+		return repr.PackRow(repr.IntervalDatum(x))
+	}
+	ctx := context.Background()
+	must(t, in.Send(repr.Update{Row: iv("24 hours"), Time: 1, Diff: 1}, repr.Update{Row: iv("1 day"), Time: 1, Diff: 1}))
+	must(t, g.Step(ctx, 1))
+	got, _ := readOne(t, out, 1)
+	// Equal values in the order of their packed fields.
+	if want := `('24:00:00', '{24:00:00,"1 day"}', 1)`; got != want {
+		t.Fatalf("as of 1:\n got %s\nwant %s", got, want)
+	}
+	must(t, in.Send(repr.Update{Row: iv("24 hours"), Time: 2, Diff: -1}))
+	must(t, g.Step(ctx, 2))
+	got, _ = readOne(t, out, 2)
+	if want := `('1 day', '{"1 day"}', 1)`; got != want {
+		t.Fatalf("as of 2:\n got %s\nwant %s", got, want)
+	}
+}

@@ -222,6 +222,14 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) (grown i
 			s.kb = repr.AppendKey(s.kb, v, repr.SortOrder{})
 			s.vk.Reset()
 			s.vk.Push(v)
+			if !a.Distinct && keyMergesDistinctValues(v.Kind()) {
+				// Equal intervals of different fields ('1 day', '24
+				// hours') have one sort key: the packed value tells
+				// them apart, so that each keeps its multiplicity and a
+				// retraction removes the one it names. DISTINCT counts
+				// them as one value, as PostgreSQL does.
+				s.kb = append(s.kb, s.vk.Row()...)
+			}
 			before, after := acc.ms.add(s.kb, s.vk.Row(), d)
 			if before == 0 {
 				grown += len(s.kb) + len(s.vk.Row()) + msEntryBytes
@@ -611,4 +619,11 @@ func (o *reduceOp) trim() {
 		s.datums = clearDatums(s.datums)
 	}
 	o.keyer.trim()
+}
+
+// keyMergesDistinctValues reports whether repr.AppendKey may give the
+// same key to values of kind k that pack differently (and print
+// differently): intervals, and records and arrays, which may hold them.
+func keyMergesDistinctValues(k repr.Kind) bool {
+	return k == repr.KindInterval || k == repr.KindRecord || k == repr.KindArray
 }

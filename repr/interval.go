@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/viewd/viewd/pgcode"
 )
 
@@ -172,4 +174,17 @@ func ParseIntervalTypmod(s string, typmod int32) (Interval, error) {
 		return Interval{}, err
 	}
 	return AdjustInterval(iv, typmod), nil
+}
+
+// SpanMicros returns the interval's span in microseconds, months counted
+// as 30 days and days as 24 hours, exactly: what PostgreSQL's interval
+// comparison and hashing use (interval_cmp_value). Equal intervals ('1
+// day' and '24 hours', '1 mon' and '30 days') have equal spans, so the
+// span serves as their canonical key.
+func (iv Interval) SpanMicros() *apd.Decimal {
+	days := apd.New(int64(iv.Months)*DaysPerMonth+int64(iv.Days), 0)
+	span := new(apd.Decimal)
+	_, _ = apd.BaseContext.WithPrecision(40).Mul(span, days, apd.New(MicrosPerDay, 0))
+	_, _ = apd.BaseContext.WithPrecision(40).Add(span, span, apd.New(iv.Micros, 0))
+	return span
 }

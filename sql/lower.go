@@ -235,7 +235,7 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return distinct(in), nil
+		return groupByValue(in, colScalars(in.Typ().Arity()), nil), nil
 	case HTopK:
 		in, err := l.lower(x.Input, o, cm)
 		if err != nil {
@@ -327,6 +327,43 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 }
 
 // distinct is DISTINCT over all columns.
+// groupByValue is Reduce{in, group, aggs} grouping equal values
+// together where equal values may pack differently: an interval key
+// groups by its span (interval_span), and the group shows one of its
+// intervals (min, of equal values any one) where the key was. Other keys
+// group by their packed bytes, which equal values share.
+func groupByValue(in plan.Rel, group []expr.Scalar, aggs []expr.Aggregate) plan.Rel {
+	cols := in.Typ().Cols
+	keys := append([]expr.Scalar(nil), group...)
+	var reps []expr.Aggregate
+	repOf := map[int]int{}
+	for i, g := range group {
+		t := g.Type(cols)
+		if t.Type.Kind != repr.KindInterval {
+			continue
+		}
+		keys[i] = expr.Call{Func: intervalSpan, Args: []expr.Scalar{g}}
+		repOf[i] = len(reps)
+		reps = append(reps, expr.Aggregate{Func: expr.AggMin, Expr: g, Typ: t})
+	}
+	if len(reps) == 0 {
+		return plan.Reduce{Input: in, GroupKey: group, Aggregates: aggs}
+	}
+	red := plan.Reduce{Input: in, GroupKey: keys, Aggregates: append(append([]expr.Aggregate(nil), aggs...), reps...)}
+	outputs := make([]int, 0, len(group)+len(aggs))
+	for i := range group {
+		if r, ok := repOf[i]; ok {
+			outputs = append(outputs, len(group)+len(aggs)+r)
+		} else {
+			outputs = append(outputs, i)
+		}
+	}
+	for j := range aggs {
+		outputs = append(outputs, len(group)+j)
+	}
+	return plan.Project{Input: red, Outputs: outputs}
+}
+
 func distinct(r plan.Rel) plan.Rel {
 	n := r.Typ().Arity()
 	keys := make([]expr.Scalar, n)
@@ -582,10 +619,10 @@ func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error
 		}
 		aggs = append(aggs, ma)
 	}
-	red := plan.Reduce{Input: in, GroupKey: group, Aggregates: aggs}
 	if len(x.GroupKey) > 0 {
-		return red, nil
+		return groupByValue(in, group, aggs), nil
 	}
+	red := plan.Reduce{Input: in, GroupKey: group, Aggregates: aggs}
 	rget, bind := l.let("reduce", red)
 	present := plan.Project{Input: rget, Outputs: rangeFrom(0, oa)}
 	missing := plan.Union{Inputs: []plan.Rel{o.rel, plan.Negate{Input: present}}}

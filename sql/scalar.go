@@ -468,6 +468,14 @@ func (e *ectx) binaryOp(op string, l, r HScalar, loc int32) (HScalar, error) {
 	if r, err = e.q.coerce(r, res.ArgTypes[1], expr.Implicit, ""); err != nil {
 		return nil, e.q.errAt(err, loc)
 	}
+	if (op == "=" || strings.EqualFold(op, "IS NOT DISTINCT FROM")) && l.Typ().Type.Kind == repr.KindInterval && r.Typ().Type.Kind == repr.KindInterval {
+		// Equal intervals may differ in their fields: compare spans, so
+		// that a join on the equality keys on equal values.
+		num := []repr.ScalarType{repr.TypeNumeric, repr.TypeNumeric}
+		if eq, err := expr.Resolve(op, overloads, num); err == nil {
+			return HCall{Func: eq.Func, Args: []HScalar{HCall{Func: intervalSpan, Args: []HScalar{l}}, HCall{Func: intervalSpan, Args: []HScalar{r}}}}, nil
+		}
+	}
 	return HCall{Func: res.Func, Args: []HScalar{l, r}}, nil
 }
 

@@ -137,6 +137,20 @@ var unknownAsText = &expr.Func{
 	},
 }
 
+// intervalSpan maps an interval to its span (repr.Interval.SpanMicros),
+// a numeric equal for equal intervals: grouping, DISTINCT and equality
+// joins on intervals key on it, because packed intervals keep their
+// fields ('1 day' and '24 hours' pack differently but are equal, one
+// group in PostgreSQL).
+var intervalSpan = &expr.Func{
+	Name:   "interval_span",
+	Ret:    repr.TypeNumeric,
+	Strict: true,
+	Eval: func(_ *expr.EvalCtx, args []repr.Datum) (repr.Datum, error) {
+		return repr.NumericDatum(args[0].Interval().SpanMicros()), nil
+	},
+}
+
 // isUnknown reports whether e is an untyped literal or parameter: a
 // string literal or NULL that adopts the type its context asks for.
 func isUnknown(e HScalar) bool { return e.Typ().Type.Kind == repr.KindNull }
