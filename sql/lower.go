@@ -308,7 +308,7 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 			if err != nil {
 				return nil, err
 			}
-			wf := plan.WindowFunc{Name: f.Name, Args: args, Typ: f.Typ}
+			wf := plan.WindowFunc{Name: f.Name, Args: args, Frame: f.Frame, Typ: f.Typ}
 			if f.Agg != nil {
 				a, err := l.lowerAgg(*f.Agg, oa, cm)
 				if err != nil {

@@ -1380,10 +1380,6 @@ func (e *ectx) windowCall(name string, f *pg_query.FuncCall) (HScalar, error) {
 	if f.Over.Name != "" || f.Over.Refname != "" {
 		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "named windows are not supported"), f.Location)
 	}
-	const defaultFrame = 0x2 | 0x10 | 0x200 | 0x400 // RANGE UNBOUNDED PRECEDING AND CURRENT ROW (FRAMEOPTION_DEFAULTS)
-	if f.Over.FrameOptions != 0 && f.Over.FrameOptions != 1058 && f.Over.FrameOptions&0x1 != 0 && f.Over.FrameOptions != defaultFrame {
-		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "window frame clauses are not supported"), f.Location)
-	}
 	w := e.win
 	inner := e.with(func(c *ectx) { c.win = nil; c.srf = nil })
 	call := windowCall{}
@@ -1400,6 +1396,9 @@ func (e *ectx) windowCall(name string, f *pg_query.FuncCall) (HScalar, error) {
 		call.orderBy = append(call.orderBy, HOrderKey{Expr: k, Order: sortOrder(sb)})
 	}
 	fn := HWindowFunc{Name: name}
+	if fn.Frame, err = inner.windowFrame(f.Over, call.orderBy); err != nil {
+		return nil, err
+	}
 	switch name {
 	case "row_number", "rank", "dense_rank":
 		if len(f.Args) != 0 {
