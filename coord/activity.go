@@ -224,9 +224,11 @@ func errStatementTimeout() error {
 }
 
 // bindPeek gives a read's expressions the session's evaluation context:
-// its time zone, its transaction's start as now(), and its control of
-// other sessions (pg_cancel_backend, pg_terminate_backend).
-func (s *session) bindPeek(p *peek) {
+// its time zone, its transaction's start as now(), its control of other
+// sessions (pg_cancel_backend, pg_terminate_backend) and the statement's
+// cancellation (ctx, for pg_sleep; a streamed read rebinds it at each
+// pull).
+func (s *session) bindPeek(ctx context.Context, p *peek) {
 	s.act.mu.Lock()
 	start := s.act.xactStart
 	s.act.mu.Unlock()
@@ -236,6 +238,7 @@ func (s *session) bindPeek(p *peek) {
 	p.ev.TimeZone = s.vars.must("TimeZone")
 	p.ev.StmtTime = start.UnixMicro()
 	p.ev.Backends = sessionBackends{s: s}
+	p.ev.Done = ctx.Done()
 	if p.graph != nil {
 		p.graph.SetEvalCtx(p.ev)
 	}

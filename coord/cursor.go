@@ -106,6 +106,8 @@ func copyOptions(opts map[string]string) (wire.CopyOptions, error) {
 				o.Format = wire.CopyText
 			case "csv":
 				o.Format = wire.CopyCSV
+			case "binary":
+				o.Format = wire.CopyBinary
 			default:
 				return o, pgcode.New(pgcode.FeatureNotSupported, "COPY format %q is not supported", v)
 			}

@@ -107,7 +107,7 @@ func (s *session) cachedLookup(ctx context.Context, st *statement, params []repr
 		return nil, true, err
 	}
 	p := &peek{c: c, ts: ts, pp: pp, ev: expr.EvalCtx{LogicalNow: ts}}
-	s.bindPeek(p)
+	s.bindPeek(ctx, p)
 	held := p.holdLookupLocked()
 	c.mu.Unlock()
 	if !held {

@@ -76,7 +76,7 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 	if err != nil {
 		return nil, err
 	}
-	s.bindPeek(p)
+	s.bindPeek(ctx, p)
 	src, err := p.run(ctx)
 	if err != nil {
 		return nil, err
@@ -417,6 +417,7 @@ type streamSource struct {
 
 func (s *streamSource) next(ctx context.Context) (repr.Row, repr.Diff, error) {
 	s.cur.ctx = ctx
+	s.p.ev.Done = ctx.Done()
 	row, d, ok := s.next2()
 	if !ok {
 		if s.err != nil {

@@ -34,7 +34,9 @@ func (c *Collection) Reduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collecti
 		switch a.Func {
 		case expr.AggCount, expr.AggCountStar, expr.AggSum, expr.AggAvg, expr.AggMin, expr.AggMax,
 			expr.AggBoolAnd, expr.AggBoolOr, expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg,
-			expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop:
+			expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop,
+			expr.AggJsonbObjectAgg, expr.AggBitAnd, expr.AggBitOr, expr.AggBitXor,
+			expr.AggPercentileDisc, expr.AggPercentileCont, expr.AggMode:
 		default:
 			return nil, pgcode.New(pgcode.FeatureNotSupported, "dataflow: aggregate %s is not supported", a.Func)
 		}
@@ -225,6 +227,14 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) (grown i
 			s.kb = repr.AppendKey(s.kb, v, repr.SortOrder{})
 			s.vk.Reset()
 			s.vk.Push(v)
+			if !a.Distinct && keyMergesDistinctValues(v.Kind()) {
+				// Equal intervals of different fields ('1 day', '24
+				// hours') have one sort key: the packed value tells
+				// them apart, so that each keeps its multiplicity and a
+				// retraction removes the one it names. DISTINCT counts
+				// them as one value, as PostgreSQL does.
+				s.kb = append(s.kb, s.vk.Row()...)
+			}
 			before, after := acc.ms.add(s.kb, s.vk.Row(), d)
 			if before == 0 {
 				grown += len(s.kb) + len(s.vk.Row()) + msEntryBytes
@@ -452,6 +462,12 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		return repr.Null, nil
 	case expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg:
 		return orderedAgg(acc, a)
+	case expr.AggJsonbObjectAgg:
+		return jsonbObjectAgg(acc, a)
+	case expr.AggBitAnd, expr.AggBitOr, expr.AggBitXor:
+		return bitAgg(acc, a)
+	case expr.AggPercentileDisc, expr.AggPercentileCont, expr.AggMode:
+		return orderedSetAgg(acc, a)
 	}
 	return repr.Null, fmt.Errorf("dataflow: aggregate %s is not supported", a.Func)
 }
@@ -610,4 +626,11 @@ func (o *reduceOp) trim() {
 		s.datums = clearDatums(s.datums)
 	}
 	o.keyer.trim()
+}
+
+// keyMergesDistinctValues reports whether repr.AppendKey may give the
+// same key to values of kind k that pack differently (and print
+// differently): intervals, and records and arrays, which may hold them.
+func keyMergesDistinctValues(k repr.Kind) bool {
+	return k == repr.KindInterval || k == repr.KindRecord || k == repr.KindArray
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/apd/v3"
+
+	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/repr"
 )
 
@@ -43,6 +45,10 @@ type WindowFunc struct {
 	// Default is lag/lead's value when the offset row is outside the
 	// partition (NULL unless given).
 	Default repr.Datum
+	// Frame is an aggregate's, first_value's or last_value's frame
+	// clause; nil is the default frame. Ranking functions and lag/lead
+	// ignore frames, as in PostgreSQL.
+	Frame *expr.WindowFrame
 }
 
 // Window appends one column per window function to each row, computed
@@ -257,86 +263,102 @@ func (o *windowOp) column(fn WindowFunc, rows [][]repr.Datum, okeys [][]byte, pe
 				out[i] = fn.Default
 			}
 		}
-	case WinFirstValue:
-		for i := range n {
-			out[i] = arg(0)
+	case WinFirstValue, WinLastValue:
+		if fn.Frame != nil {
+			return o.framed(fn, rows, okeys, peerEnd)
 		}
-	case WinLastValue:
 		for i := range n {
-			out[i] = arg(peerEnd[i] - 1)
+			if fn.Kind == WinFirstValue {
+				out[i] = arg(0)
+			} else {
+				out[i] = arg(peerEnd[i] - 1)
+			}
 		}
 	default:
+		if fn.Frame != nil {
+			return o.framed(fn, rows, okeys, peerEnd)
+		}
 		// Running aggregates over the frame [0, peerEnd[i]).
-		var (
-			cnt   int64
-			isum  int64
-			dsum  apd.Decimal
-			fsum  float64
-			isDec bool
-			isF   bool
-			best  repr.Datum
-		)
+		acc := winAcc{fn: fn}
 		done := 0
 		for i := range n {
 			for ; done < peerEnd[i]; done++ {
-				if fn.Arg < 0 {
-					cnt++
-					continue
-				}
-				v := arg(done)
-				if v.IsNull() {
-					continue
-				}
-				cnt++
-				switch {
-				case v.Kind().IsInteger():
-					isum += v.Int()
-				case v.Kind() == repr.KindNumeric:
-					isDec = true
-					_, _ = decCtx.Add(&dsum, &dsum, v.Numeric())
-				case v.Kind() == repr.KindFloat4 || v.Kind() == repr.KindFloat8:
-					isF = true
-					fsum += v.Float()
-				}
-				c := 0
-				if !best.IsNull() {
-					c = repr.Compare(v, best)
-				}
-				if best.IsNull() || (fn.Kind == WinMin && c < 0) || (fn.Kind == WinMax && c > 0) {
-					best = v
-				}
+				acc.add(rows[done])
 			}
-			switch fn.Kind {
-			case WinCount:
-				out[i] = repr.Int8Datum(cnt)
-			case WinMin, WinMax:
-				out[i] = best
-			case WinSum, WinAvg:
-				if cnt == 0 {
-					continue
-				}
-				if isF {
-					f := fsum + float64(isum)
-					if fn.Kind == WinAvg {
-						f /= float64(cnt)
-					}
-					out[i] = repr.Float8Datum(f)
-					continue
-				}
-				if fn.Kind == WinSum && !isDec && !fn.Numeric {
-					out[i] = repr.Int8Datum(isum)
-					continue
-				}
-				s := new(apd.Decimal)
-				_, _ = decCtx.Add(s, &dsum, apd.New(isum, 0))
-				if fn.Kind == WinAvg {
-					_, _ = apd.BaseContext.WithPrecision(20).Quo(s, s, apd.New(cnt, 0))
-				}
-				out[i] = repr.NumericDatum(s)
-			}
+			out[i] = acc.value()
 		}
 	}
 	return out
+}
+
+// winAcc accumulates a window aggregate (sum, count, avg, min, max) over
+// the rows added to it.
+type winAcc struct {
+	fn    WindowFunc
+	cnt   int64
+	isum  int64
+	dsum  apd.Decimal
+	fsum  float64
+	isDec bool
+	isF   bool
+	best  repr.Datum
+}
+
+func (a *winAcc) add(row []repr.Datum) {
+	if a.fn.Arg < 0 {
+		a.cnt++
+		return
+	}
+	v := row[a.fn.Arg]
+	if v.IsNull() {
+		return
+	}
+	a.cnt++
+	switch {
+	case v.Kind().IsInteger():
+		a.isum += v.Int()
+	case v.Kind() == repr.KindNumeric:
+		a.isDec = true
+		_, _ = decCtx.Add(&a.dsum, &a.dsum, v.Numeric())
+	case v.Kind() == repr.KindFloat4 || v.Kind() == repr.KindFloat8:
+		a.isF = true
+		a.fsum += v.Float()
+	}
+	c := 0
+	if !a.best.IsNull() {
+		c = repr.Compare(v, a.best)
+	}
+	if a.best.IsNull() || (a.fn.Kind == WinMin && c < 0) || (a.fn.Kind == WinMax && c > 0) {
+		a.best = v
+	}
+}
+
+func (a *winAcc) value() repr.Datum {
+	switch a.fn.Kind {
+	case WinCount:
+		return repr.Int8Datum(a.cnt)
+	case WinMin, WinMax:
+		return a.best
+	}
+	if a.cnt == 0 {
+		return repr.Null
+	}
+	if a.isF {
+		f := a.fsum + float64(a.isum)
+		if a.fn.Kind == WinAvg {
+			f /= float64(a.cnt)
+		}
+		return repr.Float8Datum(f)
+	}
+	if a.fn.Kind == WinSum && !a.isDec && !a.fn.Numeric {
+		return repr.Int8Datum(a.isum)
+	}
+	s := new(apd.Decimal)
+	_, _ = decCtx.Add(s, &a.dsum, apd.New(a.isum, 0))
+	if a.fn.Kind == WinAvg {
+		_, _ = apd.BaseContext.WithPrecision(20).Quo(s, s, apd.New(a.cnt, 0))
+	}
+	return repr.NumericDatum(s)
 }
 
 // trim drops the operator's references into the step's rows.

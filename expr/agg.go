@@ -29,6 +29,16 @@ const (
 	AggStddevPop
 	AggVarSamp
 	AggVarPop
+	AggBitAnd
+	AggBitOr
+	AggBitXor
+	// The ordered-set aggregates (... WITHIN GROUP (ORDER BY x)): Expr is
+	// the record (x, fraction) for the percentiles, x for mode; OrderBy
+	// is x with the WITHIN GROUP direction. The fraction is the same for
+	// every row of a group (a constant).
+	AggPercentileDisc
+	AggPercentileCont
+	AggMode
 )
 
 var aggNames = [...]string{
@@ -37,6 +47,14 @@ var aggNames = [...]string{
 	AggStringAgg: "string_agg", AggArrayAgg: "array_agg", AggJsonbAgg: "jsonb_agg",
 	AggJsonbObjectAgg: "jsonb_object_agg", AggStddevSamp: "stddev_samp",
 	AggStddevPop: "stddev_pop", AggVarSamp: "var_samp", AggVarPop: "var_pop",
+	AggBitAnd: "bit_and", AggBitOr: "bit_or", AggBitXor: "bit_xor",
+	AggPercentileDisc: "percentile_disc", AggPercentileCont: "percentile_cont", AggMode: "mode",
+}
+
+// OrderedSet reports whether the aggregate is an ordered-set aggregate,
+// called as f(direct args) WITHIN GROUP (ORDER BY x).
+func (f AggregateFunc) OrderedSet() bool {
+	return f == AggPercentileDisc || f == AggPercentileCont || f == AggMode
 }
 
 // String returns the aggregate's SQL name.
@@ -111,7 +129,8 @@ func (a Aggregate) String() string {
 // arg; bool_and/bool_or -> boolean; string_agg -> text (bytea for bytea);
 // array_agg -> arg[]; jsonb_agg/jsonb_object_agg -> jsonb; stddev and
 // variance of integers or numeric -> numeric, of floats -> double
-// precision. For the order-sensitive aggregates arg is the type of the
+// precision; bit_and/bit_or/bit_xor -> arg (integers); percentile_disc
+// and mode -> arg; percentile_cont -> double precision or interval. For the order-sensitive aggregates arg is the type of the
 // aggregated value, not of the record carrying the ORDER BY keys. An
 // aggregate PostgreSQL does not define for arg is 42883 "function
 // sum(text) does not exist".
@@ -186,6 +205,20 @@ func AggregateType(f AggregateFunc, arg repr.ScalarType) (repr.ScalarType, error
 		return repr.ArrayOf(arg), nil
 	case AggJsonbAgg, AggJsonbObjectAgg:
 		return repr.TypeJsonb, nil
+	case AggBitAnd, AggBitOr, AggBitXor:
+		if arg.Kind.IsInteger() {
+			return arg.WithoutTypmod(), nil
+		}
+	case AggPercentileDisc, AggMode:
+		if k != repr.KindNull {
+			return arg.WithoutTypmod(), nil
+		}
+	case AggPercentileCont:
+		// percentile_cont(float8) and percentile_cont(interval): the
+		// planner casts other numbers to float8.
+		if k == repr.KindFloat8 || k == repr.KindInterval {
+			return arg.WithoutTypmod(), nil
+		}
 	}
 	return undefined()
 }

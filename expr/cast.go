@@ -178,12 +178,20 @@ func baseCast(from, to repr.ScalarType) (CastContext, convFn, bool) {
 		}, true
 	}
 	if from.Kind.IsString() {
+		parseAs := to
+		if tk == repr.KindInterval {
+			// text::interval MONTH reads the text as a plain interval and
+			// then drops the fields (the typmod coercion), as PostgreSQL
+			// does: only an unknown literal is read in the qualifier's
+			// fields ('3' is 3 months).
+			parseAs = to.WithoutTypmod()
+		}
 		return Explicit, func(_ *EvalCtx, d repr.Datum) (repr.Datum, error) {
 			s := d.Str()
 			if d.Kind() == repr.KindChar {
 				s = strings.TrimRight(s, " ")
 			}
-			return repr.ParseText(s, to)
+			return repr.ParseText(s, parseAs)
 		}, true
 	}
 	return 0, nil, false
@@ -437,6 +445,13 @@ func typmodCoercion(t repr.ScalarType, explicit bool) func(repr.Datum) (repr.Dat
 				return repr.Null, err
 			}
 			return repr.NumericDatum(n), nil
+		}
+	case repr.KindInterval:
+		if t.Typmod < 0 {
+			return nil
+		}
+		return func(d repr.Datum) (repr.Datum, error) {
+			return repr.IntervalDatum(repr.AdjustInterval(d.Interval(), t.Typmod)), nil
 		}
 	case repr.KindArray:
 		if t.Elem == nil {

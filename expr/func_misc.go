@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 
+	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
 )
 
@@ -34,6 +35,16 @@ func init() {
 		u[6] = u[6]&0x0f | 0x40
 		u[8] = u[8]&0x3f | 0x80
 		return repr.UUIDDatum(u), nil
+	})
+	f.Volatility = Volatile
+	// pg_sleep(seconds) waits, returning early with 57014 when the
+	// statement is cancelled (EvalCtx.Done). Its result is void in
+	// PostgreSQL, whose output is the empty string: viewd returns that text.
+	f = defFunc("pg_sleep", ts(tFloat8), tText, func(ctx *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		if err := sleepCancellable(ctx, a[0].Float()); err != nil {
+			return repr.Null, err
+		}
+		return repr.TextDatum(""), nil
 	})
 	f.Volatility = Volatile
 	// mz_now() as a function, for callers that resolve it by name; the
@@ -89,4 +100,21 @@ func init() {
 		}
 		return checkInt(repr.KindInt4, b)
 	})
+}
+
+// sleepCancellable sleeps secs seconds (nothing for zero, negative or
+// NaN), or until ctx.Done is closed: then it returns 57014.
+func sleepCancellable(ctx *EvalCtx, secs float64) error {
+	if !(secs > 0) {
+		return nil
+	}
+	d := time.Duration(min(secs, float64(math.MaxInt64/int64(time.Second))) * float64(time.Second))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done:
+		return errorf(pgcode.QueryCanceled, "canceling statement due to user request")
+	}
 }

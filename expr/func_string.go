@@ -2,6 +2,8 @@ package expr
 
 import (
 	"crypto/md5"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"regexp"
@@ -184,6 +186,17 @@ func init() {
 		h := md5.Sum([]byte(s))
 		return hex.EncodeToString(h[:])
 	}))
+	// sha224, sha256, sha384, sha512 (bytea) -> bytea.
+	for name, sum := range map[string]func([]byte) []byte{
+		"sha224": func(b []byte) []byte { h := sha256.Sum224(b); return h[:] },
+		"sha256": func(b []byte) []byte { h := sha256.Sum256(b); return h[:] },
+		"sha384": func(b []byte) []byte { h := sha512.Sum384(b); return h[:] },
+		"sha512": func(b []byte) []byte { h := sha512.Sum512(b); return h[:] },
+	} {
+		defFunc(name, ts(tBytea), tBytea, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			return repr.StringDatum(repr.KindBytea, string(sum([]byte(a[0].Str())))), nil
+		})
+	}
 	for _, name := range []string{"substr", "substring"} {
 		defFunc(name, ts(tText, tInt4), tText, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
 			s, err := substring(a[0].Str(), a[1].Int(), 0, false)

@@ -176,6 +176,23 @@ func mulInterval(iv repr.Interval, f float64) (repr.Interval, error) {
 	return repr.Interval{Months: int32(wm), Days: int32(wd), Micros: int64(math.RoundToEven(micros))}, nil
 }
 
+// IntervalLerp returns lo + (hi - lo) * f with PostgreSQL's interval
+// arithmetic (interval_lerp, used by percentile_cont(interval)).
+func IntervalLerp(lo, hi repr.Interval, f float64) (repr.Interval, error) {
+	neg, err := negInterval(lo)
+	if err != nil {
+		return repr.Interval{}, err
+	}
+	diff, err := addIntervals(hi, neg)
+	if err != nil {
+		return repr.Interval{}, err
+	}
+	if diff, err = mulInterval(diff, f); err != nil {
+		return repr.Interval{}, err
+	}
+	return addIntervals(lo, diff)
+}
+
 // tsround rounds seconds to microseconds, as PostgreSQL's TSROUND.
 func tsround(x float64) float64 { return math.RoundToEven(x*1e6) / 1e6 }
 

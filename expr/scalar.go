@@ -192,6 +192,10 @@ type EvalCtx struct {
 	// there is none (maintained views, constants), and the functions that
 	// need it fail there.
 	Backends Backends
+	// Done is closed when the statement being evaluated is cancelled
+	// (CancelRequest, statement_timeout, a closed connection); nil where
+	// nothing cancels it. pg_sleep waits on it.
+	Done <-chan struct{}
 
 	// stack stages call arguments during evaluation (see Eval).
 	stack []repr.Datum

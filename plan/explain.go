@@ -128,7 +128,7 @@ func explainRel(b *strings.Builder, rel Rel, d int) {
 	case Window:
 		fs := make([]string, len(r.Funcs))
 		for i, f := range r.Funcs {
-			fs[i] = f.Name + "(" + joinScalars(f.Args, ", ") + ")"
+			fs[i] = f.String()
 		}
 		s := "Window"
 		if len(r.PartitionBy) > 0 {

@@ -234,7 +234,7 @@ func explainNode(b *strings.Builder, n Node, d int) {
 	case LWindow:
 		fs := make([]string, len(x.Funcs))
 		for i, f := range x.Funcs {
-			fs[i] = f.Name + "(" + joinScalars(f.Args, ", ") + ")"
+			fs[i] = f.String()
 		}
 		line(b, d, "Window partition_by=[%s] order_by=[%s] funcs=[%s]", joinCols(x.PartitionBy), joinOrder(x.OrderBy), strings.Join(fs, ", "))
 		explainNode(b, x.Input, d+1)

@@ -202,10 +202,21 @@ type WindowFunc struct {
 	Args []expr.Scalar
 	// Aggregate is set when Name is an aggregate.
 	Aggregate *expr.Aggregate
-	// Frame: when RowsFrame is false, the default frame (RANGE UNBOUNDED
-	// PRECEDING to CURRENT ROW with peers when ordered, the whole partition
-	// otherwise).
-	Typ repr.ColumnType
+	// Frame is the frame clause of an aggregate, first_value or
+	// last_value; nil is the default frame (RANGE UNBOUNDED PRECEDING to
+	// CURRENT ROW with peers when ordered, the whole partition otherwise).
+	Frame *expr.WindowFrame
+	Typ   repr.ColumnType
+}
+
+// String prints the call as EXPLAIN shows it: name(args) and the frame
+// when it is not the default.
+func (f WindowFunc) String() string {
+	s := f.Name + "(" + joinScalars(f.Args, ", ") + ")"
+	if f.Frame != nil {
+		s += " " + f.Frame.String()
+	}
+	return s
 }
 
 // Window appends the value of each window function to every input row,

@@ -24,7 +24,13 @@
 //
 // Two rows are byte-equal exactly when their datums are equal in the sense of
 // IS NOT DISTINCT FROM for the same types: packing canonicalises values that
-// compare equal (numeric trailing zeros, -0.0, NaN). Byte order of rows is a
+// compare equal (numeric trailing zeros, -0.0, NaN). Intervals are the
+// exception: an interval keeps its fields (months, days, microseconds),
+// which it prints, so '1 day' and '24 hours' pack differently although they
+// are equal (PostgreSQL compares spans with 30-day months). Whatever groups,
+// deduplicates or joins by packed bytes must key an interval by its span
+// (Interval.SpanMicros; the sql planner does, see its doc), and the
+// memcomparable key of key.go orders by span. Byte order of rows is a
 // total order used for consolidation, not SQL's ORDER BY; ordering keys use
 // the memcomparable encoding in key.go.
 //

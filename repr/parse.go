@@ -126,7 +126,7 @@ func ParseText(s string, t ScalarType) (Datum, error) {
 		}
 		return TimestampTzDatum(us), nil
 	case KindInterval:
-		iv, err := ParseInterval(s)
+		iv, err := ParseIntervalTypmod(s, t.Typmod)
 		if err != nil {
 			return Null, err
 		}
@@ -804,6 +804,12 @@ func parseZone(z string, local int64) (int64, bool) {
 // fractions), ISO 8601 ("P1Y2M3DT4H5M6S", "P1W") and a bare time
 // ("04:05:06", "-1:30").
 func ParseInterval(s string) (Interval, error) {
+	return parseInterval(s, "second", false)
+}
+
+// parseInterval is ParseInterval with bare numbers counted in
+// defaultUnit and, with minuteSecond, a two-part clock read as MM:SS.
+func parseInterval(s, defaultUnit string, minuteSecond bool) (Interval, error) {
 	ts := trimSpace(s)
 	bad := func() (Interval, error) {
 		return Interval{}, InvalidInput(TypeInterval, s)
@@ -857,10 +863,11 @@ func ParseInterval(s string) (Interval, error) {
 		}
 		return true
 	}
+	units := intervalNumberUnits(toks, defaultUnit)
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		if strings.Contains(t, ":") {
-			us, ok := parseSignedClock(t)
+			us, ok := parseSignedClock(t, minuteSecond)
 			if !ok || !mark("hour", "minute", "second") {
 				return bad()
 			}
@@ -879,19 +886,10 @@ func ParseInterval(s string) (Interval, error) {
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return bad()
 		}
-		unit := "second"
-		if i+1 < len(toks) && strings.Contains(toks[i+1], ":") {
-			// SQL-standard day-time: "1 2:03:04" is 1 day 02:03:04.
-			unit = "day"
-		}
-		if i+1 < len(toks) && unit != "day" {
-			if u, ok := intervalUnit(toks[i+1]); ok {
-				unit = u
+		unit := units[i]
+		if i+1 < len(toks) {
+			if _, ok := intervalUnit(toks[i+1]); ok {
 				i++
-			} else if !strings.Contains(toks[i+1], ":") {
-				if _, err := strconv.ParseFloat(toks[i+1], 64); err != nil {
-					return bad()
-				}
 			}
 		}
 		if !mark(unit) {
@@ -907,6 +905,38 @@ func ParseInterval(s string) (Interval, error) {
 		iv = Interval{Months: -iv.Months, Days: -iv.Days, Micros: -iv.Micros}
 	}
 	return iv, nil
+}
+
+// intervalNumberUnits returns the unit of each number in toks, read
+// right to left as PostgreSQL's DecodeInterval does: a number takes the
+// unit written after it; a number before a clock ("1 2:03:04") counts
+// days; a bare number takes the unit of the bare number after it, or
+// defaultUnit (the qualifier's rightmost field) for the last one, except
+// that a number before a bare hours number counts days ('1 2' DAY TO
+// HOUR is 1 day 02:00:00). A repeated unit is an error found later.
+func intervalNumberUnits(toks []string, defaultUnit string) []string {
+	units := make([]string, len(toks))
+	next := ""
+	for j := len(toks) - 1; j >= 0; j-- {
+		t := toks[j]
+		if strings.Contains(t, ":") {
+			next = "day"
+			continue
+		}
+		if u, ok := intervalUnit(t); ok {
+			next = u
+			continue
+		}
+		u := next
+		if u == "" {
+			u = defaultUnit
+		}
+		units[j] = u
+		if next = u; u == "hour" {
+			next = "day"
+		}
+	}
+	return units
 }
 
 // intervalAcc accumulates interval fields, carrying fractions down as
@@ -1012,8 +1042,10 @@ func parseYearMonth(t string) (int64, bool) {
 }
 
 // parseSignedClock parses [+-]H[H]:MM[:SS[.f]] (hours unbounded) into
-// microseconds.
-func parseSignedClock(t string) (int64, bool) {
+// microseconds. Two parts with a fraction ("1:02.5"), or any two parts
+// with minuteSecond (a MINUTE TO SECOND qualifier), are M:SS[.f], as in
+// PostgreSQL's DecodeTime.
+func parseSignedClock(t string, minuteSecond bool) (int64, bool) {
 	sign := int64(1)
 	if t != "" && (t[0] == '-' || t[0] == '+') {
 		if t[0] == '-' {
@@ -1024,6 +1056,9 @@ func parseSignedClock(t string) (int64, bool) {
 	parts := strings.Split(t, ":")
 	if len(parts) < 2 || len(parts) > 3 {
 		return 0, false
+	}
+	if len(parts) == 2 && (minuteSecond || strings.Contains(parts[1], ".")) {
+		parts = []string{"0", parts[0], parts[1]}
 	}
 	h, e1 := strconv.ParseInt(parts[0], 10, 64)
 	m, e2 := strconv.ParseInt(parts[1], 10, 64)

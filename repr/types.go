@@ -194,6 +194,8 @@ func (t ScalarType) String() string {
 		if p, s, ok := t.NumericPrecisionScale(); ok {
 			return fmt.Sprintf("numeric(%d,%d)", p, s)
 		}
+	case KindInterval:
+		return intervalTypeString(t)
 	}
 	return t.Kind.String()
 }

@@ -27,7 +27,15 @@
 //     default row (count 0, others NULL) for outer rows that produced none;
 //     a scalar subquery that yields several rows for an outer row produces
 //     an error value (21000) rather than failing planning, so maintained
-//     views report it.
+//     views report it. A subquery in a CASE branch or a COALESCE argument
+//     past the first is computed only for the outer rows whose expression
+//     reaches it (its guard), so a branch not taken raises no error.
+//   - Equal values that pack differently: intervals keep their fields, so
+//     a Reduce (GROUP BY, DISTINCT, UNION) groups an interval key by its
+//     span (interval_span) and shows one of the group's intervals (min),
+//     and = / IS NOT DISTINCT FROM on intervals compare spans, which makes
+//     equality joins key on spans. INTERSECT, EXCEPT, DISTINCT ON and
+//     unique keys still compare intervals by their packed fields.
 //   - Finishing: ORDER BY / LIMIT / OFFSET / the final projection at the top
 //     of a SELECT, applied by the coordinator when it reads the result;
 //     inside a view or subquery LIMIT/OFFSET become TopK and a bare ORDER BY

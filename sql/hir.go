@@ -151,10 +151,11 @@ type HLetRec struct {
 
 // HWindowFunc is one window function call.
 type HWindowFunc struct {
-	Name string
-	Args []HScalar
-	Agg  *HAgg
-	Typ  repr.ColumnType
+	Name  string
+	Args  []HScalar
+	Agg   *HAgg
+	Frame *expr.WindowFrame // nil: the default frame
+	Typ   repr.ColumnType
 }
 
 // HWindow appends window function values, partitioned by PartitionBy and

@@ -235,7 +235,7 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return distinct(in), nil
+		return groupByValue(in, colScalars(in.Typ().Arity()), nil), nil
 	case HTopK:
 		in, err := l.lower(x.Input, o, cm)
 		if err != nil {
@@ -308,7 +308,7 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 			if err != nil {
 				return nil, err
 			}
-			wf := plan.WindowFunc{Name: f.Name, Args: args, Typ: f.Typ}
+			wf := plan.WindowFunc{Name: f.Name, Args: args, Frame: f.Frame, Typ: f.Typ}
 			if f.Agg != nil {
 				a, err := l.lowerAgg(*f.Agg, oa, cm)
 				if err != nil {
@@ -327,6 +327,43 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 }
 
 // distinct is DISTINCT over all columns.
+// groupByValue is Reduce{in, group, aggs} grouping equal values
+// together where equal values may pack differently: an interval key
+// groups by its span (interval_span), and the group shows one of its
+// intervals (min, of equal values any one) where the key was. Other keys
+// group by their packed bytes, which equal values share.
+func groupByValue(in plan.Rel, group []expr.Scalar, aggs []expr.Aggregate) plan.Rel {
+	cols := in.Typ().Cols
+	keys := append([]expr.Scalar(nil), group...)
+	var reps []expr.Aggregate
+	repOf := map[int]int{}
+	for i, g := range group {
+		t := g.Type(cols)
+		if t.Type.Kind != repr.KindInterval {
+			continue
+		}
+		keys[i] = expr.Call{Func: intervalSpan, Args: []expr.Scalar{g}}
+		repOf[i] = len(reps)
+		reps = append(reps, expr.Aggregate{Func: expr.AggMin, Expr: g, Typ: t})
+	}
+	if len(reps) == 0 {
+		return plan.Reduce{Input: in, GroupKey: group, Aggregates: aggs}
+	}
+	red := plan.Reduce{Input: in, GroupKey: keys, Aggregates: append(append([]expr.Aggregate(nil), aggs...), reps...)}
+	outputs := make([]int, 0, len(group)+len(aggs))
+	for i := range group {
+		if r, ok := repOf[i]; ok {
+			outputs = append(outputs, len(group)+len(aggs)+r)
+		} else {
+			outputs = append(outputs, i)
+		}
+	}
+	for j := range aggs {
+		outputs = append(outputs, len(group)+j)
+	}
+	return plan.Project{Input: red, Outputs: outputs}
+}
+
 func distinct(r plan.Rel) plan.Rel {
 	n := r.Typ().Arity()
 	keys := make([]expr.Scalar, n)
@@ -582,10 +619,10 @@ func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error
 		}
 		aggs = append(aggs, ma)
 	}
-	red := plan.Reduce{Input: in, GroupKey: group, Aggregates: aggs}
 	if len(x.GroupKey) > 0 {
-		return red, nil
+		return groupByValue(in, group, aggs), nil
 	}
+	red := plan.Reduce{Input: in, GroupKey: group, Aggregates: aggs}
 	rget, bind := l.let("reduce", red)
 	present := plan.Project{Input: rget, Outputs: rangeFrom(0, oa)}
 	missing := plan.Union{Inputs: []plan.Rel{o.rel, plan.Negate{Input: present}}}
@@ -791,23 +828,25 @@ func (e hSubRef) Typ() repr.ColumnType { return e.Type }
 // joining the result back. The returned relation has rel's columns
 // followed by one column per subquery.
 func (l *lowerer) lowerScalars(rel plan.Rel, oa int, cm colMap, es []HScalar) (plan.Rel, []expr.Scalar, error) {
-	var subqs []HScalar
+	var subqs []guardedSubquery
 	replaced := make([]HScalar, len(es))
 	for i, e := range es {
-		replaced[i] = rewriteHScalarNoDescend(e, func(s HScalar) HScalar {
-			switch s.(type) {
-			case HExists, HSelect:
-				subqs = append(subqs, s)
-				return hSubRef{K: len(subqs) - 1, Type: s.Typ()}
-			}
-			return s
-		})
+		replaced[i] = extractSubqueries(e, nil, &subqs)
 	}
 	subs := map[int]int{}
 	for k, s := range subqs {
+		var guard expr.Scalar
+		if s.guard != nil {
+			// The guard reads rel's columns and the subqueries before
+			// this one, which rel already has.
+			var err error
+			if guard, err = l.scalar(s.guard, oa, cm, subs); err != nil {
+				return nil, nil, err
+			}
+		}
 		var err error
 		arity := rel.Typ().Arity()
-		if rel, err = l.applySubquery(rel, oa, cm, s); err != nil {
+		if rel, err = l.applySubquery(rel, oa, cm, s.sub, guard); err != nil {
 			return nil, nil, err
 		}
 		subs[k] = arity
@@ -821,6 +860,61 @@ func (l *lowerer) lowerScalars(rel plan.Rel, oa int, cm colMap, es []HScalar) (p
 		out[i] = s
 	}
 	return rel, out, nil
+}
+
+// guardedSubquery is a subquery of a scalar expression and the condition
+// under which the expression evaluates it (nil: always).
+type guardedSubquery struct {
+	sub   HScalar // HExists or HSelect
+	guard HScalar
+}
+
+// extractSubqueries replaces the subqueries of e (not those nested in
+// them) by hSubRefs numbered in *subqs order, and records for each the
+// condition under which e reaches it: a CASE branch is reached when its
+// WHEN is true and no earlier one is, a COALESCE argument when every
+// earlier one is NULL. PostgreSQL never evaluates a subquery in a branch
+// it does not take (CASE WHEN b = 0 THEN NULL ELSE (SELECT a / b) END),
+// so applySubquery computes it only for the rows its guard admits.
+func extractSubqueries(e HScalar, guard HScalar, subqs *[]guardedSubquery) HScalar {
+	and := func(g, c HScalar) HScalar {
+		if g == nil {
+			return c
+		}
+		return HCall{Func: expr.FuncAnd, Args: []HScalar{g, c}}
+	}
+	switch x := e.(type) {
+	case HExists, HSelect:
+		*subqs = append(*subqs, guardedSubquery{sub: e, guard: guard})
+		return hSubRef{K: len(*subqs) - 1, Type: e.Typ()}
+	case HIf:
+		cond := extractSubqueries(x.Cond, guard, subqs)
+		isTrue := HCall{Func: boolTestFunc("IS TRUE"), Args: []HScalar{cond}}
+		notTrue := HCall{Func: boolTestFunc("IS NOT TRUE"), Args: []HScalar{cond}}
+		return HIf{
+			Cond: cond,
+			Then: extractSubqueries(x.Then, and(guard, isTrue), subqs),
+			Else: extractSubqueries(x.Else, and(guard, notTrue), subqs),
+		}
+	case HCall:
+		args := make([]HScalar, len(x.Args))
+		coalesce := x.Func.Name == expr.FuncCoalesce.Name
+		g := guard
+		for i, a := range x.Args {
+			args[i] = extractSubqueries(a, g, subqs)
+			if coalesce {
+				g = and(g, HCall{Func: expr.FuncIsNull, Args: []HScalar{args[i]}})
+			}
+		}
+		return HCall{Func: x.Func, Args: args}
+	}
+	return e
+}
+
+// boolTestFunc returns the function of a postfix boolean test ("IS
+// TRUE", "IS NOT TRUE").
+func boolTestFunc(name string) *expr.Func {
+	return expr.LookupUnaryOp(name)[0].Func
 }
 
 // rewriteHScalarNoDescend rewrites e top-down without entering
@@ -894,7 +988,12 @@ func (l *lowerer) filterExists(rel plan.Rel, oa int, cm colMap, subRel HRel, neg
 // row of rel. The subquery is lowered against the distinct values of the
 // columns it reads (none when uncorrelated) and its result joined back on
 // them, NULL-safely.
-func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar) (plan.Rel, error) {
+//
+// With a guard (a predicate over rel), the subquery is computed only for
+// the rows the guard admits, so that errors it would raise for other rows
+// (a CASE branch not taken) are not raised; it is NULL (or false) for
+// the others, whose value the expression does not use.
+func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guard expr.Scalar) (plan.Rel, error) {
 	n := rel.Typ().Arity()
 	get, bind := l.let("subquery_input", rel)
 	var subRel HRel
@@ -911,7 +1010,12 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar) (pla
 		return nil, err
 	}
 	k := len(keys)
-	sub, err := l.lower(subRel, keyedOuter(get, keys), subCm)
+	outer := keyedOuter(get, keys)
+	if guard != nil {
+		admitted := plan.Filter{Input: get, Predicates: []expr.Scalar{guard}}
+		outer = outerRel{rel: distinct(plan.Project{Input: admitted, Outputs: keys}), arity: k}
+	}
+	sub, err := l.lower(subRel, outer, subCm)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
 	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/sql/parse"
 )
@@ -299,9 +300,10 @@ func planView(scx *StatementContext, span parse.Span, query *pg_query.Node, colN
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "volatile functions (such as random()) are not allowed in %s", what).
 			WithDetail("A maintained result must be a function of its inputs.")
 	}
-	if materialized && len(q.wallClock) > 0 {
-		return nil, pgcode.New(pgcode.FeatureNotSupported, "%s() is not allowed in materialized views", q.wallClock[0]).
-			WithHint("Use mz_now() to compare against the time at which the view is maintained.")
+	if materialized {
+		if err := checkNoWallClock(scx, q.wallClock, q.dependsOn(), "materialized views"); err != nil {
+			return nil, err
+		}
 	}
 	if len(colNames) > len(qp.Desc.Names) {
 		return nil, pgcode.New(pgcode.SyntaxError, "CREATE VIEW specifies more column names than columns")
@@ -372,6 +374,9 @@ func planCreateIndex(scx *StatementContext, s *parse.PG, ix *pg_query.IndexStmt)
 		}
 		p.Keys = append(p.Keys, k)
 	}
+	if err := checkNoWallClock(scx, q.wallClock, []plan.GlobalID{item.ID}, "indexes"); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -386,6 +391,9 @@ func planCreateDefaultIndex(scx *StatementContext, s *parse.CreateDefaultIndex) 
 	}
 	if !item.Kind.IsRelation() {
 		return nil, pgcode.New(pgcode.WrongObjectType, "cannot create index on %s %q", item.Kind, item.Name.Item)
+	}
+	if err := checkNoWallClock(scx, nil, []plan.GlobalID{item.ID}, "indexes"); err != nil {
+		return nil, err
 	}
 	p := &CreateIndexPlan{Name: s.Name, On: item, IfNotExists: s.IfNotExists, Default: true, InCluster: s.InCluster, SQL: s.Text}
 	cols := identity(item.Desc.Arity())
@@ -485,4 +493,59 @@ func planRename(r *pg_query.RenameStmt) (Plan, error) {
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "ALTER ... RENAME COLUMN is not supported")
 	}
 	return &AlterRenamePlan{Kind: kind, Name: nameParts(r.Relation), NewName: r.Newname, IfExists: r.MissingOk}, nil
+}
+
+// checkNoWallClock refuses now() and the like in a maintained object
+// (what: "materialized views"): called by its own query (direct, the
+// names it calls) or by a view among ids, at any depth. A dataflow has no
+// statement time, so a view's now() read 1970-01-01 there.
+func checkNoWallClock(scx *StatementContext, direct []string, ids []plan.GlobalID, what string) error {
+	name := ""
+	if len(direct) > 0 {
+		name = direct[0]
+	} else {
+		name = viewsWallClock(scx, ids, map[plan.GlobalID]bool{})
+	}
+	if name == "" {
+		return nil
+	}
+	return pgcode.New(pgcode.FeatureNotSupported, "%s() is not allowed in %s", name, what).
+		WithHint("Use mz_now() to compare against the time at which the view is maintained.")
+}
+
+// viewsWallClock returns the first wall-clock function (now(),
+// current_date, ...) called by the views among ids, directly or through
+// the views they read; "" when none does. Each view's definition is
+// planned again from its SQL (views are not inlined into the plans of
+// the queries that read them).
+func viewsWallClock(scx *StatementContext, ids []plan.GlobalID, seen map[plan.GlobalID]bool) string {
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		item, ok := scx.Catalog.ItemByID(id)
+		if !ok || item.Kind != KindView {
+			continue
+		}
+		stmts, err := parse.Parse(item.SQL)
+		if err != nil || len(stmts) != 1 {
+			continue
+		}
+		pg, ok := stmts[0].(*parse.PG)
+		if !ok || pg.Raw.GetStmt().GetViewStmt() == nil {
+			continue
+		}
+		vq := newQctx(scx, pg.Span)
+		if _, err := vq.planTopQuery(pg.Raw.GetStmt().GetViewStmt().Query, nil, false); err != nil {
+			continue
+		}
+		if len(vq.wallClock) > 0 {
+			return vq.wallClock[0]
+		}
+		if name := viewsWallClock(scx, vq.dependsOn(), seen); name != "" {
+			return name
+		}
+	}
+	return ""
 }

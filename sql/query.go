@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"errors"
 	"strconv"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -202,8 +203,15 @@ func (q *qctx) constInt(n *pg_query.Node, clause string) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
+	typ := h.Typ().Type
 	if h, err = q.coerce(h, repr.TypeInt8, expr.Assignment, ""); err != nil {
-		return 0, false, q.errAt(pgcode.New(pgcode.DatatypeMismatch, "argument of %s must be type bigint, not type %s", clause, h.Typ().Type), nodeLocation(n))
+		var pe *pgcode.Error
+		if errors.As(err, &pe) && pe.Code != pgcode.DatatypeMismatch {
+			// An unknown literal that is not a bigint ('a'): 22P02 as
+			// PostgreSQL reports it, not a type mismatch.
+			return 0, false, q.errAt(err, nodeLocation(n))
+		}
+		return 0, false, q.errAt(pgcode.New(pgcode.DatatypeMismatch, "argument of %s must be type bigint, not type %s", clause, typ), nodeLocation(n))
 	}
 	if hasSubquery([]HScalar{h}) {
 		return 0, false, q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s must be a constant", clause), nodeLocation(n))
@@ -414,17 +422,26 @@ func (q *qctx) planCTEs(outer *scope, w *pg_query.WithClause, ctes []*cte) ([]*c
 		if err != nil {
 			return nil, err
 		}
-		names := r.names
-		if len(cols) > 0 {
-			if len(cols) > len(names) {
-				return nil, q.errAt(pgcode.New(pgcode.InvalidColumnReference, "WITH query %q has %d columns available but %d columns specified", c.Ctename, len(names), len(cols)), c.Location)
-			}
-			names = append(append([]string(nil), cols...), names[len(cols):]...)
+		names, err := q.cteColumnNames(c, r.names, cols)
+		if err != nil {
+			return nil, err
 		}
 		rel := r.applyFinishing()
 		out = append(out, &cte{name: c.Ctename, cols: names, rel: rel, typ: rel.Cols(), owner: outer})
 	}
 	return out, nil
+}
+
+// cteColumnNames applies a WITH query's column list to the names of its
+// query's columns: it may rename a prefix of them, not name more (42P10).
+func (q *qctx) cteColumnNames(c *pg_query.CommonTableExpr, names, cols []string) ([]string, error) {
+	if len(cols) == 0 {
+		return names, nil
+	}
+	if len(cols) > len(names) {
+		return nil, q.errAt(pgcode.New(pgcode.InvalidColumnReference, "WITH query %q has %d columns available but %d columns specified", c.Ctename, len(names), len(cols)), c.Location)
+	}
+	return append(append([]string(nil), cols...), names[len(cols):]...), nil
 }
 
 // selfReferences reports whether the query mentions name as a relation.
@@ -445,14 +462,17 @@ func (q *qctx) planRecursiveCTE(outer *scope, c *pg_query.CommonTableExpr, sel *
 	if sel.Op != pg_query.SetOperation_SETOP_UNION {
 		return nil, q.errAt(pgcode.New(pgcode.InvalidRecursion, "recursive query %q does not have the form non-recursive-term UNION [ALL] recursive-term", c.Ctename), c.Location)
 	}
+	if err := q.checkWellFormedRecursion(sel, c.Ctename); err != nil {
+		return nil, err
+	}
 	base, err := q.planQuery(outer, sel.Larg, ctes)
 	if err != nil {
 		return nil, err
 	}
 	baseRel := base.applyFinishing()
-	names := base.names
-	if len(cols) > 0 {
-		names = cols
+	names, err := q.cteColumnNames(c, base.names, cols)
+	if err != nil {
+		return nil, err
 	}
 	q.nextLocal++
 	d := &cte{name: c.Ctename, cols: names, local: q.nextLocal, typ: baseRel.Cols(), recursive: true}

@@ -115,6 +115,9 @@ var aggFuncs = map[string]expr.AggregateFunc{
 	"stddev": expr.AggStddevSamp, "stddev_samp": expr.AggStddevSamp,
 	"stddev_pop": expr.AggStddevPop, "variance": expr.AggVarSamp,
 	"var_samp": expr.AggVarSamp, "var_pop": expr.AggVarPop,
+	"bit_and": expr.AggBitAnd, "bit_or": expr.AggBitOr, "bit_xor": expr.AggBitXor,
+	"percentile_disc": expr.AggPercentileDisc, "percentile_cont": expr.AggPercentileCont,
+	"mode": expr.AggMode,
 }
 
 var windowOnlyFuncs = map[string]bool{
@@ -465,6 +468,14 @@ func (e *ectx) binaryOp(op string, l, r HScalar, loc int32) (HScalar, error) {
 	if r, err = e.q.coerce(r, res.ArgTypes[1], expr.Implicit, ""); err != nil {
 		return nil, e.q.errAt(err, loc)
 	}
+	if (op == "=" || strings.EqualFold(op, "IS NOT DISTINCT FROM")) && l.Typ().Type.Kind == repr.KindInterval && r.Typ().Type.Kind == repr.KindInterval {
+		// Equal intervals may differ in their fields: compare spans, so
+		// that a join on the equality keys on equal values.
+		num := []repr.ScalarType{repr.TypeNumeric, repr.TypeNumeric}
+		if eq, err := expr.Resolve(op, overloads, num); err == nil {
+			return HCall{Func: eq.Func, Args: []HScalar{HCall{Func: intervalSpan, Args: []HScalar{l}}, HCall{Func: intervalSpan, Args: []HScalar{r}}}}, nil
+		}
+	}
 	return HCall{Func: res.Func, Args: []HScalar{l, r}}, nil
 }
 
@@ -675,8 +686,10 @@ func (e *ectx) caseExpr(c *pg_query.CaseExpr) (HScalar, error) {
 		}
 	}
 	var conds, results []HScalar
+	var spans [][2]int // aggregates first registered by each WHEN ... THEN
 	for _, w := range c.Args {
 		cw := w.GetCaseWhen()
+		first := e.aggCount()
 		var cond HScalar
 		if arg != nil {
 			v, err := e.plan(cw.Expr)
@@ -695,22 +708,129 @@ func (e *ectx) caseExpr(c *pg_query.CaseExpr) (HScalar, error) {
 		}
 		conds = append(conds, cond)
 		results = append(results, r)
+		spans = append(spans, [2]int{first, e.aggCount()})
 	}
 	var def HScalar = nullLit(repr.TypeUnknown)
+	defFirst := e.aggCount()
 	if c.Defresult != nil {
 		if def, err = e.plan(c.Defresult); err != nil {
 			return nil, err
 		}
 	}
+	spans = append(spans, [2]int{defFirst, e.aggCount()})
 	all, _, err := e.q.unify(append(results, def), "CASE")
 	if err != nil {
 		return nil, e.q.errAt(err, c.Location)
 	}
+	// PostgreSQL folds a constant WHEN before aggregates are computed: a
+	// branch never taken (WHEN false) does not compute its aggregates'
+	// arguments (CASE WHEN false THEN max(1/0) ELSE 1 END is 1), and a
+	// WHEN true drops the branches after it.
+	var keptConds, keptResults, dropped []HScalar
+	var droppedSpans [][2]int
 	out := all[len(all)-1]
-	for i := len(conds) - 1; i >= 0; i-- {
-		out = HIf{Cond: conds[i], Then: all[i], Else: out}
+	for i, cond := range conds {
+		truth, isConst := e.foldedBool(cond)
+		switch {
+		case !isConst:
+			keptConds, keptResults = append(keptConds, cond), append(keptResults, all[i])
+			continue
+		case !truth:
+			dropped, droppedSpans = append(dropped, all[i]), append(droppedSpans, spans[i])
+			continue
+		}
+		// WHEN true: its result is the ELSE of the branches before it.
+		dropped = append(dropped, out)
+		droppedSpans = append(droppedSpans, spans[len(spans)-1])
+		for j := i + 1; j < len(conds); j++ {
+			dropped = append(dropped, conds[j], all[j])
+			droppedSpans = append(droppedSpans, spans[j])
+		}
+		out = all[i]
+		break
+	}
+	if len(dropped) > 0 {
+		e.disarmAggregates(droppedSpans, append(append(keptConds, keptResults...), out))
+	}
+	for i := len(keptConds) - 1; i >= 0; i-- {
+		out = HIf{Cond: keptConds[i], Then: keptResults[i], Else: out}
 	}
 	return out, nil
+}
+
+// aggCount is the number of aggregates registered so far (0 outside an
+// aggregating query).
+func (e *ectx) aggCount() int {
+	if e.agg == nil {
+		return 0
+	}
+	return len(e.agg.aggs)
+}
+
+// disarmAggregates makes the aggregates first registered in spans (index
+// ranges of e.agg.aggs) harmless when no kept expression reads them: no
+// argument, filter or ordering is evaluated (they aggregate nothing), and
+// no later occurrence of the same aggregate reuses them. Their columns
+// stay so that other aggregates keep their positions.
+func (e *ectx) disarmAggregates(spans [][2]int, kept []HScalar) {
+	if e.agg == nil {
+		return
+	}
+	used := map[int]bool{}
+	for _, k := range kept {
+		rewriteHScalar(k, 0, func(s HScalar, depth int) HScalar {
+			if c, ok := s.(HColumn); ok && c.Level == depth {
+				used[c.Index-len(e.agg.keys)] = true
+			}
+			return s
+		})
+	}
+	for _, sp := range spans {
+		for i := sp[0]; i < sp[1]; i++ {
+			if used[i] {
+				continue
+			}
+			a := &e.agg.aggs[i]
+			for j, arg := range a.Args {
+				a.Args[j] = HLiteral{Value: repr.Null, Type: repr.ColumnType{Type: arg.Typ().Type, Nullable: true}}
+			}
+			a.Filter = HLiteral{Value: repr.False, Type: repr.ColumnType{Type: repr.TypeBool}}
+			a.OrderBy = nil
+			e.agg.aggStrs[i] = fmt.Sprintf("\x00folded %d", i)
+		}
+	}
+}
+
+// foldedBool evaluates a condition that reads nothing (no column,
+// parameter, subquery, mz_now() or non-immutable function), as
+// PostgreSQL's planner folds one; isConst is false for any other
+// condition and for one whose evaluation fails (the error is left to
+// run time). NULL is not true.
+func (e *ectx) foldedBool(h HScalar) (truth, isConst bool) {
+	isConst = true
+	rewriteHScalar(h, 0, func(s HScalar, _ int) HScalar {
+		switch x := s.(type) {
+		case HColumn, HParam, HExists, HSelect, HMzNow, HError:
+			isConst = false
+		case HCall:
+			if x.Func.Volatility != expr.Immutable {
+				isConst = false
+			}
+		}
+		return s
+	})
+	if !isConst {
+		return false, false
+	}
+	sc, err := (&lowerer{q: e.q, params: e.q.params}).lowerPlainScalar(h, 0, colMap{})
+	if err != nil {
+		return false, false
+	}
+	d, err := expr.Eval(&expr.EvalCtx{}, sc, nil)
+	if err != nil {
+		return false, false
+	}
+	return !d.IsNull() && d.Bool(), true
 }
 
 func (e *ectx) coalesce(ns []*pg_query.Node) (HScalar, error) {
@@ -854,6 +974,10 @@ func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
 		return HMzNow{}, nil
 	case "coalesce":
 		return e.coalesce(f.Args)
+	case "pg_typeof":
+		if len(f.Args) == 1 {
+			return e.pgTypeof(f.Args[0])
+		}
 	case "nullif":
 		if len(f.Args) == 2 {
 			return e.aExpr(&pg_query.A_Expr{Kind: pg_query.A_Expr_Kind_AEXPR_NULLIF, Name: []*pg_query.Node{pg_query.MakeStrNode("=")}, Lexpr: f.Args[0], Rexpr: f.Args[1], Location: f.Location})
@@ -869,6 +993,28 @@ func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
 		return s, err
 	}
 	return e.callFunc(name, f.Args, f.Location)
+}
+
+// pgTypeof is pg_typeof(x): the name of x's type, known when planning
+// (PostgreSQL returns regtype, which prints as that name; viewd returns
+// it as text). The argument is planned for its type only, so an error it
+// would raise at run time is not raised, as in PostgreSQL.
+func (e *ectx) pgTypeof(arg *pg_query.Node) (HScalar, error) {
+	h, err := e.plan(arg)
+	if err != nil {
+		return nil, err
+	}
+	t := h.Typ().Type.WithoutTypmod()
+	name := t.String()
+	switch t.Kind {
+	case repr.KindNull:
+		name = "unknown"
+	case repr.KindChar:
+		name = "character"
+	case repr.KindVarchar:
+		name = "character varying"
+	}
+	return HLiteral{Value: repr.TextDatum(name), Type: repr.ColumnType{Type: repr.TypeText}}, nil
 }
 
 func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, error) {
@@ -920,7 +1066,32 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 	}
 	inner := &ectx{q: e.q, sc: e.agg.pre, clause: "aggregate function calls", agg: e.agg, inAgg: true}
 	a := HAgg{Func: af, Distinct: f.AggDistinct}
-	if f.AggStar {
+	if af.OrderedSet() != f.AggWithinGroup {
+		// No such function: PostgreSQL looks the call up with the direct
+		// and WITHIN GROUP arguments together and finds none.
+		var types []repr.ScalarType
+		for _, n := range f.Args {
+			h, err := inner.plan(n)
+			if err != nil {
+				return nil, err
+			}
+			types = append(types, h.Typ().Type)
+		}
+		for _, o := range f.AggOrder {
+			h, err := inner.plan(o.GetSortBy().Node)
+			if err != nil {
+				return nil, err
+			}
+			types = append(types, h.Typ().Type)
+		}
+		return nil, e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function %s(%s) does not exist", name, typeList(types)).
+			WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), f.Location)
+	}
+	if af.OrderedSet() {
+		if err := inner.orderedSetArgs(name, &a, f); err != nil {
+			return nil, err
+		}
+	} else if f.AggStar {
 		if name != "count" {
 			return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "%s(*) must be used to call a parameterless aggregate function", name), f.Location)
 		}
@@ -976,6 +1147,9 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 		a.Filter = flt
 	}
 	for _, o := range f.AggOrder {
+		if af.OrderedSet() {
+			break // the WITHIN GROUP order, planned by orderedSetArgs
+		}
 		sb := o.GetSortBy()
 		k, err := inner.plan(sb.Node)
 		if err != nil {
@@ -992,6 +1166,59 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 	e.agg.aggs = append(e.agg.aggs, a)
 	e.agg.aggStrs = append(e.agg.aggStrs, key)
 	return HColumn{Index: len(e.agg.keys) + len(e.agg.aggs) - 1, Type: a.Typ}, nil
+}
+
+// orderedSetArgs plans an ordered-set aggregate's arguments: f(direct)
+// WITHIN GROUP (ORDER BY x). percentile_disc(fraction) and
+// percentile_cont(fraction) aggregate the record (x, fraction::float8),
+// mode() aggregates x; both ordered by x in the WITHIN GROUP direction.
+// percentile_cont reads numbers as float8 (it is defined for float8 and
+// interval).
+func (e *ectx) orderedSetArgs(name string, a *HAgg, f *pg_query.FuncCall) error {
+	wantDirect := 1
+	if a.Func == expr.AggMode {
+		wantDirect = 0
+	}
+	if len(f.AggOrder) != 1 || len(f.Args) != wantDirect || f.AggDistinct {
+		return e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function %s with %d direct and %d ordered arguments does not exist", name, len(f.Args), len(f.AggOrder)).
+			WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), f.Location)
+	}
+	sb := f.AggOrder[0].GetSortBy()
+	x, err := e.plan(sb.Node)
+	if err != nil {
+		return err
+	}
+	if isUnknown(x) {
+		if x, err = e.q.coerce(x, repr.TypeText, expr.Implicit, ""); err != nil {
+			return err
+		}
+	}
+	if a.Func == expr.AggPercentileCont && x.Typ().Type.Kind != repr.KindInterval {
+		if x, err = e.q.coerce(x, repr.TypeFloat8, expr.Implicit, ""); err != nil {
+			return e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function percentile_cont(double precision ORDER BY %s) does not exist", x.Typ().Type), f.Location)
+		}
+	}
+	t, err := expr.AggregateType(a.Func, x.Typ().Type)
+	if err != nil {
+		return e.q.errAt(err, f.Location)
+	}
+	a.Args = []HScalar{x}
+	if wantDirect == 1 {
+		if containsAgg(f.Args[0]) {
+			return e.q.errAt(pgcode.New(pgcode.GroupingError, "aggregate function calls cannot be nested"), nodeLocation(f.Args[0]))
+		}
+		frac, err := e.plan(f.Args[0])
+		if err != nil {
+			return err
+		}
+		if frac, err = e.q.coerce(frac, repr.TypeFloat8, expr.Implicit, ""); err != nil {
+			return e.q.errAt(err, nodeLocation(f.Args[0]))
+		}
+		a.Args = append(a.Args, frac)
+	}
+	a.OrderBy = []HOrderKey{{Expr: x, Order: sortOrder(sb)}}
+	a.Typ = repr.ColumnType{Type: t, Nullable: true}
+	return nil
 }
 
 // andConjuncts splits a condition into its top-level AND operands.
@@ -1153,10 +1380,6 @@ func (e *ectx) windowCall(name string, f *pg_query.FuncCall) (HScalar, error) {
 	if f.Over.Name != "" || f.Over.Refname != "" {
 		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "named windows are not supported"), f.Location)
 	}
-	const defaultFrame = 0x2 | 0x10 | 0x200 | 0x400 // RANGE UNBOUNDED PRECEDING AND CURRENT ROW (FRAMEOPTION_DEFAULTS)
-	if f.Over.FrameOptions != 0 && f.Over.FrameOptions != 1058 && f.Over.FrameOptions&0x1 != 0 && f.Over.FrameOptions != defaultFrame {
-		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "window frame clauses are not supported"), f.Location)
-	}
 	w := e.win
 	inner := e.with(func(c *ectx) { c.win = nil; c.srf = nil })
 	call := windowCall{}
@@ -1173,6 +1396,9 @@ func (e *ectx) windowCall(name string, f *pg_query.FuncCall) (HScalar, error) {
 		call.orderBy = append(call.orderBy, HOrderKey{Expr: k, Order: sortOrder(sb)})
 	}
 	fn := HWindowFunc{Name: name}
+	if fn.Frame, err = inner.windowFrame(f.Over, call.orderBy); err != nil {
+		return nil, err
+	}
 	switch name {
 	case "row_number", "rank", "dense_rank":
 		if len(f.Args) != 0 {

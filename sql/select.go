@@ -89,14 +89,25 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 					// GROUP BY an output column alias, as PostgreSQL allows.
 					if cr := g.GetColumnRef(); cr != nil && len(cr.Fields) == 1 {
 						name := cr.Fields[0].GetString_().GetSval()
+						found := false
 						for _, t := range targets {
-							if t.name == name && t.node != nil {
-								if containsAgg(t.node) {
-									return nil, q.errAt(pgcode.New(pgcode.GroupingError, "aggregate functions are not allowed in GROUP BY"), nodeLocation(g))
-								}
-								key, err = ge.plan(t.node)
-								break
+							if t.name != name || t.node == nil {
+								continue
 							}
+							if containsAgg(t.node) {
+								return nil, q.errAt(pgcode.New(pgcode.GroupingError, "aggregate functions are not allowed in GROUP BY"), nodeLocation(g))
+							}
+							k, kerr := ge.plan(t.node)
+							if kerr != nil {
+								return nil, kerr
+							}
+							if found && hirScalarString(k) != hirScalarString(key) {
+								// Two output columns of that name with
+								// different values (PostgreSQL's
+								// findTargetlistEntrySQL92).
+								return nil, q.errAt(pgcode.New(pgcode.AmbiguousColumn, "GROUP BY %q is ambiguous", name), cr.Location)
+							}
+							key, err, found = k, nil, true
 						}
 					}
 				}
@@ -399,25 +410,29 @@ func (q *qctx) expandTargets(fs *scope, list []*pg_query.Node) ([]target, error)
 
 // figureColname names an output column as PostgreSQL does.
 func figureColname(n *pg_query.Node) string {
-	if name := figureColnameInner(n); name != "" {
+	if name, _ := figureColnameInner(n); name != "" {
 		return name
 	}
 	return "?column?"
 }
 
-func figureColnameInner(n *pg_query.Node) string {
+// figureColnameInner returns the name PostgreSQL's FigureColnameInternal
+// gives n and its strength: 2 for a name from a column, function or
+// keyword, 1 for one from a type cast or CASE, which an enclosing cast
+// replaces ('5'::text::interval is "interval"); 0 for none.
+func figureColnameInner(n *pg_query.Node) (string, int) {
 	switch x := n.Node.(type) {
 	case *pg_query.Node_ColumnRef:
 		last := x.ColumnRef.Fields[len(x.ColumnRef.Fields)-1]
 		if s := last.GetString_(); s != nil {
-			return s.Sval
+			return s.Sval, 2
 		}
 	case *pg_query.Node_FuncCall:
 		names := x.FuncCall.Funcname
-		return names[len(names)-1].GetString_().GetSval()
+		return names[len(names)-1].GetString_().GetSval(), 2
 	case *pg_query.Node_TypeCast:
-		if name := figureColnameInner(x.TypeCast.Arg); name != "" {
-			return name
+		if name, strength := figureColnameInner(x.TypeCast.Arg); strength > 1 {
+			return name, strength
 		}
 		names := x.TypeCast.TypeName.Names
 		t := names[len(names)-1].GetString_().GetSval()
@@ -425,51 +440,53 @@ func figureColnameInner(n *pg_query.Node) string {
 			switch t {
 			case "int4", "int2", "int8", "float4", "float8", "bool", "bpchar", "varchar", "timestamptz":
 				// PostgreSQL names the column after the type's SQL name.
-				return map[string]string{"int4": "int4", "int2": "int2", "int8": "int8", "float4": "float4", "float8": "float8", "bool": "bool", "bpchar": "bpchar", "varchar": "varchar", "timestamptz": "timestamptz"}[t]
+				return map[string]string{"int4": "int4", "int2": "int2", "int8": "int8", "float4": "float4", "float8": "float8", "bool": "bool", "bpchar": "bpchar", "varchar": "varchar", "timestamptz": "timestamptz"}[t], 1
 			}
 		}
-		return t
+		return t, 1
 	case *pg_query.Node_CaseExpr:
 		if x.CaseExpr.Defresult != nil {
-			if name := figureColnameInner(x.CaseExpr.Defresult); name != "" {
-				return name
+			if name, strength := figureColnameInner(x.CaseExpr.Defresult); strength > 1 {
+				return name, strength
 			}
 		}
-		return "case"
+		return "case", 1
 	case *pg_query.Node_CoalesceExpr:
-		return "coalesce"
+		return "coalesce", 2
 	case *pg_query.Node_MinMaxExpr:
 		if x.MinMaxExpr.Op == pg_query.MinMaxOp_IS_GREATEST {
-			return "greatest"
+			return "greatest", 2
 		}
-		return "least"
+		return "least", 2
 	case *pg_query.Node_AExpr:
 		if x.AExpr.Kind == pg_query.A_Expr_Kind_AEXPR_NULLIF {
-			return "nullif"
+			return "nullif", 2
 		}
 	case *pg_query.Node_SubLink:
 		switch x.SubLink.SubLinkType {
 		case pg_query.SubLinkType_EXISTS_SUBLINK:
-			return "exists"
+			return "exists", 2
 		case pg_query.SubLinkType_ARRAY_SUBLINK:
-			return "array"
+			return "array", 2
 		case pg_query.SubLinkType_EXPR_SUBLINK:
 			if sel := x.SubLink.Subselect.GetSelectStmt(); sel != nil && len(sel.TargetList) == 1 {
 				rt := sel.TargetList[0].GetResTarget()
 				if rt.Name != "" {
-					return rt.Name
+					return rt.Name, 2
 				}
-				return figureColnameInner(rt.Val)
+				// The subquery's own column name, "?column?" included,
+				// as PostgreSQL reads it from the analysed subquery.
+				return figureColname(rt.Val), 2
 			}
 		}
 	case *pg_query.Node_AArrayExpr:
-		return "array"
+		return "array", 2
 	case *pg_query.Node_RowExpr:
-		return "row"
+		return "row", 2
 	case *pg_query.Node_SqlvalueFunction:
-		return strings.ToLower(strings.TrimPrefix(strings.TrimSuffix(x.SqlvalueFunction.Op.String(), "_N"), "SVFOP_"))
+		return strings.ToLower(strings.TrimPrefix(strings.TrimSuffix(x.SqlvalueFunction.Op.String(), "_N"), "SVFOP_")), 2
 	}
-	return ""
+	return "", 0
 }
 
 // planFromList plans a FROM list: a cross join of its items, each item
@@ -806,7 +823,12 @@ func (q *qctx) planJoin(outer *scope, j *pg_query.JoinExpr, ctes []*cte) (HRel, 
 			if kind == JoinLeft || kind == JoinFull {
 				mt.Nullable = lcols[li].typ.Nullable || kind == JoinFull && rcols[ri].typ.Nullable
 			}
-			mergedCols = append(mergedCols, scopeCol{name: name, typ: mt})
+			mc := scopeCol{name: name, typ: mt}
+			if j.JoinUsingAlias != nil {
+				// JOIN ... USING (a) AS x: x.a names the merged column.
+				mc.table = j.JoinUsingAlias.Aliasname
+			}
+			mergedCols = append(mergedCols, mc)
 			hide[li] = true
 			hide[len(lcols)+ri] = true
 		}

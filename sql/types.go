@@ -89,6 +89,25 @@ func resolveType(tn *pg_query.TypeName) (repr.ScalarType, error) {
 		default:
 			return repr.ScalarType{}, pgcode.New(pgcode.SyntaxError, "invalid NUMERIC type modifier")
 		}
+	case repr.KindInterval:
+		// interval MONTH, DAY TO SECOND(3), interval(3): the grammar gives
+		// the field mask and, optionally, the precision.
+		rng, prec := repr.IntervalFullRange, repr.IntervalFullPrecision
+		switch len(mods) {
+		case 0:
+		case 1, 2:
+			rng = int32(mods[0])
+			if len(mods) == 2 {
+				prec = int32(mods[1])
+			}
+		default:
+			return repr.ScalarType{}, pgcode.New(pgcode.SyntaxError, "invalid INTERVAL type modifier")
+		}
+		prec, err := repr.CheckIntervalTypmod(rng, prec)
+		if err != nil {
+			return repr.ScalarType{}, err
+		}
+		t = repr.IntervalType(rng, prec)
 	case repr.KindFloat8:
 		// float(p): p < 25 is real.
 		if len(mods) == 1 && mods[0] < 25 {
@@ -118,6 +137,20 @@ var unknownAsText = &expr.Func{
 	},
 }
 
+// intervalSpan maps an interval to its span (repr.Interval.SpanMicros),
+// a numeric equal for equal intervals: grouping, DISTINCT and equality
+// joins on intervals key on it, because packed intervals keep their
+// fields ('1 day' and '24 hours' pack differently but are equal, one
+// group in PostgreSQL).
+var intervalSpan = &expr.Func{
+	Name:   "interval_span",
+	Ret:    repr.TypeNumeric,
+	Strict: true,
+	Eval: func(_ *expr.EvalCtx, args []repr.Datum) (repr.Datum, error) {
+		return repr.NumericDatum(args[0].Interval().SpanMicros()), nil
+	},
+}
+
 // isUnknown reports whether e is an untyped literal or parameter: a
 // string literal or NULL that adopts the type its context asks for.
 func isUnknown(e HScalar) bool { return e.Typ().Type.Kind == repr.KindNull }
@@ -136,7 +169,13 @@ func (q *qctx) coerce(e HScalar, to repr.ScalarType, ctx expr.CastContext, what 
 			if x.Value.IsNull() {
 				return HLiteral{Value: repr.Null, Type: repr.ColumnType{Type: to, Nullable: true}}, nil
 			}
-			d, err := repr.ParseText(x.Value.Str(), to.WithoutTypmod())
+			parseAs := to.WithoutTypmod()
+			if to.Kind == repr.KindInterval {
+				// interval '3' MONTH: the qualifier decides what a bare
+				// number counts.
+				parseAs = to
+			}
+			d, err := repr.ParseText(x.Value.Str(), parseAs)
 			if err != nil {
 				return nil, err
 			}

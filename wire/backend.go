@@ -189,6 +189,10 @@ type CopyFormat uint8
 const (
 	CopyText CopyFormat = iota
 	CopyCSV
+	// CopyBinary is PostgreSQL's binary COPY format: a signature header,
+	// each row as a field count and length-prefixed send forms, a -1
+	// trailer. Delimiter, Null, Header, Quote and Escape do not apply.
+	CopyBinary
 )
 
 // CopyOptions are the format options of a COPY statement. The zero value

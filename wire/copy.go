@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 // copyFormat is CopyOptions with defaults applied.
 type copyFormat struct {
 	csv    bool
+	binary bool
 	delim  byte
 	null   string
 	header bool
@@ -26,6 +28,17 @@ type copyFormat struct {
 }
 
 func resolveCopyOptions(o CopyOptions) (copyFormat, error) {
+	if o.Format == CopyBinary {
+		for _, opt := range []struct {
+			name string
+			set  bool
+		}{{"DELIMITER", o.Delimiter != ""}, {"NULL", o.Null != ""}, {"HEADER", o.Header}, {"QUOTE", o.Quote != ""}, {"ESCAPE", o.Escape != ""}} {
+			if opt.set {
+				return copyFormat{}, pgcode.New(pgcode.SyntaxError, "cannot specify %s in BINARY mode", opt.name)
+			}
+		}
+		return copyFormat{binary: true}, nil
+	}
 	f := copyFormat{csv: o.Format == CopyCSV, delim: '\t', null: `\N`, header: o.Header, quote: '"'}
 	if f.csv {
 		f.delim, f.null = ',', ""
@@ -114,7 +127,8 @@ func (c *conn) copyOut(ctx context.Context, co *CopyOut) error {
 		return err
 	}
 	n := co.Desc.Arity()
-	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, n)})
+	overall, codes := copyFormatCodes(f, n)
+	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: overall, ColumnFormatCodes: codes})
 	streaming := false
 	if s, ok := co.Rows.(Streaming); ok {
 		streaming = s.Streaming()
@@ -123,6 +137,9 @@ func (c *conn) copyOut(ctx context.Context, co *CopyOut) error {
 		return errClientGone
 	}
 	var line, val []byte
+	if f.binary {
+		line = appendBinaryCopyHeader(line)
+	}
 	if f.csv && f.header {
 		for i := range n {
 			if i > 0 {
@@ -146,38 +163,18 @@ func (c *conn) copyOut(ctx context.Context, co *CopyOut) error {
 		if err != nil {
 			return classify(ctx, err)
 		}
-		line = line[:0]
-		it := row.Iter()
-		for i := 0; ; i++ {
-			d, ok := it.Next()
-			if !ok {
-				if it.Err() != nil || i != n {
-					return pgcode.New(pgcode.InternalError, "malformed COPY row: %d columns, expected %d", i, n)
-				}
-				break
+		if f.binary {
+			if line, err = appendBinaryCopyRow(line, row, co.Desc); err != nil {
+				return err
 			}
-			if i >= n {
-				return pgcode.New(pgcode.InternalError, "COPY row has more than %d columns", n)
-			}
-			if i > 0 {
-				line = append(line, f.delim)
-			}
-			if d.IsNull() {
-				line = append(line, f.null...)
-				continue
-			}
-			val = c.text.appendText(val[:0], d, co.Desc.Types[i].Type)
-			if f.csv {
-				line = appendCopyCSV(line, string(val), f)
-			} else {
-				line = appendCopyText(line, string(val), f.delim)
-			}
+		} else if line, err = c.appendTextCopyRow(line[:0], &val, row, co.Desc, f); err != nil {
+			return err
 		}
-		line = append(line, '\n')
 		c.drainPending()
 		c.be.Send(&pgproto3.CopyData{Data: line})
 		count++
 		c.unflushed += len(line) + 5
+		line = line[:0]
 		if streaming || c.unflushed >= flushThreshold {
 			// A source that does not watch its context (rows already
 			// computed) still stops at the next flush.
@@ -189,10 +186,69 @@ func (c *conn) copyOut(ctx context.Context, co *CopyOut) error {
 			}
 		}
 	}
+	if f.binary {
+		c.be.Send(&pgproto3.CopyData{Data: binary.BigEndian.AppendUint16(line, 0xFFFF)})
+	}
 	c.be.Send(&pgproto3.CopyDone{})
 	c.drainPending()
 	c.be.Send(&pgproto3.CommandComplete{CommandTag: fmt.Appendf(nil, "COPY %d", count)})
 	return nil
+}
+
+// copyFormatCodes are the overall and per-column format codes that
+// CopyOutResponse and CopyInResponse announce for n columns: 0 (text) or
+// 1 (binary).
+func copyFormatCodes(f copyFormat, n int) (byte, []uint16) {
+	codes := make([]uint16, n)
+	if !f.binary {
+		return 0, codes
+	}
+	for i := range codes {
+		codes[i] = 1
+	}
+	return 1, codes
+}
+
+// appendTextCopyRow appends row as one line of COPY text or CSV; *val is
+// scratch space for each value's text.
+func (c *conn) appendTextCopyRow(line []byte, val *[]byte, row repr.Row, desc repr.RelationDesc, f copyFormat) ([]byte, error) {
+	err := eachCopyDatum(row, desc.Arity(), func(i int, d repr.Datum) error {
+		if i > 0 {
+			line = append(line, f.delim)
+		}
+		if d.IsNull() {
+			line = append(line, f.null...)
+			return nil
+		}
+		*val = c.text.appendText((*val)[:0], d, desc.Types[i].Type)
+		if f.csv {
+			line = appendCopyCSV(line, string(*val), f)
+		} else {
+			line = appendCopyText(line, string(*val), f.delim)
+		}
+		return nil
+	})
+	return append(line, '\n'), err
+}
+
+// eachCopyDatum calls fn for each datum of row, which must have n.
+func eachCopyDatum(row repr.Row, n int, fn func(i int, d repr.Datum) error) error {
+	it := row.Iter()
+	for i := 0; ; i++ {
+		d, ok := it.Next()
+		if !ok {
+			if it.Err() != nil || i != n {
+				return pgcode.New(pgcode.InternalError, "malformed COPY row: %d columns, expected %d", i, n)
+			}
+			return nil
+		}
+		if i >= n {
+			return pgcode.New(pgcode.InternalError, "COPY row has more than %d columns", n)
+		}
+		if err := fn(i, d); err != nil {
+			return err
+		}
+	}
 }
 
 // copyBatch is the number of rows handed to a CopySink at once.
@@ -213,7 +269,8 @@ func (c *conn) copyIn(ctx context.Context, ci *CopyIn) (err error) {
 		}
 	}()
 	n := ci.Desc.Arity()
-	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, n)})
+	overall, codes := copyFormatCodes(f, n)
+	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: overall, ColumnFormatCodes: codes})
 	if err := c.flush(); err != nil {
 		return errClientGone
 	}
@@ -290,7 +347,9 @@ type copyParser struct {
 	ended      bool // saw the \. end-of-data marker
 	fields     []copyField
 	pack       repr.Packer
-	slab       []byte // the current batch's rows
+	slab       []byte   // the current batch's rows
+	sawHeader  bool     // binary: the header was read
+	binFields  [][]byte // binary: the current tuple's fields (nil: NULL)
 }
 
 type copyField struct {
@@ -301,6 +360,9 @@ type copyField struct {
 // next returns the next complete row in p.buf. With final, the rest of
 // the buffer is the last record even without a line terminator.
 func (p *copyParser) next(final bool) (repr.Row, bool, error) {
+	if p.f.binary {
+		return p.nextBinary(final)
+	}
 	for {
 		if p.ended {
 			p.buf = p.buf[:0]

@@ -62,6 +62,12 @@ func TestCopyParser(t *testing.T) {
 		{"csv quotes", CopyOptions{Format: CopyCSV}, "1,\"a,\"\"b\"\"\nc\"\r\n2,\"\"\"\"\n", "(1, 'a,\"b\"\nc')|(2, '\"')", ""},
 		{"csv unterminated", CopyOptions{Format: CopyCSV}, "1,\"abc\n", "", "unterminated CSV quoted field"},
 		{"csv escape", CopyOptions{Format: CopyCSV, Escape: `\`}, "1,\"a\\\"b\"\n", `(1, 'a"b')`, ""},
+		{"binary", CopyOptions{Format: CopyBinary}, binaryCopyInput, "(1, 'x')|(2, NULL)", ""},
+		{"binary without trailer", CopyOptions{Format: CopyBinary}, binaryCopyInput[:len(binaryCopyInput)-2], "(1, 'x')|(2, NULL)", ""},
+		{"binary truncated tuple", CopyOptions{Format: CopyBinary}, binaryCopyInput[:len(binaryCopyInput)-4], "(1, 'x')", "unexpected EOF in COPY data"},
+		{"binary bad signature", CopyOptions{Format: CopyBinary}, "1\tx\n", "", "COPY file signature not recognized"},
+		{"binary field count", CopyOptions{Format: CopyBinary}, binaryCopyInput[:19] + "\x00\x01\x00\x00\x00\x04\x00\x00\x00\x01", "", "row field count is 1, expected 2 (COPY line 1)"},
+		{"binary bad int", CopyOptions{Format: CopyBinary}, binaryCopyInput[:19] + "\x00\x02\x00\x00\x00\x02\x00\x01\xff\xff\xff\xff", "", "invalid binary data for type integer"},
 	}
 	for _, c := range cases {
 		for _, chunk := range []int{1, 2, 3, 7, 1000} {
@@ -84,6 +90,34 @@ func TestCopyParser(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// binaryCopyInput is (1, 'x'), (2, NULL) of (int4, text) in binary COPY
+// format, as PostgreSQL 15 writes it for
+// COPY (VALUES (1, 'x'), (2, NULL)) TO STDOUT (FORMAT binary).
+const binaryCopyInput = "PGCOPY\n\xff\r\n\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x00" +
+	"\x00\x02" + "\x00\x00\x00\x04\x00\x00\x00\x01" + "\x00\x00\x00\x01x" +
+	"\x00\x02" + "\x00\x00\x00\x04\x00\x00\x00\x02" + "\xff\xff\xff\xff" +
+	"\xff\xff"
+
+// TestCopyOutBinary checks that the binary COPY writer produces the bytes
+// PostgreSQL does, and that binary mode refuses the text options.
+func TestCopyOutBinary(t *testing.T) {
+	desc := repr.RelationDesc{Names: []string{"a", "b"}, Types: []repr.ColumnType{col(repr.TypeInt4), col(repr.TypeText)}}
+	out := appendBinaryCopyHeader(nil)
+	var err error
+	for _, r := range []repr.Row{repr.PackRow(repr.Int4Datum(1), repr.TextDatum("x")), repr.PackRow(repr.Int4Datum(2), repr.Null)} {
+		if out, err = appendBinaryCopyRow(out, r, desc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = append(out, 0xFF, 0xFF)
+	if string(out) != binaryCopyInput {
+		t.Errorf("binary COPY output\n%q, want\n%q", out, binaryCopyInput)
+	}
+	if _, err := resolveCopyOptions(CopyOptions{Format: CopyBinary, Header: true}); err == nil || !strings.Contains(err.Error(), "cannot specify HEADER in BINARY mode") {
+		t.Errorf("binary with HEADER: %v", err)
 	}
 }
 

@@ -418,7 +418,7 @@ func (r *renderer) window(n plan.LWindow) (*dataflow.Collection, error) {
 		if !ok {
 			return nil, pgcode.New(pgcode.FeatureNotSupported, "window function %s is not supported", wf.Name)
 		}
-		f := dataflow.WindowFunc{Kind: kind, Arg: -1, Numeric: wf.Typ.Type.Kind == repr.KindNumeric}
+		f := dataflow.WindowFunc{Kind: kind, Arg: -1, Numeric: wf.Typ.Type.Kind == repr.KindNumeric, Frame: wf.Frame}
 		args := wf.Args
 		if wf.Aggregate != nil {
 			if wf.Aggregate.Distinct {
