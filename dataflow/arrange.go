@@ -193,8 +193,9 @@ func (o *arrangeOp) step(_ context.Context, t repr.Timestamp) error {
 	if n > 0 || !allEmpty(delta) || loaded != nil {
 		delta = make([]*Batch, W)
 		if err := g.parallel(n, func(s int) error {
-			delta[s] = o.bds[s].Build()
-			return nil
+			var err error
+			delta[s], err = o.bds[s].build(g.ctl)
+			return err
 		}); err != nil {
 			return err
 		}
@@ -359,7 +360,10 @@ func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 					}
 				}
 			}
-			delta[s] = bd.Build()
+			var err error
+			if delta[s], err = bd.build(a.g.ctl); err != nil {
+				return err
+			}
 		}
 	} else if len(fed) == 1 {
 		delta = fed[0].bs
@@ -379,7 +383,10 @@ func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 					}
 				}
 			}
-			delta[s] = bd.Build()
+			var err error
+			if delta[s], err = bd.build(a.g.ctl); err != nil {
+				return err
+			}
 		}
 	}
 	a.delta = delta

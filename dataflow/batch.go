@@ -343,8 +343,21 @@ var emptyBatch = &Batch{}
 // Build sorts and consolidates the updates into a batch and resets the
 // builder.
 func (bd *Builder) Build() *Batch {
+	b, _ := bd.build(nil)
+	return b
+}
+
+// build is Build in a step: with c non-nil and cancellable, sorting and
+// building a large batch poll c and stop with its error (the builder is
+// then reset and the batch lost, as the step is).
+func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 	if len(bd.ents) == 0 {
-		return emptyBatch
+		return emptyBatch, nil
+	}
+	polled := c != nil && c.cancellable && len(bd.ents) > consolidateChunk
+	fail := func(err error) (*Batch, error) {
+		bd.data, bd.ents = nil, nil
+		return nil, err
 	}
 	cmp := func(a, b builderEntry) int {
 		if a.pfx != b.pfx {
@@ -373,7 +386,13 @@ func (bd *Builder) Build() *Batch {
 	// merge's output): checking costs one comparison per update and
 	// saves the sort.
 	if !slices.IsSortedFunc(bd.ents, cmp) {
-		slices.SortFunc(bd.ents, cmp)
+		if polled {
+			if err := sortPolled(bd.ents, cmp, c); err != nil {
+				return fail(err)
+			}
+		} else {
+			slices.SortFunc(bd.ents, cmp)
+		}
 	}
 	var w batchWriter
 	w.b.keyData = make([]byte, 0, len(bd.data)/2)
@@ -382,6 +401,11 @@ func (bd *Builder) Build() *Batch {
 	w.ts = make([]repr.Timestamp, 0, len(bd.ents))
 	w.ds = make([]repr.Diff, 0, len(bd.ents))
 	for i := range bd.ents {
+		if polled && i%meterEvery == 0 {
+			if err := c.err(); err != nil {
+				return fail(err)
+			}
+		}
 		e := &bd.ents[i]
 		k, v := bd.kv(e)
 		w.push(k, v, e.time, e.diff)
@@ -392,7 +416,7 @@ func (bd *Builder) Build() *Batch {
 		// batch.
 		bd.data, bd.ents = nil, nil
 	}
-	return w.finish()
+	return w.finish(), nil
 }
 
 // mergeBatches merges sorted batches into one, advancing every time below

@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -401,6 +402,52 @@ func BenchmarkMeterTick(b *testing.B) {
 	for range b.N {
 		if err := m.tick(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestCancelBuilder: building a large batch from unsorted updates (an
+// arrangement's step over a bulk input) stops within cancelLatency of a
+// cancel that lands in its sort or its build, and the result is the same
+// as Build's when nothing stops it.
+func TestCancelBuilder(t *testing.T) {
+	const n = 2_000_000
+	fill := func(bd *Builder) {
+		bd.Reserve(n, n*8)
+		for i := range n {
+			k := irow(int64((i * 7919) % n))
+			bd.Add(k, k, 1, 1)
+		}
+	}
+	// Uncancelled, the polled path builds the same batch as Build.
+	var a, b Builder
+	fill(&a)
+	fill(&b)
+	want := a.Build()
+	got, err := b.build(&stepCtl{cancellable: true})
+	if err != nil || got.Len() != want.Len() || !bytes.Equal(got.keyData, want.keyData) || !bytes.Equal(got.valData, want.valData) {
+		t.Fatalf("polled build: err %v, %d updates (want %d), same keys %v", err, got.Len(), want.Len(), bytes.Equal(got.keyData, want.keyData))
+	}
+	for _, delay := range []time.Duration{5 * time.Millisecond, 50 * time.Millisecond} {
+		var bd Builder
+		fill(&bd)
+		c := &stepCtl{cancellable: true}
+		var at atomic.Pointer[time.Time]
+		time.AfterFunc(delay, func() {
+			now := time.Now()
+			at.Store(&now)
+			c.fail(context.Canceled)
+		})
+		_, err := bd.build(c)
+		done := time.Now()
+		if at.Load() == nil {
+			t.Fatalf("delay %v: the build ended (err %v) before the cancel", delay, err)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("delay %v: build error %v, want context.Canceled", delay, err)
+		}
+		if lat := done.Sub(*at.Load()); lat > cancelLatency {
+			t.Errorf("delay %v: build returned %v after the cancel, want < %v", delay, lat, cancelLatency)
 		}
 	}
 }

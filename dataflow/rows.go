@@ -193,18 +193,18 @@ func sortPerm(perm []uint32, cmp func(a, b uint32) int, c *stepCtl) error {
 	return sortPolled(perm, cmp, c)
 }
 
-// sortPolled sorts perm by cmp: chunks of consolidateChunk with
+// sortPolled sorts s by cmp: chunks of consolidateChunk with
 // slices.SortFunc, then bottom-up merges, polling c between chunks and
 // every meterEvery merged elements.
-func sortPolled(perm []uint32, cmp func(a, b uint32) int, c *stepCtl) error {
-	n := len(perm)
+func sortPolled[T any](s []T, cmp func(a, b T) int, c *stepCtl) error {
+	n := len(s)
 	for lo := 0; lo < n; lo += consolidateChunk {
 		if err := c.err(); err != nil {
 			return err
 		}
-		slices.SortFunc(perm[lo:min(lo+consolidateChunk, n)], cmp)
+		slices.SortFunc(s[lo:min(lo+consolidateChunk, n)], cmp)
 	}
-	src, dst := perm, make([]uint32, n)
+	src, dst := s, make([]T, n)
 	for width := consolidateChunk; width < n; width *= 2 {
 		for lo := 0; lo < n; lo += 2 * width {
 			mid, hi := min(lo+width, n), min(lo+2*width, n)
@@ -229,7 +229,7 @@ func sortPolled(perm []uint32, cmp func(a, b uint32) int, c *stepCtl) error {
 		}
 		src, dst = dst, src
 	}
-	copy(perm, src)
+	copy(s, src)
 	return nil
 }
 

@@ -174,7 +174,10 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 		}
 		bs := make([]*Batch, W)
 		for s := range bs {
-			bs[s] = op.bds[s].Build()
+			var err error
+			if bs[s], err = op.bds[s].build(op.in.g.ctl); err != nil {
+				return err
+			}
 		}
 		stampLoaded(bs, loaded, t)
 		tr.Insert(bs, t)
