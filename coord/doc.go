@@ -55,7 +55,16 @@
 // and the one holding the lock checks and commits them all with one
 // durable log write and one step. A commit checks its client's context
 // once, before its write is durable; from there it completes under the
-// coordinator's own context, whatever the client does.
+// coordinator's own context, whatever the client does. Bulk writes take
+// the shapes the checks and the arrangement want: COPY FROM (copy.go)
+// sorts its rows by the table's arrangement key in runs on a goroutine of
+// its own while the connection parses, and merges the runs at commit, so
+// the key check and the arrangement's builder find them sorted; an
+// INSERT ... VALUES list is evaluated from one expression per column
+// (sql.InsertPlan.Rows), without the optimiser; a large batch of new keys
+// is checked by one galloping walk per batch (dataflow.Cursor.CountKeys).
+// INSERT ... ON CONFLICT resolves again when another session committed a
+// conflicting key first.
 //
 // # Durability and restart
 //
