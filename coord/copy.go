@@ -3,7 +3,6 @@ package coord
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"slices"
 	"sync"
 	"time"
@@ -254,7 +253,7 @@ func (s *copySorter) cut() {
 				keys.add(u.Row, offs, s.key)
 			}
 		}
-		pfx[i] = keyPrefix(key(i))
+		pfx[i] = repr.Row(key(i)).Prefix()
 		perm[i] = int32(i)
 	}
 	slices.SortFunc(perm, func(a, b int32) int {
@@ -291,19 +290,6 @@ func (s *copySorter) cut() {
 // copyBatchRows is about the number of rows the wire layer hands the sink
 // at once.
 const copyBatchRows = 1024
-
-// keyPrefix is a key's first 8 bytes, big-endian and zero padded:
-// comparing prefixes orders most pairs of keys as bytes.Compare does.
-func keyPrefix(k []byte) uint64 {
-	if len(k) >= 8 {
-		return binary.BigEndian.Uint64(k)
-	}
-	var p uint64
-	for i, c := range k {
-		p |= uint64(c) << (56 - 8*i)
-	}
-	return p
-}
 
 // add queues a batch for sorting.
 func (s *copySorter) add(batch []storage.TableUpdate) { s.chunks <- batch }

@@ -2,7 +2,6 @@ package dataflow
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
 	"slices"
 	"sort"
@@ -311,15 +310,7 @@ func (bd *Builder) Add(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
 	off := uint32(len(bd.data))
 	bd.data = append(bd.data, k...)
 	bd.data = append(bd.data, v...)
-	var pfx uint64
-	if len(k) >= 8 {
-		pfx = binary.BigEndian.Uint64(k)
-	} else {
-		for i, c := range k {
-			pfx |= uint64(c) << (56 - 8*i)
-		}
-	}
-	bd.ents = append(bd.ents, builderEntry{pfx: pfx, off: off, klen: uint32(len(k)), vlen: uint32(len(v)), time: t, diff: d})
+	bd.ents = append(bd.ents, builderEntry{pfx: k.Prefix(), off: off, klen: uint32(len(k)), vlen: uint32(len(v)), time: t, diff: d})
 }
 
 // Reserve makes room for n more updates of about bytes packed bytes.

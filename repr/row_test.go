@@ -212,3 +212,16 @@ func TestUnpackPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestRowPrefix: comparing prefixes never contradicts bytes.Compare.
+func TestRowPrefix(t *testing.T) {
+	rows := []Row{nil, {0}, {0, 0}, {1}, {1, 0, 0, 0, 0, 0, 0, 0}, {1, 0, 0, 0, 0, 0, 0, 0, 5}, {0xff}, {2, 3, 4}, {2, 3, 4, 0}}
+	for _, a := range rows {
+		for _, b := range rows {
+			pa, pb := a.Prefix(), b.Prefix()
+			if c := bytes.Compare(a, b); (pa < pb && c >= 0) || (pa > pb && c <= 0) {
+				t.Errorf("%v vs %v: prefixes %x, %x disagree with bytes.Compare %d", a, b, pa, pb, c)
+			}
+		}
+	}
+}

@@ -28,6 +28,7 @@ const crashDirEnv = "VIEWD_STORAGE_CRASH_DIR"
 // TestStaleRecordAfterTornOne cover what only a power loss can leave.
 func TestKill9(t *testing.T) {
 	if testing.Short() {
+		// CI runs it (no -short); it takes a few seconds.
 		t.Skip("skipping in -short mode: starts and kills a child process six times")
 	}
 	dir := t.TempDir()
@@ -141,6 +142,8 @@ func idOf(r repr.Row) (int64, error) {
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
+		// Not a test of its own: the child process TestKill9 starts (with
+		// the directory in crashDirEnv) and kills.
 		t.Skip("run by TestKill9")
 	}
 	base, _ := strconv.ParseInt(os.Getenv("VIEWD_STORAGE_CRASH_BASE"), 10, 64)

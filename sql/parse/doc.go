@@ -6,8 +6,16 @@
 //
 // The extension parser works on the tokens of PostgreSQL's scanner
 // (pg_query.Scan), so quoting, comments and positions are exactly
-// PostgreSQL's. A statement is first offered to pg_query; only when it
-// rejects it does the extension parser look at the leading keywords.
+// PostgreSQL's. Text made only of the plain part of the lexical grammar
+// (ASCII words, quoted identifiers, decimal numbers, '...' strings,
+// whitespace and ( ) , ; . + -) is tokenised by scanSimple instead, whose
+// tokens are exactly those (a test and a fuzz target compare them with
+// pg_query's); anything else goes to pg_query.Scan. A bulk-load INSERT
+// INTO t [(cols)] VALUES (constants), ... is built into pg_query's tree
+// straight from the tokens (fastInsert, tested node for node against
+// pg_query), skipping the cgo parser. Any other statement is first
+// offered to pg_query; only when it rejects it does the extension parser
+// look at the leading keywords.
 // Every query embedded in a viewd statement (the body of SUBSCRIBE, the
 // SELECT before AS OF, the query of a materialized view) is parsed by
 // pg_query again.
