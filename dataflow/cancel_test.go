@@ -89,6 +89,34 @@ func checkCancelled(t *testing.T, g *Graph, ctx context.Context, a *armOp, befor
 	settleGoroutines(t, before)
 }
 
+// cancelCase is one cancellation test: its graph, the context its step
+// runs under, and the number of goroutines before the graph existed.
+type cancelCase struct {
+	g      *Graph
+	ctx    context.Context
+	cancel context.CancelFunc
+	before int
+}
+
+func newCancelCase(t *testing.T, workers int) *cancelCase {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return &cancelCase{g: NewGraph(Options{Workers: workers}), ctx: ctx, cancel: cancel, before: before}
+}
+
+// arm places the cancel 50 ms into the work of the operator that reads
+// the returned collection.
+func (cc *cancelCase) arm(c *Collection) (*Collection, *armOp) {
+	return arm(c, 50*time.Millisecond, cc.cancel)
+}
+
+// check steps the graph and checks that it stopped (checkCancelled).
+func (cc *cancelCase) check(t *testing.T, op *armOp) {
+	t.Helper()
+	checkCancelled(t, cc.g, cc.ctx, op, cc.before)
+}
+
 func forWorkers(t *testing.T, f func(t *testing.T, w int)) {
 	for _, w := range []int{1, 4} {
 		t.Run(fmt.Sprintf("W=%d", w), func(t *testing.T) { f(t, w) })
@@ -98,10 +126,8 @@ func forWorkers(t *testing.T, f func(t *testing.T, w int)) {
 // TestCancelJoin cancels a step 50 ms into a join of 9M output rows.
 func TestCancelJoin(t *testing.T) {
 	forWorkers(t, func(t *testing.T, w int) {
-		before := runtime.NumGoroutine()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		g := NewGraph(Options{Workers: w})
+		cc := newCancelCase(t, w)
+		g := cc.g
 		a, b := g.NewInput("a", 2), g.NewInput("b", 2)
 		const n, keys = 12000, 16
 		for i := range int64(n) {
@@ -109,11 +135,11 @@ func TestCancelJoin(t *testing.T) {
 			must(t, b.Send(repr.Update{Row: irow(i%keys, -i), Time: 1, Diff: 1}))
 		}
 		aa, ba := a.Collection().ArrangeColumns(0), b.Collection().ArrangeColumns(0)
-		_, op := arm(a.Collection(), 50*time.Millisecond, cancel)
+		_, op := cc.arm(a.Collection())
 		if _, err := Join(aa, ba, expr.Identity(4)); err != nil {
 			t.Fatal(err)
 		}
-		checkCancelled(t, g, ctx, op, before)
+		cc.check(t, op)
 	})
 }
 
@@ -121,10 +147,8 @@ func TestCancelJoin(t *testing.T) {
 // whose output is 27M rows.
 func TestCancelDeltaJoin(t *testing.T) {
 	forWorkers(t, func(t *testing.T, w int) {
-		before := runtime.NumGoroutine()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		g := NewGraph(Options{Workers: w})
+		cc := newCancelCase(t, w)
+		g := cc.g
 		ins := []*Input{g.NewInput("a", 2), g.NewInput("b", 2), g.NewInput("c", 2)}
 		const n = 3000
 		for _, in := range ins {
@@ -136,7 +160,7 @@ func TestCancelDeltaJoin(t *testing.T) {
 		for i, in := range ins {
 			arr[i] = in.Collection().ArrangeColumns(0)
 		}
-		_, op := arm(ins[0].Collection(), 50*time.Millisecond, cancel)
+		_, op := cc.arm(ins[0].Collection())
 		// layout: a 0..1, b 2..3, c 4..5; every path keys on column 0.
 		paths := []DeltaPath{
 			{Source: 0, Arr: arr[0], Stages: []DeltaStage{{Input: 1, Arr: arr[1], Key: []expr.Scalar{col(0)}}, {Input: 2, Arr: arr[2], Key: []expr.Scalar{col(0)}}}},
@@ -146,7 +170,7 @@ func TestCancelDeltaJoin(t *testing.T) {
 		if _, err := DeltaJoin(3, paths, expr.Identity(6)); err != nil {
 			t.Fatal(err)
 		}
-		checkCancelled(t, g, ctx, op, before)
+		cc.check(t, op)
 	})
 }
 
@@ -154,17 +178,15 @@ func TestCancelDeltaJoin(t *testing.T) {
 // rows.
 func TestCancelFlatMap(t *testing.T) {
 	forWorkers(t, func(t *testing.T, w int) {
-		before := runtime.NumGoroutine()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		g := NewGraph(Options{Workers: w})
+		cc := newCancelCase(t, w)
+		g := cc.g
 		in := g.NewInput("n", 1)
 		must(t, in.Send(repr.Update{Row: irow(30_000_000), Time: 1, Diff: 1}))
-		c, op := arm(in.Collection(), 50*time.Millisecond, cancel)
+		c, op := cc.arm(in.Collection())
 		if _, err := c.FlatMap(seriesFn, []expr.Scalar{col(0)}, expr.Identity(2)); err != nil {
 			t.Fatal(err)
 		}
-		checkCancelled(t, g, ctx, op, before)
+		cc.check(t, op)
 	})
 }
 
@@ -172,17 +194,15 @@ func TestCancelFlatMap(t *testing.T) {
 // groups.
 func TestCancelReduce(t *testing.T) {
 	forWorkers(t, func(t *testing.T, w int) {
-		before := runtime.NumGoroutine()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		g := NewGraph(Options{Workers: w})
+		cc := newCancelCase(t, w)
+		g := cc.g
 		in := g.NewInput("n", 1)
 		must(t, in.Send(repr.Update{Row: irow(2_000_000), Time: 1, Diff: 1}))
 		rows, err := in.Collection().FlatMap(seriesFn, []expr.Scalar{col(0)}, expr.Identity(2))
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, op := arm(rows, 50*time.Millisecond, cancel)
+		c, op := cc.arm(rows)
 		typ := repr.ColumnType{Type: repr.TypeInt8}
 		if _, err := c.Reduce([]expr.Scalar{col(1)}, []expr.Aggregate{
 			{Func: expr.AggCountStar, Typ: typ},
@@ -190,7 +210,7 @@ func TestCancelReduce(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		checkCancelled(t, g, ctx, op, before)
+		cc.check(t, op)
 	})
 }
 
@@ -200,17 +220,15 @@ func TestCancelThresholdTopK(t *testing.T) {
 	for _, name := range []string{"distinct", "topk", "window"} {
 		t.Run(name, func(t *testing.T) {
 			forWorkers(t, func(t *testing.T, w int) {
-				before := runtime.NumGoroutine()
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				g := NewGraph(Options{Workers: w})
+				cc := newCancelCase(t, w)
+				g := cc.g
 				in := g.NewInput("n", 1)
 				must(t, in.Send(repr.Update{Row: irow(2_000_000), Time: 1, Diff: 1}))
 				rows, err := in.Collection().FlatMap(seriesFn, []expr.Scalar{col(0)}, expr.Identity(2))
 				if err != nil {
 					t.Fatal(err)
 				}
-				c, op := arm(rows, 50*time.Millisecond, cancel)
+				c, op := cc.arm(rows)
 				switch name {
 				case "distinct":
 					c.Distinct()
@@ -222,7 +240,7 @@ func TestCancelThresholdTopK(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkCancelled(t, g, ctx, op, before)
+				cc.check(t, op)
 			})
 		})
 	}
