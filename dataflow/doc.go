@@ -81,7 +81,8 @@
 // produced (packed rows plus 12 bytes each, and an estimate of new keyed
 // state). Every operator loop whose work can be large (join and delta
 // join lookups and output, reduce, flat map, threshold, topk, window,
-// iterate rounds, MFP, long consolidations) ticks a meter that, every
+// iterate rounds, MFP, long consolidations, and an arrangement's builder
+// sorting and building a large batch) ticks a meter that, every
 // 1024 iterations, charges its output's growth and polls the flag, so a
 // cancelled step stops within about a millisecond of work per worker and
 // Step returns an error wrapping ctx.Err(). Options.MemoryLimit (0:
