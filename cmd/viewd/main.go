@@ -112,6 +112,9 @@ func run(cfg config) error {
 		dir := filepath.Join(cfg.dataDir, "kafka")
 		emb, err := sources.StartEmbedded(ctx, cfg.embeddedKafka, sources.WithEmbeddedLogger(logger),
 			sources.WithDataDir(dir), sources.WithSyncWrites(cfg.embeddedSync))
+		if errors.Is(err, sources.ErrEmbeddedNotLoopback) {
+			return fmt.Errorf("--embedded-kafka-listen %s: the embedded broker has no authentication when started from the command line, so it listens on loopback only (e.g. 127.0.0.1:9092); to serve other machines, run a Kafka broker and pass --kafka-brokers", cfg.embeddedKafka)
+		}
 		if err != nil {
 			return fmt.Errorf("start embedded Kafka broker: %w", err)
 		}

@@ -72,6 +72,16 @@ func TestRunRefusesTrustBeyondLoopback(t *testing.T) {
 	}
 }
 
+// TestRunRefusesWideEmbeddedKafka: the command line gives the embedded
+// broker no credentials, so it stays on loopback.
+func TestRunRefusesWideEmbeddedKafka(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	err := run(config{listen: "127.0.0.1:0", embeddedKafka: "0.0.0.0:0", dataDir: dir, logLevel: "error", tlsMode: "allow"})
+	if err == nil || !strings.Contains(err.Error(), "--embedded-kafka-listen 0.0.0.0:0: the embedded broker has no authentication") {
+		t.Errorf("--embedded-kafka-listen 0.0.0.0:0: %v", err)
+	}
+}
+
 func TestLoadTLS(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
