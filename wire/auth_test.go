@@ -603,3 +603,39 @@ func runPsql(psql string, env []string, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// TestStartupTimeoutCoversTLSAndAuth: a client that stalls in the TLS
+// handshake or in the middle of SCRAM is dropped at the startup deadline.
+func TestStartupTimeoutCoversTLSAndAuth(t *testing.T) {
+	cfg, _ := testTLS(t)
+	short := optionFunc(func(s *Server) { s.StartupTimeout = 200 * time.Millisecond })
+	addr := authServer(t, WithAuth(AuthPassword, testRoles(t)), WithTLS(cfg, TLSAllow), short)
+	closedSoon := func(what string, nc net.Conn) {
+		t.Helper()
+		start := time.Now()
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			if _, err := nc.Read(make([]byte, 256)); err != nil {
+				break
+			}
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s: connection kept for %v past a 200ms startup timeout", what, d)
+		}
+	}
+	// Stalled before the ClientHello.
+	f := dialFrontend(t, addr)
+	f.send(&pgproto3.SSLRequest{})
+	closedSoon("after SSLRequest", f.nc)
+	// Stalled after AuthenticationSASL, over TLS.
+	f = tlsFrontend(t, addr)
+	f.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "alice"}})
+	if _, ok := f.recv().(*pgproto3.AuthenticationSASL); !ok {
+		t.Fatal("no AuthenticationSASL")
+	}
+	closedSoon("during SCRAM", f.nc)
+	// The server still serves.
+	if _, err := dialPg(t, dsn(addr, "alice", "correct horse", "sslmode=require")); err != nil {
+		t.Errorf("after stalled clients: %v", err)
+	}
+}
