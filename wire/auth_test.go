@@ -43,7 +43,7 @@ func (a *fakeAuth) LookupLogin(ctx context.Context, user string) (LoginInfo, err
 
 // makeVerifier derives a verifier for password the way a client would
 // (xdg-go/scram's client side, PBKDF2 with a random salt).
-func makeVerifier(t *testing.T, password string) string {
+func makeVerifier(t testing.TB, password string) string {
 	t.Helper()
 	cl, err := scram.SHA256.NewClient("", password, "")
 	if err != nil {
@@ -58,7 +58,7 @@ func makeVerifier(t *testing.T, password string) string {
 	return FormatSCRAMVerifier(creds)
 }
 
-func testRoles(t *testing.T) *fakeAuth {
+func testRoles(t testing.TB) *fakeAuth {
 	return &fakeAuth{roles: map[string]LoginInfo{
 		"alice":   {Exists: true, CanLogin: true, Superuser: true, Verifier: pgVerifier},
 		"bob":     {Exists: true, CanLogin: true, Verifier: makeVerifier(t, "bob's, pw=")},
@@ -70,7 +70,7 @@ func testRoles(t *testing.T) *fakeAuth {
 
 // testTLS returns a server TLS configuration with a fresh self-signed
 // certificate, and the certificate's file for sslrootcert.
-func testTLS(t *testing.T) (*tls.Config, string) {
+func testTLS(t testing.TB) (*tls.Config, string) {
 	t.Helper()
 	certPEM, keyPEM, err := SelfSignedCertificate(time.Hour)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-func startServer(t *testing.T, b Backend, opts ...Option) (addr string, stop func()) {
+func startServer(t testing.TB, b Backend, opts ...Option) (addr string, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

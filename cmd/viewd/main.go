@@ -180,6 +180,9 @@ func run(cfg config) error {
 		ln.Close()
 		return fmt.Errorf("--auth-mode trust is only allowed on loopback, and %s resolved to %s", cfg.listen, tcp.IP)
 	}
+	if !loopback && tlsMode != wire.TLSRequire {
+		logger.Warn("listening beyond loopback without --tls-mode require: clients may connect in the clear, where SCRAM keeps the password secret but not the queries and their results", "listen", cfg.listen, "tls", tlsMode)
+	}
 	logger.Info("viewd is ready", "pgwire", ln.Addr().String(), "data-dir", cfg.dataDir, "workers", cfg.workers, "auth", authMode, "tls", tlsMode)
 	srv := wire.NewServer(c, logger, wire.WithAuth(authMode, auth), wire.WithTLS(tlsCfg, tlsMode))
 	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
