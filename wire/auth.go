@@ -218,7 +218,7 @@ func (c *conn) authenticate(user string) (LoginInfo, error) {
 // AuthenticationSASLFinal on success and a FATAL on failure.
 func (c *conn) scramExchange(user string, info LoginInfo) error {
 	fail := func(e *pgcode.Error, why string, args ...any) error {
-		c.log.Info("wire: password authentication failed", append([]any{"reason", why}, args...)...)
+		c.log.Info("wire: password authentication failed", append([]any{"user", user, "reason", why}, args...)...)
 		c.sendFatal(e)
 		return errAuthFailed
 	}
@@ -317,6 +317,10 @@ func (c *conn) scramExchange(user string, info LoginInfo) error {
 // is errClientGone, a broken message a FATAL.
 func (c *conn) receiveAuth() (pgproto3.FrontendMessage, error) {
 	msg, err := c.be.Receive()
+	if _, ok := msg.(*pgproto3.Terminate); ok && err == nil {
+		// A client that gives up (psql without a password) just leaves.
+		return nil, errClientGone
+	}
 	if err == nil {
 		return msg, nil
 	}

@@ -145,7 +145,7 @@ func (c *conn) startup() (StartupParams, bool) {
 		msg, hdr, err := readStartupPacket(c.nc)
 		if errors.Is(err, errDirectTLS) {
 			if c.srv.tlsCfg == nil || c.encrypted {
-				c.log.Debug("wire: direct TLS connection refused: TLS is not enabled")
+				c.log.Debug("wire: direct TLS handshake refused", "tls_enabled", c.srv.tlsCfg != nil, "already_encrypted", c.encrypted)
 				return StartupParams{}, false
 			}
 			if err := c.upgradeTLS(&prefixConn{Conn: c.nc, prefix: hdr}, true); err != nil {
