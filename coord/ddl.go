@@ -32,6 +32,15 @@ type catalogRecord struct {
 	Desc   *repr.RelationDesc `json:"desc,omitempty"`
 	Name   string             `json:"name,omitempty"`
 	Schema string             `json:"schema,omitempty"`
+	// Owner is the owner of what a create or schema record makes (0 in
+	// records written before roles existed: the bootstrap superuser),
+	// and the new owner in an owner record.
+	Owner uint32 `json:"owner,omitempty"`
+	// Roles is the whole new state of each role a roles record changes.
+	Roles []roleRecord `json:"roles,omitempty"`
+	// ACL is the whole new ACL of the item (ID) or schema (Schema) of an
+	// acl record.
+	ACL []aclItem `json:"acl,omitempty"`
 }
 
 // creating carries the id a replayed CREATE must reuse.
@@ -55,6 +64,9 @@ type creating struct {
 func (c *Coordinator) persistLocked(ctx context.Context, rec catalogRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if rec.Op == "create" || rec.Op == "schema" {
+		rec.Owner = c.cat.owner()
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -100,6 +112,9 @@ func (c *Coordinator) resolveNewName(n sql.PartialName, searchPath []string) (st
 	}
 	if sc.system {
 		return "", "", pgcode.New(pgcode.InsufficientPrivilege, "cannot create objects in system schema %q", schema)
+	}
+	if err := c.checkCreateLocked(schema); err != nil {
+		return "", "", err
 	}
 	return schema, n.Item, nil
 }
@@ -213,6 +228,9 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 		case p.IfNotExists:
 			return c.noticeSkip(kind.String(), name)
 		case p.OrReplace && old.Kind == kind:
+			if err := c.checkOwnerLocked(itemTarget(old)); err != nil {
+				return err
+			}
 			if len(old.rdeps) > 0 {
 				return pgcode.New(pgcode.DependentObjectsStillExist, "cannot replace %s %q because other objects depend on it", kind, name)
 			}
@@ -229,6 +247,10 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 		default:
 			return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
 		}
+	}
+	// The view's owner reads its inputs for whoever reads the view.
+	if err := c.checkReadLocked(p.Query.DependsOn); err != nil {
+		return err
 	}
 	id, oid := c.newIDLocked()
 	it := &item{
@@ -286,6 +308,9 @@ func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, p
 	on := c.cat.items[p.On.ID]
 	if on == nil {
 		return pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", p.On.Name.Item)
+	}
+	if err := c.checkOwnerLocked(itemTarget(on)); err != nil {
+		return err
 	}
 	schema := on.Name.Schema
 	name := p.Name
@@ -382,12 +407,15 @@ func (c *Coordinator) createSchema(ctx context.Context, p *sql.CreateSchemaPlan,
 		}
 		return pgcode.New(pgcode.DuplicateSchema, "schema %q already exists", p.Name)
 	}
+	if err := c.checkCreateSchemaLocked(); err != nil {
+		return err
+	}
 	if persist {
 		if err := c.persistLocked(ctx, catalogRecord{Op: "schema", Name: p.Name}); err != nil {
 			return err
 		}
 	}
-	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner()}
 	c.cat.version++
 	c.cat.nextOID++
 	return nil
@@ -455,6 +483,9 @@ func (c *Coordinator) drop(ctx context.Context, s *session, p *sql.DropPlan) err
 		if it.Kind.String() != p.Kind {
 			return pgcode.New(pgcode.WrongObjectType, "%q is not a %s", it.Name.Item, p.Kind).
 				WithHint("Use DROP %s to remove a %s.", strings.ToUpper(it.Kind.String()), it.Kind)
+		}
+		if err := c.checkOwnerLocked(itemTarget(it)); err != nil {
+			return err
 		}
 		roots = append(roots, it.ID)
 	}
@@ -546,6 +577,9 @@ func (c *Coordinator) dropSchemas(ctx context.Context, p *sql.DropPlan) error {
 		if sc.system || sc.name == "public" {
 			return pgcode.New(pgcode.InsufficientPrivilege, "cannot drop schema %q", sc.name)
 		}
+		if err := c.checkOwnerLocked(schemaTarget(sc)); err != nil {
+			return err
+		}
 		if len(sc.items) > 0 && !p.Cascade {
 			return pgcode.New(pgcode.DependentObjectsStillExist, "cannot drop schema %s because other objects depend on it", sc.name).
 				WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
@@ -594,6 +628,9 @@ func (c *Coordinator) rename(ctx context.Context, p *sql.AlterRenamePlan, persis
 	if p.Kind != "" && p.Kind != it.Kind.String() {
 		return pgcode.New(pgcode.WrongObjectType, "%q is not a %s", it.Name.Item, p.Kind)
 	}
+	if err := c.checkOwnerLocked(itemTarget(it)); err != nil {
+		return err
+	}
 	if _, ok := c.exists(it.Name.Schema, p.NewName); ok {
 		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", p.NewName)
 	}
@@ -629,13 +666,26 @@ func (c *Coordinator) replay(ctx context.Context, st storage.State) error {
 		}
 	}
 	c.replaying = nil
+	c.cat.ddlOwner = 0
 	return nil
 }
 
 func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st storage.State) error {
+	c.cat.ddlOwner = rec.Owner
 	switch rec.Op {
+	case "roles":
+		for _, r := range rec.Roles {
+			c.cat.putRoleLocked(r)
+		}
+		return nil
+	case "drop_role":
+		c.cat.dropRoleLocked(rec.OID)
+		return nil
+	case "acl", "owner":
+		c.replayPrivilegeRecord(rec)
+		return nil
 	case "schema":
-		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner()}
 		c.cat.version++
 		c.cat.nextOID++
 		return nil

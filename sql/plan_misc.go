@@ -154,6 +154,9 @@ func (*DeallocatePlan) isPlan()    {}
 
 func planPG(scx *StatementContext, s *parse.PG, params []repr.Datum) (Plan, error) {
 	n := s.Raw.Stmt
+	if p, ok, err := planRoleStmt(scx, n); ok {
+		return p, err
+	}
 	switch x := n.Node.(type) {
 	case *pg_query.Node_SelectStmt:
 		q := newQctx(scx, s.Span)

@@ -18,6 +18,7 @@ import (
 	_ "net/http/pprof" // served on --http-listen only
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -43,6 +44,8 @@ type config struct {
 	httpListen    string
 	maxQueryMem   string
 	compactLog    string
+	// superuserPasswordFile holds the bootstrap superuser's password.
+	superuserPasswordFile string
 }
 
 func main() {
@@ -59,6 +62,7 @@ func main() {
 	flag.StringVar(&cfg.httpListen, "http-listen", "", "HTTP listen address `host:port` for /debug/pprof (empty: off)")
 	flag.StringVar(&cfg.maxQueryMem, "max-query-memory", "", "memory one query may hold (sorts, transient dataflows) before it fails with 53200, e.g. 2GB, 512MB (default: a quarter of the machine's memory)")
 	flag.StringVar(&cfg.compactLog, "compact-log-bytes", "", "log size past which the table log is compacted into Arrow snapshot files, e.g. 64MB (default 64MB)")
+	flag.StringVar(&cfg.superuserPasswordFile, "superuser-password-file", "", "file holding the password of the bootstrap superuser viewd, read on a new data directory only (default: env VIEWD_SUPERUSER_PASSWORD; neither: no password)")
 	flag.Parse()
 
 	if err := run(cfg); err != nil {
@@ -99,15 +103,25 @@ func run(cfg config) error {
 	if err != nil {
 		return fmt.Errorf("--compact-log-bytes: %w", err)
 	}
+	password, err := superuserPassword(cfg.superuserPasswordFile)
+	if err != nil {
+		return err
+	}
+	osUser := ""
+	if u, err := user.Current(); err == nil {
+		osUser = u.Username
+	}
 	c, err := coord.Open(ctx, coord.Config{
-		DataDir:         cfg.dataDir,
-		Workers:         cfg.workers,
-		Logger:          logger,
-		KafkaBrokers:    brokers,
-		TickInterval:    cfg.tickInterval,
-		RetainHistory:   cfg.retainHistory,
-		MaxQueryMemory:  maxMem,
-		CompactLogBytes: compactLog,
+		SuperuserPassword: password,
+		OSUser:            osUser,
+		DataDir:           cfg.dataDir,
+		Workers:           cfg.workers,
+		Logger:            logger,
+		KafkaBrokers:      brokers,
+		TickInterval:      cfg.tickInterval,
+		RetainHistory:     cfg.retainHistory,
+		MaxQueryMemory:    maxMem,
+		CompactLogBytes:   compactLog,
 	})
 	if err != nil {
 		return err
@@ -176,4 +190,18 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q (want e.g. 512MB or 2GB)", s)
 	}
 	return int64(v * mult), nil
+}
+
+// superuserPassword returns the bootstrap superuser's password: the
+// file's contents (without a final newline) when a file is named,
+// otherwise $VIEWD_SUPERUSER_PASSWORD ("" for none).
+func superuserPassword(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("VIEWD_SUPERUSER_PASSWORD"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--superuser-password-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
