@@ -106,7 +106,7 @@ func newCatalog() *catalog {
 	// As in PostgreSQL 15: everyone may use public, only its owner (and
 	// whoever is granted CREATE) may create in it.
 	c.schemas["public"] = &schema{name: "public", oid: 2200, items: map[string]plan.GlobalID{}, owner: bootstrapRoleOID,
-		acl: []aclItem{{Grantee: bootstrapRoleOID, Grantor: bootstrapRoleOID, Privs: privUsage | privCreate, Grant: privUsage | privCreate},
+		acl: []aclItem{{Grantee: bootstrapRoleOID, Grantor: bootstrapRoleOID, Privs: privUsage | privCreate},
 			{Grantee: publicRoleOID, Grantor: bootstrapRoleOID, Privs: privUsage}}}
 	for _, r := range builtinRoles() {
 		c.roles[r.OID] = r

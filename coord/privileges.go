@@ -507,7 +507,8 @@ func (c *Coordinator) grant(ctx context.Context, s *session, p *sql.GrantPlan) e
 		// the actor, for the privileges it may grant.
 		grantor := t.owner()
 		if !c.cat.hasPrivsOfRole(actor, t.owner()) {
-			_, grantable := c.cat.held(actor, t)
+			var grantable aclMode
+			grantor, grantable = c.cat.bestGrantor(actor, t, want)
 			if grantable&want == 0 {
 				return pgcode.New(pgcode.InsufficientPrivilege, "permission denied for %s %s", t.kind, t.name)
 			}
@@ -520,12 +521,12 @@ func (c *Coordinator) grant(ctx context.Context, s *session, p *sql.GrantPlan) e
 					Message: fmt.Sprintf("not all privileges were %s for %q", verb, t.name)})
 			}
 			want &= grantable
-			grantor = actor.OID
 		}
 		acl := cloneACL(t.acl())
 		if acl == nil {
-			all := kindPrivileges(t.kind)
-			acl = []aclItem{{Grantee: t.owner(), Grantor: t.owner(), Privs: all, Grant: all}}
+			// The owner's entry, as PostgreSQL's acldefault writes it: its
+			// grant options are implicit.
+			acl = []aclItem{{Grantee: t.owner(), Grantor: t.owner(), Privs: kindPrivileges(t.kind)}}
 		}
 		for _, g := range grantees {
 			if p.Grant {
@@ -569,6 +570,49 @@ func (c *Coordinator) setACLLocked(ctx context.Context, t aclTarget, acl []aclIt
 	t.setACL(acl)
 	c.cat.version++
 	return nil
+}
+
+// bestGrantor chooses, as PostgreSQL's select_best_grantor does, the
+// role a non-owner grants as: among r and the roles whose privileges it
+// has, the one holding the grant option on the most of want (r itself on
+// a tie); it returns that role and the privileges it may grant.
+func (cat *catalog) bestGrantor(r *role, t aclTarget, want aclMode) (uint32, aclMode) {
+	if r == nil {
+		return 0, 0
+	}
+	roles := cat.memberOf(r, true)
+	count := func(m aclMode) int {
+		n := 0
+		for _, p := range privileges {
+			if m&p.mode != 0 {
+				n++
+			}
+		}
+		return n
+	}
+	best, bestMode := r.OID, aclMode(0)
+	for _, a := range t.acl() {
+		if a.Grantee == r.OID {
+			bestMode |= a.Grant & want
+		}
+	}
+	oids := make([]uint32, 0, len(roles))
+	for oid := range roles {
+		oids = append(oids, oid)
+	}
+	sort.Slice(oids, func(i, j int) bool { return oids[i] < oids[j] })
+	for _, oid := range oids {
+		var m aclMode
+		for _, a := range t.acl() {
+			if a.Grantee == oid {
+				m |= a.Grant & want
+			}
+		}
+		if count(m) > count(bestMode) {
+			best, bestMode = oid, m
+		}
+	}
+	return best, bestMode
 }
 
 func (t aclTarget) setACL(acl []aclItem) {
@@ -958,7 +1002,7 @@ func tableGrantRows(c *Coordinator) [][]repr.Datum {
 		all := kindPrivileges(it.Kind.String())
 		acl := it.acl
 		if acl == nil {
-			acl = []aclItem{{Grantee: it.owner, Grantor: it.owner, Privs: all, Grant: all}}
+			acl = []aclItem{{Grantee: it.owner, Grantor: it.owner, Privs: all}}
 		}
 		for _, a := range acl {
 			grantee := c.cat.roleName(a.Grantee)
@@ -968,7 +1012,7 @@ func tableGrantRows(c *Coordinator) [][]repr.Datum {
 			for _, p := range privileges {
 				if a.Privs&p.mode != 0 {
 					out = append(out, []repr.Datum{text(c.cat.roleName(a.Grantor)), text(grantee), text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item),
-						text(p.name), yesNo(a.Grant&p.mode != 0), text("NO")})
+						text(p.name), yesNo(a.Grant&p.mode != 0 || a.Grantee == it.owner), text("NO")})
 				}
 			}
 		}

@@ -269,7 +269,7 @@ func validRoleName(name string) error {
 	switch {
 	case name == "":
 		return pgcode.New(pgcode.InvalidName, "zero-length role name")
-	case name == sql.PublicRole || name == "none":
+	case name == sql.PublicRole || name == "none" || name == "current_user" || name == "session_user" || name == "current_role":
 		return pgcode.New(pgcode.ReservedName, "role name %q is reserved", name)
 	case strings.HasPrefix(name, "pg_"):
 		return pgcode.New(pgcode.ReservedName, "role name %q is reserved", name).
