@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/wire"
 )
 
@@ -447,5 +448,46 @@ func TestVerifierFormat(t *testing.T) {
 	}
 	if _, err := passwordVerifier("md5" + strings.Repeat("a", 32)); pgcode.Of(err) != pgcode.FeatureNotSupported {
 		t.Errorf("an MD5 hash: %v", err)
+	}
+}
+
+// TestCachedLookupPrivileges: a prepared point read answered from its
+// cached lookup plan is checked like any read, for the role running it
+// now and the grants of now.
+func TestCachedLookupPrivileges(t *testing.T) {
+	c := openTest(t, Config{})
+	su := newTestSession(t, c)
+	su.exec("CREATE ROLE alice LOGIN", "CREATE TABLE kv (k int PRIMARY KEY, v int)", "INSERT INTO kv VALUES (1, 10)",
+		"GRANT SELECT ON kv TO alice")
+	a := userSession(t, c, "alice")
+	ctx := context.Background()
+	st, err := a.s.Prepare(ctx, "SELECT v FROM kv WHERE k = $1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() error {
+		_, _, err := a.runPrepared(ctx, st, []repr.Datum{repr.Int4Datum(1)})
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		if err := read(); err != nil {
+			t.Fatalf("read %d as alice: %v", i, err)
+		}
+	}
+	if tmpl := st.(*statement).template; tmpl == nil || tmpl.none {
+		t.Fatal("the point read was not cached as a lookup")
+	}
+	su.exec("REVOKE SELECT ON kv FROM alice")
+	if err := read(); errCode(err) != string(pgcode.InsufficientPrivilege) {
+		t.Fatalf("after REVOKE: %v", err)
+	}
+	su.exec("GRANT SELECT ON kv TO alice")
+	if err := read(); err != nil {
+		t.Fatalf("after GRANT: %v", err)
+	}
+	su.exec("CREATE ROLE nobody", "GRANT nobody TO alice")
+	a.exec("SET ROLE nobody")
+	if err := read(); errCode(err) != string(pgcode.InsufficientPrivilege) {
+		t.Fatalf("after SET ROLE: %v", err)
 	}
 }
