@@ -491,3 +491,27 @@ func TestCachedLookupPrivileges(t *testing.T) {
 		t.Fatalf("after SET ROLE: %v", err)
 	}
 }
+
+// TestRolesSurviveCompaction: roles, owners and grants are catalog
+// records, which a compaction of the log writes back.
+func TestRolesSurviveCompaction(t *testing.T) {
+	cfg := Config{DataDir: t.TempDir(), CompactLogBytes: 1}
+	c := openTest(t, cfg)
+	su := newTestSession(t, c)
+	su.exec("CREATE ROLE alice LOGIN PASSWORD 'pw'", "CREATE ROLE g", "GRANT g TO alice", "GRANT CREATE ON SCHEMA public TO alice")
+	a := userSession(t, c, "alice")
+	a.exec("CREATE TABLE t (x int)", "GRANT SELECT ON t TO g", "INSERT INTO t VALUES (1)")
+	before, _ := c.LoginRole("alice")
+	waitCompacted(t, c)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = openTest(t, cfg)
+	if after, _ := c.LoginRole("alice"); after != before {
+		t.Fatalf("alice after compaction and restart %+v, before %+v", after, before)
+	}
+	su = newTestSession(t, c)
+	su.want("SELECT tableowner, relacl::text FROM pg_tables JOIN pg_class ON relname = tablename WHERE tablename = 't'", "alice {alice=arwd/alice,g=r/alice}")
+	su.want("SELECT nspacl::text FROM pg_namespace WHERE nspname = 'public'", "{viewd=UC/viewd,=U/viewd,alice=C/viewd}")
+	su.want("SELECT pg_has_role('alice', 'g', 'USAGE')", "t")
+}
