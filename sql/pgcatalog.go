@@ -99,6 +99,64 @@ func currentUserForm(t string) string {
 	return t
 }
 
+// sessionViews are the information_schema views whose rows depend on
+// who asks (PostgreSQL's definitions, over the coordinator's lists of
+// grants and memberships): planned in place, as a subquery, where they
+// are named, so that current_user is the asker's.
+var sessionViews = map[string]string{
+	"enabled_roles": `SELECT __m.role_name FROM mz_internal.mz_role_members __m WHERE __m.member_name = current_user AND __m.usage`,
+	"applicable_roles": `SELECT __a.rolname AS grantee, __b.rolname AS role_name, CASE WHEN __am.admin_option THEN 'YES' ELSE 'NO' END AS is_grantable
+		FROM pg_catalog.pg_auth_members __am JOIN pg_catalog.pg_roles __a ON __am.member = __a.oid JOIN pg_catalog.pg_roles __b ON __am.roleid = __b.oid
+		WHERE pg_has_role(__a.oid, 'USAGE')`,
+	"table_privileges": `SELECT * FROM mz_internal.mz_table_grants __g
+		WHERE __g.grantee = 'PUBLIC' OR pg_has_role(__g.grantor, 'USAGE') OR pg_has_role(__g.grantee, 'USAGE')`,
+	"role_table_grants": `SELECT * FROM mz_internal.mz_table_grants __g WHERE __g.grantor IN
+		(SELECT __m.role_name FROM mz_internal.mz_role_members __m WHERE __m.member_name = current_user AND __m.usage)
+		OR __g.grantee IN (SELECT __m.role_name FROM mz_internal.mz_role_members __m WHERE __m.member_name = current_user AND __m.usage)`,
+}
+
+// sessionView returns the definition of the session view rv names, if it
+// does: information_schema.name, or name with information_schema in the
+// search path.
+func (q *qctx) sessionView(rv *pg_query.RangeVar) (string, bool) {
+	text, ok := sessionViews[rv.Relname]
+	if !ok || rv.Catalogname != "" && rv.Catalogname != q.scx.Catalog.DefaultDatabase() {
+		return "", false
+	}
+	if rv.Schemaname == "information_schema" {
+		return text, true
+	}
+	if rv.Schemaname != "" {
+		return "", false
+	}
+	for _, s := range q.scx.SearchPath() {
+		if s == "information_schema" {
+			return text, true
+		}
+		if q.scx.Catalog.ResolveSchema("", s) {
+			if _, err := q.scx.Catalog.ResolveItem(PartialName{Schema: s, Item: rv.Relname}, nil); err == nil {
+				return "", false
+			}
+		}
+	}
+	return "", false
+}
+
+// planSessionView plans a session view's definition as a FROM item.
+func (q *qctx) planSessionView(outer *scope, text, alias string, colAliases []*pg_query.Node) (HRel, []scopeCol, error) {
+	res, err := pg_query.Parse(text)
+	if err != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
+		return nil, nil, pgcode.New(pgcode.InternalError, "sql: session view %q: %v", alias, err)
+	}
+	r, err := q.planQuery(outer, res.Stmts[0].Stmt.GetSelectStmt(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	rel := r.applyFinishing()
+	cols, err := aliasCols(alias, r.names, rel.Cols(), colAliases)
+	return rel, cols, err
+}
+
 // jsonAliases call the jsonb functions for their json forms: viewd's json
 // type is jsonb.
 var jsonAliases = map[string]string{
