@@ -410,6 +410,18 @@ func (c *Coordinator) createSchema(ctx context.Context, p *sql.CreateSchemaPlan,
 	if err := c.checkCreateSchemaLocked(); err != nil {
 		return err
 	}
+	if p.Owner != "" && c.replaying == nil {
+		// AUTHORIZATION: a role the creator may SET ROLE to owns it.
+		owner := c.cat.roleByName(p.Owner)
+		if owner == nil {
+			return pgcode.New(pgcode.UndefinedObject, "role %q does not exist", p.Owner)
+		}
+		if r, check := c.ddlActorLocked(); check && !c.cat.isMemberOf(r, owner.OID) {
+			return pgcode.New(pgcode.InsufficientPrivilege, "must be able to SET ROLE %q", owner.Name)
+		}
+		defer func(prev uint32) { c.cat.ddlOwner = prev }(c.cat.ddlOwner)
+		c.cat.ddlOwner = owner.OID
+	}
 	if persist {
 		if err := c.persistLocked(ctx, catalogRecord{Op: "schema", Name: p.Name}); err != nil {
 			return err

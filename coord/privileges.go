@@ -312,8 +312,12 @@ func (s *session) authorizeLocked(p sql.Plan) error {
 		}
 		return s.authorizeSubscribe(r, p.Subscribe)
 	case *sql.ExplainPlan:
+		// The explained statement's checks, and reading its query (a
+		// CREATE MATERIALIZED VIEW's is checked only when it runs).
 		if p.Inner != nil {
-			return s.authorizeLocked(p.Inner)
+			if err := s.authorizeLocked(p.Inner); err != nil {
+				return err
+			}
 		}
 		if p.Query != nil {
 			return cat.requireRead(r, p.Query.DependsOn)

@@ -542,3 +542,45 @@ func BenchmarkPointReadAsRole(b *testing.B) {
 		})
 	}
 }
+
+// TestGrantForms covers the other forms of GRANT and of role creation.
+func TestGrantForms(t *testing.T) {
+	c := openTest(t, Config{})
+	su := newTestSession(t, c)
+	su.exec("CREATE ROLE team", "CREATE ROLE alice LOGIN IN ROLE team", "CREATE ROLE lead LOGIN", "CREATE ROLE grp ROLE alice ADMIN lead",
+		"GRANT team TO lead WITH ADMIN OPTION",
+		"CREATE SCHEMA AUTHORIZATION team", "CREATE SCHEMA s AUTHORIZATION alice",
+		"CREATE TABLE team.a (x int)", "CREATE TABLE team.b (x int)", "CREATE VIEW team.c AS SELECT * FROM team.a")
+	su.want("SELECT string_agg(nspname || ':' || pg_get_userbyid(nspowner), ',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN ('team', 's')", "s:alice,team:team")
+	// alice is a member of team (IN ROLE) and of grp (ROLE); lead of grp
+	// with ADMIN OPTION (ADMIN).
+	su.want("SELECT pg_has_role('alice', 'team', 'MEMBER'), pg_has_role('alice', 'grp', 'MEMBER'), pg_has_role('grp', 'alice', 'MEMBER')", "t t f")
+	su.want("SELECT admin_option FROM pg_auth_members WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = 'grp') AND member = (SELECT oid FROM pg_roles WHERE rolname = 'lead')", "t")
+	lead := userSession(t, c, "lead")
+	// ADMIN OPTION lets lead grant team and grp, not alice.
+	su.exec("CREATE ROLE bob LOGIN")
+	lead.exec("GRANT team TO bob", "GRANT grp TO bob", "REVOKE grp FROM bob")
+	lead.fails("GRANT alice TO bob", pgcode.InsufficientPrivilege)
+
+	// ON ALL TABLES IN SCHEMA covers tables and views; USAGE on the schema
+	// is still needed.
+	su.exec("GRANT SELECT ON ALL TABLES IN SCHEMA team TO bob")
+	b := userSession(t, c, "bob")
+	su.exec("REVOKE team FROM bob")
+	b.fails("SELECT * FROM team.c", pgcode.InsufficientPrivilege) // no USAGE on team
+	su.exec("GRANT USAGE ON SCHEMA team TO bob")
+	b.exec("SELECT * FROM team.a", "SELECT * FROM team.b", "SELECT * FROM team.c")
+	b.fails("INSERT INTO team.a VALUES (1)", pgcode.InsufficientPrivilege)
+	// EXPLAIN is checked like the statement it explains.
+	b.exec("EXPLAIN SELECT * FROM team.a")
+	su.exec("REVOKE ALL ON ALL TABLES IN SCHEMA team FROM bob")
+	b.fails("EXPLAIN SELECT * FROM team.a", pgcode.InsufficientPrivilege)
+	b.fails("EXPLAIN CREATE MATERIALIZED VIEW m AS SELECT * FROM team.a", pgcode.InsufficientPrivilege)
+	// CREATE SCHEMA AUTHORIZATION needs to be able to become the owner.
+	su.exec("ALTER ROLE bob CREATEDB")
+	b.fails("CREATE SCHEMA x AUTHORIZATION alice", pgcode.InsufficientPrivilege)
+	b.exec("CREATE SCHEMA AUTHORIZATION bob")
+	c = reopen(t, c)
+	su = newTestSession(t, c)
+	su.want("SELECT string_agg(nspname || ':' || pg_get_userbyid(nspowner), ',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN ('team', 's', 'bob')", "bob:bob,s:alice,team:team")
+}
