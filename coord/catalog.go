@@ -77,6 +77,8 @@ type catalog struct {
 	version uint64
 	// roles are the roles by OID.
 	roles map[uint32]*role
+	// defaultACLs are ALTER DEFAULT PRIVILEGES' entries.
+	defaultACLs []*defaultACL
 	// ddlOwner is the role that items and schemas created now are owned
 	// by: the current role of the session whose DDL runs, or the replayed
 	// record's owner; 0 means the bootstrap superuser.
@@ -144,6 +146,7 @@ func (c *catalog) insert(it *item) error {
 	c.version++
 	if it.owner == 0 {
 		it.owner = c.owner()
+		it.acl = maskACL(c.initialACL(it.owner, it.Name.Schema, defaultKind(it.Kind)), kindPrivileges(it.Kind.String()))
 	}
 	if it.rdeps == nil {
 		it.rdeps = map[plan.GlobalID]bool{}

@@ -41,6 +41,8 @@ type catalogRecord struct {
 	// ACL is the whole new ACL of the item (ID) or schema (Schema) of an
 	// acl record.
 	ACL []aclItem `json:"acl,omitempty"`
+	// Default is a default_acl record's whole new entry.
+	Default *defaultACL `json:"default,omitempty"`
 }
 
 // creating carries the id a replayed CREATE must reuse.
@@ -427,7 +429,8 @@ func (c *Coordinator) createSchema(ctx context.Context, p *sql.CreateSchemaPlan,
 			return err
 		}
 	}
-	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner()}
+	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner(),
+		acl: c.cat.initialACL(c.cat.owner(), "", "schema")}
 	c.cat.version++
 	c.cat.nextOID++
 	return nil
@@ -696,8 +699,14 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 	case "acl", "owner":
 		c.replayPrivilegeRecord(rec)
 		return nil
+	case "default_acl":
+		if rec.Default != nil {
+			c.cat.putDefaultACL(*rec.Default)
+		}
+		return nil
 	case "schema":
-		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner()}
+		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner(),
+			acl: c.cat.initialACL(c.cat.owner(), "", "schema")}
 		c.cat.version++
 		c.cat.nextOID++
 		return nil

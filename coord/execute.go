@@ -171,6 +171,8 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 		return s.ddl(ctx, "ALTER "+strings.ToUpper(p.Kind), func() error { return c.alterOwner(ctx, s, p) })
 	case *sql.ReassignOwnedPlan:
 		return s.ddl(ctx, "REASSIGN OWNED", func() error { return c.reassignOwned(ctx, s, p) })
+	case *sql.AlterDefaultPrivilegesPlan:
+		return s.ddl(ctx, "ALTER DEFAULT PRIVILEGES", func() error { return c.alterDefaultPrivileges(ctx, s, p) })
 	case *sql.DropOwnedPlan:
 		return s.ddl(ctx, "DROP OWNED", func() error { return c.dropOwned(ctx, s, p) })
 	case *sql.InsertPlan:
@@ -308,6 +310,8 @@ func writeKind(p sql.Plan) string {
 		return "ALTER " + strings.ToUpper(p.Kind)
 	case *sql.ReassignOwnedPlan:
 		return "REASSIGN OWNED"
+	case *sql.AlterDefaultPrivilegesPlan:
+		return "ALTER DEFAULT PRIVILEGES"
 	case *sql.DropOwnedPlan:
 		return "DROP OWNED"
 	}

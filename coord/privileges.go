@@ -482,20 +482,29 @@ func parsePrivileges(names []string, kind string) (aclMode, error) {
 	return m, nil
 }
 
+// granteeOIDs resolves grantees (PUBLIC to publicRoleOID).
+func (cat *catalog) granteeOIDs(names []string) ([]uint32, error) {
+	var out []uint32
+	for _, n := range names {
+		if n == sql.PublicRole {
+			out = append(out, publicRoleOID)
+			continue
+		}
+		r := cat.roleByName(n)
+		if r == nil {
+			return nil, pgcode.New(pgcode.UndefinedObject, "role %q does not exist", n)
+		}
+		out = append(out, r.OID)
+	}
+	return out, nil
+}
+
 // grant runs GRANT and REVOKE of privileges on objects.
 func (c *Coordinator) grant(ctx context.Context, s *session, p *sql.GrantPlan) error {
 	actor := s.actorLocked()
-	var grantees []uint32
-	for _, g := range p.Grantees {
-		if g == sql.PublicRole {
-			grantees = append(grantees, publicRoleOID)
-			continue
-		}
-		r := c.cat.roleByName(g)
-		if r == nil {
-			return pgcode.New(pgcode.UndefinedObject, "role %q does not exist", g)
-		}
-		grantees = append(grantees, r.OID)
+	grantees, err := c.cat.granteeOIDs(p.Grantees)
+	if err != nil {
+		return err
 	}
 	targets, err := c.grantTargetsLocked(p)
 	if err != nil {
@@ -893,6 +902,9 @@ func (c *Coordinator) dropOwned(ctx context.Context, s *session, p *sql.DropOwne
 			return err
 		}
 	}
+	if err := c.dropDefaultACLsLocked(ctx, roles); err != nil {
+		return err
+	}
 	if err := c.dropItemsLocked(ctx, items, true); err != nil {
 		return err
 	}
@@ -953,7 +965,7 @@ func (cat *catalog) roleDependencies(oid uint32) []string {
 			out = append(out, "privileges for schema "+sc.name)
 		}
 	}
-	return out
+	return append(out, cat.defaultACLDependencies(oid)...)
 }
 
 func aclMentions(acl []aclItem, oid uint32) bool {
@@ -988,6 +1000,7 @@ func privilegeDefs() []builtinDef {
 	grants := cols("grantor text, grantee text, table_catalog text, table_schema text, table_name text, privilege_type text, is_grantable text, with_hierarchy text")
 	return []builtinDef{
 		grants.def("mz_internal", "mz_table_grants", tableGrantRows),
+		cols("oid oid, defaclrole oid, defaclnamespace oid, defaclobjtype text, defaclacl text[]").def("pg_catalog", "pg_default_acl", pgDefaultACLRows),
 		cols("role_oid oid, role_name text, object_oid oid, schema_name text, object_name text, qualified_name text, object_kind text, privilege text").
 			def("mz_internal", "mz_object_privileges", objectPrivilegeRows),
 		cols("member_oid oid, member_name text, role_oid oid, role_name text, usage bool").def("mz_internal", "mz_role_members", roleMemberRows),

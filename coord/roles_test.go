@@ -584,3 +584,37 @@ func TestGrantForms(t *testing.T) {
 	su = newTestSession(t, c)
 	su.want("SELECT string_agg(nspname || ':' || pg_get_userbyid(nspowner), ',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN ('team', 's', 'bob')", "bob:bob,s:alice,team:team")
 }
+
+func TestDefaultPrivileges(t *testing.T) {
+	c := openTest(t, Config{})
+	su := newTestSession(t, c)
+	su.exec("CREATE ROLE alice LOGIN CREATEDB", "CREATE ROLE bob LOGIN", "CREATE ROLE carol LOGIN", "GRANT CREATE ON SCHEMA public TO alice")
+	a := userSession(t, c, "alice")
+	a.exec("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO bob",
+		"CREATE SCHEMA s", "ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT INSERT ON TABLES TO carol",
+		"ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO PUBLIC")
+	a.fails("ALTER DEFAULT PRIVILEGES FOR ROLE bob GRANT SELECT ON TABLES TO alice", pgcode.InsufficientPrivilege)
+	a.fails("ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT USAGE ON SCHEMAS TO bob", pgcode.InvalidGrantOperation)
+	a.exec("CREATE TABLE t (x int)", "CREATE VIEW v AS SELECT * FROM t", "CREATE TABLE s.u (x int)", "CREATE SCHEMA s2")
+	su.want("SELECT string_agg(relname || ':' || coalesce(relacl::text, '-'), ' ' ORDER BY relname) FROM pg_class WHERE relname IN ('t', 'v', 'u')",
+		"t:{alice=arwd/alice,bob=r/alice} u:{alice=arwd/alice,bob=r/alice,carol=a/alice} v:{alice=r/alice,bob=r/alice}")
+	su.want("SELECT nspacl::text FROM pg_namespace WHERE nspname = 's2'", "{alice=UC/alice,=U/alice}")
+	su.want("SELECT count(*) FROM pg_default_acl", "3")
+	// Objects of others, and those made before, are not affected.
+	su.exec("CREATE TABLE other (x int)")
+	su.want("SELECT relacl IS NULL FROM pg_class WHERE relname = 'other'", "t")
+	userSession(t, c, "bob").want("SELECT count(*) FROM t", "0")
+	e := su.fails("DROP ROLE bob", pgcode.DependentObjectsStillExist)
+	if !strings.Contains(e.Detail, "privileges for default privileges on new relations belonging to role alice") {
+		t.Fatalf("detail: %s", e.Detail)
+	}
+	// Durable, and revocable.
+	c = reopen(t, c)
+	a = userSession(t, c, "alice")
+	a.exec("ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM bob", "CREATE TABLE t2 (x int)")
+	su = newTestSession(t, c)
+	su.want("SELECT relacl IS NULL FROM pg_class WHERE relname = 't2'", "t")
+	su.want("SELECT count(*) FROM pg_default_acl", "2")
+	su.exec("DROP OWNED BY alice CASCADE")
+	su.want("SELECT count(*) FROM pg_default_acl", "0")
+}

@@ -107,15 +107,27 @@ type DropOwnedPlan struct {
 	Cascade bool
 }
 
-func (*CreateRolePlan) isPlan()    {}
-func (*AlterRolePlan) isPlan()     {}
-func (*DropRolePlan) isPlan()      {}
-func (*RenameRolePlan) isPlan()    {}
-func (*GrantRolePlan) isPlan()     {}
-func (*GrantPlan) isPlan()         {}
-func (*AlterOwnerPlan) isPlan()    {}
-func (*ReassignOwnedPlan) isPlan() {}
-func (*DropOwnedPlan) isPlan()     {}
+// AlterDefaultPrivilegesPlan is ALTER DEFAULT PRIVILEGES [FOR ROLE
+// roles] [IN SCHEMA schemas] GRANT | REVOKE ... ON TABLES | SCHEMAS:
+// Grant's Kind is "table" or "schema" and its Objects are empty.
+type AlterDefaultPrivilegesPlan struct {
+	// Roles are FOR ROLE's (nil: the current role); Schemas IN SCHEMA's
+	// (nil: any schema).
+	Roles   []string
+	Schemas []string
+	Grant   *GrantPlan
+}
+
+func (*AlterDefaultPrivilegesPlan) isPlan() {}
+func (*CreateRolePlan) isPlan()             {}
+func (*AlterRolePlan) isPlan()              {}
+func (*DropRolePlan) isPlan()               {}
+func (*RenameRolePlan) isPlan()             {}
+func (*GrantRolePlan) isPlan()              {}
+func (*GrantPlan) isPlan()                  {}
+func (*AlterOwnerPlan) isPlan()             {}
+func (*ReassignOwnedPlan) isPlan()          {}
+func (*DropOwnedPlan) isPlan()              {}
 
 // CurrentUser is the session's current role: SET ROLE's, else the
 // session user.
@@ -271,8 +283,42 @@ func planRoleStmt(scx *StatementContext, n *pg_query.Node) (Plan, bool, error) {
 		}
 		return p, true, nil
 	case *pg_query.Node_GrantStmt:
+		if x.GrantStmt.Targtype == pg_query.GrantTargetType_ACL_TARGET_DEFAULTS {
+			return nil, true, pgcode.New(pgcode.SyntaxError, "GRANT ... ON TABLES needs ALTER DEFAULT PRIVILEGES")
+		}
 		p, err := planGrant(scx, x.GrantStmt)
-		return p, true, err
+		if err != nil {
+			return nil, true, err
+		}
+		return p, true, nil
+	case *pg_query.Node_AlterDefaultPrivilegesStmt:
+		a := x.AlterDefaultPrivilegesStmt
+		p := &AlterDefaultPrivilegesPlan{}
+		for _, o := range a.Options {
+			de := o.GetDefElem()
+			if de == nil {
+				continue
+			}
+			items := de.Arg.GetList().GetItems()
+			switch de.Defname {
+			case "roles":
+				names, err := roleSpecNames(scx, items)
+				if err != nil {
+					return nil, true, err
+				}
+				p.Roles = names
+			case "schemas":
+				for _, it := range items {
+					p.Schemas = append(p.Schemas, it.GetString_().GetSval())
+				}
+			}
+		}
+		g, err := planGrant(scx, a.Action)
+		if err != nil {
+			return nil, true, err
+		}
+		p.Grant = g
+		return p, true, nil
 	case *pg_query.Node_AlterOwnerStmt:
 		a := x.AlterOwnerStmt
 		if a.ObjectType != pg_query.ObjectType_OBJECT_SCHEMA || a.Object.GetString_() == nil {
@@ -322,7 +368,7 @@ func planRoleStmt(scx *StatementContext, n *pg_query.Node) (Plan, bool, error) {
 	return nil, false, nil
 }
 
-func planGrant(scx *StatementContext, g *pg_query.GrantStmt) (Plan, error) {
+func planGrant(scx *StatementContext, g *pg_query.GrantStmt) (*GrantPlan, error) {
 	p := &GrantPlan{Grant: g.IsGrant, GrantOption: g.GrantOption, Cascade: g.Behavior == pg_query.DropBehavior_DROP_CASCADE}
 	for _, n := range g.Privileges {
 		ap := n.GetAccessPriv()
@@ -347,8 +393,9 @@ func planGrant(scx *StatementContext, g *pg_query.GrantStmt) (Plan, error) {
 	case pg_query.GrantTargetType_ACL_TARGET_OBJECT:
 	case pg_query.GrantTargetType_ACL_TARGET_ALL_IN_SCHEMA:
 		p.AllInSchema = true
+	case pg_query.GrantTargetType_ACL_TARGET_DEFAULTS:
 	default:
-		return nil, pgcode.New(pgcode.FeatureNotSupported, "ALTER DEFAULT PRIVILEGES is not supported")
+		return nil, pgcode.New(pgcode.FeatureNotSupported, "GRANT target %s is not supported", g.Targtype)
 	}
 	for _, o := range g.Objects {
 		switch {
