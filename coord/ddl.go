@@ -225,6 +225,13 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 	if p.Materialized {
 		kind = sql.KindMaterializedView
 	}
+	// The view's owner reads its inputs for whoever reads the view.
+	if err := c.checkReadLocked(p.Query.DependsOn); err != nil {
+		return err
+	}
+	// replaced is the view OR REPLACE replaces, whose owner and
+	// privileges the new one keeps, as in PostgreSQL.
+	var replaced *item
 	if old, ok := c.exists(schema, name); ok {
 		switch {
 		case p.IfNotExists:
@@ -244,15 +251,12 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 			if err := c.dropItemsLocked(ctx, []plan.GlobalID{old.ID}, persist); err != nil {
 				return err
 			}
+			replaced = old
 			// The old view's drop is durable: the replacement completes.
 			ctx = context.WithoutCancel(ctx)
 		default:
 			return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
 		}
-	}
-	// The view's owner reads its inputs for whoever reads the view.
-	if err := c.checkReadLocked(p.Query.DependsOn); err != nil {
-		return err
 	}
 	id, oid := c.newIDLocked()
 	it := &item{
@@ -283,6 +287,18 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 			it.rt.graph.Close()
 		}
 		return err
+	}
+	if replaced != nil && persist {
+		if replaced.owner != it.owner {
+			if err := c.changeOwnerLocked(ctx, itemTarget(it), replaced.owner); err != nil {
+				return err
+			}
+		}
+		if replaced.acl != nil {
+			if err := c.setACLLocked(ctx, itemTarget(it), replaced.acl); err != nil {
+				return err
+			}
+		}
 	}
 	if it.rt != nil {
 		return c.addDataflowLocked(id, it.rt.graph)

@@ -618,3 +618,24 @@ func TestDefaultPrivileges(t *testing.T) {
 	su.exec("DROP OWNED BY alice CASCADE")
 	su.want("SELECT count(*) FROM pg_default_acl", "0")
 }
+
+// TestReplaceViewKeepsPrivileges: CREATE OR REPLACE VIEW keeps the view's
+// owner and grants (a member of the owning role may replace it), and a
+// replacement the role may not read leaves the old view in place.
+func TestReplaceViewKeepsPrivileges(t *testing.T) {
+	c := openTest(t, Config{})
+	su := newTestSession(t, c)
+	su.exec("CREATE ROLE owner", "CREATE ROLE alice LOGIN IN ROLE owner", "CREATE ROLE bob LOGIN",
+		"CREATE TABLE t (x int)", "CREATE TABLE secret (x int)", "GRANT SELECT ON t TO owner", "GRANT CREATE ON SCHEMA public TO owner")
+	a := userSession(t, c, "alice")
+	a.exec("SET ROLE owner", "CREATE VIEW v AS SELECT x FROM t", "GRANT SELECT ON v TO bob", "RESET ROLE")
+	a.exec("CREATE OR REPLACE VIEW v AS SELECT x + 1 AS x FROM t")
+	a.fails("CREATE OR REPLACE VIEW v AS SELECT x FROM secret", pgcode.InsufficientPrivilege)
+	want := "owner {owner=r/owner,bob=r/owner}"
+	q := "SELECT viewowner, relacl::text FROM pg_views JOIN pg_class ON relname = viewname WHERE viewname = 'v'"
+	su.want(q, want)
+	c = reopen(t, c)
+	su = newTestSession(t, c)
+	su.want(q, want)
+	userSession(t, c, "bob").want("SELECT count(*) FROM v", "0")
+}
