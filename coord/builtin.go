@@ -903,13 +903,13 @@ func pgCatalogDefs() []builtinDef {
 var pgRolesCols = cols("oid oid, rolname text, rolsuper bool, rolinherit bool, rolcreaterole bool, rolcreatedb bool, rolcanlogin bool, rolreplication bool",
 	"rolconnlimit int4, rolpassword text, rolvaliduntil timestamptz, rolbypassrls bool, rolconfig text[]")
 
-// pgRoleRows lists the roles; rolpassword is mask for those with a
-// password (NULL when mask is "").
+// pgRoleRows lists the roles; rolpassword is mask for every role, as
+// PostgreSQL's pg_roles shows it (NULL when mask is "").
 func pgRoleRows(c *Coordinator, mask string) [][]repr.Datum {
 	var out [][]repr.Datum
 	for _, r := range c.cat.sortedRoles() {
 		pw := repr.Null
-		if r.Verifier != "" && mask != "" {
+		if mask != "" {
 			pw = text(mask)
 		}
 		out = append(out, []repr.Datum{oid(r.OID), text(r.Name), boolD(r.Super), boolD(r.Inherit), boolD(r.CreateRole), boolD(r.CreateDB), boolD(r.Login), boolD(r.Super),
