@@ -53,6 +53,8 @@ type sourceGroup struct {
 	reader  *sources.Reader
 	// Load generator
 	gen *loadgen.Generator
+	// PostgreSQL
+	pg *pgGroup
 
 	kafka      bool
 	cancel     context.CancelFunc
@@ -238,6 +240,8 @@ func (c *Coordinator) createSource(ctx context.Context, p *sql.CreateSourcePlan,
 		return c.createLoadGenerator(ctx, p, schema, name, sp, persist)
 	case "kafka":
 		return c.createKafkaSource(ctx, p, schema, name, sp, persist)
+	case "postgres":
+		return c.createPostgresSource(ctx, p, schema, name, sp, persist)
 	}
 	return pgcode.New(pgcode.FeatureNotSupported, "CREATE SOURCE FROM %s is not supported yet", strings.ToUpper(p.Source.Kind))
 }
@@ -397,6 +401,11 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 			return err
 		}
 	}
+	if g.pg != nil {
+		if err := c.newPGReaderLocked(g); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	g.run++
 	sink := groupSink{g: g, run: g.run}
@@ -414,6 +423,21 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 			defer close(g.done)
 			if err := g.gen.Run(ctx, resume, sink); err != nil {
 				c.log.Error("coord: load generator stopped", "source", g.key, "err", err)
+			}
+		}()
+	case g.pg != nil:
+		r := g.pg.reader
+		go func() {
+			defer close(g.done)
+			if err := r.Run(ctx); err != nil {
+				c.log.Error("coord: PostgreSQL source stopped", "source", g.key, "err", err)
+				c.mu.Lock()
+				for _, it := range g.members {
+					if g.run == sink.run && it.rt != nil && it.rt.sourceErr == nil {
+						it.rt.sourceErr = pgcode.Wrap(err, pgcode.ConnectionException, "source stopped: "+err.Error())
+					}
+				}
+				c.mu.Unlock()
 			}
 		}()
 	case g.reader != nil:
@@ -702,15 +726,46 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 				statuses[s.Collection] = s
 			}
 		}
+		if g.pg != nil && g.pg.reader != nil {
+			for _, s := range g.pg.reader.Status() {
+				statuses[s.Collection] = s
+			}
+		}
 	}
 	for _, it := range c.userItems() {
-		if it.Kind != sql.KindSource || it.source == nil || it.rt == nil {
+		if it.Kind != sql.KindSource || it.source == nil || (it.rt == nil && it.source.group == nil) {
 			continue
 		}
 		status, errText := "running", repr.Null
 		var known, committed, lag, msgs, bytes, staged, committedUps int64
 		var changed repr.Datum = repr.Null
-		if st, ok := statuses[it.source.collection]; ok {
+		lsn, lagBytes, lagTime, snapTime := repr.Null, repr.Null, repr.Null, repr.Null
+		st, ok := statuses[it.source.collection]
+		if it.source.group != nil && it.source.group.pg != nil && it.source.collection == 0 {
+			// The PostgreSQL source itself: its reader's state.
+			if g := it.source.group; g.pg.reader != nil {
+				if all := g.pg.reader.Status(); len(all) > 0 {
+					st, ok = all[0], true
+					st.State, st.LastError = sources.StateRunning, nil
+					for _, s := range all {
+						if s.State != sources.StateErrored {
+							st.State, st.LastError = s.State, s.LastError
+							break
+						}
+					}
+				}
+			}
+		}
+		if ok && it.source.group != nil && it.source.group.pg != nil {
+			lsn = text(sources.FormatLSN(st.CommittedLSN))
+			lagBytes = repr.Int8Datum(st.LagBytes)
+			lagTime = repr.IntervalDatum(repr.Interval{Micros: st.LagTime.Microseconds()})
+			snapTime = repr.IntervalDatum(repr.Interval{Micros: st.SnapshotTime.Microseconds()})
+			if st.State == sources.StateErrored && st.LastError != nil && it.rt != nil && it.rt.sourceErr == nil {
+				it.rt.sourceErr = st.LastError.PgError()
+			}
+		}
+		if ok {
 			status = string(st.State)
 			msgs, bytes, committedUps = st.MessagesRead, st.BytesRead, st.UpdatesEmitted
 			for _, p := range st.Offsets {
@@ -725,7 +780,10 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 		if it.source.group != nil && !it.source.group.started {
 			status = "starting"
 		}
-		if it.rt.sourceErr != nil {
+		if it.rt == nil && st.State == sources.StateStalled && st.LastError != nil {
+			errText = text(st.LastError.Error())
+		}
+		if it.rt != nil && it.rt.sourceErr != nil {
 			status = "error"
 			msg := it.rt.sourceErr.Error()
 			var pe *pgcode.Error
@@ -735,7 +793,8 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 			errText = repr.TextDatum(msg)
 		}
 		out = append(out, []repr.Datum{text(formatID(it.ID)), text(it.Name.Item), text(it.sourceType()), text(status), errText,
-			repr.Int8Datum(known), repr.Int8Datum(committed), repr.Int8Datum(lag), repr.Int8Datum(msgs), repr.Int8Datum(bytes), repr.Int8Datum(staged), repr.Int8Datum(committedUps), changed})
+			repr.Int8Datum(known), repr.Int8Datum(committed), repr.Int8Datum(lag), repr.Int8Datum(msgs), repr.Int8Datum(bytes), repr.Int8Datum(staged), repr.Int8Datum(committedUps), changed,
+			lsn, lagBytes, lagTime, snapTime})
 	}
 	return out
 }
@@ -757,6 +816,12 @@ func (c *Coordinator) allGroups() []*sourceGroup {
 func (c *Coordinator) leaveGroupLocked(it *item) {
 	g := it.source.group
 	g.stop()
+	if g.pg != nil && it.ID == g.id {
+		// The PostgreSQL source itself: its slot goes too.
+		g.pg.dropping = true
+		c.dropPGSlot(g)
+		return
+	}
 	var rest []*item
 	for _, m := range g.members {
 		if m != it {
@@ -768,7 +833,7 @@ func (c *Coordinator) leaveGroupLocked(it *item) {
 		delete(c.groups, g.key)
 		return
 	}
-	if g.kafka && c.replaying == nil && g.started {
+	if (g.kafka || g.pg != nil && !g.pg.dropping) && c.replaying == nil && g.started {
 		if err := c.runGroupLocked(g); err != nil {
 			c.log.Error("coord: restarting source group", "group", g.key, "err", err)
 		}
