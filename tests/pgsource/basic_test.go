@@ -18,7 +18,7 @@ func TestBasic(t *testing.T) {
 	exec1(t, up, "INSERT INTO accounts SELECT g, 'o' || g, g * 1.5 FROM generate_series(1, 10) g")
 	exec1(t, up, "INSERT INTO events VALUES (1, 'a'), (2, 'b')")
 	exec1(t, up, "CREATE PUBLICATION pub FOR ALL TABLES")
-	_, v := startViewd(t, "")
+	srv, v := startViewd(t, "")
 	createSource(t, v, pg, "src", "pub", "FOR ALL TABLES")
 	eventually(t, v, 20*time.Second, "SELECT count(*), sum(balance) = 82.50 FROM accounts", []string{"10|t"})
 	eventually(t, v, 5*time.Second, "SELECT n, note FROM events ORDER BY n", []string{"1|a", "2|b"})
@@ -65,4 +65,7 @@ func TestBasic(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	t0 := time.Now()
+	srv.Stop()
+	t.Logf("stop took %s", time.Since(t0))
 }

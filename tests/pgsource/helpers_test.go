@@ -16,10 +16,12 @@ import (
 // upstream starts a private PostgreSQL 15 with logical replication on and
 // returns a connection to it. logical_decoding_work_mem is small so that
 // transactions of a few thousand rows are streamed (protocol v2) before
-// they commit.
+// they commit. synchronous_commit is on (pgtest turns it off): the
+// walsender decodes only flushed WAL, so with it off every commit would
+// wait up to wal_writer_delay (200 ms) before it can be replicated.
 func upstream(t testing.TB) (*pgtest.Server, *pgx.Conn) {
 	t.Helper()
-	pg := pgtest.StartWith(t, "wal_level=logical", "max_replication_slots=20", "max_wal_senders=20", "logical_decoding_work_mem=64kB")
+	pg := pgtest.StartWith(t, "wal_level=logical", "max_replication_slots=20", "max_wal_senders=20", "logical_decoding_work_mem=64kB", "synchronous_commit=on")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, pg.URL())
@@ -152,4 +154,18 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// viewdConn opens another connection to the viewd that v talks to.
+func viewdConn(t testing.TB, v *pgx.Conn) *pgx.Conn {
+	t.Helper()
+	cfg := v.Config()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		t.Fatalf("connect viewd: %v", err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
 }
