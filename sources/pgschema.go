@@ -259,7 +259,7 @@ func refName(r PGTableRef) string {
 func readPGTable(ctx context.Context, conn pgQuerier, oid uint32, schema, name, ident string, text map[string]bool) (PGTable, error) {
 	t := PGTable{Schema: schema, Name: name, Identity: ident}
 	rows, err := conn.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, t.typtype::text,
-			COALESCE(et.typtype::text, '')
+			COALESCE(et.typtype::text, ''), format_type(a.atttypid, a.atttypmod)
 		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 		LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
@@ -269,8 +269,8 @@ func readPGTable(ctx context.Context, conn pgQuerier, oid uint32, schema, name, 
 	}
 	for rows.Next() {
 		var c PGColumn
-		var typtype, elemtype string
-		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Typmod, &c.NotNull, &typtype, &elemtype); err != nil {
+		var typtype, elemtype, typname string
+		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Typmod, &c.NotNull, &typtype, &elemtype, &typname); err != nil {
 			rows.Close()
 			return t, fmt.Errorf("sources: reading columns of %s.%s: %w", schema, name, err)
 		}
@@ -292,8 +292,8 @@ func readPGTable(ctx context.Context, conn pgQuerier, oid uint32, schema, name, 
 			st, ok := PGScalarType(c.TypeOID, c.Typmod)
 			if !ok {
 				rows.Close()
-				return t, pgcode.New(pgcode.FeatureNotSupported, "column %s.%s.%s has type OID %d, which viewd does not support", schema, name, c.Name, c.TypeOID).
-					WithHint("Add it to TEXT COLUMNS (%s.%s) to ingest its text form.", name, c.Name)
+				return t, pgcode.New(pgcode.FeatureNotSupported, "column %s.%s.%s has type %s, which viewd does not support: list it in TEXT COLUMNS to ingest its text form", schema, name, c.Name, typname).
+					WithHint("CREATE SOURCE ... (PUBLICATION '...', TEXT COLUMNS (%s.%s)) ...", name, c.Name)
 			}
 			c.Type = st
 		}
