@@ -780,8 +780,10 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 		if it.source.group != nil && !it.source.group.started {
 			status = "starting"
 		}
-		if it.rt == nil && st.State == sources.StateStalled && st.LastError != nil {
-			errText = text(st.LastError.Error())
+		if ok && st.State != sources.StateErrored && st.LastError != nil {
+			// Why a stalled source waits (a missing topic, an unreachable
+			// upstream), or what a running one still waits for.
+			errText = text(st.LastError.Err.Error())
 		}
 		if it.rt != nil && it.rt.sourceErr != nil {
 			status = "error"
