@@ -151,8 +151,8 @@ type Assembler struct {
 	// the snapshot being held is known (its last record, or a record
 	// that is not a snapshot read).
 	snapEnd bool
-	units []Unit
-	errs  []*SourceError
+	units   []Unit
+	errs    []*SourceError
 
 	// Decoding (decodepool.go): one workspace per worker slot, and the
 	// workers' job queue once StartDecoders has run.
