@@ -180,19 +180,22 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 		}
 		return err
 	}
-	if len(ups) > 0 {
-		if err := c.store.AppendTableWrite(ctx, t, ups); err != nil {
-			return fail(fmt.Errorf("coord: persist source data: %w", err))
-		}
-	}
+	// The rows and the bindings are one record: a crash between two
+	// appends would keep rows whose positions a restart reads again.
+	var bs []storage.Binding
 	for g, cp := range last {
 		b, err := json.Marshal(cp)
 		if err != nil {
 			return fail(err)
 		}
-		if err := c.store.AppendBinding(ctx, storage.Binding{Source: uint64(g.id), Time: t, Positions: b}); err != nil {
-			return fail(fmt.Errorf("coord: persist source binding: %w", err))
+		bs = append(bs, storage.Binding{Source: uint64(g.id), Time: t, Positions: b})
+	}
+	if len(ups) > 0 || len(bs) > 0 {
+		if err := c.store.AppendSourceWrite(ctx, t, ups, bs); err != nil {
+			return fail(fmt.Errorf("coord: persist source data and bindings: %w", err))
 		}
+	}
+	for g, cp := range last {
 		g.checkpoint = cp
 	}
 	for _, f := range feeds {
