@@ -764,9 +764,6 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 			lagBytes = repr.Int8Datum(st.LagBytes)
 			lagTime = repr.IntervalDatum(repr.Interval{Micros: st.LagTime.Microseconds()})
 			snapTime = repr.IntervalDatum(repr.Interval{Micros: st.SnapshotTime.Microseconds()})
-			if st.State == sources.StateErrored && st.LastError != nil && it.rt != nil && it.rt.sourceErr == nil {
-				it.rt.sourceErr = st.LastError.PgError()
-			}
 		}
 		if ok {
 			status = string(st.State)
@@ -783,9 +780,11 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 		if it.source.group != nil && !it.source.group.started {
 			status = "starting"
 		}
-		if ok && st.State != sources.StateErrored && st.LastError != nil {
+		if ok && st.LastError != nil {
 			// Why a stalled source waits (a missing topic, an unreachable
-			// upstream), or what a running one still waits for.
+			// upstream), what a running one still waits for, or why a
+			// PostgreSQL source stopped. A collection's own error
+			// (rt.sourceErr, below) takes precedence.
 			errText = text(st.LastError.Err.Error())
 		}
 		if it.rt != nil && it.rt.sourceErr != nil {

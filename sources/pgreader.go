@@ -78,8 +78,12 @@ type PGReader struct {
 	updates    int64
 	units      int64
 	updated    time.Time
-	lsnConn    *pgx.Conn
 	snapshotAt time.Duration
+
+	// lsnMu guards lsnConn, the connection CurrentLSN queries on; apart
+	// from mu so that Status never waits for the upstream.
+	lsnMu   sync.Mutex
+	lsnConn *pgx.Conn
 }
 
 // pgTable is one table's ingestion state.
@@ -996,8 +1000,8 @@ func (r *PGReader) RequestProgress() {
 // CurrentLSN returns the upstream's pg_current_wal_lsn(), over an
 // ordinary connection kept for the purpose.
 func (r *PGReader) CurrentLSN(ctx context.Context) (uint64, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lsnMu.Lock()
+	defer r.lsnMu.Unlock()
 	if r.lsnConn == nil || r.lsnConn.IsClosed() {
 		c, err := ConnectPG(ctx, r.cfg.Conn)
 		if err != nil {
@@ -1015,8 +1019,8 @@ func (r *PGReader) CurrentLSN(ctx context.Context) (uint64, error) {
 }
 
 func (r *PGReader) closeLSNConn() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lsnMu.Lock()
+	defer r.lsnMu.Unlock()
 	if r.lsnConn != nil {
 		r.lsnConn.Close(context.Background())
 		r.lsnConn = nil

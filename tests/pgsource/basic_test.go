@@ -11,6 +11,7 @@ import (
 // and deletes, SHOW CREATE redacting the secret, DROP SOURCE dropping the
 // subsources and the slot.
 func TestBasic(t *testing.T) {
+	t.Parallel()
 	pg, up := upstream(t)
 	exec1(t, up, "CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric(12,2))")
 	exec1(t, up, "CREATE TABLE events (n int, note text)")

@@ -27,6 +27,7 @@ func pgRows(t testing.TB, c *pgx.Conn, sql string) []string {
 // COLUMNS, and an unchanged TOASTed value survives an update of another
 // column (pgoutput does not resend it).
 func TestTypes(t *testing.T) {
+	t.Parallel()
 	pg, up := upstream(t)
 	exec1(t, up, "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
 	exec1(t, up, `CREATE TABLE typed (id int PRIMARY KEY, n numeric(10,3), ia int[], ta text[], j json, jb jsonb, u uuid,
@@ -70,6 +71,7 @@ func TestTypes(t *testing.T) {
 // status and its reads) while the source's other tables go on; dropping
 // and recreating the source picks the change up.
 func TestSchemaChange(t *testing.T) {
+	t.Parallel()
 	pg, up := upstream(t)
 	exec1(t, up, "CREATE TABLE s1 (id int PRIMARY KEY, a text)")
 	exec1(t, up, "CREATE TABLE s2 (id int PRIMARY KEY, b text)")
@@ -109,6 +111,7 @@ func TestSchemaChange(t *testing.T) {
 // TestTruncate: TRUNCATE upstream empties the subsources (keyed and
 // keyless) in the transaction it commits in; later inserts arrive.
 func TestTruncate(t *testing.T) {
+	t.Parallel()
 	pg, up := upstream(t)
 	exec1(t, up, "CREATE TABLE tk (id int PRIMARY KEY, v text)")
 	exec1(t, up, "CREATE TABLE tl (v int)")
@@ -140,6 +143,7 @@ func TestTruncate(t *testing.T) {
 // rolled back whole, and small transactions committing meanwhile. Reads
 // never see part of the large one.
 func TestLargeTransaction(t *testing.T) {
+	t.Parallel()
 	n := 50_000
 	pg, up := upstream(t)
 	exec1(t, up, "CREATE TABLE big (id int PRIMARY KEY, pad text)")
@@ -206,6 +210,7 @@ func TestLargeTransaction(t *testing.T) {
 // TestRealTimeRecency: with real_time_recency on, a write PostgreSQL has
 // acknowledged is visible to the next read from viewd, every time.
 func TestRealTimeRecency(t *testing.T) {
+	t.Parallel()
 	pg, up := upstream(t)
 	exec1(t, up, "CREATE TABLE w (id int PRIMARY KEY)")
 	exec1(t, up, "CREATE TABLE quiet (id int PRIMARY KEY)")

@@ -55,6 +55,7 @@ var diffQueries = []string{
 // viewd read with real_time_recency on, equals PostgreSQL's answer to the
 // same query at the same LSN (no writes run between the two reads).
 func TestDifferential(t *testing.T) {
+	t.Parallel()
 	batches := 12
 	if *long {
 		batches = 100

@@ -3,7 +3,6 @@ package pgsource
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -63,68 +62,25 @@ func createSource(t testing.TB, v *pgx.Conn, pg *pgtest.Server, name, pub, forCl
 
 func exec1(t testing.TB, c *pgx.Conn, sql string, args ...any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if _, err := c.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	viewdtest.Exec(t, c, sql, args...)
 }
 
 // query runs sql and returns its rows as text lines "a|b|c" (NULL for
 // null), in result order.
-func query(c *pgx.Conn, sql string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	res := c.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Read()
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	out := []string{}
-	for _, r := range res.Rows {
-		vals := make([]string, len(r))
-		for i, v := range r {
-			if v == nil {
-				vals[i] = "NULL"
-			} else {
-				vals[i] = string(v)
-			}
-		}
-		out = append(out, strings.Join(vals, "|"))
-	}
-	return out, nil
-}
+func query(c *pgx.Conn, sql string) ([]string, error) { return viewdtest.Query(c, sql) }
 
 func rows(t testing.TB, c *pgx.Conn, sql string) []string {
 	t.Helper()
-	out, err := query(c, sql)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return out
+	return viewdtest.Rows(t, c, sql)
 }
 
 // eventually polls sql until it returns want.
 func eventually(t testing.TB, c *pgx.Conn, timeout time.Duration, sql string, want []string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var got []string
-	var err error
-	for time.Now().Before(deadline) {
-		got, err = query(c, sql)
-		if err == nil && strings.Join(got, "\n") == strings.Join(want, "\n") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: after %s got %v (err %v), want %v", sql, timeout, abbrev(got), err, abbrev(want))
+	viewdtest.Eventually(t, c, timeout, 20*time.Millisecond, sql, want)
 }
 
-func abbrev(lines []string) string {
-	if len(lines) > 10 {
-		return fmt.Sprintf("%v ... (%d rows)", lines[:10], len(lines))
-	}
-	return fmt.Sprint(lines)
-}
+func abbrev(lines []string) string { return viewdtest.Abbrev(lines) }
 
 // status returns a source's row of mz_source_statuses as name -> value.
 func status(t testing.TB, c *pgx.Conn, name string) map[string]string {
