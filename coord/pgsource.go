@@ -392,25 +392,53 @@ func (c *Coordinator) dropPGSlot(g *sourceGroup) {
 	}()
 }
 
-// pgReadersLocked returns the readers of every running PostgreSQL source.
-func (c *Coordinator) pgReadersLocked() []*sources.PGReader {
+// pgReadersLocked returns the readers of the running PostgreSQL sources
+// that the items deps read, directly or through views and materialized
+// views.
+func (c *Coordinator) pgReadersLocked(deps []plan.GlobalID) []*sources.PGReader {
 	var out []*sources.PGReader
-	for _, g := range c.allGroups() {
-		if g.pg != nil && g.pg.reader != nil && g.cancel != nil {
+	seen := map[plan.GlobalID]bool{}
+	groups := map[*sourceGroup]bool{}
+	var visit func(plan.GlobalID)
+	visit = func(id plan.GlobalID) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		it := c.cat.items[id]
+		if it == nil {
+			return
+		}
+		if g := it.sourceGroupOf(); g != nil && g.pg != nil && g.pg.reader != nil && g.cancel != nil && !groups[g] {
+			groups[g] = true
 			out = append(out, g.pg.reader)
 		}
+		for _, d := range it.deps {
+			visit(d)
+		}
+	}
+	for _, id := range deps {
+		visit(id)
 	}
 	return out
 }
 
-// waitRealTimeRecency blocks until every PostgreSQL source has ingested
-// (durably, and applied at a timestamp no later than the coordinator's
-// now) every transaction its upstream had committed when the wait began:
-// it reads pg_current_wal_lsn() upstream and waits for the source's
-// frontier to pass it, asking the upstream for keepalives meanwhile.
-func (c *Coordinator) waitRealTimeRecency(ctx context.Context) error {
+func (it *item) sourceGroupOf() *sourceGroup {
+	if it.source == nil {
+		return nil
+	}
+	return it.source.group
+}
+
+// waitRealTimeRecency blocks until every PostgreSQL source that deps read
+// has ingested (durably, and applied at a timestamp no later than the
+// coordinator's now) every transaction its upstream had committed when
+// the wait began: it reads pg_current_wal_lsn() upstream and waits for
+// the source's frontier to pass it, asking the upstream for keepalives
+// meanwhile.
+func (c *Coordinator) waitRealTimeRecency(ctx context.Context, deps []plan.GlobalID) error {
 	c.mu.Lock()
-	readers := c.pgReadersLocked()
+	readers := c.pgReadersLocked(deps)
 	c.mu.Unlock()
 	if len(readers) == 0 {
 		return nil

@@ -47,7 +47,7 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 		explicit = !atLeast
 	}
 	if asOf == nil && s.realTimeRecency() {
-		if err := c.waitRealTimeRecency(ctx); err != nil {
+		if err := c.waitRealTimeRecency(ctx, q.DependsOn); err != nil {
 			return nil, err
 		}
 	}
