@@ -334,7 +334,10 @@ func (c *Coordinator) newPGReaderLocked(g *sourceGroup) error {
 	}
 	cfg := sources.PGReaderConfig{Conn: pc, Source: g.pg.rec.Slot, Publication: g.pg.rec.Publication, Slot: g.pg.rec.Slot, Logger: c.log}
 	if c.cfg.DataDir != "" {
-		cfg.SpillDir = filepath.Join(c.cfg.DataDir)
+		// One directory per slot, emptied when its reader starts: spill
+		// files a killed process left behind are of transactions the
+		// upstream sends again.
+		cfg.SpillDir = filepath.Join(c.cfg.DataDir, "pgspill", g.pg.rec.Slot)
 	}
 	if parent := c.cat.items[g.id]; parent != nil {
 		cfg.Source = parent.Name.Item

@@ -42,7 +42,8 @@ type PGReaderConfig struct {
 	Resume   *Checkpoint
 	Contents func(CollectionID) ([]Update, error)
 	// SpillDir holds the spill files of transactions larger than
-	// SpillBytes (default os.TempDir(), 8 MiB).
+	// SpillBytes (default os.TempDir(), 8 MiB). When set, it belongs to
+	// this reader: NewPGReader creates it and removes files left in it.
 	SpillDir   string
 	SpillBytes int
 	Logger     *slog.Logger
@@ -101,6 +102,14 @@ func NewPGReader(cfg PGReaderConfig, sink Sink) (*PGReader, error) {
 	}
 	if cfg.SpillBytes <= 0 {
 		cfg.SpillBytes = 8 << 20
+	}
+	if cfg.SpillDir != "" {
+		if err := os.RemoveAll(cfg.SpillDir); err != nil {
+			return nil, fmt.Errorf("sources: clearing %s: %w", cfg.SpillDir, err)
+		}
+		if err := os.MkdirAll(cfg.SpillDir, 0o700); err != nil {
+			return nil, fmt.Errorf("sources: spill directory: %w", err)
+		}
 	}
 	r := &PGReader{cfg: cfg, sink: sink, log: cfg.Logger, byRel: map[uint32]*pgTable{}, names: map[string]*pgTable{},
 		progress: make(chan struct{}, 1), state: StateStarting}
