@@ -85,3 +85,20 @@ func Abbrev(lines []string) string {
 	}
 	return s
 }
+
+// WaitFor polls f every poll until it returns "" or the timeout passes,
+// which fails the test with f's last message.
+func WaitFor(t testing.TB, timeout, poll time.Duration, what string, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still %s after %v", what, msg, timeout)
+		}
+		time.Sleep(poll)
+	}
+}

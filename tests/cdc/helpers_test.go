@@ -46,17 +46,7 @@ func eventually(t testing.TB, c *pgx.Conn, timeout time.Duration, sql string, wa
 // waitFor polls f until it returns "" or the timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, f func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := f()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %s after %v", what, msg, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	viewdtest.WaitFor(t, timeout, 50*time.Millisecond, what, f)
 }
 
 func abbrev(lines []string) string { return viewdtest.Abbrev(lines) }

@@ -3,6 +3,8 @@ package pgsource
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,18 +143,30 @@ func TestTruncate(t *testing.T) {
 // logical_decoding_work_mem (64kB here) are streamed before they commit
 // (protocol v2): one committed with a rolled-back savepoint inside, one
 // rolled back whole, and small transactions committing meanwhile. Reads
-// never see part of the large one.
+// never see part of the large one. The committed one (about 10 MB of
+// pgoutput messages) passes viewd's 8 MiB in-memory bound: while it is
+// open, its messages are in a spill file in the data directory.
 func TestLargeTransaction(t *testing.T) {
 	t.Parallel()
-	n := 50_000
+	n := 120_000
 	pg, up := upstream(t)
 	exec1(t, up, "CREATE TABLE big (id int PRIMARY KEY, pad text)")
 	exec1(t, up, "CREATE TABLE small (id int PRIMARY KEY)")
 	exec1(t, up, "CREATE PUBLICATION pub FOR ALL TABLES")
-	_, v := startViewd(t, "")
+	srv, v := startViewd(t, "")
 	createSource(t, v, pg, "src", "pub", "FOR ALL TABLES")
 	eventually(t, v, 20*time.Second, "SELECT count(*) FROM big", []string{"0"})
 	other := connect(t, pg)
+	spilled := func() int64 {
+		var n int64
+		files, _ := filepath.Glob(filepath.Join(srv.DataDir, "pgspill", "*", "viewd-pgtxn-*"))
+		for _, f := range files {
+			if fi, err := os.Stat(f); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
 	ctx := ctxT(t, 120*time.Second)
 	// Rolled back whole.
 	tx, err := up.Begin(ctx)
@@ -187,6 +201,12 @@ func TestLargeTransaction(t *testing.T) {
 	if got := rows(t, v, "SELECT count(*) FROM big"); got[0] != "0" {
 		t.Fatalf("uncommitted rows visible: %v", got)
 	}
+	waitFor(t, 30*time.Second, "the open transaction spilled to disk", func() string {
+		if n := spilled(); n < 8<<20 {
+			return fmt.Sprintf("%d bytes spilled", n)
+		}
+		return ""
+	})
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +225,9 @@ func TestLargeTransaction(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	eventually(t, v, 5*time.Second, "SELECT count(*) FROM big WHERE pad LIKE 'x%' OR pad LIKE 'r%'", []string{"0"})
+	if n := spilled(); n != 0 {
+		t.Fatalf("%d bytes of spill files left after the commit", n)
+	}
 }
 
 // TestRealTimeRecency: with real_time_recency on, a write PostgreSQL has

@@ -125,3 +125,9 @@ func viewdConn(t testing.TB, v *pgx.Conn) *pgx.Conn {
 	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
 }
+
+// waitFor polls f until it returns "" or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, f func() string) {
+	t.Helper()
+	viewdtest.WaitFor(t, timeout, 20*time.Millisecond, what, f)
+}
