@@ -191,7 +191,9 @@
 //   - A table whose columns change upstream (a Relation message, or the
 //     catalog at the snapshot, that differs from the source's columns) is
 //     errored through Sink.ReportError; its later changes are dropped and
-//     the other tables go on. Connection trouble stalls the source and is
+//     the other tables go on. A resuming reader checks the upstream
+//     catalog too, since a changed table sends no Relation message until
+//     its next change. Connection trouble stalls the source and is
 //     retried with backoff; a missing slot is fatal.
 //
 // # Offsets that move under a source

@@ -85,6 +85,10 @@ type PGReader struct {
 	// from mu so that Status never waits for the upstream.
 	lsnMu   sync.Mutex
 	lsnConn *pgx.Conn
+
+	// checked is set once the tables' columns have been checked against
+	// the upstream catalog (at the snapshot, or when resuming).
+	checked bool
 }
 
 // pgTable is one table's ingestion state.
@@ -204,8 +208,35 @@ func (r *PGReader) runOnce(ctx context.Context) error {
 		r.log.Info("sources: PostgreSQL snapshot ingested", "source", r.cfg.Source, "lsn", pglogrepl.LSN(lsn), "took", time.Since(start))
 		r.resume = lsn
 		r.frontier.Store(lsn)
+	} else if !r.checked {
+		// Resuming: a table whose columns changed before a restart may
+		// send no Relation message until its next change; check the
+		// catalog now so that its subsource is errored again at once.
+		if err := r.checkColumns(ctx); err != nil {
+			return err
+		}
 	}
+	r.checked = true
 	return r.stream(ctx, rconn)
+}
+
+// checkColumns compares every table's current columns upstream with the
+// source's and errors the tables that changed.
+func (r *PGReader) checkColumns(ctx context.Context) error {
+	conn, err := ConnectPG(ctx, r.cfg.Conn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, pt := range r.list {
+		if pt.err != nil {
+			continue
+		}
+		if err := r.checkSnapshotColumns(ctx, conn, pt); err != nil {
+			r.fail(pt, r.resume, err)
+		}
+	}
+	return nil
 }
 
 // snapshot creates the slot with an exported snapshot, COPYs every table
@@ -272,11 +303,11 @@ func (r *PGReader) snapshot(ctx context.Context, rconn *pgconn.PgConn) (uint64, 
 	return uint64(lsn), nil
 }
 
-// checkSnapshotColumns compares the table's columns at the snapshot with
-// the source's.
-func (r *PGReader) checkSnapshotColumns(ctx context.Context, tx pgx.Tx, pt *pgTable) error {
+// checkSnapshotColumns compares the table's columns as tx sees them (at
+// the snapshot, or now when resuming) with the source's.
+func (r *PGReader) checkSnapshotColumns(ctx context.Context, tx pgQuerier, pt *pgTable) error {
 	rows, err := tx.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod FROM pg_attribute a
-		WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`, pgx.Identifier{pt.t.Schema, pt.t.Name}.Sanitize())
 	if err != nil {
 		return fmt.Errorf("sources: reading columns of %s: %w", pt.t.QualifiedName(), err)
@@ -305,7 +336,7 @@ func (r *PGReader) checkSnapshotColumns(ctx context.Context, tx pgx.Tx, pt *pgTa
 }
 
 func schemaChanged(t PGTable) error {
-	return pgcode.New(pgcode.ObjectNotInPrerequisiteState, "the upstream table %s changed its columns", t.QualifiedName()).
+	return pgcode.New(pgcode.ObjectNotInPrerequisiteState, "the upstream table %s changed its columns (or was dropped)", t.QualifiedName()).
 		WithHint("Recreate the source (DROP SOURCE ...; CREATE SOURCE ...) to pick up the new columns.")
 }
 
