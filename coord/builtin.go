@@ -174,9 +174,11 @@ func builtinDefs() []builtinDef {
 				}
 				return out
 			}},
-		{schema: "mz_internal", name: "mz_source_statuses", cols: []string{"id", "name", "type", "status", "error", "offset_known", "offset_committed", "lag", "messages_received", "bytes_received", "updates_staged", "updates_committed", "last_status_change_at"},
-			types: []repr.ScalarType{tText, tText, tText, tText, tText, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, repr.TypeTimestampTz},
-			rows:  func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
+		{schema: "mz_internal", name: "mz_source_statuses", cols: []string{"id", "name", "type", "status", "error", "offset_known", "offset_committed", "lag", "messages_received", "bytes_received", "updates_staged", "updates_committed", "last_status_change_at",
+			"committed_lsn", "lag_bytes", "lag_time", "snapshot_time"},
+			types: []repr.ScalarType{tText, tText, tText, tText, tText, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, repr.TypeTimestampTz,
+				tText, tInt8, repr.TypeInterval, repr.TypeInterval},
+			rows: func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
 	// Appended so that the ids above stay as they were.
 	return append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef()), privilegeDefs()...)

@@ -47,6 +47,12 @@
 // milliseconds wherever it is: the dataflow runtime and the streams poll
 // their context.
 //
+// With real_time_recency on, a read first waits (pgsource.go) until the
+// frontier of every PostgreSQL source it reads (through views too) has
+// passed the upstream's pg_current_wal_lsn() read when the read began;
+// the units before it were applied under the lock, so the read's
+// timestamp includes them.
+//
 // # Writes
 //
 // A transaction's writes are checked (NOT NULL, unique keys by lookup,

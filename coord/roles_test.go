@@ -639,3 +639,25 @@ func TestReplaceViewKeepsPrivileges(t *testing.T) {
 	su.want(q, want)
 	userSession(t, c, "bob").want("SELECT count(*) FROM v", "0")
 }
+
+// TestSecretPrivileges: a secret is an ordinary item for privileges: a
+// connection may name it only with USAGE on it, and its value is never
+// shown.
+func TestSecretPrivileges(t *testing.T) {
+	c := openTest(t, Config{})
+	su := newTestSession(t, c)
+	su.exec("CREATE ROLE alice LOGIN", "GRANT CREATE ON SCHEMA public TO alice",
+		"CREATE SECRET pgpass AS 'hunter2'")
+	a := userSession(t, c, "alice")
+	conn := "CREATE CONNECTION pg TO POSTGRES (HOST '127.0.0.1', PORT 1, USER 'u', PASSWORD SECRET pgpass, DATABASE 'd')"
+	if e := a.fails(conn, pgcode.InsufficientPrivilege); e.Message != "permission denied for secret pgpass" {
+		t.Fatalf("message %q", e.Message)
+	}
+	a.fails("DROP SECRET pgpass", pgcode.InsufficientPrivilege)
+	su.exec("GRANT USAGE ON SECRET pgpass TO alice")
+	a.exec(conn)
+	a.want("SHOW SECRETS", "pgpass")
+	if got := su.one("SHOW CREATE SECRET pgpass"); strings.Contains(got, "hunter2") {
+		t.Fatalf("SHOW CREATE SECRET shows the value: %q", got)
+	}
+}
