@@ -13,10 +13,16 @@ import (
 
 // Parse splits sqlText into statements and parses each one. Empty
 // statements (";;") are skipped. Errors are *pgcode.Error (42601 with the
-// 1-based character position within sqlText).
+// 1-based character position within sqlText; 54001 for a statement nested
+// too deeply, see MaxNestingDepth).
 func Parse(sqlText string) ([]Statement, error) {
 	toks, err := scan(sqlText)
 	if err != nil {
+		return nil, err
+	}
+	// Before any of it reaches pg_query's C code, which recurses over the
+	// tree without a stack check.
+	if err := checkDepth(toks); err != nil {
 		return nil, err
 	}
 	var out []Statement
