@@ -883,10 +883,10 @@ func (p *parser) declare() (Statement, error) {
 	if err := p.expect("cursor"); err != nil {
 		return nil, err
 	}
-	if p.accept("with", "hold") {
-		return nil, pgcode.New(pgcode.FeatureNotSupported, "DECLARE ... WITH HOLD ... FOR SUBSCRIBE is not supported")
+	hold := p.accept("with", "hold")
+	if !hold {
+		p.accept("without", "hold")
 	}
-	p.accept("without", "hold")
 	if err := p.expect("for"); err != nil {
 		return nil, err
 	}
@@ -897,7 +897,7 @@ func (p *parser) declare() (Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DeclareSubscribe{Span: p.sp, Cursor: name, Subscribe: s}, nil
+	return &DeclareSubscribe{Span: p.sp, Cursor: name, Hold: hold, Subscribe: s}, nil
 }
 
 func (p *parser) fetch() (Statement, error) {

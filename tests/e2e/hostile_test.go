@@ -76,3 +76,29 @@ func TestHostileInput(t *testing.T) {
 		expectShort(t, "SELECT (1"+strings.Repeat(" + 1", 1000)+")::text", "1001")
 	})
 }
+
+// TestCursorLifetimes over pgwire: DECLARE without WITH HOLD outside a
+// transaction block is 25P01; COMMIT closes a SUBSCRIBE cursor; a WITH
+// HOLD cursor outlives its transaction.
+func TestCursorLifetimes(t *testing.T) {
+	srv := viewdtest.Start(t, viewdtest.Options{})
+	c := srv.Connect(t)
+	exec1(t, c, "CREATE TABLE t (id int PRIMARY KEY)")
+	exec1(t, c, "INSERT INTO t VALUES (1), (2), (3)")
+	if _, err := c.Exec(ctxT(t), "DECLARE s CURSOR FOR SUBSCRIBE t"); sqlstate(err) != "25P01" {
+		t.Fatalf("DECLARE outside a block: want 25P01, got %v", err)
+	}
+	exec1(t, c, "BEGIN")
+	exec1(t, c, "DECLARE s CURSOR FOR SUBSCRIBE t")
+	exec1(t, c, "FETCH ALL s WITH (timeout = '1s')")
+	exec1(t, c, "COMMIT")
+	if _, err := c.Exec(ctxT(t), "FETCH ALL s WITH (timeout = '0s')"); sqlstate(err) != "34000" {
+		t.Fatalf("FETCH after COMMIT: want 34000, got %v", err)
+	}
+	exec1(t, c, "DECLARE h CURSOR WITH HOLD FOR SELECT id FROM t ORDER BY id")
+	expectRows(t, c, "FETCH 2 h", "1", "2")
+	exec1(t, c, "BEGIN")
+	exec1(t, c, "COMMIT")
+	expectRows(t, c, "FETCH h", "3")
+	exec1(t, c, "CLOSE h")
+}
