@@ -9,6 +9,20 @@ import (
 	"github.com/viewd/viewd/sql/parse"
 )
 
+// TestRegtypeStringDepth: a string constant cast to regtype is parsed by
+// pg_query as a type name; a deep one must be refused before the C code
+// (30,000 terms killed the server) and reads as an unknown type, 42704.
+func TestRegtypeStringDepth(t *testing.T) {
+	stmts, err := parse.Parse("SELECT 'int4" + strings.Repeat(" + 1", 30000) + "'::regtype")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = PlanStatement(&StatementContext{Catalog: &testCatalog{}, Vars: map[string]string{}}, stmts[0], nil)
+	if pgcode.Of(err) != pgcode.UndefinedObject {
+		t.Fatalf("want 42704, got %.200v", err)
+	}
+}
+
 // TestPlanDepth: statements the parser accepts but whose planning would
 // recurse past the planner's bounds get 54001, quickly; those within the
 // bounds plan. Each case is bounded in time, generously for a shared

@@ -3,6 +3,8 @@ package parse
 import (
 	"strings"
 
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+
 	"github.com/viewd/viewd/pgcode"
 )
 
@@ -106,6 +108,25 @@ func checkDepth(toks []token) error {
 		return ErrTooComplex()
 	}
 	return nil
+}
+
+// ParseRaw is pg_query.Parse behind the nesting guard, for SQL text that
+// did not come through Parse as a whole statement (a type name written as
+// a string constant, '...'::regtype, is parsed as "NULL::" + the string).
+// Errors are *pgcode.Error: 42601 (with pg_query's message), 54001.
+func ParseRaw(text string) (*pg_query.ParseResult, error) {
+	toks, err := scan(text)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDepth(toks); err != nil {
+		return nil, err
+	}
+	res, err := pg_query.Parse(text)
+	if err != nil {
+		return nil, convertError(err, text, 0)
+	}
+	return res, nil
 }
 
 // isRecursionLimit reports whether err is the protobuf decoder's refusal

@@ -32,6 +32,9 @@ func TestHostileInput(t *testing.T) {
 	}{
 		{"30,000 terms", "SELECT 1" + strings.Repeat(" + 1", 30000), "54001"},
 		{"10,000 parentheses", "SELECT " + strings.Repeat("(", 10000) + "1" + strings.Repeat(")", 10000), "54001"},
+		// The string is parsed as a type name by pg_query: it passes the
+		// same guard (this one killed the server too).
+		{"30,000 terms in a regtype string", "SELECT 'int4" + strings.Repeat(" + 1", 30000) + "'::regtype", "42704"},
 		{"300 nested subqueries", strings.Repeat("SELECT (", 300) + "SELECT 1" + strings.Repeat(")", 300), "54001"},
 		// Past the 64 MiB message limit: the server answers 54000 and
 		// closes the connection while the client is still writing, so
