@@ -168,7 +168,9 @@ func FuzzConn(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, withStartup bool) {
 		logs := &panicLog{}
-		srv := NewServer(newFakeBackend(), slog.New(logs))
+		be := newFakeBackend()
+		be.fuzzing = true
+		srv := NewServer(be, slog.New(logs))
 		srv.StartupTimeout = 2 * time.Second
 		if withStartup {
 			in = append(append([]byte(nil), fuzzStartup...), in...)
