@@ -13,7 +13,8 @@ import (
 
 // cursor is a DECLAREd cursor over a query's rows or a SUBSCRIBE.
 // Lifetime, as in PostgreSQL: a cursor without WITH HOLD lives in a
-// transaction block and COMMIT or ROLLBACK closes it; a WITH HOLD cursor
+// transaction block (BEGIN ... COMMIT, or the implicit block of a Query
+// message holding several statements) and its end closes it; a WITH HOLD cursor
 // outlives the COMMIT of the transaction that declared it (or is declared
 // outside any block), but that transaction's ROLLBACK closes it. Closing
 // releases what the cursor holds: a SUBSCRIBE's dataflow and read holds,
@@ -41,7 +42,7 @@ func (s *session) declare(ctx context.Context, p *sql.DeclarePlan) (wire.Result,
 	if _, dup := s.cursors[p.Name]; dup {
 		return wire.Result{}, pgcode.New(pgcode.DuplicateCursor, "cursor %q already exists", p.Name)
 	}
-	if !p.Hold && !s.txn.explicit {
+	if !p.Hold && !s.txn.explicit && !s.multiStatement {
 		return wire.Result{}, pgcode.New(pgcode.NoActiveSQLTransaction, "DECLARE CURSOR can only be used in transaction blocks")
 	}
 	cur := &cursor{hold: p.Hold, uncommitted: p.Hold && s.txn.explicit}
@@ -67,9 +68,10 @@ func (s *session) declare(ctx context.Context, p *sql.DeclarePlan) (wire.Result,
 	return wire.Result{Tag: "DECLARE CURSOR"}, nil
 }
 
-// endTxnCursors closes the cursors that end with the transaction block:
+// endTxnCursors closes the cursors that end with the transaction block
+// (explicit, or the implicit one of a multi-statement Query message):
 // those without WITH HOLD, and on ROLLBACK (committed false) the WITH
-// HOLD cursors the block declared.
+// HOLD cursors an explicit block declared.
 func (s *session) endTxnCursors(committed bool) {
 	for name, cur := range s.cursors {
 		if !cur.hold || (cur.uncommitted && !committed) {

@@ -98,6 +98,15 @@ func TestCursorLifetimes(t *testing.T) {
 	if _, err := c.Exec(ctxT(t), "FETCH ALL s WITH (timeout = '0s')"); sqlstate(err) != "34000" {
 		t.Fatalf("FETCH after COMMIT: want 34000, got %v", err)
 	}
+	// Several statements in one Query message are an implicit block: the
+	// cursor lives until its end, as in PostgreSQL.
+	res, err := c.PgConn().Exec(ctxT(t), "DECLARE m CURSOR FOR SELECT id FROM t ORDER BY id; FETCH 2 m").ReadAll()
+	if err != nil || len(res) != 2 || len(res[1].Rows) != 2 {
+		t.Fatalf("DECLARE; FETCH in one message: %v %v", res, err)
+	}
+	if _, err := c.Exec(ctxT(t), "FETCH m"); sqlstate(err) != "34000" {
+		t.Fatalf("FETCH after the implicit block: want 34000, got %v", err)
+	}
 	exec1(t, c, "DECLARE h CURSOR WITH HOLD FOR SELECT id FROM t ORDER BY id")
 	expectRows(t, c, "FETCH 2 h", "1", "2")
 	exec1(t, c, "BEGIN")
