@@ -65,6 +65,25 @@ func encodeFrontend(msgs ...pgproto3.FrontendMessage) []byte {
 
 var fuzzStartup = encodeFrontend(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "u", "database": "d"}})
 
+// fuzzPasswordStartup names a role with a SCRAM verifier, for the
+// password mode.
+var fuzzPasswordStartup = encodeFrontend(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "alice", "database": "d"}})
+
+// fuzzAuth is fakeAuth's roles without its failing "broken" one (a lookup
+// failure is the backend's XX000 by design, not a finding).
+type fuzzAuth map[string]LoginInfo
+
+func (a fuzzAuth) LookupLogin(_ context.Context, user string) (LoginInfo, error) {
+	return a[user], nil
+}
+
+var fuzzRoles = fuzzAuth{
+	"alice":   {Exists: true, CanLogin: true, Superuser: true, Verifier: pgVerifier},
+	"nopass":  {Exists: true, CanLogin: true},
+	"nologin": {Exists: true, Verifier: pgVerifier},
+	"garbled": {Exists: true, CanLogin: true, Verifier: "SCRAM-SHA-256$4096:bm90$bad"},
+}
+
 // runConn serves one connection over net.Pipe, writes in to it, reads
 // what the server sends until the output contains until (when not nil,
 // within 5 s) or the server has been quiet for a moment, then closes the
@@ -129,7 +148,9 @@ func runConn(t *testing.T, srv *Server, in, until []byte) []byte {
 
 // FuzzConn feeds arbitrary bytes to a server connection as a client
 // would send them, from the startup phase on (withStartup prepends a
-// valid StartupMessage so that the frontend messages are reached): the
+// valid StartupMessage so that the frontend messages are reached; with
+// password the server asks for SCRAM-SHA-256, so the bytes after it
+// reach the SASL exchange): the
 // server must not panic (a recovered panic is logged and answered with
 // XX000), must not answer XX000 for anything, must end the connection
 // when the client goes, and must go on serving a well-behaved client.
@@ -144,36 +165,51 @@ func FuzzConn(f *testing.F) {
 		&pgproto3.Close{ObjectType: 'S', Name: "s"},
 		&pgproto3.Sync{},
 	)
-	for _, seed := range []struct {
-		in          []byte
-		withStartup bool
-	}{
-		{q("values"), true},
-		{append(q("gen 5"), encodeFrontend(&pgproto3.Terminate{})...), true},
-		{ext, true},
-		{encodeFrontend(&pgproto3.Parse{Query: "types"}, &pgproto3.Bind{ResultFormatCodes: []int16{1}}, &pgproto3.Execute{}, &pgproto3.Sync{}), true},
-		{encodeFrontend(&pgproto3.CopyData{Data: []byte("1\n")}, &pgproto3.CopyDone{}, &pgproto3.CopyFail{Message: "x"}), true},
-		{encodeFrontend(&pgproto3.Flush{}, &pgproto3.FunctionCall{Function: 1}), true},
-		{[]byte{'Q', 0xff, 0xff, 0xff, 0xff}, true},
-		{[]byte{'Q', 0, 0, 0, 3}, true},
-		{fuzzStartup, false},
-		{encodeFrontend(&pgproto3.SSLRequest{}), false},
-		{encodeFrontend(&pgproto3.GSSEncRequest{}), false},
-		{encodeFrontend(&pgproto3.CancelRequest{ProcessID: 1, SecretKey: []byte{0, 0, 0, 2}}), false},
-		{[]byte{0, 0, 0, 8, 0, 3, 0, 0}, false},
-		{[]byte{0, 0, 0, 9, 0, 3, 0, 0, 'u'}, false},
-		{[]byte("GET / HTTP/1.1\r\n\r\n"), false},
-	} {
-		f.Add(seed.in, seed.withStartup)
+	sasl := func(mech, first string) []byte {
+		return encodeFrontend(&pgproto3.SASLInitialResponse{AuthMechanism: mech, Data: []byte(first)})
 	}
-	f.Fuzz(func(t *testing.T, in []byte, withStartup bool) {
+	for _, seed := range []struct {
+		in                    []byte
+		withStartup, password bool
+	}{
+		{sasl("SCRAM-SHA-256", "n,,n=,r=abcdefghijkl"), true, true},
+		{append(sasl("SCRAM-SHA-256", "n,,n=,r=abcdefghijkl"), encodeFrontend(&pgproto3.SASLResponse{Data: []byte("c=biws,r=abcdefghijkl,p=AAAA")})...), true, true},
+		{sasl("SCRAM-SHA-256-PLUS", "p=tls-server-end-point,,n=,r=x"), true, true},
+		{sasl("MD5", ""), true, true},
+		{encodeFrontend(&pgproto3.PasswordMessage{Password: "pw"}), true, true},
+		{fuzzPasswordStartup, false, true},
+		{q("values"), true, false},
+		{append(q("gen 5"), encodeFrontend(&pgproto3.Terminate{})...), true, false},
+		{ext, true, false},
+		{encodeFrontend(&pgproto3.Parse{Query: "types"}, &pgproto3.Bind{ResultFormatCodes: []int16{1}}, &pgproto3.Execute{}, &pgproto3.Sync{}), true, false},
+		{encodeFrontend(&pgproto3.CopyData{Data: []byte("1\n")}, &pgproto3.CopyDone{}, &pgproto3.CopyFail{Message: "x"}), true, false},
+		{encodeFrontend(&pgproto3.Flush{}, &pgproto3.FunctionCall{Function: 1}), true, false},
+		{[]byte{'Q', 0xff, 0xff, 0xff, 0xff}, true, false},
+		{[]byte{'Q', 0, 0, 0, 3}, true, false},
+		{fuzzStartup, false, false},
+		{encodeFrontend(&pgproto3.SSLRequest{}), false, false},
+		{encodeFrontend(&pgproto3.GSSEncRequest{}), false, false},
+		{encodeFrontend(&pgproto3.CancelRequest{ProcessID: 1, SecretKey: []byte{0, 0, 0, 2}}), false, false},
+		{[]byte{0, 0, 0, 8, 0, 3, 0, 0}, false, false},
+		{[]byte{0, 0, 0, 9, 0, 3, 0, 0, 'u'}, false, false},
+		{[]byte("GET / HTTP/1.1\r\n\r\n"), false, false},
+	} {
+		f.Add(seed.in, seed.withStartup, seed.password)
+	}
+	f.Fuzz(func(t *testing.T, in []byte, withStartup, password bool) {
 		logs := &panicLog{}
 		be := newFakeBackend()
 		be.fuzzing = true
-		srv := NewServer(be, slog.New(logs))
+		var opts []Option
+		startup := fuzzStartup
+		if password {
+			opts = append(opts, WithAuth(AuthPassword, fuzzRoles))
+			startup = fuzzPasswordStartup
+		}
+		srv := NewServer(be, slog.New(logs), opts...)
 		srv.StartupTimeout = 2 * time.Second
 		if withStartup {
-			in = append(append([]byte(nil), fuzzStartup...), in...)
+			in = append(append([]byte(nil), startup...), in...)
 		}
 		out := runConn(t, srv, in, nil)
 		if p := logs.panics(); len(p) > 0 {
@@ -182,9 +218,13 @@ func FuzzConn(f *testing.F) {
 		if bytes.Contains(out, []byte("CXX000\x00")) {
 			t.Fatalf("the server answered XX000: %q", out)
 		}
-		// A well-behaved client is still served.
+		// A well-behaved client is still served (in password mode: asked
+		// for SCRAM-SHA-256).
 		served := []byte("SELECT 4\x00Z") // the four rows of "values", then ReadyForQuery
-		after := runConn(t, srv, append(append([]byte(nil), fuzzStartup...), q("values")...), served)
+		if password {
+			served = []byte("SCRAM-SHA-256\x00")
+		}
+		after := runConn(t, srv, append(append([]byte(nil), startup...), q("values")...), served)
 		if !bytes.Contains(after, served) {
 			t.Fatalf("a later connection was not served: %q", after)
 		}
