@@ -32,6 +32,17 @@ type catalogRecord struct {
 	Desc   *repr.RelationDesc `json:"desc,omitempty"`
 	Name   string             `json:"name,omitempty"`
 	Schema string             `json:"schema,omitempty"`
+	// Owner is the owner of what a create or schema record makes (0 in
+	// records written before roles existed: the bootstrap superuser),
+	// and the new owner in an owner record.
+	Owner uint32 `json:"owner,omitempty"`
+	// Roles is the whole new state of each role a roles record changes.
+	Roles []roleRecord `json:"roles,omitempty"`
+	// ACL is the whole new ACL of the item (ID) or schema (Schema) of an
+	// acl record.
+	ACL []aclItem `json:"acl,omitempty"`
+	// Default is a default_acl record's whole new entry.
+	Default *defaultACL `json:"default,omitempty"`
 }
 
 // creating carries the id a replayed CREATE must reuse.
@@ -55,6 +66,9 @@ type creating struct {
 func (c *Coordinator) persistLocked(ctx context.Context, rec catalogRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if rec.Op == "create" || rec.Op == "schema" {
+		rec.Owner = c.cat.owner()
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -100,6 +114,9 @@ func (c *Coordinator) resolveNewName(n sql.PartialName, searchPath []string) (st
 	}
 	if sc.system {
 		return "", "", pgcode.New(pgcode.InsufficientPrivilege, "cannot create objects in system schema %q", schema)
+	}
+	if err := c.checkCreateLocked(schema); err != nil {
+		return "", "", err
 	}
 	return schema, n.Item, nil
 }
@@ -208,11 +225,21 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 	if p.Materialized {
 		kind = sql.KindMaterializedView
 	}
+	// The view's owner reads its inputs for whoever reads the view.
+	if err := c.checkReadLocked(p.Query.DependsOn); err != nil {
+		return err
+	}
+	// replaced is the view OR REPLACE replaces, whose owner and
+	// privileges the new one keeps, as in PostgreSQL.
+	var replaced *item
 	if old, ok := c.exists(schema, name); ok {
 		switch {
 		case p.IfNotExists:
 			return c.noticeSkip(kind.String(), name)
 		case p.OrReplace && old.Kind == kind:
+			if err := c.checkOwnerLocked(itemTarget(old)); err != nil {
+				return err
+			}
 			if len(old.rdeps) > 0 {
 				return pgcode.New(pgcode.DependentObjectsStillExist, "cannot replace %s %q because other objects depend on it", kind, name)
 			}
@@ -224,6 +251,7 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 			if err := c.dropItemsLocked(ctx, []plan.GlobalID{old.ID}, persist); err != nil {
 				return err
 			}
+			replaced = old
 			// The old view's drop is durable: the replacement completes.
 			ctx = context.WithoutCancel(ctx)
 		default:
@@ -260,6 +288,18 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 		}
 		return err
 	}
+	if replaced != nil && persist {
+		if replaced.owner != it.owner {
+			if err := c.changeOwnerLocked(ctx, itemTarget(it), replaced.owner); err != nil {
+				return err
+			}
+		}
+		if replaced.acl != nil {
+			if err := c.setACLLocked(ctx, itemTarget(it), replaced.acl); err != nil {
+				return err
+			}
+		}
+	}
 	if it.rt != nil {
 		return c.addDataflowLocked(id, it.rt.graph)
 	}
@@ -286,6 +326,9 @@ func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, p
 	on := c.cat.items[p.On.ID]
 	if on == nil {
 		return pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", p.On.Name.Item)
+	}
+	if err := c.checkOwnerLocked(itemTarget(on)); err != nil {
+		return err
 	}
 	schema := on.Name.Schema
 	name := p.Name
@@ -382,12 +425,28 @@ func (c *Coordinator) createSchema(ctx context.Context, p *sql.CreateSchemaPlan,
 		}
 		return pgcode.New(pgcode.DuplicateSchema, "schema %q already exists", p.Name)
 	}
+	if err := c.checkCreateSchemaLocked(); err != nil {
+		return err
+	}
+	if p.Owner != "" && c.replaying == nil {
+		// AUTHORIZATION: a role the creator may SET ROLE to owns it.
+		owner := c.cat.roleByName(p.Owner)
+		if owner == nil {
+			return pgcode.New(pgcode.UndefinedObject, "role %q does not exist", p.Owner)
+		}
+		if r, check := c.ddlActorLocked(); check && !c.cat.isMemberOf(r, owner.OID) {
+			return pgcode.New(pgcode.InsufficientPrivilege, "must be able to SET ROLE %q", owner.Name)
+		}
+		defer func(prev uint32) { c.cat.ddlOwner = prev }(c.cat.ddlOwner)
+		c.cat.ddlOwner = owner.OID
+	}
 	if persist {
 		if err := c.persistLocked(ctx, catalogRecord{Op: "schema", Name: p.Name}); err != nil {
 			return err
 		}
 	}
-	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner(),
+		acl: c.cat.initialACL(c.cat.owner(), "", "schema")}
 	c.cat.version++
 	c.cat.nextOID++
 	return nil
@@ -455,6 +514,9 @@ func (c *Coordinator) drop(ctx context.Context, s *session, p *sql.DropPlan) err
 		if it.Kind.String() != p.Kind {
 			return pgcode.New(pgcode.WrongObjectType, "%q is not a %s", it.Name.Item, p.Kind).
 				WithHint("Use DROP %s to remove a %s.", strings.ToUpper(it.Kind.String()), it.Kind)
+		}
+		if err := c.checkOwnerLocked(itemTarget(it)); err != nil {
+			return err
 		}
 		roots = append(roots, it.ID)
 	}
@@ -546,6 +608,9 @@ func (c *Coordinator) dropSchemas(ctx context.Context, p *sql.DropPlan) error {
 		if sc.system || sc.name == "public" {
 			return pgcode.New(pgcode.InsufficientPrivilege, "cannot drop schema %q", sc.name)
 		}
+		if err := c.checkOwnerLocked(schemaTarget(sc)); err != nil {
+			return err
+		}
 		if len(sc.items) > 0 && !p.Cascade {
 			return pgcode.New(pgcode.DependentObjectsStillExist, "cannot drop schema %s because other objects depend on it", sc.name).
 				WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
@@ -594,6 +659,9 @@ func (c *Coordinator) rename(ctx context.Context, p *sql.AlterRenamePlan, persis
 	if p.Kind != "" && p.Kind != it.Kind.String() {
 		return pgcode.New(pgcode.WrongObjectType, "%q is not a %s", it.Name.Item, p.Kind)
 	}
+	if err := c.checkOwnerLocked(itemTarget(it)); err != nil {
+		return err
+	}
 	if _, ok := c.exists(it.Name.Schema, p.NewName); ok {
 		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", p.NewName)
 	}
@@ -629,13 +697,32 @@ func (c *Coordinator) replay(ctx context.Context, st storage.State) error {
 		}
 	}
 	c.replaying = nil
+	c.cat.ddlOwner = 0
 	return nil
 }
 
 func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st storage.State) error {
+	c.cat.ddlOwner = rec.Owner
 	switch rec.Op {
+	case "roles":
+		for _, r := range rec.Roles {
+			c.cat.putRoleLocked(r)
+		}
+		return nil
+	case "drop_role":
+		c.cat.dropRoleLocked(rec.OID)
+		return nil
+	case "acl", "owner":
+		c.replayPrivilegeRecord(rec)
+		return nil
+	case "default_acl":
+		if rec.Default != nil {
+			c.cat.putDefaultACL(*rec.Default)
+		}
+		return nil
 	case "schema":
-		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner(),
+			acl: c.cat.initialACL(c.cat.owner(), "", "schema")}
 		c.cat.version++
 		c.cat.nextOID++
 		return nil

@@ -93,6 +93,18 @@
 // CPU) when the same rows were decoded from framed records (0.24-0.44 s),
 // fed through the input and arranged in the first step.
 //
+// # Roles and privileges
+//
+// Roles (roles.go) and the owners and ACLs of items and schemas
+// (privileges.go) are PostgreSQL's, kept in the durable catalog as
+// records of their whole new state. A session is a role that exists and
+// has LOGIN (NewSession checks; the wire layer authenticates it first
+// with LoginRole, which reads a published copy of the roles without the
+// lock). Every statement is checked as the session's current role (SET
+// ROLE): reads and writes in run (authorizeLocked), and DDL where it
+// resolves its objects (the ddlSession the statement runs for); replay
+// checks nothing. Superusers pass every check; a refusal is 42501.
+//
 // # Concurrency
 //
 // One mutex (Coordinator.mu) serialises catalog changes, commits and

@@ -66,6 +66,9 @@ func (s *session) explain(p *sql.ExplainPlan) (string, error) {
 // setVar executes SET.
 func (s *session) setVar(p *sql.SetVariablePlan) (wire.Result, error) {
 	name := p.Name
+	if name == "role" || name == "session_authorization" {
+		return s.setRole(p, "SET")
+	}
 	switch name {
 	case "time zone", "timezone":
 		name = "TimeZone"
@@ -126,9 +129,14 @@ func (s *session) setVar(p *sql.SetVariablePlan) (wire.Result, error) {
 }
 
 func (s *session) resetVar(name string) (wire.Result, error) {
+	if name == "role" || name == "session_authorization" {
+		return s.setRole(&sql.SetVariablePlan{Name: name, Default: true}, "RESET")
+	}
 	if name == "all" {
 		for lower, v := range sessionVars {
-			if _, set := s.vars.values[lower]; set {
+			// RESET ALL leaves the role and session user alone, as in
+			// PostgreSQL, and read-only variables have no value to reset.
+			if _, set := s.vars.values[lower]; set && !v.readOnly {
 				s.changingVar(lower)
 				s.vars.restore(lower, nil)
 				s.changedVar(lower)

@@ -233,6 +233,11 @@ func (c *Coordinator) createSource(ctx context.Context, p *sql.CreateSourcePlan,
 		}
 		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
 	}
+	if p.Connection != nil {
+		if err := c.checkUsageLocked(c.cat.items[p.Connection.ID]); err != nil {
+			return err
+		}
+	}
 	switch p.Source.Kind {
 	case "load generator":
 		return c.createLoadGenerator(ctx, p, schema, name, sp, persist)

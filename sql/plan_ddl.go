@@ -74,6 +74,8 @@ type CreateSchemaPlan struct {
 	Database    string
 	Name        string
 	IfNotExists bool
+	// Owner is AUTHORIZATION's role ("" for the creator).
+	Owner string
 }
 
 // CreateDatabasePlan is CREATE DATABASE.

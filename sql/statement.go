@@ -204,6 +204,8 @@ func planStatement(scx *StatementContext, stmt parse.Statement, params []repr.Da
 			return nil, err
 		}
 		return &AlterRenamePlan{Kind: s.Kind, Name: pn, NewName: s.NewName, IfExists: s.IfExists}, nil
+	case *parse.GrantOn:
+		return planGrantOn(scx, s)
 	case *parse.CopyTo:
 		sub, err := planSubscribe(scx, s.Subscribe, params)
 		if err != nil {

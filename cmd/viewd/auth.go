@@ -1,9 +1,3 @@
-//go:build roles
-
-// This file needs coord.LoginRole, which the roles branch adds. Until it
-// is merged it builds only with -tags roles; at the merge, delete
-// auth_noroles.go and the build constraint above.
-
 package main
 
 import (

@@ -25,6 +25,7 @@ import (
 	_ "net/http/pprof" // served on --http-listen only
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -54,6 +55,8 @@ type config struct {
 	tlsMode       string
 	tlsCert       string
 	tlsKey        string
+	// superuserPasswordFile holds the bootstrap superuser's password.
+	superuserPasswordFile string
 }
 
 func main() {
@@ -74,6 +77,7 @@ func main() {
 	flag.StringVar(&cfg.tlsMode, "tls-mode", "allow", "TLS for pgwire clients: disable, allow (clients choose) or require (connections in the clear are refused)")
 	flag.StringVar(&cfg.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); with --tls-key. Default: a self-signed certificate generated into the data directory (server.crt, server.key)")
 	flag.StringVar(&cfg.tlsKey, "tls-key", "", "TLS private key `file` (PEM); with --tls-cert")
+	flag.StringVar(&cfg.superuserPasswordFile, "superuser-password-file", "", "file holding the password of the bootstrap superuser viewd, read on a new data directory only (default: env VIEWD_SUPERUSER_PASSWORD; neither: no password)")
 	flag.Parse()
 
 	if err := run(cfg); err != nil {
@@ -131,15 +135,25 @@ func run(cfg config) error {
 	if err != nil {
 		return fmt.Errorf("--compact-log-bytes: %w", err)
 	}
+	password, err := superuserPassword(cfg.superuserPasswordFile)
+	if err != nil {
+		return err
+	}
+	osUser := ""
+	if u, err := user.Current(); err == nil {
+		osUser = u.Username
+	}
 	c, err := coord.Open(ctx, coord.Config{
-		DataDir:         cfg.dataDir,
-		Workers:         cfg.workers,
-		Logger:          logger,
-		KafkaBrokers:    brokers,
-		TickInterval:    cfg.tickInterval,
-		RetainHistory:   cfg.retainHistory,
-		MaxQueryMemory:  maxMem,
-		CompactLogBytes: compactLog,
+		SuperuserPassword: password,
+		OSUser:            osUser,
+		DataDir:           cfg.dataDir,
+		Workers:           cfg.workers,
+		Logger:            logger,
+		KafkaBrokers:      brokers,
+		TickInterval:      cfg.tickInterval,
+		RetainHistory:     cfg.retainHistory,
+		MaxQueryMemory:    maxMem,
+		CompactLogBytes:   compactLog,
 	})
 	if err != nil {
 		return err
@@ -226,4 +240,18 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q (want e.g. 512MB or 2GB)", s)
 	}
 	return int64(v * mult), nil
+}
+
+// superuserPassword returns the bootstrap superuser's password: the
+// file's contents (without a final newline) when a file is named,
+// otherwise $VIEWD_SUPERUSER_PASSWORD ("" for none).
+func superuserPassword(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("VIEWD_SUPERUSER_PASSWORD"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--superuser-password-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }

@@ -450,8 +450,75 @@ func (p *parser) extension() (Statement, error) {
 		return p.drop()
 	case t.is("alter"):
 		return p.alterRename()
+	case t.is("grant") || t.is("revoke"):
+		return p.grantOn()
 	}
 	return nil, errNotMine
+}
+
+// grantKinds are the object kinds of GRANT ... ON that PostgreSQL's
+// grammar does not know.
+var grantKinds = map[string]bool{"connection": true, "secret": true, "source": true}
+
+func (p *parser) grantOn() (Statement, error) {
+	g := &GrantOn{Span: p.sp, Grant: p.next().is("grant")}
+	if !g.Grant && p.accept("grant", "option", "for") {
+		g.GrantOption = true
+	}
+	if p.accept("all") {
+		p.accept("privileges")
+	} else {
+		for {
+			w, err := p.ident()
+			if err != nil {
+				return nil, errNotMine
+			}
+			g.Privileges = append(g.Privileges, strings.ToUpper(w))
+			if !p.acceptPunct(",") {
+				break
+			}
+		}
+	}
+	if !p.accept("on") || p.peek().kind != tokWord || !grantKinds[p.peek().val] {
+		return nil, errNotMine
+	}
+	g.Kind = p.next().val
+	for {
+		n, err := p.name()
+		if err != nil {
+			return nil, err
+		}
+		g.Names = append(g.Names, n)
+		if !p.acceptPunct(",") {
+			break
+		}
+	}
+	if g.Grant {
+		if err := p.expect("to"); err != nil {
+			return nil, err
+		}
+	} else if err := p.expect("from"); err != nil {
+		return nil, err
+	}
+	for {
+		r, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		g.Grantees = append(g.Grantees, r)
+		if !p.acceptPunct(",") {
+			break
+		}
+	}
+	switch {
+	case g.Grant && p.accept("with", "grant", "option"):
+		g.GrantOption = true
+	case !g.Grant && p.accept("cascade"):
+		g.Cascade = true
+	case !g.Grant:
+		p.accept("restrict")
+	}
+	return g, p.expectEOF()
 }
 
 var viewdObjectKinds = map[string]bool{"source": true, "connection": true, "sink": true, "cluster": true}

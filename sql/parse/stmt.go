@@ -264,7 +264,23 @@ type AlterRename struct {
 	NewName  string
 }
 
+// GrantOn is GRANT privileges ON CONNECTION | SECRET | SOURCE names TO
+// roles [WITH GRANT OPTION], and REVOKE [GRANT OPTION FOR] privileges ON
+// ... FROM roles [CASCADE | RESTRICT]: kinds PostgreSQL's grammar rejects.
+type GrantOn struct {
+	Span
+	Grant bool
+	// Privileges are upper case; nil is ALL [PRIVILEGES].
+	Privileges  []string
+	Kind        string // "connection", "secret", "source"
+	Names       [][]string
+	Grantees    []string // as written, PUBLIC included
+	GrantOption bool
+	Cascade     bool
+}
+
 var (
+	_ Statement = (*GrantOn)(nil)
 	_ Statement = (*Drop)(nil)
 	_ Statement = (*AlterRename)(nil)
 	_ Statement = (*PG)(nil)
