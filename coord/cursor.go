@@ -12,11 +12,21 @@ import (
 )
 
 // cursor is a DECLAREd cursor over a query's rows or a SUBSCRIBE.
+// Lifetime, as in PostgreSQL: a cursor without WITH HOLD lives in a
+// transaction block (BEGIN ... COMMIT, or the implicit block of a Query
+// message holding several statements) and its end closes it; a WITH HOLD cursor
+// outlives the COMMIT of the transaction that declared it (or is declared
+// outside any block), but that transaction's ROLLBACK closes it. Closing
+// releases what the cursor holds: a SUBSCRIBE's dataflow and read holds,
+// a query's row stream.
 type cursor struct {
 	desc repr.RelationDesc
 	// rows streams a query's result; FETCH pulls from it.
 	rows *resultRows
 	sub  *subscription
+	// hold is WITH HOLD; uncommitted marks a WITH HOLD cursor declared
+	// in the transaction block still open.
+	hold, uncommitted bool
 }
 
 func (cur *cursor) close() {
@@ -32,7 +42,10 @@ func (s *session) declare(ctx context.Context, p *sql.DeclarePlan) (wire.Result,
 	if _, dup := s.cursors[p.Name]; dup {
 		return wire.Result{}, pgcode.New(pgcode.DuplicateCursor, "cursor %q already exists", p.Name)
 	}
-	cur := &cursor{}
+	if !p.Hold && !s.txn.explicit && !s.multiStatement {
+		return wire.Result{}, pgcode.New(pgcode.NoActiveSQLTransaction, "DECLARE CURSOR can only be used in transaction blocks")
+	}
+	cur := &cursor{hold: p.Hold, uncommitted: p.Hold && s.txn.explicit}
 	switch {
 	case p.Subscribe != nil:
 		sub, err := s.subscribe(ctx, p.Subscribe)
@@ -53,6 +66,21 @@ func (s *session) declare(ctx context.Context, p *sql.DeclarePlan) (wire.Result,
 	}
 	s.cursors[p.Name] = cur
 	return wire.Result{Tag: "DECLARE CURSOR"}, nil
+}
+
+// endTxnCursors closes the cursors that end with the transaction block
+// (explicit, or the implicit one of a multi-statement Query message):
+// those without WITH HOLD, and on ROLLBACK (committed false) the WITH
+// HOLD cursors an explicit block declared.
+func (s *session) endTxnCursors(committed bool) {
+	for name, cur := range s.cursors {
+		if !cur.hold || (cur.uncommitted && !committed) {
+			cur.close()
+			delete(s.cursors, name)
+			continue
+		}
+		cur.uncommitted = false
+	}
 }
 
 func (s *session) fetch(ctx context.Context, p *sql.FetchPlan) (wire.Result, error) {

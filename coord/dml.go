@@ -916,9 +916,12 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 		}
 		if s.txn.failed {
 			s.txn = txnState{}
+			s.endTxnCursors(false)
 			return wire.Result{Tag: "ROLLBACK"}, nil
 		}
-		if err := s.commit(ctx); err != nil {
+		err := s.commit(ctx)
+		s.endTxnCursors(err == nil)
+		if err != nil {
 			return wire.Result{}, err
 		}
 		return wire.Result{Tag: "COMMIT"}, nil
@@ -927,6 +930,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 			s.client.Notice(&pgcode.Error{Code: pgcode.NoActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is no transaction in progress"})
 		}
 		s.txn = txnState{}
+		s.endTxnCursors(false)
 		return wire.Result{Tag: "ROLLBACK"}, nil
 	case "set transaction":
 		return wire.Result{Tag: "SET"}, nil

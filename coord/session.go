@@ -87,6 +87,10 @@ type session struct {
 	// prepared are SQL-level PREPAREd statements.
 	prepared map[string]*preparedSQL
 	cursors  map[string]*cursor
+	// multiStatement is set while a statement of a simple Query message
+	// holding several runs: they form an implicit transaction block, in
+	// which DECLARE without WITH HOLD is allowed (its Sync closes them).
+	multiStatement bool
 	// split is the statement Split just parsed when its message held only
 	// that statement; Prepare takes it instead of parsing again.
 	split parse.Statement
@@ -342,6 +346,7 @@ func (s *session) Execute(ctx context.Context, ws wire.Statement, params []repr.
 	if st.parsed == nil {
 		return wire.Result{Empty: true}, nil
 	}
+	s.multiStatement = opts.Protocol == wire.ProtocolSimple && opts.StatementsInQuery > 1
 	s.beginStatement(st.sql)
 	// statement_timeout bounds the statement from here to the end of its
 	// result: Execute, and the reading of its rows (trackResult).
@@ -381,9 +386,12 @@ func (s *session) Sync(ctx context.Context, failed bool) error {
 	}
 	if failed {
 		s.txn = txnState{}
+		s.endTxnCursors(false)
 		return nil
 	}
-	return s.commit(ctx)
+	err := s.commit(ctx)
+	s.endTxnCursors(err == nil)
+	return err
 }
 
 // TxnStatus implements wire.Session.

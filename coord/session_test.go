@@ -307,7 +307,7 @@ func TestSessionPrepared(t *testing.T) {
 	s.exec("DEALLOCATE ALL")
 	s.fails("EXECUTE w(5, 'e')", pgcode.UndefinedPreparedStatement)
 	// DISCARD ALL forgets prepared statements, cursors and settings.
-	s.exec("PREPARE q AS SELECT 1", "DECLARE cur CURSOR FOR SELECT 1", "SET statement_timeout = '1s'", "DISCARD ALL")
+	s.exec("PREPARE q AS SELECT 1", "DECLARE cur CURSOR WITH HOLD FOR SELECT 1", "SET statement_timeout = '1s'", "DISCARD ALL")
 	s.fails("EXECUTE q", pgcode.UndefinedPreparedStatement)
 	s.fails("FETCH cur", pgcode.InvalidCursorName)
 	s.want("SHOW statement_timeout", "0")
@@ -345,7 +345,7 @@ func TestSessionPortalsAndCursors(t *testing.T) {
 	}
 	res.Rows.Close()
 
-	s.exec("DECLARE cur CURSOR FOR SELECT k FROM t ORDER BY k")
+	s.exec("DECLARE cur CURSOR WITH HOLD FOR SELECT k FROM t ORDER BY k")
 	for _, tc := range []struct{ q, want string }{
 		{"FETCH cur", "1"},
 		{"FETCH 3 cur", "2,3,4"},
@@ -358,12 +358,70 @@ func TestSessionPortalsAndCursors(t *testing.T) {
 			t.Fatalf("%s: %v %q %v, want %s", tc.q, rows, tag, err, tc.want)
 		}
 	}
-	s.fails("DECLARE cur CURSOR FOR SELECT 1", pgcode.DuplicateCursor)
+	s.fails("DECLARE cur CURSOR WITH HOLD FOR SELECT 1", pgcode.DuplicateCursor)
 	s.exec("CLOSE cur")
 	s.fails("FETCH cur", pgcode.InvalidCursorName)
 	s.fails("CLOSE cur", pgcode.InvalidCursorName)
-	s.exec("DECLARE a CURSOR FOR SELECT 1", "DECLARE b CURSOR FOR SELECT 2", "CLOSE ALL")
+	s.exec("BEGIN", "DECLARE a CURSOR FOR SELECT 1", "DECLARE b CURSOR FOR SELECT 2", "CLOSE ALL", "COMMIT")
 	s.fails("FETCH a", pgcode.InvalidCursorName)
+}
+
+// TestSessionCursorLifetimes: as in PostgreSQL, a cursor without WITH
+// HOLD needs a transaction block (25P01 outside one) and COMMIT or
+// ROLLBACK closes it; WITH HOLD outlives COMMIT but not the ROLLBACK of
+// the block that declared it. Closing a SUBSCRIBE cursor stops its
+// dataflow: issue 12 saw 3,000 leaked ones slow a 99-row UPDATE to 15 s.
+func TestSessionCursorLifetimes(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec("CREATE TABLE t (k int PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+	s.fails("DECLARE c CURSOR FOR SELECT k FROM t", pgcode.NoActiveSQLTransaction)
+	s.fails("DECLARE c CURSOR FOR SUBSCRIBE t", pgcode.NoActiveSQLTransaction)
+	for _, end := range []string{"COMMIT", "ROLLBACK"} {
+		s.exec("BEGIN", "DECLARE c CURSOR FOR SELECT k FROM t ORDER BY k")
+		s.want("FETCH c", "1")
+		s.exec(end)
+		s.fails("FETCH c", pgcode.InvalidCursorName)
+	}
+	// A failed block's COMMIT is a ROLLBACK: it closes the cursor too.
+	s.exec("BEGIN", "DECLARE c CURSOR FOR SELECT k FROM t")
+	s.fails("SELECT 1/0", pgcode.DivisionByZero)
+	s.exec("COMMIT")
+	s.fails("FETCH c", pgcode.InvalidCursorName)
+
+	s.exec("DECLARE h CURSOR WITH HOLD FOR SELECT k FROM t ORDER BY k")
+	s.want("FETCH h", "1")
+	s.exec("BEGIN", "DECLARE h2 CURSOR WITH HOLD FOR SELECT k FROM t ORDER BY k", "COMMIT")
+	s.want("FETCH h2", "1")
+	s.exec("BEGIN", "DECLARE h3 CURSOR WITH HOLD FOR SELECT k FROM t", "ROLLBACK")
+	s.fails("FETCH h3", pgcode.InvalidCursorName)
+	s.want("FETCH h", "2") // the earlier WITH HOLD cursors survive both
+	s.exec("CLOSE ALL")
+
+	live := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.subscribes)
+	}
+	s.exec("BEGIN")
+	for i := 0; i < 20; i++ {
+		s.exec(fmt.Sprintf("DECLARE s%d CURSOR FOR SUBSCRIBE t", i))
+	}
+	if n := live(); n != 20 {
+		t.Fatalf("%d subscriptions running after 20 DECLAREs", n)
+	}
+	s.exec("COMMIT")
+	if n := live(); n != 0 {
+		t.Fatalf("%d subscriptions still running after COMMIT", n)
+	}
+	s.exec("DECLARE hs CURSOR WITH HOLD FOR SUBSCRIBE t")
+	if n := live(); n != 1 {
+		t.Fatalf("%d subscriptions running for one WITH HOLD cursor", n)
+	}
+	s.exec("CLOSE hs")
+	if n := live(); n != 0 {
+		t.Fatalf("%d subscriptions running after CLOSE", n)
+	}
 }
 
 // TestSessionActivity: pg_stat_activity shows each session's pid, state

@@ -70,7 +70,17 @@ func init() {
 		}
 	}
 	defPoly(funcCatalog, "array", []ParamType{AnyCompatible}, AnyCompatibleArray, true,
-		func(_ []repr.ScalarType, ret repr.ScalarType) (*Func, error) { return FuncArray(*ret.Elem), nil })
+		func(_ []repr.ScalarType, ret repr.ScalarType) (*Func, error) {
+			// At most PostgreSQL's 6 dimensions (54000), as text input.
+			dims := 0
+			for t := &ret; t != nil && t.Kind == repr.KindArray; t = t.Elem {
+				dims++
+			}
+			if dims > repr.MaxArrayDims {
+				return nil, repr.ErrArrayDims(dims)
+			}
+			return FuncArray(*ret.Elem), nil
+		})
 	defPoly(funcCatalog, "array_subscript", []ParamType{AnyArray, Exact(tInt4)}, AnyElement, false,
 		elemFunc("array_subscript", true, true, subscript))
 	defPoly(funcCatalog, "array_length", []ParamType{AnyArray, Exact(tInt4)}, Exact(tInt4), false,

@@ -97,6 +97,7 @@ const (
 	InsufficientResources           Code = "53000"
 	OutOfMemory                     Code = "53200"
 	ProgramLimitExceeded            Code = "54000"
+	StatementTooComplex             Code = "54001"
 	ObjectNotInPrerequisiteState    Code = "55000"
 	ObjectInUse                     Code = "55006"
 	OperatorIntervention            Code = "57000"

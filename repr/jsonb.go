@@ -341,7 +341,7 @@ func isJSONWordByte(c byte) bool {
 
 func (p *jsonParser) value(depth int) (JSONValue, error) {
 	if depth > maxJSONDepth {
-		return JSONValue{}, pgcode.New(pgcode.ProgramLimitExceeded, "stack depth limit exceeded")
+		return JSONValue{}, pgcode.New(pgcode.StatementTooComplex, "stack depth limit exceeded") // as PostgreSQL's check_stack_depth
 	}
 	if p.i >= len(p.s) {
 		return JSONValue{}, p.err("The input string ended unexpectedly.")

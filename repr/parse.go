@@ -1161,6 +1161,18 @@ type arrayParser struct {
 	i    int
 	orig string
 	typ  ScalarType
+	dims int // nesting of the braces being parsed
+}
+
+// MaxArrayDims is PostgreSQL's MAXDIM: an array has at most 6 dimensions.
+// Text input past it is refused as PostgreSQL refuses it (54000) before
+// the nested literal is built (packing each level copies the levels
+// inside it: 3,000 nested braces took 0.1 s, 100,000 minutes).
+const MaxArrayDims = 6
+
+// ErrArrayDims is PostgreSQL's error for an array of dims dimensions.
+func ErrArrayDims(dims int) error {
+	return pgcode.New(pgcode.ProgramLimitExceeded, "number of array dimensions (%d) exceeds the maximum allowed (%d)", dims, MaxArrayDims)
 }
 
 func (p *arrayParser) malformed(detail string) error {
@@ -1174,6 +1186,11 @@ func (p *arrayParser) skipWS() {
 }
 
 func (p *arrayParser) parse(t ScalarType) (Datum, error) {
+	p.dims++
+	defer func() { p.dims-- }()
+	if p.dims > MaxArrayDims {
+		return Null, ErrArrayDims(p.dims)
+	}
 	p.skipWS()
 	if p.i >= len(p.s) || p.s[p.i] != '{' {
 		return Null, p.malformed(`Array value must start with "{" or dimension information.`)

@@ -98,11 +98,15 @@ type CopyToPlan struct {
 	Format    map[string]string
 }
 
-// DeclarePlan is DECLARE c CURSOR FOR query | SUBSCRIBE.
+// DeclarePlan is DECLARE c CURSOR [WITH HOLD] FOR query | SUBSCRIBE.
 type DeclarePlan struct {
 	Name      string
 	Query     *QueryPlan
 	Subscribe *SubscribePlan
+	// Hold is WITH HOLD: the cursor stays open past the end of its
+	// transaction; without it COMMIT and ROLLBACK close it, and DECLARE
+	// outside a transaction block is an error (25P01).
+	Hold bool
 }
 
 // FetchPlan is FETCH [n | ALL] [FROM] c [WITH (timeout = ...)].
@@ -243,15 +247,13 @@ func planPG(scx *StatementContext, s *parse.PG, params []repr.Datum) (Plan, erro
 		return planCopy(scx, s, x.CopyStmt, params)
 	case *pg_query.Node_DeclareCursorStmt:
 		d := x.DeclareCursorStmt
-		if d.Options&0x0020 != 0 { // CURSOR_OPT_HOLD
-			return nil, pgcode.New(pgcode.FeatureNotSupported, "DECLARE ... WITH HOLD is not supported")
-		}
 		q := newQctx(scx, s.Span)
 		qp, err := q.planTopQuery(d.Query, params, true)
 		if err != nil {
 			return nil, err
 		}
-		return &DeclarePlan{Name: d.Portalname, Query: qp}, nil
+		const cursorOptHold = 0x0020 // CURSOR_OPT_HOLD
+		return &DeclarePlan{Name: d.Portalname, Query: qp, Hold: d.Options&cursorOptHold != 0}, nil
 	case *pg_query.Node_FetchStmt:
 		f := x.FetchStmt
 		if f.Ismove {

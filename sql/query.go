@@ -11,6 +11,7 @@ import (
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/plan"
 	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql/parse"
 )
 
 // Finishing is what the coordinator applies to the rows of a top-level
@@ -94,6 +95,17 @@ func identity(n int) []int {
 // planQuery plans a SELECT statement (including set operations and
 // VALUES) with outer as the enclosing scope and ctes visible.
 func (q *qctx) planQuery(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*queryResult, error) {
+	if err := q.enterQuery(); err != nil {
+		return nil, err
+	}
+	defer q.leaveQuery()
+	return q.planQueryLevel(outer, s, ctes)
+}
+
+// planQueryLevel is planQuery without counting a level of query nesting:
+// the arms of a set operation are siblings, however the grammar nests
+// them (a chain of UNIONs is left-deep); maxSetOpDepth bounds them.
+func (q *qctx) planQueryLevel(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*queryResult, error) {
 	if s.WithClause != nil {
 		var err error
 		if ctes, err = q.planCTEs(outer, s.WithClause, ctes); err != nil {
@@ -314,11 +326,16 @@ func unitRel() HConstant { return HConstant{Rows: [][]repr.Datum{{}}} }
 
 // planSetOp plans UNION / INTERSECT / EXCEPT [ALL].
 func (q *qctx) planSetOp(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*queryResult, error) {
-	l, err := q.planQuery(outer, s.Larg, ctes)
+	q.setOpDepth++
+	defer func() { q.setOpDepth-- }()
+	if q.setOpDepth > maxSetOpDepth {
+		return nil, parse.ErrTooComplex()
+	}
+	l, err := q.planQueryLevel(outer, s.Larg, ctes)
 	if err != nil {
 		return nil, err
 	}
-	r, err := q.planQuery(outer, s.Rarg, ctes)
+	r, err := q.planQueryLevel(outer, s.Rarg, ctes)
 	if err != nil {
 		return nil, err
 	}

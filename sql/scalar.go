@@ -175,6 +175,10 @@ func hcolumn(i int, t repr.ColumnType) HColumn { return HColumn{Index: i, Type: 
 
 // plan plans an expression node.
 func (e *ectx) plan(n *pg_query.Node) (HScalar, error) {
+	if err := e.q.enterExpr(); err != nil {
+		return nil, err
+	}
+	defer e.q.leaveExpr()
 	if e.agg != nil && !e.inAgg {
 		if r, ok, err := e.matchGroup(n); err != nil || ok {
 			return r, err

@@ -185,7 +185,7 @@ func planStatement(scx *StatementContext, stmt parse.Statement, params []repr.Da
 		if err != nil {
 			return nil, err
 		}
-		return &DeclarePlan{Name: s.Cursor, Subscribe: sub}, nil
+		return &DeclarePlan{Name: s.Cursor, Subscribe: sub, Hold: s.Hold}, nil
 	case *parse.Fetch:
 		return planFetchExt(s)
 	case *parse.Show:

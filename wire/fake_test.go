@@ -25,6 +25,10 @@ type fakeBackend struct {
 	sessions  int           // sessions opened
 	lastStart StartupParams // the last StartupParams seen
 	clients   []Client      // every session's Client, in order
+	// fuzzing leaves out the commands that fail on purpose (panic,
+	// plainerr), that never end (sleep, stream, copy stream) and caps
+	// gen's row count, so that FuzzConn's findings are the server's.
+	fuzzing bool
 }
 
 func newFakeBackend() *fakeBackend { return &fakeBackend{closed: make(chan string, 64)} }
@@ -217,6 +221,16 @@ func (s *fakeSession) plan(sql string, paramOIDs []uint32) (*fakeStmt, error) {
 	}
 	constant := func(tag string) (*fakeStmt, error) {
 		return &fakeStmt{run: func(context.Context, []repr.Datum) (Result, error) { return Result{Tag: tag}, nil }}, nil
+	}
+	if s.b.fuzzing {
+		switch w := strings.ToLower(words[0]); {
+		case w == "panic" || w == "plainerr" || w == "sleep" || w == "stream" || w == "copy" && len(words) > 1 && words[1] == "stream":
+			return nil, pgcode.New(pgcode.FeatureNotSupported, "fake: %s is off while fuzzing", w)
+		case w == "gen" && len(words) > 1:
+			if n, err := strconv.Atoi(words[1]); err != nil || n < 0 || n > 100 {
+				return nil, pgcode.New(pgcode.InvalidParameterValue, "fake: gen takes 0 to 100 rows while fuzzing")
+			}
+		}
 	}
 	switch strings.ToLower(words[0]) {
 	case "values":

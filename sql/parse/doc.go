@@ -21,6 +21,14 @@
 // SELECT before AS OF, the query of a materialized view) is parsed by
 // pg_query again.
 //
+// Nesting guard: pg_query's C code recurses over the tree it builds with
+// no stack check (a 30,000-term `1 + 1 + ...` overflowed its thread stack
+// and killed the process). Before any text reaches it, Parse (and
+// ParseRaw, for SQL text built from a client's string) estimates the
+// tree's depth from the tokens (nestingDepth: linear, lists do not nest)
+// and refuses a statement past MaxNestingDepth with PostgreSQL's 54001
+// "stack depth limit exceeded".
+//
 // Positions: every Statement records the byte offset of its text within
 // the whole input; syntax errors are *pgcode.Error with code 42601 and the
 // 1-based character position within the whole input, as PostgreSQL

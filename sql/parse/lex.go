@@ -142,8 +142,12 @@ func charPos(text string, off int) int {
 }
 
 // convertError turns a pg_query error into a 42601 *pgcode.Error; its
-// position is pg_query's (1-based characters) plus baseChars.
+// position is pg_query's (1-based characters) plus baseChars. A tree too
+// deep for the protobuf decoder is 54001 instead.
 func convertError(err error, _ string, baseChars int) error {
+	if isRecursionLimit(err) {
+		return ErrTooComplex()
+	}
 	if pe, ok := err.(*pgparser.Error); ok {
 		e := pgcode.New(pgcode.SyntaxError, "%s", pe.Message)
 		if pe.Cursorpos > 0 {

@@ -13,10 +13,16 @@ import (
 
 // Parse splits sqlText into statements and parses each one. Empty
 // statements (";;") are skipped. Errors are *pgcode.Error (42601 with the
-// 1-based character position within sqlText).
+// 1-based character position within sqlText; 54001 for a statement nested
+// too deeply, see MaxNestingDepth).
 func Parse(sqlText string) ([]Statement, error) {
 	toks, err := scan(sqlText)
 	if err != nil {
+		return nil, err
+	}
+	// Before any of it reaches pg_query's C code, which recurses over the
+	// tree without a stack check.
+	if err := checkDepth(toks); err != nil {
 		return nil, err
 	}
 	var out []Statement
@@ -996,10 +1002,10 @@ func (p *parser) declare() (Statement, error) {
 	if err := p.expect("cursor"); err != nil {
 		return nil, err
 	}
-	if p.accept("with", "hold") {
-		return nil, pgcode.New(pgcode.FeatureNotSupported, "DECLARE ... WITH HOLD ... FOR SUBSCRIBE is not supported")
+	hold := p.accept("with", "hold")
+	if !hold {
+		p.accept("without", "hold")
 	}
-	p.accept("without", "hold")
 	if err := p.expect("for"); err != nil {
 		return nil, err
 	}
@@ -1010,7 +1016,7 @@ func (p *parser) declare() (Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DeclareSubscribe{Span: p.sp, Cursor: name, Subscribe: s}, nil
+	return &DeclareSubscribe{Span: p.sp, Cursor: name, Hold: hold, Subscribe: s}, nil
 }
 
 func (p *parser) fetch() (Statement, error) {

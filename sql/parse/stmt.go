@@ -214,7 +214,9 @@ type CreateMaterializedView struct {
 // DeclareSubscribe is DECLARE c CURSOR [WITHOUT HOLD] FOR SUBSCRIBE ...
 type DeclareSubscribe struct {
 	Span
-	Cursor    string
+	Cursor string
+	// Hold is WITH HOLD: the cursor outlives its transaction.
+	Hold      bool
 	Subscribe *Subscribe
 }
 
