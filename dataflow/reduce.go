@@ -63,6 +63,7 @@ type reduceShard struct {
 	groups  map[string]*group
 	idx     []uint32 // this step's input rows routed here (indexes into the input)
 	keys    Rows     // their keys
+	exact   Rows     // their keys as they print, where that differs (else empty rows)
 	changed []string
 	ok      Rows
 	errs    Rows
@@ -77,6 +78,7 @@ type reduceShard struct {
 type group struct {
 	n      repr.Diff
 	accs   []accum
+	reps   scaleReps // the key's packings with display scales (see scaleReps)
 	out    string
 	hasOut bool
 	outErr bool
@@ -107,6 +109,7 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 	for s := range o.shards {
 		o.shards[s].idx = o.shards[s].idx[:0]
 		o.shards[s].keys.Reset()
+		o.shards[s].exact.Reset()
 	}
 	n := o.in.ok.Len()
 	m := g.meter(&o.out.errs, nil)
@@ -128,6 +131,16 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 		s := &o.shards[shardOf(k, W)]
 		s.idx = append(s.idx, uint32(i))
 		s.keys.Push(k, d)
+		if !o.keyer.scaled {
+			s.exact.Push(nil, d)
+			continue
+		}
+		if err := o.keyer.packExact(&g.eval, row, &o.pk); err != nil {
+			// The canonical key evaluated: the same expressions cannot fail.
+			s.exact.Push(nil, d)
+			continue
+		}
+		s.exact.Push(o.pk.Row(), d)
 	}
 	err := g.parallel(n, func(si int) error {
 		s := &o.shards[si]
@@ -140,7 +153,7 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 			if err := m.tick(); err != nil {
 				return err
 			}
-			m.grow(o.update(s, s.keys.Row(i), o.in.ok.Row(int(j)), o.in.ok.Diff(int(j))))
+			m.grow(o.update(s, s.keys.Row(i), s.exact.Row(i), o.in.ok.Row(int(j)), o.in.ok.Diff(int(j))))
 		}
 		for _, k := range s.changed {
 			if err := m.tick(); err != nil {
@@ -174,8 +187,10 @@ const (
 )
 
 // update folds one input row into its group and returns the bytes of
-// state it added (a new group, new multiset entries), roughly.
-func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) (grown int) {
+// state it added (a new group, new multiset entries), roughly. k is the
+// row's canonical key, exact the key as it prints when that differs
+// (else empty).
+func (o *reduceOp) update(s *reduceShard, k, exact, row repr.Row, d repr.Diff) (grown int) {
 	s.datums = row.Unpack(s.datums[:0])
 	// Evaluate every aggregate's inputs first: an error sends the row to
 	// the err stream and leaves the group untouched.
@@ -216,6 +231,9 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) (grown i
 		s.changed = append(s.changed, string(k))
 	}
 	gr.n += d
+	if len(exact) > 0 {
+		grown += gr.reps.add(exact, d)
+	}
 	for i, a := range o.aggs {
 		acc := &gr.accs[i]
 		v := vals[i].v
@@ -371,7 +389,11 @@ func (o *reduceOp) emit(s *reduceShard, k string) {
 		return
 	}
 	s.pk.Reset()
-	s.pk.PushRow(repr.Row(k))
+	if gr.reps.present() {
+		s.datums = gr.reps.display(repr.Row(k), &s.pk, s.datums)
+	} else {
+		s.pk.PushRow(repr.Row(k))
+	}
 	for i, a := range o.aggs {
 		v, err := finish(&gr.accs[i], a)
 		if err != nil {
@@ -621,6 +643,7 @@ func (o *reduceOp) trim() {
 			s.idx = nil
 		}
 		s.keys.trim()
+		s.exact.trim()
 		s.ok.trim()
 		s.errs.trim()
 		s.datums = clearDatums(s.datums)

@@ -108,7 +108,7 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 		o.datums = row.Unpack(o.datums[:0])
 		o.pk.Reset()
 		for _, k := range o.part {
-			o.pk.Push(o.datums[k])
+			o.pk.PushKey(o.datums[k])
 		}
 		o.parts.Push(o.pk.Row(), d)
 		sk = sortKey(sk[:0], o.datums, o.order, row)
