@@ -356,7 +356,10 @@ func (a *winAcc) value() repr.Datum {
 	s := new(apd.Decimal)
 	_, _ = decCtx.Add(s, &a.dsum, apd.New(a.isum, 0))
 	if a.fn.Kind == WinAvg {
-		_, _ = apd.BaseContext.WithPrecision(20).Quo(s, s, apd.New(a.cnt, 0))
+		// numeric_div(sum, count), as PostgreSQL's avg.
+		if q, err := expr.NumericDiv(s, apd.New(a.cnt, 0)); err == nil {
+			s = q
+		}
 	}
 	return repr.NumericDatum(s)
 }
