@@ -515,6 +515,9 @@ func NumericDiv(x, y *apd.Decimal) (*apd.Decimal, error) {
 	if y.IsZero() && y.Form == apd.Finite {
 		return nil, errDivByZero()
 	}
+	if x.Form == apd.Finite && y.Form == apd.Infinite {
+		return apd.New(0, 0), nil // PostgreSQL: a finite value over ±Infinity is 0
+	}
 	if x.Form != apd.Finite || y.Form != apd.Finite {
 		out := new(apd.Decimal)
 		if _, err := numExact.Quo(out, x, y); err != nil {

@@ -143,7 +143,9 @@ func appendNumeric(buf []byte, n *apd.Decimal) []byte {
 	if red.Negative {
 		form |= 0x80
 	}
-	scale := NumericScale(n)
+	// A display scale past PostgreSQL's limit (apd gives 1/Infinity as
+	// 0E-100019) is clamped to it.
+	scale := min(NumericScale(n), maxNumericScale)
 	scaled := red.Form == apd.Finite && scale > NumericScale(&red)
 	if scaled {
 		form |= numericScaled
