@@ -5,16 +5,27 @@ import (
 	"github.com/viewd/viewd/repr"
 )
 
-// FoldConstants simplifies e: calls of immutable functions whose arguments
-// are all literals become literals (an evaluation error becomes an error
-// Literal, raised only if the literal is evaluated); strict calls with a
-// NULL literal argument become NULL (as in PostgreSQL, even when another
-// argument could raise an error); AND/OR drop their identity literals
-// and collapse to their absorbing value (FALSE/TRUE wins over NULL and
-// errors, as evaluation does); CASE with a literal condition picks its
-// branch; COALESCE drops leading NULLs and everything after its first
-// non-NULL literal. Stable and volatile functions and mz_now() are left
-// alone. ctx is used to evaluate (may be nil).
+// FoldConstants simplifies e in the order of PostgreSQL's
+// eval_const_expressions: calls of immutable functions whose arguments are
+// all literals become literals (an evaluation error becomes an error
+// Literal); strict calls with a NULL literal argument become NULL (even
+// when another, non-constant argument could raise an error at run time);
+// AND/OR drop their identity literals and collapse to their absorbing
+// value; CASE with a literal condition picks its branch; COALESCE drops
+// leading NULLs and everything after its first non-NULL literal. Stable
+// and volatile functions and mz_now() are left alone. ctx is used to
+// evaluate (may be nil).
+//
+// Errors follow PostgreSQL, where simplifying a constant subexpression
+// that fails fails the statement: an error literal in a place
+// PostgreSQL simplifies makes its parent that error, up to the root. The
+// places it does not simplify, and so never fail: COALESCE arguments
+// after a non-NULL literal, AND/OR arguments after an absorbing literal,
+// the branches of a CASE a literal condition does not take. So
+// coalesce(coalesce(2147483647 + 1, 0) / NULL::int4, 5) is "integer out
+// of range" (not 5), and coalesce(1, 1/0) is 1. (viewd raises the error
+// when the folded expression is evaluated, PostgreSQL when it plans:
+// over no rows PostgreSQL fails and viewd does not.)
 func FoldConstants(e Scalar, ctx *EvalCtx) Scalar {
 	if ctx == nil {
 		ctx = &EvalCtx{}
@@ -58,6 +69,14 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 			}
 			return n.Else
 		}
+		// PostgreSQL simplifies both branches of a CASE whose condition
+		// is not constant.
+		if l, ok := errLit(n.Then); ok {
+			return l
+		}
+		if l, ok := errLit(n.Else); ok {
+			return l
+		}
 		return n
 	case Call:
 		if n.Func == nil {
@@ -68,6 +87,13 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 			return foldAndOr(n, ctx)
 		case specialCoalesce:
 			return foldCoalesce(n)
+		}
+		// Every argument is simplified before the call: the first that
+		// failed fails it.
+		for _, a := range n.Args {
+			if l, ok := errLit(a); ok {
+				return l
+			}
 		}
 		if n.Func.Strict && strictNullFoldable(n.Args) {
 			return valueLiteral(repr.Null, n.Func.Ret)
@@ -93,20 +119,20 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 // whatever the row: some argument is a NULL literal. Like PostgreSQL's
 // eval_const_expressions, this folds even when another argument could
 // raise an error at run time (SELECT ... WHERE 1/col = NULL is empty,
-// never a division by zero); an error literal argument still wins.
+// never a division by zero). Error literal arguments are handled first.
 func strictNullFoldable(args []Scalar) bool {
-	sawNull := false
 	for _, a := range args {
-		if x, ok := a.(Literal); ok {
-			if x.Err != nil {
-				return false
-			}
-			if x.Value.IsNull() {
-				sawNull = true
-			}
+		if litIsNull(a) {
+			return true
 		}
 	}
-	return sawNull
+	return false
+}
+
+// errLit returns s when it is an error literal.
+func errLit(s Scalar) (Literal, bool) {
+	l, ok := isLit(s)
+	return l, ok && l.Err != nil
 }
 
 // foldAndOr simplifies AND (or OR): nested connectives of the same kind
@@ -132,6 +158,10 @@ func foldAndOr(n Call, ctx *EvalCtx) Scalar {
 	for _, a := range args {
 		if litIsBool(a, or) {
 			return valueLiteral(repr.BoolDatum(or), repr.TypeBool)
+		}
+		if l, ok := errLit(a); ok {
+			// Simplified before any absorbing literal: it fails.
+			return l
 		}
 		if litIsBool(a, !or) {
 			continue
@@ -164,12 +194,16 @@ func foldAndOr(n Call, ctx *EvalCtx) Scalar {
 }
 
 // foldCoalesce drops NULL literals and everything after the first
-// argument that cannot be NULL because it is a non-NULL literal.
+// argument that cannot be NULL because it is a non-NULL literal; an error
+// literal before that fails it.
 func foldCoalesce(n Call) Scalar {
 	var kept []Scalar
 	for _, a := range n.Args {
 		if litIsNull(a) {
 			continue
+		}
+		if l, ok := errLit(a); ok {
+			return l
 		}
 		kept = append(kept, a)
 		if l, ok := isLit(a); ok && l.Err == nil {
