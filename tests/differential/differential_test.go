@@ -56,7 +56,7 @@ type outcome struct {
 	createErr error
 	phase     string // where it first differed, or "" if it never did
 	detail    string
-	checks    int    // comparisons that agreed
+	checks    int // comparisons that agreed
 }
 
 func (o *outcome) failed() bool { return o.createErr != nil || o.phase != "" }
