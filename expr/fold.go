@@ -17,8 +17,11 @@ import (
 // evaluate (may be nil).
 //
 // Errors follow PostgreSQL, where simplifying a constant subexpression
-// that fails fails the statement: an error literal in a place
-// PostgreSQL simplifies makes its parent that error, up to the root. The
+// that fails fails the statement: an error literal this fold made (a
+// constant call that failed) in a place PostgreSQL simplifies makes its
+// parent that error, up to the root. Error literals already in e are the
+// planner's own conditional errors (CASE WHEN count > 1 THEN error(...)
+// for a scalar subquery of several rows): they stay where they are. The
 // places it does not simplify, and so never fail: COALESCE arguments
 // after a non-NULL literal, AND/OR arguments after an absorbing literal,
 // the branches of a CASE a literal condition does not take. So
@@ -30,7 +33,8 @@ func FoldConstants(e Scalar, ctx *EvalCtx) Scalar {
 	if ctx == nil {
 		ctx = &EvalCtx{}
 	}
-	return Rewrite(e, func(s Scalar) Scalar { return foldNode(s, ctx) })
+	f := &folder{ctx: ctx}
+	return Rewrite(e, f.node)
 }
 
 func isLit(s Scalar) (Literal, bool) {
@@ -57,7 +61,31 @@ func valueLiteral(d repr.Datum, t repr.ScalarType) Literal {
 	return Literal{Value: d, Typ: repr.ColumnType{Type: t, Nullable: d.IsNull()}}
 }
 
-func foldNode(s Scalar, ctx *EvalCtx) Scalar {
+// folder is one FoldConstants call: its context and the errors of the
+// constant calls it evaluated.
+type folder struct {
+	ctx    *EvalCtx
+	failed map[*pgcode.Error]bool
+}
+
+// fail returns the error literal of a constant call that failed.
+func (f *folder) fail(err error, t repr.ScalarType) Literal {
+	l := errLiteral(err, t)
+	if f.failed == nil {
+		f.failed = map[*pgcode.Error]bool{}
+	}
+	f.failed[l.Err] = true
+	return l
+}
+
+// errLit returns s when it is an error literal this fold made.
+func (f *folder) errLit(s Scalar) (Literal, bool) {
+	l, ok := isLit(s)
+	return l, ok && l.Err != nil && f.failed[l.Err]
+}
+
+func (f *folder) node(s Scalar) Scalar {
+	ctx := f.ctx
 	switch n := s.(type) {
 	case If:
 		if l, ok := isLit(n.Cond); ok {
@@ -71,10 +99,10 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 		}
 		// PostgreSQL simplifies both branches of a CASE whose condition
 		// is not constant.
-		if l, ok := errLit(n.Then); ok {
+		if l, ok := f.errLit(n.Then); ok {
 			return l
 		}
-		if l, ok := errLit(n.Else); ok {
+		if l, ok := f.errLit(n.Else); ok {
 			return l
 		}
 		return n
@@ -84,14 +112,14 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 		}
 		switch n.Func.special {
 		case specialAnd, specialOr:
-			return foldAndOr(n, ctx)
+			return f.andOr(n)
 		case specialCoalesce:
-			return foldCoalesce(n)
+			return f.coalesce(n)
 		}
 		// Every argument is simplified before the call: the first that
 		// failed fails it.
 		for _, a := range n.Args {
-			if l, ok := errLit(a); ok {
+			if l, ok := f.errLit(a); ok {
 				return l
 			}
 		}
@@ -108,7 +136,7 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 		}
 		d, err := Eval(ctx, n, nil)
 		if err != nil {
-			return errLiteral(err, n.Func.Ret)
+			return f.fail(err, n.Func.Ret)
 		}
 		return valueLiteral(d, n.Func.Ret)
 	}
@@ -129,15 +157,9 @@ func strictNullFoldable(args []Scalar) bool {
 	return false
 }
 
-// errLit returns s when it is an error literal.
-func errLit(s Scalar) (Literal, bool) {
-	l, ok := isLit(s)
-	return l, ok && l.Err != nil
-}
-
 // foldAndOr simplifies AND (or OR): nested connectives of the same kind
 // are flattened, identity literals dropped, an absorbing literal returned.
-func foldAndOr(n Call, ctx *EvalCtx) Scalar {
+func (f *folder) andOr(n Call) Scalar {
 	or := n.Func.special == specialOr
 	var args []Scalar
 	var flatten func(a Scalar)
@@ -159,7 +181,7 @@ func foldAndOr(n Call, ctx *EvalCtx) Scalar {
 		if litIsBool(a, or) {
 			return valueLiteral(repr.BoolDatum(or), repr.TypeBool)
 		}
-		if l, ok := errLit(a); ok {
+		if l, ok := f.errLit(a); ok {
 			// Simplified before any absorbing literal: it fails.
 			return l
 		}
@@ -184,9 +206,9 @@ func foldAndOr(n Call, ctx *EvalCtx) Scalar {
 	}
 	c := Call{Func: n.Func, Args: kept}
 	if allLit {
-		d, err := Eval(ctx, c, nil)
+		d, err := Eval(f.ctx, c, nil)
 		if err != nil {
-			return errLiteral(err, repr.TypeBool)
+			return f.fail(err, repr.TypeBool)
 		}
 		return valueLiteral(d, repr.TypeBool)
 	}
@@ -196,13 +218,13 @@ func foldAndOr(n Call, ctx *EvalCtx) Scalar {
 // foldCoalesce drops NULL literals and everything after the first
 // argument that cannot be NULL because it is a non-NULL literal; an error
 // literal before that fails it.
-func foldCoalesce(n Call) Scalar {
+func (f *folder) coalesce(n Call) Scalar {
 	var kept []Scalar
 	for _, a := range n.Args {
 		if litIsNull(a) {
 			continue
 		}
-		if l, ok := errLit(a); ok {
+		if l, ok := f.errLit(a); ok {
 			return l
 		}
 		kept = append(kept, a)
