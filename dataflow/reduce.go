@@ -529,15 +529,33 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		if a.Func == expr.AggMax {
 			seq = acc.ms.backward()
 		}
+		// The extreme value; of equal numerics of different display
+		// scales (the multiset keeps them apart), the largest scale, as
+		// a group key shows (scaleReps).
+		best := repr.Null
 		for e := range seq {
-			if e.n > 0 {
-				d := repr.Row(e.val).Get(0)
-				if !d.IsNull() {
-					return d, nil
+			if e.n <= 0 {
+				continue
+			}
+			d := repr.Row(e.val).Get(0)
+			if d.IsNull() {
+				continue
+			}
+			if best.IsNull() {
+				best = d
+				if d.Kind() != repr.KindNumeric {
+					break
 				}
+				continue
+			}
+			if repr.Compare(d, best) != 0 {
+				break
+			}
+			if repr.NumericScale(d.Numeric()) > repr.NumericScale(best.Numeric()) {
+				best = d
 			}
 		}
-		return repr.Null, nil
+		return best, nil
 	case expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg:
 		return orderedAgg(acc, a)
 	case expr.AggJsonbObjectAgg:
@@ -709,9 +727,9 @@ func (o *reduceOp) trim() {
 // same key to values of kind k that pack differently (and print
 // differently): intervals, numerics (display scales: 1.10, 1.1), and
 // records and arrays, which may hold them. Among such equal values an
-// ordered aggregate's multiset orders by packed bytes: min shows the
-// smallest display scale of the minimum, max the largest of the maximum
-// (PostgreSQL keeps whichever its scan met last).
+// ordered aggregate's multiset orders by packed bytes; min and max show
+// the largest display scale among equal extreme numerics (PostgreSQL keeps
+// whichever its scan met last).
 func keyMergesDistinctValues(k repr.Kind) bool {
 	return k == repr.KindInterval || k == repr.KindNumeric || k == repr.KindRecord || k == repr.KindArray
 }

@@ -328,7 +328,10 @@ func (a *winAcc) add(row []repr.Datum) {
 	if !a.best.IsNull() {
 		c = repr.Compare(v, a.best)
 	}
-	if a.best.IsNull() || (a.fn.Kind == WinMin && c < 0) || (a.fn.Kind == WinMax && c > 0) {
+	// Of equal numerics, the largest display scale, as reduce's min/max.
+	tieScale := c == 0 && v.Kind() == repr.KindNumeric && !a.best.IsNull() &&
+		repr.NumericScale(v.Numeric()) > repr.NumericScale(a.best.Numeric())
+	if a.best.IsNull() || (a.fn.Kind == WinMin && c < 0) || (a.fn.Kind == WinMax && c > 0) || tieScale {
 		a.best = v
 	}
 }
