@@ -543,15 +543,12 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 			}
 			if best.IsNull() {
 				best = d
-				if d.Kind() != repr.KindNumeric {
-					break
-				}
 				continue
 			}
 			if repr.Compare(d, best) != 0 {
 				break
 			}
-			if repr.NumericScale(d.Numeric()) > repr.NumericScale(best.Numeric()) {
+			if repr.PreferShown(best, d) {
 				best = d
 			}
 		}
@@ -725,11 +722,12 @@ func (o *reduceOp) trim() {
 
 // keyMergesDistinctValues reports whether repr.AppendKey may give the
 // same key to values of kind k that pack differently (and print
-// differently): intervals, numerics (display scales: 1.10, 1.1), and
-// records and arrays, which may hold them. Among such equal values an
-// ordered aggregate's multiset orders by packed bytes; min and max show
-// the largest display scale among equal extreme numerics (PostgreSQL keeps
-// whichever its scan met last).
+// differently): intervals, numerics (display scales: 1.10, 1.1), floats
+// (-0, 0), and records and arrays, which may hold them. Among such equal
+// values an ordered aggregate's multiset orders by packed bytes; min and
+// max show the one repr.PreferShown prefers among equal extremes
+// (PostgreSQL keeps whichever its scan met last).
 func keyMergesDistinctValues(k repr.Kind) bool {
-	return k == repr.KindInterval || k == repr.KindNumeric || k == repr.KindRecord || k == repr.KindArray
+	return k == repr.KindInterval || k == repr.KindNumeric || k == repr.KindFloat8 || k == repr.KindFloat4 ||
+		k == repr.KindRecord || k == repr.KindArray
 }

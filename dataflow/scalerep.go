@@ -11,7 +11,8 @@ import "github.com/viewd/viewd/repr"
 //
 // The group shows its key with, per column, the largest display scale
 // among the recorded packings present (multiplicity > 0), or canonical
-// when none is: a function of the group's current rows alone, so that a
+// when none is (for a float, -0 when some row has -0: repr.PreferShown):
+// a function of the group's current rows alone, so that a
 // maintained view's output does not depend on the order updates arrived
 // in. (PostgreSQL shows the first row its plan meets; for a column of one
 // declared scale, numeric(p,s), both rules show that scale.)
@@ -65,10 +66,7 @@ func (r scaleReps) display(canon repr.Row, pk *repr.Packer, ds []repr.Datum) []r
 			if !ok {
 				break
 			}
-			if v.Kind() != repr.KindNumeric || ds[i].Kind() != repr.KindNumeric {
-				continue
-			}
-			if repr.NumericScale(v.Numeric()) > repr.NumericScale(ds[i].Numeric()) {
+			if repr.PreferShown(ds[i], v) {
 				ds[i] = v
 			}
 		}

@@ -328,9 +328,8 @@ func (a *winAcc) add(row []repr.Datum) {
 	if !a.best.IsNull() {
 		c = repr.Compare(v, a.best)
 	}
-	// Of equal numerics, the largest display scale, as reduce's min/max.
-	tieScale := c == 0 && v.Kind() == repr.KindNumeric && !a.best.IsNull() &&
-		repr.NumericScale(v.Numeric()) > repr.NumericScale(a.best.Numeric())
+	// Of equal values, the one repr.PreferShown prefers, as reduce's.
+	tieScale := c == 0 && !a.best.IsNull() && repr.PreferShown(a.best, v)
 	if a.best.IsNull() || (a.fn.Kind == WinMin && c < 0) || (a.fn.Kind == WinMax && c > 0) || tieScale {
 		a.best = v
 	}

@@ -23,8 +23,9 @@
 // one pointer per slab rather than one per value.
 //
 // Two rows are byte-equal exactly when their datums are equal in the sense of
-// IS NOT DISTINCT FROM for the same types, with two exceptions, numerics and
-// intervals. Packing canonicalises floats that compare equal (-0.0, NaN).
+// IS NOT DISTINCT FROM for the same types, with three exceptions: numerics,
+// float -0 and intervals. Packing canonicalises NaNs; it keeps -0.0, which
+// PostgreSQL prints ("-0") although -0 = 0, and keys fold it to +0.
 // A numeric keeps its display scale (PostgreSQL prints 1.10 and 1.1
 // differently although they are equal): its value packs canonically
 // (trailing zeros folded into the exponent) and a scale larger than the

@@ -17,7 +17,8 @@ import (
 //	bool                    1 byte
 //	int2/int4/int8/oid,
 //	date/time/timestamp(tz) zig-zag varint
-//	float4/float8           8 bytes, little endian IEEE bits (canonical NaN, +0)
+//	float4/float8           8 bytes, little endian IEEE bits (canonical NaN; -0
+//	                        kept, which PostgreSQL prints: keys fold it to +0)
 //	numeric                 form byte, zig-zag varint exponent, uvarint length,
 //	                        big-endian coefficient bytes (trailing zeros stripped),
 //	                        then the display scale as a uvarint when the form
@@ -86,8 +87,6 @@ func AppendDatum(buf []byte, d Datum) []byte {
 		f := math.Float64frombits(bits)
 		if math.IsNaN(f) {
 			bits = canonicalNaN
-		} else if f == 0 {
-			bits = 0
 		}
 		buf = binary.LittleEndian.AppendUint64(buf, bits)
 	case KindNumeric:
@@ -231,10 +230,14 @@ func numericLen(p []byte) (n, canonical int, err error) {
 
 // AppendCanonical appends the datum d (one packed datum, as a row's bytes
 // between two Offsets) in its canonical packing: a numeric without its
-// display scale, so that equal values append equal bytes; any other datum
-// as it is. Keys (arrangements, grouping, DISTINCT, joins) are built with
+// display scale, a float -0 as +0, so that equal values append equal
+// bytes; any other datum as it is. Keys (arrangements, grouping, DISTINCT, joins) are built with
 // it. A malformed datum is appended unchanged.
 func AppendCanonical(buf []byte, d []byte) []byte {
+	if len(d) == 9 && isNegZero(d) {
+		buf = append(buf, d[0])
+		return append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+	}
 	if len(d) < 2 || Kind(d[0]) != KindNumeric || d[1]&numericScaled == 0 {
 		return append(buf, d...)
 	}
@@ -267,13 +270,17 @@ func (r Row) Canonical(buf []byte) (Row, bool) {
 	return Row(buf), true
 }
 
-// hasScaled reports whether r holds a numeric packed with a display
-// scale: a scan of its datums' tags.
+// hasScaled reports whether r holds a datum whose canonical packing
+// differs (a numeric packed with a display scale, a float -0): a scan of
+// its datums' tags.
 func (r Row) hasScaled() bool {
 	it := r.Iter()
 	for {
 		off := it.Offset()
 		if off < len(r)-1 && Kind(r[off]) == KindNumeric && r[off+1]&numericScaled != 0 {
+			return true
+		}
+		if off+9 <= len(r) && isNegZero(r[off:off+9]) {
 			return true
 		}
 		if !it.Skip() {
@@ -282,16 +289,43 @@ func (r Row) hasScaled() bool {
 	}
 }
 
+// negZeroBits is -0.0 as packed: little-endian IEEE bits.
+const negZeroBits = 1 << 63
+
+// isNegZero reports whether d (9 bytes) is a packed float -0.
+func isNegZero(d []byte) bool {
+	k := Kind(d[0])
+	return (k == KindFloat8 || k == KindFloat4) && binary.LittleEndian.Uint64(d[1:9]) == negZeroBits
+}
+
+// PreferShown reports whether b, equal to a, is the one to show where
+// equal values meet (a group key, DISTINCT, min, max): a numeric of larger
+// display scale (1.10 over 1.1), a float -0 over +0. viewd's rule for a
+// maintained view, where PostgreSQL shows whichever row its plan met.
+func PreferShown(a, b Datum) bool {
+	switch {
+	case a.kind == KindNumeric && b.kind == KindNumeric:
+		return NumericScale(b.n) > NumericScale(a.n)
+	case (a.kind == KindFloat8 || a.kind == KindFloat4) && a.kind == b.kind:
+		return uint64(b.i) == negZeroBits && uint64(a.i) != negZeroBits
+	}
+	return false
+}
+
 // PushCanonical appends one packed datum in its canonical packing (see
 // AppendCanonical).
 func (p *Packer) PushCanonical(d []byte) { p.buf = AppendCanonical(p.buf, d) }
 
 // PushKey appends one datum in its canonical packing: a numeric without
-// its display scale. It reports whether it dropped a display scale (the
+// its display scale, a float -0 as +0. It reports whether it dropped a display scale (the
 // datum's own packing, Push, would differ).
 func (p *Packer) PushKey(d Datum) bool {
 	start := len(p.buf)
 	p.buf = AppendDatum(p.buf, d)
+	if (d.kind == KindFloat8 || d.kind == KindFloat4) && isNegZero(p.buf[start:]) {
+		clear(p.buf[start+1:])
+		return true
+	}
 	if d.kind != KindNumeric || p.buf[start+1]&numericScaled == 0 {
 		return false
 	}

@@ -104,8 +104,21 @@ func TestRowCanonical(t *testing.T) {
 	if !bytes.Equal(PackRow(Float8Datum(nan1)), PackRow(Float8Datum(nan2))) {
 		t.Error("NaNs pack differently")
 	}
-	if !bytes.Equal(PackRow(Float8Datum(0)), PackRow(Float8Datum(math.Copysign(0, -1)))) {
-		t.Error("-0 and +0 pack differently")
+	// -0 keeps its sign (PostgreSQL prints it) but keys fold it to +0.
+	negZero := PackRow(Float8Datum(math.Copysign(0, -1)))
+	if got := negZero.Get(0).Text(); got != "-0" {
+		t.Errorf("-0 unpacks as %s", got)
+	}
+	cz0, changed := negZero.Canonical(nil)
+	if !changed || !bytes.Equal(cz0, PackRow(Float8Datum(0))) {
+		t.Error("-0 and +0 have different canonical packings")
+	}
+	var kp Packer
+	if !kp.PushKey(Float8Datum(math.Copysign(0, -1))) || !bytes.Equal(kp.Row(), PackRow(Float8Datum(0))) {
+		t.Error("PushKey(-0) is not +0")
+	}
+	if !PreferShown(Float8Datum(0), Float8Datum(math.Copysign(0, -1))) || PreferShown(Float8Datum(math.Copysign(0, -1)), Float8Datum(0)) {
+		t.Error("PreferShown: -0 over +0")
 	}
 	// Numerics keep their display scale in the row; their canonical
 	// packing (keys) drops it.

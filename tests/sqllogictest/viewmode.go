@@ -23,7 +23,9 @@ import (
 //   - expects an error,
 //   - is not a SELECT/VALUES/WITH/TABLE query,
 //   - reads no relation created in the file (SELECT 1, catalog queries), or
-//   - calls a non-deterministic function (random(), now(), ...).
+//   - calls a non-deterministic function (random(), now(), ...), itself or
+//     through a view it reads (no maintained view can keep such a query:
+//     its result changes without any write).
 //
 // Any other query is one PostgreSQL can keep as a materialized view: a
 // query that succeeds, reads relations and is deterministic is accepted
@@ -77,6 +79,9 @@ type viewPlan struct {
 
 type relation struct {
 	deps map[string]bool // for views: relations read, transitively
+	// nondet names the non-deterministic function a view calls, directly
+	// or through the views it reads ("" if none).
+	nondet string
 }
 
 // planViews pre-scans records and plans one view per query.
@@ -106,11 +111,17 @@ func planViews(recs []Record, engine string, late bool) *viewPlans {
 			case ddlCreate:
 				rel := &relation{deps: make(map[string]bool)}
 				if isViewDDL(toks) {
+					if fn, ok := hasNondeterminism(toks); ok {
+						rel.nondet = fn
+					}
 					for name := range identNames(toks) {
 						if dep, ok := rels[name]; ok && name != names[0] {
 							rel.deps[name] = true
 							for d := range dep.deps {
 								rel.deps[d] = true
+							}
+							if rel.nondet == "" {
+								rel.nondet = dep.nondet
 							}
 						}
 					}
@@ -139,6 +150,7 @@ func planViews(recs []Record, engine string, late bool) *viewPlans {
 			vp.plans[i] = p
 			toks := scanSQL(p.sql)
 			after := -1
+			viaView := ""
 			for name := range identNames(toks) {
 				if rel, ok := rels[name]; ok {
 					p.deps[name] = true
@@ -146,6 +158,9 @@ func planViews(recs []Record, engine string, late bool) *viewPlans {
 						p.deps[d] = true
 					}
 					after = max(after, createdAt[name])
+					if rel.nondet != "" {
+						viaView = rel.nondet
+					}
 				}
 			}
 			switch {
@@ -159,6 +174,8 @@ func planViews(recs []Record, engine string, late bool) *viewPlans {
 			default:
 				if fn, ok := hasNondeterminism(toks); ok {
 					p.fallback = "calls " + fn + "()"
+				} else if viaView != "" {
+					p.fallback = "reads a view that calls " + viaView + "()"
 				}
 			}
 			if p.fallback != "" {
