@@ -507,7 +507,16 @@ func roundScale(d *apd.Decimal, scale int32) (*apd.Decimal, error) {
 	return out, nil
 }
 
-func numericDatum(d *apd.Decimal) repr.Datum { return repr.NumericDatum(d) }
+// numericDatum wraps a numeric result; a zero loses apd's sign (numeric
+// has no negative zero: 0.0 * -1 is 0.0, and its float8 is +0).
+func numericDatum(d *apd.Decimal) repr.Datum {
+	if d != nil && d.Form == apd.Finite && d.Negative && d.IsZero() {
+		z := *d
+		z.Negative = false
+		d = &z
+	}
+	return repr.NumericDatum(d)
+}
 
 // NumericDiv divides as PostgreSQL's numeric_div does, with
 // select_div_scale's result scale.
@@ -577,6 +586,9 @@ func numericExact(op func(c *apd.Context, d, x, y *apd.Decimal) (apd.Condition, 
 				return &apd.Decimal{Form: apd.NaN}, nil
 			}
 			return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		if d.IsZero() {
+			d.Negative = false // numeric has no negative zero (apd's 0 * -1 has)
 		}
 		return repr.WithNumericScale(d, min(scale(dscale(x), dscale(y)), numericMaxDispScale)), nil
 	}
