@@ -113,29 +113,31 @@ func (ts *tableState) dropUniqueKey(name string) {
 	}
 }
 
-// keyOf packs row's key columns; ok is false when one is NULL (such rows
-// never conflict).
+// keyOf packs row's key columns canonically (repr.Packer.PushKey: equal
+// numerics of different display scales conflict); ok is false when one is
+// NULL (such rows never conflict).
 func keyOf(ds []repr.Datum, cols []int) (string, bool) {
 	var p repr.Packer
 	for _, c := range cols {
 		if ds[c].IsNull() {
 			return "", false
 		}
-		p.Push(ds[c])
+		p.PushKey(ds[c])
 	}
 	return string(p.Row()), true
 }
 
 // keyBytes appends the packed key columns cols of row (datum offsets
 // offs) to buf; ok is false when one is NULL (such rows never conflict).
-// The bytes equal keyOf's: a packed row is its datums' encodings back to
-// back.
+// The bytes equal keyOf's (and the primary arrangement's keys): a packed
+// row is its datums' encodings back to back, each appended in its
+// canonical packing.
 func keyBytes(row repr.Row, offs []int, cols []int, buf []byte) ([]byte, bool) {
 	for _, c := range cols {
 		if c+1 >= len(offs) || row.NullAt(offs[c]) {
 			return buf, false
 		}
-		buf = append(buf, row[offs[c]:offs[c+1]]...)
+		buf = repr.AppendCanonical(buf, row[offs[c]:offs[c+1]])
 	}
 	return buf, true
 }
@@ -570,7 +572,7 @@ func (s *session) onConflict(p *sql.InsertPlan, rows []repr.Row) ([]storage.Tabl
 			for _, col := range cols {
 				for j, oc := range oc.Columns {
 					if oc == col {
-						pk.Push(kd[j])
+						pk.PushKey(kd[j])
 					}
 				}
 			}

@@ -318,7 +318,7 @@ func (p *peek) lookup() (rowSource, error) {
 	for _, tuple := range p.pp.Values {
 		pk.Reset()
 		for _, d := range tuple {
-			pk.Push(d)
+			pk.PushKey(d) // arrangement keys are canonical
 		}
 		if seen[string(pk.Row())] {
 			continue // IN (5, 5) looks 5 up once

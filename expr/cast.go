@@ -276,7 +276,7 @@ func builtinCast(from, to repr.ScalarType) (CastContext, convFn, bool) {
 				_, _ = c.Quantize(&r, n, 0)
 				n = &r
 			}
-			return repr.NumericDatum(n), nil
+			return numericDatum(n), nil // -0.0::numeric is 0
 		})
 	case fk == repr.KindNumeric && tk.IsInteger():
 		return ctx(Assignment, func(_ *EvalCtx, d repr.Datum) (repr.Datum, error) {

@@ -70,6 +70,23 @@ func init() {
 		}
 		return repr.NumericDatum(q), nil
 	})
+	// scale, min_scale and trim_scale read and drop a numeric's display
+	// scale; NULL for NaN and infinities, as in PostgreSQL.
+	defFunc("scale", ts(tNumeric), tInt4, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		if a[0].Numeric().Form != apd.Finite {
+			return repr.Null, nil
+		}
+		return repr.Int4Datum(repr.NumericScale(a[0].Numeric())), nil
+	})
+	defFunc("min_scale", ts(tNumeric), tInt4, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		if a[0].Numeric().Form != apd.Finite {
+			return repr.Null, nil
+		}
+		return repr.Int4Datum(repr.NumericScale(trimScale(a[0].Numeric()))), nil
+	})
+	defFunc("trim_scale", ts(tNumeric), tNumeric, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		return repr.NumericDatum(trimScale(a[0].Numeric())), nil
+	})
 	defFunc("width_bucket", ts(tFloat8, tFloat8, tFloat8, tInt4), tInt4, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
 		x, lo, hi, n := a[0].Float(), a[1].Float(), a[2].Float(), a[3].Int()
 		if n <= 0 {
@@ -117,4 +134,18 @@ func sleepCancellable(ctx *EvalCtx, secs float64) error {
 	case <-ctx.Done:
 		return errorf(pgcode.QueryCanceled, "canceling statement due to user request")
 	}
+}
+
+// trimScale returns n without trailing fractional zeros (100 keeps its
+// digits: a positive exponent prints as zeros before the point).
+func trimScale(n *apd.Decimal) *apd.Decimal {
+	if n.Form != apd.Finite {
+		return n
+	}
+	red := new(apd.Decimal)
+	red.Reduce(n)
+	if red.IsZero() {
+		red.Exponent = 0
+	}
+	return red
 }
