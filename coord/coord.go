@@ -376,7 +376,15 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 	// arrangement.
 	retain := repr.Timestamp(c.cfg.RetainHistory.Milliseconds())
 	if t > retain && t-retain > c.since && t >= c.compactedAt+idleAdvance {
-		c.since = t - retain
+		since := t - retain
+		for _, s := range c.sessions {
+			// An explicit transaction reads at the timestamp it
+			// pinned until it ends, as a PostgreSQL snapshot does.
+			if pin := s.pin.Load(); pin != 0 {
+				since = min(since, repr.Timestamp(pin-1))
+			}
+		}
+		c.since = max(c.since, since)
 		c.compactedAt = t
 		c.compactLocked(c.since)
 	}

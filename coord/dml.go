@@ -768,7 +768,7 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 // timestamp, after checking constraints against the current contents.
 func (s *session) commit(ctx context.Context) error {
 	writes := s.txn.writes
-	s.txn = txnState{}
+	s.setTxn(txnState{})
 	if len(writes) == 0 {
 		return nil
 	}
@@ -907,7 +907,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 			s.client.Notice(&pgcode.Error{Code: pgcode.ActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is already a transaction in progress"})
 			return wire.Result{Tag: "BEGIN"}, nil
 		}
-		s.txn = txnState{explicit: true}
+		s.setTxn(txnState{explicit: true})
 		return wire.Result{Tag: "BEGIN"}, nil
 	case "commit":
 		if !s.txn.explicit {
@@ -915,7 +915,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 			return wire.Result{Tag: "COMMIT"}, nil
 		}
 		if s.txn.failed {
-			s.txn = txnState{}
+			s.setTxn(txnState{})
 			return wire.Result{Tag: "ROLLBACK"}, nil
 		}
 		if err := s.commit(ctx); err != nil {
@@ -926,7 +926,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 		if !s.txn.explicit {
 			s.client.Notice(&pgcode.Error{Code: pgcode.NoActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is no transaction in progress"})
 		}
-		s.txn = txnState{}
+		s.setTxn(txnState{})
 		return wire.Result{Tag: "ROLLBACK"}, nil
 	case "set transaction":
 		return wire.Result{Tag: "SET"}, nil

@@ -67,6 +67,11 @@ type session struct {
 	act    activity
 	vars   *vars
 	txn    txnState
+	// pin is the read timestamp an explicit transaction pinned, plus
+	// one (0: none). The coordinator, under its lock, keeps its since at
+	// or below every session's pin, so that a transaction's later reads
+	// stay valid however long it runs; setTxn clears it.
+	pin atomic.Uint64
 	// open counts the statements whose results are not closed yet.
 	open int
 	// prepared are SQL-level PREPAREd statements.
@@ -83,6 +88,13 @@ type session struct {
 type preparedSQL struct {
 	stmt  parse.Statement
 	types []repr.ScalarType
+}
+
+// setTxn starts or ends a transaction: it replaces the session's
+// transaction state and drops the read timestamp it pinned.
+func (s *session) setTxn(t txnState) {
+	s.txn = t
+	s.pin.Store(0)
 }
 
 // txnState is the session's transaction: whether a block is open, failed,
@@ -365,7 +377,7 @@ func (s *session) Sync(ctx context.Context, failed bool) error {
 		return nil
 	}
 	if failed {
-		s.txn = txnState{}
+		s.setTxn(txnState{})
 		return nil
 	}
 	return s.commit(ctx)

@@ -139,6 +139,22 @@ func product(o outerRel, r plan.Rel) plan.Rel {
 }
 
 func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
+	if !o.unit && len(freeRefs(r)) == 0 {
+		// An uncorrelated part of a correlated subquery is computed
+		// once, not once per outer row: outer × r. The correlated
+		// operator above it then reads the product, whose equalities
+		// with outer columns the optimiser turns into join keys (the
+		// "dependent join" pushed down only as far as the correlation
+		// goes, as in Neumann and Kemper's unnesting). Lowering r
+		// against the outer relation instead would carry the outer
+		// columns through every operator of r, grouping and joining
+		// per outer row: state |outer| times r's.
+		in, err := l.lower(r, unitOuter(), colMap{})
+		if err != nil {
+			return nil, err
+		}
+		return product(o, in), nil
+	}
 	oa := o.arity
 	switch x := r.(type) {
 	case HGet:
@@ -184,15 +200,34 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Conjuncts EXISTS (...) and NOT EXISTS (...) filter by a
-		// semijoin or antijoin directly.
-		var rest []HScalar
+		// Conjuncts without subqueries filter first, so that subqueries
+		// are decorrelated over the rows that pass them (the join of the
+		// FROM list, not its cross product) and the optimiser can turn
+		// their equalities into join keys. PostgreSQL likewise evaluates
+		// the cheap quals before subplans. Conjuncts EXISTS (...) and
+		// NOT EXISTS (...) then filter by a semijoin or antijoin
+		// directly; the remaining conjuncts (other subqueries) last.
+		var plain, rest []HScalar
+		var exists []HScalar
 		for _, p := range splitAnd(x.Preds) {
-			sub, negated := existsConjunct(p)
-			if sub == nil {
+			switch sub, _ := existsConjunct(p); {
+			case sub != nil:
+				exists = append(exists, p)
+			case hasSubquery([]HScalar{p}):
 				rest = append(rest, p)
-				continue
+			default:
+				plain = append(plain, p)
 			}
+		}
+		if len(plain) > 0 {
+			es, err := l.lowerPlainScalars(plain, oa, cm)
+			if err != nil {
+				return nil, err
+			}
+			in = plan.Filter{Input: in, Predicates: es}
+		}
+		for _, p := range exists {
+			sub, negated := existsConjunct(p)
 			if in, err = l.filterExists(in, oa, cm, sub, negated); err != nil {
 				return nil, err
 			}
