@@ -49,8 +49,8 @@ func steps(g *gen) []step {
 		{"orders 1", g.moreOrders(first)},
 		{"orders 2", g.moreOrders(first)},
 	}
-	s = append(s, step{"updates+RF2", append(g.deleteOrders(max(1, g.orders/20)), g.updates()...)})
-	s = append(s, step{"RF1+RF2", append(g.moreOrders(rest), g.deleteOrders(max(1, g.orders/20))...)})
+	s = append(s, step{"updates+RF2", append(g.deleteOrders(19), g.updates()...)})
+	s = append(s, step{"RF1+RF2", append(g.moreOrders(rest), g.deleteOrders(23)...)})
 	return s
 }
 
@@ -253,18 +253,25 @@ func exec(ctx context.Context, c *pgx.Conn, sql string) error {
 	return err
 }
 
-// apply runs a step's statements in one transaction.
-func apply(ctx context.Context, c *pgx.Conn, s step) error {
+// apply runs a step's statements in one transaction and returns the
+// time its slowest statement took, and which it was (COMMIT included).
+func apply(ctx context.Context, c *pgx.Conn, s step) (time.Duration, string, error) {
 	if err := exec(ctx, c, "BEGIN"); err != nil {
-		return err
+		return 0, "", err
 	}
-	for _, q := range s.stmts {
+	var slowest time.Duration
+	var which string
+	for _, q := range append(slices.Clone(s.stmts), "COMMIT") {
+		t0 := time.Now()
 		if err := exec(ctx, c, q); err != nil {
 			_ = exec(ctx, c, "ROLLBACK")
-			return fmt.Errorf("%.200s: %w", q, err)
+			return 0, "", fmt.Errorf("%.200s: %w", q, err)
+		}
+		if d := time.Since(t0); d > slowest {
+			slowest, which = d, q
 		}
 	}
-	return exec(ctx, c, "COMMIT")
+	return slowest, which, nil
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/(1<<20)) }
@@ -337,7 +344,7 @@ func TestTPCH(t *testing.T) {
 	var scaleOnly int
 	for _, s := range steps(g) {
 		t0 := time.Now()
-		if err := apply(ctx, pg, s); err != nil {
+		if _, _, err := apply(ctx, pg, s); err != nil {
 			t.Fatalf("PostgreSQL: step %s: %v", s.name, err)
 		}
 		if s.name == "dimensions" {
@@ -349,7 +356,8 @@ func TestTPCH(t *testing.T) {
 		}
 		pgWrite := time.Since(t0)
 		t0 = time.Now()
-		if err := apply(ctx, vd, s); err != nil {
+		slowest, which, err := apply(ctx, vd, s)
+		if err != nil {
 			if _, over := watch.Peak(); over {
 				t.Fatalf("viewd passed %s of RSS during step %s and was killed", mb(*flagRSSCap), s.name)
 			}
@@ -407,6 +415,7 @@ func TestTPCH(t *testing.T) {
 		t.Logf("step %-12s %6d statements: viewd write %8v + maintain %8v (PostgreSQL: write %8v, 22 queries %8v); viewd RSS %s",
 			s.name, len(s.stmts), vdWrite.Round(time.Millisecond), vdMaintain.Round(time.Millisecond),
 			pgWrite.Round(time.Millisecond), pgQueries.Round(time.Millisecond), mb(rss))
+		t.Logf("  slowest viewd statement %v: %.60s", slowest.Round(time.Millisecond), which)
 		t.Logf("  rows: %s", strings.Join(rowCounts, " "))
 	}
 	peak, over := watch.Peak()
