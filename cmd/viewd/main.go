@@ -42,6 +42,7 @@ type config struct {
 	retainHistory time.Duration
 	httpListen    string
 	maxQueryMem   string
+	maxFlowMem    string
 	compactLog    string
 }
 
@@ -58,6 +59,7 @@ func main() {
 	flag.DurationVar(&cfg.retainHistory, "retain-history", 5*time.Second, "default history window kept readable for AS OF and SUBSCRIBE")
 	flag.StringVar(&cfg.httpListen, "http-listen", "", "HTTP listen address `host:port` for /debug/pprof (empty: off)")
 	flag.StringVar(&cfg.maxQueryMem, "max-query-memory", "", "memory one query may hold (sorts, transient dataflows) before it fails with 53200, e.g. 2GB, 512MB (default: a quarter of the machine's memory)")
+	flag.StringVar(&cfg.maxFlowMem, "max-dataflow-memory", "", "memory one materialized view's dataflow may hold (arrangements) or produce in one step before the view fails with 53200 (its reads report it; the server goes on), e.g. 2GB (default: unlimited)")
 	flag.StringVar(&cfg.compactLog, "compact-log-bytes", "", "log size past which the table log is compacted into Arrow snapshot files, e.g. 64MB (default 64MB)")
 	flag.Parse()
 
@@ -95,19 +97,24 @@ func run(cfg config) error {
 	if err != nil {
 		return fmt.Errorf("--max-query-memory: %w", err)
 	}
+	maxFlowMem, err := parseSize(cfg.maxFlowMem)
+	if err != nil {
+		return fmt.Errorf("--max-dataflow-memory: %w", err)
+	}
 	compactLog, err := parseSize(cfg.compactLog)
 	if err != nil {
 		return fmt.Errorf("--compact-log-bytes: %w", err)
 	}
 	c, err := coord.Open(ctx, coord.Config{
-		DataDir:         cfg.dataDir,
-		Workers:         cfg.workers,
-		Logger:          logger,
-		KafkaBrokers:    brokers,
-		TickInterval:    cfg.tickInterval,
-		RetainHistory:   cfg.retainHistory,
-		MaxQueryMemory:  maxMem,
-		CompactLogBytes: compactLog,
+		DataDir:           cfg.dataDir,
+		Workers:           cfg.workers,
+		Logger:            logger,
+		KafkaBrokers:      brokers,
+		TickInterval:      cfg.tickInterval,
+		RetainHistory:     cfg.retainHistory,
+		MaxQueryMemory:    maxMem,
+		MaxDataflowMemory: maxFlowMem,
+		CompactLogBytes:   compactLog,
 	})
 	if err != nil {
 		return err
