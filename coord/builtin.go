@@ -179,7 +179,7 @@ func builtinDefs() []builtinDef {
 			rows:  func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
 	// Appended so that the ids above stay as they were.
-	return append(append(defs, pgCatalogDefs()...), pgStatActivityDef())
+	return append(append(defs, pgCatalogDefs()...), pgStatActivityDef(), dataflowMemoryDef())
 }
 
 func typmodOf(t repr.ScalarType) int32 {

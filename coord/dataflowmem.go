@@ -6,6 +6,7 @@ import (
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
 )
 
 // The memory bound of materialized views (Config.MaxDataflowMemory).
@@ -102,4 +103,34 @@ func (c *Coordinator) failedDependency(owner plan.GlobalID) error {
 		}
 	}
 	return nil
+}
+
+// dataflowMemoryDef is mz_internal.mz_dataflow_memory: for every table,
+// materialized view and index, the bytes its dataflow's own arrangements
+// and output hold (dataflow.Graph.StateBytes; imported arrangements count
+// for their owner), and whether it failed with the error its reads
+// return. Reduce, TopK and threshold maps are not in the figure.
+func dataflowMemoryDef() builtinDef {
+	return cols("id text, schema_name text, name text, type text, state_bytes int8, status text, error text").
+		def("mz_internal", "mz_dataflow_memory", dataflowMemoryRows)
+}
+
+// dataflowMemoryRows lists the items with a dataflow (under the
+// coordinator's lock, between steps).
+func dataflowMemoryRows(c *Coordinator) [][]repr.Datum {
+	var out [][]repr.Datum
+	for _, it := range c.userItems() {
+		if it.rt == nil {
+			continue
+		}
+		bytes, status, errText := repr.Null, "running", repr.Null
+		if it.rt.graph != nil {
+			bytes = repr.Int8Datum(it.rt.graph.StateBytes())
+		}
+		if it.rt.sourceErr != nil {
+			status, errText = "failed", text(it.rt.sourceErr.Error())
+		}
+		out = append(out, []repr.Datum{text(formatID(it.ID)), text(it.Name.Schema), text(it.Name.Item), text(it.Kind.String()), bytes, text(status), errText})
+	}
+	return out
 }

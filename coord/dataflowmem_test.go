@@ -40,6 +40,8 @@ func TestMaxDataflowMemory(t *testing.T) {
 		}
 	}
 	s.want("SELECT n FROM small", "1000")
+	s.want("SELECT status, state_bytes IS NULL FROM mz_internal.mz_dataflow_memory WHERE name = 'cross_ab'", "failed t")
+	s.want("SELECT status, state_bytes > 0 FROM mz_internal.mz_dataflow_memory WHERE name = 'small'", "running t")
 	s.exec("INSERT INTO a VALUES (1001, 'more')")
 	s.want("SELECT n FROM small", "1001")
 	s.want("SELECT count(*) FROM b", "1000")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
 	"slices"
@@ -30,27 +31,35 @@ var (
 
 const stmtTimeout = 10 * time.Minute
 
-// step is one transaction applied to both servers, after which every view
-// is compared.
+// step is a group of statements applied to both servers, after which
+// every view is compared: one transaction, or for bulk loads consecutive
+// transactions of at most txnSize statements each (viewd checks a
+// statement in a transaction against all of the transaction's earlier
+// writes, so one transaction of 240,000 rows takes minutes at SF 0.1).
 type step struct {
-	name  string
-	stmts []string
+	name    string
+	stmts   []string
+	txnSize int // 0: one transaction
 }
 
-// steps returns the workload: the dimension tables, orders in two
-// transactions, a transaction of updates and deletes (refresh function
-// RF2 plus updates of every table the queries read), and a last one that
-// inserts the remaining orders (RF1) and deletes others.
+// loadTxn is the transaction size of bulk-load steps: 40 INSERTs of 500
+// rows.
+const loadTxn = 40
+
+// steps returns the workload: the dimension tables, orders in two steps,
+// a transaction of updates and deletes (refresh function RF2 plus updates
+// of every table the queries read), and a last step that inserts the
+// remaining orders (RF1) and, in its last transaction, deletes others.
 func steps(g *gen) []step {
 	first := g.orders * 2 / 5
 	rest := g.orders - 2*first
 	s := []step{
-		{"dimensions", g.dimensions()},
-		{"orders 1", g.moreOrders(first)},
-		{"orders 2", g.moreOrders(first)},
+		{"dimensions", g.dimensions(), loadTxn},
+		{"orders 1", g.moreOrders(first), loadTxn},
+		{"orders 2", g.moreOrders(first), loadTxn},
 	}
-	s = append(s, step{"updates+RF2", append(g.deleteOrders(19), g.updates()...)})
-	s = append(s, step{"RF1+RF2", append(g.moreOrders(rest), g.deleteOrders(23)...)})
+	s = append(s, step{"updates+RF2", append(g.deleteOrders(19), g.updates()...), 0})
+	s = append(s, step{"RF1+RF2", append(g.moreOrders(rest), g.deleteOrders(23)...), loadTxn})
 	return s
 }
 
@@ -253,25 +262,62 @@ func exec(ctx context.Context, c *pgx.Conn, sql string) error {
 	return err
 }
 
-// apply runs a step's statements in one transaction and returns the
+// apply runs a step's statements in its transactions and returns the
 // time its slowest statement took, and which it was (COMMIT included).
 func apply(ctx context.Context, c *pgx.Conn, s step) (time.Duration, string, error) {
-	if err := exec(ctx, c, "BEGIN"); err != nil {
-		return 0, "", err
-	}
 	var slowest time.Duration
 	var which string
-	for _, q := range append(slices.Clone(s.stmts), "COMMIT") {
-		t0 := time.Now()
-		if err := exec(ctx, c, q); err != nil {
-			_ = exec(ctx, c, "ROLLBACK")
-			return 0, "", fmt.Errorf("%.200s: %w", q, err)
+	stmts := s.stmts
+	for len(stmts) > 0 {
+		n := len(stmts)
+		if s.txnSize > 0 && n > s.txnSize {
+			n = s.txnSize
 		}
-		if d := time.Since(t0); d > slowest {
-			slowest, which = d, q
+		if err := exec(ctx, c, "BEGIN"); err != nil {
+			return 0, "", err
 		}
+		for _, q := range append(slices.Clone(stmts[:n]), "COMMIT") {
+			t0 := time.Now()
+			if err := exec(ctx, c, q); err != nil {
+				_ = exec(ctx, c, "ROLLBACK")
+				return 0, "", fmt.Errorf("%.200s: %w", q, err)
+			}
+			if d := time.Since(t0); d > slowest {
+				slowest, which = d, q
+			}
+		}
+		stmts = stmts[n:]
 	}
 	return slowest, which, nil
+}
+
+// stateReport summarises mz_internal.mz_dataflow_memory: the bytes the
+// tables' and the views' dataflows hold in their own arrangements, and
+// the top dataflows.
+func stateReport(ctx context.Context, t *testing.T, c *pgx.Conn, top int) string {
+	res, err := run(ctx, c, "SELECT name, type, coalesce(state_bytes, 0), status FROM mz_internal.mz_dataflow_memory ORDER BY 3 DESC, 1")
+	if err != nil {
+		t.Errorf("mz_dataflow_memory: %v", err)
+		return "?"
+	}
+	totals := map[string]int64{}
+	var tops []string
+	for _, r := range res.rows {
+		n, _ := strconv.ParseInt(r[2], 10, 64)
+		totals[r[1]] += n
+		if len(tops) < top {
+			e := fmt.Sprintf("%s %s", r[0], mb(n))
+			if r[3] != "running" {
+				e += " (" + r[3] + ")"
+			}
+			tops = append(tops, e)
+		}
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(totals)) {
+		parts = append(parts, fmt.Sprintf("%s %s", k, mb(totals[k])))
+	}
+	return strings.Join(parts, ", ") + "; largest: " + strings.Join(tops, ", ")
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/(1<<20)) }
@@ -416,8 +462,10 @@ func TestTPCH(t *testing.T) {
 			s.name, len(s.stmts), vdWrite.Round(time.Millisecond), vdMaintain.Round(time.Millisecond),
 			pgWrite.Round(time.Millisecond), pgQueries.Round(time.Millisecond), mb(rss))
 		t.Logf("  slowest viewd statement %v: %.60s", slowest.Round(time.Millisecond), which)
+		t.Logf("  arranged state: %s", stateReport(ctx, t, vd, 6))
 		t.Logf("  rows: %s", strings.Join(rowCounts, " "))
 	}
+	t.Logf("arranged state by dataflow: %s", stateReport(ctx, t, vd, 100))
 	peak, over := watch.Peak()
 	if over {
 		t.Errorf("viewd passed the RSS cap of %s", mb(*flagRSSCap))
