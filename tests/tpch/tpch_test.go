@@ -27,6 +27,7 @@ var (
 	flagSeed   = flag.Uint64("tpch.seed", 1, "seed of the generated data and updates")
 	flagRSSCap = flag.Int64("tpch.rsscap", 4<<30, "bytes of resident memory past which the test kills viewd and fails")
 	flagOnly   = flag.String("tpch.queries", "", "comma-separated query numbers to run (default all 22)")
+	flagArgs   = flag.String("tpch.viewd-args", "", "extra viewd flags, space-separated (e.g. --http-listen 127.0.0.1:27400 for pprof)")
 )
 
 const stmtTimeout = 10 * time.Minute
@@ -345,7 +346,7 @@ func TestTPCH(t *testing.T) {
 	// viewd's Go heap is bounded so that a plan whose state runs away
 	// fails here rather than starving the machine.
 	t.Setenv("GOMEMLIMIT", fmt.Sprint(*flagRSSCap))
-	vdSrv := viewdtest.Start(t, viewdtest.Options{Args: []string{"--log-level", "info"}})
+	vdSrv := viewdtest.Start(t, viewdtest.Options{Args: append([]string{"--log-level", "info"}, strings.Fields(*flagArgs)...)})
 	pg, err := pgx.Connect(ctx, pgSrv.URL())
 	if err != nil {
 		t.Fatal(err)
