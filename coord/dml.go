@@ -758,6 +758,7 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 		}
 	}
 	s.txn.writes = append(s.txn.writes, ups...)
+	s.pinIfWriting()
 	if !s.txn.explicit {
 		return s.commit(ctx)
 	}

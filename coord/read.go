@@ -92,7 +92,7 @@ func (s *session) readTSLocked() repr.Timestamp {
 	if s.txn.explicit {
 		if !s.txn.hasReadTS {
 			s.txn.readTS, s.txn.hasReadTS = ts, true
-			s.pin.Store(uint64(ts) + 1)
+			s.pinIfWriting()
 		}
 		ts = s.txn.readTS
 	}
