@@ -181,7 +181,7 @@ func builtinDefs() []builtinDef {
 			rows: func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
 	// Appended so that the ids above stay as they were.
-	return append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef()), privilegeDefs()...)
+	return append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef(), dataflowMemoryDef()), privilegeDefs()...)
 }
 
 func typmodOf(t repr.ScalarType) int32 {

@@ -142,14 +142,30 @@ func (c *Coordinator) exists(schema, name string) (*item, bool) {
 //
 // The step runs under the coordinator's context, not the client's: a
 // persistent dataflow must never be stopped half way.
+//
+// A materialized view's dataflow is bounded by Config.MaxDataflowMemory:
+// when its first step passes the bound the view is created failed (reads
+// report 53200) rather than the statement failing.
 func (c *Coordinator) addDataflowLocked(owner plan.GlobalID, g *dataflow.Graph) error {
-	if err := g.Step(c.ctx, c.now); err != nil {
+	d := &dataflowState{owner: owner, graph: g}
+	if it := c.cat.items[owner]; it != nil && it.Kind == sql.KindMaterializedView {
+		d.bounded = true
+	}
+	err := g.Step(c.ctx, c.now)
+	if err == nil && d.bounded {
+		err = c.checkStateLocked(d)
+	}
+	if err != nil {
+		if d.bounded && isOutOfMemory(err) {
+			c.failDataflowLocked(d, err)
+			return nil
+		}
 		g.Close()
 		return err
 	}
 	// Its first step read its inputs whole: return what that used.
 	c.releaseMemorySoon()
-	c.dataflows = append(c.dataflows, &dataflowState{owner: owner, graph: g})
+	c.dataflows = append(c.dataflows, d)
 	return nil
 }
 
@@ -316,7 +332,9 @@ func (c *Coordinator) buildMaterializedLocked(name string, rel plan.Rel) (*dataf
 	if err != nil {
 		return nil, nil, err
 	}
-	g := dataflow.NewGraph(c.graphOptions())
+	opts := c.graphOptions()
+	opts.MemoryLimit = c.cfg.MaxDataflowMemory
+	g := dataflow.NewGraph(opts)
 	coll, err := render.Render(g, lir, c.imports(), c.now)
 	if err != nil {
 		g.Close()

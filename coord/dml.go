@@ -760,6 +760,7 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 		}
 	}
 	s.txn.writes = append(s.txn.writes, ups...)
+	s.pinIfWriting()
 	if !s.txn.explicit {
 		return s.commit(ctx)
 	}
@@ -770,7 +771,7 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 // timestamp, after checking constraints against the current contents.
 func (s *session) commit(ctx context.Context) error {
 	writes := s.txn.writes
-	s.txn = txnState{}
+	s.setTxn(txnState{})
 	if len(writes) == 0 {
 		return nil
 	}
@@ -909,7 +910,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 			s.client.Notice(&pgcode.Error{Code: pgcode.ActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is already a transaction in progress"})
 			return wire.Result{Tag: "BEGIN"}, nil
 		}
-		s.txn = txnState{explicit: true}
+		s.setTxn(txnState{explicit: true})
 		return wire.Result{Tag: "BEGIN"}, nil
 	case "commit":
 		if !s.txn.explicit {
@@ -917,7 +918,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 			return wire.Result{Tag: "COMMIT"}, nil
 		}
 		if s.txn.failed {
-			s.txn = txnState{}
+			s.setTxn(txnState{})
 			s.endTxnCursors(false)
 			return wire.Result{Tag: "ROLLBACK"}, nil
 		}
@@ -931,7 +932,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 		if !s.txn.explicit {
 			s.client.Notice(&pgcode.Error{Code: pgcode.NoActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is no transaction in progress"})
 		}
-		s.txn = txnState{}
+		s.setTxn(txnState{})
 		s.endTxnCursors(false)
 		return wire.Result{Tag: "ROLLBACK"}, nil
 	case "set transaction":

@@ -53,6 +53,14 @@
 // the units before it were applied under the lock, so the read's
 // timestamp includes them.
 //
+// A materialized view's dataflow is bounded by Config.MaxDataflowMemory
+// (--max-dataflow-memory; dataflowmem.go): past it the view fails, its
+// state is dropped, and reads of it and of everything built on it return
+// 53200 while the server and other views go on.
+// mz_internal.mz_dataflow_memory shows each dataflow's arranged bytes.
+// A read-write transaction's pinned read timestamp holds back the since,
+// so its reads stay valid however long it runs.
+//
 // # Writes
 //
 // A transaction's writes are checked (NOT NULL, unique keys by lookup,

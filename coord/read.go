@@ -97,6 +97,7 @@ func (s *session) readTSLocked() repr.Timestamp {
 	if s.txn.explicit {
 		if !s.txn.hasReadTS {
 			s.txn.readTS, s.txn.hasReadTS = ts, true
+			s.pinIfWriting()
 		}
 		ts = s.txn.readTS
 	}

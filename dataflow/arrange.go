@@ -59,6 +59,7 @@ func (c *Collection) Arrange(key []expr.Scalar) *Arranged {
 	g := c.g
 	a := &Arranged{g: g, trace: NewTrace(g.opts.Workers, c.arity), keyLen: len(key), arity: c.arity, errs: g.newCollection(2)}
 	g.traces = append(g.traces, a.trace.Reader(0))
+	g.owned = append(g.owned, a.trace)
 	op := &arrangeOp{in: c, out: a, keyer: newKeyer(key)}
 	g.add(op)
 	return a

@@ -100,9 +100,12 @@
 //
 // A stopped step has run some operators part way: the graph is unusable
 // afterwards (every later Step fails) and must be closed. That suits the
-// one-shot dataflows of reads, which are dropped after their only step;
-// persistent dataflows (views) keep MemoryLimit 0 and are stepped with a
-// context no client can cancel.
+// one-shot dataflows of reads, which are dropped after their only step,
+// and the bound on a materialized view (the coordinator's
+// --max-dataflow-memory), whose view fails and is dropped past it.
+// Persistent dataflows are stepped with a context no client can cancel.
+// Graph.StateBytes measures what a graph's own arrangements and outputs
+// hold, for a bound on state that grows step by step.
 //
 // # Sinks and reads
 //

@@ -28,6 +28,7 @@ func (c *Collection) Materialize(since repr.Timestamp) *Output {
 	g := c.g
 	o := &Output{g: g, arity: c.arity, ok: NewTrace(g.opts.Workers, 0), errs: NewTrace(g.opts.Workers, 0)}
 	o.okR, o.errsR = o.ok.Reader(since), o.errs.Reader(since)
+	g.owned = append(g.owned, o.ok, o.errs)
 	g.add(&outputOp{in: c, out: o})
 	return o
 }

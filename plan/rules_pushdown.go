@@ -1,6 +1,9 @@
 package plan
 
-import "github.com/viewd/viewd/expr"
+import (
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
+)
 
 // PredicatePushdown moves filter predicates as close to the data as they
 // can go, splitting conjunctions:
@@ -210,8 +213,12 @@ func sinkJoin(j Join, preds []expr.Scalar) Rel {
 	perInput := make([][]expr.Scalar, len(j.Inputs))
 	eqs := append([][]expr.Scalar(nil), j.Equivalences...)
 	var stay []expr.Scalar
+	cols := j.Typ().Cols
 	for _, p := range preds {
-		if a, b, ok := asEquality(p); ok && !containsMzNow(p) && !isLiteral(a) && !isLiteral(b) {
+		// An equality becomes a join key only between values of one type:
+		// arrangements compare keys by their packed bytes, so an int8 and
+		// an int4 (a cross-type =) would never meet.
+		if a, b, ok := asEquality(p); ok && !containsMzNow(p) && !isLiteral(a) && !isLiteral(b) && sameKeyType(a, b, cols) {
 			la, lb := lay.localTo(a), lay.localTo(b)
 			if !(la >= 0 && la == lb) && la != -1 && lb != -1 {
 				eqs = append(eqs, []expr.Scalar{a, b})
@@ -229,4 +236,12 @@ func sinkJoin(j Join, preds []expr.Scalar) Rel {
 		ins[i] = sink(in, perInput[i])
 	}
 	return withFilter(Join{Inputs: ins, Equivalences: eqs}, stay)
+}
+
+// sameKeyType reports whether a and b, over cols, are of one scalar type
+// (kind and type modifier aside), so that equal values pack alike as
+// arrangement keys.
+func sameKeyType(a, b expr.Scalar, cols []repr.ColumnType) bool {
+	ta, tb := a.Type(cols).Type, b.Type(cols).Type
+	return ta.Kind == tb.Kind && (ta.Kind != repr.KindArray && ta.Kind != repr.KindRecord || ta.Equal(tb))
 }

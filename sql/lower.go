@@ -139,6 +139,22 @@ func product(o outerRel, r plan.Rel) plan.Rel {
 }
 
 func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
+	if !o.unit && len(freeRefs(r)) == 0 {
+		// An uncorrelated part of a correlated subquery is computed
+		// once, not once per outer row: outer × r. The correlated
+		// operator above it then reads the product, whose equalities
+		// with outer columns the optimiser turns into join keys (the
+		// "dependent join" pushed down only as far as the correlation
+		// goes, as in Neumann and Kemper's unnesting). Lowering r
+		// against the outer relation instead would carry the outer
+		// columns through every operator of r, grouping and joining
+		// per outer row: state |outer| times r's.
+		in, err := l.lower(r, unitOuter(), colMap{})
+		if err != nil {
+			return nil, err
+		}
+		return product(o, in), nil
+	}
 	oa := o.arity
 	switch x := r.(type) {
 	case HGet:
@@ -184,15 +200,34 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Conjuncts EXISTS (...) and NOT EXISTS (...) filter by a
-		// semijoin or antijoin directly.
-		var rest []HScalar
+		// Conjuncts without subqueries filter first, so that subqueries
+		// are decorrelated over the rows that pass them (the join of the
+		// FROM list, not its cross product) and the optimiser can turn
+		// their equalities into join keys. PostgreSQL likewise evaluates
+		// the cheap quals before subplans. Conjuncts EXISTS (...) and
+		// NOT EXISTS (...) then filter by a semijoin or antijoin
+		// directly; the remaining conjuncts (other subqueries) last.
+		var plain, rest []HScalar
+		var exists []HScalar
 		for _, p := range splitAnd(x.Preds) {
-			sub, negated := existsConjunct(p)
-			if sub == nil {
+			switch sub, _ := existsConjunct(p); {
+			case sub != nil:
+				exists = append(exists, p)
+			case hasSubquery([]HScalar{p}):
 				rest = append(rest, p)
-				continue
+			default:
+				plain = append(plain, p)
 			}
+		}
+		if len(plain) > 0 {
+			es, err := l.lowerPlainScalars(plain, oa, cm)
+			if err != nil {
+				return nil, err
+			}
+			in = plan.Filter{Input: in, Predicates: es}
+		}
+		for _, p := range exists {
+			sub, negated := existsConjunct(p)
 			if in, err = l.filterExists(in, oa, cm, sub, negated); err != nil {
 				return nil, err
 			}
@@ -986,13 +1021,17 @@ func (l *lowerer) filterExists(rel plan.Rel, oa int, cm colMap, subRel HRel, neg
 
 // applySubquery appends the value of an EXISTS or scalar subquery to every
 // row of rel. The subquery is lowered against the distinct values of the
-// columns it reads (none when uncorrelated) and its result joined back on
-// them, NULL-safely.
+// columns it reads (its domain; the unit relation when uncorrelated), its
+// value per domain key computed there (EXISTS: true for the keys it has
+// rows for, false for the others; scalar: its value, NULL for keys
+// without a row, an error for keys with several), and that one row per
+// key joined back to rel, NULL-safely: rel is joined once, and everything
+// else is the size of the domain and the subquery.
 //
 // With a guard (a predicate over rel), the subquery is computed only for
-// the rows the guard admits, so that errors it would raise for other rows
-// (a CASE branch not taken) are not raised; it is NULL (or false) for
-// the others, whose value the expression does not use.
+// the keys of the rows the guard admits, so that errors it would raise for
+// other rows (a CASE branch not taken) are not raised; it is NULL (or
+// false) for the others, whose value the expression does not use.
 func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guard expr.Scalar) (plan.Rel, error) {
 	n := rel.Typ().Arity()
 	get, bind := l.let("subquery_input", rel)
@@ -1010,7 +1049,15 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guar
 		return nil, err
 	}
 	k := len(keys)
-	outer := keyedOuter(get, keys)
+	// domain: every key of rel, which the per-key values must cover.
+	domain := keyedOuter(get, keys)
+	bindD := func(r plan.Rel) plan.Rel { return r }
+	if !domain.unit {
+		var dget plan.Get
+		dget, bindD = l.let("subquery_domain", domain.rel)
+		domain.rel = dget
+	}
+	outer := domain
 	if guard != nil {
 		admitted := plan.Filter{Input: get, Predicates: []expr.Scalar{guard}}
 		outer = outerRel{rel: distinct(plan.Project{Input: admitted, Outputs: keys}), arity: k}
@@ -1019,12 +1066,21 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guar
 	if err != nil {
 		return nil, err
 	}
+	keyCols := rangeFrom(0, k)
+	// joinBack appends the per-key value (one row per domain key: k key
+	// columns, then the value) to rel's rows.
+	joinBack := func(perKey plan.Rel) plan.Rel {
+		j := nullSafeJoin(get, perKey, keys, keyCols)
+		return plan.Project{Input: j, Outputs: append(rangeFrom(0, n), n+k)}
+	}
 	if _, ok := s.(HExists); ok {
-		found := distinct(plan.Project{Input: sub, Outputs: rangeFrom(0, k)})
+		found := distinct(plan.Project{Input: sub, Outputs: keyCols})
 		fget, bindF := l.let("exists", found)
-		yes := plan.Map{Input: semijoin(get, fget, keys), Scalars: []expr.Scalar{expr.NewLiteral(repr.True, repr.TypeBool)}}
-		no := plan.Map{Input: antijoin(get, fget, keys), Scalars: []expr.Scalar{expr.NewLiteral(repr.False, repr.TypeBool)}}
-		return bind(bindF(plan.Union{Inputs: []plan.Rel{yes, no}})), nil
+		flags := plan.Union{Inputs: []plan.Rel{
+			plan.Map{Input: fget, Scalars: []expr.Scalar{expr.NewLiteral(repr.True, repr.TypeBool)}},
+			plan.Map{Input: antijoin(domain.rel, fget, keyCols), Scalars: []expr.Scalar{expr.NewLiteral(repr.False, repr.TypeBool)}},
+		}}
+		return bind(bindD(bindF(joinBack(flags)))), nil
 	}
 	typ := s.(HSelect).Type.Type
 	sget, bindS := l.let("select", sub)
@@ -1047,11 +1103,10 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guar
 		Else: expr.NullLiteral(typ),
 	}
 	errs := plan.Project{Input: plan.Map{Input: tooMany, Scalars: []expr.Scalar{errVal}}, Outputs: append(rangeFrom(0, k), k+1)}
-	values := plan.Union{Inputs: []plan.Rel{sget, errs}}
-	matched := plan.Project{Input: nullSafeJoin(get, values, keys, rangeFrom(0, k)), Outputs: append(rangeFrom(0, n), n+k)}
-	present := distinct(plan.Project{Input: sget, Outputs: rangeFrom(0, k)})
-	missing := plan.Map{Input: antijoin(get, present, keys), Scalars: []expr.Scalar{expr.NullLiteral(typ)}}
-	return bind(bindS(plan.Union{Inputs: []plan.Rel{matched, missing}})), nil
+	present := distinct(plan.Project{Input: sget, Outputs: keyCols})
+	missing := plan.Map{Input: antijoin(domain.rel, present, keyCols), Scalars: []expr.Scalar{expr.NullLiteral(typ)}}
+	values := plan.Union{Inputs: []plan.Rel{sget, errs, missing}}
+	return bind(bindD(bindS(joinBack(values)))), nil
 }
 
 func colScalars(n int) []expr.Scalar {

@@ -19,6 +19,8 @@ import (
 //	exec-ddl        declare tables, views, sources in the test catalog
 //	build           print the HIR of a query and its output description
 //	lower           print the decorrelated MIR (plan.Explain) and finishing
+//	opt             print the decorrelated MIR after plan.Optimize (no
+//	                indexes) and finishing
 //	plan            print a summary of any statement's plan
 //
 // Errors print as "error <SQLSTATE>: message (position n)".
@@ -59,7 +61,7 @@ func runPlannerFiles(t *testing.T, optimized bool) {
 					return formatErr(err)
 				}
 				return ""
-			case "build", "lower", "plan":
+			case "build", "lower", "opt", "plan":
 				if optimized {
 					return d.Expected
 				}
@@ -185,8 +187,17 @@ func describePlan(cmd string, p Plan) string {
 		switch cmd {
 		case "build":
 			b.WriteString(HIRString(q.HIR))
-		case "lower":
-			b.WriteString(plan.Explain(q.Expr))
+		case "lower", "opt":
+			rel := q.Expr
+			if cmd == "opt" {
+				opt, err := plan.Optimize(rel, nil)
+				if err != nil {
+					fmt.Fprintf(&b, "optimize: %v\n", err)
+					return
+				}
+				rel = opt
+			}
+			b.WriteString(plan.Explain(rel))
 			if !q.Finishing.IsTrivial(q.Expr.Typ().Arity()) {
 				fmt.Fprintf(&b, "finishing: order=(%s) limit=%d offset=%d project=(%s)\n",
 					orderList(q.Finishing.Order), q.Finishing.Limit, q.Finishing.Offset, colList(q.Finishing.Project))

@@ -1636,6 +1636,25 @@ func (e *ectx) quantified(op string, lhs []HScalar, rel HRel, isAll bool, loc in
 	if cmp.Typ().Type.Kind != repr.KindBool {
 		return nil, e.q.errAt(pgcode.New(pgcode.DatatypeMismatch, "op ANY/ALL (array) requires operator to yield boolean"), loc)
 	}
+	_, overArray := rel.(HCallTable)
+	if len(lhs) == 1 && !overArray && !hasSubquery(lhs) && (op == "=" && !isAll || op == "<>" && isAll) {
+		// x IN (subquery) and x NOT IN (subquery) (= x <> ALL):
+		// membership is an equality, so decorrelate it as one (a join
+		// on x) instead of comparing x with every row of the subquery
+		// (a product of x's distinct values with it). Over an array
+		// (unnest, per row anyway) the comparison stays as it is.
+		eq := cmp
+		if op != "=" {
+			if eq, err = e.rowCompare("=", shifted, inner, loc); err != nil {
+				return nil, err
+			}
+		}
+		in := membership(lhs[0], inner[0], eq, rel)
+		if isAll {
+			return not(in), nil
+		}
+		return in, nil
+	}
 	// Over the comparisons: ANY is true if one is true, else NULL if
 	// one is NULL, else false (also over no rows); ALL is false if one
 	// is false, else NULL if one is NULL, else true. Aggregates skip
@@ -1673,6 +1692,25 @@ func (e *ectx) quantified(op string, lhs []HScalar, rel HRel, isAll bool, loc in
 	// hasNull is false, so ANY gives false and ALL true.
 	sel := HProject{Input: HMap{Input: red, Scalars: []HScalar{val}}, Outputs: []int{3}}
 	return HSelect{Rel: sel, Type: boolT}, nil
+}
+
+// membership is x IN (rel), rel having the one column col, with SQL's
+// three-valued result from three EXISTS subqueries: whether a row equals
+// x (eq, the comparison x = col, correlated by x only), whether rel has a
+// NULL, and whether it has any row. It is NULL when x is NULL and rel is
+// not empty, true when a row equals x, else NULL when rel has a NULL,
+// else false. The first is decorrelated as a join on x's value; the
+// others read no outer column and are computed once.
+func membership(x, col, eq HScalar, rel HRel) HScalar {
+	found := HExists{Rel: HFilter{Input: rel, Preds: []HScalar{eq}}}
+	hasNull := HExists{Rel: HFilter{Input: rel, Preds: []HScalar{isNull(col)}}}
+	nonEmpty := HExists{Rel: rel}
+	null := nullLit(repr.TypeBool)
+	return HIf{
+		Cond: isNull(x),
+		Then: HIf{Cond: nonEmpty, Then: null, Else: falseLit},
+		Else: HIf{Cond: found, Then: trueLit, Else: HIf{Cond: hasNull, Then: null, Else: falseLit}},
+	}
 }
 
 // planPair plans the two operands of a binary A_Expr.
