@@ -11,11 +11,8 @@
 // remaining orders (RF1) and deletes others. Bulk steps run as
 // transactions of 40 statements. After each step every view is read and
 // compared with PostgreSQL's answer to its query: the same rows (as a
-// multiset) with the same text, column types and count, except that two
-// numeric values equal in value but printed with different scales (1.10
-// and 1.1) count as equal; their number is logged. That tolerance is for
-// numeric display scale (issue 10, item 2), which another branch
-// implements; it should go once that is merged.
+// multiset) with the same text (numerics with PostgreSQL's display scale),
+// column types and count.
 //
 // The data come from gen_test.go, a generator following dbgen's
 // distributions (see gen's doc comment for what it follows and where it
