@@ -165,7 +165,8 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 	}
 	var feeds []feed
 	var live []*pendingUnit
-	sizes := map[*item]int{}
+	type size struct{ n, bytes int }
+	sizes := map[*item]size{}
 	for _, pu := range units {
 		if pu.run != pu.group.run || pu.group.cancel == nil {
 			pu.done <- pgcode.New(pgcode.ObjectNotInPrerequisiteState, "source was changed or dropped")
@@ -187,7 +188,12 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 				}
 			}
 			feeds = append(feeds, feed{it, us})
-			sizes[it] += len(us)
+			sz := sizes[it]
+			sz.n += len(us)
+			for _, u := range us {
+				sz.bytes += len(u.Row)
+			}
+			sizes[it] = sz
 		}
 		cp := pu.unit.Checkpoint
 		last[pu.group] = &cp
@@ -214,9 +220,9 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 		}
 		g.checkpoint = cp
 	}
-	for it, n := range sizes {
-		if n >= bulkUpdates {
-			it.rt.input.Reserve(n, 0)
+	for it, sz := range sizes {
+		if sz.n >= 1024 {
+			it.rt.input.Reserve(sz.n, sz.bytes)
 		}
 	}
 	for _, f := range feeds {

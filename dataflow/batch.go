@@ -385,9 +385,18 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 			slices.SortFunc(bd.ents, cmp)
 		}
 	}
+	// The packed bytes of keys and of vals, exactly (at most: equal keys
+	// are stored once and consolidation drops updates): a guess grew
+	// the key slab by copying, or left most of the val slab unused in
+	// the arrangement for good.
+	var kbytes, vbytes int
+	for i := range bd.ents {
+		kbytes += int(bd.ents[i].klen)
+		vbytes += int(bd.ents[i].vlen)
+	}
 	var w batchWriter
-	w.b.keyData = make([]byte, 0, len(bd.data)/2)
-	w.b.valData = make([]byte, 0, len(bd.data))
+	w.b.keyData = make([]byte, 0, kbytes)
+	w.b.valData = make([]byte, 0, vbytes)
 	w.b.valEnds = make([]uint32, 0, len(bd.ents))
 	w.ts = make([]repr.Timestamp, 0, len(bd.ents))
 	w.ds = make([]repr.Diff, 0, len(bd.ents))
