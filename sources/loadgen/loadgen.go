@@ -289,43 +289,36 @@ func (g *Generator) unit(b *batch, from, to int64) sources.Unit {
 // goroutine of their own while the previous Unit is being emitted.
 func (g *Generator) Run(ctx context.Context, resume int64, sink sources.Sink) error {
 	if err := g.seekTo(ctx, resume); err != nil {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	units := make(chan sources.Unit)
-	errc := make(chan error, 1)
-	go func() {
-		defer close(units)
-		errc <- g.produce(ctx, resume, units)
-	}()
-	var err error
-	for u := range units {
-		if err = sink.Emit(ctx, u); err != nil {
-			cancel()
-			for range units {
-			}
-			break
-		}
-	}
-	perr := <-errc
-	switch {
-	case ctx.Err() != nil && err == nil && perr == nil:
-		return nil
-	case err != nil:
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("loadgen: emitting ticks: %w", err)
-	case perr != nil && ctx.Err() == nil:
-		return perr
+		return err
+	}
+	pctx := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	units := make(chan sources.Unit)
+	go func() {
+		defer close(units)
+		g.produce(ctx, resume, units)
+	}()
+	for u := range units {
+		if err := sink.Emit(ctx, u); err != nil {
+			cancel()
+			for range units { // until produce sees the cancel
+			}
+			if pctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("loadgen: emitting ticks: %w", err)
+		}
 	}
 	return nil
 }
 
 // produce computes Units from tick next on and sends them to units until
 // UpTo or ctx's end.
-func (g *Generator) produce(ctx context.Context, next int64, units chan<- sources.Unit) error {
+func (g *Generator) produce(ctx context.Context, next int64, units chan<- sources.Unit) {
 	start := time.Now()
 	first := max(next, g.opts.AsOf)
 	// due returns how many ticks are due at now: all of them before
@@ -348,8 +341,8 @@ func (g *Generator) produce(ctx context.Context, next int64, units chan<- source
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for !g.done(next) {
-		if err := ctx.Err(); err != nil {
-			return nil
+		if ctx.Err() != nil {
+			return
 		}
 		from := next
 		b := g.newBatch()
@@ -362,22 +355,22 @@ func (g *Generator) produce(ctx context.Context, next int64, units chan<- source
 			// Fill until the emitter is idle and the Unit is worth a
 			// step, or until it is full: a Unit grows while the previous
 			// one is being applied.
-			sent := false
+			handed := false
 			for n := 0; n < g.opts.MaxBatch && !g.done(next); n++ {
 				if n >= minBatch && n%256 == 0 {
 					select {
 					case units <- g.unit(b, from, next):
-						sent = true
+						handed = true
 					default:
 					}
-					if sent {
+					if handed {
 						break
 					}
 				}
 				g.m.tick(next, b)
 				next++
 			}
-			if sent {
+			if handed {
 				continue
 			}
 		default:
@@ -392,7 +385,7 @@ func (g *Generator) produce(ctx context.Context, next int64, units chan<- source
 				timer.Reset(max(at(next).Sub(now), sent.Add(minPause).Sub(now)))
 				select {
 				case <-ctx.Done():
-					return nil
+					return
 				case <-timer.C:
 				}
 				continue
@@ -406,10 +399,9 @@ func (g *Generator) produce(ctx context.Context, next int64, units chan<- source
 		case units <- g.unit(b, from, next):
 			sent = time.Now()
 		case <-ctx.Done():
-			return nil
+			return
 		}
 	}
-	return nil
 }
 
 // done reports whether tick i is past the end (UpTo).
