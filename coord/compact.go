@@ -43,6 +43,9 @@ func (c *Coordinator) maybeCompactLocked() {
 		if rt == nil || rt.input == nil {
 			continue
 		}
+		if g := it.sourceGroup(); g != nil && g.gen != nil && !g.logged {
+			continue // replayed from its checkpoint, not the log
+		}
 		tables = append(tables, storage.SnapshotTable{
 			ID:       uint64(id),
 			Keyed:    rt.primaryKey != nil,

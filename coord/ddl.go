@@ -785,9 +785,21 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 			return err
 		}
 		ids := append([]plan.GlobalID{rec.ID}, c.replaying.subIDs...)
+		var g *sourceGroup
+		if it := c.cat.items[rec.ID]; it != nil && it.source != nil {
+			g = it.source.group
+		}
+		logged := false
 		for _, id := range ids {
-			if err := c.loadTableLocked(id, st.Tables[uint64(id)]); err != nil {
+			tc := st.Tables[uint64(id)]
+			logged = logged || tc.Snapshot != nil || len(tc.Updates) > 0
+			if err := c.loadTableLocked(id, tc); err != nil {
 				return err
+			}
+		}
+		if g != nil && g.gen != nil {
+			if g.logged = logged; !logged {
+				return c.replayGeneratorLocked(ctx, g)
 			}
 		}
 		return nil

@@ -83,7 +83,11 @@
 // # Durability and restart
 //
 // Catalog statements, table writes and source data and bindings are
-// appended to the store's log before they are acknowledged. Past
+// appended to the store's log before they are acknowledged. A load
+// generator's data is the exception: its output is a function of its
+// options and tick, so only its binding (the first tick not emitted) is
+// logged, and replay computes the ticks before it again into the inputs
+// for the first step (sources.go). Past
 // Config.CompactLogBytes of log, the tick loop compacts it between steps
 // (compact.go): it streams every table's and source's arrangement as
 // it holds it (a primary arrangement by key, then row; other tables and

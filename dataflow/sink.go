@@ -165,6 +165,13 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 	}
 	m := op.in.g.meter(nil, nil)
 	ins := func(rows *Rows, tr *Trace, loaded []*Batch) error {
+		if n := rows.Len(); n >= 1024 {
+			// Rows spread evenly over the shards; a little room for
+			// the unevenness spares a regrowth of every builder.
+			for s := range op.bds {
+				op.bds[s].Reserve(n/W+n/(8*W), rows.Bytes()/W+rows.Bytes()/(8*W))
+			}
+		}
 		for i := range rows.Len() {
 			if err := m.tick(); err != nil {
 				return err
