@@ -16,6 +16,11 @@ import (
 // catalog when it is read.
 type builtinTable struct {
 	rows func(c *Coordinator) [][]repr.Datum
+	// arranged is set for the system relations kept as arranged
+	// collections (catalogrel.go); current is then what their input was
+	// fed, packed and sorted.
+	arranged bool
+	current  []repr.Row
 }
 
 type builtinDef struct {

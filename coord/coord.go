@@ -84,6 +84,9 @@ type Coordinator struct {
 	// session whose DDL is running (under mu).
 	planningPath []string
 	notice       func(*pgcode.Error)
+	// builtinVersion is the catalog version the arranged system relations
+	// were last fed at (catalogrel.go).
+	builtinVersion uint64
 	// needStep asks for a step after replay (table contents were loaded).
 	needStep bool
 	// commitQ holds transactions waiting to commit (group commit); it is
@@ -192,6 +195,15 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.now = start
 	c.nowA.Store(uint64(start))
 	c.since = start
+	c.mu.Lock()
+	err = c.installCatalogRelationsLocked()
+	c.mu.Unlock()
+	if err != nil {
+		c.closeDataflows()
+		cancel()
+		store.Close()
+		return nil, err
+	}
 	replayStart := time.Now()
 	if err := c.replay(ctx, state); err != nil {
 		c.closeDataflows()
@@ -363,6 +375,9 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 				return 0, fmt.Errorf("coord: feed table %s: %w", it.Name, err)
 			}
 		}
+	}
+	if err := c.refreshCatalogRelationsLocked(t); err != nil {
+		return 0, err
 	}
 	if err := c.applyUnitsLocked(ctx, t); err != nil {
 		return 0, err

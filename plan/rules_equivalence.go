@@ -170,14 +170,35 @@ func propagateJoin(j Join) Rel {
 		}
 	}
 	ins := make([]Rel, len(j.Inputs))
+	changed := !classesEqual(out, j.Equivalences)
 	for i, in := range j.Inputs {
 		ins[i] = withFilter(in, perInput[i])
+		changed = changed || len(perInput[i]) > 0
 	}
 	nj := Join{Inputs: ins, Equivalences: out, Implementation: j.Implementation}
-	if Explain(nj) != Explain(j) {
+	if changed {
 		nj.Implementation = JoinImplementation{}
 	}
 	return withFilter(nj, above)
+}
+
+// classesEqual reports whether two lists of equivalence classes are the
+// same, member for member (cheaper than comparing printed plans).
+func classesEqual(a, b [][]expr.Scalar) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for k := range a[i] {
+			if !scalarsEqual(a[i][k], b[i][k]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func colsOf(r Rel) []repr.ColumnType { return r.Typ().Cols }
