@@ -220,6 +220,7 @@ func pgTypes() []pgType {
 		}
 		out = append(out, pgType{"_" + b.name, repr.ArrayOf(b.typ), "A"})
 	}
+	out = append(out, pgType{"int2vector", repr.VectorOf(repr.TypeInt2), "A"}, pgType{"oidvector", repr.VectorOf(repr.TypeOid), "A"})
 	return out
 }
 
@@ -307,6 +308,7 @@ var specTypes = map[string]repr.ScalarType{
 	"oid": tOid, "text": tText, "bool": tBool, "int2": tInt2, "int4": tInt4, "int8": tInt8,
 	"float4": repr.TypeFloat4, "float8": repr.TypeFloat8, "timestamptz": repr.TypeTimestampTz,
 	"text[]": repr.ArrayOf(tText), "int2[]": repr.ArrayOf(tInt2), "oid[]": repr.ArrayOf(tOid),
+	"int2vector": repr.VectorOf(tInt2), "oidvector": repr.VectorOf(tOid),
 }
 
 func cols(spec ...string) colSpec {
@@ -734,7 +736,7 @@ func pgCatalogDefs() []builtinDef {
 		}),
 		cols("indexrelid oid, indrelid oid, indnatts int2, indnkeyatts int2, indisunique bool, indnullsnotdistinct bool, indisprimary bool, indisexclusion bool",
 			"indimmediate bool, indisclustered bool, indisvalid bool, indcheckxmin bool, indisready bool, indislive bool, indisreplident bool",
-			"indkey int2[], indcollation oid[], indclass oid[], indoption int2[], indexprs text, indpred text").def("pg_catalog", "pg_index", func(c *Coordinator) [][]repr.Datum {
+			"indkey int2vector, indcollation oidvector, indclass oidvector, indoption int2vector, indexprs text, indpred text").def("pg_catalog", "pg_index", func(c *Coordinator) [][]repr.Datum {
 			var out [][]repr.Datum
 			for _, ix := range c.relIndexes() {
 				var key, opt, coll, class []repr.Datum

@@ -180,6 +180,7 @@ var sessionVars = func() map[string]*sessionVar {
 		{name: "IntervalStyle", def: "postgres", desc: "Sets the display format for interval values.", reported: true, check: oneOf("IntervalStyle", "postgres")},
 		{name: "is_superuser", def: "on", desc: "Shows whether the current user is a superuser.", reported: true, readOnly: true, check: anyValue},
 		{name: "max_identifier_length", def: "63", desc: "Shows the maximum identifier length.", readOnly: true, check: anyValue},
+		{name: "max_index_keys", def: "32", desc: "Shows the maximum number of index keys.", readOnly: true, check: anyValue},
 		{name: "search_path", def: "public", desc: "Sets the schema search order for names that are not schema-qualified.", check: searchPathValue},
 		{name: "server_encoding", def: "UTF8", desc: "Shows the server (database) character set encoding.", reported: true, readOnly: true, check: anyValue},
 		{name: "server_version", def: "15.0.0", desc: "Shows the PostgreSQL server version viewd is compatible with.", reported: true, readOnly: true, check: anyValue},

@@ -540,3 +540,58 @@ func regexpSplit(re *regexp.Regexp, s string) []string {
 	}
 	return append(out, s[start:])
 }
+
+// ZipTableFuncs returns the table function that calls fns in lockstep,
+// as PostgreSQL 10+ runs several set-returning functions of one select
+// list (and ROWS FROM): row i holds the i-th row of every function, the
+// ones that ran out padded with NULLs, until the longest ends. Its
+// arguments are those of fns in order, nargs[k] for fns[k]. Each
+// function's rows for one call are buffered, so the memory a call takes
+// is that of its longest function's output.
+func ZipTableFuncs(fns []*TableFunc, nargs []int) *TableFunc {
+	z := &TableFunc{}
+	names := make([]string, len(fns))
+	for k, f := range fns {
+		names[k] = f.Name
+		for _, c := range f.Cols {
+			c.Nullable = true
+			z.Cols = append(z.Cols, c)
+		}
+		z.ColNames = append(z.ColNames, f.ColNames...)
+		z.ArgTypes = append(z.ArgTypes, f.ArgTypes...)
+	}
+	z.Name = "rows_from(" + strings.Join(names, ", ") + ")"
+	z.Eval = func(ctx *EvalCtx, args []repr.Datum, emit func(row []repr.Datum) bool) error {
+		outs := make([][][]repr.Datum, len(fns))
+		longest, at := 0, 0
+		for k, f := range fns {
+			err := f.Eval(ctx, args[at:at+nargs[k]], func(row []repr.Datum) bool {
+				outs[k] = append(outs[k], append([]repr.Datum(nil), row...))
+				return true
+			})
+			if err != nil {
+				return err
+			}
+			at += nargs[k]
+			longest = max(longest, len(outs[k]))
+		}
+		row := make([]repr.Datum, len(z.Cols))
+		for i := 0; i < longest; i++ {
+			row = row[:0]
+			for k, f := range fns {
+				if i < len(outs[k]) {
+					row = append(row, outs[k][i]...)
+					continue
+				}
+				for range f.Cols {
+					row = append(row, repr.Null)
+				}
+			}
+			if !emit(row) {
+				return nil
+			}
+		}
+		return nil
+	}
+	return z
+}

@@ -185,7 +185,7 @@ func (e *ectx) sessionFunc(name string, args []*pg_query.Node, loc int32) (HScal
 var settingDefaults = map[string]string{
 	"server_version": "15.0.0", "server_version_num": "150000", "server_encoding": "UTF8",
 	"client_encoding": "UTF8", "standard_conforming_strings": "on", "datestyle": "ISO, MDY",
-	"integer_datetimes": "on", "max_identifier_length": "63", "search_path": `"$user", public`,
+	"integer_datetimes": "on", "max_identifier_length": "63", "max_index_keys": "32", "search_path": `"$user", public`,
 	"transaction_isolation": "serializable", "default_transaction_isolation": "serializable",
 	"timezone": "UTC", "lc_collate": "C", "lc_ctype": "C",
 }

@@ -671,8 +671,29 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 		if hasSubquery([]HScalar{arr}) {
 			return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "subqueries in op ANY/ALL (array) are not supported"), a.Location)
 		}
+		isAll := a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL
+		if (op == "=" && !isAll) || (op == "<>" && isAll) {
+			// A scalar test, not a subquery: catalog queries join on
+			// attnum = ANY (indkey).
+			elem := *arr.Typ().Type.Elem
+			if isUnknown(l) {
+				if l, err = e.q.coerce(l, elem, expr.Implicit, ""); err != nil {
+					return nil, e.q.errAt(err, a.Location)
+				}
+			}
+			if k := l.Typ().Type.Kind; k == elem.Kind && bytewiseEquality(k) {
+				res, err := e.callResolved("mz_eq_any", []HScalar{l, arr}, a.Location)
+				if err != nil {
+					return nil, err
+				}
+				if isAll {
+					return not(res), nil
+				}
+				return res, nil
+			}
+		}
 		rel := HCallTable{Func: tf, Args: []HScalar{shiftLevels(arr, 1)}}
-		return e.quantified(op, []HScalar{l}, rel, a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL, a.Location)
+		return e.quantified(op, []HScalar{l}, rel, isAll, a.Location)
 	}
 	return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "operator expression kind %s is not supported", a.Kind), a.Location)
 }
@@ -1006,6 +1027,9 @@ func (e *ectx) pgTypeof(arg *pg_query.Node) (HScalar, error) {
 	}
 	t := h.Typ().Type.WithoutTypmod()
 	name := t.String()
+	if h.Typ().Type.IsVector() {
+		name = h.Typ().Type.String()
+	}
 	switch t.Kind {
 	case repr.KindNull:
 		name = "unknown"

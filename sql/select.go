@@ -260,31 +260,43 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 			return nil, err
 		}
 	}
+	// srfOffsets[k] is where call k's columns start among the calls'.
+	srfOffsets := make([]int, len(srf.calls))
+	srfCols := 0
 	if len(srf.calls) > 0 {
-		if len(srf.calls) > 1 {
-			return nil, pgcode.New(pgcode.FeatureNotSupported, "more than one set-returning function in the select list is not supported")
+		// Several calls run in lockstep (PostgreSQL 10+), the shorter
+		// ones padded with NULLs: one zipped table function.
+		var args []HScalar
+		fns := make([]*expr.TableFunc, len(srf.calls))
+		nargs := make([]int, len(srf.calls))
+		for k, c := range srf.calls {
+			srfOffsets[k] = srfCols
+			srfCols += len(c.fn.Cols)
+			fns[k], nargs[k] = c.fn, len(c.args)
+			for _, a := range c.args {
+				args = append(args, shiftLevels(a, 1))
+			}
 		}
-		c := srf.calls[0]
-		args := make([]HScalar, len(c.args))
-		for i, a := range c.args {
-			args[i] = shiftLevels(a, 1)
+		fn := fns[0]
+		if len(fns) > 1 {
+			fn = expr.ZipTableFuncs(fns, nargs)
 		}
-		rel = HJoin{Left: rel, Right: HCallTable{Func: c.fn, Args: args}, On: trueLit, Kind: JoinInner, Lateral: true}
+		rel = HJoin{Left: rel, Right: HCallTable{Func: fn, Args: args}, On: trueLit, Kind: JoinInner, Lateral: true}
 	}
 	base := len(rel.Cols())
-	winBase := base - len(win.calls)
-	srfBase := base
-	if len(srf.calls) > 0 {
-		winBase -= len(srf.calls[0].fn.Cols)
-		srfBase = base - len(srf.calls[0].fn.Cols)
-	}
+	winBase := base - len(win.calls) - srfCols
+	srfBase := base - srfCols
 	fix := func(h HScalar) HScalar {
 		return rewriteHScalar(h, 0, func(s HScalar, depth int) HScalar {
 			switch x := s.(type) {
 			case hWinRef:
 				return HColumn{Level: depth, Index: winBase + x.K, Type: x.Type}
 			case hSRFRef:
-				return HColumn{Level: depth, Index: srfBase + x.Col, Type: x.Type}
+				t := x.Type
+				if len(srf.calls) > 1 {
+					t.Nullable = true // padded
+				}
+				return HColumn{Level: depth, Index: srfBase + srfOffsets[x.K] + x.Col, Type: t}
 			}
 			return s
 		})
