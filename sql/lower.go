@@ -463,36 +463,62 @@ func antijoin(a, keys plan.Rel, ac []int) plan.Rel {
 
 // equiJoinColumns reports whether the predicates es over a join's
 // product (outer prefix oa, left la columns, then the right's, typed
-// cols) are all equalities of a left column with a right column of one
-// type whose equality is byte equality, and returns them: the left
-// columns (in the product) and the right columns (in the right relation,
-// after its outer prefix). Both are nil otherwise.
-func equiJoinColumns(es []expr.Scalar, cols []repr.ColumnType, oa, la int) (left, right []int) {
+// cols) are equalities of a left column with a right column of one type
+// whose equality is datum equality, and predicates that read no left
+// column; it returns the equalities' left columns (in the product) and
+// right columns, and the other predicates, over the right relation's
+// columns (its outer prefix, then its own). left is nil when es has
+// another kind of predicate or no equality.
+func equiJoinColumns(es []expr.Scalar, cols []repr.ColumnType, oa, la int) (left, right []int, rightOnly []expr.Scalar) {
 	for _, e := range es {
 		for _, c := range expr.Conjuncts(e) {
+			if readsNoLeft(c, oa, la) {
+				rightOnly = append(rightOnly, expr.Rewrite(c, func(s expr.Scalar) expr.Scalar {
+					if col, ok := s.(expr.Column); ok && col.Index >= oa+la {
+						col.Index -= la
+						return col
+					}
+					return s
+				}))
+				continue
+			}
 			call, ok := c.(expr.Call)
 			if !ok || call.Func == nil || call.Func.Name != "=" || len(call.Args) != 2 {
-				return nil, nil
+				return nil, nil, nil
 			}
 			a, aok := call.Args[0].(expr.Column)
 			b, bok := call.Args[1].(expr.Column)
 			if !aok || !bok {
-				return nil, nil
+				return nil, nil, nil
 			}
 			if a.Index > b.Index {
 				a, b = b, a
 			}
 			if a.Index < oa || a.Index >= oa+la || b.Index < oa+la || b.Index >= len(cols) {
-				return nil, nil
+				return nil, nil, nil
 			}
 			ta, tb := cols[a.Index].Type, cols[b.Index].Type
 			if ta.Kind != tb.Kind || !bytewiseEquality(ta.Kind) {
-				return nil, nil
+				return nil, nil, nil
 			}
 			left, right = append(left, a.Index), append(right, b.Index-la)
 		}
 	}
-	return left, right
+	if left == nil {
+		return nil, nil, nil
+	}
+	return left, right, rightOnly
+}
+
+// readsNoLeft reports whether e reads none of the left side's columns
+// (oa to oa+la) of a join's product.
+func readsNoLeft(e expr.Scalar, oa, la int) bool {
+	for _, c := range expr.Columns(e) {
+		if c >= oa && c < oa+la {
+			return false
+		}
+	}
+	return true
 }
 
 // bytewiseEquality reports whether = on values of kind k holds exactly
@@ -603,7 +629,8 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	}
 	// The ON condition.
 	inner := prod
-	var equiL, equiR []int // ON as equalities of left and right columns
+	var equiL, equiR []int    // ON's equalities of left and right columns
+	var rightOnly []expr.Scalar // and its predicates over the right side
 	if c, ok := j.On.(HLiteral); !ok || c.Value.IsNull() || !c.Value.Bool() {
 		arity := prod.Typ().Arity()
 		rel, es, err := l.lowerScalars(prod, oa, cm, []HScalar{j.On})
@@ -614,7 +641,7 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 		if rel.Typ().Arity() != arity {
 			inner = plan.Project{Input: inner, Outputs: rangeFrom(0, arity)}
 		} else if right != nil {
-			equiL, equiR = equiJoinColumns(es, prod.Typ().Cols, oa, la)
+			equiL, equiR, rightOnly = equiJoinColumns(es, prod.Typ().Cols, oa, la)
 		}
 	}
 	if j.Kind == JoinInner {
@@ -632,7 +659,7 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 			// has a match exactly when its values are among the
 			// right's non-NULL ones.
 			lc, rc := append(rangeFrom(0, oa), equiL...), append(rangeFrom(0, oa), equiR...)
-			var nonNull []expr.Scalar
+			nonNull := rightOnly
 			for _, c := range equiR {
 				nonNull = append(nonNull, expr.Not(expr.IsNull(expr.Column{Index: c})))
 			}
