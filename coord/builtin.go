@@ -873,7 +873,8 @@ func pgCatalogDefs() []builtinDef {
 			def("information_schema", "views", func(c *Coordinator) [][]repr.Datum {
 				var out [][]repr.Datum
 				for _, it := range c.userItems() {
-					if it.Kind == sql.KindView || it.Kind == sql.KindMaterializedView {
+					// PostgreSQL does not list materialized views here.
+					if it.Kind == sql.KindView {
 						out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(viewDefinition(it.createSQL)),
 							text("NONE"), text("NO"), text("NO"), text("NO"), text("NO"), text("NO")})
 					}
