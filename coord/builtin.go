@@ -54,6 +54,9 @@ func installBuiltins(cat *catalog) {
 			CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: b.schema, Item: b.name}, Kind: sql.KindView, Desc: desc},
 			oid:         uint32(12000 + i), system: true, builtin: &builtinTable{rows: b.rows},
 		}
+		if o, ok := pgRelationOIDs[b.schema+"."+b.name]; ok {
+			it.oid = o
+		}
 		cat.schemas[b.schema].items[b.name] = id
 		cat.items[id] = it
 		it.rdeps = map[plan.GlobalID]bool{}
@@ -184,7 +187,7 @@ func builtinDefs() []builtinDef {
 			rows:  func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
 	// Appended so that the ids above stay as they were.
-	return append(append(defs, pgCatalogDefs()...), pgStatActivityDef())
+	return append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef()), pgStatDefs()...)
 }
 
 func typmodOf(t repr.ScalarType) int32 {
@@ -641,7 +644,7 @@ func pgDatabaseRows(*Coordinator) [][]repr.Datum {
 		oid(0), oid(0), oid(1663), text("C"), text("C"), repr.Null, repr.Null, repr.Null}}
 }
 
-var infoColumnsCols = cols("table_catalog text, table_schema text, table_name text, column_name text, ordinal_position int8, column_default text, is_nullable text, data_type text",
+var infoColumnsCols = cols("table_catalog text, table_schema text, table_name text, column_name text, ordinal_position int4, column_default text, is_nullable text, data_type text",
 	"character_maximum_length int8, character_octet_length int8, numeric_precision int8, numeric_precision_radix int8, numeric_scale int8, datetime_precision int8",
 	"udt_catalog text, udt_schema text, udt_name text, collation_name text, is_identity text, is_generated text, generation_expression text, is_updatable text")
 
@@ -701,7 +704,7 @@ func infoColumnsRows(c *Coordinator) [][]repr.Datum {
 			if it.Kind == sql.KindTable {
 				updatable = "YES"
 			}
-			out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(n), repr.Int8Datum(int64(i + 1)), def, text(nullable), text(dataType),
+			out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(n), i4(i + 1), def, text(nullable), text(dataType),
 				charLen, repr.Null, prec, radix, scale, dtPrec,
 				text(defaultDatabase), text("pg_catalog"), text(names[t.Type.Oid()]), repr.Null, text("NO"), text("NEVER"), repr.Null, text(updatable)})
 		}
@@ -854,16 +857,11 @@ func pgCatalogDefs() []builtinDef {
 			"column_name text, ordinal_position int8, position_in_unique_constraint int8").
 			def("information_schema", "key_column_usage", func(c *Coordinator) [][]repr.Datum {
 				var out [][]repr.Datum
-				for _, ix := range c.relIndexes() {
-					if ix.constr == 0 {
-						continue
-					}
+				forEachKeyColumn(c, func(ix relIndex, pos int, col string) {
 					s := ix.table.Name.Schema
-					for i, a := range ix.attnums {
-						out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.name), text(defaultDatabase), text(s), text(ix.table.Name.Item),
-							text(ix.table.Desc.Names[a-1]), repr.Int8Datum(int64(i + 1)), repr.Null})
-					}
-				}
+					out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.name), text(defaultDatabase), text(s), text(ix.table.Name.Item),
+						text(col), repr.Int8Datum(int64(pos)), repr.Null})
+				})
 				return out
 			}),
 		cols("constraint_catalog text, constraint_schema text, constraint_name text, unique_constraint_catalog text, unique_constraint_schema text",
@@ -1027,6 +1025,17 @@ func (v catalogView) RelationOID(name sql.PartialName, searchPath []string) (uin
 		}
 	}
 	return 0, err
+}
+
+var _ sql.NamespaceOIDCatalog = catalogView{}
+
+// SchemaOID implements sql.NamespaceOIDCatalog: 'name'::regnamespace.
+func (v catalogView) SchemaOID(name string) (uint32, bool) {
+	s, ok := v.c.schemas[name]
+	if !ok {
+		return 0, false
+	}
+	return s.oid, true
 }
 
 // VisibleRelationOIDs implements sql.OIDCatalog: pg_table_is_visible.

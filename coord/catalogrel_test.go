@@ -40,7 +40,8 @@ func TestCatalogRelations(t *testing.T) {
 // TestCatalogClientFunctions: what clients' catalog queries need beyond
 // the relations: several set-returning functions in one select list run
 // in lockstep (PostgreSQL 10+), = ANY over an array column, int2vector's
-// text form, array_remove.
+// text form, array_remove, PostgreSQL's catalog OIDs and reg* input,
+// tableoid, pg_get_keywords, row counts, cross-type join keys.
 func TestCatalogClientFunctions(t *testing.T) {
 	c := openTest(t, Config{})
 	s := newClientSession(t, c, newRecClient())
@@ -56,4 +57,14 @@ func TestCatalogClientFunctions(t *testing.T) {
 	sameRows(t, "key columns", s.query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'k'::regclass"),
 		[]string{"a", "b"})
 	s.want("SELECT current_setting('max_index_keys')", "32")
+	// PostgreSQL's OIDs for its catalogs; reg* input of names.
+	s.want("SELECT 'pg_class'::regclass::oid, 'pg_catalog'::regnamespace::oid, 'trigger'::regtype::oid", "1259 11 2279")
+	s.want("SELECT count(*) FROM pg_class c WHERE c.tableoid = 'pg_class'::regclass AND c.relname = 'k'", "1")
+	s.want("SELECT count(*) FROM pg_get_keywords() WHERE catcode = 'R'", "77")
+	// Row counts follow writes.
+	s.exec("INSERT INTO k VALUES (1, 1, 'a'), (2, 1, 'b')", "DELETE FROM k WHERE a = 2")
+	s.want("SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'k'", "1")
+	// A join on a cross-type equality compares values, not encodings
+	// (JDBC joins pg_attribute.attnum, int2, with an int4 literal).
+	sameRows(t, "int2 = int4 join", s.query("SELECT k.c FROM k JOIN (SELECT 1 AS a UNION ALL SELECT 3) v ON k.a = v.a"), []string{"a"})
 }

@@ -45,6 +45,7 @@ func (tf *TableFunc) String() string {
 var TableFuncNames = []string{
 	"generate_series", "unnest", "jsonb_array_elements", "jsonb_array_elements_text",
 	"jsonb_each", "jsonb_each_text", "jsonb_object_keys", "regexp_split_to_table",
+	"pg_get_keywords",
 }
 
 // IsTableFunc reports whether name is a known table function.
@@ -218,6 +219,10 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 					return nil
 				},
 			}, nil
+		}
+	case "pg_get_keywords":
+		if len(argTypes) == 0 {
+			return keywordsFunc(), nil
 		}
 	case "jsonb_object_keys":
 		if fits(repr.TypeJsonb) {

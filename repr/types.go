@@ -242,6 +242,17 @@ type RelationDesc struct {
 	Names []string
 	Types []ColumnType
 	Keys  [][]int
+	// Origins says, for a query's result, which columns come straight
+	// from a column of a catalog relation (RowDescription's table OID
+	// and attribute number); nil, or a zero ColumnOrigin, when not.
+	Origins []ColumnOrigin
+}
+
+// ColumnOrigin is the relation (by OID) and column number (from 1) a
+// result column was read from.
+type ColumnOrigin struct {
+	TableOID uint32
+	Attnum   int16
 }
 
 // Arity is the number of columns.

@@ -629,7 +629,7 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	}
 	// The ON condition.
 	inner := prod
-	var equiL, equiR []int    // ON's equalities of left and right columns
+	var equiL, equiR []int      // ON's equalities of left and right columns
 	var rightOnly []expr.Scalar // and its predicates over the right side
 	if c, ok := j.On.(HLiteral); !ok || c.Value.IsNull() || !c.Value.Bool() {
 		arity := prod.Typ().Arity()

@@ -247,6 +247,9 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 			return nil, false, nil // a numeric OID
 		}
 		if target == "regtype" {
+			if o, ok := pseudoTypeOIDs[strings.TrimPrefix(s, "pg_catalog.")]; ok {
+				return lit(repr.OidDatum(o), repr.TypeOid), true, nil
+			}
 			n, err := parseExpr("NULL::" + s)
 			if err != nil || n.GetTypeCast() == nil || n.GetTypeCast().GetTypeName() == nil || strings.ContainsAny(s, ";") {
 				return nil, true, e.q.errAt(pgcode.New(pgcode.UndefinedObject, "type %q does not exist", s), nodeLocation(tc.Arg))
@@ -279,6 +282,26 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 		}
 		s2, err := e.plan(n)
 		return s2, true, err
+	case "regnamespace":
+		// A constant schema name is looked up now.
+		c := tc.Arg.GetAConst()
+		nc, ok := e.q.scx.Catalog.(NamespaceOIDCatalog)
+		if c == nil || c.GetSval() == nil || !ok {
+			return nil, false, nil
+		}
+		s := c.GetSval().Sval
+		if _, err := strconv.ParseUint(s, 10, 32); err == nil {
+			return nil, false, nil // a numeric OID
+		}
+		name, err := parseRelationName(s)
+		if err != nil || name.Schema != "" {
+			return nil, true, e.q.errAt(pgcode.New(pgcode.InvalidName, "invalid name syntax"), nodeLocation(tc.Arg))
+		}
+		o, found := nc.SchemaOID(name.Item)
+		if !found {
+			return nil, true, e.q.errAt(pgcode.New(pgcode.InvalidSchemaName, "schema %q does not exist", name.Item), nodeLocation(tc.Arg))
+		}
+		return lit(repr.OidDatum(o), repr.TypeOid), true, nil
 	case "text", "varchar", "name", "character varying":
 		inner := tc.Arg.GetTypeCast()
 		if inner == nil || len(inner.TypeName.ArrayBounds) > 0 {
@@ -321,6 +344,19 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 		return s, true, nil
 	}
 	return nil, false, nil
+}
+
+// NamespaceOIDCatalog is implemented by a Catalog that knows its schemas'
+// OIDs, so that 'name'::regnamespace plans to a constant.
+type NamespaceOIDCatalog interface {
+	SchemaOID(name string) (uint32, bool)
+}
+
+// pseudoTypeOIDs are the pseudo-types clients name with 'name'::regtype
+// (pgcli: prorettype::regtype != 'trigger'::regtype).
+var pseudoTypeOIDs = map[string]uint32{
+	"trigger": 2279, "void": 2278, "record": 2249, "any": 2276, "anyelement": 2283, "anyarray": 2277,
+	"event_trigger": 3838, "internal": 2281, "cstring": 2275, "language_handler": 2280,
 }
 
 // knownProcOIDs are the functions clients name with 'name'::regproc:

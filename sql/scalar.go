@@ -312,6 +312,13 @@ func (e *ectx) columnRef(c *pg_query.ColumnRef) (HScalar, error) {
 		return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "improper qualified name (too many dotted names): %s", strings.Join(parts, ".")), c.Location)
 	}
 	level, idx, typ, err := e.sc.resolveColumn(table, name)
+	if err != nil && name == "tableoid" && pgcode.Of(err) == pgcode.UndefinedColumn {
+		// The system column: the relation's OID (clients join
+		// pg_description.classoid = c.tableoid).
+		if o, ok := e.sc.tableOID(table); ok {
+			return lit(repr.OidDatum(o), repr.TypeOid), nil
+		}
+	}
 	if err != nil {
 		return nil, e.q.errAt(err, c.Location)
 	}

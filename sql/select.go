@@ -160,6 +160,19 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 		outs = append(outs, h)
 		names = append(names, t.name)
 	}
+	// Columns read straight from a relation's column keep its origin
+	// (not through GROUP BY, where a column is the group's key).
+	var origins []repr.ColumnOrigin
+	for i, o := range outs {
+		c, ok := o.(HColumn)
+		if !ok || c.Level != 0 || grouped || c.Index >= len(fs.cols) || fs.cols[c.Index].relOID == 0 {
+			continue
+		}
+		if origins == nil {
+			origins = make([]repr.ColumnOrigin, len(outs))
+		}
+		origins[i] = repr.ColumnOrigin{TableOID: fs.cols[c.Index].relOID, Attnum: fs.cols[c.Index].attnum}
+	}
 	var having HScalar
 	if s.HavingClause != nil {
 		he := &ectx{q: q, sc: fs, clause: "HAVING", agg: agg}
@@ -323,7 +336,7 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 	if isDistinct {
 		rel = HDistinct{Input: rel}
 	}
-	r := &queryResult{rel: rel, names: names, finish: Finishing{Limit: -1}}
+	r := &queryResult{rel: rel, names: names, finish: Finishing{Limit: -1}, origins: origins}
 	for _, o := range orders {
 		r.finish.Order = append(r.finish.Order, plan.ColumnOrder{Column: o.col, Order: o.order})
 	}
@@ -648,6 +661,13 @@ func (q *qctx) planRangeVar(outer *scope, rv *pg_query.RangeVar, ctes []*cte) (H
 	if err != nil {
 		return nil, nil, q.errAt(err, rv.Location)
 	}
+	if oc, ok := q.scx.Catalog.(OIDCatalog); ok {
+		if o, err := oc.RelationOID(PartialName{Schema: item.Name.Schema, Item: item.Name.Item}, nil); err == nil {
+			for i := range cols {
+				cols[i].relOID, cols[i].attnum = o, int16(i+1)
+			}
+		}
+	}
 	return HGet{ID: item.ID, Name: item.Name.String(), Typ: item.Desc.Types, Keys: item.Desc.Keys}, cols, nil
 }
 
@@ -704,9 +724,12 @@ func (q *qctx) planRangeFunction(outer *scope, rf *pg_query.RangeFunction) (HRel
 		// the arguments were planned in the lateral scope.
 		rel = HCallTable{Func: tf, Args: args}
 		types = tf.Cols
-		if len(tf.Cols) == 1 {
+		switch {
+		case len(tf.Cols) == 1:
 			names = []string{name}
-		} else {
+		case len(tf.ColNames) == len(tf.Cols):
+			names = tf.ColNames
+		default:
 			names = tableFuncColNames(name, len(tf.Cols))
 		}
 	} else {
