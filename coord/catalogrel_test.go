@@ -61,6 +61,12 @@ func TestCatalogClientFunctions(t *testing.T) {
 	s.want("SELECT 'pg_class'::regclass::oid, 'pg_catalog'::regnamespace::oid, 'trigger'::regtype::oid", "1259 11 2279")
 	s.want("SELECT count(*) FROM pg_class c WHERE c.tableoid = 'pg_class'::regclass AND c.relname = 'k'", "1")
 	s.want("SELECT count(*) FROM pg_get_keywords() WHERE catcode = 'R'", "77")
+	// A multi-column set-returning function in a select list is a
+	// record whose fields can be selected, also from an outer query
+	// (JDBC's getPrimaryKeys).
+	sameRows(t, "_pg_expandarray", s.query("SELECT (information_schema._pg_expandarray(ARRAY[10, 20])).n"), []string{"1", "2"})
+	sameRows(t, "record fields", s.query("SELECT (r.k).x, (r.k).n FROM (SELECT information_schema._pg_expandarray(indkey) AS k FROM pg_index WHERE indrelid = 'k'::regclass) r"),
+		[]string{"1 2", "2 1"})
 	// Row counts follow writes.
 	s.exec("INSERT INTO k VALUES (1, 1, 'a'), (2, 1, 'b')", "DELETE FROM k WHERE a = 2")
 	s.want("SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'k'", "1")

@@ -45,7 +45,7 @@ func (tf *TableFunc) String() string {
 var TableFuncNames = []string{
 	"generate_series", "unnest", "jsonb_array_elements", "jsonb_array_elements_text",
 	"jsonb_each", "jsonb_each_text", "jsonb_object_keys", "regexp_split_to_table",
-	"pg_get_keywords",
+	"pg_get_keywords", "information_schema._pg_expandarray",
 }
 
 // IsTableFunc reports whether name is a known table function.
@@ -223,6 +223,29 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 	case "pg_get_keywords":
 		if len(argTypes) == 0 {
 			return keywordsFunc(), nil
+		}
+	case "information_schema._pg_expandarray":
+		// Each element x of a one-dimensional array with its index n
+		// (from 1); JDBC's getPrimaryKeys and getIndexInfo expand
+		// pg_index.indkey with it.
+		if len(argTypes) == 1 && argTypes[0].Kind == repr.KindArray && argTypes[0].Elem != nil {
+			elem := *argTypes[0].Elem
+			return &TableFunc{
+				Name: name, Cols: []repr.ColumnType{{Type: elem, Nullable: true}, {Type: repr.TypeInt4}}, ColNames: []string{"x", "n"},
+				ArgTypes: []repr.ScalarType{argTypes[0]},
+				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
+					if args[0].IsNull() {
+						return nil
+					}
+					it := args[0].ElementsRow().Iter()
+					for n := int32(1); ; n++ {
+						e, ok := it.Next()
+						if !ok || !emit([]repr.Datum{e, repr.Int4Datum(n)}) {
+							return nil
+						}
+					}
+				},
+			}, nil
 		}
 	case "jsonb_object_keys":
 		if fits(repr.TypeJsonb) {

@@ -418,8 +418,9 @@ func foldPart(s string, quoted bool) string {
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // indirection plans array subscripts, a[i] (catalog queries index
-// int2vector columns such as pg_index.indkey this way). Slices and field
-// selection are not supported.
+// int2vector columns such as pg_index.indkey this way), and field
+// selection from records whose type knows its fields. Slices are not
+// supported.
 func (e *ectx) indirection(ind *pg_query.A_Indirection) (HScalar, error) {
 	s, err := e.plan(ind.Arg)
 	if err != nil {
@@ -427,6 +428,19 @@ func (e *ectx) indirection(ind *pg_query.A_Indirection) (HScalar, error) {
 	}
 	loc := nodeLocation(ind.Arg)
 	for _, n := range ind.Indirection {
+		if f := n.GetString_(); f != nil {
+			// (rec).field of a record whose fields are known.
+			i, t, ok := repr.RecordField(s.Typ().Type, f.Sval)
+			if !ok {
+				return nil, e.q.errAt(pgcode.New(pgcode.UndefinedColumn, "could not identify column %q in record data type", f.Sval), loc)
+			}
+			if c, isRow := s.(HCall); isRow && c.Func.Name == "row" && i < len(c.Args) {
+				s = c.Args[i] // a record built here: the field itself
+				continue
+			}
+			s = HCall{Func: expr.RecordField(i, t), Args: []HScalar{s}}
+			continue
+		}
 		ix := n.GetAIndices()
 		if ix == nil || ix.IsSlice || ix.Uidx == nil {
 			return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "only array subscripts a[i] are supported"), loc)

@@ -1070,7 +1070,24 @@ func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, er
 	if len(tf.Cols) == 1 {
 		return hSRFRef{K: k, Col: 0, Type: tf.Cols[0]}, nil
 	}
-	return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s with several output columns in the select list is not supported; call it in FROM", name), f.Location)
+	// Several columns: a record of them, whose type names its fields
+	// so that (f(...)).field and (alias.col).field find them.
+	refs := make([]HScalar, len(tf.Cols))
+	for i, c := range tf.Cols {
+		refs[i] = hSRFRef{K: k, Col: i, Type: c}
+	}
+	rec, err := e.callResolved("row", refs, f.Location)
+	if err != nil {
+		return nil, err
+	}
+	call, ok := rec.(HCall)
+	if !ok || len(tf.ColNames) != len(tf.Cols) {
+		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s with several output columns in the select list is not supported; call it in FROM", name), f.Location)
+	}
+	fn := *call.Func
+	fn.Ret = repr.RecordTypeOf(tf.ColNames, tf.Cols)
+	call.Func = &fn
+	return call, nil
 }
 
 // aggregate plans an aggregate call: its arguments over the

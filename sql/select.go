@@ -455,6 +455,12 @@ func figureColnameInner(n *pg_query.Node) (string, int) {
 	case *pg_query.Node_FuncCall:
 		names := x.FuncCall.Funcname
 		return names[len(names)-1].GetString_().GetSval(), 2
+	case *pg_query.Node_AIndirection:
+		// (rec).field is named after the field.
+		ind := x.AIndirection.Indirection
+		if s := ind[len(ind)-1].GetString_(); s != nil {
+			return s.Sval, 2
+		}
 	case *pg_query.Node_TypeCast:
 		if name, strength := figureColnameInner(x.TypeCast.Arg); strength > 1 {
 			return name, strength
