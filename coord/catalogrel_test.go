@@ -59,6 +59,7 @@ func TestCatalogClientFunctions(t *testing.T) {
 	s.want("SELECT current_setting('max_index_keys')", "32")
 	// PostgreSQL's OIDs for its catalogs; reg* input of names.
 	s.want("SELECT 'pg_class'::regclass::oid, 'pg_catalog'::regnamespace::oid, 'trigger'::regtype::oid", "1259 11 2279")
+	s.want("SELECT to_regtype('integer')::oid, to_regtype('text')::oid, to_regnamespace('public') IS NOT NULL, to_regtype('nosuch') IS NULL", "23 25 t t")
 	s.want("SELECT count(*) FROM pg_class c WHERE c.tableoid = 'pg_class'::regclass AND c.relname = 'k'", "1")
 	s.want("SELECT count(*) FROM pg_get_keywords() WHERE catcode = 'R'", "77")
 	// A multi-column set-returning function in a select list is a

@@ -41,6 +41,14 @@ var sqlImplFuncs = map[string]map[int]string{
 	"generate_subscripts": {
 		2: `generate_series(array_lower($1, ($2)::int4), array_upper($1, ($2)::int4))`,
 	},
+	// to_regtype and to_regnamespace: a type by its name or its SQL name
+	// ('int4', 'integer'); a schema by its name.
+	"to_regtype": {
+		1: `(SELECT min(__t.oid) FROM pg_catalog.pg_type __t WHERE __t.typname = ($1)::text OR pg_catalog.format_type(__t.oid, NULL) = ($1)::text)`,
+	},
+	"to_regnamespace": {
+		1: `(SELECT min(__n.oid) FROM pg_catalog.pg_namespace __n WHERE __n.nspname = ($1)::text)`,
+	},
 	"to_regclass": {
 		// A qualified name, or a name in a schema of the search path (the
 		// first in OID order when several match; a constant name is
@@ -228,19 +236,7 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 	case "regclass", "regtype":
 		c := tc.Arg.GetAConst()
 		if c == nil || c.GetSval() == nil {
-			if target == "regclass" && tc.Arg.GetAConst() == nil {
-				// A name computed at run time: looked up then, NULL when
-				// there is no such relation (PostgreSQL errors).
-				a, err := e.plan(tc.Arg)
-				if err != nil {
-					return nil, true, err
-				}
-				if k := a.Typ().Type.Kind; k == repr.KindText || k == repr.KindVarchar || k == repr.KindChar {
-					s, _, err := e.callSQLImpl("to_regclass", []*pg_query.Node{tc.Arg}, tc.Location)
-					return s, true, err
-				}
-			}
-			return nil, false, nil
+			return e.regLookupAtRunTime(tc, target)
 		}
 		s := c.GetSval().Sval
 		if _, err := strconv.ParseUint(s, 10, 32); err == nil {
@@ -285,8 +281,11 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 	case "regnamespace":
 		// A constant schema name is looked up now.
 		c := tc.Arg.GetAConst()
+		if c == nil || c.GetSval() == nil {
+			return e.regLookupAtRunTime(tc, target)
+		}
 		nc, ok := e.q.scx.Catalog.(NamespaceOIDCatalog)
-		if c == nil || c.GetSval() == nil || !ok {
+		if !ok {
 			return nil, false, nil
 		}
 		s := c.GetSval().Sval
@@ -344,6 +343,28 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 		return s, true, nil
 	}
 	return nil, false, nil
+}
+
+// regLookupAtRunTime plans x::regclass, x::regtype or x::regnamespace
+// of a name computed at run time, or of a parameter a client sends as
+// text (node-postgres, pgx: $1::regclass with 'public.t'): the name is
+// looked up then, NULL when there is no such object (PostgreSQL errors).
+// ok is false for other arguments (an OID).
+func (e *ectx) regLookupAtRunTime(tc *pg_query.TypeCast, target string) (HScalar, bool, error) {
+	if tc.Arg.GetAConst() != nil {
+		return nil, false, nil
+	}
+	a, err := e.plan(tc.Arg)
+	if err != nil {
+		return nil, true, err
+	}
+	k := a.Typ().Type.Kind
+	isParam := tc.Arg.GetParamRef() != nil && k == repr.KindNull
+	if k != repr.KindText && k != repr.KindVarchar && k != repr.KindChar && !isParam {
+		return nil, false, nil
+	}
+	s, _, err := e.callSQLImpl("to_"+target, []*pg_query.Node{tc.Arg}, tc.Location)
+	return s, true, err
 }
 
 // NamespaceOIDCatalog is implemented by a Catalog that knows its schemas'

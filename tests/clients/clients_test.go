@@ -92,6 +92,7 @@ func TestClients(t *testing.T) {
 	t.Run("sqlalchemy", func(t *testing.T) { testSQLAlchemy(t, ctx, srv) })
 	t.Run("jdbc", func(t *testing.T) { testJDBC(t, ctx, srv) })
 	t.Run("odbc", func(t *testing.T) { testODBC(t, ctx, srv) })
+	t.Run("node-postgres", func(t *testing.T) { testNodePostgres(t, ctx, srv) })
 	writeTimings(t)
 }
 

@@ -291,3 +291,31 @@ func odbcTables(out string) string {
 	sort.Strings(names)
 	return strings.Join(names, " ")
 }
+
+// testNodePostgres installs node-postgres from testdata/node's lockfile
+// (npm ci, into the test's temporary directory) and runs client.js.
+func testNodePostgres(t *testing.T, ctx context.Context, srv servers) {
+	node := need(t, "node", "nodejs")
+	npm := need(t, "npm", "npm")
+	dir := t.TempDir()
+	for _, f := range []string{"package.json", "package-lock.json", "client.js"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "node", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	install := exec.CommandContext(ictx, npm, "ci", "--no-audit", "--no-fund", "--silent")
+	install.Dir = dir
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci (node-postgres from the npm registry): %v\n%s", err, out)
+	}
+	runAll := func(tg target) []call {
+		return parseTabbed(t, run(ctx, t, nil, node, filepath.Join(dir, "client.js"), tg.url()))
+	}
+	compare(t, "node-postgres", "tables, views, MVs, columns, PK, indexes, FK; field origins; query", runAll(srv.viewd), runAll(srv.pg))
+}
