@@ -93,6 +93,7 @@ func TestClients(t *testing.T) {
 	t.Run("jdbc", func(t *testing.T) { testJDBC(t, ctx, srv) })
 	t.Run("odbc", func(t *testing.T) { testODBC(t, ctx, srv) })
 	t.Run("node-postgres", func(t *testing.T) { testNodePostgres(t, ctx, srv) })
+	t.Run("lib-pq", func(t *testing.T) { testLibPQ(t, ctx, srv) })
 	writeTimings(t)
 }
 

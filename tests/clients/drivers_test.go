@@ -2,6 +2,7 @@ package clients
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/lib/pq" // database/sql driver "postgres", for testLibPQ
 )
 
 // queryRows runs q and returns its rows, each as its columns' text joined
@@ -318,4 +320,73 @@ func testNodePostgres(t *testing.T, ctx context.Context, srv servers) {
 		return parseTabbed(t, run(ctx, t, nil, node, filepath.Join(dir, "client.js"), tg.url()))
 	}
 	compare(t, "node-postgres", "tables, views, MVs, columns, PK, indexes, FK; field origins; query", runAll(srv.viewd), runAll(srv.pg))
+}
+
+// testLibPQ runs lib/pq through database/sql, as Go applications that
+// predate pgx do: the catalog by information_schema, a prepared
+// statement with a parameter, and the result's column types.
+func testLibPQ(t *testing.T, ctx context.Context, srv servers) {
+	runAll := func(tg target) []call {
+		db, err := sql.Open("postgres", tg.url())
+		if err != nil {
+			t.Fatalf("lib/pq: open %s: %v", tg.name, err)
+		}
+		defer db.Close()
+		rowsOf := func(q string, args ...any) string {
+			rows, err := db.QueryContext(ctx, q, args...)
+			if err != nil {
+				return "ERROR " + err.Error()
+			}
+			defer rows.Close()
+			cols, _ := rows.Columns()
+			var out []string
+			for rows.Next() {
+				vals := make([]sql.NullString, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					return "ERROR " + err.Error()
+				}
+				parts := make([]string, len(vals))
+				for i, v := range vals {
+					parts[i] = v.String
+				}
+				out = append(out, strings.Join(parts, "|"))
+			}
+			if err := rows.Err(); err != nil {
+				return "ERROR " + err.Error()
+			}
+			sort.Strings(out)
+			return strings.Join(out, "; ")
+		}
+		q := func(name, sql string, args ...any) call {
+			return timed(name, func() string { return rowsOf(sql, args...) })
+		}
+		return []call{
+			q("tables", `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`),
+			q("columns t07", `SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1`, "t07"),
+			q("primary key t07", `SELECT kcu.column_name FROM information_schema.table_constraints tc JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name AND kcu.table_name = tc.table_name WHERE tc.table_name = $1 AND tc.constraint_type = 'PRIMARY KEY'`, "t07"),
+			q("indexes t05", `SELECT indexname FROM pg_indexes WHERE tablename = $1`, "t05"),
+			q("query", `SELECT id, name, amount FROM t07 WHERE id = $1`, 2),
+			timed("column types", func() string {
+				rows, err := db.QueryContext(ctx, `SELECT id, name, amount, created, flag FROM t07`)
+				if err != nil {
+					return "ERROR " + err.Error()
+				}
+				defer rows.Close()
+				cts, err := rows.ColumnTypes()
+				if err != nil {
+					return "ERROR " + err.Error()
+				}
+				var parts []string
+				for _, ct := range cts {
+					parts = append(parts, ct.Name()+":"+ct.DatabaseTypeName())
+				}
+				return strings.Join(parts, " ")
+			}),
+		}
+	}
+	compare(t, "lib-pq", "tables, columns, PK, indexes; prepared query; column types", runAll(srv.viewd), runAll(srv.pg))
 }
