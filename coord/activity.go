@@ -11,6 +11,7 @@ import (
 	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
 	"github.com/viewd/viewd/wire"
 )
 
@@ -63,7 +64,7 @@ func (s *session) beginStatement(text string) {
 	now := time.Now()
 	s.open++
 	s.act.mu.Lock()
-	s.act.state, s.act.query, s.act.queryStart, s.act.stateChange = stateActive, text, now, now
+	s.act.state, s.act.query, s.act.queryStart, s.act.stateChange = stateActive, redactStatement(text), now, now
 	if s.act.xactStart.IsZero() {
 		s.act.xactStart = now
 	}
@@ -237,7 +238,7 @@ func (s *session) bindPeek(ctx context.Context, p *peek) {
 	}
 	p.ev.TimeZone = s.vars.must("TimeZone")
 	p.ev.StmtTime = start.UnixMicro()
-	p.ev.Backends = sessionBackends{s: s}
+	p.ev.Backends = sessionBackends{s: s, role: sql.CurrentUser(s.vars.snapshot())}
 	p.ev.Done = ctx.Done()
 	if p.graph != nil {
 		p.graph.SetEvalCtx(p.ev)
@@ -245,8 +246,13 @@ func (s *session) bindPeek(ctx context.Context, p *peek) {
 }
 
 // sessionBackends implements expr.Backends for one calling session. It is
-// called outside the coordinator's lock (a read computes outside it).
-type sessionBackends struct{ s *session }
+// called outside the coordinator's lock (a read computes outside it), on
+// any worker: role is the caller's current role, read when the read was
+// bound.
+type sessionBackends struct {
+	s    *session
+	role string
+}
 
 var _ expr.Backends = sessionBackends{}
 
@@ -264,11 +270,45 @@ func (b sessionBackends) lookup(pid int32) *session {
 	return t
 }
 
+// maySignal checks that the caller may signal session t, as PostgreSQL's
+// pg_signal_backend does: only superusers may signal a superuser's
+// session; others need the privileges of its user or of
+// pg_signal_backend. what is "cancel" or "terminate".
+func (b sessionBackends) maySignal(t *session, what string) error {
+	c := b.s.c
+	if l, err := c.LoginRole(b.role); err == nil && l.Superuser {
+		// Without the lock, which a long step may hold: a cancel must
+		// reach its statement within milliseconds.
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	me := c.cat.roleByName(b.role)
+	target := c.cat.roleByName(t.info.user)
+	if me != nil && me.Super {
+		return nil
+	}
+	object, verb := "query is being canceled", "cancel superuser query"
+	if what == "terminate" {
+		object, verb = "process is being terminated", "terminate superuser process"
+	}
+	if target != nil && target.Super {
+		return pgcode.New(pgcode.InsufficientPrivilege, "must be a superuser to %s", verb)
+	}
+	if target != nil && c.cat.hasPrivsOfRole(me, target.OID) || c.cat.hasPrivsOfRole(me, signalBackendRoleOID) {
+		return nil
+	}
+	return pgcode.New(pgcode.InsufficientPrivilege, "must be a member of the role whose %s or member of pg_signal_backend", object)
+}
+
 // CancelBackend implements expr.Backends.
 func (b sessionBackends) CancelBackend(pid int32) (bool, error) {
 	t := b.lookup(pid)
 	if t == nil {
 		return false, nil
+	}
+	if err := b.maySignal(t, "cancel"); err != nil {
+		return false, err
 	}
 	b.s.c.log.Info("coord: cancelling the statement of a session", "pid", pid, "by", b.s.id)
 	t.client.Cancel()
@@ -280,6 +320,9 @@ func (b sessionBackends) TerminateBackend(pid int32, timeout time.Duration) (boo
 	t := b.lookup(pid)
 	if t == nil {
 		return false, nil
+	}
+	if err := b.maySignal(t, "terminate"); err != nil {
+		return false, err
 	}
 	b.s.c.log.Info("coord: terminating a session", "pid", pid, "by", b.s.id)
 	t.client.Terminate()
@@ -352,11 +395,19 @@ func activityRows(c *Coordinator) [][]repr.Datum {
 			waitType, wait = text("Client"), text("ClientRead")
 		}
 		out = append(out, []repr.Datum{
-			oid(16384), text(defaultDatabase), i4(int(pid)), repr.Null, oid(ownerOID), text(s.info.user), text(a.appName),
+			oid(16384), text(defaultDatabase), i4(int(pid)), repr.Null, roleOID(c.cat, s.info.user), text(s.info.user), text(a.appName),
 			addr, repr.Null, port,
 			ts(s.info.started), ts(a.xactStart), ts(a.queryStart), ts(a.stateChange),
 			waitType, wait, nullText(a.state), repr.Null, repr.Null, repr.Null, text(a.query), text("client backend"),
 		})
 	}
 	return out
+}
+
+// roleOID is the OID of role name, NULL when there is none.
+func roleOID(cat *catalog, name string) repr.Datum {
+	if r := cat.roleByName(name); r != nil {
+		return oid(r.OID)
+	}
+	return repr.Null
 }

@@ -117,7 +117,7 @@ func builtinDefs() []builtinDef {
 			rows: func(c *Coordinator) [][]repr.Datum {
 				var out [][]repr.Datum
 				for _, s := range sortedSchemas(c.cat) {
-					out = append(out, []repr.Datum{oid(s.oid), text(s.name), oid(10), repr.Null})
+					out = append(out, []repr.Datum{oid(s.oid), text(s.name), oid(s.owner), aclDatum(c.cat, s.acl)})
 				}
 				return out
 			}},
@@ -140,7 +140,7 @@ func builtinDefs() []builtinDef {
 			rows: func(c *Coordinator) [][]repr.Datum {
 				var out [][]repr.Datum
 				for _, s := range sortedSchemas(c.cat) {
-					out = append(out, []repr.Datum{text(defaultDatabase), text(s.name), text("viewd")})
+					out = append(out, []repr.Datum{text(defaultDatabase), text(s.name), text(c.cat.roleName(s.owner))})
 				}
 				return out
 			}},
@@ -182,12 +182,15 @@ func builtinDefs() []builtinDef {
 				}
 				return out
 			}},
-		{schema: "mz_internal", name: "mz_source_statuses", cols: []string{"id", "name", "type", "status", "error", "offset_known", "offset_committed", "lag", "messages_received", "bytes_received", "updates_staged", "updates_committed", "last_status_change_at"},
-			types: []repr.ScalarType{tText, tText, tText, tText, tText, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, repr.TypeTimestampTz},
-			rows:  func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
+		{schema: "mz_internal", name: "mz_source_statuses", cols: []string{"id", "name", "type", "status", "error", "offset_known", "offset_committed", "lag", "messages_received", "bytes_received", "updates_staged", "updates_committed", "last_status_change_at",
+			"committed_lsn", "lag_bytes", "lag_time", "snapshot_time"},
+			types: []repr.ScalarType{tText, tText, tText, tText, tText, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, repr.TypeTimestampTz,
+				tText, tInt8, repr.TypeInterval, repr.TypeInterval},
+			rows: func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
-	// Appended so that the ids above stay as they were.
-	return append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef()), pgStatDefs()...)
+	// Appended so that the ids and OIDs above stay as they were.
+	defs = append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef()), privilegeDefs()...)
+	return append(defs, pgStatDefs()...)
 }
 
 func typmodOf(t repr.ScalarType) int32 {
@@ -232,7 +235,7 @@ func itemRows(c *Coordinator, k sql.ItemKind) [][]repr.Datum {
 	hasIndex := c.relHasIndex()
 	for _, it := range c.userItems() {
 		if it.Kind == k {
-			out = append(out, []repr.Datum{text(it.Name.Schema), text(it.Name.Item), text(expr.SuperuserName), repr.BoolDatum(hasIndex[it.oid]), repr.Null, repr.False, repr.False, repr.False})
+			out = append(out, []repr.Datum{text(it.Name.Schema), text(it.Name.Item), text(c.cat.roleName(it.owner)), repr.BoolDatum(hasIndex[it.oid]), repr.Null, repr.False, repr.False, repr.False})
 		}
 	}
 	return out
@@ -245,7 +248,7 @@ func viewRows(c *Coordinator, k sql.ItemKind) [][]repr.Datum {
 		if it.Kind != k {
 			continue
 		}
-		row := []repr.Datum{text(it.Name.Schema), text(it.Name.Item), text(expr.SuperuserName)}
+		row := []repr.Datum{text(it.Name.Schema), text(it.Name.Item), text(c.cat.roleName(it.owner))}
 		if k == sql.KindMaterializedView {
 			row = append(row, repr.Null, repr.BoolDatum(hasIndex[it.oid]), repr.True)
 		}
@@ -530,21 +533,21 @@ var pgClassCols = cols("oid oid, relname text, relnamespace oid, reltype oid, re
 func pgClassRows(c *Coordinator) [][]repr.Datum {
 	var out [][]repr.Datum
 	hasIndex := c.relHasIndex()
-	row := func(o uint32, name string, ns uint32, kind string, am uint32, natts int, hasIdx bool) []repr.Datum {
-		return []repr.Datum{oid(o), text(name), oid(ns), oid(0), oid(0), oid(ownerOID), oid(am), oid(o), oid(0),
+	row := func(o uint32, name string, ns uint32, kind string, am uint32, natts int, hasIdx bool, owner uint32, acl repr.Datum) []repr.Datum {
+		return []repr.Datum{oid(o), text(name), oid(ns), oid(0), oid(0), oid(owner), oid(am), oid(o), oid(0),
 			i4(0), repr.Float4Datum(-1), i4(0), oid(0), boolD(hasIdx), repr.False, text("p"), text(kind),
 			i2(natts), i2(0), repr.False, repr.False, repr.False, repr.False, repr.False,
-			repr.True, text("d"), repr.False, oid(0), oid(0), oid(0), repr.Null, repr.Null, repr.Null}
+			repr.True, text("d"), repr.False, oid(0), oid(0), oid(0), acl, repr.Null, repr.Null}
 	}
 	for _, it := range c.sortedItems() {
 		k := relkind(it.Kind)
 		if k == "" || k == "i" {
 			continue
 		}
-		out = append(out, row(it.oid, it.Name.Item, c.cat.schemas[it.Name.Schema].oid, k, 0, it.Desc.Arity(), hasIndex[it.oid]))
+		out = append(out, row(it.oid, it.Name.Item, c.cat.schemas[it.Name.Schema].oid, k, 0, it.Desc.Arity(), hasIndex[it.oid], it.owner, aclDatum(c.cat, it.acl)))
 	}
 	for _, ix := range c.relIndexes() {
-		out = append(out, row(ix.oid, ix.name, c.cat.schemas[ix.table.Name.Schema].oid, "i", ix.am, len(ix.keys), false))
+		out = append(out, row(ix.oid, ix.name, c.cat.schemas[ix.table.Name.Schema].oid, "i", ix.am, len(ix.keys), false, ix.table.owner, repr.Null))
 	}
 	return out
 }
@@ -820,13 +823,37 @@ func pgCatalogDefs() []builtinDef {
 		cols("oid oid, spcname text, spcowner oid, spcacl text[], spcoptions text[]").def("pg_catalog", "pg_tablespace", func(*Coordinator) [][]repr.Datum {
 			return [][]repr.Datum{{oid(1663), text("pg_default"), oid(ownerOID), repr.Null, repr.Null}, {oid(1664), text("pg_global"), oid(ownerOID), repr.Null, repr.Null}}
 		}),
-		pgRolesCols.def("pg_catalog", "pg_roles", pgRoleRows),
-		pgRolesCols.def("pg_catalog", "pg_authid", pgRoleRows),
+		pgRolesCols.def("pg_catalog", "pg_roles", func(c *Coordinator) [][]repr.Datum { return pgRoleRows(c, "********") }),
+		// pg_authid without the secret: rolpassword is NULL for everyone
+		// (the verifiers are for the wire layer alone).
+		pgRolesCols.def("pg_catalog", "pg_authid", func(c *Coordinator) [][]repr.Datum { return pgRoleRows(c, "") }),
 		cols("usename text, usesysid oid, usecreatedb bool, usesuper bool, userepl bool, usebypassrls bool, passwd text, valuntil timestamptz, useconfig text[]").
-			def("pg_catalog", "pg_user", func(*Coordinator) [][]repr.Datum {
-				return [][]repr.Datum{{text(expr.SuperuserName), oid(ownerOID), repr.True, repr.True, repr.True, repr.True, text("********"), repr.Null, repr.Null}}
+			def("pg_catalog", "pg_user", func(c *Coordinator) [][]repr.Datum {
+				var out [][]repr.Datum
+				for _, r := range c.cat.sortedRoles() {
+					if r.Login {
+						out = append(out, []repr.Datum{text(r.Name), oid(r.OID), boolD(r.CreateDB), boolD(r.Super), boolD(r.Super), boolD(r.Super), text("********"), repr.Null, repr.Null})
+					}
+				}
+				return out
 			}),
-		cols("oid oid, roleid oid, member oid, grantor oid, admin_option bool").def("pg_catalog", "pg_auth_members", empty),
+		cols("oid oid, roleid oid, member oid, grantor oid, admin_option bool").def("pg_catalog", "pg_auth_members", func(c *Coordinator) [][]repr.Datum {
+			var out [][]repr.Datum
+			n := uint32(0)
+			for _, m := range c.cat.sortedRoles() {
+				of := make([]uint32, 0, len(m.MemberOf))
+				for g := range m.MemberOf {
+					of = append(of, g)
+				}
+				sort.Slice(of, func(i, j int) bool { return of[i] < of[j] })
+				for _, g := range of {
+					ms := m.MemberOf[g]
+					out = append(out, []repr.Datum{oid(authMembersOIDBase + n), oid(g), oid(m.OID), oid(ms.Grantor), boolD(ms.Admin)})
+					n++
+				}
+			}
+			return out
+		}),
 		cols("name text, setting text, unit text, category text, short_desc text, extra_desc text, context text, vartype text, source text",
 			"min_val text, max_val text, enumvals text[], boot_val text, reset_val text, sourcefile text, sourceline int4, pending_restart bool").
 			def("pg_catalog", "pg_settings", pgSettingsRows),
@@ -885,9 +912,35 @@ func pgCatalogDefs() []builtinDef {
 var pgRolesCols = cols("oid oid, rolname text, rolsuper bool, rolinherit bool, rolcreaterole bool, rolcreatedb bool, rolcanlogin bool, rolreplication bool",
 	"rolconnlimit int4, rolpassword text, rolvaliduntil timestamptz, rolbypassrls bool, rolconfig text[]")
 
-func pgRoleRows(*Coordinator) [][]repr.Datum {
-	return [][]repr.Datum{{oid(ownerOID), text(expr.SuperuserName), repr.True, repr.True, repr.True, repr.True, repr.True, repr.True,
-		i4(-1), text("********"), repr.Null, repr.True, repr.Null}}
+// pgRoleRows lists the roles; rolpassword is mask for every role, as
+// PostgreSQL's pg_roles shows it (NULL when mask is "").
+func pgRoleRows(c *Coordinator, mask string) [][]repr.Datum {
+	var out [][]repr.Datum
+	for _, r := range c.cat.sortedRoles() {
+		pw := repr.Null
+		if mask != "" {
+			pw = text(mask)
+		}
+		out = append(out, []repr.Datum{oid(r.OID), text(r.Name), boolD(r.Super), boolD(r.Inherit), boolD(r.CreateRole), boolD(r.CreateDB), boolD(r.Login), boolD(r.Super),
+			i4(-1), pw, repr.Null, boolD(r.Super), repr.Null})
+	}
+	return out
+}
+
+// authMembersOIDBase numbers pg_auth_members' rows.
+const authMembersOIDBase = 0x7f000000
+
+// aclDatum is an ACL as aclitem[] text (NULL for the default ACL).
+func aclDatum(cat *catalog, acl []aclItem) repr.Datum {
+	t := cat.aclText(acl)
+	if t == nil {
+		return repr.Null
+	}
+	ds := make([]repr.Datum, len(t))
+	for i, a := range t {
+		ds[i] = text(a)
+	}
+	return repr.ArrayDatum(ds)
 }
 
 func pgSettingsRows(*Coordinator) [][]repr.Datum {

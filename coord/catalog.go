@@ -22,6 +22,10 @@ type schema struct {
 	oid    uint32
 	system bool
 	items  map[string]plan.GlobalID
+	// owner is the owning role's OID; acl the schema's privileges (nil:
+	// the owner's alone).
+	owner uint32
+	acl   []aclItem
 }
 
 // item is a catalog object and, for collections, its runtime state.
@@ -49,10 +53,18 @@ type item struct {
 	searchPath []string
 	// conn is a connection's definition.
 	conn *sql.CreateConnectionPlan
+	// secret is a secret's value. No SQL path returns it: the item's SQL
+	// and createSQL are redacted.
+	secret string
 	// source is a source's ingestion state.
 	source *sourceState
 	// uniqueOn is the table whose writes a unique index checks.
 	uniqueOn *tableState
+	// owner is the owning role's OID (its creator's, or viewd's for
+	// system items and items made before roles existed); acl the item's
+	// privileges (nil: the owner's alone).
+	owner uint32
+	acl   []aclItem
 }
 
 // catalog holds every schema and item. It is guarded by the coordinator's
@@ -62,9 +74,18 @@ type catalog struct {
 	nextOID uint32
 	schemas map[string]*schema
 	items   map[plan.GlobalID]*item
-	// version counts changes to the set of items and their names, so that
-	// cached plans know when to plan again.
+	// version counts changes to the set of items and their names, and
+	// to roles and privileges, so that cached plans know when to plan
+	// (and check privileges) again.
 	version uint64
+	// roles are the roles by OID.
+	roles map[uint32]*role
+	// defaultACLs are ALTER DEFAULT PRIVILEGES' entries.
+	defaultACLs []*defaultACL
+	// ddlOwner is the role that items and schemas created now are owned
+	// by: the current role of the session whose DDL runs, or the replayed
+	// record's owner; 0 means the bootstrap superuser.
+	ddlOwner uint32
 }
 
 // First ids: user objects start at userIDBase so system objects (builtins)
@@ -80,14 +101,30 @@ func newCatalog() *catalog {
 		nextOID: userOIDBase,
 		schemas: map[string]*schema{},
 		items:   map[plan.GlobalID]*item{},
+		roles:   map[uint32]*role{},
 	}
 	oid := uint32(11)
 	for _, s := range []string{"pg_catalog", "mz_catalog", "mz_internal", "information_schema"} {
-		c.schemas[s] = &schema{name: s, oid: oid, system: true, items: map[string]plan.GlobalID{}}
+		c.schemas[s] = &schema{name: s, oid: oid, system: true, items: map[string]plan.GlobalID{}, owner: bootstrapRoleOID}
 		oid += 100
 	}
-	c.schemas["public"] = &schema{name: "public", oid: 2200, items: map[string]plan.GlobalID{}}
+	// As in PostgreSQL 15: everyone may use public, only its owner (and
+	// whoever is granted CREATE) may create in it.
+	c.schemas["public"] = &schema{name: "public", oid: 2200, items: map[string]plan.GlobalID{}, owner: bootstrapRoleOID,
+		acl: []aclItem{{Grantee: bootstrapRoleOID, Grantor: bootstrapRoleOID, Privs: privUsage | privCreate},
+			{Grantee: publicRoleOID, Grantor: bootstrapRoleOID, Privs: privUsage}}}
+	for _, r := range builtinRoles() {
+		c.roles[r.OID] = r
+	}
 	return c
+}
+
+// owner is the owner of what is created now.
+func (c *catalog) owner() uint32 {
+	if c.ddlOwner == 0 {
+		return bootstrapRoleOID
+	}
+	return c.ddlOwner
 }
 
 // allocID returns a fresh item id and OID.
@@ -110,6 +147,10 @@ func (c *catalog) insert(it *item) error {
 	s.items[it.Name.Item] = it.ID
 	c.items[it.ID] = it
 	c.version++
+	if it.owner == 0 {
+		it.owner = c.owner()
+		it.acl = maskACL(c.initialACL(it.owner, it.Name.Schema, defaultKind(it.Kind)), kindPrivileges(it.Kind.String()))
+	}
 	if it.rdeps == nil {
 		it.rdeps = map[plan.GlobalID]bool{}
 	}

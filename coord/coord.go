@@ -45,6 +45,13 @@ type Config struct {
 	// CompactLogBytes is the durable log's size past which it is
 	// compacted into a snapshot of the tables' contents; 0 means 64 MiB.
 	CompactLogBytes int64
+	// SuperuserPassword is the password the bootstrap superuser viewd
+	// gets when the catalog has no roles yet (a new data directory); ""
+	// sets none. Later starts ignore it: ALTER ROLE changes a password.
+	SuperuserPassword string
+	// OSUser, when set, also gets a LOGIN SUPERUSER role at that first
+	// start, as initdb makes one for the operating system user.
+	OSUser string
 }
 
 // Coordinator is the server's state. Create one with Open.
@@ -76,6 +83,9 @@ type Coordinator struct {
 	pendingUnits []*pendingUnit
 	sessions     map[uint32]*session
 	closed       bool
+	// logins are every role's login facts, published after each change
+	// to roles (LoginRole reads them without the lock).
+	logins atomic.Pointer[map[string]Login]
 
 	// replaying is set while the catalog is replayed: the id, oid and
 	// search path the CREATE being replayed must use.
@@ -87,6 +97,10 @@ type Coordinator struct {
 	// builtinVersion is the catalog version the arranged system relations
 	// were last fed at (catalogrel.go).
 	builtinVersion uint64
+	// ddlSession is the session whose DDL is running (under mu), whose
+	// current role the DDL's privilege checks use; nil for the
+	// coordinator's own changes.
+	ddlSession *session
 	// needStep asks for a step after replay (table contents were loaded).
 	needStep bool
 	// commitQ holds transactions waiting to commit (group commit); it is
@@ -212,6 +226,16 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 		return nil, err
 	}
 	replayed := time.Since(replayStart)
+	c.mu.Lock()
+	err = c.bootstrapRolesLocked(cfg.SuperuserPassword, cfg.OSUser)
+	c.publishLoginsLocked()
+	c.mu.Unlock()
+	if err != nil {
+		c.closeDataflows()
+		cancel()
+		store.Close()
+		return nil, fmt.Errorf("coord: bootstrap roles: %w", err)
+	}
 	stepStart := time.Now()
 	if c.needStep {
 		c.mu.Lock()

@@ -32,6 +32,19 @@ type catalogRecord struct {
 	Desc   *repr.RelationDesc `json:"desc,omitempty"`
 	Name   string             `json:"name,omitempty"`
 	Schema string             `json:"schema,omitempty"`
+	// Owner is the owner of what a create or schema record makes (0 in
+	// records written before roles existed: the bootstrap superuser),
+	// and the new owner in an owner record.
+	Owner uint32 `json:"owner,omitempty"`
+	// Roles is the whole new state of each role a roles record changes.
+	Roles []roleRecord `json:"roles,omitempty"`
+	// ACL is the whole new ACL of the item (ID) or schema (Schema) of an
+	// acl record.
+	ACL []aclItem `json:"acl,omitempty"`
+	// Default is a default_acl record's whole new entry.
+	Default *defaultACL `json:"default,omitempty"`
+	// PG is a PostgreSQL source's tables and slot.
+	PG *pgSourceRecord `json:"pg,omitempty"`
 }
 
 // creating carries the id a replayed CREATE must reuse.
@@ -44,6 +57,7 @@ type creating struct {
 	subIDs  []plan.GlobalID
 	subOIDs []uint32
 	desc    *repr.RelationDesc
+	pg      *pgSourceRecord
 }
 
 // persistLocked appends a catalog record durably. ctx is the client's: a
@@ -55,6 +69,9 @@ type creating struct {
 func (c *Coordinator) persistLocked(ctx context.Context, rec catalogRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if rec.Op == "create" || rec.Op == "schema" {
+		rec.Owner = c.cat.owner()
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -100,6 +117,9 @@ func (c *Coordinator) resolveNewName(n sql.PartialName, searchPath []string) (st
 	}
 	if sc.system {
 		return "", "", pgcode.New(pgcode.InsufficientPrivilege, "cannot create objects in system schema %q", schema)
+	}
+	if err := c.checkCreateLocked(schema); err != nil {
+		return "", "", err
 	}
 	return schema, n.Item, nil
 }
@@ -208,11 +228,21 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 	if p.Materialized {
 		kind = sql.KindMaterializedView
 	}
+	// The view's owner reads its inputs for whoever reads the view.
+	if err := c.checkReadLocked(p.Query.DependsOn); err != nil {
+		return err
+	}
+	// replaced is the view OR REPLACE replaces, whose owner and
+	// privileges the new one keeps, as in PostgreSQL.
+	var replaced *item
 	if old, ok := c.exists(schema, name); ok {
 		switch {
 		case p.IfNotExists:
 			return c.noticeSkip(kind.String(), name)
 		case p.OrReplace && old.Kind == kind:
+			if err := c.checkOwnerLocked(itemTarget(old)); err != nil {
+				return err
+			}
 			if len(old.rdeps) > 0 {
 				return pgcode.New(pgcode.DependentObjectsStillExist, "cannot replace %s %q because other objects depend on it", kind, name)
 			}
@@ -224,6 +254,7 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 			if err := c.dropItemsLocked(ctx, []plan.GlobalID{old.ID}, persist); err != nil {
 				return err
 			}
+			replaced = old
 			// The old view's drop is durable: the replacement completes.
 			ctx = context.WithoutCancel(ctx)
 		default:
@@ -260,6 +291,18 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 		}
 		return err
 	}
+	if replaced != nil && persist {
+		if replaced.owner != it.owner {
+			if err := c.changeOwnerLocked(ctx, itemTarget(it), replaced.owner); err != nil {
+				return err
+			}
+		}
+		if replaced.acl != nil {
+			if err := c.setACLLocked(ctx, itemTarget(it), replaced.acl); err != nil {
+				return err
+			}
+		}
+	}
 	if it.rt != nil {
 		return c.addDataflowLocked(id, it.rt.graph)
 	}
@@ -286,6 +329,9 @@ func (c *Coordinator) createIndex(ctx context.Context, p *sql.CreateIndexPlan, p
 	on := c.cat.items[p.On.ID]
 	if on == nil {
 		return pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", p.On.Name.Item)
+	}
+	if err := c.checkOwnerLocked(itemTarget(on)); err != nil {
+		return err
 	}
 	schema := on.Name.Schema
 	name := p.Name
@@ -382,42 +428,44 @@ func (c *Coordinator) createSchema(ctx context.Context, p *sql.CreateSchemaPlan,
 		}
 		return pgcode.New(pgcode.DuplicateSchema, "schema %q already exists", p.Name)
 	}
+	if err := c.checkCreateSchemaLocked(); err != nil {
+		return err
+	}
+	if p.Owner != "" && c.replaying == nil {
+		// AUTHORIZATION: a role the creator may SET ROLE to owns it.
+		owner := c.cat.roleByName(p.Owner)
+		if owner == nil {
+			return pgcode.New(pgcode.UndefinedObject, "role %q does not exist", p.Owner)
+		}
+		if r, check := c.ddlActorLocked(); check && !c.cat.isMemberOf(r, owner.OID) {
+			return pgcode.New(pgcode.InsufficientPrivilege, "must be able to SET ROLE %q", owner.Name)
+		}
+		defer func(prev uint32) { c.cat.ddlOwner = prev }(c.cat.ddlOwner)
+		c.cat.ddlOwner = owner.OID
+	}
 	if persist {
 		if err := c.persistLocked(ctx, catalogRecord{Op: "schema", Name: p.Name}); err != nil {
 			return err
 		}
 	}
-	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+	c.cat.schemas[p.Name] = &schema{name: p.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner(),
+		acl: c.cat.initialACL(c.cat.owner(), "", "schema")}
 	c.cat.version++
 	c.cat.nextOID++
 	return nil
 }
 
 func (c *Coordinator) createConnection(ctx context.Context, p *sql.CreateConnectionPlan, persist bool) error {
-	var n sql.PartialName
-	switch len(p.Name) {
-	case 1:
-		n.Item = p.Name[0]
-	case 2:
-		n.Schema, n.Item = p.Name[0], p.Name[1]
-	case 3:
-		n.Database, n.Schema, n.Item = p.Name[0], p.Name[1], p.Name[2]
-	default:
-		return pgcode.New(pgcode.SyntaxError, "improper qualified name")
+	schema, name, sp, skip, err := c.newObjectNameLocked(p.Name, "connection", p.IfNotExists)
+	if skip || err != nil {
+		return err
 	}
-	sp := c.searchPathFor(n)
-	schema, name, err := c.resolveNewName(n, sp)
+	deps, err := c.checkConnectionLocked(p, sp)
 	if err != nil {
 		return err
 	}
-	if _, ok := c.exists(schema, name); ok {
-		if p.IfNotExists {
-			return c.noticeSkip("connection", name)
-		}
-		return pgcode.New(pgcode.DuplicateObject, "connection %q already exists", name)
-	}
 	id, oid := c.newIDLocked()
-	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindConnection, SQL: p.SQL}, oid: oid, createSQL: p.SQL, conn: p}
+	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindConnection, SQL: p.SQL}, oid: oid, createSQL: p.SQL, conn: p, deps: deps, searchPath: sp}
 	if persist {
 		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: sp}); err != nil {
 			return err
@@ -456,6 +504,9 @@ func (c *Coordinator) drop(ctx context.Context, s *session, p *sql.DropPlan) err
 			return pgcode.New(pgcode.WrongObjectType, "%q is not a %s", it.Name.Item, p.Kind).
 				WithHint("Use DROP %s to remove a %s.", strings.ToUpper(it.Kind.String()), it.Kind)
 		}
+		if err := c.checkOwnerLocked(itemTarget(it)); err != nil {
+			return err
+		}
 		roots = append(roots, it.ID)
 	}
 	var all []plan.GlobalID
@@ -466,7 +517,7 @@ func (c *Coordinator) drop(ctx context.Context, s *session, p *sql.DropPlan) err
 			it := c.cat.items[r]
 			var names []string
 			for _, d := range deps[:len(deps)-1] {
-				if di := c.cat.items[d]; di != nil && di.Kind != sql.KindIndex {
+				if di := c.cat.items[d]; di != nil && di.Kind != sql.KindIndex && !(di.source != nil && di.source.parent == r) {
 					names = append(names, fmt.Sprintf("%s %s depends on %s %s", di.Kind, di.Name.Item, it.Kind, it.Name.Item))
 				}
 			}
@@ -546,6 +597,9 @@ func (c *Coordinator) dropSchemas(ctx context.Context, p *sql.DropPlan) error {
 		if sc.system || sc.name == "public" {
 			return pgcode.New(pgcode.InsufficientPrivilege, "cannot drop schema %q", sc.name)
 		}
+		if err := c.checkOwnerLocked(schemaTarget(sc)); err != nil {
+			return err
+		}
 		if len(sc.items) > 0 && !p.Cascade {
 			return pgcode.New(pgcode.DependentObjectsStillExist, "cannot drop schema %s because other objects depend on it", sc.name).
 				WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
@@ -594,6 +648,9 @@ func (c *Coordinator) rename(ctx context.Context, p *sql.AlterRenamePlan, persis
 	if p.Kind != "" && p.Kind != it.Kind.String() {
 		return pgcode.New(pgcode.WrongObjectType, "%q is not a %s", it.Name.Item, p.Kind)
 	}
+	if err := c.checkOwnerLocked(itemTarget(it)); err != nil {
+		return err
+	}
 	if _, ok := c.exists(it.Name.Schema, p.NewName); ok {
 		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", p.NewName)
 	}
@@ -629,13 +686,32 @@ func (c *Coordinator) replay(ctx context.Context, st storage.State) error {
 		}
 	}
 	c.replaying = nil
+	c.cat.ddlOwner = 0
 	return nil
 }
 
 func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st storage.State) error {
+	c.cat.ddlOwner = rec.Owner
 	switch rec.Op {
+	case "roles":
+		for _, r := range rec.Roles {
+			c.cat.putRoleLocked(r)
+		}
+		return nil
+	case "drop_role":
+		c.cat.dropRoleLocked(rec.OID)
+		return nil
+	case "acl", "owner":
+		c.replayPrivilegeRecord(rec)
+		return nil
+	case "default_acl":
+		if rec.Default != nil {
+			c.cat.putDefaultACL(*rec.Default)
+		}
+		return nil
 	case "schema":
-		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}}
+		c.cat.schemas[rec.Name] = &schema{name: rec.Name, oid: c.cat.nextOID, items: map[string]plan.GlobalID{}, owner: c.cat.owner(),
+			acl: c.cat.initialACL(c.cat.owner(), "", "schema")}
 		c.cat.version++
 		c.cat.nextOID++
 		return nil
@@ -662,7 +738,7 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 	if err != nil || len(stmts) != 1 {
 		return fmt.Errorf("parse: %v", err)
 	}
-	c.replaying = &creating{id: rec.ID, oid: rec.OID, searchPath: rec.SearchPath, subOIDs: rec.OIDs, desc: rec.Desc}
+	c.replaying = &creating{id: rec.ID, oid: rec.OID, searchPath: rec.SearchPath, subOIDs: rec.OIDs, desc: rec.Desc, pg: rec.PG}
 	for _, id := range rec.IDs {
 		c.replaying.subIDs = append(c.replaying.subIDs, plan.GlobalID(id))
 	}
@@ -684,6 +760,8 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 		return c.createIndex(ctx, p, false)
 	case *sql.CreateConnectionPlan:
 		return c.createConnection(ctx, p, false)
+	case *sql.CreateSecretPlan:
+		return c.createSecret(ctx, p, false)
 	case *sql.CreateSourcePlan:
 		if err := c.createSource(ctx, p, false); err != nil {
 			return err

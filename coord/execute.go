@@ -119,6 +119,9 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 	if what := writeKind(p); what != "" && s.readOnlyNow() {
 		return wire.Result{}, pgcode.New(pgcode.ReadOnlySQLTransaction, "cannot execute %s in a read-only transaction", what)
 	}
+	if err := s.authorize(p); err != nil {
+		return wire.Result{}, err
+	}
 	switch p := p.(type) {
 	case *sql.SelectPlan:
 		rows, err := s.selectRows(ctx, &p.Query, p.AsOf, p.AtLeast)
@@ -148,10 +151,32 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 		return s.ddl(ctx, "CREATE CONNECTION", func() error { return c.createConnection(ctx, p, true) })
 	case *sql.CreateSourcePlan:
 		return s.ddl(ctx, "CREATE SOURCE", func() error { return c.createSource(ctx, p, true) })
+	case *sql.CreateSecretPlan:
+		return s.ddl(ctx, "CREATE SECRET", func() error { return c.createSecret(ctx, p, true) })
 	case *sql.DropPlan:
 		return s.ddl(ctx, "DROP "+strings.ToUpper(p.Kind), func() error { return c.drop(ctx, s, p) })
 	case *sql.AlterRenamePlan:
 		return s.ddl(ctx, "ALTER "+strings.ToUpper(p.Kind), func() error { return c.rename(ctx, p, true) })
+	case *sql.CreateRolePlan:
+		return s.ddl(ctx, "CREATE ROLE", func() error { return c.createRole(ctx, s, p) })
+	case *sql.AlterRolePlan:
+		return s.ddl(ctx, "ALTER ROLE", func() error { return c.alterRole(ctx, s, p) })
+	case *sql.RenameRolePlan:
+		return s.ddl(ctx, "ALTER ROLE", func() error { return c.renameRole(ctx, s, p) })
+	case *sql.DropRolePlan:
+		return s.ddl(ctx, "DROP ROLE", func() error { return c.dropRoles(ctx, s, p) })
+	case *sql.GrantRolePlan:
+		return s.ddl(ctx, grantTag(p.Grant, "ROLE"), func() error { return c.grantRoles(ctx, s, p) })
+	case *sql.GrantPlan:
+		return s.ddl(ctx, grantTag(p.Grant, ""), func() error { return c.grant(ctx, s, p) })
+	case *sql.AlterOwnerPlan:
+		return s.ddl(ctx, "ALTER "+strings.ToUpper(p.Kind), func() error { return c.alterOwner(ctx, s, p) })
+	case *sql.ReassignOwnedPlan:
+		return s.ddl(ctx, "REASSIGN OWNED", func() error { return c.reassignOwned(ctx, s, p) })
+	case *sql.AlterDefaultPrivilegesPlan:
+		return s.ddl(ctx, "ALTER DEFAULT PRIVILEGES", func() error { return c.alterDefaultPrivileges(ctx, s, p) })
+	case *sql.DropOwnedPlan:
+		return s.ddl(ctx, "DROP OWNED", func() error { return c.dropOwned(ctx, s, p) })
 	case *sql.InsertPlan:
 		return s.insert(ctx, p)
 	case *sql.UpdatePlan:
@@ -218,6 +243,7 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 			}
 			s.prepared = map[string]*preparedSQL{}
 			s.vars = newVars()
+			s.startAuth()
 		}
 		return wire.Result{Tag: "DISCARD " + strings.ToUpper(p.What)}, nil
 	case *sql.PreparePlan:
@@ -272,8 +298,38 @@ func writeKind(p sql.Plan) string {
 		return "DROP " + strings.ToUpper(p.Kind)
 	case *sql.AlterRenamePlan:
 		return "ALTER " + strings.ToUpper(p.Kind)
+	case *sql.CreateRolePlan:
+		return "CREATE ROLE"
+	case *sql.AlterRolePlan, *sql.RenameRolePlan:
+		return "ALTER ROLE"
+	case *sql.DropRolePlan:
+		return "DROP ROLE"
+	case *sql.GrantRolePlan:
+		return grantTag(p.Grant, "ROLE")
+	case *sql.GrantPlan:
+		return grantTag(p.Grant, "")
+	case *sql.AlterOwnerPlan:
+		return "ALTER " + strings.ToUpper(p.Kind)
+	case *sql.ReassignOwnedPlan:
+		return "REASSIGN OWNED"
+	case *sql.AlterDefaultPrivilegesPlan:
+		return "ALTER DEFAULT PRIVILEGES"
+	case *sql.DropOwnedPlan:
+		return "DROP OWNED"
 	}
 	return ""
+}
+
+// grantTag is the command tag of GRANT and REVOKE (of roles: GRANT ROLE).
+func grantTag(grant bool, what string) string {
+	tag := "REVOKE"
+	if grant {
+		tag = "GRANT"
+	}
+	if what != "" {
+		tag += " " + what
+	}
+	return tag
 }
 
 // transactionModes runs a transaction statement and what PostgreSQL ties
@@ -292,6 +348,8 @@ func (s *session) transactionModes(ctx context.Context, p *sql.TransactionPlan) 
 		s.applyModes(p.Options)
 	case explicit && !s.txn.explicit:
 		s.endBlockVars(p.Kind == "commit" && !failed && err == nil)
+		// A ROLLBACK may have undone a SET ROLE.
+		s.syncSuperuser()
 	}
 	return res, err
 }
@@ -311,9 +369,12 @@ func (s *session) ddl(ctx context.Context, tag string, f func() error) (wire.Res
 		return wire.Result{}, pgcode.New(pgcode.ActiveSQLTransaction, "%s cannot run inside a transaction block that has written", tag)
 	}
 	s.c.mu.Lock()
-	s.c.planningPath, s.c.notice = s.vars.searchPath(), s.client.Notice
+	s.c.planningPath, s.c.notice, s.c.ddlSession = s.vars.searchPath(), s.client.Notice, s
+	if r := s.actorLocked(); r != nil {
+		s.c.cat.ddlOwner = r.OID
+	}
 	err := f()
-	s.c.planningPath, s.c.notice = nil, nil
+	s.c.planningPath, s.c.notice, s.c.ddlSession, s.c.cat.ddlOwner = nil, nil, nil, 0
 	s.c.mu.Unlock()
 	if err != nil {
 		return wire.Result{}, err

@@ -66,6 +66,9 @@ func (s *session) explain(p *sql.ExplainPlan) (string, error) {
 // setVar executes SET.
 func (s *session) setVar(p *sql.SetVariablePlan) (wire.Result, error) {
 	name := p.Name
+	if name == "role" || name == "session_authorization" {
+		return s.setRole(p, "SET")
+	}
 	switch name {
 	case "time zone", "timezone":
 		name = "TimeZone"
@@ -126,9 +129,14 @@ func (s *session) setVar(p *sql.SetVariablePlan) (wire.Result, error) {
 }
 
 func (s *session) resetVar(name string) (wire.Result, error) {
+	if name == "role" || name == "session_authorization" {
+		return s.setRole(&sql.SetVariablePlan{Name: name, Default: true}, "RESET")
+	}
 	if name == "all" {
 		for lower, v := range sessionVars {
-			if _, set := s.vars.values[lower]; set {
+			// RESET ALL leaves the role and session user alone, as in
+			// PostgreSQL, and read-only variables have no value to reset.
+			if _, set := s.vars.values[lower]; set && !v.readOnly {
 				s.changingVar(lower)
 				s.vars.restore(lower, nil)
 				s.changedVar(lower)
@@ -250,7 +258,7 @@ func (s *session) showObjects(p *sql.ShowObjectsPlan) ([]repr.Row, error) {
 		it := c.cat.items[p.Object.ID]
 		return []repr.Row{repr.PackRow(repr.TextDatum(it.Name.String()), repr.TextDatum(it.createSQL))}, nil
 	}
-	kinds := map[string]sql.ItemKind{"tables": sql.KindTable, "views": sql.KindView, "materialized views": sql.KindMaterializedView, "sources": sql.KindSource, "connections": sql.KindConnection}
+	kinds := map[string]sql.ItemKind{"tables": sql.KindTable, "views": sql.KindView, "materialized views": sql.KindMaterializedView, "sources": sql.KindSource, "connections": sql.KindConnection, "secrets": sql.KindSecret}
 	want, ok := kinds[p.What]
 	if !ok && p.What != "objects" {
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "SHOW %s is not supported", strings.ToUpper(p.What))
@@ -263,7 +271,7 @@ func (s *session) showObjects(p *sql.ShowObjectsPlan) ([]repr.Row, error) {
 		case "sources":
 			rows = append(rows, repr.PackRow(repr.TextDatum(it.Name.Item), repr.TextDatum(it.sourceType())))
 		case "connections":
-			rows = append(rows, repr.PackRow(repr.TextDatum(it.Name.Item), repr.TextDatum("kafka")))
+			rows = append(rows, repr.PackRow(repr.TextDatum(it.Name.Item), repr.TextDatum(strings.ToLower(it.conn.Type))))
 		case "materialized views":
 			rows = append(rows, repr.PackRow(repr.TextDatum(it.Name.Item), repr.TextDatum("default")))
 		default:

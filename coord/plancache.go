@@ -75,7 +75,10 @@ func (s *session) cachedLookup(ctx context.Context, st *statement, params []repr
 	}
 	c := s.c
 	c.mu.Lock()
-	path := s.vars.must("search_path")
+	// A template is checked for the role it was built for: a SET ROLE
+	// builds (and checks) another, and GRANT and REVOKE change the
+	// catalog version.
+	path := s.vars.must("search_path") + "\x00" + sql.CurrentUser(s.vars.snapshot())
 	tmpl := st.template
 	if tmpl == nil || tmpl.version != c.cat.version || tmpl.searchPath != path {
 		built, err := s.buildTemplateLocked(st, path)
@@ -143,6 +146,10 @@ func (s *session) buildTemplateLocked(st *statement, path string) (*lookupTempla
 	}
 	sel, ok := p.(*sql.SelectPlan)
 	if !ok || sel.AsOf != nil {
+		return nil, nil
+	}
+	if s.authorizeLocked(sel) != nil {
+		// No template: the statement runs as usual and fails there.
 		return nil, nil
 	}
 	lir, err := s.c.optimizeLocked(sel.Query.Expr)

@@ -21,7 +21,23 @@ import (
 var _ wire.Backend = (*Coordinator)(nil)
 
 // NewSession implements wire.Backend.
+//
+// The session is the role params.User, which must exist and have LOGIN
+// (28000 otherwise); the wire layer authenticates the connection as that
+// role (LoginRole) before it calls NewSession.
 func (c *Coordinator) NewSession(ctx context.Context, params wire.StartupParams, client wire.Client) (wire.Session, error) {
+	if params.User == "" {
+		return nil, pgcode.New(pgcode.InvalidAuthorizationSpec, "no PostgreSQL user name specified in startup packet")
+	}
+	login, err := c.LoginRole(params.User)
+	switch {
+	case err != nil:
+		return nil, err
+	case !login.Exists:
+		return nil, pgcode.New(pgcode.InvalidAuthorizationSpec, "role %q does not exist", params.User)
+	case !login.CanLogin:
+		return nil, pgcode.New(pgcode.InvalidAuthorizationSpec, "role %q is not permitted to log in", params.User)
+	}
 	s := &session{c: c, client: client, vars: newVars(), prepared: map[string]*preparedSQL{}, cursors: map[string]*cursor{}}
 	// The session's pid is the wire layer's process ID (BackendKeyData);
 	// a caller that has none gets a counter.
@@ -41,9 +57,8 @@ func (c *Coordinator) NewSession(ctx context.Context, params wire.StartupParams,
 			}
 		}
 	}
-	if params.User != "" {
-		client.ParameterStatus("session_authorization", params.User)
-	}
+	client.ParameterStatus("session_authorization", params.User)
+	s.startAuth()
 	if params.Database != "" && params.Database != defaultDatabase {
 		client.Notice(&pgcode.Error{Code: pgcode.InvalidCatalogName, Severity: pgcode.SeverityNotice,
 			Message: "database \"" + params.Database + "\" does not exist",

@@ -53,6 +53,8 @@ type sourceGroup struct {
 	reader  *sources.Reader
 	// Load generator
 	gen *loadgen.Generator
+	// PostgreSQL
+	pg *pgGroup
 
 	kafka      bool
 	cancel     context.CancelFunc
@@ -178,19 +180,22 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 		}
 		return err
 	}
-	if len(ups) > 0 {
-		if err := c.store.AppendTableWrite(ctx, t, ups); err != nil {
-			return fail(fmt.Errorf("coord: persist source data: %w", err))
-		}
-	}
+	// The rows and the bindings are one record: a crash between two
+	// appends would keep rows whose positions a restart reads again.
+	var bs []storage.Binding
 	for g, cp := range last {
 		b, err := json.Marshal(cp)
 		if err != nil {
 			return fail(err)
 		}
-		if err := c.store.AppendBinding(ctx, storage.Binding{Source: uint64(g.id), Time: t, Positions: b}); err != nil {
-			return fail(fmt.Errorf("coord: persist source binding: %w", err))
+		bs = append(bs, storage.Binding{Source: uint64(g.id), Time: t, Positions: b})
+	}
+	if len(ups) > 0 || len(bs) > 0 {
+		if err := c.store.AppendSourceWrite(ctx, t, ups, bs); err != nil {
+			return fail(fmt.Errorf("coord: persist source data and bindings: %w", err))
 		}
+	}
+	for g, cp := range last {
 		g.checkpoint = cp
 	}
 	for _, f := range feeds {
@@ -233,11 +238,18 @@ func (c *Coordinator) createSource(ctx context.Context, p *sql.CreateSourcePlan,
 		}
 		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
 	}
+	if p.Connection != nil {
+		if err := c.checkUsageLocked(c.cat.items[p.Connection.ID]); err != nil {
+			return err
+		}
+	}
 	switch p.Source.Kind {
 	case "load generator":
 		return c.createLoadGenerator(ctx, p, schema, name, sp, persist)
 	case "kafka":
 		return c.createKafkaSource(ctx, p, schema, name, sp, persist)
+	case "postgres":
+		return c.createPostgresSource(ctx, p, schema, name, sp, persist)
 	}
 	return pgcode.New(pgcode.FeatureNotSupported, "CREATE SOURCE FROM %s is not supported yet", strings.ToUpper(p.Source.Kind))
 }
@@ -397,6 +409,11 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 			return err
 		}
 	}
+	if g.pg != nil {
+		if err := c.newPGReaderLocked(g); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	g.run++
 	sink := groupSink{g: g, run: g.run}
@@ -414,6 +431,21 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 			defer close(g.done)
 			if err := g.gen.Run(ctx, resume, sink); err != nil {
 				c.log.Error("coord: load generator stopped", "source", g.key, "err", err)
+			}
+		}()
+	case g.pg != nil:
+		r := g.pg.reader
+		go func() {
+			defer close(g.done)
+			if err := r.Run(ctx); err != nil {
+				c.log.Error("coord: PostgreSQL source stopped", "source", g.key, "err", err)
+				c.mu.Lock()
+				for _, it := range g.members {
+					if g.run == sink.run && it.rt != nil && it.rt.sourceErr == nil {
+						it.rt.sourceErr = pgcode.Wrap(err, pgcode.ConnectionException, "source stopped: "+err.Error())
+					}
+				}
+				c.mu.Unlock()
 			}
 		}()
 	case g.reader != nil:
@@ -702,15 +734,43 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 				statuses[s.Collection] = s
 			}
 		}
+		if g.pg != nil && g.pg.reader != nil {
+			for _, s := range g.pg.reader.Status() {
+				statuses[s.Collection] = s
+			}
+		}
 	}
 	for _, it := range c.userItems() {
-		if it.Kind != sql.KindSource || it.source == nil || it.rt == nil {
+		if it.Kind != sql.KindSource || it.source == nil || (it.rt == nil && it.source.group == nil) {
 			continue
 		}
 		status, errText := "running", repr.Null
 		var known, committed, lag, msgs, bytes, staged, committedUps int64
 		var changed repr.Datum = repr.Null
-		if st, ok := statuses[it.source.collection]; ok {
+		lsn, lagBytes, lagTime, snapTime := repr.Null, repr.Null, repr.Null, repr.Null
+		st, ok := statuses[it.source.collection]
+		if it.source.group != nil && it.source.group.pg != nil && it.source.collection == 0 {
+			// The PostgreSQL source itself: its reader's state.
+			if g := it.source.group; g.pg.reader != nil {
+				if all := g.pg.reader.Status(); len(all) > 0 {
+					st, ok = all[0], true
+					st.State, st.LastError = sources.StateRunning, nil
+					for _, s := range all {
+						if s.State != sources.StateErrored {
+							st.State, st.LastError = s.State, s.LastError
+							break
+						}
+					}
+				}
+			}
+		}
+		if ok && it.source.group != nil && it.source.group.pg != nil {
+			lsn = text(sources.FormatLSN(st.CommittedLSN))
+			lagBytes = repr.Int8Datum(st.LagBytes)
+			lagTime = repr.IntervalDatum(repr.Interval{Micros: st.LagTime.Microseconds()})
+			snapTime = repr.IntervalDatum(repr.Interval{Micros: st.SnapshotTime.Microseconds()})
+		}
+		if ok {
 			status = string(st.State)
 			msgs, bytes, committedUps = st.MessagesRead, st.BytesRead, st.UpdatesEmitted
 			for _, p := range st.Offsets {
@@ -725,7 +785,14 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 		if it.source.group != nil && !it.source.group.started {
 			status = "starting"
 		}
-		if it.rt.sourceErr != nil {
+		if ok && st.LastError != nil {
+			// Why a stalled source waits (a missing topic, an unreachable
+			// upstream), what a running one still waits for, or why a
+			// PostgreSQL source stopped. A collection's own error
+			// (rt.sourceErr, below) takes precedence.
+			errText = text(st.LastError.Err.Error())
+		}
+		if it.rt != nil && it.rt.sourceErr != nil {
 			status = "error"
 			msg := it.rt.sourceErr.Error()
 			var pe *pgcode.Error
@@ -735,7 +802,8 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 			errText = repr.TextDatum(msg)
 		}
 		out = append(out, []repr.Datum{text(formatID(it.ID)), text(it.Name.Item), text(it.sourceType()), text(status), errText,
-			repr.Int8Datum(known), repr.Int8Datum(committed), repr.Int8Datum(lag), repr.Int8Datum(msgs), repr.Int8Datum(bytes), repr.Int8Datum(staged), repr.Int8Datum(committedUps), changed})
+			repr.Int8Datum(known), repr.Int8Datum(committed), repr.Int8Datum(lag), repr.Int8Datum(msgs), repr.Int8Datum(bytes), repr.Int8Datum(staged), repr.Int8Datum(committedUps), changed,
+			lsn, lagBytes, lagTime, snapTime})
 	}
 	return out
 }
@@ -757,6 +825,12 @@ func (c *Coordinator) allGroups() []*sourceGroup {
 func (c *Coordinator) leaveGroupLocked(it *item) {
 	g := it.source.group
 	g.stop()
+	if g.pg != nil && it.ID == g.id {
+		// The PostgreSQL source itself: its slot goes too.
+		g.pg.dropping = true
+		c.dropPGSlot(g)
+		return
+	}
 	var rest []*item
 	for _, m := range g.members {
 		if m != it {
@@ -768,7 +842,7 @@ func (c *Coordinator) leaveGroupLocked(it *item) {
 		delete(c.groups, g.key)
 		return
 	}
-	if g.kafka && c.replaying == nil && g.started {
+	if (g.kafka || g.pg != nil && !g.pg.dropping) && c.replaying == nil && g.started {
 		if err := c.runGroupLocked(g); err != nil {
 			c.log.Error("coord: restarting source group", "group", g.key, "err", err)
 		}

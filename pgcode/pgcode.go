@@ -54,6 +54,8 @@ const (
 	InFailedSQLTransaction          Code = "25P02"
 	InvalidSQLStatementName         Code = "26000"
 	InvalidAuthorizationSpec        Code = "28000"
+	InvalidGrantOperation           Code = "0LP01"
+	ReservedName                    Code = "42939"
 	InvalidCursorName               Code = "34000"
 	InvalidCatalogName              Code = "3D000"
 	InvalidSchemaName               Code = "3F000"

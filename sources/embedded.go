@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // DefaultEmbeddedAddr is where the embedded broker listens by default.
@@ -23,13 +25,20 @@ const DefaultEmbeddedAddr = "127.0.0.1:9092"
 
 // Embedded is an in-process Kafka-compatible broker (franz-go's kfake) for
 // a one-command start: it creates topics on first produce, as Kafka does by
-// default. With WithDataDir it keeps its log (topics, records, offsets,
+// default. It has no authentication unless given SASL credentials
+// (WithEmbeddedSASL), so without them it listens on loopback only
+// (ErrEmbeddedNotLoopback otherwise). With WithDataDir it keeps its log (topics, records, offsets,
 // consumer groups) in a directory and reloads it on start; without, every
 // record lives in memory only.
 type Embedded struct {
 	cluster *kfake.Cluster
 	addrs   []string
+	sasl    *scram.Auth // nil without WithEmbeddedSASL
 }
+
+// ErrEmbeddedNotLoopback refuses an embedded broker without SASL
+// credentials on an address other machines can reach.
+var ErrEmbeddedNotLoopback = errors.New("sources: the embedded broker has no authentication without SASL credentials, so it listens on loopback (127.0.0.1, ::1) only")
 
 // EmbeddedOption configures StartEmbedded.
 type EmbeddedOption func(*embeddedConfig)
@@ -40,6 +49,15 @@ type embeddedConfig struct {
 	logger     *slog.Logger
 	dataDir    string
 	syncWrites bool
+	sasl       *scram.Auth
+}
+
+// WithEmbeddedSASL makes the broker require SASL/SCRAM-SHA-256 with the
+// given superuser credentials from every client (ClientOpts gives them to
+// an in-process one); it may then listen beyond loopback. Both must be
+// non-empty.
+func WithEmbeddedSASL(user, password string) EmbeddedOption {
+	return func(c *embeddedConfig) { c.sasl = &scram.Auth{User: user, Pass: password} }
 }
 
 // WithDataDir keeps the broker's log in dir (created if needed) and
@@ -90,10 +108,23 @@ func StartEmbedded(ctx context.Context, listenAddr string, opts ...EmbeddedOptio
 	if err != nil {
 		return nil, fmt.Errorf("sources: embedded broker address %q: %w", listenAddr, err)
 	}
+	if cfg.sasl != nil && (cfg.sasl.User == "" || cfg.sasl.Pass == "") {
+		return nil, errors.New("sources: embedded broker: SASL needs a user name and a password")
+	}
+	// Every interface (empty host, 0.0.0.0, ::) or another literal address
+	// is refused before binding; a host name is checked on the address it
+	// bound.
+	if ip := net.ParseIP(host); cfg.sasl == nil && (host == "" || ip != nil && !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%w: refusing %s", ErrEmbeddedNotLoopback, listenAddr)
+	}
 	// kfake listens on 127.0.0.1:<port>; ListenFn substitutes our address.
 	ln, err := net.Listen("tcp", listenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("sources: embedded broker: %w", err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); cfg.sasl == nil && (!ok || !tcp.IP.IsLoopback()) {
+		ln.Close()
+		return nil, fmt.Errorf("%w: %s listens on %s", ErrEmbeddedNotLoopback, listenAddr, ln.Addr())
 	}
 	_, portStr, _ := net.SplitHostPort(ln.Addr().String())
 	var port int
@@ -115,6 +146,9 @@ func StartEmbedded(ctx context.Context, listenAddr string, opts ...EmbeddedOptio
 	for t, n := range cfg.topics {
 		kopts = append(kopts, kfake.SeedTopics(n, t))
 	}
+	if cfg.sasl != nil {
+		kopts = append(kopts, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", cfg.sasl.User, cfg.sasl.Pass))
+	}
 	if cfg.dataDir != "" {
 		if err := recoverAutoCreatedTopics(cfg.dataDir, cfg.logger); err != nil {
 			ln.Close()
@@ -130,13 +164,13 @@ func StartEmbedded(ctx context.Context, listenAddr string, opts ...EmbeddedOptio
 		ln.Close()
 		return nil, fmt.Errorf("sources: embedded broker: %w", err)
 	}
-	e := &Embedded{cluster: c, addrs: c.ListenAddrs()}
+	e := &Embedded{cluster: c, addrs: c.ListenAddrs(), sasl: cfg.sasl}
 	if cfg.dataDir == "" {
 		cfg.logger.Info("sources: embedded Kafka-compatible broker started; data is kept in memory only and lost on exit",
-			"addr", e.addrs, "auto_create_topics", true, "default_partitions", cfg.partitions)
+			"addr", e.addrs, "sasl", cfg.sasl != nil, "auto_create_topics", true, "default_partitions", cfg.partitions)
 	} else {
 		cfg.logger.Info("sources: embedded Kafka-compatible broker started; its log is kept on disk",
-			"addr", e.addrs, "dir", cfg.dataDir, "fsync_per_batch", cfg.syncWrites, "auto_create_topics", true, "default_partitions", cfg.partitions)
+			"addr", e.addrs, "sasl", cfg.sasl != nil, "dir", cfg.dataDir, "fsync_per_batch", cfg.syncWrites, "auto_create_topics", true, "default_partitions", cfg.partitions)
 	}
 	go func() {
 		<-ctx.Done()
@@ -147,6 +181,16 @@ func StartEmbedded(ctx context.Context, listenAddr string, opts ...EmbeddedOptio
 
 // Addrs returns the host:port the broker listens on.
 func (e *Embedded) Addrs() []string { return e.addrs }
+
+// ClientOpts returns the franz-go options a client needs to talk to the
+// broker: SASL/SCRAM-SHA-256 with its credentials under WithEmbeddedSASL,
+// none otherwise.
+func (e *Embedded) ClientOpts() []kgo.Opt {
+	if e.sasl == nil {
+		return nil
+	}
+	return []kgo.Opt{kgo.SASL(e.sasl.AsSha256Mechanism())}
+}
 
 // Cluster returns the underlying kfake cluster, for tests.
 func (e *Embedded) Cluster() *kfake.Cluster { return e.cluster }

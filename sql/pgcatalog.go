@@ -49,6 +49,22 @@ var sqlImplFuncs = map[string]map[int]string{
 	"to_regnamespace": {
 		1: `(SELECT min(__n.oid) FROM pg_catalog.pg_namespace __n WHERE __n.nspname = ($1)::text)`,
 	},
+	// Privilege inquiries read the effective privileges the coordinator
+	// lists (mz_internal.mz_object_privileges: a row per role, object and
+	// privilege held; role 0, PUBLIC, for what everyone holds) and role
+	// memberships (mz_internal.mz_role_members). Users and objects are
+	// given by name or OID; a privilege list "SELECT, INSERT" asks for
+	// any of them, as PostgreSQL does.
+	"has_table_privilege":      privilegeTemplates("table"),
+	"has_any_column_privilege": privilegeTemplates("table"),
+	"has_schema_privilege":     privilegeTemplates("schema"),
+	"pg_has_role": {
+		2: currentUserForm(hasRoleTemplate),
+		3: hasRoleTemplate,
+	},
+	"pg_get_userbyid": {
+		1: `COALESCE((SELECT __r.rolname FROM pg_catalog.pg_roles __r WHERE __r.oid = ($1)::oid), 'unknown (OID=' || ($1)::text || ')')`,
+	},
 	"to_regclass": {
 		// A qualified name, or a name in a schema of the search path (the
 		// first in OID order when several match; a constant name is
@@ -56,6 +72,97 @@ var sqlImplFuncs = map[string]map[int]string{
 		1: `(SELECT min(__o.mz_oid) FROM mz_internal.mz_pg_objects __o WHERE __o.mz_kind = 'qualified' AND (__o.mz_text = ($1)::text OR
 		     (split_part(__o.mz_text, '.', 1) = ANY (pg_catalog.current_schemas(true)) AND substr(__o.mz_text, length(split_part(__o.mz_text, '.', 1)) + 2) = ($1)::text)))`,
 	},
+}
+
+// hasPrivilegeTemplate is has_*_privilege(user, object, privileges) for
+// objects of kind __KIND__.
+const hasPrivilegeTemplate = `EXISTS (SELECT FROM mz_internal.mz_object_privileges __p WHERE __p.object_kind = '__KIND__'
+	AND (__p.role_oid = 0 OR __p.role_name = ($1)::text OR __p.role_oid::text = ($1)::text)
+	AND (__p.object_oid::text = ($2)::text OR __p.qualified_name = ($2)::text
+	     OR (__p.object_name = ($2)::text AND __p.schema_name = ANY (pg_catalog.current_schemas(true))))
+	AND __p.privilege = ANY (string_to_array(upper(replace(($3)::text, ' ', '')), ',')))`
+
+// hasRoleTemplate is pg_has_role(user, role, privileges): MEMBER asks for
+// membership at any depth, USAGE for the role's privileges (through
+// roles that inherit).
+const hasRoleTemplate = `EXISTS (SELECT FROM mz_internal.mz_role_members __m
+	WHERE (__m.member_name = ($1)::text OR __m.member_oid::text = ($1)::text)
+	AND (__m.role_name = ($2)::text OR __m.role_oid::text = ($2)::text)
+	AND (__m.usage OR upper(($3)::text) NOT LIKE '%USAGE%'))`
+
+// privilegeTemplates are the two- and three-argument forms of a
+// has_*_privilege function; the two-argument form asks for current_user.
+func privilegeTemplates(kind string) map[int]string {
+	three := strings.ReplaceAll(hasPrivilegeTemplate, "__KIND__", kind)
+	return map[int]string{3: three, 2: currentUserForm(three)}
+}
+
+// currentUserForm turns a template whose $1 is the user into the form
+// without it: $1 becomes current_user and the other arguments move down.
+func currentUserForm(t string) string {
+	t = strings.ReplaceAll(t, "($1)", "(current_user)")
+	for i := 2; i <= 9; i++ {
+		t = strings.ReplaceAll(t, "($"+strconv.Itoa(i)+")", "($"+strconv.Itoa(i-1)+")")
+	}
+	return t
+}
+
+// sessionViews are the information_schema views whose rows depend on
+// who asks (PostgreSQL's definitions, over the coordinator's lists of
+// grants and memberships): planned in place, as a subquery, where they
+// are named, so that current_user is the asker's.
+var sessionViews = map[string]string{
+	"enabled_roles": `SELECT __m.role_name FROM mz_internal.mz_role_members __m WHERE __m.member_name = current_user AND __m.usage`,
+	"applicable_roles": `SELECT __a.rolname AS grantee, __b.rolname AS role_name, CASE WHEN __am.admin_option THEN 'YES' ELSE 'NO' END AS is_grantable
+		FROM pg_catalog.pg_auth_members __am JOIN pg_catalog.pg_roles __a ON __am.member = __a.oid JOIN pg_catalog.pg_roles __b ON __am.roleid = __b.oid
+		WHERE pg_has_role(__a.oid, 'USAGE')`,
+	"table_privileges": `SELECT * FROM mz_internal.mz_table_grants __g
+		WHERE __g.grantee = 'PUBLIC' OR pg_has_role(__g.grantor, 'USAGE') OR pg_has_role(__g.grantee, 'USAGE')`,
+	"role_table_grants": `SELECT * FROM mz_internal.mz_table_grants __g WHERE __g.grantor IN
+		(SELECT __m.role_name FROM mz_internal.mz_role_members __m WHERE __m.member_name = current_user AND __m.usage)
+		OR __g.grantee IN (SELECT __m.role_name FROM mz_internal.mz_role_members __m WHERE __m.member_name = current_user AND __m.usage)`,
+}
+
+// sessionView returns the definition of the session view rv names, if it
+// does: information_schema.name, or name with information_schema in the
+// search path.
+func (q *qctx) sessionView(rv *pg_query.RangeVar) (string, bool) {
+	text, ok := sessionViews[rv.Relname]
+	if !ok || rv.Catalogname != "" && rv.Catalogname != q.scx.Catalog.DefaultDatabase() {
+		return "", false
+	}
+	if rv.Schemaname == "information_schema" {
+		return text, true
+	}
+	if rv.Schemaname != "" {
+		return "", false
+	}
+	for _, s := range q.scx.SearchPath() {
+		if s == "information_schema" {
+			return text, true
+		}
+		if q.scx.Catalog.ResolveSchema("", s) {
+			if _, err := q.scx.Catalog.ResolveItem(PartialName{Schema: s, Item: rv.Relname}, nil); err == nil {
+				return "", false
+			}
+		}
+	}
+	return "", false
+}
+
+// planSessionView plans a session view's definition as a FROM item.
+func (q *qctx) planSessionView(outer *scope, text, alias string, colAliases []*pg_query.Node) (HRel, []scopeCol, error) {
+	res, err := pg_query.Parse(text)
+	if err != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
+		return nil, nil, pgcode.New(pgcode.InternalError, "sql: session view %q: %v", alias, err)
+	}
+	r, err := q.planQuery(outer, res.Stmts[0].Stmt.GetSelectStmt(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	rel := r.applyFinishing()
+	cols, err := aliasCols(alias, r.names, rel.Cols(), colAliases)
+	return rel, cols, err
 }
 
 // jsonAliases call the jsonb functions for their json forms: viewd's json
@@ -121,8 +228,10 @@ func (e *ectx) sessionFunc(name string, args []*pg_query.Node, loc int32) (HScal
 	switch {
 	case name == "current_database" && len(args) == 0:
 		return lit(repr.TextDatum(scx.Catalog.DefaultDatabase()), repr.TypeText), true, nil
-	case (name == "current_user" || name == "session_user" || name == "user") && len(args) == 0:
-		return lit(repr.TextDatum(sessionUser(scx)), repr.TypeText), true, nil
+	case (name == "current_user" || name == "current_role" || name == "user") && len(args) == 0:
+		return lit(repr.TextDatum(CurrentUser(scx.Vars)), repr.TypeText), true, nil
+	case name == "session_user" && len(args) == 0:
+		return lit(repr.TextDatum(SessionUser(scx.Vars)), repr.TypeText), true, nil
 	case name == "current_schema" && len(args) == 0:
 		for _, s := range scx.SearchPath() {
 			if scx.Catalog.ResolveSchema("", s) {
@@ -475,12 +584,4 @@ func (e *ectx) indirection(ind *pg_query.A_Indirection) (HScalar, error) {
 		}
 	}
 	return s, nil
-}
-
-// sessionUser is the connected user's name.
-func sessionUser(scx *StatementContext) string {
-	if u := scx.Vars["user"]; u != "" {
-		return u
-	}
-	return expr.SuperuserName
 }

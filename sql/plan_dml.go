@@ -62,6 +62,9 @@ type UpdatePlan struct {
 	Returning     []expr.Scalar // over the new row
 	ReturningDesc repr.RelationDesc
 	DependsOn     []plan.GlobalID
+	// ReadsTarget is set when the statement reads columns (in WHERE, SET
+	// or RETURNING), which PostgreSQL lets only roles with SELECT do.
+	ReadsTarget bool
 }
 
 // DeletePlan is DELETE: Selection yields the rows to delete.
@@ -71,6 +74,23 @@ type DeletePlan struct {
 	Returning     []expr.Scalar
 	ReturningDesc repr.RelationDesc
 	DependsOn     []plan.GlobalID
+	// ReadsTarget: as UpdatePlan's.
+	ReadsTarget bool
+}
+
+// mentionsColumns reports whether any of nodes refers to a column (a
+// conservative test of whether a write reads its target).
+func mentionsColumns(nodes ...*pg_query.Node) bool {
+	found := false
+	for _, n := range nodes {
+		walkNodes(n, func(x *pg_query.Node) bool {
+			if x.GetColumnRef() != nil {
+				found = true
+			}
+			return !found
+		})
+	}
+	return found
 }
 
 func (*InsertPlan) isPlan() {}
@@ -558,6 +578,7 @@ func planUpdate(scx *StatementContext, s *parse.PG, up *pg_query.UpdateStmt, par
 	if err != nil {
 		return nil, err
 	}
+	reads := mentionsColumns(append(append([]*pg_query.Node{up.WhereClause}, up.TargetList...), up.ReturningList...)...)
 	sc := tableScope(item, alias(up.Relation.Alias))
 	var rel HRel = tableGet(item)
 	if len(up.FromClause) > 0 {
@@ -607,7 +628,7 @@ func planUpdate(scx *StatementContext, s *parse.PG, up *pg_query.UpdateStmt, par
 	if err != nil {
 		return nil, err
 	}
-	p := &UpdatePlan{Table: item, Selection: mir}
+	p := &UpdatePlan{Table: item, Selection: mir, ReadsTarget: reads}
 	if len(up.ReturningList) > 0 {
 		if p.Returning, p.ReturningDesc, err = planReturning(q, item, up.ReturningList, params); err != nil {
 			return nil, err
@@ -626,6 +647,7 @@ func planDelete(scx *StatementContext, s *parse.PG, del *pg_query.DeleteStmt, pa
 	if err != nil {
 		return nil, err
 	}
+	reads := mentionsColumns(append([]*pg_query.Node{del.WhereClause}, del.ReturningList...)...)
 	sc := tableScope(item, alias(del.Relation.Alias))
 	var rel HRel = tableGet(item)
 	if len(del.UsingClause) > 0 {
@@ -657,7 +679,7 @@ func planDelete(scx *StatementContext, s *parse.PG, del *pg_query.DeleteStmt, pa
 	if err != nil {
 		return nil, err
 	}
-	p := &DeletePlan{Table: item, Selection: mir}
+	p := &DeletePlan{Table: item, Selection: mir, ReadsTarget: reads}
 	if len(del.ReturningList) > 0 {
 		if p.Returning, p.ReturningDesc, err = planReturning(q, item, del.ReturningList, params); err != nil {
 			return nil, err

@@ -154,6 +154,9 @@ func (*DeallocatePlan) isPlan()    {}
 
 func planPG(scx *StatementContext, s *parse.PG, params []repr.Datum) (Plan, error) {
 	n := s.Raw.Stmt
+	if p, ok, err := planRoleStmt(scx, n); ok {
+		return p, err
+	}
 	switch x := n.Node.(type) {
 	case *pg_query.Node_SelectStmt:
 		q := newQctx(scx, s.Span)
@@ -200,7 +203,17 @@ func planPG(scx *StatementContext, s *parse.PG, params []repr.Datum) (Plan, erro
 		if i := strings.IndexByte(name, '.'); i >= 0 {
 			db, name = name[:i], name[i+1:]
 		}
-		return &CreateSchemaPlan{Database: db, Name: name, IfNotExists: c.IfNotExists}, nil
+		owner := ""
+		if c.Authrole != nil {
+			var err error
+			if owner, err = roleSpecName(scx, c.Authrole); err != nil {
+				return nil, err
+			}
+			if name == "" {
+				name = owner
+			}
+		}
+		return &CreateSchemaPlan{Database: db, Name: name, IfNotExists: c.IfNotExists, Owner: owner}, nil
 	case *pg_query.Node_CreatedbStmt:
 		return &CreateDatabasePlan{Name: x.CreatedbStmt.Dbname}, nil
 	case *pg_query.Node_DropStmt:

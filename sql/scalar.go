@@ -884,14 +884,16 @@ func (e *ectx) sqlValueFunction(f *pg_query.SQLValueFunction) (HScalar, error) {
 		pg_query.SQLValueFunctionOp_SVFOP_LOCALTIME:         "localtime",
 		pg_query.SQLValueFunctionOp_SVFOP_CURRENT_USER:      "current_user",
 		pg_query.SQLValueFunctionOp_SVFOP_CURRENT_ROLE:      "current_user",
-		pg_query.SQLValueFunctionOp_SVFOP_SESSION_USER:      "current_user",
+		pg_query.SQLValueFunctionOp_SVFOP_SESSION_USER:      "session_user",
 		pg_query.SQLValueFunctionOp_SVFOP_USER:              "current_user",
 		pg_query.SQLValueFunctionOp_SVFOP_CURRENT_CATALOG:   "current_database",
 		pg_query.SQLValueFunctionOp_SVFOP_CURRENT_SCHEMA:    "current_schema",
 	}[f.Op]
 	switch name {
 	case "current_user":
-		return lit(repr.TextDatum(sessionUser(e.q.scx)), repr.TypeText), nil
+		return lit(repr.TextDatum(CurrentUser(e.q.scx.Vars)), repr.TypeText), nil
+	case "session_user":
+		return lit(repr.TextDatum(SessionUser(e.q.scx.Vars)), repr.TypeText), nil
 	case "current_database":
 		return lit(repr.TextDatum(e.q.scx.Catalog.DefaultDatabase()), repr.TypeText), nil
 	case "current_schema":

@@ -655,6 +655,9 @@ func (q *qctx) planRangeVar(outer *scope, rv *pg_query.RangeVar, ctes []*cte) (H
 			return rel, cols, err
 		}
 	}
+	if text, ok := q.sessionView(rv); ok {
+		return q.planSessionView(outer, text, alias, colAliases)
+	}
 	item, err := q.scx.Catalog.ResolveItem(PartialName{Database: rv.Catalogname, Schema: rv.Schemaname, Item: rv.Relname}, q.scx.SearchPath())
 	if err != nil {
 		return nil, nil, q.errAt(err, rv.Location)

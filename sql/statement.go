@@ -180,6 +180,8 @@ func planStatement(scx *StatementContext, stmt parse.Statement, params []repr.Da
 		return &CreateConnectionPlan{Name: s.Name, IfNotExists: s.IfNotExists, Type: s.Type, Options: s.Options, SQL: s.Text}, nil
 	case *parse.CreateSource:
 		return planCreateSource(scx, s)
+	case *parse.CreateSecret:
+		return &CreateSecretPlan{Name: s.Name, IfNotExists: s.IfNotExists, Value: s.Value, SQL: RedactedSecretSQL(s.Name)}, nil
 	case *parse.CreateDefaultIndex:
 		return planCreateDefaultIndex(scx, s)
 	case *parse.CreateMaterializedView:
@@ -210,6 +212,8 @@ func planStatement(scx *StatementContext, stmt parse.Statement, params []repr.Da
 			return nil, err
 		}
 		return &AlterRenamePlan{Kind: s.Kind, Name: pn, NewName: s.NewName, IfExists: s.IfExists}, nil
+	case *parse.GrantOn:
+		return planGrantOn(scx, s)
 	case *parse.CopyTo:
 		sub, err := planSubscribe(scx, s.Subscribe, params)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -33,6 +34,10 @@ type conn struct {
 
 	pid    uint32
 	secret []byte
+
+	// encrypted is set once TLS is negotiated; nc is then the TLS
+	// connection.
+	encrypted bool
 
 	sess   Session
 	text   textFormatter
@@ -70,15 +75,9 @@ func (s *Server) serveConn(parent context.Context, nc net.Conn) {
 		stmts:      make(map[string]*prepared),
 		portals:    make(map[string]*portal),
 	}
-	rd := startPump(ctx, nc, func(err error) { cancel(errClientGone) })
-	c.be = pgproto3.NewBackend(rd, nc)
-	maxMsg := s.MaxMessageSize
-	if maxMsg <= 0 {
-		maxMsg = DefaultMaxMessageSize
-	}
-	c.be.SetMaxBodyLen(maxMsg)
 	// Once the connection is cancelled (shutdown, client gone), writes
-	// must not block forever on a client that stopped reading.
+	// must not block forever on a client that stopped reading. A TLS
+	// connection passes deadlines to nc.
 	stopDeadline := context.AfterFunc(ctx, func() { _ = nc.SetWriteDeadline(time.Now().Add(time.Second)) })
 
 	defer func() {
@@ -90,7 +89,7 @@ func (s *Server) serveConn(parent context.Context, nc net.Conn) {
 		cancel(errClientGone)
 		s.unregister(c)
 		c.release()
-		nc.Close()
+		c.nc.Close()
 	}()
 
 	timeout := s.StartupTimeout
@@ -102,36 +101,89 @@ func (s *Server) serveConn(parent context.Context, nc net.Conn) {
 	if !ok {
 		return
 	}
+	info, err := c.authenticate(params.User)
+	if err != nil {
+		if !errors.Is(err, errClientGone) {
+			c.log.Debug("wire: authentication ended the connection", "user", params.User, "err", err)
+		}
+		return
+	}
 	_ = nc.SetReadDeadline(time.Time{})
-	if err := c.run(params); err != nil && !errors.Is(err, errTerminate) && !errors.Is(err, errClientGone) {
+	if err := c.run(params, info); err != nil && !errors.Is(err, errTerminate) && !errors.Is(err, errClientGone) {
 		c.log.Debug("wire: connection ended", "err", err)
 	}
 }
 
 // sendFatal sends a FATAL error and flushes, ignoring write errors: the
-// connection is closing.
+// connection is closing. Before the StartupMessage (no pgproto3 backend
+// yet) the message is written directly.
 func (c *conn) sendFatal(e *pgcode.Error) {
 	e.Severity = pgcode.SeverityFatal
+	if c.be == nil {
+		if buf, err := errorResponse(e, "", 0).Encode(nil); err == nil {
+			_, _ = c.nc.Write(buf)
+		}
+		return
+	}
 	c.be.Send(errorResponse(e, "", 0))
 	_ = c.be.Flush()
 }
 
-// startup handles SSLRequest, GSSEncRequest, CancelRequest and the
-// StartupMessage. It returns false when the connection is done.
+// clientGone reports a read error that means the client went away (or
+// let the startup deadline pass) rather than sent something wrong.
+func clientGone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errClientGone) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// startup negotiates encryption (SSLRequest, direct TLS, GSSEncRequest),
+// handles a CancelRequest and reads the StartupMessage, then starts the
+// pump and the pgproto3 backend on the (possibly encrypted) connection.
+// It returns false when the connection is done.
 func (c *conn) startup() (StartupParams, bool) {
 	for {
-		msg, err := c.be.ReceiveStartupMessage()
+		msg, hdr, err := readStartupPacket(c.nc)
+		if errors.Is(err, errDirectTLS) {
+			if c.srv.tlsCfg == nil || c.encrypted {
+				c.log.Debug("wire: direct TLS handshake refused", "tls_enabled", c.srv.tlsCfg != nil, "already_encrypted", c.encrypted)
+				return StartupParams{}, false
+			}
+			if err := c.upgradeTLS(&prefixConn{Conn: c.nc, prefix: hdr}, true); err != nil {
+				c.log.Debug("wire: direct TLS failed", "err", err)
+				return StartupParams{}, false
+			}
+			continue
+		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, errClientGone) {
+			if !clientGone(err) {
 				c.log.Debug("wire: bad startup", "err", err)
 				c.sendFatal(pgcode.New(pgcode.ProtocolViolation, "invalid startup packet: %v", err))
 			}
 			return StartupParams{}, false
 		}
 		switch m := msg.(type) {
-		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
-			// No TLS or GSS encryption: answer 'N' (a single byte, not a
-			// message) and expect a plain StartupMessage.
+		case *pgproto3.SSLRequest:
+			if c.encrypted {
+				c.sendFatal(pgcode.New(pgcode.ProtocolViolation, "SSLRequest on an encrypted connection"))
+				return StartupParams{}, false
+			}
+			// The answer is a single byte, not a message; 'S' is followed
+			// by the TLS handshake.
+			if c.srv.tlsCfg == nil {
+				if _, err := c.nc.Write([]byte{'N'}); err != nil {
+					return StartupParams{}, false
+				}
+				continue
+			}
+			if _, err := c.nc.Write([]byte{'S'}); err != nil {
+				return StartupParams{}, false
+			}
+			if err := c.upgradeTLS(c.nc, false); err != nil {
+				c.log.Debug("wire: TLS failed", "err", err)
+				return StartupParams{}, false
+			}
+		case *pgproto3.GSSEncRequest:
+			// No GSS encryption: 'N', and the client goes on.
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {
 				return StartupParams{}, false
 			}
@@ -139,25 +191,7 @@ func (c *conn) startup() (StartupParams, bool) {
 			c.srv.cancel(m.ProcessID, m.SecretKey)
 			return StartupParams{}, false
 		case *pgproto3.StartupMessage:
-			if m.ProtocolVersion != pgproto3.ProtocolVersion30 {
-				// We speak 3.0: tell a 3.2 client so.
-				c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0})
-			}
-			p := StartupParams{Options: make(map[string]string, len(m.Parameters))}
-			for k, v := range m.Parameters {
-				p.Options[k] = v
-			}
-			p.User = m.Parameters["user"]
-			p.Database = m.Parameters["database"]
-			if p.Database == "" {
-				p.Database = p.User
-			}
-			p.ApplicationName = m.Parameters["application_name"]
-			if p.User == "" {
-				c.sendFatal(pgcode.New(pgcode.InvalidAuthorizationSpec, "no PostgreSQL user name specified in startup packet"))
-				return StartupParams{}, false
-			}
-			return p, true
+			return c.startSession(m)
 		default:
 			c.sendFatal(pgcode.New(pgcode.ProtocolViolation, "unexpected startup message %T", msg))
 			return StartupParams{}, false
@@ -165,9 +199,54 @@ func (c *conn) startup() (StartupParams, bool) {
 	}
 }
 
+// startSession takes the StartupMessage: it starts the pump and the
+// pgproto3 backend, refuses a connection in the clear under TLSRequire
+// and returns the startup parameters.
+func (c *conn) startSession(m *pgproto3.StartupMessage) (StartupParams, bool) {
+	rd := startPump(c.ctx, c.nc, func(err error) { c.cancelConn(errClientGone) })
+	c.be = pgproto3.NewBackend(rd, c.nc)
+	maxMsg := c.srv.MaxMessageSize
+	if maxMsg <= 0 {
+		maxMsg = DefaultMaxMessageSize
+	}
+	c.be.SetMaxBodyLen(maxMsg)
+	if m.ProtocolVersion != pgproto3.ProtocolVersion30 {
+		// We speak 3.0: tell a 3.2 client so.
+		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0})
+	}
+	p := StartupParams{Options: make(map[string]string, len(m.Parameters))}
+	for k, v := range m.Parameters {
+		p.Options[k] = v
+	}
+	p.User = m.Parameters["user"]
+	p.Database = m.Parameters["database"]
+	if p.Database == "" {
+		p.Database = p.User
+	}
+	p.ApplicationName = m.Parameters["application_name"]
+	if p.User == "" {
+		c.sendFatal(pgcode.New(pgcode.InvalidAuthorizationSpec, "no PostgreSQL user name specified in startup packet"))
+		return StartupParams{}, false
+	}
+	if c.srv.tlsMode == TLSRequire && !c.encrypted {
+		// PostgreSQL says this through pg_hba.conf ("no pg_hba.conf entry
+		// for host ..., no encryption"); viewd has no such file.
+		host, _, _ := net.SplitHostPort(c.nc.RemoteAddr().String())
+		e := pgcode.New(pgcode.InvalidAuthorizationSpec, "SSL required: connection for host %q, user %q, database %q refused, no encryption", host, p.User, p.Database)
+		e.Hint = "Connect with sslmode=require (or verify-full); this server runs with --tls-mode require."
+		c.sendFatal(e)
+		return StartupParams{}, false
+	}
+	return p, true
+}
+
 // defaultParams returns the ParameterStatus set PostgreSQL 15 reports at
 // startup.
-func defaultParams(p StartupParams) [][2]string {
+func defaultParams(p StartupParams, superuser bool) [][2]string {
+	su := "off"
+	if superuser {
+		su = "on"
+	}
 	return [][2]string{
 		{"application_name", p.ApplicationName},
 		{"client_encoding", "UTF8"},
@@ -176,7 +255,7 @@ func defaultParams(p StartupParams) [][2]string {
 		{"in_hot_standby", "off"},
 		{"integer_datetimes", "on"},
 		{"IntervalStyle", "postgres"},
-		{"is_superuser", "on"},
+		{"is_superuser", su},
 		{"server_encoding", "UTF8"},
 		{"server_version", ServerVersion},
 		{"session_authorization", p.User},
@@ -185,18 +264,18 @@ func defaultParams(p StartupParams) [][2]string {
 	}
 }
 
-// run authenticates (trust), opens the session and serves messages.
-func (c *conn) run(params StartupParams) error {
+// run opens the session of an authenticated connection and serves
+// messages.
+func (c *conn) run(params StartupParams, login LoginInfo) error {
 	c.srv.register(c)
 	params.PID = c.pid
 	params.RemoteAddr = c.nc.RemoteAddr()
 	c.log = c.log.With("pid", c.pid, "user", params.User)
-	c.be.Send(&pgproto3.AuthenticationOk{})
 	if enc := params.Options["client_encoding"]; enc != "" && !isUTF8Name(enc) {
 		c.Notice(&pgcode.Error{Code: pgcode.FeatureNotSupported, Severity: pgcode.SeverityWarning,
 			Message: fmt.Sprintf("client_encoding %q is not supported; using UTF8", enc)})
 	}
-	for _, kv := range defaultParams(params) {
+	for _, kv := range defaultParams(params, login.Superuser) {
 		c.reportParam(kv[0], kv[1])
 	}
 	sess, err := c.srv.backend.NewSession(c.ctx, params, c)
@@ -343,7 +422,7 @@ func (c *conn) loop() error {
 				c.sendFatal(pgcode.New(pgcode.ProgramLimitExceeded, "message too large: %d bytes exceeds the limit of %d", tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen))
 				return fmt.Errorf("wire: %w", err)
 			}
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errClientGone) || errors.Is(err, net.ErrClosed) {
+			if clientGone(err) {
 				return errClientGone
 			}
 			c.sendFatal(pgcode.New(pgcode.ProtocolViolation, "invalid frontend message: %v", err))

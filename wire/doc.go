@@ -12,23 +12,43 @@
 // messages are pgproto3's, read through a pgproto3.Backend with a maximum
 // message body length (Server.MaxMessageSize).
 //
-//  1. Startup (bounded by Server.StartupTimeout). SSLRequest and
-//     GSSEncRequest are answered 'N' (no encryption) and the client goes on
-//     in the clear. A CancelRequest cancels the statement running in the
-//     session whose process ID and secret key it names, then the
-//     connection closes without a reply. A StartupMessage (protocol 3.0; a
-//     3.2 client gets NegotiateProtocolVersion) is authenticated by trust:
-//     AuthenticationOk for every user.
-//  2. Session. The ParameterStatus set of PostgreSQL 15 is sent
+//  1. Startup (bounded by Server.StartupTimeout). Startup packets are
+//     read byte-exact from the socket, never ahead, so that plaintext
+//     sent after an SSLRequest is never taken as part of the TLS session
+//     (CVE-2021-23214). An SSLRequest is answered 'S' and the connection
+//     upgraded with crypto/tls when TLS is on (WithTLS), 'N' otherwise; a
+//     connection that opens with a TLS ClientHello naming ALPN
+//     "postgresql" (PostgreSQL 17's sslnegotiation=direct) is upgraded
+//     at once. GSSEncRequest is answered 'N'. A CancelRequest cancels the
+//     statement running in the session whose process ID and secret key
+//     (4 random bytes per session) it names, and is ignored otherwise;
+//     the connection closes without a reply. A StartupMessage (protocol
+//     3.0; a 3.2 client gets NegotiateProtocolVersion) starts the pump
+//     and the pgproto3 backend; under TLSRequire one in the clear gets a
+//     FATAL 28000.
+//  2. Authentication (auth.go), by AuthMode. Trust: with an
+//     Authenticator the role must exist (else FATAL 28000 "role does not
+//     exist"); without one any user is accepted. Password: SASL with
+//     SCRAM-SHA-256, and SCRAM-SHA-256-PLUS (tls-server-end-point
+//     channel binding) first when the connection is encrypted and the
+//     server's certificate is known; the role's verifier is PostgreSQL's
+//     text form. A role that does not exist or has no password is shown
+//     mock credentials (a salt stable per user name) and fails at the
+//     proof, so every failure is the same FATAL 28P01 "password
+//     authentication failed for user". Then, in both modes, a role
+//     without LOGIN gets FATAL 28000 "is not permitted to log in", as in
+//     PostgreSQL. Cleartext and MD5 passwords are never offered.
+//     AuthenticationOk follows.
+//  3. Session. The ParameterStatus set of PostgreSQL 15 is sent
 //     (server_version "15.0 (viewd)", UTF8 encodings, DateStyle "ISO, MDY",
-//     IntervalStyle postgres, TimeZone UTC, ...); Backend.NewSession opens
-//     the session, which may queue notices and parameter changes through
-//     the Client it is given (e.g. the NOTICE that the database does not
+//     IntervalStyle postgres, TimeZone UTC, is_superuser from the role,
+//     ...); Backend.NewSession opens the session, which may queue notices
+//     and parameter changes through the Client it is given (e.g. the NOTICE that the database does not
 //     exist); StartupParams carry the process ID (the backend's pid) and
 //     the client's address; BackendKeyData carries the process ID and
 //     secret key for cancellation; ReadyForQuery reports Session.TxnStatus
 //     (I, T or E).
-//  3. Messages, one at a time:
+//  4. Messages, one at a time:
 //     - Query (simple protocol): Session.Split, then for each statement
 //     Prepare and Execute and its results (RowDescription, DataRow...,
 //     CommandComplete; EmptyQueryResponse for an empty text); the first
@@ -55,7 +75,7 @@
 //     Notices and parameter changes the session queues through its Client
 //     are sent at the next safe point: before the next result message,
 //     CommandComplete or ReadyForQuery.
-//  4. End: the session is closed, open row streams are closed and the
+//  5. End: the session is closed, open row streams are closed and the
 //     connection is released when the client sends Terminate or goes
 //     away, on a FATAL error, or at shutdown.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,25 +36,84 @@ type Server struct {
 	// DefaultStartupTimeout.
 	StartupTimeout time.Duration
 
+	// Authentication (WithAuth): trust without an Authenticator unless
+	// set.
+	auth     Authenticator
+	authMode AuthMode
+	// mockSecret salts the mock SCRAM credentials of roles that cannot
+	// log in by password.
+	mockSecret [32]byte
+
+	// TLS (WithTLS): tlsCfg is the prepared configuration (nil when TLS
+	// is disabled); tlsEndpoint the certificate's tls-server-end-point
+	// channel binding data, nil when unknown.
+	tlsCfg      *tls.Config
+	tlsMode     TLSMode
+	tlsEndpoint []byte
+
 	mu    sync.Mutex
 	conns map[uint32]*conn // by backend process ID
 	wg    sync.WaitGroup
 }
 
+// Option configures a Server. Options are checked together when Serve
+// starts, which fails on a contradiction.
+type Option interface{ apply(*Server) }
+
+type optionFunc func(*Server)
+
+func (f optionFunc) apply(s *Server) { f(s) }
+
+// WithAuth sets how clients authenticate: mode, with roles looked up
+// through a. AuthPassword needs an Authenticator. Without this option (or
+// with a nil Authenticator in AuthTrust) every user name is accepted
+// without a password and reported as a superuser.
+func WithAuth(mode AuthMode, a Authenticator) Option {
+	return optionFunc(func(s *Server) { s.authMode, s.auth = mode, a })
+}
+
+// WithTLS offers TLS with cfg (which must hold a certificate) under mode.
+// TLSDisable ignores cfg. The server announces ALPN "postgresql", refuses
+// TLS below 1.2, accepts PostgreSQL 17's direct TLS (a connection that
+// starts with a ClientHello naming ALPN "postgresql") as well as
+// SSLRequest, and offers SCRAM-SHA-256-PLUS when cfg holds exactly one
+// certificate. Without this option TLS is disabled.
+func WithTLS(cfg *tls.Config, mode TLSMode) Option {
+	return optionFunc(func(s *Server) { s.tlsCfg, s.tlsMode = cfg, mode })
+}
+
 // NewServer returns a server that runs sessions on backend. A nil logger
 // discards logs.
-func NewServer(backend Backend, logger *slog.Logger) *Server {
+func NewServer(backend Backend, logger *slog.Logger, opts ...Option) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{backend: backend, log: logger, conns: make(map[uint32]*conn)}
+	s := &Server{backend: backend, log: logger, conns: make(map[uint32]*conn)}
+	_, _ = rand.Read(s.mockSecret[:]) // crypto/rand never fails on supported platforms
+	for _, o := range opts {
+		o.apply(s)
+	}
+	return s
+}
+
+// validate checks the options together and prepares the TLS state.
+func (s *Server) validate() error {
+	if s.authMode == AuthPassword && s.auth == nil {
+		return errors.New("wire: password authentication needs an Authenticator")
+	}
+	return s.prepareTLS()
 }
 
 // Serve accepts connections on ln until ctx is cancelled or ln fails. On
 // cancellation it closes ln, ends every session with a FATAL 57P01
 // (admin_shutdown) and returns nil once every connection goroutine has
-// stopped. Serve closes ln.
+// stopped. Serve closes ln. It fails at once, closing ln, when the
+// options contradict each other.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.validate(); err != nil {
+		ln.Close()
+		return err
+	}
 	// Connections live under their own context, cancelled with the cause
 	// errShutdown once ctx is done, so that they can tell a shutdown from
 	// other cancellations.

@@ -20,14 +20,14 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-func startServer(t *testing.T, b Backend) (addr string, stop func()) {
+func startServer(t testing.TB, b Backend, opts ...Option) (addr string, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := NewServer(b, logger)
+	srv := NewServer(b, logger, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -762,14 +762,7 @@ func TestCancelStreamingQuery(t *testing.T) {
 		t.Errorf("session unusable after cancel: %v", err)
 	}
 	// A statement blocked before producing anything is cancelled too.
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		_ = conn.PgConn().CancelRequest(ctx)
-	}()
-	_, err = conn.PgConn().Exec(ctx, "sleep").ReadAll()
-	if pe := pgErr(t, err); pe.Code != "57014" {
-		t.Errorf("cancelled sleep: %+v", pe)
-	}
+	wantCancelled(t, ctx, conn, func() { _ = conn.PgConn().CancelRequest(ctx) })
 	// pgx's own context cancellation sends a CancelRequest as well.
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()

@@ -5,6 +5,13 @@
 // With no flags it listens on 127.0.0.1:6875, keeps its state in
 // ./viewd-data and runs an embedded Kafka-compatible broker on
 // 127.0.0.1:9092, so that `psql -h localhost -p 6875` works at once.
+//
+// Security (security.go): --auth-mode defaults to trust on loopback and
+// to password (SCRAM-SHA-256) on any other address, where trust is
+// refused before anything starts. TLS is offered (--tls-mode allow) with
+// --tls-cert/--tls-key or, without them, a self-signed certificate
+// generated once into the data directory (server.crt, server.key).
+// Roles come from the coordinator through the adapter in auth.go.
 package main
 
 import (
@@ -18,6 +25,7 @@ import (
 	_ "net/http/pprof" // served on --http-listen only
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -43,6 +51,12 @@ type config struct {
 	httpListen    string
 	maxQueryMem   string
 	compactLog    string
+	authMode      string
+	tlsMode       string
+	tlsCert       string
+	tlsKey        string
+	// superuserPasswordFile holds the bootstrap superuser's password.
+	superuserPasswordFile string
 }
 
 func main() {
@@ -59,6 +73,11 @@ func main() {
 	flag.StringVar(&cfg.httpListen, "http-listen", "", "HTTP listen address `host:port` for /debug/pprof (empty: off)")
 	flag.StringVar(&cfg.maxQueryMem, "max-query-memory", "", "memory one query may hold (sorts, transient dataflows) before it fails with 53200, e.g. 2GB, 512MB (default: a quarter of the machine's memory)")
 	flag.StringVar(&cfg.compactLog, "compact-log-bytes", "", "log size past which the table log is compacted into Arrow snapshot files, e.g. 64MB (default 64MB)")
+	flag.StringVar(&cfg.authMode, "auth-mode", "", "client authentication: trust (no password; the role must exist and have LOGIN) or password (SCRAM-SHA-256); default trust when --listen is loopback, password otherwise; trust beyond loopback is refused")
+	flag.StringVar(&cfg.tlsMode, "tls-mode", "allow", "TLS for pgwire clients: disable, allow (clients choose) or require (connections in the clear are refused)")
+	flag.StringVar(&cfg.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); with --tls-key. Default: a self-signed certificate generated into the data directory (server.crt, server.key)")
+	flag.StringVar(&cfg.tlsKey, "tls-key", "", "TLS private key `file` (PEM); with --tls-cert")
+	flag.StringVar(&cfg.superuserPasswordFile, "superuser-password-file", "", "file holding the password of the bootstrap superuser viewd, read on a new data directory only (default: env VIEWD_SUPERUSER_PASSWORD; neither: no password)")
 	flag.Parse()
 
 	if err := run(cfg); err != nil {
@@ -78,11 +97,28 @@ func run(cfg config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Security settings are checked before anything starts.
+	loopback, err := listenIsLoopback(ctx, cfg.listen)
+	if err != nil {
+		return err
+	}
+	authMode, err := resolveAuthMode(cfg.authMode, loopback, cfg.listen)
+	if err != nil {
+		return err
+	}
+	tlsMode, err := wire.ParseTLSMode(cfg.tlsMode)
+	if err != nil {
+		return fmt.Errorf("--tls-mode: %w", err)
+	}
+
 	brokers := splitList(cfg.kafkaBrokers)
 	if len(brokers) == 0 && cfg.embeddedKafka != "" {
 		dir := filepath.Join(cfg.dataDir, "kafka")
 		emb, err := sources.StartEmbedded(ctx, cfg.embeddedKafka, sources.WithEmbeddedLogger(logger),
 			sources.WithDataDir(dir), sources.WithSyncWrites(cfg.embeddedSync))
+		if errors.Is(err, sources.ErrEmbeddedNotLoopback) {
+			return fmt.Errorf("--embedded-kafka-listen %s: the embedded broker has no authentication when started from the command line, so it listens on loopback only (e.g. 127.0.0.1:9092); to serve other machines, run a Kafka broker and pass --kafka-brokers", cfg.embeddedKafka)
+		}
 		if err != nil {
 			return fmt.Errorf("start embedded Kafka broker: %w", err)
 		}
@@ -99,20 +135,41 @@ func run(cfg config) error {
 	if err != nil {
 		return fmt.Errorf("--compact-log-bytes: %w", err)
 	}
+	password, err := superuserPassword(cfg.superuserPasswordFile)
+	if err != nil {
+		return err
+	}
+	osUser := ""
+	if u, err := user.Current(); err == nil {
+		osUser = u.Username
+	}
 	c, err := coord.Open(ctx, coord.Config{
-		DataDir:         cfg.dataDir,
-		Workers:         cfg.workers,
-		Logger:          logger,
-		KafkaBrokers:    brokers,
-		TickInterval:    cfg.tickInterval,
-		RetainHistory:   cfg.retainHistory,
-		MaxQueryMemory:  maxMem,
-		CompactLogBytes: compactLog,
+		SuperuserPassword: password,
+		OSUser:            osUser,
+		DataDir:           cfg.dataDir,
+		Workers:           cfg.workers,
+		Logger:            logger,
+		KafkaBrokers:      brokers,
+		TickInterval:      cfg.tickInterval,
+		RetainHistory:     cfg.retainHistory,
+		MaxQueryMemory:    maxMem,
+		CompactLogBytes:   compactLog,
 	})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+
+	auth, err := newAuthenticator(c, authMode)
+	if err != nil {
+		return err
+	}
+	// After coord.Open: the data directory is locked, so two servers
+	// never generate a certificate at once.
+	tlsCfg, err := loadTLS(tlsMode, cfg.tlsCert, cfg.tlsKey, cfg.dataDir, logger)
+	if err != nil {
+		return err
+	}
 
 	if cfg.httpListen != "" {
 		hln, err := net.Listen("tcp", cfg.httpListen)
@@ -133,8 +190,15 @@ func run(cfg config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
 	}
-	logger.Info("viewd is ready", "pgwire", ln.Addr().String(), "data-dir", cfg.dataDir, "workers", cfg.workers)
-	srv := wire.NewServer(c, logger)
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && authMode == wire.AuthTrust && !tcp.IP.IsLoopback() {
+		ln.Close()
+		return fmt.Errorf("--auth-mode trust is only allowed on loopback, and %s resolved to %s", cfg.listen, tcp.IP)
+	}
+	if !loopback && tlsMode != wire.TLSRequire {
+		logger.Warn("listening beyond loopback without --tls-mode require: clients may connect in the clear, where SCRAM keeps the password secret but not the queries and their results", "listen", cfg.listen, "tls", tlsMode)
+	}
+	logger.Info("viewd is ready", "pgwire", ln.Addr().String(), "data-dir", cfg.dataDir, "workers", cfg.workers, "auth", authMode, "tls", tlsMode)
+	srv := wire.NewServer(c, logger, wire.WithAuth(authMode, auth), wire.WithTLS(tlsCfg, tlsMode))
 	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -176,4 +240,18 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q (want e.g. 512MB or 2GB)", s)
 	}
 	return int64(v * mult), nil
+}
+
+// superuserPassword returns the bootstrap superuser's password: the
+// file's contents (without a final newline) when a file is named,
+// otherwise $VIEWD_SUPERUSER_PASSWORD ("" for none).
+func superuserPassword(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("VIEWD_SUPERUSER_PASSWORD"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--superuser-password-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }

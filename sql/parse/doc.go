@@ -2,7 +2,8 @@
 // pg_query_go parses them (PostgreSQL's own grammar), and viewd's own
 // statements, which that grammar rejects (SUBSCRIBE, SELECT ... AS OF,
 // CREATE SOURCE / CONNECTION, CREATE DEFAULT INDEX, DECLARE ... FOR
-// SUBSCRIBE, FETCH ... WITH, EXPLAIN with a stage, SHOW of viewd objects).
+// SUBSCRIBE, FETCH ... WITH, EXPLAIN with a stage, SHOW of viewd objects,
+// GRANT and REVOKE ON CONNECTION | SECRET | SOURCE).
 //
 // The extension parser works on the tokens of PostgreSQL's scanner
 // (pg_query.Scan), so quoting, comments and positions are exactly

@@ -365,7 +365,13 @@ func (p *parser) value() (Value, error) {
 		if len(words) > 0 {
 			return Value{}, p.errAt(nt)
 		}
-		return Value{Kind: ValueWord, Str: t.val}, nil
+		str := t.val
+		// A qualified name (TEXT COLUMNS (t.c, s.t.c)) is one word.
+		for p.peek().punct(".") && p.peekN(1).kind == tokWord {
+			str += "." + p.peekN(1).val
+			p.i += 2
+		}
+		return Value{Kind: ValueWord, Str: str}, nil
 	}
 	t := p.peek()
 	switch {
@@ -381,7 +387,7 @@ func (p *parser) value() (Value, error) {
 	case t.punct("(") && len(words) == 0:
 		// A list of options when the first element starts with a word
 		// followed by something other than "," or ")".
-		if p.peekN(1).kind == tokWord {
+		if p.peekN(1).kind == tokWord && !p.peekN(2).punct(".") {
 			opts, err := p.options()
 			if err != nil {
 				return Value{}, err
@@ -444,11 +450,78 @@ func (p *parser) extension() (Statement, error) {
 		return p.drop()
 	case t.is("alter"):
 		return p.alterRename()
+	case t.is("grant") || t.is("revoke"):
+		return p.grantOn()
 	}
 	return nil, errNotMine
 }
 
-var viewdObjectKinds = map[string]bool{"source": true, "connection": true, "sink": true, "cluster": true}
+// grantKinds are the object kinds of GRANT ... ON that PostgreSQL's
+// grammar does not know.
+var grantKinds = map[string]bool{"connection": true, "secret": true, "source": true}
+
+func (p *parser) grantOn() (Statement, error) {
+	g := &GrantOn{Span: p.sp, Grant: p.next().is("grant")}
+	if !g.Grant && p.accept("grant", "option", "for") {
+		g.GrantOption = true
+	}
+	if p.accept("all") {
+		p.accept("privileges")
+	} else {
+		for {
+			w, err := p.ident()
+			if err != nil {
+				return nil, errNotMine
+			}
+			g.Privileges = append(g.Privileges, strings.ToUpper(w))
+			if !p.acceptPunct(",") {
+				break
+			}
+		}
+	}
+	if !p.accept("on") || p.peek().kind != tokWord || !grantKinds[p.peek().val] {
+		return nil, errNotMine
+	}
+	g.Kind = p.next().val
+	for {
+		n, err := p.name()
+		if err != nil {
+			return nil, err
+		}
+		g.Names = append(g.Names, n)
+		if !p.acceptPunct(",") {
+			break
+		}
+	}
+	if g.Grant {
+		if err := p.expect("to"); err != nil {
+			return nil, err
+		}
+	} else if err := p.expect("from"); err != nil {
+		return nil, err
+	}
+	for {
+		r, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		g.Grantees = append(g.Grantees, r)
+		if !p.acceptPunct(",") {
+			break
+		}
+	}
+	switch {
+	case g.Grant && p.accept("with", "grant", "option"):
+		g.GrantOption = true
+	case !g.Grant && p.accept("cascade"):
+		g.Cascade = true
+	case !g.Grant:
+		p.accept("restrict")
+	}
+	return g, p.expectEOF()
+}
+
+var viewdObjectKinds = map[string]bool{"source": true, "connection": true, "sink": true, "cluster": true, "secret": true}
 
 func (p *parser) drop() (Statement, error) {
 	p.i = 1
@@ -628,6 +701,8 @@ func (p *parser) create() (Statement, error) {
 	switch {
 	case p.accept("connection"):
 		return p.createConnection()
+	case p.accept("secret"):
+		return p.createSecret()
 	case p.accept("source"):
 		return p.createSource()
 	case p.accept("default", "index"):
@@ -657,6 +732,25 @@ func (p *parser) createConnection() (Statement, error) {
 			return nil, err
 		}
 	}
+	return c, p.expectEOF()
+}
+
+// createSecret parses CREATE SECRET [IF NOT EXISTS] name AS 'value'.
+func (p *parser) createSecret() (Statement, error) {
+	c := &CreateSecret{Span: p.sp, IfNotExists: p.ifNotExists()}
+	var err error
+	if c.Name, err = p.name(); err != nil {
+		return nil, err
+	}
+	if err := p.expect("as"); err != nil {
+		return nil, err
+	}
+	t := p.peek()
+	if t.kind != tokString {
+		return nil, p.fail()
+	}
+	p.i++
+	c.Value = t.val
 	return c, p.expectEOF()
 }
 
@@ -728,7 +822,32 @@ func (p *parser) createSource() (Statement, error) {
 				if err != nil {
 					return nil, err
 				}
+				alias := ""
+				if p.accept("as") {
+					if alias, err = p.ident(); err != nil {
+						return nil, err
+					}
+				}
 				s.ForTables = append(s.ForTables, n)
+				s.ForTableAliases = append(s.ForTableAliases, alias)
+				if p.acceptPunct(",") {
+					continue
+				}
+				if err := p.expectPunct(")"); err != nil {
+					return nil, err
+				}
+				break
+			}
+		case p.accept("for", "schemas"):
+			if err := p.expectPunct("("); err != nil {
+				return nil, err
+			}
+			for {
+				n, err := p.ident()
+				if err != nil {
+					return nil, err
+				}
+				s.ForSchemas = append(s.ForSchemas, n)
 				if p.acceptPunct(",") {
 					continue
 				}
@@ -1005,6 +1124,8 @@ func (p *parser) show() (Statement, error) {
 		s.What = "tables"
 	case p.accept("connections"):
 		s.What = "connections"
+	case p.accept("secrets"):
+		s.What = "secrets"
 	case p.accept("schemas"):
 		s.What = "schemas"
 	case p.accept("objects"):
@@ -1020,7 +1141,7 @@ func (p *parser) show() (Statement, error) {
 		return s, p.expectEOF()
 	case p.peek().is("create"):
 		p.i++
-		for _, k := range []string{"table", "view", "source", "index", "connection"} {
+		for _, k := range []string{"table", "view", "source", "index", "connection", "secret"} {
 			if p.accept(k) {
 				s.What = "create " + k
 			}

@@ -26,3 +26,17 @@ func TestViewdSurface(t *testing.T) {
 		t.Fatalf("exit %d, last line %q\n%s\n%s", rc, last, out.String(), errOut.String())
 	}
 }
+
+// TestViewdRoles runs testdata/roles (roles and privileges, acted out
+// with SET ROLE) in select mode: view mode would create its materialized
+// views as whichever role is current.
+func TestViewdRoles(t *testing.T) {
+	bin := viewdtest.Binary(t)
+	var out, errOut bytes.Buffer
+	rc := run([]string{"--viewd-bin", bin, "--mode=select", filepath.Join("..", "..", "testdata", "roles")}, &out, &errOut)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	last := lines[len(lines)-1]
+	if rc != 0 || !strings.HasSuffix(last, " 0 failed, 0 skipped") {
+		t.Fatalf("exit %d, last line %q\n%s\n%s", rc, last, out.String(), errOut.String())
+	}
+}
