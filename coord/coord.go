@@ -105,6 +105,9 @@ type Coordinator struct {
 	// session whose DDL is running (under mu).
 	planningPath []string
 	notice       func(*pgcode.Error)
+	// builtinVersion is the catalog version the arranged system relations
+	// were last fed at (catalogrel.go).
+	builtinVersion uint64
 	// ddlSession is the session whose DDL is running (under mu), whose
 	// current role the DDL's privilege checks use; nil for the
 	// coordinator's own changes.
@@ -220,6 +223,15 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.now = start
 	c.nowA.Store(uint64(start))
 	c.since = start
+	c.mu.Lock()
+	err = c.installCatalogRelationsLocked()
+	c.mu.Unlock()
+	if err != nil {
+		c.closeDataflows()
+		cancel()
+		store.Close()
+		return nil, err
+	}
 	replayStart := time.Now()
 	if err := c.replay(ctx, state); err != nil {
 		c.closeDataflows()
@@ -401,6 +413,9 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 				return 0, fmt.Errorf("coord: feed table %s: %w", it.Name, err)
 			}
 		}
+	}
+	if err := c.refreshCatalogRelationsLocked(t); err != nil {
+		return 0, err
 	}
 	if err := c.applyUnitsLocked(ctx, t); err != nil {
 		return 0, err

@@ -36,6 +36,9 @@ type tableState struct {
 	primary bool
 	// defaults are the columns' DEFAULT expressions (nil: NULL).
 	defaults []expr.Scalar
+	// live is the table's row count: the sum of the diffs applied
+	// (pg_stat_user_tables.n_live_tup).
+	live int64
 }
 
 func newTableState(p *sql.CreateTablePlan) *tableState {
@@ -142,9 +145,10 @@ func keyBytes(row repr.Row, offs []int, cols []int, buf []byte) ([]byte, bool) {
 	return buf, true
 }
 
-// apply records a committed change in the indexes of the unique keys
-// other than the primary key.
+// apply records a committed change in the row count and in the indexes
+// of the unique keys other than the primary key.
 func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
+	ts.live += int64(diff)
 	var ds []repr.Datum
 	for i, k := range ts.keys {
 		if ts.index[i] == nil {

@@ -28,6 +28,18 @@
 // object by a key. Dataflows whose inputs did not change at a step only
 // advance their frontiers (dataflow.Graph.Quiet).
 //
+// # System catalog
+//
+// The pg_catalog, information_schema and mz_ relations that describe the
+// catalog (pg_class, pg_attribute, information_schema.columns, ...) are
+// input dataflows arranged by a key, like tables (catalogrel.go): the
+// optimiser sees their arrangements as indexes and reads import them.
+// The coordinator feeds them the difference of their rows at the first
+// step after the catalog version moves, and a read that could see a
+// stale one advances time first. Relations whose rows change with more
+// than the catalog (sessions, source statuses, roles) or are tiny are
+// computed when read and planned as constants.
+//
 // # Reads
 //
 // A read (read.go) takes the coordinator's lock only to pick its

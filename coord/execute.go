@@ -407,6 +407,9 @@ func (s *session) executePrepared(ctx context.Context, p *sql.ExecutePlan) (wire
 func (c *Coordinator) evalConstant(ctx context.Context, rel plan.Rel) (repr.Datum, repr.ScalarType, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.freshCatalogLocked(); err != nil {
+		return repr.Null, repr.TypeUnknown, err
+	}
 	rows, err := c.peekLocked(ctx, rel, c.now)
 	if err != nil {
 		return repr.Null, repr.TypeUnknown, err

@@ -52,6 +52,10 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 		}
 	}
 	c.mu.Lock()
+	if err := c.freshCatalogLocked(); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
 	if asOf != nil && !explicit {
 		ts = max(ts, c.now)
 	}

@@ -180,6 +180,7 @@ var sessionVars = func() map[string]*sessionVar {
 		{name: "IntervalStyle", def: "postgres", desc: "Sets the display format for interval values.", reported: true, check: oneOf("IntervalStyle", "postgres")},
 		{name: "is_superuser", def: "on", desc: "Shows whether the current user is a superuser.", reported: true, readOnly: true, check: anyValue},
 		{name: "max_identifier_length", def: "63", desc: "Shows the maximum identifier length.", readOnly: true, check: anyValue},
+		{name: "max_index_keys", def: "32", desc: "Shows the maximum number of index keys.", readOnly: true, check: anyValue},
 		{name: "role", def: "none", desc: "Sets the current role (SET ROLE).", readOnly: true, check: anyValue},
 		{name: "real_time_recency", def: "off", desc: "Makes each read wait until PostgreSQL sources have ingested everything their upstream had committed when the read began.", check: boolValue("real_time_recency")},
 		{name: "search_path", def: "public", desc: "Sets the schema search order for names that are not schema-qualified.", check: searchPathValue},

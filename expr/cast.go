@@ -174,7 +174,7 @@ func baseCast(from, to repr.ScalarType) (CastContext, convFn, bool) {
 			if fromString {
 				return repr.StringDatum(tk, d.Str()), nil
 			}
-			return repr.StringDatum(tk, string(repr.AppendText(nil, d))), nil
+			return repr.StringDatum(tk, string(repr.AppendTextTyped(nil, d, from))), nil
 		}, true
 	}
 	if from.Kind.IsString() {

@@ -3,6 +3,7 @@ package expr
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"time"
 
@@ -148,4 +149,23 @@ func trimScale(n *apd.Decimal) *apd.Decimal {
 		red.Exponent = 0
 	}
 	return red
+}
+
+// RecordField returns the function that extracts field i (of type t)
+// from a record: (rec).name once the planner has found the name's
+// position (repr.RecordField). A NULL record gives NULL.
+func RecordField(i int, t repr.ColumnType) *Func {
+	return &Func{Name: fmt.Sprintf("record_field_%d", i+1), Ret: t.Type, Strict: true, Nullable: true,
+		Eval: func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			it := a[0].ElementsRow().Iter()
+			for k := 0; ; k++ {
+				d, ok := it.Next()
+				if !ok {
+					return repr.Null, nil
+				}
+				if k == i {
+					return d, nil
+				}
+			}
+		}}
 }

@@ -496,6 +496,109 @@ func antijoin(a, keys plan.Rel, ac []int) plan.Rel {
 	return plan.Union{Inputs: []plan.Rel{a, plan.Negate{Input: semijoin(a, keys, ac)}}}
 }
 
+// equiJoinColumns reports whether the predicates es over a join's
+// product (outer prefix oa, left la columns, then the right's, typed
+// cols) are equalities of a left column with a right column of one type
+// whose equality is datum equality, and predicates that read no left
+// column; it returns the equalities' left columns (in the product) and
+// right columns, and the other predicates, over the right relation's
+// columns (its outer prefix, then its own). left is nil when es has
+// another kind of predicate or no equality.
+func equiJoinColumns(es []expr.Scalar, cols []repr.ColumnType, oa, la int) (left, right []int, rightOnly []expr.Scalar) {
+	for _, e := range es {
+		for _, c := range expr.Conjuncts(e) {
+			if readsNoLeft(c, oa, la) {
+				rightOnly = append(rightOnly, expr.Rewrite(c, func(s expr.Scalar) expr.Scalar {
+					if col, ok := s.(expr.Column); ok && col.Index >= oa+la {
+						col.Index -= la
+						return col
+					}
+					return s
+				}))
+				continue
+			}
+			call, ok := c.(expr.Call)
+			if !ok || call.Func == nil || call.Func.Name != "=" || len(call.Args) != 2 {
+				return nil, nil, nil
+			}
+			a, aok := call.Args[0].(expr.Column)
+			b, bok := call.Args[1].(expr.Column)
+			if !aok || !bok {
+				return nil, nil, nil
+			}
+			if a.Index > b.Index {
+				a, b = b, a
+			}
+			if a.Index < oa || a.Index >= oa+la || b.Index < oa+la || b.Index >= len(cols) {
+				return nil, nil, nil
+			}
+			ta, tb := cols[a.Index].Type, cols[b.Index].Type
+			if ta.Kind != tb.Kind || !bytewiseEquality(ta.Kind) {
+				return nil, nil, nil
+			}
+			left, right = append(left, a.Index), append(right, b.Index-la)
+		}
+	}
+	if left == nil {
+		return nil, nil, nil
+	}
+	return left, right, rightOnly
+}
+
+// readsNoLeft reports whether e reads none of the left side's columns
+// (oa to oa+la) of a join's product.
+func readsNoLeft(e expr.Scalar, oa, la int) bool {
+	for _, c := range expr.Columns(e) {
+		if c >= oa && c < oa+la {
+			return false
+		}
+	}
+	return true
+}
+
+// bytewiseEquality reports whether = on values of kind k holds exactly
+// when their encodings are equal (not so for floats, -0 = 0, or numerics
+// and intervals, whose equal values can be written differently).
+func bytewiseEquality(k repr.Kind) bool {
+	switch k {
+	case repr.KindBool, repr.KindInt2, repr.KindInt4, repr.KindInt8, repr.KindOid, repr.KindText, repr.KindVarchar,
+		repr.KindDate, repr.KindTimestamp, repr.KindTimestampTz, repr.KindUUID:
+		return true
+	}
+	return false
+}
+
+// rowIdentity returns columns of t (the first n) that tell its rows apart
+// for an antijoin: the outer prefix (the first oa) and a key of t's
+// whose columns are never NULL, when t has one within the first n
+// columns (a catalog relation's OID, a table's primary key), else all n.
+// Comparing a key instead of whole rows keeps the outer join's plan
+// small.
+func rowIdentity(t plan.RelType, oa, n int) []int {
+	best := []int(nil)
+	for _, k := range t.Keys {
+		ok := len(k) < n-oa
+		for _, c := range k {
+			if c >= n || t.Cols[c].Nullable {
+				ok = false
+			}
+		}
+		if ok && (best == nil || len(k) < len(best)) {
+			best = k
+		}
+	}
+	if best == nil {
+		return rangeFrom(0, n)
+	}
+	cols := rangeFrom(0, oa)
+	for _, c := range best {
+		if c >= oa {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
 // nullsFor returns NULL literals of the given types.
 func nullsFor(cols []repr.ColumnType) []expr.Scalar {
 	out := make([]expr.Scalar, len(cols))
@@ -515,6 +618,7 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	lget, bindL := l.let("left", left)
 	var prod plan.Rel
 	var right plan.Rel
+	var bindR func(plan.Rel) plan.Rel
 	ra := len(j.Right.Cols())
 	switch {
 	case j.Lateral:
@@ -546,6 +650,11 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
+		if j.Kind != JoinInner {
+			// Read again for the rows without a match.
+			rget, br := l.let("right", right)
+			right, bindR = rget, br
+		}
 		if o.unit {
 			prod = plan.Join{Inputs: []plan.Rel{lget, right}}
 		} else {
@@ -555,6 +664,8 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	}
 	// The ON condition.
 	inner := prod
+	var equiL, equiR []int      // ON's equalities of left and right columns
+	var rightOnly []expr.Scalar // and its predicates over the right side
 	if c, ok := j.On.(HLiteral); !ok || c.Value.IsNull() || !c.Value.Bool() {
 		arity := prod.Typ().Arity()
 		rel, es, err := l.lowerScalars(prod, oa, cm, []HScalar{j.On})
@@ -564,6 +675,8 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 		inner = plan.Filter{Input: rel, Predicates: es}
 		if rel.Typ().Arity() != arity {
 			inner = plan.Project{Input: inner, Outputs: rangeFrom(0, arity)}
+		} else if right != nil {
+			equiL, equiR, rightOnly = equiJoinColumns(es, prod.Typ().Cols, oa, la)
 		}
 	}
 	if j.Kind == JoinInner {
@@ -575,14 +688,27 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	parts := []plan.Rel{iget}
 	if j.Kind == JoinLeft || j.Kind == JoinFull {
 		// Left rows without a match, padded with NULLs.
-		matched := distinct(plan.Project{Input: iget, Outputs: rangeFrom(0, oa+la)})
-		anti := antijoin(lget, matched, rangeFrom(0, oa+la))
+		var anti plan.Rel
+		if equiL != nil {
+			// ON is a conjunction of left = right columns: a left row
+			// has a match exactly when its values are among the
+			// right's non-NULL ones.
+			lc, rc := append(rangeFrom(0, oa), equiL...), append(rangeFrom(0, oa), equiR...)
+			nonNull := rightOnly
+			for _, c := range equiR {
+				nonNull = append(nonNull, expr.Not(expr.IsNull(expr.Column{Index: c})))
+			}
+			keys := distinct(plan.Project{Input: plan.Filter{Input: right, Predicates: nonNull}, Outputs: rc})
+			anti = antijoin(lget, keys, lc)
+		} else {
+			lc := rowIdentity(lget.Typ(), oa, oa+la)
+			matched := distinct(plan.Project{Input: iget, Outputs: lc})
+			anti = antijoin(lget, matched, lc)
+		}
 		parts = append(parts, plan.Map{Input: anti, Scalars: nullsFor(rcols)})
 	}
-	var bindR func(plan.Rel) plan.Rel
 	if j.Kind == JoinRight || j.Kind == JoinFull {
-		rget, br := l.let("right", right)
-		bindR = br
+		rget := right
 		// Right rows (with the outer prefix) without a match.
 		rkeys := append(rangeFrom(0, oa), rangeFrom(oa+la, ra)...)
 		matched := distinct(plan.Project{Input: iget, Outputs: rkeys})

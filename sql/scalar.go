@@ -316,6 +316,13 @@ func (e *ectx) columnRef(c *pg_query.ColumnRef) (HScalar, error) {
 		return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "improper qualified name (too many dotted names): %s", strings.Join(parts, ".")), c.Location)
 	}
 	level, idx, typ, err := e.sc.resolveColumn(table, name)
+	if err != nil && name == "tableoid" && pgcode.Of(err) == pgcode.UndefinedColumn {
+		// The system column: the relation's OID (clients join
+		// pg_description.classoid = c.tableoid).
+		if o, ok := e.sc.tableOID(table); ok {
+			return lit(repr.OidDatum(o), repr.TypeOid), nil
+		}
+	}
 	if err != nil {
 		return nil, e.q.errAt(err, c.Location)
 	}
@@ -675,8 +682,29 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 		if hasSubquery([]HScalar{arr}) {
 			return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "subqueries in op ANY/ALL (array) are not supported"), a.Location)
 		}
+		isAll := a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL
+		if (op == "=" && !isAll) || (op == "<>" && isAll) {
+			// A scalar test, not a subquery: catalog queries join on
+			// attnum = ANY (indkey).
+			elem := *arr.Typ().Type.Elem
+			if isUnknown(l) {
+				if l, err = e.q.coerce(l, elem, expr.Implicit, ""); err != nil {
+					return nil, e.q.errAt(err, a.Location)
+				}
+			}
+			if k := l.Typ().Type.Kind; k == elem.Kind && bytewiseEquality(k) {
+				res, err := e.callResolved("mz_eq_any", []HScalar{l, arr}, a.Location)
+				if err != nil {
+					return nil, err
+				}
+				if isAll {
+					return not(res), nil
+				}
+				return res, nil
+			}
+		}
 		rel := HCallTable{Func: tf, Args: []HScalar{shiftLevels(arr, 1)}}
-		return e.quantified(op, []HScalar{l}, rel, a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL, a.Location)
+		return e.quantified(op, []HScalar{l}, rel, isAll, a.Location)
 	}
 	return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "operator expression kind %s is not supported", a.Kind), a.Location)
 }
@@ -1012,6 +1040,9 @@ func (e *ectx) pgTypeof(arg *pg_query.Node) (HScalar, error) {
 	}
 	t := h.Typ().Type.WithoutTypmod()
 	name := t.String()
+	if h.Typ().Type.IsVector() {
+		name = h.Typ().Type.String()
+	}
 	switch t.Kind {
 	case repr.KindNull:
 		name = "unknown"
@@ -1045,7 +1076,24 @@ func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, er
 	if len(tf.Cols) == 1 {
 		return hSRFRef{K: k, Col: 0, Type: tf.Cols[0]}, nil
 	}
-	return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s with several output columns in the select list is not supported; call it in FROM", name), f.Location)
+	// Several columns: a record of them, whose type names its fields
+	// so that (f(...)).field and (alias.col).field find them.
+	refs := make([]HScalar, len(tf.Cols))
+	for i, c := range tf.Cols {
+		refs[i] = hSRFRef{K: k, Col: i, Type: c}
+	}
+	rec, err := e.callResolved("row", refs, f.Location)
+	if err != nil {
+		return nil, err
+	}
+	call, ok := rec.(HCall)
+	if !ok || len(tf.ColNames) != len(tf.Cols) {
+		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s with several output columns in the select list is not supported; call it in FROM", name), f.Location)
+	}
+	fn := *call.Func
+	fn.Ret = repr.RecordTypeOf(tf.ColNames, tf.Cols)
+	call.Func = &fn
+	return call, nil
 }
 
 // aggregate plans an aggregate call: its arguments over the

@@ -92,6 +92,12 @@ func (q *qctx) planTopQuery(n *pg_query.Node, params []repr.Datum, finish bool) 
 		}
 		desc.Types = append(desc.Types, t)
 		desc.Names = append(desc.Names, r.names[i])
+		if i < len(r.origins) && r.origins[i] != (repr.ColumnOrigin{}) {
+			if desc.Origins == nil {
+				desc.Origins = make([]repr.ColumnOrigin, len(fin.Project))
+			}
+			desc.Origins[i] = r.origins[i]
+		}
 	}
 	return &QueryPlan{Expr: mir, HIR: hir, Finishing: fin, Desc: desc, DependsOn: q.dependsOn(), Volatile: q.volatile, UsesMzNow: q.mzNow}, nil
 }
