@@ -237,7 +237,7 @@ func isNullText(raw []byte) bool {
 }
 
 func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	return len(raw) == 0 || string(raw) == "null"
 }
 
