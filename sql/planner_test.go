@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -24,6 +25,9 @@ import (
 // Errors print as "error <SQLSTATE>: message (position n)".
 func TestPlanner(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		if strings.HasPrefix(path, filepath.Join("testdata", "fuzz")+string(filepath.Separator)) {
+			t.Skip("go test's fuzz corpus (FuzzFrontEnd), not a datadriven file")
+		}
 		cat := &testCatalog{}
 		ev := &evaluator{tables: map[plan.GlobalID][]evalRow{}, lets: map[plan.LocalID][]evalRow{}, ctx: &expr.EvalCtx{}}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
