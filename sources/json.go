@@ -409,7 +409,9 @@ func numberDatum(num string, t repr.ScalarType, sem semantic) (repr.Datum, error
 		}
 		d, _, err := apd.NewFromString(num)
 		if err != nil {
-			return 0, err
+			// Valid JSON that apd cannot hold: an exponent past its range
+			// (0E100001; FuzzDecode found it answered without a SQLSTATE).
+			return 0, pgcode.New(pgcode.NumericValueOutOfRange, "%s out of range: %s", t, abbreviate([]byte(num)))
 		}
 		var i apd.Decimal
 		if _, err := numericCtx.RoundToIntegralExact(&i, d); err != nil || i.Cmp(d) != 0 {
