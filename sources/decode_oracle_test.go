@@ -22,7 +22,7 @@ import (
 
 // legacyDatum is the value converter as it was with encoding/json.
 func legacyDatum(raw json.RawMessage, ct repr.ColumnType, sem semantic) (repr.Datum, error) {
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	if isNull(raw) {
 		if !ct.Nullable {
 			return repr.Null, pgcode.New(pgcode.NotNullViolation, "null value in non-nullable column")
@@ -73,7 +73,7 @@ func legacyDatum(raw json.RawMessage, ct repr.ColumnType, sem semantic) (repr.Da
 func legacyObject(rd *rowDecoder, raw json.RawMessage) objSpans {
 	var obj map[string]json.RawMessage
 	if raw == nil || unmarshalObject(raw, &obj) != nil {
-		return objSpans{raw: bytes.TrimSpace(raw)}
+		return objSpans{raw: trimJSONSpace(raw)}
 	}
 	o := objSpans{raw: raw, obj: true, vals: make([][]byte, len(rd.desc.Names))}
 	for i, n := range rd.desc.Names {
@@ -212,7 +212,7 @@ func legacyCockroach(cd *cockroachDecoder, m *Message) (decoded, error) {
 		keyRaw = m.Key
 	}
 	var elems []json.RawMessage
-	kt := bytes.TrimSpace(keyRaw)
+	kt := trimJSONSpace(keyRaw)
 	if len(kt) == 0 || kt[0] != '[' || json.Unmarshal(kt, &elems) != nil {
 		return decoded{}, pgcode.New(pgcode.InvalidJSONText, "changefeed key is not a JSON array")
 	}
@@ -246,7 +246,7 @@ func legacyUpsert(ud *upsertDecoder, m *Message) (decoded, error) {
 		return decoded{}, pgcode.New(pgcode.NullValueNotAllowed, "no key")
 	}
 	ds := make([]repr.Datum, len(ud.pk))
-	t := bytes.TrimSpace(m.Key)
+	t := trimJSONSpace(m.Key)
 	switch {
 	case ud.spec.KeyFormat == FormatJSON && len(t) > 0 && t[0] == '{':
 		var obj map[string]json.RawMessage

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -32,6 +33,9 @@ func TestPlanner(t *testing.T) { runPlannerFiles(t, false) }
 // other commands are skipped (their expected output is returned as is).
 func runPlannerFiles(t *testing.T, optimized bool) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		if strings.HasPrefix(path, filepath.Join("testdata", "fuzz")+string(filepath.Separator)) {
+			t.Skip("go test's fuzz corpus (FuzzFrontEnd), not a datadriven file")
+		}
 		cat := &testCatalog{}
 		ev := &evaluator{tables: map[plan.GlobalID][]evalRow{}, lets: map[plan.LocalID][]evalRow{}, ctx: &expr.EvalCtx{}}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {

@@ -1248,9 +1248,12 @@ func (e *ectx) orderedSetArgs(name string, a *HAgg, f *pg_query.FuncCall) error 
 		}
 	}
 	if a.Func == expr.AggPercentileCont && x.Typ().Type.Kind != repr.KindInterval {
-		if x, err = e.q.coerce(x, repr.TypeFloat8, expr.Implicit, ""); err != nil {
+		fx, err := e.q.coerce(x, repr.TypeFloat8, expr.Implicit, "")
+		if err != nil {
+			// x, not fx: coerce returns nil with its error.
 			return e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function percentile_cont(double precision ORDER BY %s) does not exist", x.Typ().Type), f.Location)
 		}
+		x = fx
 	}
 	t, err := expr.AggregateType(a.Func, x.Typ().Type)
 	if err != nil {
