@@ -58,19 +58,13 @@ func TestUnionUnknownLiteral(t *testing.T) {
 	}
 }
 
-// TestNumericDisplayScale: arithmetic and sum over numeric(10,2) drop the
-// scale (PostgreSQL: 2 * 49.50 = 99.00, 49.50 * 1 = 49.50, sum keeps
-// scale 2, 1250.50 - 219.00 = 1031.50). viewd prints 99, 49.5, 219, 1031.5.
-// Found through a Debezium decimal column; reproduced with a table.
-//
-// A known deviation, as in Materialize: packed rows hold numerics in
-// canonical form (trailing zeros stripped) so that byte-equal rows are
-// SQL-equal rows, which consolidation, grouping and join keys rely on;
-// only columns with a declared scale print it back. Keeping PostgreSQL's
-// display scale needs keys that normalise numerics while rows keep their
-// scale. The test documents the expected output until that is done.
+// TestNumericDisplayScale: arithmetic and sum over numeric(10,2) keep
+// PostgreSQL's display scale (2 * 49.50 = 99.00, 49.50 * 1 = 49.50, sum
+// keeps scale 2, 1250.50 - 219.00 = 1031.50); viewd printed 99, 49.5, 219,
+// 1031.5 while packed rows held numerics without trailing zeros. Found
+// through a Debezium decimal column; reproduced with a table. Rows now
+// keep the scale and keys drop it (repr.Row.Canonical).
 func TestNumericDisplayScale(t *testing.T) {
-	t.Skip("known deviation: numeric display scale is not kept through arithmetic (see the comment)")
 	srv := viewdtest.Start(t, viewdtest.Options{})
 	c := srv.Connect(t)
 	exec1(t, c, "CREATE TABLE p (v numeric(10,2))")
