@@ -64,7 +64,7 @@ func (s *session) beginStatement(text string) {
 	now := time.Now()
 	s.open++
 	s.act.mu.Lock()
-	s.act.state, s.act.query, s.act.queryStart, s.act.stateChange = stateActive, text, now, now
+	s.act.state, s.act.query, s.act.queryStart, s.act.stateChange = stateActive, redactStatement(text), now, now
 	if s.act.xactStart.IsZero() {
 		s.act.xactStart = now
 	}

@@ -16,6 +16,11 @@ import (
 // catalog when it is read.
 type builtinTable struct {
 	rows func(c *Coordinator) [][]repr.Datum
+	// arranged is set for the system relations kept as arranged
+	// collections (catalogrel.go); current is then what their input was
+	// fed, packed and sorted.
+	arranged bool
+	current  []repr.Row
 }
 
 type builtinDef struct {
@@ -48,6 +53,9 @@ func installBuiltins(cat *catalog) {
 		it := &item{
 			CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: b.schema, Item: b.name}, Kind: sql.KindView, Desc: desc},
 			oid:         uint32(12000 + i), system: true, builtin: &builtinTable{rows: b.rows},
+		}
+		if o, ok := pgRelationOIDs[b.schema+"."+b.name]; ok {
+			it.oid = o
 		}
 		cat.schemas[b.schema].items[b.name] = id
 		cat.items[id] = it
@@ -174,12 +182,15 @@ func builtinDefs() []builtinDef {
 				}
 				return out
 			}},
-		{schema: "mz_internal", name: "mz_source_statuses", cols: []string{"id", "name", "type", "status", "error", "offset_known", "offset_committed", "lag", "messages_received", "bytes_received", "updates_staged", "updates_committed", "last_status_change_at"},
-			types: []repr.ScalarType{tText, tText, tText, tText, tText, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, repr.TypeTimestampTz},
-			rows:  func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
+		{schema: "mz_internal", name: "mz_source_statuses", cols: []string{"id", "name", "type", "status", "error", "offset_known", "offset_committed", "lag", "messages_received", "bytes_received", "updates_staged", "updates_committed", "last_status_change_at",
+			"committed_lsn", "lag_bytes", "lag_time", "snapshot_time"},
+			types: []repr.ScalarType{tText, tText, tText, tText, tText, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, tInt8, repr.TypeTimestampTz,
+				tText, tInt8, repr.TypeInterval, repr.TypeInterval},
+			rows: func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
-	// Appended so that the ids above stay as they were.
-	return append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef()), privilegeDefs()...)
+	// Appended so that the ids and OIDs above stay as they were.
+	defs = append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef(), dataflowMemoryDef()), privilegeDefs()...)
+	return append(defs, pgStatDefs()...)
 }
 
 func typmodOf(t repr.ScalarType) int32 {
@@ -215,6 +226,7 @@ func pgTypes() []pgType {
 		}
 		out = append(out, pgType{"_" + b.name, repr.ArrayOf(b.typ), "A"})
 	}
+	out = append(out, pgType{"int2vector", repr.VectorOf(repr.TypeInt2), "A"}, pgType{"oidvector", repr.VectorOf(repr.TypeOid), "A"})
 	return out
 }
 
@@ -302,6 +314,7 @@ var specTypes = map[string]repr.ScalarType{
 	"oid": tOid, "text": tText, "bool": tBool, "int2": tInt2, "int4": tInt4, "int8": tInt8,
 	"float4": repr.TypeFloat4, "float8": repr.TypeFloat8, "timestamptz": repr.TypeTimestampTz,
 	"text[]": repr.ArrayOf(tText), "int2[]": repr.ArrayOf(tInt2), "oid[]": repr.ArrayOf(tOid),
+	"int2vector": repr.VectorOf(tInt2), "oidvector": repr.VectorOf(tOid),
 }
 
 func cols(spec ...string) colSpec {
@@ -634,7 +647,7 @@ func pgDatabaseRows(*Coordinator) [][]repr.Datum {
 		oid(0), oid(0), oid(1663), text("C"), text("C"), repr.Null, repr.Null, repr.Null}}
 }
 
-var infoColumnsCols = cols("table_catalog text, table_schema text, table_name text, column_name text, ordinal_position int8, column_default text, is_nullable text, data_type text",
+var infoColumnsCols = cols("table_catalog text, table_schema text, table_name text, column_name text, ordinal_position int4, column_default text, is_nullable text, data_type text",
 	"character_maximum_length int8, character_octet_length int8, numeric_precision int8, numeric_precision_radix int8, numeric_scale int8, datetime_precision int8",
 	"udt_catalog text, udt_schema text, udt_name text, collation_name text, is_identity text, is_generated text, generation_expression text, is_updatable text")
 
@@ -694,7 +707,7 @@ func infoColumnsRows(c *Coordinator) [][]repr.Datum {
 			if it.Kind == sql.KindTable {
 				updatable = "YES"
 			}
-			out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(n), repr.Int8Datum(int64(i + 1)), def, text(nullable), text(dataType),
+			out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(n), i4(i + 1), def, text(nullable), text(dataType),
 				charLen, repr.Null, prec, radix, scale, dtPrec,
 				text(defaultDatabase), text("pg_catalog"), text(names[t.Type.Oid()]), repr.Null, text("NO"), text("NEVER"), repr.Null, text(updatable)})
 		}
@@ -729,7 +742,7 @@ func pgCatalogDefs() []builtinDef {
 		}),
 		cols("indexrelid oid, indrelid oid, indnatts int2, indnkeyatts int2, indisunique bool, indnullsnotdistinct bool, indisprimary bool, indisexclusion bool",
 			"indimmediate bool, indisclustered bool, indisvalid bool, indcheckxmin bool, indisready bool, indislive bool, indisreplident bool",
-			"indkey int2[], indcollation oid[], indclass oid[], indoption int2[], indexprs text, indpred text").def("pg_catalog", "pg_index", func(c *Coordinator) [][]repr.Datum {
+			"indkey int2vector, indcollation oidvector, indclass oidvector, indoption int2vector, indexprs text, indpred text").def("pg_catalog", "pg_index", func(c *Coordinator) [][]repr.Datum {
 			var out [][]repr.Datum
 			for _, ix := range c.relIndexes() {
 				var key, opt, coll, class []repr.Datum
@@ -871,16 +884,11 @@ func pgCatalogDefs() []builtinDef {
 			"column_name text, ordinal_position int8, position_in_unique_constraint int8").
 			def("information_schema", "key_column_usage", func(c *Coordinator) [][]repr.Datum {
 				var out [][]repr.Datum
-				for _, ix := range c.relIndexes() {
-					if ix.constr == 0 {
-						continue
-					}
+				forEachKeyColumn(c, func(ix relIndex, pos int, col string) {
 					s := ix.table.Name.Schema
-					for i, a := range ix.attnums {
-						out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.name), text(defaultDatabase), text(s), text(ix.table.Name.Item),
-							text(ix.table.Desc.Names[a-1]), repr.Int8Datum(int64(i + 1)), repr.Null})
-					}
-				}
+					out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.name), text(defaultDatabase), text(s), text(ix.table.Name.Item),
+						text(col), repr.Int8Datum(int64(pos)), repr.Null})
+				})
 				return out
 			}),
 		cols("constraint_catalog text, constraint_schema text, constraint_name text, unique_constraint_catalog text, unique_constraint_schema text",
@@ -890,7 +898,8 @@ func pgCatalogDefs() []builtinDef {
 			def("information_schema", "views", func(c *Coordinator) [][]repr.Datum {
 				var out [][]repr.Datum
 				for _, it := range c.userItems() {
-					if it.Kind == sql.KindView || it.Kind == sql.KindMaterializedView {
+					// PostgreSQL does not list materialized views here.
+					if it.Kind == sql.KindView {
 						out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(viewDefinition(it.createSQL)),
 							text("NONE"), text("NO"), text("NO"), text("NO"), text("NO"), text("NO")})
 					}
@@ -1069,6 +1078,17 @@ func (v catalogView) RelationOID(name sql.PartialName, searchPath []string) (uin
 		}
 	}
 	return 0, err
+}
+
+var _ sql.NamespaceOIDCatalog = catalogView{}
+
+// SchemaOID implements sql.NamespaceOIDCatalog: 'name'::regnamespace.
+func (v catalogView) SchemaOID(name string) (uint32, bool) {
+	s, ok := v.c.schemas[name]
+	if !ok {
+		return 0, false
+	}
+	return s.oid, true
 }
 
 // VisibleRelationOIDs implements sql.OIDCatalog: pg_table_is_visible.

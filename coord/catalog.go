@@ -53,6 +53,9 @@ type item struct {
 	searchPath []string
 	// conn is a connection's definition.
 	conn *sql.CreateConnectionPlan
+	// secret is a secret's value. No SQL path returns it: the item's SQL
+	// and createSQL are redacted.
+	secret string
 	// source is a source's ingestion state.
 	source *sourceState
 	// uniqueOn is the table whose writes a unique index checks.

@@ -40,8 +40,11 @@ func (c *Coordinator) maybeCompactLocked() {
 	var tables []storage.SnapshotTable
 	for id, it := range c.cat.items {
 		rt := it.rt
-		if rt == nil || rt.input == nil {
-			continue
+		if rt == nil || rt.input == nil || it.system {
+			continue // system relations are derived from the catalog
+		}
+		if g := it.sourceGroup(); g != nil && g.gen != nil && !g.logged {
+			continue // replayed from its checkpoint, not the log
 		}
 		tables = append(tables, storage.SnapshotTable{
 			ID:       uint64(id),

@@ -39,6 +39,13 @@ type Config struct {
 	// must hold (sorting, transient dataflows): past it the query fails
 	// with 53200. 0 means a quarter of the machine's memory.
 	MaxQueryMemory int64
+	// MaxDataflowMemory bounds a materialized view's dataflow: a step
+	// that produces more than this many bytes (rows plus new keyed
+	// state), or after which the view's own arrangements hold more,
+	// stops; the view is then failed (its reads and those of everything
+	// built on it return 53200) and its state dropped, while the server
+	// and every other view go on. 0 means unlimited.
+	MaxDataflowMemory int64
 	// DisableFastPath makes every read build a transient dataflow (tests
 	// compare the fast paths with it).
 	DisableFastPath bool
@@ -77,6 +84,10 @@ type Coordinator struct {
 	advanced *sync.Cond
 	// dataflows are stepped in this order at each tick.
 	dataflows []*dataflowState
+	// dataflowFailed is set once a materialized view's dataflow has
+	// failed (MaxDataflowMemory): from then on each step checks whether
+	// a dataflow is built on a failed one.
+	dataflowFailed bool
 	// subscribes are live SUBSCRIBE dataflows, stepped after dataflows.
 	subscribes map[*subscription]bool
 	// pendingUnits are source units waiting for the next tick.
@@ -94,6 +105,9 @@ type Coordinator struct {
 	// session whose DDL is running (under mu).
 	planningPath []string
 	notice       func(*pgcode.Error)
+	// builtinVersion is the catalog version the arranged system relations
+	// were last fed at (catalogrel.go).
+	builtinVersion uint64
 	// ddlSession is the session whose DDL is running (under mu), whose
 	// current role the DDL's privilege checks use; nil for the
 	// coordinator's own changes.
@@ -149,6 +163,9 @@ func (c *Coordinator) hook(point string) {
 type dataflowState struct {
 	owner plan.GlobalID
 	graph *dataflow.Graph
+	// bounded is set for a materialized view's dataflow, which
+	// Config.MaxDataflowMemory limits.
+	bounded bool
 }
 
 // Open opens (or creates) the data directory, replays the catalog and table
@@ -206,6 +223,15 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.now = start
 	c.nowA.Store(uint64(start))
 	c.since = start
+	c.mu.Lock()
+	err = c.installCatalogRelationsLocked()
+	c.mu.Unlock()
+	if err != nil {
+		c.closeDataflows()
+		cancel()
+		store.Close()
+		return nil, err
+	}
 	replayStart := time.Now()
 	if err := c.replay(ctx, state); err != nil {
 		c.closeDataflows()
@@ -388,6 +414,9 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 			}
 		}
 	}
+	if err := c.refreshCatalogRelationsLocked(t); err != nil {
+		return 0, err
+	}
 	if err := c.applyUnitsLocked(ctx, t); err != nil {
 		return 0, err
 	}
@@ -400,7 +429,15 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 	// arrangement.
 	retain := repr.Timestamp(c.cfg.RetainHistory.Milliseconds())
 	if t > retain && t-retain > c.since && t >= c.compactedAt+idleAdvance {
-		c.since = t - retain
+		since := t - retain
+		for _, s := range c.sessions {
+			// An explicit transaction reads at the timestamp it
+			// pinned until it ends, as a PostgreSQL snapshot does.
+			if pin := s.pin.Load(); pin != 0 {
+				since = min(since, repr.Timestamp(pin-1))
+			}
+		}
+		c.since = max(c.since, since)
 		c.compactedAt = t
 		c.compactLocked(c.since)
 	}
@@ -439,16 +476,44 @@ func (c *Coordinator) stepAllLocked(ctx context.Context, t repr.Timestamp) error
 			it.rt.input.Advance(t + 1)
 		}
 	}
+	failed := false
 	for _, d := range c.dataflows {
+		if c.dataflowFailed {
+			// A dataflow built on a failed view cannot step (its import
+			// stops advancing): it fails with it.
+			if err := c.failedDependency(d.owner); err != nil {
+				c.failDataflowLocked(d, err)
+				failed = true
+				continue
+			}
+		}
 		// A dataflow none of whose inputs changed only advances its
 		// frontiers: with hundreds of views, most are idle at any step.
 		if d.graph.Quiet(t) {
 			d.graph.AdvanceIdle(t)
 			continue
 		}
-		if err := d.graph.Step(ctx, t); err != nil {
+		err := d.graph.Step(ctx, t)
+		if err == nil && d.bounded {
+			err = c.checkStateLocked(d)
+		}
+		if err != nil {
+			if d.bounded && isOutOfMemory(err) {
+				c.failDataflowLocked(d, err)
+				failed = true
+				continue
+			}
 			return fmt.Errorf("coord: step dataflow of %d at %d: %w", d.owner, t, err)
 		}
+	}
+	if failed {
+		live := c.dataflows[:0]
+		for _, d := range c.dataflows {
+			if d.graph != nil {
+				live = append(live, d)
+			}
+		}
+		c.dataflows = live
 	}
 	for s := range c.subscribes {
 		if err := s.graph.Step(ctx, t); err != nil {

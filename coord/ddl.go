@@ -43,6 +43,8 @@ type catalogRecord struct {
 	ACL []aclItem `json:"acl,omitempty"`
 	// Default is a default_acl record's whole new entry.
 	Default *defaultACL `json:"default,omitempty"`
+	// PG is a PostgreSQL source's tables and slot.
+	PG *pgSourceRecord `json:"pg,omitempty"`
 }
 
 // creating carries the id a replayed CREATE must reuse.
@@ -55,6 +57,7 @@ type creating struct {
 	subIDs  []plan.GlobalID
 	subOIDs []uint32
 	desc    *repr.RelationDesc
+	pg      *pgSourceRecord
 }
 
 // persistLocked appends a catalog record durably. ctx is the client's: a
@@ -139,14 +142,30 @@ func (c *Coordinator) exists(schema, name string) (*item, bool) {
 //
 // The step runs under the coordinator's context, not the client's: a
 // persistent dataflow must never be stopped half way.
+//
+// A materialized view's dataflow is bounded by Config.MaxDataflowMemory:
+// when its first step passes the bound the view is created failed (reads
+// report 53200) rather than the statement failing.
 func (c *Coordinator) addDataflowLocked(owner plan.GlobalID, g *dataflow.Graph) error {
-	if err := g.Step(c.ctx, c.now); err != nil {
+	d := &dataflowState{owner: owner, graph: g}
+	if it := c.cat.items[owner]; it != nil && it.Kind == sql.KindMaterializedView {
+		d.bounded = true
+	}
+	err := g.Step(c.ctx, c.now)
+	if err == nil && d.bounded {
+		err = c.checkStateLocked(d)
+	}
+	if err != nil {
+		if d.bounded && isOutOfMemory(err) {
+			c.failDataflowLocked(d, err)
+			return nil
+		}
 		g.Close()
 		return err
 	}
 	// Its first step read its inputs whole: return what that used.
 	c.releaseMemorySoon()
-	c.dataflows = append(c.dataflows, &dataflowState{owner: owner, graph: g})
+	c.dataflows = append(c.dataflows, d)
 	return nil
 }
 
@@ -313,7 +332,9 @@ func (c *Coordinator) buildMaterializedLocked(name string, rel plan.Rel) (*dataf
 	if err != nil {
 		return nil, nil, err
 	}
-	g := dataflow.NewGraph(c.graphOptions())
+	opts := c.graphOptions()
+	opts.MemoryLimit = c.cfg.MaxDataflowMemory
+	g := dataflow.NewGraph(opts)
 	coll, err := render.Render(g, lir, c.imports(), c.now)
 	if err != nil {
 		g.Close()
@@ -453,30 +474,16 @@ func (c *Coordinator) createSchema(ctx context.Context, p *sql.CreateSchemaPlan,
 }
 
 func (c *Coordinator) createConnection(ctx context.Context, p *sql.CreateConnectionPlan, persist bool) error {
-	var n sql.PartialName
-	switch len(p.Name) {
-	case 1:
-		n.Item = p.Name[0]
-	case 2:
-		n.Schema, n.Item = p.Name[0], p.Name[1]
-	case 3:
-		n.Database, n.Schema, n.Item = p.Name[0], p.Name[1], p.Name[2]
-	default:
-		return pgcode.New(pgcode.SyntaxError, "improper qualified name")
+	schema, name, sp, skip, err := c.newObjectNameLocked(p.Name, "connection", p.IfNotExists)
+	if skip || err != nil {
+		return err
 	}
-	sp := c.searchPathFor(n)
-	schema, name, err := c.resolveNewName(n, sp)
+	deps, err := c.checkConnectionLocked(p, sp)
 	if err != nil {
 		return err
 	}
-	if _, ok := c.exists(schema, name); ok {
-		if p.IfNotExists {
-			return c.noticeSkip("connection", name)
-		}
-		return pgcode.New(pgcode.DuplicateObject, "connection %q already exists", name)
-	}
 	id, oid := c.newIDLocked()
-	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindConnection, SQL: p.SQL}, oid: oid, createSQL: p.SQL, conn: p}
+	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindConnection, SQL: p.SQL}, oid: oid, createSQL: p.SQL, conn: p, deps: deps, searchPath: sp}
 	if persist {
 		if err := c.persistLocked(ctx, catalogRecord{Op: "create", ID: id, OID: oid, SQL: p.SQL, SearchPath: sp}); err != nil {
 			return err
@@ -528,7 +535,7 @@ func (c *Coordinator) drop(ctx context.Context, s *session, p *sql.DropPlan) err
 			it := c.cat.items[r]
 			var names []string
 			for _, d := range deps[:len(deps)-1] {
-				if di := c.cat.items[d]; di != nil && di.Kind != sql.KindIndex {
+				if di := c.cat.items[d]; di != nil && di.Kind != sql.KindIndex && !(di.source != nil && di.source.parent == r) {
 					names = append(names, fmt.Sprintf("%s %s depends on %s %s", di.Kind, di.Name.Item, it.Kind, it.Name.Item))
 				}
 			}
@@ -749,7 +756,7 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 	if err != nil || len(stmts) != 1 {
 		return fmt.Errorf("parse: %v", err)
 	}
-	c.replaying = &creating{id: rec.ID, oid: rec.OID, searchPath: rec.SearchPath, subOIDs: rec.OIDs, desc: rec.Desc}
+	c.replaying = &creating{id: rec.ID, oid: rec.OID, searchPath: rec.SearchPath, subOIDs: rec.OIDs, desc: rec.Desc, pg: rec.PG}
 	for _, id := range rec.IDs {
 		c.replaying.subIDs = append(c.replaying.subIDs, plan.GlobalID(id))
 	}
@@ -771,14 +778,28 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 		return c.createIndex(ctx, p, false)
 	case *sql.CreateConnectionPlan:
 		return c.createConnection(ctx, p, false)
+	case *sql.CreateSecretPlan:
+		return c.createSecret(ctx, p, false)
 	case *sql.CreateSourcePlan:
 		if err := c.createSource(ctx, p, false); err != nil {
 			return err
 		}
 		ids := append([]plan.GlobalID{rec.ID}, c.replaying.subIDs...)
+		var g *sourceGroup
+		if it := c.cat.items[rec.ID]; it != nil && it.source != nil {
+			g = it.source.group
+		}
+		logged := false
 		for _, id := range ids {
-			if err := c.loadTableLocked(id, st.Tables[uint64(id)]); err != nil {
+			tc := st.Tables[uint64(id)]
+			logged = logged || tc.Snapshot != nil || len(tc.Updates) > 0
+			if err := c.loadTableLocked(id, tc); err != nil {
 				return err
+			}
+		}
+		if g != nil && g.gen != nil {
+			if g.logged = logged; !logged {
+				return c.replayGeneratorLocked(ctx, g)
 			}
 		}
 		return nil

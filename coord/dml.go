@@ -36,6 +36,9 @@ type tableState struct {
 	primary bool
 	// defaults are the columns' DEFAULT expressions (nil: NULL).
 	defaults []expr.Scalar
+	// live is the table's row count: the sum of the diffs applied
+	// (pg_stat_user_tables.n_live_tup).
+	live int64
 }
 
 func newTableState(p *sql.CreateTablePlan) *tableState {
@@ -113,36 +116,39 @@ func (ts *tableState) dropUniqueKey(name string) {
 	}
 }
 
-// keyOf packs row's key columns; ok is false when one is NULL (such rows
-// never conflict).
+// keyOf packs row's key columns canonically (repr.Packer.PushKey: equal
+// numerics of different display scales conflict); ok is false when one is
+// NULL (such rows never conflict).
 func keyOf(ds []repr.Datum, cols []int) (string, bool) {
 	var p repr.Packer
 	for _, c := range cols {
 		if ds[c].IsNull() {
 			return "", false
 		}
-		p.Push(ds[c])
+		p.PushKey(ds[c])
 	}
 	return string(p.Row()), true
 }
 
 // keyBytes appends the packed key columns cols of row (datum offsets
 // offs) to buf; ok is false when one is NULL (such rows never conflict).
-// The bytes equal keyOf's: a packed row is its datums' encodings back to
-// back.
+// The bytes equal keyOf's (and the primary arrangement's keys): a packed
+// row is its datums' encodings back to back, each appended in its
+// canonical packing.
 func keyBytes(row repr.Row, offs []int, cols []int, buf []byte) ([]byte, bool) {
 	for _, c := range cols {
 		if c+1 >= len(offs) || row.NullAt(offs[c]) {
 			return buf, false
 		}
-		buf = append(buf, row[offs[c]:offs[c+1]]...)
+		buf = repr.AppendCanonical(buf, row[offs[c]:offs[c+1]])
 	}
 	return buf, true
 }
 
-// apply records a committed change in the indexes of the unique keys
-// other than the primary key.
+// apply records a committed change in the row count and in the indexes
+// of the unique keys other than the primary key.
 func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
+	ts.live += int64(diff)
 	var ds []repr.Datum
 	for i, k := range ts.keys {
 		if ts.index[i] == nil {
@@ -570,7 +576,7 @@ func (s *session) onConflict(p *sql.InsertPlan, rows []repr.Row) ([]storage.Tabl
 			for _, col := range cols {
 				for j, oc := range oc.Columns {
 					if oc == col {
-						pk.Push(kd[j])
+						pk.PushKey(kd[j])
 					}
 				}
 			}
@@ -758,6 +764,7 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 		}
 	}
 	s.txn.writes = append(s.txn.writes, ups...)
+	s.pinIfWriting()
 	if !s.txn.explicit {
 		return s.commit(ctx)
 	}
@@ -768,7 +775,7 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 // timestamp, after checking constraints against the current contents.
 func (s *session) commit(ctx context.Context) error {
 	writes := s.txn.writes
-	s.txn = txnState{}
+	s.setTxn(txnState{})
 	if len(writes) == 0 {
 		return nil
 	}
@@ -907,7 +914,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 			s.client.Notice(&pgcode.Error{Code: pgcode.ActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is already a transaction in progress"})
 			return wire.Result{Tag: "BEGIN"}, nil
 		}
-		s.txn = txnState{explicit: true}
+		s.setTxn(txnState{explicit: true})
 		return wire.Result{Tag: "BEGIN"}, nil
 	case "commit":
 		if !s.txn.explicit {
@@ -915,7 +922,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 			return wire.Result{Tag: "COMMIT"}, nil
 		}
 		if s.txn.failed {
-			s.txn = txnState{}
+			s.setTxn(txnState{})
 			s.endTxnCursors(false)
 			return wire.Result{Tag: "ROLLBACK"}, nil
 		}
@@ -929,7 +936,7 @@ func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire
 		if !s.txn.explicit {
 			s.client.Notice(&pgcode.Error{Code: pgcode.NoActiveSQLTransaction, Severity: pgcode.SeverityWarning, Message: "there is no transaction in progress"})
 		}
-		s.txn = txnState{}
+		s.setTxn(txnState{})
 		s.endTxnCursors(false)
 		return wire.Result{Tag: "ROLLBACK"}, nil
 	case "set transaction":

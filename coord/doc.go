@@ -28,6 +28,18 @@
 // object by a key. Dataflows whose inputs did not change at a step only
 // advance their frontiers (dataflow.Graph.Quiet).
 //
+// # System catalog
+//
+// The pg_catalog, information_schema and mz_ relations that describe the
+// catalog (pg_class, pg_attribute, information_schema.columns, ...) are
+// input dataflows arranged by a key, like tables (catalogrel.go): the
+// optimiser sees their arrangements as indexes and reads import them.
+// The coordinator feeds them the difference of their rows at the first
+// step after the catalog version moves, and a read that could see a
+// stale one advances time first. Relations whose rows change with more
+// than the catalog (sessions, source statuses, roles) or are tiny are
+// computed when read and planned as constants.
+//
 // # Reads
 //
 // A read (read.go) takes the coordinator's lock only to pick its
@@ -46,6 +58,20 @@
 // statement_timeout, pg_cancel_backend, a closed connection) stops within
 // milliseconds wherever it is: the dataflow runtime and the streams poll
 // their context.
+//
+// With real_time_recency on, a read first waits (pgsource.go) until the
+// frontier of every PostgreSQL source it reads (through views too) has
+// passed the upstream's pg_current_wal_lsn() read when the read began;
+// the units before it were applied under the lock, so the read's
+// timestamp includes them.
+//
+// A materialized view's dataflow is bounded by Config.MaxDataflowMemory
+// (--max-dataflow-memory; dataflowmem.go): past it the view fails, its
+// state is dropped, and reads of it and of everything built on it return
+// 53200 while the server and other views go on.
+// mz_internal.mz_dataflow_memory shows each dataflow's arranged bytes.
+// A read-write transaction's pinned read timestamp holds back the since,
+// so its reads stay valid however long it runs.
 //
 // # Writes
 //
@@ -69,7 +95,11 @@
 // # Durability and restart
 //
 // Catalog statements, table writes and source data and bindings are
-// appended to the store's log before they are acknowledged. Past
+// appended to the store's log before they are acknowledged. A load
+// generator's data is the exception: its output is a function of its
+// options and tick, so only its binding (the first tick not emitted) is
+// logged, and replay computes the ticks before it again into the inputs
+// for the first step (sources.go). Past
 // Config.CompactLogBytes of log, the tick loop compacts it between steps
 // (compact.go): it streams every table's and source's arrangement as
 // it holds it (a primary arrangement by key, then row; other tables and

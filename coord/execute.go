@@ -151,6 +151,8 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 		return s.ddl(ctx, "CREATE CONNECTION", func() error { return c.createConnection(ctx, p, true) })
 	case *sql.CreateSourcePlan:
 		return s.ddl(ctx, "CREATE SOURCE", func() error { return c.createSource(ctx, p, true) })
+	case *sql.CreateSecretPlan:
+		return s.ddl(ctx, "CREATE SECRET", func() error { return c.createSecret(ctx, p, true) })
 	case *sql.DropPlan:
 		return s.ddl(ctx, "DROP "+strings.ToUpper(p.Kind), func() error { return c.drop(ctx, s, p) })
 	case *sql.AlterRenamePlan:
@@ -405,6 +407,9 @@ func (s *session) executePrepared(ctx context.Context, p *sql.ExecutePlan) (wire
 func (c *Coordinator) evalConstant(ctx context.Context, rel plan.Rel) (repr.Datum, repr.ScalarType, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.freshCatalogLocked(); err != nil {
+		return repr.Null, repr.TypeUnknown, err
+	}
 	rows, err := c.peekLocked(ctx, rel, c.now)
 	if err != nil {
 		return repr.Null, repr.TypeUnknown, err

@@ -258,7 +258,7 @@ func (s *session) showObjects(p *sql.ShowObjectsPlan) ([]repr.Row, error) {
 		it := c.cat.items[p.Object.ID]
 		return []repr.Row{repr.PackRow(repr.TextDatum(it.Name.String()), repr.TextDatum(it.createSQL))}, nil
 	}
-	kinds := map[string]sql.ItemKind{"tables": sql.KindTable, "views": sql.KindView, "materialized views": sql.KindMaterializedView, "sources": sql.KindSource, "connections": sql.KindConnection}
+	kinds := map[string]sql.ItemKind{"tables": sql.KindTable, "views": sql.KindView, "materialized views": sql.KindMaterializedView, "sources": sql.KindSource, "connections": sql.KindConnection, "secrets": sql.KindSecret}
 	want, ok := kinds[p.What]
 	if !ok && p.What != "objects" {
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "SHOW %s is not supported", strings.ToUpper(p.What))
@@ -271,7 +271,7 @@ func (s *session) showObjects(p *sql.ShowObjectsPlan) ([]repr.Row, error) {
 		case "sources":
 			rows = append(rows, repr.PackRow(repr.TextDatum(it.Name.Item), repr.TextDatum(it.sourceType())))
 		case "connections":
-			rows = append(rows, repr.PackRow(repr.TextDatum(it.Name.Item), repr.TextDatum("kafka")))
+			rows = append(rows, repr.PackRow(repr.TextDatum(it.Name.Item), repr.TextDatum(strings.ToLower(it.conn.Type))))
 		case "materialized views":
 			rows = append(rows, repr.PackRow(repr.TextDatum(it.Name.Item), repr.TextDatum("default")))
 		default:

@@ -57,7 +57,8 @@ func (c *Coordinator) optimizeDirtyLocked(rel plan.Rel, dirty map[plan.GlobalID]
 }
 
 // inlineLocked replaces reads of (non-materialized) views by their
-// definitions and reads of builtin relations by their current contents.
+// definitions and reads of the builtin relations that are not arranged
+// (catalogrel.go) by their current contents.
 func (c *Coordinator) inlineLocked(rel plan.Rel, depth int) (plan.Rel, error) {
 	return c.inlineDirtyLocked(rel, depth, nil)
 }
@@ -104,6 +105,8 @@ func (c *Coordinator) inlineDirtyLocked(rel plan.Rel, depth int, dirty map[plan.
 			return nil, pgcode.New(pgcode.UndefinedTable, "relation %s (id %d) was dropped", g.Name, g.Global)
 		}
 		switch {
+		case it.builtin != nil && it.builtin.arranged:
+			return r, nil
 		case it.builtin != nil:
 			return c.builtinContents(it), nil
 		case it.Kind == sql.KindView:

@@ -100,6 +100,10 @@ func (s *session) cachedLookup(ctx context.Context, st *statement, params []repr
 		c.mu.Unlock()
 		return nil, false, nil
 	}
+	if err := c.freshCatalogLocked(); err != nil {
+		c.mu.Unlock()
+		return nil, true, err
+	}
 	ts := s.readTSLocked()
 	if ts < c.since {
 		c.mu.Unlock()

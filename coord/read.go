@@ -46,7 +46,16 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 		}
 		explicit = !atLeast
 	}
+	if asOf == nil && s.realTimeRecency() {
+		if err := c.waitRealTimeRecency(ctx, q.DependsOn); err != nil {
+			return nil, err
+		}
+	}
 	c.mu.Lock()
+	if err := c.freshCatalogLocked(); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
 	if asOf != nil && !explicit {
 		ts = max(ts, c.now)
 	}
@@ -92,6 +101,7 @@ func (s *session) readTSLocked() repr.Timestamp {
 	if s.txn.explicit {
 		if !s.txn.hasReadTS {
 			s.txn.readTS, s.txn.hasReadTS = ts, true
+			s.pinIfWriting()
 		}
 		ts = s.txn.readTS
 	}
@@ -313,7 +323,7 @@ func (p *peek) lookup() (rowSource, error) {
 	for _, tuple := range p.pp.Values {
 		pk.Reset()
 		for _, d := range tuple {
-			pk.Push(d)
+			pk.PushKey(d) // arrangement keys are canonical
 		}
 		if seen[string(pk.Row())] {
 			continue // IN (5, 5) looks 5 up once

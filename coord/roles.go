@@ -3,10 +3,8 @@ package coord
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/xdg-go/scram"
@@ -286,7 +284,7 @@ const scramIterations = 4096
 // it is already a SCRAM-SHA-256 verifier (as PostgreSQL does), otherwise
 // the verifier of p with a random 16-byte salt.
 func passwordVerifier(p string) (string, error) {
-	if _, ok := parseVerifier(p); ok {
+	if _, err := wire.ParseSCRAMVerifier(p); err == nil {
 		return p, nil
 	}
 	if isMD5Hash(p) {
@@ -314,47 +312,7 @@ func scramVerifier(p string, salt []byte, iters int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("coord: scram verifier: %w", err)
 	}
-	b64 := base64.StdEncoding.EncodeToString
-	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iters, b64(salt), b64(creds.StoredKey), b64(creds.ServerKey)), nil
-}
-
-// scramSecret is a parsed SCRAM-SHA-256 verifier.
-type scramSecret struct {
-	iters                      int
-	salt, storedKey, serverKey []byte
-}
-
-// parseVerifier parses PostgreSQL's SCRAM-SHA-256 verifier text.
-func parseVerifier(v string) (scramSecret, bool) {
-	rest, ok := strings.CutPrefix(v, "SCRAM-SHA-256$")
-	if !ok {
-		return scramSecret{}, false
-	}
-	factors, keys, ok := strings.Cut(rest, "$")
-	if !ok {
-		return scramSecret{}, false
-	}
-	itersText, saltText, ok1 := strings.Cut(factors, ":")
-	storedText, serverText, ok2 := strings.Cut(keys, ":")
-	if !ok1 || !ok2 {
-		return scramSecret{}, false
-	}
-	var s scramSecret
-	var err error
-	if s.iters, err = strconv.Atoi(itersText); err != nil || s.iters <= 0 {
-		return scramSecret{}, false
-	}
-	dec := base64.StdEncoding.DecodeString
-	if s.salt, err = dec(saltText); err != nil || len(s.salt) == 0 {
-		return scramSecret{}, false
-	}
-	if s.storedKey, err = dec(storedText); err != nil || len(s.storedKey) != 32 {
-		return scramSecret{}, false
-	}
-	if s.serverKey, err = dec(serverText); err != nil || len(s.serverKey) != 32 {
-		return scramSecret{}, false
-	}
-	return s, true
+	return wire.FormatSCRAMVerifier(creds), nil
 }
 
 func isMD5Hash(p string) bool {

@@ -49,11 +49,11 @@ func TestRoleDDLAndLogin(t *testing.T) {
 	if err != nil || !login.Exists || !login.CanLogin || login.Superuser {
 		t.Fatalf("LoginRole(alice) = %+v, %v", login, err)
 	}
-	sec, ok := parseVerifier(login.Verifier)
-	if !ok || sec.iters != 4096 || len(sec.salt) != 16 || strings.Contains(login.Verifier, "secret-a") {
+	sec, err := wire.ParseSCRAMVerifier(login.Verifier)
+	if err != nil || sec.Iters != 4096 || len(sec.Salt) != 16 || strings.Contains(login.Verifier, "secret-a") {
 		t.Fatalf("verifier %q", login.Verifier)
 	}
-	again, err := scramVerifier("secret-a", sec.salt, sec.iters)
+	again, err := scramVerifier("secret-a", []byte(sec.Salt), sec.Iters)
 	if err != nil || again != login.Verifier {
 		t.Fatalf("the verifier does not check the password: %q vs %q (%v)", again, login.Verifier, err)
 	}
@@ -370,11 +370,11 @@ func TestBootstrapRoles(t *testing.T) {
 		t.Fatalf("roles: %v", got)
 	}
 	l, _ := c.LoginRole("viewd")
-	sec, ok := parseVerifier(l.Verifier)
-	if !ok {
+	sec, err := wire.ParseSCRAMVerifier(l.Verifier)
+	if err != nil {
 		t.Fatalf("viewd's verifier %q", l.Verifier)
 	}
-	if v, _ := scramVerifier("boot", sec.salt, sec.iters); v != l.Verifier {
+	if v, _ := scramVerifier("boot", []byte(sec.Salt), sec.Iters); v != l.Verifier {
 		t.Fatal("viewd's verifier does not check the bootstrap password")
 	}
 	userSession(t, c, "osuser").want("SELECT current_user, current_setting('is_superuser')", "osuser on")
@@ -442,8 +442,8 @@ func TestVerifierFormat(t *testing.T) {
 		t.Fatalf("verifier %s, want %s", v, want)
 	}
 	for _, bad := range []string{"SCRAM-SHA-256$x:abc$def:ghi", "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$short:short", "md5abc"} {
-		if _, ok := parseVerifier(bad); ok {
-			t.Errorf("parseVerifier(%q) accepted it", bad)
+		if _, err := wire.ParseSCRAMVerifier(bad); err == nil {
+			t.Errorf("ParseSCRAMVerifier(%q) accepted it", bad)
 		}
 	}
 	if _, err := passwordVerifier("md5" + strings.Repeat("a", 32)); pgcode.Of(err) != pgcode.FeatureNotSupported {
@@ -638,4 +638,26 @@ func TestReplaceViewKeepsPrivileges(t *testing.T) {
 	su = newTestSession(t, c)
 	su.want(q, want)
 	userSession(t, c, "bob").want("SELECT count(*) FROM v", "0")
+}
+
+// TestSecretPrivileges: a secret is an ordinary item for privileges: a
+// connection may name it only with USAGE on it, and its value is never
+// shown.
+func TestSecretPrivileges(t *testing.T) {
+	c := openTest(t, Config{})
+	su := newTestSession(t, c)
+	su.exec("CREATE ROLE alice LOGIN", "GRANT CREATE ON SCHEMA public TO alice",
+		"CREATE SECRET pgpass AS 'hunter2'")
+	a := userSession(t, c, "alice")
+	conn := "CREATE CONNECTION pg TO POSTGRES (HOST '127.0.0.1', PORT 1, USER 'u', PASSWORD SECRET pgpass, DATABASE 'd')"
+	if e := a.fails(conn, pgcode.InsufficientPrivilege); e.Message != "permission denied for secret pgpass" {
+		t.Fatalf("message %q", e.Message)
+	}
+	a.fails("DROP SECRET pgpass", pgcode.InsufficientPrivilege)
+	su.exec("GRANT USAGE ON SECRET pgpass TO alice")
+	a.exec(conn)
+	a.want("SHOW SECRETS", "pgpass")
+	if got := su.one("SHOW CREATE SECRET pgpass"); strings.Contains(got, "hunter2") {
+		t.Fatalf("SHOW CREATE SECRET shows the value: %q", got)
+	}
 }

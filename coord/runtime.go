@@ -83,11 +83,11 @@ func defaultQueryMemory() int64 {
 }
 
 // packKey packs the primary key columns of row (as the primary
-// arrangement keys it).
+// arrangement keys it: canonically, see repr.Packer.PushKey).
 func (rt *runtimeState) packKey(ds []repr.Datum, pk *repr.Packer) repr.Row {
 	pk.Reset()
 	for _, k := range rt.primaryKey {
-		pk.Push(ds[k.(expr.Column).Index])
+		pk.PushKey(ds[k.(expr.Column).Index])
 	}
 	return pk.Row()
 }

@@ -82,6 +82,14 @@ type session struct {
 	act    activity
 	vars   *vars
 	txn    txnState
+	// pin is the read timestamp of an explicit transaction that has
+	// written, plus one (0: none). The coordinator, under its lock, keeps
+	// its since at or below every session's pin, so that the reads of a
+	// read-write transaction (UPDATE, DELETE, INSERT ... SELECT) stay
+	// valid however long it runs; setTxn clears it. A read-only
+	// transaction does not hold history back: past the retained window
+	// its reads fail with 22023, as AS OF does.
+	pin atomic.Uint64
 	// open counts the statements whose results are not closed yet.
 	open int
 	// prepared are SQL-level PREPAREd statements.
@@ -102,6 +110,21 @@ type session struct {
 type preparedSQL struct {
 	stmt  parse.Statement
 	types []repr.ScalarType
+}
+
+// pinIfWriting pins the transaction's read timestamp once it has both
+// read and buffered a write (see session.pin).
+func (s *session) pinIfWriting() {
+	if s.txn.explicit && s.txn.hasReadTS && len(s.txn.writes) > 0 {
+		s.pin.Store(uint64(s.txn.readTS) + 1)
+	}
+}
+
+// setTxn starts or ends a transaction: it replaces the session's
+// transaction state and drops the read timestamp it pinned.
+func (s *session) setTxn(t txnState) {
+	s.txn = t
+	s.pin.Store(0)
 }
 
 // txnState is the session's transaction: whether a block is open, failed,
@@ -385,7 +408,7 @@ func (s *session) Sync(ctx context.Context, failed bool) error {
 		return nil
 	}
 	if failed {
-		s.txn = txnState{}
+		s.setTxn(txnState{})
 		s.endTxnCursors(false)
 		return nil
 	}

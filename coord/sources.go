@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,18 @@ import (
 // group's checkpoint (the binding of upstream positions to that
 // timestamp), then fed to the sources' inputs. On restart the rows come
 // back from storage and the group resumes from its checkpoint.
+//
+// A load generator's rows are not persisted, only its checkpoint (the
+// first tick not yet emitted): its output is a function of its options
+// and the tick, so on restart replay computes ticks [0, checkpoint) again
+// (loadgen.Generator.Replay) and feeds them to the inputs for the first
+// step, as table contents are, and the generator goes on from the
+// checkpoint. The contents after a restart are exactly those before it,
+// at one timestamp, and a generator running at a million events per
+// second does not write 150 MB/s of rows to the log nor make the log's
+// compaction rewrite its whole history every 64 MB. Generators whose rows
+// a data directory already holds in its log (written before this) keep
+// logging them (sourceGroup.logged).
 
 // sourceState is a source item's ingestion state.
 type sourceState struct {
@@ -53,6 +66,11 @@ type sourceGroup struct {
 	reader  *sources.Reader
 	// Load generator
 	gen *loadgen.Generator
+	// logged is set for a load generator whose rows are in the log (a
+	// data directory written before generators were replayed instead).
+	logged bool
+	// PostgreSQL
+	pg *pgGroup
 
 	kafka      bool
 	cancel     context.CancelFunc
@@ -145,10 +163,12 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 	last := map[*sourceGroup]*sources.Checkpoint{}
 	type feed struct {
 		it *item
-		u  sources.Update
+		us []sources.Update
 	}
 	var feeds []feed
 	var live []*pendingUnit
+	type size struct{ n, bytes int }
+	sizes := map[*item]size{}
 	for _, pu := range units {
 		if pu.run != pu.group.run || pu.group.cancel == nil {
 			pu.done <- pgcode.New(pgcode.ObjectNotInPrerequisiteState, "source was changed or dropped")
@@ -158,15 +178,24 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 		for _, it := range pu.group.members {
 			byColl[it.source.collection] = it
 		}
+		logged := pu.group.gen == nil || pu.group.logged
 		for coll, us := range pu.unit.Updates {
 			it := byColl[coll]
 			if it == nil || it.rt == nil || it.rt.input == nil {
 				continue
 			}
-			for _, u := range us {
-				ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: u.Row, Diff: u.Diff})
-				feeds = append(feeds, feed{it, u})
+			if logged {
+				for _, u := range us {
+					ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: u.Row, Diff: u.Diff})
+				}
 			}
+			feeds = append(feeds, feed{it, us})
+			sz := sizes[it]
+			sz.n += len(us)
+			for _, u := range us {
+				sz.bytes += len(u.Row)
+			}
+			sizes[it] = sz
 		}
 		cp := pu.unit.Checkpoint
 		last[pu.group] = &cp
@@ -178,23 +207,31 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 		}
 		return err
 	}
-	if len(ups) > 0 {
-		if err := c.store.AppendTableWrite(ctx, t, ups); err != nil {
-			return fail(fmt.Errorf("coord: persist source data: %w", err))
-		}
-	}
+	// The rows and the bindings are one record: a crash between two
+	// appends would keep rows whose positions a restart reads again.
+	var bs []storage.Binding
 	for g, cp := range last {
 		b, err := json.Marshal(cp)
 		if err != nil {
 			return fail(err)
 		}
-		if err := c.store.AppendBinding(ctx, storage.Binding{Source: uint64(g.id), Time: t, Positions: b}); err != nil {
-			return fail(fmt.Errorf("coord: persist source binding: %w", err))
+		bs = append(bs, storage.Binding{Source: uint64(g.id), Time: t, Positions: b})
+	}
+	if len(ups) > 0 || len(bs) > 0 {
+		if err := c.store.AppendSourceWrite(ctx, t, ups, bs); err != nil {
+			return fail(fmt.Errorf("coord: persist source data and bindings: %w", err))
 		}
+	}
+	for g, cp := range last {
 		g.checkpoint = cp
 	}
+	for it, sz := range sizes {
+		if sz.n >= 1024 {
+			it.rt.input.Reserve(sz.n, sz.bytes)
+		}
+	}
 	for _, f := range feeds {
-		if err := f.it.rt.input.Send(repr.Update{Row: f.u.Row, Time: t, Diff: f.u.Diff}); err != nil {
+		if err := feedSource(f.it, f.us, t); err != nil {
 			return fail(err)
 		}
 	}
@@ -202,6 +239,61 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 		pu.done <- nil
 	}
 	return nil
+}
+
+// feedSource sends a source's updates to its input at t.
+func feedSource(it *item, us []sources.Update, t repr.Timestamp) error {
+	for _, u := range us {
+		if err := it.rt.input.Send(repr.Update{Row: u.Row, Time: t, Diff: u.Diff}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replayGeneratorLocked rebuilds the contents of a load generator whose
+// rows are not logged: the ticks before its durable checkpoint, computed
+// again, enter its inputs at the next step (which replay forces), and the
+// generator is left at the checkpoint.
+func (c *Coordinator) replayGeneratorLocked(ctx context.Context, g *sourceGroup) error {
+	cp, err := c.bindingCheckpoint(g)
+	if err != nil || cp == nil || len(cp.Positions) == 0 {
+		return err
+	}
+	byColl := map[sources.CollectionID]*item{}
+	for _, it := range g.members {
+		byColl[it.source.collection] = it
+	}
+	t := c.now + 1
+	err = g.gen.Replay(ctx, cp.Positions[0].Offset, func(u sources.Unit) error {
+		for coll, us := range u.Updates {
+			if it := byColl[coll]; it != nil && it.rt != nil && it.rt.input != nil {
+				if err := feedSource(it, us, t); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("coord: replaying load generator %s: %w", g.key, err)
+	}
+	g.checkpoint = cp
+	c.needStep = true
+	return nil
+}
+
+// bindingCheckpoint is the group's durable checkpoint, or nil.
+func (c *Coordinator) bindingCheckpoint(g *sourceGroup) (*sources.Checkpoint, error) {
+	b, ok := c.bindings[g.id]
+	if !ok {
+		return nil, nil
+	}
+	var cp sources.Checkpoint
+	if err := json.Unmarshal(b.Positions, &cp); err != nil {
+		return nil, fmt.Errorf("coord: source binding: %w", err)
+	}
+	return &cp, nil
 }
 
 // option finds a named option.
@@ -243,6 +335,8 @@ func (c *Coordinator) createSource(ctx context.Context, p *sql.CreateSourcePlan,
 		return c.createLoadGenerator(ctx, p, schema, name, sp, persist)
 	case "kafka":
 		return c.createKafkaSource(ctx, p, schema, name, sp, persist)
+	case "postgres":
+		return c.createPostgresSource(ctx, p, schema, name, sp, persist)
 	}
 	return pgcode.New(pgcode.FeatureNotSupported, "CREATE SOURCE FROM %s is not supported yet", strings.ToUpper(p.Source.Kind))
 }
@@ -299,12 +393,24 @@ func (c *Coordinator) createLoadGenerator(ctx context.Context, p *sql.CreateSour
 				return pgcode.New(pgcode.InvalidParameterValue, "invalid SCALE FACTOR %q", optionString(o.Value))
 			}
 			opts.ScaleFactor = f
-		case "MAX CARDINALITY", "UP TO":
+		case "MAX CARDINALITY", "UP TO", "MAX EVENTS", "AS OF":
 			n, err := strconv.ParseInt(optionString(o.Value), 10, 64)
 			if err != nil || n < 0 {
 				return pgcode.New(pgcode.InvalidParameterValue, "invalid %s %q", o.Name, optionString(o.Value))
 			}
-			opts.MaxTicks = n
+			if o.Name == "AS OF" {
+				opts.AsOf = n
+			} else {
+				opts.UpTo = n
+			}
+		case "RATE":
+			if v := optionString(o.Value); strings.EqualFold(v, "unlimited") {
+				opts.Unlimited = true
+			} else if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 && !math.IsInf(f, 1) {
+				opts.Rate = f
+			} else {
+				return pgcode.New(pgcode.InvalidParameterValue, "invalid RATE %q (events per second, or UNLIMITED)", v)
+			}
 		case "SEED":
 			n, err := strconv.ParseInt(optionString(o.Value), 10, 64)
 			if err != nil {
@@ -390,15 +496,20 @@ func (c *Coordinator) startGroupLocked(g *sourceGroup) error {
 
 // runGroupLocked starts the group's goroutine from its checkpoint.
 func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
-	if b, ok := c.bindings[g.id]; ok && g.checkpoint == nil {
-		var cp sources.Checkpoint
-		if err := json.Unmarshal(b.Positions, &cp); err != nil {
-			return fmt.Errorf("coord: source binding: %w", err)
+	if g.checkpoint == nil {
+		cp, err := c.bindingCheckpoint(g)
+		if err != nil {
+			return err
 		}
-		g.checkpoint = &cp
+		g.checkpoint = cp
 	}
 	if g.kafka {
 		if err := c.newReaderLocked(g); err != nil {
+			return err
+		}
+	}
+	if g.pg != nil {
+		if err := c.newPGReaderLocked(g); err != nil {
 			return err
 		}
 	}
@@ -419,6 +530,21 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 			defer close(g.done)
 			if err := g.gen.Run(ctx, resume, sink); err != nil {
 				c.log.Error("coord: load generator stopped", "source", g.key, "err", err)
+			}
+		}()
+	case g.pg != nil:
+		r := g.pg.reader
+		go func() {
+			defer close(g.done)
+			if err := r.Run(ctx); err != nil {
+				c.log.Error("coord: PostgreSQL source stopped", "source", g.key, "err", err)
+				c.mu.Lock()
+				for _, it := range g.members {
+					if g.run == sink.run && it.rt != nil && it.rt.sourceErr == nil {
+						it.rt.sourceErr = pgcode.Wrap(err, pgcode.ConnectionException, "source stopped: "+err.Error())
+					}
+				}
+				c.mu.Unlock()
 			}
 		}()
 	case g.reader != nil:
@@ -707,15 +833,43 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 				statuses[s.Collection] = s
 			}
 		}
+		if g.pg != nil && g.pg.reader != nil {
+			for _, s := range g.pg.reader.Status() {
+				statuses[s.Collection] = s
+			}
+		}
 	}
 	for _, it := range c.userItems() {
-		if it.Kind != sql.KindSource || it.source == nil || it.rt == nil {
+		if it.Kind != sql.KindSource || it.source == nil || (it.rt == nil && it.source.group == nil) {
 			continue
 		}
 		status, errText := "running", repr.Null
 		var known, committed, lag, msgs, bytes, staged, committedUps int64
 		var changed repr.Datum = repr.Null
-		if st, ok := statuses[it.source.collection]; ok {
+		lsn, lagBytes, lagTime, snapTime := repr.Null, repr.Null, repr.Null, repr.Null
+		st, ok := statuses[it.source.collection]
+		if it.source.group != nil && it.source.group.pg != nil && it.source.collection == 0 {
+			// The PostgreSQL source itself: its reader's state.
+			if g := it.source.group; g.pg.reader != nil {
+				if all := g.pg.reader.Status(); len(all) > 0 {
+					st, ok = all[0], true
+					st.State, st.LastError = sources.StateRunning, nil
+					for _, s := range all {
+						if s.State != sources.StateErrored {
+							st.State, st.LastError = s.State, s.LastError
+							break
+						}
+					}
+				}
+			}
+		}
+		if ok && it.source.group != nil && it.source.group.pg != nil {
+			lsn = text(sources.FormatLSN(st.CommittedLSN))
+			lagBytes = repr.Int8Datum(st.LagBytes)
+			lagTime = repr.IntervalDatum(repr.Interval{Micros: st.LagTime.Microseconds()})
+			snapTime = repr.IntervalDatum(repr.Interval{Micros: st.SnapshotTime.Microseconds()})
+		}
+		if ok {
 			status = string(st.State)
 			msgs, bytes, committedUps = st.MessagesRead, st.BytesRead, st.UpdatesEmitted
 			for _, p := range st.Offsets {
@@ -727,10 +881,26 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 				changed = repr.TimestampTzDatum(st.Updated.UnixMicro())
 			}
 		}
+		if g := it.source.group; g != nil && g.gen != nil {
+			// A load generator's offsets are ticks: committed is the
+			// first tick not yet durable, known its UP TO when it has one.
+			if g.checkpoint != nil && len(g.checkpoint.Positions) > 0 {
+				committed = g.checkpoint.Positions[0].Offset
+			}
+			known = max(g.gen.Options().UpTo, committed)
+			lag = known - committed
+		}
 		if it.source.group != nil && !it.source.group.started {
 			status = "starting"
 		}
-		if it.rt.sourceErr != nil {
+		if ok && st.LastError != nil {
+			// Why a stalled source waits (a missing topic, an unreachable
+			// upstream), what a running one still waits for, or why a
+			// PostgreSQL source stopped. A collection's own error
+			// (rt.sourceErr, below) takes precedence.
+			errText = text(st.LastError.Err.Error())
+		}
+		if it.rt != nil && it.rt.sourceErr != nil {
 			status = "error"
 			msg := it.rt.sourceErr.Error()
 			var pe *pgcode.Error
@@ -740,7 +910,8 @@ func (c *Coordinator) sourceStatusRows() [][]repr.Datum {
 			errText = repr.TextDatum(msg)
 		}
 		out = append(out, []repr.Datum{text(formatID(it.ID)), text(it.Name.Item), text(it.sourceType()), text(status), errText,
-			repr.Int8Datum(known), repr.Int8Datum(committed), repr.Int8Datum(lag), repr.Int8Datum(msgs), repr.Int8Datum(bytes), repr.Int8Datum(staged), repr.Int8Datum(committedUps), changed})
+			repr.Int8Datum(known), repr.Int8Datum(committed), repr.Int8Datum(lag), repr.Int8Datum(msgs), repr.Int8Datum(bytes), repr.Int8Datum(staged), repr.Int8Datum(committedUps), changed,
+			lsn, lagBytes, lagTime, snapTime})
 	}
 	return out
 }
@@ -762,6 +933,12 @@ func (c *Coordinator) allGroups() []*sourceGroup {
 func (c *Coordinator) leaveGroupLocked(it *item) {
 	g := it.source.group
 	g.stop()
+	if g.pg != nil && it.ID == g.id {
+		// The PostgreSQL source itself: its slot goes too.
+		g.pg.dropping = true
+		c.dropPGSlot(g)
+		return
+	}
 	var rest []*item
 	for _, m := range g.members {
 		if m != it {
@@ -773,9 +950,17 @@ func (c *Coordinator) leaveGroupLocked(it *item) {
 		delete(c.groups, g.key)
 		return
 	}
-	if g.kafka && c.replaying == nil && g.started {
+	if (g.kafka || g.pg != nil && !g.pg.dropping) && c.replaying == nil && g.started {
 		if err := c.runGroupLocked(g); err != nil {
 			c.log.Error("coord: restarting source group", "group", g.key, "err", err)
 		}
 	}
+}
+
+// sourceGroup is the group reading the item, or nil.
+func (it *item) sourceGroup() *sourceGroup {
+	if it.source == nil {
+		return nil
+	}
+	return it.source.group
 }

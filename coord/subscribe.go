@@ -86,6 +86,9 @@ func (s *session) subscribe(ctx context.Context, p *sql.SubscribePlan) (*subscri
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.freshCatalogLocked(); err != nil {
+		return nil, err
+	}
 	if !hasAsOf || (p.AtLeast && asOf < c.now) {
 		asOf = c.now
 	}

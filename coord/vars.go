@@ -180,7 +180,9 @@ var sessionVars = func() map[string]*sessionVar {
 		{name: "IntervalStyle", def: "postgres", desc: "Sets the display format for interval values.", reported: true, check: oneOf("IntervalStyle", "postgres")},
 		{name: "is_superuser", def: "on", desc: "Shows whether the current user is a superuser.", reported: true, readOnly: true, check: anyValue},
 		{name: "max_identifier_length", def: "63", desc: "Shows the maximum identifier length.", readOnly: true, check: anyValue},
+		{name: "max_index_keys", def: "32", desc: "Shows the maximum number of index keys.", readOnly: true, check: anyValue},
 		{name: "role", def: "none", desc: "Sets the current role (SET ROLE).", readOnly: true, check: anyValue},
+		{name: "real_time_recency", def: "off", desc: "Makes each read wait until PostgreSQL sources have ingested everything their upstream had committed when the read began.", check: boolValue("real_time_recency")},
 		{name: "search_path", def: "public", desc: "Sets the schema search order for names that are not schema-qualified.", check: searchPathValue},
 		{name: "server_encoding", def: "UTF8", desc: "Shows the server (database) character set encoding.", reported: true, readOnly: true, check: anyValue},
 		{name: "server_version", def: "15.0.0", desc: "Shows the PostgreSQL server version viewd is compatible with.", reported: true, readOnly: true, check: anyValue},
@@ -348,4 +350,10 @@ func (vs *vars) searchPath() []string {
 		}
 	}
 	return out
+}
+
+// realTimeRecency reports whether real_time_recency is on.
+func (s *session) realTimeRecency() bool {
+	v, err := s.vars.get("real_time_recency")
+	return err == nil && v == "on"
 }

@@ -239,6 +239,12 @@ func countWhere(m map[int]int, pred func(id int) bool) int {
 	return n
 }
 
+// timerSlack is how long past statement_timeout a hook waits for the
+// timeout to have fired: 50 ms was too little on a loaded machine
+// (load average 30 on 2 cores), where the timer fired later and the
+// write committed.
+const timerSlack = 400 * time.Millisecond
+
 // The points a cancel or a timeout reaches, in commit order.
 var writePhases = []string{
 	"read-timeout",    // statement_timeout fires while the statement reads
@@ -335,11 +341,11 @@ func (f *writeFixture) runPhase(phase string, op writeOp) {
 	case "queued-cancel":
 		point, act = "queued", cancel
 	case "queued-timeout":
-		point, act = "queued", func() { time.Sleep(timeout + 50*time.Millisecond) }
+		point, act = "queued", func() { time.Sleep(timeout + timerSlack) }
 	case "append-cancel":
 		point, act = "append", cancel
 	case "durable-timeout":
-		point, act = "durable", func() { time.Sleep(timeout + 50*time.Millisecond) }
+		point, act = "durable", func() { time.Sleep(timeout + timerSlack) }
 	}
 	var reached atomic.Bool
 	if point != "" {

@@ -59,6 +59,7 @@ func (c *Collection) Arrange(key []expr.Scalar) *Arranged {
 	g := c.g
 	a := &Arranged{g: g, trace: NewTrace(g.opts.Workers, c.arity), keyLen: len(key), arity: c.arity, errs: g.newCollection(2)}
 	g.traces = append(g.traces, a.trace.Reader(0))
+	g.owned = append(g.owned, a.trace)
 	op := &arrangeOp{in: c, out: a, keyer: newKeyer(key)}
 	g.add(op)
 	return a
@@ -97,8 +98,11 @@ func keyColumns(key []expr.Scalar) ([]int, bool) {
 }
 
 // appendColumns copies the packed bytes of columns cols of row into pk,
-// without decoding them. offs is scratch.
-func appendColumns(pk *repr.Packer, row repr.Row, cols []int, offs *[]int) bool {
+// without decoding them: in their canonical packing
+// (repr.AppendCanonical: numerics without display scale) when canonical.
+// It reports whether it could (a truncated datum: not) and whether the
+// canonical packing dropped a display scale. offs is scratch.
+func appendColumns(pk *repr.Packer, row repr.Row, cols []int, offs *[]int, canonical bool) (ok, scaled bool) {
 	need := 0
 	for _, c := range cols {
 		need = max(need, c+1)
@@ -108,29 +112,43 @@ func appendColumns(pk *repr.Packer, row repr.Row, cols []int, offs *[]int) bool 
 	for range need {
 		o = append(o, it.Offset())
 		if !it.Skip() {
-			return false
+			return false, false
 		}
 	}
 	o = append(o, it.Offset())
 	*offs = o
 	if o[len(o)-1] > len(row) {
 		// A truncated datum: let the evaluating path report it.
-		return false
+		return false, false
 	}
+	if !canonical {
+		for _, c := range cols {
+			pk.PushRow(row[o[c]:o[c+1]])
+		}
+		return true, false
+	}
+	start, total := pk.Len(), 0
 	for _, c := range cols {
-		pk.PushRow(row[o[c]:o[c+1]])
+		pk.PushCanonical(row[o[c]:o[c+1]])
+		total += o[c+1] - o[c]
 	}
-	return true
+	return true, pk.Len()-start < total
 }
 
 // keyer packs the key of a row: by copying packed column bytes when the
-// key is a list of columns, else by evaluating the key expressions.
+// key is a list of columns, else by evaluating the key expressions. Keys
+// are canonical: a numeric is packed without its display scale
+// (repr.Packer.PushKey), so that equal values (1.10, 1.1) have one key
+// and meet in joins, groups and lookups; the vals keep the scale.
 type keyer struct {
 	key    []expr.Scalar
 	cols   []int
 	byCols bool
 	offs   []int
 	datums []repr.Datum
+	// scaled is whether the last pack dropped a display scale: the key
+	// as its values print (packExact) differs from the canonical key.
+	scaled bool
 }
 
 func newKeyer(key []expr.Scalar) *keyer {
@@ -138,14 +156,28 @@ func newKeyer(key []expr.Scalar) *keyer {
 	return &keyer{key: key, cols: cols, byCols: ok}
 }
 
-// pack packs the key of row into pk.
+// pack packs the canonical key of row into pk.
 func (k *keyer) pack(ctx *expr.EvalCtx, row repr.Row, pk *repr.Packer) error {
+	return k.packMode(ctx, row, pk, true)
+}
+
+// packExact packs the key of row as its values print: numerics with their
+// display scales.
+func (k *keyer) packExact(ctx *expr.EvalCtx, row repr.Row, pk *repr.Packer) error {
+	return k.packMode(ctx, row, pk, false)
+}
+
+func (k *keyer) packMode(ctx *expr.EvalCtx, row repr.Row, pk *repr.Packer, canonical bool) error {
 	pk.Reset()
+	k.scaled = false
 	if len(k.key) == 0 {
 		return nil
 	}
-	if k.byCols && appendColumns(pk, row, k.cols, &k.offs) {
-		return nil
+	if k.byCols {
+		if ok, scaled := appendColumns(pk, row, k.cols, &k.offs, canonical); ok {
+			k.scaled = scaled
+			return nil
+		}
 	}
 	pk.Reset()
 	k.datums = row.Unpack(k.datums[:0])
@@ -154,7 +186,11 @@ func (k *keyer) pack(ctx *expr.EvalCtx, row repr.Row, pk *repr.Packer) error {
 		if err != nil {
 			return err
 		}
-		pk.Push(d)
+		if canonical {
+			k.scaled = pk.PushKey(d) || k.scaled
+		} else {
+			pk.Push(d)
+		}
 	}
 	return nil
 }

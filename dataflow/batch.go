@@ -291,6 +291,9 @@ func (w *batchWriter) finish() *Batch {
 type Builder struct {
 	data []byte
 	ents []builderEntry
+	// kbytes and vbytes are the packed bytes of the keys and vals added,
+	// which size the built batch's slabs.
+	kbytes, vbytes int
 }
 
 type builderEntry struct {
@@ -310,6 +313,8 @@ func (bd *Builder) Add(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
 	off := uint32(len(bd.data))
 	bd.data = append(bd.data, k...)
 	bd.data = append(bd.data, v...)
+	bd.kbytes += len(k)
+	bd.vbytes += len(v)
 	bd.ents = append(bd.ents, builderEntry{pfx: k.Prefix(), off: off, klen: uint32(len(k)), vlen: uint32(len(v)), time: t, diff: d})
 }
 
@@ -347,7 +352,7 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 	}
 	polled := c != nil && c.cancellable && len(bd.ents) > consolidateChunk
 	fail := func(err error) (*Batch, error) {
-		bd.data, bd.ents = nil, nil
+		bd.data, bd.ents, bd.kbytes, bd.vbytes = nil, nil, 0, 0
 		return nil, err
 	}
 	cmp := func(a, b builderEntry) int {
@@ -385,9 +390,13 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 			slices.SortFunc(bd.ents, cmp)
 		}
 	}
+	// The slabs hold the packed bytes of keys and of vals added (at
+	// most: equal keys are stored once and consolidation drops
+	// updates): a guess grew the key slab by copying, or left most of
+	// the val slab unused in the arrangement for good.
 	var w batchWriter
-	w.b.keyData = make([]byte, 0, len(bd.data)/2)
-	w.b.valData = make([]byte, 0, len(bd.data))
+	w.b.keyData = make([]byte, 0, bd.kbytes)
+	w.b.valData = make([]byte, 0, bd.vbytes)
 	w.b.valEnds = make([]uint32, 0, len(bd.ents))
 	w.ts = make([]repr.Timestamp, 0, len(bd.ents))
 	w.ds = make([]repr.Diff, 0, len(bd.ents))
@@ -401,7 +410,7 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 		k, v := bd.kv(e)
 		w.push(k, v, e.time, e.diff)
 	}
-	bd.data, bd.ents = bd.data[:0], bd.ents[:0]
+	bd.data, bd.ents, bd.kbytes, bd.vbytes = bd.data[:0], bd.ents[:0], 0, 0
 	if cap(bd.data) > trimBytes || cap(bd.ents)*32 > trimBytes {
 		// A bulk load's slabs are not kept for the next, usually small,
 		// batch.

@@ -210,7 +210,7 @@ func (o *deltaJoinOp) walk(w *deltaWorker, p DeltaPath, k int, d repr.Diff) {
 		if v.IsNull() {
 			return
 		}
-		pk.Push(v)
+		pk.PushKey(v)
 	}
 	key := pk.Row()
 	keep := o.g.keepOld

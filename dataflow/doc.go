@@ -38,6 +38,14 @@
 // collector sees eight slices per batch, never a pointer per row: arranged
 // state of tens of millions of rows costs the GC almost nothing to scan.
 //
+// Keys are canonical: every keyed operator (arrange, reduce, threshold and
+// distinct, topk and window partitions, delta-join lookups) packs a
+// numeric key value without its display scale (repr.Packer.PushKey,
+// repr.AppendCanonical), so 1.10 and 1.1 are one key, while vals keep the
+// rows as they are. Where an output shows a key (reduce's group key,
+// threshold's rows), it shows per column the largest display scale among
+// the rows present (scaleReps), a function of the collection's contents.
+//
 // A Trace is a multiversion index of a collection by key, partitioned by
 // key hash into one Spine per worker. A Spine is an LSM of batches whose
 // sizes decrease geometrically: inserting a batch merges the youngest two
@@ -92,9 +100,12 @@
 //
 // A stopped step has run some operators part way: the graph is unusable
 // afterwards (every later Step fails) and must be closed. That suits the
-// one-shot dataflows of reads, which are dropped after their only step;
-// persistent dataflows (views) keep MemoryLimit 0 and are stepped with a
-// context no client can cancel.
+// one-shot dataflows of reads, which are dropped after their only step,
+// and the bound on a materialized view (the coordinator's
+// --max-dataflow-memory), whose view fails and is dropped past it.
+// Persistent dataflows are stepped with a context no client can cancel.
+// Graph.StateBytes measures what a graph's own arrangements and outputs
+// hold, for a bound on state that grows step by step.
 //
 // # Sinks and reads
 //

@@ -37,8 +37,8 @@ type Options struct {
 	// closed. The count is a cheap running sum of the packed rows each
 	// operator emits, not an exact measure of the heap: it bounds growth,
 	// and transient copies (consolidation, the merge of workers' outputs)
-	// can take about as much again. 0 means unlimited, as persistent
-	// dataflows (views) have it; one-shot reads set it.
+	// can take about as much again. 0 means unlimited. One-shot reads
+	// set it, and materialized views when --max-dataflow-memory is set.
 	MemoryLimit int64
 }
 
@@ -66,6 +66,9 @@ type Graph struct {
 	// broken is the error of a step that was stopped part way; the graph
 	// refuses further steps.
 	broken error
+	// owned are the traces of the arrangements and outputs this graph
+	// built (not those it imports): the state StateBytes measures.
+	owned []*Trace
 }
 
 // operator is one node of the graph: it reads its inputs' deltas for the
@@ -212,6 +215,21 @@ func (g *Graph) Close() {
 			c.close()
 		}
 	}
+}
+
+// StateBytes returns the bytes held by the arrangements and outputs the
+// graph built, not those it imports: their batches' packed keys and vals
+// plus per-update overhead, summed over shards. The hash maps of reduce,
+// distinct/threshold, TopK and window operators are not counted (a step's
+// MemoryLimit charges their growth). It walks every batch of those
+// traces once; call it between steps.
+func (g *Graph) StateBytes() int64 {
+	var n int64
+	for _, t := range g.owned {
+		_, packed, overhead := t.Stats()
+		n += int64(packed + overhead)
+	}
+	return n
 }
 
 // NextScheduled returns the earliest future time at which an operator

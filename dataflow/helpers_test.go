@@ -121,14 +121,17 @@ func cases(def int) int {
 }
 
 // gen produces random update streams over small domains, with inserts and
-// retractions of present rows.
+// retractions of present rows. A value is NULL (nullInt) one time in
+// nullEvery (0: never); oracles give NULLs SQL's meaning (no join match,
+// skipped by aggregates, placed by NULLS FIRST/LAST).
 type gen struct {
-	r      *rand.Rand
-	domain int64
+	r         *rand.Rand
+	domain    int64
+	nullEvery int
 }
 
 func newGen(seed uint64, domain int64) *gen {
-	return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), domain: domain}
+	return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), domain: domain, nullEvery: 7}
 }
 
 // updates returns up to n random updates to a collection whose current
@@ -151,6 +154,9 @@ func (g *gen) updates(cur coll, arity, n int) []repr.Update {
 		vs := make([]int64, arity)
 		for i := range vs {
 			vs[i] = g.r.Int64N(g.domain)
+			if g.nullEvery > 0 && g.r.IntN(g.nullEvery) == 0 {
+				vs[i] = nullInt
+			}
 		}
 		d := repr.Diff(1)
 		if g.r.IntN(8) == 0 {
@@ -268,6 +274,49 @@ func forSeeds(t *testing.T, def int, f func(t *testing.T, seed uint64, w int)) {
 }
 
 // naive helpers --------------------------------------------------------------
+
+// compareOrder is the oracles' own ORDER BY: rows a and b compared column
+// by column under order, a NULL before or after every value as
+// NullsFirst says (whatever the direction), values by repr.Compare,
+// reversed for DESC; rows equal on every order column compare by their
+// packed bytes (TopK's and Window's documented tie-break). It shares
+// nothing with the operators' memcomparable sort keys.
+func compareOrder(a, b string, order []ColumnOrder) int {
+	da, db := repr.Row(a).Datums(), repr.Row(b).Datums()
+	if c := comparePeers(da, db, order); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+// comparePeers compares the order columns only: 0 for peers.
+func comparePeers(da, db []repr.Datum, order []ColumnOrder) int {
+	for _, o := range order {
+		x, y := da[o.Column], db[o.Column]
+		var c int
+		switch {
+		case x.IsNull() && y.IsNull():
+			c = 0
+		case x.IsNull() || y.IsNull():
+			c = 1 // x is NULL: after y, unless NULLS FIRST
+			if y.IsNull() {
+				c = -1
+			}
+			if o.Order.NullsFirst {
+				c = -c
+			}
+		default:
+			c = repr.Compare(x, y)
+			if o.Order.Desc {
+				c = -c
+			}
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
 
 func ints(r string) []int64 {
 	ds := repr.Row(r).Datums()

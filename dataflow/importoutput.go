@@ -54,6 +54,10 @@ func keysInto(rows *Rows, b *Batch, lo int64, hi repr.Timestamp, all bool) {
 	if b == nil {
 		return
 	}
+	if all && b.Len() == b.Keys() {
+		// One update per key (a source's rows): exactly the batch's keys.
+		rows.Reserve(b.Len(), len(b.keyData))
+	}
 	for k := range b.Keys() {
 		key := b.key(k)
 		st, e := b.updRange(k)

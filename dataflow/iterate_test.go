@@ -35,7 +35,7 @@ func naiveClosure(edges coll) coll {
 			rv := ints(r)
 			for e := range edges {
 				ev := ints(e)
-				if rv[1] == ev[0] {
+				if rv[1] == ev[0] && ev[0] != nullInt {
 					k := string(irow(rv[0], ev[1]))
 					if reach[k] == 0 {
 						reach[k] = 1

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/repr"
 )
@@ -27,9 +28,14 @@ func TestOracleMFP(t *testing.T) {
 			out := coll{}
 			for k, d := range ins[0] {
 				v := ints(k)
-				if v[0] < 4 {
-					out.add(irow(v[1], v[0]+v[1]), d)
+				if v[0] == nullInt || v[0] >= 4 {
+					continue // NULL < 4 is NULL: filtered out
 				}
+				sum := int64(nullInt)
+				if v[1] != nullInt {
+					sum = v[0] + v[1]
+				}
+				out.add(irow(v[1], sum), d)
 			}
 			return out
 		})
@@ -107,7 +113,7 @@ func TestOracleJoin(t *testing.T) {
 			out := coll{}
 			for k, d := range naiveJoin(ins[0], ins[1], 1, 0) {
 				v := ints(k)
-				if v[0] < v[3] {
+				if v[0] != nullInt && v[3] != nullInt && v[0] < v[3] {
 					out.add(irow(v[0], v[3]), d)
 				}
 			}
@@ -137,7 +143,7 @@ func TestOracleOuterJoin(t *testing.T) {
 				v := ints(x)
 				matched := false
 				for y := range ins[1] {
-					if ints(y)[0] == v[1] {
+					if ints(y)[0] == v[1] && v[1] != nullInt {
 						matched = true
 					}
 				}
@@ -170,9 +176,12 @@ func TestOracleReduce(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.check(r, func(ins []coll) coll {
+			// NULL group keys form one group; count(b), sum, min, max
+			// and the DISTINCT aggregates skip NULL values (NULL when
+			// a group has none).
 			type st struct {
-				n, sum, mn, mx int64
-				distinct       map[int64]bool
+				n, nv, sum, mn, mx int64
+				distinct           map[int64]bool
 			}
 			groups := map[int64]*st{}
 			for k, d := range ins[0] {
@@ -183,25 +192,36 @@ func TestOracleReduce(t *testing.T) {
 					groups[v[0]] = s
 				}
 				s.n += int64(d)
+				if v[1] == nullInt {
+					continue
+				}
+				s.nv += int64(d)
 				s.sum += v[1] * int64(d)
 				s.mn, s.mx = min(s.mn, v[1]), max(s.mx, v[1])
 				s.distinct[v[1]] = true
 			}
 			out := coll{}
+			orNull := func(ok bool, d repr.Datum) repr.Datum {
+				if !ok {
+					return repr.Null
+				}
+				return d
+			}
 			for g, s := range groups {
 				var ds int64
 				for x := range s.distinct {
 					ds += x
 				}
+				some := s.nv > 0
 				var p repr.Packer
-				p.Push(repr.Int8Datum(g))
+				p.Push(orNull(g != nullInt, repr.Int8Datum(g)))
 				p.Push(repr.Int8Datum(s.n))
-				p.Push(repr.Int8Datum(s.n))
-				p.Push(repr.NumericDatum(int128Decimal(0, uint64(s.sum))))
-				p.Push(repr.Int8Datum(s.mn))
-				p.Push(repr.Int8Datum(s.mx))
+				p.Push(repr.Int8Datum(s.nv))
+				p.Push(orNull(some, repr.NumericDatum(apd.New(s.sum, 0))))
+				p.Push(orNull(some, repr.Int8Datum(s.mn)))
+				p.Push(orNull(some, repr.Int8Datum(s.mx)))
 				p.Push(repr.Int8Datum(int64(len(s.distinct))))
-				p.Push(repr.NumericDatum(int128Decimal(0, uint64(ds))))
+				p.Push(orNull(some, repr.NumericDatum(apd.New(ds, 0))))
 				out.add(p.Row(), 1)
 			}
 			return out
@@ -224,9 +244,7 @@ func naiveTopK(c coll, group []int, order []ColumnOrder, limit, offset int) coll
 	}
 	out := coll{}
 	for _, rows := range groups {
-		slices.SortFunc(rows, func(a, b string) int {
-			return compareBytes(sortKey(nil, repr.Row(a).Datums(), order, repr.Row(a)), sortKey(nil, repr.Row(b).Datums(), order, repr.Row(b)))
-		})
+		slices.SortFunc(rows, func(a, b string) int { return compareOrder(a, b, order) })
 		for i, r := range rows {
 			if i >= offset && (limit < 0 || i < offset+limit) {
 				out.add(repr.Row(r), 1)
@@ -236,20 +254,16 @@ func naiveTopK(c coll, group []int, order []ColumnOrder, limit, offset int) coll
 	return out
 }
 
-func compareBytes(a, b []byte) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return len(a) - len(b)
-}
-
 func TestOracleTopK(t *testing.T) {
 	forSeeds(t, 20, func(t *testing.T, seed uint64, w int) {
 		h := newHarness(t, seed, w, 3)
-		order := []ColumnOrder{{Column: 1, Order: repr.SortOrder{Desc: true}}, {Column: 2}}
+		// DESC NULLS FIRST, then ASC NULLS LAST (PostgreSQL's defaults),
+		// and ASC NULLS FIRST.
+		order := []ColumnOrder{{Column: 1, Order: repr.SortOrder{Desc: true, NullsFirst: true}}, {Column: 2}}
 		k1, _ := h.in(0).TopK([]int{0}, order, 2, 1)
+		order2 := []ColumnOrder{{Column: 2, Order: repr.SortOrder{NullsFirst: true}}, {Column: 1, Order: repr.SortOrder{Desc: true}}}
+		k4, _ := h.in(0).TopK([]int{1}, order2, 1, 0)
+		h.check(k4, func(ins []coll) coll { return naiveTopK(ins[0], []int{1}, order2, 1, 0) })
 		k2, _ := h.in(0).TopK(nil, order[1:], 3, 0)
 		k3, _ := h.in(0).TopK([]int{0}, order, -1, 2)
 		h.check(k1, func(ins []coll) coll { return naiveTopK(ins[0], []int{0}, order, 2, 1) })
@@ -270,6 +284,9 @@ func TestOracleFlatMap(t *testing.T) {
 			out := coll{}
 			for k, d := range ins[0] {
 				v := ints(k)
+				if v[1] == nullInt {
+					continue // generate_series(1, NULL) is empty
+				}
 				for i := int64(1); i <= v[1]; i++ {
 					out.add(irow(v[0], i), d)
 				}
@@ -312,16 +329,26 @@ func TestOracleDeltaJoinReduceTopK(t *testing.T) {
 		order := []ColumnOrder{{Column: 1, Order: repr.SortOrder{Desc: true}}}
 		top, _ := red.TopK(nil, order, 2, 0)
 		naiveRed := func(ins []coll) coll {
-			n, s := map[int64]int64{}, map[int64]int64{}
+			n, nv, s := map[int64]int64{}, map[int64]int64{}, map[int64]int64{}
 			for k, d := range naive3(ins) {
 				v := ints(k)
 				n[v[5]] += int64(d)
-				s[v[5]] += v[0] * int64(d)
+				if v[0] != nullInt {
+					nv[v[5]] += int64(d)
+					s[v[5]] += v[0] * int64(d)
+				}
 			}
 			out := coll{}
 			for g := range n {
+				key, sum := repr.Int8Datum(g), repr.NumericDatum(apd.New(s[g], 0))
+				if g == nullInt {
+					key = repr.Null
+				}
+				if nv[g] == 0 {
+					sum = repr.Null
+				}
 				var p repr.Packer
-				p.PushAll([]repr.Datum{repr.Int8Datum(g), repr.Int8Datum(n[g]), repr.NumericDatum(int128Decimal(0, uint64(s[g])))})
+				p.PushAll([]repr.Datum{key, repr.Int8Datum(n[g]), sum})
 				out.add(p.Row(), 1)
 			}
 			return out
@@ -350,11 +377,18 @@ func TestOracleCountDistinctDeletes(t *testing.T) {
 				return out
 			}
 			d := map[int64]bool{}
-			mn, mx := int64(1<<62), int64(-1<<62)
+			mn, mx := int64(nullInt), int64(nullInt)
 			for k := range ins[0] {
 				v := ints(k)
-				d[v[1]] = true
-				mn, mx = min(mn, v[1]), max(mx, v[0])
+				if v[1] != nullInt {
+					d[v[1]] = true
+					if mn == nullInt || v[1] < mn {
+						mn = v[1]
+					}
+				}
+				if v[0] != nullInt && (mx == nullInt || v[0] > mx) {
+					mx = v[0]
+				}
 			}
 			out.add(irow(int64(len(d)), mn, mx), 1)
 			return out
@@ -374,6 +408,9 @@ func TestOracleTemporalFilter(t *testing.T) {
 			out := coll{}
 			for k, d := range ins[0] {
 				v := ints(k)
+				if v[0] == nullInt || v[1] == nullInt {
+					continue // a NULL bound: the row never passes
+				}
 				if repr.Timestamp(v[0]) <= now && now < repr.Timestamp(v[0]+v[1]) {
 					out.add(repr.Row(k), d)
 				}

@@ -63,6 +63,7 @@ type reduceShard struct {
 	groups  map[string]*group
 	idx     []uint32 // this step's input rows routed here (indexes into the input)
 	keys    Rows     // their keys
+	exact   Rows     // their keys as they print, where that differs (else empty rows)
 	changed []string
 	ok      Rows
 	errs    Rows
@@ -77,6 +78,7 @@ type reduceShard struct {
 type group struct {
 	n      repr.Diff
 	accs   []accum
+	reps   scaleReps // the key's packings with display scales (see scaleReps)
 	out    string
 	hasOut bool
 	outErr bool
@@ -94,6 +96,55 @@ type accum struct {
 	ms            *multiset
 	// dsq is the exact sum of squares for variance and stddev.
 	dsq *apd.Decimal
+	// scales counts the numeric inputs of sum, avg and the variances by
+	// display scale: PostgreSQL's sum shows the largest scale among its
+	// inputs, which a retraction may lower.
+	scales scaleCounts
+}
+
+// scaleCounts counts values by display scale (few distinct scales: a
+// slice).
+type scaleCounts []scaleCount
+
+type scaleCount struct {
+	scale int32
+	n     repr.Diff
+}
+
+func (c *scaleCounts) add(scale int32, d repr.Diff) {
+	for i := range *c {
+		if (*c)[i].scale == scale {
+			(*c)[i].n += d
+			if (*c)[i].n == 0 {
+				*c = append((*c)[:i], (*c)[i+1:]...)
+			}
+			return
+		}
+	}
+	*c = append(*c, scaleCount{scale: scale, n: d})
+}
+
+// max returns the largest scale with a positive count (0 if none).
+func (c scaleCounts) max() int32 {
+	m := int32(0)
+	for _, e := range c {
+		if e.n > 0 && e.scale > m {
+			m = e.scale
+		}
+	}
+	return m
+}
+
+// withScale returns the exact value d shown with display scale scale: d
+// holds no non-zero digit past scale (it is a sum of values of at most
+// that scale), so this only drops or adds trailing zeros.
+func withScale(d *apd.Decimal, scale int32) *apd.Decimal {
+	red := new(apd.Decimal)
+	red.Reduce(d)
+	if red.IsZero() {
+		red.Exponent = 0
+	}
+	return repr.WithNumericScale(red, scale)
 }
 
 var decCtx = apd.BaseContext.WithPrecision(60)
@@ -107,6 +158,7 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 	for s := range o.shards {
 		o.shards[s].idx = o.shards[s].idx[:0]
 		o.shards[s].keys.Reset()
+		o.shards[s].exact.Reset()
 	}
 	n := o.in.ok.Len()
 	m := g.meter(&o.out.errs, nil)
@@ -128,6 +180,16 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 		s := &o.shards[shardOf(k, W)]
 		s.idx = append(s.idx, uint32(i))
 		s.keys.Push(k, d)
+		if !o.keyer.scaled {
+			s.exact.Push(nil, d)
+			continue
+		}
+		if err := o.keyer.packExact(&g.eval, row, &o.pk); err != nil {
+			// The canonical key evaluated: the same expressions cannot fail.
+			s.exact.Push(nil, d)
+			continue
+		}
+		s.exact.Push(o.pk.Row(), d)
 	}
 	err := g.parallel(n, func(si int) error {
 		s := &o.shards[si]
@@ -140,7 +202,7 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 			if err := m.tick(); err != nil {
 				return err
 			}
-			m.grow(o.update(s, s.keys.Row(i), o.in.ok.Row(int(j)), o.in.ok.Diff(int(j))))
+			m.grow(o.update(s, s.keys.Row(i), s.exact.Row(i), o.in.ok.Row(int(j)), o.in.ok.Diff(int(j))))
 		}
 		for _, k := range s.changed {
 			if err := m.tick(); err != nil {
@@ -174,8 +236,10 @@ const (
 )
 
 // update folds one input row into its group and returns the bytes of
-// state it added (a new group, new multiset entries), roughly.
-func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) (grown int) {
+// state it added (a new group, new multiset entries), roughly. k is the
+// row's canonical key, exact the key as it prints when that differs
+// (else empty).
+func (o *reduceOp) update(s *reduceShard, k, exact, row repr.Row, d repr.Diff) (grown int) {
 	s.datums = row.Unpack(s.datums[:0])
 	// Evaluate every aggregate's inputs first: an error sends the row to
 	// the err stream and leaves the group untouched.
@@ -216,6 +280,9 @@ func (o *reduceOp) update(s *reduceShard, k, row repr.Row, d repr.Diff) (grown i
 		s.changed = append(s.changed, string(k))
 	}
 	gr.n += d
+	if len(exact) > 0 {
+		grown += gr.reps.add(exact, d)
+	}
 	for i, a := range o.aggs {
 		acc := &gr.accs[i]
 		v := vals[i].v
@@ -279,6 +346,7 @@ func accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum, d repr.Diff) {
 			if acc.dsum == nil {
 				acc.dsum = new(apd.Decimal)
 			}
+			acc.scales.add(repr.NumericScale(v.Numeric()), d)
 			var p apd.Decimal
 			_, _ = decCtx.Mul(&p, v.Numeric(), apd.New(int64(d), 0))
 			_, _ = decCtx.Add(acc.dsum, acc.dsum, &p)
@@ -287,6 +355,9 @@ func accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum, d repr.Diff) {
 		x := datumDecimal(v)
 		if acc.dsum == nil {
 			acc.dsum, acc.dsq = new(apd.Decimal), new(apd.Decimal)
+		}
+		if v.Kind() == repr.KindNumeric {
+			acc.scales.add(repr.NumericScale(x), d)
 		}
 		dd := apd.New(int64(d), 0)
 		var p apd.Decimal
@@ -371,7 +442,11 @@ func (o *reduceOp) emit(s *reduceShard, k string) {
 		return
 	}
 	s.pk.Reset()
-	s.pk.PushRow(repr.Row(k))
+	if gr.reps.present() {
+		s.datums = gr.reps.display(repr.Row(k), &s.pk, s.datums)
+	} else {
+		s.pk.PushRow(repr.Row(k))
+	}
 	for i, a := range o.aggs {
 		v, err := finish(&gr.accs[i], a)
 		if err != nil {
@@ -422,13 +497,16 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		sum := int128Decimal(acc.hi, acc.lo)
 		if acc.dsum != nil {
 			_, _ = decCtx.Add(sum, sum, acc.dsum)
+			sum = withScale(sum, acc.scales.max())
 		}
 		if a.Func == expr.AggAvg {
-			q := new(apd.Decimal)
-			if _, err := decCtx.Quo(q, sum, apd.New(int64(acc.n), 0)); err != nil {
-				return repr.Null, pgcode.Wrap(err, pgcode.NumericValueOutOfRange, "numeric out of range")
+			// PostgreSQL's avg of integers and numerics is
+			// numeric_div(sum, count), with select_div_scale's scale.
+			q, err := expr.NumericDiv(sum, apd.New(int64(acc.n), 0))
+			if err != nil {
+				return repr.Null, err
 			}
-			sum = pgRound(q, 0)
+			sum = q
 		}
 		return repr.NumericDatum(sum), nil
 	case expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop:
@@ -451,15 +529,30 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		if a.Func == expr.AggMax {
 			seq = acc.ms.backward()
 		}
+		// The extreme value; of equal numerics of different display
+		// scales (the multiset keeps them apart), the largest scale, as
+		// a group key shows (scaleReps).
+		best := repr.Null
 		for e := range seq {
-			if e.n > 0 {
-				d := repr.Row(e.val).Get(0)
-				if !d.IsNull() {
-					return d, nil
-				}
+			if e.n <= 0 {
+				continue
+			}
+			d := repr.Row(e.val).Get(0)
+			if d.IsNull() {
+				continue
+			}
+			if best.IsNull() {
+				best = d
+				continue
+			}
+			if repr.Compare(d, best) != 0 {
+				break
+			}
+			if repr.PreferShown(best, d) {
+				best = d
 			}
 		}
-		return repr.Null, nil
+		return best, nil
 	case expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg:
 		return orderedAgg(acc, a)
 	case expr.AggJsonbObjectAgg:
@@ -557,60 +650,58 @@ func datumDecimal(v repr.Datum) *apd.Decimal {
 }
 
 // variance derives var_pop/var_samp/stddev_pop/stddev_samp from the exact
-// sums: (Σx² − (Σx)²/n) / (n or n−1), then the square root for stddev.
+// sums as PostgreSQL's numeric_stddev_internal does: numerator
+// N·Σx² − (Σx)² (shown with twice the inputs' largest display scale), 0
+// when it is not positive; divided by N·N or N·(N−1) at select_div_scale's
+// scale (rounded), and for stddev the square root of that, at the same
+// scale.
 func variance(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 	n := int64(acc.n)
 	samp := a.Func == expr.AggVarSamp || a.Func == expr.AggStddevSamp
 	if n <= 0 || (samp && n <= 1) || acc.dsum == nil {
 		return repr.Null, nil
 	}
-	var sq, num, res apd.Decimal
+	float := a.Typ.Type.Kind == repr.KindFloat8 || a.Typ.Type.Kind == repr.KindFloat4
+	var sq, num apd.Decimal
 	nd := apd.New(n, 0)
 	_, _ = decCtx.Mul(&sq, acc.dsum, acc.dsum)
-	_, _ = decCtx.Quo(&sq, &sq, nd)
-	_, _ = decCtx.Sub(&num, acc.dsq, &sq)
-	den := nd
-	if samp {
-		den = apd.New(n-1, 0)
+	_, _ = decCtx.Mul(&num, nd, acc.dsq)
+	_, _ = decCtx.Sub(&num, &num, &sq)
+	if num.Sign() <= 0 {
+		if float {
+			return repr.Float8Datum(0), nil
+		}
+		return repr.NumericDatum(apd.New(0, 0)), nil
 	}
-	_, _ = decCtx.Quo(&res, &num, den)
-	if res.Negative {
-		res.SetInt64(0)
+	numS := withScale(&num, 2*acc.scales.max())
+	den := apd.New(n*n, 0)
+	if samp {
+		den = apd.New(n*(n-1), 0)
+	}
+	res, err := expr.NumericDiv(numS, den)
+	if err != nil {
+		return repr.Null, err
 	}
 	if a.Func == expr.AggStddevSamp || a.Func == expr.AggStddevPop {
-		_, _ = decCtx.Sqrt(&res, &res)
+		scale := repr.NumericScale(res)
+		root := new(apd.Decimal)
+		c := apd.BaseContext.WithPrecision(uint32(max(int64(res.NumDigits())+int64(res.Exponent), 1) + int64(scale) + 10))
+		if _, err := c.Sqrt(root, res); err != nil {
+			return repr.Null, pgcode.Wrap(err, pgcode.NumericValueOutOfRange, "numeric out of range")
+		}
+		r := apd.BaseContext.WithPrecision(1000)
+		r.Rounding = apd.RoundHalfUp
+		out := new(apd.Decimal)
+		if _, err := r.Quantize(out, root, -scale); err != nil {
+			return repr.Null, pgcode.Wrap(err, pgcode.NumericValueOutOfRange, "numeric out of range")
+		}
+		res = out
 	}
-	res = *pgRound(&res, 0)
-	if k := a.Typ.Type.Kind; k == repr.KindFloat8 || k == repr.KindFloat4 {
+	if float {
 		f, _ := res.Float64()
 		return repr.Float8Datum(f), nil
 	}
-	return repr.NumericDatum(&res), nil
-}
-
-// pgRound rounds a division's result the way PostgreSQL chooses the scale
-// of numeric division (select_div_scale): at least 16 significant digits,
-// counted in base-10000 groups, and at least minScale decimal places.
-func pgRound(d *apd.Decimal, minScale int32) *apd.Decimal {
-	if d.IsZero() {
-		return d
-	}
-	// Decimal digits before the point: NumDigits + Exponent.
-	intDigits := int32(d.NumDigits()) + d.Exponent
-	var weight int32
-	if intDigits > 0 {
-		weight = (intDigits - 1) / 4
-	} else {
-		weight = -((-intDigits)/4 + 1)
-	}
-	scale := max(16-weight*4, minScale, 0)
-	out := new(apd.Decimal)
-	c := apd.BaseContext.WithPrecision(1000)
-	c.Rounding = apd.RoundHalfUp
-	if _, err := c.Quantize(out, d, -scale); err != nil {
-		return d
-	}
-	return out
+	return repr.NumericDatum(res), nil
 }
 
 // trim releases the shards' large per-step scratch after a step.
@@ -621,6 +712,7 @@ func (o *reduceOp) trim() {
 			s.idx = nil
 		}
 		s.keys.trim()
+		s.exact.trim()
 		s.ok.trim()
 		s.errs.trim()
 		s.datums = clearDatums(s.datums)
@@ -630,7 +722,12 @@ func (o *reduceOp) trim() {
 
 // keyMergesDistinctValues reports whether repr.AppendKey may give the
 // same key to values of kind k that pack differently (and print
-// differently): intervals, and records and arrays, which may hold them.
+// differently): intervals, numerics (display scales: 1.10, 1.1), floats
+// (-0, 0), and records and arrays, which may hold them. Among such equal
+// values an ordered aggregate's multiset orders by packed bytes; min and
+// max show the one repr.PreferShown prefers among equal extremes
+// (PostgreSQL keeps whichever its scan met last).
 func keyMergesDistinctValues(k repr.Kind) bool {
-	return k == repr.KindInterval || k == repr.KindRecord || k == repr.KindArray
+	return k == repr.KindInterval || k == repr.KindNumeric || k == repr.KindFloat8 || k == repr.KindFloat4 ||
+		k == repr.KindRecord || k == repr.KindArray
 }

@@ -28,6 +28,7 @@ func (c *Collection) Materialize(since repr.Timestamp) *Output {
 	g := c.g
 	o := &Output{g: g, arity: c.arity, ok: NewTrace(g.opts.Workers, 0), errs: NewTrace(g.opts.Workers, 0)}
 	o.okR, o.errsR = o.ok.Reader(since), o.errs.Reader(since)
+	g.owned = append(g.owned, o.ok, o.errs)
 	g.add(&outputOp{in: c, out: o})
 	return o
 }
@@ -164,6 +165,13 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 	}
 	m := op.in.g.meter(nil, nil)
 	ins := func(rows *Rows, tr *Trace, loaded []*Batch) error {
+		if n := rows.Len(); n >= 1024 {
+			// Rows spread evenly over the shards; a little room for
+			// the unevenness spares a regrowth of every builder.
+			for s := range op.bds {
+				op.bds[s].Reserve(n/W+n/(8*W), rows.Bytes()/W+rows.Bytes()/(8*W))
+			}
+		}
 		for i := range rows.Len() {
 			if err := m.tick(); err != nil {
 				return err

@@ -23,6 +23,10 @@ func (c *Collection) Distinct() *Collection {
 	})
 }
 
+// Rows count by their canonical packing (repr.Row.Canonical): rows equal
+// but for numeric display scales (1.10, 1.1) are one row, shown as
+// scaleReps describes (per column the largest scale present).
+//
 // Threshold returns each row of c with multiplicity max(count, 0).
 //
 // Algebra: Threshold(A)[r] = max(A[r], 0). With Negate and Union it gives
@@ -40,6 +44,7 @@ func (c *Collection) threshold(f func(repr.Diff) repr.Diff) *Collection {
 	op := &thresholdOp{in: c, out: out, f: f, shards: make([]thresholdShard, g.opts.Workers)}
 	for i := range op.shards {
 		op.shards[i].counts = map[string]repr.Diff{}
+		op.shards[i].scaled = map[string]*thresholdScaled{}
 	}
 	g.add(op)
 	return out
@@ -49,6 +54,7 @@ type thresholdOp struct {
 	in, out *Collection
 	f       func(repr.Diff) repr.Diff
 	shards  []thresholdShard
+	canon   []byte
 }
 
 // countBytes approximates a threshold count's map entry beyond its row
@@ -56,9 +62,28 @@ type thresholdOp struct {
 const countBytes = 48
 
 type thresholdShard struct {
+	// counts is the multiplicity of each row by its canonical packing
+	// (repr.Row.Canonical: numerics without display scale), so that rows
+	// of equal values (1.10, 1.1) count as one.
 	counts map[string]repr.Diff
-	in     Rows
-	ok     Rows
+	// scaled holds, for canonical rows some of whose rows carried a
+	// display scale, the packings seen and the output last emitted.
+	scaled  map[string]*thresholdScaled
+	touched []string
+	in      Rows
+	ok      Rows
+	canon   []byte
+	pk      repr.Packer
+	datums  []repr.Datum
+}
+
+// thresholdScaled is the state of a canonical row whose rows carry display
+// scales: it is output as scaleReps.display shows it.
+type thresholdScaled struct {
+	reps    scaleReps
+	out     string
+	outN    repr.Diff
+	touched bool
 }
 
 func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
@@ -78,7 +103,11 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 				return err
 			}
 			row := o.in.ok.Row(i)
-			o.shards[shardOf(row, W)].in.Push(row, o.in.ok.Diff(i))
+			canon, changed := row.Canonical(o.canon[:0])
+			if changed {
+				o.canon = canon
+			}
+			o.shards[shardOf(canon, W)].in.Push(row, o.in.ok.Diff(i))
 		}
 	}
 	err := g.parallel(n, func(si int) error {
@@ -96,20 +125,69 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 				return err
 			}
 			row, d := in.Row(i), in.Diff(i)
-			old, had := s.counts[string(row)]
+			canon, changed := row.Canonical(s.canon[:0])
+			if changed {
+				s.canon = canon
+			}
+			var st *thresholdScaled
+			if changed || len(s.scaled) > 0 {
+				st = s.scaled[string(canon)]
+			}
+			old, had := s.counts[string(canon)]
 			nw := old + d
 			if nw == 0 {
-				delete(s.counts, string(row))
+				delete(s.counts, string(canon))
 			} else {
-				s.counts[string(row)] = nw
+				s.counts[string(canon)] = nw
 				if !had {
-					m.grow(len(row) + countBytes)
+					m.grow(len(canon) + countBytes)
 				}
 			}
-			if delta := o.f(nw) - o.f(old); delta != 0 {
-				s.ok.Push(row, delta)
+			if !changed && st == nil {
+				if delta := o.f(nw) - o.f(old); delta != 0 {
+					s.ok.Push(row, delta)
+				}
+				continue
+			}
+			if st == nil {
+				// Until now every row of this value printed as canon.
+				st = &thresholdScaled{out: string(canon), outN: o.f(old)}
+				s.scaled[string(canon)] = st
+			}
+			if changed {
+				m.grow(st.reps.add(row, d))
+			}
+			if !st.touched {
+				st.touched = true
+				s.touched = append(s.touched, string(canon))
 			}
 		}
+		for _, k := range s.touched {
+			if err := m.tick(); err != nil {
+				return err
+			}
+			st := s.scaled[k]
+			st.touched = false
+			n := o.f(s.counts[k])
+			out := k
+			if st.reps.present() {
+				s.datums = st.reps.display(repr.Row(k), &s.pk, s.datums)
+				out = string(s.pk.Row())
+			}
+			if out != st.out || n != st.outN {
+				if st.outN != 0 {
+					s.ok.Push(repr.Row(st.out), -st.outN)
+				}
+				if n != 0 {
+					s.ok.Push(repr.Row(out), n)
+				}
+				st.out, st.outN = out, n
+			}
+			if len(st.reps) == 0 && st.outN == 0 {
+				delete(s.scaled, k)
+			}
+		}
+		s.touched = s.touched[:0]
 		return m.poll()
 	})
 	if err != nil {

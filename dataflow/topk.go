@@ -96,7 +96,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 		o.datums = row.Unpack(o.datums[:0])
 		o.pk.Reset()
 		for _, k := range o.group {
-			o.pk.Push(o.datums[k])
+			o.pk.PushKey(o.datums[k])
 		}
 		k := o.pk.Row()
 		s := &o.shards[shardOf(k, W)]

@@ -108,7 +108,7 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 		o.datums = row.Unpack(o.datums[:0])
 		o.pk.Reset()
 		for _, k := range o.part {
-			o.pk.Push(o.datums[k])
+			o.pk.PushKey(o.datums[k])
 		}
 		o.parts.Push(o.pk.Row(), d)
 		sk = sortKey(sk[:0], o.datums, o.order, row)
@@ -328,7 +328,9 @@ func (a *winAcc) add(row []repr.Datum) {
 	if !a.best.IsNull() {
 		c = repr.Compare(v, a.best)
 	}
-	if a.best.IsNull() || (a.fn.Kind == WinMin && c < 0) || (a.fn.Kind == WinMax && c > 0) {
+	// Of equal values, the one repr.PreferShown prefers, as reduce's.
+	tieScale := c == 0 && !a.best.IsNull() && repr.PreferShown(a.best, v)
+	if a.best.IsNull() || (a.fn.Kind == WinMin && c < 0) || (a.fn.Kind == WinMax && c > 0) || tieScale {
 		a.best = v
 	}
 }
@@ -356,7 +358,10 @@ func (a *winAcc) value() repr.Datum {
 	s := new(apd.Decimal)
 	_, _ = decCtx.Add(s, &a.dsum, apd.New(a.isum, 0))
 	if a.fn.Kind == WinAvg {
-		_, _ = apd.BaseContext.WithPrecision(20).Quo(s, s, apd.New(a.cnt, 0))
+		// numeric_div(sum, count), as PostgreSQL's avg.
+		if q, err := expr.NumericDiv(s, apd.New(a.cnt, 0)); err == nil {
+			s = q
+		}
 	}
 	return repr.NumericDatum(s)
 }

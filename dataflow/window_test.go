@@ -1,7 +1,6 @@
 package dataflow
 
 import (
-	"bytes"
 	"slices"
 	"testing"
 
@@ -23,18 +22,13 @@ func naiveWindow(c coll, part []int, order []ColumnOrder, funcs []WindowFunc) co
 		}
 	}
 	out := coll{}
-	okey := func(r string) []byte {
-		var b []byte
-		ds := repr.Row(r).Datums()
-		for _, o := range order {
-			b = repr.AppendKey(b, ds[o.Column], o.Order)
-		}
-		return b
+	// peer compares two rows by the order columns (0: peers), with the
+	// oracles' own comparison (compareOrder), not the operator's keys.
+	peer := func(a, b string) int {
+		return comparePeers(repr.Row(a).Datums(), repr.Row(b).Datums(), order)
 	}
 	for _, rows := range parts {
-		slices.SortFunc(rows, func(a, b string) int {
-			return compareBytes(sortKey(nil, repr.Row(a).Datums(), order, repr.Row(a)), sortKey(nil, repr.Row(b).Datums(), order, repr.Row(b)))
-		})
+		slices.SortFunc(rows, func(a, b string) int { return compareOrder(a, b, order) })
 		for i, r := range rows {
 			var p repr.Packer
 			p.PushRow(repr.Row(r))
@@ -46,7 +40,7 @@ func naiveWindow(c coll, part []int, order []ColumnOrder, funcs []WindowFunc) co
 				case WinRank:
 					n := 0
 					for j := range rows {
-						if bytes.Compare(okey(rows[j]), okey(r)) < 0 {
+						if peer(rows[j], r) < 0 {
 							n++
 						}
 					}
@@ -54,8 +48,8 @@ func naiveWindow(c coll, part []int, order []ColumnOrder, funcs []WindowFunc) co
 				case WinDenseRank:
 					seen := map[string]bool{}
 					for j := range rows {
-						if bytes.Compare(okey(rows[j]), okey(r)) < 0 {
-							seen[string(okey(rows[j]))] = true
+						if peer(rows[j], r) < 0 {
+							seen[peerKey(rows[j], order)] = true
 						}
 					}
 					p.Push(repr.Int8Datum(int64(len(seen) + 1)))
@@ -76,7 +70,7 @@ func naiveWindow(c coll, part []int, order []ColumnOrder, funcs []WindowFunc) co
 				default:
 					var frame []int
 					for j := range rows {
-						if bytes.Compare(okey(rows[j]), okey(r)) <= 0 {
+						if peer(rows[j], r) <= 0 {
 							frame = append(frame, j)
 						}
 					}
@@ -85,22 +79,32 @@ func naiveWindow(c coll, part []int, order []ColumnOrder, funcs []WindowFunc) co
 						p.Push(arg(frame[len(frame)-1]))
 					case WinCount:
 						p.Push(repr.Int8Datum(int64(len(frame))))
-					case WinSum:
-						var s int64
+					case WinSum, WinMin, WinMax:
+						// NULL arguments are skipped; NULL when the
+						// frame has no other.
+						var s, best int64
+						some := false
 						for _, j := range frame {
-							s += arg(j).Int()
-						}
-						p.Push(repr.Int8Datum(s))
-					case WinMin, WinMax:
-						best := arg(frame[0]).Int()
-						for _, j := range frame {
-							if f.Kind == WinMin {
-								best = min(best, arg(j).Int())
-							} else {
-								best = max(best, arg(j).Int())
+							if arg(j).IsNull() {
+								continue
 							}
+							v := arg(j).Int()
+							switch {
+							case f.Kind == WinSum:
+								s += v
+							case !some, f.Kind == WinMin && v < best, f.Kind == WinMax && v > best:
+								best = v
+							}
+							some = true
 						}
-						p.Push(repr.Int8Datum(best))
+						switch {
+						case !some:
+							p.Push(repr.Null)
+						case f.Kind == WinSum:
+							p.Push(repr.Int8Datum(s))
+						default:
+							p.Push(repr.Int8Datum(best))
+						}
 					}
 				}
 			}
@@ -108,6 +112,16 @@ func naiveWindow(c coll, part []int, order []ColumnOrder, funcs []WindowFunc) co
 		}
 	}
 	return out
+}
+
+// peerKey is a string equal for peers (the order columns' values).
+func peerKey(r string, order []ColumnOrder) string {
+	ds := repr.Row(r).Datums()
+	var p repr.Packer
+	for _, o := range order {
+		p.Push(ds[o.Column])
+	}
+	return string(p.Row())
 }
 
 func TestOracleWindow(t *testing.T) {

@@ -174,7 +174,7 @@ func baseCast(from, to repr.ScalarType) (CastContext, convFn, bool) {
 			if fromString {
 				return repr.StringDatum(tk, d.Str()), nil
 			}
-			return repr.StringDatum(tk, string(repr.AppendText(nil, d))), nil
+			return repr.StringDatum(tk, string(repr.AppendTextTyped(nil, d, from))), nil
 		}, true
 	}
 	if from.Kind.IsString() {
@@ -276,7 +276,7 @@ func builtinCast(from, to repr.ScalarType) (CastContext, convFn, bool) {
 				_, _ = c.Quantize(&r, n, 0)
 				n = &r
 			}
-			return repr.NumericDatum(n), nil
+			return numericDatum(n), nil // -0.0::numeric is 0
 		})
 	case fk == repr.KindNumeric && tk.IsInteger():
 		return ctx(Assignment, func(_ *EvalCtx, d repr.Datum) (repr.Datum, error) {

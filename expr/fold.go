@@ -5,21 +5,36 @@ import (
 	"github.com/viewd/viewd/repr"
 )
 
-// FoldConstants simplifies e: calls of immutable functions whose arguments
-// are all literals become literals (an evaluation error becomes an error
-// Literal, raised only if the literal is evaluated); strict calls with a
-// NULL literal argument become NULL (as in PostgreSQL, even when another
-// argument could raise an error); AND/OR drop their identity literals
-// and collapse to their absorbing value (FALSE/TRUE wins over NULL and
-// errors, as evaluation does); CASE with a literal condition picks its
-// branch; COALESCE drops leading NULLs and everything after its first
-// non-NULL literal. Stable and volatile functions and mz_now() are left
-// alone. ctx is used to evaluate (may be nil).
+// FoldConstants simplifies e in the order of PostgreSQL's
+// eval_const_expressions: calls of immutable functions whose arguments are
+// all literals become literals (an evaluation error becomes an error
+// Literal); strict calls with a NULL literal argument become NULL (even
+// when another, non-constant argument could raise an error at run time);
+// AND/OR drop their identity literals and collapse to their absorbing
+// value; CASE with a literal condition picks its branch; COALESCE drops
+// leading NULLs and everything after its first non-NULL literal. Stable
+// and volatile functions and mz_now() are left alone. ctx is used to
+// evaluate (may be nil).
+//
+// Errors follow PostgreSQL, where simplifying a constant subexpression
+// that fails fails the statement: an error literal this fold made (a
+// constant call that failed) in a place PostgreSQL simplifies makes its
+// parent that error, up to the root. Error literals already in e are the
+// planner's own conditional errors (CASE WHEN count > 1 THEN error(...)
+// for a scalar subquery of several rows): they stay where they are. The
+// places it does not simplify, and so never fail: COALESCE arguments
+// after a non-NULL literal, AND/OR arguments after an absorbing literal,
+// the branches of a CASE a literal condition does not take. So
+// coalesce(coalesce(2147483647 + 1, 0) / NULL::int4, 5) is "integer out
+// of range" (not 5), and coalesce(1, 1/0) is 1. (viewd raises the error
+// when the folded expression is evaluated, PostgreSQL when it plans:
+// over no rows PostgreSQL fails and viewd does not.)
 func FoldConstants(e Scalar, ctx *EvalCtx) Scalar {
 	if ctx == nil {
 		ctx = &EvalCtx{}
 	}
-	return Rewrite(e, func(s Scalar) Scalar { return foldNode(s, ctx) })
+	f := &folder{ctx: ctx}
+	return Rewrite(e, f.node)
 }
 
 func isLit(s Scalar) (Literal, bool) {
@@ -46,7 +61,31 @@ func valueLiteral(d repr.Datum, t repr.ScalarType) Literal {
 	return Literal{Value: d, Typ: repr.ColumnType{Type: t, Nullable: d.IsNull()}}
 }
 
-func foldNode(s Scalar, ctx *EvalCtx) Scalar {
+// folder is one FoldConstants call: its context and the errors of the
+// constant calls it evaluated.
+type folder struct {
+	ctx    *EvalCtx
+	failed map[*pgcode.Error]bool
+}
+
+// fail returns the error literal of a constant call that failed.
+func (f *folder) fail(err error, t repr.ScalarType) Literal {
+	l := errLiteral(err, t)
+	if f.failed == nil {
+		f.failed = map[*pgcode.Error]bool{}
+	}
+	f.failed[l.Err] = true
+	return l
+}
+
+// errLit returns s when it is an error literal this fold made.
+func (f *folder) errLit(s Scalar) (Literal, bool) {
+	l, ok := isLit(s)
+	return l, ok && l.Err != nil && f.failed[l.Err]
+}
+
+func (f *folder) node(s Scalar) Scalar {
+	ctx := f.ctx
 	switch n := s.(type) {
 	case If:
 		if l, ok := isLit(n.Cond); ok {
@@ -58,6 +97,14 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 			}
 			return n.Else
 		}
+		// PostgreSQL simplifies both branches of a CASE whose condition
+		// is not constant.
+		if l, ok := f.errLit(n.Then); ok {
+			return l
+		}
+		if l, ok := f.errLit(n.Else); ok {
+			return l
+		}
 		return n
 	case Call:
 		if n.Func == nil {
@@ -65,9 +112,16 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 		}
 		switch n.Func.special {
 		case specialAnd, specialOr:
-			return foldAndOr(n, ctx)
+			return f.andOr(n)
 		case specialCoalesce:
-			return foldCoalesce(n)
+			return f.coalesce(n)
+		}
+		// Every argument is simplified before the call: the first that
+		// failed fails it.
+		for _, a := range n.Args {
+			if l, ok := f.errLit(a); ok {
+				return l
+			}
 		}
 		if n.Func.Strict && strictNullFoldable(n.Args) {
 			return valueLiteral(repr.Null, n.Func.Ret)
@@ -82,7 +136,7 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 		}
 		d, err := Eval(ctx, n, nil)
 		if err != nil {
-			return errLiteral(err, n.Func.Ret)
+			return f.fail(err, n.Func.Ret)
 		}
 		return valueLiteral(d, n.Func.Ret)
 	}
@@ -93,25 +147,19 @@ func foldNode(s Scalar, ctx *EvalCtx) Scalar {
 // whatever the row: some argument is a NULL literal. Like PostgreSQL's
 // eval_const_expressions, this folds even when another argument could
 // raise an error at run time (SELECT ... WHERE 1/col = NULL is empty,
-// never a division by zero); an error literal argument still wins.
+// never a division by zero). Error literal arguments are handled first.
 func strictNullFoldable(args []Scalar) bool {
-	sawNull := false
 	for _, a := range args {
-		if x, ok := a.(Literal); ok {
-			if x.Err != nil {
-				return false
-			}
-			if x.Value.IsNull() {
-				sawNull = true
-			}
+		if litIsNull(a) {
+			return true
 		}
 	}
-	return sawNull
+	return false
 }
 
 // foldAndOr simplifies AND (or OR): nested connectives of the same kind
 // are flattened, identity literals dropped, an absorbing literal returned.
-func foldAndOr(n Call, ctx *EvalCtx) Scalar {
+func (f *folder) andOr(n Call) Scalar {
 	or := n.Func.special == specialOr
 	var args []Scalar
 	var flatten func(a Scalar)
@@ -132,6 +180,10 @@ func foldAndOr(n Call, ctx *EvalCtx) Scalar {
 	for _, a := range args {
 		if litIsBool(a, or) {
 			return valueLiteral(repr.BoolDatum(or), repr.TypeBool)
+		}
+		if l, ok := f.errLit(a); ok {
+			// Simplified before any absorbing literal: it fails.
+			return l
 		}
 		if litIsBool(a, !or) {
 			continue
@@ -154,9 +206,9 @@ func foldAndOr(n Call, ctx *EvalCtx) Scalar {
 	}
 	c := Call{Func: n.Func, Args: kept}
 	if allLit {
-		d, err := Eval(ctx, c, nil)
+		d, err := Eval(f.ctx, c, nil)
 		if err != nil {
-			return errLiteral(err, repr.TypeBool)
+			return f.fail(err, repr.TypeBool)
 		}
 		return valueLiteral(d, repr.TypeBool)
 	}
@@ -164,12 +216,16 @@ func foldAndOr(n Call, ctx *EvalCtx) Scalar {
 }
 
 // foldCoalesce drops NULL literals and everything after the first
-// argument that cannot be NULL because it is a non-NULL literal.
-func foldCoalesce(n Call) Scalar {
+// argument that cannot be NULL because it is a non-NULL literal; an error
+// literal before that fails it.
+func (f *folder) coalesce(n Call) Scalar {
 	var kept []Scalar
 	for _, a := range n.Args {
 		if litIsNull(a) {
 			continue
+		}
+		if l, ok := f.errLit(a); ok {
+			return l
 		}
 		kept = append(kept, a)
 		if l, ok := isLit(a); ok && l.Err == nil {

@@ -147,6 +147,59 @@ func init() {
 	}
 	defPoly(funcCatalog, "array_position", []ParamType{AnyCompatibleArray, AnyCompatible}, Exact(tInt4), false,
 		elemFunc("array_position", false, true, position))
+	// mz_eq_any(x, a) is x = ANY (a) for element types whose equality is
+	// datum equality: true when an element equals x, else NULL when x or
+	// an element is NULL (and a is not empty), else false. The planner
+	// calls it instead of a quantified subquery over unnest(a).
+	defPoly(funcCatalog, "mz_eq_any", []ParamType{AnyCompatible, AnyCompatibleArray}, Exact(tBool), false,
+		elemFunc("mz_eq_any", false, true, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			if a[1].IsNull() {
+				return repr.Null, nil
+			}
+			sawNull, n := false, 0
+			it := a[1].ElementsRow().Iter()
+			for {
+				e, ok := it.Next()
+				if !ok {
+					break
+				}
+				n++
+				switch {
+				case e.IsNull():
+					sawNull = true
+				case !a[0].IsNull() && repr.Equal(e, a[0]):
+					return repr.True, nil
+				}
+			}
+			if n > 0 && (sawNull || a[0].IsNull()) {
+				return repr.Null, nil
+			}
+			return repr.False, nil
+		}))
+	// array_remove(a, x) removes every element equal to x (IS NOT
+	// DISTINCT FROM: NULL removes the NULLs).
+	defPoly(funcCatalog, "array_remove", []ParamType{AnyCompatibleArray, AnyCompatible}, AnyCompatibleArray, false,
+		elemFunc("array_remove", false, true, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			if a[0].IsNull() {
+				return repr.Null, nil
+			}
+			var out []repr.Datum
+			it := a[0].ElementsRow().Iter()
+			for {
+				e, ok := it.Next()
+				if !ok {
+					break
+				}
+				if e.Kind() == repr.KindArray {
+					return repr.Null, errorf(pgcode.FeatureNotSupported, "removing elements from multidimensional arrays is not supported")
+				}
+				if (e.IsNull() && a[1].IsNull()) || (!e.IsNull() && !a[1].IsNull() && repr.Equal(e, a[1])) {
+					continue
+				}
+				out = append(out, e)
+			}
+			return repr.ArrayDatum(out), nil
+		}))
 	defPoly(funcCatalog, "array_position", []ParamType{AnyCompatibleArray, AnyCompatible, Exact(tInt4)}, Exact(tInt4), false,
 		elemFunc("array_position", false, true, position))
 	toString := func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {

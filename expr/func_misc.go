@@ -3,6 +3,7 @@ package expr
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"time"
 
@@ -70,6 +71,23 @@ func init() {
 		}
 		return repr.NumericDatum(q), nil
 	})
+	// scale, min_scale and trim_scale read and drop a numeric's display
+	// scale; NULL for NaN and infinities, as in PostgreSQL.
+	defFunc("scale", ts(tNumeric), tInt4, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		if a[0].Numeric().Form != apd.Finite {
+			return repr.Null, nil
+		}
+		return repr.Int4Datum(repr.NumericScale(a[0].Numeric())), nil
+	})
+	defFunc("min_scale", ts(tNumeric), tInt4, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		if a[0].Numeric().Form != apd.Finite {
+			return repr.Null, nil
+		}
+		return repr.Int4Datum(repr.NumericScale(trimScale(a[0].Numeric()))), nil
+	})
+	defFunc("trim_scale", ts(tNumeric), tNumeric, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		return repr.NumericDatum(trimScale(a[0].Numeric())), nil
+	})
 	defFunc("width_bucket", ts(tFloat8, tFloat8, tFloat8, tInt4), tInt4, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
 		x, lo, hi, n := a[0].Float(), a[1].Float(), a[2].Float(), a[3].Int()
 		if n <= 0 {
@@ -117,4 +135,37 @@ func sleepCancellable(ctx *EvalCtx, secs float64) error {
 	case <-ctx.Done:
 		return errorf(pgcode.QueryCanceled, "canceling statement due to user request")
 	}
+}
+
+// trimScale returns n without trailing fractional zeros (100 keeps its
+// digits: a positive exponent prints as zeros before the point).
+func trimScale(n *apd.Decimal) *apd.Decimal {
+	if n.Form != apd.Finite {
+		return n
+	}
+	red := new(apd.Decimal)
+	red.Reduce(n)
+	if red.IsZero() {
+		red.Exponent = 0
+	}
+	return red
+}
+
+// RecordField returns the function that extracts field i (of type t)
+// from a record: (rec).name once the planner has found the name's
+// position (repr.RecordField). A NULL record gives NULL.
+func RecordField(i int, t repr.ColumnType) *Func {
+	return &Func{Name: fmt.Sprintf("record_field_%d", i+1), Ret: t.Type, Strict: true, Nullable: true,
+		Eval: func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+			it := a[0].ElementsRow().Iter()
+			for k := 0; ; k++ {
+				d, ok := it.Next()
+				if !ok {
+					return repr.Null, nil
+				}
+				if k == i {
+					return d, nil
+				}
+			}
+		}}
 }

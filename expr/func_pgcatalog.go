@@ -3,9 +3,14 @@ package expr
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/viewd/viewd/repr"
 )
+
+// processStart is when the server process started (package
+// initialisation): pg_postmaster_start_time().
+var processStart = time.Now()
 
 // PostgreSQL's system information functions that clients (psql's \d
 // family, JDBC's DatabaseMetaData, SQLAlchemy's inspector) call in their
@@ -85,6 +90,11 @@ func init() {
 	nullable(defFunc("pg_get_function_result", ts(tOid), tText, constFn(repr.Null)))
 	nullable(defFunc("pg_get_function_identity_arguments", ts(tOid), tText, constFn(repr.Null)))
 	nullable(defFunc("pg_get_serial_sequence", ts(tText, tText), tText, constFn(repr.Null)))
+	// No partitioned tables; scans of indexes are not counted.
+	nullable(defFunc("pg_get_partkeydef", ts(tOid), tText, constFn(repr.Null)))
+	nullable(defFunc("pg_stat_get_numscans", ts(tOid), tInt8, constFn(repr.Null)))
+	// The server's start: this process's.
+	defFunc("pg_postmaster_start_time", nil, repr.TypeTimestampTz, constFn(repr.TimestampTzDatum(processStart.UnixMicro())))
 
 	// format_type(type_oid, typmod): the type as SQL names it. Not strict:
 	// a NULL typmod means none.
@@ -187,7 +197,7 @@ func FormatType(oid uint32, typmod int32) string {
 var pseudoTypeNames = map[uint32]string{
 	2205: "regclass", 2206: "regtype", 24: "regproc", 4089: "regnamespace", 4096: "regrole",
 	22: "int2vector", 30: "oidvector", 18: `"char"`, 2276: "\"any\"", 2277: "anyarray",
-	2283: "anyelement", 2278: "void", 2249: "record", 705: "unknown", 3500: "anyenum",
+	2283: "anyelement", 2278: "void", 2249: "record", 705: "unknown", 3500: "anyenum", 2279: "trigger",
 }
 
 // SizePretty formats a byte count as pg_size_pretty does: bytes, kB, MB,

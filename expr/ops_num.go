@@ -507,13 +507,25 @@ func roundScale(d *apd.Decimal, scale int32) (*apd.Decimal, error) {
 	return out, nil
 }
 
-func numericDatum(d *apd.Decimal) repr.Datum { return repr.NumericDatum(d) }
+// numericDatum wraps a numeric result; a zero loses apd's sign (numeric
+// has no negative zero: 0.0 * -1 is 0.0, and its float8 is +0).
+func numericDatum(d *apd.Decimal) repr.Datum {
+	if d != nil && d.Form == apd.Finite && d.Negative && d.IsZero() {
+		z := *d
+		z.Negative = false
+		d = &z
+	}
+	return repr.NumericDatum(d)
+}
 
 // NumericDiv divides as PostgreSQL's numeric_div does, with
 // select_div_scale's result scale.
 func NumericDiv(x, y *apd.Decimal) (*apd.Decimal, error) {
 	if y.IsZero() && y.Form == apd.Finite {
 		return nil, errDivByZero()
+	}
+	if x.Form == apd.Finite && y.Form == apd.Infinite {
+		return apd.New(0, 0), nil // PostgreSQL: a finite value over ±Infinity is 0
 	}
 	if x.Form != apd.Finite || y.Form != apd.Finite {
 		out := new(apd.Decimal)
@@ -562,7 +574,11 @@ func numericBinop(op string, fn func(x, y *apd.Decimal) (*apd.Decimal, error)) {
 	})
 }
 
-func numericExact(op func(c *apd.Context, d, x, y *apd.Decimal) (apd.Condition, error)) func(x, y *apd.Decimal) (*apd.Decimal, error) {
+// numericExact makes exact numeric arithmetic whose result shows
+// PostgreSQL's display scale, scale(dscale(x), dscale(y)). apd's exact
+// result never has more fractional digits than that, but may have fewer
+// (0.1 * 1e2 is 1E+1 in apd, 10.0 in PostgreSQL): it is padded.
+func numericExact(op func(c *apd.Context, d, x, y *apd.Decimal) (apd.Condition, error), scale func(a, b int32) int32) func(x, y *apd.Decimal) (*apd.Decimal, error) {
 	return func(x, y *apd.Decimal) (*apd.Decimal, error) {
 		d := new(apd.Decimal)
 		if _, err := op(&numExact, d, x, y); err != nil {
@@ -571,15 +587,22 @@ func numericExact(op func(c *apd.Context, d, x, y *apd.Decimal) (apd.Condition, 
 			}
 			return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
 		}
-		return d, nil
+		if d.IsZero() {
+			d.Negative = false // numeric has no negative zero (apd's 0 * -1 has)
+		}
+		return repr.WithNumericScale(d, min(scale(dscale(x), dscale(y)), numericMaxDispScale)), nil
 	}
 }
 
-// NumericAdd, NumericSub and NumericMul are exact numeric arithmetic.
+func maxScale(a, b int32) int32 { return max(a, b) }
+
+// NumericAdd, NumericSub and NumericMul are exact numeric arithmetic with
+// PostgreSQL's result scales: the larger input scale for + and -, the sum
+// of the input scales for *.
 var (
-	NumericAdd = numericExact((*apd.Context).Add)
-	NumericSub = numericExact((*apd.Context).Sub)
-	NumericMul = numericExact((*apd.Context).Mul)
+	NumericAdd = numericExact((*apd.Context).Add, maxScale)
+	NumericSub = numericExact((*apd.Context).Sub, maxScale)
+	NumericMul = numericExact((*apd.Context).Mul, func(a, b int32) int32 { return a + b })
 )
 
 func numericMod(x, y *apd.Decimal) (*apd.Decimal, error) {
@@ -590,7 +613,8 @@ func numericMod(x, y *apd.Decimal) (*apd.Decimal, error) {
 	if _, err := numExact.Rem(d, x, y); err != nil {
 		return &apd.Decimal{Form: apd.NaN}, nil
 	}
-	return d, nil
+	// PostgreSQL's mod_var: x - trunc(x/y)*y, at the larger input scale.
+	return repr.WithNumericScale(d, max(dscale(x), dscale(y))), nil
 }
 
 // numericPower follows power_var's result scale: 16 significant digits

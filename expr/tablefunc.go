@@ -45,6 +45,7 @@ func (tf *TableFunc) String() string {
 var TableFuncNames = []string{
 	"generate_series", "unnest", "jsonb_array_elements", "jsonb_array_elements_text",
 	"jsonb_each", "jsonb_each_text", "jsonb_object_keys", "regexp_split_to_table",
+	"pg_get_keywords", "information_schema._pg_expandarray",
 }
 
 // IsTableFunc reports whether name is a known table function.
@@ -216,6 +217,33 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 						}
 					}
 					return nil
+				},
+			}, nil
+		}
+	case "pg_get_keywords":
+		if len(argTypes) == 0 {
+			return keywordsFunc(), nil
+		}
+	case "information_schema._pg_expandarray":
+		// Each element x of a one-dimensional array with its index n
+		// (from 1); JDBC's getPrimaryKeys and getIndexInfo expand
+		// pg_index.indkey with it.
+		if len(argTypes) == 1 && argTypes[0].Kind == repr.KindArray && argTypes[0].Elem != nil {
+			elem := *argTypes[0].Elem
+			return &TableFunc{
+				Name: name, Cols: []repr.ColumnType{{Type: elem, Nullable: true}, {Type: repr.TypeInt4}}, ColNames: []string{"x", "n"},
+				ArgTypes: []repr.ScalarType{argTypes[0]},
+				Eval: func(_ *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
+					if args[0].IsNull() {
+						return nil
+					}
+					it := args[0].ElementsRow().Iter()
+					for n := int32(1); ; n++ {
+						e, ok := it.Next()
+						if !ok || !emit([]repr.Datum{e, repr.Int4Datum(n)}) {
+							return nil
+						}
+					}
 				},
 			}, nil
 		}
@@ -539,4 +567,59 @@ func regexpSplit(re *regexp.Regexp, s string) []string {
 		prevEnd = m[1]
 	}
 	return append(out, s[start:])
+}
+
+// ZipTableFuncs returns the table function that calls fns in lockstep,
+// as PostgreSQL 10+ runs several set-returning functions of one select
+// list (and ROWS FROM): row i holds the i-th row of every function, the
+// ones that ran out padded with NULLs, until the longest ends. Its
+// arguments are those of fns in order, nargs[k] for fns[k]. Each
+// function's rows for one call are buffered, so the memory a call takes
+// is that of its longest function's output.
+func ZipTableFuncs(fns []*TableFunc, nargs []int) *TableFunc {
+	z := &TableFunc{}
+	names := make([]string, len(fns))
+	for k, f := range fns {
+		names[k] = f.Name
+		for _, c := range f.Cols {
+			c.Nullable = true
+			z.Cols = append(z.Cols, c)
+		}
+		z.ColNames = append(z.ColNames, f.ColNames...)
+		z.ArgTypes = append(z.ArgTypes, f.ArgTypes...)
+	}
+	z.Name = "rows_from(" + strings.Join(names, ", ") + ")"
+	z.Eval = func(ctx *EvalCtx, args []repr.Datum, emit func(row []repr.Datum) bool) error {
+		outs := make([][][]repr.Datum, len(fns))
+		longest, at := 0, 0
+		for k, f := range fns {
+			err := f.Eval(ctx, args[at:at+nargs[k]], func(row []repr.Datum) bool {
+				outs[k] = append(outs[k], append([]repr.Datum(nil), row...))
+				return true
+			})
+			if err != nil {
+				return err
+			}
+			at += nargs[k]
+			longest = max(longest, len(outs[k]))
+		}
+		row := make([]repr.Datum, len(z.Cols))
+		for i := 0; i < longest; i++ {
+			row = row[:0]
+			for k, f := range fns {
+				if i < len(outs[k]) {
+					row = append(row, outs[k][i]...)
+					continue
+				}
+				for range f.Cols {
+					row = append(row, repr.Null)
+				}
+			}
+			if !emit(row) {
+				return nil
+			}
+		}
+		return nil
+	}
+	return z
 }

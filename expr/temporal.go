@@ -83,6 +83,9 @@ func (m MapFilterProject) ExtractTemporal() (*TemporalMFP, error) {
 	return out, nil
 }
 
+// Conjuncts flattens nested ANDs: the predicates that must all hold.
+func Conjuncts(e Scalar) []Scalar { return conjuncts(e) }
+
 // conjuncts flattens nested ANDs.
 func conjuncts(e Scalar) []Scalar {
 	if c, ok := e.(Call); ok && c.Func != nil && c.Func.special == specialAnd {

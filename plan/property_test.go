@@ -606,3 +606,27 @@ func (g *relGen) keyCol(r Rel) int {
 	}
 	return g.rng.Intn(Arity(r))
 }
+
+// TestArityFollowsTyp: Arity, computed from the plan's structure, is the
+// length of Typ's columns at every node of random plans, before and
+// after optimisation.
+func TestArityFollowsTyp(t *testing.T) {
+	cat := propertyCatalog(t)
+	g := &relGen{rng: rand.New(rand.NewSource(7)), cat: cat}
+	check := func(i int, rel Rel) {
+		Visit(rel, func(r Rel) {
+			if a, n := Arity(r), len(r.Typ().Cols); a != n {
+				t.Fatalf("case %d: Arity %d, Typ has %d columns:\n%s", i, a, n, Explain(r))
+			}
+		})
+	}
+	for i := 0; i < 100; i++ {
+		rel := g.gen(4)
+		check(i, rel)
+		opt, err := Optimize(rel, cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(i, opt)
+	}
+}

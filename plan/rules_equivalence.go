@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"slices"
+
 	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/repr"
 )
@@ -59,31 +61,53 @@ func sameClass(classes [][]expr.Scalar, a, b expr.Scalar) bool {
 // mergeClasses merges classes sharing a member and removes duplicates and
 // trivial classes, keeping first-appearance order.
 func mergeClasses(classes [][]expr.Scalar) [][]expr.Scalar {
-	var out [][]expr.Scalar
-	for _, c := range classes {
+	// Each input class merges with every earlier (merged) class it
+	// shares a member with; the merged class goes after the others. The
+	// classes are slots ordered by seq; the slots that hold a member are
+	// found through its signature (scalarSig), then compared.
+	type slot struct {
+		members []expr.Scalar
+		seq     int
+		alive   bool
+	}
+	var slots []*slot
+	owners := map[string][]*slot{}
+	for seq, c := range classes {
 		cur := dedupScalars(c)
-		// Merge with every existing class that overlaps.
-		var rest [][]expr.Scalar
-		for _, o := range out {
-			overlap := false
-			for _, m := range cur {
-				if containsScalar(o, m) {
-					overlap = true
-					break
+		var overlap []*slot
+		for _, m := range cur {
+			for _, o := range owners[scalarSig(m)] {
+				if o.alive && !slices.Contains(overlap, o) && containsScalar(o.members, m) {
+					overlap = append(overlap, o)
 				}
 			}
-			if overlap {
-				cur = dedupScalars(append(append([]expr.Scalar(nil), o...), cur...))
-			} else {
-				rest = append(rest, o)
-			}
 		}
-		out = append(rest, cur)
+		if len(overlap) > 0 {
+			slices.SortFunc(overlap, func(a, b *slot) int { return a.seq - b.seq })
+			var merged []expr.Scalar
+			for _, o := range overlap {
+				merged = append(merged, o.members...)
+				o.alive = false
+			}
+			cur = dedupScalars(append(merged, cur...))
+		}
+		n := &slot{members: cur, seq: seq, alive: true}
+		for _, m := range cur {
+			sig := scalarSig(m)
+			live := owners[sig][:0]
+			for _, o := range owners[sig] {
+				if o.alive {
+					live = append(live, o)
+				}
+			}
+			owners[sig] = append(live, n)
+		}
+		slots = append(slots, n)
 	}
 	var kept [][]expr.Scalar
-	for _, c := range out {
-		if len(c) >= 2 {
-			kept = append(kept, c)
+	for _, o := range slots {
+		if o.alive && len(o.members) >= 2 {
+			kept = append(kept, o.members)
 		}
 	}
 	return kept
@@ -170,14 +194,35 @@ func propagateJoin(j Join) Rel {
 		}
 	}
 	ins := make([]Rel, len(j.Inputs))
+	changed := !classesEqual(out, j.Equivalences)
 	for i, in := range j.Inputs {
 		ins[i] = withFilter(in, perInput[i])
+		changed = changed || len(perInput[i]) > 0
 	}
 	nj := Join{Inputs: ins, Equivalences: out, Implementation: j.Implementation}
-	if Explain(nj) != Explain(j) {
+	if changed {
 		nj.Implementation = JoinImplementation{}
 	}
 	return withFilter(nj, above)
+}
+
+// classesEqual reports whether two lists of equivalence classes are the
+// same, member for member (cheaper than comparing printed plans).
+func classesEqual(a, b [][]expr.Scalar) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for k := range a[i] {
+			if !scalarsEqual(a[i][k], b[i][k]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func colsOf(r Rel) []repr.ColumnType { return r.Typ().Cols }

@@ -73,13 +73,13 @@ func foldRel(rel Rel) Rel {
 				if known {
 					return emptyOf(r)
 				}
-				preds = append(preds, c)
+				preds = append(preds, factorDisjunction(c)...)
 			}
 		}
 		if len(preds) == 0 {
 			return r.Input
 		}
-		r.Predicates = preds
+		r.Predicates = dedupScalars(preds)
 		rel = r
 	case FlatMap:
 		r.Args = foldAll(r.Args)
@@ -330,4 +330,52 @@ func normalizeConstant(c Constant) Constant {
 		c.Rows = nil
 	}
 	return c
+}
+
+// factorDisjunction returns the conjuncts of p with the conjuncts common
+// to every disjunct of an OR taken out of it:
+// (a AND b) OR (a AND c) is a, then b OR c. The law holds in SQL's
+// three-valued logic (it is a distributive lattice), and every row
+// evaluates a on both sides. It matters for joins written as a
+// disjunction that repeats the join condition in each branch (TPC-H
+// q19): factored out, the equality becomes a join key instead of a
+// filter over a cross product. When a disjunct is all common conjuncts,
+// the OR is implied by them and dropped.
+func factorDisjunction(p expr.Scalar) []expr.Scalar {
+	c, ok := p.(expr.Call)
+	if !ok || !isFuncNamed(c.Func, "or") || len(c.Args) < 2 {
+		return []expr.Scalar{p}
+	}
+	disjuncts := make([][]expr.Scalar, len(c.Args))
+	for i, a := range c.Args {
+		disjuncts[i] = splitConjunction(a)
+	}
+	var common []expr.Scalar
+	for _, x := range dedupScalars(disjuncts[0]) {
+		inAll := true
+		for _, d := range disjuncts[1:] {
+			inAll = inAll && containsScalar(d, x)
+		}
+		if inAll {
+			common = append(common, x)
+		}
+	}
+	if len(common) == 0 {
+		return []expr.Scalar{p}
+	}
+	rest := make([]expr.Scalar, 0, len(disjuncts))
+	for _, d := range disjuncts {
+		var left []expr.Scalar
+		for _, x := range d {
+			if !containsScalar(common, x) {
+				left = append(left, x)
+			}
+		}
+		if len(left) == 0 {
+			// This disjunct is implied by the common part.
+			return common
+		}
+		rest = append(rest, expr.And(left...))
+	}
+	return append(common, expr.Or(rest...))
 }

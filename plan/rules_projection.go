@@ -5,7 +5,8 @@ import "github.com/viewd/viewd/expr"
 // ProjectionPushdown computes, top-down, which columns each node's parent
 // demands and rewrites every node to produce only those: unused Map
 // expressions, aggregates, FlatMap inputs and join input columns are
-// dropped, and the remaining columns are renumbered. A Project is left
+// dropped, and the remaining columns are renumbered; a Let's value keeps
+// only the columns its Gets read. A Project is left
 // where a node cannot drop columns itself (a Get, a Constant, or a node
 // whose semantics depend on whole rows: Threshold, ArrangeBy, Window).
 // The root keeps all its columns.
@@ -220,8 +221,14 @@ func demand(rel Rel, need []int) Rel {
 	case Negate:
 		return Negate{Input: demand(r.Input, need)}
 	case Let:
-		r.Value = demand(r.Value, allCols(Arity(r.Value)))
 		r.Body = demand(r.Body, need)
+		// The value keeps only the columns the body reads.
+		arity := Arity(r.Value)
+		used := letDemand(r.Body, r.ID, arity)
+		r.Value = demand(r.Value, used)
+		if len(used) < arity {
+			r.Body = narrowGets(r.Body, r.ID, used, r.Value.Typ())
+		}
 		return r
 	case LetRec:
 		vals := make([]Rel, len(r.Values))
@@ -241,4 +248,62 @@ func demand(rel Rel, need []int) Rel {
 		out[i] = demand(c, allCols(Arity(c)))
 	}
 	return projectTo(mustWithChildren(rel, out), need)
+}
+
+// letDemand returns the columns of local id that body reads: the union of
+// the Projects directly over its Gets, or every column (of arity) when a
+// Get is read whole. demand has already put a Project over every Get
+// whose parent needs fewer columns, so this is what the body demands.
+func letDemand(body Rel, id LocalID, arity int) []int {
+	gets, projected := 0, 0
+	seen := make([]bool, arity)
+	Visit(body, func(r Rel) {
+		switch x := r.(type) {
+		case Get:
+			if x.Local == id {
+				gets++
+			}
+		case Project:
+			if g, ok := x.Input.(Get); ok && g.Local == id {
+				projected++
+				for _, c := range x.Outputs {
+					seen[c] = true
+				}
+			}
+		}
+	})
+	if gets != projected {
+		return allCols(arity)
+	}
+	var used []int
+	for c, ok := range seen {
+		if ok {
+			used = append(used, c)
+		}
+	}
+	return used
+}
+
+// narrowGets rewrites body for a local id whose value now has only the
+// columns used (sorted) of the old one, typed typ: each Project over a Get
+// of id reads the new positions. letDemand guarantees every Get of id is
+// under such a Project. used is a strict subset of the old columns, so an
+// old Get is told from a narrowed one by its arity.
+func narrowGets(body Rel, id LocalID, used []int, typ RelType) Rel {
+	out, _ := Rewrite(body, func(r Rel) (Rel, error) {
+		p, ok := r.(Project)
+		if !ok {
+			return r, nil
+		}
+		g, ok := p.Input.(Get)
+		// A Get already narrowed (under a Project that became the
+		// identity and was dropped) has the new arity: leave the
+		// Project above it alone.
+		if !ok || g.Local != id || len(g.Type.Cols) == len(typ.Cols) {
+			return r, nil
+		}
+		g.Type = typ
+		return projectTo(g, positions(p.Outputs, used)), nil
+	})
+	return out
 }

@@ -1,6 +1,9 @@
 package plan
 
-import "github.com/viewd/viewd/expr"
+import (
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
+)
 
 // PredicatePushdown moves filter predicates as close to the data as they
 // can go, splitting conjunctions:
@@ -205,17 +208,46 @@ func (l joinLayout) localTo(e expr.Scalar) int {
 	return in
 }
 
+// sameTypeOperands returns the operands of a cross-type equality (int2 =
+// int4, oid = int4) cast to one type, as the operator compares them: a
+// join compares its keys' encodings, which differ between types for the
+// same value. ok is false when neither casts implicitly to the other's
+// type (the equality then stays a filter).
+func sameTypeOperands(a, b expr.Scalar, cols []repr.ColumnType) (expr.Scalar, expr.Scalar, bool) {
+	ta, tb := a.Type(cols).Type, b.Type(cols).Type
+	if ta.Kind == tb.Kind {
+		return a, b, true
+	}
+	if c, err := expr.NewCast(a, ta, tb, expr.Implicit); err == nil {
+		return c, b, true
+	}
+	if c, err := expr.NewCast(b, tb, ta, expr.Implicit); err == nil {
+		return a, c, true
+	}
+	return a, b, false
+}
+
 func sinkJoin(j Join, preds []expr.Scalar) Rel {
 	lay := layoutOf(j.Inputs)
 	perInput := make([][]expr.Scalar, len(j.Inputs))
 	eqs := append([][]expr.Scalar(nil), j.Equivalences...)
 	var stay []expr.Scalar
+	var cols []repr.ColumnType
 	for _, p := range preds {
+		// An equality becomes a join key only between values of one type
+		// (sameTypeOperands casts one side when it can): arrangements
+		// compare keys by their packed bytes, so an int8 and an int4 would
+		// never meet.
 		if a, b, ok := asEquality(p); ok && !containsMzNow(p) && !isLiteral(a) && !isLiteral(b) {
 			la, lb := lay.localTo(a), lay.localTo(b)
 			if !(la >= 0 && la == lb) && la != -1 && lb != -1 {
-				eqs = append(eqs, []expr.Scalar{a, b})
-				continue
+				if cols == nil {
+					cols = Join{Inputs: j.Inputs}.Typ().Cols
+				}
+				if a, b, ok = sameTypeOperands(a, b, cols); ok {
+					eqs = append(eqs, []expr.Scalar{a, b})
+					continue
+				}
 			}
 		}
 		if i := lay.localTo(p); i >= 0 {

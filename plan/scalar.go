@@ -2,6 +2,7 @@ package plan
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/viewd/viewd/expr"
@@ -257,12 +258,69 @@ func containsScalar(list []expr.Scalar, e expr.Scalar) bool {
 
 func dedupScalars(list []expr.Scalar) []expr.Scalar {
 	var out []expr.Scalar
+	seen := map[string][]expr.Scalar{} // by signature
 	for _, e := range list {
-		if !containsScalar(out, e) {
-			out = append(out, e)
+		sig := scalarSig(e)
+		if containsScalar(seen[sig], e) {
+			continue
 		}
+		seen[sig] = append(seen[sig], e)
+		out = append(out, e)
 	}
 	return out
+}
+
+// scalarSig is a signature of e that equal expressions (scalarsEqual)
+// share: the column, the literal's text, the function's name over its
+// arguments' signatures. Unequal expressions may share one, so it
+// narrows comparisons without replacing them.
+func scalarSig(e expr.Scalar) string {
+	var b strings.Builder
+	writeSig(&b, e)
+	return b.String()
+}
+
+func writeSig(b *strings.Builder, e expr.Scalar) {
+	switch x := e.(type) {
+	case *expr.Column:
+		writeSig(b, *x)
+	case *expr.Literal:
+		writeSig(b, *x)
+	case *expr.Call:
+		writeSig(b, *x)
+	case *expr.If:
+		writeSig(b, *x)
+	case expr.Column:
+		b.WriteByte('#')
+		b.WriteString(strconv.Itoa(x.Index))
+	case expr.Literal:
+		b.WriteByte('\'')
+		if x.Err != nil {
+			b.WriteString(x.Err.Message)
+		} else {
+			b.WriteString(x.Value.String())
+		}
+	case expr.Call:
+		if x.Func != nil {
+			b.WriteString(x.Func.Name)
+		}
+		b.WriteByte('(')
+		for _, a := range x.Args {
+			writeSig(b, a)
+			b.WriteByte(',')
+		}
+		b.WriteByte(')')
+	case expr.If:
+		b.WriteString("if(")
+		writeSig(b, x.Cond)
+		writeSig(b, x.Then)
+		writeSig(b, x.Else)
+		b.WriteByte(')')
+	case expr.MzNow:
+		b.WriteString("mz_now()")
+	default:
+		b.WriteString(e.String())
+	}
 }
 
 // foldScalar folds constant subexpressions of e with expr.FoldConstants:

@@ -206,7 +206,58 @@ func (w Window) Typ() RelType {
 }
 
 // Arity returns the number of columns of rel.
-func Arity(rel Rel) int { return len(rel.Typ().Cols) }
+//
+// It follows the structure (a Project's outputs, a Map's input plus its
+// scalars, ...) rather than computing the whole type: the optimiser asks
+// for arities at every node, and Typ recomputes a subtree's types.
+func Arity(rel Rel) int {
+	switch r := rel.(type) {
+	case Get:
+		return len(r.Type.Cols)
+	case Constant:
+		return len(r.Type.Cols)
+	case Map:
+		return Arity(r.Input) + len(r.Scalars)
+	case Filter:
+		return Arity(r.Input)
+	case Project:
+		return len(r.Outputs)
+	case FlatMap:
+		n := Arity(r.Input)
+		if r.Func != nil {
+			n += len(r.Func.Cols)
+		}
+		return n
+	case Join:
+		n := 0
+		for _, in := range r.Inputs {
+			n += Arity(in)
+		}
+		return n
+	case Reduce:
+		return len(r.GroupKey) + len(r.Aggregates)
+	case TopK:
+		return Arity(r.Input)
+	case Negate:
+		return Arity(r.Input)
+	case Threshold:
+		return Arity(r.Input)
+	case Union:
+		if len(r.Inputs) == 0 {
+			return 0
+		}
+		return Arity(r.Inputs[0])
+	case ArrangeBy:
+		return Arity(r.Input)
+	case Let:
+		return Arity(r.Body)
+	case LetRec:
+		return Arity(r.Body)
+	case Window:
+		return Arity(r.Input) + len(r.Funcs)
+	}
+	return len(rel.Typ().Cols)
+}
 
 // NonNullRequirements returns the input columns that must be non-NULL for
 // the predicate p to be true: a column itself (as a boolean), the arguments

@@ -23,9 +23,18 @@
 // one pointer per slab rather than one per value.
 //
 // Two rows are byte-equal exactly when their datums are equal in the sense of
-// IS NOT DISTINCT FROM for the same types: packing canonicalises values that
-// compare equal (numeric trailing zeros, -0.0, NaN). Intervals are the
-// exception: an interval keeps its fields (months, days, microseconds),
+// IS NOT DISTINCT FROM for the same types, with three exceptions: numerics,
+// float -0 and intervals. Packing canonicalises NaNs; it keeps -0.0, which
+// PostgreSQL prints ("-0") although -0 = 0, and keys fold it to +0.
+// A numeric keeps its display scale (PostgreSQL prints 1.10 and 1.1
+// differently although they are equal): its value packs canonically
+// (trailing zeros folded into the exponent) and a scale larger than the
+// canonical value's follows as a flagged suffix, so 1.1 packs as it always
+// did and 1.10 as 1.1 plus "scale 2". Keys strip the suffix: Row.Canonical,
+// AppendCanonical and Packer.PushKey give the canonical packing, which is
+// byte-equal for equal values; whatever keys, groups, deduplicates or
+// joins by packed bytes builds its keys with them (dataflow's keyer does).
+// Intervals are the other exception: an interval keeps its fields (months, days, microseconds),
 // which it prints, so '1 day' and '24 hours' pack differently although they
 // are equal (PostgreSQL compares spans with 30-day months). Whatever groups,
 // deduplicates or joins by packed bytes must key an interval by its span

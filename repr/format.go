@@ -60,6 +60,19 @@ func AppendText(buf []byte, d Datum) []byte {
 // AppendTextTyped is AppendText with the column's type applied: numeric(p,s)
 // prints s decimal places.
 func AppendTextTyped(buf []byte, d Datum, t ScalarType) []byte {
+	if d.kind == KindArray && t.IsVector() {
+		it := Row(d.s).Iter()
+		for first := true; ; first = false {
+			e, ok := it.Next()
+			if !ok {
+				return buf
+			}
+			if !first {
+				buf = append(buf, ' ')
+			}
+			buf = AppendText(buf, e)
+		}
+	}
 	if d.kind == KindNumeric {
 		if _, s, ok := t.NumericPrecisionScale(); ok {
 			return AppendNumeric(buf, d.n, int(s))

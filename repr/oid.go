@@ -8,10 +8,12 @@ const (
 	OidName        uint32 = 19
 	OidInt8        uint32 = 20
 	OidInt2        uint32 = 21
+	OidInt2Vector  uint32 = 22
 	OidInt4        uint32 = 23
 	OidRegproc     uint32 = 24
 	OidText        uint32 = 25
 	OidOid         uint32 = 26
+	OidOidVector   uint32 = 30
 	OidJSON        uint32 = 114
 	OidFloat4      uint32 = 700
 	OidFloat8      uint32 = 701
@@ -103,6 +105,14 @@ func (t ScalarType) Oid() uint32 {
 		if t.Elem == nil || t.Elem.Kind >= kindCount {
 			return 0
 		}
+		if t.IsVector() {
+			switch t.Elem.Kind {
+			case KindInt2:
+				return OidInt2Vector
+			case KindOid:
+				return OidOidVector
+			}
+		}
 		return arrayOids[t.Elem.Kind]
 	}
 	if t.Kind >= kindCount {
@@ -124,6 +134,10 @@ func TypeForOid(oid uint32) (ScalarType, bool) {
 		}
 	}
 	switch oid {
+	case OidInt2Vector:
+		return VectorOf(TypeInt2), true
+	case OidOidVector:
+		return VectorOf(TypeOid), true
 	case OidName:
 		return TypeText, true
 	case OidJSON:

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
@@ -16,9 +17,12 @@ import (
 //	bool                    1 byte
 //	int2/int4/int8/oid,
 //	date/time/timestamp(tz) zig-zag varint
-//	float4/float8           8 bytes, little endian IEEE bits (canonical NaN, +0)
+//	float4/float8           8 bytes, little endian IEEE bits (canonical NaN; -0
+//	                        kept, which PostgreSQL prints: keys fold it to +0)
 //	numeric                 form byte, zig-zag varint exponent, uvarint length,
-//	                        big-endian coefficient bytes (trailing zeros stripped)
+//	                        big-endian coefficient bytes (trailing zeros stripped),
+//	                        then the display scale as a uvarint when the form
+//	                        byte has flag 0x40 (see appendNumeric)
 //	text/varchar/char/bytea/
 //	jsonb/array/record      uvarint length, bytes
 //	uuid                    16 bytes
@@ -83,8 +87,6 @@ func AppendDatum(buf []byte, d Datum) []byte {
 		f := math.Float64frombits(bits)
 		if math.IsNaN(f) {
 			bits = canonicalNaN
-		} else if f == 0 {
-			bits = 0
 		}
 		buf = binary.LittleEndian.AppendUint64(buf, bits)
 	case KindNumeric:
@@ -109,8 +111,23 @@ func AppendDatum(buf []byte, d Datum) []byte {
 	return buf
 }
 
-// appendNumeric packs a decimal canonically: trailing zeros of the
-// coefficient are folded into the exponent so that equal values pack equal.
+// numericScaled is the flag bit of a packed numeric's form byte that says a
+// display scale follows the coefficient (see appendNumeric).
+const numericScaled = 0x40
+
+// maxNumericScale bounds a packed display scale: PostgreSQL's dscale field
+// holds at most 0x3FFF.
+const maxNumericScale = 0x3FFF
+
+// appendNumeric packs a decimal: its value canonically (trailing zeros of
+// the coefficient folded into the exponent, zero as 0E0), then, only when
+// the value's display scale (digits after the point, as PostgreSQL prints
+// it: max(0, -exponent)) exceeds the canonical value's, the flag
+// numericScaled in the form byte and the display scale as a uvarint after
+// the coefficient. A value with no trailing zeros (1.1, 5) therefore packs
+// exactly as before display scales were kept, and two packings of equal
+// values differ only in that flag and suffix: AppendCanonical strips them
+// where equal values must pack equal (keys).
 func appendNumeric(buf []byte, n *apd.Decimal) []byte {
 	if n == nil {
 		n = apd.New(0, 0)
@@ -125,11 +142,200 @@ func appendNumeric(buf []byte, n *apd.Decimal) []byte {
 	if red.Negative {
 		form |= 0x80
 	}
+	// A display scale past PostgreSQL's limit (apd gives 1/Infinity as
+	// 0E-100019) is clamped to it.
+	scale := min(NumericScale(n), maxNumericScale)
+	scaled := red.Form == apd.Finite && scale > NumericScale(&red)
+	if scaled {
+		form |= numericScaled
+	}
 	buf = append(buf, form)
 	buf = binary.AppendVarint(buf, int64(red.Exponent))
 	coeff := red.Coeff.Bytes()
 	buf = binary.AppendUvarint(buf, uint64(len(coeff)))
-	return append(buf, coeff...)
+	buf = append(buf, coeff...)
+	if scaled {
+		buf = binary.AppendUvarint(buf, uint64(scale))
+	}
+	return buf
+}
+
+// NumericScale returns n's display scale: the digits PostgreSQL prints
+// after the decimal point, max(0, -exponent); 0 for NaN and infinities.
+func NumericScale(n *apd.Decimal) int32 {
+	if n == nil || n.Form != apd.Finite || n.Exponent >= 0 {
+		return 0
+	}
+	return -n.Exponent
+}
+
+// WithNumericScale returns n with display scale scale when that adds
+// trailing zeros (n's digits are unchanged); n itself otherwise. It never
+// rounds: a scale below n's is ignored.
+func WithNumericScale(n *apd.Decimal, scale int32) *apd.Decimal {
+	if n == nil || n.Form != apd.Finite || scale <= NumericScale(n) {
+		return n
+	}
+	out := new(apd.Decimal)
+	out.Negative = n.Negative
+	out.Exponent = -scale
+	shift := int64(n.Exponent) + int64(scale)
+	if shift < int64(len(pow10)) && n.Coeff.IsUint64() {
+		if hi, lo := bits.Mul64(n.Coeff.Uint64(), pow10[shift]); hi == 0 {
+			out.Coeff.SetUint64(lo)
+			return out
+		}
+	}
+	var p apd.BigInt
+	p.Exp(apd.NewBigInt(10), apd.NewBigInt(shift), nil)
+	out.Coeff.Mul(&n.Coeff, &p)
+	return out
+}
+
+// pow10 holds the powers of ten that fit in a uint64.
+var pow10 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// numericLen returns the length of the packed numeric payload at p (after
+// the tag byte) and, when it carries a display scale, the length of the
+// payload without it.
+func numericLen(p []byte) (n, canonical int, err error) {
+	if len(p) < 1 {
+		return 0, 0, errMalformed
+	}
+	_, n1 := binary.Varint(p[1:])
+	if n1 <= 0 {
+		return 0, 0, errMalformed
+	}
+	l, n2 := binary.Uvarint(p[1+n1:])
+	start := 1 + n1 + n2
+	if n2 <= 0 || uint64(len(p)-start) < l {
+		return 0, 0, errMalformed
+	}
+	end := start + int(l)
+	if p[0]&numericScaled == 0 {
+		return end, end, nil
+	}
+	_, n3 := binary.Uvarint(p[end:])
+	if n3 <= 0 {
+		return 0, 0, errMalformed
+	}
+	return end + n3, end, nil
+}
+
+// AppendCanonical appends the datum d (one packed datum, as a row's bytes
+// between two Offsets) in its canonical packing: a numeric without its
+// display scale, a float -0 as +0, so that equal values append equal
+// bytes; any other datum as it is. Keys (arrangements, grouping, DISTINCT, joins) are built with
+// it. A malformed datum is appended unchanged.
+func AppendCanonical(buf []byte, d []byte) []byte {
+	if len(d) == 9 && isNegZero(d) {
+		buf = append(buf, d[0])
+		return append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+	}
+	if len(d) < 2 || Kind(d[0]) != KindNumeric || d[1]&numericScaled == 0 {
+		return append(buf, d...)
+	}
+	_, c, err := numericLen(d[1:])
+	if err != nil {
+		return append(buf, d...)
+	}
+	buf = append(buf, d[0], d[1]&^numericScaled)
+	return append(buf, d[2:1+c]...)
+}
+
+// Canonical returns r with every numeric in its canonical packing (see
+// AppendCanonical), appended to buf, and whether that changed anything.
+// When nothing changes it returns r itself and does not touch buf.
+func (r Row) Canonical(buf []byte) (Row, bool) {
+	if !r.hasScaled() {
+		return r, false
+	}
+	it := r.Iter()
+	for {
+		off := it.Offset()
+		if !it.Skip() {
+			break
+		}
+		buf = AppendCanonical(buf, r[off:it.Offset()])
+	}
+	if it.Err() != nil {
+		return r, false
+	}
+	return Row(buf), true
+}
+
+// hasScaled reports whether r holds a datum whose canonical packing
+// differs (a numeric packed with a display scale, a float -0): a scan of
+// its datums' tags.
+func (r Row) hasScaled() bool {
+	it := r.Iter()
+	for {
+		off := it.Offset()
+		if off < len(r)-1 && Kind(r[off]) == KindNumeric && r[off+1]&numericScaled != 0 {
+			return true
+		}
+		if off+9 <= len(r) && isNegZero(r[off:off+9]) {
+			return true
+		}
+		if !it.Skip() {
+			return false
+		}
+	}
+}
+
+// negZeroBits is -0.0 as packed: little-endian IEEE bits.
+const negZeroBits = 1 << 63
+
+// isNegZero reports whether d (9 bytes) is a packed float -0.
+func isNegZero(d []byte) bool {
+	k := Kind(d[0])
+	return (k == KindFloat8 || k == KindFloat4) && binary.LittleEndian.Uint64(d[1:9]) == negZeroBits
+}
+
+// PreferShown reports whether b, equal to a, is the one to show where
+// equal values meet (a group key, DISTINCT, min, max): a numeric of larger
+// display scale (1.10 over 1.1), a float -0 over +0. viewd's rule for a
+// maintained view, where PostgreSQL shows whichever row its plan met.
+func PreferShown(a, b Datum) bool {
+	switch {
+	case a.kind == KindNumeric && b.kind == KindNumeric:
+		return NumericScale(b.n) > NumericScale(a.n)
+	case (a.kind == KindFloat8 || a.kind == KindFloat4) && a.kind == b.kind:
+		return uint64(b.i) == negZeroBits && uint64(a.i) != negZeroBits
+	}
+	return false
+}
+
+// PushCanonical appends one packed datum in its canonical packing (see
+// AppendCanonical).
+func (p *Packer) PushCanonical(d []byte) { p.buf = AppendCanonical(p.buf, d) }
+
+// PushKey appends one datum in its canonical packing: a numeric without
+// its display scale, a float -0 as +0. It reports whether it dropped a display scale (the
+// datum's own packing, Push, would differ).
+func (p *Packer) PushKey(d Datum) bool {
+	start := len(p.buf)
+	p.buf = AppendDatum(p.buf, d)
+	if (d.kind == KindFloat8 || d.kind == KindFloat4) && isNegZero(p.buf[start:]) {
+		clear(p.buf[start+1:])
+		return true
+	}
+	if d.kind != KindNumeric || p.buf[start+1]&numericScaled == 0 {
+		return false
+	}
+	_, c, err := numericLen(p.buf[start+1:])
+	if err != nil {
+		return false
+	}
+	p.buf[start+1] &^= numericScaled
+	p.buf = p.buf[:start+1+c]
+	return true
 }
 
 // Iter reads a row datum by datum.
@@ -314,11 +520,28 @@ func decodeDatum(b []byte) (Datum, int, error) {
 			return Datum{}, 0, errMalformed
 		}
 		d := new(apd.Decimal)
-		d.Form = apd.Form(form & 0x7f)
+		d.Form = apd.Form(form & 0x3f)
 		d.Negative = form&0x80 != 0
 		d.Exponent = int32(exp)
-		d.Coeff.SetBytes(p[start : start+int(l)])
-		return Datum{kind: k, n: d}, 1 + start + int(l), nil
+		if l <= 8 {
+			var c uint64
+			for _, b := range p[start : start+int(l)] {
+				c = c<<8 | uint64(b)
+			}
+			d.Coeff.SetUint64(c)
+		} else {
+			d.Coeff.SetBytes(p[start : start+int(l)])
+		}
+		end := start + int(l)
+		if form&numericScaled != 0 {
+			scale, n3 := binary.Uvarint(p[end:])
+			if n3 <= 0 || scale > maxNumericScale {
+				return Datum{}, 0, errMalformed
+			}
+			end += n3
+			d = WithNumericScale(d, int32(scale))
+		}
+		return Datum{kind: k, n: d}, 1 + end, nil
 	case KindText, KindVarchar, KindChar, KindBytea, KindJsonb, KindArray, KindRecord:
 		l, n := binary.Uvarint(p)
 		if n <= 0 || uint64(len(p)-n) < l {
@@ -373,6 +596,9 @@ func datumLen(b []byte) (int, error) {
 		return 0, errMalformed
 	case KindFloat4, KindFloat8:
 		return fixed(9)
+	case KindNumeric:
+		n, _, err := numericLen(p)
+		return 1 + n, err
 	case KindUUID:
 		return fixed(17)
 	case KindText, KindVarchar, KindChar, KindBytea, KindJsonb, KindArray, KindRecord:

@@ -104,17 +104,34 @@ func TestRowCanonical(t *testing.T) {
 	if !bytes.Equal(PackRow(Float8Datum(nan1)), PackRow(Float8Datum(nan2))) {
 		t.Error("NaNs pack differently")
 	}
-	if !bytes.Equal(PackRow(Float8Datum(0)), PackRow(Float8Datum(math.Copysign(0, -1)))) {
-		t.Error("-0 and +0 pack differently")
+	// -0 keeps its sign (PostgreSQL prints it) but keys fold it to +0.
+	negZero := PackRow(Float8Datum(math.Copysign(0, -1)))
+	if got := negZero.Get(0).Text(); got != "-0" {
+		t.Errorf("-0 unpacks as %s", got)
 	}
+	cz0, changed := negZero.Canonical(nil)
+	if !changed || !bytes.Equal(cz0, PackRow(Float8Datum(0))) {
+		t.Error("-0 and +0 have different canonical packings")
+	}
+	var kp Packer
+	if !kp.PushKey(Float8Datum(math.Copysign(0, -1))) || !bytes.Equal(kp.Row(), PackRow(Float8Datum(0))) {
+		t.Error("PushKey(-0) is not +0")
+	}
+	if !PreferShown(Float8Datum(0), Float8Datum(math.Copysign(0, -1))) || PreferShown(Float8Datum(math.Copysign(0, -1)), Float8Datum(0)) {
+		t.Error("PreferShown: -0 over +0")
+	}
+	// Numerics keep their display scale in the row; their canonical
+	// packing (keys) drops it.
 	a, _, _ := apd.NewFromString("1.50")
 	b, _, _ := apd.NewFromString("1.5")
-	if !bytes.Equal(PackRow(NumericDatum(a)), PackRow(NumericDatum(b))) {
-		t.Error("1.50 and 1.5 pack differently")
+	ca, _ := PackRow(NumericDatum(a)).Canonical(nil)
+	if !bytes.Equal(ca, PackRow(NumericDatum(b))) {
+		t.Error("1.50 and 1.5 have different canonical packings")
 	}
 	z1, _, _ := apd.NewFromString("-0.00")
-	if !bytes.Equal(PackRow(NumericDatum(z1)), PackRow(NumericDatum(apd.New(0, 0)))) {
-		t.Error("-0.00 and 0 pack differently")
+	cz, _ := PackRow(NumericDatum(z1)).Canonical(nil)
+	if !bytes.Equal(cz, PackRow(NumericDatum(apd.New(0, 0)))) {
+		t.Error("-0.00 and 0 have different canonical packings")
 	}
 	if got := PackRow(Int8Datum(1), TextDatum("a'b"), Null).String(); got != "(1, 'a''b', NULL)" {
 		t.Errorf("String() = %s", got)
@@ -223,5 +240,80 @@ func TestRowPrefix(t *testing.T) {
 				t.Errorf("%v vs %v: prefixes %x, %x disagree with bytes.Compare %d", a, b, pa, pb, c)
 			}
 		}
+	}
+}
+
+// TestNumericDisplayScale: a packed numeric keeps its display scale
+// through pack and unpack; its canonical packing (Row.Canonical,
+// Packer.PushKey, AppendCanonical) is the same for every scale of a
+// value and is what it packed as before scales were kept; the
+// memcomparable key ignores the scale.
+func TestNumericDisplayScale(t *testing.T) {
+	cases := []struct{ in, text, canon string }{
+		{"1.10", "1.10", "1.1"},
+		{"1.1", "1.1", "1.1"},
+		{"617.20", "617.20", "617.2"},
+		{"0.00", "0.00", "0"},
+		{"-0.000", "0.000", "0"},
+		{"100", "100", "100"},
+		{"1e2", "100", "100"},
+		{"1.50e1", "15.0", "15"},
+		{"-2.500", "-2.500", "-2.5"},
+		{"12345678901234567890.1234567890000", "12345678901234567890.1234567890000", "12345678901234567890.123456789"},
+		{"NaN", "NaN", "NaN"},
+		{"Infinity", "Infinity", "Infinity"},
+	}
+	for _, c := range cases {
+		n, err := ParseNumeric(c.in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		row := PackRow(Int4Datum(1), NumericDatum(n), TextDatum("x"))
+		got := row.Get(1)
+		if txt := got.Text(); txt != c.text {
+			t.Errorf("%s: unpacked prints %s, want %s", c.in, txt, c.text)
+		}
+		cn, err := ParseNumeric(c.canon)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := PackRow(Int4Datum(1), NumericDatum(cn), TextDatum("x"))
+		canon, changed := row.Canonical(nil)
+		if !bytes.Equal(canon, want) {
+			t.Errorf("%s: canonical packing %x, want %x", c.in, canon, want)
+		}
+		if changed != (c.text != c.canon) {
+			t.Errorf("%s: Canonical reports changed=%v", c.in, changed)
+		}
+		var p Packer
+		p.Push(Int4Datum(1))
+		p.PushKey(NumericDatum(n))
+		p.Push(TextDatum("x"))
+		if !bytes.Equal(p.Row(), want) {
+			t.Errorf("%s: PushKey packs %x, want %x", c.in, p.Row(), want)
+		}
+		offs, err := row.Offsets(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q Packer
+		for i := range len(offs) - 1 {
+			q.PushCanonical(row[offs[i]:offs[i+1]])
+		}
+		if !bytes.Equal(q.Row(), want) {
+			t.Errorf("%s: PushCanonical packs %x, want %x", c.in, q.Row(), want)
+		}
+		if !Equal(got, NumericDatum(cn)) {
+			t.Errorf("%s: not Equal to %s", c.in, c.canon)
+		}
+		if !bytes.Equal(AppendKey(nil, got, SortOrder{}), AppendKey(nil, NumericDatum(cn), SortOrder{})) {
+			t.Errorf("%s: memcomparable key depends on the scale", c.in)
+		}
+	}
+	// A truncated scale suffix is malformed, not a panic.
+	n, _ := ParseNumeric("1.10")
+	row := PackRow(NumericDatum(n))
+	if _, err := row[:len(row)-1].Offsets(nil); err == nil {
+		t.Error("truncated scaled numeric: no error")
 	}
 }

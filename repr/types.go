@@ -119,6 +119,22 @@ var (
 	TypeRecord      = ScalarType{Kind: KindRecord, Typmod: NoTypmod}
 )
 
+// TypmodVector marks an array of int2 or oid that is PostgreSQL's
+// int2vector or oidvector (pg_index.indkey, pg_proc.proargtypes): the
+// same values as the array, but its own type OID, and its text form is
+// the elements separated by spaces ("1 2"), as clients parse it.
+const TypmodVector int32 = -2
+
+// VectorOf returns int2vector (elem int2) or oidvector (elem oid).
+func VectorOf(elem ScalarType) ScalarType {
+	t := ArrayOf(elem)
+	t.Typmod = TypmodVector
+	return t
+}
+
+// IsVector reports whether t is int2vector or oidvector.
+func (t ScalarType) IsVector() bool { return t.Kind == KindArray && t.Typmod == TypmodVector }
+
 // ArrayOf returns the one-dimensional array type of elem.
 func ArrayOf(elem ScalarType) ScalarType {
 	e := elem
@@ -182,6 +198,12 @@ func (t ScalarType) String() string {
 		if t.Elem == nil {
 			return "anyarray"
 		}
+		if t.IsVector() && t.Elem.Kind == KindInt2 {
+			return "int2vector"
+		}
+		if t.IsVector() && t.Elem.Kind == KindOid {
+			return "oidvector"
+		}
 		return t.Elem.String() + "[]"
 	case KindVarchar, KindChar:
 		if t.Typmod >= 0 {
@@ -220,6 +242,17 @@ type RelationDesc struct {
 	Names []string
 	Types []ColumnType
 	Keys  [][]int
+	// Origins says, for a query's result, which columns come straight
+	// from a column of a catalog relation (RowDescription's table OID
+	// and attribute number); nil, or a zero ColumnOrigin, when not.
+	Origins []ColumnOrigin
+}
+
+// ColumnOrigin is the relation (by OID) and column number (from 1) a
+// result column was read from.
+type ColumnOrigin struct {
+	TableOID uint32
+	Attnum   int16
 }
 
 // Arity is the number of columns.

@@ -145,6 +145,9 @@ type dbzEvent struct {
 	source        debeziumSource
 	hasTxn        bool
 	txnID         string
+	// snapshot is source.snapshot: "true", "first", "last", ... (a
+	// string since Debezium 1.x, a boolean before), "" when absent.
+	snapshot string
 	// typeErr is the first field of the wrong JSON type (an op that is not
 	// a string, ...): the event is invalid.
 	typeErr error
@@ -260,6 +263,15 @@ func scanDebeziumEvent(s *jsonScanner, w *workspace, rows *rowDecoder, ev *dbzEv
 					return true, s.strField(&ev.source.Schema, &ev.typeErr, "source.schema")
 				case fieldIs(k, "table"):
 					return true, s.strField(&ev.source.Table, &ev.typeErr, "source.table")
+				case fieldIs(k, "snapshot"):
+					return true, s.scalarField(`"tf`, &ev.typeErr, "source.snapshot", func(raw []byte) bool {
+						if raw[0] == '"' {
+							ev.snapshot = s.text(raw)
+						} else {
+							ev.snapshot = string(raw)
+						}
+						return true
+					})
 				}
 				return false, nil
 			})
@@ -299,6 +311,12 @@ func (dd *debeziumDecoder) build(st *dbzDesc, w *workspace, ev *dbzEvent, sems [
 	}
 	if ev.hasTxn {
 		out.txnID = w.intern(ev.txnID)
+	}
+	if ev.op == "r" && !ev.hasTxn {
+		out.snap = snapRead
+		if ev.snapshot == "last" {
+			out.snap = snapLast
+		}
 	}
 	row := func(o *objSpans) (repr.Row, error) {
 		if o.null() {

@@ -170,7 +170,9 @@ func TestDebeziumBadInput(t *testing.T) {
 
 func TestDebeziumDecimalWithoutSchema(t *testing.T) {
 	// decimal.handling.mode=precise without the schema block: base64 at
-	// the declared scale; string and number forms parse as numbers.
+	// the declared scale; string and number forms parse as numbers and
+	// take the column's scale, as PostgreSQL's numeric(10,2) does ("12.5"
+	// is 12.50).
 	desc := mkDesc([]int{0}, "id", ct(repr.TypeInt4), "amount", nct(repr.NumericType(10, 2)))
 	f := newFeeder(t, Config{Sources: []SourceSpec{{ID: 1, Name: "d", Topic: "d", Envelope: EnvelopeDebezium, Desc: desc}}})
 	f.push("d", "", `{"before":null,"after":{"id":1,"amount":"MDk="},"op":"c"}`)
@@ -180,7 +182,7 @@ func TestDebeziumDecimalWithoutSchema(t *testing.T) {
 	units, errs := f.a.Release()
 	expectText(t, "decimals", renderUnits(units), `
 unit 0 coll 1: (1, 123.45) +1
-unit 0 coll 1: (2, 12.5) +1
+unit 0 coll 1: (2, 12.50) +1
 unit 0 coll 1: (3, 7.26) +1`)
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "offset 3: after: column \"amount\": numeric field overflow") {
 		t.Errorf("errs: %s", renderErrs(errs))

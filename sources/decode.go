@@ -101,7 +101,16 @@ type decoded struct {
 	// skip: the record carries nothing for this source (a tombstone after
 	// a Debezium delete, another table's Maxwell record).
 	skip bool
+	// snap marks a Debezium snapshot read (op "r" outside a
+	// transaction): snapRead, or snapLast for the snapshot's last record.
+	snap uint8
 }
+
+// Debezium snapshot marks (decoded.snap).
+const (
+	snapRead uint8 = 1
+	snapLast uint8 = 2
+)
 
 // decoder decodes the messages of one source. Decoders are shared by the
 // decode workers: decode may run concurrently for messages of different

@@ -39,8 +39,11 @@
 //     is complete when its END record has arrived and every data collection
 //     read here has delivered the END's event_count events carrying its
 //     transaction.id. Transactions are released strictly in END order
-//     (commit order). Events without a transaction block (snapshot reads)
-//     are released on their own.
+//     (commit order). Snapshot reads (op "r", no transaction block) are
+//     held and released together as one unit once the snapshot is over
+//     (snapshot.go); they need no transaction metadata topic, which a
+//     connector that has only taken its snapshot has not written yet:
+//     the Reader reads the data topics meanwhile and says so in Status.
 //   - Maxwell: records of one xid form a transaction that ends at the
 //     record with commit=true; with output_xoffset (required when a
 //     transaction's records span several topics or partitions) it is
@@ -152,6 +155,46 @@
 // acknowledged record; WithSyncWrites fsyncs each batch before the
 // acknowledgement, against OS crashes and power loss too. Without a
 // directory its data lives in memory only.
+//
+// # PostgreSQL
+//
+// PGReader (pgreader.go) reads a publication through a logical
+// replication slot with the pgoutput plugin, over pgx's replication
+// connection and github.com/jackc/pglogrepl. DiscoverPG (pgschema.go)
+// reads the published tables, their columns (types mapped to viewd's;
+// enums and TEXT COLUMNS as text) and their key (primary key, or the
+// replica identity index). The reader's invariants:
+//
+//   - Snapshot: the slot is created with EXPORT_SNAPSHOT; every table is
+//     COPYed in one REPEATABLE READ transaction at that snapshot and the
+//     whole is one Unit whose checkpoint is the slot's consistent point.
+//     Streaming starts there, so the snapshot and the stream neither
+//     overlap nor leave a gap. A slot left by a snapshot that never
+//     became durable is dropped and created again.
+//   - Stream: one Unit per upstream transaction, its checkpoint token the
+//     transaction's end LSN. Messages are buffered until the commit (in
+//     memory up to SpillBytes, then in a spill file); with protocol v2
+//     (server 14+) large transactions arrive streamed, interleaved, and
+//     a rolled-back subtransaction's changes are dropped at the commit.
+//     The Unit itself is built in memory at the commit.
+//   - Exactly once: a transaction whose commit LSN is before the resume
+//     point is skipped (the upstream re-sends from the slot's position).
+//     The frontier (Frontier) is the LSN before which every upstream
+//     transaction is durable in viewd: a unit's end LSN once Emit has
+//     returned, or a keepalive's WAL end when no transaction is open
+//     and every received one is durable. Standby status updates confirm
+//     the frontier and nothing beyond it.
+//   - Rows are resolved against per-table state (collState): updates and
+//     deletes under REPLICA IDENTITY DEFAULT carry only the key, unchanged
+//     TOASTed values are taken from the current row, TRUNCATE retracts
+//     every row.
+//   - A table whose columns change upstream (a Relation message, or the
+//     catalog at the snapshot, that differs from the source's columns) is
+//     errored through Sink.ReportError; its later changes are dropped and
+//     the other tables go on. A resuming reader checks the upstream
+//     catalog too, since a changed table sends no Relation message until
+//     its next change. Connection trouble stalls the source and is
+//     retried with backoff; a missing slot is fatal.
 //
 // # Offsets that move under a source
 //

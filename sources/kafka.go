@@ -38,6 +38,10 @@ type ReaderConfig struct {
 	// offsets.go); default 1s. Fetch errors that hint at moved offsets
 	// trigger a check at once.
 	CheckInterval time.Duration
+	// SnapshotQuiet is how long a reader that is caught up waits for more
+	// records before it releases the Debezium snapshot reads it holds
+	// when no record marked the snapshot's end (snapshot.go); default 2s.
+	SnapshotQuiet time.Duration
 }
 
 // Reader reads the topics of related sources through one franz-go client,
@@ -60,6 +64,11 @@ type Reader struct {
 	held    error // records held back too long
 	descs   map[CollectionID]repr.RelationDesc
 	stalled error
+	// waitingTxn is set while the transaction metadata topic does not
+	// exist yet: data topics are read meanwhile.
+	waitingTxn error
+	// lastRecord is when a poll last returned records (Run's goroutine).
+	lastRecord time.Time
 
 	// Owned by Run's goroutine.
 	stored   map[tp]bool         // partitions with a stored resume position
@@ -80,6 +89,9 @@ func NewReader(cfg ReaderConfig, sink Sink) (*Reader, error) {
 	}
 	if cfg.CheckInterval <= 0 {
 		cfg.CheckInterval = time.Second
+	}
+	if cfg.SnapshotQuiet <= 0 {
+		cfg.SnapshotQuiet = 2 * time.Second
 	}
 	asm, err := NewAssembler(cfg.Config)
 	if err != nil {
@@ -104,8 +116,16 @@ func (r *Reader) Status() []Status {
 	out := make([]Status, len(r.status))
 	copy(out, r.status)
 	for i := range out {
-		if (r.stalled != nil || r.held != nil) && out[i].State != StateErrored {
+		if out[i].State == StateErrored {
+			continue
+		}
+		if why := r.stalledLocked(); why != nil {
 			out[i].State = StateStalled
+			out[i].LastError = &SourceError{Collection: out[i].Collection, Source: out[i].Name, Where: "reader", Err: why}
+		} else if r.waitingTxn != nil {
+			// Running (snapshot reads flow), with the reason
+			// transactions wait.
+			out[i].LastError = &SourceError{Collection: out[i].Collection, Source: out[i].Name, Where: "reader", Err: r.waitingTxn}
 		}
 	}
 	return out
@@ -141,6 +161,10 @@ func (r *Reader) publish() {
 func (r *Reader) StalledReason() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.stalledLocked()
+}
+
+func (r *Reader) stalledLocked() error {
 	if r.stalled != nil {
 		return r.stalled
 	}
@@ -203,6 +227,38 @@ func SampleDebeziumDesc(ctx context.Context, brokers []string, topic string, tim
 	}
 	return repr.RelationDesc{}, pgcode.New(pgcode.InvalidObjectDefinition, "no Debezium event on topic %q to derive columns from", topic).
 		WithHint("Declare the columns, or wait for the connector to write its first event.")
+}
+
+func (r *Reader) setWaitingTxn(err error) {
+	r.mu.Lock()
+	r.waitingTxn = err
+	r.mu.Unlock()
+}
+
+// pollTxnTopic starts reading the transaction metadata topic once it
+// exists (see discover).
+func (r *Reader) pollTxnTopic(ctx context.Context, cl *kgo.Client) {
+	r.mu.Lock()
+	waiting := r.waitingTxn != nil
+	r.mu.Unlock()
+	if !waiting {
+		return
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(r.cfg.TxnTopic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || len(resp.Topics[0].Partitions) == 0 {
+		return
+	}
+	assign, err := r.startCheck(ctx, cl, map[string]int32{r.cfg.TxnTopic: int32(len(resp.Topics[0].Partitions))})
+	if err != nil {
+		return
+	}
+	cl.AddConsumePartitions(assign)
+	r.setWaitingTxn(nil)
+	r.log.Info("sources: reading the transaction metadata topic", "topic", r.cfg.TxnTopic)
 }
 
 func (r *Reader) setStalled(err error) {
@@ -288,6 +344,9 @@ func (r *Reader) Run(ctx context.Context) error {
 				msgs = append(msgs, Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp})
 			}
 		})
+		if len(msgs) > 0 {
+			r.lastRecord = time.Now()
+		}
 		r.asm.PushBatch(ctx, msgs)
 		clear(msgs) // drop the references to the records' bytes
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -297,7 +356,11 @@ func (r *Reader) Run(ctx context.Context) error {
 		})
 		if len(outOfRange) > 0 || time.Since(lastCheck) >= r.cfg.CheckInterval {
 			r.runCheck(ctx, cl, outOfRange)
+			r.pollTxnTopic(ctx, cl)
 			lastCheck = time.Now()
+		}
+		if time.Since(r.lastRecord) >= r.cfg.SnapshotQuiet && r.asm.SnapshotHeld() > 0 && r.asm.caughtUp() {
+			r.asm.ReleaseSnapshot()
 		}
 		units, errs := r.asm.Release()
 		for _, e := range errs {
@@ -367,6 +430,16 @@ func (r *Reader) discover(ctx context.Context, cl *kgo.Client) (map[string]int32
 				if _, ok := parts[t]; !ok && !contains(missing, t) {
 					missing = append(missing, t)
 				}
+			}
+			if len(missing) == 1 && missing[0] == r.cfg.TxnTopic && !r.storedTopic(r.cfg.TxnTopic) {
+				// Debezium writes its transaction topic with the first
+				// streamed transaction: a connector that has only taken
+				// its snapshot has none yet. Read the data topics (the
+				// snapshot needs no transaction metadata) and look for
+				// it again at every check.
+				r.setWaitingTxn(fmt.Errorf("sources: waiting for the transaction metadata topic %q (Debezium creates it with the first streamed transaction): snapshot records are ingested, transactions are held until it exists", r.cfg.TxnTopic))
+				r.setStalled(nil)
+				return parts, nil
 			}
 			if len(missing) == 0 {
 				r.setStalled(nil)

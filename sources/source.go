@@ -80,11 +80,17 @@ type SourceError struct {
 	Topic      string
 	Partition  int32
 	Offset     int64
-	Err        error
+	// Where, when set, locates the error instead of topic, partition
+	// and offset (PostgreSQL sources: "table s.t at LSN 0/16B3748").
+	Where string
+	Err   error
 }
 
 // Error renders the error with its location.
 func (e *SourceError) Error() string {
+	if e.Where != "" {
+		return fmt.Sprintf("sources: source %q: %s: %v", e.Source, e.Where, e.Err)
+	}
 	return fmt.Sprintf("sources: source %q: %s partition %d offset %d: %v", e.Source, e.Topic, e.Partition, e.Offset, e.Err)
 }
 
@@ -100,7 +106,10 @@ func (e *SourceError) PgError() *pgcode.Error {
 		code = c
 	}
 	pe := pgcode.Wrap(e, code, fmt.Sprintf("source %q: %v", e.Source, e.Err))
-	pe.Detail = fmt.Sprintf("at topic %s partition %d offset %d", e.Topic, e.Partition, e.Offset)
+	pe.Detail = "at " + e.Where
+	if e.Where == "" {
+		pe.Detail = fmt.Sprintf("at topic %s partition %d offset %d", e.Topic, e.Partition, e.Offset)
+	}
 	var cause *pgcode.Error
 	if errors.As(e.Err, &cause) {
 		pe.Hint = cause.Hint
@@ -159,6 +168,17 @@ type Status struct {
 	// offset to read and the lag (high watermark minus next offset).
 	Offsets []PartitionStatus
 	Updated time.Time
+	// PostgreSQL sources: CommittedLSN is the frontier (every upstream
+	// transaction that committed before it is durable in viewd),
+	// UpstreamLSN the upstream's WAL end as last reported, LagBytes their
+	// difference, LagTime the delay from the upstream commit of the last
+	// ingested transaction to its being durable in viewd, SnapshotTime how
+	// long the initial snapshot took.
+	CommittedLSN uint64
+	UpstreamLSN  uint64
+	LagBytes     int64
+	LagTime      time.Duration
+	SnapshotTime time.Duration
 }
 
 // PartitionStatus is the read progress of one partition.

@@ -146,8 +146,13 @@ type Assembler struct {
 	ingestedColl map[string]bool // Debezium data collections read here
 
 	batch *Unit // non-transactional records released so far
-	units []Unit
-	errs  []*SourceError
+
+	// Debezium snapshots (snapshot.go): snapEnd is set once the end of
+	// the snapshot being held is known (its last record, or a record
+	// that is not a snapshot read).
+	snapEnd bool
+	units   []Unit
+	errs    []*SourceError
 
 	// Decoding (decodepool.go): one workspace per worker slot, and the
 	// workers' job queue once StartDecoders has run.
@@ -477,6 +482,7 @@ func (a *Assembler) add(m *Message, dr *decodedRec) {
 		a.fail(&SourceError{Collection: r.spec.ID, Source: r.spec.Name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Err: dr.err})
 	}
 	r.d = dr.d
+	a.noteSnapshot(r)
 	a.assign(r)
 }
 
@@ -749,7 +755,8 @@ func (a *Assembler) releaseMaxwell() bool {
 // errors found since the last call.
 func (a *Assembler) Release() ([]Unit, []*SourceError) {
 	for {
-		progress := a.releaseLoose()
+		progress := a.releaseSnapshot(false)
+		progress = a.releaseLoose() || progress
 		if a.envelope == EnvelopeMaxwell {
 			if !a.releaseMaxwell() && !progress {
 				break
@@ -780,7 +787,9 @@ func (a *Assembler) releaseLoose() bool {
 		l := a.parts[k]
 		for {
 			l.trim()
-			if len(l.pending) == 0 || l.pending[0].owner != nil {
+			if len(l.pending) == 0 || l.pending[0].owner != nil || l.pending[0].d.snap != 0 {
+				// Snapshot reads wait to be released together
+				// (releaseSnapshot).
 				break
 			}
 			r := l.pending[0]

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/viewd/viewd/repr"
@@ -57,9 +58,13 @@ func dbzTxnConfig() Config {
 
 func TestDebeziumTransactionAssembly(t *testing.T) {
 	f := newFeeder(t, dbzTxnConfig())
-	// Snapshot reads: no transaction, released as they come.
+	// Snapshot reads: no transaction; held until the one marked last
+	// (snapshot.go), then released together.
 	f.push("srv.public.a", "", dbzAcct("r", "", "null", `{"id":1,"balance":100}`, "public.a"))
-	f.push("srv.public.b", "", dbzAcct("r", "", "null", `{"id":1,"balance":100}`, "public.b"))
+	if units, _ := f.a.Release(); len(units) != 0 || f.a.SnapshotHeld() != 1 {
+		t.Fatalf("snapshot released before its last record: %s", renderUnits(units))
+	}
+	f.push("srv.public.b", "", strings.Replace(dbzAcct("r", "", "null", `{"id":1,"balance":100}`, "public.b"), `"txId"`, `"snapshot":"last","txId"`, 1))
 	units, errs := f.a.Release()
 	if len(errs) > 0 {
 		t.Fatal(renderErrs(errs))

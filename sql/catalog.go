@@ -20,12 +20,13 @@ const (
 	KindConnection
 	KindType
 	KindSink
+	KindSecret
 )
 
 var itemKindNames = [...]string{
 	KindTable: "table", KindView: "view", KindMaterializedView: "materialized view",
 	KindSource: "source", KindIndex: "index", KindConnection: "connection",
-	KindType: "type", KindSink: "sink",
+	KindType: "type", KindSink: "sink", KindSecret: "secret",
 }
 
 // String returns the kind as SQL names it ("materialized view").

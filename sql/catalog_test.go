@@ -71,7 +71,7 @@ func TestPlanParams(t *testing.T) {
 		t.Fatalf("param types %s", got)
 	}
 	ev := newTestEvaluator()
-	rows, _, err := evalQuery(cat, ev, "VALUES (1, 'ab'), (2, 'ac'), (1, 'zz')")
+	rows, _, err := evalQuery(cat, ev, "VALUES (1, 'ab'), (2, 'ac'), (1, 'zz')", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,16 @@
 //     the MIR it produces has those outer columns first. A subquery becomes
 //     a join against the distinct values of the outer columns it reads
 //     (the unit relation when uncorrelated), joined back to the rows it
-//     came from with a NULL-safe equality. Outer joins are the inner join
+//     came from with a NULL-safe equality: its value per key (false or
+//     NULL for keys without rows) is computed on those keys and joined
+//     back once. Parts of a subquery that read no outer column are
+//     lowered once and joined with the keys (never carried through with
+//     them), a WHERE's subquery-free conjuncts filter before its
+//     subqueries take their keys, and x IN / NOT IN (subquery) is
+//     membership by equality (a join on x, plus whether the subquery has
+//     a NULL or any row), so no plan pairs every outer key with every
+//     row of a subquery (sql/testdata/decorrelate: TPC-H's shapes).
+//     Outer joins are the inner join
 //     plus the antijoin (Join, Negate, Union over distinct keys, which
 //     keeps multiplicities) padded with NULLs; a global aggregate adds the
 //     default row (count 0, others NULL) for outer rows that produced none;

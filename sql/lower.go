@@ -139,6 +139,22 @@ func product(o outerRel, r plan.Rel) plan.Rel {
 }
 
 func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
+	if !o.unit && len(freeRefs(r)) == 0 {
+		// An uncorrelated part of a correlated subquery is computed
+		// once, not once per outer row: outer × r. The correlated
+		// operator above it then reads the product, whose equalities
+		// with outer columns the optimiser turns into join keys (the
+		// "dependent join" pushed down only as far as the correlation
+		// goes, as in Neumann and Kemper's unnesting). Lowering r
+		// against the outer relation instead would carry the outer
+		// columns through every operator of r, grouping and joining
+		// per outer row: state |outer| times r's.
+		in, err := l.lower(r, unitOuter(), colMap{})
+		if err != nil {
+			return nil, err
+		}
+		return product(o, in), nil
+	}
 	oa := o.arity
 	switch x := r.(type) {
 	case HGet:
@@ -184,15 +200,34 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Conjuncts EXISTS (...) and NOT EXISTS (...) filter by a
-		// semijoin or antijoin directly.
-		var rest []HScalar
+		// Conjuncts without subqueries filter first, so that subqueries
+		// are decorrelated over the rows that pass them (the join of the
+		// FROM list, not its cross product) and the optimiser can turn
+		// their equalities into join keys. PostgreSQL likewise evaluates
+		// the cheap quals before subplans. Conjuncts EXISTS (...) and
+		// NOT EXISTS (...) then filter by a semijoin or antijoin
+		// directly; the remaining conjuncts (other subqueries) last.
+		var plain, rest []HScalar
+		var exists []HScalar
 		for _, p := range splitAnd(x.Preds) {
-			sub, negated := existsConjunct(p)
-			if sub == nil {
+			switch sub, _ := existsConjunct(p); {
+			case sub != nil:
+				exists = append(exists, p)
+			case hasSubquery([]HScalar{p}):
 				rest = append(rest, p)
-				continue
+			default:
+				plain = append(plain, p)
 			}
+		}
+		if len(plain) > 0 {
+			es, err := l.lowerPlainScalars(plain, oa, cm)
+			if err != nil {
+				return nil, err
+			}
+			in = plan.Filter{Input: in, Predicates: es}
+		}
+		for _, p := range exists {
+			sub, negated := existsConjunct(p)
 			if in, err = l.filterExists(in, oa, cm, sub, negated); err != nil {
 				return nil, err
 			}
@@ -461,6 +496,109 @@ func antijoin(a, keys plan.Rel, ac []int) plan.Rel {
 	return plan.Union{Inputs: []plan.Rel{a, plan.Negate{Input: semijoin(a, keys, ac)}}}
 }
 
+// equiJoinColumns reports whether the predicates es over a join's
+// product (outer prefix oa, left la columns, then the right's, typed
+// cols) are equalities of a left column with a right column of one type
+// whose equality is datum equality, and predicates that read no left
+// column; it returns the equalities' left columns (in the product) and
+// right columns, and the other predicates, over the right relation's
+// columns (its outer prefix, then its own). left is nil when es has
+// another kind of predicate or no equality.
+func equiJoinColumns(es []expr.Scalar, cols []repr.ColumnType, oa, la int) (left, right []int, rightOnly []expr.Scalar) {
+	for _, e := range es {
+		for _, c := range expr.Conjuncts(e) {
+			if readsNoLeft(c, oa, la) {
+				rightOnly = append(rightOnly, expr.Rewrite(c, func(s expr.Scalar) expr.Scalar {
+					if col, ok := s.(expr.Column); ok && col.Index >= oa+la {
+						col.Index -= la
+						return col
+					}
+					return s
+				}))
+				continue
+			}
+			call, ok := c.(expr.Call)
+			if !ok || call.Func == nil || call.Func.Name != "=" || len(call.Args) != 2 {
+				return nil, nil, nil
+			}
+			a, aok := call.Args[0].(expr.Column)
+			b, bok := call.Args[1].(expr.Column)
+			if !aok || !bok {
+				return nil, nil, nil
+			}
+			if a.Index > b.Index {
+				a, b = b, a
+			}
+			if a.Index < oa || a.Index >= oa+la || b.Index < oa+la || b.Index >= len(cols) {
+				return nil, nil, nil
+			}
+			ta, tb := cols[a.Index].Type, cols[b.Index].Type
+			if ta.Kind != tb.Kind || !bytewiseEquality(ta.Kind) {
+				return nil, nil, nil
+			}
+			left, right = append(left, a.Index), append(right, b.Index-la)
+		}
+	}
+	if left == nil {
+		return nil, nil, nil
+	}
+	return left, right, rightOnly
+}
+
+// readsNoLeft reports whether e reads none of the left side's columns
+// (oa to oa+la) of a join's product.
+func readsNoLeft(e expr.Scalar, oa, la int) bool {
+	for _, c := range expr.Columns(e) {
+		if c >= oa && c < oa+la {
+			return false
+		}
+	}
+	return true
+}
+
+// bytewiseEquality reports whether = on values of kind k holds exactly
+// when their encodings are equal (not so for floats, -0 = 0, or numerics
+// and intervals, whose equal values can be written differently).
+func bytewiseEquality(k repr.Kind) bool {
+	switch k {
+	case repr.KindBool, repr.KindInt2, repr.KindInt4, repr.KindInt8, repr.KindOid, repr.KindText, repr.KindVarchar,
+		repr.KindDate, repr.KindTimestamp, repr.KindTimestampTz, repr.KindUUID:
+		return true
+	}
+	return false
+}
+
+// rowIdentity returns columns of t (the first n) that tell its rows apart
+// for an antijoin: the outer prefix (the first oa) and a key of t's
+// whose columns are never NULL, when t has one within the first n
+// columns (a catalog relation's OID, a table's primary key), else all n.
+// Comparing a key instead of whole rows keeps the outer join's plan
+// small.
+func rowIdentity(t plan.RelType, oa, n int) []int {
+	best := []int(nil)
+	for _, k := range t.Keys {
+		ok := len(k) < n-oa
+		for _, c := range k {
+			if c >= n || t.Cols[c].Nullable {
+				ok = false
+			}
+		}
+		if ok && (best == nil || len(k) < len(best)) {
+			best = k
+		}
+	}
+	if best == nil {
+		return rangeFrom(0, n)
+	}
+	cols := rangeFrom(0, oa)
+	for _, c := range best {
+		if c >= oa {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
 // nullsFor returns NULL literals of the given types.
 func nullsFor(cols []repr.ColumnType) []expr.Scalar {
 	out := make([]expr.Scalar, len(cols))
@@ -480,6 +618,7 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	lget, bindL := l.let("left", left)
 	var prod plan.Rel
 	var right plan.Rel
+	var bindR func(plan.Rel) plan.Rel
 	ra := len(j.Right.Cols())
 	switch {
 	case j.Lateral:
@@ -511,6 +650,11 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
+		if j.Kind != JoinInner {
+			// Read again for the rows without a match.
+			rget, br := l.let("right", right)
+			right, bindR = rget, br
+		}
 		if o.unit {
 			prod = plan.Join{Inputs: []plan.Rel{lget, right}}
 		} else {
@@ -520,6 +664,8 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	}
 	// The ON condition.
 	inner := prod
+	var equiL, equiR []int      // ON's equalities of left and right columns
+	var rightOnly []expr.Scalar // and its predicates over the right side
 	if c, ok := j.On.(HLiteral); !ok || c.Value.IsNull() || !c.Value.Bool() {
 		arity := prod.Typ().Arity()
 		rel, es, err := l.lowerScalars(prod, oa, cm, []HScalar{j.On})
@@ -529,6 +675,8 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 		inner = plan.Filter{Input: rel, Predicates: es}
 		if rel.Typ().Arity() != arity {
 			inner = plan.Project{Input: inner, Outputs: rangeFrom(0, arity)}
+		} else if right != nil {
+			equiL, equiR, rightOnly = equiJoinColumns(es, prod.Typ().Cols, oa, la)
 		}
 	}
 	if j.Kind == JoinInner {
@@ -540,14 +688,27 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	parts := []plan.Rel{iget}
 	if j.Kind == JoinLeft || j.Kind == JoinFull {
 		// Left rows without a match, padded with NULLs.
-		matched := distinct(plan.Project{Input: iget, Outputs: rangeFrom(0, oa+la)})
-		anti := antijoin(lget, matched, rangeFrom(0, oa+la))
+		var anti plan.Rel
+		if equiL != nil {
+			// ON is a conjunction of left = right columns: a left row
+			// has a match exactly when its values are among the
+			// right's non-NULL ones.
+			lc, rc := append(rangeFrom(0, oa), equiL...), append(rangeFrom(0, oa), equiR...)
+			nonNull := rightOnly
+			for _, c := range equiR {
+				nonNull = append(nonNull, expr.Not(expr.IsNull(expr.Column{Index: c})))
+			}
+			keys := distinct(plan.Project{Input: plan.Filter{Input: right, Predicates: nonNull}, Outputs: rc})
+			anti = antijoin(lget, keys, lc)
+		} else {
+			lc := rowIdentity(lget.Typ(), oa, oa+la)
+			matched := distinct(plan.Project{Input: iget, Outputs: lc})
+			anti = antijoin(lget, matched, lc)
+		}
 		parts = append(parts, plan.Map{Input: anti, Scalars: nullsFor(rcols)})
 	}
-	var bindR func(plan.Rel) plan.Rel
 	if j.Kind == JoinRight || j.Kind == JoinFull {
-		rget, br := l.let("right", right)
-		bindR = br
+		rget := right
 		// Right rows (with the outer prefix) without a match.
 		rkeys := append(rangeFrom(0, oa), rangeFrom(oa+la, ra)...)
 		matched := distinct(plan.Project{Input: iget, Outputs: rkeys})
@@ -986,13 +1147,17 @@ func (l *lowerer) filterExists(rel plan.Rel, oa int, cm colMap, subRel HRel, neg
 
 // applySubquery appends the value of an EXISTS or scalar subquery to every
 // row of rel. The subquery is lowered against the distinct values of the
-// columns it reads (none when uncorrelated) and its result joined back on
-// them, NULL-safely.
+// columns it reads (its domain; the unit relation when uncorrelated), its
+// value per domain key computed there (EXISTS: true for the keys it has
+// rows for, false for the others; scalar: its value, NULL for keys
+// without a row, an error for keys with several), and that one row per
+// key joined back to rel, NULL-safely: rel is joined once, and everything
+// else is the size of the domain and the subquery.
 //
 // With a guard (a predicate over rel), the subquery is computed only for
-// the rows the guard admits, so that errors it would raise for other rows
-// (a CASE branch not taken) are not raised; it is NULL (or false) for
-// the others, whose value the expression does not use.
+// the keys of the rows the guard admits, so that errors it would raise for
+// other rows (a CASE branch not taken) are not raised; it is NULL (or
+// false) for the others, whose value the expression does not use.
 func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guard expr.Scalar) (plan.Rel, error) {
 	n := rel.Typ().Arity()
 	get, bind := l.let("subquery_input", rel)
@@ -1010,7 +1175,15 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guar
 		return nil, err
 	}
 	k := len(keys)
-	outer := keyedOuter(get, keys)
+	// domain: every key of rel, which the per-key values must cover.
+	domain := keyedOuter(get, keys)
+	bindD := func(r plan.Rel) plan.Rel { return r }
+	if !domain.unit {
+		var dget plan.Get
+		dget, bindD = l.let("subquery_domain", domain.rel)
+		domain.rel = dget
+	}
+	outer := domain
 	if guard != nil {
 		admitted := plan.Filter{Input: get, Predicates: []expr.Scalar{guard}}
 		outer = outerRel{rel: distinct(plan.Project{Input: admitted, Outputs: keys}), arity: k}
@@ -1019,12 +1192,21 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guar
 	if err != nil {
 		return nil, err
 	}
+	keyCols := rangeFrom(0, k)
+	// joinBack appends the per-key value (one row per domain key: k key
+	// columns, then the value) to rel's rows.
+	joinBack := func(perKey plan.Rel) plan.Rel {
+		j := nullSafeJoin(get, perKey, keys, keyCols)
+		return plan.Project{Input: j, Outputs: append(rangeFrom(0, n), n+k)}
+	}
 	if _, ok := s.(HExists); ok {
-		found := distinct(plan.Project{Input: sub, Outputs: rangeFrom(0, k)})
+		found := distinct(plan.Project{Input: sub, Outputs: keyCols})
 		fget, bindF := l.let("exists", found)
-		yes := plan.Map{Input: semijoin(get, fget, keys), Scalars: []expr.Scalar{expr.NewLiteral(repr.True, repr.TypeBool)}}
-		no := plan.Map{Input: antijoin(get, fget, keys), Scalars: []expr.Scalar{expr.NewLiteral(repr.False, repr.TypeBool)}}
-		return bind(bindF(plan.Union{Inputs: []plan.Rel{yes, no}})), nil
+		flags := plan.Union{Inputs: []plan.Rel{
+			plan.Map{Input: fget, Scalars: []expr.Scalar{expr.NewLiteral(repr.True, repr.TypeBool)}},
+			plan.Map{Input: antijoin(domain.rel, fget, keyCols), Scalars: []expr.Scalar{expr.NewLiteral(repr.False, repr.TypeBool)}},
+		}}
+		return bind(bindD(bindF(joinBack(flags)))), nil
 	}
 	typ := s.(HSelect).Type.Type
 	sget, bindS := l.let("select", sub)
@@ -1047,11 +1229,10 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guar
 		Else: expr.NullLiteral(typ),
 	}
 	errs := plan.Project{Input: plan.Map{Input: tooMany, Scalars: []expr.Scalar{errVal}}, Outputs: append(rangeFrom(0, k), k+1)}
-	values := plan.Union{Inputs: []plan.Rel{sget, errs}}
-	matched := plan.Project{Input: nullSafeJoin(get, values, keys, rangeFrom(0, k)), Outputs: append(rangeFrom(0, n), n+k)}
-	present := distinct(plan.Project{Input: sget, Outputs: rangeFrom(0, k)})
-	missing := plan.Map{Input: antijoin(get, present, keys), Scalars: []expr.Scalar{expr.NullLiteral(typ)}}
-	return bind(bindS(plan.Union{Inputs: []plan.Rel{matched, missing}})), nil
+	present := distinct(plan.Project{Input: sget, Outputs: keyCols})
+	missing := plan.Map{Input: antijoin(domain.rel, present, keyCols), Scalars: []expr.Scalar{expr.NullLiteral(typ)}}
+	values := plan.Union{Inputs: []plan.Rel{sget, errs, missing}}
+	return bind(bindD(bindS(joinBack(values)))), nil
 }
 
 func colScalars(n int) []expr.Scalar {

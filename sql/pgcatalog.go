@@ -42,6 +42,14 @@ var sqlImplFuncs = map[string]map[int]string{
 	"generate_subscripts": {
 		2: `generate_series(array_lower($1, ($2)::int4), array_upper($1, ($2)::int4))`,
 	},
+	// to_regtype and to_regnamespace: a type by its name or its SQL name
+	// ('int4', 'integer'); a schema by its name.
+	"to_regtype": {
+		1: `(SELECT min(__t.oid) FROM pg_catalog.pg_type __t WHERE __t.typname = ($1)::text OR pg_catalog.format_type(__t.oid, NULL) = ($1)::text)`,
+	},
+	"to_regnamespace": {
+		1: `(SELECT min(__n.oid) FROM pg_catalog.pg_namespace __n WHERE __n.nspname = ($1)::text)`,
+	},
 	// Privilege inquiries read the effective privileges the coordinator
 	// lists (mz_internal.mz_object_privileges: a row per role, object and
 	// privilege held; role 0, PUBLIC, for what everyone holds) and role
@@ -298,7 +306,7 @@ func (e *ectx) sessionFunc(name string, args []*pg_query.Node, loc int32) (HScal
 var settingDefaults = map[string]string{
 	"server_version": "15.0.0", "server_version_num": "150000", "server_encoding": "UTF8",
 	"client_encoding": "UTF8", "standard_conforming_strings": "on", "datestyle": "ISO, MDY",
-	"integer_datetimes": "on", "max_identifier_length": "63", "search_path": `"$user", public`,
+	"integer_datetimes": "on", "max_identifier_length": "63", "max_index_keys": "32", "search_path": `"$user", public`,
 	"transaction_isolation": "serializable", "default_transaction_isolation": "serializable",
 	"timezone": "UTC", "lc_collate": "C", "lc_ctype": "C",
 }
@@ -341,25 +349,16 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 	case "regclass", "regtype":
 		c := tc.Arg.GetAConst()
 		if c == nil || c.GetSval() == nil {
-			if target == "regclass" && tc.Arg.GetAConst() == nil {
-				// A name computed at run time: looked up then, NULL when
-				// there is no such relation (PostgreSQL errors).
-				a, err := e.plan(tc.Arg)
-				if err != nil {
-					return nil, true, err
-				}
-				if k := a.Typ().Type.Kind; k == repr.KindText || k == repr.KindVarchar || k == repr.KindChar {
-					s, _, err := e.callSQLImpl("to_regclass", []*pg_query.Node{tc.Arg}, tc.Location)
-					return s, true, err
-				}
-			}
-			return nil, false, nil
+			return e.regLookupAtRunTime(tc, target)
 		}
 		s := c.GetSval().Sval
 		if _, err := strconv.ParseUint(s, 10, 32); err == nil {
 			return nil, false, nil // a numeric OID
 		}
 		if target == "regtype" {
+			if o, ok := pseudoTypeOIDs[strings.TrimPrefix(s, "pg_catalog.")]; ok {
+				return lit(repr.OidDatum(o), repr.TypeOid), true, nil
+			}
 			n, err := parseExpr("NULL::" + s)
 			if err != nil || n.GetTypeCast() == nil || n.GetTypeCast().GetTypeName() == nil || strings.ContainsAny(s, ";") {
 				return nil, true, e.q.errAt(pgcode.New(pgcode.UndefinedObject, "type %q does not exist", s), nodeLocation(tc.Arg))
@@ -392,6 +391,29 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 		}
 		s2, err := e.plan(n)
 		return s2, true, err
+	case "regnamespace":
+		// A constant schema name is looked up now.
+		c := tc.Arg.GetAConst()
+		if c == nil || c.GetSval() == nil {
+			return e.regLookupAtRunTime(tc, target)
+		}
+		nc, ok := e.q.scx.Catalog.(NamespaceOIDCatalog)
+		if !ok {
+			return nil, false, nil
+		}
+		s := c.GetSval().Sval
+		if _, err := strconv.ParseUint(s, 10, 32); err == nil {
+			return nil, false, nil // a numeric OID
+		}
+		name, err := parseRelationName(s)
+		if err != nil || name.Schema != "" {
+			return nil, true, e.q.errAt(pgcode.New(pgcode.InvalidName, "invalid name syntax"), nodeLocation(tc.Arg))
+		}
+		o, found := nc.SchemaOID(name.Item)
+		if !found {
+			return nil, true, e.q.errAt(pgcode.New(pgcode.InvalidSchemaName, "schema %q does not exist", name.Item), nodeLocation(tc.Arg))
+		}
+		return lit(repr.OidDatum(o), repr.TypeOid), true, nil
 	case "text", "varchar", "name", "character varying":
 		inner := tc.Arg.GetTypeCast()
 		if inner == nil || len(inner.TypeName.ArrayBounds) > 0 {
@@ -434,6 +456,41 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 		return s, true, nil
 	}
 	return nil, false, nil
+}
+
+// regLookupAtRunTime plans x::regclass, x::regtype or x::regnamespace
+// of a name computed at run time, or of a parameter a client sends as
+// text (node-postgres, pgx: $1::regclass with 'public.t'): the name is
+// looked up then, NULL when there is no such object (PostgreSQL errors).
+// ok is false for other arguments (an OID).
+func (e *ectx) regLookupAtRunTime(tc *pg_query.TypeCast, target string) (HScalar, bool, error) {
+	if tc.Arg.GetAConst() != nil {
+		return nil, false, nil
+	}
+	a, err := e.plan(tc.Arg)
+	if err != nil {
+		return nil, true, err
+	}
+	k := a.Typ().Type.Kind
+	isParam := tc.Arg.GetParamRef() != nil && k == repr.KindNull
+	if k != repr.KindText && k != repr.KindVarchar && k != repr.KindChar && !isParam {
+		return nil, false, nil
+	}
+	s, _, err := e.callSQLImpl("to_"+target, []*pg_query.Node{tc.Arg}, tc.Location)
+	return s, true, err
+}
+
+// NamespaceOIDCatalog is implemented by a Catalog that knows its schemas'
+// OIDs, so that 'name'::regnamespace plans to a constant.
+type NamespaceOIDCatalog interface {
+	SchemaOID(name string) (uint32, bool)
+}
+
+// pseudoTypeOIDs are the pseudo-types clients name with 'name'::regtype
+// (pgcli: prorettype::regtype != 'trigger'::regtype).
+var pseudoTypeOIDs = map[string]uint32{
+	"trigger": 2279, "void": 2278, "record": 2249, "any": 2276, "anyelement": 2283, "anyarray": 2277,
+	"event_trigger": 3838, "internal": 2281, "cstring": 2275, "language_handler": 2280,
 }
 
 // knownProcOIDs are the functions clients name with 'name'::regproc:
@@ -495,8 +552,9 @@ func foldPart(s string, quoted bool) string {
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // indirection plans array subscripts, a[i] (catalog queries index
-// int2vector columns such as pg_index.indkey this way). Slices and field
-// selection are not supported.
+// int2vector columns such as pg_index.indkey this way), and field
+// selection from records whose type knows its fields. Slices are not
+// supported.
 func (e *ectx) indirection(ind *pg_query.A_Indirection) (HScalar, error) {
 	s, err := e.plan(ind.Arg)
 	if err != nil {
@@ -504,6 +562,19 @@ func (e *ectx) indirection(ind *pg_query.A_Indirection) (HScalar, error) {
 	}
 	loc := nodeLocation(ind.Arg)
 	for _, n := range ind.Indirection {
+		if f := n.GetString_(); f != nil {
+			// (rec).field of a record whose fields are known.
+			i, t, ok := repr.RecordField(s.Typ().Type, f.Sval)
+			if !ok {
+				return nil, e.q.errAt(pgcode.New(pgcode.UndefinedColumn, "could not identify column %q in record data type", f.Sval), loc)
+			}
+			if c, isRow := s.(HCall); isRow && c.Func.Name == "row" && i < len(c.Args) {
+				s = c.Args[i] // a record built here: the field itself
+				continue
+			}
+			s = HCall{Func: expr.RecordField(i, t), Args: []HScalar{s}}
+			continue
+		}
 		ix := n.GetAIndices()
 		if ix == nil || ix.IsSlice || ix.Uidx == nil {
 			return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "only array subscripts a[i] are supported"), loc)

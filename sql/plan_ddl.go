@@ -93,6 +93,17 @@ type CreateConnectionPlan struct {
 	SQL         string
 }
 
+// CreateSecretPlan is CREATE SECRET. SQL is the statement with the value
+// replaced by asterisks (what SHOW CREATE and introspection may show);
+// Value is the secret itself, which the coordinator stores and never
+// returns through SQL.
+type CreateSecretPlan struct {
+	Name        []string
+	IfNotExists bool
+	Value       string
+	SQL         string
+}
+
 // CreateSourcePlan is CREATE SOURCE: the options as parsed, the resolved
 // connection, and the declared columns and key.
 type CreateSourcePlan struct {
@@ -107,7 +118,7 @@ type CreateSourcePlan struct {
 
 // DropPlan is DROP ... [IF EXISTS] names [CASCADE | RESTRICT].
 type DropPlan struct {
-	Kind     string // "table", "view", "materialized view", "source", "index", "connection", "schema", "database", "type"
+	Kind     string // "table", "view", "materialized view", "source", "index", "connection", "secret", "schema", "database", "type"
 	Names    []PartialName
 	IfExists bool
 	Cascade  bool
@@ -128,6 +139,7 @@ func (*CreateSchemaPlan) isPlan()     {}
 func (*CreateDatabasePlan) isPlan()   {}
 func (*CreateConnectionPlan) isPlan() {}
 func (*CreateSourcePlan) isPlan()     {}
+func (*CreateSecretPlan) isPlan()     {}
 func (*DropPlan) isPlan()             {}
 func (*AlterRenamePlan) isPlan()      {}
 
@@ -550,4 +562,14 @@ func viewsWallClock(scx *StatementContext, ids []plan.GlobalID, seen map[plan.Gl
 		}
 	}
 	return ""
+}
+
+// RedactedSecretSQL is CREATE SECRET as SHOW CREATE, the catalog and
+// pg_stat_activity show it: the value replaced by asterisks.
+func RedactedSecretSQL(name []string) string {
+	parts := make([]string, len(name))
+	for i, n := range name {
+		parts[i] = quoteIdent(n)
+	}
+	return "CREATE SECRET " + strings.Join(parts, ".") + " AS '********'"
 }

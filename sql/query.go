@@ -45,6 +45,9 @@ type queryResult struct {
 	rel    HRel
 	names  []string
 	finish Finishing
+	// origins are the visible columns' origins (as names), nil when
+	// none is known.
+	origins []repr.ColumnOrigin
 }
 
 // planSubquery plans a query used as a subquery or FROM item: ORDER BY and

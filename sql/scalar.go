@@ -316,6 +316,13 @@ func (e *ectx) columnRef(c *pg_query.ColumnRef) (HScalar, error) {
 		return nil, e.q.errAt(pgcode.New(pgcode.SyntaxError, "improper qualified name (too many dotted names): %s", strings.Join(parts, ".")), c.Location)
 	}
 	level, idx, typ, err := e.sc.resolveColumn(table, name)
+	if err != nil && name == "tableoid" && pgcode.Of(err) == pgcode.UndefinedColumn {
+		// The system column: the relation's OID (clients join
+		// pg_description.classoid = c.tableoid).
+		if o, ok := e.sc.tableOID(table); ok {
+			return lit(repr.OidDatum(o), repr.TypeOid), nil
+		}
+	}
 	if err != nil {
 		return nil, e.q.errAt(err, c.Location)
 	}
@@ -682,8 +689,29 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 		if hasSubquery([]HScalar{arr}) {
 			return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "subqueries in op ANY/ALL (array) are not supported"), a.Location)
 		}
+		isAll := a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL
+		if (op == "=" && !isAll) || (op == "<>" && isAll) {
+			// A scalar test, not a subquery: catalog queries join on
+			// attnum = ANY (indkey).
+			elem := *arr.Typ().Type.Elem
+			if isUnknown(l) {
+				if l, err = e.q.coerce(l, elem, expr.Implicit, ""); err != nil {
+					return nil, e.q.errAt(err, a.Location)
+				}
+			}
+			if k := l.Typ().Type.Kind; k == elem.Kind && bytewiseEquality(k) {
+				res, err := e.callResolved("mz_eq_any", []HScalar{l, arr}, a.Location)
+				if err != nil {
+					return nil, err
+				}
+				if isAll {
+					return not(res), nil
+				}
+				return res, nil
+			}
+		}
 		rel := HCallTable{Func: tf, Args: []HScalar{shiftLevels(arr, 1)}}
-		return e.quantified(op, []HScalar{l}, rel, a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL, a.Location)
+		return e.quantified(op, []HScalar{l}, rel, isAll, a.Location)
 	}
 	return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "operator expression kind %s is not supported", a.Kind), a.Location)
 }
@@ -1019,6 +1047,9 @@ func (e *ectx) pgTypeof(arg *pg_query.Node) (HScalar, error) {
 	}
 	t := h.Typ().Type.WithoutTypmod()
 	name := t.String()
+	if h.Typ().Type.IsVector() {
+		name = h.Typ().Type.String()
+	}
 	switch t.Kind {
 	case repr.KindNull:
 		name = "unknown"
@@ -1052,7 +1083,24 @@ func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, er
 	if len(tf.Cols) == 1 {
 		return hSRFRef{K: k, Col: 0, Type: tf.Cols[0]}, nil
 	}
-	return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s with several output columns in the select list is not supported; call it in FROM", name), f.Location)
+	// Several columns: a record of them, whose type names its fields
+	// so that (f(...)).field and (alias.col).field find them.
+	refs := make([]HScalar, len(tf.Cols))
+	for i, c := range tf.Cols {
+		refs[i] = hSRFRef{K: k, Col: i, Type: c}
+	}
+	rec, err := e.callResolved("row", refs, f.Location)
+	if err != nil {
+		return nil, err
+	}
+	call, ok := rec.(HCall)
+	if !ok || len(tf.ColNames) != len(tf.Cols) {
+		return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "%s with several output columns in the select list is not supported; call it in FROM", name), f.Location)
+	}
+	fn := *call.Func
+	fn.Ret = repr.RecordTypeOf(tf.ColNames, tf.Cols)
+	call.Func = &fn
+	return call, nil
 }
 
 // aggregate plans an aggregate call: its arguments over the
@@ -1646,6 +1694,25 @@ func (e *ectx) quantified(op string, lhs []HScalar, rel HRel, isAll bool, loc in
 	if cmp.Typ().Type.Kind != repr.KindBool {
 		return nil, e.q.errAt(pgcode.New(pgcode.DatatypeMismatch, "op ANY/ALL (array) requires operator to yield boolean"), loc)
 	}
+	_, overArray := rel.(HCallTable)
+	if len(lhs) == 1 && !overArray && !hasSubquery(lhs) && (op == "=" && !isAll || op == "<>" && isAll) {
+		// x IN (subquery) and x NOT IN (subquery) (= x <> ALL):
+		// membership is an equality, so decorrelate it as one (a join
+		// on x) instead of comparing x with every row of the subquery
+		// (a product of x's distinct values with it). Over an array
+		// (unnest, per row anyway) the comparison stays as it is.
+		eq := cmp
+		if op != "=" {
+			if eq, err = e.rowCompare("=", shifted, inner, loc); err != nil {
+				return nil, err
+			}
+		}
+		in := membership(lhs[0], inner[0], eq, rel)
+		if isAll {
+			return not(in), nil
+		}
+		return in, nil
+	}
 	// Over the comparisons: ANY is true if one is true, else NULL if
 	// one is NULL, else false (also over no rows); ALL is false if one
 	// is false, else NULL if one is NULL, else true. Aggregates skip
@@ -1683,6 +1750,25 @@ func (e *ectx) quantified(op string, lhs []HScalar, rel HRel, isAll bool, loc in
 	// hasNull is false, so ANY gives false and ALL true.
 	sel := HProject{Input: HMap{Input: red, Scalars: []HScalar{val}}, Outputs: []int{3}}
 	return HSelect{Rel: sel, Type: boolT}, nil
+}
+
+// membership is x IN (rel), rel having the one column col, with SQL's
+// three-valued result from three EXISTS subqueries: whether a row equals
+// x (eq, the comparison x = col, correlated by x only), whether rel has a
+// NULL, and whether it has any row. It is NULL when x is NULL and rel is
+// not empty, true when a row equals x, else NULL when rel has a NULL,
+// else false. The first is decorrelated as a join on x's value; the
+// others read no outer column and are computed once.
+func membership(x, col, eq HScalar, rel HRel) HScalar {
+	found := HExists{Rel: HFilter{Input: rel, Preds: []HScalar{eq}}}
+	hasNull := HExists{Rel: HFilter{Input: rel, Preds: []HScalar{isNull(col)}}}
+	nonEmpty := HExists{Rel: rel}
+	null := nullLit(repr.TypeBool)
+	return HIf{
+		Cond: isNull(x),
+		Then: HIf{Cond: nonEmpty, Then: null, Else: falseLit},
+		Else: HIf{Cond: found, Then: trueLit, Else: HIf{Cond: hasNull, Then: null, Else: falseLit}},
+	}
 }
 
 // planPair plans the two operands of a binary A_Expr.

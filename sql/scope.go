@@ -86,6 +86,11 @@ type scopeCol struct {
 	// hidden columns (the right-hand copies of USING/NATURAL join columns)
 	// are reachable only qualified and are not expanded by *.
 	hidden bool
+	// relOID is the OID of the catalog relation the column comes from
+	// (its tableoid system column), 0 when unknown.
+	relOID uint32
+	// attnum is the column's number in that relation (from 1).
+	attnum int16
 }
 
 // cte is a WITH query visible by name.
@@ -124,6 +129,28 @@ func (s *scope) lookupCTE(name string) *cte {
 		}
 	}
 	return nil
+}
+
+// tableOID returns the OID of the relation of range variable table (or,
+// with table empty, of the only relation in FROM), searching outward:
+// the value of its tableoid system column.
+func (s *scope) tableOID(table string) (uint32, bool) {
+	for sc := s; sc != nil; sc = sc.outer {
+		found := uint32(0)
+		for _, c := range sc.cols {
+			if (table != "" && c.table != table) || c.relOID == 0 {
+				continue
+			}
+			if found != 0 && found != c.relOID {
+				return 0, false // ambiguous
+			}
+			found = c.relOID
+		}
+		if found != 0 {
+			return found, true
+		}
+	}
+	return 0, false
 }
 
 // resolveColumn finds table.name (table may be empty) starting at this

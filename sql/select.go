@@ -160,6 +160,19 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 		outs = append(outs, h)
 		names = append(names, t.name)
 	}
+	// Columns read straight from a relation's column keep its origin
+	// (not through GROUP BY, where a column is the group's key).
+	var origins []repr.ColumnOrigin
+	for i, o := range outs {
+		c, ok := o.(HColumn)
+		if !ok || c.Level != 0 || grouped || c.Index >= len(fs.cols) || fs.cols[c.Index].relOID == 0 {
+			continue
+		}
+		if origins == nil {
+			origins = make([]repr.ColumnOrigin, len(outs))
+		}
+		origins[i] = repr.ColumnOrigin{TableOID: fs.cols[c.Index].relOID, Attnum: fs.cols[c.Index].attnum}
+	}
 	var having HScalar
 	if s.HavingClause != nil {
 		he := &ectx{q: q, sc: fs, clause: "HAVING", agg: agg}
@@ -260,31 +273,43 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 			return nil, err
 		}
 	}
+	// srfOffsets[k] is where call k's columns start among the calls'.
+	srfOffsets := make([]int, len(srf.calls))
+	srfCols := 0
 	if len(srf.calls) > 0 {
-		if len(srf.calls) > 1 {
-			return nil, pgcode.New(pgcode.FeatureNotSupported, "more than one set-returning function in the select list is not supported")
+		// Several calls run in lockstep (PostgreSQL 10+), the shorter
+		// ones padded with NULLs: one zipped table function.
+		var args []HScalar
+		fns := make([]*expr.TableFunc, len(srf.calls))
+		nargs := make([]int, len(srf.calls))
+		for k, c := range srf.calls {
+			srfOffsets[k] = srfCols
+			srfCols += len(c.fn.Cols)
+			fns[k], nargs[k] = c.fn, len(c.args)
+			for _, a := range c.args {
+				args = append(args, shiftLevels(a, 1))
+			}
 		}
-		c := srf.calls[0]
-		args := make([]HScalar, len(c.args))
-		for i, a := range c.args {
-			args[i] = shiftLevels(a, 1)
+		fn := fns[0]
+		if len(fns) > 1 {
+			fn = expr.ZipTableFuncs(fns, nargs)
 		}
-		rel = HJoin{Left: rel, Right: HCallTable{Func: c.fn, Args: args}, On: trueLit, Kind: JoinInner, Lateral: true}
+		rel = HJoin{Left: rel, Right: HCallTable{Func: fn, Args: args}, On: trueLit, Kind: JoinInner, Lateral: true}
 	}
 	base := len(rel.Cols())
-	winBase := base - len(win.calls)
-	srfBase := base
-	if len(srf.calls) > 0 {
-		winBase -= len(srf.calls[0].fn.Cols)
-		srfBase = base - len(srf.calls[0].fn.Cols)
-	}
+	winBase := base - len(win.calls) - srfCols
+	srfBase := base - srfCols
 	fix := func(h HScalar) HScalar {
 		return rewriteHScalar(h, 0, func(s HScalar, depth int) HScalar {
 			switch x := s.(type) {
 			case hWinRef:
 				return HColumn{Level: depth, Index: winBase + x.K, Type: x.Type}
 			case hSRFRef:
-				return HColumn{Level: depth, Index: srfBase + x.Col, Type: x.Type}
+				t := x.Type
+				if len(srf.calls) > 1 {
+					t.Nullable = true // padded
+				}
+				return HColumn{Level: depth, Index: srfBase + srfOffsets[x.K] + x.Col, Type: t}
 			}
 			return s
 		})
@@ -311,7 +336,7 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 	if isDistinct {
 		rel = HDistinct{Input: rel}
 	}
-	r := &queryResult{rel: rel, names: names, finish: Finishing{Limit: -1}}
+	r := &queryResult{rel: rel, names: names, finish: Finishing{Limit: -1}, origins: origins}
 	for _, o := range orders {
 		r.finish.Order = append(r.finish.Order, plan.ColumnOrder{Column: o.col, Order: o.order})
 	}
@@ -430,6 +455,12 @@ func figureColnameInner(n *pg_query.Node) (string, int) {
 	case *pg_query.Node_FuncCall:
 		names := x.FuncCall.Funcname
 		return names[len(names)-1].GetString_().GetSval(), 2
+	case *pg_query.Node_AIndirection:
+		// (rec).field is named after the field.
+		ind := x.AIndirection.Indirection
+		if s := ind[len(ind)-1].GetString_(); s != nil {
+			return s.Sval, 2
+		}
 	case *pg_query.Node_TypeCast:
 		if name, strength := figureColnameInner(x.TypeCast.Arg); strength > 1 {
 			return name, strength
@@ -639,6 +670,13 @@ func (q *qctx) planRangeVar(outer *scope, rv *pg_query.RangeVar, ctes []*cte) (H
 	if err != nil {
 		return nil, nil, q.errAt(err, rv.Location)
 	}
+	if oc, ok := q.scx.Catalog.(OIDCatalog); ok {
+		if o, err := oc.RelationOID(PartialName{Schema: item.Name.Schema, Item: item.Name.Item}, nil); err == nil {
+			for i := range cols {
+				cols[i].relOID, cols[i].attnum = o, int16(i+1)
+			}
+		}
+	}
 	return HGet{ID: item.ID, Name: item.Name.String(), Typ: item.Desc.Types, Keys: item.Desc.Keys}, cols, nil
 }
 
@@ -695,9 +733,12 @@ func (q *qctx) planRangeFunction(outer *scope, rf *pg_query.RangeFunction) (HRel
 		// the arguments were planned in the lateral scope.
 		rel = HCallTable{Func: tf, Args: args}
 		types = tf.Cols
-		if len(tf.Cols) == 1 {
+		switch {
+		case len(tf.Cols) == 1:
 			names = []string{name}
-		} else {
+		case len(tf.ColNames) == len(tf.Cols):
+			names = tf.ColNames
+		default:
 			names = tableFuncColNames(name, len(tf.Cols))
 		}
 	} else {

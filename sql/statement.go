@@ -92,6 +92,12 @@ func (q *qctx) planTopQuery(n *pg_query.Node, params []repr.Datum, finish bool) 
 		}
 		desc.Types = append(desc.Types, t)
 		desc.Names = append(desc.Names, r.names[i])
+		if i < len(r.origins) && r.origins[i] != (repr.ColumnOrigin{}) {
+			if desc.Origins == nil {
+				desc.Origins = make([]repr.ColumnOrigin, len(fin.Project))
+			}
+			desc.Origins[i] = r.origins[i]
+		}
 	}
 	return &QueryPlan{Expr: mir, HIR: hir, Finishing: fin, Desc: desc, DependsOn: q.dependsOn(), Volatile: q.volatile, UsesMzNow: q.mzNow}, nil
 }
@@ -174,6 +180,8 @@ func planStatement(scx *StatementContext, stmt parse.Statement, params []repr.Da
 		return &CreateConnectionPlan{Name: s.Name, IfNotExists: s.IfNotExists, Type: s.Type, Options: s.Options, SQL: s.Text}, nil
 	case *parse.CreateSource:
 		return planCreateSource(scx, s)
+	case *parse.CreateSecret:
+		return &CreateSecretPlan{Name: s.Name, IfNotExists: s.IfNotExists, Value: s.Value, SQL: RedactedSecretSQL(s.Name)}, nil
 	case *parse.CreateDefaultIndex:
 		return planCreateDefaultIndex(scx, s)
 	case *parse.CreateMaterializedView:

@@ -28,6 +28,11 @@ const (
 	// RecTableSnapshot names a table's file in a snapshot (its size,
 	// checksum, counts and digest). It appears in snapshots only.
 	RecTableSnapshot RecordType = 6
+	// RecSourceWrite is a source's updates at one timestamp together with
+	// the bindings of its upstream positions to that timestamp: one frame,
+	// so a crash keeps both or neither (two records could keep the rows
+	// without the binding, and a restart would read them again).
+	RecSourceWrite RecordType = 7
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -146,14 +151,21 @@ func (r *reader) bytes() []byte {
 }
 
 func decodeTableWrite(p []byte) (repr.Timestamp, []TableUpdate, error) {
+	ts, ups, _, err := decodeTableWriteRest(p)
+	return ts, ups, err
+}
+
+// decodeTableWriteRest decodes a table write payload and returns what
+// follows it.
+func decodeTableWriteRest(p []byte) (repr.Timestamp, []TableUpdate, []byte, error) {
 	r := reader{b: p}
 	ts := repr.Timestamp(r.uvarint())
 	n := r.uvarint()
 	if r.err != nil {
-		return 0, nil, r.err
+		return 0, nil, nil, r.err
 	}
 	if n > uint64(len(p)) {
-		return 0, nil, fmt.Errorf("storage: corrupt table write")
+		return 0, nil, nil, fmt.Errorf("storage: corrupt table write")
 	}
 	ups := make([]TableUpdate, 0, n)
 	for i := uint64(0); i < n; i++ {
@@ -161,11 +173,51 @@ func decodeTableWrite(p []byte) (repr.Timestamp, []TableUpdate, error) {
 		d := r.varint()
 		row := r.bytes()
 		if r.err != nil {
-			return 0, nil, r.err
+			return 0, nil, nil, r.err
 		}
 		ups = append(ups, TableUpdate{Table: t, Row: repr.Row(row), Diff: repr.Diff(d)})
 	}
-	return ts, ups, nil
+	return ts, ups, r.b, nil
+}
+
+// sourceWriteRecord is the framed source write record: the table write
+// payload followed by the bindings.
+func sourceWriteRecord(ts repr.Timestamp, ups []TableUpdate, bs []Binding) []byte {
+	p := tableWriteRecord(ts, ups)
+	p = binary.AppendUvarint(p, uint64(len(bs)))
+	for _, b := range bs {
+		e := encodeBinding(b)
+		p = binary.AppendUvarint(p, uint64(len(e)))
+		p = append(p, e...)
+	}
+	finishFrame(p, RecSourceWrite)
+	return p
+}
+
+// decodeSourceWrite decodes a source write record's payload.
+func decodeSourceWrite(p []byte) (repr.Timestamp, []TableUpdate, []Binding, error) {
+	ts, ups, rest, err := decodeTableWriteRest(p)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	r := reader{b: rest}
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(rest)) {
+		return 0, nil, nil, fmt.Errorf("storage: corrupt source write")
+	}
+	bs := make([]Binding, 0, n)
+	for i := uint64(0); i < n; i++ {
+		e := r.bytes()
+		if r.err != nil {
+			return 0, nil, nil, r.err
+		}
+		b, err := decodeBinding(e)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		bs = append(bs, b)
+	}
+	return ts, ups, bs, nil
 }
 
 func encodeBinding(b Binding) []byte {

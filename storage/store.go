@@ -270,10 +270,21 @@ func (r *replayer) apply(t RecordType, p []byte) error {
 	switch t {
 	case RecCatalog:
 		r.catalog = append(r.catalog, append([]byte(nil), p...))
-	case RecTableWrite:
-		ts, ups, err := decodeTableWrite(p)
+	case RecTableWrite, RecSourceWrite:
+		var ts repr.Timestamp
+		var ups []TableUpdate
+		var bs []Binding
+		var err error
+		if t == RecTableWrite {
+			ts, ups, err = decodeTableWrite(p)
+		} else {
+			ts, ups, bs, err = decodeSourceWrite(p)
+		}
 		if err != nil {
 			return err
+		}
+		for _, b := range bs {
+			s.noteBinding(b)
 		}
 		for _, u := range ups {
 			l := r.tables[u.Table]
@@ -389,6 +400,18 @@ func (s *Store) AppendTableWrite(ctx context.Context, ts repr.Timestamp, ups []T
 // DropTable durably forgets a table's contents.
 func (s *Store) DropTable(ctx context.Context, table uint64) error {
 	return s.append(ctx, RecTableDrop, binary.AppendUvarint(nil, table), func() { delete(s.tables, table) })
+}
+
+// AppendSourceWrite durably appends a source's updates at ts and the
+// bindings of its upstream positions to ts as one record: after a crash
+// both are there or neither is.
+func (s *Store) AppendSourceWrite(ctx context.Context, ts repr.Timestamp, ups []TableUpdate, bs []Binding) error {
+	return s.appendRecord(ctx, sourceWriteRecord(ts, ups, bs), func() {
+		s.noteTableWrite(ts, ups)
+		for _, b := range bs {
+			s.noteBinding(b)
+		}
+	})
 }
 
 // AppendBinding durably binds a source's positions to a timestamp.

@@ -57,6 +57,10 @@ func (c *columns) rowDescription() *pgproto3.RowDescription {
 			TypeModifier: pgTypmod(ct.Type),
 			Format:       c.formats[i],
 		}
+		if i < len(c.desc.Origins) {
+			fields[i].TableOID = c.desc.Origins[i].TableOID
+			fields[i].TableAttributeNumber = uint16(c.desc.Origins[i].Attnum)
+		}
 	}
 	return &pgproto3.RowDescription{Fields: fields}
 }

@@ -498,74 +498,13 @@ func (p *copyParser) record(final bool) (fields []copyField, consumed int, ok bo
 	return p.fields, next, true, nil
 }
 
-// unescapeCopyText undoes COPY text escapes: \b \f \n \r \t \v, octal
-// \ooo, hex \xhh, and a backslash before any other byte.
+// unescapeCopyText undoes COPY text escapes (repr.UnescapeCopyText).
 func unescapeCopyText(s string) (string, error) {
-	if strings.IndexByte(s, '\\') < 0 {
-		return s, nil
+	out, ok := repr.UnescapeCopyText(s)
+	if !ok {
+		return "", errCopyFormat("unterminated escape sequence at end of line")
 	}
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch != '\\' {
-			out = append(out, ch)
-			continue
-		}
-		i++
-		if i >= len(s) {
-			return "", errCopyFormat("unterminated escape sequence at end of line")
-		}
-		switch ch = s[i]; ch {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'v':
-			out = append(out, '\v')
-		case 'x':
-			v, n := 0, 0
-			for n < 2 && i+1 < len(s) && isHex(s[i+1]) {
-				i++
-				v = v*16 + hexVal(s[i])
-				n++
-			}
-			if n == 0 {
-				out = append(out, 'x')
-			} else {
-				out = append(out, byte(v))
-			}
-		case '0', '1', '2', '3', '4', '5', '6', '7':
-			v := int(ch - '0')
-			for n := 1; n < 3 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '7'; n++ {
-				i++
-				v = v*8 + int(s[i]-'0')
-			}
-			out = append(out, byte(v))
-		default:
-			out = append(out, ch)
-		}
-	}
-	return string(out), nil
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func hexVal(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	}
-	return int(c-'A') + 10
+	return out, nil
 }
 
 // csvRecord splits one CSV record; quoted fields may span lines.

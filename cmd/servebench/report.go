@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"os/exec"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/viewd/viewd/internal/procstat"
 )
 
 // sense says which way a row's headline figure is better.
@@ -68,50 +67,6 @@ func (rep *report) notef(format string, args ...any) {
 	rep.notes = append(rep.notes, fmt.Sprintf(format, args...))
 }
 
-// machine describes the host at one moment.
-type machine struct {
-	cpus    int
-	model   string
-	memory  int64
-	avail   int64 // MemAvailable
-	loadavg string
-}
-
-func readMachine() machine {
-	m := machine{cpus: runtime.NumCPU()}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		f := strings.Fields(string(b))
-		if len(f) >= 3 {
-			m.loadavg = strings.Join(f[:3], " ")
-		}
-	}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				m.memory = kb * 1024
-			}
-			if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				m.avail = kb * 1024
-			}
-		}
-		f.Close()
-	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.model = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	return m
-}
-
 // gitDescribe names the checked-out commit of the module, or "".
 func gitDescribe() string {
 	root, err := moduleRoot()
@@ -131,7 +86,7 @@ func gitDescribe() string {
 type header struct {
 	cfg        config
 	date       time.Time
-	start, end machine
+	start, end procstat.Machine
 	viewdBin   string
 	commit     string
 	pgVersion  string
@@ -142,11 +97,11 @@ func (rep *report) print(w io.Writer, h header) {
 	fmt.Fprintf(w, "servebench, %s UTC: %s rows in t(id int primary key, k int, v text), k = id %% %d, v 32 characters; timed rows run %s each.\n\n",
 		h.date.UTC().Format("2006-01-02 15:04"), commas(int64(cfg.rows)), cfg.keys, cfg.duration)
 	model := ""
-	if h.start.model != "" {
-		model = " (" + h.start.model + ")"
+	if h.start.Model != "" {
+		model = " (" + h.start.Model + ")"
 	}
 	fmt.Fprintf(w, "Machine: %d cores%s, %s memory (%s available at the start); load average %s at start, %s at end.\n",
-		h.start.cpus, model, gib(h.start.memory), gib(h.start.avail), h.start.loadavg, h.end.loadavg)
+		h.start.CPUs, model, gib(h.start.Memory), gib(h.start.Avail), h.start.LoadAvg, h.end.LoadAvg)
 	version := h.viewdBin
 	if h.commit != "" {
 		version = "commit " + h.commit

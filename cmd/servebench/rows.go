@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/viewd/viewd/internal/procstat"
 )
 
 const (
@@ -378,7 +380,7 @@ func (b *bench) rowFirstRow(outer context.Context, t *target) cell {
 		}
 		pid = int(p)
 	}
-	before, _ := rssBytes(pid)
+	before, _ := procstat.RSS(pid)
 	stopSampling := samplePeak(pid)
 	sql := fmt.Sprintf("COPY (SELECT i FROM generate_series(1, %d) i) TO STDOUT", b.cfg.series)
 	w := &firstRowWriter{first: make(chan time.Time, 1)}

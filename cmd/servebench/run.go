@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/viewd/viewd/internal/pgtest"
+
+	"github.com/viewd/viewd/internal/procstat"
 )
 
 // target is one of the two servers under test.
@@ -95,12 +97,12 @@ func run(ctx context.Context, cfg config, out, errOut io.Writer) error {
 	log.SetOutput(errOut)
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("servebench: ")
-	h := header{cfg: cfg, date: time.Now(), start: readMachine(), commit: gitDescribe()}
+	h := header{cfg: cfg, date: time.Now(), start: procstat.ReadMachine(), commit: gitDescribe()}
 	b := &bench{cfg: cfg, rep: &report{rows: map[int]*row{}}}
 	if b.cfg.maxRSS == 0 {
-		b.cfg.maxRSS = h.start.memory / 3
-		if h.start.avail > 0 {
-			b.cfg.maxRSS = min(b.cfg.maxRSS, h.start.avail/2)
+		b.cfg.maxRSS = h.start.Memory / 3
+		if h.start.Avail > 0 {
+			b.cfg.maxRSS = min(b.cfg.maxRSS, h.start.Avail/2)
 		}
 		if b.cfg.maxRSS <= 0 {
 			b.cfg.maxRSS = 8 << 30
@@ -223,7 +225,7 @@ func run(ctx context.Context, cfg config, out, errOut io.Writer) error {
 		b.rep.set(r)
 	}
 
-	h.end = readMachine()
+	h.end = procstat.ReadMachine()
 	if peak := dog.peakRSS(); peak > 0 {
 		tripped, kills := dog.counts()
 		b.rep.notef("viewd's peak RSS over the whole run: %s (-max-rss %s; steps cancelled for memory: %d; viewd killed: %d).",
@@ -341,7 +343,7 @@ func (b *bench) load(ctx context.Context, t *target) error {
 	}
 	defer closeConn(c)
 	if t.isViewd() {
-		if t.rssBefore, err = rssBytes(t.viewd.pid()); err != nil {
+		if t.rssBefore, err = procstat.RSS(t.viewd.pid()); err != nil {
 			return err
 		}
 	}
@@ -389,7 +391,7 @@ func (b *bench) load(ctx context.Context, t *target) error {
 	if t.isViewd() {
 		// Let background work (merges, GC) settle before reading RSS.
 		waitIdle(ctx, t.viewd.pid(), 30*time.Second)
-		if t.rssAfter, err = rssBytes(t.viewd.pid()); err != nil {
+		if t.rssAfter, err = procstat.RSS(t.viewd.pid()); err != nil {
 			return err
 		}
 	} else if err := c.QueryRow(ctx, "SELECT pg_total_relation_size('t')").Scan(&t.diskSize); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,11 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/viewd/viewd/internal/procstat"
 )
 
 // buildViewd builds ./cmd/viewd of the module containing the working
@@ -215,61 +215,12 @@ func (p *viewdProc) logTail(n int) string {
 	return "viewd log (" + p.logPath + "):\n  " + strings.Join(lines, "\n  ")
 }
 
-// rssBytes reads VmRSS of a process from /proc.
-func rssBytes(pid int) (int64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, fmt.Errorf("reading RSS: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parsing VmRSS %q: %w", rest, err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("reading RSS: %w", err)
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-}
-
-// cpuTicks reads a process's user+system CPU time in clock ticks (1/100 s
-// on Linux) from /proc/PID/stat.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("reading CPU time: %w", err)
-	}
-	// The command name is in parentheses and may hold spaces; fields
-	// after it start with the state (field 3): utime and stime are
-	// fields 14 and 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parsing /proc/%d/stat: %w", pid, err)
-	}
-	return u + s, nil
-}
-
 // waitIdle waits until the process uses under 10% of one core over a
 // second, for at most max. It returns how long that took and whether the
 // process became idle.
 func waitIdle(ctx context.Context, pid int, max time.Duration) (time.Duration, bool) {
 	start := time.Now()
-	prev, err := cpuTicks(pid)
+	prev, err := procstat.CPUTicks(pid)
 	if err != nil {
 		return 0, false
 	}
@@ -279,7 +230,7 @@ func waitIdle(ctx context.Context, pid int, max time.Duration) (time.Duration, b
 			return time.Since(start), false
 		case <-time.After(time.Second):
 		}
-		cur, err := cpuTicks(pid)
+		cur, err := procstat.CPUTicks(pid)
 		if err != nil {
 			return time.Since(start), false
 		}

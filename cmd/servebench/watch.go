@@ -7,6 +7,8 @@ import (
 	"log"
 	"sync"
 	"time"
+
+	"github.com/viewd/viewd/internal/procstat"
 )
 
 // errRSS is the cause of a step cancelled because viewd's memory passed
@@ -42,7 +44,7 @@ func (w *watchdog) run(ctx context.Context) {
 		if pid == 0 {
 			continue
 		}
-		rss, err := rssBytes(pid)
+		rss, err := procstat.RSS(pid)
 		if err != nil {
 			continue
 		}
@@ -116,7 +118,7 @@ func samplePeak(pid int) func() int64 {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if rss, err := rssBytes(pid); err == nil && rss > peak {
+			if rss, err := procstat.RSS(pid); err == nil && rss > peak {
 				peak = rss
 			}
 			select {

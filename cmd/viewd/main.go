@@ -50,6 +50,7 @@ type config struct {
 	retainHistory time.Duration
 	httpListen    string
 	maxQueryMem   string
+	maxFlowMem    string
 	compactLog    string
 	authMode      string
 	tlsMode       string
@@ -72,6 +73,7 @@ func main() {
 	flag.DurationVar(&cfg.retainHistory, "retain-history", 5*time.Second, "default history window kept readable for AS OF and SUBSCRIBE")
 	flag.StringVar(&cfg.httpListen, "http-listen", "", "HTTP listen address `host:port` for /debug/pprof (empty: off)")
 	flag.StringVar(&cfg.maxQueryMem, "max-query-memory", "", "memory one query may hold (sorts, transient dataflows) before it fails with 53200, e.g. 2GB, 512MB (default: a quarter of the machine's memory)")
+	flag.StringVar(&cfg.maxFlowMem, "max-dataflow-memory", "", "memory one materialized view's dataflow may hold (arrangements) or produce in one step before the view fails with 53200 (its reads report it; the server goes on), e.g. 2GB (default: unlimited)")
 	flag.StringVar(&cfg.compactLog, "compact-log-bytes", "", "log size past which the table log is compacted into Arrow snapshot files, e.g. 64MB (default 64MB)")
 	flag.StringVar(&cfg.authMode, "auth-mode", "", "client authentication: trust (no password; the role must exist and have LOGIN) or password (SCRAM-SHA-256); default trust when --listen is loopback, password otherwise; trust beyond loopback is refused")
 	flag.StringVar(&cfg.tlsMode, "tls-mode", "allow", "TLS for pgwire clients: disable, allow (clients choose) or require (connections in the clear are refused)")
@@ -131,6 +133,10 @@ func run(cfg config) error {
 	if err != nil {
 		return fmt.Errorf("--max-query-memory: %w", err)
 	}
+	maxFlowMem, err := parseSize(cfg.maxFlowMem)
+	if err != nil {
+		return fmt.Errorf("--max-dataflow-memory: %w", err)
+	}
 	compactLog, err := parseSize(cfg.compactLog)
 	if err != nil {
 		return fmt.Errorf("--compact-log-bytes: %w", err)
@@ -153,6 +159,7 @@ func run(cfg config) error {
 		TickInterval:      cfg.tickInterval,
 		RetainHistory:     cfg.retainHistory,
 		MaxQueryMemory:    maxMem,
+		MaxDataflowMemory: maxFlowMem,
 		CompactLogBytes:   compactLog,
 	})
 	if err != nil {

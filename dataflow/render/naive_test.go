@@ -1,7 +1,6 @@
 package render_test
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -399,8 +398,8 @@ func (n *naive) topK(r plan.TopK) (coll, error) {
 		return nil, err
 	}
 	type item struct {
-		sort []byte
-		row  string
+		ds  []repr.Datum
+		row string
 	}
 	groups := map[string][]item{}
 	for _, k := range in.sortedKeys() {
@@ -412,17 +411,30 @@ func (n *naive) topK(r plan.TopK) (coll, error) {
 		for _, c := range r.GroupKey {
 			gk = append(gk, ds[c])
 		}
-		var sk []byte
-		for _, o := range r.Order {
-			sk = repr.AppendKey(sk, ds[o.Column], o.Order)
-		}
-		sk = append(sk, k...)
 		g := string(repr.PackRow(gk...))
-		groups[g] = append(groups[g], item{sk, k})
+		groups[g] = append(groups[g], item{ds, k})
 	}
 	out := coll{}
 	for _, items := range groups {
-		sort.Slice(items, func(i, j int) bool { return bytes.Compare(items[i].sort, items[j].sort) < 0 })
+		// The oracle's own ORDER BY (not the operator's memcomparable
+		// keys): NULLs where NullsFirst puts them whatever the
+		// direction, values by repr.Compare, reversed for DESC; ties by
+		// packed row bytes, TopK's documented tie-break.
+		sort.Slice(items, func(i, j int) bool {
+			for _, o := range r.Order {
+				x, y := items[i].ds[o.Column], items[j].ds[o.Column]
+				if x.IsNull() || y.IsNull() {
+					if x.IsNull() != y.IsNull() {
+						return x.IsNull() == o.Order.NullsFirst
+					}
+					continue
+				}
+				if c := repr.Compare(x, y); c != 0 {
+					return (c < 0) != o.Order.Desc
+				}
+			}
+			return items[i].row < items[j].row
+		})
 		pos := int64(0)
 		for _, it := range items {
 			for m := repr.Diff(0); m < in[it.row]; m++ {
@@ -436,8 +448,9 @@ func (n *naive) topK(r plan.TopK) (coll, error) {
 	return out, nil
 }
 
-// canonRow prints a row so that equal values print equally whatever their
-// encoding (numerics are reduced: 5.0 and 5 are the same value).
+// canonRow prints a row as its values print, numerics with their display
+// scales (5.0 and 5 differ: the rendered plan must show PostgreSQL's
+// scales as the naive evaluation computes them).
 func canonRow(row repr.Row) string {
 	var b strings.Builder
 	b.WriteString("(")
@@ -448,10 +461,6 @@ func canonRow(row repr.Row) string {
 		switch {
 		case d.IsNull():
 			b.WriteString("null")
-		case d.Kind() == repr.KindNumeric:
-			var x apd.Decimal
-			x.Reduce(d.Numeric())
-			b.WriteString(x.Text('f'))
 		default:
 			b.WriteString(d.String())
 		}

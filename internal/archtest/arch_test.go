@@ -25,12 +25,13 @@ var allowed = map[string][]string{
 	"storage":            {"repr", "pgcode"},
 	"wire":               {"repr", "pgcode"},
 	"coord":              {"sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode"},
-	"cmd":                {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest"}, // cmd/servebench starts a private PostgreSQL
+	"cmd":                {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest", "internal/procstat"}, // cmd/servebench starts a private PostgreSQL
 	"tests":              {"internal/pgtest", "internal/viewdtest", "repr", "pgcode"},
 	"internal/pgtest":    {},
 	"internal/archtest":  {},
 	"internal/testutil":  {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest"},
 	"internal/benchcmp":  {},
+	"internal/procstat":  {},
 	"internal/viewdtest": {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest"},
 }
 

@@ -51,6 +51,13 @@ type Server struct {
 // Start starts a server for a test and stops it when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith is Start with extra server settings, each "name=value"
+// (wal_level=logical for a logical replication upstream).
+func StartWith(t testing.TB, settings ...string) *Server {
+	t.Helper()
 	if _, err := FindBinDir(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%v (CI is set, so this is an error)", err)
@@ -66,7 +73,7 @@ func Start(t testing.TB) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := StartServer(ctx, dir)
+	s, err := StartServer(ctx, dir, settings...)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}

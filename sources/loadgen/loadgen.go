@@ -1,16 +1,30 @@
 // Package loadgen holds viewd's load generators (CREATE SOURCE ... FROM
 // LOAD GENERATOR COUNTER | AUCTION | TPCH | NEXMARK): sources that need no
-// upstream system, so that a new user can try viewd at once.
+// upstream system, so that a new user can try viewd at once, and that feed
+// benchmarks at whatever rate the dataflows take.
 //
 // A generator is a deterministic state machine: tick 0 emits the initial
-// data (the snapshot), every later tick one Unit of changes, and the
-// sequence of Units depends only on the Kind and Options (Seed, Scale
-// factor, Epoch), never on the wall clock. Each Unit is one upstream
-// transaction: TPCH's new order with its lineitems lands at one timestamp,
-// as does an auction's bid. The Unit's checkpoint is the position
-// {Topic: "loadgen.<kind>", Partition: 0, Offset: next tick}; resuming at a
-// tick replays the ticks before it silently, so the output after a restart
-// is exactly the output the first run would have produced.
+// data (the snapshot), every later tick one upstream transaction (TPCH's
+// new order with its lineitems, an auction with its bids, one NEXMARK
+// event), and the sequence of ticks depends only on the Kind and Options
+// (Seed, Scale factor, Epoch, TickInterval), never on the wall clock or on
+// how ticks are grouped.
+//
+// Ticks are emitted in Units of many ticks: each Unit holds every tick
+// due since the last one (at most MaxBatch), lands at one timestamp and is
+// made durable with one write. A tick is never split across Units. The
+// Unit's checkpoint is the position {Topic: "loadgen.<kind>", Partition:
+// 0, Offset: the first tick not in it}; resuming at a tick rebuilds the
+// state of the ticks before it silently (NEXMARK needs none: each event is
+// computed from its number), so the output after a restart is exactly the
+// output the first run would have produced.
+//
+// Pacing (Run): with Rate, tick i is due Rate ticks per second after the
+// start; with Unlimited, ticks are produced as fast as the sink takes
+// them, a Unit growing while the previous one is being applied (so a slow
+// step gets a larger next Unit, a fast one a smaller); otherwise one tick
+// per TickInterval. Ticks before AsOf are due at once and go out together
+// as the first Unit; UpTo stops the generator before that tick.
 package loadgen
 
 import (
@@ -38,23 +52,50 @@ const (
 
 // Options configure a generator.
 type Options struct {
-	// TickInterval is the wall-clock time between ticks (TICK INTERVAL);
-	// default 1s. Zero-cost ticks: the data does not depend on it.
+	// TickInterval is the event time between ticks: tick i's timestamps
+	// are Epoch + i*TickInterval. Without Rate or Unlimited it is also the
+	// wall-clock time between ticks (TICK INTERVAL). Default 1s; for
+	// NEXMARK, whose ticks are single events, 1s/Rate, else 100us (the
+	// Nexmark generator's default first-event rate of 10,000 events/s).
 	TickInterval time.Duration
+	// Rate is ticks (for NEXMARK and COUNTER: events) per wall-clock
+	// second (RATE n); 0 paces by TickInterval.
+	Rate float64
+	// Unlimited emits ticks as fast as the sink takes them (RATE
+	// UNLIMITED).
+	Unlimited bool
 	// Seed makes the output deterministic (default 0).
 	Seed int64
 	// ScaleFactor is TPCH's SCALE FACTOR (default 0.01: 1,500 customers,
 	// 15,000 orders).
 	ScaleFactor float64
 	// Epoch is the time of tick 0 in generated timestamps (default
-	// 2024-01-01 UTC); tick i is Epoch + i*TickInterval.
+	// 2024-01-01 UTC).
 	Epoch time.Time
-	// MaxTicks stops the generator after that many ticks (0: never).
-	MaxTicks int64
+	// AsOf is the first tick emitted at its own pace (AS OF): the ticks
+	// before it are due at once and form the first Unit, however many.
+	AsOf int64
+	// UpTo stops the generator before that tick (UP TO, MAX EVENTS, MAX
+	// CARDINALITY); 0: never.
+	UpTo int64
+	// MaxBatch bounds the ticks of a Unit after the first (default
+	// 65,536).
+	MaxBatch int
 	// IDs maps collection names to the coordinator's ids; by default the
 	// i-th collection of Collections gets id i+1.
 	IDs map[string]sources.CollectionID
 }
+
+// defaultMaxBatch is Options.MaxBatch's default: a NEXMARK Unit of it is
+// about 10 MB of rows.
+const defaultMaxBatch = 1 << 16
+
+// minBatch is the fewest ticks an unlimited generator hands over while the
+// sink is idle: fewer would make steps that cost more than their data.
+const minBatch = 1024
+
+// minPause is the least time between paced Units.
+const minPause = time.Millisecond
 
 // Collection is one relation a generator produces.
 type Collection struct {
@@ -65,23 +106,46 @@ type Collection struct {
 // machine is a generator's deterministic core.
 type machine interface {
 	collections() []Collection
-	// tick appends tick i's changes to b.
+	// tick appends tick i's changes to b. Ticks come in order from 0,
+	// or from where seek put the machine.
 	tick(i int64, b *batch)
 }
 
-// Generator drives a machine at its tick interval.
+// seeker is a machine whose state at a tick can be set without running
+// the ticks before it.
+type seeker interface {
+	seek(i int64)
+}
+
+// Generator drives a machine at its pace.
 type Generator struct {
 	kind Kind
 	opts Options
 	m    machine
 	ids  []sources.CollectionID
 	cols []Collection
+	// slab is where rows are packed; rows alias it and are never changed.
+	slab []byte
+	// pos is the next tick the machine computes.
+	pos int64
 }
 
 // New returns the generator kind with opts.
 func New(kind Kind, opts Options) (*Generator, error) {
-	if opts.TickInterval <= 0 {
-		opts.TickInterval = time.Second
+	kind = Kind(strings.ToUpper(string(kind)))
+	if opts.TickInterval < 0 || opts.Rate < 0 || opts.AsOf < 0 || opts.UpTo < 0 || opts.MaxBatch < 0 {
+		return nil, pgcode.New(pgcode.InvalidParameterValue, "loadgen: negative TICK INTERVAL, RATE, AS OF, UP TO or batch size")
+	}
+	if opts.TickInterval == 0 {
+		switch {
+		case kind == Nexmark && opts.Rate > 0:
+			opts.TickInterval = time.Duration(float64(time.Second) / opts.Rate)
+		case kind == Nexmark:
+			opts.TickInterval = 100 * time.Microsecond
+		default:
+			opts.TickInterval = time.Second
+		}
+		opts.TickInterval = max(opts.TickInterval, time.Nanosecond)
 	}
 	if opts.Epoch.IsZero() {
 		opts.Epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -89,21 +153,12 @@ func New(kind Kind, opts Options) (*Generator, error) {
 	if opts.ScaleFactor <= 0 {
 		opts.ScaleFactor = 0.01
 	}
-	var m machine
-	switch Kind(strings.ToUpper(string(kind))) {
-	case Counter:
-		m = &counter{}
-	case Auction:
-		m = newAuction(opts)
-	case TPCH:
-		if opts.ScaleFactor > 10 {
-			return nil, pgcode.New(pgcode.InvalidParameterValue, "loadgen: SCALE FACTOR %g is too large for an in-memory generator (at most 10)", opts.ScaleFactor)
-		}
-		m = newTPCH(opts)
-	case Nexmark:
-		m = newNexmark(opts)
-	default:
-		return nil, pgcode.New(pgcode.InvalidParameterValue, "loadgen: unknown load generator %q", kind)
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = defaultMaxBatch
+	}
+	m, err := newMachine(kind, opts)
+	if err != nil {
+		return nil, err
 	}
 	g := &Generator{kind: kind, opts: opts, m: m, cols: m.collections()}
 	for i, c := range g.cols {
@@ -120,56 +175,266 @@ func New(kind Kind, opts Options) (*Generator, error) {
 	return g, nil
 }
 
+// newMachine returns a kind's machine at tick 0.
+func newMachine(kind Kind, opts Options) (machine, error) {
+	switch kind {
+	case Counter:
+		return &counter{}, nil
+	case Auction:
+		return newAuction(opts), nil
+	case TPCH:
+		if opts.ScaleFactor > 10 {
+			return nil, pgcode.New(pgcode.InvalidParameterValue, "loadgen: SCALE FACTOR %g is too large for an in-memory generator (at most 10)", opts.ScaleFactor)
+		}
+		return newTPCH(opts), nil
+	case Nexmark:
+		return newNexmark(opts), nil
+	}
+	return nil, pgcode.New(pgcode.InvalidParameterValue, "loadgen: unknown load generator %q", kind)
+}
+
 // Collections returns the generator's relations, declared up front.
 func (g *Generator) Collections() []Collection { return g.cols }
+
+// Options returns the generator's options with their defaults filled in.
+func (g *Generator) Options() Options { return g.opts }
 
 // Topic is the name positions carry.
 func (g *Generator) Topic() string { return "loadgen." + strings.ToLower(string(g.kind)) }
 
-// Tick computes tick i's unit. Ticks must be asked for in order from 0.
-func (g *Generator) Tick(i int64) sources.Unit {
-	b := &batch{rows: map[int][]sources.Update{}}
-	g.m.tick(i, b)
-	u := sources.Unit{Updates: map[sources.CollectionID][]sources.Update{}, TxnID: fmt.Sprint(i), Records: 1,
-		Checkpoint: sources.Checkpoint{Positions: []sources.Position{{Topic: g.Topic(), Offset: i + 1}}}}
+// Tick computes tick i's unit.
+func (g *Generator) Tick(i int64) sources.Unit { return g.Ticks(i, i+1) }
+
+// Ticks computes the unit of ticks [from, to). Asking for ticks in order
+// is cheapest; asking for an earlier tick than the last one restarts the
+// machine (NEXMARK's is free to move).
+func (g *Generator) Ticks(from, to int64) sources.Unit {
+	_ = g.seekTo(context.Background(), from)
+	b := g.newBatch()
+	for i := from; i < to; i++ {
+		g.m.tick(i, b)
+	}
+	return g.unit(b, from, to)
+}
+
+// Replay computes ticks [0, upTo) — what a run emitted before its
+// checkpoint upTo — and passes them to emit in Units of at most MaxBatch
+// ticks, leaving the generator at upTo for Run. A coordinator that keeps
+// only the checkpoint durably rebuilds a source's contents with it.
+func (g *Generator) Replay(ctx context.Context, upTo int64, emit func(sources.Unit) error) error {
+	for from := int64(0); from < upTo; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		to := min(upTo, from+int64(g.opts.MaxBatch))
+		if err := emit(g.Ticks(from, to)); err != nil {
+			return err
+		}
+		from = to
+	}
+	return nil
+}
+
+// seekTo brings the machine to tick i without emitting anything.
+func (g *Generator) seekTo(ctx context.Context, i int64) error {
+	if i == g.pos {
+		return nil
+	}
+	if s, ok := g.m.(seeker); ok {
+		s.seek(i)
+		g.pos = i
+		return nil
+	}
+	if i < g.pos {
+		m, err := newMachine(g.kind, g.opts)
+		if err != nil {
+			return err
+		}
+		g.m, g.pos = m, 0
+	}
+	b := g.newBatch()
+	for ; g.pos < i; g.pos++ {
+		if g.pos%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			b = g.newBatch() // the rows are not wanted
+		}
+		g.m.tick(g.pos, b)
+	}
+	return nil
+}
+
+func (g *Generator) newBatch() *batch {
+	return &batch{rows: make([][]sources.Update, len(g.cols)), slab: &g.slab}
+}
+
+// unit turns the batch of ticks [from, to) into a Unit; the machine is
+// at to.
+func (g *Generator) unit(b *batch, from, to int64) sources.Unit {
+	g.pos = to
+	u := sources.Unit{Updates: make(map[sources.CollectionID][]sources.Update, len(g.cols)), TxnID: fmt.Sprint(from), Records: int(to - from),
+		Checkpoint: sources.Checkpoint{Positions: []sources.Position{{Topic: g.Topic(), Offset: to}}}}
 	for c, ups := range b.rows {
-		u.Updates[g.ids[c]] = ups
+		if len(ups) > 0 {
+			u.Updates[g.ids[c]] = ups
+		}
 	}
 	return u
 }
 
 // Run emits ticks from resume (the Offset of a stored checkpoint; 0 for a
-// fresh start) at the tick interval until ctx is cancelled (returning nil),
-// MaxTicks is reached, or the sink fails.
+// fresh start) at the generator's pace until ctx is cancelled (returning
+// nil), UpTo is reached, or the sink fails. Ticks are computed on a
+// goroutine of their own while the previous Unit is being emitted.
 func (g *Generator) Run(ctx context.Context, resume int64, sink sources.Sink) error {
-	for i := int64(0); i < resume; i++ {
-		g.Tick(i) // rebuild the state; output already emitted
+	if err := g.seekTo(ctx, resume); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
 	}
-	t := time.NewTicker(g.opts.TickInterval)
-	defer t.Stop()
-	for i := resume; g.opts.MaxTicks == 0 || i < g.opts.MaxTicks; i++ {
-		if err := sink.Emit(ctx, g.Tick(i)); err != nil {
-			if ctx.Err() != nil {
+	pctx := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	units := make(chan sources.Unit)
+	go func() {
+		defer close(units)
+		g.produce(ctx, resume, units)
+	}()
+	for u := range units {
+		if err := sink.Emit(ctx, u); err != nil {
+			cancel()
+			for range units { // until produce sees the cancel
+			}
+			if pctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("loadgen: emitting tick %d: %w", i, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+			return fmt.Errorf("loadgen: emitting ticks: %w", err)
 		}
 	}
 	return nil
 }
 
-// batch collects one tick's updates by collection index.
+// produce computes Units from tick next on and sends them to units until
+// UpTo or ctx's end.
+func (g *Generator) produce(ctx context.Context, next int64, units chan<- sources.Unit) {
+	start := time.Now()
+	first := max(next, g.opts.AsOf)
+	// due returns how many ticks are due at now: all of them before
+	// first, then one per pacing interval.
+	due := func(now time.Time) int64 {
+		el := now.Sub(start)
+		if g.opts.Rate > 0 {
+			return first + int64(el.Seconds()*g.opts.Rate) + 1
+		}
+		return first + int64(el/g.opts.TickInterval) + 1
+	}
+	// at is when tick i is due.
+	at := func(i int64) time.Time {
+		if g.opts.Rate > 0 {
+			return start.Add(time.Duration(float64(i-first) / g.opts.Rate * float64(time.Second)))
+		}
+		return start.Add(time.Duration(i-first) * g.opts.TickInterval)
+	}
+	var sent time.Time // when the last Unit was handed over
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for !g.done(next) {
+		if ctx.Err() != nil {
+			return
+		}
+		from := next
+		b := g.newBatch()
+		switch {
+		case next < first:
+			for ; next < first && !g.done(next); next++ {
+				g.m.tick(next, b)
+			}
+		case g.opts.Unlimited:
+			// Fill until the emitter is idle and the Unit is worth a
+			// step, or until it is full: a Unit grows while the previous
+			// one is being applied.
+			handed := false
+			for n := 0; n < g.opts.MaxBatch && !g.done(next); n++ {
+				if n >= minBatch && n%256 == 0 {
+					select {
+					case units <- g.unit(b, from, next):
+						handed = true
+					default:
+					}
+					if handed {
+						break
+					}
+				}
+				g.m.tick(next, b)
+				next++
+			}
+			if handed {
+				continue
+			}
+		default:
+			last := due(time.Now())
+			if g.opts.UpTo > 0 {
+				last = min(last, g.opts.UpTo)
+			}
+			if now := time.Now(); last <= next || now.Before(sent.Add(minPause)) {
+				// Wait for the next tick, and at least minPause
+				// after the last Unit: at high rates ticks then
+				// come in Units of a millisecond's worth.
+				timer.Reset(max(at(next).Sub(now), sent.Add(minPause).Sub(now)))
+				select {
+				case <-ctx.Done():
+					return
+				case <-timer.C:
+				}
+				continue
+			}
+			for n := 0; next < last && n < g.opts.MaxBatch; n++ {
+				g.m.tick(next, b)
+				next++
+			}
+		}
+		select {
+		case units <- g.unit(b, from, next):
+			sent = time.Now()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// done reports whether tick i is past the end (UpTo).
+func (g *Generator) done(i int64) bool { return g.opts.UpTo > 0 && i >= g.opts.UpTo }
+
+// batch collects ticks' updates by collection index. Rows are packed into
+// a shared slab, in chunks that are never reused, so rows stay valid as
+// long as anything holds them.
 type batch struct {
-	rows map[int][]sources.Update
+	rows [][]sources.Update
+	slab *[]byte
+	pack repr.Packer
+}
+
+// slabChunk is the size of the chunks rows are packed into.
+const slabChunk = 256 << 10
+
+// add copies the packed row onto the slab and appends it with diff.
+func (b *batch) add(coll int, row repr.Row, diff repr.Diff) {
+	s := *b.slab
+	if cap(s)-len(s) < len(row) {
+		s = make([]byte, 0, max(slabChunk, len(row)))
+	}
+	n := len(s)
+	s = append(s, row...)
+	*b.slab = s
+	b.rows[coll] = append(b.rows[coll], sources.Update{Row: repr.Row(s[n:len(s):len(s)]), Diff: diff})
 }
 
 func (b *batch) insert(coll int, ds ...repr.Datum) {
-	b.rows[coll] = append(b.rows[coll], sources.Update{Row: repr.PackRow(ds...), Diff: 1})
+	b.pack.Reset()
+	b.pack.PushAll(ds)
+	b.add(coll, b.pack.Row(), 1)
 }
 
 func (b *batch) delete(coll int, row repr.Row) {

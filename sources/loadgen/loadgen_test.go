@@ -3,7 +3,9 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,6 +121,19 @@ func (tb *tables) checkFK(child string, cols []int, parent string) {
 	})
 }
 
+// checkAhead checks that every child.col value is at most lead past the
+// largest id of parent (column 0) and at least its smallest.
+func (tb *tables) checkAhead(child string, col int, parent string, lead int64) {
+	tb.t.Helper()
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	tb.each(parent, func(ds []repr.Datum) { lo, hi = min(lo, ds[0].Int()), max(hi, ds[0].Int()) })
+	tb.each(child, func(ds []repr.Datum) {
+		if v := ds[col].Int(); v < lo || v > hi+lead {
+			tb.t.Fatalf("%s row %v references %s %d outside [%d, %d+%d]", child, ds, parent, v, lo, hi, lead)
+		}
+	})
+}
+
 func (tb *tables) count(name string) int {
 	n := 0
 	tb.each(name, func([]repr.Datum) { n++ })
@@ -179,10 +194,12 @@ func TestReferentialIntegrity(t *testing.T) {
 				t.Fatalf("orders = %d, want the steady 1,500 at scale factor 0.001", n)
 			}
 		}},
-		{Nexmark, 300, func(t *testing.T, tb *tables, final bool) {
-			tb.checkFK("auction", []int{7}, "person")
-			tb.checkFK("bid", []int{0}, "auction")
-			tb.checkFK("bid", []int{1}, "person")
+		{Nexmark, 3000, func(t *testing.T, tb *tables, final bool) {
+			// The model lets an auction's seller and a bid's bidder and
+			// auction be up to 10 ids ahead of the newest.
+			tb.checkAhead("auction", 7, "person", nexPersonIDLead)
+			tb.checkAhead("bid", 0, "auction", nexAuctionIDLead)
+			tb.checkAhead("bid", 1, "person", nexPersonIDLead)
 			if p, a, b := tb.count("person"), tb.count("auction"), tb.count("bid"); final && (p != 60 || a != 180 || b != 2760) {
 				t.Fatalf("person/auction/bid = %d/%d/%d, want 60/180/2760", p, a, b)
 			}
@@ -241,19 +258,159 @@ func (s *unitSink) Emit(_ context.Context, u sources.Unit) error {
 }
 func (s *unitSink) ReportError(*sources.SourceError) {}
 
+// flatten lists a run's updates per collection in order, and checks that
+// the units' checkpoints advance by the ticks each covers.
+func flatten(t *testing.T, us []sources.Unit, from int64) map[sources.CollectionID][]string {
+	t.Helper()
+	out := map[sources.CollectionID][]string{}
+	at := from
+	for _, u := range us {
+		at += int64(u.Records)
+		if got := u.Checkpoint.Positions[0].Offset; got != at {
+			t.Fatalf("unit of %d ticks ends at offset %d, want %d", u.Records, got, at)
+		}
+		for id, ups := range u.Updates {
+			for _, up := range ups {
+				out[id] = append(out[id], fmt.Sprintf("%s %+d", up.Row, up.Diff))
+			}
+		}
+	}
+	return out
+}
+
+// TestRunResume: a run resumed at a tick emits exactly what the first run
+// emitted after it, whatever the grouping of ticks into units, for every
+// pacing.
 func TestRunResume(t *testing.T) {
-	opts := Options{Seed: 3, TickInterval: time.Millisecond, MaxTicks: 30}
-	g, _ := New(Auction, opts)
-	all := &unitSink{}
-	if err := g.Run(context.Background(), 0, all); err != nil {
+	for _, k := range []Kind{Counter, Auction, TPCH, Nexmark} {
+		for _, pace := range []Options{{TickInterval: time.Millisecond}, {Rate: 20_000}, {Unlimited: true}} {
+			opts := pace
+			opts.Seed, opts.UpTo, opts.ScaleFactor, opts.MaxBatch = 3, 1200, 0.001, 200
+			t.Run(fmt.Sprintf("%s/%+v", k, pace), func(t *testing.T) {
+				if pace.TickInterval > 0 {
+					opts.UpTo = 30
+				}
+				ref, _ := New(k, opts)
+				want := flatten(t, []sources.Unit{ref.Ticks(0, 12)}, 0)
+				wantRest := flatten(t, []sources.Unit{ref.Ticks(12, opts.UpTo)}, 12)
+				for id, rows := range wantRest {
+					want[id] = append(want[id], rows...)
+				}
+				g, _ := New(k, opts)
+				all := &unitSink{}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				if err := g.Run(ctx, 0, all); err != nil || ctx.Err() != nil {
+					t.Fatal(err, ctx.Err())
+				}
+				if got := flatten(t, all.units, 0); !reflect.DeepEqual(got, want) {
+					t.Errorf("run from 0 differs from the ticks computed one by one")
+				}
+				g2, _ := New(k, opts)
+				resumed := &unitSink{}
+				if err := g2.Run(ctx, 12, resumed); err != nil || ctx.Err() != nil {
+					t.Fatal(err, ctx.Err())
+				}
+				if got := flatten(t, resumed.units, 12); !reflect.DeepEqual(got, wantRest) {
+					t.Errorf("resumed run differs")
+				}
+				for _, u := range all.units {
+					if u.Records > opts.MaxBatch && u.Checkpoint.Positions[0].Offset > 1 {
+						t.Errorf("a unit of %d ticks, past MaxBatch %d", u.Records, opts.MaxBatch)
+					}
+				}
+				if pace.TickInterval == 0 && len(all.units) > int(opts.UpTo)/10 {
+					t.Errorf("%d units for %d ticks: ticks are not batched", len(all.units), opts.UpTo)
+				}
+			})
+		}
+	}
+}
+
+// TestRunAsOf: the ticks before AS OF go out as one unit.
+func TestRunAsOf(t *testing.T) {
+	g, _ := New(Nexmark, Options{AsOf: 5000, UpTo: 5001, TickInterval: time.Hour})
+	s := &unitSink{}
+	if err := g.Run(context.Background(), 0, s); err != nil {
 		t.Fatal(err)
 	}
-	g2, _ := New(Auction, opts)
-	resumed := &unitSink{}
-	if err := g2.Run(context.Background(), 12, resumed); err != nil {
+	if len(s.units) != 2 || s.units[0].Records != 5000 || s.units[1].Records != 1 {
+		t.Fatalf("units %d, want 2 of 5000 and 1 ticks", len(s.units))
+	}
+}
+
+// TestRunRate: RATE paces ticks by the wall clock.
+func TestRunRate(t *testing.T) {
+	g, _ := New(Counter, Options{Rate: 2000, UpTo: 400})
+	s := &unitSink{}
+	began := time.Now()
+	if err := g.Run(context.Background(), 0, s); err != nil {
 		t.Fatal(err)
 	}
-	if len(all.units) != 30 || !reflect.DeepEqual(all.units[12:], resumed.units) {
-		t.Errorf("resumed output differs: %d vs %d units", len(all.units)-12, len(resumed.units))
+	if el := time.Since(began); el < 190*time.Millisecond || el > 5*time.Second {
+		t.Errorf("400 ticks at 2000/s took %s", el)
 	}
+}
+
+// TestNexmarkModel checks the standard model's shapes on 50,000 events.
+func TestNexmarkModel(t *testing.T) {
+	g, _ := New(Nexmark, Options{Seed: 1})
+	u := g.Ticks(0, 50_000)
+	ps, as, bs := u.Updates[1], u.Updates[2], u.Updates[3]
+	if len(ps) != 1000 || len(as) != 3000 || len(bs) != 46000 {
+		t.Fatalf("person/auction/bid = %d/%d/%d, want 1000/3000/46000", len(ps), len(as), len(bs))
+	}
+	delay := int64(100) // microseconds, the default inter-event delay
+	epoch := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	for i, p := range ps {
+		ds := p.Row.Datums()
+		if ds[0].Int() != int64(1000+i) || ds[6].Micros() != epoch+int64(i)*50*delay {
+			t.Fatalf("person %d: %v", i, ds)
+		}
+	}
+	var bytes, hotAuction, hotBidder, hotChannel int
+	for _, b := range bs {
+		ds := b.Row.Datums()
+		bytes += len(b.Row)
+		if (ds[0].Int()-1000)%100 == 0 {
+			hotAuction++
+		}
+		if (ds[1].Int()-1000)%100 == 1 {
+			hotBidder++
+		}
+		if !strings.HasPrefix(ds[3].Str(), "channel-") {
+			hotChannel++
+		}
+		if ds[2].Int() < 100 || ds[2].Int() > 100_000_000 {
+			t.Fatalf("price %d outside the model's range", ds[2].Int())
+		}
+	}
+	for _, a := range as {
+		ds := a.Row.Datums()
+		if ds[6].Micros() <= ds[5].Micros() {
+			t.Fatalf("auction %v expires before it starts", ds)
+		}
+		if c := ds[8].Int(); c < 10 || c > 14 {
+			t.Fatalf("category %d", c)
+		}
+	}
+	frac := func(n int) float64 { return float64(n) / float64(len(bs)) }
+	// Hot auctions 1/2 of bids, hot bidders 3/4 (plus the cold draws that
+	// land on them), hot channels 1/2.
+	if frac(hotAuction) < 0.45 || frac(hotBidder) < 0.7 || frac(hotChannel) < 0.45 || frac(hotChannel) > 0.55 {
+		t.Errorf("hot auctions %.2f, hot bidders %.2f, hot channels %.2f", frac(hotAuction), frac(hotBidder), frac(hotChannel))
+	}
+	if avg := bytes / len(bs); avg < 90 || avg > 200 {
+		t.Errorf("a packed bid is %d bytes on average", avg)
+	}
+}
+
+// BenchmarkNexmark measures computing NEXMARK events into units.
+func BenchmarkNexmark(b *testing.B) {
+	g, _ := New(Nexmark, Options{})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i += 10_000 {
+		g.Ticks(int64(i), int64(i+10_000))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

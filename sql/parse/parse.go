@@ -371,7 +371,13 @@ func (p *parser) value() (Value, error) {
 		if len(words) > 0 {
 			return Value{}, p.errAt(nt)
 		}
-		return Value{Kind: ValueWord, Str: t.val}, nil
+		str := t.val
+		// A qualified name (TEXT COLUMNS (t.c, s.t.c)) is one word.
+		for p.peek().punct(".") && p.peekN(1).kind == tokWord {
+			str += "." + p.peekN(1).val
+			p.i += 2
+		}
+		return Value{Kind: ValueWord, Str: str}, nil
 	}
 	t := p.peek()
 	switch {
@@ -387,7 +393,7 @@ func (p *parser) value() (Value, error) {
 	case t.punct("(") && len(words) == 0:
 		// A list of options when the first element starts with a word
 		// followed by something other than "," or ")".
-		if p.peekN(1).kind == tokWord {
+		if p.peekN(1).kind == tokWord && !p.peekN(2).punct(".") {
 			opts, err := p.options()
 			if err != nil {
 				return Value{}, err
@@ -521,7 +527,7 @@ func (p *parser) grantOn() (Statement, error) {
 	return g, p.expectEOF()
 }
 
-var viewdObjectKinds = map[string]bool{"source": true, "connection": true, "sink": true, "cluster": true}
+var viewdObjectKinds = map[string]bool{"source": true, "connection": true, "sink": true, "cluster": true, "secret": true}
 
 func (p *parser) drop() (Statement, error) {
 	p.i = 1
@@ -701,6 +707,8 @@ func (p *parser) create() (Statement, error) {
 	switch {
 	case p.accept("connection"):
 		return p.createConnection()
+	case p.accept("secret"):
+		return p.createSecret()
 	case p.accept("source"):
 		return p.createSource()
 	case p.accept("default", "index"):
@@ -730,6 +738,25 @@ func (p *parser) createConnection() (Statement, error) {
 			return nil, err
 		}
 	}
+	return c, p.expectEOF()
+}
+
+// createSecret parses CREATE SECRET [IF NOT EXISTS] name AS 'value'.
+func (p *parser) createSecret() (Statement, error) {
+	c := &CreateSecret{Span: p.sp, IfNotExists: p.ifNotExists()}
+	var err error
+	if c.Name, err = p.name(); err != nil {
+		return nil, err
+	}
+	if err := p.expect("as"); err != nil {
+		return nil, err
+	}
+	t := p.peek()
+	if t.kind != tokString {
+		return nil, p.fail()
+	}
+	p.i++
+	c.Value = t.val
 	return c, p.expectEOF()
 }
 
@@ -801,7 +828,32 @@ func (p *parser) createSource() (Statement, error) {
 				if err != nil {
 					return nil, err
 				}
+				alias := ""
+				if p.accept("as") {
+					if alias, err = p.ident(); err != nil {
+						return nil, err
+					}
+				}
 				s.ForTables = append(s.ForTables, n)
+				s.ForTableAliases = append(s.ForTableAliases, alias)
+				if p.acceptPunct(",") {
+					continue
+				}
+				if err := p.expectPunct(")"); err != nil {
+					return nil, err
+				}
+				break
+			}
+		case p.accept("for", "schemas"):
+			if err := p.expectPunct("("); err != nil {
+				return nil, err
+			}
+			for {
+				n, err := p.ident()
+				if err != nil {
+					return nil, err
+				}
+				s.ForSchemas = append(s.ForSchemas, n)
 				if p.acceptPunct(",") {
 					continue
 				}
@@ -1078,6 +1130,8 @@ func (p *parser) show() (Statement, error) {
 		s.What = "tables"
 	case p.accept("connections"):
 		s.What = "connections"
+	case p.accept("secrets"):
+		s.What = "secrets"
 	case p.accept("schemas"):
 		s.What = "schemas"
 	case p.accept("objects"):
@@ -1093,7 +1147,7 @@ func (p *parser) show() (Statement, error) {
 		return s, p.expectEOF()
 	case p.peek().is("create"):
 		p.i++
-		for _, k := range []string{"table", "view", "source", "index", "connection"} {
+		for _, k := range []string{"table", "view", "source", "index", "connection", "secret"} {
 			if p.accept(k) {
 				s.What = "create " + k
 			}

@@ -130,6 +130,14 @@ type CreateConnection struct {
 	Options     []Option
 }
 
+// CreateSecret is CREATE SECRET [IF NOT EXISTS] name AS 'value'.
+type CreateSecret struct {
+	Span
+	Name        []string
+	IfNotExists bool
+	Value       string
+}
+
 // Format is a source's FORMAT, KEY FORMAT or VALUE FORMAT: JSON, TEXT,
 // BYTES, AVRO ..., with options when given.
 type Format struct {
@@ -165,9 +173,14 @@ type CreateSource struct {
 	Generator    string
 	ForAllTables bool
 	ForTables    [][]string
-	KeyFormat    *Format
-	ValueFormat  *Format // FORMAT f sets ValueFormat alone
-	Include      []Include
+	// ForTableAliases holds, per FOR TABLES entry, its AS name ("" when
+	// absent).
+	ForTableAliases []string
+	// ForSchemas are the schemas of FOR SCHEMAS (...).
+	ForSchemas  []string
+	KeyFormat   *Format
+	ValueFormat *Format // FORMAT f sets ValueFormat alone
+	Include     []Include
 	// Envelope is none, debezium, maxwell, cockroachdb or upsert; empty
 	// when absent.
 	Envelope        string
@@ -227,7 +240,8 @@ type Explain struct {
 
 // Show is SHOW of viewd objects: What is sources, views, materialized
 // views, indexes, tables, connections, schemas, objects, columns, or
-// "create table|view|materialized view|source|index|connection".
+// "create table|view|materialized view|source|index|connection|secret"
+// (secrets: names only, never their values).
 type Show struct {
 	Span
 	What string
@@ -244,11 +258,11 @@ type CopyTo struct {
 	Options   []Option
 }
 
-// Drop is DROP SOURCE | CONNECTION | SINK | CLUSTER [IF EXISTS] names
+// Drop is DROP SOURCE | CONNECTION | SECRET | SINK | CLUSTER [IF EXISTS] names
 // [CASCADE | RESTRICT], which PostgreSQL's grammar rejects.
 type Drop struct {
 	Span
-	Kind     string // "source", "connection", "sink", "cluster"
+	Kind     string // "source", "connection", "secret", "sink", "cluster"
 	Names    [][]string
 	IfExists bool
 	Cascade  bool
@@ -287,6 +301,7 @@ var (
 	_ Statement = (*Subscribe)(nil)
 	_ Statement = (*SelectAsOf)(nil)
 	_ Statement = (*CreateConnection)(nil)
+	_ Statement = (*CreateSecret)(nil)
 	_ Statement = (*CreateSource)(nil)
 	_ Statement = (*CreateDefaultIndex)(nil)
 	_ Statement = (*CreateMaterializedView)(nil)

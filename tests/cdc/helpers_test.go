@@ -24,92 +24,32 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 
 func exec1(t testing.TB, c *pgx.Conn, sql string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if _, err := c.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	viewdtest.Exec(t, c, sql)
 }
 
 // query runs sql and returns its rows as text lines "a|b|c" (NULL for
 // null), in result order.
-func query(c *pgx.Conn, sql string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res := c.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Read()
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	out := []string{}
-	for _, r := range res.Rows {
-		vals := make([]string, len(r))
-		for i, v := range r {
-			if v == nil {
-				vals[i] = "NULL"
-			} else {
-				vals[i] = string(v)
-			}
-		}
-		out = append(out, strings.Join(vals, "|"))
-	}
-	return out, nil
-}
+func query(c *pgx.Conn, sql string) ([]string, error) { return viewdtest.Query(c, sql) }
 
 func rows(t testing.TB, c *pgx.Conn, sql string) []string {
 	t.Helper()
-	out, err := query(c, sql)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return out
+	return viewdtest.Rows(t, c, sql)
 }
 
 // eventually polls sql until it returns want (rows in result order) or the
 // timeout passes.
 func eventually(t testing.TB, c *pgx.Conn, timeout time.Duration, sql string, want []string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var got []string
-	var err error
-	for {
-		got, err = query(c, sql)
-		if err == nil && strings.Join(got, "\n") == strings.Join(want, "\n") {
-			return
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("%s: after %v: error %v", sql, timeout, err)
-	}
-	t.Fatalf("%s: after %v:\n got: %s\nwant: %s", sql, timeout, abbrev(got), abbrev(want))
+	viewdtest.Eventually(t, c, timeout, 50*time.Millisecond, sql, want)
 }
 
 // waitFor polls f until it returns "" or the timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, f func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := f()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %s after %v", what, msg, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	viewdtest.WaitFor(t, timeout, 50*time.Millisecond, what, f)
 }
 
-func abbrev(lines []string) string {
-	s := fmt.Sprintf("%q", lines)
-	if len(s) > 3000 {
-		s = s[:3000] + "..."
-	}
-	return s
-}
+func abbrev(lines []string) string { return viewdtest.Abbrev(lines) }
 
 func sqlstate(err error) string {
 	var pe *pgconn.PgError

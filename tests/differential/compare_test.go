@@ -2,15 +2,13 @@ package differential
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"math/big"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // result is a query's rows, each normalised to one comparable string per
@@ -51,81 +49,52 @@ func query(ctx context.Context, c *pgx.Conn, sql string) (*result, error) {
 	return res, rows.Err()
 }
 
-// normalise returns v in a canonical form for a column whose type in
-// PostgreSQL (the reference) is oid:
-//   - integers and numerics are compared numerically (viewd prints 1.5
-//     where PostgreSQL prints 1.50); non-integral numerics are rounded to
-//     15 significant digits, because avg() and division have no single
-//     correct number of digits;
-//   - floats are rounded to 12 significant digits;
-//   - timestamps, timestamptz and dates are parsed and printed in one form;
-//   - booleans accept t/f and true/false.
-//
-// A value that does not parse as its type is kept verbatim (prefixed with
-// "?"), so it differs from any well-formed value.
-func normalise(oid uint32, v string) string {
-	if v == null {
-		return v
-	}
-	switch oid {
-	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.NumericOID:
-		f, ok := new(big.Float).SetPrec(200).SetString(v)
-		if !ok {
-			return "?" + v
-		}
-		if f.IsInt() {
-			i, _ := f.Int(nil)
-			return i.String()
-		}
-		return f.Text('g', 15)
-	case pgtype.Float4OID, pgtype.Float8OID:
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return "?" + v
-		}
-		return strconv.FormatFloat(f, 'g', 12, 64)
-	case pgtype.BoolOID:
-		switch v {
-		case "t", "true":
-			return "t"
-		case "f", "false":
-			return "f"
-		}
-		return "?" + v
-	case pgtype.TimestampOID:
-		for _, l := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
-			if t, err := time.Parse(l, v); err == nil {
-				return t.Format(time.RFC3339Nano)
-			}
-		}
-		return "?" + v
-	case pgtype.TimestamptzOID:
-		for _, l := range []string{"2006-01-02 15:04:05.999999999-07", "2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano} {
-			if t, err := time.Parse(l, v); err == nil {
-				return t.UTC().Format(time.RFC3339Nano)
-			}
-		}
-		return "?" + v
-	case pgtype.DateOID:
-		if t, err := time.Parse("2006-01-02", v); err == nil {
-			return t.Format("2006-01-02")
-		}
-		if t, err := time.Parse("2006-01-02 15:04:05", v); err == nil && t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
-			return t.Format("2006-01-02")
-		}
-		return "?" + v
-	}
-	return v
+// A deviation is an intended, reviewed difference between viewd's output
+// and PostgreSQL's in one column of one view: how both sides' values are
+// rewritten before they are compared, and why. Every other value is
+// compared as exact text, every column name and type OID exactly. A
+// deviation that no comparison needed (the two servers printed the column
+// alike throughout) fails the test, so that the list only holds
+// differences that still exist.
+type deviation struct {
+	// view and column name the column; view "" matches every view.
+	view, column string
+	why          string
+	// norm rewrites a value of the column (not NULL) on both sides.
+	norm func(string) string
+	// oid, when set, is the type OID viewd reports for the column
+	// instead of PostgreSQL's.
+	oid uint32
+	// used records that a comparison needed the deviation.
+	used bool
 }
 
-// canon returns r's rows normalised by the reference column types, each row
-// joined into one string, sorted: a canonical multiset.
-func canon(r *result, oids []uint32) []string {
+// deviations is the reviewed list. Keep it short: each entry hides a
+// difference a user would see.
+var deviations = []*deviation{}
+
+// deviationFor returns the deviation of column col of view v, or nil.
+func deviationFor(v, col string) *deviation {
+	for _, d := range deviations {
+		if (d.view == "" || d.view == v) && d.column == col {
+			return d
+		}
+	}
+	return nil
+}
+
+// canon returns r's rows, each joined into one string of its exact text
+// values (through norms[j] for a column with a deviation), sorted: a
+// canonical multiset.
+func canon(r *result, norms []func(string) string) []string {
 	out := make([]string, len(r.rows))
 	for i, row := range r.rows {
 		vals := make([]string, len(row))
 		for j, v := range row {
-			vals[j] = normalise(oids[j], v)
+			if j < len(norms) && norms[j] != nil && v != null {
+				v = norms[j](v)
+			}
+			vals[j] = v
 		}
 		out[i] = strings.Join(vals, " | ")
 	}
@@ -133,13 +102,40 @@ func canon(r *result, oids []uint32) []string {
 	return out
 }
 
-// diff compares viewd's result with PostgreSQL's as multisets and returns
-// "" when they are equal, otherwise a description of the difference.
-func diff(got, want *result) string {
-	if len(got.cols) != len(want.cols) {
-		return fmt.Sprintf("column count differs: viewd %d %v, PostgreSQL %d %v", len(got.cols), got.cols, len(want.cols), want.cols)
+// diff compares viewd's result for view v with PostgreSQL's: column
+// names and type OIDs exactly, rows as multisets of exact text (except
+// where deviations say otherwise). It returns "" when they are equal,
+// otherwise a description of the difference.
+func diff(v string, got, want *result) string {
+	if !slices.Equal(got.cols, want.cols) {
+		return fmt.Sprintf("column names differ: viewd %v, PostgreSQL %v", got.cols, want.cols)
 	}
-	g, w := canon(got, want.oids), canon(want, want.oids)
+	norms := make([]func(string) string, len(want.cols))
+	var devs []*deviation
+	for j, c := range want.cols {
+		d := deviationFor(v, c)
+		if d == nil {
+			if got.oids[j] != want.oids[j] {
+				return fmt.Sprintf("column %s: viewd's type OID is %d, PostgreSQL's %d", c, got.oids[j], want.oids[j])
+			}
+			continue
+		}
+		devs = append(devs, d)
+		if d.oid != 0 && got.oids[j] == d.oid && want.oids[j] != d.oid {
+			d.used = true
+		} else if got.oids[j] != want.oids[j] {
+			return fmt.Sprintf("column %s: viewd's type OID is %d, PostgreSQL's %d (deviation %q allows %d)", c, got.oids[j], want.oids[j], d.why, d.oid)
+		}
+		norms[j] = d.norm
+	}
+	g, w := canon(got, norms), canon(want, norms)
+	if len(devs) > 0 && !slices.Equal(canon(got, nil), canon(want, nil)) && slices.Equal(g, w) {
+		for _, d := range devs {
+			if d.norm != nil {
+				d.used = true
+			}
+		}
+	}
 	var onlyG, onlyW []string
 	i, j := 0, 0
 	for i < len(g) || j < len(w) {
@@ -178,13 +174,12 @@ func diff(got, want *result) string {
 	return b.String()
 }
 
-// typeNote describes columns whose type OIDs differ, or "".
-func typeNote(got, want *result) string {
-	var notes []string
-	for i := range min(len(got.oids), len(want.oids)) {
-		if got.oids[i] != want.oids[i] {
-			notes = append(notes, fmt.Sprintf("%s: viewd oid %d, PostgreSQL oid %d", want.cols[i], got.oids[i], want.oids[i]))
-		}
+// sqlstate returns err's SQLSTATE, or "" when it carries none (a
+// connection or protocol failure).
+func sqlstate(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
 	}
-	return strings.Join(notes, "; ")
+	return ""
 }

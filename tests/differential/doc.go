@@ -14,16 +14,21 @@
 // end, it restarts viewd on the same data directory and compares again;
 // finally it runs every query as an ad hoc SELECT ("_adhoc"). Each query
 // reports as its own subtest, with the SQL and the error or the first
-// differing rows. Values are compared by PostgreSQL's column type: numbers
-// numerically (1.50 = 1.5; non-integral numerics to 15 significant digits,
-// floats to 12), timestamps and dates parsed, booleans as t/f.
+// differing rows. Results are compared exactly: column names, type OIDs
+// and every value's text as the server sends it (1.50 and 1.5 differ), as
+// multisets of rows; every DML statement must succeed with the same row
+// count on both servers or fail with the same SQLSTATE. The only
+// exceptions are the reviewed entries of deviations (compare_test.go), each
+// naming a view's column, what is rewritten before comparing and why; an
+// entry no comparison needed fails the test.
 //
 // knownFailures (differential_test.go) and knownTxFailures
 // (transactions_test.go) list failures whose cause is understood; the test
 // fails when one of them starts to pass or fails differently.
 //
-// TestTransactions checks transactions whose statements touch the same
-// rows, which the random workload avoids by default.
+// Random transactions may touch the same rows with several statements
+// (VIEWD_DIFF_TX_OVERLAP, on by default). TestTransactions checks such
+// transactions case by case.
 //
 // Run it with
 //
@@ -35,9 +40,9 @@
 //	VIEWD_DIFF_BATCHES  number of DML batches (default 20; try 200)
 //	VIEWD_DIFF_VIEWS    comma-separated view names to run (default all; a
 //	                    view over other views needs them listed too)
-//	VIEWD_DIFF_TX_OVERLAP=1  let the statements of a random transaction
-//	                    touch the same rows (by default they write disjoint
-//	                    rows; TestTransactions covers the overlapping cases)
+//	VIEWD_DIFF_TX_OVERLAP=0  keep the statements of a random transaction
+//	                    on disjoint rows (by default they may touch the
+//	                    same rows)
 //	PGTEST_BINDIR, CI   see internal/pgtest: without PostgreSQL the tests
 //	                    skip, unless CI is set
 package differential

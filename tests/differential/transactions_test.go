@@ -45,16 +45,16 @@ func runScript(c *pgx.Conn, stmts []string) []string {
 		if strings.HasPrefix(s, "SELECT") {
 			r, err := query(context.Background(), c, s)
 			if err != nil {
-				out = append(out, s+": error")
+				out = append(out, s+": error "+errCode(err))
 				_, _ = exec(c, "ROLLBACK")
 				return out
 			}
-			out = append(out, s+": "+strings.Join(canon(r, r.oids), "; "))
+			out = append(out, s+": "+strings.Join(canon(r, nil), "; "))
 			continue
 		}
 		n, err := exec(c, s)
 		if err != nil {
-			out = append(out, s+": error")
+			out = append(out, s+": error "+errCode(err))
 			_, _ = exec(c, "ROLLBACK")
 			return out
 		}
@@ -114,7 +114,7 @@ func TestTransactions(t *testing.T) {
 					problems = append(problems, fmt.Sprintf("after the transaction, viewd: %s: %v", q, err))
 					continue
 				}
-				if d := diff(g, w); d != "" {
+				if d := diff(tbl, g, w); d != "" {
 					problems = append(problems, fmt.Sprintf("after the transaction, %s differs: %s", q, d))
 				}
 			}

@@ -49,7 +49,11 @@
 //
 // Every statement, query and simple record counts as passed, failed or
 // skipped (skipif/onlyif, after halt, or after MaxFailures). Failures
-// listed in an ExpectedFailures file count as known rather than failed.
+// listed in an ExpectedFailures file count as known rather than failed; a
+// listed record that passes is counted (Fixed) and fails the command's
+// run, so that the list stays exact. In view mode a query PostgreSQL can
+// keep as a materialized view whose view viewd refuses is a failure
+// (counted in ViewRefused too), never silently run as a SELECT.
 // A failing record never stops the file. Each record is bounded by
 // Config.Timeout; a timed-out statement is cancelled with a CancelRequest
 // and the runner reconnects if the connection was lost.

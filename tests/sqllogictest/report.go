@@ -13,6 +13,7 @@ type Totals struct {
 	Files                                 int
 	Passed, Failed, Known, Skipped, Fixed int
 	ViewsEarly, ViewsLate, SelectFallback int
+	ViewRefused                           int
 	Errors                                int // files that could not run
 	Elapsed                               time.Duration
 }
@@ -28,6 +29,7 @@ func (t *Totals) Add(r *FileResult) {
 	t.ViewsEarly += r.ViewsEarly
 	t.ViewsLate += r.ViewsLate
 	t.SelectFallback += r.SelectFallback
+	t.ViewRefused += r.ViewRefused
 	t.Elapsed += r.Elapsed
 	if r.Err != nil {
 		t.Errors++
@@ -83,8 +85,8 @@ func WriteReport(w io.Writer, results []*FileResult) error {
 		}
 		return keys[i].mode < keys[j].mode
 	})
-	if _, err := fmt.Fprintf(w, "| directory | mode | files | passed | failed | known | skipped | pass rate | views early/late | select fallback | records/s |\n"+
-		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"); err != nil {
+	if _, err := fmt.Fprintf(w, "| directory | mode | files | passed | failed | known | skipped | pass rate | views early/late | select fallback | view refused | records/s |\n"+
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"); err != nil {
 		return fmt.Errorf("sqllogictest: writing report: %w", err)
 	}
 	row := func(dir string, mode RunMode, t *Totals) error {
@@ -92,8 +94,8 @@ func WriteReport(w io.Writer, results []*FileResult) error {
 		if mode == ViewMode {
 			views = fmt.Sprintf("%d/%d", t.ViewsEarly, t.ViewsLate)
 		}
-		_, err := fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %.1f%% | %s | %d | %.0f |\n",
-			dir, mode, t.Files, t.Passed, t.Failed, t.Known, t.Skipped, t.PassRate(), views, t.SelectFallback, t.QPS())
+		_, err := fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %.1f%% | %s | %d | %d | %.0f |\n",
+			dir, mode, t.Files, t.Passed, t.Failed, t.Known, t.Skipped, t.PassRate(), views, t.SelectFallback, t.ViewRefused, t.QPS())
 		if err != nil {
 			return fmt.Errorf("sqllogictest: writing report: %w", err)
 		}

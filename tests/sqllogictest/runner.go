@@ -109,8 +109,13 @@ type FileResult struct {
 	// View mode: queries checked through a view created early (before the
 	// data), late (just before the query), or run as plain SELECTs.
 	ViewsEarly, ViewsLate, SelectFallback int
-	Elapsed                               time.Duration
-	Failures                              []Failure
+	// FixedLines are the lines of the records counted in Fixed.
+	FixedLines []int
+	// ViewRefused counts the queries PostgreSQL can keep as materialized
+	// views whose view viewd refused (each also a failure, known or not).
+	ViewRefused int
+	Elapsed     time.Duration
+	Failures    []Failure
 	// Halted is set when a halt record ended the file; Stopped when
 	// MaxFailures did.
 	Halted, Stopped bool
@@ -333,6 +338,7 @@ func (r *fileRun) outcome(rec *Record, sql string, err error) {
 		r.res.Passed++
 		if known {
 			r.res.Fixed++
+			r.res.FixedLines = append(r.res.FixedLines, rec.Line)
 			r.cfg.Log.Info("sqllogictest: listed as an expected failure but passed",
 				"file", r.path, "line", rec.Line, "mode", r.cfg.Mode)
 		}

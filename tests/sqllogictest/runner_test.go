@@ -176,7 +176,7 @@ func TestRunner(t *testing.T) {
 				var b strings.Builder
 				fmt.Fprintf(&b, "%d passed, %d failed, %d known, %d skipped", res.Passed, res.Failed, res.Known, res.Skipped)
 				if cfg.Mode == ViewMode {
-					fmt.Fprintf(&b, "; views %d early, %d late, %d select-fallback", res.ViewsEarly, res.ViewsLate, res.SelectFallback)
+					fmt.Fprintf(&b, "; views %d early, %d late, %d select-fallback, %d refused", res.ViewsEarly, res.ViewsLate, res.SelectFallback, res.ViewRefused)
 				}
 				if res.Halted {
 					b.WriteString("; halted")

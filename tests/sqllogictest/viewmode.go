@@ -23,11 +23,20 @@ import (
 //   - expects an error,
 //   - is not a SELECT/VALUES/WITH/TABLE query,
 //   - reads no relation created in the file (SELECT 1, catalog queries), or
-//   - calls a non-deterministic function (random(), now(), ...).
+//   - calls a non-deterministic function (random(), now(), ...), itself or
+//     through a view it reads (no maintained view can keep such a query:
+//     its result changes without any write).
 //
-// If creating the view early fails, the runner tries again right before the
-// query (a "late" view, which checks the view's initial contents only), and
-// if that fails too it runs the query as a SELECT.
+// Any other query is one PostgreSQL can keep as a materialized view: a
+// query that succeeds, reads relations and is deterministic is accepted
+// by PostgreSQL's CREATE MATERIALIZED VIEW (the runner names the columns,
+// so duplicate or missing names do not matter). viewd must keep it too. If
+// creating the view early fails, the runner tries again right before the
+// query (a "late" view, which checks the view's initial contents only);
+// if that fails too, the record fails ("viewd cannot keep ... as a
+// materialized view"), unless the expected-failures list names it for
+// view mode. The query is not run as a SELECT instead: that fallback
+// would hide the very refusal view mode is there to find.
 //
 // Order. A materialized view has no order. Results compared with rowsort or
 // valuesort, and nosort results of queries without a top-level ORDER BY,
@@ -70,6 +79,9 @@ type viewPlan struct {
 
 type relation struct {
 	deps map[string]bool // for views: relations read, transitively
+	// nondet names the non-deterministic function a view calls, directly
+	// or through the views it reads ("" if none).
+	nondet string
 }
 
 // planViews pre-scans records and plans one view per query.
@@ -99,11 +111,17 @@ func planViews(recs []Record, engine string, late bool) *viewPlans {
 			case ddlCreate:
 				rel := &relation{deps: make(map[string]bool)}
 				if isViewDDL(toks) {
+					if fn, ok := hasNondeterminism(toks); ok {
+						rel.nondet = fn
+					}
 					for name := range identNames(toks) {
 						if dep, ok := rels[name]; ok && name != names[0] {
 							rel.deps[name] = true
 							for d := range dep.deps {
 								rel.deps[d] = true
+							}
+							if rel.nondet == "" {
+								rel.nondet = dep.nondet
 							}
 						}
 					}
@@ -132,6 +150,7 @@ func planViews(recs []Record, engine string, late bool) *viewPlans {
 			vp.plans[i] = p
 			toks := scanSQL(p.sql)
 			after := -1
+			viaView := ""
 			for name := range identNames(toks) {
 				if rel, ok := rels[name]; ok {
 					p.deps[name] = true
@@ -139,6 +158,9 @@ func planViews(recs []Record, engine string, late bool) *viewPlans {
 						p.deps[d] = true
 					}
 					after = max(after, createdAt[name])
+					if rel.nondet != "" {
+						viaView = rel.nondet
+					}
 				}
 			}
 			switch {
@@ -152,6 +174,8 @@ func planViews(recs []Record, engine string, late bool) *viewPlans {
 			default:
 				if fn, ok := hasNondeterminism(toks); ok {
 					p.fallback = "calls " + fn + "()"
+				} else if viaView != "" {
+					p.fallback = "reads a view that calls " + viaView + "()"
 				}
 			}
 			if p.fallback != "" {
@@ -277,12 +301,8 @@ func (vp *viewPlans) query(ctx context.Context, r *fileRun, i int, rec *Record) 
 		r.res.ViewsEarly++
 	} else {
 		if err := vp.create(ctx, r, p); err != nil {
-			if r.cfg.Verbose {
-				r.cfg.Log.Info("sqllogictest: view creation failed; running the query as a SELECT",
-					"file", r.path, "line", rec.Line, "err", err)
-			}
-			r.res.SelectFallback++
-			return r.selectQuery(ctx, rec)
+			r.res.ViewRefused++
+			return fmt.Errorf("viewd cannot keep the query as a materialized view, which PostgreSQL can: %w", err)
 		}
 		r.res.ViewsLate++
 	}

@@ -188,11 +188,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if expected.Len() > 0 {
 		fmt.Fprintf(stdout, "%d known failures (listed in %s), %d listed records passed\n", totals.Known, o.expected, totals.Fixed)
 	}
+	if totals.ViewsEarly+totals.ViewsLate+totals.SelectFallback > 0 {
+		fmt.Fprintf(stdout, "view mode: %d queries checked through views (%d early, %d late), %d run as SELECTs (no maintained view can check them), %d refused by viewd although PostgreSQL keeps them (failures)\n",
+			totals.ViewsEarly+totals.ViewsLate, totals.ViewsEarly, totals.ViewsLate, totals.SelectFallback, totals.ViewRefused)
+	}
 	if totals.Errors > 0 {
 		fmt.Fprintf(stdout, "%d runs could not be completed\n", totals.Errors)
 	}
 	fmt.Fprintln(stdout, totals.Summary())
-	if totals.Failed > 0 || totals.Errors > 0 {
+	if totals.Fixed > 0 {
+		// A listed failure that passes is stale: the list must say
+		// exactly what fails (give the entry a mode if it fails in
+		// one mode only).
+		fmt.Fprintf(stdout, "%d records listed in %s passed: remove them from the list (or restrict them to the mode that fails)\n", totals.Fixed, o.expected)
+	}
+	if totals.Failed > 0 || totals.Errors > 0 || totals.Fixed > 0 {
 		return 1
 	}
 	return 0
@@ -336,6 +346,9 @@ func printResult(w io.Writer, r *slt.FileResult, o options) {
 	fmt.Fprintf(&b, ", %d skipped", r.Skipped)
 	if r.Mode == slt.ViewMode {
 		fmt.Fprintf(&b, ", views %d early/%d late, %d select-fallback", r.ViewsEarly, r.ViewsLate, r.SelectFallback)
+		if r.ViewRefused > 0 {
+			fmt.Fprintf(&b, ", %d view-refused", r.ViewRefused)
+		}
 	}
 	fmt.Fprintf(&b, ", %.0f records/s (%s)", r.QPS(), r.Elapsed.Round(time.Millisecond))
 	if r.Halted {
@@ -348,6 +361,9 @@ func printResult(w io.Writer, r *slt.FileResult, o options) {
 		fmt.Fprintf(&b, ", ERROR: %v", r.Err)
 	}
 	fmt.Fprintln(w, b.String())
+	for _, l := range r.FixedLines {
+		fmt.Fprintf(w, "  PASSED BUT LISTED %s:%d (%s): an expected failure that no longer fails\n", r.Path, l, r.Mode)
+	}
 	shown := 0
 	for _, f := range r.Failures {
 		if f.Known && !o.verbose {

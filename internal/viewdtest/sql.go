@@ -1,0 +1,104 @@
+package viewdtest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Exec runs sql (with args) and fails the test on error.
+func Exec(t testing.TB, c *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// Query runs sql and returns its rows as text lines "a|b|c" (NULL for
+// null), in result order. It works against viewd and PostgreSQL alike.
+func Query(c *pgx.Conn, sql string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res := c.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	out := []string{}
+	for _, r := range res.Rows {
+		vals := make([]string, len(r))
+		for i, v := range r {
+			if v == nil {
+				vals[i] = "NULL"
+			} else {
+				vals[i] = string(v)
+			}
+		}
+		out = append(out, strings.Join(vals, "|"))
+	}
+	return out, nil
+}
+
+// Rows is Query that fails the test on error.
+func Rows(t testing.TB, c *pgx.Conn, sql string) []string {
+	t.Helper()
+	out, err := Query(c, sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+// Eventually polls sql every poll until it returns want (rows in result
+// order) or the timeout passes, which fails the test.
+func Eventually(t testing.TB, c *pgx.Conn, timeout, poll time.Duration, sql string, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var got []string
+	var err error
+	for {
+		got, err = Query(c, sql)
+		if err == nil && strings.Join(got, "\n") == strings.Join(want, "\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(poll)
+	}
+	if err != nil {
+		t.Fatalf("%s: after %v: error %v", sql, timeout, err)
+	}
+	t.Fatalf("%s: after %v:\n got: %s\nwant: %s", sql, timeout, Abbrev(got), Abbrev(want))
+}
+
+// Abbrev prints rows for a failure message, cut at 3000 characters.
+func Abbrev(lines []string) string {
+	s := fmt.Sprintf("%q", lines)
+	if len(s) > 3000 {
+		s = s[:3000] + "..."
+	}
+	return s
+}
+
+// WaitFor polls f every poll until it returns "" or the timeout passes,
+// which fails the test with f's last message.
+func WaitFor(t testing.TB, timeout, poll time.Duration, what string, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still %s after %v", what, msg, timeout)
+		}
+		time.Sleep(poll)
+	}
+}
