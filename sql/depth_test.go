@@ -23,6 +23,19 @@ func TestRegtypeStringDepth(t *testing.T) {
 	}
 }
 
+// TestHugeParamNumber: $n past what a Bind message can carry is 42P02
+// at once (it made the planner allocate n entries and die out of memory).
+func TestHugeParamNumber(t *testing.T) {
+	stmts, err := parse.Parse("SELECT 1 ! $100000000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = PlanStatement(&StatementContext{Catalog: &testCatalog{}, Vars: map[string]string{}}, stmts[0], nil)
+	if pgcode.Of(err) != pgcode.UndefinedParameter {
+		t.Fatalf("want 42P02, got %v", err)
+	}
+}
+
 // TestPlanDepth: statements the parser accepts but whose planning would
 // recurse past the planner's bounds get 54001, quickly; those within the
 // bounds plan. Each case is bounded in time, generously for a shared

@@ -357,8 +357,15 @@ func (e *ectx) constant(c *pg_query.A_Const) (HScalar, error) {
 	return nil, pgcode.New(pgcode.InternalError, "sql: unknown constant")
 }
 
+// maxParams is the most parameters a Bind message can carry (its count is
+// 16 bits; PostgreSQL's PQ_QUERY_PARAM_MAX_LIMIT): $n past it cannot be
+// given a value.
+const maxParams = 65535
+
 func (e *ectx) param(n int, loc int32) (HScalar, error) {
-	if n < 1 {
+	// Past maxParams before growing ParamTypes to n: $100000000000 made
+	// the planner allocate 100 billion entries (FuzzFrontEnd found it).
+	if n < 1 || n > maxParams {
 		return nil, e.q.errAt(pgcode.New(pgcode.UndefinedParameter, "there is no parameter $%d", n), loc)
 	}
 	for len(e.q.scx.ParamTypes) < n {
