@@ -40,7 +40,11 @@ type ReaderConfig struct {
 	CheckInterval time.Duration
 	// SnapshotQuiet is how long a reader that is caught up waits for more
 	// records before it releases the Debezium snapshot reads it holds
-	// when no record marked the snapshot's end (snapshot.go); default 2s.
+	// when no record marked the snapshot's end (snapshot.go); default 30s,
+	// as StallAfter: Debezium pauses between the tables of a snapshot while
+	// it selects the next one, and at 2s a loaded machine released half a
+	// snapshot (the end marker, when it is in a topic the reader does not
+	// read, never comes, so this is the only release then).
 	SnapshotQuiet time.Duration
 }
 
@@ -91,7 +95,7 @@ func NewReader(cfg ReaderConfig, sink Sink) (*Reader, error) {
 		cfg.CheckInterval = time.Second
 	}
 	if cfg.SnapshotQuiet <= 0 {
-		cfg.SnapshotQuiet = 2 * time.Second
+		cfg.SnapshotQuiet = 30 * time.Second
 	}
 	asm, err := NewAssembler(cfg.Config)
 	if err != nil {
