@@ -566,7 +566,7 @@ func TestParseSCRAMVerifier(t *testing.T) {
 func TestPsqlPasswordTLS(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		t.Skip("psql not installed")
+		skipUnlessCI(t, "psql not installed (Debian postgresql-client)")
 	}
 	cfg, rootCert := testTLS(t)
 	addr := authServer(t, WithAuth(AuthPassword, testRoles(t)), WithTLS(cfg, TLSRequire))
