@@ -227,9 +227,11 @@ func TestReaderStallsOnIncompleteTransaction(t *testing.T) {
 	produce("srv.transaction", txnBegin("1"))
 	produce("srv.public.a", dbzAcct("c", "1", "null", `{"id":1,"balance":5}`, "public.a"))
 	produce("srv.transaction", txnEnd("1", "public.a", 1, "public.b", 1))
-	for r.StalledReason() == nil {
+	// Wait for the stall with all three records read: on a loaded machine
+	// the reader can stall (after StallAfter) before END is produced.
+	for r.StalledReason() == nil || r.Status()[0].PendingRecords < 3 {
 		if ctx.Err() != nil {
-			t.Fatal("never stalled")
+			t.Fatalf("never stalled with the three records read: %+v", r.Status()[0])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
