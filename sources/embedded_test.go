@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/viewd/viewd/internal/testenv"
 )
 
 func startTestBroker(t *testing.T, opts ...EmbeddedOption) *Embedded {
@@ -71,10 +73,7 @@ func TestEmbeddedAutoCreateFranzGo(t *testing.T) {
 func TestEmbeddedKcat(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("kcat is not installed (apt-get install kcat); required when CI is set")
-		}
-		t.Skip("kcat is not installed (apt-get install kcat); skipping the librdkafka interoperability test")
+		testenv.SkipUnlessCI(t, "kcat is not installed (Debian kcat) for the librdkafka interoperability test")
 	}
 	e := startTestBroker(t)
 	addr := e.Addrs()[0]

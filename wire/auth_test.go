@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/viewd/viewd/internal/testenv"
 	"github.com/viewd/viewd/pgcode"
 	"github.com/xdg-go/scram"
 )
@@ -566,7 +567,7 @@ func TestParseSCRAMVerifier(t *testing.T) {
 func TestPsqlPasswordTLS(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		skipUnlessCI(t, "psql not installed (Debian postgresql-client)")
+		testenv.SkipUnlessCI(t, "psql is not installed (Debian postgresql-client)")
 	}
 	cfg, rootCert := testTLS(t)
 	addr := authServer(t, WithAuth(AuthPassword, testRoles(t)), WithTLS(cfg, TLSRequire))

@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/viewd/viewd/internal/testenv"
 )
 
 func startServer(t testing.TB, b Backend, opts ...Option) (addr string, stop func()) {
@@ -973,7 +975,7 @@ func TestManyConcurrentSessions(t *testing.T) {
 func TestPsql(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		skipUnlessCI(t, "psql not installed (Debian postgresql-client)")
+		testenv.SkipUnlessCI(t, "psql is not installed (Debian postgresql-client)")
 	}
 	_, addr, _ := testServer(t)
 	host, port, _ := net.SplitHostPort(addr)
@@ -1174,14 +1176,4 @@ func TestBackendCancelAndTerminate(t *testing.T) {
 	if _, err := f.nc.Read(make([]byte, 1)); err == nil {
 		t.Error("terminated connection not closed")
 	}
-}
-
-// skipUnlessCI skips the test for a missing client program, unless $CI is
-// set: CI installs every client (.ci/run), so there it is a failure.
-func skipUnlessCI(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s (CI is set, so this is an error)", why)
-	}
-	t.Skip(why)
 }

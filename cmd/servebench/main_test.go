@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/viewd/viewd/internal/pgtest"
+	"github.com/viewd/viewd/internal/testenv"
 )
 
 // TestSmall runs the whole command on small data so that it cannot rot:
@@ -19,10 +20,7 @@ func TestSmall(t *testing.T) {
 		t.Skip("skipping in -short mode: starts PostgreSQL and viewd")
 	}
 	if _, err := pgtest.FindBinDir(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v (CI is set, so this is an error)", err)
-		}
-		t.Skipf("skipping: %v", err)
+		testenv.SkipUnlessCI(t, "%v", err)
 	}
 	cfg, err := parseFlags([]string{"-rows=2000", "-duration=1s", "-series=100000",
 		"-first-row-wait=10s", "-timeout-wait=10s", "-stmt-timeout=10s", "-load-timeout=2m"}, os.Stderr)

@@ -141,7 +141,7 @@ func TestLoadTLS(t *testing.T) {
 // is refused, and a restart serves the same certificate.
 func TestServerTLSEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs viewd")
+		t.Skip("-short: builds and runs the viewd binary (CI does not pass -short, so it runs there)")
 	}
 	s := viewdtest.Start(t, viewdtest.Options{Args: []string{"--tls-mode", "require"}})
 	rootCert := filepath.Join(s.DataDir, generatedCertFile)
@@ -185,7 +185,7 @@ func TestServerTLSEndToEnd(t *testing.T) {
 // TestBinaryRefusesTrustBeyondLoopback runs the binary as a user would.
 func TestBinaryRefusesTrustBeyondLoopback(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds viewd")
+		t.Skip("-short: builds the viewd binary (CI does not pass -short, so it runs there)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -25,14 +25,15 @@ var allowed = map[string][]string{
 	"storage":            {"repr", "pgcode"},
 	"wire":               {"repr", "pgcode"},
 	"coord":              {"sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode"},
-	"cmd":                {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest", "internal/procstat"}, // cmd/servebench starts a private PostgreSQL
-	"tests":              {"internal/pgtest", "internal/viewdtest", "repr", "pgcode"},
-	"internal/pgtest":    {},
+	"cmd":                {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest", "internal/testenv", "internal/procstat"}, // cmd/servebench starts a private PostgreSQL
+	"tests":              {"internal/pgtest", "internal/viewdtest", "internal/testenv", "repr", "pgcode"},
+	"internal/pgtest":    {"internal/testenv"},
+	"internal/testenv":   {},
 	"internal/archtest":  {},
-	"internal/testutil":  {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest"},
+	"internal/testutil":  {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest", "internal/testenv"},
 	"internal/benchcmp":  {},
 	"internal/procstat":  {},
-	"internal/viewdtest": {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest"},
+	"internal/viewdtest": {"coord", "sql", "plan", "dataflow", "dataflow/render", "sources", "storage", "wire", "expr", "repr", "pgcode", "internal/pgtest", "internal/testenv"},
 }
 
 func component(pkg string) string {

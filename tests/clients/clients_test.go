@@ -37,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/viewd/viewd/internal/pgtest"
+	"github.com/viewd/viewd/internal/testenv"
 	"github.com/viewd/viewd/internal/viewdtest"
 )
 
@@ -170,10 +171,7 @@ func need(t *testing.T, prog, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(prog)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed (Debian package %s; .ci/run installs it)", prog, pkg)
-		}
-		t.Skipf("skipping: %s is not installed (Debian package %s)", prog, pkg)
+		testenv.SkipUnlessCI(t, "%s is not installed (Debian package %s; .ci/run installs it)", prog, pkg)
 	}
 	return p
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	_ "github.com/lib/pq" // database/sql driver "postgres", for testLibPQ
+
+	"github.com/viewd/viewd/internal/testenv"
 )
 
 // queryRows runs q and returns its rows, each as its columns' text joined
@@ -149,10 +151,7 @@ func python(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no python3 with psycopg2 and sqlalchemy (Debian python3-psycopg2 python3-sqlalchemy; .ci/run installs them)")
-	}
-	t.Skip("skipping: no python3 with psycopg2 and sqlalchemy (Debian python3-psycopg2 python3-sqlalchemy)")
+	testenv.SkipUnlessCI(t, "no python3 with psycopg2 and sqlalchemy (Debian python3-psycopg2 python3-sqlalchemy; .ci/run installs them)")
 	return ""
 }
 
@@ -196,10 +195,7 @@ func testJDBC(t *testing.T, ctx context.Context, srv servers) {
 	javac := need(t, "javac", "default-jdk-headless")
 	java := need(t, "java", "default-jre-headless")
 	if _, err := os.Stat(jdbcJar); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (Debian libpostgresql-jdbc-java; .ci/run installs it)", jdbcJar)
-		}
-		t.Skipf("skipping: %s is missing (Debian libpostgresql-jdbc-java)", jdbcJar)
+		testenv.SkipUnlessCI(t, "%s is missing (Debian libpostgresql-jdbc-java; .ci/run installs it)", jdbcJar)
 	}
 	dir := t.TempDir()
 	run(ctx, t, nil, javac, "-d", dir, "-cp", jdbcJar, filepath.Join("testdata", "JdbcClient.java"))
@@ -216,10 +212,7 @@ func testODBC(t *testing.T, ctx context.Context, srv servers) {
 	isql := need(t, "isql", "unixodbc")
 	driver := "/usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so"
 	if _, err := os.Stat(driver); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (Debian odbc-postgresql; .ci/run installs it)", driver)
-		}
-		t.Skipf("skipping: %s is missing (Debian odbc-postgresql)", driver)
+		testenv.SkipUnlessCI(t, "%s is missing (Debian odbc-postgresql; .ci/run installs it)", driver)
 	}
 	dir := t.TempDir()
 	var ini strings.Builder

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/viewd/viewd/internal/testenv"
 	"github.com/viewd/viewd/internal/viewdtest"
 )
 
@@ -354,10 +355,7 @@ func TestExplainDeltaJoin(t *testing.T) {
 // would type it, and checks the rows it prints before being stopped.
 func TestSubscribeThroughPsql(t *testing.T) {
 	if _, err := exec.LookPath("psql"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("psql is not installed")
-		}
-		t.Skip("psql is not installed")
+		testenv.SkipUnlessCI(t, "psql is not installed (Debian postgresql-client)")
 	}
 	srv := viewdtest.Start(t, viewdtest.Options{})
 	c := srv.Connect(t)

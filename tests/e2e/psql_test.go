@@ -1,11 +1,11 @@
 package e2e
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/viewd/viewd/internal/testenv"
 	"github.com/viewd/viewd/internal/viewdtest"
 )
 
@@ -15,10 +15,7 @@ import (
 // the system catalog answers them as PostgreSQL would.
 func TestPsqlDescribe(t *testing.T) {
 	if _, err := exec.LookPath("psql"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("psql is not installed")
-		}
-		t.Skip("psql is not installed")
+		testenv.SkipUnlessCI(t, "psql is not installed (Debian postgresql-client)")
 	}
 	srv := viewdtest.Start(t, viewdtest.Options{})
 	c := srv.Connect(t)

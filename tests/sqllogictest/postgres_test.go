@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/viewd/viewd/internal/pgtest"
+	"github.com/viewd/viewd/internal/testenv"
 )
 
 // Integration tests against a private PostgreSQL (internal/pgtest). They
@@ -42,10 +43,7 @@ func TestMain(m *testing.M) {
 func postgres(t *testing.T) Target {
 	t.Helper()
 	if _, err := pgtest.FindBinDir(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v (CI is set, so this is an error)", err)
-		}
-		t.Skipf("skipping: %v", err)
+		testenv.SkipUnlessCI(t, "%v", err)
 	}
 	pgOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -69,10 +67,7 @@ func corpusDir(t *testing.T) string {
 		dir = filepath.Join("..", "..", "..", "shared", "slt", "sqlite")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "test", "select1.test")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("sqllogictest corpus not found at %s (set VIEWD_SLT_DIR): %v", dir, err)
-		}
-		t.Skipf("skipping: sqllogictest corpus not found at %s (set VIEWD_SLT_DIR)", dir)
+		testenv.SkipUnlessCI(t, "sqllogictest corpus not found at %s (set VIEWD_SLT_DIR): %v", dir, err)
 	}
 	return filepath.Join(dir, "test")
 }
