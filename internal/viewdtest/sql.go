@@ -102,3 +102,35 @@ func WaitFor(t testing.TB, timeout, poll time.Duration, what string, f func() st
 		time.Sleep(poll)
 	}
 }
+
+// Null stands for SQL NULL in the rows QueryText returns (a NUL byte
+// cannot occur in PostgreSQL text values).
+const Null = "\x00NULL"
+
+// QueryText runs sql with the simple protocol, so that every value comes
+// back as the server's text, whatever its type, and returns the column
+// names and type OIDs the server reported with the rows (NULL as Null).
+// It is for comparing two servers' answers exactly.
+func QueryText(ctx context.Context, c *pgx.Conn, sql string) (cols []string, oids []uint32, rows [][]string, err error) {
+	rs, err := c.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer rs.Close()
+	for _, fd := range rs.FieldDescriptions() {
+		cols = append(cols, fd.Name)
+		oids = append(oids, fd.DataTypeOID)
+	}
+	for rs.Next() {
+		raw := rs.RawValues()
+		row := make([]string, len(raw))
+		for i, v := range raw {
+			row[i] = Null
+			if v != nil {
+				row[i] = string(v)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return cols, oids, rows, rs.Err()
+}

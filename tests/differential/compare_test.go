@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/viewd/viewd/internal/viewdtest"
 )
 
 // result is a query's rows, each normalised to one comparable string per
@@ -16,37 +18,19 @@ import (
 type result struct {
 	cols []string
 	oids []uint32
-	rows [][]string // raw text values; nil for NULL (as "\x00")
+	rows [][]string // text values; NULL as null
 }
 
-const null = "\x00NULL"
+const null = viewdtest.Null
 
 // query runs sql with the simple protocol so that every value comes back in
 // text format, whatever its type.
 func query(ctx context.Context, c *pgx.Conn, sql string) (*result, error) {
-	rows, err := c.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	cols, oids, rows, err := viewdtest.QueryText(ctx, c, sql)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	res := &result{}
-	for _, fd := range rows.FieldDescriptions() {
-		res.cols = append(res.cols, fd.Name)
-		res.oids = append(res.oids, fd.DataTypeOID)
-	}
-	for rows.Next() {
-		raw := rows.RawValues()
-		row := make([]string, len(raw))
-		for i, v := range raw {
-			if v == nil {
-				row[i] = null
-			} else {
-				row[i] = string(v)
-			}
-		}
-		res.rows = append(res.rows, row)
-	}
-	return res, rows.Err()
+	return &result{cols: cols, oids: oids, rows: rows}, nil
 }
 
 // A deviation is an intended, reviewed difference between viewd's output

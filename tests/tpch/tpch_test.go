@@ -69,31 +69,14 @@ type result struct {
 	rows [][]string
 }
 
-const null = "\x00NULL"
+const null = viewdtest.Null
 
 func run(ctx context.Context, c *pgx.Conn, sql string) (*result, error) {
-	rows, err := c.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	cols, oids, rows, err := viewdtest.QueryText(ctx, c, sql)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	res := &result{}
-	for _, fd := range rows.FieldDescriptions() {
-		res.cols = append(res.cols, fd.Name)
-		res.oids = append(res.oids, fd.DataTypeOID)
-	}
-	for rows.Next() {
-		raw := rows.RawValues()
-		row := make([]string, len(raw))
-		for i, v := range raw {
-			row[i] = null
-			if v != nil {
-				row[i] = string(v)
-			}
-		}
-		res.rows = append(res.rows, row)
-	}
-	return res, rows.Err()
+	return &result{cols: cols, oids: oids, rows: rows}, nil
 }
 
 // comparison is the outcome of comparing viewd's rows with PostgreSQL's.
