@@ -134,3 +134,24 @@ func QueryText(ctx context.Context, c *pgx.Conn, sql string) (cols []string, oid
 	}
 	return cols, oids, rows, rs.Err()
 }
+
+// WaitWhole polls sql (one row) every poll until it reads want, and fails
+// the test if any read shows something other than before or want (a part
+// of what must become visible at once: a snapshot, a transaction) or if
+// want is not there within timeout.
+func WaitWhole(t testing.TB, c *pgx.Conn, timeout, poll time.Duration, what, sql, before, want string) {
+	t.Helper()
+	for start := time.Now(); ; {
+		got := Rows(t, c, sql)
+		if len(got) == 1 && got[0] == want {
+			return
+		}
+		if len(got) != 1 || got[0] != before {
+			t.Fatalf("part of %s is visible: %v (before %q, whole %q)", what, got, before, want)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s not visible after %v: %v", what, timeout, got)
+		}
+		time.Sleep(poll)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/viewd/viewd/internal/viewdtest"
 )
 
 // TestDebeziumSnapshotWithoutTxnTopic (issue #9's finding): a Debezium
@@ -48,19 +50,7 @@ func TestDebeziumSnapshotWithoutTxnTopic(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	produceSync(t, cl, snap[n:]...)
 	want := fmt.Sprintf("%d|%d", 2*n, 2*n*100)
-	for start := time.Now(); ; {
-		got := rows(t, c, "SELECT n, s FROM total")
-		if got[0] == want {
-			break
-		}
-		if got[0] != "0|NULL" {
-			t.Fatalf("part of the snapshot is visible: %v", got)
-		}
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("snapshot not visible after 30s: %v", got)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	viewdtest.WaitWhole(t, c, 30*time.Second, 5*time.Millisecond, "the snapshot", "SELECT n, s FROM total", "0|NULL", want)
 	// Status: the data sources run and say they wait for the topic; the
 	// transaction source says its topic is missing.
 	waitFor(t, 10*time.Second, "statuses naming the missing topic", func() string {

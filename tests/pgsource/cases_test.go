@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/viewd/viewd/internal/viewdtest"
 )
 
 // pgRows runs sql upstream and returns its rows as text lines, like
@@ -225,19 +227,8 @@ func TestLargeTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("%d|%d|%d", n, n, int64(n)*int64(n+1)/2)
-	for start := time.Now(); ; {
-		got := rows(t, v, "SELECT count(*), count(DISTINCT id), sum(id) FROM big")
-		if got[0] == want {
-			break
-		}
-		if got[0] != "0|0|NULL" {
-			t.Fatalf("part of the large transaction is visible: %v", got)
-		}
-		if time.Since(start) > 60*time.Second {
-			t.Fatalf("large transaction not visible after 60s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	viewdtest.WaitWhole(t, v, 60*time.Second, 5*time.Millisecond, "the large transaction",
+		"SELECT count(*), count(DISTINCT id), sum(id) FROM big", "0|0|NULL", want)
 	eventually(t, v, 5*time.Second, "SELECT count(*) FROM big WHERE pad LIKE 'x%' OR pad LIKE 'r%'", []string{"0"})
 	if n := spilled(); n != 0 {
 		t.Fatalf("%d bytes of spill files left after the commit", n)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/viewd/viewd/internal/viewdtest"
 )
 
 // TestSnapshot100K: the initial snapshot of a 100K-row table (1M with
@@ -31,22 +33,8 @@ func TestSnapshot100K(t *testing.T) {
 	createSource(t, v, pg, "src", "pub", "FOR ALL TABLES")
 	want := fmt.Sprintf("%d|%d|%d", n, n, int64(n)*int64(n+1)/2)
 	// The snapshot is one unit: a read sees none of it or all of it.
-	for {
-		out, err := query(v, "SELECT count(*), count(DISTINCT b), sum(id) FROM big")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out[0] == want {
-			break
-		}
-		if out[0] != "0|0|NULL" {
-			t.Fatalf("part of the snapshot is visible: %v", out)
-		}
-		if time.Since(start) > 120*time.Second {
-			t.Fatalf("snapshot not visible after 120s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	viewdtest.WaitWhole(t, v, 120*time.Second, 10*time.Millisecond, "the snapshot",
+		"SELECT count(*), count(DISTINCT b), sum(id) FROM big", "0|0|NULL", want)
 	visible := time.Since(start)
 	st := status(t, v, "src")
 	t.Logf("snapshot of %d rows: visible %s after CREATE SOURCE (snapshot_time %s, %.0f rows/s)", n, visible.Round(time.Millisecond), st["snapshot_time"], float64(n)/visible.Seconds())
