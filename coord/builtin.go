@@ -252,7 +252,7 @@ func viewRows(c *Coordinator, k sql.ItemKind) [][]repr.Datum {
 		if k == sql.KindMaterializedView {
 			row = append(row, repr.Null, repr.BoolDatum(hasIndex[it.oid]), repr.True)
 		}
-		out = append(out, append(row, text(viewDefinition(it.createSQL))))
+		out = append(out, append(row, text(it.viewDefinition())))
 	}
 	return out
 }
@@ -491,6 +491,15 @@ func deparseExpr(n *pg_query.Node) (string, error) {
 	sel := &pg_query.SelectStmt{TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: n}}}}}
 	text, err := pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}}}})
 	return strings.TrimPrefix(text, "SELECT "), err
+}
+
+// viewDefinition returns viewDefinition(it.createSQL), computed once per
+// createSQL.
+func (it *item) viewDefinition() string {
+	if it.viewDefOf != it.createSQL || it.viewDef == "" {
+		it.viewDef, it.viewDefOf = viewDefinition(it.createSQL), it.createSQL
+	}
+	return it.viewDef
 }
 
 // viewDefinition returns the query of a CREATE [MATERIALIZED] VIEW
@@ -900,7 +909,7 @@ func pgCatalogDefs() []builtinDef {
 				for _, it := range c.userItems() {
 					// PostgreSQL does not list materialized views here.
 					if it.Kind == sql.KindView {
-						out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(viewDefinition(it.createSQL)),
+						out = append(out, []repr.Datum{text(defaultDatabase), text(it.Name.Schema), text(it.Name.Item), text(it.viewDefinition()),
 							text("NONE"), text("NO"), text("NO"), text("NO"), text("NO"), text("NO")})
 					}
 				}
@@ -1036,7 +1045,7 @@ func pgObjectRows(c *Coordinator) [][]repr.Datum {
 		}
 		rel(it.oid, it.Name.Schema, it.Name.Item)
 		if it.Kind == sql.KindView || it.Kind == sql.KindMaterializedView {
-			add(it.oid, "def", 0, viewDefinition(it.createSQL))
+			add(it.oid, "def", 0, it.viewDefinition())
 		}
 	}
 	for _, ix := range c.relIndexes() {

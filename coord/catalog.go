@@ -38,6 +38,10 @@ type item struct {
 	rdeps map[plan.GlobalID]bool
 	// createSQL is the statement that recreates the item on restart.
 	createSQL string
+	// viewDef caches viewDefinition(viewDefOf), the definition the
+	// catalog relations show for a view (pg_query parse and deparse: a
+	// millisecond or more, paid at every catalog refresh before the cache).
+	viewDef, viewDefOf string
 	// runtime is the item's compute state (inputs, dataflows, arrangements).
 	rt *runtimeState
 	// viewExpr is a view's definition (unoptimised MIR), inlined where it

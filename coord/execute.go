@@ -407,7 +407,7 @@ func (s *session) executePrepared(ctx context.Context, p *sql.ExecutePlan) (wire
 func (c *Coordinator) evalConstant(ctx context.Context, rel plan.Rel) (repr.Datum, repr.ScalarType, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.freshCatalogLocked(); err != nil {
+	if err := c.freshCatalogLocked(rel); err != nil {
 		return repr.Null, repr.TypeUnknown, err
 	}
 	rows, err := c.peekLocked(ctx, rel, c.now)

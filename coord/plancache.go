@@ -100,7 +100,7 @@ func (s *session) cachedLookup(ctx context.Context, st *statement, params []repr
 		c.mu.Unlock()
 		return nil, false, nil
 	}
-	if err := c.freshCatalogLocked(); err != nil {
+	if err := c.freshCatalogLocked(tmpl.rel); err != nil {
 		c.mu.Unlock()
 		return nil, true, err
 	}

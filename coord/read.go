@@ -52,7 +52,7 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 		}
 	}
 	c.mu.Lock()
-	if err := c.freshCatalogLocked(); err != nil {
+	if err := c.freshCatalogLocked(q.Expr); err != nil {
 		c.mu.Unlock()
 		return nil, err
 	}

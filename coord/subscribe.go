@@ -86,7 +86,7 @@ func (s *session) subscribe(ctx context.Context, p *sql.SubscribePlan) (*subscri
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.freshCatalogLocked(); err != nil {
+	if err := c.freshCatalogLocked(p.Query.Expr); err != nil {
 		return nil, err
 	}
 	if !hasAsOf || (p.AtLeast && asOf < c.now) {
