@@ -185,12 +185,17 @@ func (e *ectx) callSQLImpl(name string, args []*pg_query.Node, loc int32) (HScal
 		// The visible relations are known now: a list is much cheaper to
 		// evaluate than a lookup per row.
 		var b strings.Builder
-		b.WriteString("($1)::oid IN (0")
+		// One array literal rather than an IN list: x IN (a, b, ...) is
+		// an OR of equalities, which every optimiser pass walks and
+		// folds (with 50 relations that was half the planning time of
+		// psql's \d queries). NULL in gives NULL, as the function is
+		// strict.
+		b.WriteString("CASE WHEN ($1) IS NULL THEN NULL::bool ELSE pg_catalog.array_position('{0")
 		for _, o := range oc.VisibleRelationOIDs(e.q.scx.SearchPath()) {
-			b.WriteString(", ")
+			b.WriteString(",")
 			b.WriteString(strconv.FormatUint(uint64(o), 10))
 		}
-		b.WriteString(")")
+		b.WriteString("}'::pg_catalog.oid[], ($1)::oid) IS NOT NULL END")
 		tmpl = b.String()
 	}
 	n, err := parseExpr(tmpl)
