@@ -78,6 +78,10 @@ type Coordinator struct {
 	now repr.Timestamp
 	// nowA mirrors now for readers outside the lock (evaluation contexts).
 	nowA atomic.Uint64
+	// unconverged counts the plans whose optimisation stopped at a
+	// batch's pass limit (plan.Report): rules undoing each other, which
+	// costs planning time on every such query. Tests assert it stays 0.
+	unconverged atomic.Int64
 	// since is the earliest timestamp reads may ask for.
 	since repr.Timestamp
 	// advanced is broadcast (under mu) whenever now moves.

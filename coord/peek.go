@@ -49,9 +49,13 @@ func (c *Coordinator) optimizeDirtyLocked(rel plan.Rel, dirty map[plan.GlobalID]
 		return nil, err
 	}
 	oracle := indexOracle{c.cat}
-	opt, err := plan.Optimize(rel, oracle)
+	opt, rep, err := plan.OptimizeReport(rel, oracle)
 	if err != nil {
 		return nil, err
+	}
+	if len(rep.Unconverged) > 0 {
+		c.unconverged.Add(1)
+		c.log.Debug("optimiser batch did not reach a fixed point", "batches", rep.Unconverged)
 	}
 	return plan.Lower(opt, oracle)
 }

@@ -28,10 +28,19 @@ func allCols(n int) []int {
 	return out
 }
 
-// projectTo returns rel restricted to the columns cols (in order).
+// projectTo returns rel restricted to the columns cols (in order). A
+// Project of a Project is composed into one, as Fusion would: stacking
+// them made this rule and Fusion undo each other on every pass.
 func projectTo(rel Rel, cols []int) Rel {
 	if isIdentity(cols, Arity(rel)) {
 		return rel
+	}
+	if p, ok := rel.(Project); ok {
+		outs := make([]int, len(cols))
+		for i, c := range cols {
+			outs[i] = p.Outputs[c]
+		}
+		return projectTo(p.Input, outs)
 	}
 	return Project{Input: rel, Outputs: cols}
 }
@@ -114,8 +123,23 @@ func demand(rel Rel, need []int) Rel {
 		return projectTo(out, pos)
 	case Filter:
 		have := sortedUnique(append(append([]int(nil), need...), support(r.Predicates...)...))
+		in := demand(r.Input, have)
+		if p, ok := in.(Project); ok {
+			// The input could only narrow itself with a Project (a Get,
+			// a Constant, a Threshold...): keep the Filter below it, as
+			// PredicatePushdown would move it. Putting the Project
+			// between them made the two rules and Fusion undo each
+			// other on every pass until MaxPasses (psql's \d queries
+			// spent most of their planning time in that cycle).
+			inner := func(c int) int { return p.Outputs[indexOf(have, c)] }
+			outs := make([]int, len(need))
+			for i, c := range need {
+				outs[i] = inner(c)
+			}
+			return projectTo(Filter{Input: p.Input, Predicates: remapAll(r.Predicates, inner)}, outs)
+		}
 		m := func(c int) int { return indexOf(have, c) }
-		return projectTo(Filter{Input: demand(r.Input, have), Predicates: remapAll(r.Predicates, m)}, positions(need, have))
+		return projectTo(Filter{Input: in, Predicates: remapAll(r.Predicates, m)}, positions(need, have))
 	case FlatMap:
 		n := Arity(r.Input)
 		inNeed := support(r.Args...)

@@ -63,26 +63,48 @@ func Rules(oracle IndexOracle) map[string]Rule {
 
 // Optimize runs the whole pipeline over rel.
 func Optimize(rel Rel, oracle IndexOracle) (Rel, error) {
-	out, _, err := optimize(rel, oracle, false)
+	out, _, err := optimize(rel, oracle, false, nil)
 	return out, err
+}
+
+// Report describes one run of the pipeline.
+type Report struct {
+	// Unconverged names the batches that stopped at MaxPasses with their
+	// last pass still changing the plan: their rules undo each other on
+	// this plan. The plan is still correct (every rule preserves the
+	// result), but planning took MaxPasses passes, so this is a bug to
+	// fix in the rules.
+	Unconverged []string
+}
+
+// OptimizeReport runs the pipeline as Optimize does and reports how it
+// went.
+func OptimizeReport(rel Rel, oracle IndexOracle) (Rel, Report, error) {
+	var rep Report
+	out, _, err := optimize(rel, oracle, false, &rep)
+	return out, rep, err
 }
 
 // OptimizeTrace runs the pipeline and returns, for each rule application
 // that changed the plan, the plan after it.
 func OptimizeTrace(rel Rel, oracle IndexOracle) (Rel, []Step, error) {
-	return optimize(rel, oracle, true)
+	return optimize(rel, oracle, true, nil)
 }
 
-func optimize(rel Rel, oracle IndexOracle, trace bool) (out Rel, steps []Step, err error) {
+func optimize(rel Rel, oracle IndexOracle, trace bool, rep *Report) (out Rel, steps []Step, err error) {
 	defer recoverInternal(&err)
 	if err := Validate(rel); err != nil {
 		return nil, nil, err
 	}
 	for _, b := range Optimizations(oracle) {
+		var converged bool
 		var err error
-		rel, steps, err = b.run(rel, steps, trace)
+		rel, steps, converged, err = b.run(rel, steps, trace)
 		if err != nil {
 			return nil, steps, err
+		}
+		if !converged && rep != nil {
+			rep.Unconverged = append(rep.Unconverged, b.Name)
 		}
 	}
 	return rel, steps, nil
@@ -91,21 +113,26 @@ func optimize(rel Rel, oracle IndexOracle, trace bool) (out Rel, steps []Step, e
 // Apply runs one batch to a fixed point.
 func (b Batch) Apply(rel Rel) (out Rel, err error) {
 	defer recoverInternal(&err)
-	out, _, err = b.run(rel, nil, false)
+	out, _, _, err = b.run(rel, nil, false)
 	return out, err
 }
 
-func (b Batch) run(rel Rel, steps []Step, trace bool) (Rel, []Step, error) {
+// run applies the batch's rules until a pass changes nothing or MaxPasses
+// passes have run. converged is false when the last of several allowed
+// passes still changed the plan (a batch of MaxPasses 1 is one pass by
+// design and always converges).
+func (b Batch) run(rel Rel, steps []Step, trace bool) (_ Rel, _ []Step, converged bool, _ error) {
 	max := b.MaxPasses
 	if max <= 0 {
 		max = defaultMaxPasses
 	}
+	converged = max == 1
 	for pass := 0; pass < max; pass++ {
 		changed := false
 		for _, r := range b.Rules {
 			next, err := r.Transform(rel)
 			if err != nil {
-				return nil, steps, fmt.Errorf("plan: rule %s: %w", r.Name(), err)
+				return nil, steps, false, fmt.Errorf("plan: rule %s: %w", r.Name(), err)
 			}
 			if !Equal(next, rel) {
 				changed = true
@@ -116,8 +143,9 @@ func (b Batch) run(rel Rel, steps []Step, trace bool) (Rel, []Step, error) {
 			rel = next
 		}
 		if !changed {
+			converged = true
 			break
 		}
 	}
-	return rel, steps, nil
+	return rel, steps, converged, nil
 }

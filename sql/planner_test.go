@@ -194,10 +194,13 @@ func describePlan(cmd string, p Plan) string {
 		case "lower", "opt":
 			rel := q.Expr
 			if cmd == "opt" {
-				opt, err := plan.Optimize(rel, nil)
+				opt, rep, err := plan.OptimizeReport(rel, nil)
 				if err != nil {
 					fmt.Fprintf(&b, "optimize: %v\n", err)
 					return
+				}
+				if len(rep.Unconverged) > 0 {
+					fmt.Fprintf(&b, "optimiser batches %v did not reach a fixed point\n", rep.Unconverged)
 				}
 				rel = opt
 			}
