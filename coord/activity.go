@@ -55,6 +55,7 @@ const (
 type sessionInfo struct {
 	user     string
 	addr     net.Addr
+	local    net.Addr // the server's end
 	started  time.Time
 	finished chan struct{} // closed by Close
 }

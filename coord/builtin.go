@@ -190,7 +190,7 @@ func builtinDefs() []builtinDef {
 	}
 	// Appended so that the ids and OIDs above stay as they were.
 	defs = append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef(), dataflowMemoryDef()), privilegeDefs()...)
-	return append(defs, pgStatDefs()...)
+	return append(append(defs, pgStatDefs()...), pgMiscDefs()...)
 }
 
 func typmodOf(t repr.ScalarType) int32 {

@@ -33,10 +33,10 @@ func sqlStatements(t *testing.T, path string) []string {
 	return out
 }
 
-// TestCatalogQueriesConverge plans the catalog queries real clients send
+// TestCatalogQueriesConverge runs the catalog queries real clients send
 // (psql's describe commands, BI tools' connect-time queries, from
-// tests/clients) and checks that every optimiser batch reaches its fixed
-// point. Before, ProjectionPushdown, PredicatePushdown and Fusion undid
+// tests/clients): each must run, and every optimiser batch must reach its
+// fixed point. Before, ProjectionPushdown, PredicatePushdown and Fusion undid
 // each other on 48 of psql's 62 queries and 21 of the 42 BI queries, each
 // running the logical batch its full 25 passes: most of their planning
 // time.
@@ -48,24 +48,32 @@ func TestCatalogQueriesConverge(t *testing.T) {
 		t.Fatalf("%d plans of the schema's views did not converge", n)
 	}
 	ctx := context.Background()
+	// Queries of relations viewd does not have yet (README, Clients):
+	// each must fail, and nothing else may.
+	known := map[string]bool{"pg_cursors": true}
 	for _, file := range []string{"psql_queries.sql", "bi_queries.sql"} {
 		qs := sqlStatements(t, "../tests/clients/testdata/"+file)
 		if len(qs) < 40 {
 			t.Fatalf("%s: only %d queries", file, len(qs))
 		}
-		failed := 0
 		for _, q := range qs {
 			before := c.unconverged.Load()
-			if _, _, err := s.run(ctx, q); err != nil {
-				failed++ // tests/clients' golden files list these (missing catalogs)
-				t.Logf("%s: %v\n%s", file, err, q)
+			_, _, err := s.run(ctx, q)
+			missing := ""
+			for m := range known {
+				if strings.Contains(q, m) {
+					missing = m
+				}
+			}
+			switch {
+			case err != nil && missing == "":
+				t.Errorf("%s: %v\n%s", file, err, q)
+			case err == nil && missing != "":
+				t.Errorf("%s: a query of %s now runs: take it off the known list\n%s", file, missing, q)
 			}
 			if c.unconverged.Load() != before {
 				t.Errorf("%s: the optimiser did not reach a fixed point on\n%s", file, q)
 			}
-		}
-		if failed > len(qs)/5 {
-			t.Errorf("%s: %d of %d queries failed", file, failed, len(qs))
 		}
 	}
 }

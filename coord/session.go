@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"reflect"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func (c *Coordinator) NewSession(ctx context.Context, params wire.StartupParams,
 	if s.id == 0 {
 		s.id = atomic.AddUint32(&sessionIDs, 1)
 	}
-	s.info = sessionInfo{user: params.User, addr: params.RemoteAddr, started: time.Now(), finished: make(chan struct{})}
+	s.info = sessionInfo{user: params.User, addr: params.RemoteAddr, local: params.LocalAddr, started: time.Now(), finished: make(chan struct{})}
 	if params.ApplicationName != "" {
 		s.vars.values["application_name"] = params.ApplicationName
 	}
@@ -356,6 +357,15 @@ func (s *session) statementContext(paramTypes []repr.ScalarType) *sql.StatementC
 	if _, ok := vs["backend_pid"]; !ok {
 		// The snapshot is this session's own: it carries its pid too.
 		vs["backend_pid"] = strconv.FormatUint(uint64(s.id), 10)
+		// The connection's ends, for inet_server_addr() and the like:
+		// absent (NULL, as PostgreSQL gives over a Unix socket) when the
+		// session has no TCP connection.
+		for prefix, a := range map[string]net.Addr{"server": s.info.local, "client": s.info.addr} {
+			if tcp, ok := a.(*net.TCPAddr); ok {
+				vs[prefix+"_addr"] = tcp.IP.String()
+				vs[prefix+"_port"] = strconv.Itoa(tcp.Port)
+			}
+		}
 	}
 	return &sql.StatementContext{Catalog: catalogView{c: s.c.cat, db: defaultDatabase}, Vars: vs, ParamTypes: paramTypes}
 }

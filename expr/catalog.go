@@ -759,3 +759,23 @@ func shortName(t repr.ScalarType) string {
 
 // typeName prints t for messages.
 func typeName(t repr.ScalarType) string { return t.String() }
+
+// OperatorNames returns the symbolic binary operators ("+", "=", "~~",
+// "@>", ...), sorted: those pg_operator lists. The keyword forms (IS
+// DISTINCT FROM, = ANY) are not operators of their own in PostgreSQL.
+func OperatorNames() []string { return symbolicNames(binopCatalog) }
+
+// PrefixOperatorNames returns the symbolic prefix operators ("-", "~",
+// ...), sorted.
+func PrefixOperatorNames() []string { return symbolicNames(unopCatalog) }
+
+func symbolicNames(cat map[string][]Overload) []string {
+	var names []string
+	for n := range cat {
+		if n != "" && strings.Trim(n, "+-*/<>=~!@#%^&|`?") == "" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}

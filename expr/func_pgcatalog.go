@@ -42,7 +42,8 @@ func init() {
 	// catalog; the sql package defines it.)
 	for _, name := range []string{"pg_type_is_visible", "pg_function_is_visible",
 		"pg_collation_is_visible", "pg_opclass_is_visible", "pg_operator_is_visible", "pg_conversion_is_visible",
-		"pg_ts_config_is_visible", "pg_statistics_obj_is_visible"} {
+		"pg_ts_config_is_visible", "pg_statistics_obj_is_visible", "pg_opfamily_is_visible", "pg_ts_parser_is_visible",
+		"pg_ts_dict_is_visible", "pg_ts_template_is_visible"} {
 		defFunc(name, ts(tOid), tBool, constFn(repr.True))
 	}
 	defFunc("pg_relation_is_publishable", ts(tOid), tBool, constFn(repr.False))

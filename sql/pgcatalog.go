@@ -230,8 +230,9 @@ func parseExpr(text string) (*pg_query.Node, error) {
 
 // sessionFunc plans the functions whose value is the session's:
 // current_database(), current_schema(), current_schemas(bool),
-// current_user and session_user as calls, current_setting(name) and
-// pg_backend_pid(). ok is false for other names.
+// current_user and session_user as calls, current_setting(name),
+// pg_backend_pid() and inet_{server,client}_{addr,port}(). ok is false for
+// other names.
 func (e *ectx) sessionFunc(name string, args []*pg_query.Node, loc int32) (HScalar, bool, error) {
 	scx := e.q.scx
 	switch {
@@ -286,6 +287,17 @@ func (e *ectx) sessionFunc(name string, args []*pg_query.Node, loc int32) (HScal
 	case name == "pg_backend_pid" && len(args) == 0:
 		pid, _ := strconv.Atoi(scx.Vars["backend_pid"])
 		return lit(repr.Int4Datum(int32(pid)), repr.TypeInt4), true, nil
+	case (name == "inet_server_addr" || name == "inet_client_addr") && len(args) == 0:
+		// text: viewd has no inet type.
+		if a, ok := scx.Vars[strings.TrimPrefix(name, "inet_")]; ok {
+			return lit(repr.TextDatum(a), repr.TypeText), true, nil
+		}
+		return nullLit(repr.TypeText), true, nil
+	case (name == "inet_server_port" || name == "inet_client_port") && len(args) == 0:
+		if p, err := strconv.Atoi(scx.Vars[strings.TrimPrefix(name, "inet_")]); err == nil {
+			return lit(repr.Int4Datum(int32(p)), repr.TypeInt4), true, nil
+		}
+		return nullLit(repr.TypeInt4), true, nil
 	case name == "current_setting" && (len(args) == 1 || len(args) == 2):
 		c := args[0].GetAConst()
 		if c == nil || c.GetSval() == nil {

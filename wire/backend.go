@@ -34,6 +34,9 @@ type StartupParams struct {
 	// RemoteAddr is the client's address (pg_stat_activity.client_addr and
 	// client_port), nil when unknown.
 	RemoteAddr net.Addr
+	// LocalAddr is the server's end of the connection
+	// (inet_server_addr(), inet_server_port()), nil when unknown.
+	LocalAddr net.Addr
 }
 
 // Client is the wire layer's side of a session: the session calls it to

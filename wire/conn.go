@@ -270,6 +270,7 @@ func (c *conn) run(params StartupParams, login LoginInfo) error {
 	c.srv.register(c)
 	params.PID = c.pid
 	params.RemoteAddr = c.nc.RemoteAddr()
+	params.LocalAddr = c.nc.LocalAddr()
 	c.log = c.log.With("pid", c.pid, "user", params.User)
 	if enc := params.Options["client_encoding"]; enc != "" && !isUTF8Name(enc) {
 		c.Notice(&pgcode.Error{Code: pgcode.FeatureNotSupported, Severity: pgcode.SeverityWarning,
