@@ -3,6 +3,7 @@ package coord
 import (
 	"bytes"
 	"fmt"
+	"github.com/viewd/viewd/sql"
 	"slices"
 
 	"github.com/viewd/viewd/plan"
@@ -170,8 +171,52 @@ func (c *Coordinator) freshCatalogLocked(rel plan.Rel) error {
 	if c.builtinVersion == c.cat.version || c.closed || !c.readsCatalogLocked(rel) {
 		return nil
 	}
+	c.catalogRefreshWanted = true
 	_, err := c.advanceLocked(nil)
 	return err
+}
+
+// catalogWatchedLocked reports whether a step must feed the arranged
+// system relations: the catalog changed and a materialized view, an
+// index or a SUBSCRIBE may read one of them (a SUBSCRIBE conservatively:
+// any live one). Otherwise they are fed when a read needs them
+// (freshCatalogLocked): feeding them after every DDL recomputes every
+// system relation, and a script creating a thousand views spent a third
+// of its time there.
+func (c *Coordinator) catalogWatchedLocked() bool {
+	if c.builtinVersion == c.cat.version {
+		return false
+	}
+	if len(c.subscribes) > 0 {
+		return true
+	}
+	seen := map[plan.GlobalID]bool{}
+	var persistent func(id plan.GlobalID) bool
+	persistent = func(id plan.GlobalID) bool {
+		if seen[id] {
+			return false
+		}
+		seen[id] = true
+		it := c.cat.items[id]
+		if it == nil {
+			return false
+		}
+		if it.builtin == nil && (it.Kind == sql.KindMaterializedView || it.Kind == sql.KindIndex) {
+			return true
+		}
+		for r := range it.rdeps {
+			if persistent(r) {
+				return true
+			}
+		}
+		return false
+	}
+	for id, it := range c.cat.items {
+		if it.builtin != nil && it.builtin.arranged && len(it.rdeps) > 0 && persistent(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // readsCatalogLocked reports whether rel reads an arranged system

@@ -104,3 +104,42 @@ func TestCatalogRefreshOnlyForCatalogReads(t *testing.T) {
 	s.exec("CREATE VIEW v2 AS SELECT 1")
 	s.want("SELECT count(*) FROM pg_views WHERE viewname = 'v2'", "1")
 }
+
+// TestCatalogFedOnlyWhenWatched: after DDL, ticks feed the arranged system
+// relations only when a materialized view (or index, or SUBSCRIBE) reads
+// one; reads of them refresh them themselves.
+func TestCatalogFedOnlyWhenWatched(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	stale := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.builtinVersion != c.cat.version
+	}
+	ticks := func() {
+		for i := 0; i < 3; i++ {
+			c.mu.Lock()
+			_, err := c.advanceLocked(nil)
+			c.mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.exec("CREATE TABLE t (x int)")
+	ticks()
+	if !stale() {
+		t.Fatal("ticks fed the system relations with nothing reading them")
+	}
+	s.want("SELECT count(*) FROM pg_class WHERE relname = 't'", "1")
+	if stale() {
+		t.Fatal("a read of pg_class left it stale")
+	}
+	s.exec("CREATE VIEW names AS SELECT relname FROM pg_class", "CREATE MATERIALIZED VIEW n AS SELECT count(*) AS n FROM names WHERE relname LIKE 'u%'")
+	s.exec("CREATE TABLE u1 (x int)")
+	ticks()
+	if stale() {
+		t.Fatal("a materialized view reads pg_class (through a view), yet ticks left it stale")
+	}
+	s.want("SELECT n FROM n", "1")
+}

@@ -78,6 +78,10 @@ type Coordinator struct {
 	now repr.Timestamp
 	// nowA mirrors now for readers outside the lock (evaluation contexts).
 	nowA atomic.Uint64
+	// catalogRefreshWanted makes the next step feed the arranged system
+	// relations whether or not a dataflow reads them (a read does:
+	// freshCatalogLocked).
+	catalogRefreshWanted bool
 	// unconverged counts the plans whose optimisation stopped at a
 	// batch's pass limit (plan.Report): rules undoing each other, which
 	// costs planning time on every such query. Tests assert it stays 0.
@@ -418,9 +422,12 @@ func (c *Coordinator) advanceLocked(w *tableWrite) (repr.Timestamp, error) {
 			}
 		}
 	}
-	if err := c.refreshCatalogRelationsLocked(t); err != nil {
-		return 0, err
+	if c.catalogRefreshWanted || c.catalogWatchedLocked() {
+		if err := c.refreshCatalogRelationsLocked(t); err != nil {
+			return 0, err
+		}
 	}
+	c.catalogRefreshWanted = false
 	if err := c.applyUnitsLocked(ctx, t); err != nil {
 		return 0, err
 	}
