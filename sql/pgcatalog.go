@@ -437,13 +437,19 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 			return nil, false, nil
 		}
 		var tmpl string
+		// The output functions print an unknown OID as a number, and 0
+		// (no object) as "-".
 		switch typeNameString(inner.TypeName) {
 		case "regtype":
 			tmpl = `pg_catalog.format_type(($1)::oid, NULL)`
 		case "regclass":
-			tmpl = `COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'name'), ($1)::oid::text)`
+			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'name'), ($1)::oid::text) END`
 		case "regnamespace":
-			tmpl = `COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'nspname'), ($1)::oid::text)`
+			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'nspname'), ($1)::oid::text) END`
+		case "regrole":
+			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT __r.rolname FROM pg_catalog.pg_roles __r WHERE __r.oid = ($1)::oid), ($1)::oid::text) END`
+		case "regproc":
+			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT min(__p.proname) FROM pg_catalog.pg_proc __p WHERE __p.oid = ($1)::oid), ($1)::oid::text) END`
 		default:
 			return nil, false, nil
 		}

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"sort"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -68,6 +69,9 @@ func (q *qctx) planTopQuery(n *pg_query.Node, params []repr.Datum, finish bool) 
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "%s is not a query", nodeTypeName(n))
 	}
 	q.params = params
+	if finish {
+		sel = regOutputAsText(sel)
+	}
 	r, err := q.planQuery(nil, sel, nil)
 	if err != nil {
 		return nil, err
@@ -281,3 +285,78 @@ func partialFromParts(parts []string) (PartialName, error) {
 
 // String helpers for plans in tests.
 func (p *SelectPlan) String() string { return fmt.Sprintf("Select %s", p.Query.Desc) }
+
+// regOutputTypes are the object identifier types whose output function
+// prints a name: viewd keeps them as oid, so a query's result columns of
+// these types are printed through their text casts (x::regclass::text).
+var regOutputTypes = map[string]bool{"regclass": true, "regtype": true, "regnamespace": true, "regrole": true, "regproc": true}
+
+// regOutputAsText returns sel with each top-level result column of the
+// form x::regclass (regtype, regnamespace, regrole, regproc) replaced by
+// x::regclass::text under the name PostgreSQL gives the column, so that a
+// client sees the object's name, as PostgreSQL's output functions print
+// it (psql's \d prints "Referenced by: TABLE c ..." from
+// conrelid::regclass). The column's type is text rather than regclass.
+// Only the statement's own result is rewritten: views keep the oid.
+func regOutputAsText(sel *pg_query.SelectStmt) *pg_query.SelectStmt {
+	var out *pg_query.SelectStmt
+	rewritten := map[int]bool{}
+	for i, t := range sel.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil || rt.Val.GetTypeCast() == nil {
+			continue
+		}
+		tc := rt.Val.GetTypeCast()
+		if tc.TypeName == nil || len(tc.TypeName.ArrayBounds) > 0 || !regOutputTypes[typeNameString(tc.TypeName)] {
+			continue
+		}
+		if out == nil {
+			out = proto.Clone(sel).(*pg_query.SelectStmt)
+		}
+		rewritten[i] = true
+		name := rt.Name
+		if name == "" {
+			name = figureColname(rt.Val)
+		}
+		out.TargetList[i] = &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{
+			Name:     name,
+			Location: rt.Location,
+			Val: &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{
+				Arg:      rt.Val,
+				TypeName: &pg_query.TypeName{Names: []*pg_query.Node{{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: "text"}}}}, Typemod: -1, Location: -1},
+				Location: -1,
+			}}},
+		}}}
+	}
+	if out == nil {
+		return sel
+	}
+	if len(sel.DistinctClause) == 0 && len(sel.SortClause) > 0 {
+		// ORDER BY 2 or ORDER BY name of such a column still sorts by
+		// the OID, as in PostgreSQL: the sort key is the original
+		// expression. (Under DISTINCT the key must be a result column:
+		// there it sorts by the name.)
+		for _, n := range out.SortClause {
+			sb := n.GetSortBy()
+			if sb == nil {
+				continue
+			}
+			i := -1
+			if c := sb.Node.GetAConst(); c != nil && c.GetIval() != nil {
+				i = int(c.GetIval().Ival) - 1
+			} else if cr := sb.Node.GetColumnRef(); cr != nil && len(cr.Fields) == 1 && cr.Fields[0].GetString_() != nil {
+				for k, t := range out.TargetList {
+					if t.GetResTarget() != nil && t.GetResTarget().Name == cr.Fields[0].GetString_().Sval {
+						i = k
+						break
+					}
+				}
+			}
+			if !rewritten[i] {
+				continue
+			}
+			sb.Node = sel.TargetList[i].GetResTarget().Val
+		}
+	}
+	return out
+}
