@@ -1078,6 +1078,9 @@ func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, er
 	if err != nil {
 		return nil, e.q.errAt(err, f.Location)
 	}
+	if args, err = e.q.coerceTableFuncArgs(tf, args); err != nil {
+		return nil, e.q.errAt(err, f.Location)
+	}
 	srf.calls = append(srf.calls, srfCall{fn: tf, args: args})
 	k := len(srf.calls) - 1
 	if len(tf.Cols) == 1 {
@@ -1782,4 +1785,29 @@ func (e *ectx) planPair(a *pg_query.A_Expr) (HScalar, HScalar, error) {
 		return nil, nil, err
 	}
 	return l, r, nil
+}
+
+// coerceTableFuncArgs casts a table function's arguments to the types of
+// the overload chosen (generate_series(0, 0.5) is the numeric series: its
+// 0 must reach it as a numeric, not an integer).
+func (q *qctx) coerceTableFuncArgs(tf *expr.TableFunc, args []HScalar) ([]HScalar, error) {
+	if len(tf.ArgTypes) != len(args) {
+		return args, nil
+	}
+	out := args
+	for i, a := range args {
+		want := tf.ArgTypes[i]
+		if a.Typ().Type.Equal(want) {
+			continue
+		}
+		c, err := q.coerce(a, want, expr.Implicit, "")
+		if err != nil {
+			return nil, err
+		}
+		if &out[0] == &args[0] {
+			out = append([]HScalar(nil), args...)
+		}
+		out[i] = c
+	}
+	return out, nil
 }

@@ -728,6 +728,9 @@ func (q *qctx) planRangeFunction(outer *scope, rf *pg_query.RangeFunction) (HRel
 		if err != nil {
 			return nil, nil, q.errAt(err, fc.Location)
 		}
+		if args, err = q.coerceTableFuncArgs(tf, args); err != nil {
+			return nil, nil, q.errAt(err, fc.Location)
+		}
 		// Lateral: column references of the arguments point at the left
 		// side (level 1 within the join's right input), already so since
 		// the arguments were planned in the lateral scope.
