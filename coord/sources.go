@@ -184,11 +184,17 @@ func (gs groupSink) stageChunk(_ context.Context, u sources.Unit) error {
 		if it == nil || it.rt == nil || it.rt.input == nil {
 			continue
 		}
+		bytes := 0
+		for _, x := range us {
+			bytes += len(x.Row)
+		}
+		it.rt.input.StageReserve(len(us), bytes)
 		for _, x := range us {
 			it.rt.input.Stage(x.Row, x.Diff)
 		}
 		g.staged[it] = true
 	}
+	c.log.Debug("coord: staged a source transaction chunk", "source", g.key, "txn", u.TxnID, "chunk", u.Chunk, "updates", len(ups))
 	return nil
 }
 

@@ -400,21 +400,36 @@ func (in *Input) Reserve(n, bytes int) {
 // consolidate: small transactions are consolidated by the step anyway.
 const stageConsolidateMin = 4 << 20
 
-// Stage queues updates whose time is not known yet (the chunks of an
-// upstream transaction that has not been given its timestamp). They take
-// no part in steps until CommitStaged. The rows are copied. Whenever the
-// staged queue has doubled since its last consolidation (and holds at
-// least stageConsolidateMin bytes) it is consolidated, so its size is
-// bounded by about twice the transaction's net effect, and the cost is
-// amortised O(n log n).
+// Stage queues an update whose time is not known yet (a chunk of an
+// upstream transaction that has not been given its timestamp). Staged
+// updates take no part in steps until CommitStaged. The row is copied.
+// Callers stage a chunk at a time, after StageReserve.
 func (in *Input) Stage(row repr.Row, diff repr.Diff) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	in.staged.Push(row, diff)
+	in.mu.Unlock()
+}
+
+// StageReserve prepares the staged queue for n more updates of about
+// bytes packed bytes. Whenever the queue has doubled since its last
+// consolidation (and holds at least stageConsolidateMin bytes) it is
+// consolidated first, so a transaction that rewrites the same rows many
+// times holds about twice its net effect; a consolidation that freed less
+// than a quarter waits for the queue to quadruple instead (a transaction
+// of new rows gains nothing from it). Then the queue grows geometrically:
+// appends by the runtime's 1.25x steps would copy a large transaction's
+// rows about five times over.
+func (in *Input) StageReserve(n, bytes int) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	if f := in.staged.footprint(); f >= stageConsolidateMin && f >= 2*in.stagedBase {
 		in.staged.Consolidate()
 		in.stagedBase = in.staged.footprint()
+		if 4*in.stagedBase > 3*f {
+			in.stagedBase *= 2
+		}
 	}
+	in.staged.grow(n, bytes)
 }
 
 // StagedLen returns the number of staged updates (after the

@@ -50,6 +50,18 @@ func (r *Rows) Push(row repr.Row, d repr.Diff) {
 	r.diffs = append(r.diffs, d)
 }
 
+// grow makes room for n more pairs of about bytes packed bytes, at least
+// doubling each buffer that must grow.
+func (r *Rows) grow(n, bytes int) {
+	if cap(r.data)-len(r.data) < bytes {
+		r.data = slices.Grow(r.data, max(bytes, len(r.data)))
+	}
+	if cap(r.ends)-len(r.ends) < n {
+		r.ends = slices.Grow(r.ends, max(n, len(r.ends)))
+		r.diffs = slices.Grow(r.diffs, max(n, len(r.diffs)))
+	}
+}
+
 // PushConcat appends the concatenation of a and b (packed rows concatenate
 // by appending their bytes) with diff d.
 func (r *Rows) PushConcat(a, b repr.Row, d repr.Diff) {

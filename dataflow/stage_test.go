@@ -44,6 +44,9 @@ func TestInputStage(t *testing.T) {
 	cur := map[int64]int64{}
 	n := 0
 	for n = 0; n < 400_000; n++ {
+		if n%1000 == 0 {
+			in.StageReserve(2000, 2000*len(irow(1, 1)))
+		}
 		k := r.Int64N(64) + 1
 		if v, ok := cur[k]; ok {
 			in.Stage(irow(k, v), -1)
