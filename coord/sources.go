@@ -163,6 +163,12 @@ func (gs groupSink) stageChunk(_ context.Context, u sources.Unit) error {
 	}
 	byColl := g.membersByCollection()
 	var ups []storage.TableUpdate
+	chunkBytes := 0
+	for _, us := range u.Updates {
+		for _, x := range us {
+			chunkBytes += len(x.Row)
+		}
+	}
 	for coll, us := range u.Updates {
 		it := byColl[coll]
 		if it == nil || it.rt == nil || it.rt.input == nil {
@@ -187,6 +193,12 @@ func (gs groupSink) stageChunk(_ context.Context, u sources.Unit) error {
 		bytes := 0
 		for _, x := range us {
 			bytes += len(x.Row)
+		}
+		if u.Chunk == 0 {
+			// The reader's estimate of the whole transaction, this
+			// member's share of it: the staged queue stops doubling
+			// there (an over-estimate reserves nothing by itself).
+			it.rt.input.StageHint(int(float64(bytes) / float64(max(chunkBytes, 1)) * float64(u.SizeHint)))
 		}
 		it.rt.input.StageReserve(len(us), bytes)
 		for _, x := range us {

@@ -356,6 +356,7 @@ type Input struct {
 	// stagedBase is the staged queue's footprint after its last
 	// consolidation: the next one runs when the queue has doubled.
 	stagedBase int
+	stagedHint int // see StageHint
 }
 
 // NewInput adds an input of rows with arity columns.
@@ -429,7 +430,18 @@ func (in *Input) StageReserve(n, bytes int) {
 			in.stagedBase *= 2
 		}
 	}
-	in.staged.grow(n, bytes)
+	in.staged.grow(n, bytes, in.stagedHint)
+}
+
+// StageHint tells the input how many packed bytes the transaction being
+// staged is expected to hold in all (0: unknown): the staged queue grows
+// by doubling, but not past the hint while the hint has room for what
+// comes, so a large transaction's queue ends near its size rather than up
+// to twice it. It does not reserve anything.
+func (in *Input) StageHint(bytes int) {
+	in.mu.Lock()
+	in.stagedHint = bytes
+	in.mu.Unlock()
 }
 
 // StagedLen returns the number of staged updates (after the
@@ -448,7 +460,7 @@ func (in *Input) CommitStaged(t repr.Timestamp) error {
 	defer in.mu.Unlock()
 	n := in.staged.Len()
 	if n == 0 {
-		in.staged, in.stagedBase = Rows{}, 0
+		in.staged, in.stagedBase, in.stagedHint = Rows{}, 0, 0
 		return nil
 	}
 	if t < in.upper {
@@ -463,7 +475,7 @@ func (in *Input) CommitStaged(t repr.Timestamp) error {
 	for range n {
 		in.ptimes = append(in.ptimes, t)
 	}
-	in.staged, in.stagedBase = Rows{}, 0
+	in.staged, in.stagedBase, in.stagedHint = Rows{}, 0, 0
 	return nil
 }
 
@@ -472,7 +484,7 @@ func (in *Input) CommitStaged(t repr.Timestamp) error {
 func (in *Input) DiscardStaged() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.staged, in.stagedBase = Rows{}, 0
+	in.staged, in.stagedBase, in.stagedHint = Rows{}, 0, 0
 }
 
 // SendErr queues err-stream updates (rows made with ErrRow), e.g. a

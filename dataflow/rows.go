@@ -51,10 +51,15 @@ func (r *Rows) Push(row repr.Row, d repr.Diff) {
 }
 
 // grow makes room for n more pairs of about bytes packed bytes, at least
-// doubling each buffer that must grow.
-func (r *Rows) grow(n, bytes int) {
+// doubling each buffer that must grow, except that the packed bytes do
+// not grow past limit while limit leaves room for them (limit 0: none).
+func (r *Rows) grow(n, bytes, limit int) {
 	if cap(r.data)-len(r.data) < bytes {
-		r.data = slices.Grow(r.data, max(bytes, len(r.data)))
+		more := max(bytes, len(r.data))
+		if limit >= len(r.data)+bytes && len(r.data)+more > limit {
+			more = limit - len(r.data)
+		}
+		r.data = slices.Grow(r.data, more)
 	}
 	if cap(r.ends)-len(r.ends) < n {
 		r.ends = slices.Grow(r.ends, max(n, len(r.ends)))

@@ -279,6 +279,16 @@ func (r *PGReader) snapshot(ctx context.Context, rconn *pgconn.PgConn) (uint64, 
 		return 0, fmt.Errorf("sources: SET TRANSACTION SNAPSHOT: %w", err)
 	}
 	ch := &pgChunker{r: r, u: Unit{Updates: map[CollectionID][]Update{}, TxnID: "snapshot"}}
+	// The tables' size on disk (row headers and free space included)
+	// bounds the packed rows of the snapshot from above, usually by
+	// 10-30%: the sink's hint.
+	for _, pt := range r.list {
+		var size int64
+		if err := tx.QueryRow(ctx, "SELECT coalesce(pg_table_size(to_regclass($1)), 0)", pgx.Identifier{pt.t.Schema, pt.t.Name}.Sanitize()).Scan(&size); err != nil {
+			return 0, fmt.Errorf("sources: size of %s: %w", pt.t.QualifiedName(), err)
+		}
+		ch.hint += int(size)
+	}
 	for _, pt := range r.list {
 		// The table as of the snapshot must be the table the source
 		// was created with.
@@ -330,6 +340,9 @@ type pgChunker struct {
 	// must reach the sink before it.
 	before func(context.Context) error
 	chunks int
+	// hint estimates the packed bytes of the whole transaction (0:
+	// unknown), passed on with its first chunk.
+	hint int
 }
 
 // updateOverhead is an Update's size beside its packed row.
@@ -355,6 +368,9 @@ func (c *pgChunker) maybeEmit(ctx context.Context) error {
 	}
 	chunk := c.u
 	chunk.More, chunk.Chunk = true, c.chunks
+	if c.chunks == 0 {
+		chunk.SizeHint = c.hint
+	}
 	c.u = Unit{Updates: map[CollectionID][]Update{}, TxnID: chunk.TxnID}
 	c.bytes = 0
 	c.chunks++
@@ -548,12 +564,15 @@ type pgTxn struct {
 	streamed   bool
 	mem        [][]byte
 	memBytes   int
+	// total is the bytes of every message added, for a size estimate.
+	total int
 	file       *os.File
 	w          *bufio.Writer
 	aborted    map[uint32]bool
 }
 
 func (t *pgTxn) add(data []byte, limit int, dir string) error {
+	t.total += len(data)
 	if t.file == nil && t.memBytes+len(data) > limit {
 		f, err := os.CreateTemp(dir, "viewd-pgtxn-*")
 		if err != nil {
@@ -945,7 +964,9 @@ func (s *pgStream) commit(ctx context.Context, t *pgTxn, commitLSN, endLSN uint6
 	if commitLSN < r.resume {
 		return nil
 	}
-	ch := &pgChunker{r: r, u: Unit{Updates: map[CollectionID][]Update{}, TxnID: strconv.FormatUint(uint64(t.xid), 10)}, before: s.flush}
+	// pgoutput's text tuples are about as long as the packed rows they
+	// become: the messages' bytes estimate the transaction's updates.
+	ch := &pgChunker{r: r, u: Unit{Updates: map[CollectionID][]Update{}, TxnID: strconv.FormatUint(uint64(t.xid), 10)}, before: s.flush, hint: t.total}
 	err := t.each(func(w []byte) error {
 		m, err := pglogrepl.ParseV2(w, t.streamed)
 		if err != nil {

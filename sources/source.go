@@ -77,6 +77,10 @@ type Unit struct {
 	// transaction again (it reconnected part way): the staged chunks are
 	// dropped, never applied twice.
 	Chunk int
+	// SizeHint, on a first chunk, estimates the packed bytes of the whole
+	// transaction (0: unknown), so that the sink can size what holds it
+	// once instead of growing it by doubling.
+	SizeHint int
 }
 
 // Len returns the number of updates in the unit.
