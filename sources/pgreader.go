@@ -565,10 +565,10 @@ type pgTxn struct {
 	mem        [][]byte
 	memBytes   int
 	// total is the bytes of every message added, for a size estimate.
-	total int
-	file       *os.File
-	w          *bufio.Writer
-	aborted    map[uint32]bool
+	total   int
+	file    *os.File
+	w       *bufio.Writer
+	aborted map[uint32]bool
 }
 
 func (t *pgTxn) add(data []byte, limit int, dir string) error {
