@@ -320,6 +320,12 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 				// record below, which would commit them.
 				c.abortChunksLocked(g)
 			}
+			if pu.unit.Chunk > 0 && !g.chunked {
+				// The last unit of a transaction whose chunks are not
+				// here: applying it would apply part of it.
+				pu.done <- pgcode.New(pgcode.InternalError, "the last part of a source transaction arrived without its first %d chunks", pu.unit.Chunk)
+				continue
+			}
 		}
 		byColl := pu.group.membersByCollection()
 		logged := pu.group.gen == nil || pu.group.logged
