@@ -345,7 +345,8 @@ type pgChunker struct {
 	hint int
 }
 
-// updateOverhead is an Update's size beside its packed row.
+// updateOverhead is an Update's size beside its packed row (a slice
+// header and a diff).
 const updateOverhead = 32
 
 // note counts the updates appended to u since its length was n.

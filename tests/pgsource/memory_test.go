@@ -34,6 +34,10 @@ import (
 func memServer(t *testing.T, dataDir string) (*viewdtest.Server, *pgx.Conn, string) {
 	t.Helper()
 	addr := viewdtest.FreeAddr(t)
+	// Built first: the go command must not run with the GC trace on (it
+	// would print it, and its build cache would keep it with the
+	// compiler's output).
+	viewdtest.Binary(t)
 	prev, had := os.LookupEnv("GODEBUG")
 	os.Setenv("GODEBUG", strings.TrimPrefix(prev+",gctrace=1", ","))
 	srv := viewdtest.Start(t, viewdtest.Options{DataDir: dataDir, Args: []string{"--http-listen", addr}})
