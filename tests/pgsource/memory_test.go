@@ -263,9 +263,10 @@ func dataBytes(t *testing.T, up *pgx.Conn, table string) int64 {
 }
 
 // TestChurnTransactionMemory: one upstream transaction rewrites a
-// 1000-row table 100 times (1000 with -pgsource.long: 1M row changes,
-// over 200 MB of new row values) while readers poll; it is visible whole
-// or not at all, and leaves the table at 1000 rows. Nothing holds the
+// 1000-row table 100 times (with -pgsource.long a 10,000-row table 100
+// times: 1M row changes, over 200 MB of new row values) while readers
+// poll; it is visible whole or not at all, and leaves the table as big
+// as it was. Nothing holds the
 // transaction whole (the reader emits it in chunks, the log takes it in
 // chunk records, the staged chunks consolidate to the net change), so the
 // server's heap, garbage included, grows by a bound that does not depend
@@ -274,18 +275,22 @@ func TestChurnTransactionMemory(t *testing.T) {
 	n := memRows()
 	pg, up := upstream(t)
 	exec1(t, up, "CREATE TABLE churn (id int PRIMARY KEY, v int, pad text)")
-	exec1(t, up, "INSERT INTO churn SELECT g, 0, "+padSQL("g")+" FROM generate_series(1, 1000) g")
+	size := 1000
+	if *long {
+		size = 10_000 // fewer, larger statements: the upstream's own time
+	}
+	exec1(t, up, fmt.Sprintf("INSERT INTO churn SELECT g, 0, %s FROM generate_series(1, %d) g", padSQL("g"), size))
 	exec1(t, up, "CREATE PUBLICATION pub FOR ALL TABLES")
 	srv, v, url := memServer(t, "")
 	createSource(t, v, pg, "src", "pub", "FOR ALL TABLES")
-	eventually(t, v, 30*time.Second, "SELECT count(*), min(v), max(v) FROM churn", []string{"1000|0|0"})
+	eventually(t, v, 30*time.Second, "SELECT count(*), min(v), max(v) FROM churn", []string{fmt.Sprintf("%d|0|0", size)})
 
 	// The churn: n row changes in one transaction.
-	rounds := n / 1000
-	probe := "SELECT v FROM churn WHERE id IN (1, 500, 1000) ORDER BY id"
+	rounds := n / size
+	probe := fmt.Sprintf("SELECT v FROM churn WHERE id IN (1, %d, %d) ORDER BY id", size/2, size)
 	p := startPoller(t, v, probe, "0;0;0", fmt.Sprintf("%d;%d;%d", rounds, rounds, rounds))
 	w := watchMemory(t, srv, url)
-	ctx := ctxT(t, 600*time.Second)
+	ctx := ctxT(t, 900*time.Second)
 	start := time.Now()
 	err := pgx.BeginFunc(ctx, up, func(tx pgx.Tx) error {
 		for i := 1; i <= rounds; i++ {
