@@ -35,6 +35,11 @@ func (c *Coordinator) maybeCompactLocked() {
 	if size < c.cfg.CompactLogBytes || size < c.compactedBytes {
 		return
 	}
+	if c.store.PendingChunks() {
+		// A source transaction is being applied in chunks, which live in
+		// the current log only: compact after its commit.
+		return
+	}
 	began := time.Now()
 	var rows int64
 	var tables []storage.SnapshotTable

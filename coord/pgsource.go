@@ -26,6 +26,20 @@ import (
 // durable checkpoint (applyUnitsLocked), the same binding Kafka sources
 // use. The tables, their columns and the slot's name are kept in the
 // catalog record, so replay needs no upstream.
+//
+// A large transaction, or the initial snapshot, arrives in chunks
+// (sources.Unit.More): groupSink.stageChunk appends each to the log as
+// pending (storage.Store.AppendSourceChunk) and stages its updates in the
+// subsources' inputs (dataflow.Input.Stage: no step sees them, and they
+// are consolidated as they grow); the transaction's last unit, applied at
+// one timestamp by applyUnitsLocked, commits both: its source write
+// record binds the group and so commits the chunks in the log, and the
+// staged updates are committed at that timestamp in the inputs. A run
+// that ends before the last unit (a member dropped, the source dropped)
+// drops the staged chunks and writes an abort (abortChunksLocked); so
+// does a chunk 0 or a whole unit arriving over staged chunks (the reader
+// started the transaction over). The log is not compacted while chunks
+// are pending.
 
 // pgSourceRecord is a PostgreSQL source's part of its catalog record.
 type pgSourceRecord struct {

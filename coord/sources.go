@@ -80,6 +80,13 @@ type sourceGroup struct {
 	// run numbers the group's ingestion runs; units of an earlier run
 	// (before a member joined or left) are refused.
 	run int
+	// staged holds the members whose inputs hold staged chunks of the
+	// transaction being received (sources.Unit.More), and chunked is set
+	// once a chunk may be in the store's log: both until the
+	// transaction's last unit is applied, or the run ends (the chunks
+	// are then dropped: abortChunksLocked).
+	staged  map[*item]bool
+	chunked bool
 }
 
 // groupSink is the sources.Sink of one run of a group.
@@ -104,8 +111,137 @@ func (gs groupSink) Emit(ctx context.Context, u sources.Unit) error {
 
 // EmitAll implements sources.BatchSink: the units are queued together (the
 // next step applies each whole, at one timestamp), the clock is woken, and
-// EmitAll returns once all are durable.
+// EmitAll returns once all are durable. A chunk (Unit.More) is staged at
+// once (stageChunk); the units after it wait for it.
 func (gs groupSink) EmitAll(ctx context.Context, us []sources.Unit) error {
+	for len(us) > 0 {
+		if us[0].More {
+			if err := gs.stageChunk(ctx, us[0]); err != nil {
+				return err
+			}
+			us = us[1:]
+			continue
+		}
+		n := 1
+		for n < len(us) && !us[n].More {
+			n++
+		}
+		if err := gs.queue(ctx, us[:n]); err != nil {
+			return err
+		}
+		us = us[n:]
+	}
+	return nil
+}
+
+// stageChunk makes a chunk of a large transaction durable as pending
+// (storage.Store.AppendSourceChunk) and stages its updates in the
+// members' inputs (dataflow.Input.Stage), where no step sees them: the
+// transaction's last unit, applied by applyUnitsLocked, commits the
+// chunks in the log (its source write binds the group) and in the
+// inputs, at its timestamp. So the transaction is held once, by the
+// inputs (consolidated as it grows), never whole by the reader or in one
+// log record, and it is visible whole or not at all, across a crash too:
+// Open drops chunks without a commit. The append runs under the
+// coordinator's lock so that no abort (abortChunksLocked) can fall
+// between a run's chunks.
+func (gs groupSink) stageChunk(_ context.Context, u sources.Unit) error {
+	g := gs.g
+	c := g.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return pgcode.New(pgcode.AdminShutdown, "server shutting down")
+	}
+	if gs.run != g.run || g.cancel == nil {
+		return pgcode.New(pgcode.ObjectNotInPrerequisiteState, "source was changed or dropped")
+	}
+	if u.Chunk == 0 {
+		// The transaction starts (again): chunks staged by an attempt
+		// the reader gave up on go.
+		c.abortChunksLocked(g)
+	}
+	byColl := g.membersByCollection()
+	var ups []storage.TableUpdate
+	chunkBytes := 0
+	for _, us := range u.Updates {
+		for _, x := range us {
+			chunkBytes += len(x.Row)
+		}
+	}
+	for coll, us := range u.Updates {
+		it := byColl[coll]
+		if it == nil || it.rt == nil || it.rt.input == nil {
+			continue
+		}
+		for _, x := range us {
+			ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: x.Row, Diff: x.Diff})
+		}
+	}
+	g.chunked = true
+	if err := c.store.AppendSourceChunk(c.ctx, uint64(g.id), ups); err != nil {
+		return fmt.Errorf("coord: persist a source transaction's chunk: %w", err)
+	}
+	if g.staged == nil {
+		g.staged = map[*item]bool{}
+	}
+	for coll, us := range u.Updates {
+		it := byColl[coll]
+		if it == nil || it.rt == nil || it.rt.input == nil {
+			continue
+		}
+		bytes := 0
+		for _, x := range us {
+			bytes += len(x.Row)
+		}
+		if u.Chunk == 0 {
+			// The reader's estimate of the whole transaction, this
+			// member's share of it: the staged queue stops doubling
+			// there (an over-estimate reserves nothing by itself).
+			it.rt.input.StageHint(int(float64(bytes) / float64(max(chunkBytes, 1)) * float64(u.SizeHint)))
+		}
+		it.rt.input.StageReserve(len(us), bytes)
+		for _, x := range us {
+			it.rt.input.Stage(x.Row, x.Diff)
+		}
+		g.staged[it] = true
+	}
+	c.log.Debug("coord: staged a source transaction chunk", "source", g.key, "txn", u.TxnID, "chunk", u.Chunk, "updates", len(ups))
+	return nil
+}
+
+// membersByCollection maps the group's collections to their items.
+func (g *sourceGroup) membersByCollection() map[sources.CollectionID]*item {
+	byColl := make(map[sources.CollectionID]*item, len(g.members))
+	for _, it := range g.members {
+		byColl[it.source.collection] = it
+	}
+	return byColl
+}
+
+// abortChunksLocked drops the chunks of a transaction the group's run
+// received but did not finish (the run ended: a member joined or left,
+// the source was dropped): from the inputs, and from the log with an
+// abort record, so that the next commit does not adopt them. The next
+// run receives the transaction again from its start.
+func (c *Coordinator) abortChunksLocked(g *sourceGroup) {
+	for it := range g.staged {
+		if it.rt != nil && it.rt.input != nil {
+			it.rt.input.DiscardStaged()
+		}
+	}
+	g.staged = nil
+	if !g.chunked {
+		return
+	}
+	g.chunked = false
+	if err := c.store.AbortSourceChunks(c.ctx, uint64(g.id)); err != nil {
+		c.log.Error("coord: dropping the chunks of an unfinished source transaction", "source", g.key, "err", err)
+	}
+}
+
+// queue queues units for the next step and waits until they are durable.
+func (gs groupSink) queue(ctx context.Context, us []sources.Unit) error {
 	g := gs.g
 	c := g.c
 	pus := make([]*pendingUnit, len(us))
@@ -169,15 +305,29 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 	var live []*pendingUnit
 	type size struct{ n, bytes int }
 	sizes := map[*item]size{}
+	seen := map[*sourceGroup]bool{}
 	for _, pu := range units {
 		if pu.run != pu.group.run || pu.group.cancel == nil {
 			pu.done <- pgcode.New(pgcode.ObjectNotInPrerequisiteState, "source was changed or dropped")
 			continue
 		}
-		byColl := map[sources.CollectionID]*item{}
-		for _, it := range pu.group.members {
-			byColl[it.source.collection] = it
+		if g := pu.group; !seen[g] {
+			seen[g] = true
+			if pu.unit.Chunk == 0 && (g.chunked || len(g.staged) > 0) {
+				// The group's first unit here is not the last unit of
+				// the staged chunks' transaction: the reader started
+				// over, and sends them again. Dropped before the
+				// record below, which would commit them.
+				c.abortChunksLocked(g)
+			}
+			if pu.unit.Chunk > 0 && !g.chunked {
+				// The last unit of a transaction whose chunks are not
+				// here: applying it would apply part of it.
+				pu.done <- pgcode.New(pgcode.InternalError, "the last part of a source transaction arrived without its first %d chunks", pu.unit.Chunk)
+				continue
+			}
 		}
+		byColl := pu.group.membersByCollection()
 		logged := pu.group.gen == nil || pu.group.logged
 		for coll, us := range pu.unit.Updates {
 			it := byColl[coll]
@@ -225,6 +375,21 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 	for g, cp := range last {
 		g.checkpoint = cp
 	}
+	// The chunks staged before a transaction's last unit: committed in
+	// the log by the record above (it binds their group), now at t in
+	// the inputs, with the rest of the transaction.
+	for _, pu := range live {
+		g := pu.group
+		for it := range g.staged {
+			if it.rt == nil || it.rt.input == nil {
+				continue
+			}
+			if err := it.rt.input.CommitStaged(t); err != nil {
+				return fail(err)
+			}
+		}
+		g.staged, g.chunked = nil, false
+	}
 	for it, sz := range sizes {
 		if sz.n >= 1024 {
 			it.rt.input.Reserve(sz.n, sz.bytes)
@@ -260,10 +425,7 @@ func (c *Coordinator) replayGeneratorLocked(ctx context.Context, g *sourceGroup)
 	if err != nil || cp == nil || len(cp.Positions) == 0 {
 		return err
 	}
-	byColl := map[sources.CollectionID]*item{}
-	for _, it := range g.members {
-		byColl[it.source.collection] = it
-	}
+	byColl := g.membersByCollection()
 	t := c.now + 1
 	err = g.gen.Replay(ctx, cp.Positions[0].Offset, func(u sources.Unit) error {
 		for coll, us := range u.Updates {
@@ -513,6 +675,9 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 			return err
 		}
 	}
+	// Chunks the previous run staged and did not finish: its reader
+	// stopped, and this run's reader sends the transaction again.
+	c.abortChunksLocked(g)
 	ctx, cancel := context.WithCancel(c.ctx)
 	g.run++
 	sink := groupSink{g: g, run: g.run}
@@ -933,6 +1098,7 @@ func (c *Coordinator) allGroups() []*sourceGroup {
 func (c *Coordinator) leaveGroupLocked(it *item) {
 	g := it.source.group
 	g.stop()
+	c.abortChunksLocked(g)
 	if g.pg != nil && it.ID == g.id {
 		// The PostgreSQL source itself: its slot goes too.
 		g.pg.dropping = true

@@ -26,6 +26,13 @@
 // (as of the previous step) and "new" (as of t), which is what the delta
 // rules of join and delta join need: Δ(A⋈B) = ΔA⋈B_old + A_new⋈ΔB.
 //
+// An Input can also stage updates whose time is not known yet
+// (Input.Stage): a large upstream transaction is handed over in chunks
+// as it arrives, held by the input (consolidated as it grows, so its net
+// effect, not its history), invisible to steps until CommitStaged gives
+// it the transaction's one time, or dropped by DiscardStaged. The step
+// at that time then takes the whole transaction, as it would any update.
+//
 // # Batches and arrangements
 //
 // A Batch is an immutable, sorted, consolidated run of

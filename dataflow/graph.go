@@ -335,6 +335,14 @@ func DecodeErrRow(r repr.Row) *pgcode.Error {
 
 // Input is a collection fed by the caller. Updates are queued in a slab
 // (no allocation per update) until the step at or after their time.
+//
+// Updates may also be staged before their time is known (Stage): a large
+// upstream transaction arrives in chunks, each of which the caller hands
+// over as it comes, and only its commit gives it a time (CommitStaged).
+// Staged updates are invisible to steps until then; DiscardStaged drops
+// them. The staged queue is consolidated as it grows (see Stage), so a
+// transaction that changes the same rows many times holds its net effect,
+// not its history.
 type Input struct {
 	c       *Collection
 	name    string
@@ -344,6 +352,11 @@ type Input struct {
 	errs    Rows
 	etimes  []repr.Timestamp
 	upper   repr.Timestamp
+	staged  Rows
+	// stagedBase is the staged queue's footprint after its last
+	// consolidation: the next one runs when the queue has doubled.
+	stagedBase int
+	stagedHint int // see StageHint
 }
 
 // NewInput adds an input of rows with arity columns.
@@ -382,6 +395,96 @@ func (in *Input) Reserve(n, bytes int) {
 	defer in.mu.Unlock()
 	in.pending.Reserve(n, bytes)
 	in.ptimes = slices.Grow(in.ptimes, n)
+}
+
+// stageConsolidateMin is the staged footprint below which Stage does not
+// consolidate: small transactions are consolidated by the step anyway.
+const stageConsolidateMin = 4 << 20
+
+// Stage queues an update whose time is not known yet (a chunk of an
+// upstream transaction that has not been given its timestamp). Staged
+// updates take no part in steps until CommitStaged. The row is copied.
+// Callers stage a chunk at a time, after StageReserve.
+func (in *Input) Stage(row repr.Row, diff repr.Diff) {
+	in.mu.Lock()
+	in.staged.Push(row, diff)
+	in.mu.Unlock()
+}
+
+// StageReserve prepares the staged queue for n more updates of about
+// bytes packed bytes. Whenever the queue has doubled since its last
+// consolidation (and holds at least stageConsolidateMin bytes) it is
+// consolidated first, so a transaction that rewrites the same rows many
+// times holds about twice its net effect; a consolidation that freed less
+// than a quarter waits for the queue to quadruple instead (a transaction
+// of new rows gains nothing from it). Then the queue grows geometrically:
+// appends by the runtime's 1.25x steps would copy a large transaction's
+// rows about five times over.
+func (in *Input) StageReserve(n, bytes int) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if f := in.staged.footprint(); f >= stageConsolidateMin && f >= 2*in.stagedBase {
+		in.staged.Consolidate()
+		in.stagedBase = in.staged.footprint()
+		if 4*in.stagedBase > 3*f {
+			in.stagedBase *= 2
+		}
+	}
+	in.staged.grow(n, bytes, in.stagedHint)
+}
+
+// StageHint tells the input how many packed bytes the transaction being
+// staged is expected to hold in all (0: unknown): the staged queue grows
+// by doubling, but not past the hint while the hint has room for what
+// comes, so a large transaction's queue ends near its size rather than up
+// to twice it. It does not reserve anything.
+func (in *Input) StageHint(bytes int) {
+	in.mu.Lock()
+	in.stagedHint = bytes
+	in.mu.Unlock()
+}
+
+// StagedLen returns the number of staged updates (after the
+// consolidations so far).
+func (in *Input) StagedLen() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.staged.Len()
+}
+
+// CommitStaged gives every staged update time t and queues it for the
+// step at t, as Send would. t must be at or after the upper. When nothing
+// else is queued the staged slab becomes the queue as it is (no copy).
+func (in *Input) CommitStaged(t repr.Timestamp) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := in.staged.Len()
+	if n == 0 {
+		in.staged, in.stagedBase, in.stagedHint = Rows{}, 0, 0
+		return nil
+	}
+	if t < in.upper {
+		return fmt.Errorf("dataflow: input %s: staged updates committed at %d, before the upper %d", in.name, t, in.upper)
+	}
+	if in.pending.Len() == 0 {
+		in.pending = in.staged
+		in.ptimes = slices.Grow(in.ptimes[:0], n)
+	} else {
+		in.pending.Append(&in.staged, 1)
+	}
+	for range n {
+		in.ptimes = append(in.ptimes, t)
+	}
+	in.staged, in.stagedBase, in.stagedHint = Rows{}, 0, 0
+	return nil
+}
+
+// DiscardStaged drops every staged update (a transaction that will not
+// commit here: its reader stopped part way and will send it again).
+func (in *Input) DiscardStaged() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.staged, in.stagedBase, in.stagedHint = Rows{}, 0, 0
 }
 
 // SendErr queues err-stream updates (rows made with ErrRow), e.g. a

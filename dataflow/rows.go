@@ -50,6 +50,23 @@ func (r *Rows) Push(row repr.Row, d repr.Diff) {
 	r.diffs = append(r.diffs, d)
 }
 
+// grow makes room for n more pairs of about bytes packed bytes, at least
+// doubling each buffer that must grow, except that the packed bytes do
+// not grow past limit while limit leaves room for them (limit 0: none).
+func (r *Rows) grow(n, bytes, limit int) {
+	if cap(r.data)-len(r.data) < bytes {
+		more := max(bytes, len(r.data))
+		if limit >= len(r.data)+bytes && len(r.data)+more > limit {
+			more = limit - len(r.data)
+		}
+		r.data = slices.Grow(r.data, more)
+	}
+	if cap(r.ends)-len(r.ends) < n {
+		r.ends = slices.Grow(r.ends, max(n, len(r.ends)))
+		r.diffs = slices.Grow(r.diffs, max(n, len(r.diffs)))
+	}
+}
+
 // PushConcat appends the concatenation of a and b (packed rows concatenate
 // by appending their bytes) with diff d.
 func (r *Rows) PushConcat(a, b repr.Row, d repr.Diff) {

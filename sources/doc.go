@@ -167,16 +167,41 @@
 //
 //   - Snapshot: the slot is created with EXPORT_SNAPSHOT; every table is
 //     COPYed in one REPEATABLE READ transaction at that snapshot and the
-//     whole is one Unit whose checkpoint is the slot's consistent point.
-//     Streaming starts there, so the snapshot and the stream neither
-//     overlap nor leave a gap. A slot left by a snapshot that never
-//     became durable is dropped and created again.
-//   - Stream: one Unit per upstream transaction, its checkpoint token the
+//     whole is one unit (sent in chunks, below) whose checkpoint is the
+//     slot's consistent point. Streaming starts there, so the snapshot
+//     and the stream neither overlap nor leave a gap. A slot left by a
+//     snapshot that never became durable is dropped and created again.
+//   - Stream: one unit per upstream transaction, its checkpoint token the
 //     transaction's end LSN. Messages are buffered until the commit (in
 //     memory up to SpillBytes, then in a spill file); with protocol v2
 //     (server 14+) large transactions arrive streamed, interleaved, and
 //     a rolled-back subtransaction's changes are dropped at the commit.
-//     The Unit itself is built in memory at the commit.
+//   - Large units in chunks: at the commit the buffered messages are
+//     replayed into updates, and whenever those pass ChunkBytes (8 MiB
+//     of packed rows by default) they are emitted as a chunk
+//     (Unit.More, numbered by Unit.Chunk) and the reader goes on with an
+//     empty unit; the snapshot's COPY does the same as rows arrive. The
+//     last unit alone carries the checkpoint. So neither the reader nor
+//     the sink ever holds a large transaction whole: the coordinator
+//     appends each chunk to its log as pending and stages it in the
+//     subsources' inputs, where no step sees it, and the last unit
+//     commits them at its one timestamp (coord/sources.go, and
+//     storage's RecSourceChunk). Readers and SUBSCRIBE see none of the
+//     transaction or all of it; a crash during the chunks loses them
+//     (storage.Open drops chunks without a commit), and since the
+//     frontier moves only when the last unit is durable, the slot has
+//     not confirmed the transaction and the upstream sends it again. A
+//     reader that gives up on a transaction part way (a reconnect after
+//     chunks were sent) starts it again at chunk 0, which makes the
+//     coordinator drop the chunks it holds. What remains proportional to
+//     the transaction: the staged queue (its net effect: a transaction
+//     that rewrites the same rows holds their last values, so its memory
+//     does not grow with its length), and the step at its timestamp,
+//     which takes the queue as one delta and builds the arrangement's
+//     new batch from it (about 2-2.7 times the data of an insert-only
+//     transaction, beside the result). The result itself is held twice:
+//     the subsources' arrangements, and the per-key state below (a row
+//     per key). tests/pgsource/memory_test.go measures all of it.
 //   - Exactly once: a transaction whose commit LSN is before the resume
 //     point is skipped (the upstream re-sends from the slot's position).
 //     The frontier (Frontier) is the LSN before which every upstream

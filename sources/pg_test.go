@@ -1,10 +1,16 @@
 package sources
 
 import (
+	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/viewd/viewd/repr"
 )
 
 // TestCopyFields: COPY's text format, with NULL, empty fields and escapes.
@@ -85,5 +91,97 @@ func TestPGScalarType(t *testing.T) {
 	}
 	if _, ok := PGScalarType(869, -1); ok { // inet
 		t.Errorf("inet mapped")
+	}
+}
+
+// chunkSink records what a PostgreSQL reader emits.
+type chunkSink struct{ units []Unit }
+
+func (s *chunkSink) Emit(_ context.Context, u Unit) error { s.units = append(s.units, u); return nil }
+func (s *chunkSink) ReportError(*SourceError)             {}
+
+// pgInsert encodes a pgoutput insert (protocol v1 framing) of (id, pad)
+// into relation rel.
+func pgInsert(rel uint32, id int, pad string) []byte {
+	b := []byte{'I'}
+	b = binary.BigEndian.AppendUint32(b, rel)
+	b = append(b, 'N')
+	b = binary.BigEndian.AppendUint16(b, 2)
+	for _, v := range []string{strconv.Itoa(id), pad} {
+		b = append(b, 't')
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// TestPGCommitChunks: a committed transaction larger than ChunkBytes is
+// emitted in chunks (Unit.More), each about ChunkBytes, after the units
+// already complete and before its last unit, which alone carries the
+// checkpoint; together they hold every row once, in order. A small one is
+// one unit.
+func TestPGCommitChunks(t *testing.T) {
+	sink := &chunkSink{}
+	tbl := PGTable{ID: 5, Schema: "public", Name: "big", KeyCols: []int{0},
+		Columns: []PGColumn{{Name: "id", Type: repr.TypeInt4}, {Name: "pad", Type: repr.TypeText}}}
+	r, err := NewPGReader(PGReaderConfig{Tables: []PGTable{tbl}, ChunkBytes: 16 << 10, SpillBytes: 64 << 10, SpillDir: t.TempDir()}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.byRel[1] = r.names["public.big"]
+	s := &pgStream{r: r, streams: map[uint32]*pgTxn{}}
+	ctx := context.Background()
+	pad := strings.Repeat("p", 100)
+	txn := func(from, to int) *pgTxn {
+		tx := &pgTxn{xid: uint32(from)}
+		for i := from; i < to; i++ {
+			if err := tx.add(pgInsert(1, i, pad), r.cfg.SpillBytes, r.cfg.SpillDir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tx
+	}
+	small := txn(0, 10)
+	if err := s.commit(ctx, small, 100, 101, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	small.close()
+	if len(sink.units) != 0 || len(s.ready) != 1 || s.ready[0].More {
+		t.Fatalf("a small transaction: %d emitted, %d ready", len(sink.units), len(s.ready))
+	}
+	const n = 3000
+	big := txn(10, 10+n)
+	if err := s.commit(ctx, big, 200, 201, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	big.close()
+	// The small transaction went first, alone, with its checkpoint.
+	if len(sink.units) < 3 || sink.units[0].More || sink.units[0].Checkpoint.Token != FormatLSN(101) {
+		t.Fatalf("emitted %d units; the first: More %v, checkpoint %q", len(sink.units), sink.units[0].More, sink.units[0].Checkpoint.Token)
+	}
+	units := append(sink.units[1:], s.ready...)
+	next := 10
+	for i, u := range units {
+		last := i == len(units)-1
+		if u.More == last {
+			t.Fatalf("unit %d of %d: More %v", i, len(units), u.More)
+		}
+		if last != (u.Checkpoint.Token == FormatLSN(201)) || (!last && u.Checkpoint.Token != "") {
+			t.Fatalf("unit %d of %d: checkpoint %q", i, len(units), u.Checkpoint.Token)
+		}
+		bytes := 0
+		for _, up := range u.Updates[5] {
+			if id := up.Row.Get(0).Int(); id != int64(next) || up.Diff != 1 {
+				t.Fatalf("unit %d: row %d (diff %d), want %d", i, id, up.Diff, next)
+			}
+			next++
+			bytes += len(up.Row) + updateOverhead
+		}
+		if !last && (bytes < r.cfg.ChunkBytes || bytes > r.cfg.ChunkBytes+256) {
+			t.Fatalf("chunk %d holds %d bytes (ChunkBytes %d)", i, bytes, r.cfg.ChunkBytes)
+		}
+	}
+	if next != 10+n {
+		t.Fatalf("rows up to %d, want %d", next, 10+n)
 	}
 }

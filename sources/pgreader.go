@@ -46,6 +46,11 @@ type PGReaderConfig struct {
 	// this reader: NewPGReader creates it and removes files left in it.
 	SpillDir   string
 	SpillBytes int
+	// ChunkBytes bounds what a committed transaction or the snapshot holds
+	// in memory here (default 8 MiB of packed rows): past it, the updates
+	// built so far are emitted as a chunk (Unit.More) and the next ones
+	// start a new unit.
+	ChunkBytes int
 	Logger     *slog.Logger
 }
 
@@ -106,6 +111,9 @@ func NewPGReader(cfg PGReaderConfig, sink Sink) (*PGReader, error) {
 	}
 	if cfg.SpillBytes <= 0 {
 		cfg.SpillBytes = 8 << 20
+	}
+	if cfg.ChunkBytes <= 0 {
+		cfg.ChunkBytes = 8 << 20
 	}
 	if cfg.SpillDir != "" {
 		if err := os.RemoveAll(cfg.SpillDir); err != nil {
@@ -270,7 +278,17 @@ func (r *PGReader) snapshot(ctx context.Context, rconn *pgconn.PgConn) (uint64, 
 	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+res.SnapshotName+"'"); err != nil {
 		return 0, fmt.Errorf("sources: SET TRANSACTION SNAPSHOT: %w", err)
 	}
-	unit := Unit{Updates: map[CollectionID][]Update{}, Checkpoint: Checkpoint{Token: lsn.String()}, TxnID: "snapshot"}
+	ch := &pgChunker{r: r, u: Unit{Updates: map[CollectionID][]Update{}, TxnID: "snapshot"}}
+	// The tables' size on disk (row headers and free space included)
+	// bounds the packed rows of the snapshot from above, usually by
+	// 10-30%: the sink's hint.
+	for _, pt := range r.list {
+		var size int64
+		if err := tx.QueryRow(ctx, "SELECT coalesce(pg_table_size(to_regclass($1)), 0)", pgx.Identifier{pt.t.Schema, pt.t.Name}.Sanitize()).Scan(&size); err != nil {
+			return 0, fmt.Errorf("sources: size of %s: %w", pt.t.QualifiedName(), err)
+		}
+		ch.hint += int(size)
+	}
 	for _, pt := range r.list {
 		// The table as of the snapshot must be the table the source
 		// was created with.
@@ -283,24 +301,90 @@ func (r *PGReader) snapshot(ctx context.Context, rconn *pgconn.PgConn) (uint64, 
 			cols = append(cols, pgx.Identifier{c.Name}.Sanitize())
 		}
 		q := fmt.Sprintf("COPY %s (%s) TO STDOUT", pgx.Identifier{pt.t.Schema, pt.t.Name}.Sanitize(), strings.Join(cols, ", "))
-		w := &copyDecoder{r: r, pt: pt}
+		w := &copyDecoder{ctx: ctx, ch: ch, pt: pt}
 		if _, err := tx.Conn().PgConn().CopyTo(ctx, w, q); err != nil {
+			if w.emitErr != nil {
+				return 0, w.emitErr
+			}
 			return 0, fmt.Errorf("sources: COPY %s: %w", pt.t.QualifiedName(), err)
 		}
 		if w.err != nil {
+			// Rows of the table already emitted in chunks stay; the
+			// table is errored, so reads of it fail.
 			r.fail(pt, uint64(lsn), w.err)
+			delete(ch.u.Updates, pt.t.ID)
 			continue
 		}
-		unit.Updates[pt.t.ID] = w.out
-		unit.Records += len(w.out)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("sources: snapshot transaction: %w", err)
 	}
+	unit := ch.u
+	unit.Checkpoint, unit.Chunk = Checkpoint{Token: lsn.String()}, ch.chunks
 	if err := r.emit(ctx, []Unit{unit}, time.Now()); err != nil {
 		return 0, err
 	}
 	return uint64(lsn), nil
+}
+
+// pgChunker builds the unit of one transaction (or of the snapshot),
+// emitting it in chunks (Unit.More) whenever its updates pass
+// ChunkBytes, so that the reader never holds a large one whole.
+type pgChunker struct {
+	r *PGReader
+	u Unit
+	// bytes estimates the memory of u's updates: packed rows plus the
+	// Update headers.
+	bytes int
+	// before runs once, ahead of the first chunk: units already complete
+	// must reach the sink before it.
+	before func(context.Context) error
+	chunks int
+	// hint estimates the packed bytes of the whole transaction (0:
+	// unknown), passed on with its first chunk.
+	hint int
+}
+
+// updateOverhead is an Update's size beside its packed row (a slice
+// header and a diff).
+const updateOverhead = 32
+
+// note counts the updates appended to u since its length was n.
+func (c *pgChunker) note(id CollectionID, n int) {
+	for _, x := range c.u.Updates[id][n:] {
+		c.bytes += len(x.Row) + updateOverhead
+	}
+}
+
+// maybeEmit emits u as a chunk when it has grown past ChunkBytes and
+// starts a new unit.
+func (c *pgChunker) maybeEmit(ctx context.Context) error {
+	if c.bytes < c.r.cfg.ChunkBytes {
+		return nil
+	}
+	if c.chunks == 0 && c.before != nil {
+		if err := c.before(ctx); err != nil {
+			return err
+		}
+	}
+	chunk := c.u
+	chunk.More, chunk.Chunk = true, c.chunks
+	if c.chunks == 0 {
+		chunk.SizeHint = c.hint
+	}
+	c.u = Unit{Updates: map[CollectionID][]Update{}, TxnID: chunk.TxnID}
+	c.bytes = 0
+	c.chunks++
+	if err := c.r.sink.Emit(ctx, chunk); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return pgFatal{fmt.Errorf("sources: emitting a chunk of transaction %s: %w", chunk.TxnID, err)}
+	}
+	c.r.mu.Lock()
+	c.r.updates += int64(chunk.Len())
+	c.r.mu.Unlock()
+	return nil
 }
 
 // checkSnapshotColumns compares the table's columns as tx sees them (at
@@ -340,14 +424,17 @@ func schemaChanged(t PGTable) error {
 		WithHint("Recreate the source (DROP SOURCE ...; CREATE SOURCE ...) to pick up the new columns.")
 }
 
-// copyDecoder decodes COPY TO STDOUT's text format into rows.
+// copyDecoder decodes COPY TO STDOUT's text format into rows, adding
+// them to the snapshot's unit (which emits chunks as it grows).
 type copyDecoder struct {
-	r      *PGReader
+	ctx    context.Context
+	ch     *pgChunker
 	pt     *pgTable
 	buf    []byte
 	fields [][]byte
-	out    []Update
 	err    error
+	// emitErr is the error of emitting a chunk: it stops the COPY.
+	emitErr error
 }
 
 func (w *copyDecoder) Write(p []byte) (int, error) {
@@ -362,6 +449,12 @@ func (w *copyDecoder) Write(p []byte) (int, error) {
 			w.line(line)
 		}
 		w.buf = w.buf[i+1:]
+	}
+	if w.err == nil {
+		if err := w.ch.maybeEmit(w.ctx); err != nil {
+			w.emitErr = err
+			return 0, err
+		}
 	}
 	if len(w.buf) == 0 {
 		w.buf = nil
@@ -401,7 +494,10 @@ func (w *copyDecoder) line(line []byte) {
 		w.err = err
 		return
 	}
-	w.out = append(w.out, Update{Row: row, Diff: 1})
+	u := &w.ch.u
+	u.Updates[w.pt.t.ID] = append(u.Updates[w.pt.t.ID], Update{Row: row, Diff: 1})
+	u.Records++
+	w.ch.bytes += len(row) + updateOverhead
 }
 
 // fail puts one collection into the errored state; the others go on.
@@ -469,12 +565,15 @@ type pgTxn struct {
 	streamed   bool
 	mem        [][]byte
 	memBytes   int
-	file       *os.File
-	w          *bufio.Writer
-	aborted    map[uint32]bool
+	// total is the bytes of every message added, for a size estimate.
+	total   int
+	file    *os.File
+	w       *bufio.Writer
+	aborted map[uint32]bool
 }
 
 func (t *pgTxn) add(data []byte, limit int, dir string) error {
+	t.total += len(data)
 	if t.file == nil && t.memBytes+len(data) > limit {
 		f, err := os.CreateTemp(dir, "viewd-pgtxn-*")
 		if err != nil {
@@ -763,7 +862,7 @@ func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte
 			return fmt.Errorf("sources: COMMIT without BEGIN at %s", c.CommitLSN)
 		}
 		defer t.close()
-		return s.commit(t, uint64(c.CommitLSN), uint64(c.TransactionEndLSN), c.CommitTime)
+		return s.commit(ctx, t, uint64(c.CommitLSN), uint64(c.TransactionEndLSN), c.CommitTime)
 	case pglogrepl.MessageTypeRelation:
 		m, err := pglogrepl.ParseV2(w, s.inStream != 0)
 		if err != nil {
@@ -811,7 +910,7 @@ func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte
 			return nil
 		}
 		defer t.close()
-		return s.commit(t, uint64(m.CommitLSN), uint64(m.TransactionEndLSN), m.CommitTime)
+		return s.commit(ctx, t, uint64(m.CommitLSN), uint64(m.TransactionEndLSN), m.CommitTime)
 	case pglogrepl.MessageTypeInsert, pglogrepl.MessageTypeUpdate, pglogrepl.MessageTypeDelete, pglogrepl.MessageTypeTruncate:
 		t := s.txn
 		if s.inStream != 0 {
@@ -857,33 +956,44 @@ func (s *pgStream) relation(m *pglogrepl.RelationMessage, lsn uint64) {
 }
 
 // commit turns a complete transaction into a unit, unless it is at or
-// before the resume point (already durable: a restart re-sends it).
-func (s *pgStream) commit(t *pgTxn, commitLSN, endLSN uint64, commitTime time.Time) error {
+// before the resume point (already durable: a restart re-sends it). A
+// transaction whose updates pass ChunkBytes is emitted in chunks as its
+// buffered messages are replayed (after the units already complete);
+// its last unit, with the checkpoint, joins the ready ones.
+func (s *pgStream) commit(ctx context.Context, t *pgTxn, commitLSN, endLSN uint64, commitTime time.Time) error {
 	r := s.r
 	if commitLSN < r.resume {
 		return nil
 	}
-	u := Unit{Updates: map[CollectionID][]Update{}, Checkpoint: Checkpoint{Token: pglogrepl.LSN(endLSN).String()}, TxnID: strconv.FormatUint(uint64(t.xid), 10)}
+	// pgoutput's text tuples are about as long as the packed rows they
+	// become: the messages' bytes estimate the transaction's updates.
+	ch := &pgChunker{r: r, u: Unit{Updates: map[CollectionID][]Update{}, TxnID: strconv.FormatUint(uint64(t.xid), 10)}, before: s.flush, hint: t.total}
 	err := t.each(func(w []byte) error {
 		m, err := pglogrepl.ParseV2(w, t.streamed)
 		if err != nil {
 			return fmt.Errorf("sources: decoding a change: %w", err)
 		}
-		u.Records++
-		return s.change(&u, m, t.aborted, commitLSN)
+		ch.u.Records++
+		if err := s.change(ch, m, t.aborted, commitLSN); err != nil {
+			return err
+		}
+		return ch.maybeEmit(ctx)
 	})
 	if err != nil {
 		return err
 	}
+	u := ch.u
+	u.Checkpoint, u.Chunk = Checkpoint{Token: pglogrepl.LSN(endLSN).String()}, ch.chunks
 	s.ready = append(s.ready, u)
 	s.lastTime = commitTime
 	return nil
 }
 
 // change resolves one insert, update, delete or truncate against its
-// table's state and appends the resulting updates to u.
-func (s *pgStream) change(u *Unit, m pglogrepl.Message, aborted map[uint32]bool, lsn uint64) error {
+// table's state and appends the resulting updates to the chunker's unit.
+func (s *pgStream) change(ch *pgChunker, m pglogrepl.Message, aborted map[uint32]bool, lsn uint64) error {
 	r := s.r
+	u := &ch.u
 	var o op
 	var pt *pgTable
 	var relID, xid uint32
@@ -901,7 +1011,7 @@ func (s *pgStream) change(u *Unit, m pglogrepl.Message, aborted map[uint32]bool,
 		if aborted[m.Xid] {
 			return nil
 		}
-		return s.truncate(u, m.RelationIDs)
+		return s.truncate(ch, m.RelationIDs)
 	default:
 		return nil
 	}
@@ -934,13 +1044,17 @@ func (s *pgStream) change(u *Unit, m pglogrepl.Message, aborted map[uint32]bool,
 			return nil
 		}
 	}
+	n := len(u.Updates[pt.t.ID])
 	out, err := pt.state.apply(o, u.Updates[pt.t.ID])
 	if err != nil {
+		// The table's updates in chunks already emitted stay; the table
+		// is errored, so reads of it fail.
 		r.fail(pt, lsn, err)
 		delete(u.Updates, pt.t.ID)
 		return nil
 	}
 	u.Updates[pt.t.ID] = out
+	ch.note(pt.t.ID, n)
 	return nil
 }
 
@@ -954,7 +1068,8 @@ func hasUnchanged(t *pglogrepl.TupleData) bool {
 }
 
 // truncate retracts every row of the truncated tables.
-func (s *pgStream) truncate(u *Unit, rels []uint32) error {
+func (s *pgStream) truncate(ch *pgChunker, rels []uint32) error {
+	u := &ch.u
 	for _, id := range rels {
 		pt := s.r.byRel[id]
 		if pt == nil || pt.err != nil {
@@ -973,7 +1088,9 @@ func (s *pgStream) truncate(u *Unit, rels []uint32) error {
 			}
 			clear(st.counts)
 		}
+		n := len(u.Updates[pt.t.ID])
 		u.Updates[pt.t.ID] = out
+		ch.note(pt.t.ID, n)
 	}
 	return nil
 }

@@ -61,6 +61,26 @@ type Unit struct {
 	TxnID string
 	// Records is the number of upstream records the unit covers.
 	Records int
+	// More marks a chunk of a transaction too large to be handed over
+	// whole: the units that follow, up to and including the first without
+	// More, are the rest of it. The coordinator applies them all at one
+	// timestamp, makes none of them visible before the last has arrived,
+	// and binds only the last one's Checkpoint (a chunk's is empty). A
+	// reader that stops between the chunks and the last unit sends the
+	// transaction again from its start; the coordinator drops the chunks
+	// it had.
+	More bool
+	// Chunk numbers the units of a transaction sent in chunks: 0 for the
+	// first chunk, n for the last unit after n chunks, 0 for a
+	// transaction sent whole. A chunk 0 arriving while chunks are staged,
+	// or a unit with Chunk 0 after them, means the reader started the
+	// transaction again (it reconnected part way): the staged chunks are
+	// dropped, never applied twice.
+	Chunk int
+	// SizeHint, on a first chunk, estimates the packed bytes of the whole
+	// transaction (0: unknown), so that the sink can size what holds it
+	// once instead of growing it by doubling.
+	SizeHint int
 }
 
 // Len returns the number of updates in the unit.
@@ -120,7 +140,8 @@ func (e *SourceError) PgError() *pgcode.Error {
 // Sink receives what a reader produces. The coordinator implements it.
 // Emit is called from one goroutine per reader, in commit order; it returns
 // once the unit is durably bound to a timestamp (or fails, which stops the
-// reader). ReportError is called when a collection enters the errored
+// reader). For a chunk (Unit.More) it returns once the chunk is durably
+// staged, bound to nothing yet. ReportError is called when a collection enters the errored
 // state; it must not block for long.
 type Sink interface {
 	Emit(ctx context.Context, u Unit) error

@@ -25,6 +25,20 @@
 // the body: a type byte and a payload. A body is at least one byte, so a
 // zero length never frames a record: zeros read as the end of the log.
 //
+// Source transactions too large for one record (a PostgreSQL source's
+// large transaction or initial snapshot) are appended in chunks
+// (RecSourceChunk, AppendSourceChunk), each tagged with its source. A
+// chunk counts only once the source's next source write record
+// (RecSourceWrite with a binding for that source: the transaction's
+// commit, AppendSourceWrite) follows it; an abort chunk
+// (AbortSourceChunks) drops the source's pending chunks. Replay holds
+// chunks aside until their commit and drops those left without one (a
+// crash during the apply), and Open then appends an abort for each such
+// source, so that the source's next commit never adopts them. Digests
+// take chunks at their commit. Compact refuses to run while chunks are
+// pending (ErrChunksPending): the new generation's log would not hold
+// them; the coordinator compacts after the commit.
+//
 // # Memory
 //
 // The store holds no table contents. Open replays the manifest and the log

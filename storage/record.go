@@ -33,6 +33,11 @@ const (
 	// so a crash keeps both or neither (two records could keep the rows
 	// without the binding, and a restart would read them again).
 	RecSourceWrite RecordType = 7
+	// RecSourceChunk is part of a source's transaction that is not
+	// complete yet: updates that count only once a RecSourceWrite binding
+	// the same source follows (the commit), or that an abort chunk (no
+	// updates) discards. Replay drops chunks left without either.
+	RecSourceChunk RecordType = 8
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -232,4 +237,59 @@ func decodeBinding(p []byte) (Binding, error) {
 	b := Binding{Source: r.uvarint(), Time: repr.Timestamp(r.uvarint())}
 	b.Positions = r.bytes()
 	return b, r.err
+}
+
+// Chunk kinds.
+const (
+	chunkData  = 0
+	chunkAbort = 1
+)
+
+// sourceChunkRecord is the framed source chunk record of source's updates
+// ups (kind chunkData), or the abort of its pending chunks (chunkAbort,
+// no updates).
+func sourceChunkRecord(source uint64, kind byte, ups []TableUpdate) []byte {
+	size := frameHeader + 22
+	for _, u := range ups {
+		size += len(u.Row) + 14
+	}
+	p := make([]byte, frameHeader, size)
+	p = binary.AppendUvarint(p, source)
+	p = append(p, kind)
+	p = binary.AppendUvarint(p, uint64(len(ups)))
+	for _, u := range ups {
+		p = appendTableUpdate(p, u)
+	}
+	finishFrame(p, RecSourceChunk)
+	return p
+}
+
+// decodeSourceChunk decodes a source chunk record's payload. The rows
+// alias p.
+func decodeSourceChunk(p []byte) (source uint64, kind byte, ups []TableUpdate, err error) {
+	r := reader{b: p}
+	source = r.uvarint()
+	if r.err != nil || len(r.b) == 0 {
+		return 0, 0, nil, fmt.Errorf("storage: corrupt source chunk")
+	}
+	kind = r.b[0]
+	r.b = r.b[1:]
+	n := r.uvarint()
+	if r.err != nil || kind > chunkAbort || n > uint64(len(p)) || (kind == chunkAbort && n != 0) {
+		return 0, 0, nil, fmt.Errorf("storage: corrupt source chunk")
+	}
+	ups = make([]TableUpdate, 0, n)
+	for i := uint64(0); i < n; i++ {
+		t := r.uvarint()
+		d := r.varint()
+		row := r.bytes()
+		if r.err != nil {
+			return 0, 0, nil, r.err
+		}
+		ups = append(ups, TableUpdate{Table: t, Row: repr.Row(row), Diff: repr.Diff(d)})
+	}
+	if len(r.b) != 0 {
+		return 0, 0, nil, fmt.Errorf("storage: corrupt source chunk")
+	}
+	return source, kind, ups, nil
 }

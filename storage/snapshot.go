@@ -36,6 +36,10 @@ import (
 // renamed over the old one. A crash at any point leaves either the old
 // manifest, log and table files or the new ones; Open removes the files
 // no manifest names.
+// ErrChunksPending is Compact's refusal while a source transaction's
+// chunks are neither committed nor aborted.
+var ErrChunksPending = errors.New("storage: a source transaction is open (chunks pending); compaction postponed")
+
 func (s *Store) Compact(catalog [][]byte, tables []SnapshotTable) error {
 	s.mu.Lock()
 	for s.compacting {
@@ -44,6 +48,12 @@ func (s *Store) Compact(catalog [][]byte, tables []SnapshotTable) error {
 	if s.closed {
 		s.mu.Unlock()
 		return fmt.Errorf("storage: store closed")
+	}
+	if len(s.chunks) > 0 {
+		// The chunks of an open source transaction live in the current
+		// log only: a new generation would lose them.
+		s.mu.Unlock()
+		return ErrChunksPending
 	}
 	s.compacting = true
 	if err := s.drainLocked(); err != nil {

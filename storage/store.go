@@ -74,7 +74,11 @@ type Store struct {
 	logSize    int64  // logical end of the current log generation
 	flushes    uint64 // number of write+sync rounds, for benchmarks
 
-	tables   map[uint64]digest // live tables; contents are not kept
+	tables map[uint64]digest // live tables; contents are not kept
+	// chunks holds, per source with an open chunked transaction, the
+	// digests of its chunks' updates per table: they join tables at the
+	// source's next write (its commit), or are dropped by its abort.
+	chunks   map[uint64]map[uint64]digest
 	bindings map[uint64]Binding
 	ts       repr.Timestamp
 	// tableFiles are the names of the table files the live snapshot
@@ -129,12 +133,24 @@ func Open(dir string, logger *slog.Logger) (*Store, State, error) {
 		lock:     lock,
 		tables:   map[uint64]digest{},
 		bindings: map[uint64]Binding{},
+		chunks:   map[uint64]map[uint64]digest{},
 	}
 	s.cond = sync.NewCond(&s.mu)
-	r := &replayer{s: s, tables: map[uint64]*tableLog{}, snaps: map[uint64]*TableSnapshot{}}
+	r := &replayer{s: s, tables: map[uint64]*tableLog{}, snaps: map[uint64]*TableSnapshot{}, chunks: map[uint64]*tableLog{}}
 	if err := s.load(r); err != nil {
 		lock.Close()
 		return nil, State{}, err
+	}
+	// Chunks of a transaction that never committed (a crash while it was
+	// applied): dropped, and an abort written for each, so that the
+	// source's next commit does not adopt them.
+	for src, l := range r.chunks {
+		logger.Info("storage: dropping the uncommitted chunks of a source transaction", "source", src, "updates", len(l.ups))
+		delete(r.chunks, src)
+		if err := s.AbortSourceChunks(context.Background(), src); err != nil {
+			s.Close()
+			return nil, State{}, err
+		}
 	}
 	return s, r.state(), nil
 }
@@ -214,6 +230,8 @@ type replayer struct {
 	snaps   map[uint64]*TableSnapshot
 	// inSnapshot is set while the snapshot's records are read.
 	inSnapshot bool
+	// chunks holds each source's chunks not yet committed or aborted.
+	chunks map[uint64]*tableLog
 }
 
 // tableLog is one table's replayed updates, in log order, their rows
@@ -285,16 +303,35 @@ func (r *replayer) apply(t RecordType, p []byte) error {
 		}
 		for _, b := range bs {
 			s.noteBinding(b)
+			// The commit of the source's chunks, if it has any.
+			if cl := r.chunks[b.Source]; cl != nil {
+				delete(r.chunks, b.Source)
+				r.addUpdates(cl.ups)
+				s.noteTableWrite(0, cl.ups)
+				delete(s.chunks, b.Source)
+			}
+		}
+		r.addUpdates(ups)
+		s.noteTableWrite(ts, ups)
+	case RecSourceChunk:
+		src, kind, ups, err := decodeSourceChunk(p)
+		if err != nil {
+			return err
+		}
+		if kind == chunkAbort {
+			delete(r.chunks, src)
+			delete(s.chunks, src)
+			return nil
+		}
+		cl := r.chunks[src]
+		if cl == nil {
+			cl = &tableLog{}
+			r.chunks[src] = cl
 		}
 		for _, u := range ups {
-			l := r.tables[u.Table]
-			if l == nil {
-				l = &tableLog{}
-				r.tables[u.Table] = l
-			}
-			l.add(u)
+			cl.add(u)
 		}
-		s.noteTableWrite(ts, ups)
+		s.noteChunk(src, ups)
 	case RecBinding:
 		b, err := decodeBinding(p)
 		if err != nil {
@@ -338,6 +375,18 @@ func (r *replayer) apply(t RecordType, p []byte) error {
 	return nil
 }
 
+// addUpdates adds replayed updates to their tables' logs.
+func (r *replayer) addUpdates(ups []TableUpdate) {
+	for _, u := range ups {
+		l := r.tables[u.Table]
+		if l == nil {
+			l = &tableLog{}
+			r.tables[u.Table] = l
+		}
+		l.add(u)
+	}
+}
+
 // state hands out the replayed state, emptying the replayer as it goes so
 // that the contents are held twice for at most one table at a time.
 func (r *replayer) state() State {
@@ -375,6 +424,31 @@ func (s *Store) noteTableWrite(ts repr.Timestamp, ups []TableUpdate) {
 	s.raise(ts)
 }
 
+// noteChunk adds a chunk's updates to its source's pending digests.
+func (s *Store) noteChunk(source uint64, ups []TableUpdate) {
+	ds := s.chunks[source]
+	if ds == nil {
+		ds = map[uint64]digest{}
+		s.chunks[source] = ds
+	}
+	for _, u := range ups {
+		d := ds[u.Table]
+		d.add(u.Row, u.Diff)
+		ds[u.Table] = d
+	}
+}
+
+// commitChunks moves a source's pending chunk digests into its tables'.
+func (s *Store) commitChunks(source uint64) {
+	for table, cd := range s.chunks[source] {
+		d := s.tables[table]
+		d.count += cd.count
+		d.sum += cd.sum
+		s.tables[table] = d
+	}
+	delete(s.chunks, source)
+}
+
 func (s *Store) noteBinding(b Binding) {
 	b.Positions = append([]byte(nil), b.Positions...)
 	s.bindings[b.Source] = b
@@ -404,14 +478,41 @@ func (s *Store) DropTable(ctx context.Context, table uint64) error {
 
 // AppendSourceWrite durably appends a source's updates at ts and the
 // bindings of its upstream positions to ts as one record: after a crash
-// both are there or neither is.
+// both are there or neither is. It commits the chunks appended for each
+// bound source since its last write (AppendSourceChunk): they belong to
+// ts too.
 func (s *Store) AppendSourceWrite(ctx context.Context, ts repr.Timestamp, ups []TableUpdate, bs []Binding) error {
 	return s.appendRecord(ctx, sourceWriteRecord(ts, ups, bs), func() {
 		s.noteTableWrite(ts, ups)
 		for _, b := range bs {
+			s.commitChunks(b.Source)
 			s.noteBinding(b)
 		}
 	})
+}
+
+// AppendSourceChunk durably appends part of a source's transaction that
+// is too large to be one record: the updates count only once the
+// source's next AppendSourceWrite (which binds the transaction's
+// upstream position to its timestamp) is durable. Until then they are
+// pending: AbortSourceChunks drops them, a crash drops them (Open writes
+// the abort), and Compact refuses to run, since the new log generation
+// would not hold them.
+func (s *Store) AppendSourceChunk(ctx context.Context, source uint64, ups []TableUpdate) error {
+	return s.appendRecord(ctx, sourceChunkRecord(source, chunkData, ups), func() { s.noteChunk(source, ups) })
+}
+
+// AbortSourceChunks durably drops the pending chunks of source.
+func (s *Store) AbortSourceChunks(ctx context.Context, source uint64) error {
+	return s.appendRecord(ctx, sourceChunkRecord(source, chunkAbort, nil), func() { delete(s.chunks, source) })
+}
+
+// PendingChunks reports whether some source has chunks neither committed
+// nor aborted (Compact refuses to run then).
+func (s *Store) PendingChunks() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.chunks) > 0
 }
 
 // AppendBinding durably binds a source's positions to a timestamp.
