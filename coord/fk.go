@@ -1,0 +1,634 @@
+package coord
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/plan"
+	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
+	"github.com/viewd/viewd/storage"
+)
+
+// Foreign keys.
+//
+// A FOREIGN KEY constraint links a child table's referencing columns to a
+// PRIMARY KEY or UNIQUE key (refKey) of a parent table, which may be the
+// child itself. Writes keep it as PostgreSQL's non-deferrable constraints
+// do, at the end of each statement:
+//
+//   - A row the statement inserts into the child (or updates to) whose
+//     referencing columns hold no NULL (MATCH SIMPLE; MATCH FULL refuses a
+//     mix of NULLs and values) must find its key in the parent.
+//   - A parent key the statement deletes or changes triggers the key's ON
+//     DELETE / ON UPDATE action: CASCADE, SET NULL and SET DEFAULT change
+//     the child rows that reference it (and their changes trigger their own
+//     keys' actions, to a fixpoint); NO ACTION fails when the key is still
+//     referenced at the end of the statement and no parent row has it
+//     then; RESTRICT fails when it is still referenced, whether or not
+//     another parent row took the key over.
+//
+// Every check is a lookup: a parent key in the parent's primary
+// arrangement (primary key) or unique-key index (tableState.index), and
+// the child rows that reference a key in the foreign key's own index of
+// the child's committed rows by referenced key (refs), both adjusted by
+// the updates not yet committed (fkView). A commit checks its
+// transaction's net changes again against the contents at its commit, as
+// a concurrent transaction may have changed a parent or child since.
+//
+// An update of a row is written as its retraction immediately followed by
+// its insertion (UPDATE, ON CONFLICT DO UPDATE, and the actions here);
+// that is how ON UPDATE actions tell an update from a delete.
+type foreignKey struct {
+	sql.ForeignKeyDef
+	// seq numbers the key among its child's foreign keys in declaration
+	// order; it stays when another is dropped (pg_constraint's OID).
+	seq           int
+	child, parent *item
+	// keyCols are the referencing columns in the order of the parent's
+	// key columns (parent.table.keys[RefKey]); keyConv their positions in
+	// Columns (for ToRef, FromRef and Exact).
+	keyCols []int
+	keyConv []int
+	// refs indexes the child's committed rows that reference a key (no
+	// NULL in the referencing columns): packed parent key -> row ->
+	// multiplicity.
+	refs map[string]map[string]repr.Diff
+}
+
+// fkEval evaluates foreign keys' casts: they read no session state.
+var fkEval = &expr.EvalCtx{}
+
+// linkForeignKeyLocked links def, declared by child, to its parent table.
+func (c *Coordinator) linkForeignKeyLocked(def sql.ForeignKeyDef, seq int, child, parent *item) *foreignKey {
+	c.foreignKeys.Add(1)
+	c.cat.version++
+	fk := &foreignKey{ForeignKeyDef: def, seq: seq, child: child, parent: parent, refs: map[string]map[string]repr.Diff{}}
+	for _, pc := range parent.table.keys[def.RefKey] {
+		for i, rc := range def.RefColumns {
+			if rc == pc {
+				fk.keyCols = append(fk.keyCols, def.Columns[i])
+				fk.keyConv = append(fk.keyConv, i)
+			}
+		}
+	}
+	child.table.fks = append(child.table.fks, fk)
+	parent.table.referencedBy = append(parent.table.referencedBy, fk)
+	return fk
+}
+
+// unlinkForeignKeyLocked removes fk from its child's and its parent's lists.
+func (c *Coordinator) unlinkForeignKeyLocked(fk *foreignKey) {
+	c.foreignKeys.Add(-1)
+	c.cat.version++
+	remove := func(l []*foreignKey) []*foreignKey {
+		out := l[:0]
+		for _, f := range l {
+			if f != fk {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	fk.child.table.fks = remove(fk.child.table.fks)
+	fk.parent.table.referencedBy = remove(fk.parent.table.referencedBy)
+}
+
+// Outcomes of childKey.
+const (
+	fkKeyOK      = iota
+	fkKeyNull    // a NULL in the referencing columns: not checked
+	fkKeyMixed   // MATCH FULL with some, not all, columns NULL
+	fkKeyMissing // a value no parent key can equal
+)
+
+// childKey returns the parent key a child row references (the parent's
+// key packed canonically, as keyOf packs the parent's rows) and whether it
+// references one.
+func (fk *foreignKey) childKey(ds []repr.Datum) (string, int) {
+	nulls := 0
+	for _, c := range fk.Columns {
+		if ds[c].IsNull() {
+			nulls++
+		}
+	}
+	switch {
+	case nulls == len(fk.Columns) || (nulls > 0 && fk.Match != sql.FKMatchFull):
+		return "", fkKeyNull
+	case nulls > 0:
+		return "", fkKeyMixed
+	}
+	var p repr.Packer
+	for j, c := range fk.keyCols {
+		d := ds[c]
+		i := fk.keyConv[j]
+		if fk.ToRef[i] != nil {
+			up, err := expr.Eval(fkEval, fk.ToRef[i], []repr.Datum{d})
+			if err != nil {
+				return "", fkKeyMissing
+			}
+			if !fk.Exact[i] {
+				// An inexact conversion (bigint to integer, numeric to
+				// integer) must come back to the value itself.
+				back, err := expr.Eval(fkEval, fk.FromRef[i], []repr.Datum{up})
+				if err != nil || !sameKey(back, d) {
+					return "", fkKeyMissing
+				}
+			}
+			d = up
+		}
+		p.PushKey(d)
+	}
+	return string(p.Row()), fkKeyOK
+}
+
+func sameKey(a, b repr.Datum) bool {
+	var pa, pb repr.Packer
+	pa.PushKey(a)
+	pb.PushKey(b)
+	return string(pa.Row()) == string(pb.Row())
+}
+
+// parentKey returns a parent row's key for fk (ok false when NULL).
+func (fk *foreignKey) parentKey(ds []repr.Datum) (string, bool) {
+	return keyOf(ds, fk.parent.table.keys[fk.RefKey])
+}
+
+// applyChild records a committed change of a child row in refs.
+func (fk *foreignKey) applyChild(ds []repr.Datum, row repr.Row, diff repr.Diff) {
+	key, st := fk.childKey(ds)
+	if st != fkKeyOK {
+		return
+	}
+	addRef(fk.refs, key, row, diff)
+}
+
+// addRef adds diff to row's multiplicity under key, dropping zeros.
+func addRef(refs map[string]map[string]repr.Diff, key string, row repr.Row, diff repr.Diff) {
+	m := refs[key]
+	if m == nil {
+		m = map[string]repr.Diff{}
+		refs[key] = m
+	}
+	if m[string(row)] += diff; m[string(row)] == 0 {
+		delete(m, string(row))
+		if len(m) == 0 {
+			delete(refs, key)
+		}
+	}
+}
+
+// fkView is the contents foreign keys are checked against: the committed
+// contents at at, plus pending updates (a transaction's earlier writes,
+// the statement's so far, the writes accepted before it in a commit
+// group). Its indexes of the pending updates are built per foreign key
+// when first asked and kept up to date by add.
+type fkView struct {
+	c       *Coordinator
+	at      repr.Timestamp
+	pending map[plan.GlobalID][]storage.TableUpdate
+	// parentKeys are, per foreign key, the pending changes of the parent's
+	// key counts; childRefs the pending child rows by referenced key.
+	parentKeys map[*foreignKey]map[string]repr.Diff
+	childRefs  map[*foreignKey]map[string]map[string]repr.Diff
+}
+
+func (c *Coordinator) newFKView(pending []storage.TableUpdate) *fkView {
+	v := &fkView{c: c, at: c.now, pending: map[plan.GlobalID][]storage.TableUpdate{},
+		parentKeys: map[*foreignKey]map[string]repr.Diff{}, childRefs: map[*foreignKey]map[string]map[string]repr.Diff{}}
+	for _, u := range pending {
+		id := plan.GlobalID(u.Table)
+		v.pending[id] = append(v.pending[id], u)
+	}
+	return v
+}
+
+// add makes ups pending.
+func (v *fkView) add(ups []storage.TableUpdate) {
+	for _, u := range ups {
+		id := plan.GlobalID(u.Table)
+		v.pending[id] = append(v.pending[id], u)
+		var ds []repr.Datum
+		for fk, m := range v.parentKeys {
+			if fk.parent.ID == id {
+				if ds == nil {
+					ds = u.Row.Datums()
+				}
+				if k, ok := fk.parentKey(ds); ok {
+					m[k] += u.Diff
+				}
+			}
+		}
+		for fk, m := range v.childRefs {
+			if fk.child.ID == id {
+				if ds == nil {
+					ds = u.Row.Datums()
+				}
+				if k, st := fk.childKey(ds); st == fkKeyOK {
+					addRef(m, k, u.Row, u.Diff)
+				}
+			}
+		}
+	}
+}
+
+// parentCount returns how many parent rows have key.
+func (v *fkView) parentCount(fk *foreignKey, key string) (repr.Diff, error) {
+	m, ok := v.parentKeys[fk]
+	if !ok {
+		m = map[string]repr.Diff{}
+		for _, u := range v.pending[fk.parent.ID] {
+			if k, ok := fk.parentKey(u.Row.Datums()); ok {
+				m[k] += u.Diff
+			}
+		}
+		v.parentKeys[fk] = m
+	}
+	n := m[key]
+	pts := fk.parent.table
+	if pts.index[fk.RefKey] == nil {
+		committed, _, err := fk.parent.rt.keyCount(v.at, repr.Row(key))
+		if err != nil {
+			return 0, err
+		}
+		n += committed
+	} else if _, ok := pts.index[fk.RefKey][key]; ok {
+		n++
+	}
+	return n, nil
+}
+
+// childRows returns the child rows that reference key, with their
+// multiplicities (positive).
+func (v *fkView) childRows(fk *foreignKey, key string) map[string]repr.Diff {
+	m, ok := v.childRefs[fk]
+	if !ok {
+		m = map[string]map[string]repr.Diff{}
+		for _, u := range v.pending[fk.child.ID] {
+			if k, st := fk.childKey(u.Row.Datums()); st == fkKeyOK {
+				addRef(m, k, u.Row, u.Diff)
+			}
+		}
+		v.childRefs[fk] = m
+	}
+	out := map[string]repr.Diff{}
+	for r, n := range fk.refs[key] {
+		out[r] += n
+	}
+	for r, n := range m[key] {
+		out[r] += n
+	}
+	for r, n := range out {
+		if n <= 0 {
+			delete(out, r)
+		}
+	}
+	return out
+}
+
+// fkDeferred is a parent key removed by a statement under NO ACTION or
+// RESTRICT, checked at the statement's end.
+type fkDeferred struct {
+	fk       *foreignKey
+	key      string
+	restrict bool
+}
+
+// maxFKActions bounds the rounds of actions one statement may trigger.
+const maxFKActions = 10000
+
+// hasForeignKeys reports whether writes to the tables of ups involve a
+// foreign key.
+func (c *Coordinator) hasForeignKeysLocked(ups []storage.TableUpdate) bool {
+	var last uint64
+	for i, u := range ups {
+		if i > 0 && u.Table == last {
+			continue
+		}
+		last = u.Table
+		if it := c.cat.items[plan.GlobalID(u.Table)]; it != nil && it.table != nil && (len(it.table.fks) > 0 || len(it.table.referencedBy) > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// foreignKeysLocked runs the foreign keys of a statement's updates ups:
+// the actions their parent-key changes trigger, recursively, then the
+// checks at the statement's end, against the committed contents plus
+// prior (the transaction's earlier writes). It returns ups followed by the
+// actions' updates.
+func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage.TableUpdate) ([]storage.TableUpdate, error) {
+	v := c.newFKView(prior)
+	v.add(ups)
+	all := ups
+	var deferred []fkDeferred
+	queue := [][]storage.TableUpdate{ups}
+	for round := 0; len(queue) > 0; round++ {
+		if round > maxFKActions {
+			return nil, pgcode.New(pgcode.ProgramLimitExceeded, "foreign key actions of one statement nested too deeply")
+		}
+		batch := queue[0]
+		queue = queue[1:]
+		for _, run := range tableRuns(batch) {
+			it := c.cat.items[plan.GlobalID(run[0].Table)]
+			if it == nil || it.table == nil {
+				continue
+			}
+			for _, fk := range it.table.referencedBy {
+				acts, defs, err := fk.actions(v, ectx, run)
+				if err != nil {
+					return nil, err
+				}
+				deferred = append(deferred, defs...)
+				if len(acts) > 0 {
+					v.add(acts)
+					all = append(all[:len(all):len(all)], acts...)
+					queue = append(queue, acts)
+				}
+			}
+		}
+	}
+	if err := c.checkReferencesLocked(v, all); err != nil {
+		return nil, err
+	}
+	for _, d := range deferred {
+		if !d.restrict {
+			n, err := v.parentCount(d.fk, d.key)
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				continue
+			}
+		}
+		if len(v.childRows(d.fk, d.key)) > 0 {
+			return nil, d.fk.stillReferenced(d.key)
+		}
+	}
+	return all, nil
+}
+
+// tableRuns splits updates into runs of one table each.
+func tableRuns(ups []storage.TableUpdate) [][]storage.TableUpdate {
+	var out [][]storage.TableUpdate
+	start := 0
+	for i := 1; i <= len(ups); i++ {
+		if i == len(ups) || ups[i].Table != ups[start].Table {
+			out = append(out, ups[start:i])
+			start = i
+		}
+	}
+	return out
+}
+
+// actions returns the child updates of fk's CASCADE, SET NULL and SET
+// DEFAULT actions for the parent-key changes in run (updates of the
+// parent), and the NO ACTION and RESTRICT keys to check at the end.
+func (fk *foreignKey) actions(v *fkView, ectx *expr.EvalCtx, run []storage.TableUpdate) ([]storage.TableUpdate, []fkDeferred, error) {
+	var out []storage.TableUpdate
+	var deferred []fkDeferred
+	for i := 0; i < len(run); i++ {
+		u := run[i]
+		if u.Diff >= 0 {
+			continue
+		}
+		oldDs := u.Row.Datums()
+		oldKey, ok := fk.parentKey(oldDs)
+		var newDs []repr.Datum
+		if i+1 < len(run) && run[i+1].Diff > 0 {
+			newDs = run[i+1].Row.Datums()
+			i++
+		}
+		if !ok {
+			continue
+		}
+		action := fk.OnDelete
+		if newDs != nil {
+			if newKey, ok := fk.parentKey(newDs); ok && newKey == oldKey {
+				continue
+			}
+			action = fk.OnUpdate
+		}
+		switch action {
+		case sql.FKNoAction, sql.FKRestrict:
+			deferred = append(deferred, fkDeferred{fk: fk, key: oldKey, restrict: action == sql.FKRestrict})
+			continue
+		}
+		rows := fk.sortedRows(v.childRows(fk, oldKey))
+		for _, r := range rows {
+			id := uint64(fk.child.ID)
+			if action == sql.FKCascade && newDs == nil {
+				out = append(out, storage.TableUpdate{Table: id, Row: r.row, Diff: -r.n})
+				continue
+			}
+			ds := r.row.Datums()
+			for j, c := range fk.Columns {
+				switch action {
+				case sql.FKCascade:
+					d := newDs[fk.RefColumns[j]]
+					if fk.FromRef[j] != nil {
+						var err error
+						if d, err = expr.Eval(ectx, fk.FromRef[j], []repr.Datum{d}); err != nil {
+							return nil, nil, err
+						}
+					}
+					ds[c] = d
+				case sql.FKSetNull:
+					ds[c] = repr.Null
+				case sql.FKSetDefault:
+					ds[c] = repr.Null
+					if def := fk.child.table.defaults[c]; def != nil {
+						d, err := expr.Eval(ectx, def, nil)
+						if err != nil {
+							return nil, nil, err
+						}
+						ds[c] = d
+					}
+				}
+			}
+			var p repr.Packer
+			p.PushAll(ds)
+			out = append(out, storage.TableUpdate{Table: id, Row: r.row, Diff: -r.n}, storage.TableUpdate{Table: id, Row: p.Clone(), Diff: r.n})
+		}
+	}
+	return out, deferred, nil
+}
+
+type countedRow struct {
+	row repr.Row
+	n   repr.Diff
+}
+
+// sortedRows orders rows by their bytes, so that actions are
+// deterministic.
+func (fk *foreignKey) sortedRows(m map[string]repr.Diff) []countedRow {
+	out := make([]countedRow, 0, len(m))
+	for r, n := range m {
+		out = append(out, countedRow{repr.Row(r), n})
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && string(out[j].row) < string(out[j-1].row); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// checkReferencesLocked checks that every child row that ups insert on
+// net (per table) references a parent key present in v.
+func (c *Coordinator) checkReferencesLocked(v *fkView, ups []storage.TableUpdate) error {
+	net := map[plan.GlobalID]map[string]repr.Diff{}
+	var order []plan.GlobalID
+	for _, u := range ups {
+		id := plan.GlobalID(u.Table)
+		it := c.cat.items[id]
+		if it == nil || it.table == nil || len(it.table.fks) == 0 {
+			continue
+		}
+		m := net[id]
+		if m == nil {
+			m = map[string]repr.Diff{}
+			net[id] = m
+			order = append(order, id)
+		}
+		m[string(u.Row)] += u.Diff
+	}
+	for _, id := range order {
+		ts := c.cat.items[id].table
+		for row, n := range net[id] {
+			if n <= 0 {
+				continue
+			}
+			ds := repr.Row(row).Datums()
+			for _, fk := range ts.fks {
+				key, st := fk.childKey(ds)
+				switch st {
+				case fkKeyNull:
+					continue
+				case fkKeyMixed:
+					return pgcode.New(pgcode.ForeignKeyViolation, "insert or update on table %q violates foreign key constraint %q", ts.name, fk.Name).
+						WithDetail("MATCH FULL does not allow mixing of null and nonnull key values.")
+				case fkKeyOK:
+					n, err := v.parentCount(fk, key)
+					if err != nil {
+						return err
+					}
+					if n > 0 {
+						continue
+					}
+				}
+				var vals []string
+				for _, c := range fk.Columns {
+					vals = append(vals, ds[c].Text())
+				}
+				return pgcode.New(pgcode.ForeignKeyViolation, "insert or update on table %q violates foreign key constraint %q", ts.name, fk.Name).
+					WithDetail("Key (%s)=(%s) is not present in table %q.", fk.columnNames(fk.child, fk.Columns), strings.Join(vals, ", "), fk.parent.Name.Item)
+			}
+		}
+	}
+	return nil
+}
+
+// checkCommitLocked checks, at a transaction's commit, the foreign keys
+// of its writes against the contents then (committed, plus accepted: the
+// writes accepted before it in its commit group): every child row it
+// inserts on net references a present key, and every parent key it
+// removes on net is no longer referenced.
+func (c *Coordinator) checkCommitLocked(writes []storage.TableUpdate, accepted map[uint64][]storage.TableUpdate) error {
+	if !c.hasForeignKeysLocked(writes) {
+		return nil
+	}
+	var prior []storage.TableUpdate
+	for _, ups := range accepted {
+		prior = append(prior, ups...)
+	}
+	v := c.newFKView(prior)
+	v.add(writes)
+	if err := c.checkReferencesLocked(v, writes); err != nil {
+		return err
+	}
+	net := map[string]repr.Diff{}
+	for _, u := range writes {
+		it := c.cat.items[plan.GlobalID(u.Table)]
+		if it != nil && it.table != nil && len(it.table.referencedBy) > 0 {
+			net[fmt.Sprintf("%d/%s", u.Table, u.Row)] += u.Diff
+		}
+	}
+	for _, u := range writes {
+		if net[fmt.Sprintf("%d/%s", u.Table, u.Row)] >= 0 {
+			continue
+		}
+		ds := u.Row.Datums()
+		for _, fk := range c.cat.items[plan.GlobalID(u.Table)].table.referencedBy {
+			key, ok := fk.parentKey(ds)
+			if !ok {
+				continue
+			}
+			n, err := v.parentCount(fk, key)
+			if err != nil {
+				return err
+			}
+			if n <= 0 && len(v.childRows(fk, key)) > 0 {
+				return fk.stillReferenced(key)
+			}
+		}
+	}
+	return nil
+}
+
+// stillReferenced is the 23503 error of a parent key that child rows
+// still reference.
+func (fk *foreignKey) stillReferenced(key string) error {
+	kd := repr.Row(key).Datums()
+	// The key is packed in the parent key's order; print it in the order
+	// of the referenced columns.
+	vals := make([]string, len(fk.RefColumns))
+	for j, i := range fk.keyConv {
+		if j < len(kd) {
+			vals[i] = kd[j].Text()
+		}
+	}
+	return pgcode.New(pgcode.ForeignKeyViolation, "update or delete on table %q violates foreign key constraint %q on table %q", fk.parent.Name.Item, fk.Name, fk.child.Name.Item).
+		WithDetail("Key (%s)=(%s) is still referenced from table %q.", fk.columnNames(fk.parent, fk.RefColumns), strings.Join(vals, ", "), fk.child.Name.Item)
+}
+
+func (fk *foreignKey) columnNames(it *item, cols []int) string {
+	var names []string
+	for _, c := range cols {
+		names = append(names, it.Desc.Names[c])
+	}
+	return strings.Join(names, ", ")
+}
+
+// constraintDef is pg_get_constraintdef of the foreign key.
+func (fk *foreignKey) constraintDef() string {
+	var b strings.Builder
+	quoted := func(it *item, cols []int) string {
+		var names []string
+		for _, c := range cols {
+			names = append(names, quoteIdent(it.Desc.Names[c]))
+		}
+		return strings.Join(names, ", ")
+	}
+	ref := quoteIdent(fk.parent.Name.Item)
+	if fk.parent.Name.Schema != "public" {
+		ref = quoteIdent(fk.parent.Name.Schema) + "." + ref
+	}
+	fmt.Fprintf(&b, "FOREIGN KEY (%s) REFERENCES %s(%s)", quoted(fk.child, fk.Columns), ref, quoted(fk.parent, fk.RefColumns))
+	if fk.Match == sql.FKMatchFull {
+		b.WriteString(" MATCH FULL")
+	}
+	if fk.OnUpdate != sql.FKNoAction {
+		b.WriteString(" ON UPDATE " + sql.FKActionText(fk.OnUpdate))
+	}
+	if fk.OnDelete != sql.FKNoAction {
+		b.WriteString(" ON DELETE " + sql.FKActionText(fk.OnDelete))
+	}
+	return b.String()
+}
+
+// fkConstrOID is the pg_constraint OID of a table's foreign key seq.
+func fkConstrOID(table uint32, seq int) uint32 { return 0x30000000 + table<<5 + uint32(seq) }
