@@ -289,7 +289,8 @@ func (v *fkView) childRows(fk *foreignKey, key string) map[string]repr.Diff {
 }
 
 // fkDeferred is a parent key removed by a statement under NO ACTION or
-// RESTRICT, checked at the statement's end.
+// RESTRICT (or SET DEFAULT, whose default may be that key), checked at
+// the statement's end.
 type fkDeferred struct {
 	fk       *foreignKey
 	key      string
@@ -351,9 +352,8 @@ func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage
 			}
 		}
 	}
-	if err := c.checkReferencesLocked(v, all); err != nil {
-		return nil, err
-	}
+	// Parent-side checks first: PostgreSQL fires the triggers of the
+	// statement's own rows before those its actions queued.
 	for _, d := range deferred {
 		if !d.restrict {
 			n, err := v.parentCount(d.fk, d.key)
@@ -367,6 +367,9 @@ func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage
 		if len(v.childRows(d.fk, d.key)) > 0 {
 			return nil, d.fk.stillReferenced(d.key)
 		}
+	}
+	if err := c.checkReferencesLocked(v, all); err != nil {
+		return nil, err
 	}
 	return all, nil
 }
@@ -416,6 +419,11 @@ func (fk *foreignKey) actions(v *fkView, ectx *expr.EvalCtx, run []storage.Table
 		case sql.FKNoAction, sql.FKRestrict:
 			deferred = append(deferred, fkDeferred{fk: fk, key: oldKey, restrict: action == sql.FKRestrict})
 			continue
+		}
+		if action == sql.FKSetDefault {
+			// The default may be the removed key itself: rows set to it
+			// still reference it, which PostgreSQL checks as RESTRICT.
+			deferred = append(deferred, fkDeferred{fk: fk, key: oldKey, restrict: true})
 		}
 		rows := fk.sortedRows(v.childRows(fk, oldKey))
 		for _, r := range rows {
