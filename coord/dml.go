@@ -756,13 +756,21 @@ func (s *session) delete(ctx context.Context, p *sql.DeletePlan) (wire.Result, e
 func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []storage.TableUpdate) error {
 	if s.c.foreignKeys.Load() > 0 {
 		s.c.mu.Lock()
-		var err error
-		if s.c.hasForeignKeysLocked(ups) {
-			ups, err = s.c.foreignKeysLocked(s.evalCtx(), s.txn.writes, ups)
-		}
+		involved := s.c.hasForeignKeysLocked(ups)
 		s.c.mu.Unlock()
-		if err != nil {
-			return err
+		if involved {
+			// Keys and NOT NULL first: PostgreSQL checks them row by row,
+			// before the foreign keys' triggers at the statement's end.
+			if err := s.checkInTxn(table, ups); err != nil {
+				return err
+			}
+			s.c.mu.Lock()
+			var err error
+			ups, err = s.c.foreignKeysLocked(s.evalCtx(), s.txn.writes, ups)
+			s.c.mu.Unlock()
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if s.txn.explicit {
