@@ -558,15 +558,19 @@ func (c *Coordinator) checkCommitLocked(writes []storage.TableUpdate, accepted m
 	if err := c.checkReferencesLocked(v, writes); err != nil {
 		return err
 	}
-	net := map[string]repr.Diff{}
+	type tableRow struct {
+		table uint64
+		row   string
+	}
+	net := map[tableRow]repr.Diff{}
 	for _, u := range writes {
 		it := c.cat.items[plan.GlobalID(u.Table)]
 		if it != nil && it.table != nil && len(it.table.referencedBy) > 0 {
-			net[fmt.Sprintf("%d/%s", u.Table, u.Row)] += u.Diff
+			net[tableRow{u.Table, string(u.Row)}] += u.Diff
 		}
 	}
 	for _, u := range writes {
-		if net[fmt.Sprintf("%d/%s", u.Table, u.Row)] >= 0 {
+		if net[tableRow{u.Table, string(u.Row)}] >= 0 {
 			continue
 		}
 		ds := u.Row.Datums()
