@@ -2,7 +2,11 @@ package coord
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/viewd/viewd/pgcode"
 )
@@ -67,4 +71,42 @@ func TestForeignKeyConcurrentCommit(t *testing.T) {
 		t.Fatalf("commit of the child after its parent's deletion: %v, want 23503", err)
 	}
 	a.want("SELECT count(*) FROM c", "0")
+}
+
+// TestForeignKeyCascadeOneTimestamp: a cascade commits at the timestamp
+// of the write that caused it, so a materialized view over parent and
+// child never shows an orphan: a SUBSCRIBE to the orphans sees no change
+// through deletes and key updates that cascade.
+func TestForeignKeyCascadeOneTimestamp(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec("CREATE TABLE p (id int PRIMARY KEY)",
+		"CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p ON DELETE CASCADE ON UPDATE CASCADE)",
+		"CREATE MATERIALIZED VIEW orphans AS SELECT c.id, c.pid FROM c LEFT JOIN p ON p.id = c.pid WHERE c.pid IS NOT NULL AND p.id IS NULL",
+		"CREATE MATERIALIZED VIEW children AS SELECT pid, count(*) AS n FROM c GROUP BY pid",
+		"INSERT INTO p SELECT generate_series(1, 50)",
+		"INSERT INTO c SELECT i, 1 + i % 50 FROM generate_series(1, 500) i")
+	from := nowOf(c)
+	sub := newTestSession(t, c)
+	res := sub.start(context.Background(), fmt.Sprintf("SUBSCRIBE orphans WITH (PROGRESS) AS OF %d", from))
+	defer res.Rows.Close()
+	for i := 1; i <= 10; i++ {
+		s.exec(fmt.Sprintf("DELETE FROM p WHERE id = %d", i), fmt.Sprintf("UPDATE p SET id = %d WHERE id = %d", 100+i, 10+i))
+	}
+	after := nowOf(c)
+	s.want("SELECT count(*) FROM c", "400")
+	s.want("SELECT n FROM children WHERE pid = 110", "10")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for progressed := uint64(0); progressed <= after; {
+		row, err := res.Rows.Next(ctx)
+		if err != nil {
+			t.Fatalf("subscribe: %v", err)
+		}
+		f := strings.Fields(rowText(row)) // mz_timestamp mz_progressed mz_diff id pid
+		if f[1] != "t" {
+			t.Fatalf("an orphan appeared: %v", f)
+		}
+		progressed, _ = strconv.ParseUint(f[0], 10, 64)
+	}
 }
