@@ -757,16 +757,24 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 	if s.c.foreignKeys.Load() > 0 {
 		s.c.mu.Lock()
 		involved := s.c.hasForeignKeysLocked(ups)
+		parent := false
+		if it := s.c.cat.items[table.ID]; it != nil && it.table != nil {
+			parent = len(it.table.referencedBy) > 0
+		}
 		s.c.mu.Unlock()
 		if involved {
 			// Keys and NOT NULL first: PostgreSQL checks them row by row,
 			// before the foreign keys' triggers at the statement's end.
-			if err := s.checkInTxn(table, ups); err != nil {
-				return err
+			// (Outside a block, a write to a table no key references has
+			// only checks, which its commit makes in that order.)
+			if s.txn.explicit || parent {
+				if err := s.checkInTxn(table, ups); err != nil {
+					return err
+				}
 			}
 			s.c.mu.Lock()
 			var err error
-			ups, err = s.c.foreignKeysLocked(s.evalCtx(), s.txn.writes, ups)
+			ups, err = s.c.foreignKeysLocked(s.evalCtx(), s.txn.writes, ups, s.txn.explicit)
 			s.c.mu.Unlock()
 			if err != nil {
 				return err

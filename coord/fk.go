@@ -2,6 +2,7 @@ package coord
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/viewd/viewd/expr"
@@ -236,6 +237,14 @@ func (v *fkView) add(ups []storage.TableUpdate) {
 
 // parentCount returns how many parent rows have key.
 func (v *fkView) parentCount(fk *foreignKey, key string) (repr.Diff, error) {
+	n, err := v.parentCounts(fk, []string{key})
+	return n[key], err
+}
+
+// parentCounts returns how many parent rows have each of keys: the
+// committed ones through one merge with the parent's primary arrangement
+// when there are many (runtimeState.keyCounts), or its unique-key index.
+func (v *fkView) parentCounts(fk *foreignKey, keys []string) (map[string]repr.Diff, error) {
 	m, ok := v.parentKeys[fk]
 	if !ok {
 		m = map[string]repr.Diff{}
@@ -246,18 +255,26 @@ func (v *fkView) parentCount(fk *foreignKey, key string) (repr.Diff, error) {
 		}
 		v.parentKeys[fk] = m
 	}
-	n := m[key]
 	pts := fk.parent.table
+	var out map[string]repr.Diff
 	if pts.index[fk.RefKey] == nil {
-		committed, _, err := fk.parent.rt.keyCount(v.at, repr.Row(key))
-		if err != nil {
-			return 0, err
+		var err error
+		if out, err = fk.parent.rt.keyCounts(v.at, slices.Compact(slices.Sorted(slices.Values(keys)))); err != nil {
+			return nil, err
 		}
-		n += committed
-	} else if _, ok := pts.index[fk.RefKey][key]; ok {
-		n++
+	} else {
+		out = make(map[string]repr.Diff, len(keys))
+		for _, k := range keys {
+			if _, ok := pts.index[fk.RefKey][k]; ok {
+				out[k] = 1
+			}
+		}
 	}
-	return n, nil
+	res := make(map[string]repr.Diff, len(keys))
+	for _, k := range keys {
+		res[k] = out[k] + m[k]
+	}
+	return res, nil
 }
 
 // childRows returns the child rows that reference key, with their
@@ -320,8 +337,10 @@ func (c *Coordinator) hasForeignKeysLocked(ups []storage.TableUpdate) bool {
 // the actions their parent-key changes trigger, recursively, then the
 // checks at the statement's end, against the committed contents plus
 // prior (the transaction's earlier writes). It returns ups followed by the
-// actions' updates.
-func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage.TableUpdate) ([]storage.TableUpdate, error) {
+// actions' updates. With inBlock false (a statement that commits at once)
+// only RESTRICT's checks run here: the NO ACTION and reference checks are
+// the commit's (checkCommitLocked), which makes them anyway.
+func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage.TableUpdate, inBlock bool) ([]storage.TableUpdate, error) {
 	v := c.newFKView(prior)
 	v.add(ups)
 	all := ups
@@ -355,6 +374,9 @@ func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage
 	// Parent-side checks first: PostgreSQL fires the triggers of the
 	// statement's own rows before those its actions queued.
 	for _, d := range deferred {
+		if !d.restrict && !inBlock {
+			continue
+		}
 		if !d.restrict {
 			n, err := v.parentCount(d.fk, d.key)
 			if err != nil {
@@ -368,8 +390,10 @@ func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage
 			return nil, d.fk.stillReferenced(d.key)
 		}
 	}
-	if err := c.checkReferencesLocked(v, all); err != nil {
-		return nil, err
+	if inBlock {
+		if err := c.checkReferencesLocked(v, all); err != nil {
+			return nil, err
+		}
 	}
 	return all, nil
 }
@@ -485,66 +509,104 @@ func (fk *foreignKey) sortedRows(m map[string]repr.Diff) []countedRow {
 	return out
 }
 
-// checkReferencesLocked checks that every child row that ups insert on
-// net (per table) references a parent key present in v.
-func (c *Coordinator) checkReferencesLocked(v *fkView, ups []storage.TableUpdate) error {
-	net := map[plan.GlobalID]map[string]repr.Diff{}
-	var order []plan.GlobalID
+// tableRow names a row of a table.
+type tableRow struct {
+	table uint64
+	row   string
+}
+
+// netRows sums ups by row, for the tables keep reports.
+func (c *Coordinator) netRows(ups []storage.TableUpdate, keep func(*tableState) bool) map[tableRow]repr.Diff {
+	net := map[tableRow]repr.Diff{}
 	for _, u := range ups {
-		id := plan.GlobalID(u.Table)
-		it := c.cat.items[id]
-		if it == nil || it.table == nil || len(it.table.fks) == 0 {
+		it := c.cat.items[plan.GlobalID(u.Table)]
+		if it != nil && it.table != nil && keep(it.table) {
+			net[tableRow{u.Table, string(u.Row)}] += u.Diff
+		}
+	}
+	return net
+}
+
+// checkReferencesLocked checks that every child row that ups insert on
+// net references a parent key present in v. The parent keys of each
+// foreign key are looked up together (one merge when they are many).
+func (c *Coordinator) checkReferencesLocked(v *fkView, ups []storage.TableUpdate) error {
+	// Insertions alone (INSERT, COPY) need no net sums: each row is
+	// checked as it comes.
+	var net map[tableRow]repr.Diff
+	if slices.ContainsFunc(ups, func(u storage.TableUpdate) bool { return u.Diff < 0 }) {
+		net = c.netRows(ups, func(ts *tableState) bool { return len(ts.fks) > 0 })
+	}
+	type reference struct {
+		fk  *foreignKey
+		key string
+		ds  []repr.Datum
+	}
+	var refs []reference
+	keys := map[*foreignKey][]string{}
+	for _, u := range ups {
+		ts := c.cat.items[plan.GlobalID(u.Table)].table
+		if ts == nil || len(ts.fks) == 0 {
 			continue
 		}
-		m := net[id]
-		if m == nil {
-			m = map[string]repr.Diff{}
-			net[id] = m
-			order = append(order, id)
-		}
-		m[string(u.Row)] += u.Diff
-	}
-	for _, id := range order {
-		ts := c.cat.items[id].table
-		for row, n := range net[id] {
-			if n <= 0 {
+		if net != nil {
+			tr := tableRow{u.Table, string(u.Row)}
+			if net[tr] <= 0 {
 				continue
 			}
-			ds := repr.Row(row).Datums()
-			for _, fk := range ts.fks {
-				key, st := fk.childKey(ds)
-				switch st {
-				case fkKeyNull:
-					continue
-				case fkKeyMixed:
-					return pgcode.New(pgcode.ForeignKeyViolation, "insert or update on table %q violates foreign key constraint %q", ts.name, fk.Name).
-						WithDetail("MATCH FULL does not allow mixing of null and nonnull key values.")
-				case fkKeyOK:
-					n, err := v.parentCount(fk, key)
-					if err != nil {
-						return err
-					}
-					if n > 0 {
-						continue
-					}
-				}
-				var vals []string
-				for _, c := range fk.Columns {
-					vals = append(vals, ds[c].Text())
-				}
-				return pgcode.New(pgcode.ForeignKeyViolation, "insert or update on table %q violates foreign key constraint %q", ts.name, fk.Name).
-					WithDetail("Key (%s)=(%s) is not present in table %q.", fk.columnNames(fk.child, fk.Columns), strings.Join(vals, ", "), fk.parent.Name.Item)
+			delete(net, tr) // each row once
+		}
+		ds := u.Row.Datums()
+		for _, fk := range ts.fks {
+			key, st := fk.childKey(ds)
+			switch st {
+			case fkKeyNull:
+				continue
+			case fkKeyMixed:
+				return pgcode.New(pgcode.ForeignKeyViolation, "insert or update on table %q violates foreign key constraint %q", fk.child.Name.Item, fk.Name).
+					WithDetail("MATCH FULL does not allow mixing of null and nonnull key values.")
+			case fkKeyMissing:
+				return fk.notPresent(ds)
 			}
+			refs = append(refs, reference{fk, key, ds})
+			keys[fk] = append(keys[fk], key)
+		}
+	}
+	counts := map[*foreignKey]map[string]repr.Diff{}
+	for fk, ks := range keys {
+		n, err := v.parentCounts(fk, ks)
+		if err != nil {
+			return err
+		}
+		counts[fk] = n
+	}
+	for _, r := range refs {
+		if counts[r.fk][r.key] <= 0 {
+			return r.fk.notPresent(r.ds)
 		}
 	}
 	return nil
 }
 
+// notPresent is the 23503 error of a child row (datums ds) whose key is
+// not in the parent.
+func (fk *foreignKey) notPresent(ds []repr.Datum) error {
+	var vals []string
+	for _, c := range fk.Columns {
+		vals = append(vals, ds[c].Text())
+	}
+	return pgcode.New(pgcode.ForeignKeyViolation, "insert or update on table %q violates foreign key constraint %q", fk.child.Name.Item, fk.Name).
+		WithDetail("Key (%s)=(%s) is not present in table %q.", fk.columnNames(fk.child, fk.Columns), strings.Join(vals, ", "), fk.parent.Name.Item)
+}
+
 // checkCommitLocked checks, at a transaction's commit, the foreign keys
 // of its writes against the contents then (committed, plus accepted: the
-// writes accepted before it in its commit group): every child row it
-// inserts on net references a present key, and every parent key it
-// removes on net is no longer referenced.
+// writes accepted before it in its commit group): every parent key it
+// removes on net is no longer referenced unless a parent row has it
+// again (NO ACTION), then every child row it inserts on net references a
+// present key. A statement outside a transaction block leaves these
+// checks to its commit, which makes them under the lock that applies the
+// write.
 func (c *Coordinator) checkCommitLocked(writes []storage.TableUpdate, accepted map[uint64][]storage.TableUpdate) error {
 	if !c.hasForeignKeysLocked(writes) {
 		return nil
@@ -555,24 +617,16 @@ func (c *Coordinator) checkCommitLocked(writes []storage.TableUpdate, accepted m
 	}
 	v := c.newFKView(prior)
 	v.add(writes)
-	if err := c.checkReferencesLocked(v, writes); err != nil {
-		return err
-	}
-	type tableRow struct {
-		table uint64
-		row   string
-	}
-	net := map[tableRow]repr.Diff{}
-	for _, u := range writes {
-		it := c.cat.items[plan.GlobalID(u.Table)]
-		if it != nil && it.table != nil && len(it.table.referencedBy) > 0 {
-			net[tableRow{u.Table, string(u.Row)}] += u.Diff
-		}
+	var net map[tableRow]repr.Diff
+	if slices.ContainsFunc(writes, func(u storage.TableUpdate) bool { return u.Diff < 0 }) {
+		net = c.netRows(writes, func(ts *tableState) bool { return len(ts.referencedBy) > 0 })
 	}
 	for _, u := range writes {
-		if net[tableRow{u.Table, string(u.Row)}] >= 0 {
+		tr := tableRow{u.Table, string(u.Row)}
+		if net[tr] >= 0 {
 			continue
 		}
+		delete(net, tr)
 		ds := u.Row.Datums()
 		for _, fk := range c.cat.items[plan.GlobalID(u.Table)].table.referencedBy {
 			key, ok := fk.parentKey(ds)
@@ -588,7 +642,7 @@ func (c *Coordinator) checkCommitLocked(writes []storage.TableUpdate, accepted m
 			}
 		}
 	}
-	return nil
+	return c.checkReferencesLocked(v, writes)
 }
 
 // stillReferenced is the 23503 error of a parent key that child rows
