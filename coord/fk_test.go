@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
 )
 
 // TestForeignKeyMessages checks the DETAIL lines of foreign-key errors,
@@ -109,4 +110,31 @@ func TestForeignKeyCascadeOneTimestamp(t *testing.T) {
 		}
 		progressed, _ = strconv.ParseUint(f[0], 10, 64)
 	}
+}
+
+// TestForeignKeyCopy: COPY FROM checks the rows it loads like an INSERT,
+// in a transaction block too, and a violation leaves none of them.
+func TestForeignKeyCopy(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec("CREATE TABLE p (id int PRIMARY KEY)", "CREATE TABLE ch (id int PRIMARY KEY, pid int REFERENCES p)",
+		"INSERT INTO p SELECT generate_series(1, 100)")
+	var rows [][]repr.Datum
+	for i := range 5000 {
+		rows = append(rows, []repr.Datum{repr.Int4Datum(int32(i)), repr.Int4Datum(int32(1 + i%100))})
+	}
+	if err := s.copyIn("COPY ch FROM STDIN", rows, 1000, false); err != nil {
+		t.Fatalf("COPY: %v", err)
+	}
+	s.want("SELECT count(*) FROM ch", "5000")
+	bad := [][]repr.Datum{{repr.Int4Datum(9000), repr.Int4Datum(1)}, {repr.Int4Datum(9001), repr.Int4Datum(101)}}
+	if err := s.copyIn("COPY ch FROM STDIN", bad, 1, false); pgcode.Of(err) != pgcode.ForeignKeyViolation {
+		t.Fatalf("COPY of a row without parent: %v, want 23503", err)
+	}
+	s.exec("BEGIN")
+	if err := s.copyIn("COPY ch FROM STDIN", bad, 1, false); pgcode.Of(err) != pgcode.ForeignKeyViolation {
+		t.Fatalf("COPY in a block of a row without parent: %v, want 23503", err)
+	}
+	s.exec("ROLLBACK")
+	s.want("SELECT count(*) FROM ch", "5000")
 }
