@@ -54,9 +54,10 @@ type foreignKey struct {
 	keyCols []int
 	keyConv []int
 	// refs indexes the child's committed rows that reference a key (no
-	// NULL in the referencing columns): packed parent key -> row ->
-	// multiplicity.
-	refs map[string]map[string]repr.Diff
+	// NULL in the referencing columns): packed parent key -> the rows
+	// with their multiplicities (a slice: most keys have few rows, and a
+	// map per key would cost several times the row).
+	refs refIndex
 }
 
 // fkEval evaluates foreign keys' casts: they read no session state.
@@ -66,7 +67,7 @@ var fkEval = &expr.EvalCtx{}
 func (c *Coordinator) linkForeignKeyLocked(def sql.ForeignKeyDef, seq int, child, parent *item) *foreignKey {
 	c.foreignKeys.Add(1)
 	c.cat.version++
-	fk := &foreignKey{ForeignKeyDef: def, seq: seq, child: child, parent: parent, refs: map[string]map[string]repr.Diff{}}
+	fk := &foreignKey{ForeignKeyDef: def, seq: seq, child: child, parent: parent, refs: refIndex{}}
 	for _, pc := range parent.table.keys[def.RefKey] {
 		for i, rc := range def.RefColumns {
 			if rc == pc {
@@ -166,19 +167,33 @@ func (fk *foreignKey) applyChild(ds []repr.Datum, row repr.Row, diff repr.Diff) 
 	addRef(fk.refs, key, row, diff)
 }
 
+// refIndex maps a packed parent key to the child rows that reference it.
+type refIndex map[string][]childRef
+
+// childRef is a child row and its multiplicity.
+type childRef struct {
+	row string
+	n   repr.Diff
+}
+
 // addRef adds diff to row's multiplicity under key, dropping zeros.
-func addRef(refs map[string]map[string]repr.Diff, key string, row repr.Row, diff repr.Diff) {
-	m := refs[key]
-	if m == nil {
-		m = map[string]repr.Diff{}
-		refs[key] = m
-	}
-	if m[string(row)] += diff; m[string(row)] == 0 {
-		delete(m, string(row))
-		if len(m) == 0 {
-			delete(refs, key)
+func addRef(refs refIndex, key string, row repr.Row, diff repr.Diff) {
+	rs := refs[key]
+	for i := range rs {
+		if rs[i].row == string(row) {
+			if rs[i].n += diff; rs[i].n == 0 {
+				rs[i] = rs[len(rs)-1]
+				rs = rs[:len(rs)-1]
+			}
+			if len(rs) == 0 {
+				delete(refs, key)
+			} else {
+				refs[key] = rs
+			}
+			return
 		}
 	}
+	refs[key] = append(rs, childRef{string(row), diff})
 }
 
 // fkView is the contents foreign keys are checked against: the committed
@@ -193,12 +208,12 @@ type fkView struct {
 	// parentKeys are, per foreign key, the pending changes of the parent's
 	// key counts; childRefs the pending child rows by referenced key.
 	parentKeys map[*foreignKey]map[string]repr.Diff
-	childRefs  map[*foreignKey]map[string]map[string]repr.Diff
+	childRefs  map[*foreignKey]refIndex
 }
 
 func (c *Coordinator) newFKView(pending []storage.TableUpdate) *fkView {
 	v := &fkView{c: c, at: c.now, pending: map[plan.GlobalID][]storage.TableUpdate{},
-		parentKeys: map[*foreignKey]map[string]repr.Diff{}, childRefs: map[*foreignKey]map[string]map[string]repr.Diff{}}
+		parentKeys: map[*foreignKey]map[string]repr.Diff{}, childRefs: map[*foreignKey]refIndex{}}
 	for _, u := range pending {
 		id := plan.GlobalID(u.Table)
 		v.pending[id] = append(v.pending[id], u)
@@ -282,7 +297,7 @@ func (v *fkView) parentCounts(fk *foreignKey, keys []string) (map[string]repr.Di
 func (v *fkView) childRows(fk *foreignKey, key string) map[string]repr.Diff {
 	m, ok := v.childRefs[fk]
 	if !ok {
-		m = map[string]map[string]repr.Diff{}
+		m = refIndex{}
 		for _, u := range v.pending[fk.child.ID] {
 			if k, st := fk.childKey(u.Row.Datums()); st == fkKeyOK {
 				addRef(m, k, u.Row, u.Diff)
@@ -291,11 +306,11 @@ func (v *fkView) childRows(fk *foreignKey, key string) map[string]repr.Diff {
 		v.childRefs[fk] = m
 	}
 	out := map[string]repr.Diff{}
-	for r, n := range fk.refs[key] {
-		out[r] += n
+	for _, r := range fk.refs[key] {
+		out[r.row] += r.n
 	}
-	for r, n := range m[key] {
-		out[r] += n
+	for _, r := range m[key] {
+		out[r.row] += r.n
 	}
 	for r, n := range out {
 		if n <= 0 {
