@@ -55,8 +55,7 @@ type foreignKey struct {
 	keyConv []int
 	// refs indexes the child's committed rows that reference a key (no
 	// NULL in the referencing columns): packed parent key -> the rows
-	// with their multiplicities (a slice: most keys have few rows, and a
-	// map per key would cost several times the row).
+	// with their multiplicities.
 	refs refIndex
 }
 
@@ -168,7 +167,16 @@ func (fk *foreignKey) applyChild(ds []repr.Datum, row repr.Row, diff repr.Diff) 
 }
 
 // refIndex maps a packed parent key to the child rows that reference it.
-type refIndex map[string][]childRef
+type refIndex map[string]*refSet
+
+// refSet is the child rows of one key with their multiplicities: a slice
+// (most keys have few rows, and a map per key would cost several times
+// the row), indexed by row once it passes refSetIndexMin rows (a key with
+// many rows must not cost a scan of them per change).
+type refSet struct {
+	rows []childRef
+	pos  map[string]int // row -> its index in rows; nil while small
+}
 
 // childRef is a child row and its multiplicity.
 type childRef struct {
@@ -176,24 +184,58 @@ type childRef struct {
 	n   repr.Diff
 }
 
+const refSetIndexMin = 16
+
+func (rs *refSet) find(row repr.Row) int {
+	if rs.pos != nil {
+		if i, ok := rs.pos[string(row)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range rs.rows {
+		if rs.rows[i].row == string(row) {
+			return i
+		}
+	}
+	return -1
+}
+
 // addRef adds diff to row's multiplicity under key, dropping zeros.
 func addRef(refs refIndex, key string, row repr.Row, diff repr.Diff) {
 	rs := refs[key]
-	for i := range rs {
-		if rs[i].row == string(row) {
-			if rs[i].n += diff; rs[i].n == 0 {
-				rs[i] = rs[len(rs)-1]
-				rs = rs[:len(rs)-1]
-			}
-			if len(rs) == 0 {
-				delete(refs, key)
-			} else {
-				refs[key] = rs
-			}
+	if rs == nil {
+		rs = &refSet{}
+		refs[key] = rs
+	}
+	if i := rs.find(row); i >= 0 {
+		if rs.rows[i].n += diff; rs.rows[i].n != 0 {
 			return
 		}
+		last := len(rs.rows) - 1
+		if rs.pos != nil {
+			delete(rs.pos, rs.rows[i].row)
+			if i != last {
+				rs.pos[rs.rows[last].row] = i
+			}
+		}
+		rs.rows[i] = rs.rows[last]
+		rs.rows = rs.rows[:last]
+		if last == 0 {
+			delete(refs, key)
+		}
+		return
 	}
-	refs[key] = append(rs, childRef{string(row), diff})
+	rs.rows = append(rs.rows, childRef{string(row), diff})
+	switch {
+	case rs.pos != nil:
+		rs.pos[rs.rows[len(rs.rows)-1].row] = len(rs.rows) - 1
+	case len(rs.rows) > refSetIndexMin:
+		rs.pos = make(map[string]int, len(rs.rows))
+		for i, r := range rs.rows {
+			rs.pos[r.row] = i
+		}
+	}
 }
 
 // fkView is the contents foreign keys are checked against: the committed
@@ -306,11 +348,15 @@ func (v *fkView) childRows(fk *foreignKey, key string) map[string]repr.Diff {
 		v.childRefs[fk] = m
 	}
 	out := map[string]repr.Diff{}
-	for _, r := range fk.refs[key] {
-		out[r.row] += r.n
+	if rs := fk.refs[key]; rs != nil {
+		for _, r := range rs.rows {
+			out[r.row] += r.n
+		}
 	}
-	for _, r := range m[key] {
-		out[r.row] += r.n
+	if rs := m[key]; rs != nil {
+		for _, r := range rs.rows {
+			out[r.row] += r.n
+		}
 	}
 	for r, n := range out {
 		if n <= 0 {
@@ -329,11 +375,14 @@ type fkDeferred struct {
 	restrict bool
 }
 
-// maxFKActions bounds the rounds of actions one statement may trigger.
-const maxFKActions = 10000
+// maxFKActions bounds the rounds of actions one statement may trigger
+// (a round per batch of actions: a cascade down a chain of n rows takes
+// n). Actions end by themselves (each changes rows the next no longer
+// finds); the bound guards against a mistake in that.
+const maxFKActions = 1 << 22
 
-// hasForeignKeys reports whether writes to the tables of ups involve a
-// foreign key.
+// hasForeignKeysLocked reports whether writes to the tables of ups
+// involve a foreign key.
 func (c *Coordinator) hasForeignKeysLocked(ups []storage.TableUpdate) bool {
 	var last uint64
 	for i, u := range ups {
@@ -358,7 +407,7 @@ func (c *Coordinator) hasForeignKeysLocked(ups []storage.TableUpdate) bool {
 func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage.TableUpdate, inBlock bool) ([]storage.TableUpdate, error) {
 	v := c.newFKView(prior)
 	v.add(ups)
-	all := ups
+	all := ups[:len(ups):len(ups)] // appends copy: the caller's array stays as it was
 	var deferred []fkDeferred
 	queue := [][]storage.TableUpdate{ups}
 	for round := 0; len(queue) > 0; round++ {
@@ -380,7 +429,7 @@ func (c *Coordinator) foreignKeysLocked(ectx *expr.EvalCtx, prior, ups []storage
 				deferred = append(deferred, defs...)
 				if len(acts) > 0 {
 					v.add(acts)
-					all = append(all[:len(all):len(all)], acts...)
+					all = append(all, acts...)
 					queue = append(queue, acts)
 				}
 			}
@@ -516,11 +565,7 @@ func (fk *foreignKey) sortedRows(m map[string]repr.Diff) []countedRow {
 	for r, n := range m {
 		out = append(out, countedRow{repr.Row(r), n})
 	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && string(out[j].row) < string(out[j-1].row); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortFunc(out, func(a, b countedRow) int { return strings.Compare(string(a.row), string(b.row)) })
 	return out
 }
 
