@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -542,10 +543,12 @@ var pgClassCols = cols("oid oid, relname text, relnamespace oid, reltype oid, re
 func pgClassRows(c *Coordinator) [][]repr.Datum {
 	var out [][]repr.Datum
 	hasIndex := c.relHasIndex()
-	row := func(o uint32, name string, ns uint32, kind string, am uint32, natts int, hasIdx bool, owner uint32, acl repr.Datum) []repr.Datum {
+	// relhastriggers: PostgreSQL keeps foreign keys with triggers on
+	// both tables, and psql's \d lists them only when it is set.
+	row := func(o uint32, name string, ns uint32, kind string, am uint32, natts int, hasIdx, hasTrig bool, owner uint32, acl repr.Datum) []repr.Datum {
 		return []repr.Datum{oid(o), text(name), oid(ns), oid(0), oid(0), oid(owner), oid(am), oid(o), oid(0),
 			i4(0), repr.Float4Datum(-1), i4(0), oid(0), boolD(hasIdx), repr.False, text("p"), text(kind),
-			i2(natts), i2(0), repr.False, repr.False, repr.False, repr.False, repr.False,
+			i2(natts), i2(0), repr.False, boolD(hasTrig), repr.False, repr.False, repr.False,
 			repr.True, text("d"), repr.False, oid(0), oid(0), oid(0), acl, repr.Null, repr.Null}
 	}
 	for _, it := range c.sortedItems() {
@@ -553,10 +556,11 @@ func pgClassRows(c *Coordinator) [][]repr.Datum {
 		if k == "" || k == "i" {
 			continue
 		}
-		out = append(out, row(it.oid, it.Name.Item, c.cat.schemas[it.Name.Schema].oid, k, 0, it.Desc.Arity(), hasIndex[it.oid], it.owner, aclDatum(c.cat, it.acl)))
+		hasTrig := it.table != nil && (len(it.table.fks) > 0 || len(it.table.referencedBy) > 0)
+		out = append(out, row(it.oid, it.Name.Item, c.cat.schemas[it.Name.Schema].oid, k, 0, it.Desc.Arity(), hasIndex[it.oid], hasTrig, it.owner, aclDatum(c.cat, it.acl)))
 	}
 	for _, ix := range c.relIndexes() {
-		out = append(out, row(ix.oid, ix.name, c.cat.schemas[ix.table.Name.Schema].oid, "i", ix.am, len(ix.keys), false, ix.table.owner, repr.Null))
+		out = append(out, row(ix.oid, ix.name, c.cat.schemas[ix.table.Name.Schema].oid, "i", ix.am, len(ix.keys), false, false, ix.table.owner, repr.Null))
 	}
 	return out
 }
@@ -799,6 +803,16 @@ func pgCatalogDefs() []builtinDef {
 					oid(ix.oid), oid(0), oid(0), text(" "), text(" "), text(" "), repr.True, i4(0),
 					repr.True, repr.ArrayDatum(key), repr.Null, repr.Null, repr.Null, repr.Null, repr.Null, repr.Null, repr.Null})
 			}
+			for _, fk := range c.sortedForeignKeys() {
+				var key, fkey []repr.Datum
+				for i := range fk.Columns {
+					key = append(key, i2(fk.Columns[i]+1))
+					fkey = append(fkey, i2(fk.RefColumns[i]+1))
+				}
+				out = append(out, []repr.Datum{oid(fkConstrOID(fk.child.oid, fk.seq)), text(fk.Name), oid(c.cat.schemas[fk.child.Name.Schema].oid), text("f"), repr.False, repr.False, repr.True, oid(fk.child.oid), oid(0),
+					oid(keyIndexOID(fk.parent.oid, fk.RefKey)), oid(0), oid(fk.parent.oid), text(string(fk.OnUpdate)), text(string(fk.OnDelete)), text(string(fk.Match)), repr.True, i4(0),
+					repr.True, repr.ArrayDatum(key), repr.ArrayDatum(fkey), repr.Null, repr.Null, repr.Null, repr.Null, repr.Null, repr.Null})
+			}
 			return out
 		}),
 		cols("oid oid, collname text, collnamespace oid, collowner oid, collprovider text, collisdeterministic bool, collencoding int4, collcollate text, collctype text, colliculocale text, collversion text").
@@ -887,6 +901,11 @@ func pgCatalogDefs() []builtinDef {
 					out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.name), text(defaultDatabase), text(s), text(ix.table.Name.Item),
 						text(typ), text("NO"), text("NO"), text("YES"), text("YES")})
 				}
+				for _, fk := range c.sortedForeignKeys() {
+					s := fk.child.Name.Schema
+					out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(fk.Name), text(defaultDatabase), text(s), text(fk.child.Name.Item),
+						text("FOREIGN KEY"), text("NO"), text("NO"), text("YES"), repr.Null})
+				}
 				return out
 			}),
 		cols("constraint_catalog text, constraint_schema text, constraint_name text, table_catalog text, table_schema text, table_name text",
@@ -898,10 +917,31 @@ func pgCatalogDefs() []builtinDef {
 					out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.name), text(defaultDatabase), text(s), text(ix.table.Name.Item),
 						text(col), repr.Int8Datum(int64(pos)), repr.Null})
 				})
+				for _, fk := range c.sortedForeignKeys() {
+					s := fk.child.Name.Schema
+					for i, col := range fk.Columns {
+						// position_in_unique_constraint: the referenced
+						// column's position in the referenced key.
+						pos := int64(slices.Index(fk.parent.table.keys[fk.RefKey], fk.RefColumns[i]) + 1)
+						out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(fk.Name), text(defaultDatabase), text(s), text(fk.child.Name.Item),
+							text(fk.child.Desc.Names[col]), repr.Int8Datum(int64(i + 1)), repr.Int8Datum(pos)})
+					}
+				}
 				return out
 			}),
 		cols("constraint_catalog text, constraint_schema text, constraint_name text, unique_constraint_catalog text, unique_constraint_schema text",
-			"unique_constraint_name text, match_option text, update_rule text, delete_rule text").def("information_schema", "referential_constraints", empty),
+			"unique_constraint_name text, match_option text, update_rule text, delete_rule text").def("information_schema", "referential_constraints", func(c *Coordinator) [][]repr.Datum {
+			var out [][]repr.Datum
+			for _, fk := range c.sortedForeignKeys() {
+				match := "NONE"
+				if fk.Match == sql.FKMatchFull {
+					match = "FULL"
+				}
+				out = append(out, []repr.Datum{text(defaultDatabase), text(fk.child.Name.Schema), text(fk.Name), text(defaultDatabase), text(fk.parent.Name.Schema),
+					text(fk.parent.table.keyName[fk.RefKey]), text(match), text(sql.FKActionText(fk.OnUpdate)), text(sql.FKActionText(fk.OnDelete))})
+			}
+			return out
+		}),
 		cols("table_catalog text, table_schema text, table_name text, view_definition text, check_option text, is_updatable text, is_insertable_into text",
 			"is_trigger_updatable text, is_trigger_deletable text, is_trigger_insertable_into text").
 			def("information_schema", "views", func(c *Coordinator) [][]repr.Datum {
@@ -1056,6 +1096,20 @@ func pgObjectRows(c *Coordinator) [][]repr.Datum {
 		}
 		if ix.constr != 0 {
 			add(ix.constr, "def", 0, ix.constraintDef())
+		}
+	}
+	for _, fk := range c.sortedForeignKeys() {
+		add(fkConstrOID(fk.child.oid, fk.seq), "def", 0, fk.constraintDef())
+	}
+	return out
+}
+
+// sortedForeignKeys returns every foreign key, by table and declaration.
+func (c *Coordinator) sortedForeignKeys() []*foreignKey {
+	var out []*foreignKey
+	for _, it := range c.sortedItems() {
+		if it.table != nil {
+			out = append(out, it.table.fks...)
 		}
 	}
 	return out

@@ -130,6 +130,9 @@ type Coordinator struct {
 	// commits and commitGroups count committed transactions and the
 	// durable writes (groups) that carried them.
 	commits, commitGroups atomic.Int64
+	// foreignKeys counts the FOREIGN KEY constraints in the catalog:
+	// writes take the lock to run them only when there is one.
+	foreignKeys atomic.Int64
 	// catalogRecs are every durable catalog record in order (what a
 	// compaction writes back); compactedBytes is the log size below which
 	// no compaction is tried.

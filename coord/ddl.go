@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,7 +21,7 @@ import (
 
 // catalogRecord is one durable catalog change.
 type catalogRecord struct {
-	Op         string        `json:"op"` // create, drop, rename, schema, drop_schema
+	Op         string        `json:"op"` // create, drop, drop_fk, rename, schema, drop_schema
 	ID         plan.GlobalID `json:"id,omitempty"`
 	OID        uint32        `json:"oid,omitempty"`
 	SQL        string        `json:"sql,omitempty"`
@@ -194,11 +195,22 @@ func (c *Coordinator) createTable(ctx context.Context, p *sql.CreateTablePlan, p
 		return pgcode.New(pgcode.DuplicateRelation, "relation %q already exists", name)
 	}
 	id, oid := c.newIDLocked()
-	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindTable, Desc: p.Desc, SQL: p.SQL}, oid: oid, createSQL: p.SQL}
+	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindTable, Desc: p.Desc,
+		PrimaryKey: p.PrimaryKey, SQL: p.SQL}, oid: oid, createSQL: p.SQL}
 	for _, col := range p.Columns {
 		it.Defaults = append(it.Defaults, col.Default)
 	}
 	it.table = newTableState(p)
+	parents := make([]*item, len(p.ForeignKeys))
+	for i, fk := range p.ForeignKeys {
+		parents[i] = it
+		if fk.Ref != nil {
+			parents[i] = c.cat.items[fk.Ref.ID]
+			if parents[i] == nil || parents[i].table == nil {
+				return pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", fk.Ref.Name.Item)
+			}
+		}
+	}
 	rt := c.newTableDataflow(it.Name.String(), p.Desc.Arity(), p.PrimaryKey, c.now)
 	rt.input.Advance(c.now + 1)
 	if persist {
@@ -211,6 +223,9 @@ func (c *Coordinator) createTable(ctx context.Context, p *sql.CreateTablePlan, p
 	if err := c.cat.insert(it); err != nil {
 		rt.graph.Close()
 		return err
+	}
+	for i, fk := range p.ForeignKeys {
+		c.linkForeignKeyLocked(fk, i, it, parents[i])
 	}
 	return c.addDataflowLocked(id, rt.graph)
 }
@@ -551,7 +566,74 @@ func (c *Coordinator) drop(ctx context.Context, s *session, p *sql.DropPlan) err
 			}
 		}
 	}
+	if err := c.dropReferencingKeysLocked(ctx, all, seen, p.Cascade); err != nil {
+		return err
+	}
 	return c.dropItemsLocked(ctx, all, true)
+}
+
+// dropReferencingKeysLocked handles the foreign keys of tables that are
+// not dropped (not in seen) that reference a table among ids: without
+// cascade they fail the DROP (2BP01); with it they are dropped, not their
+// tables, as PostgreSQL does.
+func (c *Coordinator) dropReferencingKeysLocked(ctx context.Context, ids []plan.GlobalID, seen map[plan.GlobalID]bool, cascade bool) error {
+	var keys []*foreignKey
+	var details []string
+	for _, id := range ids {
+		it := c.cat.items[id]
+		if it == nil || it.table == nil {
+			continue
+		}
+		for _, fk := range it.table.referencedBy {
+			if !seen[fk.child.ID] {
+				keys = append(keys, fk)
+				details = append(details, fmt.Sprintf("constraint %s on table %s depends on table %s", fk.Name, fk.child.Name.Item, it.Name.Item))
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if !cascade {
+		return pgcode.New(pgcode.DependentObjectsStillExist, "cannot drop table %s because other objects depend on it", keys[0].parent.Name.Item).
+			WithDetail("%s", strings.Join(details, "\n")).WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+	}
+	for _, fk := range keys {
+		if err := c.persistLocked(ctx, catalogRecord{Op: "drop_fk", ID: fk.child.ID, Name: fk.Name}); err != nil {
+			return err
+		}
+		// Durable: the rest completes whatever the client does.
+		ctx = context.WithoutCancel(ctx)
+		c.unlinkForeignKeyLocked(fk)
+	}
+	if c.notice != nil {
+		n := &pgcode.Error{Code: pgcode.SuccessfulCompletion, Severity: pgcode.SeverityNotice,
+			Message: fmt.Sprintf("drop cascades to constraint %s on table %s", keys[0].Name, keys[0].child.Name.Item)}
+		if len(keys) > 1 {
+			lines := make([]string, len(keys))
+			for i, fk := range keys {
+				lines[i] = fmt.Sprintf("drop cascades to constraint %s on table %s", fk.Name, fk.child.Name.Item)
+			}
+			n.Message, n.Detail = fmt.Sprintf("drop cascades to %d other objects", len(keys)), strings.Join(lines, "\n")
+		}
+		c.notice(n)
+	}
+	return nil
+}
+
+// dropForeignKeyLocked drops the foreign key named name of table id
+// (replay of a drop_fk record).
+func (c *Coordinator) dropForeignKeyLocked(id plan.GlobalID, name string) {
+	it := c.cat.items[id]
+	if it == nil || it.table == nil {
+		return
+	}
+	for _, fk := range it.table.fks {
+		if fk.Name == name {
+			c.unlinkForeignKeyLocked(fk)
+			return
+		}
+	}
 }
 
 // dropItemsLocked drops items (dependents first) durably.
@@ -590,6 +672,13 @@ func (c *Coordinator) dropItemsLocked(ctx context.Context, ids []plan.GlobalID, 
 		}
 		if it.uniqueOn != nil {
 			it.uniqueOn.dropUniqueKey(it.Name.Item)
+		}
+		if it.table != nil {
+			for _, fk := range append(slices.Clone(it.table.fks), it.table.referencedBy...) {
+				if slices.Contains(fk.child.table.fks, fk) {
+					c.unlinkForeignKeyLocked(fk)
+				}
+			}
 		}
 		if (it.Kind == sql.KindTable || it.Kind == sql.KindSource) && persist {
 			// The drop is durable: forgetting the contents must not stop
@@ -743,6 +832,9 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 			ids[i] = plan.GlobalID(id)
 		}
 		return c.dropItemsLocked(ctx, ids, false)
+	case "drop_fk":
+		c.dropForeignKeyLocked(rec.ID, rec.Name)
+		return nil
 	case "rename":
 		if it := c.cat.items[rec.ID]; it != nil {
 			c.renameLocked(it, rec.Name)

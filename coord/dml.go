@@ -39,6 +39,11 @@ type tableState struct {
 	// live is the table's row count: the sum of the diffs applied
 	// (pg_stat_user_tables.n_live_tup).
 	live int64
+	// fks are the table's FOREIGN KEY constraints (it is their child);
+	// referencedBy the foreign keys that reference one of its keys (a
+	// self-referencing key is in both).
+	fks          []*foreignKey
+	referencedBy []*foreignKey
 }
 
 func newTableState(p *sql.CreateTablePlan) *tableState {
@@ -145,11 +150,18 @@ func keyBytes(row repr.Row, offs []int, cols []int, buf []byte) ([]byte, bool) {
 	return buf, true
 }
 
-// apply records a committed change in the row count and in the indexes
-// of the unique keys other than the primary key.
+// apply records a committed change in the row count, in the indexes
+// of the unique keys other than the primary key, and in the indexes of
+// the rows that reference a parent key (foreignKey.refs).
 func (ts *tableState) apply(row repr.Row, diff repr.Diff) {
 	ts.live += int64(diff)
 	var ds []repr.Datum
+	if len(ts.fks) > 0 {
+		ds = row.Datums()
+		for _, fk := range ts.fks {
+			fk.applyChild(ds, row, diff)
+		}
+	}
 	for i, k := range ts.keys {
 		if ts.index[i] == nil {
 			continue
@@ -738,20 +750,76 @@ func (s *session) delete(ctx context.Context, p *sql.DeletePlan) (wire.Result, e
 }
 
 // write buffers a statement's updates in the transaction; outside an
-// explicit transaction block it commits them at once.
+// explicit transaction block it commits them at once. The foreign keys
+// the updates involve run first: their actions' updates join the
+// statement's, and their checks fail the statement (foreignKeysLocked).
 func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []storage.TableUpdate) error {
+	if s.c.foreignKeys.Load() > 0 {
+		s.c.mu.Lock()
+		involved := s.c.hasForeignKeysLocked(ups)
+		parent := false
+		if it := s.c.cat.items[table.ID]; it != nil && it.table != nil {
+			parent = len(it.table.referencedBy) > 0
+		}
+		s.c.mu.Unlock()
+		if involved {
+			// Keys and NOT NULL first: PostgreSQL checks them row by row,
+			// before the foreign keys' triggers at the statement's end.
+			// (Outside a block, a write to a table no key references has
+			// only checks, which its commit makes in that order.)
+			if s.txn.explicit || parent {
+				if err := s.checkInTxn(table, ups); err != nil {
+					return err
+				}
+			}
+			s.c.mu.Lock()
+			var err error
+			ups, err = s.c.foreignKeysLocked(s.evalCtx(), s.txn.writes, ups, s.txn.explicit)
+			s.c.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
+	}
 	if s.txn.explicit {
 		// Check constraints now, against the committed contents plus the
 		// transaction's earlier writes, as PostgreSQL fails the statement.
+		if err := s.checkInTxn(table, ups); err != nil {
+			return err
+		}
+	}
+	s.txn.writes = append(s.txn.writes, ups...)
+	s.pinIfWriting()
+	if !s.txn.explicit {
+		return s.commit(ctx)
+	}
+	return nil
+}
+
+// checkInTxn checks the tables a statement of a transaction block writes
+// (table, and those its foreign keys' actions change) against the
+// committed contents plus the transaction's earlier writes.
+func (s *session) checkInTxn(table *sql.CatalogItem, ups []storage.TableUpdate) error {
+	seen := map[uint64]bool{}
+	for _, run := range tableRuns(ups) {
+		id := run[0].Table
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		var mine []storage.TableUpdate
 		for _, w := range s.txn.writes {
-			if w.Table == uint64(table.ID) {
+			if w.Table == id {
 				mine = append(mine, w)
 			}
 		}
-		mine = append(mine, ups...)
+		for _, u := range ups {
+			if u.Table == id {
+				mine = append(mine, u)
+			}
+		}
 		s.c.mu.Lock()
-		it := s.c.cat.items[table.ID]
+		it := s.c.cat.items[plan.GlobalID(id)]
 		var err error
 		if it == nil || it.table == nil {
 			err = pgcode.New(pgcode.UndefinedTable, "relation %q does not exist", table.Name.Item)
@@ -762,11 +830,6 @@ func (s *session) write(ctx context.Context, table *sql.CatalogItem, ups []stora
 		if err != nil {
 			return err
 		}
-	}
-	s.txn.writes = append(s.txn.writes, ups...)
-	s.pinIfWriting()
-	if !s.txn.explicit {
-		return s.commit(ctx)
 	}
 	return nil
 }
@@ -904,7 +967,7 @@ func (c *Coordinator) checkTxnLocked(req *commitReq, accepted map[uint64][]stora
 			return err
 		}
 	}
-	return nil
+	return c.checkCommitLocked(req.writes, accepted)
 }
 
 func (s *session) transaction(ctx context.Context, p *sql.TransactionPlan) (wire.Result, error) {

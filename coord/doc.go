@@ -90,7 +90,11 @@
 // (sql.InsertPlan.Rows), without the optimiser; a large batch of new keys
 // is checked by one galloping walk per batch (dataflow.Cursor.CountKeys).
 // INSERT ... ON CONFLICT resolves again when another session committed a
-// conflicting key first.
+// conflicting key first. Foreign keys (fk.go) run at each statement's end:
+// their actions (CASCADE, SET NULL, SET DEFAULT) join the statement's
+// writes, so they commit at its timestamp, and their checks are lookups
+// in the parent's key and in each foreign key's index of referencing rows;
+// a commit checks them again against what committed since.
 //
 // # Durability and restart
 //

@@ -71,6 +71,13 @@ func pgStatDefs() []builtinDef {
 					out = append(out, []repr.Datum{text(defaultDatabase), text(s), text(ix.table.Name.Item), text(col),
 						text(defaultDatabase), text(s), text(ix.name)})
 				})
+				// A foreign key uses the columns it references.
+				for _, fk := range c.sortedForeignKeys() {
+					for _, col := range fk.RefColumns {
+						out = append(out, []repr.Datum{text(defaultDatabase), text(fk.parent.Name.Schema), text(fk.parent.Name.Item), text(fk.parent.Desc.Names[col]),
+							text(defaultDatabase), text(fk.child.Name.Schema), text(fk.Name)})
+					}
+				}
 				return out
 			}),
 	}

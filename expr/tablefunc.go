@@ -41,11 +41,30 @@ func (tf *TableFunc) String() string {
 	return tf.Name + " -> (" + strings.Join(parts, ", ") + ")"
 }
 
+// WithOrdinality returns tf with a last column, ordinality (int8), that
+// numbers each argument set's rows from 1 (FROM f(...) WITH ORDINALITY).
+func (tf *TableFunc) WithOrdinality() *TableFunc {
+	out := *tf
+	out.Name = tf.Name + " with ordinality"
+	out.Cols = append(append([]repr.ColumnType(nil), tf.Cols...), repr.ColumnType{Type: repr.TypeInt8})
+	out.ColNames = append(append([]string(nil), tf.ColNames...), "ordinality")
+	out.Eval = func(ctx *EvalCtx, args []repr.Datum, emit func([]repr.Datum) bool) error {
+		var n int64
+		var row []repr.Datum
+		return tf.Eval(ctx, args, func(r []repr.Datum) bool {
+			n++
+			row = append(append(row[:0], r...), repr.Int8Datum(n))
+			return emit(row)
+		})
+	}
+	return &out
+}
+
 // TableFuncNames lists the table functions LookupTableFunc knows.
 var TableFuncNames = []string{
 	"generate_series", "unnest", "jsonb_array_elements", "jsonb_array_elements_text",
 	"jsonb_each", "jsonb_each_text", "jsonb_object_keys", "regexp_split_to_table",
-	"pg_get_keywords", "information_schema._pg_expandarray",
+	"pg_get_keywords", "information_schema._pg_expandarray", "pg_partition_ancestors",
 }
 
 // IsTableFunc reports whether name is a known table function.
@@ -72,6 +91,7 @@ func IsTableFunc(name string) bool {
 //	jsonb_each_text(jsonb)                         -> (key text, value text)
 //	jsonb_object_keys(jsonb)                       -> text
 //	regexp_split_to_table(text, text [, text])     -> text
+//	pg_partition_ancestors(regclass)               -> regclass (none: no partitions)
 //
 // Unknown-typed arguments (string literals) take the parameter's type.
 // ArgTypes of the result says what to cast the arguments to. An unknown
@@ -125,6 +145,16 @@ func LookupTableFunc(name string, argTypes []repr.ScalarType) (*TableFunc, error
 		// the preferred datetime type), as in PostgreSQL.
 		if n == 3 && fits(repr.TypeDate, repr.TypeDate, repr.TypeInterval) {
 			return seriesTime(repr.TypeTimestampTz), nil
+		}
+	case "pg_partition_ancestors":
+		// viewd has no partitions; PostgreSQL lists nothing for a
+		// relation that is not a partition (psql's \d reads it).
+		if n == 1 && fits(repr.TypeOid) {
+			return &TableFunc{
+				Name: "pg_partition_ancestors", Cols: []repr.ColumnType{{Type: repr.TypeOid}}, ColNames: []string{"relid"},
+				ArgTypes: []repr.ScalarType{repr.TypeOid},
+				Eval:     func(*EvalCtx, []repr.Datum, func([]repr.Datum) bool) error { return nil },
+			}, nil
 		}
 	case "unnest":
 		if n == 1 && argTypes[0].Kind == repr.KindArray && argTypes[0].Elem != nil {

@@ -98,6 +98,9 @@ type CatalogItem struct {
 	// Defaults holds, for a table, the DEFAULT expression text of each
 	// column ("" for none, meaning NULL); parsed and planned on INSERT.
 	Defaults []string
+	// PrimaryKey is, for a table, its PRIMARY KEY columns (nil when it has
+	// none); when set it is Desc.Keys[0].
+	PrimaryKey []int
 	// On is, for an index, the indexed relation; Keys its key columns.
 	On        plan.GlobalID
 	IndexKeys []int

@@ -33,8 +33,11 @@ type CreateTablePlan struct {
 	// sets.
 	Keys       [][]int
 	PrimaryKey []int
-	Desc       repr.RelationDesc
-	SQL        string
+	// ForeignKeys are the FOREIGN KEY constraints, in declaration order
+	// (column REFERENCES and table constraints as they come).
+	ForeignKeys []ForeignKeyDef
+	Desc        repr.RelationDesc
+	SQL         string
 }
 
 // CreateViewPlan is CREATE [OR REPLACE] [MATERIALIZED] VIEW.
@@ -144,11 +147,13 @@ func (*DropPlan) isPlan()             {}
 func (*AlterRenamePlan) isPlan()      {}
 
 // planColumns plans column definitions and table constraints (CREATE
-// TABLE, declared source columns).
-func planColumns(scx *StatementContext, span parse.Span, elts []*pg_query.Node) ([]ColumnDef, [][]int, []int, error) {
+// TABLE, declared source columns). FOREIGN KEY constraints are returned
+// as declared, for planForeignKeys.
+func planColumns(scx *StatementContext, span parse.Span, elts []*pg_query.Node) ([]ColumnDef, [][]int, []int, []fkDecl, error) {
 	var cols []ColumnDef
 	var keys [][]int
 	var pk []int
+	var fks []fkDecl
 	index := map[string]int{}
 	var pending [][]string
 	var pendingPK []string
@@ -157,11 +162,11 @@ func planColumns(scx *StatementContext, span parse.Span, elts []*pg_query.Node) 
 		case *pg_query.Node_ColumnDef:
 			cd := x.ColumnDef
 			if _, dup := index[cd.Colname]; dup {
-				return nil, nil, nil, pgcode.New(pgcode.DuplicateColumn, "column %q specified more than once", cd.Colname)
+				return nil, nil, nil, nil, pgcode.New(pgcode.DuplicateColumn, "column %q specified more than once", cd.Colname)
 			}
 			t, err := resolveType(cd.TypeName)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, nil, nil, nil, err
 			}
 			c := ColumnDef{Name: cd.Colname, Type: repr.ColumnType{Type: t, Nullable: !cd.IsNotNull}}
 			for _, cn := range cd.Constraints {
@@ -174,7 +179,7 @@ func planColumns(scx *StatementContext, span parse.Span, elts []*pg_query.Node) 
 					c.Default = deparseExpr(con.RawExpr)
 					def, err := planDefault(scx, span, con.RawExpr, t)
 					if err != nil {
-						return nil, nil, nil, err
+						return nil, nil, nil, nil, err
 					}
 					c.DefaultExpr = def
 				case pg_query.ConstrType_CONSTR_PRIMARY:
@@ -182,11 +187,11 @@ func planColumns(scx *StatementContext, span parse.Span, elts []*pg_query.Node) 
 				case pg_query.ConstrType_CONSTR_UNIQUE:
 					pending = append(pending, []string{cd.Colname})
 				case pg_query.ConstrType_CONSTR_CHECK:
-					return nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "CHECK constraints are not supported")
+					return nil, nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "CHECK constraints are not supported")
 				case pg_query.ConstrType_CONSTR_FOREIGN:
-					return nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "foreign keys are not supported")
+					fks = append(fks, fkDecl{con: con, column: cd.Colname})
 				default:
-					return nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "column constraint %s is not supported", con.Contype)
+					return nil, nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "column constraint %s is not supported", con.Contype)
 				}
 			}
 			index[cd.Colname] = len(cols)
@@ -200,16 +205,18 @@ func planColumns(scx *StatementContext, span parse.Span, elts []*pg_query.Node) 
 			switch con.Contype {
 			case pg_query.ConstrType_CONSTR_PRIMARY:
 				if pendingPK != nil {
-					return nil, nil, nil, pgcode.New(pgcode.InvalidTableDefinition, "multiple primary keys for table are not allowed")
+					return nil, nil, nil, nil, pgcode.New(pgcode.InvalidTableDefinition, "multiple primary keys for table are not allowed")
 				}
 				pendingPK = names
 			case pg_query.ConstrType_CONSTR_UNIQUE:
 				pending = append(pending, names)
+			case pg_query.ConstrType_CONSTR_FOREIGN:
+				fks = append(fks, fkDecl{con: con})
 			default:
-				return nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "table constraint %s is not supported", con.Contype)
+				return nil, nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "table constraint %s is not supported", con.Contype)
 			}
 		default:
-			return nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "table element %s is not supported", nodeTypeName(n))
+			return nil, nil, nil, nil, pgcode.New(pgcode.FeatureNotSupported, "table element %s is not supported", nodeTypeName(n))
 		}
 	}
 	resolve := func(names []string) ([]int, error) {
@@ -226,7 +233,7 @@ func planColumns(scx *StatementContext, span parse.Span, elts []*pg_query.Node) 
 	if pendingPK != nil {
 		k, err := resolve(pendingPK)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		for _, i := range k {
 			cols[i].Type.Nullable = false
@@ -237,11 +244,11 @@ func planColumns(scx *StatementContext, span parse.Span, elts []*pg_query.Node) 
 	for _, u := range pending {
 		k, err := resolve(u)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		keys = append(keys, k)
 	}
-	return cols, keys, pk, nil
+	return cols, keys, pk, fks, nil
 }
 
 // deparseExpr prints an expression as SQL (PostgreSQL's deparser), for
@@ -281,12 +288,17 @@ func planCreateTable(scx *StatementContext, s *parse.PG, c *pg_query.CreateStmt)
 	if len(c.InhRelations) > 0 || c.Partspec != nil || c.OfTypename != nil {
 		return nil, pgcode.New(pgcode.FeatureNotSupported, "CREATE TABLE with inheritance, partitions or OF type is not supported")
 	}
-	cols, keys, pk, err := planColumns(scx, s.Span, c.TableElts)
+	cols, keys, pk, fkDecls, err := planColumns(scx, s.Span, c.TableElts)
 	if err != nil {
 		return nil, err
 	}
-	p := &CreateTablePlan{Name: nameParts(c.Relation), IfNotExists: c.IfNotExists, Temporary: c.Relation.Relpersistence == "t",
-		Columns: cols, Keys: keys, PrimaryKey: pk, SQL: s.Text}
+	name := nameParts(c.Relation)
+	fks, err := planForeignKeys(scx, name, cols, keys, pk, fkDecls)
+	if err != nil {
+		return nil, err
+	}
+	p := &CreateTablePlan{Name: name, IfNotExists: c.IfNotExists, Temporary: c.Relation.Relpersistence == "t",
+		Columns: cols, Keys: keys, PrimaryKey: pk, ForeignKeys: fks, SQL: s.Text}
 	for _, col := range cols {
 		p.Desc.Names = append(p.Desc.Names, col.Name)
 		p.Desc.Types = append(p.Desc.Types, col.Type)
@@ -450,9 +462,12 @@ func planCreateSource(scx *StatementContext, s *parse.CreateSource) (Plan, error
 		}
 	}
 	if s.Columns != nil {
-		cols, keys, _, err := planColumns(scx, s.Span, s.Columns.TableElts)
+		cols, keys, _, fks, err := planColumns(scx, s.Span, s.Columns.TableElts)
 		if err != nil {
 			return nil, err
+		}
+		if len(fks) > 0 {
+			return nil, pgcode.New(pgcode.FeatureNotSupported, "foreign keys are only supported on tables")
 		}
 		p.Columns, p.Keys = cols, keys
 	}

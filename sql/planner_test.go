@@ -236,6 +236,10 @@ func describePlan(cmd string, p Plan) string {
 				fmt.Fprintf(&b, "  default %s: %s (%s)\n", c.Name, c.Default, c.DefaultExpr)
 			}
 		}
+		for _, fk := range x.ForeignKeys {
+			fmt.Fprintf(&b, "  foreign key %s cols=%v references %s cols=%v key=%d on_update=%c on_delete=%c match=%c to_ref=%v exact=%v\n",
+				fk.Name, fk.Columns, fk.RefName, fk.RefColumns, fk.RefKey, fk.OnUpdate, fk.OnDelete, fk.Match, fk.ToRef, fk.Exact)
+		}
 	case *InsertPlan:
 		if x.Rows != nil {
 			fmt.Fprintf(&b, "Insert into %s\nValues (no relation)\n", x.Table.Name)

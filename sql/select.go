@@ -734,8 +734,6 @@ func (q *qctx) planRangeFunction(outer *scope, rf *pg_query.RangeFunction) (HRel
 		// Lateral: column references of the arguments point at the left
 		// side (level 1 within the join's right input), already so since
 		// the arguments were planned in the lateral scope.
-		rel = HCallTable{Func: tf, Args: args}
-		types = tf.Cols
 		switch {
 		case len(tf.Cols) == 1:
 			names = []string{name}
@@ -744,6 +742,12 @@ func (q *qctx) planRangeFunction(outer *scope, rf *pg_query.RangeFunction) (HRel
 		default:
 			names = tableFuncColNames(name, len(tf.Cols))
 		}
+		if rf.Ordinality {
+			tf = tf.WithOrdinality()
+			names = append(names, "ordinality")
+		}
+		rel = HCallTable{Func: tf, Args: args}
+		types = tf.Cols
 	} else {
 		// A scalar function in FROM is a one-row relation.
 		h, err := e.callResolved(name, args, fc.Location)
@@ -754,8 +758,8 @@ func (q *qctx) planRangeFunction(outer *scope, rf *pg_query.RangeFunction) (HRel
 		names = []string{name}
 		types = []repr.ColumnType{h.Typ()}
 	}
-	if rf.Ordinality {
-		return nil, nil, pgcode.New(pgcode.FeatureNotSupported, "WITH ORDINALITY is not supported")
+	if rf.Ordinality && !expr.IsTableFunc(name) {
+		return nil, nil, pgcode.New(pgcode.FeatureNotSupported, "WITH ORDINALITY of a scalar function is not supported")
 	}
 	if len(names) == 1 && len(colAliases) == 0 && rf.Alias != nil {
 		names = []string{alias}

@@ -66,7 +66,7 @@ func (c *testCatalog) exec(sqlText string) error {
 		var name PartialName
 		switch x := p.(type) {
 		case *CreateTablePlan:
-			name, item.Kind, item.Desc = x.Name, KindTable, x.Desc
+			name, item.Kind, item.Desc, item.PrimaryKey = x.Name, KindTable, x.Desc, x.PrimaryKey
 			for _, col := range x.Columns {
 				item.Defaults = append(item.Defaults, col.Default)
 			}

@@ -75,7 +75,7 @@ public class JdbcClient {
             call("getColumns " + t, () -> rows(md.getColumns(null, "public", t, "%"), "COLUMN_NAME", "TYPE_NAME", "DATA_TYPE", "COLUMN_SIZE", "NULLABLE", "ORDINAL_POSITION"));
         }
         call("getColumns all", () -> String.valueOf(rows(md.getColumns(null, "public", "%", "%"), "TABLE_NAME", "COLUMN_NAME").split(" ").length));
-        for (String t : new String[] {"t00", "t07"}) {
+        for (String t : new String[] {"t00", "t07", "t07_items"}) {
             call("getPrimaryKeys " + t, () -> rows(md.getPrimaryKeys(null, "public", t), "COLUMN_NAME", "KEY_SEQ", "PK_NAME"));
             call("getIndexInfo " + t, () -> rows(md.getIndexInfo(null, "public", t, false, true), "INDEX_NAME", "COLUMN_NAME", "NON_UNIQUE"));
             call("getImportedKeys " + t, () -> rows(md.getImportedKeys(null, "public", t), "PKTABLE_NAME", "FKCOLUMN_NAME"));

@@ -1,6 +1,7 @@
 -- The schema every client test reads: 50 tables with primary keys, 10
 -- secondary indexes, 20 views, 5 materialized views, the same on viewd and
--- PostgreSQL 15. copy_target receives binary COPY.
+-- PostgreSQL 15. copy_target receives binary COPY; t07_items has a
+-- foreign key to t07 (JDBC's getImportedKeys/getExportedKeys).
 CREATE TABLE t00 (id int PRIMARY KEY, name text NOT NULL, amount numeric(10,2), created timestamp, flag boolean, note varchar(40));
 CREATE TABLE t01 (id int PRIMARY KEY, name text NOT NULL, amount numeric(10,2), created timestamp, flag boolean, note varchar(40));
 CREATE TABLE t02 (id int PRIMARY KEY, name text NOT NULL, amount numeric(10,2), created timestamp, flag boolean, note varchar(40));
@@ -102,6 +103,8 @@ INSERT INTO t46 VALUES (1, 'a', 1.5, '2024-01-01', true, 'x'), (2, 'b', NULL, NU
 INSERT INTO t47 VALUES (1, 'a', 1.5, '2024-01-01', true, 'x'), (2, 'b', NULL, NULL, false, NULL);
 INSERT INTO t48 VALUES (1, 'a', 1.5, '2024-01-01', true, 'x'), (2, 'b', NULL, NULL, false, NULL);
 INSERT INTO t49 VALUES (1, 'a', 1.5, '2024-01-01', true, 'x'), (2, 'b', NULL, NULL, false, NULL);
+CREATE TABLE t07_items (id int PRIMARY KEY, t07_id int REFERENCES t07 ON DELETE CASCADE, qty int);
+INSERT INTO t07_items VALUES (1, 1, 10), (2, 2, 20), (3, NULL, 30);
 CREATE INDEX t00_name_idx ON t00 (name);
 CREATE INDEX t05_name_idx ON t05 (name);
 CREATE INDEX t10_name_idx ON t10 (name);
