@@ -588,7 +588,14 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 		if err != nil {
 			return nil, err
 		}
-		t := eq.(HCall).Args[0].Typ().Type
+		// The result has the type the left operand is compared as;
+		// interval equality compares spans (binaryOp), so look through
+		// the span to the interval.
+		arg := eq.(HCall).Args[0]
+		if span, ok := arg.(HCall); ok && span.Func == intervalSpan {
+			arg = span.Args[0]
+		}
+		t := arg.Typ().Type
 		lc, err := e.q.coerce(l, t, expr.Implicit, "")
 		if err != nil {
 			return nil, err
