@@ -1193,11 +1193,9 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 				return nil, e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function string_agg(%s, %s) does not exist", args[0].Typ().Type, args[1].Typ().Type), f.Location)
 			}
 		default:
-			if isUnknown(args[0]) && af != expr.AggCount {
-				var err error
-				if args[0], err = e.q.coerce(args[0], repr.TypeText, expr.Implicit, ""); err != nil {
-					return nil, err
-				}
+			var err error
+			if args[0], err = e.unknownAggArg(af, args[0]); err != nil {
+				return nil, err
 			}
 		}
 		t, err := expr.AggregateType(af, args[0].Typ().Type)
@@ -1441,6 +1439,15 @@ func sortOrder(sb *pg_query.SortBy) repr.SortOrder {
 	return o
 }
 
+// unknownAggArg resolves an aggregate's untyped literal argument as text,
+// as PostgreSQL does for min('x') (count takes any type and needs none).
+func (e *ectx) unknownAggArg(af expr.AggregateFunc, arg HScalar) (HScalar, error) {
+	if !isUnknown(arg) || af == expr.AggCount {
+		return arg, nil
+	}
+	return e.q.coerce(arg, repr.TypeText, expr.Implicit, "")
+}
+
 var windowFuncTypes = map[string]bool{"row_number": true, "rank": true, "dense_rank": true}
 
 // windowCall plans f OVER (...).
@@ -1519,6 +1526,9 @@ func (e *ectx) windowCall(name string, f *pg_query.FuncCall) (HScalar, error) {
 			}
 			if len(args) != 1 {
 				return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "window aggregate %s with %d arguments is not supported", name, len(args)), f.Location)
+			}
+			if args[0], err = e.unknownAggArg(af, args[0]); err != nil {
+				return nil, err
 			}
 			t, err := expr.AggregateType(af, args[0].Typ().Type)
 			if err != nil {
