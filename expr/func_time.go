@@ -223,6 +223,22 @@ func divInterval(iv repr.Interval, f float64) (repr.Interval, error) {
 	return repr.Interval{Months: int32(months), Days: int32(days), Micros: int64(micros)}, nil
 }
 
+// SumInterval is the interval of months, days and microseconds summed
+// field by field (PostgreSQL's interval_pl, which sum(interval) applies
+// row by row), or interval out of range when a field overflows.
+func SumInterval(months, days, micros int64) (repr.Interval, error) {
+	if months != int64(int32(months)) || days != int64(int32(days)) {
+		return repr.Interval{}, errIntervalRange()
+	}
+	return repr.Interval{Months: int32(months), Days: int32(days), Micros: micros}, nil
+}
+
+// AvgInterval is avg(interval): the sum divided by the count as
+// PostgreSQL's interval_avg does (interval_div by a float8).
+func AvgInterval(sum repr.Interval, n int64) (repr.Interval, error) {
+	return divInterval(sum, float64(n))
+}
+
 func intervalDatum(iv repr.Interval, err error) (repr.Datum, error) {
 	if err != nil {
 		return repr.Null, err
