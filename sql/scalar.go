@@ -1537,6 +1537,21 @@ func (e *ectx) windowCall(name string, f *pg_query.FuncCall) (HScalar, error) {
 			a.Args = args
 			a.Typ = repr.ColumnType{Type: t, Nullable: af != expr.AggCount}
 		}
+		if f.AggFilter != nil {
+			// agg(x) FILTER (WHERE p) is agg(CASE WHEN p THEN x END):
+			// the window aggregates (count, sum, avg, min, max) skip
+			// NULLs; count(*) counts CASE WHEN p THEN 1 END.
+			flt, err := inner.with(func(c *ectx) { c.clause = "FILTER" }).planBool(f.AggFilter)
+			if err != nil {
+				return nil, err
+			}
+			if a.Func == expr.AggCountStar {
+				a.Func = expr.AggCount
+				a.Args = []HScalar{lit(repr.Int4Datum(1), repr.TypeInt4)}
+			}
+			x := a.Args[0]
+			a.Args = []HScalar{HIf{Cond: flt, Then: x, Else: nullLit(x.Typ().Type)}}
+		}
 		fn.Agg = &a
 		fn.Typ = a.Typ
 	}
