@@ -93,7 +93,7 @@ func (g *gen) lit(t typ) *node {
 	if g.r.Intn(12) == 0 {
 		return leaf(t, "NULL::"+t.String())
 	}
-	return leaf(t, literal(g.r, t, -1))
+	return leaf(t, g.literal(t, -1))
 }
 
 // column returns a column reference of type t visible in c (sometimes
@@ -416,7 +416,7 @@ func (g *gen) aggregate(c *ectx, t typ) *node {
 	default:
 		return nil
 	}
-	if r.Intn(4) == 0 && g.on("filter") {
+	if r.Intn(4) == 0 && g.on("filter") && (t != tJsonb || g.on("filter-keeps-nulls")) {
 		call = n(t, call, clause(" FILTER (WHERE ", g.expr(a, tBool), ")"))
 	}
 	return call

@@ -79,7 +79,6 @@ type finding struct {
 
 // tester runs rounds against one pair of servers.
 type tester struct {
-	t     *testing.T
 	s     servers
 	cfg   config
 	stats stats
@@ -131,7 +130,7 @@ func (e *tester) round(seed int64) ([]*finding, error) {
 	var findings []*finding
 	for _, tb := range tables {
 		for range r.Intn(9) {
-			stmt := insertRow(r, tb, 1+r.Intn(maxID))
+			stmt := g.insertRow(tb, 1+r.Intn(maxID))
 			base.rows = append(base.rows, stmt)
 			if d := e.s.apply(unit{stmts: []string{stmt}}); d != "" {
 				rp := base.clone()
@@ -271,7 +270,7 @@ func TestRandQuery(t *testing.T) {
 		shrink:   envDuration(t, "RANDQ_SHRINK", 90*time.Second),
 	}
 	start := time.Now()
-	e := &tester{t: t, s: startServers(t), cfg: cfg, avoid: avoided()}
+	e := &tester{s: startServers(t), cfg: cfg, avoid: avoided()}
 	t.Logf("servers up after %v", time.Since(start).Round(time.Millisecond))
 	t.Run("known", func(t *testing.T) { checkKnown(t, e.s) })
 	var unknown int
