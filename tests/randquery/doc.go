@@ -64,7 +64,7 @@
 // shrunk difference that matches one is logged, not failed; the "known"
 // subtest runs every reproduction and fails when one no longer differs.
 //
-// Run the CI slice (seeds 1-12, 25 queries each, 3 DML batches; about 4
+// Run the CI slice (seeds 1-12, 25 queries each, 3 DML batches; 4 to 6
 // minutes on 2 shared cores, PostgreSQL and viewd startup included):
 //
 //	go test ./tests/randquery/
