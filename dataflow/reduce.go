@@ -100,6 +100,29 @@ type accum struct {
 	// display scale: PostgreSQL's sum shows the largest scale among its
 	// inputs, which a retraction may lower.
 	scales scaleCounts
+	// iv sums intervals field by field (sum and avg of intervals only).
+	iv *ivSum
+}
+
+// ivSum is a weighted sum of intervals, field by field.
+type ivSum struct{ months, days, micros int64 }
+
+func (s *ivSum) add(iv repr.Interval, d int64) {
+	s.months += int64(iv.Months) * d
+	s.days += int64(iv.Days) * d
+	s.micros += iv.Micros * d
+}
+
+// value is the sum, or for avg the sum divided by n.
+func (s *ivSum) value(avg bool, n int64) (repr.Datum, error) {
+	iv, err := expr.SumInterval(s.months, s.days, s.micros)
+	if err == nil && avg {
+		iv, err = expr.AvgInterval(iv, n)
+	}
+	if err != nil {
+		return repr.Null, err
+	}
+	return repr.IntervalDatum(iv), nil
 }
 
 // scaleCounts counts values by display scale (few distinct scales: a
@@ -342,6 +365,11 @@ func accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum, d repr.Diff) {
 			acc.hi += hi + int64(c)
 		case v.Kind() == repr.KindFloat4 || v.Kind() == repr.KindFloat8:
 			acc.fsum += v.Float() * float64(d)
+		case v.Kind() == repr.KindInterval:
+			if acc.iv == nil {
+				acc.iv = &ivSum{}
+			}
+			acc.iv.add(v.Interval(), int64(d))
 		case v.Kind() == repr.KindNumeric:
 			if acc.dsum == nil {
 				acc.dsum = new(apd.Decimal)
@@ -472,6 +500,13 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 	case expr.AggSum, expr.AggAvg:
 		if acc.n <= 0 {
 			return repr.Null, nil
+		}
+		if kind == repr.KindInterval {
+			var zero ivSum
+			if acc.iv == nil {
+				acc.iv = &zero
+			}
+			return acc.iv.value(a.Func == expr.AggAvg, int64(acc.n))
 		}
 		if kind == repr.KindFloat8 || kind == repr.KindFloat4 {
 			f := acc.fsum + float64(acc.hi)*math.Pow(2, 64) + float64(acc.lo)

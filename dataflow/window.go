@@ -301,6 +301,7 @@ type winAcc struct {
 	fsum  float64
 	isDec bool
 	isF   bool
+	iv    *ivSum // sum and avg of intervals
 	best  repr.Datum
 }
 
@@ -323,6 +324,11 @@ func (a *winAcc) add(row []repr.Datum) {
 	case v.Kind() == repr.KindFloat4 || v.Kind() == repr.KindFloat8:
 		a.isF = true
 		a.fsum += v.Float()
+	case v.Kind() == repr.KindInterval:
+		if a.iv == nil {
+			a.iv = &ivSum{}
+		}
+		a.iv.add(v.Interval(), 1)
 	}
 	c := 0
 	if !a.best.IsNull() {
@@ -344,6 +350,15 @@ func (a *winAcc) value() repr.Datum {
 	}
 	if a.cnt == 0 {
 		return repr.Null
+	}
+	if a.iv != nil {
+		// An interval field overflowing int32 (PostgreSQL: interval out
+		// of range) gives NULL here: window values carry no errors.
+		v, err := a.iv.value(a.fn.Kind == WinAvg, a.cnt)
+		if err != nil {
+			return repr.Null
+		}
+		return v
 	}
 	if a.isF {
 		f := a.fsum + float64(a.isum)

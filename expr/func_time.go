@@ -223,6 +223,22 @@ func divInterval(iv repr.Interval, f float64) (repr.Interval, error) {
 	return repr.Interval{Months: int32(months), Days: int32(days), Micros: int64(micros)}, nil
 }
 
+// SumInterval is the interval of months, days and microseconds summed
+// field by field (PostgreSQL's interval_pl, which sum(interval) applies
+// row by row), or interval out of range when a field overflows.
+func SumInterval(months, days, micros int64) (repr.Interval, error) {
+	if months != int64(int32(months)) || days != int64(int32(days)) {
+		return repr.Interval{}, errIntervalRange()
+	}
+	return repr.Interval{Months: int32(months), Days: int32(days), Micros: micros}, nil
+}
+
+// AvgInterval is avg(interval): the sum divided by the count as
+// PostgreSQL's interval_avg does (interval_div by a float8).
+func AvgInterval(sum repr.Interval, n int64) (repr.Interval, error) {
+	return divInterval(sum, float64(n))
+}
+
 func intervalDatum(iv repr.Interval, err error) (repr.Datum, error) {
 	if err != nil {
 		return repr.Null, err
@@ -382,15 +398,88 @@ func registerDatetimeArith() {
 		return intervalDatum(divInterval(a[0].Interval(), a[1].Float()))
 	})
 	defFunc("justify_hours", ts(tInterval), tInterval, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
-		iv := a[0].Interval()
-		d := iv.Micros / repr.MicrosPerDay
-		return repr.IntervalDatum(repr.Interval{Months: iv.Months, Days: iv.Days + int32(d), Micros: iv.Micros - d*repr.MicrosPerDay}), nil
+		return intervalDatum(justifyHours(a[0].Interval()))
 	})
 	defFunc("justify_days", ts(tInterval), tInterval, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
-		iv := a[0].Interval()
-		m := iv.Days / repr.DaysPerMonth
-		return repr.IntervalDatum(repr.Interval{Months: iv.Months + m, Days: iv.Days - m*repr.DaysPerMonth, Micros: iv.Micros}), nil
+		return intervalDatum(justifyDays(a[0].Interval()))
 	})
+	defFunc("justify_interval", ts(tInterval), tInterval, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+		return intervalDatum(justifyInterval(a[0].Interval()))
+	})
+}
+
+// justifyHours moves whole days of the time part into days, and gives
+// the time the days' sign (PostgreSQL's interval_justify_hours: '1 day
+// -1 hour' is '23:00:00').
+func justifyHours(iv repr.Interval) (repr.Interval, error) {
+	whole := iv.Micros / repr.MicrosPerDay
+	days, micros := int64(iv.Days)+whole, iv.Micros-whole*repr.MicrosPerDay
+	if days > 0 && micros < 0 {
+		micros += repr.MicrosPerDay
+		days--
+	} else if days < 0 && micros > 0 {
+		micros -= repr.MicrosPerDay
+		days++
+	}
+	if days != int64(int32(days)) {
+		return repr.Interval{}, errIntervalRange()
+	}
+	return repr.Interval{Months: iv.Months, Days: int32(days), Micros: micros}, nil
+}
+
+// justifyDays moves whole 30-day months of the days into months, and
+// gives the days the months' sign (interval_justify_days).
+func justifyDays(iv repr.Interval) (repr.Interval, error) {
+	whole := iv.Days / repr.DaysPerMonth
+	months, days := int64(iv.Months)+int64(whole), iv.Days-whole*repr.DaysPerMonth
+	if months > 0 && days < 0 {
+		days += repr.DaysPerMonth
+		months--
+	} else if months < 0 && days > 0 {
+		days -= repr.DaysPerMonth
+		months++
+	}
+	if months != int64(int32(months)) {
+		return repr.Interval{}, errIntervalRange()
+	}
+	return repr.Interval{Months: int32(months), Days: days, Micros: iv.Micros}, nil
+}
+
+// justifyInterval is justify_days of justify_hours with every field
+// given one sign (interval_justify_interval).
+func justifyInterval(iv repr.Interval) (repr.Interval, error) {
+	months, days, micros := int64(iv.Months), int64(iv.Days), iv.Micros
+	// Pre-justify days when days and time have one sign, as PostgreSQL
+	// does to avoid an overflow.
+	if (days > 0 && micros > 0) || (days < 0 && micros < 0) {
+		whole := days / repr.DaysPerMonth
+		days -= whole * repr.DaysPerMonth
+		months += whole
+	}
+	whole := micros / repr.MicrosPerDay
+	micros -= whole * repr.MicrosPerDay
+	days += whole
+	wholeMonths := days / repr.DaysPerMonth
+	days -= wholeMonths * repr.DaysPerMonth
+	months += wholeMonths
+	if months > 0 && (days < 0 || (days == 0 && micros < 0)) {
+		days += repr.DaysPerMonth
+		months--
+	} else if months < 0 && (days > 0 || (days == 0 && micros > 0)) {
+		days -= repr.DaysPerMonth
+		months++
+	}
+	if days > 0 && micros < 0 {
+		micros += repr.MicrosPerDay
+		days--
+	} else if days < 0 && micros > 0 {
+		micros -= repr.MicrosPerDay
+		days++
+	}
+	if months != int64(int32(months)) || days != int64(int32(days)) {
+		return repr.Interval{}, errIntervalRange()
+	}
+	return repr.Interval{Months: int32(months), Days: int32(days), Micros: micros}, nil
 }
 
 // Stable functions reading the statement time.

@@ -331,7 +331,8 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		w := plan.Window{Input: in, PartitionBy: rangeFrom(0, oa)}
+		arity := in.Typ().Arity()
+		w := plan.Window{PartitionBy: rangeFrom(0, oa)}
 		for _, p := range x.PartitionBy {
 			w.PartitionBy = append(w.PartitionBy, oa+p)
 		}
@@ -339,6 +340,22 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 			w.OrderBy = append(w.OrderBy, plan.ColumnOrder{Column: oa + c.Column, Order: c.Order})
 		}
 		for _, f := range x.Funcs {
+			hs := append([]HScalar(nil), f.Args...)
+			if f.Agg != nil {
+				hs = append(hs, aggInputs(*f.Agg)...)
+			}
+			if hasSubquery(hs) {
+				// Subqueries in the arguments are decorrelated over
+				// the input first and their values appended as columns
+				// (projected away after the window), as for aggregates.
+				wf, rel, err := l.windowFuncOverSubqueries(f, in, oa, cm)
+				if err != nil {
+					return nil, err
+				}
+				in = rel
+				w.Funcs = append(w.Funcs, wf)
+				continue
+			}
 			args, err := l.lowerPlainScalars(f.Args, oa, cm)
 			if err != nil {
 				return nil, err
@@ -356,9 +373,91 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 			}
 			w.Funcs = append(w.Funcs, wf)
 		}
+		w.Input = in
+		if n := in.Typ().Arity(); n != arity {
+			return plan.Project{Input: w, Outputs: append(rangeFrom(0, arity), rangeFrom(n, len(w.Funcs))...)}, nil
+		}
 		return w, nil
 	}
 	return nil, pgcode.New(pgcode.InternalError, "sql: cannot lower %T", r)
+}
+
+// windowFuncOverSubqueries lowers window function f whose arguments (or
+// its aggregate's arguments, filter or order keys) hold subqueries: their
+// values become columns appended to in, which it returns with the
+// function reading them.
+func (l *lowerer) windowFuncOverSubqueries(f HWindowFunc, in plan.Rel, oa int, cm colMap) (plan.WindowFunc, plan.Rel, error) {
+	// The arguments with subqueries (lag's offset and default stay
+	// constants for the renderer when they are), then the aggregate's.
+	var hs []HScalar
+	for _, a := range f.Args {
+		if hasSubquery([]HScalar{a}) {
+			hs = append(hs, a)
+		}
+	}
+	if f.Agg != nil {
+		hs = append(hs, aggInputs(*f.Agg)...)
+	}
+	rel, col, err := l.subqueryColumns(in, oa, cm, hs)
+	if err != nil {
+		return plan.WindowFunc{}, nil, err
+	}
+	wf := plan.WindowFunc{Name: f.Name, Frame: f.Frame, Typ: f.Typ}
+	for _, a := range f.Args {
+		if hasSubquery([]HScalar{a}) {
+			c, _ := col(nil)
+			wf.Args = append(wf.Args, c)
+			continue
+		}
+		e, err := l.lowerPlainScalars([]HScalar{a}, oa, cm)
+		if err != nil {
+			return plan.WindowFunc{}, nil, err
+		}
+		wf.Args = append(wf.Args, e[0])
+	}
+	if f.Agg != nil {
+		a, err := buildAgg(*f.Agg, col)
+		if err != nil {
+			return plan.WindowFunc{}, nil, err
+		}
+		wf.Aggregate = &a
+		if f.Agg.Func != expr.AggCountStar {
+			wf.Args = []expr.Scalar{a.Expr}
+		}
+	}
+	return wf, rel, nil
+}
+
+// aggInputs returns an aggregate's scalars in the order buildAgg lowers
+// them: arguments, filter, order keys.
+func aggInputs(a HAgg) []HScalar {
+	hs := append([]HScalar(nil), a.Args...)
+	if a.Filter != nil {
+		hs = append(hs, a.Filter)
+	}
+	for _, k := range a.OrderBy {
+		hs = append(hs, k.Expr)
+	}
+	return hs
+}
+
+// subqueryColumns computes hs, which hold subqueries, over in: it
+// returns in with their values appended as columns (subqueries
+// decorrelated over in's rows), and a function that gives, call by call,
+// the column of each of hs in order.
+func (l *lowerer) subqueryColumns(in plan.Rel, oa int, cm colMap, hs []HScalar) (plan.Rel, func(HScalar) (expr.Scalar, error), error) {
+	rel, es, err := l.lowerScalars(in, oa, cm, hs)
+	if err != nil {
+		return nil, nil, err
+	}
+	base := rel.Typ().Arity()
+	next := 0
+	col := func(HScalar) (expr.Scalar, error) {
+		c := expr.Column{Index: base + next}
+		next++
+		return c, nil
+	}
+	return plan.Map{Input: rel, Scalars: es}, col, nil
 }
 
 // distinct is DISTINCT over all columns.
@@ -747,14 +846,7 @@ func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error
 	// over the input first and their values appended as columns.
 	var aggs []expr.Aggregate
 	for _, a := range x.Aggs {
-		var hs []HScalar
-		hs = append(hs, a.Args...)
-		if a.Filter != nil {
-			hs = append(hs, a.Filter)
-		}
-		for _, k := range a.OrderBy {
-			hs = append(hs, k.Expr)
-		}
+		hs := aggInputs(a)
 		if !hasSubquery(hs) {
 			ma, err := l.lowerAgg(a, oa, cm)
 			if err != nil {
@@ -763,18 +855,12 @@ func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error
 			aggs = append(aggs, ma)
 			continue
 		}
-		rel, es, err := l.lowerScalars(in, oa, cm, hs)
+		rel, col, err := l.subqueryColumns(in, oa, cm, hs)
 		if err != nil {
 			return nil, err
 		}
-		base := rel.Typ().Arity()
-		in = plan.Map{Input: rel, Scalars: es}
-		next := 0
-		ma, err := buildAgg(a, func(HScalar) (expr.Scalar, error) {
-			c := expr.Column{Index: base + next}
-			next++
-			return c, nil
-		})
+		in = rel
+		ma, err := buildAgg(a, col)
 		if err != nil {
 			return nil, err
 		}

@@ -588,7 +588,14 @@ func (e *ectx) aExpr(a *pg_query.A_Expr) (HScalar, error) {
 		if err != nil {
 			return nil, err
 		}
-		t := eq.(HCall).Args[0].Typ().Type
+		// The result has the type the left operand is compared as;
+		// interval equality compares spans (binaryOp), so look through
+		// the span to the interval.
+		arg := eq.(HCall).Args[0]
+		if span, ok := arg.(HCall); ok && span.Func == intervalSpan {
+			arg = span.Args[0]
+		}
+		t := arg.Typ().Type
 		lc, err := e.q.coerce(l, t, expr.Implicit, "")
 		if err != nil {
 			return nil, err
@@ -1189,11 +1196,9 @@ func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCal
 				return nil, e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function string_agg(%s, %s) does not exist", args[0].Typ().Type, args[1].Typ().Type), f.Location)
 			}
 		default:
-			if isUnknown(args[0]) && af != expr.AggCount {
-				var err error
-				if args[0], err = e.q.coerce(args[0], repr.TypeText, expr.Implicit, ""); err != nil {
-					return nil, err
-				}
+			var err error
+			if args[0], err = e.unknownAggArg(af, args[0]); err != nil {
+				return nil, err
 			}
 		}
 		t, err := expr.AggregateType(af, args[0].Typ().Type)
@@ -1437,6 +1442,15 @@ func sortOrder(sb *pg_query.SortBy) repr.SortOrder {
 	return o
 }
 
+// unknownAggArg resolves an aggregate's untyped literal argument as text,
+// as PostgreSQL does for min('x') (count takes any type and needs none).
+func (e *ectx) unknownAggArg(af expr.AggregateFunc, arg HScalar) (HScalar, error) {
+	if !isUnknown(arg) || af == expr.AggCount {
+		return arg, nil
+	}
+	return e.q.coerce(arg, repr.TypeText, expr.Implicit, "")
+}
+
 var windowFuncTypes = map[string]bool{"row_number": true, "rank": true, "dense_rank": true}
 
 // windowCall plans f OVER (...).
@@ -1516,12 +1530,30 @@ func (e *ectx) windowCall(name string, f *pg_query.FuncCall) (HScalar, error) {
 			if len(args) != 1 {
 				return nil, e.q.errAt(pgcode.New(pgcode.FeatureNotSupported, "window aggregate %s with %d arguments is not supported", name, len(args)), f.Location)
 			}
+			if args[0], err = e.unknownAggArg(af, args[0]); err != nil {
+				return nil, err
+			}
 			t, err := expr.AggregateType(af, args[0].Typ().Type)
 			if err != nil {
 				return nil, e.q.errAt(err, f.Location)
 			}
 			a.Args = args
 			a.Typ = repr.ColumnType{Type: t, Nullable: af != expr.AggCount}
+		}
+		if f.AggFilter != nil {
+			// agg(x) FILTER (WHERE p) is agg(CASE WHEN p THEN x END):
+			// the window aggregates (count, sum, avg, min, max) skip
+			// NULLs; count(*) counts CASE WHEN p THEN 1 END.
+			flt, err := inner.with(func(c *ectx) { c.clause = "FILTER" }).planBool(f.AggFilter)
+			if err != nil {
+				return nil, err
+			}
+			if a.Func == expr.AggCountStar {
+				a.Func = expr.AggCount
+				a.Args = []HScalar{lit(repr.Int4Datum(1), repr.TypeInt4)}
+			}
+			x := a.Args[0]
+			a.Args = []HScalar{HIf{Cond: flt, Then: x, Else: nullLit(x.Typ().Type)}}
 		}
 		fn.Agg = &a
 		fn.Typ = a.Typ

@@ -433,8 +433,10 @@ func (r *renderer) window(n plan.LWindow) (*dataflow.Collection, error) {
 			f.Arg = argCol(args[0])
 		}
 		if kind == dataflow.WinLag || kind == dataflow.WinLead {
+			// The offset and default must be constants: constant
+			// expressions (-159::numeric, 1 + 1) are folded to them.
 			if len(args) > 1 {
-				lit, ok := args[1].(expr.Literal)
+				lit, ok := expr.FoldConstants(args[1], nil).(expr.Literal)
 				if !ok || lit.Value.IsNull() || !lit.Value.Kind().IsInteger() {
 					return nil, pgcode.New(pgcode.FeatureNotSupported, "%s with a non-constant offset is not supported", wf.Name)
 				}
@@ -444,7 +446,7 @@ func (r *renderer) window(n plan.LWindow) (*dataflow.Collection, error) {
 				}
 			}
 			if len(args) > 2 {
-				lit, ok := args[2].(expr.Literal)
+				lit, ok := expr.FoldConstants(args[2], nil).(expr.Literal)
 				if !ok || lit.Err != nil {
 					return nil, pgcode.New(pgcode.FeatureNotSupported, "%s with a non-constant default is not supported", wf.Name)
 				}

@@ -155,3 +155,41 @@ func WaitWhole(t testing.TB, c *pgx.Conn, timeout, poll time.Duration, what, sql
 		time.Sleep(poll)
 	}
 }
+
+// MultisetDiff compares two sorted lists of rows (each row one string, as
+// a canonical multiset) and returns the rows only in got and only in
+// want, with multiplicity. Both are empty when the multisets are equal.
+func MultisetDiff(got, want []string) (onlyGot, onlyWant []string) {
+	i, j := 0, 0
+	for i < len(got) || j < len(want) {
+		switch {
+		case j == len(want) || i < len(got) && got[i] < want[j]:
+			onlyGot = append(onlyGot, got[i])
+			i++
+		case i == len(got) || want[j] < got[i]:
+			onlyWant = append(onlyWant, want[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return onlyGot, onlyWant
+}
+
+// WriteRows writes, for a failure message, a title line with the number
+// of rows and then at most 10 of them, indented, NULL for Null; nothing
+// when rows is empty.
+func WriteRows(b *strings.Builder, title string, rows []string) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "  %s (%d):\n", title, len(rows))
+	for k, r := range rows {
+		if k == 10 {
+			fmt.Fprintf(b, "    ... %d more\n", len(rows)-10)
+			break
+		}
+		fmt.Fprintf(b, "    %s\n", strings.ReplaceAll(r, Null, "NULL"))
+	}
+}

@@ -120,41 +120,14 @@ func diff(v string, got, want *result) string {
 			}
 		}
 	}
-	var onlyG, onlyW []string
-	i, j := 0, 0
-	for i < len(g) || j < len(w) {
-		switch {
-		case j == len(w) || i < len(g) && g[i] < w[j]:
-			onlyG = append(onlyG, g[i])
-			i++
-		case i == len(g) || w[j] < g[i]:
-			onlyW = append(onlyW, w[j])
-			j++
-		default:
-			i++
-			j++
-		}
-	}
+	onlyG, onlyW := viewdtest.MultisetDiff(g, w)
 	if len(onlyG) == 0 && len(onlyW) == 0 {
 		return ""
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "viewd has %d rows, PostgreSQL %d; columns (%s)\n", len(g), len(w), strings.Join(want.cols, ", "))
-	show := func(title string, rows []string) {
-		if len(rows) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "  %s (%d):\n", title, len(rows))
-		for k, r := range rows {
-			if k == 10 {
-				fmt.Fprintf(&b, "    ... %d more\n", len(rows)-10)
-				break
-			}
-			fmt.Fprintf(&b, "    %s\n", strings.ReplaceAll(r, null, "NULL"))
-		}
-	}
-	show("only in viewd", onlyG)
-	show("only in PostgreSQL", onlyW)
+	viewdtest.WriteRows(&b, "only in viewd", onlyG)
+	viewdtest.WriteRows(&b, "only in PostgreSQL", onlyW)
 	return b.String()
 }
 

@@ -1,0 +1,135 @@
+package randquery
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// A known difference is one the tester found and that is not fixed yet:
+// its minimal reproduction, the cause found, and how to recognise it. A
+// shrunk difference whose kind starts with kind and whose query matches
+// query is reported as known and does not fail the test. avoid names the
+// generator feature (gen.on) that triggers it, turned off so that the
+// fixed seeds explore the rest; TestKnownDifferences runs every
+// reproduction and fails when one no longer differs, so that fixed
+// entries are removed.
+type known struct {
+	name  string
+	why   string
+	kind  string
+	query *regexp.Regexp
+	avoid string
+	// setup and sql reproduce it: setup runs on both servers, then
+	// sql is compared.
+	setup []string
+	sql   string
+	seen  int
+}
+
+// knowns is the reviewed list.
+var knowns = []*known{
+	{
+		name:  "percent_rank and cume_dist",
+		why:   "viewd does not implement the window functions percent_rank and cume_dist: sql/scalar.go's windowOnlyFuncs marks them unsupported and dataflow.Window has no kind for them (a feature across sql, plan, dataflow and render, not a local fix)",
+		kind:  "viewd error 0A000",
+		query: regexp.MustCompile(`percent_rank\(\)|cume_dist\(\)`),
+		avoid: "percent_rank",
+		setup: []string{"CREATE TABLE kd_pr (id int4 PRIMARY KEY, x int4)", "INSERT INTO kd_pr VALUES (1, 1), (2, 1), (3, 5)"},
+		sql:   "SELECT x, percent_rank() OVER (ORDER BY x), cume_dist() OVER (ORDER BY x) FROM kd_pr",
+	},
+	{
+		name: "outer-level aggregate in a subquery of a query without aggregates",
+		why: "an aggregate whose arguments read only the enclosing query's columns belongs to that query (PostgreSQL's agglevelsup), which becomes an aggregate query of one row; " +
+			"viewd (sql/scalar.go aggregate, outerAggLevel) moves the aggregate out only when the subquery has no aggregate of its own and the enclosing query already aggregates, " +
+			"and otherwise evaluates it per subquery: one row per outer row instead of one",
+		kind:  "rows",
+		query: regexp.MustCompile(`\(SELECT \(?count\(\*\) \+ min\(a1\.`),
+		avoid: "outer-agg",
+		setup: []string{"CREATE TABLE kd_oa (id int4 PRIMARY KEY)", "INSERT INTO kd_oa VALUES (1), (2)"},
+		sql:   "SELECT (SELECT count(*) + min(a1.id) FROM kd_oa a2) AS c0 FROM kd_oa a1",
+	},
+	{
+		name: "error from a discarded row",
+		why: "viewd computes a subplan whose rows a later join or filter discards, and an error raised there (integer out of range, in a dataflow's error collection) " +
+			"fails the whole query; PostgreSQL never evaluates the expression for rows it does not reach (here: a LATERAL subquery over an empty table). " +
+			"Found by the long run (seed 1007): an uncorrelated EXISTS in a LATERAL subquery's select list is decorrelated into a plan evaluated over every row of its FROM",
+		kind:  "viewd error 22003",
+		query: regexp.MustCompile(`CAST\(b\.big AS int4\)`),
+		avoid: "big-values",
+		setup: []string{"CREATE TABLE kd_e1 (id int4 PRIMARY KEY)", "CREATE TABLE kd_e2 (id int4 PRIMARY KEY, big int8)", "INSERT INTO kd_e2 VALUES (1, 5000000000)"},
+		sql:   "SELECT s.x FROM kd_e1 CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT 1 FROM kd_e2 b WHERE CAST(b.big AS int4) > a.id) THEN 1 END AS x FROM kd_e2 a) s",
+	},
+	{
+		name: "FILTER of array_agg and jsonb_agg",
+		why: "sql's buildAgg applies FILTER (WHERE p) as agg(CASE WHEN p THEN x END), right for aggregates that skip NULLs but not for array_agg and jsonb_agg, " +
+			"which keep them: the rows the filter rejects add NULLs ([5, 6, null, null] where PostgreSQL gives [5, 6], and [null, ...] instead of NULL). " +
+			"The fix is a filter of its own in expr.Aggregate, evaluated by dataflow's reduce (and remapped by every plan rule that remaps aggregate expressions)",
+		kind:  "rows",
+		query: regexp.MustCompile(`(jsonb|array)_agg\(.*\) FILTER \(WHERE`),
+		avoid: "filter-keeps-nulls",
+		setup: []string{"CREATE TABLE kd_fa (id int4 PRIMARY KEY)", "INSERT INTO kd_fa VALUES (1), (5), (6)"},
+		sql:   "SELECT jsonb_agg(id ORDER BY id) FILTER (WHERE id > 4) AS a, jsonb_agg(id) FILTER (WHERE id > 9) AS b FROM kd_fa",
+	},
+	{
+		name: "jsonb sort order",
+		why: "viewd sorts jsonb by its text (repr.AppendKey and repr.Compare group jsonb with text), PostgreSQL by jsonb's own order " +
+			"(compareJsonbContainers: object > array > boolean > number > string > null, containers by size first, numbers by value): " +
+			"ORDER BY, LIMIT, window order and min/max over jsonb pick other rows; a memcomparable jsonb key in repr is the fix",
+		kind:  "rows",
+		query: regexp.MustCompile(`(?i)ORDER BY x LIMIT 1`),
+		avoid: "jsonb-order",
+		setup: []string{"CREATE TABLE kd_jo (id int4 PRIMARY KEY, x jsonb)", `INSERT INTO kd_jo VALUES (1, '{"j": {}}'), (2, '{"j": {"a": 1}}'), (3, '[9]'), (4, '[1, 2]')`},
+		sql:   "(SELECT x FROM kd_jo ORDER BY x LIMIT 1) UNION ALL (SELECT x FROM kd_jo WHERE id > 2 ORDER BY x LIMIT 1)",
+	},
+}
+
+func avoided() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range knowns {
+		if k.avoid != "" {
+			m[k.avoid] = true
+		}
+	}
+	return m
+}
+
+func matchKnown(rp *repro, kind string) *known {
+	for _, k := range knowns {
+		if strings.HasPrefix(kind, k.kind) && k.query.MatchString(rp.q.sql()) {
+			return k
+		}
+	}
+	return nil
+}
+
+// checkKnown runs every known difference's reproduction on s and fails
+// when one no longer differs or differs in another way.
+func checkKnown(t *testing.T, s servers) {
+	for _, k := range knowns {
+		t.Run(k.name, func(t *testing.T) {
+			for _, st := range k.setup {
+				for _, c := range []string{"PostgreSQL", "viewd"} {
+					conn := s.pg
+					if c == "viewd" {
+						conn = s.vd
+					}
+					if _, err := exec(conn, st); err != nil {
+						t.Fatalf("%s: %s: %v", c, st, err)
+					}
+				}
+			}
+			kind, detail := compare(run(s.vd, k.sql), run(s.pg, k.sql))
+			switch {
+			case kind == "":
+				t.Errorf("known difference %q no longer differs: remove it from knowns (and its avoid, %q)", k.name, k.avoid)
+			case !strings.HasPrefix(kind, k.kind):
+				t.Errorf("known difference %q differs in another way (%s): %s", k.name, kind, detail)
+			case !k.query.MatchString(k.sql):
+				t.Errorf("known difference %q: its query pattern does not match its own reproduction", k.name)
+			default:
+				t.Logf("still differs (%s): %s", kind, detail)
+			}
+		})
+	}
+}
