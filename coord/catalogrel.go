@@ -3,11 +3,11 @@ package coord
 import (
 	"bytes"
 	"fmt"
-	"github.com/viewd/viewd/sql"
 	"slices"
 
 	"github.com/viewd/viewd/plan"
 	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql"
 )
 
 // Catalog relations.

@@ -2,10 +2,10 @@ package sql
 
 import (
 	"fmt"
-	"google.golang.org/protobuf/proto"
 	"sort"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/plan"
