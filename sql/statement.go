@@ -331,11 +331,11 @@ func regOutputAsText(sel *pg_query.SelectStmt) *pg_query.SelectStmt {
 	if out == nil {
 		return sel
 	}
-	if len(sel.DistinctClause) == 0 && len(sel.SortClause) > 0 {
+	if len(sel.DistinctClause) == 0 && len(sel.GroupClause) == 0 && len(sel.SortClause) > 0 {
 		// ORDER BY 2 or ORDER BY name of such a column still sorts by
 		// the OID, as in PostgreSQL: the sort key is the original
-		// expression. (Under DISTINCT the key must be a result column:
-		// there it sorts by the name.)
+		// expression. (Under DISTINCT or GROUP BY the key must be a
+		// result or grouped column: there it sorts by the name.)
 		for _, n := range out.SortClause {
 			sb := n.GetSortBy()
 			if sb == nil {
