@@ -3,6 +3,7 @@ package coord
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/viewd/viewd/plan"
@@ -191,28 +192,35 @@ func (c *Coordinator) catalogWatchedLocked() bool {
 		return true
 	}
 	seen := map[plan.GlobalID]bool{}
-	var persistent func(id plan.GlobalID) bool
-	persistent = func(id plan.GlobalID) bool {
-		if seen[id] {
-			return false
-		}
-		seen[id] = true
-		it := c.cat.items[id]
-		if it == nil {
-			return false
-		}
-		if it.builtin == nil && (it.Kind == sql.KindMaterializedView || it.Kind == sql.KindIndex) {
+	persistent := func(it *item) bool {
+		return it.builtin == nil && (it.Kind == sql.KindMaterializedView || it.Kind == sql.KindIndex)
+	}
+	readers := func(it *item) []plan.GlobalID { return slices.Collect(maps.Keys(it.rdeps)) }
+	for id, it := range c.cat.items {
+		if it.builtin != nil && it.builtin.arranged && len(it.rdeps) > 0 && c.reachesLocked(id, readers, persistent, seen) {
 			return true
 		}
-		for r := range it.rdeps {
-			if persistent(r) {
-				return true
-			}
-		}
+	}
+	return false
+}
+
+// reachesLocked reports whether an item for which found holds is
+// reachable from id along next (an item's deps or its readers), id
+// included; seen carries the items already visited across calls.
+func (c *Coordinator) reachesLocked(id plan.GlobalID, next func(*item) []plan.GlobalID, found func(*item) bool, seen map[plan.GlobalID]bool) bool {
+	if seen[id] {
 		return false
 	}
-	for id, it := range c.cat.items {
-		if it.builtin != nil && it.builtin.arranged && len(it.rdeps) > 0 && persistent(id) {
+	seen[id] = true
+	it := c.cat.items[id]
+	if it == nil {
+		return false
+	}
+	if found(it) {
+		return true
+	}
+	for _, n := range next(it) {
+		if c.reachesLocked(n, next, found, seen) {
 			return true
 		}
 	}
@@ -223,26 +231,9 @@ func (c *Coordinator) catalogWatchedLocked() bool {
 // relation, directly or through the items it reads.
 func (c *Coordinator) readsCatalogLocked(rel plan.Rel) bool {
 	seen := map[plan.GlobalID]bool{}
-	var item func(id plan.GlobalID) bool
-	item = func(id plan.GlobalID) bool {
-		if seen[id] {
-			return false
-		}
-		seen[id] = true
-		it := c.cat.items[id]
-		if it == nil {
-			return false
-		}
-		if it.builtin != nil && it.builtin.arranged {
-			return true
-		}
-		for _, d := range it.deps {
-			if item(d) {
-				return true
-			}
-		}
-		return false
-	}
+	deps := func(it *item) []plan.GlobalID { return it.deps }
+	arranged := func(it *item) bool { return it.builtin != nil && it.builtin.arranged }
+	item := func(id plan.GlobalID) bool { return c.reachesLocked(id, deps, arranged, seen) }
 	var walk func(r plan.Rel) bool
 	walk = func(r plan.Rel) bool {
 		if g, ok := r.(plan.Get); ok && g.Local == 0 && item(g.Global) {
