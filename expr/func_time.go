@@ -412,15 +412,7 @@ func registerDatetimeArith() {
 // the time the days' sign (PostgreSQL's interval_justify_hours: '1 day
 // -1 hour' is '23:00:00').
 func justifyHours(iv repr.Interval) (repr.Interval, error) {
-	whole := iv.Micros / repr.MicrosPerDay
-	days, micros := int64(iv.Days)+whole, iv.Micros-whole*repr.MicrosPerDay
-	if days > 0 && micros < 0 {
-		micros += repr.MicrosPerDay
-		days--
-	} else if days < 0 && micros > 0 {
-		micros -= repr.MicrosPerDay
-		days++
-	}
+	days, micros := carryUnits(int64(iv.Days), iv.Micros, repr.MicrosPerDay)
 	if days != int64(int32(days)) {
 		return repr.Interval{}, errIntervalRange()
 	}
@@ -430,19 +422,26 @@ func justifyHours(iv repr.Interval) (repr.Interval, error) {
 // justifyDays moves whole 30-day months of the days into months, and
 // gives the days the months' sign (interval_justify_days).
 func justifyDays(iv repr.Interval) (repr.Interval, error) {
-	whole := iv.Days / repr.DaysPerMonth
-	months, days := int64(iv.Months)+int64(whole), iv.Days-whole*repr.DaysPerMonth
-	if months > 0 && days < 0 {
-		days += repr.DaysPerMonth
-		months--
-	} else if months < 0 && days > 0 {
-		days -= repr.DaysPerMonth
-		months++
-	}
+	months, days := carryUnits(int64(iv.Months), int64(iv.Days), repr.DaysPerMonth)
 	if months != int64(int32(months)) {
 		return repr.Interval{}, errIntervalRange()
 	}
-	return repr.Interval{Months: int32(months), Days: days, Micros: iv.Micros}, nil
+	return repr.Interval{Months: int32(months), Days: int32(days), Micros: iv.Micros}, nil
+}
+
+// carryUnits moves whole units of lo (unit of them make one of hi) into
+// hi, and gives lo hi's sign: the justify_* rule.
+func carryUnits(hi, lo, unit int64) (int64, int64) {
+	whole := lo / unit
+	hi, lo = hi+whole, lo-whole*unit
+	if hi > 0 && lo < 0 {
+		lo += unit
+		hi--
+	} else if hi < 0 && lo > 0 {
+		lo -= unit
+		hi++
+	}
+	return hi, lo
 }
 
 // justifyInterval is justify_days of justify_hours with every field
