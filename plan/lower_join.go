@@ -83,7 +83,7 @@ func (l *lowerer) lowerJoin(j Join, chain []Rel) (Node, error) {
 	case DeltaJoin:
 		var dp DeltaJoinPlan
 		for _, path := range impl.Paths {
-			src, smfp, stages, final, err := pb.build(path, chain)
+			src, smfp, stages, final, err := pb.build(path, chain, false)
 			if err != nil {
 				return nil, err
 			}
@@ -95,7 +95,7 @@ func (l *lowerer) lowerJoin(j Join, chain []Rel) (Node, error) {
 		if len(impl.Paths) > 0 {
 			path = impl.Paths[0]
 		}
-		src, smfp, stages, final, err := pb.build(path, chain)
+		src, smfp, stages, final, err := pb.build(path, chain, true)
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +124,16 @@ type pathBuilder struct {
 // available member of a class becomes its representative; the lookup key
 // enforces representative = key member; every other member becomes a
 // closure predicate representative = member.
-func (pb pathBuilder) build(path []JoinStage, chain []Rel) (int, expr.MapFilterProject, []LookupStage, expr.MapFilterProject, error) {
+//
+// With early set (a linear join, whose every stage's output is
+// materialised and arranged), the predicates of chain that read only the
+// joined inputs' columns move into the source MFP or the closure of the
+// first stage where their columns are bound, as PostgreSQL places a qual
+// at the lowest join level that has its variables: a filter over a
+// join's output then never materialises the pairs it drops. (A delta
+// join's stages are not materialised; its renderer applies all closures
+// once, at the end.)
+func (pb pathBuilder) build(path []JoinStage, chain []Rel, early bool) (int, expr.MapFilterProject, []LookupStage, expr.MapFilterProject, error) {
 	p := pb.p
 	n := len(p.j.Inputs)
 	if len(path) != n {
@@ -190,7 +199,10 @@ func (pb pathBuilder) build(path []JoinStage, chain []Rel) (int, expr.MapFilterP
 	if err != nil {
 		return 0, expr.MapFilterProject{}, nil, expr.MapFilterProject{}, err
 	}
-	sourceMFP := closure(width, append(pre, srcPreds...))
+	// preds[0] are the source MFP's predicates, preds[s+1] stage s's;
+	// widths the stream's arity after each.
+	preds := [][]expr.Scalar{append(pre, srcPreds...)}
+	widths := []int{width}
 
 	var stages []LookupStage
 	for _, st := range path[1:] {
@@ -224,13 +236,38 @@ func (pb pathBuilder) build(path []JoinStage, chain []Rel) (int, expr.MapFilterP
 			return 0, expr.MapFilterProject{}, nil, expr.MapFilterProject{}, fmt.Errorf("plan: input %d has no arrangement by [%s]", jn, joinScalars(st.Key, ", "))
 		}
 		bind(jn)
-		preds, err := settle()
+		stagePreds, err := settle()
 		if err != nil {
 			return 0, expr.MapFilterProject{}, nil, expr.MapFilterProject{}, err
 		}
-		stages = append(stages, LookupStage{Lookup: jn, StreamKey: streamKey, LookupKey: lookupKey, Closure: closure(width, preds)})
+		preds = append(preds, stagePreds)
+		widths = append(widths, width)
+		stages = append(stages, LookupStage{Lookup: jn, StreamKey: streamKey, LookupKey: lookupKey})
 	}
 	b := fromProjection(width, pos)
 	b.applyChain(chain)
-	return src, sourceMFP, stages, b.build(), nil
+	final := b.build()
+	if early {
+		// The final MFP's input is the last stream, whose columns keep
+		// their positions from the stage that bound them.
+		var rest []expr.Predicate
+		for _, q := range final.Predicates {
+			at := -1
+			if mc := expr.MaxColumn(q.Expr); mc < final.InputArity {
+				for at = 0; widths[at] <= mc; at++ {
+				}
+			}
+			if at < 0 {
+				rest = append(rest, q)
+				continue
+			}
+			preds[at] = append(preds[at], q.Expr)
+		}
+		final.Predicates = rest
+	}
+	sourceMFP := closure(widths[0], preds[0])
+	for s := range stages {
+		stages[s].Closure = closure(widths[s+1], preds[s+1])
+	}
+	return src, sourceMFP, stages, final, nil
 }

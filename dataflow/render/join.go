@@ -100,7 +100,10 @@ func (r *renderer) linearJoin(nodes []plan.Node, p plan.LinearJoinPlan) (*datafl
 	}
 	src := ins[p.Source]
 	stream := mfp(mfp(src.raw, src.mfp), p.SourceMFP)
-	for _, st := range p.Stages {
+	if len(p.Stages) == 0 {
+		return mfp(stream, p.FinalMFP), nil
+	}
+	for i, st := range p.Stages {
 		if st.Lookup < 0 || st.Lookup >= len(ins) {
 			return nil, fmt.Errorf("render: linear join stage looks up input %d of %d", st.Lookup, len(ins))
 		}
@@ -111,11 +114,16 @@ func (r *renderer) linearJoin(nodes []plan.Node, p plan.LinearJoinPlan) (*datafl
 		}
 		a := r.arrange(stream, st.StreamKey)
 		residual := lift(look.mfp, stream.Arity()).Compose(st.Closure)
+		if i == len(p.Stages)-1 {
+			// The last stage applies the final MFP to each match: the
+			// joined rows are never materialised whole.
+			residual = residual.Compose(p.FinalMFP)
+		}
 		if stream, err = dataflow.Join(a, b, residual); err != nil {
 			return nil, fmt.Errorf("render: linear join stage of input %d: %w", st.Lookup, err)
 		}
 	}
-	return mfp(stream, p.FinalMFP), nil
+	return stream, nil
 }
 
 // deltaJoin renders a delta join. The runtime concatenates raw rows in
