@@ -143,8 +143,7 @@ func trimScale(n *apd.Decimal) *apd.Decimal {
 	if n.Form != apd.Finite {
 		return n
 	}
-	red := new(apd.Decimal)
-	red.Reduce(n)
+	red := repr.ReduceNumeric(new(apd.Decimal), n)
 	if red.IsZero() {
 		red.Exponent = 0
 	}

@@ -108,7 +108,7 @@ func appendNumericKey(buf []byte, n *apd.Decimal) []byte {
 		return append(buf, 0x03)
 	}
 	var red apd.Decimal
-	red.Reduce(n)
+	ReduceNumeric(&red, n)
 	digits := red.Coeff.String()
 	adj := int64(red.Exponent) + int64(len(digits))
 	if red.Negative {

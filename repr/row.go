@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strings"
 	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
@@ -133,7 +134,7 @@ func appendNumeric(buf []byte, n *apd.Decimal) []byte {
 		n = apd.New(0, 0)
 	}
 	var red apd.Decimal
-	red.Reduce(n)
+	ReduceNumeric(&red, n)
 	if red.IsZero() {
 		red.Negative = false
 		red.Exponent = 0
@@ -158,6 +159,28 @@ func appendNumeric(buf []byte, n *apd.Decimal) []byte {
 		buf = binary.AppendUvarint(buf, uint64(scale))
 	}
 	return buf
+}
+
+// ReduceNumeric sets d to x with the trailing zeros of its coefficient
+// removed (the exponent raised to match), as apd's Decimal.Reduce does,
+// and returns d. apd strips a coefficient past 64 bits one digit at a
+// time, a division of the whole coefficient per zero: quadratic, 1.9 s
+// for the 70,901-digit 1E70900 (found by FuzzFrontEnd). Here the zeros
+// are counted in the coefficient's decimal text and removed with one
+// division.
+func ReduceNumeric(d, x *apd.Decimal) *apd.Decimal {
+	if x.Form != apd.Finite || x.Coeff.IsUint64() || x.IsZero() {
+		d.Reduce(x)
+		return d
+	}
+	digits := x.Coeff.Text(10)
+	kept := strings.TrimRight(digits, "0")
+	d.Set(x)
+	if n := len(digits) - len(kept); n > 0 {
+		d.Coeff.SetString(kept, 10)
+		d.Exponent += int32(n)
+	}
+	return d
 }
 
 // NumericScale returns n's display scale: the digits PostgreSQL prints
