@@ -173,18 +173,62 @@ func (ci catalogImports) Collection(g *dataflow.Graph, id plan.GlobalID) (*dataf
 
 func (ci catalogImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar) (*dataflow.Arranged, bool, error) {
 	it := ci.c.cat.items[id]
-	if it == nil {
+	// An indexed view's rows (no runtime of its own) are read whole.
+	if it == nil || it.rt == nil {
 		return nil, false, nil
 	}
 	arr := ci.c.arrangementLocked(it, key)
 	if arr == nil {
 		return nil, false, nil
 	}
-	a, err := g.Import(arr.Trace().Reader(ci.c.since), len(key))
+	errs, err := ci.errors(g, it)
+	if err != nil {
+		return nil, false, err
+	}
+	a, err := g.ImportWithErrors(arr.Trace().Reader(ci.c.since), len(key), errs)
 	if err != nil {
 		return nil, false, err
 	}
 	return a, true, nil
+}
+
+// errors imports the errors of an item read through one of its indexes,
+// which hold its rows only: nil for a table (an arranged system relation
+// too), which has none; a materialized view's or a source's output's
+// otherwise.
+func (ci catalogImports) errors(g *dataflow.Graph, it *item) (*dataflow.Collection, error) {
+	if it.Kind == sql.KindTable || it.rt == nil || it.rt.out == nil {
+		return nil, nil
+	}
+	return g.ImportOutputErrors(it.rt.out)
+}
+
+func (ci catalogImports) IndexRead(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar, prefixes []repr.Row) (*dataflow.Collection, bool, error) {
+	it := ci.c.cat.items[id]
+	// An indexed view's rows (no runtime of its own) are read whole.
+	if it == nil || it.rt == nil {
+		return nil, false, nil
+	}
+	arr := ci.c.arrangementLocked(it, key)
+	if arr == nil {
+		return nil, false, nil
+	}
+	c, err := g.ImportPrefixes(arr.Trace().Reader(ci.c.since), prefixes)
+	if err != nil {
+		return nil, false, err
+	}
+	errs, err := ci.errors(g, it)
+	if err != nil {
+		return nil, false, err
+	}
+	if errs == nil {
+		return c, true, nil
+	}
+	u, err := dataflow.Union(c, errs)
+	if err != nil {
+		return nil, false, err
+	}
+	return u, true, nil
 }
 
 // sourceErrors returns the error of a failed source that rel reads,
@@ -252,6 +296,13 @@ func (o overlayImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []e
 		return nil, false, nil
 	}
 	return o.Imports.Arrangement(g, id, key)
+}
+
+func (o overlayImports) IndexRead(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar, prefixes []repr.Row) (*dataflow.Collection, bool, error) {
+	if len(o.overlay[id]) > 0 {
+		return nil, false, nil
+	}
+	return o.Imports.IndexRead(g, id, key, prefixes)
 }
 
 // txnOverlay returns the session's uncommitted writes by table.

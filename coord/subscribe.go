@@ -136,6 +136,10 @@ func (o outputsOnly) Arrangement(*dataflow.Graph, plan.GlobalID, []expr.Scalar) 
 	return nil, false, nil
 }
 
+func (o outputsOnly) IndexRead(*dataflow.Graph, plan.GlobalID, []expr.Scalar, []repr.Row) (*dataflow.Collection, bool, error) {
+	return nil, false, nil
+}
+
 // deliver is the dataflow's subscribe callback: it runs inside a step,
 // under the coordinator's lock, and only queues rows.
 func (sub *subscription) deliver(t repr.Timestamp, ok, errs []repr.Update) error {

@@ -318,6 +318,19 @@ func (o *asCollOp) step(context.Context, repr.Timestamp) error {
 // back the trace's compaction, and is released by g.Close. The trace must
 // have one shard per worker of g.
 func (g *Graph) Import(r TraceReader, keyLen int) (*Arranged, error) {
+	return g.ImportWithErrors(r, keyLen, nil)
+}
+
+// ImportWithErrors is Import for an arrangement whose collection has
+// errors the arrangement does not hold (an index of a materialized view:
+// its errors are in the view's output): each step, the arranged
+// collection's err stream is errs's (a collection of g built before this
+// call, e.g. by ImportOutputErrors), so that whatever reads the
+// arrangement fails as reading the collection would.
+func (g *Graph) ImportWithErrors(r TraceReader, keyLen int, errs *Collection) (*Arranged, error) {
+	if errs != nil && errs.g != g {
+		return nil, fmt.Errorf("dataflow: import's errors come from another graph")
+	}
 	t := r.Trace()
 	if t.Shards() != g.opts.Workers {
 		return nil, fmt.Errorf("dataflow: import of a trace of %d shards into a graph of %d workers", t.Shards(), g.opts.Workers)
@@ -325,16 +338,18 @@ func (g *Graph) Import(r TraceReader, keyLen int) (*Arranged, error) {
 	a := &Arranged{g: g, trace: t, keyLen: keyLen, arity: t.arity, errs: g.newCollection(2)}
 	id, feed := t.subscribe()
 	g.traces = append(g.traces, r)
-	g.add(&importOp{a: a, r: r, feed: feed, id: id})
+	g.add(&importOp{a: a, r: r, feed: feed, id: id, errsFrom: errs})
 	return a, nil
 }
 
 type importOp struct {
-	a       *Arranged
-	r       TraceReader
-	feed    *batchFeed
-	id      uint64
-	started bool
+	a *Arranged
+	// errsFrom, if set, supplies the arranged collection's errors.
+	errsFrom *Collection
+	r        TraceReader
+	feed     *batchFeed
+	id       uint64
+	started  bool
 }
 
 func (o *importOp) close() { o.a.trace.unsubscribe(o.id) }
@@ -343,6 +358,9 @@ func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 	a := o.a
 	m := a.g.meter(nil, nil)
 	a.errs.ok.Reset()
+	if o.errsFrom != nil {
+		a.errs.ok.Append(&o.errsFrom.errs, 1)
+	}
 	if up := a.trace.Upper(); up <= t {
 		return fmt.Errorf("dataflow: imported trace is complete only to %d, not through %d", up, t)
 	}

@@ -12,6 +12,18 @@ import (
 // rows) as of that step, each later step the changes since the previous
 // one. g holds the output's since at its own steps until g.Close.
 func (g *Graph) ImportOutput(o *Output) (*Collection, error) {
+	return g.importOutput(o, false)
+}
+
+// ImportOutputErrors is ImportOutput for the output's errors only: its
+// collection has no rows. A graph that reads an object's rows through
+// one of its indexes (which hold no errors) imports the object's errors
+// this way.
+func (g *Graph) ImportOutputErrors(o *Output) (*Collection, error) {
+	return g.importOutput(o, true)
+}
+
+func (g *Graph) importOutput(o *Output, errsOnly bool) (*Collection, error) {
 	if o.ok.Shards() != g.opts.Workers {
 		return nil, fmt.Errorf("dataflow: import of an output of %d shards into a graph of %d workers", o.ok.Shards(), g.opts.Workers)
 	}
@@ -21,7 +33,7 @@ func (g *Graph) ImportOutput(o *Output) (*Collection, error) {
 	okID, okFeed := o.ok.subscribe()
 	errID, errFeed := o.errs.subscribe()
 	c := g.newCollection(o.arity)
-	op := &importOutputOp{out: c, o: o, okR: okR, okFeed: okFeed, okID: okID, errFeed: errFeed, errID: errID, feedFrom: o.ok.Upper()}
+	op := &importOutputOp{out: c, o: o, okR: okR, okFeed: okFeed, okID: okID, errFeed: errFeed, errID: errID, feedFrom: o.ok.Upper(), errsOnly: errsOnly}
 	g.add(op)
 	return c, nil
 }
@@ -41,6 +53,17 @@ type importOutputOp struct {
 	// come from the trace at the second step.
 	feedFrom repr.Timestamp
 	first    repr.Timestamp
+	// errsOnly: the ok rows are not delivered.
+	errsOnly bool
+}
+
+// okShards returns the shards of the output's rows the import delivers:
+// none when it delivers errors only.
+func (op *importOutputOp) okShards() []*Spine {
+	if op.errsOnly {
+		return nil
+	}
+	return op.o.ok.shards
 }
 
 func (op *importOutputOp) close() {
@@ -86,7 +109,7 @@ func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
 		// The snapshot is copied batch by batch, polling the step's
 		// control (cancellation, memory budget) between batches.
 		m := c.g.meter(&c.ok, &c.errs)
-		for _, sp := range op.o.ok.shards {
+		for _, sp := range op.okShards() {
 			for _, b := range sp.snapshot() {
 				keysInto(&c.ok, b, -1, t, false)
 				if err := m.poll(); err != nil {
@@ -103,7 +126,7 @@ func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
 		if op.feedFrom > 0 && op.first+1 < op.feedFrom {
 			// Catch up on the history between the first step and the
 			// time the feeds were attached.
-			for _, sp := range op.o.ok.shards {
+			for _, sp := range op.okShards() {
 				for _, b := range sp.snapshot() {
 					keysInto(&c.ok, b, int64(op.first), op.feedFrom-1, false)
 				}
@@ -117,7 +140,9 @@ func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
 		}
 		for _, f := range okFed {
 			for _, b := range f.bs {
-				keysInto(&c.ok, b, -1, t, true)
+				if !op.errsOnly {
+					keysInto(&c.ok, b, -1, t, true)
+				}
 			}
 		}
 		for _, f := range errFed {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/viewd/viewd/expr"
+	"github.com/viewd/viewd/repr"
 )
 
 // ExplainLIR prints an LIR plan as an indented tree, deterministically.
@@ -109,6 +110,9 @@ func explainNode(b *strings.Builder, n Node, d int) {
 		s := "Get " + x.Name
 		if len(x.Keys) > 0 {
 			s += " arrangements=[" + joinKeys(x.Keys) + "]"
+		}
+		if key, tuples, ok := x.LiteralPrefix(); ok {
+			s += " index_read=" + formatIndexRead(key, tuples)
 		}
 		if !x.MFP.IsIdentity() {
 			s += " mfp=" + formatMFP(x.MFP)
@@ -248,4 +252,26 @@ func titleCase(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// formatIndexRead describes the entries a Get reads from its index: the
+// key columns the literals fix, then the literal tuples (a count past 5).
+func formatIndexRead(key []expr.Scalar, tuples [][]repr.Datum) string {
+	cols := make([]string, len(tuples[0]))
+	for i := range cols {
+		cols[i] = key[i].String()
+	}
+	s := "[" + strings.Join(cols, ", ") + "]"
+	if len(tuples) > 5 {
+		return s + fmt.Sprintf(" in %d tuples", len(tuples))
+	}
+	ts := make([]string, len(tuples))
+	for i, t := range tuples {
+		vs := make([]string, len(t))
+		for j, d := range t {
+			vs[j] = expr.Literal{Value: d}.String()
+		}
+		ts[i] = "(" + strings.Join(vs, ", ") + ")"
+	}
+	return s + " = " + strings.Join(ts, " | ")
 }

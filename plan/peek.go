@@ -104,7 +104,23 @@ func streamable(n Node) bool {
 // MFP's predicates to literal values (col = lit, or an OR of them, as IN
 // lists plan), and returns that key and the key tuples to look up.
 func lookupKey(g LGet) ([]expr.Scalar, [][]repr.Datum, bool) {
-	if len(g.Keys) == 0 {
+	key, tuples, ok := g.LiteralPrefix()
+	if !ok || len(tuples[0]) != len(key) {
+		return nil, nil, false
+	}
+	return key, tuples, true
+}
+
+// LiteralPrefix finds the index of g whose leading key columns the MFP's
+// predicates fix to literal values (col = lit, or an OR of them, as IN
+// lists plan), the most of them (all, for a lookup by the whole key), and
+// returns that index's key and the tuples of values of those leading
+// columns: the rows of g that can pass the MFP are the index's entries
+// whose keys start with one of the tuples. A dataflow reads them by
+// seeking each tuple in the index (dataflow.Graph.ImportPrefixes) rather
+// than scanning the collection.
+func (g LGet) LiteralPrefix() (key []expr.Scalar, tuples [][]repr.Datum, ok bool) {
+	if len(g.Keys) == 0 || g.Global == 0 || g.Local != 0 {
 		return nil, nil, false
 	}
 	fixed := map[int][]repr.Datum{}
@@ -117,29 +133,28 @@ func lookupKey(g LGet) ([]expr.Scalar, [][]repr.Datum, bool) {
 			fixed[col] = vals
 		}
 	}
-	for _, key := range g.Keys {
-		tuples := [][]repr.Datum{nil}
-		ok := true
-		for _, k := range key {
-			c, isCol := k.(expr.Column)
+	for _, k := range g.Keys {
+		ts := [][]repr.Datum{nil}
+		n := 0
+		for _, ke := range k {
+			c, isCol := ke.(expr.Column)
 			vals, has := fixed[c.Index]
-			if !isCol || !has || len(tuples)*len(vals) > maxLookups {
-				ok = false
+			if !isCol || !has || len(ts)*len(vals) > maxLookups {
 				break
 			}
-			next := make([][]repr.Datum, 0, len(tuples)*len(vals))
-			for _, t := range tuples {
+			next := make([][]repr.Datum, 0, len(ts)*len(vals))
+			for _, t := range ts {
 				for _, v := range vals {
 					next = append(next, append(append([]repr.Datum(nil), t...), v))
 				}
 			}
-			tuples = next
+			ts, n = next, n+1
 		}
-		if ok {
-			return key, tuples, true
+		if n > 0 && (tuples == nil || n > len(tuples[0])) {
+			key, tuples = k, ts
 		}
 	}
-	return nil, nil, false
+	return key, tuples, tuples != nil
 }
 
 // literalEqualities recognises `#c = literal` (either side) and ORs of

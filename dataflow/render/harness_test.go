@@ -148,8 +148,9 @@ func (c *catalog) close() {
 // testImports implements render.Imports over a catalog, as the
 // coordinator's catalogImports does. It counts the arrangements imported.
 type testImports struct {
-	c        *catalog
-	imported int
+	c          *catalog
+	imported   int
+	indexReads int
 }
 
 var _ render.Imports = (*testImports)(nil)
@@ -176,6 +177,25 @@ func (ti *testImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []ex
 			}
 			ti.imported++
 			return a, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+func (ti *testImports) IndexRead(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar, prefixes []repr.Row) (*dataflow.Collection, bool, error) {
+	d := ti.c.inputs[id]
+	if d == nil {
+		return nil, false, nil
+	}
+	want := keyText(key)
+	for _, ix := range d.indexes {
+		if keyText(ix.key) == want {
+			c, err := g.ImportPrefixes(ix.arr.Trace().Reader(ti.c.since), prefixes)
+			if err != nil {
+				return nil, false, err
+			}
+			ti.indexReads++
+			return c, true, nil
 		}
 	}
 	return nil, false, nil

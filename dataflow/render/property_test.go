@@ -83,6 +83,9 @@ func TestRenderedPlansAgreeWithOracle(t *testing.T) {
 				t.Errorf("no %s join was planned in %d cases: %s", k, len(seeds), st)
 			}
 		}
+		if st.indexReads == 0 {
+			t.Errorf("no Get was read by its literal key prefix in %d cases: %s", len(seeds), st)
+		}
 	}
 }
 
@@ -93,7 +96,10 @@ type stats struct {
 	trans    int
 	subs     int
 	imported int
-	skipped  int
+	// indexReads counts Gets read by seeking literal key prefixes in an
+	// index (render's IndexRead).
+	indexReads int
+	skipped    int
 }
 
 func newStats() *stats {
@@ -106,8 +112,8 @@ func (s *stats) String() string {
 		fs = append(fs, fmt.Sprintf("%s=%d", k, v))
 	}
 	sort.Strings(fs)
-	return fmt.Sprintf("joins delta=%d linear=%d; steps=%d transient=%d subscribe=%d imported-arrangements=%d skipped=%d; %s",
-		s.joins["delta"], s.joins["linear"], s.steps, s.trans, s.subs, s.imported, s.skipped, strings.Join(fs, " "))
+	return fmt.Sprintf("joins delta=%d linear=%d; steps=%d transient=%d subscribe=%d imported-arrangements=%d index-reads=%d skipped=%d; %s",
+		s.joins["delta"], s.joins["linear"], s.steps, s.trans, s.subs, s.imported, s.indexReads, s.skipped, strings.Join(fs, " "))
 }
 
 // stream generates a table's random updates: inserts, retractions and
@@ -444,6 +450,7 @@ func runPlan(t *testing.T, rng *rand.Rand, seed int64, w int, rel plan.Rel, idx 
 		}
 	}
 	st.imported += imps.imported
+	st.indexReads += imps.indexReads
 	return true
 }
 

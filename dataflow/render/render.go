@@ -19,6 +19,11 @@ type Imports interface {
 	// Arrangement imports an existing arrangement of id keyed by exactly
 	// key (expressions over id's columns), if one exists.
 	Arrangement(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar) (*dataflow.Arranged, bool, error)
+	// IndexRead imports the rows of id whose key, in an existing
+	// arrangement of id keyed by exactly key, starts with one of prefixes
+	// (packed key datums), if such an arrangement exists and holds all of
+	// id's rows and errors (dataflow.Graph.ImportPrefixes).
+	IndexRead(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar, prefixes []repr.Row) (*dataflow.Collection, bool, error)
 }
 
 // Render builds the operators of n in g and returns the collection they
@@ -191,6 +196,27 @@ func (r *renderer) source(n plan.LGet) (*dataflow.Collection, error) {
 			return nil, pgcode.New(pgcode.InternalError, "render: unbound local l%d (%s)", n.Local, n.Name)
 		}
 		return c, nil
+	}
+	if key, tuples, ok := n.LiteralPrefix(); ok {
+		// The MFP fixes the leading columns of an index's key: read
+		// those entries of the index, not the whole collection (the
+		// MFP still applies to them).
+		prefixes := make([]repr.Row, len(tuples))
+		var pk repr.Packer
+		for i, t := range tuples {
+			pk.Reset()
+			for _, d := range t {
+				pk.PushKey(d) // arrangement keys are canonical
+			}
+			prefixes[i] = pk.Row().Clone()
+		}
+		c, ok, err := r.imp.IndexRead(r.g, n.Global, key, prefixes)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return c, nil
+		}
 	}
 	return r.global(n.Global)
 }
@@ -386,6 +412,10 @@ func (noImports) Collection(*dataflow.Graph, plan.GlobalID) (*dataflow.Collectio
 }
 
 func (noImports) Arrangement(*dataflow.Graph, plan.GlobalID, []expr.Scalar) (*dataflow.Arranged, bool, error) {
+	return nil, false, nil
+}
+
+func (noImports) IndexRead(*dataflow.Graph, plan.GlobalID, []expr.Scalar, []repr.Row) (*dataflow.Collection, bool, error) {
 	return nil, false, nil
 }
 
