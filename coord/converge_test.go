@@ -9,7 +9,7 @@ import (
 
 // sqlStatements splits a file of ';'-terminated statements (one per line
 // end), dropping '--' comment lines.
-func sqlStatements(t *testing.T, path string) []string {
+func sqlStatements(t testing.TB, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -75,5 +75,34 @@ func TestCatalogQueriesConverge(t *testing.T) {
 				t.Errorf("%s: the optimiser did not reach a fixed point on\n%s", file, q)
 			}
 		}
+	}
+}
+
+// BenchmarkCatalogQueries runs psql's describe queries and the BI tools'
+// connect-time queries (tests/clients) over the clients' schema, one
+// iteration each; ms/query is the mean latency of one catalog query.
+func BenchmarkCatalogQueries(b *testing.B) {
+	for _, file := range []string{"psql_queries.sql", "bi_queries.sql"} {
+		b.Run(strings.TrimSuffix(file, ".sql"), func(b *testing.B) {
+			c := openTest(b, Config{})
+			s := newTestSession(b, c)
+			s.exec(sqlStatements(b, "../tests/clients/testdata/schema.sql")...)
+			var qs []string
+			for _, q := range sqlStatements(b, "../tests/clients/testdata/"+file) {
+				if !strings.Contains(q, "pg_cursors") {
+					qs = append(qs, q)
+				}
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, q := range qs {
+					if _, _, err := s.run(ctx, q); err != nil {
+						b.Fatalf("%v\n%s", err, q)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(qs)), "ms/query")
+		})
 	}
 }
