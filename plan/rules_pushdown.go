@@ -30,6 +30,18 @@ func pushDown(rel Rel) Rel {
 	if f, ok := rel.(Filter); ok {
 		return sink(pushDown(f.Input), f.Predicates)
 	}
+	if l, ok := rel.(Let); ok {
+		l.Value, l.Body = pushDown(l.Value), pushDown(l.Body)
+		if common := commonUsePredicates(l.Body, l.ID); len(common) > 0 {
+			// Every use of the binding filters it by these: filter the
+			// value once instead (where they sink further, into its
+			// inputs' index reads, say: psql's LEFT JOINs of pg_class
+			// filtered by oid scanned and joined all of pg_class).
+			l.Value = sink(l.Value, common)
+			l.Body = dropUsePredicates(l.Body, l.ID, common, l.Value.Typ())
+		}
+		return l
+	}
 	cs := Children(rel)
 	if len(cs) == 0 {
 		return rel
@@ -261,4 +273,90 @@ func sinkJoin(j Join, preds []expr.Scalar) Rel {
 		ins[i] = sink(in, perInput[i])
 	}
 	return withFilter(Join{Inputs: ins, Equivalences: eqs}, stay)
+}
+
+// commonUsePredicates returns the predicates that every use of local id
+// in rel is filtered by (a Filter directly over the Get): none when some
+// use is not filtered, or rel does not use id.
+func commonUsePredicates(rel Rel, id LocalID) []expr.Scalar {
+	var common []expr.Scalar
+	uses, unfiltered := 0, false
+	var walk func(Rel)
+	walk = func(r Rel) {
+		if unfiltered {
+			return
+		}
+		switch x := r.(type) {
+		case Filter:
+			if g, ok := x.Input.(Get); ok && g.Local == id {
+				var preds []expr.Scalar
+				for _, p := range x.Predicates {
+					preds = append(preds, splitConjunction(p)...)
+				}
+				if uses == 0 {
+					common = dedupScalars(preds)
+				} else {
+					common = intersectScalars(common, preds)
+				}
+				uses++
+				return
+			}
+		case Get:
+			if x.Local == id {
+				unfiltered = true
+				return
+			}
+		}
+		for _, c := range Children(r) {
+			walk(c)
+		}
+	}
+	walk(rel)
+	if unfiltered || uses == 0 {
+		return nil
+	}
+	return common
+}
+
+// intersectScalars returns the members of a that b has too.
+func intersectScalars(a, b []expr.Scalar) []expr.Scalar {
+	var out []expr.Scalar
+	for _, x := range a {
+		for _, y := range b {
+			if scalarsEqual(x, y) {
+				out = append(out, x)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// dropUsePredicates removes preds from the Filters directly over each use
+// of local id in rel, and types each use typ, the filtered value's type
+// (the predicates may have made columns non-nullable).
+func dropUsePredicates(rel Rel, id LocalID, preds []expr.Scalar, typ RelType) Rel {
+	if f, ok := rel.(Filter); ok {
+		if g, ok := f.Input.(Get); ok && g.Local == id {
+			var keep []expr.Scalar
+			for _, p := range f.Predicates {
+				for _, q := range splitConjunction(p) {
+					if len(intersectScalars([]expr.Scalar{q}, preds)) == 0 {
+						keep = append(keep, q)
+					}
+				}
+			}
+			g.Type = typ
+			return withFilter(g, keep)
+		}
+	}
+	cs := Children(rel)
+	if len(cs) == 0 {
+		return rel
+	}
+	out := make([]Rel, len(cs))
+	for i, c := range cs {
+		out[i] = dropUsePredicates(c, id, preds, typ)
+	}
+	return mustWithChildren(rel, out)
 }
