@@ -294,11 +294,16 @@ func writeSig(b *strings.Builder, e expr.Scalar) {
 		b.WriteByte('#')
 		b.WriteString(strconv.Itoa(x.Index))
 	case expr.Literal:
-		b.WriteByte('\'')
 		if x.Err != nil {
+			b.WriteByte('!')
 			b.WriteString(x.Err.Message)
 		} else {
-			b.WriteString(x.Value.String())
+			// The packed datum (kind tag and payload): cheaper than its
+			// text, which for a long array literal (psql's
+			// pg_table_is_visible) was most of dedupScalars' time.
+			b.WriteByte('\'')
+			var buf [64]byte
+			b.Write(repr.AppendDatum(buf[:0], x.Value))
 		}
 	case expr.Call:
 		if x.Func != nil {
