@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/viewd/viewd/pgcode"
@@ -123,7 +124,7 @@ func init() {
 		elemFunc("cardinality", true, false, func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
 			return repr.Int4Datum(int32(cardinality(a[0]))), nil
 		}))
-	position := func(_ *EvalCtx, a []repr.Datum) (repr.Datum, error) {
+	position := func(ctx *EvalCtx, a []repr.Datum) (repr.Datum, error) {
 		if a[0].IsNull() {
 			return repr.Null, nil
 		}
@@ -133,6 +134,11 @@ func init() {
 				return repr.Null, errorf(pgcode.NullValueNotAllowed, "initial position must not be null")
 			}
 			start = a[2].Int()
+		} else if pos, ok := ctx.findPosition(a[0].ElementsRow(), a[1]); ok {
+			if pos == 0 {
+				return repr.Null, nil
+			}
+			return repr.Int4Datum(pos), nil
 		}
 		it := a[0].ElementsRow().Iter()
 		for i := int64(1); ; i++ {
@@ -381,4 +387,82 @@ func arrayContains(a, b repr.Datum) bool {
 			return false
 		}
 	}
+}
+
+// positionIndex maps the elements of one array of integers (or OIDs) to
+// their first positions, so that array_position over the same array for
+// every row (psql's pg_table_is_visible is one over the visible
+// relations' OIDs, evaluated for each row of pg_class) costs a comparison
+// of the array's bytes and a map lookup, not a walk of the array. An
+// EvalCtx keeps the last one; it is built on the second call with the
+// same array, so arrays that change from row to row cost one comparison.
+type positionIndex struct {
+	arr  []byte // the array's elements, packed (a private copy)
+	seen int    // calls with arr so far
+	kind repr.Kind
+	pos  map[int64]int32
+}
+
+// findPosition is positionIndex.find on ctx's index (made on first use);
+// a nil ctx has none.
+func (ctx *EvalCtx) findPosition(arr repr.Row, needle repr.Datum) (int32, bool) {
+	if ctx == nil {
+		return 0, false
+	}
+	if ctx.positions == nil {
+		ctx.positions = &positionIndex{}
+	}
+	return ctx.positions.find(arr, needle)
+}
+
+// positionIndexMin is the least number of elements worth indexing.
+const positionIndexMin = 32
+
+// find returns the first position of needle in arr (0 when absent), or
+// ok false when it cannot answer: needle or an element is not an integer
+// or OID, or arr is not yet indexed.
+func (p *positionIndex) find(arr repr.Row, needle repr.Datum) (int32, bool) {
+	k := needle.Kind()
+	if !(k.IsInteger() || k == repr.KindOid) {
+		return 0, false
+	}
+	if !bytes.Equal(p.arr, arr) {
+		if len(arr) < positionIndexMin*2 {
+			return 0, false
+		}
+		p.arr = append(p.arr[:0], arr...)
+		p.seen, p.pos = 1, nil
+		return 0, false
+	}
+	if p.pos == nil {
+		p.seen++
+		if p.seen < 2 {
+			return 0, false
+		}
+		pos := map[int64]int32{}
+		it := arr.Iter()
+		for i := int32(1); ; i++ {
+			e, ok := it.Next()
+			if !ok {
+				break
+			}
+			if e.Kind() != k {
+				// NULL, or another kind: not indexable.
+				p.arr = p.arr[:0]
+				return 0, false
+			}
+			if _, dup := pos[e.Int()]; !dup {
+				pos[e.Int()] = i
+			}
+		}
+		if len(pos) < positionIndexMin {
+			p.arr = p.arr[:0]
+			return 0, false
+		}
+		p.pos, p.kind = pos, k
+	}
+	if k != p.kind {
+		return 0, false
+	}
+	return p.pos[needle.Int()], true
 }

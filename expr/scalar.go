@@ -199,12 +199,14 @@ type EvalCtx struct {
 
 	// stack stages call arguments during evaluation (see Eval).
 	stack []repr.Datum
+	// positions indexes the array array_position last searched.
+	positions *positionIndex
 }
 
 // Fork returns a copy of ctx for another goroutine: the same settings,
 // its own evaluation scratch.
 func (ctx *EvalCtx) Fork() EvalCtx {
 	c := *ctx
-	c.stack = nil
+	c.stack, c.positions = nil, nil
 	return c
 }
