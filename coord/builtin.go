@@ -190,7 +190,7 @@ func builtinDefs() []builtinDef {
 			rows: func(c *Coordinator) [][]repr.Datum { return c.sourceStatusRows() }},
 	}
 	// Appended so that the ids and OIDs above stay as they were.
-	defs = append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef(), dataflowMemoryDef()), privilegeDefs()...)
+	defs = append(append(append(defs, pgCatalogDefs()...), pgStatActivityDef(), pgCursorsDef(), dataflowMemoryDef()), privilegeDefs()...)
 	return append(append(defs, pgStatDefs()...), pgMiscDefs()...)
 }
 

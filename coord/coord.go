@@ -73,6 +73,10 @@ type Coordinator struct {
 
 	mu  sync.Mutex
 	cat *catalog
+	// reading is the session whose read is being planned (under mu), for
+	// the system relations that show the reading session's own state
+	// (pg_cursors); nil otherwise.
+	reading *session
 	// now is the latest complete timestamp: every input has been fed and
 	// every dataflow stepped through it.
 	now repr.Timestamp

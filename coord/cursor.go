@@ -3,7 +3,9 @@ package coord
 import (
 	"context"
 	"io"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/repr"
@@ -27,6 +29,10 @@ type cursor struct {
 	// hold is WITH HOLD; uncommitted marks a WITH HOLD cursor declared
 	// in the transaction block still open.
 	hold, uncommitted bool
+	// stmt is the query text that declared it and created the time, as
+	// pg_cursors shows them.
+	stmt    string
+	created time.Time
 }
 
 func (cur *cursor) close() {
@@ -45,7 +51,10 @@ func (s *session) declare(ctx context.Context, p *sql.DeclarePlan) (wire.Result,
 	if !p.Hold && !s.txn.explicit && !s.multiStatement {
 		return wire.Result{}, pgcode.New(pgcode.NoActiveSQLTransaction, "DECLARE CURSOR can only be used in transaction blocks")
 	}
-	cur := &cursor{hold: p.Hold, uncommitted: p.Hold && s.txn.explicit}
+	s.act.mu.Lock()
+	stmt := s.act.query
+	s.act.mu.Unlock()
+	cur := &cursor{hold: p.Hold, uncommitted: p.Hold && s.txn.explicit, stmt: stmt, created: time.Now()}
 	switch {
 	case p.Subscribe != nil:
 		sub, err := s.subscribe(ctx, p.Subscribe)
@@ -173,4 +182,28 @@ func (s *session) copyTo(ctx context.Context, p *sql.CopyToPlan) (wire.Result, e
 		return wire.Result{}, err
 	}
 	return wire.Result{CopyOut: &wire.CopyOut{Desc: p.Query.Desc, Rows: rows, Options: opts}}, nil
+}
+
+// pgCursorsDef is pg_catalog.pg_cursors: the cursors of the session that
+// reads it, by name (none where no session reads: a view's definition).
+// viewd's cursors are neither binary nor scrollable.
+func pgCursorsDef() builtinDef {
+	return cols("name text, statement text, is_holdable bool, is_binary bool, is_scrollable bool, creation_time timestamptz").
+		def("pg_catalog", "pg_cursors", func(c *Coordinator) [][]repr.Datum {
+			s := c.reading
+			if s == nil {
+				return nil
+			}
+			names := make([]string, 0, len(s.cursors))
+			for n := range s.cursors {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			rows := make([][]repr.Datum, len(names))
+			for i, n := range names {
+				cur := s.cursors[n]
+				rows[i] = []repr.Datum{text(n), text(cur.stmt), repr.BoolDatum(cur.hold), repr.BoolDatum(false), repr.BoolDatum(false), repr.TimestampTzDatum(cur.created.UnixMicro())}
+			}
+			return rows
+		})
 }

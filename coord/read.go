@@ -80,7 +80,9 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 		return nil, pgcode.New(pgcode.InvalidParameterValue, "timestamp %d is not valid for all inputs: the earliest readable timestamp is %d", ts, since).
 			WithHint("History is kept for %s; AS OF must name a later time.", c.cfg.RetainHistory)
 	}
+	c.reading = s
 	p, err := c.preparePeekLocked(q.Expr, ts, s.txnOverlay())
+	c.reading = nil
 	c.mu.Unlock()
 	if err != nil {
 		return nil, err
