@@ -443,7 +443,12 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 		case "regtype":
 			tmpl = `pg_catalog.format_type(($1)::oid, NULL)`
 		case "regclass":
-			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'name'), ($1)::oid::text) END`
+			// As regclassout: the name, quoted where it must be, and
+			// qualified by its schema when the search path does not find
+			// it.
+			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT CASE WHEN pg_catalog.pg_table_is_visible(__o.mz_oid) THEN pg_catalog.quote_ident(__o.mz_text) ELSE pg_catalog.quote_ident(__s.mz_text) || '.' || pg_catalog.quote_ident(__o.mz_text) END ` +
+				`FROM mz_internal.mz_pg_objects __o JOIN mz_internal.mz_pg_objects __s ON __s.mz_oid = __o.mz_oid AND __s.mz_kind = 'schema' AND __s.mz_colno = 0 ` +
+				`WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'name' AND __o.mz_colno = 0), ($1)::oid::text) END`
 		case "regnamespace":
 			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'nspname'), ($1)::oid::text) END`
 		case "regrole":
