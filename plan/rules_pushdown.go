@@ -268,11 +268,75 @@ func sinkJoin(j Join, preds []expr.Scalar) Rel {
 		}
 		stay = append(stay, p)
 	}
+	if cols == nil {
+		cols = Join{Inputs: j.Inputs}.Typ().Cols
+	}
+	for i := range perInput {
+		for _, p := range perInput[i] {
+			for _, d := range literalThroughClasses(p, lay.offsets[i], eqs, cols) {
+				k := lay.inputOf(d.col)
+				perInput[k] = append(perInput[k], shiftColumns(d.eq, -lay.offsets[k]))
+			}
+		}
+	}
 	ins := make([]Rel, len(j.Inputs))
 	for i, in := range j.Inputs {
 		ins[i] = sink(in, perInput[i])
 	}
 	return withFilter(Join{Inputs: ins, Equivalences: eqs}, stay)
+}
+
+// classLiteral is a predicate col = literal (over the join's columns)
+// derived from an equivalence class.
+type classLiteral struct {
+	col int
+	eq  expr.Scalar
+}
+
+// literalThroughClasses derives, from p (a predicate over one input,
+// whose columns start at off) of the form column = literal, the
+// predicate member = literal for every other plain-column member of an
+// equivalence class of the join that holds the column, when that member
+// has the column's type: every joined row has member = column = literal,
+// so the member's input may be filtered by it before the join (and read
+// by an index on the member: `t JOIN u ON u.id = t.k WHERE u.id = 42`
+// reads t's index on k instead of scanning t).
+func literalThroughClasses(p expr.Scalar, off int, eqs [][]expr.Scalar, cols []repr.ColumnType) []classLiteral {
+	a, b, ok := asEquality(p)
+	if !ok {
+		return nil
+	}
+	if isLiteral(a) {
+		a, b = b, a
+	}
+	c, isCol := a.(expr.Column)
+	l, isLit := b.(expr.Literal)
+	if !isCol || !isLit || l.Err != nil || l.Value.IsNull() {
+		return nil
+	}
+	global := c.Index + off
+	var out []classLiteral
+	for _, class := range eqs {
+		holds := false
+		for _, m := range class {
+			if mc, ok := m.(expr.Column); ok && mc.Index == global {
+				holds = true
+			}
+		}
+		if !holds {
+			continue
+		}
+		for _, m := range class {
+			mc, ok := m.(expr.Column)
+			if !ok || mc.Index == global || !cols[mc.Index].Type.Equal(cols[global].Type) {
+				continue
+			}
+			if eq, ok := mkEquality(mc, l, cols); ok {
+				out = append(out, classLiteral{col: mc.Index, eq: eq})
+			}
+		}
+	}
+	return out
 }
 
 // commonUsePredicates returns the predicates that every use of local id
