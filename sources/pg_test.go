@@ -119,7 +119,7 @@ func pgInsert(rel uint32, id int, pad string) []byte {
 // emitted in chunks (Unit.More), each about ChunkBytes, after the units
 // already complete and before its last unit, which alone carries the
 // checkpoint; together they hold every row once, in order. A small one is
-// one unit.
+// one unit. A TRUNCATE of the table is chunked likewise.
 func TestPGCommitChunks(t *testing.T) {
 	sink := &chunkSink{}
 	tbl := PGTable{ID: 5, Schema: "public", Name: "big", KeyCols: []int{0},
@@ -184,4 +184,52 @@ func TestPGCommitChunks(t *testing.T) {
 	if next != 10+n {
 		t.Fatalf("rows up to %d, want %d", next, 10+n)
 	}
+
+	// TRUNCATE of the table retracts its 3010 rows in chunks too, each
+	// about ChunkBytes, the last with the checkpoint.
+	sink.units, s.ready = nil, nil
+	tr := &pgTxn{xid: 9999}
+	if err := tr.add(pgTruncate(1), r.cfg.SpillBytes, r.cfg.SpillDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.commit(ctx, tr, 300, 301, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tr.close()
+	units = append(sink.units, s.ready...)
+	if len(units) < 3 {
+		t.Fatalf("TRUNCATE of %d rows: %d units, want chunks", 10+n, len(units))
+	}
+	seen := map[int64]bool{}
+	for i, u := range units {
+		last := i == len(units)-1
+		if u.More == last || last != (u.Checkpoint.Token == FormatLSN(301)) {
+			t.Fatalf("TRUNCATE unit %d of %d: More %v, checkpoint %q", i, len(units), u.More, u.Checkpoint.Token)
+		}
+		bytes := 0
+		for _, up := range u.Updates[5] {
+			id := up.Row.Get(0).Int()
+			if up.Diff != -1 || seen[id] {
+				t.Fatalf("TRUNCATE unit %d: row %d diff %d (seen %v)", i, id, up.Diff, seen[id])
+			}
+			seen[id] = true
+			bytes += len(up.Row) + updateOverhead
+		}
+		if !last && (bytes < r.cfg.ChunkBytes || bytes > r.cfg.ChunkBytes+256) {
+			t.Fatalf("TRUNCATE chunk %d holds %d bytes (ChunkBytes %d)", i, bytes, r.cfg.ChunkBytes)
+		}
+	}
+	if len(seen) != 10+n {
+		t.Fatalf("TRUNCATE retracted %d rows, want %d", len(seen), 10+n)
+	}
+	t.Logf("TRUNCATE of %d rows: %d units", len(seen), len(units))
+}
+
+// pgTruncate encodes a pgoutput truncate (protocol v1 framing) of
+// relation rel.
+func pgTruncate(rel uint32) []byte {
+	b := []byte{'T'}
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint32(b, rel)
 }

@@ -974,7 +974,7 @@ func (s *pgStream) commit(ctx context.Context, t *pgTxn, commitLSN, endLSN uint6
 			return fmt.Errorf("sources: decoding a change: %w", err)
 		}
 		ch.u.Records++
-		if err := s.change(ch, m, t.aborted, commitLSN); err != nil {
+		if err := s.change(ctx, ch, m, t.aborted, commitLSN); err != nil {
 			return err
 		}
 		return ch.maybeEmit(ctx)
@@ -991,7 +991,7 @@ func (s *pgStream) commit(ctx context.Context, t *pgTxn, commitLSN, endLSN uint6
 
 // change resolves one insert, update, delete or truncate against its
 // table's state and appends the resulting updates to the chunker's unit.
-func (s *pgStream) change(ch *pgChunker, m pglogrepl.Message, aborted map[uint32]bool, lsn uint64) error {
+func (s *pgStream) change(ctx context.Context, ch *pgChunker, m pglogrepl.Message, aborted map[uint32]bool, lsn uint64) error {
 	r := s.r
 	u := &ch.u
 	var o op
@@ -1011,7 +1011,7 @@ func (s *pgStream) change(ch *pgChunker, m pglogrepl.Message, aborted map[uint32
 		if aborted[m.Xid] {
 			return nil
 		}
-		return s.truncate(ch, m.RelationIDs)
+		return s.truncate(ctx, ch, m.RelationIDs)
 	default:
 		return nil
 	}
@@ -1067,30 +1067,37 @@ func hasUnchanged(t *pglogrepl.TupleData) bool {
 	return false
 }
 
-// truncate retracts every row of the truncated tables.
-func (s *pgStream) truncate(ch *pgChunker, rels []uint32) error {
-	u := &ch.u
+// truncate retracts every row of the truncated tables, emitting a chunk
+// whenever the retractions pass ChunkBytes: a table's whole contents are
+// never held twice over (its state and its retractions) in memory.
+func (s *pgStream) truncate(ctx context.Context, ch *pgChunker, rels []uint32) error {
 	for _, id := range rels {
 		pt := s.r.byRel[id]
 		if pt == nil || pt.err != nil {
 			continue
 		}
-		out := u.Updates[pt.t.ID]
+		tid := pt.t.ID
+		retract := func(row repr.Row, n repr.Diff) error {
+			ch.u.Updates[tid] = append(ch.u.Updates[tid], Update{Row: row, Diff: -n})
+			ch.bytes += len(row) + updateOverhead
+			return ch.maybeEmit(ctx)
+		}
 		st := pt.state
 		if st.keyCols != nil {
 			for _, row := range st.rows {
-				out = append(out, Update{Row: row, Diff: -1})
+				if err := retract(row, 1); err != nil {
+					return err
+				}
 			}
 			clear(st.rows)
 		} else {
 			for row, n := range st.counts {
-				out = append(out, Update{Row: repr.Row(row), Diff: repr.Diff(-n)})
+				if err := retract(repr.Row(row), repr.Diff(n)); err != nil {
+					return err
+				}
 			}
 			clear(st.counts)
 		}
-		n := len(u.Updates[pt.t.ID])
-		u.Updates[pt.t.ID] = out
-		ch.note(pt.t.ID, n)
 	}
 	return nil
 }
