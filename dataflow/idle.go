@@ -23,6 +23,10 @@ func (g *Graph) Quiet(t repr.Timestamp) bool {
 			if feedBusy(op.feed, t) {
 				return false
 			}
+		case *importPrefixOp:
+			if !op.started || feedBusy(op.feed, t) {
+				return false
+			}
 		case *importOutputOp:
 			if feedBusy(op.okFeed, t) || feedBusy(op.errFeed, t) || (op.feedFrom > 0 && op.first+1 < op.feedFrom) {
 				return false
@@ -98,6 +102,9 @@ func (g *Graph) AdvanceIdle(t repr.Timestamp) {
 		case *importOp:
 			op.feed.take(t)
 			op.a.delta = nil
+		case *importPrefixOp:
+			op.feed.take(t)
+			op.out.ok.Reset()
 		case *importOutputOp:
 			op.okFeed.take(t)
 			op.errFeed.take(t)
