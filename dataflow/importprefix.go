@@ -17,7 +17,11 @@ import (
 // literals: its first step seeks each prefix in a cursor over the trace as
 // of that step, so the rest of the arrangement is never read; each later
 // step filters the batches the trace gained since the previous one to the
-// same prefixes. g takes ownership of r, as with Import.
+// same prefixes. g takes ownership of r, as with Import, and as with
+// Import the batches the trace gained before this call are not fed: a
+// graph whose first step lies before the trace's upper at this call
+// (minus one) misses the updates in between, so a graph that starts in
+// the past (a SUBSCRIBE AS OF) reads outputs (ImportOutput) instead.
 func (g *Graph) ImportPrefixes(r TraceReader, prefixes []repr.Row) (*Collection, error) {
 	t := r.Trace()
 	if t.Shards() != g.opts.Workers {

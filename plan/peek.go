@@ -104,26 +104,48 @@ func streamable(n Node) bool {
 // MFP's predicates to literal values (col = lit, or an OR of them, as IN
 // lists plan), and returns that key and the key tuples to look up.
 func lookupKey(g LGet) ([]expr.Scalar, [][]repr.Datum, bool) {
-	key, tuples, ok := g.LiteralPrefix()
-	if !ok || len(tuples[0]) != len(key) {
-		return nil, nil, false
+	fixed := g.fixedColumns()
+	for _, k := range g.Keys {
+		if ts, n := fixed.tuples(k); n > 0 && n == len(k) {
+			return k, ts, true
+		}
 	}
-	return key, tuples, true
+	return nil, nil, false
 }
 
 // LiteralPrefix finds the index of g whose leading key columns the MFP's
 // predicates fix to literal values (col = lit, or an OR of them, as IN
-// lists plan), the most of them (all, for a lookup by the whole key), and
-// returns that index's key and the tuples of values of those leading
+// lists plan): one whose whole key they fix if there is one, else the one
+// with the most fixed leading columns; it returns that index's key and the tuples of values of those leading
 // columns: the rows of g that can pass the MFP are the index's entries
 // whose keys start with one of the tuples. A dataflow reads them by
 // seeking each tuple in the index (dataflow.Graph.ImportPrefixes) rather
 // than scanning the collection.
 func (g LGet) LiteralPrefix() (key []expr.Scalar, tuples [][]repr.Datum, ok bool) {
-	if len(g.Keys) == 0 || g.Global == 0 || g.Local != 0 {
+	if g.Global == 0 || g.Local != 0 {
 		return nil, nil, false
 	}
-	fixed := map[int][]repr.Datum{}
+	if k, ts, ok := lookupKey(g); ok {
+		return k, ts, true
+	}
+	fixed := g.fixedColumns()
+	for _, k := range g.Keys {
+		if ts, n := fixed.tuples(k); n > 0 && (tuples == nil || n > len(tuples[0])) {
+			key, tuples = k, ts
+		}
+	}
+	return key, tuples, tuples != nil
+}
+
+// fixedCols maps the columns of a Get that its MFP's predicates fix to
+// literals to their values.
+type fixedCols map[int][]repr.Datum
+
+func (g LGet) fixedColumns() fixedCols {
+	fixed := fixedCols{}
+	if len(g.Keys) == 0 {
+		return fixed
+	}
 	for _, p := range g.MFP.Predicates {
 		col, vals, ok := literalEqualities(p.Expr, g.Type.Cols)
 		if !ok || col >= g.MFP.InputArity {
@@ -133,28 +155,29 @@ func (g LGet) LiteralPrefix() (key []expr.Scalar, tuples [][]repr.Datum, ok bool
 			fixed[col] = vals
 		}
 	}
-	for _, k := range g.Keys {
-		ts := [][]repr.Datum{nil}
-		n := 0
-		for _, ke := range k {
-			c, isCol := ke.(expr.Column)
-			vals, has := fixed[c.Index]
-			if !isCol || !has || len(ts)*len(vals) > maxLookups {
-				break
-			}
-			next := make([][]repr.Datum, 0, len(ts)*len(vals))
-			for _, t := range ts {
-				for _, v := range vals {
-					next = append(next, append(append([]repr.Datum(nil), t...), v))
-				}
-			}
-			ts, n = next, n+1
+	return fixed
+}
+
+// tuples returns the value tuples of key's leading columns that fixed
+// fixes (at most maxLookups of them) and how many leading columns that is.
+func (fixed fixedCols) tuples(key []expr.Scalar) ([][]repr.Datum, int) {
+	ts := [][]repr.Datum{nil}
+	n := 0
+	for _, ke := range key {
+		c, isCol := ke.(expr.Column)
+		vals, has := fixed[c.Index]
+		if !isCol || !has || len(ts)*len(vals) > maxLookups {
+			break
 		}
-		if n > 0 && (tuples == nil || n > len(tuples[0])) {
-			key, tuples = k, ts
+		next := make([][]repr.Datum, 0, len(ts)*len(vals))
+		for _, t := range ts {
+			for _, v := range vals {
+				next = append(next, append(append([]repr.Datum(nil), t...), v))
+			}
 		}
+		ts, n = next, n+1
 	}
-	return key, tuples, tuples != nil
+	return ts, n
 }
 
 // literalEqualities recognises `#c = literal` (either side) and ORs of
