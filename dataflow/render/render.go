@@ -424,6 +424,11 @@ func (r *renderer) window(n plan.LWindow) (*dataflow.Collection, error) {
 			if wf.Aggregate.Distinct {
 				return nil, pgcode.New(pgcode.FeatureNotSupported, "DISTINCT is not implemented for window functions")
 			}
+			if wf.Aggregate.Filter != nil {
+				// sql folds a window aggregate's FILTER into its
+				// argument (plan.WindowFunc.Aggregate).
+				return nil, pgcode.New(pgcode.InternalError, "render: window aggregate %s with a FILTER of its own", wf.Name)
+			}
 			args = nil
 			if wf.Aggregate.Func != expr.AggCountStar {
 				args = []expr.Scalar{wf.Aggregate.Expr}

@@ -61,17 +61,6 @@ var knowns = []*known{
 		sql:   "SELECT s.x FROM kd_e1 CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT 1 FROM kd_e2 b WHERE CAST(b.big AS int4) > a.id) THEN 1 END AS x FROM kd_e2 a) s",
 	},
 	{
-		name: "FILTER of array_agg and jsonb_agg",
-		why: "sql's buildAgg applies FILTER (WHERE p) as agg(CASE WHEN p THEN x END), right for aggregates that skip NULLs but not for array_agg and jsonb_agg, " +
-			"which keep them: the rows the filter rejects add NULLs ([5, 6, null, null] where PostgreSQL gives [5, 6], and [null, ...] instead of NULL). " +
-			"The fix is a filter of its own in expr.Aggregate, evaluated by dataflow's reduce (and remapped by every plan rule that remaps aggregate expressions)",
-		kind:  "rows",
-		query: regexp.MustCompile(`(jsonb|array)_agg\(.*\) FILTER \(WHERE`),
-		avoid: "filter-keeps-nulls",
-		setup: []string{"CREATE TABLE kd_fa (id int4 PRIMARY KEY)", "INSERT INTO kd_fa VALUES (1), (5), (6)"},
-		sql:   "SELECT jsonb_agg(id ORDER BY id) FILTER (WHERE id > 4) AS a, jsonb_agg(id) FILTER (WHERE id > 9) AS b FROM kd_fa",
-	},
-	{
 		name: "jsonb sort order",
 		why: "viewd sorts jsonb by its text (repr.AppendKey and repr.Compare group jsonb with text), PostgreSQL by jsonb's own order " +
 			"(compareJsonbContainers: object > array > boolean > number > string > null, containers by size first, numbers by value): " +

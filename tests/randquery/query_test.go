@@ -396,14 +396,20 @@ func (g *gen) aggregate(c *ectx, t typ) *node {
 	case tInterval:
 		call = n(t, []string{"sum(", "avg(", "min(", "max("}[r.Intn(4)], g.expr(a, t), ")")
 	case tText:
-		if r.Intn(2) == 0 {
+		switch r.Intn(3) {
+		case 0:
+			// array_agg keeps NULLs (as elements, and FILTER must not
+			// add any): its text shows them.
+			x := g.expr(a, []typ{tInt4, tText}[r.Intn(2)])
+			call = n(t, "CAST(array_agg(", x, " ORDER BY ", x, clause(" DESC"), ") AS text)")
+		case 1:
 			x := g.expr(a, t)
 			if r.Intn(4) == 0 && g.on("agg-distinct") {
 				call = n(t, "string_agg(DISTINCT ", x, ", ',' ORDER BY ", x, ")")
 			} else {
 				call = n(t, "string_agg(", x, ", ',' ORDER BY ", x, clause(" DESC"), ")")
 			}
-		} else {
+		default:
 			call = n(t, []string{"min(", "max("}[r.Intn(2)], g.expr(a, t), ")")
 		}
 	case tBool:
@@ -416,7 +422,7 @@ func (g *gen) aggregate(c *ectx, t typ) *node {
 	default:
 		return nil
 	}
-	if r.Intn(4) == 0 && g.on("filter") && (t != tJsonb || g.on("filter-keeps-nulls")) {
+	if r.Intn(4) == 0 && g.on("filter") {
 		call = n(t, call, clause(" FILTER (WHERE ", g.expr(a, tBool), ")"))
 	}
 	return call
