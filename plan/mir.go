@@ -193,9 +193,9 @@ type LetRec struct {
 
 // WindowFunc is one window function of a Window node.
 type WindowFunc struct {
-	// Name: row_number, rank, dense_rank, lag, lead, first_value,
-	// last_value, or an aggregate used as a window function (sum, count,
-	// avg, min, max).
+	// Name: row_number, rank, dense_rank, percent_rank, cume_dist, lag,
+	// lead, first_value, last_value, or an aggregate used as a window
+	// function (sum, count, avg, min, max).
 	Name string
 	// Args are expressions over the input (lag/lead: value, offset,
 	// default).

@@ -391,6 +391,7 @@ func (noImports) Arrangement(*dataflow.Graph, plan.GlobalID, []expr.Scalar) (*da
 
 var windowKinds = map[string]dataflow.WindowKind{
 	"row_number": dataflow.WinRowNumber, "rank": dataflow.WinRank, "dense_rank": dataflow.WinDenseRank,
+	"percent_rank": dataflow.WinPercentRank, "cume_dist": dataflow.WinCumeDist,
 	"lag": dataflow.WinLag, "lead": dataflow.WinLead, "first_value": dataflow.WinFirstValue,
 	"last_value": dataflow.WinLastValue, "sum": dataflow.WinSum, "count": dataflow.WinCount,
 	"avg": dataflow.WinAvg, "min": dataflow.WinMin, "max": dataflow.WinMax,

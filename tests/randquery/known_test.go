@@ -30,15 +30,6 @@ type known struct {
 // knowns is the reviewed list.
 var knowns = []*known{
 	{
-		name:  "percent_rank and cume_dist",
-		why:   "viewd does not implement the window functions percent_rank and cume_dist: sql/scalar.go's windowOnlyFuncs marks them unsupported and dataflow.Window has no kind for them (a feature across sql, plan, dataflow and render, not a local fix)",
-		kind:  "viewd error 0A000",
-		query: regexp.MustCompile(`percent_rank\(\)|cume_dist\(\)`),
-		avoid: "percent_rank",
-		setup: []string{"CREATE TABLE kd_pr (id int4 PRIMARY KEY, x int4)", "INSERT INTO kd_pr VALUES (1, 1), (2, 1), (3, 5)"},
-		sql:   "SELECT x, percent_rank() OVER (ORDER BY x), cume_dist() OVER (ORDER BY x) FROM kd_pr",
-	},
-	{
 		name: "outer-level aggregate in a subquery of a query without aggregates",
 		why: "an aggregate whose arguments read only the enclosing query's columns belongs to that query (PostgreSQL's agglevelsup), which becomes an aggregate query of one row; " +
 			"viewd (sql/scalar.go aggregate, outerAggLevel) moves the aggregate out only when the subquery has no aggregate of its own and the enclosing query already aggregates, " +

@@ -503,7 +503,7 @@ func (g *gen) window(c *ectx, t typ) *node {
 			return n(t, "sum(", g.expr(a, tInt4), ")", filter(), over(total(), g.frame(true)))
 		}
 	case tFloat:
-		if r.Intn(2) == 0 && g.on("percent_rank") {
+		if r.Intn(2) == 0 {
 			return n(t, []string{"percent_rank()", "cume_dist()"}[r.Intn(2)], over(peers(), ""))
 		}
 	case tInt4, tText, tDate, tNum, tTs:
