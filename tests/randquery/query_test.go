@@ -503,9 +503,11 @@ func (g *gen) window(c *ectx, t typ) *node {
 			return n(t, "sum(", g.expr(a, tInt4), ")", filter(), over(total(), g.frame(true)))
 		}
 	case tFloat:
-		if r.Intn(2) == 0 {
-			return n(t, []string{"percent_rank()", "cume_dist()"}[r.Intn(2)], over(peers(), ""))
-		}
+		return n(t, []string{"percent_rank()", "cume_dist()"}[r.Intn(2)], over(peers(), g.frame(false)))
+	case tBool:
+		// A comparison of percent_rank or cume_dist (float8: exact
+		// fractions of the partition's size) with a half.
+		return n(t, "(", []string{"percent_rank()", "cume_dist()"}[r.Intn(2)], over(peers(), ""), []string{" > ", " <= "}[r.Intn(2)], leaf(tFloat, "0.5"), ")")
 	case tInt4, tText, tDate, tNum, tTs:
 		switch r.Intn(4) {
 		case 0:
