@@ -23,15 +23,15 @@ import (
 // still counts it: the group exists). Accumulable aggregates (count, sum,
 // avg, bool_and, bool_or) keep a per-group accumulator that each update
 // adjusts by its diff (sums of integers in 128 bits, numerics exactly);
-// min, max, string_agg,
-// array_agg, jsonb_agg and DISTINCT aggregates keep a per-group ordered
-// multiset, so a change costs O(log n) to find plus the re-derivation of
-// the changed group's value from the multiset. Hazards: a group whose
-// multiplicity goes negative (a retraction of a row never inserted) has no
-// valid output: it yields an error on the err stream until corrected; an
-// empty group has no output row, so a global aggregate (no key) over an
-// empty input yields no row (the renderer unions in the default row);
-// float sums under retraction accumulate rounding.
+// min, max, string_agg, array_agg, jsonb_agg and DISTINCT aggregates keep
+// a per-group ordered multiset, so a change costs O(log n) to find plus
+// the re-derivation of the changed group's value from the multiset.
+// Hazards: a group whose multiplicity goes negative (a retraction of a row
+// never inserted) has no valid output: it yields an error on the err
+// stream until corrected; an empty group has no output row, so a global
+// aggregate (no key) over an empty input yields no row (the renderer
+// unions in the default row); float sums under retraction accumulate
+// rounding.
 func (c *Collection) Reduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collection, error) {
 	for _, a := range aggs {
 		switch a.Func {
