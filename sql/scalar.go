@@ -993,11 +993,18 @@ func typeList(ts []repr.ScalarType) string {
 	return strings.Join(parts, ", ")
 }
 
-func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
+// calledName is the function a call names: its json form's jsonb
+// function for the json aliases (json_agg is jsonb_agg).
+func calledName(f *pg_query.FuncCall) string {
 	name := funcName(f.Funcname)
 	if a, ok := jsonAliases[name]; ok && expr.LookupFunc(name) == nil {
-		name = a
+		return a
 	}
+	return name
+}
+
+func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
+	name := calledName(f)
 	if f.Over != nil {
 		return e.windowCall(name, f)
 	}
