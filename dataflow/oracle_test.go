@@ -3,6 +3,8 @@ package dataflow
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/apd/v3"
@@ -201,12 +203,6 @@ func TestOracleReduce(t *testing.T) {
 				s.distinct[v[1]] = true
 			}
 			out := coll{}
-			orNull := func(ok bool, d repr.Datum) repr.Datum {
-				if !ok {
-					return repr.Null
-				}
-				return d
-			}
 			for g, s := range groups {
 				var ds int64
 				for x := range s.distinct {
@@ -228,6 +224,124 @@ func TestOracleReduce(t *testing.T) {
 		})
 		h.run(25, 6)
 	})
+}
+
+// TestOracleReduceFilter: aggregates with FILTER (WHERE c < 3) see only
+// the rows it passes (a NULL c fails it); the rows it rejects are not fed
+// to the aggregate at all, so array_agg and jsonb_agg, which keep NULLs,
+// gain no NULL for them, and a group whose rows all fail has NULL (0 for
+// the counts) while the unfiltered count(*) keeps the group.
+func TestOracleReduceFilter(t *testing.T) {
+	typ8 := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
+	typN := repr.ColumnType{Type: repr.TypeNumeric, Nullable: true}
+	typA := repr.ColumnType{Type: repr.ArrayOf(repr.TypeInt8), Nullable: true}
+	typJ := repr.ColumnType{Type: repr.TypeJsonb, Nullable: true}
+	forSeeds(t, 20, func(t *testing.T, seed uint64, w int) {
+		h := newHarness(t, seed, w, 3)
+		p := call(fnLt, col(2), lit(3))
+		byB := []expr.OrderKey{{Expr: col(1)}}
+		aggs := []expr.Aggregate{
+			{Func: expr.AggCountStar, Typ: typ8},
+			{Func: expr.AggCountStar, Filter: p, Typ: typ8},
+			{Func: expr.AggCount, Expr: col(1), Filter: p, Typ: typ8},
+			{Func: expr.AggSum, Expr: col(1), Filter: p, Typ: typN},
+			{Func: expr.AggMin, Expr: col(1), Filter: p, Typ: typ8},
+			{Func: expr.AggArrayAgg, Expr: col(1), OrderBy: byB, Filter: p, Typ: typA},
+			{Func: expr.AggJsonbAgg, Expr: col(1), OrderBy: byB, Filter: p, Typ: typJ},
+			{Func: expr.AggArrayAgg, Expr: col(1), Distinct: true, OrderBy: byB, Filter: p, Typ: typA},
+			{Func: expr.AggCount, Expr: col(1), Distinct: true, Filter: p, Typ: typ8},
+		}
+		r, err := h.in(0).Reduce([]expr.Scalar{col(0)}, aggs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.check(r, func(ins []coll) coll {
+			type st struct {
+				n, passed, nv, sum int64
+				mn                 int64
+				vals               map[int64]int64 // passed b values (nullInt for NULL), by multiplicity
+			}
+			groups := map[int64]*st{}
+			for k, d := range ins[0] {
+				v := ints(k)
+				s := groups[v[0]]
+				if s == nil {
+					s = &st{mn: 1 << 62, vals: map[int64]int64{}}
+					groups[v[0]] = s
+				}
+				s.n += int64(d)
+				if v[2] == nullInt || v[2] >= 3 {
+					continue
+				}
+				s.passed += int64(d)
+				s.vals[v[1]] += int64(d)
+				if v[1] == nullInt {
+					continue
+				}
+				s.nv += int64(d)
+				s.sum += v[1] * int64(d)
+				s.mn = min(s.mn, v[1])
+			}
+			out := coll{}
+			for g, s := range groups {
+				// The passed values in ascending order, NULLs last.
+				var sorted []int64
+				for v := range s.vals {
+					sorted = append(sorted, v)
+				}
+				slices.SortFunc(sorted, func(a, b int64) int {
+					if (a == nullInt) != (b == nullInt) {
+						if a == nullInt {
+							return 1
+						}
+						return -1
+					}
+					return int(a - b)
+				})
+				datum := func(v int64) repr.Datum { return orNull(v != nullInt, repr.Int8Datum(v)) }
+				var all, distinct []repr.Datum
+				var js []string
+				var nDistinct int64
+				for _, v := range sorted {
+					distinct = append(distinct, datum(v))
+					if v != nullInt {
+						nDistinct++
+					}
+					for range s.vals[v] {
+						all = append(all, datum(v))
+						if v == nullInt {
+							js = append(js, "null")
+						} else {
+							js = append(js, strconv.FormatInt(v, 10))
+						}
+					}
+				}
+				some := s.nv > 0
+				var p repr.Packer
+				p.Push(orNull(g != nullInt, repr.Int8Datum(g)))
+				p.Push(repr.Int8Datum(s.n))
+				p.Push(repr.Int8Datum(s.passed))
+				p.Push(repr.Int8Datum(s.nv))
+				p.Push(orNull(some, repr.NumericDatum(apd.New(s.sum, 0))))
+				p.Push(orNull(some, repr.Int8Datum(s.mn)))
+				p.Push(orNull(len(all) > 0, repr.ArrayDatum(all)))
+				p.Push(orNull(len(all) > 0, repr.JsonbDatum("["+strings.Join(js, ", ")+"]")))
+				p.Push(orNull(len(distinct) > 0, repr.ArrayDatum(distinct)))
+				p.Push(repr.Int8Datum(nDistinct))
+				out.add(p.Row(), 1)
+			}
+			return out
+		})
+		h.run(25, 6)
+	})
+}
+
+// orNull is d, or NULL when !ok (an aggregate over no values).
+func orNull(ok bool, d repr.Datum) repr.Datum {
+	if !ok {
+		return repr.Null
+	}
+	return d
 }
 
 func naiveTopK(c coll, group []int, order []ColumnOrder, limit, offset int) coll {

@@ -18,17 +18,20 @@ import (
 //
 // Algebra: for each group changed by the step, output Δ = f(new group) −
 // f(old group): the previous output row is retracted and the new one
-// inserted. Accumulable aggregates (count, sum, avg, bool_and, bool_or)
-// keep a per-group accumulator that each update adjusts by its diff (sums
-// of integers in 128 bits, numerics exactly); min, max, string_agg,
-// array_agg, jsonb_agg and DISTINCT aggregates keep a per-group ordered
-// multiset, so a change costs O(log n) to find plus the re-derivation of
-// the changed group's value from the multiset. Hazards: a group whose
-// multiplicity goes negative (a retraction of a row never inserted) has no
-// valid output: it yields an error on the err stream until corrected; an
-// empty group has no output row, so a global aggregate (no key) over an
-// empty input yields no row (the renderer unions in the default row);
-// float sums under retraction accumulate rounding.
+// inserted. An aggregate's FILTER is evaluated first on each row, and a
+// row it rejects is not fed to that aggregate (the group's multiplicity
+// still counts it: the group exists). Accumulable aggregates (count, sum,
+// avg, bool_and, bool_or) keep a per-group accumulator that each update
+// adjusts by its diff (sums of integers in 128 bits, numerics exactly);
+// min, max, string_agg, array_agg, jsonb_agg and DISTINCT aggregates keep
+// a per-group ordered multiset, so a change costs O(log n) to find plus
+// the re-derivation of the changed group's value from the multiset.
+// Hazards: a group whose multiplicity goes negative (a retraction of a row
+// never inserted) has no valid output: it yields an error on the err
+// stream until corrected; an empty group has no output row, so a global
+// aggregate (no key) over an empty input yields no row (the renderer
+// unions in the default row); float sums under retraction accumulate
+// rounding.
 func (c *Collection) Reduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collection, error) {
 	for _, a := range aggs {
 		switch a.Func {
@@ -269,11 +272,25 @@ func (o *reduceOp) update(s *reduceShard, k, exact, row repr.Row, d repr.Diff) (
 	type ev struct {
 		v   repr.Datum
 		ord []byte
+		// skip: the aggregate's FILTER rejects the row, which it does
+		// not see at all.
+		skip bool
 	}
 	var evs [8]ev
 	vals := evs[:0]
 	for _, a := range o.aggs {
 		var e ev
+		if a.Filter != nil {
+			p, err := evalScalar(&s.ctx, a.Filter, s.datums)
+			if err != nil {
+				s.errs.Push(ErrRow(err), d)
+				return 0
+			}
+			if p.IsNull() || !p.Bool() {
+				vals = append(vals, ev{skip: true})
+				continue
+			}
+		}
 		if a.Func != expr.AggCountStar {
 			v, err := evalScalar(&s.ctx, a.Expr, s.datums)
 			if err != nil {
@@ -307,6 +324,9 @@ func (o *reduceOp) update(s *reduceShard, k, exact, row repr.Row, d repr.Diff) (
 		grown += gr.reps.add(exact, d)
 	}
 	for i, a := range o.aggs {
+		if vals[i].skip {
+			continue
+		}
 		acc := &gr.accs[i]
 		v := vals[i].v
 		if a.Distinct || !a.Func.Accumulable() {

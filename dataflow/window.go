@@ -28,15 +28,30 @@ const (
 	WinAvg
 	WinMin
 	WinMax
+	// WinPercentRank is (rank - 1) / (rows in the partition - 1), 0 for
+	// a partition of one row; WinCumeDist is (rows preceding or peer with
+	// the row) / (rows in the partition). Both float8, as PostgreSQL's.
+	WinPercentRank
+	WinCumeDist
 )
 
+// ranking reports whether the function reads no argument and no frame:
+// its value is the row's place among its partition's peers.
+func (k WindowKind) ranking() bool {
+	switch k {
+	case WinRowNumber, WinRank, WinDenseRank, WinPercentRank, WinCumeDist:
+		return true
+	}
+	return false
+}
+
 // WindowFunc is one window function over a partition in its order. Arg is
-// the argument column (-1 for none); Offset is lag/lead's offset (0 means
-// 1). Aggregates use the default frame: RANGE BETWEEN UNBOUNDED PRECEDING
-// AND CURRENT ROW (the whole partition when there is no ORDER BY). Sum of
-// integers is numeric when Numeric is set (PostgreSQL's sum(int8)), else
-// bigint; avg is numeric for integer and numeric arguments, double for
-// floats.
+// the argument column (-1 for none: the ranking functions and count(*));
+// Offset is lag/lead's offset (0 means 1). Aggregates use the default
+// frame: RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW (the whole
+// partition when there is no ORDER BY). Sum of integers is numeric when
+// Numeric is set (PostgreSQL's sum(int8)), else bigint; avg is numeric
+// for integer and numeric arguments, double for floats.
 type WindowFunc struct {
 	Kind    WindowKind
 	Arg     int
@@ -66,7 +81,7 @@ func (c *Collection) Window(partition []int, order []ColumnOrder, funcs []Window
 		if f.Arg >= c.arity {
 			return nil, fmt.Errorf("dataflow: window argument column %d of %d", f.Arg, c.arity)
 		}
-		if f.Arg < 0 && f.Kind != WinRowNumber && f.Kind != WinRank && f.Kind != WinDenseRank && f.Kind != WinCount {
+		if f.Arg < 0 && !f.Kind.ranking() && f.Kind != WinCount {
 			return nil, fmt.Errorf("dataflow: window function %d needs an argument", f.Kind)
 		}
 	}
@@ -250,6 +265,22 @@ func (o *windowOp) column(fn WindowFunc, rows [][]repr.Datum, okeys [][]byte, pe
 			} else {
 				out[i] = repr.Int8Datum(int64(dense))
 			}
+		}
+	case WinPercentRank:
+		rank := 1
+		for i := range n {
+			if i > 0 && !bytes.Equal(okeys[i], okeys[i-1]) {
+				rank = i + 1
+			}
+			if n == 1 {
+				out[i] = repr.Float8Datum(0)
+			} else {
+				out[i] = repr.Float8Datum(float64(rank-1) / float64(n-1))
+			}
+		}
+	case WinCumeDist:
+		for i := range n {
+			out[i] = repr.Float8Datum(float64(peerEnd[i]) / float64(n))
 		}
 	case WinLag, WinLead:
 		for i := range n {

@@ -53,6 +53,28 @@ func naiveWindow(c coll, part []int, order []ColumnOrder, funcs []WindowFunc) co
 						}
 					}
 					p.Push(repr.Int8Datum(int64(len(seen) + 1)))
+				case WinPercentRank, WinCumeDist:
+					// Rows before the row (percent_rank) or before or
+					// peer with it (cume_dist), over the partition's.
+					before, upTo := 0, 0
+					for j := range rows {
+						switch c := peer(rows[j], r); {
+						case c < 0:
+							before++
+							upTo++
+						case c == 0:
+							upTo++
+						}
+					}
+					n := len(rows)
+					switch {
+					case f.Kind == WinCumeDist:
+						p.Push(repr.Float8Datum(float64(upTo) / float64(n)))
+					case n == 1:
+						p.Push(repr.Float8Datum(0))
+					default:
+						p.Push(repr.Float8Datum(float64(before) / float64(n-1)))
+					}
 				case WinLag:
 					if i > 0 {
 						p.Push(arg(i - 1))
@@ -132,12 +154,28 @@ func TestOracleWindow(t *testing.T) {
 			{Kind: WinRowNumber, Arg: -1}, {Kind: WinRank, Arg: -1}, {Kind: WinDenseRank, Arg: -1},
 			{Kind: WinLag, Arg: 2}, {Kind: WinLead, Arg: 2}, {Kind: WinFirstValue, Arg: 2}, {Kind: WinLastValue, Arg: 2},
 			{Kind: WinSum, Arg: 2}, {Kind: WinCount, Arg: -1}, {Kind: WinMin, Arg: 2}, {Kind: WinMax, Arg: 2},
+			{Kind: WinPercentRank, Arg: -1}, {Kind: WinCumeDist, Arg: -1},
 		}
 		win, err := h.in(0).Window([]int{0}, order, funcs)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.check(win, func(ins []coll) coll { return naiveWindow(ins[0], []int{0}, order, funcs) })
+		// percent_rank and cume_dist over two order columns (fewer
+		// ties) and over none (every row a peer of every other: 0 and
+		// 1), partitioned and not.
+		ranks := []WindowFunc{{Kind: WinPercentRank, Arg: -1}, {Kind: WinCumeDist, Arg: -1}}
+		order2 := []ColumnOrder{{Column: 2, Order: repr.SortOrder{Desc: true}}, {Column: 1}}
+		for _, c := range []struct {
+			part  []int
+			order []ColumnOrder
+		}{{[]int{0}, order2}, {nil, order2}, {[]int{0}, nil}} {
+			win, err := h.in(0).Window(c.part, c.order, ranks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.check(win, func(ins []coll) coll { return naiveWindow(ins[0], c.part, c.order, ranks) })
+		}
 		h.run(20, 5)
 	})
 }

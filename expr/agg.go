@@ -89,6 +89,13 @@ type Aggregate struct {
 	Typ repr.ColumnType
 	// OrderBy lists sort keys as expressions over the Reduce's input.
 	OrderBy []OrderKey
+	// Filter is FILTER (WHERE ...) over the Reduce's input, nil when
+	// absent. A row where it is not true is not fed to the aggregate at
+	// all (its Expr and OrderBy are not evaluated), so the aggregate of a
+	// group none of whose rows pass is that of no rows (NULL; 0 for
+	// count). Feeding NULL instead would be wrong for the aggregates
+	// that keep NULLs (array_agg, jsonb_agg).
+	Filter Scalar
 }
 
 // OrderKey is one ORDER BY key: an expression and its direction.
@@ -97,8 +104,15 @@ type OrderKey struct {
 	Order repr.SortOrder
 }
 
-// String prints e.g. "sum(distinct #1)".
+// String prints e.g. "sum(distinct #1)" or "count(*) filter (where #2)".
 func (a Aggregate) String() string {
+	if a.Filter != nil {
+		return a.unfiltered() + " filter (where " + a.Filter.String() + ")"
+	}
+	return a.unfiltered()
+}
+
+func (a Aggregate) unfiltered() string {
 	if a.Func == AggCountStar {
 		return "count(*)"
 	}

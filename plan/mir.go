@@ -193,14 +193,17 @@ type LetRec struct {
 
 // WindowFunc is one window function of a Window node.
 type WindowFunc struct {
-	// Name: row_number, rank, dense_rank, lag, lead, first_value,
-	// last_value, or an aggregate used as a window function (sum, count,
-	// avg, min, max).
+	// Name: row_number, rank, dense_rank, percent_rank, cume_dist, lag,
+	// lead, first_value, last_value, or an aggregate used as a window
+	// function (sum, count, avg, min, max).
 	Name string
 	// Args are expressions over the input (lag/lead: value, offset,
 	// default).
 	Args []expr.Scalar
-	// Aggregate is set when Name is an aggregate.
+	// Aggregate is set when Name is an aggregate. Its Filter is nil: the
+	// window aggregates (sum, count, avg, min, max) skip NULLs, so sql
+	// folds FILTER (WHERE p) into the argument, CASE WHEN p THEN x END
+	// (count(*) becomes count of CASE WHEN p THEN 1 END).
 	Aggregate *expr.Aggregate
 	// Frame is the frame clause of an aggregate, first_value or
 	// last_value; nil is the default frame (RANGE UNBOUNDED PRECEDING to

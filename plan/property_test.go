@@ -164,6 +164,17 @@ func evalRel(rel Rel, db database, locals map[LocalID][]ConstRow) ([]ConstRow, e
 				var v repr.Datum
 				var count int64
 				for _, row := range g.rows {
+					if a.Filter != nil {
+						// FILTER: the aggregate sees only the rows
+						// where it is true.
+						p, err := expr.Eval(&ctx, a.Filter, row.Row.Datums())
+						if err != nil {
+							return nil, err
+						}
+						if p.IsNull() || !p.Bool() {
+							continue
+						}
+					}
 					x, err := expr.Eval(&ctx, a.Expr, row.Row.Datums())
 					if err != nil {
 						return nil, err
@@ -359,6 +370,11 @@ func (g *relGen) gen(depth int) Rel {
 				r.Aggregates = append(r.Aggregates, expr.Aggregate{Func: expr.AggMin, Expr: c, Typ: c.Type(cols)})
 			default:
 				r.Aggregates = append(r.Aggregates, expr.Aggregate{Func: expr.AggMax, Expr: c, Typ: c.Type(cols)})
+			}
+			if g.rng.Intn(3) == 0 {
+				// FILTER (WHERE p): the rules remap it with the
+				// aggregate's other expressions.
+				r.Aggregates[len(r.Aggregates)-1].Filter = g.pred(cols)
 			}
 		}
 		if len(r.GroupKey) == 0 && len(r.Aggregates) == 0 {

@@ -98,6 +98,9 @@ func foldRel(rel Rel) Rel {
 			if aggs[i].Expr != nil {
 				aggs[i].Expr = foldScalar(aggs[i].Expr)
 			}
+			if aggs[i].Filter != nil {
+				aggs[i].Filter = foldScalar(aggs[i].Filter)
+			}
 		}
 		r.Aggregates = aggs
 		rel = r

@@ -121,6 +121,9 @@ func liftLiterals(rel Rel) Rel {
 			if aggs[i].Expr != nil {
 				aggs[i].Expr = substituteDefs(aggs[i].Expr, defs)
 			}
+			if aggs[i].Filter != nil {
+				aggs[i].Filter = substituteDefs(aggs[i].Filter, defs)
+			}
 		}
 		r.Aggregates = aggs
 		return r

@@ -208,6 +208,9 @@ func demand(rel Rel, need []int) Rel {
 			if a.Expr != nil {
 				used = append(used, a.Expr)
 			}
+			if a.Filter != nil {
+				used = append(used, a.Filter)
+			}
 			for _, o := range a.OrderBy {
 				used = append(used, o.Expr)
 			}
@@ -217,6 +220,9 @@ func demand(rel Rel, need []int) Rel {
 		for i := range aggs {
 			if aggs[i].Expr != nil {
 				aggs[i].Expr = permuteColumns(aggs[i].Expr, m)
+			}
+			if aggs[i].Filter != nil {
+				aggs[i].Filter = permuteColumns(aggs[i].Filter, m)
 			}
 			if aggs[i].OrderBy != nil {
 				ob := make([]expr.OrderKey, len(aggs[i].OrderBy))

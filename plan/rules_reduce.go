@@ -11,8 +11,10 @@ import (
 // when every aggregate has an exact single-row form of the same type:
 // count(*) and count(x) with x non-nullable are 1; min, max, bool_and,
 // bool_or and sum are their argument when its type equals the aggregate's
-// (sum(int4) is int8 in SQL, so it is not elided). The Reduce becomes a
-// Map of those forms and a Project (group key, then aggregates).
+// (sum(int4) is int8 in SQL, so it is not elided). With FILTER (WHERE p)
+// the form applies where p is true, and the aggregate of no rows (0 for
+// count, else NULL) elsewhere. The Reduce becomes a Map of those forms and
+// a Project (group key, then aggregates).
 type ReduceElision struct{}
 
 // Name implements Rule.
@@ -62,6 +64,19 @@ func elideReduce(r Reduce) (Rel, bool) {
 }
 
 func singleRowAggregate(a expr.Aggregate, cols []repr.ColumnType) (expr.Scalar, bool) {
+	s, ok := unfilteredSingleRow(a, cols)
+	if !ok || a.Filter == nil {
+		return s, ok
+	}
+	none := expr.Scalar(expr.NullLiteral(a.Typ.Type))
+	if a.Func == expr.AggCount || a.Func == expr.AggCountStar {
+		none = expr.Literal{Value: repr.IntDatum(a.Typ.Type.Kind, 0), Typ: repr.ColumnType{Type: a.Typ.Type}}
+	}
+	return expr.If{Cond: a.Filter, Then: s, Else: none}, true
+}
+
+// unfilteredSingleRow is the aggregate of the one row, FILTER aside.
+func unfilteredSingleRow(a expr.Aggregate, cols []repr.ColumnType) (expr.Scalar, bool) {
 	one := func() (expr.Scalar, bool) {
 		if !a.Typ.Type.Kind.IsInteger() {
 			return nil, false

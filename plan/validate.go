@@ -113,8 +113,16 @@ func validate(rel Rel, bound map[LocalID]bool) error {
 			return err
 		}
 		for _, a := range r.Aggregates {
-			if a.Expr != nil {
-				if err := checkScalars("Reduce", []expr.Scalar{a.Expr}, n); err != nil {
+			for _, s := range []expr.Scalar{a.Expr, a.Filter} {
+				if s == nil {
+					continue
+				}
+				if err := checkScalars("Reduce", []expr.Scalar{s}, n); err != nil {
+					return err
+				}
+			}
+			for _, o := range a.OrderBy {
+				if err := checkScalars("Reduce", []expr.Scalar{o.Expr}, n); err != nil {
 					return err
 				}
 			}

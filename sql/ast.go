@@ -64,7 +64,7 @@ func containsAgg(n *pg_query.Node) bool {
 				}
 				return false
 			}
-			if _, ok := aggFuncs[funcName(fc.Funcname)]; ok {
+			if _, ok := aggFuncs[calledName(fc)]; ok {
 				found = true
 				return false
 			}

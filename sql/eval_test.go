@@ -391,10 +391,24 @@ func (ev *evaluator) reduce(x plan.Reduce) ([]evalRow, error) {
 		}
 		vals := append([]repr.Datum(nil), g.key...)
 		for _, a := range x.Aggregates {
+			// FILTER: the aggregate sees only the rows where it is true.
+			rows := g.rows
+			if a.Filter != nil {
+				rows = nil
+				for _, r := range g.rows {
+					p, err := expr.Eval(ev.ctx, a.Filter, r.vals)
+					if err != nil {
+						return nil, err
+					}
+					if !p.IsNull() && p.Bool() {
+						rows = append(rows, r)
+					}
+				}
+			}
 			if a.Func == expr.AggArrayAgg {
 				type item struct{ v, k []repr.Datum }
 				var items []item
-				for _, r := range g.rows {
+				for _, r := range rows {
 					v, err := expr.Eval(ev.ctx, a.Expr, r.vals)
 					if err != nil {
 						return nil, err
@@ -419,6 +433,10 @@ func (ev *evaluator) reduce(x plan.Reduce) ([]evalRow, error) {
 					}
 					return false
 				})
+				if len(items) == 0 {
+					vals = append(vals, repr.Null) // array_agg of no rows
+					continue
+				}
 				var elems []repr.Datum
 				for _, it := range items {
 					elems = append(elems, it.v[0])
@@ -428,7 +446,7 @@ func (ev *evaluator) reduce(x plan.Reduce) ([]evalRow, error) {
 			}
 			var vs []repr.Datum
 			seen := map[string]bool{}
-			for _, r := range g.rows {
+			for _, r := range rows {
 				d, err := expr.Eval(ev.ctx, a.Expr, r.vals)
 				if err != nil {
 					return nil, err

@@ -886,13 +886,16 @@ func (l *lowerer) lowerReduce(x HReduce, o outerRel, cm colMap) (plan.Rel, error
 }
 
 // lowerAgg lowers one aggregate over the columns of its input (outer
-// prefix oa). FILTER (WHERE p) makes the value NULL where p is not true,
-// which the aggregates that skip NULLs ignore.
+// prefix oa).
 func (l *lowerer) lowerAgg(a HAgg, oa int, cm colMap) (expr.Aggregate, error) {
 	return buildAgg(a, func(h HScalar) (expr.Scalar, error) { return l.lowerPlainScalar(h, oa, cm) })
 }
 
-// buildAgg lowers an aggregate, its scalars lowered by lowerS.
+// buildAgg lowers an aggregate, its scalars lowered by lowerS in
+// aggInputs' order: arguments, filter, order keys. FILTER (WHERE p)
+// becomes the aggregate's own Filter: the rows where p is not true are
+// not fed to it (feeding NULL instead would be wrong for array_agg and
+// jsonb_agg, which keep NULLs).
 func buildAgg(a HAgg, lowerS func(HScalar) (expr.Scalar, error)) (expr.Aggregate, error) {
 	out := expr.Aggregate{Func: a.Func, Distinct: a.Distinct, Typ: a.Typ}
 	args := make([]expr.Scalar, len(a.Args))
@@ -904,29 +907,24 @@ func buildAgg(a HAgg, lowerS func(HScalar) (expr.Scalar, error)) (expr.Aggregate
 		}
 		args[i], types[i] = e, h.Typ().Type
 	}
-	valType := repr.TypeBool
 	switch {
 	case a.Func == expr.AggCountStar:
 		out.Expr = expr.NewLiteral(repr.True, repr.TypeBool)
-		if a.Filter != nil {
-			// count(*) FILTER (WHERE p) counts the rows where p is true.
-			out.Func = expr.AggCount
-		}
 	case len(args) == 1:
-		out.Expr, valType = args[0], types[0]
+		out.Expr = args[0]
 	default:
 		rec, err := recordOf(args, types)
 		if err != nil {
 			return out, err
 		}
-		out.Expr, valType = rec, repr.TypeRecord
+		out.Expr = rec
 	}
 	if a.Filter != nil {
 		f, err := lowerS(a.Filter)
 		if err != nil {
 			return out, err
 		}
-		out.Expr = expr.If{Cond: f, Then: out.Expr, Else: expr.NullLiteral(valType)}
+		out.Filter = f
 	}
 	for _, k := range a.OrderBy {
 		e, err := lowerS(k.Expr)

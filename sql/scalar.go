@@ -122,7 +122,7 @@ var aggFuncs = map[string]expr.AggregateFunc{
 
 var windowOnlyFuncs = map[string]bool{
 	"row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
-	"first_value": true, "last_value": true, "ntile": false, "percent_rank": false, "cume_dist": false,
+	"first_value": true, "last_value": true, "ntile": false, "percent_rank": true, "cume_dist": true,
 }
 
 func funcName(names []*pg_query.Node) string {
@@ -993,11 +993,18 @@ func typeList(ts []repr.ScalarType) string {
 	return strings.Join(parts, ", ")
 }
 
-func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
+// calledName is the function a call names: its json form's jsonb
+// function for the json aliases (json_agg is jsonb_agg).
+func calledName(f *pg_query.FuncCall) string {
 	name := funcName(f.Funcname)
 	if a, ok := jsonAliases[name]; ok && expr.LookupFunc(name) == nil {
-		name = a
+		return a
 	}
+	return name
+}
+
+func (e *ectx) funcCall(f *pg_query.FuncCall) (HScalar, error) {
+	name := calledName(f)
 	if f.Over != nil {
 		return e.windowCall(name, f)
 	}
@@ -1486,6 +1493,11 @@ func (e *ectx) windowCall(name string, f *pg_query.FuncCall) (HScalar, error) {
 			return nil, e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function %s with arguments does not exist", name), f.Location)
 		}
 		fn.Typ = repr.ColumnType{Type: repr.TypeInt8}
+	case "percent_rank", "cume_dist":
+		if len(f.Args) != 0 {
+			return nil, e.q.errAt(pgcode.New(pgcode.UndefinedFunction, "function %s with arguments does not exist", name), f.Location)
+		}
+		fn.Typ = repr.ColumnType{Type: repr.TypeFloat8}
 	case "lag", "lead", "first_value", "last_value":
 		args, err := inner.planAll(f.Args)
 		if err != nil {

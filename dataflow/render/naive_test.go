@@ -334,6 +334,16 @@ func (n *naive) aggregate(a expr.Aggregate, rows []string, in coll) (repr.Datum,
 	var star repr.Diff
 	for _, k := range rows {
 		d := in[k]
+		if a.Filter != nil {
+			// FILTER: the aggregate sees only the rows where it is true.
+			p, err := expr.Eval(ctx, a.Filter, repr.Row(k).Datums())
+			if err != nil {
+				return repr.Null, err
+			}
+			if p.IsNull() || !p.Bool() {
+				continue
+			}
+		}
 		star += d
 		if a.Func == expr.AggCountStar {
 			continue

@@ -421,6 +421,7 @@ func (noImports) IndexRead(*dataflow.Graph, plan.GlobalID, []expr.Scalar, []repr
 
 var windowKinds = map[string]dataflow.WindowKind{
 	"row_number": dataflow.WinRowNumber, "rank": dataflow.WinRank, "dense_rank": dataflow.WinDenseRank,
+	"percent_rank": dataflow.WinPercentRank, "cume_dist": dataflow.WinCumeDist,
 	"lag": dataflow.WinLag, "lead": dataflow.WinLead, "first_value": dataflow.WinFirstValue,
 	"last_value": dataflow.WinLastValue, "sum": dataflow.WinSum, "count": dataflow.WinCount,
 	"avg": dataflow.WinAvg, "min": dataflow.WinMin, "max": dataflow.WinMax,
@@ -453,6 +454,11 @@ func (r *renderer) window(n plan.LWindow) (*dataflow.Collection, error) {
 		if wf.Aggregate != nil {
 			if wf.Aggregate.Distinct {
 				return nil, pgcode.New(pgcode.FeatureNotSupported, "DISTINCT is not implemented for window functions")
+			}
+			if wf.Aggregate.Filter != nil {
+				// sql folds a window aggregate's FILTER into its
+				// argument (plan.WindowFunc.Aggregate).
+				return nil, pgcode.New(pgcode.InternalError, "render: window aggregate %s with a FILTER of its own", wf.Name)
 			}
 			args = nil
 			if wf.Aggregate.Func != expr.AggCountStar {

@@ -30,15 +30,6 @@ type known struct {
 // knowns is the reviewed list.
 var knowns = []*known{
 	{
-		name:  "percent_rank and cume_dist",
-		why:   "viewd does not implement the window functions percent_rank and cume_dist: sql/scalar.go's windowOnlyFuncs marks them unsupported and dataflow.Window has no kind for them (a feature across sql, plan, dataflow and render, not a local fix)",
-		kind:  "viewd error 0A000",
-		query: regexp.MustCompile(`percent_rank\(\)|cume_dist\(\)`),
-		avoid: "percent_rank",
-		setup: []string{"CREATE TABLE kd_pr (id int4 PRIMARY KEY, x int4)", "INSERT INTO kd_pr VALUES (1, 1), (2, 1), (3, 5)"},
-		sql:   "SELECT x, percent_rank() OVER (ORDER BY x), cume_dist() OVER (ORDER BY x) FROM kd_pr",
-	},
-	{
 		name: "outer-level aggregate in a subquery of a query without aggregates",
 		why: "an aggregate whose arguments read only the enclosing query's columns belongs to that query (PostgreSQL's agglevelsup), which becomes an aggregate query of one row; " +
 			"viewd (sql/scalar.go aggregate, outerAggLevel) moves the aggregate out only when the subquery has no aggregate of its own and the enclosing query already aggregates, " +
@@ -59,17 +50,6 @@ var knowns = []*known{
 		avoid: "big-values",
 		setup: []string{"CREATE TABLE kd_e1 (id int4 PRIMARY KEY)", "CREATE TABLE kd_e2 (id int4 PRIMARY KEY, big int8)", "INSERT INTO kd_e2 VALUES (1, 5000000000)"},
 		sql:   "SELECT s.x FROM kd_e1 CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT 1 FROM kd_e2 b WHERE CAST(b.big AS int4) > a.id) THEN 1 END AS x FROM kd_e2 a) s",
-	},
-	{
-		name: "FILTER of array_agg and jsonb_agg",
-		why: "sql's buildAgg applies FILTER (WHERE p) as agg(CASE WHEN p THEN x END), right for aggregates that skip NULLs but not for array_agg and jsonb_agg, " +
-			"which keep them: the rows the filter rejects add NULLs ([5, 6, null, null] where PostgreSQL gives [5, 6], and [null, ...] instead of NULL). " +
-			"The fix is a filter of its own in expr.Aggregate, evaluated by dataflow's reduce (and remapped by every plan rule that remaps aggregate expressions)",
-		kind:  "rows",
-		query: regexp.MustCompile(`(jsonb|array)_agg\(.*\) FILTER \(WHERE`),
-		avoid: "filter-keeps-nulls",
-		setup: []string{"CREATE TABLE kd_fa (id int4 PRIMARY KEY)", "INSERT INTO kd_fa VALUES (1), (5), (6)"},
-		sql:   "SELECT jsonb_agg(id ORDER BY id) FILTER (WHERE id > 4) AS a, jsonb_agg(id) FILTER (WHERE id > 9) AS b FROM kd_fa",
 	},
 	{
 		name: "jsonb sort order",

@@ -396,14 +396,20 @@ func (g *gen) aggregate(c *ectx, t typ) *node {
 	case tInterval:
 		call = n(t, []string{"sum(", "avg(", "min(", "max("}[r.Intn(4)], g.expr(a, t), ")")
 	case tText:
-		if r.Intn(2) == 0 {
+		switch r.Intn(3) {
+		case 0:
+			// array_agg keeps NULLs (as elements, and FILTER must not
+			// add any): its text shows them.
+			x := g.expr(a, []typ{tInt4, tText}[r.Intn(2)])
+			call = n(t, "CAST(array_agg(", x, " ORDER BY ", x, clause(" DESC"), ") AS text)")
+		case 1:
 			x := g.expr(a, t)
 			if r.Intn(4) == 0 && g.on("agg-distinct") {
 				call = n(t, "string_agg(DISTINCT ", x, ", ',' ORDER BY ", x, ")")
 			} else {
 				call = n(t, "string_agg(", x, ", ',' ORDER BY ", x, clause(" DESC"), ")")
 			}
-		} else {
+		default:
 			call = n(t, []string{"min(", "max("}[r.Intn(2)], g.expr(a, t), ")")
 		}
 	case tBool:
@@ -416,7 +422,7 @@ func (g *gen) aggregate(c *ectx, t typ) *node {
 	default:
 		return nil
 	}
-	if r.Intn(4) == 0 && g.on("filter") && (t != tJsonb || g.on("filter-keeps-nulls")) {
+	if r.Intn(4) == 0 && g.on("filter") {
 		call = n(t, call, clause(" FILTER (WHERE ", g.expr(a, tBool), ")"))
 	}
 	return call
@@ -497,9 +503,11 @@ func (g *gen) window(c *ectx, t typ) *node {
 			return n(t, "sum(", g.expr(a, tInt4), ")", filter(), over(total(), g.frame(true)))
 		}
 	case tFloat:
-		if r.Intn(2) == 0 && g.on("percent_rank") {
-			return n(t, []string{"percent_rank()", "cume_dist()"}[r.Intn(2)], over(peers(), ""))
-		}
+		return n(t, []string{"percent_rank()", "cume_dist()"}[r.Intn(2)], over(peers(), g.frame(false)))
+	case tBool:
+		// A comparison of percent_rank or cume_dist (float8: exact
+		// fractions of the partition's size) with a half.
+		return n(t, "(", []string{"percent_rank()", "cume_dist()"}[r.Intn(2)], over(peers(), ""), []string{" > ", " <= "}[r.Intn(2)], leaf(tFloat, "0.5"), ")")
 	case tInt4, tText, tDate, tNum, tTs:
 		switch r.Intn(4) {
 		case 0:
