@@ -1,0 +1,166 @@
+package repr
+
+import (
+	"bytes"
+	"testing"
+)
+
+// jsonbOrderTable is PostgreSQL 15's order of these jsonb values: each
+// value's dense_rank() OVER (ORDER BY x), from a private server (initdb
+// --no-locale) given them all in one VALUES list. Equal ranks are equal
+// values (0 = 0.0, 1 = 1.0, 100 = 1e2).
+var jsonbOrderTable = []struct {
+	rank int
+	text string
+}{
+	{1, `[]`},
+	{2, `null`},
+	{3, `""`},
+	{4, `"a"`},
+	{5, `"ab"`},
+	{6, `"b"`},
+	{7, `"z"`},
+	{8, `"é"`},
+	{9, `-2.5`},
+	{10, `0`},
+	{10, `0.0`},
+	{11, `1`},
+	{11, `1.0`},
+	{12, `100`},
+	{12, `1e2`},
+	{13, `false`},
+	{14, `true`},
+	{15, `[null]`},
+	{16, `["a"]`},
+	{17, `[1]`},
+	{18, `[9]`},
+	{19, `[[]]`},
+	{20, `[{}]`},
+	{21, `["a", 1]`},
+	{22, `[1, "a"]`},
+	{23, `[1, 2]`},
+	{23, `[1.0, 2]`},
+	{24, `[1, [2]]`},
+	{25, `[2, 1]`},
+	{26, `[false, true]`},
+	{27, `[true, false]`},
+	{28, `[[1], 2]`},
+	{29, `{}`},
+	{30, `{"a": null}`},
+	{31, `{"a": "x"}`},
+	{32, `{"a": 1}`},
+	{33, `{"a": 1.50}`},
+	{33, `{"a": 1.5}`},
+	{34, `{"a": true}`},
+	{35, `{"a": [1]}`},
+	{36, `{"a": {}}`},
+	{37, `{"aa": 1}`},
+	{38, `{"b": 1}`},
+	{39, `{"j": {}}`},
+	{40, `{"j": {"a": 1}}`},
+	{41, `{"a": 1, "b": 2}`},
+	{42, `{"b": 1, "d": 1}`},
+	{43, `{"c": 1, "aa": 1}`},
+}
+
+// TestJSONBOrder: Compare and AppendKey (both directions) order every pair
+// of jsonbOrderTable as PostgreSQL ranks them, and equal values get equal
+// keys.
+func TestJSONBOrder(t *testing.T) {
+	ds := make([]Datum, len(jsonbOrderTable))
+	for i, c := range jsonbOrderTable {
+		canon, err := CanonicalJSON(c.text)
+		if err != nil {
+			t.Fatalf("%s: %v", c.text, err)
+		}
+		ds[i] = JsonbDatum(canon)
+	}
+	for i, a := range jsonbOrderTable {
+		for j, b := range jsonbOrderTable {
+			want := sign(a.rank - b.rank)
+			if got := Compare(ds[i], ds[j]); sign(got) != want {
+				t.Errorf("Compare(%s, %s) = %d, want %d", a.text, b.text, got, want)
+			}
+			if got := Equal(ds[i], ds[j]); got != (want == 0) {
+				t.Errorf("Equal(%s, %s) = %v", a.text, b.text, got)
+			}
+			for _, o := range []SortOrder{{}, {Desc: true}} {
+				got := sign(bytes.Compare(AppendKey(nil, ds[i], o), AppendKey(nil, ds[j], o)))
+				if o.Desc {
+					got = -got
+				}
+				if got != want {
+					t.Errorf("keys of %s, %s under %+v compare %d, want %d", a.text, b.text, o, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestJSONBKeyComposite: a jsonb key is prefix-free, so a column after it
+// does not change the order ('[1]' before '[1, 2]' whatever follows), in
+// arrays and records too.
+func TestJSONBKeyComposite(t *testing.T) {
+	k := func(j string, n int64) []byte {
+		return AppendKey(AppendKey(nil, JsonbDatum(j), SortOrder{}), Int8Datum(n), SortOrder{})
+	}
+	for _, c := range [][2]string{{`[9]`, `[1, 2]`}, {`"a"`, `"ab"`}, {`1`, `1.5`}, {`{"a": 1}`, `{"a": 1, "b": 1}`}, {`[]`, `null`}} {
+		if bytes.Compare(k(c[0], 9), k(c[1], 0)) >= 0 {
+			t.Errorf("(%s, 9) should sort before (%s, 0)", c[0], c[1])
+		}
+	}
+	arr := func(js ...string) Datum {
+		var ds []Datum
+		for _, j := range js {
+			ds = append(ds, JsonbDatum(j))
+		}
+		return ArrayDatum(ds)
+	}
+	a, b := arr(`[9]`, `{}`), arr(`[1, 2]`)
+	if Compare(a, b) >= 0 || bytes.Compare(AppendKey(nil, a, SortOrder{}), AppendKey(nil, b, SortOrder{})) >= 0 {
+		t.Error("ARRAY['[9]', '{}'] should sort before ARRAY['[1, 2]']")
+	}
+}
+
+// TestJSONBCanonicalPacking: a jsonb holding numbers with trailing zeros
+// packs, as a key, as the equal jsonb without them, through every path that
+// builds keys (PushKey, AppendCanonical, Row.Canonical), while its own
+// packing and text keep the zeros; strings that look like such numbers are
+// left alone.
+func TestJSONBCanonicalPacking(t *testing.T) {
+	cases := []struct{ in, key string }{
+		{`1.0`, `1`},
+		{`0.00`, `0`},
+		{`[1.50, "2.50", {"a": 10, "b.0": -3.100}]`, `[1.5, "2.50", {"a": 10, "b.0": -3.1}]`},
+		{`{"x": 1.5}`, `{"x": 1.5}`},
+		{`"1.0"`, `"1.0"`},
+		{`[100, 0.5]`, `[100, 0.5]`},
+		{`["a\"1.0", 2.0]`, `["a\"1.0", 2]`},
+	}
+	for _, c := range cases {
+		d := JsonbDatum(c.in)
+		want := PackRow(JsonbDatum(c.key))
+		var p Packer
+		scaled := p.PushKey(d)
+		if !bytes.Equal(p.Row(), want) || scaled != (c.in != c.key) {
+			t.Errorf("PushKey(%s) = %v, %v; want %v", c.in, p.Row(), scaled, want)
+		}
+		packed := PackRow(Int4Datum(7), d)
+		canon, changed := packed.Canonical(nil)
+		if !bytes.Equal(canon, PackRow(Int4Datum(7), JsonbDatum(c.key))) || changed != (c.in != c.key) {
+			t.Errorf("Row.Canonical(%s) = %v, %v", c.in, canon, changed)
+		}
+		if got := AppendCanonical(nil, PackRow(d)); !bytes.Equal(got, want) {
+			t.Errorf("AppendCanonical(%s) = %v; want %v", c.in, got, want)
+		}
+		if got := packed.Get(1).Str(); got != c.in {
+			t.Errorf("packing %s keeps %s", c.in, got)
+		}
+		if !Equal(d, JsonbDatum(c.key)) {
+			t.Errorf("%s and %s should be equal", c.in, c.key)
+		}
+		if c.in != c.key && (!PreferShown(JsonbDatum(c.key), d) || PreferShown(d, JsonbDatum(c.key))) {
+			t.Errorf("PreferShown should show %s over %s", c.in, c.key)
+		}
+	}
+}
