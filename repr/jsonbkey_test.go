@@ -2,6 +2,8 @@ package repr
 
 import (
 	"bytes"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -162,5 +164,68 @@ func TestJSONBCanonicalPacking(t *testing.T) {
 		if c.in != c.key && (!PreferShown(JsonbDatum(c.key), d) || PreferShown(d, JsonbDatum(c.key))) {
 			t.Errorf("PreferShown should show %s over %s", c.in, c.key)
 		}
+	}
+}
+
+// randomJSONText returns random JSON text, not necessarily canonical:
+// spacing, escapes (\n, \", \u00e9, \u0001), exponents, keys out of
+// storage order and repeated, numbers with leading and trailing zeros.
+func randomJSONText(r *rand.Rand, depth int) string {
+	ws := func() string { return []string{"", "", " ", "\n\t"}[r.IntN(4)] }
+	kinds := 6
+	if depth >= 3 {
+		kinds = 4
+	}
+	switch r.IntN(kinds) {
+	case 0:
+		return []string{"null", "true", "false"}[r.IntN(3)]
+	case 1:
+		return []string{"0", "-0", "0.0", "1", "1.0", "1e0", "1E+2", "-1", "-0.50", "10", "2.50", "100", "0.0010", "-100.00", "123456789012345678901234567890.5", "-1e-3", "7.25e1"}[r.IntN(17)]
+	case 2, 3:
+		return []string{`""`, `"a"`, `"ab"`, `"a\"b"`, `"\\"`, `"\n"`, `"\u00e9"`, `"é"`, `"\u0001"`, `"a\/b"`, `"\t"`, `"zz"`}[r.IntN(12)]
+	case 4:
+		n := r.IntN(4)
+		elems := make([]string, n)
+		for i := range elems {
+			elems[i] = ws() + randomJSONText(r, depth+1) + ws()
+		}
+		return "[" + strings.Join(elems, ",") + "]"
+	}
+	n := r.IntN(4)
+	pairs := make([]string, n)
+	for i := range pairs {
+		k := []string{`""`, `"a"`, `"b"`, `"aa"`, `"ab"`, `"a\"b"`, `"\u00e9"`, `"c"`}[r.IntN(8)]
+		pairs[i] = ws() + k + ws() + ":" + ws() + randomJSONText(r, depth+1)
+	}
+	return "{" + strings.Join(pairs, ",") + "}"
+}
+
+// TestJSONBKeyReader: the one-pass key of jsonb text equals the key of its
+// parsed value, for canonical text (which it reads itself, unless it holds
+// a \u escape) and for any other JSON text (where it may give up).
+func TestJSONBKeyReader(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	read := 0
+	for i := range 20000 {
+		text := randomJSONText(r, 0)
+		canon, err := CanonicalJSON(text)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		for _, s := range []string{text, canon} {
+			want := appendJSONBKeyParsed(nil, s)
+			if got := appendJSONBKey([]byte("prefix"), s); !bytes.Equal(got[6:], want) {
+				t.Fatalf("case %d: key of %q:\n got %x\nwant %x", i, s, got[6:], want)
+			}
+		}
+		kr := jsonbKeyReader{s: canon}
+		if kr.top() {
+			read++
+		} else if !strings.Contains(canon, `\u`) {
+			t.Fatalf("case %d: the reader gave up on canonical %q", i, canon)
+		}
+	}
+	if read < 15000 {
+		t.Fatalf("the reader read %d of 20000 canonical texts itself", read)
 	}
 }
