@@ -71,17 +71,6 @@ var knowns = []*known{
 		setup: []string{"CREATE TABLE kd_fa (id int4 PRIMARY KEY)", "INSERT INTO kd_fa VALUES (1), (5), (6)"},
 		sql:   "SELECT jsonb_agg(id ORDER BY id) FILTER (WHERE id > 4) AS a, jsonb_agg(id) FILTER (WHERE id > 9) AS b FROM kd_fa",
 	},
-	{
-		name: "jsonb sort order",
-		why: "viewd sorts jsonb by its text (repr.AppendKey and repr.Compare group jsonb with text), PostgreSQL by jsonb's own order " +
-			"(compareJsonbContainers: object > array > boolean > number > string > null, containers by size first, numbers by value): " +
-			"ORDER BY, LIMIT, window order and min/max over jsonb pick other rows; a memcomparable jsonb key in repr is the fix",
-		kind:  "rows",
-		query: regexp.MustCompile(`(?i)ORDER BY x LIMIT 1`),
-		avoid: "jsonb-order",
-		setup: []string{"CREATE TABLE kd_jo (id int4 PRIMARY KEY, x jsonb)", `INSERT INTO kd_jo VALUES (1, '{"j": {}}'), (2, '{"j": {"a": 1}}'), (3, '[9]'), (4, '[1, 2]')`},
-		sql:   "(SELECT x FROM kd_jo ORDER BY x LIMIT 1) UNION ALL (SELECT x FROM kd_jo WHERE id > 2 ORDER BY x LIMIT 1)",
-	},
 }
 
 func avoided() map[string]bool {
