@@ -95,9 +95,10 @@ const (
 
 // keyFormat names the canonical packing (repr.Packer.PushKey) of the keys
 // a snapshot file holds. Files written before the entry existed hold
-// format 1, in which a jsonb key was packed as its text ('[1.0]');
-// format 2 reduces a jsonb's numbers ('[1]'), so that equal jsonb values
-// key equal. Keys of other types pack alike in both.
+// format 1, in which a jsonb key was packed as its text ('[1.0]') and an
+// array or record as its elements print (ARRAY[1.50]); format 2 reduces a
+// jsonb's numbers ('[1]') and packs elements canonically (ARRAY[1.5]), so
+// that equal values key equal. Keys of other types pack alike in both.
 const keyFormat = "2"
 
 // snapshotMetadata describes an item's rows for its snapshot file.
@@ -112,13 +113,18 @@ func snapshotMetadata(it *item) map[string]string {
 
 // keysRepacked reports whether the keys a file of key format format holds
 // for item it may differ from the keys it packs now: the file predates
-// format 2 and a primary key column is jsonb.
+// format 2 and a primary key column is jsonb, an array or a record.
 func keysRepacked(it *item, format string) bool {
 	if format == keyFormat {
 		return false
 	}
 	for _, k := range it.rt.primaryKey {
-		if c, ok := k.(expr.Column); ok && c.Index < len(it.Desc.Types) && it.Desc.Types[c.Index].Type.Kind == repr.KindJsonb {
+		c, ok := k.(expr.Column)
+		if !ok || c.Index >= len(it.Desc.Types) {
+			return true
+		}
+		switch it.Desc.Types[c.Index].Type.Kind {
+		case repr.KindJsonb, repr.KindArray, repr.KindRecord:
 			return true
 		}
 	}
@@ -140,8 +146,8 @@ func keyColumnsText(pk []expr.Scalar) string {
 // they go straight into its batches, and the table's next step takes them
 // as its delta. A file not arranged as the table now is (which a file
 // written by this coordinator never is), or whose keys were packed by an
-// older key format that packs them differently (keysRepacked: a jsonb key
-// written before jsonb keys were canonical), is fed through the input
+// older key format that packs them differently (keysRepacked: a jsonb or
+// array key written before their keys were canonical), is fed through the input
 // instead, to be arranged (and keyed anew) by the step. Rows also reach the
 // table's unique-key indexes.
 func (c *Coordinator) loadSnapshotLocked(it *item, snap *storage.TableSnapshot, t repr.Timestamp) error {

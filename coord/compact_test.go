@@ -148,9 +148,10 @@ func TestSnapshotFileDamaged(t *testing.T) {
 	}
 }
 
-// TestSnapshotJSONBKeyFormat1: a table file written before jsonb keys were
-// canonical (key format 1: a jsonb primary key packed as its text, '1.0'
-// and '[2.50]' kept) is arranged again on load, so that its keys meet the
+// TestSnapshotJSONBKeyFormat1: a table file written before jsonb and array
+// keys were canonical (key format 1: a jsonb primary key packed as its
+// text, '1.0' and '[2.50]' kept; an array as its elements print,
+// ARRAY[1.50]) is arranged again on load, so that its keys meet the
 // canonical keys writes look up: '1' collides with the stored '1.0', an
 // UPDATE or DELETE by an equal jsonb finds its row. The file is written as
 // such a coordinator wrote it: keys of the raw jsonb packing and no
@@ -165,6 +166,8 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	s.exec(
 		"CREATE TABLE jk (k jsonb PRIMARY KEY, v int)",
 		"CREATE TABLE ik (id int PRIMARY KEY, v int)",
+		"CREATE TABLE ak (k numeric[] PRIMARY KEY, v int)",
+		"INSERT INTO ak VALUES (ARRAY[1.50, 2], 1), (ARRAY[3], 2)",
 		`INSERT INTO jk VALUES ('1.0', 1), ('[2.50, "x"]', 2), ('{"a": 3}', 3), ('"s"', 4), ('{"b": [0.10]}', 5)`,
 		"INSERT INTO ik VALUES (1, 1), (2, 2)",
 	)
@@ -177,7 +180,7 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	tables := c.snapshotTablesLocked(&rows)
 	rekeyed := 0
 	for i, tb := range tables {
-		if !strings.HasSuffix(tb.Metadata[metaName], ".jk") {
+		if !strings.HasSuffix(tb.Metadata[metaName], ".jk") && !strings.HasSuffix(tb.Metadata[metaName], ".ak") {
 			continue
 		}
 		meta := maps.Clone(tb.Metadata)
@@ -220,8 +223,8 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rekeyed != 3 {
-		t.Fatalf("%d keys of format 1 differ from format 2's, want 3 ('1.0', '[2.50, \"x\"]', '{\"b\": [0.10]}')", rekeyed)
+	if rekeyed != 4 {
+		t.Fatalf("%d keys of format 1 differ from format 2's, want 4 ('1.0', '[2.50, \"x\"]', '{\"b\": [0.10]}', ARRAY[1.50, 2])", rekeyed)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -234,13 +237,13 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 		c := openTest(t, cfg)
 		s := newTestSession(t, c)
 		rearranged := strings.Count(logs.String(), "predate the current key format")
-		if wantN := 1 - round; rearranged != wantN || strings.Contains(logs.String(), "not arranged as its table is") {
+		if wantN := 2 * (1 - round); rearranged != wantN || strings.Contains(logs.String(), "not arranged as its table is") {
 			t.Fatalf("round %d: %d tables arranged again for their key format, want %d; log:\n%s", round, rearranged, wantN, logs.String())
 		}
 		if got := s.query("SELECT k, v FROM jk ORDER BY v"); !slices.Equal(got, want) {
 			t.Fatalf("round %d: got %v, want %v", round, got, want)
 		}
-		for _, q := range []string{"INSERT INTO jk VALUES ('1', 9)", `INSERT INTO jk VALUES ('[2.5, "x"]', 9)`, "INSERT INTO ik VALUES (2, 9)"} {
+		for _, q := range []string{"INSERT INTO jk VALUES ('1', 9)", `INSERT INTO jk VALUES ('[2.5, "x"]', 9)`, "INSERT INTO ik VALUES (2, 9)", "INSERT INTO ak VALUES (ARRAY[1.5, 2.000], 9)"} {
 			if _, _, err := s.run(context.Background(), q); errCode(err) != string(pgcode.UniqueViolation) {
 				t.Fatalf("round %d: %s after restart: %v", round, q, err)
 			}

@@ -368,11 +368,21 @@ func compareNumeric(a, b *apd.Decimal) int {
 }
 
 // Equal reports whether a and b are equal values (IS NOT DISTINCT FROM).
+// Values of a kind whose equal values may differ in their bytes (numerics,
+// floats, intervals, jsonb, and arrays and records, which may hold them)
+// compare by value.
 func Equal(a, b Datum) bool {
-	if a.kind == b.kind && a.kind != KindNumeric && a.kind != KindFloat4 && a.kind != KindFloat8 && a.kind != KindInterval && a.kind != KindJsonb {
-		return a.i == b.i && a.s == b.s
+	if a.kind == b.kind && a.i == b.i && a.s == b.s && a.kind != KindNumeric {
+		return true
 	}
-	return Compare(a, b) == 0
+	switch a.kind {
+	case KindNumeric, KindFloat4, KindFloat8, KindInterval, KindJsonb, KindArray, KindRecord:
+		return Compare(a, b) == 0
+	}
+	if a.kind != b.kind {
+		return Compare(a, b) == 0
+	}
+	return false
 }
 
 // SameBytes reports whether two rows hold identical bytes.

@@ -2,9 +2,12 @@ package repr
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 // jsonbOrderTable is PostgreSQL 15's order of these jsonb values: each
@@ -227,5 +230,50 @@ func TestJSONBKeyReader(t *testing.T) {
 	}
 	if read < 15000 {
 		t.Fatalf("the reader read %d of 20000 canonical texts itself", read)
+	}
+}
+
+// TestNestedCanonicalPacking: an array or record packs, as a key, with its
+// elements in their canonical packing (numerics without display scale,
+// jsonb numbers reduced, -0 as 0), nested arrays too, so that equal arrays
+// key equal (ARRAY[1.50] = ARRAY[1.5] in PostgreSQL); its own packing keeps
+// what it prints, and PreferShown shows it over the canonical one.
+func TestNestedCanonicalPacking(t *testing.T) {
+	num := func(s string) Datum {
+		d, _, err := apd.NewFromString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NumericDatum(d)
+	}
+	cases := []struct {
+		exact, canon Datum
+	}{
+		{ArrayDatum([]Datum{num("1.50"), num("2")}), ArrayDatum([]Datum{num("1.5"), num("2")})},
+		{ArrayDatum([]Datum{JsonbDatum(`[1.0]`), Null}), ArrayDatum([]Datum{JsonbDatum(`[1]`), Null})},
+		{RecordDatum([]Datum{TextDatum("a"), Float8Datum(math.Copysign(0, -1))}), RecordDatum([]Datum{TextDatum("a"), Float8Datum(0)})},
+		{ArrayDatum([]Datum{ArrayDatum([]Datum{num("0.00")})}), ArrayDatum([]Datum{ArrayDatum([]Datum{num("0")})})},
+		{ArrayDatum([]Datum{num("3"), TextDatum("1.0")}), ArrayDatum([]Datum{num("3"), TextDatum("1.0")})},
+	}
+	for _, c := range cases {
+		same := bytes.Equal(PackRow(c.exact), PackRow(c.canon))
+		want := PackRow(c.canon)
+		var p Packer
+		if scaled := p.PushKey(c.exact); !bytes.Equal(p.Row(), want) || scaled == same {
+			t.Errorf("PushKey(%v) = %v, %v; want %v", c.exact, p.Row(), scaled, want)
+		}
+		packed := PackRow(Int4Datum(1), c.exact)
+		if canon, changed := packed.Canonical(nil); !bytes.Equal(canon, PackRow(Int4Datum(1), c.canon)) || changed == same {
+			t.Errorf("Row.Canonical(%v) = %v, %v", c.exact, canon, changed)
+		}
+		if got := AppendCanonical(nil, PackRow(c.exact)); !bytes.Equal(got, want) {
+			t.Errorf("AppendCanonical(%v) = %v; want %v", c.exact, got, want)
+		}
+		if !Equal(c.exact, c.canon) || !bytes.Equal(AppendKey(nil, c.exact, SortOrder{}), AppendKey(nil, c.canon, SortOrder{})) {
+			t.Errorf("%v and %v should be equal, with equal sort keys", c.exact, c.canon)
+		}
+		if !same && (!PreferShown(c.canon, c.exact) || PreferShown(c.exact, c.canon)) {
+			t.Errorf("PreferShown should show %v over %v", c.exact, c.canon)
+		}
 	}
 }
