@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"strings"
 	"sync"
-
-	"github.com/cockroachdb/apd/v3"
 )
 
 // jsonb's order is PostgreSQL's (compareJsonbContainers in
@@ -416,13 +414,24 @@ func canonicalJSONB(s string) string {
 	return v.reduced().String()
 }
 
+// reduceNumberText drops the trailing zeros of the fraction of a number's
+// canonical text (digits, no exponent, zero unsigned), and the point when
+// nothing follows it: 2.50 as 2.5, 1.00 as 1, 0.0 as 0. Read off the text,
+// so that a long coefficient costs one pass (apd's Reduce divides once per
+// zero).
+func reduceNumberText(s string) string {
+	if strings.IndexByte(s, '.') < 0 {
+		return s
+	}
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
 // reduced returns v with its numbers reduced (trailing zeros dropped).
 func (v JSONValue) reduced() JSONValue {
 	switch v.Kind {
 	case JSONNumber:
-		var r apd.Decimal
-		r.Reduce(v.Decimal())
-		return JSONValue{Kind: JSONNumber, Str: canonicalNumberText(&r)}
+		return JSONValue{Kind: JSONNumber, Str: reduceNumberText(v.Str)}
 	case JSONArray:
 		elems := make([]JSONValue, len(v.Elems))
 		for i, e := range v.Elems {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/apd/v3"
 )
@@ -275,5 +276,24 @@ func TestNestedCanonicalPacking(t *testing.T) {
 		if !same && (!PreferShown(c.canon, c.exact) || PreferShown(c.exact, c.canon)) {
 			t.Errorf("PreferShown should show %v over %v", c.exact, c.canon)
 		}
+	}
+}
+
+// TestJSONBLongNumber: a jsonb number of 70,000 digits with trailing zeros
+// keys and canonicalises in linear time (apd's Reduce divides once per
+// trailing zero: seconds).
+func TestJSONBLongNumber(t *testing.T) {
+	text := "[1." + strings.Repeat("0", 70000) + "]"
+	d := JsonbDatum(text)
+	start := time.Now()
+	var p Packer
+	if !p.PushKey(d) || !bytes.Equal(p.Row(), PackRow(JsonbDatum("[1]"))) {
+		t.Fatalf("PushKey of [1.000...] = %q", p.Row().Get(0).Str())
+	}
+	if Compare(d, JsonbDatum("[1]")) != 0 || !bytes.Equal(AppendKey(nil, d, SortOrder{}), AppendKey(nil, JsonbDatum("[1]"), SortOrder{})) {
+		t.Fatal("[1.000...] should equal [1]")
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("took %v", el)
 	}
 }
