@@ -42,6 +42,24 @@ func (c *Coordinator) maybeCompactLocked() {
 	}
 	began := time.Now()
 	var rows int64
+	tables := c.snapshotTablesLocked(&rows)
+	if err := c.store.Compact(c.catalogRecs, tables); err != nil {
+		c.log.Error("coord: compacting the log failed; it keeps growing", "err", err, "log-bytes", size)
+		// Do not try again at every step.
+		c.compactedBytes = 2 * size
+		c.compactFailures++
+		return
+	}
+	c.compactedBytes = 0
+	c.compactions++
+	c.log.Info("coord: compacted the log into a snapshot", "log-bytes", size, "rows", rows,
+		"took", time.Since(began).Round(time.Millisecond))
+}
+
+// snapshotTablesLocked lists the tables (and source collections) a
+// compaction writes, each scanning its arrangement as of now and counting
+// the updates it emits in *rows.
+func (c *Coordinator) snapshotTablesLocked(rows *int64) []storage.SnapshotTable {
 	var tables []storage.SnapshotTable
 	for id, it := range c.cat.items {
 		rt := it.rt
@@ -57,23 +75,13 @@ func (c *Coordinator) maybeCompactLocked() {
 			Metadata: snapshotMetadata(it),
 			Scan: func(emit func(key, row repr.Row, d repr.Diff) error) error {
 				return rt.scanArranged(c.now, func(key, row repr.Row, d repr.Diff) error {
-					rows++
+					*rows++
 					return emit(key, row, d)
 				})
 			},
 		})
 	}
-	if err := c.store.Compact(c.catalogRecs, tables); err != nil {
-		c.log.Error("coord: compacting the log failed; it keeps growing", "err", err, "log-bytes", size)
-		// Do not try again at every step.
-		c.compactedBytes = 2 * size
-		c.compactFailures++
-		return
-	}
-	c.compactedBytes = 0
-	c.compactions++
-	c.log.Info("coord: compacted the log into a snapshot", "log-bytes", size, "rows", rows,
-		"took", time.Since(began).Round(time.Millisecond))
+	return tables
 }
 
 // Schema metadata the coordinator writes into a table's snapshot file, for
@@ -82,15 +90,45 @@ const (
 	metaName       = "viewd.name"        // the qualified name
 	metaColumns    = "viewd.columns"     // "(name type, ...)"
 	metaKeyColumns = "viewd.key_columns" // primary key columns, e.g. "0" or "0,2"
+	metaKeyFormat  = "viewd.key_format"  // the canonical key packing, keyFormat
 )
+
+// keyFormat names the canonical packing (repr.Packer.PushKey) of the keys
+// a snapshot file holds. Files written before the entry existed hold
+// format 1, in which a jsonb key was packed as its text ('[1.0]') and an
+// array or record as its elements print (ARRAY[1.50]); format 2 reduces a
+// jsonb's numbers ('[1]') and packs elements canonically (ARRAY[1.5]), so
+// that equal values key equal. Keys of other types pack alike in both.
+const keyFormat = "2"
 
 // snapshotMetadata describes an item's rows for its snapshot file.
 func snapshotMetadata(it *item) map[string]string {
 	m := map[string]string{metaName: it.Name.String(), metaColumns: it.Desc.String()}
 	if it.rt.primaryKey != nil {
 		m[metaKeyColumns] = keyColumnsText(it.rt.primaryKey)
+		m[metaKeyFormat] = keyFormat
 	}
 	return m
+}
+
+// keysRepacked reports whether the keys a file of key format format holds
+// for item it may differ from the keys it packs now: the file predates
+// format 2 and a primary key column is jsonb, an array or a record.
+func keysRepacked(it *item, format string) bool {
+	if format == keyFormat {
+		return false
+	}
+	for _, k := range it.rt.primaryKey {
+		c, ok := k.(expr.Column)
+		if !ok || c.Index >= len(it.Desc.Types) {
+			return true
+		}
+		switch it.Desc.Types[c.Index].Type.Kind {
+		case repr.KindJsonb, repr.KindArray, repr.KindRecord:
+			return true
+		}
+	}
+	return false
 }
 
 // keyColumnsText renders primary key columns as "0,2".
@@ -107,9 +145,11 @@ func keyColumnsText(pk []expr.Scalar) string {
 // or a source): the file holds the arrangement's updates in its order, so
 // they go straight into its batches, and the table's next step takes them
 // as its delta. A file not arranged as the table now is (which a file
-// written by this coordinator never is) is fed through the input instead,
-// to be arranged by the step. Rows also reach the table's unique-key
-// indexes.
+// written by this coordinator never is), or whose keys were packed by an
+// older key format that packs them differently (keysRepacked: a jsonb or
+// array key written before their keys were canonical), is fed through the input
+// instead, to be arranged (and keyed anew) by the step. Rows also reach the
+// table's unique-key indexes.
 func (c *Coordinator) loadSnapshotLocked(it *item, snap *storage.TableSnapshot, t repr.Timestamp) error {
 	rt := it.rt
 	f, err := snap.Open()
@@ -119,6 +159,9 @@ func (c *Coordinator) loadSnapshotLocked(it *item, snap *storage.TableSnapshot, 
 	keyed := rt.primaryKey != nil
 	var l *dataflow.Loader
 	switch {
+	case keyed && snap.Keyed && f.Metadata()[metaKeyColumns] == keyColumnsText(rt.primaryKey) && keysRepacked(it, f.Metadata()[metaKeyFormat]):
+		c.log.Info("coord: a snapshot file's keys predate the current key format; arranging its rows again",
+			"table", it.Name.String(), "file", snap.Path(), "key-format", f.Metadata()[metaKeyFormat])
 	case keyed && snap.Keyed && f.Metadata()[metaKeyColumns] == keyColumnsText(rt.primaryKey):
 		l = rt.arranged.Loader(it.Name.String())
 		l.Reserve(int(snap.Rows), snap.KeyBytes, snap.RowBytes)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/viewd/viewd/pgcode"
+	"github.com/viewd/viewd/repr"
 )
 
 // syncBuffer is a log sink safe for the coordinator's goroutines.
@@ -143,5 +145,119 @@ func TestSnapshotFileDamaged(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), filepath.Base(files[0])) || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("error does not say which file is damaged: %v", err)
+	}
+}
+
+// TestSnapshotJSONBKeyFormat1: a table file written before jsonb and array
+// keys were canonical (key format 1: a jsonb primary key packed as its
+// text, '1.0' and '[2.50]' kept; an array as its elements print,
+// ARRAY[1.50]) is arranged again on load, so that its keys meet the
+// canonical keys writes look up: '1' collides with the stored '1.0', an
+// UPDATE or DELETE by an equal jsonb finds its row. The file is written as
+// such a coordinator wrote it: keys of the raw jsonb packing and no
+// viewd.key_format entry. A table without a jsonb key is loaded straight
+// into its arrangement. The restarted server's own compaction writes format
+// 2, which the next restart loads straight too.
+func TestSnapshotJSONBKeyFormat1(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir}
+	c := openTest(t, cfg)
+	s := newTestSession(t, c)
+	s.exec(
+		"CREATE TABLE jk (k jsonb PRIMARY KEY, v int)",
+		"CREATE TABLE ik (id int PRIMARY KEY, v int)",
+		"CREATE TABLE ak (k numeric[] PRIMARY KEY, v int)",
+		"INSERT INTO ak VALUES (ARRAY[1.50, 2], 1), (ARRAY[3], 2)",
+		`INSERT INTO jk VALUES ('1.0', 1), ('[2.50, "x"]', 2), ('{"a": 3}', 3), ('"s"', 4), ('{"b": [0.10]}', 5)`,
+		"INSERT INTO ik VALUES (1, 1), (2, 2)",
+	)
+	want := s.query("SELECT k, v FROM jk ORDER BY v")
+
+	// Compact as a format-1 coordinator would have: jk's keys are the raw
+	// packing of its jsonb column, sorted by those bytes.
+	c.mu.Lock()
+	var rows int64
+	tables := c.snapshotTablesLocked(&rows)
+	rekeyed := 0
+	for i, tb := range tables {
+		if !strings.HasSuffix(tb.Metadata[metaName], ".jk") && !strings.HasSuffix(tb.Metadata[metaName], ".ak") {
+			continue
+		}
+		meta := maps.Clone(tb.Metadata)
+		delete(meta, metaKeyFormat)
+		tables[i].Metadata = meta
+		scan := tb.Scan
+		tables[i].Scan = func(emit func(key, row repr.Row, d repr.Diff) error) error {
+			type update struct {
+				key, row repr.Row
+				d        repr.Diff
+			}
+			var ups []update
+			err := scan(func(key, row repr.Row, d repr.Diff) error {
+				old := repr.PackRow(row.Get(0))
+				if !bytes.Equal(old, key) {
+					rekeyed++
+				}
+				ups = append(ups, update{old, row.Clone(), d})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			slices.SortFunc(ups, func(a, b update) int {
+				if c := bytes.Compare(a.key, b.key); c != 0 {
+					return c
+				}
+				return bytes.Compare(a.row, b.row)
+			})
+			for _, u := range ups {
+				if err := emit(u.key, u.row, u.d); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	err := c.store.Compact(c.catalogRecs, tables)
+	c.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rekeyed != 4 {
+		t.Fatalf("%d keys of format 1 differ from format 2's, want 4 ('1.0', '[2.50, \"x\"]', '{\"b\": [0.10]}', ARRAY[1.50, 2])", rekeyed)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for round := range 2 {
+		var logs syncBuffer
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.CompactLogBytes = 1
+		c := openTest(t, cfg)
+		s := newTestSession(t, c)
+		rearranged := strings.Count(logs.String(), "predate the current key format")
+		if wantN := 2 * (1 - round); rearranged != wantN || strings.Contains(logs.String(), "not arranged as its table is") {
+			t.Fatalf("round %d: %d tables arranged again for their key format, want %d; log:\n%s", round, rearranged, wantN, logs.String())
+		}
+		if got := s.query("SELECT k, v FROM jk ORDER BY v"); !slices.Equal(got, want) {
+			t.Fatalf("round %d: got %v, want %v", round, got, want)
+		}
+		for _, q := range []string{"INSERT INTO jk VALUES ('1', 9)", `INSERT INTO jk VALUES ('[2.5, "x"]', 9)`, "INSERT INTO ik VALUES (2, 9)", "INSERT INTO ak VALUES (ARRAY[1.5, 2.000], 9)"} {
+			if _, _, err := s.run(context.Background(), q); errCode(err) != string(pgcode.UniqueViolation) {
+				t.Fatalf("round %d: %s after restart: %v", round, q, err)
+			}
+		}
+		s.exec(`UPDATE jk SET v = v + 10 WHERE k = '{"b": [0.1]}'`, "DELETE FROM jk WHERE k = '1.00'")
+		if got, wantRows := s.query("SELECT v FROM jk"), []string{"15", "2", "3", "4"}; !slices.Equal(got, wantRows) {
+			t.Fatalf("round %d: after an update and a delete by equal keys: %v, want %v", round, got, wantRows)
+		}
+		// Undo, so that the next round sees the same rows; the restarted
+		// server then compacts (CompactLogBytes: 1) in format 2.
+		s.exec(`UPDATE jk SET v = v - 10 WHERE k = '{"b": [0.1]}'`, "INSERT INTO jk VALUES ('1.0', 1)")
+		waitCompacted(t, c)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"slices"
@@ -218,6 +219,15 @@ func outOfMemory(limit int64) error {
 }
 
 func (r *resultRows) sortBuf() {
+	if r.ordersJSONB() {
+		r.sortBufByKeys()
+		return
+	}
+	r.sortBufByCompare()
+}
+
+// sortBufByCompare sorts buf by comparing rows' ORDER BY columns.
+func (r *resultRows) sortBufByCompare() {
 	order := r.f.Order
 	slices.SortStableFunc(r.buf, func(a, b rowCount) int {
 		for _, o := range order {
@@ -242,6 +252,52 @@ func (r *resultRows) sortBuf() {
 		}
 		return 0
 	})
+}
+
+// ordersJSONB reports whether an ORDER BY column of buf holds jsonb,
+// whose comparison (repr.Compare) reads both documents.
+func (r *resultRows) ordersJSONB() bool {
+	for _, o := range r.f.Order {
+		for _, rc := range r.buf {
+			if k := rc.ds[o.Column].Kind(); k != repr.KindNull {
+				if k == repr.KindJsonb {
+					return true
+				}
+				break
+			}
+		}
+	}
+	return false
+}
+
+// sortBufByKeys sorts buf as sortBuf does, by the memcomparable key of
+// each row's ORDER BY columns (repr.AppendKey agrees with repr.Compare and
+// places NULLs by NullsFirst alone, as sortBuf does), built once per row:
+// n keys rather than n log n comparisons of jsonb documents (a 100k-row
+// ORDER BY of jsonb took 3-5 s by comparisons, see the commit).
+func (r *resultRows) sortBufByKeys() {
+	type keyed struct {
+		key []byte
+		rc  rowCount
+	}
+	ks := make([]keyed, len(r.buf))
+	var slab []byte
+	ends := make([]int, len(r.buf))
+	for i, rc := range r.buf {
+		for _, o := range r.f.Order {
+			slab = repr.AppendKey(slab, rc.ds[o.Column], o.Order)
+		}
+		ends[i] = len(slab)
+	}
+	start := 0
+	for i, rc := range r.buf {
+		ks[i] = keyed{key: slab[start:ends[i]:ends[i]], rc: rc}
+		start = ends[i]
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return bytes.Compare(a.key, b.key) })
+	for i := range ks {
+		r.buf[i] = ks[i].rc
+	}
 }
 
 func (r *resultRows) closeSource() {

@@ -778,11 +778,12 @@ func (o *reduceOp) trim() {
 // keyMergesDistinctValues reports whether repr.AppendKey may give the
 // same key to values of kind k that pack differently (and print
 // differently): intervals, numerics (display scales: 1.10, 1.1), floats
-// (-0, 0), and records and arrays, which may hold them. Among such equal
+// (-0, 0), jsonb (numbers in it: '[1.0]', '[1]'), and records and arrays,
+// which may hold them. Among such equal
 // values an ordered aggregate's multiset orders by packed bytes; min and
 // max show the one repr.PreferShown prefers among equal extremes
 // (PostgreSQL keeps whichever its scan met last).
 func keyMergesDistinctValues(k repr.Kind) bool {
 	return k == repr.KindInterval || k == repr.KindNumeric || k == repr.KindFloat8 || k == repr.KindFloat4 ||
-		k == repr.KindRecord || k == repr.KindArray
+		k == repr.KindJsonb || k == repr.KindRecord || k == repr.KindArray
 }

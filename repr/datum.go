@@ -261,7 +261,9 @@ func (d Datum) WithKind(k Kind) Datum {
 // Compare orders two datums as SQL's ORDER BY does with NULLS LAST: NULL
 // sorts after every value. Datums of different kinds within the integer
 // family, the float family, and the string family compare by value; other
-// mixes compare by kind (callers cast to a common type first).
+// mixes compare by kind (callers cast to a common type first). jsonb
+// compares in PostgreSQL's jsonb order (appendJSONBKey), as AppendKey's
+// keys do.
 func Compare(a, b Datum) int {
 	if a.kind == KindNull || b.kind == KindNull {
 		switch {
@@ -284,8 +286,10 @@ func Compare(a, b Datum) int {
 		return compareFloat(a.Float(), b.Float())
 	case KindNumeric:
 		return compareNumeric(a.n, b.n)
-	case KindText, KindBytea, KindUUID, KindJsonb:
+	case KindText, KindBytea, KindUUID:
 		return strings.Compare(a.s, b.s)
+	case KindJsonb:
+		return compareJSONB(a.s, b.s)
 	case KindInterval:
 		ah, al := a.Interval().cmpKey()
 		bh, bl := b.Interval().cmpKey()
@@ -364,11 +368,21 @@ func compareNumeric(a, b *apd.Decimal) int {
 }
 
 // Equal reports whether a and b are equal values (IS NOT DISTINCT FROM).
+// Values of a kind whose equal values may differ in their bytes (numerics,
+// floats, intervals, jsonb, and arrays and records, which may hold them)
+// compare by value.
 func Equal(a, b Datum) bool {
-	if a.kind == b.kind && a.kind != KindNumeric && a.kind != KindFloat4 && a.kind != KindFloat8 && a.kind != KindInterval {
-		return a.i == b.i && a.s == b.s
+	if a.kind == b.kind && a.i == b.i && a.s == b.s && a.kind != KindNumeric {
+		return true
 	}
-	return Compare(a, b) == 0
+	switch a.kind {
+	case KindNumeric, KindFloat4, KindFloat8, KindInterval, KindJsonb, KindArray, KindRecord:
+		return Compare(a, b) == 0
+	}
+	if a.kind != b.kind {
+		return Compare(a, b) == 0
+	}
+	return false
 }
 
 // SameBytes reports whether two rows hold identical bytes.

@@ -23,8 +23,8 @@
 // one pointer per slab rather than one per value.
 //
 // Two rows are byte-equal exactly when their datums are equal in the sense of
-// IS NOT DISTINCT FROM for the same types, with three exceptions: numerics,
-// float -0 and intervals. Packing canonicalises NaNs; it keeps -0.0, which
+// IS NOT DISTINCT FROM for the same types, with five exceptions: numerics,
+// float -0, intervals, jsonb, and arrays and records holding them. Packing canonicalises NaNs; it keeps -0.0, which
 // PostgreSQL prints ("-0") although -0 = 0, and keys fold it to +0.
 // A numeric keeps its display scale (PostgreSQL prints 1.10 and 1.1
 // differently although they are equal): its value packs canonically
@@ -39,7 +39,16 @@
 // are equal (PostgreSQL compares spans with 30-day months). Whatever groups,
 // deduplicates or joins by packed bytes must key an interval by its span
 // (Interval.SpanMicros; the sql planner does, see its doc), and the
-// memcomparable key of key.go orders by span. Byte order of rows is a
+// memcomparable key of key.go orders by span. jsonb is the third: a jsonb
+// datum holds its canonical text, which keeps a number's trailing zeros
+// ('[1.0]' prints so) although '[1.0]' = '[1]'; the canonical packing
+// (AppendCanonical, PushKey) reduces its numbers, and PreferShown picks
+// which of equal jsonb values a group shows. jsonb orders as PostgreSQL's
+// compareJsonbContainers does, not by its text (jsonbkey.go): Compare and
+// AppendKey agree on it. An array or record packs its elements as they
+// print (ARRAY[1.50]); its canonical packing packs them canonically
+// (ARRAY[1.5]). Intervals inside arrays are the one case the canonical
+// packing leaves unequal. Byte order of rows is a
 // total order used for consolidation, not SQL's ORDER BY; ordering keys use
 // the memcomparable encoding in key.go.
 //

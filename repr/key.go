@@ -23,7 +23,9 @@ const (
 
 // AppendKey appends a memcomparable encoding of d to buf: for datums a and b
 // of the same family, bytes.Compare of their keys agrees with SQL ordering
-// under o (text compares bytewise, the C collation). Keys are not decodable.
+// under o (text compares bytewise, the C collation; jsonb in PostgreSQL's
+// jsonb order, see appendJSONBKey), and equal values (1.0 and 1 as numerics
+// or as jsonb numbers) get equal keys. Keys are not decodable.
 func AppendKey(buf []byte, d Datum, o SortOrder) []byte {
 	if d.kind == KindNull {
 		if o.NullsFirst {
@@ -40,8 +42,10 @@ func AppendKey(buf []byte, d Datum, o SortOrder) []byte {
 		buf = binary.BigEndian.AppendUint64(buf, floatKey(d.Float()))
 	case KindNumeric:
 		buf = appendNumericKey(buf, d.n)
-	case KindText, KindBytea, KindUUID, KindJsonb:
+	case KindText, KindBytea, KindUUID:
 		buf = appendEscaped(buf, d.s)
+	case KindJsonb:
+		buf = appendJSONBKey(buf, d.s)
 	case KindInterval:
 		hi, lo := d.Interval().cmpKey()
 		buf = binary.BigEndian.AppendUint64(buf, uint64(hi)^(1<<63))

@@ -253,13 +253,24 @@ func numericLen(p []byte) (n, canonical int, err error) {
 
 // AppendCanonical appends the datum d (one packed datum, as a row's bytes
 // between two Offsets) in its canonical packing: a numeric without its
-// display scale, a float -0 as +0, so that equal values append equal
-// bytes; any other datum as it is. Keys (arrangements, grouping, DISTINCT, joins) are built with
+// display scale, a float -0 as +0, a jsonb with its numbers reduced
+// (canonicalJSONB: '[1.0]' as '[1]'), an array or record with its elements
+// in their canonical packing, so that equal values append equal bytes; any
+// other datum as it is. Keys (arrangements, grouping, DISTINCT, joins) are built with
 // it. A malformed datum is appended unchanged.
 func AppendCanonical(buf []byte, d []byte) []byte {
 	if len(d) == 9 && isNegZero(d) {
 		buf = append(buf, d[0])
 		return append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+	}
+	if text, ok := scaledJSONB(d); ok {
+		return AppendDatum(buf, JsonbDatum(canonicalJSONB(text)))
+	}
+	if inner, ok := nestedRow(d); ok && inner.hasScaled() {
+		c, _ := inner.Canonical(nil)
+		buf = append(buf, d[0])
+		buf = binary.AppendUvarint(buf, uint64(len(c)))
+		return append(buf, c...)
 	}
 	if len(d) < 2 || Kind(d[0]) != KindNumeric || d[1]&numericScaled == 0 {
 		return append(buf, d...)
@@ -294,8 +305,10 @@ func (r Row) Canonical(buf []byte) (Row, bool) {
 }
 
 // hasScaled reports whether r holds a datum whose canonical packing
-// differs (a numeric packed with a display scale, a float -0): a scan of
-// its datums' tags.
+// differs (a numeric packed with a display scale, a float -0, a jsonb
+// holding a number with trailing zeros, an array or record holding any of
+// these): a scan of its datums' tags and, for jsonb, text, and of arrays'
+// and records' elements.
 func (r Row) hasScaled() bool {
 	it := r.Iter()
 	for {
@@ -309,7 +322,40 @@ func (r Row) hasScaled() bool {
 		if !it.Skip() {
 			return false
 		}
+		if _, ok := scaledJSONB(r[off:it.Offset()]); ok {
+			return true
+		}
+		if inner, ok := nestedRow(r[off:it.Offset()]); ok && inner.hasScaled() {
+			return true
+		}
 	}
+}
+
+// nestedRow returns the packed elements of the packed datum d when it is
+// an array or a record.
+func nestedRow(d []byte) (Row, bool) {
+	if len(d) < 2 || Kind(d[0]) != KindArray && Kind(d[0]) != KindRecord {
+		return nil, false
+	}
+	l, n := binary.Uvarint(d[1:])
+	if n <= 0 || uint64(len(d)-1-n) != l {
+		return nil, false
+	}
+	return Row(d[1+n:]), true
+}
+
+// scaledJSONB returns the text of the packed datum d when it is a jsonb
+// whose canonical packing differs (jsonbScaled).
+func scaledJSONB(d []byte) (string, bool) {
+	if len(d) < 2 || Kind(d[0]) != KindJsonb {
+		return "", false
+	}
+	l, n := binary.Uvarint(d[1:])
+	if n <= 0 || uint64(len(d)-1-n) != l {
+		return "", false
+	}
+	text := bytesToString(d[1+n:])
+	return text, jsonbScaled(text)
 }
 
 // negZeroBits is -0.0 as packed: little-endian IEEE bits.
@@ -323,12 +369,21 @@ func isNegZero(d []byte) bool {
 
 // PreferShown reports whether b, equal to a, is the one to show where
 // equal values meet (a group key, DISTINCT, min, max): a numeric of larger
-// display scale (1.10 over 1.1), a float -0 over +0. viewd's rule for a
-// maintained view, where PostgreSQL shows whichever row its plan met.
+// display scale (1.10 over 1.1), a float -0 over +0, a jsonb of longer
+// text, then of greater bytes ('[1.00]' over '[1.0]' over '[1]'), an array
+// or record of longer, then greater, packing (ARRAY[1.10] over
+// ARRAY[1.1]). viewd's
+// rule for a maintained view, where PostgreSQL shows whichever row its plan
+// met.
 func PreferShown(a, b Datum) bool {
 	switch {
 	case a.kind == KindNumeric && b.kind == KindNumeric:
 		return NumericScale(b.n) > NumericScale(a.n)
+	case a.kind == KindJsonb && b.kind == KindJsonb,
+		a.kind == KindArray && b.kind == KindArray,
+		a.kind == KindRecord && b.kind == KindRecord:
+		// The canonical packing is the shortest.
+		return len(b.s) > len(a.s) || len(b.s) == len(a.s) && b.s > a.s
 	case (a.kind == KindFloat8 || a.kind == KindFloat4) && a.kind == b.kind:
 		return uint64(b.i) == negZeroBits && uint64(a.i) != negZeroBits
 	}
@@ -340,9 +395,21 @@ func PreferShown(a, b Datum) bool {
 func (p *Packer) PushCanonical(d []byte) { p.buf = AppendCanonical(p.buf, d) }
 
 // PushKey appends one datum in its canonical packing: a numeric without
-// its display scale, a float -0 as +0. It reports whether it dropped a display scale (the
-// datum's own packing, Push, would differ).
+// its display scale, a float -0 as +0, a jsonb with its numbers reduced, an
+// array or record with its elements so packed. It
+// reports whether it dropped a display scale (the datum's own packing,
+// Push, would differ).
 func (p *Packer) PushKey(d Datum) bool {
+	switch {
+	case d.kind == KindJsonb && jsonbScaled(d.s):
+		p.buf = AppendDatum(p.buf, JsonbDatum(canonicalJSONB(d.s)))
+		return true
+	case d.kind == KindArray || d.kind == KindRecord:
+		if c, changed := Row(d.s).Canonical(nil); changed {
+			p.buf = AppendDatum(p.buf, Datum{kind: d.kind, s: string(c)})
+			return true
+		}
+	}
 	start := len(p.buf)
 	p.buf = AppendDatum(p.buf, d)
 	if (d.kind == KindFloat8 || d.kind == KindFloat4) && isNegZero(p.buf[start:]) {

@@ -73,8 +73,10 @@
 // viewd.format ("1"), viewd.table (the table's id) and viewd.order
 // ("key,row" or "row"), plus what the coordinator adds: viewd.name,
 // viewd.columns (the column names and SQL types, "?" marking a nullable
-// one, e.g. "(id integer, v text?)") and viewd.key_columns (the key's
-// column positions, e.g. "0").
+// one, e.g. "(id integer, v text?)"), viewd.key_columns (the key's
+// column positions, e.g. "0") and viewd.key_format (how keys are packed:
+// "2" since jsonb keys are canonical; a file without it holds format 1,
+// whose jsonb keys the coordinator arranges again on load).
 // Rows are repr's packed encoding (repr/doc.go: a tag byte per datum and
 // its payload); an external reader decodes them with repr or, simpler,
 // exports with COPY ... TO.

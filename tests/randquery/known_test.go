@@ -51,17 +51,6 @@ var knowns = []*known{
 		setup: []string{"CREATE TABLE kd_e1 (id int4 PRIMARY KEY)", "CREATE TABLE kd_e2 (id int4 PRIMARY KEY, big int8)", "INSERT INTO kd_e2 VALUES (1, 5000000000)"},
 		sql:   "SELECT s.x FROM kd_e1 CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT 1 FROM kd_e2 b WHERE CAST(b.big AS int4) > a.id) THEN 1 END AS x FROM kd_e2 a) s",
 	},
-	{
-		name: "jsonb sort order",
-		why: "viewd sorts jsonb by its text (repr.AppendKey and repr.Compare group jsonb with text), PostgreSQL by jsonb's own order " +
-			"(compareJsonbContainers: object > array > boolean > number > string > null, containers by size first, numbers by value): " +
-			"ORDER BY, LIMIT, window order and min/max over jsonb pick other rows; a memcomparable jsonb key in repr is the fix",
-		kind:  "rows",
-		query: regexp.MustCompile(`(?i)ORDER BY x LIMIT 1`),
-		avoid: "jsonb-order",
-		setup: []string{"CREATE TABLE kd_jo (id int4 PRIMARY KEY, x jsonb)", `INSERT INTO kd_jo VALUES (1, '{"j": {}}'), (2, '{"j": {"a": 1}}'), (3, '[9]'), (4, '[1, 2]')`},
-		sql:   "(SELECT x FROM kd_jo ORDER BY x LIMIT 1) UNION ALL (SELECT x FROM kd_jo WHERE id > 2 ORDER BY x LIMIT 1)",
-	},
 }
 
 func avoided() map[string]bool {

@@ -437,27 +437,9 @@ func (g *gen) orderAll(sc *scope, first ...*node) *node {
 		items = append(items, n(tNone, f, g.direction()))
 	}
 	for _, col := range sc.cols {
-		ref := col.ref()
-		if col.t == tJsonb && !g.on("jsonb-order") {
-			// jsonb's text is canonical on both servers: a total
-			// order that avoids the known difference of jsonb's own.
-			ref = "CAST(" + ref + " AS text)"
-		}
-		items = append(items, n(tNone, ref, g.direction()))
+		items = append(items, n(tNone, col.ref(), g.direction()))
 	}
 	return lst(", ", len(items), items...)
-}
-
-// canLimit reports whether a query with result types ts may be ordered
-// by all its columns and limited: not when one is jsonb while jsonb's
-// order is a known difference.
-func (g *gen) canLimit(ts []typ) bool {
-	for _, t := range ts {
-		if t == tJsonb && !g.on("jsonb-order") {
-			return false
-		}
-	}
-	return g.on("limit")
 }
 
 func (g *gen) direction() string {
@@ -709,7 +691,7 @@ func (g *gen) selectQuery(outer *scope, depth int, want []typ, lateral bool) (*n
 		distinct = clause("DISTINCT ")
 	}
 	q := n(tNone, "SELECT ", distinct, lst(", ", 1, items...), " FROM ", from, where, groupBy, having)
-	if depth > 0 && r.Intn(4) == 0 && g.canLimit(want) {
+	if depth > 0 && r.Intn(4) == 0 && g.on("limit") {
 		q = n(tNone, q, " ORDER BY ", orderByPositions(g, len(want)), fmt.Sprintf(" LIMIT %d", r.Intn(4)))
 		q.unwrap = []int{0}
 	}
@@ -739,7 +721,7 @@ func (g *gen) query() *node {
 		q = n(tNone, "(", q, ")", op, "(", q2, ")")
 		q.unwrap = []int{1, 5}
 	}
-	if r.Intn(4) == 0 && g.canLimit(types) {
+	if r.Intn(4) == 0 && g.on("limit") {
 		q = n(tNone, q, " ORDER BY ", orderByPositions(g, len(types)), clause(fmt.Sprintf(" LIMIT %d", r.Intn(6))), clause(fmt.Sprintf(" OFFSET %d", r.Intn(3))))
 		q.unwrap = []int{0}
 	}
@@ -780,7 +762,7 @@ func (g *gen) scalarSubquery(c *ectx, t typ) *node {
 		return n(t, "(SELECT ", a, " FROM ", from, where, ")")
 	}
 	x := g.expr(&ectx{sc: sc, depth: 2}, t)
-	if !g.canLimit([]typ{t}) {
+	if !g.on("limit") {
 		// Every column of the FROM clause orders the rows totally.
 		return n(t, "(SELECT ", x, " FROM ", from, where, " ORDER BY ", g.orderAll(sc), " LIMIT 1)")
 	}
