@@ -172,24 +172,34 @@ func (ci catalogImports) Collection(g *dataflow.Graph, id plan.GlobalID) (*dataf
 }
 
 func (ci catalogImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar) (*dataflow.Arranged, bool, error) {
-	it := ci.c.cat.items[id]
-	// An indexed view's rows (no runtime of its own) are read whole.
-	if it == nil || it.rt == nil {
-		return nil, false, nil
-	}
-	arr := ci.c.arrangementLocked(it, key)
-	if arr == nil {
-		return nil, false, nil
-	}
-	errs, err := ci.errors(g, it)
-	if err != nil {
+	it, r, errs, err := ci.index(g, id, key)
+	if it == nil || err != nil {
 		return nil, false, err
 	}
-	a, err := g.ImportWithErrors(arr.Trace().Reader(ci.c.since), len(key), errs)
+	a, err := g.ImportWithErrors(r, len(key), errs)
 	if err != nil {
 		return nil, false, err
 	}
 	return a, true, nil
+}
+
+// index returns item id, a reader of its arrangement by exactly key and
+// its errors imported into g (errors), or a nil item when it has no
+// such arrangement.
+func (ci catalogImports) index(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar) (*item, dataflow.TraceReader, *dataflow.Collection, error) {
+	it := ci.c.cat.items[id]
+	if it == nil {
+		return nil, nil, nil, nil
+	}
+	arr := ci.c.arrangementLocked(it, key)
+	if arr == nil {
+		return nil, nil, nil, nil
+	}
+	errs, err := ci.errors(g, it)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return it, arr.Trace().Reader(ci.c.since), errs, nil
 }
 
 // errors imports the errors of an item read through one of its indexes,
@@ -204,20 +214,11 @@ func (ci catalogImports) errors(g *dataflow.Graph, it *item) (*dataflow.Collecti
 }
 
 func (ci catalogImports) IndexRead(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar, prefixes []repr.Row) (*dataflow.Collection, bool, error) {
-	it := ci.c.cat.items[id]
-	// An indexed view's rows (no runtime of its own) are read whole.
-	if it == nil || it.rt == nil {
-		return nil, false, nil
-	}
-	arr := ci.c.arrangementLocked(it, key)
-	if arr == nil {
-		return nil, false, nil
-	}
-	c, err := g.ImportPrefixes(arr.Trace().Reader(ci.c.since), prefixes)
-	if err != nil {
+	it, r, errs, err := ci.index(g, id, key)
+	if it == nil || err != nil {
 		return nil, false, err
 	}
-	errs, err := ci.errors(g, it)
+	c, err := g.ImportPrefixes(r, prefixes)
 	if err != nil {
 		return nil, false, err
 	}
