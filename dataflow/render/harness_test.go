@@ -164,41 +164,44 @@ func (ti *testImports) Collection(g *dataflow.Graph, id plan.GlobalID) (*dataflo
 }
 
 func (ti *testImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar) (*dataflow.Arranged, bool, error) {
-	d := ti.c.inputs[id]
-	if d == nil {
+	arr := ti.index(id, key)
+	if arr == nil {
 		return nil, false, nil
 	}
-	want := keyText(key)
-	for _, ix := range d.indexes {
-		if keyText(ix.key) == want {
-			a, err := g.Import(ix.arr.Trace().Reader(ti.c.since), len(key))
-			if err != nil {
-				return nil, false, err
-			}
-			ti.imported++
-			return a, true, nil
-		}
+	a, err := g.Import(arr.Trace().Reader(ti.c.since), len(key))
+	if err != nil {
+		return nil, false, err
 	}
-	return nil, false, nil
+	ti.imported++
+	return a, true, nil
 }
 
 func (ti *testImports) IndexRead(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar, prefixes []repr.Row) (*dataflow.Collection, bool, error) {
+	arr := ti.index(id, key)
+	if arr == nil {
+		return nil, false, nil
+	}
+	c, err := g.ImportPrefixes(arr.Trace().Reader(ti.c.since), prefixes)
+	if err != nil {
+		return nil, false, err
+	}
+	ti.indexReads++
+	return c, true, nil
+}
+
+// index returns collection id's index by exactly key, or nil.
+func (ti *testImports) index(id plan.GlobalID, key []expr.Scalar) *dataflow.Arranged {
 	d := ti.c.inputs[id]
 	if d == nil {
-		return nil, false, nil
+		return nil
 	}
 	want := keyText(key)
 	for _, ix := range d.indexes {
 		if keyText(ix.key) == want {
-			c, err := g.ImportPrefixes(ix.arr.Trace().Reader(ti.c.since), prefixes)
-			if err != nil {
-				return nil, false, err
-			}
-			ti.indexReads++
-			return c, true, nil
+			return ix.arr
 		}
 	}
-	return nil, false, nil
+	return nil
 }
 
 // readColl reads an output at t into a coll; errs are returned as text.
