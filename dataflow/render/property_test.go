@@ -502,6 +502,12 @@ func (outputsOnly) Arrangement(*dataflow.Graph, plan.GlobalID, []expr.Scalar) (*
 	return nil, false, nil
 }
 
+// IndexRead reads nothing either: an index read, like an arrangement
+// import, delivers no history before its creation.
+func (outputsOnly) IndexRead(*dataflow.Graph, plan.GlobalID, []expr.Scalar, []repr.Row) (*dataflow.Collection, bool, error) {
+	return nil, false, nil
+}
+
 // lirFeatures counts the LIR operators of n (and of join inputs the
 // details that matter to rendering: delta or linear, inputs with an MFP,
 // arranged intermediate inputs).
