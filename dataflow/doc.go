@@ -76,7 +76,14 @@
 // whose deltas are the batches the trace gains each step (its first step
 // sees the whole trace as a snapshot), with lookups into the shared
 // batches; the import's reader holds back compaction until the graph is
-// closed.
+// closed. Graph.ImportPrefixes imports only the entries whose keys start
+// with given packed prefixes (an index read: its first step seeks them in
+// a cursor, later steps filter the new batches), and
+// Graph.ImportWithErrors / ImportOutputErrors give an imported index the
+// errors of the collection it indexes, which the arrangement does not
+// hold. Neither Import nor ImportPrefixes is fed the batches a trace gained
+// before the call: a graph whose first step lies in the past reads
+// outputs (ImportOutput) instead.
 //
 // # Parallelism
 //
