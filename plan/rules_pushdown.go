@@ -10,14 +10,17 @@ import (
 //   - through Map when they read only the Map's input (or read map columns
 //     defined as a column or literal, which are substituted);
 //   - through Project (columns renumbered), Union (into every input),
-//     Negate, Threshold and Let (into the body);
+//     Negate, Threshold and Let (into the body; and the predicates that
+//     filter every use of the binding, into its value);
 //   - through Reduce when they read only group key columns (the group key
 //     expressions are substituted), through TopK and Window when they read
 //     only group / partition columns, through FlatMap when they read only
 //     its input;
 //   - into Join: a predicate over one input's columns moves into that
 //     input; an equality between expressions over different inputs becomes
-//     an equivalence class of the join; the rest stays above the join.
+//     an equivalence class of the join; a column = literal predicate also
+//     filters the input of every other plain-column member of its class
+//     (of the same type) by the literal; the rest stays above the join.
 type PredicatePushdown struct{}
 
 // Name implements Rule.
