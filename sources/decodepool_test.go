@@ -137,6 +137,13 @@ func TestDecodersStopOnCancel(t *testing.T) {
 	}
 	// The workers are counted by their stacks: runtime.NumGoroutine also
 	// counts goroutines of earlier tests still ending (it failed so once).
+	// Earlier tests' decode workers may be ending too (6 counted once, at
+	// load 13): wait for them first.
+	for deadline := time.Now().Add(5 * time.Second); decodeWorkers() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d decode workers of earlier tests still running", decodeWorkers())
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.StartDecoders(ctx)
 	if n := decodeWorkers(); n != 3 {
