@@ -85,7 +85,26 @@ func TestKillRestarts(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+	// The writer's last COMMIT may have reached the upstream even though its
+	// cancelled context made it report an error, so the upstream, not the
+	// writer's count, says how many transactions committed: exactly 1..n.
 	n := written.Load()
+	up2 := connect(t, pg)
+	got, err := query(up2, "SELECT count(*), count(DISTINCT i), sum(i), max(i) FROM events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cnt, distinct, sum, last int64
+	if len(got) != 1 {
+		t.Fatalf("upstream: %v", got)
+	}
+	if _, err := fmt.Sscanf(got[0], "%d|%d|%d|%d", &cnt, &distinct, &sum, &last); err != nil {
+		t.Fatalf("upstream %q: %v", got[0], err)
+	}
+	if last < n || last > n+1 || cnt != last || distinct != last || sum != last*(last+1)/2 {
+		t.Fatalf("upstream holds %s, want transactions 1..%d (or %d)", got[0], n, n+1)
+	}
+	n = last
 	exec1(t, v, "SET real_time_recency = on")
 	want := fmt.Sprintf("%d|%d|%d", n, n, n*(n+1)/2)
 	eventually(t, v, 30*time.Second, "SELECT count(*), count(DISTINCT i), sum(i) FROM events", []string{want})
