@@ -620,58 +620,81 @@ func numericMod(x, y *apd.Decimal) (*apd.Decimal, error) {
 // numericPower follows power_var's result scale: 16 significant digits
 // for integer exponents at least, else from the estimated result weight.
 func numericPower(x, y *apd.Decimal) (*apd.Decimal, error) {
-	if r, ok := numericPowerSpecial(x, y); ok {
-		return r, nil
-	}
-	if x.IsZero() && y.Negative && !y.IsZero() {
+	// The error cases come first, as in numeric_power: they hold for
+	// infinite inputs too (0 ^ -inf, -inf ^ 2.5).
+	if x.IsZero() && y.Negative && y.Form != apd.NaN && !y.IsZero() {
 		return nil, errorf(codeInvalidArgumentForPower, "zero raised to a negative power is undefined")
 	}
 	var frac apd.Decimal
 	var yint apd.Decimal
-	y.Modf(&yint, &frac)
-	if x.Negative && !frac.IsZero() {
+	if y.Form == apd.Finite {
+		y.Modf(&yint, &frac)
+	}
+	if x.Negative && x.Form != apd.NaN && !frac.IsZero() {
 		return nil, errorf(codeInvalidArgumentForPower, "a negative number raised to a non-integer power yields a complex result")
 	}
+	if r, ok := numericPowerSpecial(x, y); ok {
+		return r, nil
+	}
+	intExp := frac.IsZero() && yint.Cmp(apd.New(math.MaxInt32, 0)) <= 0 && yint.Cmp(apd.New(math.MinInt32, 0)) >= 0
+	// power_var_int's scale: 16 digits at least, and the base's (not the
+	// exponent's: 2 ^ 3.000 is 8.0000000000000000).
+	scale := clampScale(max(int64(numericMinSigDigits), int64(dscale(x))))
+	if x.IsZero() {
+		// 0^0 is 1; 0^y for y > 0 is 0; power_var gives it scale 16 for an
+		// exponent that is not an int32.
+		if y.IsZero() {
+			return roundScale(apd.New(1, 0), scale)
+		}
+		if !intExp {
+			scale = numericMinSigDigits
+		}
+		return roundScale(apd.New(0, 0), scale)
+	}
+	if !intExp {
+		if !x.Negative {
+			return numericPowerReal(x, y)
+		}
+		// An integer exponent beyond int32: |x|^y, negative for odd y.
+		var ax, two, r apd.Decimal
+		ax.Abs(x)
+		out, err := numericPowerReal(&ax, y)
+		if err != nil {
+			return nil, err
+		}
+		two.SetInt64(2)
+		if _, err := numExact.Rem(&r, &yint, &two); err == nil && !r.IsZero() && !out.IsZero() {
+			out.Negative = true
+		}
+		return out, nil
+	}
+	// An integer exponent of int32's range: power_var_int, exact
+	// multiplications to 16 significant digits at least.
 	xf, _ := x.Float64()
 	yf, _ := y.Float64()
-	var rscale int64
-	if frac.IsZero() {
-		rscale = numericMinSigDigits
-	} else {
-		val := yf * math.Log10(math.Abs(xf))
-		rscale = numericMinSigDigits - int64(val)
-	}
-	rscale = max(rscale, int64(dscale(x)), int64(dscale(y)))
-	scale := clampScale(rscale)
 	est := yf * math.Log10(math.Abs(xf))
 	if est > 131072 {
-		return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+		return nil, errNumericOverflow()
 	}
 	c := numExact
 	c.Precision = uint32(max(int64(est)+int64(scale)+8, 20))
 	out := new(apd.Decimal)
-	if x.IsZero() {
-		if y.IsZero() {
-			return roundScale(apd.New(1, 0), scale)
-		}
-		return roundScale(apd.New(0, 0), scale)
-	}
 	if _, err := c.Pow(out, x, y); err != nil {
-		return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
+		return nil, errNumericOverflow()
 	}
 	return roundScale(out, scale)
 }
 
-// numericErr turns an apd error into PostgreSQL's 22003.
-func numericErr(err error) error {
-	return errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
-}
-
-// numericPowerSpecial handles power's special values as PostgreSQL 14+:
-// x^0 and 1^y are 1 (even for NaN), NaN propagates, and infinite bases or
+// numericPowerSpecial handles power's special values as PostgreSQL 14+,
+// where an input is NaN or infinite: x^0 and 1^y are 1 (even for NaN), NaN propagates, and infinite bases or
 // exponents follow the limits (0.5^inf = 0, 2^inf = inf, inf^-1 = 0).
 func numericPowerSpecial(x, y *apd.Decimal) (*apd.Decimal, bool) {
 	one := apd.New(1, 0)
+	if x.Form == apd.Finite && y.Form == apd.Finite {
+		// Finite powers have a result scale, even 1 ^ y and x ^ 0
+		// (1.0000000000000000).
+		return nil, false
+	}
 	if (y.Form == apd.Finite && y.IsZero()) || (x.Form == apd.Finite && x.Cmp(one) == 0) {
 		return apd.New(1, 0), true
 	}
@@ -840,7 +863,7 @@ func registerNumericOps() {
 		c.Precision = uint32(max(int64(len(x.Coeff.String())+int(x.Exponent))/2+int64(scale)+6, 20))
 		d := new(apd.Decimal)
 		if _, err := c.Sqrt(d, x); err != nil {
-			return nil, numericErr(err)
+			return nil, errNumericOverflow()
 		}
 		return roundScale(d, scale)
 	})
@@ -856,24 +879,11 @@ func registerNumericOps() {
 			if x.Form != apd.Finite {
 				return x, nil
 			}
-			// log10 is log_var(10, x), whose estimated weight is that of
-			// ln(x) (ln(10)'s weight is 0).
-			dweight := estimateLnDweight(x)
-			rscale := max(int64(numericMinSigDigits)-dweight, int64(dscale(x)))
-			scale := clampScale(rscale)
-			c := numExact
-			c.Precision = uint32(max(int64(scale)+dweight+10, 20))
-			d := new(apd.Decimal)
-			var err error
 			if log10 {
-				_, err = c.Log10(d, x)
-			} else {
-				_, err = c.Ln(d, x)
+				// log(x) is log_var(10, x).
+				return numericLog(apd.New(10, 0), x)
 			}
-			if err != nil {
-				return nil, numericErr(err)
-			}
-			return roundScale(d, scale)
+			return numericLn(x), nil
 		})
 	}
 	nf("log", ts(tNumeric, tNumeric), func(a []repr.Datum) (*apd.Decimal, error) {
@@ -890,40 +900,54 @@ func registerNumericOps() {
 			}
 			return x, nil
 		}
-		xf, _ := x.Float64()
-		val := xf * 0.434294481903252
-		if val > 131072 {
-			return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
-		}
-		rscale := max(int64(numericMinSigDigits)-int64(val), int64(dscale(x)))
-		scale := clampScale(rscale)
-		c := numExact
-		c.Precision = uint32(max(int64(val)+int64(scale)+10, 20))
-		d := new(apd.Decimal)
-		if _, err := c.Exp(d, x); err != nil {
-			return nil, errorf(pgcode.NumericValueOutOfRange, "value overflows numeric format")
-		}
-		return roundScale(d, scale)
+		return numericExp(x)
 	})
 }
 
 // estimateLnDweight is PostgreSQL's estimate_ln_dweight: the decimal
-// weight of ln(x), exact-ish near 1 where ln(x) ~ x-1.
+// weight of ln(x) for a finite x > 0, from x-1 when 0.9 <= x <= 1.1 (where
+// ln(x) ~ x-1), else from x's leading two base-10000 digits and weight.
 func estimateLnDweight(x *apd.Decimal) int64 {
-	xf, _ := x.Float64()
-	if xf >= 0.9 && xf <= 1.1 {
+	if x.Cmp(apd.New(9, -1)) >= 0 && x.Cmp(apd.New(11, -1)) <= 0 {
 		d := new(apd.Decimal)
 		_, _ = numExact.Sub(d, x, apd.New(1, 0))
 		if d.IsZero() {
 			return 0
 		}
-		return int64(d.Exponent) + int64(len(d.Coeff.String())) - 1
+		return int64(d.Exponent) + int64(d.NumDigits()) - 1
 	}
-	lv := math.Log(xf)
-	if lv == 0 || math.IsInf(lv, 0) || math.IsNaN(lv) {
+	if x.IsZero() {
 		return 0
 	}
-	return int64(math.Log10(math.Abs(lv)))
+	digits := x.Coeff.String()
+	adj := int64(x.Exponent) + int64(len(digits)) - 1 // power of ten of the leading digit
+	weight := floorDiv(adj, 4)
+	// x's base-10000 digits start at digits[-pad], pad zeros first.
+	pad := 3 - (adj - weight*4)
+	group := func(g int64) (v int64) {
+		for i := g*4 - pad; i < g*4-pad+4; i++ {
+			v *= 10
+			if i >= 0 && i < int64(len(digits)) {
+				v += int64(digits[i] - '0')
+			}
+		}
+		return v
+	}
+	first := group(0)
+	dweight := weight * 4
+	rest := false
+	for i := 4 - pad; i < int64(len(digits)); i++ {
+		rest = rest || (i >= 0 && digits[i] != '0')
+	}
+	if rest {
+		first = first*10000 + group(1)
+		dweight -= 4
+	}
+	lnv := math.Log(float64(first)) + float64(dweight)*math.Ln10
+	if lnv == 0 {
+		return 0
+	}
+	return int64(math.Log10(math.Abs(lnv)))
 }
 
 // numericLogBase is log(b, x): the logarithm of x to base b, with
@@ -946,26 +970,7 @@ func numericLogBase(b, x *apd.Decimal) (*apd.Decimal, error) {
 	case b.Form == apd.Infinite:
 		return apd.New(0, 0), nil
 	}
-	c := numExact
-	c.Precision = 60
-	lb, lx := new(apd.Decimal), new(apd.Decimal)
-	if _, err := c.Ln(lb, b); err != nil {
-		return nil, numericErr(err)
-	}
-	if _, err := c.Ln(lx, x); err != nil {
-		return nil, numericErr(err)
-	}
-	if lb.IsZero() {
-		return nil, errDivByZero()
-	}
-	q := new(apd.Decimal)
-	if _, err := c.Quo(q, lx, lb); err != nil {
-		return nil, numericErr(err)
-	}
-	// Result scale as log_var: from the estimated weights of the logs.
-	dweight := estimateLnDweight(x) - estimateLnDweight(b)
-	scale := clampScale(max(int64(numericMinSigDigits)-dweight, int64(dscale(b)), int64(dscale(x))))
-	return roundScale(q, scale)
+	return numericLog(b, x)
 }
 
 // compareEval builds a comparison's evaluation from a predicate on the
