@@ -98,8 +98,10 @@ const (
 // format 1, in which a jsonb key was packed as its text ('[1.0]') and an
 // array or record as its elements print (ARRAY[1.50]); format 2 reduces a
 // jsonb's numbers ('[1]') and packs elements canonically (ARRAY[1.5]), so
-// that equal values key equal. Keys of other types pack alike in both.
-const keyFormat = "2"
+// that equal values key equal; format 3 also packs an interval inside an
+// array or record in its span form (ARRAY['24 hours'] as ARRAY['1 day']).
+// Keys of other types pack alike in all three.
+const keyFormat = "3"
 
 // snapshotMetadata describes an item's rows for its snapshot file.
 func snapshotMetadata(it *item) map[string]string {
@@ -113,7 +115,8 @@ func snapshotMetadata(it *item) map[string]string {
 
 // keysRepacked reports whether the keys a file of key format format holds
 // for item it may differ from the keys it packs now: the file predates
-// format 2 and a primary key column is jsonb, an array or a record.
+// the current format and a primary key column is jsonb, an array or a
+// record.
 func keysRepacked(it *item, format string) bool {
 	if format == keyFormat {
 		return false

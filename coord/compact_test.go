@@ -149,7 +149,8 @@ func TestSnapshotFileDamaged(t *testing.T) {
 }
 
 // TestSnapshotJSONBKeyFormat1: a table file written before jsonb and array
-// keys were canonical (key format 1: a jsonb primary key packed as its
+// keys were canonical, or (format 2) before intervals inside array keys
+// were in span form (ARRAY['24 hours'] kept apart from ARRAY['1 day']), (key format 1: a jsonb primary key packed as its
 // text, '1.0' and '[2.50]' kept; an array as its elements print,
 // ARRAY[1.50]) is arranged again on load, so that its keys meet the
 // canonical keys writes look up: '1' collides with the stored '1.0', an
@@ -157,7 +158,7 @@ func TestSnapshotFileDamaged(t *testing.T) {
 // such a coordinator wrote it: keys of the raw jsonb packing and no
 // viewd.key_format entry. A table without a jsonb key is loaded straight
 // into its arrangement. The restarted server's own compaction writes format
-// 2, which the next restart loads straight too.
+// 3, which the next restart loads straight too.
 func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{DataDir: dir}
@@ -168,6 +169,8 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 		"CREATE TABLE ik (id int PRIMARY KEY, v int)",
 		"CREATE TABLE ak (k numeric[] PRIMARY KEY, v int)",
 		"INSERT INTO ak VALUES (ARRAY[1.50, 2], 1), (ARRAY[3], 2)",
+		"CREATE TABLE vk (k interval[] PRIMARY KEY, v int)",
+		"INSERT INTO vk VALUES (ARRAY['24 hours'::interval], 1), (ARRAY['1 mon'::interval], 2)",
 		`INSERT INTO jk VALUES ('1.0', 1), ('[2.50, "x"]', 2), ('{"a": 3}', 3), ('"s"', 4), ('{"b": [0.10]}', 5)`,
 		"INSERT INTO ik VALUES (1, 1), (2, 2)",
 	)
@@ -180,11 +183,16 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	tables := c.snapshotTablesLocked(&rows)
 	rekeyed := 0
 	for i, tb := range tables {
-		if !strings.HasSuffix(tb.Metadata[metaName], ".jk") && !strings.HasSuffix(tb.Metadata[metaName], ".ak") {
+		name := tb.Metadata[metaName]
+		if !strings.HasSuffix(name, ".jk") && !strings.HasSuffix(name, ".ak") && !strings.HasSuffix(name, ".vk") {
 			continue
 		}
 		meta := maps.Clone(tb.Metadata)
 		delete(meta, metaKeyFormat)
+		if strings.HasSuffix(name, ".vk") {
+			// Format 2 packed an interval element as its fields.
+			meta[metaKeyFormat] = "2"
+		}
 		tables[i].Metadata = meta
 		scan := tb.Scan
 		tables[i].Scan = func(emit func(key, row repr.Row, d repr.Diff) error) error {
@@ -223,8 +231,8 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rekeyed != 4 {
-		t.Fatalf("%d keys of format 1 differ from format 2's, want 4 ('1.0', '[2.50, \"x\"]', '{\"b\": [0.10]}', ARRAY[1.50, 2])", rekeyed)
+	if rekeyed != 5 {
+		t.Fatalf("%d keys of formats 1 and 2 differ from format 3's, want 5 ('1.0', '[2.50, \"x\"]', '{\"b\": [0.10]}', ARRAY[1.50, 2], ARRAY['24 hours'])", rekeyed)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -237,13 +245,13 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 		c := openTest(t, cfg)
 		s := newTestSession(t, c)
 		rearranged := strings.Count(logs.String(), "predate the current key format")
-		if wantN := 2 * (1 - round); rearranged != wantN || strings.Contains(logs.String(), "not arranged as its table is") {
+		if wantN := 3 * (1 - round); rearranged != wantN || strings.Contains(logs.String(), "not arranged as its table is") {
 			t.Fatalf("round %d: %d tables arranged again for their key format, want %d; log:\n%s", round, rearranged, wantN, logs.String())
 		}
 		if got := s.query("SELECT k, v FROM jk ORDER BY v"); !slices.Equal(got, want) {
 			t.Fatalf("round %d: got %v, want %v", round, got, want)
 		}
-		for _, q := range []string{"INSERT INTO jk VALUES ('1', 9)", `INSERT INTO jk VALUES ('[2.5, "x"]', 9)`, "INSERT INTO ik VALUES (2, 9)", "INSERT INTO ak VALUES (ARRAY[1.5, 2.000], 9)"} {
+		for _, q := range []string{"INSERT INTO jk VALUES ('1', 9)", `INSERT INTO jk VALUES ('[2.5, "x"]', 9)`, "INSERT INTO ik VALUES (2, 9)", "INSERT INTO ak VALUES (ARRAY[1.5, 2.000], 9)", "INSERT INTO vk VALUES (ARRAY['1 day'::interval], 9)", "INSERT INTO vk VALUES (ARRAY['30 days'::interval], 9)"} {
 			if _, _, err := s.run(context.Background(), q); errCode(err) != string(pgcode.UniqueViolation) {
 				t.Fatalf("round %d: %s after restart: %v", round, q, err)
 			}

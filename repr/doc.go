@@ -47,8 +47,9 @@
 // compareJsonbContainers does, not by its text (jsonbkey.go): Compare and
 // AppendKey agree on it. An array or record packs its elements as they
 // print (ARRAY[1.50]); its canonical packing packs them canonically
-// (ARRAY[1.5]). Intervals inside arrays are the one case the canonical
-// packing leaves unequal. Byte order of rows is a
+// (ARRAY[1.5]), an interval element in its span form (0 <= microseconds <
+// a day, 0 <= days < 30, months the rest), so ARRAY['1 day'] and
+// ARRAY['24 hours'] key alike. Byte order of rows is a
 // total order used for consolidation, not SQL's ORDER BY; ordering keys use
 // the memcomparable encoding in key.go.
 //

@@ -258,16 +258,30 @@ func numericLen(p []byte) (n, canonical int, err error) {
 // in their canonical packing, so that equal values append equal bytes; any
 // other datum as it is. Keys (arrangements, grouping, DISTINCT, joins) are built with
 // it. A malformed datum is appended unchanged.
-func AppendCanonical(buf []byte, d []byte) []byte {
+func AppendCanonical(buf []byte, d []byte) []byte { return appendCanonical(buf, d, false) }
+
+// appendCanonical is AppendCanonical; elem says d is an element of an
+// array or record, where an interval is also put in its span form
+// (intervalSpanForm). A top-level interval keeps its fields: the sql
+// planner keys such columns by their span.
+func appendCanonical(buf []byte, d []byte, elem bool) []byte {
 	if len(d) == 9 && isNegZero(d) {
 		buf = append(buf, d[0])
 		return append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
 	}
+	if elem {
+		if m, dd, us, changed, ok := intervalSpanForm(d); ok && changed {
+			buf = append(buf, byte(KindInterval))
+			buf = binary.AppendVarint(buf, m)
+			buf = binary.AppendVarint(buf, dd)
+			return binary.AppendVarint(buf, us)
+		}
+	}
 	if text, ok := scaledJSONB(d); ok {
 		return AppendDatum(buf, JsonbDatum(canonicalJSONB(text)))
 	}
-	if inner, ok := nestedRow(d); ok && inner.hasScaled() {
-		c, _ := inner.Canonical(nil)
+	if inner, ok := nestedRow(d); ok && inner.hasScaled(true) {
+		c, _ := inner.canonical(nil, true)
 		buf = append(buf, d[0])
 		buf = binary.AppendUvarint(buf, uint64(len(c)))
 		return append(buf, c...)
@@ -283,11 +297,55 @@ func AppendCanonical(buf []byte, d []byte) []byte {
 	return append(buf, d[2:1+c]...)
 }
 
+// intervalSpanForm returns the fields of the packed interval d normalised
+// by its span (months*30 days + days + micros, as PostgreSQL compares
+// intervals): 0 <= micros < a day and 0 <= days < 30 by floor division,
+// months the rest, so that equal intervals ('1 day', '24 hours') have one
+// form. changed says the form differs from d's fields; ok is false when d
+// is not a well-formed interval or its months would leave int32.
+func intervalSpanForm(d []byte) (m, dd, us int64, changed, ok bool) {
+	if len(d) < 4 || Kind(d[0]) != KindInterval {
+		return 0, 0, 0, false, false
+	}
+	m0, n1 := binary.Varint(d[1:])
+	if n1 <= 0 {
+		return 0, 0, 0, false, false
+	}
+	d0, n2 := binary.Varint(d[1+n1:])
+	if n2 <= 0 {
+		return 0, 0, 0, false, false
+	}
+	us0, n3 := binary.Varint(d[1+n1+n2:])
+	if n3 <= 0 || 1+n1+n2+n3 != len(d) {
+		return 0, 0, 0, false, false
+	}
+	days := m0*DaysPerMonth + d0 + floorDiv64(us0, MicrosPerDay)
+	us = us0 - floorDiv64(us0, MicrosPerDay)*MicrosPerDay
+	m = floorDiv64(days, DaysPerMonth)
+	dd = days - m*DaysPerMonth
+	if m < math.MinInt32 || m > math.MaxInt32 {
+		return 0, 0, 0, false, false
+	}
+	return m, dd, us, m != m0 || dd != d0 || us != us0, true
+}
+
+func floorDiv64(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
 // Canonical returns r with every numeric in its canonical packing (see
 // AppendCanonical), appended to buf, and whether that changed anything.
 // When nothing changes it returns r itself and does not touch buf.
-func (r Row) Canonical(buf []byte) (Row, bool) {
-	if !r.hasScaled() {
+func (r Row) Canonical(buf []byte) (Row, bool) { return r.canonical(buf, false) }
+
+// canonical is Canonical; elems says r holds an array's or record's
+// elements (see appendCanonical).
+func (r Row) canonical(buf []byte, elems bool) (Row, bool) {
+	if !r.hasScaled(elems) {
 		return r, false
 	}
 	it := r.Iter()
@@ -296,7 +354,7 @@ func (r Row) Canonical(buf []byte) (Row, bool) {
 		if !it.Skip() {
 			break
 		}
-		buf = AppendCanonical(buf, r[off:it.Offset()])
+		buf = appendCanonical(buf, r[off:it.Offset()], elems)
 	}
 	if it.Err() != nil {
 		return r, false
@@ -307,9 +365,10 @@ func (r Row) Canonical(buf []byte) (Row, bool) {
 // hasScaled reports whether r holds a datum whose canonical packing
 // differs (a numeric packed with a display scale, a float -0, a jsonb
 // holding a number with trailing zeros, an array or record holding any of
-// these): a scan of its datums' tags and, for jsonb, text, and of arrays'
-// and records' elements.
-func (r Row) hasScaled() bool {
+// these or an interval not in its span form): a scan of its datums' tags
+// and, for jsonb, text, and of arrays' and records' elements. elems says
+// r holds an array's or record's elements.
+func (r Row) hasScaled(elems bool) bool {
 	it := r.Iter()
 	for {
 		off := it.Offset()
@@ -322,10 +381,16 @@ func (r Row) hasScaled() bool {
 		if !it.Skip() {
 			return false
 		}
-		if _, ok := scaledJSONB(r[off:it.Offset()]); ok {
+		d := r[off:it.Offset()]
+		if elems {
+			if _, _, _, changed, ok := intervalSpanForm(d); ok && changed {
+				return true
+			}
+		}
+		if _, ok := scaledJSONB(d); ok {
 			return true
 		}
-		if inner, ok := nestedRow(r[off:it.Offset()]); ok && inner.hasScaled() {
+		if inner, ok := nestedRow(d); ok && inner.hasScaled(true) {
 			return true
 		}
 	}
@@ -405,7 +470,7 @@ func (p *Packer) PushKey(d Datum) bool {
 		p.buf = AppendDatum(p.buf, JsonbDatum(canonicalJSONB(d.s)))
 		return true
 	case d.kind == KindArray || d.kind == KindRecord:
-		if c, changed := Row(d.s).Canonical(nil); changed {
+		if c, changed := Row(d.s).canonical(nil, true); changed {
 			p.buf = AppendDatum(p.buf, Datum{kind: d.kind, s: string(c)})
 			return true
 		}

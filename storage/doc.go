@@ -75,8 +75,9 @@
 // viewd.columns (the column names and SQL types, "?" marking a nullable
 // one, e.g. "(id integer, v text?)"), viewd.key_columns (the key's
 // column positions, e.g. "0") and viewd.key_format (how keys are packed:
-// "2" since jsonb keys are canonical; a file without it holds format 1,
-// whose jsonb keys the coordinator arranges again on load).
+// "3" since intervals inside array and record keys are in span form, "2"
+// since jsonb keys are canonical; a file without it holds format 1; the
+// coordinator arranges the keys of an older format again on load).
 // Rows are repr's packed encoding (repr/doc.go: a tag byte per datum and
 // its payload); an external reader decodes them with repr or, simpler,
 // exports with COPY ... TO.
