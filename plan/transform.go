@@ -134,7 +134,9 @@ func (b Batch) run(rel Rel, steps []Step, trace bool) (_ Rel, _ []Step, converge
 			if err != nil {
 				return nil, steps, false, fmt.Errorf("plan: rule %s: %w", r.Name(), err)
 			}
-			if !Equal(next, rel) {
+			// Once a rule of this pass changed the plan, another pass
+			// follows anyway: only a trace needs to know which rules did.
+			if (trace || !changed) && !Equal(next, rel) {
 				changed = true
 				if trace {
 					steps = append(steps, Step{Rule: b.Name + "/" + r.Name(), After: Explain(next)})
