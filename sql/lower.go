@@ -184,13 +184,13 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		// Each scalar may read the ones before it, so with subqueries
 		// lower one at a time.
 		for _, s := range x.Scalars {
-			arity := in.Typ().Arity()
+			arity := plan.Arity(in)
 			rel, es, err := l.lowerScalars(in, oa, cm, []HScalar{s})
 			if err != nil {
 				return nil, err
 			}
 			in = plan.Map{Input: rel, Scalars: es}
-			if n := rel.Typ().Arity(); n != arity {
+			if n := plan.Arity(rel); n != arity {
 				in = plan.Project{Input: in, Outputs: append(rangeFrom(0, arity), n)}
 			}
 		}
@@ -235,13 +235,13 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if len(rest) == 0 {
 			return in, nil
 		}
-		arity := in.Typ().Arity()
+		arity := plan.Arity(in)
 		rel, es, err := l.lowerScalars(in, oa, cm, rest)
 		if err != nil {
 			return nil, err
 		}
 		var out plan.Rel = plan.Filter{Input: rel, Predicates: es}
-		if rel.Typ().Arity() != arity {
+		if plan.Arity(rel) != arity {
 			out = plan.Project{Input: out, Outputs: rangeFrom(0, arity)}
 		}
 		return out, nil
@@ -270,7 +270,7 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return groupByValue(in, colScalars(in.Typ().Arity()), nil), nil
+		return groupByValue(in, colScalars(plan.Arity(in)), nil), nil
 	case HTopK:
 		in, err := l.lower(x.Input, o, cm)
 		if err != nil {
@@ -331,7 +331,7 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		arity := in.Typ().Arity()
+		arity := plan.Arity(in)
 		w := plan.Window{PartitionBy: rangeFrom(0, oa)}
 		for _, p := range x.PartitionBy {
 			w.PartitionBy = append(w.PartitionBy, oa+p)
@@ -374,7 +374,7 @@ func (l *lowerer) lower(r HRel, o outerRel, cm colMap) (plan.Rel, error) {
 			w.Funcs = append(w.Funcs, wf)
 		}
 		w.Input = in
-		if n := in.Typ().Arity(); n != arity {
+		if n := plan.Arity(in); n != arity {
 			return plan.Project{Input: w, Outputs: append(rangeFrom(0, arity), rangeFrom(n, len(w.Funcs))...)}, nil
 		}
 		return w, nil
@@ -450,7 +450,7 @@ func (l *lowerer) subqueryColumns(in plan.Rel, oa int, cm colMap, hs []HScalar) 
 	if err != nil {
 		return nil, nil, err
 	}
-	base := rel.Typ().Arity()
+	base := plan.Arity(rel)
 	next := 0
 	col := func(HScalar) (expr.Scalar, error) {
 		c := expr.Column{Index: base + next}
@@ -499,7 +499,7 @@ func groupByValue(in plan.Rel, group []expr.Scalar, aggs []expr.Aggregate) plan.
 }
 
 func distinct(r plan.Rel) plan.Rel {
-	n := r.Typ().Arity()
+	n := plan.Arity(r)
 	keys := make([]expr.Scalar, n)
 	for i := range keys {
 		keys[i] = expr.Column{Index: i}
@@ -584,7 +584,7 @@ func placeholderDatum(t repr.ScalarType) repr.Datum {
 // semijoin keeps the rows of a (with their multiplicities) whose columns
 // ac match a row of keys (distinct rows of len(ac) columns).
 func semijoin(a, keys plan.Rel, ac []int) plan.Rel {
-	na := a.Typ().Arity()
+	na := plan.Arity(a)
 	j := nullSafeJoin(a, keys, ac, rangeFrom(0, len(ac)))
 	return plan.Project{Input: j, Outputs: rangeFrom(0, na)}
 }
@@ -713,7 +713,7 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	la := left.Typ().Arity() - oa
+	la := plan.Arity(left) - oa
 	lget, bindL := l.let("left", left)
 	var prod plan.Rel
 	var right plan.Rel
@@ -766,13 +766,13 @@ func (l *lowerer) lowerJoin(j HJoin, o outerRel, cm colMap) (plan.Rel, error) {
 	var equiL, equiR []int      // ON's equalities of left and right columns
 	var rightOnly []expr.Scalar // and its predicates over the right side
 	if c, ok := j.On.(HLiteral); !ok || c.Value.IsNull() || !c.Value.Bool() {
-		arity := prod.Typ().Arity()
+		arity := plan.Arity(prod)
 		rel, es, err := l.lowerScalars(prod, oa, cm, []HScalar{j.On})
 		if err != nil {
 			return nil, err
 		}
 		inner = plan.Filter{Input: rel, Predicates: es}
-		if rel.Typ().Arity() != arity {
+		if plan.Arity(rel) != arity {
 			inner = plan.Project{Input: inner, Outputs: rangeFrom(0, arity)}
 		} else if right != nil {
 			equiL, equiR, rightOnly = equiJoinColumns(es, prod.Typ().Cols, oa, la)
@@ -1090,7 +1090,7 @@ func (l *lowerer) lowerScalars(rel plan.Rel, oa int, cm colMap, es []HScalar) (p
 			}
 		}
 		var err error
-		arity := rel.Typ().Arity()
+		arity := plan.Arity(rel)
 		if rel, err = l.applySubquery(rel, oa, cm, s.sub, guard); err != nil {
 			return nil, nil, err
 		}
@@ -1243,7 +1243,7 @@ func (l *lowerer) filterExists(rel plan.Rel, oa int, cm colMap, subRel HRel, neg
 // other rows (a CASE branch not taken) are not raised; it is NULL (or
 // false) for the others, whose value the expression does not use.
 func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guard expr.Scalar) (plan.Rel, error) {
-	n := rel.Typ().Arity()
+	n := plan.Arity(rel)
 	get, bind := l.let("subquery_input", rel)
 	var subRel HRel
 	switch x := s.(type) {
