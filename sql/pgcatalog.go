@@ -478,14 +478,17 @@ func (e *ectx) regCast(tc *pg_query.TypeCast) (HScalar, bool, error) {
 		case "regclass":
 			// As regclassout: the name, quoted where it must be, and
 			// qualified by its schema when the search path does not find
-			// it.
-			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT CASE WHEN pg_catalog.pg_table_is_visible(__o.mz_oid) THEN pg_catalog.quote_ident(__o.mz_text) ELSE pg_catalog.quote_ident(__s.mz_text) || '.' || pg_catalog.quote_ident(__o.mz_text) END ` +
-				`FROM mz_internal.mz_pg_objects __o JOIN mz_internal.mz_pg_objects __s ON __s.mz_oid = __o.mz_oid AND __s.mz_kind = 'schema' AND __s.mz_colno = 0 ` +
-				`WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'name' AND __o.mz_colno = 0), ($1)::oid::text) END`
+			// it. pg_class and pg_namespace are arranged by their unique
+			// oid, so the subquery is a lookup the optimiser knows returns
+			// at most one row (no cardinality check to plan).
+			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT CASE WHEN pg_catalog.pg_table_is_visible(__c.oid) THEN pg_catalog.quote_ident(__c.relname) ELSE pg_catalog.quote_ident(__n.nspname) || '.' || pg_catalog.quote_ident(__c.relname) END ` +
+				`FROM pg_catalog.pg_class __c JOIN pg_catalog.pg_namespace __n ON __n.oid = __c.relnamespace ` +
+				`WHERE __c.oid = ($1)::oid), ($1)::oid::text) END`
 		case "regnamespace":
-			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT __o.mz_text FROM mz_internal.mz_pg_objects __o WHERE __o.mz_oid = ($1)::oid AND __o.mz_kind = 'nspname'), ($1)::oid::text) END`
+			// As regnamespaceout: the name, quoted where it must be.
+			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT pg_catalog.quote_ident(__n.nspname) FROM pg_catalog.pg_namespace __n WHERE __n.oid = ($1)::oid), ($1)::oid::text) END`
 		case "regrole":
-			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT __r.rolname FROM pg_catalog.pg_roles __r WHERE __r.oid = ($1)::oid), ($1)::oid::text) END`
+			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT pg_catalog.quote_ident(__r.rolname) FROM pg_catalog.pg_roles __r WHERE __r.oid = ($1)::oid), ($1)::oid::text) END`
 		case "regproc":
 			tmpl = `CASE WHEN ($1)::oid = 0 THEN '-' ELSE COALESCE((SELECT min(__p.proname) FROM pg_catalog.pg_proc __p WHERE __p.oid = ($1)::oid), ($1)::oid::text) END`
 		default:
