@@ -1,7 +1,9 @@
 package parse
 
 import (
+	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -54,6 +56,12 @@ func scanPG(text string) ([]token, error) {
 	toks := make([]token, 0, len(res.Tokens))
 	for _, st := range res.Tokens {
 		s, e := int(st.Start), int(st.End)
+		if st.Token == pg_query.Token_USCONST || st.Token == pg_query.Token_UIDENT {
+			// pg_query reports U&'...' and U&"..." with no length; a
+			// statement trimmed at its last token's end lost them
+			// (SELECT 1, U&'ab' was a syntax error, U&'' no statement).
+			e = unicodeQuotedEnd(text, s)
+		}
 		raw := text[s:e]
 		t := token{start: s, end: e}
 		switch st.Token {
@@ -61,7 +69,10 @@ func scanPG(text string) ([]token, error) {
 			continue
 		case pg_query.Token_IDENT, pg_query.Token_UIDENT:
 			t.kind = tokWord
-			if strings.HasPrefix(raw, `"`) {
+			if st.Token == pg_query.Token_UIDENT {
+				t.quoted = true
+				t.val = decodeUnicodeEscapes(raw[3 : len(raw)-1])
+			} else if strings.HasPrefix(raw, `"`) {
 				t.quoted = true
 				t.val = strings.ReplaceAll(raw[1:len(raw)-1], `""`, `"`)
 			} else {
@@ -91,10 +102,93 @@ func scanPG(text string) ([]token, error) {
 	return toks, nil
 }
 
+// unicodeQuotedEnd returns the end offset of the U&'...' or U&"..."
+// starting at s: past the closing quote (a doubled quote is part of the
+// text), or the end of text when unterminated.
+func unicodeQuotedEnd(text string, s int) int {
+	if s+3 > len(text) {
+		return len(text)
+	}
+	q := text[s+2]
+	for i := s + 3; i < len(text); i++ {
+		if text[i] != q {
+			continue
+		}
+		if i+1 < len(text) && text[i+1] == q {
+			i++
+			continue
+		}
+		return i + 1
+	}
+	return len(text)
+}
+
+// decodeUnicodeEscapes decodes the body of U&'...' or U&"..." with the
+// default escape character: \XXXX and \+XXXXXX code points (a UTF-16
+// surrogate pair combined), \\ a backslash, a doubled quote one quote. A
+// malformed escape is left as written: such a token's value serves only
+// viewd's own statements, and pg_query's parse reports the error.
+func decodeUnicodeEscapes(body string) string {
+	var b strings.Builder
+	hex := func(s string) (rune, bool) {
+		v, err := strconv.ParseUint(s, 16, 32)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if (c == '\'' || c == '"') && i+1 < len(body) && body[i+1] == c {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		rest := body[i+1:]
+		switch {
+		case strings.HasPrefix(rest, `\`):
+			b.WriteByte('\\')
+			i++
+		case len(rest) >= 7 && rest[0] == '+':
+			r, ok := hex(rest[1:7])
+			if !ok {
+				b.WriteByte(c)
+				continue
+			}
+			b.WriteRune(r)
+			i += 7
+		case len(rest) >= 4:
+			r, ok := hex(rest[:4])
+			if !ok {
+				b.WriteByte(c)
+				continue
+			}
+			i += 4
+			if utf16.IsSurrogate(r) && len(rest) >= 9 && rest[4] == '\\' {
+				if lo, ok := hex(rest[5:9]); ok {
+					if pair := utf16.DecodeRune(r, lo); pair != utf8.RuneError {
+						b.WriteRune(pair)
+						i += 5
+						continue
+					}
+				}
+			}
+			b.WriteRune(r)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // unquoteString decodes a string constant's source text: '...' with ”
-// escapes, E'...' with backslash escapes, and $tag$...$tag$.
+// escapes, E'...' with backslash escapes, U&'...' with Unicode escapes,
+// and $tag$...$tag$.
 func unquoteString(raw string) string {
 	switch {
+	case len(raw) >= 4 && (raw[0] == 'U' || raw[0] == 'u') && raw[1] == '&':
+		return decodeUnicodeEscapes(raw[3 : len(raw)-1])
 	case strings.HasPrefix(raw, "$"):
 		i := strings.Index(raw[1:], "$") + 2
 		return raw[i : len(raw)-i]

@@ -90,7 +90,11 @@ func parseOne(sp Span, toks []token) (Statement, error) {
 	res, perr := pg_query.Parse(sp.Text)
 	if perr == nil {
 		if len(res.Stmts) != 1 {
-			return nil, pgcode.New(pgcode.InternalError, "parse: expected one statement, got %d", len(res.Stmts))
+			// pg_query accepts some text PostgreSQL's server refuses and
+			// returns no statement for it (FuzzFrontEnd: U&''), or more
+			// than one where the split at top-level semicolons saw one:
+			// either way a syntax error, as the server gives it.
+			return nil, p.errAt(toks[0])
 		}
 		return &PG{Span: sp, Raw: res.Stmts[0]}, nil
 	}

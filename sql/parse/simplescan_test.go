@@ -134,3 +134,37 @@ func ExampleParse_insert() {
 	fmt.Println(len(stmts), err)
 	// Output: 1 <nil>
 }
+
+// TestUnicodeEscapeTokens: pg_query's scanner gives U&'...' and U&"..."
+// tokens no length; scanPG measures them, and their values decode the
+// escapes as PostgreSQL does with the default escape character.
+func TestUnicodeEscapeTokens(t *testing.T) {
+	for _, c := range []struct {
+		text, raw, val string
+		quoted         bool
+	}{
+		{`U&''`, `U&''`, ``, false},
+		{`select 1, U&'ab'`, `U&'ab'`, `ab`, false},
+		{`select u&'d\0061t\+000061'`, `u&'d\0061t\+000061'`, `data`, false},
+		{`select U&'it''s\\'`, `U&'it''s\\'`, `it's\`, false},
+		{`select U&'\D83D\DE00'`, `U&'\D83D\DE00'`, "\U0001F600", false},
+		{`select U&'\zz'`, `U&'\zz'`, `\zz`, false},
+		{`select 1 as U&"d\0061t"`, `U&"d\0061t"`, `dat`, true},
+		{`select U&'unterminated`, `U&'unterminated`, ``, false},
+	} {
+		toks, err := scanPG(c.text)
+		if err != nil {
+			if c.val == "" && strings.Contains(c.text, "unterminated") {
+				continue // the scanner refuses it: fine
+			}
+			t.Fatalf("%s: %v", c.text, err)
+		}
+		last := toks[len(toks)-1]
+		if got := c.text[last.start:last.end]; got != c.raw {
+			t.Errorf("%s: last token %q, want %q", c.text, got, c.raw)
+		}
+		if last.val != c.val || last.quoted != c.quoted {
+			t.Errorf("%s: value %q (quoted %v), want %q (%v)", c.text, last.val, last.quoted, c.val, c.quoted)
+		}
+	}
+}
