@@ -847,13 +847,21 @@ func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte
 	switch pglogrepl.MessageType(w[0]) {
 	case pglogrepl.MessageTypeBegin:
 		var b pglogrepl.BeginMessage
-		if err := b.Decode(w[1:]); err != nil {
+		if err := decodePGOutput(func() error { return b.Decode(w[1:]) }); err != nil {
 			return fmt.Errorf("sources: BEGIN: %w", err)
+		}
+		if s.txn != nil {
+			// A protocol violation: the open transaction's messages
+			// (and spill file) go, and the stream ends.
+			open := s.txn
+			open.close()
+			s.txn = nil
+			return fmt.Errorf("sources: BEGIN of %d inside transaction %d", b.Xid, open.xid)
 		}
 		s.txn = &pgTxn{xid: b.Xid, finalLSN: uint64(b.FinalLSN), commitTime: b.CommitTime}
 	case pglogrepl.MessageTypeCommit:
 		var c pglogrepl.CommitMessage
-		if err := c.Decode(w[1:]); err != nil {
+		if err := decodePGOutput(func() error { return c.Decode(w[1:]) }); err != nil {
 			return fmt.Errorf("sources: COMMIT: %w", err)
 		}
 		t := s.txn
@@ -864,7 +872,7 @@ func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte
 		defer t.close()
 		return s.commit(ctx, t, uint64(c.CommitLSN), uint64(c.TransactionEndLSN), c.CommitTime)
 	case pglogrepl.MessageTypeRelation:
-		m, err := pglogrepl.ParseV2(w, s.inStream != 0)
+		m, err := parsePGOutput(w, s.inStream != 0)
 		if err != nil {
 			return fmt.Errorf("sources: RELATION: %w", err)
 		}
@@ -874,7 +882,7 @@ func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte
 		}
 	case pglogrepl.MessageTypeStreamStart:
 		var m pglogrepl.StreamStartMessageV2
-		if err := m.DecodeV2(w[1:], false); err != nil {
+		if err := decodePGOutput(func() error { return m.DecodeV2(w[1:], false) }); err != nil {
 			return fmt.Errorf("sources: STREAM START: %w", err)
 		}
 		s.inStream = m.Xid
@@ -885,7 +893,7 @@ func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte
 		s.inStream = 0
 	case pglogrepl.MessageTypeStreamAbort:
 		var m pglogrepl.StreamAbortMessageV2
-		if err := m.DecodeV2(w[1:], false); err != nil {
+		if err := decodePGOutput(func() error { return m.DecodeV2(w[1:], false) }); err != nil {
 			return fmt.Errorf("sources: STREAM ABORT: %w", err)
 		}
 		if t := s.streams[m.Xid]; t != nil {
@@ -901,7 +909,7 @@ func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte
 		}
 	case pglogrepl.MessageTypeStreamCommit:
 		var m pglogrepl.StreamCommitMessageV2
-		if err := m.DecodeV2(w[1:], false); err != nil {
+		if err := decodePGOutput(func() error { return m.DecodeV2(w[1:], false) }); err != nil {
 			return fmt.Errorf("sources: STREAM COMMIT: %w", err)
 		}
 		t := s.streams[m.Xid]
@@ -922,6 +930,102 @@ func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte
 		return t.add(w, r.cfg.SpillBytes, r.cfg.SpillDir)
 	}
 	return nil
+}
+
+// parsePGOutput is pglogrepl.ParseV2 that returns an error where the
+// library panics: its decoders do not check lengths, and a truncated
+// tuple (FuzzPGOutput) indexed past the message. A malformed message then
+// ends the stream with an error (the source reconnects and reports it)
+// instead of taking the server down.
+func parsePGOutput(w []byte, inStream bool) (m pglogrepl.Message, err error) {
+	if err := checkPGOutputLengths(w, inStream); err != nil {
+		return nil, err
+	}
+	err = decodePGOutput(func() error {
+		var perr error
+		m, perr = pglogrepl.ParseV2(w, inStream)
+		return perr
+	})
+	return m, err
+}
+
+// checkPGOutputLengths checks the lengths an insert, update, delete or
+// truncate message declares against its bytes before pglogrepl decodes
+// it: pglogrepl allocates what a length field says first (a tuple
+// column's 4-byte length, a truncate's relation count), so one bad
+// message would ask for gigabytes, which no recover undoes.
+func checkPGOutputLengths(w []byte, inStream bool) error {
+	if len(w) == 0 {
+		return nil
+	}
+	bad := func(what string) error {
+		return fmt.Errorf("sources: malformed pgoutput %c message: %s", w[0], what)
+	}
+	p := w[1:]
+	switch pglogrepl.MessageType(w[0]) {
+	case pglogrepl.MessageTypeInsert, pglogrepl.MessageTypeUpdate, pglogrepl.MessageTypeDelete, pglogrepl.MessageTypeTruncate:
+	default:
+		return nil
+	}
+	if inStream {
+		if len(p) < 4 {
+			return bad("short")
+		}
+		p = p[4:] // the transaction id
+	}
+	if pglogrepl.MessageType(w[0]) == pglogrepl.MessageTypeTruncate {
+		if len(p) < 5 {
+			return bad("short")
+		}
+		n := uint64(binary.BigEndian.Uint32(p))
+		if n*4 > uint64(len(p)-5) {
+			return bad(fmt.Sprintf("%d relations in %d bytes", n, len(p)-5))
+		}
+		return nil
+	}
+	if len(p) < 4 {
+		return bad("short")
+	}
+	p = p[4:] // the relation id
+	// Tuples follow, each after a one-byte tag ('K', 'O' or 'N').
+	for len(p) > 0 {
+		p = p[1:]
+		if len(p) < 2 {
+			return bad("short tuple")
+		}
+		cols := int(binary.BigEndian.Uint16(p))
+		p = p[2:]
+		for i := 0; i < cols; i++ {
+			if len(p) < 1 {
+				return bad("short tuple")
+			}
+			kind := p[0]
+			p = p[1:]
+			if kind != pglogrepl.TupleDataTypeText && kind != pglogrepl.TupleDataTypeBinary {
+				continue
+			}
+			if len(p) < 4 {
+				return bad("short column")
+			}
+			n := uint64(binary.BigEndian.Uint32(p))
+			p = p[4:]
+			if n > uint64(len(p)) {
+				return bad(fmt.Sprintf("a column of %d bytes in %d", n, len(p)))
+			}
+			p = p[n:]
+		}
+	}
+	return nil
+}
+
+// decodePGOutput runs a pglogrepl decoder, turning a panic into an error.
+func decodePGOutput(decode func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sources: malformed pgoutput message: %v", p)
+		}
+	}()
+	return decode()
 }
 
 func relationOf(m pglogrepl.Message) *pglogrepl.RelationMessage {
@@ -968,18 +1072,27 @@ func (s *pgStream) commit(ctx context.Context, t *pgTxn, commitLSN, endLSN uint6
 	// pgoutput's text tuples are about as long as the packed rows they
 	// become: the messages' bytes estimate the transaction's updates.
 	ch := &pgChunker{r: r, u: Unit{Updates: map[CollectionID][]Update{}, TxnID: strconv.FormatUint(uint64(t.xid), 10)}, before: s.flush, hint: t.total}
+	applied := 0 // changes resolved against the tables' states
 	err := t.each(func(w []byte) error {
-		m, err := pglogrepl.ParseV2(w, t.streamed)
+		m, err := parsePGOutput(w, t.streamed)
 		if err != nil {
 			return fmt.Errorf("sources: decoding a change: %w", err)
 		}
 		ch.u.Records++
+		applied++
 		if err := s.change(ctx, ch, m, t.aborted, commitLSN); err != nil {
 			return err
 		}
 		return ch.maybeEmit(ctx)
 	})
 	if err != nil {
+		if applied > 0 {
+			// The tables' states already hold part of the transaction,
+			// which a reconnect would send again from its start: stop
+			// the source rather than apply that part twice (a restart
+			// reloads the states from what is durable).
+			return pgFatal{err}
+		}
 		return err
 	}
 	u := ch.u
