@@ -47,7 +47,13 @@ func walkMessage(m protoreflect.Message, f func(*pg_query.Node) bool) {
 
 // containsAgg reports whether n calls an aggregate outside subqueries and
 // window specifications.
-func containsAgg(n *pg_query.Node) bool {
+func containsAgg(n *pg_query.Node) bool { return containsAggOf(n, nil) }
+
+// containsAggOf reports whether n calls an aggregate outside subqueries
+// and window specifications that belongs to scope sc's query level (one
+// whose arguments read only enclosing levels' columns belongs to another,
+// see aggLevel); with sc nil, any aggregate.
+func containsAggOf(n *pg_query.Node, sc *scope) bool {
 	found := false
 	walkNodes(n, func(x *pg_query.Node) bool {
 		if found || x.GetSubLink() != nil {
@@ -58,18 +64,48 @@ func containsAgg(n *pg_query.Node) bool {
 				// The arguments of a window function may contain
 				// aggregates of the enclosing aggregation.
 				for _, a := range fc.Args {
-					if containsAgg(a) {
+					if containsAggOf(a, sc) {
 						found = true
 					}
 				}
 				return false
 			}
 			if _, ok := aggFuncs[calledName(fc)]; ok {
-				found = true
+				if sc == nil {
+					found = true
+				} else if level, _ := aggLevel(sc, fc); level == 0 {
+					found = true
+				}
+				// An outer aggregate's arguments hold no aggregate of
+				// this level (they would read its columns).
 				return false
 			}
 		}
 		return true
+	})
+	return found
+}
+
+// containsSubqueryAgg reports whether a subquery in n calls an aggregate
+// (of any level): only then can n hold an aggregate of its own level
+// written in a subquery.
+func containsSubqueryAgg(n *pg_query.Node) bool {
+	found := false
+	walkNodes(n, func(x *pg_query.Node) bool {
+		if found {
+			return false
+		}
+		if sl := x.GetSubLink(); sl != nil {
+			walkNodes(sl.Subselect, func(y *pg_query.Node) bool {
+				if fc := y.GetFuncCall(); fc != nil {
+					if _, ok := aggFuncs[calledName(fc)]; ok {
+						found = true
+					}
+				}
+				return !found
+			})
+		}
+		return !found
 	})
 	return found
 }

@@ -1121,22 +1121,14 @@ func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, er
 }
 
 // aggregate plans an aggregate call: its arguments over the
-// pre-aggregation scope, registered once per distinct call.
+// pre-aggregation scope, registered once per distinct call. A call whose
+// arguments read only columns of enclosing levels belongs to the lowest
+// of them (outerAggregate).
 func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCall) (HScalar, error) {
+	if level, sc := aggLevel(e.sc, f); level > 0 {
+		return e.outerAggregate(name, af, f, level, sc)
+	}
 	if e.agg == nil {
-		// An aggregate whose arguments only read columns of an enclosing
-		// aggregate query belongs to that query (PostgreSQL's
-		// agglevelsup): sum(t.x) in a subquery of a query over t.
-		if level, g := e.outerAggLevel(f); g != nil {
-			outer := &ectx{q: e.q, sc: g.pre, clause: e.clause, agg: g}
-			h, err := outer.aggregate(name, af, f)
-			if err != nil {
-				return nil, err
-			}
-			c := h.(HColumn)
-			c.Level = level
-			return c, nil
-		}
 		return nil, e.q.errAt(pgcode.New(pgcode.GroupingError, "aggregate functions are not allowed in %s", e.clause), f.Location)
 	}
 	if e.inAgg {
@@ -1375,12 +1367,54 @@ func (e *ectx) rowCompare(op string, l, r []HScalar, loc int32) (HScalar, error)
 	return or(parts...), nil
 }
 
-// outerAggLevel returns the level of the enclosing aggregate query an
-// aggregate call belongs to, when every column its arguments read (outside
-// subqueries) comes from that query's FROM scope.
-func (e *ectx) outerAggLevel(f *pg_query.FuncCall) (int, *aggState) {
+// outerAggregate plans an aggregate call that belongs to the query level
+// level scopes out, whose scope (as this expression sees it) is sc: into
+// that level's aggregation when it is grouped, returning an outer
+// reference to the aggregate's column. While that level is probed for
+// such aggregates (levelAggs), the call is planned into a throwaway
+// aggregation (for its type and errors) and recorded.
+func (e *ectx) outerAggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCall, level int, sc *scope) (HScalar, error) {
+	g := sc.grouped
+	if g == nil {
+		lv := sc.level
+		if lv == nil || !lv.probing {
+			clause := e.clause
+			if lv != nil {
+				clause = lv.clause
+			}
+			return nil, e.q.errAt(pgcode.New(pgcode.GroupingError, "aggregate functions are not allowed in %s", clause), f.Location)
+		}
+		lv.found = true
+		g = &aggState{pre: sc}
+	}
+	outer := &ectx{q: e.q, sc: g.pre, clause: e.clause, agg: g}
+	h, err := outer.aggregate(name, af, f)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := h.(HColumn)
+	if !ok {
+		return nil, e.q.errAt(pgcode.New(pgcode.InternalError, "sql: outer aggregate planned as %T", h), f.Location)
+	}
+	c.Level += level
+	return c, nil
+}
+
+// aggLevel returns the query level an aggregate call written in scope sc
+// belongs to (PostgreSQL's agglevelsup): the lowest level among the
+// columns its arguments, FILTER and ORDER BY read outside subqueries (0
+// when they read none, or a column of sc itself), and that level's scope.
+// A column it cannot resolve makes it 0: planning the call reports it.
+func aggLevel(sc *scope, f *pg_query.FuncCall) (int, *scope) {
 	var nodes []*pg_query.Node
-	nodes = append(nodes, f.Args...)
+	if !f.AggWithinGroup {
+		// The direct arguments of an ordered-set aggregate do not
+		// decide its level.
+		nodes = append(nodes, f.Args...)
+	}
+	for _, o := range f.AggOrder {
+		nodes = append(nodes, o.GetSortBy().Node)
+	}
 	if f.AggFilter != nil {
 		nodes = append(nodes, f.AggFilter)
 	}
@@ -1388,7 +1422,7 @@ func (e *ectx) outerAggLevel(f *pg_query.FuncCall) (int, *aggState) {
 	ok := true
 	for _, n := range nodes {
 		walkNodes(n, func(x *pg_query.Node) bool {
-			if x.GetSubLink() != nil {
+			if !ok || x.GetSubLink() != nil {
 				return false
 			}
 			cr := x.GetColumnRef()
@@ -1403,11 +1437,10 @@ func (e *ectx) outerAggLevel(f *pg_query.FuncCall) (int, *aggState) {
 			if len(parts) >= 2 {
 				table = parts[len(parts)-2]
 			}
-			level := 0
-			found := false
-			for sc := e.sc; sc != nil && !found; sc = sc.outer {
-				for _, c := range sc.cols {
-					if c.name == name && (table == "" && !c.hidden || c.table == table) {
+			level, found := 0, false
+			for s := sc; s != nil && !found; s = s.outer {
+				for _, c := range s.cols {
+					if (name == "" || c.name == name) && (table == "" && !c.hidden || c.table == table) {
 						found = true
 						break
 					}
@@ -1425,13 +1458,13 @@ func (e *ectx) outerAggLevel(f *pg_query.FuncCall) (int, *aggState) {
 		})
 	}
 	if !ok || minLevel <= 0 {
-		return 0, nil
+		return 0, sc
 	}
-	sc := e.sc
+	s := sc
 	for i := 0; i < minLevel; i++ {
-		sc = sc.outer
+		s = s.outer
 	}
-	return minLevel, sc.grouped
+	return minLevel, s
 }
 
 // sortOrder converts ASC/DESC and NULLS FIRST/LAST; PostgreSQL's default
