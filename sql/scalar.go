@@ -1705,12 +1705,19 @@ func (e *ectx) subLink(s *pg_query.SubLink) (HScalar, error) {
 
 // subScope is the scope a subquery in this expression sees as its outer
 // scope: the FROM scope, or the aggregation's output in an aggregate
-// query.
+// query. A scope that follows no aggregates of its level (levelAggs) gets
+// a state naming this clause, so that such an aggregate in the subquery
+// is refused with it ("aggregate functions are not allowed in UPDATE").
 func (e *ectx) subScope() *scope {
 	if e.agg != nil && !e.inAgg {
 		g := *e.agg.pre
 		g.grouped = e.agg
 		return &g
+	}
+	if e.sc.level == nil {
+		sc := *e.sc
+		sc.level = &levelAggs{clause: e.clause}
+		return &sc
 	}
 	return e.sc
 }
