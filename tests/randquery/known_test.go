@@ -30,17 +30,6 @@ type known struct {
 // knowns is the reviewed list.
 var knowns = []*known{
 	{
-		name: "outer-level aggregate in a subquery of a query without aggregates",
-		why: "an aggregate whose arguments read only the enclosing query's columns belongs to that query (PostgreSQL's agglevelsup), which becomes an aggregate query of one row; " +
-			"viewd (sql/scalar.go aggregate, outerAggLevel) moves the aggregate out only when the subquery has no aggregate of its own and the enclosing query already aggregates, " +
-			"and otherwise evaluates it per subquery: one row per outer row instead of one",
-		kind:  "rows",
-		query: regexp.MustCompile(`\(SELECT \(?count\(\*\) \+ min\(a1\.`),
-		avoid: "outer-agg",
-		setup: []string{"CREATE TABLE kd_oa (id int4 PRIMARY KEY)", "INSERT INTO kd_oa VALUES (1), (2)"},
-		sql:   "SELECT (SELECT count(*) + min(a1.id) FROM kd_oa a2) AS c0 FROM kd_oa a1",
-	},
-	{
 		name: "error from a discarded row",
 		why: "viewd computes a subplan whose rows a later join or filter discards, and an error raised there (integer out of range, in a dataflow's error collection) " +
 			"fails the whole query; PostgreSQL never evaluates the expression for rows it does not reach (here: a LATERAL subquery over an empty table). " +

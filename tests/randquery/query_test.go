@@ -54,9 +54,9 @@ type ectx struct {
 	// without GROUP BY).
 	win   bool
 	depth int
-	// inner: the expression is an aggregate's argument, which must not
-	// read the enclosing query's columns while the known difference
-	// "outer-level aggregate" stands.
+	// inner: the expression is an aggregate's argument; one that reads
+	// only the enclosing query's columns makes the aggregate that
+	// query's (feature "outer-agg").
 	inner bool
 }
 
