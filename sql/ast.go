@@ -50,10 +50,10 @@ func walkMessage(m protoreflect.Message, f func(*pg_query.Node) bool) {
 func containsAgg(n *pg_query.Node) bool { return containsAggOf(n, nil) }
 
 // containsAggOf reports whether n calls an aggregate outside subqueries
-// and window specifications that belongs to scope sc's query level (one
-// whose arguments read only enclosing levels' columns belongs to another,
-// see aggLevel); with sc nil, any aggregate.
-func containsAggOf(n *pg_query.Node, sc *scope) bool {
+// and window specifications that belongs to the query level of e's scope
+// (one whose arguments read only enclosing levels' columns belongs to
+// another, see aggLevel); with e nil, any aggregate.
+func containsAggOf(n *pg_query.Node, e *ectx) bool {
 	found := false
 	walkNodes(n, func(x *pg_query.Node) bool {
 		if found || x.GetSubLink() != nil {
@@ -64,16 +64,16 @@ func containsAggOf(n *pg_query.Node, sc *scope) bool {
 				// The arguments of a window function may contain
 				// aggregates of the enclosing aggregation.
 				for _, a := range fc.Args {
-					if containsAggOf(a, sc) {
+					if containsAggOf(a, e) {
 						found = true
 					}
 				}
 				return false
 			}
 			if _, ok := aggFuncs[calledName(fc)]; ok {
-				if sc == nil {
+				if e == nil {
 					found = true
-				} else if level, _ := aggLevel(sc, fc); level == 0 {
+				} else if level, _ := e.aggLevel(fc); level == 0 {
 					found = true
 				}
 				// An outer aggregate's arguments hold no aggregate of
@@ -86,27 +86,17 @@ func containsAggOf(n *pg_query.Node, sc *scope) bool {
 	return found
 }
 
-// containsSubqueryAgg reports whether a subquery in n calls an aggregate
-// (of any level): only then can n hold an aggregate of its own level
-// written in a subquery.
-func containsSubqueryAgg(n *pg_query.Node) bool {
+// containsSubLink reports whether a subquery appears in nodes.
+func containsSubLink(nodes []*pg_query.Node) bool {
 	found := false
-	walkNodes(n, func(x *pg_query.Node) bool {
-		if found {
-			return false
-		}
-		if sl := x.GetSubLink(); sl != nil {
-			walkNodes(sl.Subselect, func(y *pg_query.Node) bool {
-				if fc := y.GetFuncCall(); fc != nil {
-					if _, ok := aggFuncs[calledName(fc)]; ok {
-						found = true
-					}
-				}
-				return !found
-			})
-		}
-		return !found
-	})
+	for _, n := range nodes {
+		walkNodes(n, func(x *pg_query.Node) bool {
+			if x.GetSubLink() != nil {
+				found = true
+			}
+			return !found
+		})
+	}
 	return found
 }
 

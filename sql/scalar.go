@@ -1125,7 +1125,7 @@ func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, er
 // arguments read only columns of enclosing levels belongs to the lowest
 // of them (outerAggregate).
 func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCall) (HScalar, error) {
-	if level, sc := aggLevel(e.sc, f); level > 0 {
+	if level, sc := e.aggLevel(f); level > 0 {
 		return e.outerAggregate(name, af, f, level, sc)
 	}
 	if e.agg == nil {
@@ -1400,16 +1400,32 @@ func (e *ectx) outerAggregate(name string, af expr.AggregateFunc, f *pg_query.Fu
 	return c, nil
 }
 
-// aggLevel returns the query level an aggregate call written in scope sc
-// belongs to (PostgreSQL's agglevelsup): the lowest level among the
-// columns its arguments, FILTER and ORDER BY read outside subqueries (0
-// when they read none, or a column of sc itself), and that level's scope.
-// A column it cannot resolve makes it 0: planning the call reports it.
-func aggLevel(sc *scope, f *pg_query.FuncCall) (int, *scope) {
+// aggLevel returns the query level an aggregate call planned in e
+// belongs to (PostgreSQL's agglevelsup) and that level's scope: the
+// lowest level among the columns its arguments, FILTER and ORDER BY read
+// (0 when they read none). Columns read inside subqueries of those count
+// too: when there are any, the arguments are planned here to find them.
+func (e *ectx) aggLevel(f *pg_query.FuncCall) (int, *scope) {
+	nodes := aggLevelNodes(f)
+	level, sc := aggLevelOf(e.sc, nodes)
+	if level == 0 || !containsSubLink(nodes) {
+		return level, sc
+	}
+	if l, ok := e.plannedLevel(nodes); ok && l < level {
+		level, sc = l, e.sc
+		for i := 0; i < l; i++ {
+			sc = sc.outer
+		}
+	}
+	return level, sc
+}
+
+// aggLevelNodes returns the parts of an aggregate call that decide its
+// level: its arguments (the WITHIN GROUP ones of an ordered-set
+// aggregate), ORDER BY and FILTER.
+func aggLevelNodes(f *pg_query.FuncCall) []*pg_query.Node {
 	var nodes []*pg_query.Node
 	if !f.AggWithinGroup {
-		// The direct arguments of an ordered-set aggregate do not
-		// decide its level.
 		nodes = append(nodes, f.Args...)
 	}
 	for _, o := range f.AggOrder {
@@ -1418,6 +1434,39 @@ func aggLevel(sc *scope, f *pg_query.FuncCall) (int, *scope) {
 	if f.AggFilter != nil {
 		nodes = append(nodes, f.AggFilter)
 	}
+	return nodes
+}
+
+// plannedLevel plans nodes in e (undoing what that does to the qctx) and
+// returns the lowest level of the columns they read, subqueries
+// included; ok is false when they do not plan here.
+func (e *ectx) plannedLevel(nodes []*pg_query.Node) (level int, ok bool) {
+	saved := e.q.save()
+	defer e.q.restore(saved)
+	pe := &ectx{q: e.q, sc: e.sc, clause: "aggregate function calls"}
+	level = -1
+	for _, n := range nodes {
+		h, err := pe.plan(n)
+		if err != nil {
+			return 0, false
+		}
+		rewriteHScalar(h, 0, func(s HScalar, depth int) HScalar {
+			if c, isCol := s.(HColumn); isCol && c.Level >= depth && (level < 0 || c.Level-depth < level) {
+				level = c.Level - depth
+			}
+			return s
+		})
+	}
+	if level < 0 {
+		return 0, true
+	}
+	return level, true
+}
+
+// aggLevelOf returns the lowest level, from scope sc, of the columns nodes
+// read outside subqueries (0 when none), and that level's scope. A column
+// it cannot resolve makes it 0: planning the call reports it.
+func aggLevelOf(sc *scope, nodes []*pg_query.Node) (int, *scope) {
 	minLevel := -1
 	ok := true
 	for _, n := range nodes {

@@ -56,13 +56,14 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 	// aggregation finds the latter; the query is then planned again as
 	// an aggregate query.
 	grouped := len(s.GroupClause) > 0 || s.HavingClause != nil
+	le := &ectx{q: q, sc: fs, clause: "SELECT"}
 	for _, t := range targets {
-		if t.node != nil && containsAggOf(t.node, fs) {
+		if t.node != nil && containsAggOf(t.node, le) {
 			grouped = true
 		}
 	}
 	for _, o := range s.SortClause {
-		if containsAggOf(o.GetSortBy().Node, fs) {
+		if containsAggOf(o.GetSortBy().Node, le) {
 			grouped = true
 		}
 	}
