@@ -1439,8 +1439,13 @@ func aggLevelNodes(f *pg_query.FuncCall) []*pg_query.Node {
 
 // plannedLevel plans nodes in e (undoing what that does to the qctx) and
 // returns the lowest level of the columns they read, subqueries
-// included; ok is false when they do not plan here.
+// included; ok is false when they do not plan here, or when the
+// statement has been planned again too often (maxAggReplans).
 func (e *ectx) plannedLevel(nodes []*pg_query.Node) (level int, ok bool) {
+	if e.q.aggReplans >= maxAggReplans {
+		return 0, false
+	}
+	e.q.aggReplans++
 	saved := e.q.save()
 	defer e.q.restore(saved)
 	pe := &ectx{q: e.q, sc: e.sc, clause: "aggregate function calls"}

@@ -25,15 +25,16 @@ type qctx struct {
 	// and set operation levels being planned (see enterExpr, enterQuery).
 	exprDepth, queryDepth, setOpDepth int
 	// aggReplans counts the query levels planned again as aggregate
-	// queries (planSelect): bounded by maxAggReplans, as each one plans
-	// its subqueries again.
+	// queries (planSelect) and the aggregate arguments planned to find
+	// their level (plannedLevel): bounded by maxAggReplans, as each one
+	// plans its subqueries again.
 	aggReplans int
 }
 
-// maxAggReplans bounds how many query levels of a statement are planned
-// again as aggregate queries because a subquery holds one of their
-// aggregates; nested levels that each do so double the work, so a
-// statement past this gets 54001.
+// maxAggReplans bounds how often parts of a statement are planned again
+// for aggregate levels; nested levels that each do so double the work.
+// Past it, a query level to plan again gets 54001 and an aggregate's
+// level is taken from the columns outside its arguments' subqueries.
 const maxAggReplans = 1000
 
 // qctxState is what planning an expression changes in a qctx, saved to
