@@ -88,10 +88,15 @@ func containsAggOf(n *pg_query.Node, e *ectx) bool {
 
 // containsSubLink reports whether a subquery appears in nodes.
 func containsSubLink(nodes []*pg_query.Node) bool {
+	return anyNode(nodes, func(x *pg_query.Node) bool { return x.GetSubLink() != nil })
+}
+
+// anyNode reports whether pred holds for a node at or below one of nodes.
+func anyNode(nodes []*pg_query.Node, pred func(*pg_query.Node) bool) bool {
 	found := false
 	for _, n := range nodes {
 		walkNodes(n, func(x *pg_query.Node) bool {
-			if x.GetSubLink() != nil {
+			if pred(x) {
 				found = true
 			}
 			return !found
