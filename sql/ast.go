@@ -47,7 +47,13 @@ func walkMessage(m protoreflect.Message, f func(*pg_query.Node) bool) {
 
 // containsAgg reports whether n calls an aggregate outside subqueries and
 // window specifications.
-func containsAgg(n *pg_query.Node) bool {
+func containsAgg(n *pg_query.Node) bool { return containsAggOf(n, nil) }
+
+// containsAggOf reports whether n calls an aggregate outside subqueries
+// and window specifications that belongs to the query level of e's scope
+// (one whose arguments read only enclosing levels' columns belongs to
+// another, see aggLevel); with e nil, any aggregate.
+func containsAggOf(n *pg_query.Node, e *ectx) bool {
 	found := false
 	walkNodes(n, func(x *pg_query.Node) bool {
 		if found || x.GetSubLink() != nil {
@@ -58,19 +64,44 @@ func containsAgg(n *pg_query.Node) bool {
 				// The arguments of a window function may contain
 				// aggregates of the enclosing aggregation.
 				for _, a := range fc.Args {
-					if containsAgg(a) {
+					if containsAggOf(a, e) {
 						found = true
 					}
 				}
 				return false
 			}
 			if _, ok := aggFuncs[calledName(fc)]; ok {
-				found = true
+				if e == nil {
+					found = true
+				} else if level, _ := e.aggLevel(fc); level == 0 {
+					found = true
+				}
+				// An outer aggregate's arguments hold no aggregate of
+				// this level (they would read its columns).
 				return false
 			}
 		}
 		return true
 	})
+	return found
+}
+
+// containsSubLink reports whether a subquery appears in nodes.
+func containsSubLink(nodes []*pg_query.Node) bool {
+	return anyNode(nodes, func(x *pg_query.Node) bool { return x.GetSubLink() != nil })
+}
+
+// anyNode reports whether pred holds for a node at or below one of nodes.
+func anyNode(nodes []*pg_query.Node, pred func(*pg_query.Node) bool) bool {
+	found := false
+	for _, n := range nodes {
+		walkNodes(n, func(x *pg_query.Node) bool {
+			if pred(x) {
+				found = true
+			}
+			return !found
+		})
+	}
 	return found
 }
 

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,11 @@ func TestPlanDepth(t *testing.T) {
 		{"unions 300", "SELECT 1" + strings.Repeat(" UNION ALL SELECT 1", 300), false},
 		{"in list 10000", "SELECT 1 IN (" + strings.Repeat("1, ", 9999) + "1)", false},
 		{"plus 1000", "SELECT 1" + strings.Repeat(" + 1", 1000), false},
+		// Each level holds an aggregate of the level above, which is
+		// planned again as an aggregate query: the work doubles with
+		// each level until maxAggReplans.
+		{"outer aggregates 40", outerAggNest(40), true},
+		{"outer aggregates 6", outerAggNest(6), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
@@ -74,4 +80,14 @@ func TestPlanDepth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// outerAggNest returns d nested scalar subqueries over one-row VALUES, in
+// which level k reads max(t(k-1).a): an aggregate of the level above.
+func outerAggNest(d int) string {
+	q := fmt.Sprintf("SELECT max(t%d.a) FROM (VALUES (1)) t%d(a)", d-1, d)
+	for k := d - 1; k >= 1; k-- {
+		q = fmt.Sprintf("SELECT max(t%d.a) + (%s) FROM (VALUES (1)) t%d(a)", k-1, q, k)
+	}
+	return "SELECT (" + q + ") FROM (VALUES (1)) t0(a)"
 }

@@ -16,6 +16,13 @@
 //   - HIR: HRel and HScalar. A column reference carries a Level: 0 is the
 //     nearest enclosing FROM scope, 1 the scope of the enclosing query, and
 //     so on (correlated subqueries, LATERAL).
+//   - Aggregate level: an aggregate call belongs to the lowest query
+//     level whose columns its arguments, FILTER and ORDER BY read (its
+//     own when they read none; PostgreSQL's agglevelsup). One written in
+//     a subquery but reading only enclosing columns makes that enclosing
+//     query an aggregate query (planSelect finds it by planning the
+//     select list once without aggregation, then again with it), and is
+//     an outer reference to that query's aggregate column (testdata/agglevel).
 //   - Lowering: every HIR relation is lowered against an outer relation
 //     (the distinct values of the columns it reads from enclosing scopes);
 //     the MIR it produces has those outer columns first. A subquery becomes

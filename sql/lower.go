@@ -1312,11 +1312,40 @@ func (l *lowerer) applySubquery(rel plan.Rel, oa int, cm colMap, s HScalar, guar
 		Then: expr.ErrorLiteral(pgcode.New(pgcode.CardinalityViolation, "more than one row returned by a subquery used as an expression"), typ),
 		Else: expr.NullLiteral(typ),
 	}
-	errs := plan.Project{Input: plan.Map{Input: tooMany, Scalars: []expr.Scalar{errVal}}, Outputs: append(rangeFrom(0, k), k+1)}
+	single, many := plan.Rel(sget), plan.Rel(tooMany)
+	bindT := func(r plan.Rel) plan.Rel { return r }
+	if !atMostOneRow(subRel) {
+		// A key with several rows has its error row only, so that the
+		// join back keeps one row per outer row where the value is
+		// never read (PostgreSQL does not evaluate it there).
+		var tget plan.Get
+		tget, bindT = l.let("too_many", tooMany)
+		single, many = antijoin(sget, plan.Project{Input: tget, Outputs: keyCols}, keyCols), tget
+	}
+	errs := plan.Project{Input: plan.Map{Input: many, Scalars: []expr.Scalar{errVal}}, Outputs: append(rangeFrom(0, k), k+1)}
 	present := distinct(plan.Project{Input: sget, Outputs: keyCols})
 	missing := plan.Map{Input: antijoin(domain.rel, present, keyCols), Scalars: []expr.Scalar{expr.NullLiteral(typ)}}
-	values := plan.Union{Inputs: []plan.Rel{sget, errs, missing}}
-	return bind(bindD(bindS(joinBack(values)))), nil
+	values := plan.Union{Inputs: []plan.Rel{single, errs, missing}}
+	return bind(bindD(bindS(bindT(joinBack(values))))), nil
+}
+
+// atMostOneRow reports whether r has at most one row for each value of
+// the outer columns it reads: a global aggregate, or LIMIT 1 (or 0)
+// without groups, under maps, filters and projections.
+func atMostOneRow(r HRel) bool {
+	switch x := r.(type) {
+	case HReduce:
+		return len(x.GroupKey) == 0
+	case HTopK:
+		return len(x.GroupKey) == 0 && x.Limit >= 0 && x.Limit <= 1
+	case HMap:
+		return atMostOneRow(x.Input)
+	case HFilter:
+		return atMostOneRow(x.Input)
+	case HProject:
+		return atMostOneRow(x.Input)
+	}
+	return false
 }
 
 func colScalars(n int) []expr.Scalar {

@@ -81,16 +81,7 @@ type DeletePlan struct {
 // mentionsColumns reports whether any of nodes refers to a column (a
 // conservative test of whether a write reads its target).
 func mentionsColumns(nodes ...*pg_query.Node) bool {
-	found := false
-	for _, n := range nodes {
-		walkNodes(n, func(x *pg_query.Node) bool {
-			if x.GetColumnRef() != nil {
-				found = true
-			}
-			return !found
-		})
-	}
-	return found
+	return anyNode(nodes, func(x *pg_query.Node) bool { return x.GetColumnRef() != nil })
 }
 
 func (*InsertPlan) isPlan() {}

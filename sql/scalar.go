@@ -1121,22 +1121,14 @@ func (e *ectx) tableFuncInSelect(name string, f *pg_query.FuncCall) (HScalar, er
 }
 
 // aggregate plans an aggregate call: its arguments over the
-// pre-aggregation scope, registered once per distinct call.
+// pre-aggregation scope, registered once per distinct call. A call whose
+// arguments read only columns of enclosing levels belongs to the lowest
+// of them (outerAggregate).
 func (e *ectx) aggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCall) (HScalar, error) {
+	if level, sc := e.aggLevel(f); level > 0 {
+		return e.outerAggregate(name, af, f, level, sc)
+	}
 	if e.agg == nil {
-		// An aggregate whose arguments only read columns of an enclosing
-		// aggregate query belongs to that query (PostgreSQL's
-		// agglevelsup): sum(t.x) in a subquery of a query over t.
-		if level, g := e.outerAggLevel(f); g != nil {
-			outer := &ectx{q: e.q, sc: g.pre, clause: e.clause, agg: g}
-			h, err := outer.aggregate(name, af, f)
-			if err != nil {
-				return nil, err
-			}
-			c := h.(HColumn)
-			c.Level = level
-			return c, nil
-		}
 		return nil, e.q.errAt(pgcode.New(pgcode.GroupingError, "aggregate functions are not allowed in %s", e.clause), f.Location)
 	}
 	if e.inAgg {
@@ -1375,20 +1367,116 @@ func (e *ectx) rowCompare(op string, l, r []HScalar, loc int32) (HScalar, error)
 	return or(parts...), nil
 }
 
-// outerAggLevel returns the level of the enclosing aggregate query an
-// aggregate call belongs to, when every column its arguments read (outside
-// subqueries) comes from that query's FROM scope.
-func (e *ectx) outerAggLevel(f *pg_query.FuncCall) (int, *aggState) {
+// outerAggregate plans an aggregate call that belongs to the query level
+// level scopes out, whose scope (as this expression sees it) is sc: into
+// that level's aggregation when it is grouped, returning an outer
+// reference to the aggregate's column. While that level is probed for
+// such aggregates (levelAggs), the call is planned into a throwaway
+// aggregation (for its type and errors) and recorded.
+func (e *ectx) outerAggregate(name string, af expr.AggregateFunc, f *pg_query.FuncCall, level int, sc *scope) (HScalar, error) {
+	g := sc.grouped
+	if g == nil {
+		lv := sc.level
+		if lv == nil || !lv.probing {
+			clause := e.clause
+			if lv != nil {
+				clause = lv.clause
+			}
+			return nil, e.q.errAt(pgcode.New(pgcode.GroupingError, "aggregate functions are not allowed in %s", clause), f.Location)
+		}
+		lv.found = true
+		g = &aggState{pre: sc}
+	}
+	outer := &ectx{q: e.q, sc: g.pre, clause: e.clause, agg: g}
+	h, err := outer.aggregate(name, af, f)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := h.(HColumn)
+	if !ok {
+		return nil, e.q.errAt(pgcode.New(pgcode.InternalError, "sql: outer aggregate planned as %T", h), f.Location)
+	}
+	c.Level += level
+	return c, nil
+}
+
+// aggLevel returns the query level an aggregate call planned in e
+// belongs to (PostgreSQL's agglevelsup) and that level's scope: the
+// lowest level among the columns its arguments, FILTER and ORDER BY read
+// (0 when they read none). Columns read inside subqueries of those count
+// too: when there are any, the arguments are planned here to find them.
+func (e *ectx) aggLevel(f *pg_query.FuncCall) (int, *scope) {
+	nodes := aggLevelNodes(f)
+	level, sc := aggLevelOf(e.sc, nodes)
+	if level == 0 || !containsSubLink(nodes) {
+		return level, sc
+	}
+	if l, ok := e.plannedLevel(nodes); ok && l < level {
+		level, sc = l, e.sc
+		for i := 0; i < l; i++ {
+			sc = sc.outer
+		}
+	}
+	return level, sc
+}
+
+// aggLevelNodes returns the parts of an aggregate call that decide its
+// level: its arguments (the WITHIN GROUP ones of an ordered-set
+// aggregate), ORDER BY and FILTER.
+func aggLevelNodes(f *pg_query.FuncCall) []*pg_query.Node {
 	var nodes []*pg_query.Node
-	nodes = append(nodes, f.Args...)
+	if !f.AggWithinGroup {
+		nodes = append(nodes, f.Args...)
+	}
+	for _, o := range f.AggOrder {
+		nodes = append(nodes, o.GetSortBy().Node)
+	}
 	if f.AggFilter != nil {
 		nodes = append(nodes, f.AggFilter)
 	}
+	return nodes
+}
+
+// plannedLevel plans nodes in e (undoing what that does to the qctx) and
+// returns the lowest level of the columns they read, subqueries
+// included; ok is false when they do not plan here, or when the
+// statement has been planned again too often (maxAggReplans).
+func (e *ectx) plannedLevel(nodes []*pg_query.Node) (level int, ok bool) {
+	if e.q.aggReplans >= maxAggReplans {
+		return 0, false
+	}
+	e.q.aggReplans++
+	saved := e.q.save()
+	defer e.q.restore(saved)
+	pe := &ectx{q: e.q, sc: e.sc, clause: "aggregate function calls"}
+	level = -1
+	for _, n := range nodes {
+		h, err := pe.plan(n)
+		if err != nil {
+			return 0, false
+		}
+		rewriteHScalar(h, 0, func(s HScalar, depth int) HScalar {
+			if c, isCol := s.(HColumn); isCol && c.Level >= depth && (level < 0 || c.Level-depth < level) {
+				level = c.Level - depth
+			}
+			return s
+		})
+	}
+	if level < 0 {
+		return 0, true
+	}
+	return level, true
+}
+
+// aggLevelOf returns the lowest level, from scope sc, of the columns nodes
+// read outside subqueries (0 when none), and that level's scope. A column
+// it cannot resolve makes it 0: planning the call reports it.
+func aggLevelOf(sc *scope, nodes []*pg_query.Node) (int, *scope) {
 	minLevel := -1
 	ok := true
 	for _, n := range nodes {
 		walkNodes(n, func(x *pg_query.Node) bool {
-			if x.GetSubLink() != nil {
+			if !ok || x.GetSubLink() != nil {
 				return false
 			}
 			cr := x.GetColumnRef()
@@ -1403,11 +1491,10 @@ func (e *ectx) outerAggLevel(f *pg_query.FuncCall) (int, *aggState) {
 			if len(parts) >= 2 {
 				table = parts[len(parts)-2]
 			}
-			level := 0
-			found := false
-			for sc := e.sc; sc != nil && !found; sc = sc.outer {
-				for _, c := range sc.cols {
-					if c.name == name && (table == "" && !c.hidden || c.table == table) {
+			level, found := 0, false
+			for s := sc; s != nil && !found; s = s.outer {
+				for _, c := range s.cols {
+					if (name == "" || c.name == name) && (table == "" && !c.hidden || c.table == table) {
 						found = true
 						break
 					}
@@ -1425,13 +1512,13 @@ func (e *ectx) outerAggLevel(f *pg_query.FuncCall) (int, *aggState) {
 		})
 	}
 	if !ok || minLevel <= 0 {
-		return 0, nil
+		return 0, sc
 	}
-	sc := e.sc
+	s := sc
 	for i := 0; i < minLevel; i++ {
-		sc = sc.outer
+		s = s.outer
 	}
-	return minLevel, sc.grouped
+	return minLevel, s
 }
 
 // sortOrder converts ASC/DESC and NULLS FIRST/LAST; PostgreSQL's default
@@ -1672,12 +1759,19 @@ func (e *ectx) subLink(s *pg_query.SubLink) (HScalar, error) {
 
 // subScope is the scope a subquery in this expression sees as its outer
 // scope: the FROM scope, or the aggregation's output in an aggregate
-// query.
+// query. A scope that follows no aggregates of its level (levelAggs) gets
+// a state naming this clause, so that such an aggregate in the subquery
+// is refused with it ("aggregate functions are not allowed in UPDATE").
 func (e *ectx) subScope() *scope {
 	if e.agg != nil && !e.inAgg {
 		g := *e.agg.pre
 		g.grouped = e.agg
 		return &g
+	}
+	if e.sc.level == nil {
+		sc := *e.sc
+		sc.level = &levelAggs{clause: e.clause}
+		return &sc
 	}
 	return e.sc
 }

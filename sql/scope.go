@@ -24,6 +24,37 @@ type qctx struct {
 	// exprDepth, queryDepth and setOpDepth count the expression, query
 	// and set operation levels being planned (see enterExpr, enterQuery).
 	exprDepth, queryDepth, setOpDepth int
+	// aggReplans counts the query levels planned again as aggregate
+	// queries (planSelect) and the aggregate arguments planned to find
+	// their level (plannedLevel): bounded by maxAggReplans, as each one
+	// plans its subqueries again.
+	aggReplans int
+}
+
+// maxAggReplans bounds how often parts of a statement are planned again
+// for aggregate levels; nested levels that each do so double the work.
+// Past it, a query level to plan again gets 54001 and an aggregate's
+// level is taken from the columns outside its arguments' subqueries.
+const maxAggReplans = 1000
+
+// qctxState is what planning an expression changes in a qctx, saved to
+// plan it again (save, restore).
+type qctxState struct {
+	q          qctx
+	paramTypes []repr.ScalarType
+}
+
+func (q *qctx) save() qctxState {
+	return qctxState{q: *q, paramTypes: append([]repr.ScalarType(nil), q.scx.ParamTypes...)}
+}
+
+// restore undoes what planning did to q since save; aggReplans is kept,
+// as it bounds the statement's work.
+func (q *qctx) restore(s qctxState) {
+	n := q.aggReplans
+	*q = s.q
+	q.aggReplans = n
+	q.scx.ParamTypes = s.paramTypes
 }
 
 // The planner's recursion bounds. The parser's guard
@@ -117,6 +148,33 @@ type scope struct {
 	// to the output of the aggregation: cols are the pre-aggregation
 	// columns and grouped maps them.
 	grouped *aggState
+	// level, when set, is the state of the query level whose FROM
+	// columns cols are, for aggregates of that level written in its
+	// subqueries (see levelAggs); copies of the scope share it.
+	level *levelAggs
+}
+
+// lateralClause names, in errors, where an aggregate of a level written
+// in a LATERAL item of its FROM clause is.
+const lateralClause = "FROM clause of their own query level"
+
+// levelAggs follows, for one query level, the aggregates that belong to
+// it but are written in its subqueries: an aggregate whose arguments
+// (and FILTER and ORDER BY) read columns of enclosing levels only
+// belongs to the lowest of them (PostgreSQL's agglevelsup), which it
+// makes an aggregate query; in the subquery it is an outer reference to
+// that query's aggregate.
+//
+// Invariant: such an aggregate is planned into the level's aggregation
+// when the subquery sees the level grouped (scope.grouped); otherwise,
+// while probing is set, found records it (planSelect then plans the level
+// as an aggregate query), and otherwise it is an error naming clause.
+type levelAggs struct {
+	// clause names the clause of the level being planned, for "aggregate
+	// functions are not allowed in ..." errors.
+	clause  string
+	probing bool
+	found   bool
 }
 
 // lookupCTE finds a CTE by name in this scope or enclosing ones.

@@ -9,6 +9,7 @@ import (
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/plan"
 	"github.com/viewd/viewd/repr"
+	"github.com/viewd/viewd/sql/parse"
 )
 
 // planSelect plans a simple SELECT: FROM, WHERE, GROUP BY, HAVING, window
@@ -18,7 +19,7 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 	if err != nil {
 		return nil, err
 	}
-	fs := &scope{cols: cols, outer: outer, ctes: ctes}
+	fs := &scope{cols: cols, outer: outer, ctes: ctes, level: &levelAggs{clause: "WHERE"}}
 	if s.WhereClause != nil {
 		e := &ectx{q: q, sc: fs, clause: "WHERE"}
 		if containsWindow(s.WhereClause) {
@@ -49,21 +50,172 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 		return nil, err
 	}
 
-	// Aggregation.
+	// Aggregation: the query aggregates when it has GROUP BY or HAVING,
+	// or an aggregate of its level in its select list or ORDER BY, even
+	// one written in a subquery (levelAggs). Planning without
+	// aggregation finds the latter; the query is then planned again as
+	// an aggregate query.
 	grouped := len(s.GroupClause) > 0 || s.HavingClause != nil
+	le := &ectx{q: q, sc: fs, clause: "SELECT"}
 	for _, t := range targets {
-		if t.node != nil && containsAgg(t.node) {
+		if t.node != nil && containsAggOf(t.node, le) {
 			grouped = true
 		}
 	}
 	for _, o := range s.SortClause {
-		if containsAgg(o.GetSortBy().Node) {
+		if containsAggOf(o.GetSortBy().Node, le) {
 			grouped = true
 		}
 	}
+	saved := q.save()
+	fs.level.probing = !grouped
+	x, err := q.planSelectExprs(fs, s, targets, grouped)
+	fs.level.probing = false
+	if !grouped && fs.level.found {
+		q.restore(saved)
+		if q.aggReplans++; q.aggReplans > maxAggReplans {
+			return nil, parse.ErrTooComplex()
+		}
+		x, err = q.planSelectExprs(fs, s, targets, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	grouped = x.agg != nil
+	agg, win, srf, outs, names, origins := x.agg, x.win, x.srf, x.outs, x.names, x.origins
+	having, orders, distinctOn, isDistinct := x.having, x.orders, x.distinctOn, x.isDistinct
+
+	// Build: aggregation, HAVING, windows, select list, hidden columns.
+	if grouped {
+		keyCols := make([]int, len(agg.keys))
+		base := len(rel.Cols())
+		mapped := HMap{Input: rel, Scalars: append([]HScalar(nil), agg.keys...)}
+		for i := range keyCols {
+			keyCols[i] = base + i
+		}
+		rel = HReduce{Input: mapped, GroupKey: keyCols, Aggs: agg.aggs}
+		if having != nil {
+			rel = HFilter{Input: rel, Preds: []HScalar{having}}
+		}
+	}
+	if len(win.calls) > 0 {
+		var err error
+		if rel, err = q.buildWindows(rel, win); err != nil {
+			return nil, err
+		}
+	}
+	// srfOffsets[k] is where call k's columns start among the calls'.
+	srfOffsets := make([]int, len(srf.calls))
+	srfCols := 0
+	if len(srf.calls) > 0 {
+		// Several calls run in lockstep (PostgreSQL 10+), the shorter
+		// ones padded with NULLs: one zipped table function.
+		var args []HScalar
+		fns := make([]*expr.TableFunc, len(srf.calls))
+		nargs := make([]int, len(srf.calls))
+		for k, c := range srf.calls {
+			srfOffsets[k] = srfCols
+			srfCols += len(c.fn.Cols)
+			fns[k], nargs[k] = c.fn, len(c.args)
+			for _, a := range c.args {
+				args = append(args, shiftLevels(a, 1))
+			}
+		}
+		fn := fns[0]
+		if len(fns) > 1 {
+			fn = expr.ZipTableFuncs(fns, nargs)
+		}
+		rel = HJoin{Left: rel, Right: HCallTable{Func: fn, Args: args}, On: trueLit, Kind: JoinInner, Lateral: true}
+	}
+	base := len(rel.Cols())
+	winBase := base - len(win.calls) - srfCols
+	srfBase := base - srfCols
+	fix := func(h HScalar) HScalar {
+		return rewriteHScalar(h, 0, func(s HScalar, depth int) HScalar {
+			switch x := s.(type) {
+			case hWinRef:
+				return HColumn{Level: depth, Index: winBase + x.K, Type: x.Type}
+			case hSRFRef:
+				t := x.Type
+				if len(srf.calls) > 1 {
+					t.Nullable = true // padded
+				}
+				return HColumn{Level: depth, Index: srfBase + srfOffsets[x.K] + x.Col, Type: t}
+			}
+			return s
+		})
+	}
+	var mapExprs []HScalar
+	for _, o := range outs {
+		mapExprs = append(mapExprs, fix(o))
+	}
+	visible := len(outs)
+	for i := range orders {
+		if orders[i].col < 0 {
+			if isDistinct {
+				return nil, pgcode.New(pgcode.InvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+			}
+			mapExprs = append(mapExprs, fix(orders[i].expr))
+			orders[i].col = len(mapExprs) - 1
+		}
+	}
+	nDistinctOn := len(distinctOn)
+	for _, d := range distinctOn {
+		mapExprs = append(mapExprs, fix(d))
+	}
+	rel = HProject{Input: HMap{Input: rel, Scalars: mapExprs}, Outputs: rangeFrom(base, len(mapExprs))}
+	if isDistinct {
+		rel = HDistinct{Input: rel}
+	}
+	r := &queryResult{rel: rel, names: names, finish: Finishing{Limit: -1}, origins: origins}
+	for _, o := range orders {
+		r.finish.Order = append(r.finish.Order, plan.ColumnOrder{Column: o.col, Order: o.order})
+	}
+	if nDistinctOn > 0 {
+		keys := rangeFrom(len(mapExprs)-nDistinctOn, nDistinctOn)
+		rel = HTopK{Input: rel, GroupKey: keys, Order: r.finish.Order, Limit: 1}
+		r.rel = rel
+	}
+	r.finish.Project = identity(visible)
+	if err := q.limitOffset(r, s); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// orderItem is one ORDER BY item of a SELECT.
+type orderItem struct {
+	expr  HScalar
+	col   int // >= 0 when it names an output column
+	order repr.SortOrder
+}
+
+// selectExprs are a SELECT's expressions planned over its FROM scope:
+// the aggregation (nil when the query does not aggregate), window and
+// set-returning calls, the select list with its names and origins,
+// HAVING, ORDER BY and DISTINCT [ON].
+type selectExprs struct {
+	agg        *aggState
+	win        *winState
+	srf        *srfState
+	outs       []HScalar
+	names      []string
+	origins    []repr.ColumnOrigin
+	having     HScalar
+	orders     []orderItem
+	distinctOn []HScalar
+	isDistinct bool
+}
+
+// planSelectExprs plans the expressions of SELECT s over its FROM scope
+// fs, as an aggregate query when grouped: GROUP BY keys, the select
+// list, HAVING, ORDER BY and DISTINCT ON.
+func (q *qctx) planSelectExprs(fs *scope, s *pg_query.SelectStmt, targets []target, grouped bool) (*selectExprs, error) {
+	var err error
 	var agg *aggState
 	if grouped {
 		agg = &aggState{pre: fs}
+		fs.level.clause = "GROUP BY"
 		ge := &ectx{q: q, sc: fs, clause: "GROUP BY"}
 		for _, g := range s.GroupClause {
 			var key HScalar
@@ -183,11 +335,6 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 
 	// ORDER BY: output names and ordinals, else expressions over the input
 	// (hidden columns).
-	type orderItem struct {
-		expr  HScalar
-		col   int // >= 0 when it names an output column
-		order repr.SortOrder
-	}
 	var orders []orderItem
 	oe := se.with(func(c *ectx) { c.clause = "ORDER BY"; c.srf = nil })
 	for _, o := range s.SortClause {
@@ -254,102 +401,8 @@ func (q *qctx) planSelect(outer *scope, s *pg_query.SelectStmt, ctes []*cte) (*q
 		isDistinct = false
 	}
 
-	// Build: aggregation, HAVING, windows, select list, hidden columns.
-	if grouped {
-		keyCols := make([]int, len(agg.keys))
-		base := len(rel.Cols())
-		mapped := HMap{Input: rel, Scalars: append([]HScalar(nil), agg.keys...)}
-		for i := range keyCols {
-			keyCols[i] = base + i
-		}
-		rel = HReduce{Input: mapped, GroupKey: keyCols, Aggs: agg.aggs}
-		if having != nil {
-			rel = HFilter{Input: rel, Preds: []HScalar{having}}
-		}
-	}
-	if len(win.calls) > 0 {
-		var err error
-		if rel, err = q.buildWindows(rel, win); err != nil {
-			return nil, err
-		}
-	}
-	// srfOffsets[k] is where call k's columns start among the calls'.
-	srfOffsets := make([]int, len(srf.calls))
-	srfCols := 0
-	if len(srf.calls) > 0 {
-		// Several calls run in lockstep (PostgreSQL 10+), the shorter
-		// ones padded with NULLs: one zipped table function.
-		var args []HScalar
-		fns := make([]*expr.TableFunc, len(srf.calls))
-		nargs := make([]int, len(srf.calls))
-		for k, c := range srf.calls {
-			srfOffsets[k] = srfCols
-			srfCols += len(c.fn.Cols)
-			fns[k], nargs[k] = c.fn, len(c.args)
-			for _, a := range c.args {
-				args = append(args, shiftLevels(a, 1))
-			}
-		}
-		fn := fns[0]
-		if len(fns) > 1 {
-			fn = expr.ZipTableFuncs(fns, nargs)
-		}
-		rel = HJoin{Left: rel, Right: HCallTable{Func: fn, Args: args}, On: trueLit, Kind: JoinInner, Lateral: true}
-	}
-	base := len(rel.Cols())
-	winBase := base - len(win.calls) - srfCols
-	srfBase := base - srfCols
-	fix := func(h HScalar) HScalar {
-		return rewriteHScalar(h, 0, func(s HScalar, depth int) HScalar {
-			switch x := s.(type) {
-			case hWinRef:
-				return HColumn{Level: depth, Index: winBase + x.K, Type: x.Type}
-			case hSRFRef:
-				t := x.Type
-				if len(srf.calls) > 1 {
-					t.Nullable = true // padded
-				}
-				return HColumn{Level: depth, Index: srfBase + srfOffsets[x.K] + x.Col, Type: t}
-			}
-			return s
-		})
-	}
-	var mapExprs []HScalar
-	for _, o := range outs {
-		mapExprs = append(mapExprs, fix(o))
-	}
-	visible := len(outs)
-	for i := range orders {
-		if orders[i].col < 0 {
-			if isDistinct {
-				return nil, pgcode.New(pgcode.InvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
-			}
-			mapExprs = append(mapExprs, fix(orders[i].expr))
-			orders[i].col = len(mapExprs) - 1
-		}
-	}
-	nDistinctOn := len(distinctOn)
-	for _, d := range distinctOn {
-		mapExprs = append(mapExprs, fix(d))
-	}
-	rel = HProject{Input: HMap{Input: rel, Scalars: mapExprs}, Outputs: rangeFrom(base, len(mapExprs))}
-	if isDistinct {
-		rel = HDistinct{Input: rel}
-	}
-	r := &queryResult{rel: rel, names: names, finish: Finishing{Limit: -1}, origins: origins}
-	for _, o := range orders {
-		r.finish.Order = append(r.finish.Order, plan.ColumnOrder{Column: o.col, Order: o.order})
-	}
-	if nDistinctOn > 0 {
-		keys := rangeFrom(len(mapExprs)-nDistinctOn, nDistinctOn)
-		rel = HTopK{Input: rel, GroupKey: keys, Order: r.finish.Order, Limit: 1}
-		r.rel = rel
-	}
-	r.finish.Project = identity(visible)
-	if err := q.limitOffset(r, s); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return &selectExprs{agg: agg, win: win, srf: srf, outs: outs, names: names, origins: origins,
+		having: having, orders: orders, distinctOn: distinctOn, isDistinct: isDistinct}, nil
 }
 
 // buildWindows appends one Window node per window call: its partition and
@@ -537,7 +590,7 @@ func (q *qctx) planFromList(outer *scope, items []*pg_query.Node, ctes []*cte) (
 			rel, cols = r, c
 			continue
 		}
-		left := &scope{cols: cols, outer: outer, ctes: ctes}
+		left := &scope{cols: cols, outer: outer, ctes: ctes, level: &levelAggs{clause: lateralClause}}
 		r, c, lateral, err := q.planJoinRight(outer, it, ctes, left)
 		if err != nil {
 			return nil, nil, err
@@ -786,7 +839,7 @@ func (q *qctx) planJoin(outer *scope, j *pg_query.JoinExpr, ctes []*cte) (HRel, 
 	if err != nil {
 		return nil, nil, err
 	}
-	left := &scope{cols: lcols, outer: outer, ctes: ctes}
+	left := &scope{cols: lcols, outer: outer, ctes: ctes, level: &levelAggs{clause: lateralClause}}
 	rrel, rcols, lateral, err := q.planJoinRight(outer, j.Rarg, ctes, left)
 	if err != nil {
 		return nil, nil, err
@@ -800,7 +853,7 @@ func (q *qctx) planJoin(outer *scope, j *pg_query.JoinExpr, ctes []*cte) (HRel, 
 		return nil, nil, err
 	}
 	all := append(append([]scopeCol(nil), lcols...), rcols...)
-	js := &scope{cols: all, outer: outer, ctes: ctes}
+	js := &scope{cols: all, outer: outer, ctes: ctes, level: &levelAggs{clause: "JOIN conditions"}}
 	var using []string
 	if j.IsNatural {
 		for _, l := range lcols {

@@ -54,11 +54,18 @@ type ectx struct {
 	// without GROUP BY).
 	win   bool
 	depth int
-	// inner: the expression is an aggregate's argument, which must not
-	// read the enclosing query's columns while the known difference
-	// "outer-level aggregate" stands.
+	// inner: the expression is an aggregate's argument; one that reads
+	// only the enclosing query's columns makes the aggregate that
+	// query's (feature "outer-agg").
 	inner bool
+	// reads, when set, records the levels of the columns an aggregate's
+	// arguments read (shared by the contexts derived from this one).
+	reads *levelReads
 }
+
+// levelReads records whether expressions read columns of their own FROM
+// scope, of the enclosing one, or both.
+type levelReads struct{ own, outer bool }
 
 func (c *ectx) deeper() *ectx {
 	d := *c
@@ -69,7 +76,7 @@ func (c *ectx) deeper() *ectx {
 // rowCtx is c for an aggregate's argument: the rows' columns, no
 // aggregates or windows.
 func (c *ectx) rowCtx() *ectx {
-	return &ectx{sc: c.sc, depth: c.depth + 1, inner: true}
+	return &ectx{sc: c.sc, depth: c.depth + 1, inner: true, reads: c.reads}
 }
 
 const maxDepth = 4
@@ -117,12 +124,18 @@ func (g *gen) column(c *ectx, t typ) *node {
 	}
 	if sc.outer != nil && g.r.Intn(4) == 0 && (!c.inner || g.on("outer-agg")) {
 		if cs := sc.outer.ofType(t); len(cs) > 0 {
+			if c.reads != nil {
+				c.reads.outer = true
+			}
 			return leaf(t, cs[g.r.Intn(len(cs))].ref())
 		}
 	}
 	cs := sc.ofType(t)
 	if len(cs) == 0 {
 		return nil
+	}
+	if c.reads != nil {
+		c.reads.own = true
 	}
 	return leaf(t, cs[g.r.Intn(len(cs))].ref())
 }
@@ -757,8 +770,15 @@ func (g *gen) scalarSubquery(c *ectx, t typ) *node {
 	if g.r.Intn(5) != 0 {
 		where = clause(" WHERE ", g.expr(&ectx{sc: sc, depth: 2}, tBool))
 	}
-	actx := &ectx{sc: sc, agg: true, depth: 2}
+	reads := &levelReads{}
+	actx := &ectx{sc: sc, agg: true, depth: 2, reads: reads}
 	if a := g.aggregate(actx, t); a != nil && g.r.Intn(3) != 0 {
+		if reads.outer && !reads.own && !g.on("outer-agg-rows") {
+			// Reading only the enclosing query's columns, the
+			// aggregate is that query's, and the subquery has a row
+			// per row of its FROM: LIMIT 1 keeps one.
+			return n(t, "(SELECT ", a, " FROM ", from, where, " LIMIT 1)")
+		}
 		return n(t, "(SELECT ", a, " FROM ", from, where, ")")
 	}
 	x := g.expr(&ectx{sc: sc, depth: 2}, t)
