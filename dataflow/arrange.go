@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -127,12 +128,15 @@ func appendColumns(pk *repr.Packer, row repr.Row, cols []int, offs *[]int, canon
 		}
 		return true, false
 	}
-	start, total := pk.Len(), 0
 	for _, c := range cols {
-		pk.PushCanonical(row[o[c]:o[c+1]])
-		total += o[c+1] - o[c]
+		d := row[o[c]:o[c+1]]
+		at := pk.Len()
+		pk.PushCanonical(d)
+		// Compared by bytes, not length: a float -0 and some interval
+		// elements canonicalise to packings as long as their own.
+		scaled = scaled || !bytes.Equal(pk.Row()[at:], d)
 	}
-	return true, pk.Len()-start < total
+	return true, scaled
 }
 
 // keyer packs the key of a row: by copying packed column bytes when the

@@ -351,6 +351,15 @@ func TestIntervalElementsCanonical(t *testing.T) {
 			if eq {
 				equalPairs++
 			}
+			// The shown value is a row's own: the span form only when
+			// it is the row's.
+			var p Packer
+			if p.PushKey(wa) {
+				canon := p.Row().Get(0)
+				if !PreferShown(canon, wa) || PreferShown(wa, canon) {
+					t.Fatalf("PreferShown should show %v over its canonical form %v", wa, canon)
+				}
+			}
 		}
 	}
 	if equalPairs < 10000 {

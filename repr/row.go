@@ -437,9 +437,11 @@ func isNegZero(d []byte) bool {
 // display scale (1.10 over 1.1), a float -0 over +0, a jsonb of longer
 // text, then of greater bytes ('[1.00]' over '[1.0]' over '[1]'), an array
 // or record of longer, then greater, packing (ARRAY[1.10] over
-// ARRAY[1.1]). viewd's
-// rule for a maintained view, where PostgreSQL shows whichever row its plan
-// met.
+// ARRAY[1.1]); a jsonb, array or record in its canonical packing never
+// over one that is not (ARRAY['-1 day'] over its span form, as long).
+// viewd's rule for a maintained view, where PostgreSQL shows whichever row
+// its plan met. Callers start from the canonical key, which may be no
+// row's: the value shown is then a row's own.
 func PreferShown(a, b Datum) bool {
 	switch {
 	case a.kind == KindNumeric && b.kind == KindNumeric:
@@ -447,12 +449,23 @@ func PreferShown(a, b Datum) bool {
 	case a.kind == KindJsonb && b.kind == KindJsonb,
 		a.kind == KindArray && b.kind == KindArray,
 		a.kind == KindRecord && b.kind == KindRecord:
-		// The canonical packing is the shortest.
+		if ca, cb := isCanonicalDatum(a), isCanonicalDatum(b); ca != cb {
+			return ca
+		}
 		return len(b.s) > len(a.s) || len(b.s) == len(a.s) && b.s > a.s
 	case (a.kind == KindFloat8 || a.kind == KindFloat4) && a.kind == b.kind:
 		return uint64(b.i) == negZeroBits && uint64(a.i) != negZeroBits
 	}
 	return false
+}
+
+// isCanonicalDatum reports whether a jsonb, array or record datum is in
+// its canonical packing (AppendCanonical leaves it unchanged).
+func isCanonicalDatum(d Datum) bool {
+	if d.kind == KindJsonb {
+		return !jsonbScaled(d.s)
+	}
+	return !Row(d.s).hasScaled(true)
 }
 
 // PushCanonical appends one packed datum in its canonical packing (see
