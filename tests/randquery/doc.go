@@ -59,8 +59,9 @@
 // both servers' answers.
 //
 // knowns (known_test.go) is the reviewed list of differences not fixed
-// yet: each with its minimal reproduction, the cause found, and the
-// grammar feature it turns off so that the seeds explore the rest. A
+// yet, and of intended deviations (with why viewd keeps its behaviour):
+// each with its minimal reproduction, the cause found, and the grammar
+// feature it turns off so that the seeds explore the rest. A
 // shrunk difference that matches one is logged, not failed; the "known"
 // subtest runs every reproduction and fails when one no longer differs.
 //
