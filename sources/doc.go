@@ -193,7 +193,15 @@
 //     not confirmed the transaction and the upstream sends it again. A
 //     reader that gives up on a transaction part way (a reconnect after
 //     chunks were sent) starts it again at chunk 0, which makes the
-//     coordinator drop the chunks it holds. What remains proportional to
+//     coordinator drop the chunks it holds. A transaction that fails
+//     after some of its changes reached the per-key state (below) stops
+//     the source instead (pgFatal): sending it again would apply those
+//     changes twice; a restart reloads the state from what is durable.
+//   - Malformed messages: pglogrepl's decoders index and allocate what
+//     the message says, so insert, update, delete and truncate lengths
+//     are checked first (checkPGOutputLengths) and the decoders run under
+//     recover; a bad message is an error of the stream, never a crash.
+//     FuzzPGOutput explores it. What remains proportional to
 //     the transaction: the staged queue (its net effect: a transaction
 //     that rewrites the same rows holds their last values, so its memory
 //     does not grow with its length), and the step at its timestamp,
