@@ -17,7 +17,10 @@ const defaultCompactLogBytes = 64 << 20
 
 // maybeCompactLocked compacts the durable log into a snapshot when it has
 // grown past the threshold (after a failure, past twice the size that
-// failed), so that a restart loads the tables' contents rather than
+// failed) and past Config.CompactSnapshotRatio times the live snapshot's
+// size (so the snapshots of a collection that keeps growing are written
+// at sizes that grow geometrically, and ingestion writes each byte a
+// bounded number of times), so that a restart loads the tables' contents rather than
 // replaying their whole history. The tick loop calls it under the lock,
 // between steps (not within the commit that grew the log, which would make
 // that client wait): every durable table write and source update has then
@@ -33,6 +36,9 @@ const defaultCompactLogBytes = 64 << 20
 func (c *Coordinator) maybeCompactLocked() {
 	size := c.store.LogSize()
 	if size < c.cfg.CompactLogBytes || size < c.compactedBytes {
+		return
+	}
+	if r := c.cfg.CompactSnapshotRatio; r > 0 && float64(size) < r*float64(c.store.SnapshotSize()) {
 		return
 	}
 	if c.store.PendingChunks() {

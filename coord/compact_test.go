@@ -3,6 +3,7 @@ package coord
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -54,7 +55,7 @@ func waitCompacted(t testing.TB, c *Coordinator) {
 // arrangement without sorting (no warning), and still enforce the keys.
 func TestSnapshotFilesRestart(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{DataDir: dir, CompactLogBytes: 1}
+	cfg := Config{DataDir: dir, CompactLogBytes: 1, CompactSnapshotRatio: -1}
 	c := openTest(t, cfg)
 	s := newTestSession(t, c)
 	s.exec(
@@ -112,12 +113,51 @@ func TestSnapshotFilesRestart(t *testing.T) {
 	}
 }
 
+// TestCompactionWaitsForSnapshotSize: with the default snapshot ratio a
+// log is not compacted before it has grown to the live snapshot's size, so
+// a table that keeps growing is not rewritten whole at every few
+// megabytes of log; past that size it is compacted, and the answers stay.
+func TestCompactionWaitsForSnapshotSize(t *testing.T) {
+	c := openTest(t, Config{DataDir: t.TempDir(), CompactLogBytes: 1})
+	s := newTestSession(t, c)
+	s.exec("CREATE TABLE g (id int PRIMARY KEY, pad text)",
+		"INSERT INTO g SELECT n, repeat('x', 100) FROM generate_series(1, 20000) n")
+	waitCompacted(t, c)
+	state := func() (compactions int, logSize, snapSize int64) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.compactions, c.store.LogSize(), c.store.SnapshotSize()
+	}
+	first, _, snap := state()
+	if snap < 20000*100 {
+		t.Fatalf("snapshot of 20000 rows of 100 bytes is %d bytes", snap)
+	}
+	// Small writes: the log stays far below the snapshot's size, and
+	// several ticks pass without a compaction.
+	for i := range 20 {
+		s.exec(fmt.Sprintf("INSERT INTO g VALUES (%d, 'y')", 100000+i))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n, logSize, _ := state(); n != first || logSize == 0 {
+		t.Fatalf("compactions %d -> %d with a log of %d bytes under a snapshot of %d", first, n, logSize, snap)
+	}
+	// A write that takes the log past the snapshot's size compacts it.
+	s.exec("INSERT INTO g SELECT n, repeat('z', 100) FROM generate_series(200001, 230000) n")
+	waitFor(t, 10*time.Second, "a compaction past the snapshot's size", func() bool {
+		n, logSize, _ := state()
+		return n > first && logSize == 0
+	})
+	if got := s.query("SELECT count(*), sum(length(pad)) FROM g"); !slices.Equal(got, []string{"50020 5000020"}) {
+		t.Fatalf("after compaction: %v", got)
+	}
+}
+
 // TestSnapshotFileDamaged: a damaged table file stops the server's start
 // with an error naming the file, and the server does not come up with the
 // table's rows missing.
 func TestSnapshotFileDamaged(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{DataDir: dir, CompactLogBytes: 1}
+	cfg := Config{DataDir: dir, CompactLogBytes: 1, CompactSnapshotRatio: -1}
 	c := openTest(t, cfg)
 	s := newTestSession(t, c)
 	s.exec("CREATE TABLE p (id int PRIMARY KEY, v text)", "INSERT INTO p SELECT g, 'v' FROM generate_series(1, 100) g")
@@ -241,7 +281,7 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	for round := range 2 {
 		var logs syncBuffer
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		cfg.CompactLogBytes = 1
+		cfg.CompactLogBytes, cfg.CompactSnapshotRatio = 1, -1
 		c := openTest(t, cfg)
 		s := newTestSession(t, c)
 		rearranged := strings.Count(logs.String(), "predate the current key format")

@@ -52,6 +52,14 @@ type Config struct {
 	// CompactLogBytes is the durable log's size past which it is
 	// compacted into a snapshot of the tables' contents; 0 means 64 MiB.
 	CompactLogBytes int64
+	// CompactSnapshotRatio: the log is also not compacted before it has
+	// grown to this multiple of the live snapshot's size, so that a
+	// growing collection is rewritten a bounded number of times over
+	// (a compaction rewrites every table: at a fixed threshold, ingesting
+	// N bytes would write O(N^2) bytes of snapshots). 0 means 1; a
+	// negative ratio turns the rule off (compaction at CompactLogBytes
+	// whatever the snapshot's size).
+	CompactSnapshotRatio float64
 	// SuperuserPassword is the password the bootstrap superuser viewd
 	// gets when the catalog has no roles yet (a new data directory); ""
 	// sets none. Later starts ignore it: ALTER ROLE changes a password.
@@ -200,6 +208,9 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	if cfg.CompactLogBytes <= 0 {
 		cfg.CompactLogBytes = defaultCompactLogBytes
+	}
+	if cfg.CompactSnapshotRatio == 0 {
+		cfg.CompactSnapshotRatio = 1
 	}
 	if cfg.MaxQueryMemory <= 0 {
 		cfg.MaxQueryMemory = defaultQueryMemory()

@@ -31,7 +31,7 @@ func BenchmarkRestart(b *testing.B) {
 		rows = n
 	}
 	dir := b.TempDir()
-	setup := openTest(b, Config{DataDir: dir, CompactLogBytes: 1, Logger: benchLogger()})
+	setup := openTest(b, Config{DataDir: dir, CompactLogBytes: 1, CompactSnapshotRatio: -1, Logger: benchLogger()})
 	s := newTestSession(b, setup)
 	s.exec("CREATE TABLE t (id int PRIMARY KEY, k int, v text)")
 	const chunk = 100_000

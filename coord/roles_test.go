@@ -495,7 +495,7 @@ func TestCachedLookupPrivileges(t *testing.T) {
 // TestRolesSurviveCompaction: roles, owners and grants are catalog
 // records, which a compaction of the log writes back.
 func TestRolesSurviveCompaction(t *testing.T) {
-	cfg := Config{DataDir: t.TempDir(), CompactLogBytes: 1}
+	cfg := Config{DataDir: t.TempDir(), CompactLogBytes: 1, CompactSnapshotRatio: -1}
 	c := openTest(t, cfg)
 	su := newTestSession(t, c)
 	su.exec("CREATE ROLE alice LOGIN PASSWORD 'pw'", "CREATE ROLE g", "GRANT g TO alice", "GRANT CREATE ON SCHEMA public TO alice")

@@ -335,7 +335,7 @@ func TestGroupCommit(t *testing.T) {
 // updates, a view), and writes after it go on.
 func TestCompactionRestart(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{DataDir: dir, CompactLogBytes: 1}
+	cfg := Config{DataDir: dir, CompactLogBytes: 1, CompactSnapshotRatio: -1}
 	c := openTest(t, cfg)
 	s := newTestSession(t, c)
 	s.exec(
@@ -373,7 +373,7 @@ func TestCompactionRestart(t *testing.T) {
 // agree), and a restart computes them again up to the checkpoint, exactly.
 func TestCompactionWithSource(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{DataDir: dir, CompactLogBytes: 1}
+	cfg := Config{DataDir: dir, CompactLogBytes: 1, CompactSnapshotRatio: -1}
 	c := openTest(t, cfg)
 	s := newTestSession(t, c)
 	s.exec("CREATE TABLE tb (x int)")

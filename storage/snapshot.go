@@ -95,6 +95,7 @@ func (s *Store) Compact(catalog [][]byte, tables []SnapshotTable) error {
 		os.Remove(filepath.Join(s.dir, name))
 	}
 	s.tableFiles = sn.files
+	s.snapshotBytes = sn.bytes
 	compactHook("old-removed")
 	return nil
 }
@@ -117,6 +118,7 @@ type snapshotWriter struct {
 	bindings map[uint64]Binding
 
 	files []string // table files written, by name
+	bytes int64    // their sizes
 	w     *bufio.Writer
 	frame []byte // scratch
 	err   error
@@ -248,6 +250,7 @@ func (sn *snapshotWriter) tables(tables []SnapshotTable) ([]tableFileInfo, error
 			continue
 		}
 		infos = append(infos, fi)
+		sn.bytes += fi.size
 	}
 	for id, w := range sn.want {
 		if _, found := slices.BinarySearchFunc(tables, id, func(t SnapshotTable, id uint64) int { return cmp.Compare(t.ID, id) }); !found && w != (digest{}) {

@@ -84,6 +84,8 @@ type Store struct {
 	// tableFiles are the names of the table files the live snapshot
 	// names; Compact removes them once a newer snapshot is in place.
 	tableFiles []string
+	// snapshotBytes is the size of the live snapshot's table files.
+	snapshotBytes int64
 }
 
 // digest summarises a table's contents without holding them: the sum of
@@ -365,6 +367,7 @@ func (r *replayer) apply(t RecordType, p []byte) error {
 		}
 		r.snaps[fi.table] = newTableSnapshot(s.dir, s.gen, fi)
 		s.tableFiles = append(s.tableFiles, tableFileName(s.gen, fi.table))
+		s.snapshotBytes += fi.size
 		d := s.tables[fi.table]
 		d.count += fi.digest.count
 		d.sum += fi.digest.sum
@@ -608,6 +611,14 @@ func (s *Store) drainLocked() error {
 		s.cond.Wait()
 	}
 	return s.err
+}
+
+// SnapshotSize returns the size in bytes of the live snapshot's table
+// files (0 before the first compaction).
+func (s *Store) SnapshotSize() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshotBytes
 }
 
 // LogSize returns the number of bytes of records in the current log
