@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -230,6 +231,10 @@ func (s *jsonScanner) str() (raw []byte, plain bool, err error) {
 	start := s.pos
 	plain = true
 	for s.pos < len(s.buf) {
+		s.pos += plainRun(s.buf[s.pos:])
+		if s.pos >= len(s.buf) {
+			break
+		}
 		c := s.buf[s.pos]
 		switch {
 		case c == '"':
@@ -440,16 +445,44 @@ func (s *jsonScanner) text(quoted []byte) string {
 // needsUnescape reports whether a validated string's raw content differs
 // from its text.
 func needsUnescape(raw []byte) bool {
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c == '\\' {
-			return true
-		}
-		if c >= utf8.RuneSelf {
-			return !utf8.Valid(raw[i:])
+	// A validated string's raw content has no control character, and a
+	// '"' only after a backslash: the first special byte decides.
+	i := plainRun(raw)
+	if i == len(raw) {
+		return false
+	}
+	if raw[i] >= utf8.RuneSelf {
+		return !utf8.Valid(raw[i:])
+	}
+	return true
+}
+
+// plainRun returns the length of b's longest prefix of bytes that need no
+// attention inside a JSON string: no '"', '\\', control character (below
+// 0x20) or byte of a multi-byte UTF-8 sequence (0x80 and up). It tests
+// eight bytes at a time (SWAR): a string value is most of a message's
+// bytes, and this loop most of the scanner's time.
+func plainRun(b []byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (lo * '"')
+		e := x ^ (lo * '\\')
+		// (v - lo) &^ v has a byte's high bit set where v's byte is zero
+		// (and possibly above it: the first set bit is exact, which is
+		// all that is asked here); v - 0x20 per byte does the same for
+		// bytes below 0x20; x itself for bytes of 0x80 and up.
+		if ((q-lo)&^q|(e-lo)&^e|(x-lo*0x20)&^x|x)&hi != 0 {
+			break
 		}
 	}
-	return false
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	return i
 }
 
 // aliasString views b as a string without copying. The caller keeps b
