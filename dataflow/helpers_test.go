@@ -128,6 +128,8 @@ type gen struct {
 	r         *rand.Rand
 	domain    int64
 	nullEvery int
+	// appendOnly: no retractions (inputs of monotonic operators).
+	appendOnly bool
 }
 
 func newGen(seed uint64, domain int64) *gen {
@@ -140,7 +142,7 @@ func (g *gen) updates(cur coll, arity, n int) []repr.Update {
 	var ups []repr.Update
 	work := cur.clone()
 	for range g.r.IntN(n + 1) {
-		if len(work) > 0 && g.r.IntN(3) == 0 {
+		if len(work) > 0 && !g.appendOnly && g.r.IntN(3) == 0 {
 			keys := make([]string, 0, len(work))
 			for k := range work {
 				keys = append(keys, k)

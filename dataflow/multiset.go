@@ -107,3 +107,24 @@ func (m *multiset) backward() iter.Seq[*msEntry] {
 		}
 	}
 }
+
+// retain keeps the entries, in key order, for which keep returns true and
+// drops the rest. Blocks only shrink, and empty ones go.
+func (m *multiset) retain(keep func(e *msEntry) bool) {
+	bs := m.blocks[:0]
+	for _, b := range m.blocks {
+		kept := b[:0]
+		for i := range b {
+			if keep(&b[i]) {
+				kept = append(kept, b[i])
+			}
+		}
+		clear(b[len(kept):])
+		m.n -= len(b) - len(kept)
+		if len(kept) > 0 {
+			bs = append(bs, kept)
+		}
+	}
+	clear(m.blocks[len(bs):])
+	m.blocks = bs
+}

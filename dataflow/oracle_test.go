@@ -159,11 +159,22 @@ func TestOracleOuterJoin(t *testing.T) {
 	})
 }
 
-func TestOracleReduce(t *testing.T) {
+func TestOracleReduce(t *testing.T) { testOracleReduce(t, false) }
+
+// TestOracleMonotonicReduce: MonotonicReduce over append-only streams
+// equals the naive evaluation (min and max keep one value per group).
+func TestOracleMonotonicReduce(t *testing.T) { testOracleReduce(t, true) }
+
+func testOracleReduce(t *testing.T, monotonic bool) {
 	typ8 := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
 	typN := repr.ColumnType{Type: repr.TypeNumeric, Nullable: true}
 	forSeeds(t, 20, func(t *testing.T, seed uint64, w int) {
 		h := newHarness(t, seed, w, 2)
+		h.gen.appendOnly = monotonic
+		reduce := h.in(0).Reduce
+		if monotonic {
+			reduce = h.in(0).MonotonicReduce
+		}
 		aggs := []expr.Aggregate{
 			{Func: expr.AggCountStar, Typ: typ8},
 			{Func: expr.AggCount, Expr: col(1), Typ: typ8},
@@ -173,7 +184,7 @@ func TestOracleReduce(t *testing.T) {
 			{Func: expr.AggCount, Expr: col(1), Distinct: true, Typ: typ8},
 			{Func: expr.AggSum, Expr: col(1), Distinct: true, Typ: typN},
 		}
-		r, err := h.in(0).Reduce([]expr.Scalar{col(0)}, aggs)
+		r, err := reduce([]expr.Scalar{col(0)}, aggs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,18 +379,29 @@ func naiveTopK(c coll, group []int, order []ColumnOrder, limit, offset int) coll
 	return out
 }
 
-func TestOracleTopK(t *testing.T) {
+func TestOracleTopK(t *testing.T) { testOracleTopK(t, false) }
+
+// TestOracleMonotonicTopK: MonotonicTopK over append-only streams equals
+// the naive evaluation (each group keeps offset+limit rows).
+func TestOracleMonotonicTopK(t *testing.T) { testOracleTopK(t, true) }
+
+func testOracleTopK(t *testing.T, monotonic bool) {
 	forSeeds(t, 20, func(t *testing.T, seed uint64, w int) {
 		h := newHarness(t, seed, w, 3)
+		h.gen.appendOnly = monotonic
+		topk := h.in(0).TopK
+		if monotonic {
+			topk = h.in(0).MonotonicTopK
+		}
 		// DESC NULLS FIRST, then ASC NULLS LAST (PostgreSQL's defaults),
 		// and ASC NULLS FIRST.
 		order := []ColumnOrder{{Column: 1, Order: repr.SortOrder{Desc: true, NullsFirst: true}}, {Column: 2}}
-		k1, _ := h.in(0).TopK([]int{0}, order, 2, 1)
+		k1, _ := topk([]int{0}, order, 2, 1)
 		order2 := []ColumnOrder{{Column: 2, Order: repr.SortOrder{NullsFirst: true}}, {Column: 1, Order: repr.SortOrder{Desc: true}}}
-		k4, _ := h.in(0).TopK([]int{1}, order2, 1, 0)
+		k4, _ := topk([]int{1}, order2, 1, 0)
 		h.check(k4, func(ins []coll) coll { return naiveTopK(ins[0], []int{1}, order2, 1, 0) })
-		k2, _ := h.in(0).TopK(nil, order[1:], 3, 0)
-		k3, _ := h.in(0).TopK([]int{0}, order, -1, 2)
+		k2, _ := topk(nil, order[1:], 3, 0)
+		k3, _ := topk([]int{0}, order, -1, 2)
 		h.check(k1, func(ins []coll) coll { return naiveTopK(ins[0], []int{0}, order, 2, 1) })
 		h.check(k2, func(ins []coll) coll { return naiveTopK(ins[0], nil, order[1:], 3, 0) })
 		h.check(k3, func(ins []coll) coll { return naiveTopK(ins[0], []int{0}, order, -1, 2) })

@@ -33,6 +33,21 @@ import (
 // unions in the default row); float sums under retraction accumulate
 // rounding.
 func (c *Collection) Reduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collection, error) {
+	return c.reduce(key, aggs, false)
+}
+
+// MonotonicReduce is Reduce over a collection that only ever grows (no
+// update of it has a negative multiplicity: an append-only source, and
+// maps, filters and joins of such): min and max then keep one value per
+// group rather than every value, since a value that is not the extreme
+// can never become it. A retraction reaching it is a planning bug: it
+// puts an internal error (XX000) on the err stream, permanently, and is
+// otherwise ignored.
+func (c *Collection) MonotonicReduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collection, error) {
+	return c.reduce(key, aggs, true)
+}
+
+func (c *Collection) reduce(key []expr.Scalar, aggs []expr.Aggregate, monotonic bool) (*Collection, error) {
 	for _, a := range aggs {
 		switch a.Func {
 		case expr.AggCount, expr.AggCountStar, expr.AggSum, expr.AggAvg, expr.AggMin, expr.AggMax,
@@ -46,7 +61,7 @@ func (c *Collection) Reduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collecti
 	}
 	g := c.g
 	out := g.newCollection(len(key) + len(aggs))
-	op := &reduceOp{in: c, out: out, keyer: newKeyer(key), aggs: aggs, shards: make([]reduceShard, g.opts.Workers)}
+	op := &reduceOp{in: c, out: out, keyer: newKeyer(key), aggs: aggs, monotonic: monotonic, shards: make([]reduceShard, g.opts.Workers)}
 	for i := range op.shards {
 		op.shards[i].groups = map[string]*group{}
 	}
@@ -55,11 +70,12 @@ func (c *Collection) Reduce(key []expr.Scalar, aggs []expr.Aggregate) (*Collecti
 }
 
 type reduceOp struct {
-	in, out *Collection
-	keyer   *keyer
-	aggs    []expr.Aggregate
-	shards  []reduceShard
-	pk      repr.Packer
+	in, out   *Collection
+	keyer     *keyer
+	aggs      []expr.Aggregate
+	monotonic bool // see MonotonicReduce
+	shards    []reduceShard
+	pk        repr.Packer
 }
 
 type reduceShard struct {
@@ -228,11 +244,19 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 			if err := m.tick(); err != nil {
 				return err
 			}
-			m.grow(o.update(s, s.keys.Row(i), s.exact.Row(i), o.in.ok.Row(int(j)), o.in.ok.Diff(int(j))))
+			d := o.in.ok.Diff(int(j))
+			if o.monotonic && d < 0 {
+				s.errs.Push(ErrRow(errNotMonotonic), 1)
+				continue
+			}
+			m.grow(o.update(s, s.keys.Row(i), s.exact.Row(i), o.in.ok.Row(int(j)), d))
 		}
 		for _, k := range s.changed {
 			if err := m.tick(); err != nil {
 				return err
+			}
+			if o.monotonic {
+				o.trimExtremes(s.groups[k])
 			}
 			o.emit(s, k)
 		}
@@ -249,6 +273,34 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 		return err
 	}
 	return o.out.errs.consolidate(g.ctl)
+}
+
+// errNotMonotonic is what a monotonic operator reports when a retraction
+// reaches it: the plan claimed an input that only grows.
+var errNotMonotonic = pgcode.New(pgcode.InternalError, "dataflow: a retraction reached an operator planned for an append-only input")
+
+// trimExtremes drops from gr's min and max multisets every value but the
+// extreme ones (the values equal to the minimum or maximum, which differ
+// only in display scale): under a monotonic input no other value can
+// become the result. NULLs, which min and max skip, go too.
+func (o *reduceOp) trimExtremes(gr *group) {
+	if gr == nil {
+		return
+	}
+	for i, a := range o.aggs {
+		ms := gr.accs[i].ms
+		if ms == nil || (a.Func != expr.AggMin && a.Func != expr.AggMax) || ms.len() <= 1 {
+			continue
+		}
+		best, _ := finish(&gr.accs[i], a)
+		ms.retain(func(e *msEntry) bool {
+			if best.IsNull() || e.n <= 0 {
+				return false
+			}
+			d := repr.Row(e.val).Get(0)
+			return !d.IsNull() && repr.Compare(d, best) == 0
+		})
+	}
 }
 
 // groupBytes, accumBytes and msEntryBytes approximate the state of a new

@@ -25,6 +25,20 @@ type ColumnOrder struct {
 // every change cost O(offset); rows with negative multiplicity are treated
 // as absent.
 func (c *Collection) TopK(group []int, order []ColumnOrder, limit, offset int) (*Collection, error) {
+	return c.topK(group, order, limit, offset, false)
+}
+
+// MonotonicTopK is TopK over a collection that only ever grows (see
+// MonotonicReduce): with a limit, each group keeps only its first
+// offset+limit rows, since a row ranked below them can never rise into
+// the window; so the state is offset+limit rows per group, not the whole
+// group. A retraction reaching it puts an internal error (XX000) on the
+// err stream and is otherwise ignored.
+func (c *Collection) MonotonicTopK(group []int, order []ColumnOrder, limit, offset int) (*Collection, error) {
+	return c.topK(group, order, limit, offset, true)
+}
+
+func (c *Collection) topK(group []int, order []ColumnOrder, limit, offset int, monotonic bool) (*Collection, error) {
 	for _, k := range group {
 		if k < 0 || k >= c.arity {
 			return nil, fmt.Errorf("dataflow: topk group column %d of %d", k, c.arity)
@@ -40,7 +54,7 @@ func (c *Collection) TopK(group []int, order []ColumnOrder, limit, offset int) (
 	}
 	g := c.g
 	out := g.newCollection(c.arity)
-	op := &topkOp{in: c, out: out, group: group, order: order, limit: limit, offset: offset, shards: make([]topkShard, g.opts.Workers)}
+	op := &topkOp{in: c, out: out, group: group, order: order, limit: limit, offset: offset, monotonic: monotonic, shards: make([]topkShard, g.opts.Workers)}
 	for i := range op.shards {
 		op.shards[i].groups = map[string]*multiset{}
 	}
@@ -53,6 +67,7 @@ type topkOp struct {
 	group         []int
 	order         []ColumnOrder
 	limit, offset int
+	monotonic     bool // see MonotonicTopK
 	shards        []topkShard
 	datums        []repr.Datum
 	pk            repr.Packer
@@ -93,6 +108,10 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 			return err
 		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
+		if o.monotonic && d < 0 {
+			o.out.errs.Push(ErrRow(errNotMonotonic), 1)
+			continue
+		}
 		o.datums = row.Unpack(o.datums[:0])
 		o.pk.Reset()
 		for _, k := range o.group {
@@ -144,6 +163,18 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 			}
 			if err := o.window(&m, ms, &s.ok, 1); err != nil {
 				return err
+			}
+			if o.monotonic && o.limit >= 0 {
+				// Keep the rows of positions [0, offset+limit): the
+				// rest can never enter the window.
+				keep := o.offset + o.limit
+				ms.retain(func(e *msEntry) bool {
+					if e.n <= 0 || keep <= 0 {
+						return false
+					}
+					keep -= int(min(e.n, repr.Diff(keep)))
+					return true
+				})
 			}
 			if ms.len() == 0 {
 				delete(s.groups, string(k))
