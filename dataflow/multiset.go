@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"bytes"
 	"iter"
 	"sort"
 
@@ -38,7 +39,11 @@ func (m *multiset) add(key, val []byte, d repr.Diff) (before, after repr.Diff) {
 	})
 	if bi == len(m.blocks) {
 		if bi == 0 {
-			m.blocks = append(m.blocks, make([]msEntry, 0, msBlock))
+			// A first block grows as entries come: most groups are
+			// small (a TopK group of one auction's bids, a min over a
+			// handful of rows), and a block allocated whole would cost
+			// 2*msBlock*40 bytes for each.
+			m.blocks = append(m.blocks, make([]msEntry, 0, 2))
 		} else {
 			bi--
 		}
@@ -62,7 +67,15 @@ func (m *multiset) add(key, val []byte, d repr.Diff) (before, after repr.Diff) {
 	}
 	b = append(b, msEntry{})
 	copy(b[i+1:], b[i:])
-	b[i] = msEntry{key: string(key), val: string(val), n: d}
+	ks, vs := string(key), ""
+	if bytes.HasSuffix(key, val) {
+		// TopK and window keys end with the row they order (sortKey):
+		// the value shares the key's bytes rather than copying them.
+		vs = ks[len(ks)-len(val):]
+	} else {
+		vs = string(val)
+	}
+	b[i] = msEntry{key: ks, val: vs, n: d}
 	m.n++
 	if len(b) > 2*msBlock {
 		hi := make([]msEntry, len(b)-msBlock, 2*msBlock)
