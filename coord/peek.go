@@ -122,8 +122,15 @@ func (c *Coordinator) inlineDirtyLocked(rel plan.Rel, depth int, dirty map[plan.
 	})
 }
 
-// indexOracle tells the optimiser which arrangements exist.
+// indexOracle tells the optimiser which arrangements exist, and which
+// collections only ever grow (plan.MonotonicOracle).
 type indexOracle struct{ cat *catalog }
+
+// Monotonic implements plan.MonotonicOracle: append-only sources.
+func (o indexOracle) Monotonic(id plan.GlobalID) bool {
+	it := o.cat.items[id]
+	return it != nil && it.source != nil && it.source.appendOnly
+}
 
 func (o indexOracle) Indexes(id plan.GlobalID) [][]expr.Scalar {
 	it := o.cat.items[id]

@@ -51,6 +51,11 @@ type sourceState struct {
 	txSource plan.GlobalID
 	// parent is a subsource's source.
 	parent plan.GlobalID
+	// appendOnly: the collection never retracts a row (a Kafka source
+	// with ENVELOPE NONE, a load generator that only inserts), so the
+	// optimiser plans min/max and TopK over it monotonic
+	// (indexOracle.Monotonic).
+	appendOnly bool
 }
 
 // sourceGroup reads related sources together.
@@ -617,7 +622,7 @@ func (c *Coordinator) createLoadGenerator(ctx context.Context, p *sql.CreateSour
 	}
 	if !multi {
 		ids[cols[0].Name] = sources.CollectionID(id)
-		it, err := c.newSourceItem(ctx, id, oid, schema, name, cols[0].Desc, p.SQL, &sourceState{typ: "load-generator", group: g, collection: sources.CollectionID(id)}, nil)
+		it, err := c.newSourceItem(ctx, id, oid, schema, name, cols[0].Desc, p.SQL, &sourceState{typ: "load-generator", group: g, collection: sources.CollectionID(id), appendOnly: probe.AppendOnly()}, nil)
 		if err != nil {
 			return err
 		}
@@ -629,7 +634,7 @@ func (c *Coordinator) createLoadGenerator(ctx context.Context, p *sql.CreateSour
 		}
 		for i, col := range cols {
 			ids[col.Name] = sources.CollectionID(subs[i])
-			it, err := c.newSourceItem(ctx, subs[i], soids[i], schema, col.Name, col.Desc, "", &sourceState{typ: "subsource", group: g, collection: sources.CollectionID(subs[i]), parent: id}, []plan.GlobalID{id})
+			it, err := c.newSourceItem(ctx, subs[i], soids[i], schema, col.Name, col.Desc, "", &sourceState{typ: "subsource", group: g, collection: sources.CollectionID(subs[i]), parent: id, appendOnly: probe.AppendOnly()}, []plan.GlobalID{id})
 			if err != nil {
 				return err
 			}
@@ -913,7 +918,7 @@ func (c *Coordinator) createKafkaSource(ctx context.Context, p *sql.CreateSource
 	if txSource != 0 {
 		deps = append(deps, txSource)
 	}
-	st := &sourceState{typ: "kafka", collection: spec.ID, spec: spec, txSource: txSource}
+	st := &sourceState{typ: "kafka", collection: spec.ID, spec: spec, txSource: txSource, appendOnly: spec.Envelope == sources.EnvelopeNone}
 	it, err := c.newSourceItem(ctx, id, oid, schema, name, desc, p.SQL, st, deps)
 	if err != nil {
 		return err

@@ -179,6 +179,9 @@ func explainNode(b *strings.Builder, n Node, d int) {
 		if len(x.Plan.Buckets) > 0 {
 			s += fmt.Sprintf(" buckets=%v", x.Plan.Buckets)
 		}
+		if x.Monotonic {
+			s += " monotonic"
+		}
 		line(b, d, "%s", s)
 		explainNode(b, x.Input, d+1)
 	case LTopK:
@@ -198,6 +201,9 @@ func explainNode(b *strings.Builder, n Node, d int) {
 		}
 		if x.Offset > 0 {
 			s += fmt.Sprintf(" offset=%d", x.Offset)
+		}
+		if x.Monotonic {
+			s += " monotonic"
 		}
 		line(b, d, "%s", s)
 		explainNode(b, x.Input, d+1)

@@ -202,6 +202,9 @@ type LReduce struct {
 	Key        []expr.Scalar
 	Aggregates []expr.Aggregate
 	Plan       ReducePlan
+	// Monotonic: Input only ever grows (see MonotonicOracle), so min and
+	// max keep only the extreme value of each group.
+	Monotonic bool
 }
 
 // TopKKind is how a TopK is maintained.
@@ -224,6 +227,9 @@ type LTopK struct {
 	Limit    int64
 	Offset   int64
 	Kind     TopKKind
+	// Monotonic: Input only ever grows (see MonotonicOracle), so each
+	// group keeps only its first Offset+Limit rows.
+	Monotonic bool
 }
 
 // LNegate negates every multiplicity.

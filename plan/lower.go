@@ -16,13 +16,15 @@ func Lower(rel Rel, oracle IndexOracle) (n Node, err error) {
 	if err := Validate(rel); err != nil {
 		return nil, err
 	}
-	l := &lowerer{oracle: oracle, localKeys: map[LocalID][][]expr.Scalar{}}
+	l := &lowerer{oracle: oracle, localKeys: map[LocalID][][]expr.Scalar{}, localMono: map[LocalID]bool{}}
 	return l.lower(rel)
 }
 
 type lowerer struct {
 	oracle    IndexOracle
 	localKeys map[LocalID][][]expr.Scalar
+	// localMono holds the Let bindings whose values only grow.
+	localMono map[LocalID]bool
 }
 
 func (l *lowerer) lower(rel Rel) (Node, error) {
@@ -40,7 +42,7 @@ func (l *lowerer) lower(rel Rel) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return LReduce{Input: in, Key: r.GroupKey, Aggregates: r.Aggregates, Plan: planReduce(r)}, nil
+		return LReduce{Input: in, Key: r.GroupKey, Aggregates: r.Aggregates, Plan: planReduce(r), Monotonic: l.monotonic(r.Input)}, nil
 	case TopK:
 		in, err := l.lower(r.Input)
 		if err != nil {
@@ -50,7 +52,7 @@ func (l *lowerer) lower(rel Rel) (Node, error) {
 		if r.Limit == 1 && r.Offset == 0 {
 			kind = TopKTop1
 		}
-		return LTopK{Input: in, GroupKey: r.GroupKey, Order: r.Order, Limit: r.Limit, Offset: r.Offset, Kind: kind}, nil
+		return LTopK{Input: in, GroupKey: r.GroupKey, Order: r.Order, Limit: r.Limit, Offset: r.Offset, Kind: kind, Monotonic: l.monotonic(r.Input)}, nil
 	case Negate:
 		in, err := l.lower(r.Input)
 		if err != nil {
@@ -90,6 +92,7 @@ func (l *lowerer) lower(rel Rel) (Node, error) {
 		if a, ok := v.(LArrangeBy); ok {
 			l.localKeys[r.ID] = a.Keys
 		}
+		l.localMono[r.ID] = l.monotonic(r.Value)
 		b, err := l.lower(r.Body)
 		if err != nil {
 			return nil, err

@@ -3,7 +3,7 @@ package plan
 // A compact s-expression syntax for MIR, used by the golden tests while
 // the SQL front end is not available.
 //
-//	catalog:  (table t ((a int8) (b int8?)) (key 0) (index 0) (index 1 0))
+//	catalog:  (table t ((a int8) (b int8?)) (key 0) (index 0) (index 1 0) (append-only))
 //	rels:     (get t)  (constant (int8 text?) (1 'x') (2 null x3))
 //	          (map R e...)  (filter R p...)  (project R (0 2))
 //	          (join (R...) ((e e ...) ...))  (reduce R (k...) ((sum #1) (count*) (min distinct #2)))
@@ -122,14 +122,18 @@ func parseSexps(src string) ([]sexp, error) {
 
 // testCatalog holds the tables declared by a test file.
 type testCatalog struct {
-	tables  map[string]Get
-	indexes map[GlobalID][][]expr.Scalar
-	next    GlobalID
+	tables     map[string]Get
+	indexes    map[GlobalID][][]expr.Scalar
+	appendOnly map[GlobalID]bool
+	next       GlobalID
 }
 
 func newTestCatalog() *testCatalog {
-	return &testCatalog{tables: map[string]Get{}, indexes: map[GlobalID][][]expr.Scalar{}, next: 1}
+	return &testCatalog{tables: map[string]Get{}, indexes: map[GlobalID][][]expr.Scalar{}, appendOnly: map[GlobalID]bool{}, next: 1}
 }
+
+// Monotonic implements MonotonicOracle: tables defined (append-only).
+func (c *testCatalog) Monotonic(id GlobalID) bool { return c.appendOnly[id] }
 
 // Indexes implements IndexOracle.
 func (c *testCatalog) Indexes(id GlobalID) [][]expr.Scalar { return c.indexes[id] }
@@ -184,6 +188,8 @@ func (c *testCatalog) define(x sexp) error {
 			cols = append(cols, n)
 		}
 		switch opt.list[0].atom {
+		case "append-only":
+			c.appendOnly[g.Global] = true
 		case "key":
 			g.Type.Keys = append(g.Type.Keys, cols)
 		case "index":

@@ -41,6 +41,7 @@ func Optimizations(oracle IndexOracle) []Batch {
 			FoldConstants{},
 			LiteralLifting{},
 			ReduceElision{},
+			WindowTopK{},
 			Fusion{},
 			InlineLet{},
 			ProjectionPushdown{},

@@ -124,6 +124,9 @@ func (r *renderer) render(n plan.Node) (*dataflow.Collection, error) {
 		if err != nil {
 			return nil, err
 		}
+		if n.Monotonic {
+			return c.MonotonicReduce(n.Key, n.Aggregates)
+		}
 		return c.Reduce(n.Key, n.Aggregates)
 	case plan.LTopK:
 		c, err := r.render(n.Input)
@@ -137,6 +140,9 @@ func (r *renderer) render(n plan.Node) (*dataflow.Collection, error) {
 		limit := int(n.Limit)
 		if n.Limit < 0 {
 			limit = -1
+		}
+		if n.Monotonic {
+			return c.MonotonicTopK(n.GroupKey, order, limit, int(n.Offset))
 		}
 		return c.TopK(n.GroupKey, order, limit, int(n.Offset))
 	case plan.LNegate:

@@ -199,6 +199,10 @@ func (g *Generator) Collections() []Collection { return g.cols }
 // Options returns the generator's options with their defaults filled in.
 func (g *Generator) Options() Options { return g.opts }
 
+// AppendOnly reports whether the generator only ever inserts rows: every
+// kind but TPCH, whose order refreshes delete orders and their lines.
+func (g *Generator) AppendOnly() bool { return g.kind != TPCH }
+
 // Topic is the name positions carry.
 func (g *Generator) Topic() string { return "loadgen." + strings.ToLower(string(g.kind)) }
 

@@ -414,3 +414,31 @@ func BenchmarkNexmark(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestAppendOnly: a generator that says it only inserts (the optimiser
+// then keeps bounded state for min, max and TopK over it) emits no
+// retraction over many ticks; TPCH, which deletes, says so.
+func TestAppendOnly(t *testing.T) {
+	for _, k := range []Kind{Counter, Auction, Nexmark, TPCH} {
+		g, err := New(k, Options{Seed: 3, ScaleFactor: 0.001})
+		if err != nil {
+			t.Fatal(err)
+		}
+		retractions := 0
+		for i := range int64(3000) {
+			for _, ups := range g.Tick(i).Updates {
+				for _, u := range ups {
+					if u.Diff < 0 {
+						retractions++
+					}
+				}
+			}
+		}
+		if g.AppendOnly() && retractions > 0 {
+			t.Errorf("%s says it is append-only but retracted %d rows in 3000 ticks", k, retractions)
+		}
+		if !g.AppendOnly() && retractions == 0 {
+			t.Errorf("%s says it retracts but did not in 3000 ticks", k)
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package plan
+
+import (
+	"slices"
+
+	"github.com/viewd/viewd/expr"
+)
+
+// WindowTopK turns the top-k idiom, a filter bounding row_number() by a
+// constant,
+//
+//	SELECT ... FROM (SELECT *, row_number() OVER (PARTITION BY p ORDER BY o) AS rn FROM x) WHERE rn <= k
+//
+// into a TopK (per p, by o, limit k) under the Window, as Materialize
+// does: the Window then numbers at most k rows per partition instead of
+// keeping and renumbering every row of it, and over an append-only input
+// the TopK is monotonic and keeps only k rows per partition (Lower). It
+// applies when every function of the Window is row_number(): the rows
+// numbered 1..k are the partition's first k in the window's order, ties
+// broken by the whole row in both operators (dataflow's sortKey), so the
+// numbering of the rows that pass the filter does not change. The bound
+// is rn <= k, rn < k+1 or rn = k (either side), k a non-null integer
+// literal; the Filter stays (it still removes numbers past k, and keeps
+// rn = k's meaning). A Window whose input is already a TopK of the same
+// partition and order with a limit at most k is left alone.
+type WindowTopK struct{}
+
+// Name implements Rule.
+func (WindowTopK) Name() string { return "window-topk" }
+
+// Transform implements Rule.
+func (WindowTopK) Transform(rel Rel) (Rel, error) {
+	return Rewrite(rel, func(r Rel) (Rel, error) {
+		f, ok := r.(Filter)
+		if !ok {
+			return r, nil
+		}
+		w, ok := f.Input.(Window)
+		if !ok || len(w.Funcs) == 0 {
+			return r, nil
+		}
+		for _, fn := range w.Funcs {
+			if fn.Name != "row_number" || fn.Aggregate != nil {
+				return r, nil
+			}
+		}
+		arity := Arity(w.Input)
+		k := int64(-1)
+		for _, p := range f.Predicates {
+			if b, ok := rowNumberBound(p, arity, arity+len(w.Funcs)); ok && (k < 0 || b < k) {
+				k = b
+			}
+		}
+		if k <= 0 {
+			return r, nil
+		}
+		if t, ok := w.Input.(TopK); ok && t.Offset == 0 && t.Limit >= 0 && t.Limit <= k &&
+			slices.Equal(t.GroupKey, w.PartitionBy) && slices.Equal(t.Order, w.OrderBy) {
+			return r, nil
+		}
+		w.Input = TopK{Input: w.Input, GroupKey: slices.Clone(w.PartitionBy), Order: slices.Clone(w.OrderBy), Limit: k}
+		f.Input = w
+		return f, nil
+	})
+}
+
+// rowNumberBound returns k when p bounds a column in [lo, hi) (a
+// row_number() output) to at most k: col <= k, col < k+1, col = k, or
+// the same with the sides swapped.
+func rowNumberBound(p expr.Scalar, lo, hi int) (int64, bool) {
+	c, ok := p.(expr.Call)
+	if !ok || c.Func == nil || !c.Func.Infix || len(c.Args) != 2 {
+		return 0, false
+	}
+	op := c.Func.Name
+	a, b := c.Args[0], c.Args[1]
+	if _, isLit := a.(expr.Literal); isLit {
+		a, b = b, a
+		switch op {
+		case "<=":
+			op = ">="
+		case "<":
+			op = ">"
+		case ">=":
+			op = "<="
+		case ">":
+			op = "<"
+		}
+	}
+	col, ok := a.(expr.Column)
+	if !ok || col.Index < lo || col.Index >= hi {
+		return 0, false
+	}
+	lit, ok := b.(expr.Literal)
+	if !ok || lit.Err != nil || lit.Value.IsNull() || !lit.Value.Kind().IsInteger() {
+		return 0, false
+	}
+	v := lit.Value.Int()
+	switch op {
+	case "<=", "=":
+		return v, true
+	case "<":
+		return v - 1, true
+	}
+	return 0, false
+}
