@@ -85,6 +85,16 @@
 // before the call: a graph whose first step lies in the past reads
 // outputs (ImportOutput) instead.
 //
+// # Monotonic operators
+//
+// Reduce's min and max and TopK keep each group's values in an ordered
+// multiset, so that a retraction can reveal the next value. Over an input
+// that never retracts (an append-only source) MonotonicReduce and
+// MonotonicTopK drop, after each step, what can no longer matter: all but
+// the extreme values of a min/max, all but the first offset+limit rows of
+// a TopK group. A retraction reaching one is a planning error: XX000 on
+// its err stream. The planner decides (plan: LReduce/LTopK.Monotonic).
+//
 // # Parallelism
 //
 // A graph has W workers (Options.Workers). Keyed state (arrangements,

@@ -28,8 +28,8 @@
 //
 //	normalize: fusion, inline-let, fold-constants
 //	logical:   predicate-pushdown, equivalence-propagation, fold-constants,
-//	           literal-lifting, reduce-elision, fusion, inline-let,
-//	           projection-pushdown, fusion
+//	           literal-lifting, reduce-elision, window-topk, fusion,
+//	           inline-let, projection-pushdown, fusion
 //	physical:  join-implementation (one pass)
 //
 // Every rule preserves the collection a plan computes, its arity and its
@@ -55,7 +55,12 @@
 // operators, every join names the arrangement each lookup uses, reduces
 // carry their reduce plan and temporal predicates (comparisons with
 // mz_now()) are extracted into bounds. Lower turns optimised MIR into LIR;
-// ExplainLIR prints it.
+// ExplainLIR prints it. Lower also marks a Reduce or TopK monotonic when
+// its input only ever grows (monotonic.go: append-only sources, as the
+// oracle's MonotonicOracle names them, through maps, filters without
+// mz_now(), joins and unions); the renderer then keeps only the extreme
+// value of each min/max and the first offset+limit rows of each TopK
+// group, as Materialize's monotonic operators do.
 //
 // Errors returned by this package carry the "plan: " prefix; errors a user
 // can cause are *pgcode.Error values.
