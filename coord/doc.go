@@ -63,7 +63,10 @@
 // frontier of every PostgreSQL source it reads (through views too) has
 // passed the upstream's pg_current_wal_lsn() read when the read began;
 // the units before it were applied under the lock, so the read's
-// timestamp includes them.
+// timestamp includes them. Whatever the setting, a read (without AS OF)
+// of a PostgreSQL source whose initial snapshot is not in yet waits for
+// it (waitSnapshots, up to 30 s), so the subsources are never read empty
+// before their first data.
 //
 // A materialized view's dataflow is bounded by Config.MaxDataflowMemory
 // (--max-dataflow-memory; dataflowmem.go): past it the view fails, its

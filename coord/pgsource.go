@@ -450,6 +450,44 @@ func (it *item) sourceGroupOf() *sourceGroup {
 	return it.source.group
 }
 
+// waitSnapshots blocks a read until every PostgreSQL source that deps read
+// (directly or through views) has made its initial snapshot visible, as
+// Materialize holds reads until a new source's first timestamp: without
+// it, a read right after CREATE SOURCE saw the subsources empty (a
+// consistent time, but one that never held the upstream's data). It
+// gives up after asOfWait with 57014, naming the source and its last
+// error if it has one (an unreachable upstream).
+func (c *Coordinator) waitSnapshots(ctx context.Context, deps []plan.GlobalID) error {
+	c.mu.Lock()
+	readers := c.pgReadersLocked(deps)
+	c.mu.Unlock()
+	var ctxWait context.Context
+	wait := 200 * time.Microsecond
+	for _, r := range readers {
+		for r.Frontier() == 0 {
+			if ctxWait == nil {
+				var cancel context.CancelFunc
+				ctxWait, cancel = context.WithTimeout(ctx, asOfWait)
+				defer cancel()
+			}
+			select {
+			case <-ctxWait.Done():
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				msg := fmt.Sprintf("timed out waiting for the initial snapshot of PostgreSQL source %s", r.Source())
+				if sts := r.Status(); len(sts) > 0 && sts[0].LastError != nil {
+					msg += ": " + sts[0].LastError.Error()
+				}
+				return pgcode.New(pgcode.QueryCanceled, "%s", msg)
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 10*time.Millisecond)
+		}
+	}
+	return nil
+}
+
 // waitRealTimeRecency blocks until every PostgreSQL source that deps read
 // has ingested (durably, and applied at a timestamp no later than the
 // coordinator's now) every transaction its upstream had committed when

@@ -46,6 +46,11 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 		}
 		explicit = !atLeast
 	}
+	if asOf == nil {
+		if err := c.waitSnapshots(ctx, q.DependsOn); err != nil {
+			return nil, err
+		}
+	}
 	if asOf == nil && s.realTimeRecency() {
 		if err := c.waitRealTimeRecency(ctx, q.DependsOn); err != nil {
 			return nil, err

@@ -1260,6 +1260,9 @@ func (r *PGReader) noteUpstream(lsn uint64, n int) {
 	r.mu.Unlock()
 }
 
+// Source returns the name of the source the reader reads for.
+func (r *PGReader) Source() string { return r.cfg.Source }
+
 // Frontier returns the LSN before which every upstream transaction is
 // durable in viewd.
 func (r *PGReader) Frontier() uint64 { return r.frontier.Load() }
