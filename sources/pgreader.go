@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -406,6 +407,10 @@ func (r *PGReader) checkSnapshotColumns(ctx context.Context, tx pgQuerier, pt *p
 		if err := rows.Scan(&n, &o, &m); err != nil {
 			rows.Close()
 			return err
+		}
+		if pt.t.ColumnList && !slices.ContainsFunc(pt.t.Columns, func(c PGColumn) bool { return c.Name == n }) {
+			// Not in the publication's column list: never sent.
+			continue
 		}
 		names, oids, mods = append(names, n), append(oids, o), append(mods, m)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -84,6 +85,10 @@ type PGTable struct {
 	// Identity is pg_class.relreplident: d(efault), f(ull), i(ndex) or
 	// n(othing).
 	Identity string
+	// ColumnList is set when the publication sends only some of the
+	// table's columns (PostgreSQL 15 column lists): Columns are those,
+	// and a column added upstream outside the list changes nothing.
+	ColumnList bool `json:",omitempty"`
 }
 
 // QualifiedName is schema.name as the upstream spells it.
@@ -157,7 +162,18 @@ func discoverPG(ctx context.Context, conn pgQuerier, publication string, sel PGS
 		return nil, pgcode.New(pgcode.UndefinedObject, "publication %q does not exist upstream", publication).
 			WithHint("Create it upstream: CREATE PUBLICATION %s FOR ALL TABLES (or FOR TABLE ...).", publication)
 	}
-	rows, err := conn.Query(ctx, `SELECT c.oid, n.nspname, c.relname, c.relreplident::text
+	// PostgreSQL 15 publications may list a table's columns: its
+	// pg_publication_tables row names them (attnames; every column when
+	// there is no list), and pgoutput sends only those.
+	var version int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return nil, fmt.Errorf("sources: reading the upstream's version: %w", err)
+	}
+	attnames := "NULL::text[]"
+	if version >= 150000 {
+		attnames = "pt.attnames::text[]"
+	}
+	rows, err := conn.Query(ctx, `SELECT c.oid, n.nspname, c.relname, c.relreplident::text, `+attnames+`
 		FROM pg_publication_tables pt
 		JOIN pg_namespace n ON n.nspname = pt.schemaname
 		JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
@@ -169,11 +185,12 @@ func discoverPG(ctx context.Context, conn pgQuerier, publication string, sel PGS
 		oid          uint32
 		schema, name string
 		ident        string
+		published    []string // nil: every column
 	}
 	var rels []rel
 	for rows.Next() {
 		var r rel
-		if err := rows.Scan(&r.oid, &r.schema, &r.name, &r.ident); err != nil {
+		if err := rows.Scan(&r.oid, &r.schema, &r.name, &r.ident, &r.published); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("sources: reading publication tables: %w", err)
 		}
@@ -228,7 +245,7 @@ func discoverPG(ctx context.Context, conn pgQuerier, publication string, sel PGS
 	}
 	var out []PGTable
 	for _, r := range chosen {
-		t, err := readPGTable(ctx, conn, r.oid, r.schema, r.name, r.ident, text)
+		t, err := readPGTable(ctx, conn, r.oid, r.schema, r.name, r.ident, r.published, text)
 		if err != nil {
 			return nil, err
 		}
@@ -254,9 +271,11 @@ func refName(r PGTableRef) string {
 	return r.Schema + "." + r.Name
 }
 
-// readPGTable reads one table's columns and key. text holds the TEXT
-// COLUMNS entries; those used are set to true.
-func readPGTable(ctx context.Context, conn pgQuerier, oid uint32, schema, name, ident string, text map[string]bool) (PGTable, error) {
+// readPGTable reads one table's columns and key. published names the
+// columns the publication sends (nil: all); the others are left out, and
+// the table is marked ColumnList when that leaves any out. text holds the
+// TEXT COLUMNS entries; those used are set to true.
+func readPGTable(ctx context.Context, conn pgQuerier, oid uint32, schema, name, ident string, published []string, text map[string]bool) (PGTable, error) {
 	t := PGTable{Schema: schema, Name: name, Identity: ident}
 	rows, err := conn.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, t.typtype::text,
 			COALESCE(et.typtype::text, ''), format_type(a.atttypid, a.atttypmod)
@@ -273,6 +292,10 @@ func readPGTable(ctx context.Context, conn pgQuerier, oid uint32, schema, name, 
 		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Typmod, &c.NotNull, &typtype, &elemtype, &typname); err != nil {
 			rows.Close()
 			return t, fmt.Errorf("sources: reading columns of %s.%s: %w", schema, name, err)
+		}
+		if published != nil && !slices.Contains(published, c.Name) {
+			t.ColumnList = true
+			continue
 		}
 		for _, k := range []string{name + "." + c.Name, schema + "." + name + "." + c.Name} {
 			if _, ok := text[k]; ok {
@@ -327,17 +350,25 @@ func readPGTable(ctx context.Context, conn pgQuerier, oid uint32, schema, name, 
 	}
 	// Only the first index's columns: the replica identity index sorts
 	// first under REPLICA IDENTITY USING INDEX (its columns are what old
-	// tuples carry), the primary key otherwise.
+	// tuples carry), the primary key otherwise. A key a column list
+	// leaves a column of out is no key of the subsource (PostgreSQL then
+	// publishes only inserts of the table).
 	seen := map[string]bool{}
 	for _, kn := range keyNames {
 		if seen[kn] {
 			break
 		}
 		seen[kn] = true
+		found := false
 		for i, c := range t.Columns {
 			if c.Name == kn {
 				t.KeyCols = append(t.KeyCols, i)
+				found = true
 			}
+		}
+		if !found {
+			t.KeyCols = nil
+			break
 		}
 	}
 	if ident == "i" || ident == "d" {

@@ -123,6 +123,38 @@ func TestSchemaChange(t *testing.T) {
 	eventually(t, v, 10*time.Second, "SELECT count(*), sum(c) FROM s1", []string{"3|5"})
 }
 
+// TestPublicationColumnList: a publication that lists some columns of a
+// table (PostgreSQL 15) makes a subsource of those columns only; its
+// snapshot and stream carry them, and a restart (which checks the
+// upstream catalog) does not take the unpublished columns for a schema
+// change. A column added upstream outside the list changes nothing.
+func TestPublicationColumnList(t *testing.T) {
+	t.Parallel()
+	pg, up := upstream(t)
+	exec1(t, up, "CREATE TABLE people (id int PRIMARY KEY, name text, ssn text, age int)")
+	exec1(t, up, "INSERT INTO people VALUES (1, 'ann', '111', 30), (2, 'bob', '222', 40)")
+	exec1(t, up, "CREATE PUBLICATION pub FOR TABLE people (id, name, age)")
+	srv, v := startViewd(t, "")
+	createSource(t, v, pg, "src", "pub", "FOR ALL TABLES")
+	eventually(t, v, 20*time.Second, "SELECT * FROM people ORDER BY id", []string{"1|ann|30", "2|bob|40"})
+	cols := strings.Join(rows(t, v, "SELECT column_name FROM information_schema.columns WHERE table_name = 'people' ORDER BY ordinal_position"), ",")
+	if cols != "id,name,age" {
+		t.Fatalf("subsource columns %s, want id,name,age", cols)
+	}
+	exec1(t, up, "INSERT INTO people VALUES (3, 'cy', '333', 50)")
+	exec1(t, up, "UPDATE people SET age = age + 1, ssn = 'x' WHERE id = 1")
+	exec1(t, up, "DELETE FROM people WHERE id = 2")
+	eventually(t, v, 10*time.Second, "SELECT * FROM people ORDER BY id", []string{"1|ann|31", "3|cy|50"})
+	srv.Kill()
+	_, v = startViewd(t, srv.DataDir)
+	exec1(t, up, "ALTER TABLE people ADD COLUMN note text")
+	exec1(t, up, "INSERT INTO people VALUES (4, 'di', '444', 60, 'n')")
+	eventually(t, v, 20*time.Second, "SELECT * FROM people ORDER BY id", []string{"1|ann|31", "3|cy|50", "4|di|60"})
+	if st := status(t, v, "people"); st["status"] != "running" {
+		t.Fatalf("status after a restart: %v", st)
+	}
+}
+
 // TestTruncate: TRUNCATE upstream empties the subsources (keyed and
 // keyless) in the transaction it commits in; later inserts arrive.
 func TestTruncate(t *testing.T) {
