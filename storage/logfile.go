@@ -35,7 +35,7 @@ type logFile struct {
 // tail, or a record torn by a crash. Whatever non-zero bytes follow that
 // point are zeroed before the log accepts appends (see zeroTail).
 func openLog(path string, logger *slog.Logger, apply func(RecordType, []byte) error) (*logFile, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open log: %w", err)
 	}
@@ -91,7 +91,7 @@ func (l *logFile) zeroTail(dirty int64) error {
 // createLog creates an empty log at path, allocated and synced, replacing
 // any file there.
 func createLog(path string) (*logFile, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("storage: create log: %w", err)
 	}

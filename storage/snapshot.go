@@ -142,7 +142,7 @@ func (sn *snapshotWriter) write(logPath string, catalog [][]byte, tables []Snaps
 	}
 	compactHook("dir-synced")
 	tmp := filepath.Join(sn.dir, "snapshot.tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fileMode)
 	if err != nil {
 		sn.removeFiles()
 		return nil, fmt.Errorf("storage: create snapshot: %w", err)

@@ -109,6 +109,13 @@ func (d *digest) add(row repr.Row, diff repr.Diff) {
 	d.sum += uint64(diff) * uint64(crc32.Checksum(row, castagnoli))
 }
 
+// dirMode and fileMode are the permissions of the data directory and of
+// the files the store creates in it: the server's user only.
+const (
+	dirMode  = 0o700
+	fileMode = 0o600
+)
+
 // ErrLocked is returned by Open when another process holds the directory.
 var ErrLocked = errors.New("storage: data directory is in use by another process")
 
@@ -118,10 +125,22 @@ func Open(dir string, logger *slog.Logger) (*Store, State, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return nil, State{}, fmt.Errorf("storage: create data directory: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	// The directory holds every table's rows, role password verifiers and
+	// secrets (CREATE SECRET values are in the catalog records): like
+	// PostgreSQL's, it is for the server's user only. An existing one
+	// open to others is tightened (PostgreSQL refuses to start instead).
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, State{}, fmt.Errorf("storage: data directory: %w", err)
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, dirMode); err != nil {
+			return nil, State{}, fmt.Errorf("storage: data directory %s is readable by other users (%v) and could not be restricted: %w", dir, fi.Mode().Perm(), err)
+		}
+		logger.Warn("storage: the data directory was readable by other users; restricted it to the server's user", "dir", dir, "was", fi.Mode().Perm().String())
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, fileMode)
 	if err != nil {
 		return nil, State{}, fmt.Errorf("storage: open lock file: %w", err)
 	}

@@ -260,6 +260,43 @@ func TestLocked(t *testing.T) {
 	}
 }
 
+// TestDataDirectoryPrivate: the data directory and the files the store
+// writes (log, table files, snapshot) are the server's user's only, and an
+// existing directory open to others is restricted on Open.
+func TestDataDirectoryPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := mustOpen(t, dir)
+	if err := s.AppendTableWrite(context.Background(), 1, []TableUpdate{{Table: 7, Row: repr.Row("r"), Diff: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(nil, []SnapshotTable{{ID: 7, Scan: func(emit func(key, row repr.Row, d repr.Diff) error) error {
+		return emit(nil, repr.Row("r"), 1)
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data directory mode %v (%v), want 0700", fi.Mode().Perm(), err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) < 3 {
+		t.Fatalf("data directory holds %d entries (%v)", len(entries), err)
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v: readable by other users", e.Name(), info.Mode().Perm())
+		}
+	}
+}
+
 // TestTornTail cuts the log at every byte offset and checks that the state
 // on reopen is always a prefix of the acknowledged writes, never an error,
 // whether the cut is followed by nothing (a log written before logs were

@@ -183,7 +183,7 @@ func newTableFileWriter(path string, t SnapshotTable) (*tableFileWriter, error) 
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("storage: create table file: %w", err)
 	}
