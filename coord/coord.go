@@ -85,6 +85,8 @@ type Coordinator struct {
 	// the system relations that show the reading session's own state
 	// (pg_cursors); nil otherwise.
 	reading *session
+	// reads caches the plans of SELECTs without parameters (stmtcache.go).
+	reads readCache
 	// now is the latest complete timestamp: every input has been fed and
 	// every dataflow stepped through it.
 	now repr.Timestamp
