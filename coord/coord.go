@@ -303,6 +303,7 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.log.Info("coord: opened", "data-dir", cfg.DataDir, "items", len(c.cat.items), "timestamp", uint64(c.now),
 		"storage", loaded.Round(time.Millisecond), "catalog", replayed.Round(time.Millisecond),
 		"first-step", time.Since(stepStart).Round(time.Millisecond), "total", time.Since(began).Round(time.Millisecond))
+	installBallast()
 	c.wg.Add(2)
 	go c.tickLoop()
 	go c.memoryLoop()

@@ -2,6 +2,8 @@ package coord
 
 import (
 	"context"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"testing"
 
@@ -181,4 +183,23 @@ func TestReadCacheTransactionOverlay(t *testing.T) {
 	}
 	s.exec("ROLLBACK")
 	mustHit(t, c, s, "SELECT sum(x) FROM w", []string{"1"})
+}
+
+// TestHeapBallast: once a coordinator is open, the collector's heap goal
+// is at least the ballast's size (a small live heap no longer collects
+// every few MB), and the memory loop's figures leave the ballast out.
+func TestHeapBallast(t *testing.T) {
+	openTest(t, Config{})
+	if ballastBytes() != gcBallastBytes {
+		t.Fatalf("ballast of %d bytes, want %d", ballastBytes(), gcBallastBytes)
+	}
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if goal := s[0].Value.Uint64(); goal < gcBallastBytes {
+		t.Fatalf("heap goal %d below the ballast's %d", goal, gcBallastBytes)
+	}
+	if m := readMemory(); m.live >= s[1].Value.Uint64() {
+		t.Fatalf("the memory loop's live heap %d includes the ballast (runtime: %d)", m.live, s[1].Value.Uint64())
+	}
 }
