@@ -79,7 +79,10 @@ func (c *Coordinator) memoryLoop() {
 		case kicked && m.objects > releaseMemoryMin:
 			// Bulk work just ended: its garbage is not yet known as such
 			// (the last collection ran while it was live), so collect.
-		case m.free+m.garbage() > releaseMemoryMin:
+		case m.free+m.garbage() > releaseMemoryMin+ballastBytes():
+			// The ballast lets up to its size more garbage build up
+			// between collections: that much is the steady state, not
+			// the remains of bulk work.
 		case idleTicks >= 5 && m.objects > 2*releaseMemoryMin:
 			// No collection for 10 s: garbage left by the last burst
 			// would otherwise stay resident until the heap doubles.
