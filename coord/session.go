@@ -270,10 +270,7 @@ func (s *session) takePlan(st *statement) sql.Plan {
 	if _, ok := p.(*sql.SelectPlan); ok && st.planSync != s.syncs {
 		return nil
 	}
-	s.c.mu.Lock()
-	current := st.planVersion == s.c.cat.version
-	s.c.mu.Unlock()
-	if !current {
+	if !s.catalogAt(st.planVersion) {
 		return nil
 	}
 	return p

@@ -219,11 +219,15 @@ func (s *session) liveReadPlan(e *readPlan) sql.Plan {
 	if key, ok := s.readCacheKey(e.parsed.SQL()); !ok || key.vars != e.vars {
 		return nil
 	}
-	s.c.mu.Lock()
-	live := e.version == s.c.cat.version
-	s.c.mu.Unlock()
-	if !live {
+	if !s.catalogAt(e.version) {
 		return nil
 	}
 	return e.plan
+}
+
+// catalogAt reports whether the catalog is at version.
+func (s *session) catalogAt(version uint64) bool {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.c.cat.version == version
 }
