@@ -40,8 +40,11 @@ import (
 // usual.
 
 // maxReadCache bounds the entries of the read cache; when full, dead
-// entries go first, then all of them.
-const maxReadCache = 512
+// entries go first, then all of them. An entry of psql's or a driver's
+// catalog statements holds about 100 KB (parse tree, plans): measured as
+// about 22 MB of live heap after psql's \d and \d+ and SQLAlchemy's
+// reflect of 50 tables, with a few hundred entries cached.
+const maxReadCache = 256
 
 // readCache is the coordinator's cache of read plans, guarded by
 // Coordinator.mu.
