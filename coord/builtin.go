@@ -65,7 +65,7 @@ func installBuiltins(cat *catalog) {
 }
 
 // builtinContents returns a system relation's current rows as a constant.
-func (c *Coordinator) builtinContents(it *item) plan.Rel {
+func (c *Coordinator) builtinContents(it *item) plan.Constant {
 	var rows []plan.ConstRow
 	for _, ds := range it.builtin.rows(c) {
 		rows = append(rows, plan.ConstRow{Row: repr.PackRow(ds...), Diff: 1})

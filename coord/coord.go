@@ -85,6 +85,8 @@ type Coordinator struct {
 	// the system relations that show the reading session's own state
 	// (pg_cursors); nil otherwise.
 	reading *session
+	// reads caches the plans of SELECTs without parameters (stmtcache.go).
+	reads readCache
 	// now is the latest complete timestamp: every input has been fed and
 	// every dataflow stepped through it.
 	now repr.Timestamp
@@ -301,6 +303,7 @@ func Open(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.log.Info("coord: opened", "data-dir", cfg.DataDir, "items", len(c.cat.items), "timestamp", uint64(c.now),
 		"storage", loaded.Round(time.Millisecond), "catalog", replayed.Round(time.Millisecond),
 		"first-step", time.Since(stepStart).Round(time.Millisecond), "total", time.Since(began).Round(time.Millisecond))
+	installBallast()
 	c.wg.Add(2)
 	go c.tickLoop()
 	go c.memoryLoop()

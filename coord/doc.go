@@ -54,7 +54,12 @@
 // the step), steps once at the read time and is read through a cursor. Rows stream to the client (rows.go): only ORDER
 // BY buffers, bounded by Config.MaxQueryMemory. EXPLAIN PHYSICAL PLAN
 // ends with the path a read takes. Prepared point reads reuse a lookup
-// plan made once (plancache.go). A cancelled read (CancelRequest,
+// plan made once (plancache.go). A SELECT without parameters that any
+// session ran before takes its parse tree, plan and optimised plan from
+// the read cache (stmtcache.go) while the catalog is at the version it was
+// planned at and the session's variables are those it was planned with:
+// clients repeat their catalog statements, and planning was most of their
+// cost. A cancelled read (CancelRequest,
 // statement_timeout, pg_cancel_backend, a closed connection) stops within
 // milliseconds wherever it is: the dataflow runtime and the streams poll
 // their context.

@@ -44,7 +44,13 @@ func (c *Coordinator) optimizeLocked(rel plan.Rel) (plan.Node, error) {
 // uncommitted writes to the dirty tables: materialized views built on them
 // are computed from their definitions, so that the writes show.
 func (c *Coordinator) optimizeDirtyLocked(rel plan.Rel, dirty map[plan.GlobalID]bool) (plan.Node, error) {
-	rel, err := c.inlineDirtyLocked(rel, 0, dirty)
+	return c.optimizeRecordLocked(rel, dirty, nil)
+}
+
+// optimizeRecordLocked is optimizeDirtyLocked that appends to rec (when
+// not nil) each system relation it inlined as a constant, with its rows.
+func (c *Coordinator) optimizeRecordLocked(rel plan.Rel, dirty map[plan.GlobalID]bool, rec *[]inlinedBuiltin) (plan.Node, error) {
+	rel, err := c.inlineDirtyLocked(rel, 0, dirty, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +70,7 @@ func (c *Coordinator) optimizeDirtyLocked(rel plan.Rel, dirty map[plan.GlobalID]
 // definitions and reads of the builtin relations that are not arranged
 // (catalogrel.go) by their current contents.
 func (c *Coordinator) inlineLocked(rel plan.Rel, depth int) (plan.Rel, error) {
-	return c.inlineDirtyLocked(rel, depth, nil)
+	return c.inlineDirtyLocked(rel, depth, nil, nil)
 }
 
 // dependsOnAny reports whether item id reads any of ids, transitively.
@@ -94,8 +100,9 @@ func (c *Coordinator) dependsOnAny(id plan.GlobalID, ids map[plan.GlobalID]bool)
 }
 
 // inlineDirtyLocked is inlineLocked that also inlines the materialized
-// views that read any of dirty.
-func (c *Coordinator) inlineDirtyLocked(rel plan.Rel, depth int, dirty map[plan.GlobalID]bool) (plan.Rel, error) {
+// views that read any of dirty, and appends to rec (when not nil) the
+// system relations it inlined as constants.
+func (c *Coordinator) inlineDirtyLocked(rel plan.Rel, depth int, dirty map[plan.GlobalID]bool, rec *[]inlinedBuiltin) (plan.Rel, error) {
 	if depth > 64 {
 		return nil, pgcode.New(pgcode.ProgramLimitExceeded, "views nest too deeply")
 	}
@@ -112,11 +119,19 @@ func (c *Coordinator) inlineDirtyLocked(rel plan.Rel, depth int, dirty map[plan.
 		case it.builtin != nil && it.builtin.arranged:
 			return r, nil
 		case it.builtin != nil:
-			return c.builtinContents(it), nil
+			con := c.builtinContents(it)
+			if rec != nil {
+				rows := make([]repr.Row, len(con.Rows))
+				for i, r := range con.Rows {
+					rows[i] = r.Row
+				}
+				*rec = append(*rec, inlinedBuiltin{id: it.ID, rows: rows})
+			}
+			return con, nil
 		case it.Kind == sql.KindView:
-			return c.inlineDirtyLocked(it.viewExpr, depth+1, dirty)
+			return c.inlineDirtyLocked(it.viewExpr, depth+1, dirty, rec)
 		case it.Kind == sql.KindMaterializedView && len(dirty) > 0 && c.dependsOnAny(it.ID, dirty):
-			return c.inlineDirtyLocked(it.viewExpr, depth+1, dirty)
+			return c.inlineDirtyLocked(it.viewExpr, depth+1, dirty, rec)
 		}
 		return r, nil
 	})

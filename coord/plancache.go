@@ -264,7 +264,15 @@ func isPlainSelect(text string) bool {
 // executeCached runs a prepared statement through its lookup template
 // when it has one, else plans it.
 func (s *session) executeCached(ctx context.Context, st *statement, params []repr.Datum) (wire.Result, error) {
-	if p := s.takePlan(st); p != nil && !(s.txn.explicit && s.txn.failed) {
+	p := s.takePlan(st)
+	if p == nil && len(params) == 0 {
+		p = s.liveReadPlan(st.read)
+	}
+	if p != nil && !(s.txn.explicit && s.txn.failed) {
+		if st.read != nil && p == sql.Plan(st.read.plan) {
+			s.curRead = st.read
+			defer func() { s.curRead = nil }()
+		}
 		return s.run(ctx, p)
 	}
 	rows, ok, err := s.cachedLookup(ctx, st, params)

@@ -86,7 +86,11 @@ func (s *session) selectRows(ctx context.Context, q *sql.QueryPlan, asOf *sql.Ti
 			WithHint("History is kept for %s; AS OF must name a later time.", c.cfg.RetainHistory)
 	}
 	c.reading = s
-	p, err := c.preparePeekLocked(q.Expr, ts, s.txnOverlay())
+	var cached *readPlan
+	if s.curRead != nil && &s.curRead.plan.Query == q {
+		cached = s.curRead
+	}
+	p, err := c.preparePeekLocked(q.Expr, ts, s.txnOverlay(), cached)
 	c.reading = nil
 	c.mu.Unlock()
 	if err != nil {
@@ -160,7 +164,7 @@ func (p *peek) release() {
 // preparePeekLocked plans rel, chooses its fast path and takes the read
 // holds it needs at ts. overlay holds a transaction's uncommitted writes:
 // such reads always build a dataflow that adds them.
-func (c *Coordinator) preparePeekLocked(rel plan.Rel, ts repr.Timestamp, overlay map[plan.GlobalID][]repr.Update) (*peek, error) {
+func (c *Coordinator) preparePeekLocked(rel plan.Rel, ts repr.Timestamp, overlay map[plan.GlobalID][]repr.Update, cached *readPlan) (*peek, error) {
 	var dirty map[plan.GlobalID]bool
 	if len(overlay) > 0 {
 		dirty = map[plan.GlobalID]bool{}
@@ -168,9 +172,22 @@ func (c *Coordinator) preparePeekLocked(rel plan.Rel, ts repr.Timestamp, overlay
 			dirty[id] = true
 		}
 	}
-	lir, err := c.optimizeDirtyLocked(rel, dirty)
-	if err != nil {
-		return nil, err
+	if len(overlay) > 0 || (cached != nil && cached.version != c.cat.version) {
+		cached = nil
+	}
+	lir := c.cachedLIRLocked(cached)
+	if lir == nil {
+		var rec *[]inlinedBuiltin
+		if cached != nil {
+			rec = new([]inlinedBuiltin)
+		}
+		var err error
+		if lir, err = c.optimizeRecordLocked(rel, dirty, rec); err != nil {
+			return nil, err
+		}
+		if cached != nil {
+			cached.lir, cached.builtins = lir, *rec
+		}
 	}
 	if err := c.sourceErrors(rel); err != nil {
 		return nil, err
@@ -517,7 +534,7 @@ func (s *cursorSource) close() {
 // multiplicity (constants for AS OF and EXECUTE parameters, under the
 // lock).
 func (c *Coordinator) peekLocked(ctx context.Context, rel plan.Rel, ts repr.Timestamp) ([]repr.Row, error) {
-	p, err := c.preparePeekLocked(rel, ts, nil)
+	p, err := c.preparePeekLocked(rel, ts, nil, nil)
 	if err != nil {
 		return nil, err
 	}

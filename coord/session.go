@@ -103,6 +103,21 @@ type session struct {
 	// split is the statement Split just parsed when its message held only
 	// that statement; Prepare takes it instead of parsing again.
 	split parse.Statement
+	// splitMsg is the message text Split parsed split from, "" when
+	// Prepare's statement did not come alone in a simple Query message.
+	splitMsg string
+	// varsPrint is the read cache's fingerprint of the variables at
+	// generation varsPrintGen (stmtcache.go).
+	varsPrint      string
+	varsPrintGen   uint64
+	varsPrintValid bool
+	// curRead is the cached read the statement being executed took its
+	// plan from, so that the read takes its optimised plan too.
+	curRead *readPlan
+	// syncs counts Syncs (the end of every simple Query message and of
+	// every extended-protocol batch): a SELECT plan Prepare kept is taken
+	// only by an execution before the next one (statement.planSync).
+	syncs uint64
 	// varUndo undoes the SETs of an explicit transaction block when it
 	// ends (nil outside a block, or when it set nothing).
 	varUndo *varUndo
@@ -226,13 +241,22 @@ type statement struct {
 	// noTemplate records that it has none.
 	template   *lookupTemplate
 	noTemplate bool
-	// plan is the plan Prepare made of a write without parameters, made
-	// at catalog version planVersion and session variables generation
-	// planVars; the statement's first execution takes it rather than
-	// planning again (a simple query is prepared and executed at once).
+	// plan is the plan Prepare made of a write or a SELECT without
+	// parameters, made at catalog version planVersion and session
+	// variables generation planVars; the statement's first execution
+	// takes it rather than planning again (a simple query is prepared and
+	// executed at once, and so is a driver's Parse, Bind, Execute, Sync).
+	// A SELECT's plan may hold relations computed when planned
+	// (pg_stat_activity's sessions, the roles), so only an execution
+	// before the next Sync (syncs == planSync) takes it: a statement
+	// prepared now and first executed later plans again.
 	plan        sql.Plan
 	planVersion uint64
 	planVars    uint64
+	planSync    uint64
+	// read is the read cache's entry of the statement (stmtcache.go),
+	// nil when it has none.
+	read *readPlan
 }
 
 // takePlan returns the plan Prepare kept, if the catalog and the session's
@@ -243,10 +267,10 @@ func (s *session) takePlan(st *statement) sql.Plan {
 	if p == nil || st.planVars != s.vars.gen {
 		return nil
 	}
-	s.c.mu.Lock()
-	current := st.planVersion == s.c.cat.version
-	s.c.mu.Unlock()
-	if !current {
+	if _, ok := p.(*sql.SelectPlan); ok && st.planSync != s.syncs {
+		return nil
+	}
+	if !s.catalogAt(st.planVersion) {
 		return nil
 	}
 	return p
@@ -257,6 +281,16 @@ func (st *statement) Columns() *repr.RelationDesc   { return st.desc }
 
 // Split implements wire.Session.
 func (s *session) Split(ctx context.Context, text string) ([]wire.StatementText, error) {
+	s.split, s.splitMsg = nil, ""
+	if key, ok := s.readCacheKey(text); ok {
+		s.c.mu.Lock()
+		stmt, e, hit := s.c.reads.splitLocked(text, key.vars, s.c.cat.version)
+		s.c.mu.Unlock()
+		if hit {
+			s.split, s.splitMsg = e.parsed, text
+			return []wire.StatementText{{SQL: stmt, Offset: 0}}, nil
+		}
+	}
 	stmts, err := parse.Parse(text)
 	if err != nil {
 		return nil, err
@@ -270,7 +304,7 @@ func (s *session) Split(ctx context.Context, text string) ([]wire.StatementText,
 		// The wire layer prepares the statement next: a message of one
 		// statement is parsed once, not twice (parsing a 1,000-row VALUES
 		// list costs more than running it).
-		s.split = stmts[0]
+		s.split, s.splitMsg = stmts[0], text
 	}
 	return out, nil
 }
@@ -293,6 +327,30 @@ func spanOf(st parse.Statement) parse.Span {
 
 // Prepare implements wire.Session.
 func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) (wire.Statement, error) {
+	msg := ""
+	if s.split != nil && s.split.SQL() == text {
+		msg = s.splitMsg
+	}
+	key, cacheable := readKey{}, len(paramOIDs) == 0
+	if cacheable {
+		key, cacheable = s.readCacheKey(text)
+	}
+	if cacheable {
+		s.c.mu.Lock()
+		e := s.c.reads.lookupLocked(key, s.c.cat.version)
+		if e != nil {
+			s.c.reads.hits++
+			if msg != "" {
+				s.c.reads.addLocked(key, msg, e)
+			}
+		}
+		s.c.mu.Unlock()
+		if e != nil {
+			s.split, s.splitMsg = nil, ""
+			return &statement{sql: text, parsed: e.parsed, paramTypes: []repr.ScalarType{}, desc: e.desc,
+				plan: e.plan, planVersion: e.version, planVars: s.vars.gen, planSync: s.syncs, read: e}, nil
+		}
+	}
 	var stmts []parse.Statement
 	if s.split != nil && s.split.SQL() == text {
 		stmts = []parse.Statement{s.split}
@@ -302,7 +360,7 @@ func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) 
 			return nil, err
 		}
 	}
-	s.split = nil
+	s.split, s.splitMsg = nil, ""
 	if len(stmts) == 0 {
 		return &statement{sql: text}, nil
 	}
@@ -341,10 +399,21 @@ func (s *session) Prepare(ctx context.Context, text string, paramOIDs []uint32) 
 	}
 	st.paramTypes = scx.ParamTypes
 	st.desc = desc
+	if sel, ok := cacheablePlan(p, scx.ParamTypes); ok && cacheable {
+		e := &readPlan{version: version, vars: key.vars, parsed: st.parsed, plan: sel, desc: desc}
+		s.c.mu.Lock()
+		if s.c.cat.version == version {
+			s.c.reads.addLocked(key, msg, e)
+		}
+		s.c.mu.Unlock()
+		st.read = e
+	}
 	if len(scx.ParamTypes) == 0 {
 		switch p.(type) {
-		case *sql.InsertPlan, *sql.UpdatePlan, *sql.DeletePlan:
-			st.plan, st.planVersion, st.planVars = p, version, s.vars.gen
+		case *sql.InsertPlan, *sql.UpdatePlan, *sql.DeletePlan, *sql.SelectPlan:
+			// Planned once, not again at Execute: planning is most of a
+			// catalog query's cost (psql's \d sends a dozen).
+			st.plan, st.planVersion, st.planVars, st.planSync = p, version, s.vars.gen, s.syncs
 		}
 	}
 	return st, nil
@@ -408,6 +477,7 @@ func (s *session) Execute(ctx context.Context, ws wire.Statement, params []repr.
 // Sync implements wire.Session: an implicit transaction ends here.
 func (s *session) Sync(ctx context.Context, failed bool) error {
 	defer s.settle()
+	s.syncs++
 	if s.txn.explicit {
 		if failed {
 			// An error aborts the block wherever it arose: in Execute

@@ -73,13 +73,16 @@ func foldRel(rel Rel) Rel {
 				if known {
 					return emptyOf(r)
 				}
-				preds = append(preds, factorDisjunction(c)...)
+				preds = append(preds, factorDisjunction(filterBool(c))...)
 			}
 		}
 		if len(preds) == 0 {
 			return r.Input
 		}
 		r.Predicates = dedupScalars(preds)
+		if contradicts(r.Predicates) {
+			return emptyOf(r)
+		}
 		rel = r
 	case FlatMap:
 		r.Args = foldAll(r.Args)
@@ -381,4 +384,45 @@ func factorDisjunction(p expr.Scalar) []expr.Scalar {
 		rest = append(rest, expr.And(left...))
 	}
 	return append(common, expr.Or(rest...))
+}
+
+// filterBool simplifies a filter predicate compared with a boolean
+// literal: in a filter, `x = true` keeps exactly the rows where x is true,
+// as x does, and `x = false` those where NOT x is true. (An outer join's
+// null-safe key comparison, (a IS NULL) = (b IS NULL), becomes such a
+// predicate when a is a NULL literal.) The operands of = have one type,
+// so x is a boolean.
+func filterBool(p expr.Scalar) expr.Scalar {
+	a, b, ok := asEquality(p)
+	if !ok {
+		return p
+	}
+	if _, lit := a.(expr.Literal); lit {
+		a, b = b, a
+	}
+	l, ok := b.(expr.Literal)
+	if !ok || l.Err != nil || l.Value.IsNull() || l.Value.Kind() != repr.KindBool {
+		return p
+	}
+	if l.Value.Bool() {
+		return a
+	}
+	return expr.Call{Func: expr.FuncNot, Args: []expr.Scalar{a}}
+}
+
+// contradicts reports whether a filter's predicates hold both p and NOT p
+// for some p: no row passes (a NULL p fails both).
+func contradicts(preds []expr.Scalar) bool {
+	for _, p := range preds {
+		c, ok := p.(expr.Call)
+		if !ok || c.Func != expr.FuncNot || len(c.Args) != 1 {
+			continue
+		}
+		for _, q := range preds {
+			if scalarsEqual(q, c.Args[0]) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,7 +2,10 @@ package plan
 
 // InlineLet removes Let bindings that are not used, inlines bindings used
 // once (unless that use is inside a LetRec value, where inlining would move
-// work into the loop) and bindings whose value is a plain Get, and drops
+// work into the loop) and bindings whose value is a plain Get or the empty
+// collection (FoldConstants then folds what reads it: a left join with an
+// empty relation, such as psql's and JDBC's joins with pg_description, loses
+// the branches that match nothing), and drops
 // LetRec bindings not reachable from the LetRec's body.
 type InlineLet struct{}
 
@@ -16,6 +19,7 @@ func (InlineLet) Transform(rel Rel) (Rel, error) {
 		case Let:
 			uses, inLoop := countUses(r.Body, r.ID, false)
 			_, trivial := r.Value.(Get)
+			trivial = trivial || asEmpty(r.Value)
 			if uses == 0 {
 				return r.Body, nil
 			}

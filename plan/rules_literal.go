@@ -10,8 +10,11 @@ import "github.com/viewd/viewd/expr"
 //   - the trailing literal columns of a Map that is a Join input are
 //     lifted above the Join (references in equivalences become the
 //     literal; a Project restores the column order);
-//   - they are lifted through Negate and Threshold, and through a Union
-//     whose inputs all end in the same literals;
+//   - they are lifted through Negate and Threshold, through a Union
+//     whose inputs all end in the same literals, and out of a Let's value
+//     into each Get of it (a left join's NULL columns then meet the
+//     joins that read them: psql's and JDBC's joins of pg_class with the
+//     NULL classoid of an empty pg_description fold away);
 //   - Reduce group keys and aggregate arguments reading them get the
 //     literal substituted.
 type LiteralLifting struct{}
@@ -89,6 +92,8 @@ func liftLiterals(rel Rel) Rel {
 				return Map{Input: Threshold{Input: withMap(m.Input, head)}, Scalars: lits}
 			}
 		}
+	case Let:
+		return liftLetLiterals(r)
 	case Union:
 		var common []expr.Scalar
 		ins := make([]Rel, len(r.Inputs))
@@ -193,4 +198,33 @@ func liftJoinLiterals(j Join) Rel {
 		outs[c] = newPos[c]
 	}
 	return Project{Input: Map{Input: Join{Inputs: ins, Equivalences: eqs}, Scalars: scalars}, Outputs: outs}
+}
+
+// liftLetLiterals moves the trailing literal columns of a Let's value to
+// every Get of it: the value loses them and each Get becomes a Map of the
+// literals over the narrower Get.
+func liftLetLiterals(r Let) Rel {
+	m, ok := r.Value.(Map)
+	if !ok {
+		return r
+	}
+	head, lits := literalSuffix(m)
+	if len(lits) == 0 {
+		return r
+	}
+	value := withMap(m.Input, head)
+	typ := value.Typ()
+	body, err := Rewrite(r.Body, func(x Rel) (Rel, error) {
+		g, ok := x.(Get)
+		if !ok || g.Local == 0 || g.Local != r.ID {
+			return x, nil
+		}
+		g.Type = typ
+		return Map{Input: g, Scalars: lits}, nil
+	})
+	if err != nil {
+		return r
+	}
+	r.Value, r.Body = value, body
+	return r
 }

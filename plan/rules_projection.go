@@ -6,9 +6,10 @@ import "github.com/viewd/viewd/expr"
 // demands and rewrites every node to produce only those: unused Map
 // expressions, aggregates, FlatMap inputs and join input columns are
 // dropped, and the remaining columns are renumbered; a Let's value keeps
-// only the columns its Gets read. A Project is left
+// only the columns its Gets read; a Window reads only the columns its
+// parent, its keys and its functions read. A Project is left
 // where a node cannot drop columns itself (a Get, a Constant, or a node
-// whose semantics depend on whole rows: Threshold, ArrangeBy, Window).
+// whose semantics depend on whole rows: Threshold, ArrangeBy).
 // The root keeps all its columns.
 type ProjectionPushdown struct{}
 
@@ -270,8 +271,10 @@ func demand(rel Rel, need []int) Rel {
 		return r
 	case Get, Constant:
 		return projectTo(rel, need)
+	case Window:
+		return demandWindow(r, need)
 	}
-	// Threshold, TopK, ArrangeBy, Window: all input columns are needed.
+	// Threshold, TopK, ArrangeBy: all input columns are needed.
 	cs := Children(rel)
 	out := make([]Rel, len(cs))
 	for i, c := range cs {
@@ -336,4 +339,97 @@ func narrowGets(body Rel, id LocalID, used []int, typ RelType) Rel {
 		return projectTo(g, positions(p.Outputs, used)), nil
 	})
 	return out
+}
+
+// demandWindow narrows a Window to the input columns its parent, its
+// partition and order keys and its functions' arguments read, and drops
+// the functions whose values nobody reads. A window over a wide join
+// (JDBC's getColumns numbers each table's columns with row_number over
+// the join of pg_attribute, pg_class, pg_type and four outer joins) then
+// no longer carries every joined column through the joins below it.
+//
+// Rows that tie on the partition and order keys are still told apart by
+// the (narrower) row, as the runtime breaks ties by the whole input row:
+// which of two tied rows gets which row_number may change, as SQL allows,
+// but never the multiset of the columns read above.
+func demandWindow(r Window, need []int) Rel {
+	n := Arity(r.Input)
+	var inNeed []int
+	keepFn := make([]bool, len(r.Funcs))
+	for _, c := range need {
+		if c < n {
+			inNeed = append(inNeed, c)
+		} else {
+			keepFn[c-n] = true
+		}
+	}
+	inNeed = append(inNeed, r.PartitionBy...)
+	for _, o := range r.OrderBy {
+		inNeed = append(inNeed, o.Column)
+	}
+	for k, f := range r.Funcs {
+		if !keepFn[k] {
+			continue
+		}
+		inNeed = append(inNeed, support(f.Args...)...)
+		if f.Aggregate != nil {
+			if f.Aggregate.Expr != nil {
+				inNeed = append(inNeed, support(f.Aggregate.Expr)...)
+			}
+			if f.Aggregate.Filter != nil {
+				inNeed = append(inNeed, support(f.Aggregate.Filter)...)
+			}
+			for _, o := range f.Aggregate.OrderBy {
+				inNeed = append(inNeed, support(o.Expr)...)
+			}
+		}
+	}
+	inNeed = sortedUnique(inNeed)
+	m := func(c int) int { return indexOf(inNeed, c) }
+	w := Window{Input: demand(r.Input, inNeed), PartitionBy: make([]int, len(r.PartitionBy)), OrderBy: make([]ColumnOrder, len(r.OrderBy))}
+	for i, c := range r.PartitionBy {
+		w.PartitionBy[i] = m(c)
+	}
+	for i, o := range r.OrderBy {
+		w.OrderBy[i] = ColumnOrder{Column: m(o.Column), Order: o.Order}
+	}
+	fnPos := make([]int, len(r.Funcs))
+	for k, f := range r.Funcs {
+		if !keepFn[k] {
+			continue
+		}
+		f.Args = remapAll(f.Args, m)
+		if f.Aggregate != nil {
+			a := *f.Aggregate
+			if a.Expr != nil {
+				a.Expr = permuteColumns(a.Expr, m)
+			}
+			if a.Filter != nil {
+				a.Filter = permuteColumns(a.Filter, m)
+			}
+			if a.OrderBy != nil {
+				ob := make([]expr.OrderKey, len(a.OrderBy))
+				for j, o := range a.OrderBy {
+					ob[j] = expr.OrderKey{Expr: permuteColumns(o.Expr, m), Order: o.Order}
+				}
+				a.OrderBy = ob
+			}
+			f.Aggregate = &a
+		}
+		fnPos[k] = len(inNeed) + len(w.Funcs)
+		w.Funcs = append(w.Funcs, f)
+	}
+	if len(w.Funcs) == 0 {
+		// No function's value is read: the window adds nothing.
+		return projectTo(w.Input, positions(need, inNeed))
+	}
+	pos := make([]int, len(need))
+	for i, c := range need {
+		if c < n {
+			pos[i] = m(c)
+		} else {
+			pos[i] = fnPos[c-n]
+		}
+	}
+	return projectTo(w, pos)
 }
