@@ -116,8 +116,14 @@ func (o *deltaJoinOp) planBytes(final expr.MapFilterProject) {
 	}
 	o.keys = make([][][]colRef, len(o.paths))
 	o.bytesOnly = make([]bool, len(o.paths))
+	o.need = make([][]int, len(o.paths))
 	for pi, p := range o.paths {
 		only := o.plan.ident || o.proj != nil
+		need := make([]int, len(o.offs)-1)
+		for _, r := range o.proj {
+			need[r.input] = max(need[r.input], r.col+1)
+		}
+		o.need[pi] = need
 		o.keys[pi] = make([][]colRef, len(p.Stages))
 		for k, st := range p.Stages {
 			cols, ok := keyColumns(st.Key)
@@ -128,6 +134,7 @@ func (o *deltaJoinOp) planBytes(final expr.MapFilterProject) {
 			refs := make([]colRef, len(cols))
 			for i, c := range cols {
 				refs[i] = o.ref(c)
+				need[refs[i].input] = max(need[refs[i].input], refs[i].col+1)
 			}
 			o.keys[pi][k] = refs
 		}
@@ -149,14 +156,18 @@ type deltaJoinOp struct {
 	keys      [][][]colRef
 	proj      []colRef
 	bytesOnly []bool
+	// need[p][i] is how many leading columns of input i path p reads
+	// by their bytes (keys and projection).
+	need [][]int
 }
 
 type deltaWorker struct {
 	joinWorker
 	segs   []repr.Row
 	datums []repr.Datum
-	// cols[i] is the byte offset of every column of segs[i] (and its
-	// end), on paths that need no datums.
+	// cols[i] is the byte offset of each column of segs[i] the path
+	// reads (need) and the end of the last, on paths that need no
+	// datums.
 	cols   [][]int
 	keyPk  []repr.Packer
 	concat repr.Packer
@@ -224,7 +235,7 @@ func (o *deltaJoinOp) enter(w *deltaWorker, pi, i int, row repr.Row) {
 	if o.bytesOnly[pi] {
 		cols := w.cols[i][:0]
 		it := row.Iter()
-		for range o.offs[i+1] - o.offs[i] {
+		for range o.need[pi][i] {
 			cols = append(cols, it.Offset())
 			if !it.Skip() {
 				w.stop = fmt.Errorf("dataflow: delta join: malformed row of input %d: %v", i, it.Err())
