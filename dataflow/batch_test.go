@@ -205,13 +205,18 @@ func TestSpineBackgroundMerge(t *testing.T) {
 }
 
 // TestMultisetBlocks: the blocked multiset agrees with a map under random
-// adds and removals, stays sorted, and reports before/after counts.
+// adds and removals, stays sorted, and reports before/after counts. Half
+// the keys share their first 8 bytes, which the prefix comparisons must
+// not take for equality.
 func TestMultisetBlocks(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	var m multiset
 	ref := map[string]repr.Diff{}
 	for i := range 20000 {
 		k := []byte(fmt.Sprintf("%05d", r.IntN(2000)))
+		if r.IntN(2) == 0 {
+			k = append([]byte("prefix00"), k...)
+		}
 		d := repr.Diff(1)
 		if r.IntN(2) == 0 && ref[string(k)] > 0 {
 			d = -1
@@ -237,9 +242,12 @@ func TestMultisetBlocks(t *testing.T) {
 		prev = e.key
 		n++
 	}
-	for _, b := range m.blocks {
+	for i, b := range m.blocks {
 		if len(b) == 0 || len(b) > 2*msBlock {
 			t.Fatalf("block of %d entries", len(b))
+		}
+		if m.last[i] != repr.Row(b[len(b)-1].key).Prefix() {
+			t.Fatalf("block %d: last prefix %x, want that of %q", i, m.last[i], b[len(b)-1].key)
 		}
 	}
 	var back []string

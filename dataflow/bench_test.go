@@ -313,7 +313,8 @@ func BenchmarkReduceDistinctMinMax(b *testing.B) {
 	_ = g.Step(ctx, 1)
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
 	b.ResetTimer()
-	cpu := startCPU()
+	stopProfile := benchProfile(b)
+	cpu, gc := startCPU(), startGC()
 	for i := range b.N {
 		t := repr.Timestamp(i + 2)
 		x := &rows[r.IntN(n)]
@@ -324,6 +325,8 @@ func BenchmarkReduceDistinctMinMax(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	stopProfile()
+	gc.report(b)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 	cpu.report(b, float64(b.N), "updates/cpu-s")
 }
@@ -348,7 +351,8 @@ func BenchmarkTopK(b *testing.B) {
 	_ = g.Step(ctx, 1)
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
 	b.ResetTimer()
-	cpu := startCPU()
+	stopProfile := benchProfile(b)
+	cpu, gc := startCPU(), startGC()
 	for i := range b.N {
 		t := repr.Timestamp(i + 2)
 		x := &rows[r.IntN(n)]
@@ -359,6 +363,8 @@ func BenchmarkTopK(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	stopProfile()
+	gc.report(b)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 	cpu.report(b, float64(b.N), "updates/cpu-s")
 }
