@@ -280,7 +280,8 @@ type TraceReader interface {
 	Cursor(asOf repr.Timestamp) (*Cursor, error)
 	// Lookup calls fn with each val of key k and its multiplicity as of
 	// asOf (consolidated, in val order) until fn returns false. It costs a
-	// binary search per batch of k's shard.
+	// filter probe per batch of k's shard and a search of the batches
+	// the filter does not rule out.
 	Lookup(asOf repr.Timestamp, k repr.Row, fn func(v repr.Row, d repr.Diff) bool) error
 	// Trace returns the underlying trace (for Graph.Import).
 	Trace() *Trace
