@@ -630,17 +630,15 @@ func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
 func (w *batchWriter) copyKey(src *Batch, k int, since repr.Timestamp, keep bool) {
 	key := src.key(k)
 	s, e := src.updRange(k)
-	if !keep {
-		for u := s; u < e; u++ {
-			w.push(key, src.val(u), max(src.time(u), since), src.diff(u))
-		}
-		return
-	}
 	n := len(w.ds)
 	w.b.keyData = append(w.b.keyData, key...)
 	w.b.keyEnds = append(w.b.keyEnds, uint32(len(w.b.keyData)))
 	w.b.keyUpds = append(w.b.keyUpds, uint32(n+e-s))
 	w.hs = append(w.hs, keyHash(key))
+	if !keep {
+		w.copyAdvanced(src, s, e, since)
+		return
+	}
 	vs := uint32(0)
 	if s > 0 {
 		vs = src.valEnds[s-1]
@@ -652,6 +650,52 @@ func (w *batchWriter) copyKey(src *Batch, k int, since repr.Timestamp, keep bool
 		w.b.valEnds = append(w.b.valEnds, base+src.valEnds[u]-vs)
 		w.ts = append(w.ts, src.time(u))
 		w.ds = append(w.ds, src.diff(u))
+	}
+	w.setLast()
+}
+
+// copyAdvanced appends updates [s, e) of src, all of the key just
+// appended, with their times advanced to since: in order, summing the
+// diffs of adjacent updates of one val that now share a time and dropping
+// those that sum to zero (and the key, if none is left).
+func (w *batchWriter) copyAdvanced(src *Batch, s, e int, since repr.Timestamp) {
+	n0 := len(w.ds)
+	var prev repr.Row // the val of the key's last update, if any
+	for u := s; u < e; u++ {
+		v, t, d := src.val(u), max(src.time(u), since), src.diff(u)
+		n := len(w.ds)
+		if n > n0 && w.ts[n-1] == t && bytes.Equal(prev, v) {
+			if w.ds[n-1] += d; w.ds[n-1] != 0 {
+				continue
+			}
+			w.ts, w.ds, w.b.valEnds = w.ts[:n-1], w.ds[:n-1], w.b.valEnds[:n-1]
+			vs := uint32(0)
+			if n > 1 {
+				vs = w.b.valEnds[n-2]
+			}
+			w.b.valData = w.b.valData[:vs]
+			// The updates are in (val, time) order, so none to come
+			// shares the new last update's val and time.
+			prev = nil
+			continue
+		}
+		w.b.valData = append(w.b.valData, v...)
+		w.b.valEnds = append(w.b.valEnds, uint32(len(w.b.valData)))
+		w.ts = append(w.ts, t)
+		w.ds = append(w.ds, d)
+		prev = v
+	}
+	nk := len(w.b.keyEnds)
+	if len(w.ds) > n0 {
+		w.b.keyUpds[nk-1] = uint32(len(w.ds))
+	} else {
+		// Every update of the key consolidated away: drop the key.
+		ks := uint32(0)
+		if nk > 1 {
+			ks = w.b.keyEnds[nk-2]
+		}
+		w.b.keyData = w.b.keyData[:ks]
+		w.b.keyEnds, w.b.keyUpds, w.hs = w.b.keyEnds[:nk-1], w.b.keyUpds[:nk-1], w.hs[:nk-1]
 	}
 	w.setLast()
 }
