@@ -373,14 +373,15 @@ func (w *batchWriter) push(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
 		return
 	}
 	n := len(w.ds)
-	if w.haveLast && n > 0 && w.ts[n-1] == t && bytes.Equal(w.lastKey, k) && bytes.Equal(w.lastVal, v) {
+	sameKey := w.haveLast && bytes.Equal(w.lastKey, k)
+	if sameKey && w.ts[n-1] == t && bytes.Equal(w.lastVal, v) {
 		w.ds[n-1] += d
 		if w.ds[n-1] == 0 {
 			w.pop()
 		}
 		return
 	}
-	if !w.haveLast || !bytes.Equal(w.lastKey, k) {
+	if !sameKey {
 		w.b.keyData = append(w.b.keyData, k...)
 		w.b.keyEnds = append(w.b.keyEnds, uint32(len(w.b.keyData)))
 		w.b.keyUpds = append(w.b.keyUpds, uint32(n))

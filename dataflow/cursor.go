@@ -262,9 +262,10 @@ func (c *Cursor) Count() repr.Diff {
 	return n
 }
 
-// lookupVals appends the vals of key k as of asOf, consolidated and sorted
-// by val, from the batches of k's shard; h is keyHash(k).
-func lookupVals(bs []*Batch, k repr.Row, h uint64, asOf repr.Timestamp, out []valDiff) []valDiff {
+// lookupVals appends the vals of key k whose updates' times satisfy keep,
+// consolidated (diffs summed, zeros dropped) and sorted by val, from the
+// batches of k's shard; h is keyHash(k).
+func lookupVals(bs []*Batch, k repr.Row, h uint64, keep func(repr.Timestamp) bool, out []valDiff) []valDiff {
 	start, found := len(out), 0
 	for _, b := range bs {
 		if !b.mayHold(h) {
@@ -277,7 +278,7 @@ func lookupVals(bs []*Batch, k repr.Row, h uint64, asOf repr.Timestamp, out []va
 		found++
 		s, e := b.updRange(i)
 		for u := s; u < e; u++ {
-			if b.time(u) <= asOf {
+			if keep(b.time(u)) {
 				out = append(out, valDiff{b.val(u), b.diff(u)})
 			}
 		}

@@ -85,6 +85,7 @@ func DeltaJoin(inputs int, paths []DeltaPath, final expr.MapFilterProject) (*Col
 		op.ws[i].segs = make([]repr.Row, inputs)
 		op.ws[i].datums = make([]repr.Datum, offs[inputs])
 		op.ws[i].cols = make([][]int, inputs)
+		op.ws[i].vals = make([][]valDiff, inputs)
 	}
 	g.add(op)
 	return out, nil
@@ -168,7 +169,10 @@ type deltaWorker struct {
 	// cols[i] is the byte offset of each column of segs[i] the path
 	// reads (need) and the end of the last, on paths that need no
 	// datums.
-	cols   [][]int
+	cols [][]int
+	// vals[k] is the scratch of stage k's lookups (a stage's lookup is
+	// done with before a later one at the same stage starts).
+	vals   [][]valDiff
 	keyPk  []repr.Packer
 	concat repr.Packer
 	// m meters this step's walks; stop is the error that ended them (a
@@ -302,13 +306,18 @@ func (o *deltaJoinOp) walk(w *deltaWorker, pi int, k int, d repr.Diff) {
 	}
 	h := keyHash(key)
 	bs := st.Arr.trace.shards[h%uint64(len(st.Arr.trace.shards))].snapshot()
-	lookupHashed(bs, key, h, keep, func(v repr.Row, dv repr.Diff) {
+	// The key's vals, consolidated across the spine's batches: an
+	// update and its retraction in another batch cancel here rather
+	// than each walking the later stages and cancelling in the output.
+	vs := lookupVals(bs, key, h, keep, w.vals[k][:0])
+	w.vals[k] = vs
+	for _, x := range vs {
 		if w.stop != nil {
 			return
 		}
-		o.enter(w, pi, st.Input, v)
-		o.walk(w, pi, k+1, d*dv)
-	})
+		o.enter(w, pi, st.Input, x.v)
+		o.walk(w, pi, k+1, d*x.d)
+	}
 }
 
 // emit outputs the row on path pi with diff d.
@@ -338,9 +347,16 @@ func (o *deltaJoinOp) emit(w *deltaWorker, pi int, d repr.Diff) {
 }
 
 // trim drops the workers' references into the step's rows (their datum
-// slices have a fixed length).
+// slices have a fixed length) and into the batches they looked up, which
+// later merges may replace.
 func (o *deltaJoinOp) trim() {
 	for i := range o.ws {
-		clear(o.ws[i].datums)
+		w := &o.ws[i]
+		clear(w.datums)
+		clear(w.segs)
+		for k := range w.vals {
+			clear(w.vals[k][:cap(w.vals[k])])
+			w.vals[k] = w.vals[k][:0]
+		}
 	}
 }

@@ -446,7 +446,7 @@ func (r *traceReader) Lookup(asOf repr.Timestamp, k repr.Row, fn func(v repr.Row
 		return err
 	}
 	h := keyHash(k)
-	vs := lookupVals(r.t.shards[h%uint64(len(r.t.shards))].snapshot(), k, h, asOf, nil)
+	vs := lookupVals(r.t.shards[h%uint64(len(r.t.shards))].snapshot(), k, h, func(t repr.Timestamp) bool { return t <= asOf }, nil)
 	for _, x := range vs {
 		if !fn(x.v, x.d) {
 			break
