@@ -452,6 +452,10 @@ type Builder struct {
 	// kbytes and vbytes are the packed bytes of the keys and vals added,
 	// which size the built batch's slabs.
 	kbytes, vbytes int
+	// perm and spare are sortByPerm's scratch (spare: the entries'
+	// other buffer).
+	perm  []rowRef
+	spare []builderEntry
 }
 
 type builderEntry struct {
@@ -489,6 +493,35 @@ func (bd *Builder) kv(e *builderEntry) (repr.Row, repr.Row) {
 	k := repr.Row(bd.data[e.off : e.off+e.klen])
 	v := repr.Row(bd.data[e.off+e.klen : e.off+e.klen+e.vlen])
 	return k, v
+}
+
+// permSortMax is the most updates a builder sorts through a permutation
+// (sortByPerm); larger runs, bulk loads, are sorted in place, which
+// needs no second copy of the entries.
+const permSortMax = consolidateChunk
+
+// sortByPerm sorts the entries by cmp through (prefix, index) pairs, a
+// third of an entry's size, so the sort moves less memory; then gathers
+// the entries in that order.
+func (bd *Builder) sortByPerm(cmp func(a, b builderEntry) int) {
+	perm := bd.perm[:0]
+	for i := range bd.ents {
+		perm = append(perm, rowRef{bd.ents[i].pfx, uint32(i)})
+	}
+	slices.SortFunc(perm, func(a, b rowRef) int {
+		if a.pfx != b.pfx {
+			if a.pfx < b.pfx {
+				return -1
+			}
+			return 1
+		}
+		return cmp(bd.ents[a.i], bd.ents[b.i])
+	})
+	out := bd.spare[:0]
+	for _, r := range perm {
+		out = append(out, bd.ents[r.i])
+	}
+	bd.perm, bd.spare, bd.ents = perm, bd.ents[:0], out
 }
 
 // emptyBatch is the batch every empty Build returns.
@@ -540,11 +573,14 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 	// merge's output): checking costs one comparison per update and
 	// saves the sort.
 	if !slices.IsSortedFunc(bd.ents, cmp) {
-		if polled {
+		switch {
+		case polled:
 			if err := sortPolled(bd.ents, cmp, c); err != nil {
 				return fail(err)
 			}
-		} else {
+		case len(bd.ents) <= permSortMax:
+			bd.sortByPerm(cmp)
+		default:
 			slices.SortFunc(bd.ents, cmp)
 		}
 	}
@@ -574,6 +610,9 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 		// A bulk load's slabs are not kept for the next, usually small,
 		// batch.
 		bd.data, bd.ents = nil, nil
+	}
+	if cap(bd.spare)*32 > trimBytes {
+		bd.spare = nil
 	}
 	return w.finish(), nil
 }
