@@ -2,9 +2,10 @@ package dataflow
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/maphash"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/viewd/viewd/repr"
 )
@@ -24,10 +25,13 @@ import (
 //	         batch's time range needs; 0 when every update has one time)
 //	diffs    0 bytes per update when every diff is +1, else 1 byte when all
 //	         fit in an int8, else 8
+//	filter   a Bloom filter of the keys, one byte per distinct key
+//	fence    the 8-byte prefix of every 16th key (half a byte per key)
 //
 // A batch of n updates with n distinct keys and one time therefore costs
-// 12 bytes per update beyond the packed key and val bytes, and the GC sees
-// eight slices per batch.
+// 13.5 bytes per update beyond the packed key and val bytes, and the GC
+// sees ten slices per batch. A lookup probes the filter, searches the
+// fence as integers, then at most 16 keys.
 type Batch struct {
 	keyData []byte
 	keyEnds []uint32
@@ -36,6 +40,14 @@ type Batch struct {
 	valEnds []uint32
 	times   timeCol
 	diffs   diffCol
+	// filter holds the batch's key hashes (keyFilter): a lookup skips a
+	// batch that cannot hold its key without searching it. nil: none (a
+	// lookup searches).
+	filter keyFilter
+	// fence is the prefix (keyPrefix) of every fenceEvery-th key: a
+	// search runs over it, in a few cache lines, before it touches the
+	// keys (nil for batches of few keys).
+	fence []uint64
 	// since is the compaction frontier the batch's times were advanced to.
 	since repr.Timestamp
 }
@@ -79,14 +91,152 @@ func (b *Batch) time(j int) repr.Timestamp { return b.times.at(j) }
 // diff returns update j's diff.
 func (b *Batch) diff(j int) repr.Diff { return b.diffs.at(j) }
 
+// keyPrefix returns key i's first 8 bytes as a big-endian integer, zero
+// padded (repr.Row.Prefix): comparing prefixes orders two keys whenever
+// they differ in their first 8 bytes, without a call to bytes.Compare.
+func (b *Batch) keyPrefix(i int) uint64 {
+	s := uint32(0)
+	if i > 0 {
+		s = b.keyEnds[i-1]
+	}
+	n := b.keyEnds[i] - s
+	if int(s)+8 <= len(b.keyData) {
+		// Load 8 bytes (the slab goes on past a short key) and clear
+		// the bytes past the key: one load instead of a byte loop.
+		p := binary.BigEndian.Uint64(b.keyData[s:])
+		if n >= 8 {
+			return p
+		}
+		return p &^ (math.MaxUint64 >> (8 * n))
+	}
+	return repr.Row(b.keyData[s:b.keyEnds[i]]).Prefix()
+}
+
+// cmpKey compares key i with k, whose prefix (repr.Row.Prefix) is kp.
+func (b *Batch) cmpKey(i int, k repr.Row, kp uint64) int {
+	if p := b.keyPrefix(i); p != kp {
+		if p < kp {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(b.key(i), k)
+}
+
 // seek returns the index of key k, or -1.
 func (b *Batch) seek(k repr.Row) int {
-	n := len(b.keyEnds)
-	i := sort.Search(n, func(i int) bool { return bytes.Compare(b.key(i), k) >= 0 })
-	if i < n && bytes.Equal(b.key(i), k) {
+	kp := k.Prefix()
+	lo, hi := b.fenced(kp)
+	i := b.searchKey(lo, hi, k, kp)
+	if i < len(b.keyEnds) && b.cmpKey(i, k, kp) == 0 {
 		return i
 	}
 	return -1
+}
+
+// fenceEvery is the spacing of a batch's fence keys.
+const fenceEvery = 16
+
+// newFence returns the prefixes of keys 0, fenceEvery, 2*fenceEvery, ...
+// of b, or nil when b has too few keys to need them.
+func newFence(b *Batch) []uint64 {
+	n := b.Keys()
+	if n <= 4*fenceEvery {
+		return nil
+	}
+	f := make([]uint64, 0, (n+fenceEvery-1)/fenceEvery)
+	for i := 0; i < n; i += fenceEvery {
+		f = append(f, b.keyPrefix(i))
+	}
+	return f
+}
+
+// fenced returns the range [lo, hi) of key indexes that holds the first
+// key >= any key whose prefix is kp (or hi, when that is past the range).
+// Prefixes do not decrease in key order, so with f the first fence whose
+// prefix is >= kp, every key before fence f-1's block is less, and with
+// g the first fence whose prefix is > kp, fence g's key is greater.
+func (b *Batch) fenced(kp uint64) (int, int) {
+	n := len(b.keyEnds)
+	fs := b.fence
+	if fs == nil {
+		return 0, n
+	}
+	lo, hi := 0, len(fs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if fs[m] < kp {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	g := lo
+	for g < len(fs) && fs[g] == kp {
+		g++
+	}
+	start := 0
+	if lo > 0 {
+		start = (lo-1)*fenceEvery + 1
+	}
+	return start, min(g*fenceEvery, n)
+}
+
+// searchKey returns the index of the first key >= k in [lo, hi) (hi if
+// none), given kp = k.Prefix(): a binary search comparing prefixes as
+// integers.
+func (b *Batch) searchKey(lo, hi int, k repr.Row, kp uint64) int {
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if b.cmpKey(m, k, kp) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// keyFilter is a blocked Bloom filter of a batch's keys: a key's hash
+// (keyHash) picks one 64-bit word and three bits in it, so a probe costs
+// one memory access. It has a word per 8 keys (8 bits per key, a false
+// positive rate of about 3%). Lookups probe it before searching the
+// batch: of the several batches of a spine, most do not hold a given key.
+type keyFilter []uint64
+
+// keyHash is the hash a keyFilter holds and that picks a key's shard
+// (shardOf); computed once per lookup.
+func keyHash(k repr.Row) uint64 { return maphash.Bytes(hashSeed, k) }
+
+// filterBits returns the word index (among n) and the bits of hash h. The
+// shard is h modulo the workers, so the low bits are not used; the word
+// comes from the high 32 bits by multiply-shift range reduction.
+func filterBits(h uint64, n int) (int, uint64) {
+	w := int((h >> 32) * uint64(n) >> 32)
+	return w, 1<<((h>>8)&63) | 1<<((h>>14)&63) | 1<<((h>>20)&63)
+}
+
+// newKeyFilter returns the filter of keys whose keyHash values are hs.
+func newKeyFilter(hs []uint64) keyFilter {
+	if len(hs) == 0 {
+		return nil
+	}
+	f := make(keyFilter, (len(hs)+7)/8)
+	for _, h := range hs {
+		w, bits := filterBits(h, len(f))
+		f[w] |= bits
+	}
+	return f
+}
+
+// mayHold reports whether the batch may hold a key whose keyHash is h
+// (false: it certainly does not).
+func (b *Batch) mayHold(h uint64) bool {
+	if b.filter == nil {
+		return b.Keys() > 0
+	}
+	w, bits := filterBits(h, len(b.filter))
+	return b.filter[w]&bits == bits
 }
 
 // PackedBytes returns the bytes of packed keys and vals.
@@ -95,7 +245,7 @@ func (b *Batch) PackedBytes() int { return len(b.keyData) + len(b.valData) }
 // OverheadBytes returns the bytes the batch uses beyond its packed keys and
 // vals (offsets and the time and diff columns), counting slice capacity.
 func (b *Batch) OverheadBytes() int {
-	return 4*(cap(b.keyEnds)+cap(b.keyUpds)+cap(b.valEnds)) + b.times.bytes() + b.diffs.bytes() +
+	return 4*(cap(b.keyEnds)+cap(b.keyUpds)+cap(b.valEnds)) + b.times.bytes() + b.diffs.bytes() + 8*cap(b.filter) + 8*cap(b.fence) +
 		(cap(b.keyData) - len(b.keyData)) + (cap(b.valData) - len(b.valData))
 }
 
@@ -212,6 +362,10 @@ type batchWriter struct {
 	lastKey  []byte // aliases b.keyData
 	lastVal  []byte // aliases b.valData
 	haveLast bool
+	// hs is the keyHash of each key, for the batch's filter: hashed
+	// as keys are added, so the loops that poll for cancellation pay
+	// for it.
+	hs []uint64
 }
 
 func (w *batchWriter) push(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
@@ -219,17 +373,19 @@ func (w *batchWriter) push(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
 		return
 	}
 	n := len(w.ds)
-	if w.haveLast && n > 0 && w.ts[n-1] == t && bytes.Equal(w.lastKey, k) && bytes.Equal(w.lastVal, v) {
+	sameKey := w.haveLast && bytes.Equal(w.lastKey, k)
+	if sameKey && w.ts[n-1] == t && bytes.Equal(w.lastVal, v) {
 		w.ds[n-1] += d
 		if w.ds[n-1] == 0 {
 			w.pop()
 		}
 		return
 	}
-	if !w.haveLast || !bytes.Equal(w.lastKey, k) {
+	if !sameKey {
 		w.b.keyData = append(w.b.keyData, k...)
 		w.b.keyEnds = append(w.b.keyEnds, uint32(len(w.b.keyData)))
 		w.b.keyUpds = append(w.b.keyUpds, uint32(n))
+		w.hs = append(w.hs, keyHash(k))
 	}
 	w.b.valData = append(w.b.valData, v...)
 	w.b.valEnds = append(w.b.valEnds, uint32(len(w.b.valData)))
@@ -253,7 +409,7 @@ func (w *batchWriter) pop() {
 	nk := len(w.b.keyUpds)
 	w.b.keyUpds[nk-1] = uint32(n)
 	if ks := uint32(0); (nk == 1 && n == 0) || (nk > 1 && w.b.keyUpds[nk-2] == uint32(n)) {
-		w.b.keyUpds, w.b.keyEnds = w.b.keyUpds[:nk-1], w.b.keyEnds[:nk-1]
+		w.b.keyUpds, w.b.keyEnds, w.hs = w.b.keyUpds[:nk-1], w.b.keyEnds[:nk-1], w.hs[:nk-1]
 		if nk > 1 {
 			ks = w.b.keyEnds[nk-2]
 		}
@@ -282,6 +438,8 @@ func (w *batchWriter) finish() *Batch {
 	b.keyEnds = slices.Clip(b.keyEnds)
 	b.keyUpds = slices.Clip(b.keyUpds)
 	b.valEnds = slices.Clip(b.valEnds)
+	b.filter = newKeyFilter(w.hs)
+	b.fence = newFence(&b)
 	*w = batchWriter{}
 	return &b
 }
@@ -294,6 +452,10 @@ type Builder struct {
 	// kbytes and vbytes are the packed bytes of the keys and vals added,
 	// which size the built batch's slabs.
 	kbytes, vbytes int
+	// perm and spare are sortByPerm's scratch (spare: the entries'
+	// other buffer).
+	perm  []rowRef
+	spare []builderEntry
 }
 
 type builderEntry struct {
@@ -331,6 +493,35 @@ func (bd *Builder) kv(e *builderEntry) (repr.Row, repr.Row) {
 	k := repr.Row(bd.data[e.off : e.off+e.klen])
 	v := repr.Row(bd.data[e.off+e.klen : e.off+e.klen+e.vlen])
 	return k, v
+}
+
+// permSortMax is the most updates a builder sorts through a permutation
+// (sortByPerm); larger runs, bulk loads, are sorted in place, which
+// needs no second copy of the entries.
+const permSortMax = consolidateChunk
+
+// sortByPerm sorts the entries by cmp through (prefix, index) pairs, a
+// third of an entry's size, so the sort moves less memory; then gathers
+// the entries in that order.
+func (bd *Builder) sortByPerm(cmp func(a, b builderEntry) int) {
+	perm := bd.perm[:0]
+	for i := range bd.ents {
+		perm = append(perm, rowRef{bd.ents[i].pfx, uint32(i)})
+	}
+	slices.SortFunc(perm, func(a, b rowRef) int {
+		if a.pfx != b.pfx {
+			if a.pfx < b.pfx {
+				return -1
+			}
+			return 1
+		}
+		return cmp(bd.ents[a.i], bd.ents[b.i])
+	})
+	out := bd.spare[:0]
+	for _, r := range perm {
+		out = append(out, bd.ents[r.i])
+	}
+	bd.perm, bd.spare, bd.ents = perm, bd.ents[:0], out
 }
 
 // emptyBatch is the batch every empty Build returns.
@@ -382,11 +573,14 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 	// merge's output): checking costs one comparison per update and
 	// saves the sort.
 	if !slices.IsSortedFunc(bd.ents, cmp) {
-		if polled {
+		switch {
+		case polled:
 			if err := sortPolled(bd.ents, cmp, c); err != nil {
 				return fail(err)
 			}
-		} else {
+		case len(bd.ents) <= permSortMax:
+			bd.sortByPerm(cmp)
+		default:
 			slices.SortFunc(bd.ents, cmp)
 		}
 	}
@@ -400,6 +594,7 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 	w.b.valEnds = make([]uint32, 0, len(bd.ents))
 	w.ts = make([]repr.Timestamp, 0, len(bd.ents))
 	w.ds = make([]repr.Diff, 0, len(bd.ents))
+	w.hs = make([]uint64, 0, len(bd.ents))
 	for i := range bd.ents {
 		if polled && i%meterEvery == 0 {
 			if err := c.err(); err != nil {
@@ -416,11 +611,20 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 		// batch.
 		bd.data, bd.ents = nil, nil
 	}
+	if cap(bd.spare)*32 > trimBytes {
+		bd.spare = nil
+	}
 	return w.finish(), nil
 }
 
 // mergeBatches merges sorted batches into one, advancing every time below
 // since to since and consolidating.
+//
+// Advancing times is monotone (t -> max(t, since)), so each batch's
+// (val, time) order within a key survives it: a key in one batch is copied
+// in order (consolidating the updates of one val that now share a time,
+// which are adjacent), and a key in both is a two-way merge of its runs.
+// A key in one batch whose times need no advancing is copied in bulk.
 func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
 	var w batchWriter
 	w.b.keyData = make([]byte, 0, len(a.keyData)+len(b.keyData))
@@ -428,74 +632,31 @@ func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
 	w.b.valEnds = make([]uint32, 0, a.Len()+b.Len())
 	w.ts = make([]repr.Timestamp, 0, a.Len()+b.Len())
 	w.ds = make([]repr.Diff, 0, a.Len()+b.Len())
-	// Walk both batches key by key; within a key, merge (val, time) runs.
-	// Advancing times to since can reorder updates of one val, so each
-	// key's updates are gathered, sorted and consolidated when needed.
+	w.hs = make([]uint64, 0, a.Keys()+b.Keys())
+	aKeep, bKeep := a.times.base >= since, b.times.base >= since
 	i, j := 0, 0
-	var scratch []kvt
-	for i < a.Keys() || j < b.Keys() {
+	na, nb := a.Keys(), b.Keys()
+	for i < na || j < nb {
 		var c int
 		switch {
-		case i >= a.Keys():
+		case i >= na:
 			c = 1
-		case j >= b.Keys():
+		case j >= nb:
 			c = -1
 		default:
-			c = bytes.Compare(a.key(i), b.key(j))
+			c = a.cmpKey(i, b.key(j), b.keyPrefix(j))
 		}
-		// Fast path: a key in one batch only, whose times need no
-		// advancing, is already in (val, time) order: copy it through.
-		if c != 0 {
-			src, k := a, i
-			if c > 0 {
-				src, k = b, j
-			}
-			s, e := src.updRange(k)
-			if src.times.base >= since {
-				key := src.key(k)
-				for u := s; u < e; u++ {
-					w.push(key, src.val(u), src.time(u), src.diff(u))
-				}
-				if c < 0 {
-					i++
-				} else {
-					j++
-				}
-				continue
-			}
-		}
-		scratch = scratch[:0]
-		var key repr.Row
-		if c <= 0 {
-			key = a.key(i)
-			s, e := a.updRange(i)
-			for u := s; u < e; u++ {
-				scratch = append(scratch, kvt{a.val(u), max(a.time(u), since), a.diff(u)})
-			}
+		switch {
+		case c < 0:
+			w.copyKey(a, i, since, aKeep)
 			i++
-		}
-		if c >= 0 {
-			key = b.key(j)
-			s, e := b.updRange(j)
-			for u := s; u < e; u++ {
-				scratch = append(scratch, kvt{b.val(u), max(b.time(u), since), b.diff(u)})
-			}
+		case c > 0:
+			w.copyKey(b, j, since, bKeep)
 			j++
-		}
-		slices.SortStableFunc(scratch, func(x, y kvt) int {
-			if c := bytes.Compare(x.v, y.v); c != 0 {
-				return c
-			}
-			switch {
-			case x.t < y.t:
-				return -1
-			case x.t > y.t:
-				return 1
-			}
-			return 0
-		})
-		for _, u := range scratch {
-			w.push(key, u.v, u.t, u.d)
+		default:
+			w.mergeKey(a, i, b, j, since)
+			i++
+			j++
 		}
 	}
 	m := w.finish()
@@ -503,10 +664,119 @@ func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
 	return m
 }
 
-type kvt struct {
-	v repr.Row
-	t repr.Timestamp
-	d repr.Diff
+// copyKey appends key k of src and its updates, their times advanced to
+// since; keep says src's times need no advancing, so the key is copied in
+// bulk. The writer's last key must be less than the key.
+func (w *batchWriter) copyKey(src *Batch, k int, since repr.Timestamp, keep bool) {
+	key := src.key(k)
+	s, e := src.updRange(k)
+	n := len(w.ds)
+	w.b.keyData = append(w.b.keyData, key...)
+	w.b.keyEnds = append(w.b.keyEnds, uint32(len(w.b.keyData)))
+	w.b.keyUpds = append(w.b.keyUpds, uint32(n+e-s))
+	w.hs = append(w.hs, keyHash(key))
+	if !keep {
+		w.copyAdvanced(src, s, e, since)
+		return
+	}
+	vs := uint32(0)
+	if s > 0 {
+		vs = src.valEnds[s-1]
+	}
+	ve := src.valEnds[e-1]
+	base := uint32(len(w.b.valData))
+	w.b.valData = append(w.b.valData, src.valData[vs:ve]...)
+	for u := s; u < e; u++ {
+		w.b.valEnds = append(w.b.valEnds, base+src.valEnds[u]-vs)
+		w.ts = append(w.ts, src.time(u))
+		w.ds = append(w.ds, src.diff(u))
+	}
+	w.setLast()
+}
+
+// copyAdvanced appends updates [s, e) of src, all of the key just
+// appended, with their times advanced to since: in order, summing the
+// diffs of adjacent updates of one val that now share a time and dropping
+// those that sum to zero (and the key, if none is left).
+func (w *batchWriter) copyAdvanced(src *Batch, s, e int, since repr.Timestamp) {
+	n0 := len(w.ds)
+	var prev repr.Row // the val of the key's last update, if any
+	for u := s; u < e; u++ {
+		v, t, d := src.val(u), max(src.time(u), since), src.diff(u)
+		n := len(w.ds)
+		if n > n0 && w.ts[n-1] == t && bytes.Equal(prev, v) {
+			if w.ds[n-1] += d; w.ds[n-1] != 0 {
+				continue
+			}
+			w.ts, w.ds, w.b.valEnds = w.ts[:n-1], w.ds[:n-1], w.b.valEnds[:n-1]
+			vs := uint32(0)
+			if n > 1 {
+				vs = w.b.valEnds[n-2]
+			}
+			w.b.valData = w.b.valData[:vs]
+			// The updates are in (val, time) order, so none to come
+			// shares the new last update's val and time.
+			prev = nil
+			continue
+		}
+		w.b.valData = append(w.b.valData, v...)
+		w.b.valEnds = append(w.b.valEnds, uint32(len(w.b.valData)))
+		w.ts = append(w.ts, t)
+		w.ds = append(w.ds, d)
+		prev = v
+	}
+	nk := len(w.b.keyEnds)
+	if len(w.ds) > n0 {
+		w.b.keyUpds[nk-1] = uint32(len(w.ds))
+	} else {
+		// Every update of the key consolidated away: drop the key.
+		ks := uint32(0)
+		if nk > 1 {
+			ks = w.b.keyEnds[nk-2]
+		}
+		w.b.keyData = w.b.keyData[:ks]
+		w.b.keyEnds, w.b.keyUpds, w.hs = w.b.keyEnds[:nk-1], w.b.keyUpds[:nk-1], w.hs[:nk-1]
+	}
+	w.setLast()
+}
+
+// mergeKey appends the updates of key i of a and key j of b (equal keys),
+// their times advanced to since, merged in (val, time) order.
+func (w *batchWriter) mergeKey(a *Batch, i int, b *Batch, j int, since repr.Timestamp) {
+	key := a.key(i)
+	u, ue := a.updRange(i)
+	v, ve := b.updRange(j)
+	for u < ue || v < ve {
+		var c int
+		switch {
+		case u >= ue:
+			c = 1
+		case v >= ve:
+			c = -1
+		default:
+			if c = bytes.Compare(a.val(u), b.val(v)); c == 0 {
+				c = cmpTime(max(a.time(u), since), max(b.time(v), since))
+			}
+		}
+		if c <= 0 {
+			w.push(key, a.val(u), max(a.time(u), since), a.diff(u))
+			u++
+		} else {
+			w.push(key, b.val(v), max(b.time(v), since), b.diff(v))
+			v++
+		}
+	}
+}
+
+// cmpTime compares two times.
+func cmpTime(x, y repr.Timestamp) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
 }
 
 // maxTime returns the latest time of b's updates (0 when empty).

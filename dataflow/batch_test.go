@@ -2,8 +2,11 @@ package dataflow
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/viewd/viewd/repr"
@@ -100,7 +103,8 @@ func TestBatchBuildMerge(t *testing.T) {
 }
 
 // TestBatchOverhead: a batch of unique keys at one time with +1 diffs costs
-// 12 bytes per update beyond the packed bytes.
+// 13.5 bytes per update beyond the packed bytes: 12 of offsets, 1 of key
+// filter and 0.5 of fence.
 func TestBatchOverhead(t *testing.T) {
 	var bd Builder
 	const n = 10000
@@ -109,8 +113,8 @@ func TestBatchOverhead(t *testing.T) {
 		bd.Add(k, repr.PackRow(repr.Int8Datum(i), repr.TextDatum(fmt.Sprint("name-", i))), 7, 1)
 	}
 	b := bd.Build()
-	if per := float64(b.OverheadBytes()) / n; per > 12.5 {
-		t.Fatalf("overhead %.1f bytes per update, want <= 12", per)
+	if per := float64(b.OverheadBytes()) / n; per > 13.6 {
+		t.Fatalf("overhead %.1f bytes per update, want <= 13.5", per)
 	}
 	if b.time(n-1) != 7 || b.diff(0) != 1 || b.times.width != 0 || b.diffs.small != nil {
 		t.Fatal("time and diff columns should be constant")
@@ -201,13 +205,18 @@ func TestSpineBackgroundMerge(t *testing.T) {
 }
 
 // TestMultisetBlocks: the blocked multiset agrees with a map under random
-// adds and removals, stays sorted, and reports before/after counts.
+// adds and removals, stays sorted, and reports before/after counts. Half
+// the keys share their first 8 bytes, which the prefix comparisons must
+// not take for equality.
 func TestMultisetBlocks(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	var m multiset
 	ref := map[string]repr.Diff{}
 	for i := range 20000 {
 		k := []byte(fmt.Sprintf("%05d", r.IntN(2000)))
+		if r.IntN(2) == 0 {
+			k = append([]byte("prefix00"), k...)
+		}
 		d := repr.Diff(1)
 		if r.IntN(2) == 0 && ref[string(k)] > 0 {
 			d = -1
@@ -233,9 +242,12 @@ func TestMultisetBlocks(t *testing.T) {
 		prev = e.key
 		n++
 	}
-	for _, b := range m.blocks {
+	for i, b := range m.blocks {
 		if len(b) == 0 || len(b) > 2*msBlock {
 			t.Fatalf("block of %d entries", len(b))
+		}
+		if m.last[i] != repr.Row(b[len(b)-1].key).Prefix() {
+			t.Fatalf("block %d: last prefix %x, want that of %q", i, m.last[i], b[len(b)-1].key)
 		}
 	}
 	var back []string
@@ -244,5 +256,65 @@ func TestMultisetBlocks(t *testing.T) {
 	}
 	if len(back) != n || (n > 0 && back[0] != prev) {
 		t.Fatal("backward iteration disagrees")
+	}
+}
+
+// TestBatchSeek checks seek, gallop and the key filter against a sorted
+// list of raw keys chosen to defeat 8-byte prefix comparison: short keys
+// that differ only by trailing zero bytes, and long keys sharing their
+// first 8 bytes (so that runs of equal fence prefixes span blocks).
+func TestBatchSeek(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	set := map[string]bool{}
+	for len(set) < 3000 {
+		var k []byte
+		switch r.IntN(4) {
+		case 0:
+			k = make([]byte, r.IntN(9))
+			for i := range k {
+				k[i] = byte(r.IntN(3))
+			}
+		case 1:
+			k = append([]byte("prefix00"), byte(r.IntN(256)), byte(r.IntN(256)))
+		case 2:
+			k = append([]byte("prefix00"), make([]byte, r.IntN(4))...)
+		default:
+			k = binary.BigEndian.AppendUint64(nil, r.Uint64())[:1+r.IntN(12)%8]
+		}
+		set[string(k)] = true
+	}
+	keys := slices.Sorted(maps.Keys(set))
+	var present, absent []string
+	for i, k := range keys {
+		if i%3 == 0 {
+			absent = append(absent, k)
+		} else {
+			present = append(present, k)
+		}
+	}
+	var w batchWriter
+	for _, k := range present {
+		w.push(repr.Row(k), repr.Row("v"), 1, 1)
+	}
+	b := w.finish()
+	if b.fence == nil || b.filter == nil {
+		t.Fatal("a batch of thousands of keys should have a fence and a filter")
+	}
+	for i, k := range present {
+		if got := b.seek(repr.Row(k)); got != i {
+			t.Fatalf("seek(%q) = %d, want %d", k, got, i)
+		}
+		if !b.mayHold(keyHash(repr.Row(k))) {
+			t.Fatalf("filter rules out present key %q", k)
+		}
+	}
+	for _, k := range absent {
+		if got := b.seek(repr.Row(k)); got != -1 {
+			t.Fatalf("seek(%q) = %d, want -1", k, got)
+		}
+		want, _ := slices.BinarySearch(present, k)
+		if got := gallop(b, 0, repr.Row(k)); got != want {
+			t.Fatalf("gallop(%q) = %d, want %d", k, got, want)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"syscall"
@@ -43,6 +45,54 @@ func startCPU() cpuMeter { return cpuMeter{cpuTime()} }
 func (m cpuMeter) report(b *testing.B, work float64, unit string) {
 	if d := cpuTime() - m.start; d > 0 {
 		b.ReportMetric(work/d.Seconds(), unit)
+	}
+}
+
+// gcMeter measures the share of the process's CPU time spent in the
+// garbage collector (runtime/metrics' estimate, which counts the
+// collector's background workers and assists) between start and report.
+type gcMeter struct{ gc, total float64 }
+
+func gcSample() (gc, total float64) {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}}
+	metrics.Read(s)
+	return s[0].Value.Float64(), s[1].Value.Float64()
+}
+
+func startGC() gcMeter {
+	gc, total := gcSample()
+	return gcMeter{gc, total}
+}
+
+// report reports the GC's share of CPU as gc-%. The runtime updates these
+// metrics at each collection, so the figure is coarse over short runs.
+func (m gcMeter) report(b *testing.B) {
+	gc, total := gcSample()
+	if total > m.total {
+		b.ReportMetric(100*(gc-m.gc)/(total-m.total), "gc-%")
+	}
+}
+
+// benchProfile starts a CPU profile into the file DATAFLOW_CPUPROFILE
+// names, if set, and returns the function that stops it: unlike
+// -cpuprofile, it leaves out a benchmark's setup (a million-row load).
+func benchProfile(b *testing.B) func() {
+	path := os.Getenv("DATAFLOW_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
 	}
 }
 
@@ -201,7 +251,8 @@ func benchDeltaJoin(b *testing.B, batch int) {
 	b.ReportMetric(float64(nf+2*nd)/time.Since(start).Seconds(), "load-rows/s")
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
-	cpu := startCPU()
+	stopProfile := benchProfile(b)
+	cpu, gc := startCPU(), startGC()
 	steps := max(b.N/batch, 1)
 	for i := range steps {
 		t := repr.Timestamp(i + 2)
@@ -225,6 +276,8 @@ func benchDeltaJoin(b *testing.B, batch int) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
+	stopProfile()
+	gc.report(b)
 	slices.Sort(lat)
 	b.ReportMetric(float64(steps*batch)/b.Elapsed().Seconds(), "updates/s")
 	cpu.report(b, float64(steps*batch), "updates/cpu-s")
@@ -260,7 +313,8 @@ func BenchmarkReduceDistinctMinMax(b *testing.B) {
 	_ = g.Step(ctx, 1)
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
 	b.ResetTimer()
-	cpu := startCPU()
+	stopProfile := benchProfile(b)
+	cpu, gc := startCPU(), startGC()
 	for i := range b.N {
 		t := repr.Timestamp(i + 2)
 		x := &rows[r.IntN(n)]
@@ -271,6 +325,8 @@ func BenchmarkReduceDistinctMinMax(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	stopProfile()
+	gc.report(b)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 	cpu.report(b, float64(b.N), "updates/cpu-s")
 }
@@ -295,7 +351,8 @@ func BenchmarkTopK(b *testing.B) {
 	_ = g.Step(ctx, 1)
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
 	b.ResetTimer()
-	cpu := startCPU()
+	stopProfile := benchProfile(b)
+	cpu, gc := startCPU(), startGC()
 	for i := range b.N {
 		t := repr.Timestamp(i + 2)
 		x := &rows[r.IntN(n)]
@@ -306,6 +363,8 @@ func BenchmarkTopK(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	stopProfile()
+	gc.report(b)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 	cpu.report(b, float64(b.N), "updates/cpu-s")
 }

@@ -84,19 +84,19 @@ func (c *Cursor) SeekKey(k repr.Row) {
 // searches the last step.
 func gallop(b *Batch, from int, k repr.Row) int {
 	n := b.Keys()
-	if from >= n || bytes.Compare(b.key(from), k) >= 0 {
+	kp := k.Prefix()
+	if from >= n || b.cmpKey(from, k, kp) >= 0 {
 		return from
 	}
 	// key(from) < k: find hi with key(hi) >= k (or n), then search (lo, hi].
 	lo, step := from, 1
 	hi := lo + step
-	for hi < n && bytes.Compare(b.key(hi), k) < 0 {
+	for hi < n && b.cmpKey(hi, k, kp) < 0 {
 		lo = hi
 		step *= 2
 		hi = lo + step
 	}
-	hi = min(hi, n)
-	return lo + 1 + slicesSearch(hi-lo-1, func(j int) bool { return bytes.Compare(b.key(lo+1+j), k) >= 0 })
+	return b.searchKey(lo+1, min(hi, n), k, kp)
 }
 
 // CountKeys adds to counts[i] the multiplicity of keys[i] as of the
@@ -262,24 +262,15 @@ func (c *Cursor) Count() repr.Diff {
 	return n
 }
 
-func slicesSearch(n int, f func(int) bool) int {
-	lo, hi := 0, n
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if !f(m) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
-}
-
-// lookupVals appends the vals of key k as of asOf, consolidated and sorted
-// by val, from the batches of k's shard.
-func lookupVals(bs []*Batch, k repr.Row, asOf repr.Timestamp, out []valDiff) []valDiff {
+// lookupVals appends the vals of key k whose updates' times satisfy keep,
+// consolidated (diffs summed, zeros dropped) and sorted by val, from the
+// batches of k's shard; h is keyHash(k).
+func lookupVals(bs []*Batch, k repr.Row, h uint64, keep func(repr.Timestamp) bool, out []valDiff) []valDiff {
 	start, found := len(out), 0
 	for _, b := range bs {
+		if !b.mayHold(h) {
+			continue
+		}
 		i := b.seek(k)
 		if i < 0 {
 			continue
@@ -287,7 +278,7 @@ func lookupVals(bs []*Batch, k repr.Row, asOf repr.Timestamp, out []valDiff) []v
 		found++
 		s, e := b.updRange(i)
 		for u := s; u < e; u++ {
-			if b.time(u) <= asOf {
+			if keep(b.time(u)) {
 				out = append(out, valDiff{b.val(u), b.diff(u)})
 			}
 		}

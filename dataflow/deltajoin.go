@@ -80,12 +80,67 @@ func DeltaJoin(inputs int, paths []DeltaPath, final expr.MapFilterProject) (*Col
 	}
 	out := g.newCollection(len(final.Projection))
 	op := &deltaJoinOp{g: g, paths: paths, offs: offs, out: out, plan: newMFPPlan(final), ws: make([]deltaWorker, g.opts.Workers)}
+	op.planBytes(final)
 	for i := range op.ws {
 		op.ws[i].segs = make([]repr.Row, inputs)
 		op.ws[i].datums = make([]repr.Datum, offs[inputs])
+		op.ws[i].cols = make([][]int, inputs)
+		op.ws[i].vals = make([][]valDiff, inputs)
 	}
 	g.add(op)
 	return out, nil
+}
+
+// colRef is a column of the join's layout as input and column of it.
+type colRef struct{ input, col int }
+
+// ref returns where column c of the join's layout lives.
+func (o *deltaJoinOp) ref(c int) colRef {
+	i := 0
+	for o.offs[i+1] <= c {
+		i++
+	}
+	return colRef{i, c - o.offs[i]}
+}
+
+// planBytes finds the paths that need no datums: every stage key is a
+// list of columns, packed by copying their bytes (in canonical packing, as
+// the arrangements' keyers pack them), and the final MFP is the identity
+// or a projection, whose row is the projected columns' bytes. Rows on
+// such a path are never decoded.
+func (o *deltaJoinOp) planBytes(final expr.MapFilterProject) {
+	if len(final.Expressions) == 0 && len(final.Predicates) == 0 && !o.plan.ident {
+		o.proj = make([]colRef, len(final.Projection))
+		for i, c := range final.Projection {
+			o.proj[i] = o.ref(c)
+		}
+	}
+	o.keys = make([][][]colRef, len(o.paths))
+	o.bytesOnly = make([]bool, len(o.paths))
+	o.need = make([][]int, len(o.paths))
+	for pi, p := range o.paths {
+		only := o.plan.ident || o.proj != nil
+		need := make([]int, len(o.offs)-1)
+		for _, r := range o.proj {
+			need[r.input] = max(need[r.input], r.col+1)
+		}
+		o.need[pi] = need
+		o.keys[pi] = make([][]colRef, len(p.Stages))
+		for k, st := range p.Stages {
+			cols, ok := keyColumns(st.Key)
+			if !ok {
+				only = false
+				continue
+			}
+			refs := make([]colRef, len(cols))
+			for i, c := range cols {
+				refs[i] = o.ref(c)
+				need[refs[i].input] = max(need[refs[i].input], refs[i].col+1)
+			}
+			o.keys[pi][k] = refs
+		}
+		o.bytesOnly[pi] = only
+	}
 }
 
 type deltaJoinOp struct {
@@ -95,12 +150,29 @@ type deltaJoinOp struct {
 	out   *Collection
 	plan  *mfpPlan
 	ws    []deltaWorker
+	// keys[p][k] is stage k of path p's key as columns (nil: the key
+	// has expressions to evaluate); proj is the final MFP as columns
+	// when it is a projection (nil: the identity, or expressions);
+	// bytesOnly[p] is whether path p needs no datums (planBytes).
+	keys      [][][]colRef
+	proj      []colRef
+	bytesOnly []bool
+	// need[p][i] is how many leading columns of input i path p reads
+	// by their bytes (keys and projection).
+	need [][]int
 }
 
 type deltaWorker struct {
 	joinWorker
 	segs   []repr.Row
 	datums []repr.Datum
+	// cols[i] is the byte offset of each column of segs[i] the path
+	// reads (need) and the end of the last, on paths that need no
+	// datums.
+	cols [][]int
+	// vals[k] is the scratch of stage k's lookups (a stage's lookup is
+	// done with before a later one at the same stage starts).
+	vals   [][]valDiff
 	keyPk  []repr.Packer
 	concat repr.Packer
 	// m meters this step's walks; stop is the error that ended them (a
@@ -128,7 +200,7 @@ func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
 			if w.keyPk == nil {
 				w.keyPk = make([]repr.Packer, len(o.offs))
 			}
-			for _, p := range o.paths {
+			for pi, p := range o.paths {
 				b := p.Arr.delta[s]
 				if b == nil {
 					continue
@@ -137,8 +209,8 @@ func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
 					if w.stop != nil {
 						return w.stop
 					}
-					o.enter(w, p, p.Source, b.val(u))
-					o.walk(w, p, 0, b.diff(u))
+					o.enter(w, pi, p.Source, b.val(u))
+					o.walk(w, pi, 0, b.diff(u))
 				}
 			}
 			if w.stop == nil {
@@ -160,9 +232,23 @@ func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
 	return o.out.errs.consolidate(g.ctl)
 }
 
-// enter places input i's row on the path.
-func (o *deltaJoinOp) enter(w *deltaWorker, _ DeltaPath, i int, row repr.Row) {
+// enter places input i's row on path pi: its column offsets when the
+// path needs no datums, else its datums.
+func (o *deltaJoinOp) enter(w *deltaWorker, pi, i int, row repr.Row) {
 	w.segs[i] = row
+	if o.bytesOnly[pi] {
+		cols := w.cols[i][:0]
+		it := row.Iter()
+		for range o.need[pi][i] {
+			cols = append(cols, it.Offset())
+			if !it.Skip() {
+				w.stop = fmt.Errorf("dataflow: delta join: malformed row of input %d: %v", i, it.Err())
+				return
+			}
+		}
+		w.cols[i] = append(cols, it.Offset())
+		return
+	}
 	it := row.Iter()
 	for c := o.offs[i]; c < o.offs[i+1]; c++ {
 		d, _ := it.Next()
@@ -170,24 +256,85 @@ func (o *deltaJoinOp) enter(w *deltaWorker, _ DeltaPath, i int, row repr.Row) {
 	}
 }
 
-// walk runs stages k.. of path p for the accumulated row with diff d.
-func (o *deltaJoinOp) walk(w *deltaWorker, p DeltaPath, k int, d repr.Diff) {
+// column returns the packed bytes of column r of the row on the path.
+func (w *deltaWorker) column(r colRef) []byte {
+	cs := w.cols[r.input]
+	return w.segs[r.input][cs[r.col]:cs[r.col+1]]
+}
+
+// walk runs stages k.. of path pi for the accumulated row with diff d.
+func (o *deltaJoinOp) walk(w *deltaWorker, pi int, k int, d repr.Diff) {
 	if w.stop != nil {
 		return
 	}
 	if w.stop = w.m.tick(); w.stop != nil {
 		return
 	}
+	p := o.paths[pi]
 	if k == len(p.Stages) {
-		w.concat.Reset()
+		o.emit(w, pi, d)
+		return
+	}
+	st := p.Stages[k]
+	pk := &w.keyPk[k]
+	pk.Reset()
+	if refs := o.keys[pi][k]; refs != nil && o.bytesOnly[pi] {
+		for _, r := range refs {
+			c := w.column(r)
+			if c[0] == byte(repr.KindNull) {
+				return
+			}
+			pk.PushCanonical(c)
+		}
+	} else {
+		for _, e := range st.Key {
+			v, err := evalScalar(&w.ctx, e, w.datums)
+			if err != nil {
+				w.errs.Push(ErrRow(err), d)
+				return
+			}
+			if v.IsNull() {
+				return
+			}
+			pk.PushKey(v)
+		}
+	}
+	key := pk.Row()
+	keep := o.g.keepOld
+	if st.Input < p.Source {
+		keep = o.g.keepNew
+	}
+	h := keyHash(key)
+	bs := st.Arr.trace.shards[h%uint64(len(st.Arr.trace.shards))].snapshot()
+	// The key's vals, consolidated across the spine's batches: an
+	// update and its retraction in another batch cancel here rather
+	// than each walking the later stages and cancelling in the output.
+	vs := lookupVals(bs, key, h, keep, w.vals[k][:0])
+	w.vals[k] = vs
+	for _, x := range vs {
+		if w.stop != nil {
+			return
+		}
+		o.enter(w, pi, st.Input, x.v)
+		o.walk(w, pi, k+1, d*x.d)
+	}
+}
+
+// emit outputs the row on path pi with diff d.
+func (o *deltaJoinOp) emit(w *deltaWorker, pi int, d repr.Diff) {
+	w.concat.Reset()
+	switch {
+	case o.plan.ident:
 		for _, seg := range w.segs {
 			w.concat.PushRow(seg)
 		}
-		row := w.concat.Row()
-		if o.plan.ident {
-			w.ok.Push(row, d)
-			return
+		w.ok.Push(w.concat.Row(), d)
+	case o.proj != nil && o.bytesOnly[pi]:
+		for _, r := range o.proj {
+			w.concat.PushRow(w.column(r))
 		}
+		w.ok.Push(w.concat.Row(), d)
+	default:
 		w.pk.Reset()
 		keep, err := o.plan.apply(&w.ctx, w.datums, &w.scratch, &w.pk)
 		switch {
@@ -196,38 +343,20 @@ func (o *deltaJoinOp) walk(w *deltaWorker, p DeltaPath, k int, d repr.Diff) {
 		case keep:
 			w.ok.Push(w.pk.Row(), d)
 		}
-		return
 	}
-	st := p.Stages[k]
-	pk := &w.keyPk[k]
-	pk.Reset()
-	for _, e := range st.Key {
-		v, err := evalScalar(&w.ctx, e, w.datums)
-		if err != nil {
-			w.errs.Push(ErrRow(err), d)
-			return
-		}
-		if v.IsNull() {
-			return
-		}
-		pk.PushKey(v)
-	}
-	key := pk.Row()
-	keep := o.g.keepOld
-	if st.Input < p.Source {
-		keep = o.g.keepNew
-	}
-	bs := st.Arr.trace.shards[st.Arr.trace.shardOf(key)].snapshot()
-	lookup(bs, key, keep, func(v repr.Row, dv repr.Diff) {
-		o.enter(w, p, st.Input, v)
-		o.walk(w, p, k+1, d*dv)
-	})
 }
 
 // trim drops the workers' references into the step's rows (their datum
-// slices have a fixed length).
+// slices have a fixed length) and into the batches they looked up, which
+// later merges may replace.
 func (o *deltaJoinOp) trim() {
 	for i := range o.ws {
-		clear(o.ws[i].datums)
+		w := &o.ws[i]
+		clear(w.datums)
+		clear(w.segs)
+		for k := range w.vals {
+			clear(w.vals[k][:cap(w.vals[k])])
+			w.vals[k] = w.vals[k][:0]
+		}
 	}
 }

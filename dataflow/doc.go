@@ -40,9 +40,13 @@
 // back in two byte slabs with uint32 end offsets; times are stored as an
 // offset from the batch's least time in the narrowest width that fits
 // (zero bytes when a batch has one time), and diffs take zero bytes when
-// all are +1, one byte when all fit an int8. A batch of n distinct keys
-// costs 12 bytes per update beyond the packed bytes, and the garbage
-// collector sees eight slices per batch, never a pointer per row: arranged
+// all are +1, one byte when all fit an int8. Each batch also keeps a
+// Bloom filter of its keys (a byte per key) and a fence, the 8-byte
+// prefix of every 16th key (half a byte per key): a lookup skips the
+// batches whose filter rules its key out and searches the fence as
+// integers before it touches at most 16 keys. A batch of n distinct keys
+// costs 13.5 bytes per update beyond the packed bytes, and the garbage
+// collector sees ten slices per batch, never a pointer per row: arranged
 // state of tens of millions of rows costs the GC almost nothing to scan.
 //
 // Keys are canonical: every keyed operator (arrange, reduce, threshold and

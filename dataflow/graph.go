@@ -313,7 +313,7 @@ func shardOf(k repr.Row, w int) int {
 	if w == 1 {
 		return 0
 	}
-	return int(maphash.Bytes(hashSeed, k) % uint64(w))
+	return int(keyHash(k) % uint64(w))
 }
 
 func (t *Trace) shardOf(k repr.Row) int { return shardOf(k, len(t.shards)) }

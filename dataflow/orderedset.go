@@ -25,7 +25,7 @@ func bitAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		if e.n <= 0 {
 			continue
 		}
-		v := repr.Row(e.val).Get(0)
+		v := e.row().Get(0)
 		if v.IsNull() {
 			continue
 		}
@@ -68,7 +68,7 @@ func jsonbObjectAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		if reps <= 0 {
 			continue
 		}
-		rec := repr.Row(e.val).Get(0)
+		rec := e.row().Get(0)
 		if rec.IsNull() {
 			continue // filtered out (FILTER (WHERE ...))
 		}
@@ -114,7 +114,7 @@ func orderedSetAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		if e.n <= 0 {
 			continue
 		}
-		v := repr.Row(e.val).Get(0)
+		v := e.row().Get(0)
 		if a.Func != expr.AggMode && !v.IsNull() {
 			fs := v.Elements(nil)
 			if len(fs) != 2 {

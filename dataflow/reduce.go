@@ -310,7 +310,7 @@ func (o *reduceOp) trimExtremes(gr *group) {
 const (
 	groupBytes   = 96
 	accumBytes   = 72
-	msEntryBytes = 40
+	msEntryBytes = 48
 )
 
 // update folds one input row into its group and returns the bytes of
@@ -644,7 +644,7 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 			if e.n <= 0 {
 				continue
 			}
-			d := repr.Row(e.val).Get(0)
+			d := e.row().Get(0)
 			if d.IsNull() {
 				continue
 			}
@@ -688,7 +688,7 @@ func orderedAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		if a.Distinct && reps > 0 {
 			reps = 1
 		}
-		v := repr.Row(e.val).Get(0)
+		v := e.row().Get(0)
 		for range reps {
 			switch a.Func {
 			case expr.AggStringAgg:

@@ -152,7 +152,10 @@ func (r *Rows) consolidate(c *stepCtl) error {
 		}
 		return nil
 	}
-	perm := make([]uint32, n)
+	// Sort (prefix, index) pairs: the rows' first 8 bytes as an integer
+	// order most pairs without touching the slab or calling
+	// bytes.Compare.
+	perm := make([]rowRef, n)
 	sorted := true
 	for i := range perm {
 		if i%meterEvery == 0 {
@@ -160,8 +163,8 @@ func (r *Rows) consolidate(c *stepCtl) error {
 				return err
 			}
 		}
-		perm[i] = uint32(i)
-		if i > 0 && sorted && bytes.Compare(r.Row(i-1), r.Row(i)) >= 0 {
+		perm[i] = rowRef{r.Row(i).Prefix(), uint32(i)}
+		if i > 0 && sorted && r.cmpRef(perm[i-1], perm[i]) >= 0 {
 			sorted = false
 		}
 	}
@@ -171,7 +174,9 @@ func (r *Rows) consolidate(c *stepCtl) error {
 			return nil
 		}
 	} else {
-		if err := sortPerm(perm, func(a, b uint32) int { return bytes.Compare(r.Row(int(a)), r.Row(int(b))) }, c); err != nil {
+		if c == nil || !c.cancellable || n <= consolidateChunk {
+			slices.SortFunc(perm, r.cmpRef)
+		} else if err := sortPolled(perm, r.cmpRef, c); err != nil {
 			return err
 		}
 	}
@@ -183,11 +188,11 @@ func (r *Rows) consolidate(c *stepCtl) error {
 				return err
 			}
 		}
-		row := r.Row(int(perm[i]))
-		d := r.diffs[perm[i]]
+		row := r.Row(int(perm[i].i))
+		d := r.diffs[perm[i].i]
 		j := i + 1
-		for j < n && bytes.Equal(r.Row(int(perm[j])), row) {
-			d += r.diffs[perm[j]]
+		for j < n && perm[j].pfx == perm[i].pfx && bytes.Equal(r.Row(int(perm[j].i)), row) {
+			d += r.diffs[perm[j].i]
 			j++
 		}
 		if d != 0 {
@@ -197,6 +202,23 @@ func (r *Rows) consolidate(c *stepCtl) error {
 	}
 	*r = out
 	return nil
+}
+
+// rowRef is row i of a Rows and its first 8 bytes (repr.Row.Prefix).
+type rowRef struct {
+	pfx uint64
+	i   uint32
+}
+
+// cmpRef compares the rows a and b refer to, by prefix first.
+func (r *Rows) cmpRef(a, b rowRef) int {
+	if a.pfx != b.pfx {
+		if a.pfx < b.pfx {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(r.Row(int(a.i)), r.Row(int(b.i)))
 }
 
 // sortPerm sorts perm by cmp (not stably). Runs longer than

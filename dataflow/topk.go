@@ -213,7 +213,7 @@ func (o *topkOp) window(m *meter, ms *multiset, out *Rows, sign repr.Diff) error
 			hi = min(hi, end)
 		}
 		if hi > lo {
-			out.Push(repr.Row(e.val), sign*repr.Diff(hi-lo))
+			out.Push(e.row(), sign*repr.Diff(hi-lo))
 		}
 	}
 	return nil

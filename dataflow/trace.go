@@ -204,7 +204,16 @@ func (s *Spine) Upper() repr.Timestamp {
 // lookup calls fn for every update of key k whose time satisfies keep,
 // batch by batch (diffs for one val may arrive in several calls).
 func lookup(bs []*Batch, k repr.Row, keep func(repr.Timestamp) bool, fn func(v repr.Row, d repr.Diff)) {
+	lookupHashed(bs, k, keyHash(k), keep, fn)
+}
+
+// lookupHashed is lookup given h = keyHash(k): batches whose key filter
+// rules k out are not searched.
+func lookupHashed(bs []*Batch, k repr.Row, h uint64, keep func(repr.Timestamp) bool, fn func(v repr.Row, d repr.Diff)) {
 	for _, b := range bs {
+		if !b.mayHold(h) {
+			continue
+		}
 		i := b.seek(k)
 		if i < 0 {
 			continue
@@ -271,7 +280,8 @@ type TraceReader interface {
 	Cursor(asOf repr.Timestamp) (*Cursor, error)
 	// Lookup calls fn with each val of key k and its multiplicity as of
 	// asOf (consolidated, in val order) until fn returns false. It costs a
-	// binary search per batch of k's shard.
+	// filter probe per batch of k's shard and a search of the batches
+	// the filter does not rule out.
 	Lookup(asOf repr.Timestamp, k repr.Row, fn func(v repr.Row, d repr.Diff) bool) error
 	// Trace returns the underlying trace (for Graph.Import).
 	Trace() *Trace
@@ -435,7 +445,8 @@ func (r *traceReader) Lookup(asOf repr.Timestamp, k repr.Row, fn func(v repr.Row
 	if err := r.check(asOf); err != nil {
 		return err
 	}
-	vs := lookupVals(r.t.shards[r.t.shardOf(k)].snapshot(), k, asOf, nil)
+	h := keyHash(k)
+	vs := lookupVals(r.t.shards[h%uint64(len(r.t.shards))].snapshot(), k, h, func(t repr.Timestamp) bool { return t <= asOf }, nil)
 	for _, x := range vs {
 		if !fn(x.v, x.d) {
 			break

@@ -186,7 +186,7 @@ func (o *windowOp) derive(m *meter, ms *multiset, sign repr.Diff) error {
 		if e.n <= 0 {
 			continue
 		}
-		ds := repr.Row(e.val).Datums()
+		ds := e.row().Datums()
 		var ok []byte
 		for _, oc := range o.order {
 			ok = repr.AppendKey(ok, ds[oc.Column], oc.Order)
