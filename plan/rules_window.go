@@ -16,13 +16,18 @@ import (
 // keeping and renumbering every row of it, and over an append-only input
 // the TopK is monotonic and keeps only k rows per partition (Lower). It
 // applies when every function of the Window is row_number(): the rows
-// numbered 1..k are the partition's first k in the window's order, ties
-// broken by the whole row in both operators (dataflow's sortKey), so the
-// numbering of the rows that pass the filter does not change. The bound
+// numbered 1..k are the partition's first k in the window's order. Both
+// operators break ties by the whole row (dataflow's sortKey), so right
+// after the rewrite the numbering does not change; when projection
+// pushdown later narrows the Window's input (a Project between the two),
+// rows tied on the order may be kept and numbered by their wider rows
+// instead, one of the answers SQL allows (row_number() over ties is
+// unspecified), and still a function of the input. The bound
 // is rn <= k, rn < k+1 or rn = k (either side), k a non-null integer
 // literal; the Filter stays (it still removes numbers past k, and keeps
-// rn = k's meaning). A Window whose input is already a TopK of the same
-// partition and order with a limit at most k is left alone.
+// rn = k's meaning). A Window whose input is already (through Projects) a
+// TopK of the same partition and order with a limit at most k is left
+// alone.
 type WindowTopK struct{}
 
 // Name implements Rule.
@@ -54,14 +59,34 @@ func (WindowTopK) Transform(rel Rel) (Rel, error) {
 		if k <= 0 {
 			return r, nil
 		}
-		if t, ok := w.Input.(TopK); ok && t.Offset == 0 && t.Limit >= 0 && t.Limit <= k &&
-			slices.Equal(t.GroupKey, w.PartitionBy) && slices.Equal(t.Order, w.OrderBy) {
+		if topKBelow(w.Input, w.PartitionBy, w.OrderBy, k) {
 			return r, nil
 		}
 		w.Input = TopK{Input: w.Input, GroupKey: slices.Clone(w.PartitionBy), Order: slices.Clone(w.OrderBy), Limit: k}
 		f.Input = w
 		return f, nil
 	})
+}
+
+// topKBelow reports whether r is, through Projects (which projection
+// pushdown puts between the Window and the TopK it got), a TopK by group
+// and order (columns of r) with a limit of at most k.
+func topKBelow(r Rel, group []int, order []ColumnOrder, k int64) bool {
+	switch x := r.(type) {
+	case TopK:
+		return x.Offset == 0 && x.Limit >= 0 && x.Limit <= k && slices.Equal(x.GroupKey, group) && slices.Equal(x.Order, order)
+	case Project:
+		g := make([]int, len(group))
+		for i, c := range group {
+			g[i] = x.Outputs[c]
+		}
+		o := slices.Clone(order)
+		for i := range o {
+			o[i].Column = x.Outputs[o[i].Column]
+		}
+		return topKBelow(x.Input, g, o, k)
+	}
+	return false
 }
 
 // rowNumberBound returns k when p bounds a column in [lo, hi) (a
