@@ -176,7 +176,7 @@ func (o Overload) ReturnType(argTypes []repr.ScalarType) (repr.ScalarType, error
 	}
 	elem, ok := bindElem(o, argTypes)
 	if !ok {
-		return repr.ScalarType{}, errorf(pgcode.IndeterminateDatatype, "could not determine polymorphic type because input has type unknown")
+		return repr.ScalarType{}, errorf(pgcode.DatatypeMismatch, "could not determine polymorphic type because input has type unknown")
 	}
 	switch o.Ret.Kind {
 	case ParamAnyArray, ParamAnyCompatibleArray:
@@ -532,11 +532,37 @@ func Resolve(name string, overloads []Overload, argTypes []repr.ScalarType) (Res
 		return Resolution{}, noCandidate(name, argTypes, true)
 	}
 	c := cands[0]
+	if unboundAnyElement(c.o, argTypes) {
+		// PostgreSQL's enforce_generic_type_consistency: anyelement and
+		// anyarray bind no type from unknown arguments alone
+		// (anycompatible ones default to text).
+		return Resolution{}, errorf(pgcode.DatatypeMismatch, "could not determine polymorphic type because input has type unknown")
+	}
 	f, err := c.o.Instantiate(c.targets)
 	if err != nil {
 		return Resolution{}, err
 	}
 	return Resolution{Overload: c.o, ArgTypes: c.targets, Func: f}, nil
+}
+
+// unboundAnyElement reports whether o has anyelement or anyarray
+// parameters (and no anycompatible ones) whose arguments are all of
+// unknown type.
+func unboundAnyElement(o Overload, argTypes []repr.ScalarType) bool {
+	poly, bound := false, false
+	for i, a := range argTypes {
+		p, _ := o.paramAt(i)
+		switch p.Kind {
+		case ParamAnyCompatible, ParamAnyCompatibleArray:
+			return false
+		case ParamAnyElement, ParamAnyArray:
+			poly = true
+			if a.Kind != repr.KindNull {
+				bound = true
+			}
+		}
+	}
+	return poly && !bound
 }
 
 // isOperatorName reports whether name is an operator (symbols, or the

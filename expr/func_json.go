@@ -635,7 +635,9 @@ func init() {
 			return v.Datum(), nil
 		}}, nil
 	}
-	defPoly(funcCatalog, "to_jsonb", []ParamType{Any}, Exact(tJsonb), false, toJSON)
+	// anyelement, as in PostgreSQL: an unknown literal alone is an error
+	// (42804), not text.
+	defPoly(funcCatalog, "to_jsonb", []ParamType{AnyElement}, Exact(tJsonb), false, toJSON)
 	// The zero-argument forms are separate functions, as in PostgreSQL.
 	defFunc("jsonb_build_array", nil, tJsonb, func(*EvalCtx, []repr.Datum) (repr.Datum, error) {
 		return repr.JsonbDatum("[]"), nil
