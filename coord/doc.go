@@ -112,8 +112,10 @@
 // options and tick, so only its binding (the first tick not emitted) is
 // logged, and replay computes the ticks before it again into the inputs
 // for the first step (sources.go). Past
-// Config.CompactLogBytes of log, the tick loop compacts it between steps
-// (compact.go): it streams every table's and source's arrangement as
+// Config.CompactLogBytes of log, and once the log has grown to
+// Config.CompactSnapshotRatio times the live snapshot's size (so that a
+// growing collection is not rewritten whole every 64 MiB), the tick loop
+// compacts it between steps (compact.go): it streams every table's and source's arrangement as
 // it holds it (a primary arrangement by key, then row; other tables and
 // sources by row) and the store writes each to an Arrow IPC file (see
 // storage's doc) and starts an empty log.

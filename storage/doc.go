@@ -6,6 +6,11 @@
 //
 // # Layout
 //
+// The directory and the files the store creates are the server's user's
+// only (0700 and 0600): they hold every table's rows, role password
+// verifiers and secret values. Open restricts an existing directory open
+// to other users, with a warning.
+//
 //	DATA/LOCK            flock'd while a process owns the directory
 //	DATA/log.N           the write-ahead log of generation N: records
 //	                     appended and synced before the write they
