@@ -20,7 +20,9 @@ const defaultCompactLogBytes = 64 << 20
 // failed) and past Config.CompactSnapshotRatio times the live snapshot's
 // size (so the snapshots of a collection that keeps growing are written
 // at sizes that grow geometrically, and ingestion writes each byte a
-// bounded number of times), so that a restart loads the tables' contents rather than
+// bounded number of times; after a large table is dropped the rule still
+// measures against the snapshot that held it, until the next compaction),
+// so that a restart loads the tables' contents rather than
 // replaying their whole history. The tick loop calls it under the lock,
 // between steps (not within the commit that grew the log, which would make
 // that client wait): every durable table write and source update has then
