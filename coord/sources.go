@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/viewd/viewd/pgcode"
@@ -56,6 +57,10 @@ type sourceState struct {
 	// optimiser plans min/max and TopK over it monotonic
 	// (indexOracle.Monotonic).
 	appendOnly bool
+	// primaryKey, when set, arranges the collection by these columns, as
+	// a table's primary arrangement: a PostgreSQL subsource's key, which
+	// its reader looks rows up by (pgCollections) and reads use.
+	primaryKey []int
 }
 
 // sourceGroup reads related sources together.
@@ -92,6 +97,10 @@ type sourceGroup struct {
 	// are then dropped: abortChunksLocked).
 	staged  map[*item]bool
 	chunked bool
+	// appliedAt is the timestamp of the group's last unit applied to its
+	// members' inputs: their arrangements hold it once their upper
+	// passes it (pgCollections).
+	appliedAt atomic.Uint64
 }
 
 // groupSink is the sources.Sink of one run of a group.
@@ -406,6 +415,8 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 		}
 	}
 	for _, pu := range live {
+		// Before done: the reader may look its rows up once it returns.
+		pu.group.appliedAt.Store(uint64(t))
 		pu.done <- nil
 	}
 	return nil
@@ -511,7 +522,7 @@ func (c *Coordinator) createSource(ctx context.Context, p *sql.CreateSourcePlan,
 // newSourceItem registers a source collection with an input dataflow.
 func (c *Coordinator) newSourceItem(ctx context.Context, id plan.GlobalID, oid uint32, schema, name string, desc repr.RelationDesc, sqlText string, st *sourceState, deps []plan.GlobalID) (*item, error) {
 	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindSource, Desc: desc, SQL: sqlText}, oid: oid, createSQL: sqlText, source: st, deps: deps}
-	rt := c.newInputDataflow(it.Name.String(), desc.Arity(), c.now)
+	rt := c.newTableDataflow(it.Name.String(), desc.Arity(), st.primaryKey, c.now)
 	rt.input.Advance(c.now + 1)
 	it.rt = rt
 	if err := c.cat.insert(it); err != nil {

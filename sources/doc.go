@@ -194,9 +194,9 @@
 //     reader that gives up on a transaction part way (a reconnect after
 //     chunks were sent) starts it again at chunk 0, which makes the
 //     coordinator drop the chunks it holds. A transaction that fails
-//     after some of its changes reached the per-key state (below) stops
-//     the source instead (pgFatal): sending it again would apply those
-//     changes twice; a restart reloads the state from what is durable.
+//     part way through its resolution stops the source (pgFatal): what
+//     failed to decode would fail again; a restart resumes from what is
+//     durable.
 //   - Malformed messages: pglogrepl's decoders index and allocate what
 //     the message says, so insert, update, delete and truncate lengths
 //     are checked first (checkPGOutputLengths) and the decoders run under
@@ -206,10 +206,10 @@
 //     that rewrites the same rows holds their last values, so its memory
 //     does not grow with its length), and the step at its timestamp,
 //     which takes the queue as one delta and builds the arrangement's
-//     new batch from it (about 2-2.7 times the data of an insert-only
-//     transaction, beside the result). The result itself is held twice:
-//     the subsources' arrangements, and the per-key state below (a row
-//     per key). tests/pgsource/memory_test.go measures all of it.
+//     new batch from it (about 2 times the data of an insert-only
+//     transaction, beside the result). The result is held once, by the
+//     subsources' arrangements: the reader keeps no copy of the tables
+//     (below). tests/pgsource/memory_test.go measures all of it.
 //   - Exactly once: a transaction whose commit LSN is before the resume
 //     point is skipped (the upstream re-sends from the slot's position).
 //     The frontier (Frontier) is the LSN before which every upstream
@@ -217,10 +217,25 @@
 //     returned, or a keepalive's WAL end when no transaction is open
 //     and every received one is durable. Standby status updates confirm
 //     the frontier and nothing beyond it.
-//   - Rows are resolved against per-table state (collState): updates and
-//     deletes under REPLICA IDENTITY DEFAULT carry only the key, unchanged
-//     TOASTed values are taken from the current row, TRUNCATE retracts
-//     every row.
+//   - Changes are resolved against the collections as the sink has
+//     applied them (CollectionReader; the coordinator arranges a keyed
+//     subsource by its key and looks rows up there) and the changes
+//     resolved since (pgresolve.go: pgPending, the units not yet
+//     acknowledged and the transaction being resolved, dropped as units
+//     are acknowledged): an update or delete under REPLICA IDENTITY
+//     DEFAULT carries only the key, so the row it retracts is the one
+//     held under the key; unchanged TOASTed values are taken from it; a
+//     table without a key needs the whole old row (REPLICA IDENTITY
+//     FULL) and one that is there; TRUNCATE retracts every row, read
+//     from the collection as it is retracted. So the reader holds what
+//     is in flight, never a table (before session 9 it kept a row per
+//     key, more than the subsource's arrangement). A spilled transaction
+//     without TRUNCATE is read twice: first to count the changes per key
+//     (countKeys), then resolved with the units before it flushed and
+//     its own last unit flushed at once, so a key it changes once needs
+//     no pending entry (a bulk insert keeps nothing per row). An insert
+//     of a key already held replaces the row (a re-delivered unchanged
+//     row changes nothing).
 //   - A table whose columns change upstream (a Relation message, or the
 //     catalog at the snapshot, that differs from the source's columns) is
 //     errored through Sink.ReportError; its later changes are dropped and

@@ -94,12 +94,6 @@ func TestPGScalarType(t *testing.T) {
 	}
 }
 
-// chunkSink records what a PostgreSQL reader emits.
-type chunkSink struct{ units []Unit }
-
-func (s *chunkSink) Emit(_ context.Context, u Unit) error { s.units = append(s.units, u); return nil }
-func (s *chunkSink) ReportError(*SourceError)             {}
-
 // pgInsert encodes a pgoutput insert (protocol v1 framing) of (id, pad)
 // into relation rel.
 func pgInsert(rel uint32, id int, pad string) []byte {
@@ -121,10 +115,10 @@ func pgInsert(rel uint32, id int, pad string) []byte {
 // checkpoint; together they hold every row once, in order. A small one is
 // one unit. A TRUNCATE of the table is chunked likewise.
 func TestPGCommitChunks(t *testing.T) {
-	sink := &chunkSink{}
 	tbl := PGTable{ID: 5, Schema: "public", Name: "big", KeyCols: []int{0},
 		Columns: []PGColumn{{Name: "id", Type: repr.TypeInt4}, {Name: "pad", Type: repr.TypeText}}}
-	r, err := NewPGReader(PGReaderConfig{Tables: []PGTable{tbl}, ChunkBytes: 16 << 10, SpillBytes: 64 << 10, SpillDir: t.TempDir()}, sink)
+	sink := newMemPG([]PGTable{tbl})
+	r, err := NewPGReader(PGReaderConfig{Tables: []PGTable{tbl}, ChunkBytes: 16 << 10, SpillBytes: 64 << 10, SpillDir: t.TempDir(), Collections: sink}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}

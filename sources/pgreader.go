@@ -37,11 +37,13 @@ type PGReaderConfig struct {
 	Slot   string
 	Tables []PGTable
 	// Resume, when set, restarts streaming after the last durable unit
-	// (its Token is that unit's end LSN); Contents then gives each
-	// collection's contents there. Without Resume the reader takes the
-	// initial snapshot first.
-	Resume   *Checkpoint
-	Contents func(CollectionID) ([]Update, error)
+	// (its Token is that unit's end LSN). Without Resume the reader
+	// takes the initial snapshot first.
+	Resume *Checkpoint
+	// Collections reads the tables' collections as the sink has applied
+	// them: the reader resolves changes against them instead of keeping
+	// a copy of every table (see CollectionReader).
+	Collections CollectionReader
 	// SpillDir holds the spill files of transactions larger than
 	// SpillBytes (default os.TempDir(), 8 MiB). When set, it belongs to
 	// this reader: NewPGReader creates it and removes files left in it.
@@ -95,14 +97,19 @@ type PGReader struct {
 	// checked is set once the tables' columns have been checked against
 	// the upstream catalog (at the snapshot, or when resuming).
 	checked bool
+	// seq numbers the transactions resolved (pgPending).
+	seq uint64
 }
 
 // pgTable is one table's ingestion state.
 type pgTable struct {
-	t       PGTable
-	state   *collState
-	err     *SourceError
-	scratch []repr.Datum
+	t PGTable
+	// pend holds the table's changes resolved but not yet acknowledged
+	// by the sink.
+	pend      pgPending
+	err       *SourceError
+	scratch   []repr.Datum
+	keyPacker repr.Packer
 }
 
 // NewPGReader makes a reader; Run starts it.
@@ -116,6 +123,9 @@ func NewPGReader(cfg PGReaderConfig, sink Sink) (*PGReader, error) {
 	if cfg.ChunkBytes <= 0 {
 		cfg.ChunkBytes = 8 << 20
 	}
+	if cfg.Collections == nil {
+		return nil, fmt.Errorf("sources: a PostgreSQL reader needs its collections (PGReaderConfig.Collections)")
+	}
 	if cfg.SpillDir != "" {
 		if err := os.RemoveAll(cfg.SpillDir); err != nil {
 			return nil, fmt.Errorf("sources: clearing %s: %w", cfg.SpillDir, err)
@@ -127,7 +137,7 @@ func NewPGReader(cfg PGReaderConfig, sink Sink) (*PGReader, error) {
 	r := &PGReader{cfg: cfg, sink: sink, log: cfg.Logger, byRel: map[uint32]*pgTable{}, names: map[string]*pgTable{},
 		progress: make(chan struct{}, 1), state: StateStarting}
 	for _, t := range cfg.Tables {
-		pt := &pgTable{t: t, state: newCollState(t.KeyCols, true)}
+		pt := &pgTable{t: t}
 		r.names[t.QualifiedName()] = pt
 		r.list = append(r.list, pt)
 	}
@@ -138,17 +148,6 @@ func NewPGReader(cfg PGReaderConfig, sink Sink) (*PGReader, error) {
 		}
 		r.resume = uint64(lsn)
 		r.frontier.Store(r.resume)
-		if cfg.Contents != nil {
-			for _, pt := range r.list {
-				us, err := cfg.Contents(pt.t.ID)
-				if err != nil {
-					return nil, err
-				}
-				if err := pt.state.load(us); err != nil {
-					return nil, fmt.Errorf("sources: loading %s: %w", pt.t.QualifiedName(), err)
-				}
-			}
-		}
 	}
 	return r, nil
 }
@@ -495,10 +494,6 @@ func (w *copyDecoder) line(line []byte) {
 	var p repr.Packer
 	p.PushAll(ds)
 	row := p.Row()
-	if err := w.pt.state.add(row, 1); err != nil {
-		w.err = err
-		return
-	}
 	u := &w.ch.u
 	u.Updates[w.pt.t.ID] = append(u.Updates[w.pt.t.ID], Update{Row: row, Diff: 1})
 	u.Records++
@@ -724,6 +719,11 @@ func (r *PGReader) stream(ctx context.Context, rconn *pgconn.PgConn) error {
 		cancel()
 		<-recvDone
 	}()
+	// What was resolved but not acknowledged on an earlier connection
+	// is received again from the resume point.
+	for _, pt := range r.list {
+		pt.pend.reset()
+	}
 	s := &pgStream{r: r, v2: v2, streams: map[uint32]*pgTxn{}}
 	defer s.closeAll()
 	status := time.NewTicker(time.Second)
@@ -791,7 +791,15 @@ type pgStream struct {
 	streams  map[uint32]*pgTxn
 	inStream uint32
 	ready    []Unit
+	// readySeq is the sequence number (PGReader.seq) of the last
+	// transaction in ready.
+	readySeq uint64
 	lastTime time.Time
+	// once, while a large transaction is resolved in two passes, counts
+	// the changes of each key it makes (countKeys); twoPasses counts
+	// such transactions.
+	once      map[uint64]uint8
+	twoPasses int
 }
 
 func (s *pgStream) closeAll() {
@@ -803,10 +811,20 @@ func (s *pgStream) closeAll() {
 	}
 }
 
+// flush emits the complete units waiting; once the sink has applied
+// them, the tables' pending changes of their transactions go.
 func (s *pgStream) flush(ctx context.Context) error {
 	us := s.ready
 	s.ready = nil
-	return s.r.emit(ctx, us, s.lastTime)
+	if err := s.r.emit(ctx, us, s.lastTime); err != nil {
+		return err
+	}
+	if len(us) > 0 {
+		for _, pt := range s.r.list {
+			pt.pend.prune(s.readySeq)
+		}
+	}
+	return nil
 }
 
 func (s *pgStream) handle(ctx context.Context, rconn *pgconn.PgConn, data []byte) error {
@@ -1077,6 +1095,24 @@ func (s *pgStream) commit(ctx context.Context, t *pgTxn, commitLSN, endLSN uint6
 	// pgoutput's text tuples are about as long as the packed rows they
 	// become: the messages' bytes estimate the transaction's updates.
 	ch := &pgChunker{r: r, u: Unit{Updates: map[CollectionID][]Update{}, TxnID: strconv.FormatUint(uint64(t.xid), 10)}, before: s.flush, hint: t.total}
+	r.seq++
+	seq := r.seq
+	twoPass := false
+	if t.file != nil {
+		// Spilled: counted first, resolved alone (see countKeys).
+		once, err := s.countKeys(t)
+		if err != nil {
+			return err
+		}
+		if once != nil {
+			if err := s.flush(ctx); err != nil {
+				return err
+			}
+			s.once, twoPass = once, true
+			s.twoPasses++
+			defer func() { s.once = nil }()
+		}
+	}
 	applied := 0 // changes resolved against the tables' states
 	err := t.each(func(w []byte) error {
 		m, err := parsePGOutput(w, t.streamed)
@@ -1085,17 +1121,17 @@ func (s *pgStream) commit(ctx context.Context, t *pgTxn, commitLSN, endLSN uint6
 		}
 		ch.u.Records++
 		applied++
-		if err := s.change(ctx, ch, m, t.aborted, commitLSN); err != nil {
+		if err := s.change(ctx, ch, m, t.aborted, commitLSN, seq); err != nil {
 			return err
 		}
 		return ch.maybeEmit(ctx)
 	})
 	if err != nil {
 		if applied > 0 {
-			// The tables' states already hold part of the transaction,
-			// which a reconnect would send again from its start: stop
-			// the source rather than apply that part twice (a restart
-			// reloads the states from what is durable).
+			// Part of the transaction is resolved (and perhaps emitted
+			// in chunks): a message that cannot be read now cannot be
+			// later either, so the source stops rather than retry it
+			// forever (a restart resumes from what is durable).
 			return pgFatal{err}
 		}
 		return err
@@ -1103,33 +1139,41 @@ func (s *pgStream) commit(ctx context.Context, t *pgTxn, commitLSN, endLSN uint6
 	u := ch.u
 	u.Checkpoint, u.Chunk = Checkpoint{Token: pglogrepl.LSN(endLSN).String()}, ch.chunks
 	s.ready = append(s.ready, u)
+	s.readySeq = seq
 	s.lastTime = commitTime
+	if twoPass {
+		// The keys it changed once have no pending entry: no later
+		// transaction may be resolved before it is applied.
+		s.once = nil
+		return s.flush(ctx)
+	}
 	return nil
 }
 
 // change resolves one insert, update, delete or truncate against its
-// table's state and appends the resulting updates to the chunker's unit.
-func (s *pgStream) change(ctx context.Context, ch *pgChunker, m pglogrepl.Message, aborted map[uint32]bool, lsn uint64) error {
+// table (resolve) and appends the resulting updates to the chunker's
+// unit. seq numbers the transaction (pgPending).
+func (s *pgStream) change(ctx context.Context, ch *pgChunker, m pglogrepl.Message, aborted map[uint32]bool, lsn, seq uint64) error {
 	r := s.r
 	u := &ch.u
-	var o op
-	var pt *pgTable
+	var c pgChange
 	var relID, xid uint32
-	var oldT, newT *pglogrepl.TupleData
 	// ParseV2 gives the V2 types for both protocol versions (Xid 0 outside
 	// streamed transactions).
 	switch m := m.(type) {
 	case *pglogrepl.InsertMessageV2:
-		xid, relID, newT, o.kind = m.Xid, m.RelationID, m.Tuple, opInsert
+		xid, relID, c.newT, c.kind = m.Xid, m.RelationID, m.Tuple, opInsert
 	case *pglogrepl.UpdateMessageV2:
-		xid, relID, oldT, newT, o.kind = m.Xid, m.RelationID, m.OldTuple, m.NewTuple, opUpdate
+		xid, relID, c.oldT, c.newT, c.kind = m.Xid, m.RelationID, m.OldTuple, m.NewTuple, opUpdate
+		c.oldFull = m.OldTupleType == pglogrepl.UpdateMessageTupleTypeOld
 	case *pglogrepl.DeleteMessageV2:
-		xid, relID, oldT, o.kind = m.Xid, m.RelationID, m.OldTuple, opDelete
+		xid, relID, c.oldT, c.kind = m.Xid, m.RelationID, m.OldTuple, opDelete
+		c.oldFull = m.OldTupleType == pglogrepl.DeleteMessageTupleTypeOld
 	case *pglogrepl.TruncateMessageV2:
 		if aborted[m.Xid] {
 			return nil
 		}
-		return s.truncate(ctx, ch, m.RelationIDs)
+		return s.truncate(ctx, ch, m.RelationIDs, seq)
 	default:
 		return nil
 	}
@@ -1137,34 +1181,20 @@ func (s *pgStream) change(ctx context.Context, ch *pgChunker, m pglogrepl.Messag
 		// A subtransaction rolled back inside a streamed transaction.
 		return nil
 	}
-	pt = r.byRel[relID]
+	pt := r.byRel[relID]
 	if pt == nil || pt.err != nil {
 		return nil
 	}
-	o.coll = pt.t.ID
-	var err error
-	if oldT != nil {
-		if o.before, err = s.tuple(pt, oldT, nil); err != nil {
-			r.fail(pt, lsn, err)
-			return nil
-		}
-	}
-	if newT != nil {
-		fill := o.before
-		if fill == nil && pt.state.keyCols != nil && hasUnchanged(newT) {
-			probe, err := s.tuple(pt, newT, nil)
-			if err == nil {
-				fill = pt.state.rows[pt.state.keyOf(probe)]
-			}
-		}
-		if o.after, err = s.tuple(pt, newT, fill); err != nil {
-			r.fail(pt, lsn, err)
-			return nil
-		}
+	if c.oldT != nil && hasUnchanged(c.oldT) {
+		c.oldFull = false
 	}
 	n := len(u.Updates[pt.t.ID])
-	out, err := pt.state.apply(o, u.Updates[pt.t.ID])
+	out, err := s.resolve(pt, c, seq, u.Updates[pt.t.ID])
 	if err != nil {
+		var ce collectionErr
+		if errors.As(err, &ce) {
+			return err
+		}
 		// The table's updates in chunks already emitted stay; the table
 		// is errored, so reads of it fail.
 		r.fail(pt, lsn, err)
@@ -1183,41 +1213,6 @@ func hasUnchanged(t *pglogrepl.TupleData) bool {
 		}
 	}
 	return false
-}
-
-// truncate retracts every row of the truncated tables, emitting a chunk
-// whenever the retractions pass ChunkBytes: a table's whole contents are
-// never held twice over (its state and its retractions) in memory.
-func (s *pgStream) truncate(ctx context.Context, ch *pgChunker, rels []uint32) error {
-	for _, id := range rels {
-		pt := s.r.byRel[id]
-		if pt == nil || pt.err != nil {
-			continue
-		}
-		tid := pt.t.ID
-		retract := func(row repr.Row, n repr.Diff) error {
-			ch.u.Updates[tid] = append(ch.u.Updates[tid], Update{Row: row, Diff: -n})
-			ch.bytes += len(row) + updateOverhead
-			return ch.maybeEmit(ctx)
-		}
-		st := pt.state
-		if st.keyCols != nil {
-			for _, row := range st.rows {
-				if err := retract(row, 1); err != nil {
-					return err
-				}
-			}
-			clear(st.rows)
-		} else {
-			for row, n := range st.counts {
-				if err := retract(repr.Row(row), repr.Diff(n)); err != nil {
-					return err
-				}
-			}
-			clear(st.counts)
-		}
-	}
-	return nil
 }
 
 // tuple decodes a pgoutput tuple (text format) into a row; an unchanged
