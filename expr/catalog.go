@@ -738,9 +738,14 @@ func coerceTargets(o Overload, argTypes []repr.ScalarType) ([]repr.ScalarType, b
 			}
 		case ParamAnyArray, ParamAnyCompatibleArray:
 			if !haveElem {
-				return nil, false
+				// Unknown arguments only: anycompatiblearray is text[]
+				// (as anycompatible is text); an anyarray left unbound
+				// is refused once the overload is chosen
+				// (unboundAnyElement), as PostgreSQL does.
+				targets[i] = repr.ArrayOf(repr.TypeText)
+			} else {
+				targets[i] = repr.ArrayOf(elem)
 			}
-			targets[i] = repr.ArrayOf(elem)
 		}
 		if !CanCoerceImplicitly(a, targets[i]) {
 			return nil, false
