@@ -10,6 +10,7 @@ import (
 	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/sql"
 	"github.com/viewd/viewd/sql/parse"
+	"github.com/viewd/viewd/storage"
 	"github.com/viewd/viewd/wire"
 )
 
@@ -131,6 +132,8 @@ func (s *session) run(ctx context.Context, p sql.Plan) (wire.Result, error) {
 		return wire.Result{Rows: rows}, nil
 	case *sql.CreateTablePlan:
 		return s.ddl(ctx, "CREATE TABLE", func() error { return c.createTable(ctx, p, true) })
+	case *sql.CreateTableAsPlan:
+		return s.createTableAs(ctx, p)
 	case *sql.CreateViewPlan:
 		tag := "CREATE VIEW"
 		if p.Materialized {
@@ -281,6 +284,8 @@ func writeKind(p sql.Plan) string {
 		return "COPY FROM"
 	case *sql.CreateTablePlan:
 		return "CREATE TABLE"
+	case *sql.CreateTableAsPlan:
+		return "CREATE TABLE AS"
 	case *sql.CreateViewPlan:
 		if p.Materialized {
 			return "CREATE MATERIALIZED VIEW"
@@ -380,6 +385,65 @@ func (s *session) ddl(ctx context.Context, tag string, f func() error) (wire.Res
 		return wire.Result{}, err
 	}
 	return wire.Result{Tag: tag}, nil
+}
+
+// createTableAs runs CREATE TABLE ... AS: the table is created (DDL,
+// which takes effect at once), then the query's rows, read as a SELECT of
+// the session would read them, are committed into it at once, whatever
+// the session's transaction (like the table itself, they survive its
+// rollback). If the write fails the table is dropped again. The tag is
+// PostgreSQL's: SELECT and the row count.
+func (s *session) createTableAs(ctx context.Context, p *sql.CreateTableAsPlan) (wire.Result, error) {
+	c := s.c
+	c.mu.Lock()
+	err := c.cat.requireRead(s.actorLocked(), p.Query.DependsOn)
+	c.mu.Unlock()
+	if err != nil {
+		return wire.Result{}, err
+	}
+	var created *item
+	if _, err := s.ddl(ctx, "CREATE TABLE AS", func() error {
+		before := c.cat.version
+		if err := c.createTable(ctx, &p.Create, true); err != nil {
+			return err
+		}
+		if c.cat.version != before {
+			schema, name, err := c.resolveNewName(p.Create.Name, c.searchPathFor(p.Create.Name))
+			if err != nil {
+				return err
+			}
+			created, _ = c.exists(schema, name)
+		}
+		return nil
+	}); err != nil {
+		return wire.Result{}, err
+	}
+	if created == nil || !p.WithData {
+		// IF NOT EXISTS over an existing relation (a notice said so), or
+		// WITH NO DATA.
+		return wire.Result{Tag: "CREATE TABLE AS"}, nil
+	}
+	rows, err := s.selectRows(ctx, &p.Query, nil, false)
+	var all []repr.Row
+	if err == nil {
+		all, err = drain(ctx, rows)
+	}
+	if err == nil && len(all) > 0 {
+		ups := make([]storage.TableUpdate, len(all))
+		for i, r := range all {
+			ups[i] = storage.TableUpdate{Table: uint64(created.ID), Row: r, Diff: 1}
+		}
+		err = c.commitWrites(ctx, ups)
+	}
+	if err != nil {
+		n := created.Name
+		drop := &sql.DropPlan{Kind: "table", Names: []sql.PartialName{{Database: n.Database, Schema: n.Schema, Item: n.Item}}, IfExists: true}
+		if _, derr := s.ddl(ctx, "DROP TABLE", func() error { return c.drop(ctx, s, drop) }); derr != nil {
+			c.log.Warn("coord: dropping the table of a failed CREATE TABLE AS", "table", created.Name.String(), "err", derr)
+		}
+		return wire.Result{}, err
+	}
+	return wire.Result{Tag: fmt.Sprintf("SELECT %d", len(all))}, nil
 }
 
 func (s *session) executePrepared(ctx context.Context, p *sql.ExecutePlan) (wire.Result, error) {

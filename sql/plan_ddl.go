@@ -588,3 +588,96 @@ func RedactedSecretSQL(name []string) string {
 	}
 	return "CREATE SECRET " + strings.Join(parts, ".") + " AS '********'"
 }
+
+// CreateTableAsPlan is CREATE TABLE ... AS query (and SELECT ... INTO):
+// a table with the query's columns, and the query's rows written into it.
+// The table is created as Create says (its SQL is a plain CREATE TABLE,
+// which is what the catalog keeps); unless WithData is false, the
+// executor then writes Query's rows, committed at once whatever the
+// session's transaction (viewd's DDL is not transactional).
+type CreateTableAsPlan struct {
+	Create   CreateTablePlan
+	Query    QueryPlan
+	WithData bool
+}
+
+func (*CreateTableAsPlan) isPlan() {}
+
+// planCreateTableAs plans CREATE TABLE name [(columns)] AS query [WITH
+// [NO] DATA]: the columns are the query's (an unknown-typed one is text,
+// as in PostgreSQL), without keys or NOT NULL.
+func planCreateTableAs(scx *StatementContext, s *parse.PG, c *pg_query.CreateTableAsStmt, params []repr.Datum) (Plan, error) {
+	into := c.Into
+	if into == nil || into.Rel == nil {
+		return nil, pgcode.New(pgcode.SyntaxError, "CREATE TABLE AS without a table name")
+	}
+	if len(into.Options) > 0 || into.AccessMethod != "" || into.TableSpaceName != "" {
+		return nil, pgcode.New(pgcode.FeatureNotSupported, "CREATE TABLE AS with storage options is not supported")
+	}
+	if into.OnCommit != pg_query.OnCommitAction_ONCOMMIT_NOOP && into.OnCommit != pg_query.OnCommitAction_ON_COMMIT_ACTION_UNDEFINED {
+		return nil, pgcode.New(pgcode.FeatureNotSupported, "CREATE TABLE AS ... ON COMMIT is not supported")
+	}
+	q := newQctx(scx, s.Span)
+	qp, err := q.planTopQuery(c.Query, params, false)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range into.ColNames {
+		names = append(names, n.GetString_().GetSval())
+	}
+	if len(names) > len(qp.Desc.Names) {
+		return nil, pgcode.New(pgcode.SyntaxError, "too many column names were specified")
+	}
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if into.Rel.Relpersistence == "t" {
+		b.WriteString("TEMPORARY ")
+	}
+	b.WriteString("TABLE ")
+	if c.IfNotExists {
+		b.WriteString("IF NOT EXISTS ")
+	}
+	name := nameParts(into.Rel)
+	for _, part := range []string{name.Database, name.Schema} {
+		if part != "" {
+			b.WriteString(quoteIdent(part) + ".")
+		}
+	}
+	b.WriteString(quoteIdent(name.Item) + " (")
+	for i, typ := range qp.Desc.Types {
+		col := qp.Desc.Names[i]
+		if i < len(names) {
+			col = names[i]
+		}
+		t := typ.Type
+		switch t.Kind {
+		case repr.KindNull:
+			t = repr.TypeText
+		case repr.KindRecord:
+			return nil, pgcode.New(pgcode.InvalidTableDefinition, "column %q has pseudo-type record", col)
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(col) + " " + t.String())
+	}
+	b.WriteString(")")
+	stmts, err := parse.Parse(b.String())
+	if err != nil || len(stmts) != 1 {
+		return nil, pgcode.New(pgcode.InternalError, "CREATE TABLE AS: the table's definition %q does not parse: %v", b.String(), err)
+	}
+	pg, ok := stmts[0].(*parse.PG)
+	if !ok || pg.Raw.GetStmt().GetCreateStmt() == nil {
+		return nil, pgcode.New(pgcode.InternalError, "CREATE TABLE AS: the table's definition %q is not a CREATE TABLE", b.String())
+	}
+	created, err := planCreateTable(scx, pg, pg.Raw.GetStmt().GetCreateStmt())
+	if err != nil {
+		return nil, err
+	}
+	ct, ok := created.(*CreateTablePlan)
+	if !ok {
+		return nil, pgcode.New(pgcode.InternalError, "CREATE TABLE AS: planned %T", created)
+	}
+	return &CreateTableAsPlan{Create: *ct, Query: *qp, WithData: !into.SkipData}, nil
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/plan"
@@ -163,6 +164,13 @@ func planPG(scx *StatementContext, s *parse.PG, params []repr.Datum) (Plan, erro
 	}
 	switch x := n.Node.(type) {
 	case *pg_query.Node_SelectStmt:
+		if into := x.SelectStmt.IntoClause; into != nil {
+			// SELECT ... INTO t FROM ...: CREATE TABLE t AS SELECT ...
+			sel := proto.Clone(x.SelectStmt).(*pg_query.SelectStmt)
+			sel.IntoClause = nil
+			return planCreateTableAs(scx, s, &pg_query.CreateTableAsStmt{Into: into, Objtype: pg_query.ObjectType_OBJECT_TABLE,
+				Query: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}}, params)
+		}
 		q := newQctx(scx, s.Span)
 		qp, err := q.planTopQuery(n, params, true)
 		if err != nil {
@@ -184,8 +192,11 @@ func planPG(scx *StatementContext, s *parse.PG, params []repr.Datum) (Plan, erro
 		return &CreateViewPlan{Name: nameParts(v.View), OrReplace: v.Replace, Temporary: v.View.Relpersistence == "t", Columns: cols, Query: *qp, SQL: s.Text}, nil
 	case *pg_query.Node_CreateTableAsStmt:
 		c := x.CreateTableAsStmt
+		if c.Objtype == pg_query.ObjectType_OBJECT_TABLE {
+			return planCreateTableAs(scx, s, c, params)
+		}
 		if c.Objtype != pg_query.ObjectType_OBJECT_MATVIEW {
-			return nil, pgcode.New(pgcode.FeatureNotSupported, "CREATE TABLE AS is not supported")
+			return nil, pgcode.New(pgcode.FeatureNotSupported, "CREATE %s AS is not supported", strings.TrimPrefix(c.Objtype.String(), "OBJECT_"))
 		}
 		var cols []string
 		for _, a := range c.Into.ColNames {
