@@ -12,7 +12,6 @@ import (
 
 	"github.com/viewd/viewd/pgcode"
 	"github.com/viewd/viewd/plan"
-	"github.com/viewd/viewd/repr"
 	"github.com/viewd/viewd/sources"
 	"github.com/viewd/viewd/sql"
 	"github.com/viewd/viewd/sql/parse"
@@ -372,93 +371,13 @@ func (c *Coordinator) newPGReaderLocked(g *sourceGroup) error {
 		cp := *g.checkpoint
 		cfg.Resume = &cp
 	}
-	cols := pgCollections{c: c, g: g, rts: map[sources.CollectionID]*runtimeState{}}
-	for _, it := range g.members {
-		if it.rt != nil {
-			cols.rts[it.source.collection] = it.rt
-		}
-	}
-	cfg.Collections = cols
+	cfg.Collections = c.sourceCollectionsLocked(g)
 	r, err := sources.NewPGReader(cfg, groupSink{g: g, run: g.run + 1})
 	if err != nil {
 		return err
 	}
 	g.pg.reader = r
 	return nil
-}
-
-// pgCollections is a PostgreSQL reader's view of its subsources
-// (sources.CollectionReader): the reader keeps no copy of the upstream
-// tables and looks a row up here when a change names only its key. A
-// keyed subsource is read through its primary arrangement, one without a
-// key through its output, both by the coordinator's own holds (whose
-// since never passes the last step), outside the coordinator's lock.
-type pgCollections struct {
-	c   *Coordinator
-	g   *sourceGroup
-	rts map[sources.CollectionID]*runtimeState
-}
-
-// at returns the time to read rt at: its last complete time, once that
-// includes the group's last applied unit. A unit is acknowledged to the
-// reader in the step that applies it, before the dataflows step; that
-// step ends under the coordinator's lock, so waiting for the lock is
-// waiting for it.
-func (p pgCollections) at(rt *runtimeState) (repr.Timestamp, error) {
-	upper := func() repr.Timestamp {
-		if rt.primaryKey != nil {
-			return rt.indexHold.Upper()
-		}
-		return rt.out.Upper()
-	}
-	applied := repr.Timestamp(p.g.appliedAt.Load())
-	u := upper()
-	if u <= applied {
-		p.c.mu.Lock() // the step in progress ends under the lock
-		p.c.mu.Unlock()
-		if u = upper(); u <= applied {
-			return 0, pgcode.New(pgcode.ObjectNotInPrerequisiteState, "the source's collection is not readable at %d (upper %d)", applied, u)
-		}
-	}
-	return u - 1, nil
-}
-
-// read returns subsource id's compute state and the time to read it at.
-func (p pgCollections) read(id sources.CollectionID) (*runtimeState, repr.Timestamp, error) {
-	rt := p.rts[id]
-	if rt == nil || (rt.primaryKey == nil && rt.out == nil) {
-		return nil, 0, pgcode.New(pgcode.UndefinedTable, "subsource %d has no collection", id)
-	}
-	at, err := p.at(rt)
-	return rt, at, err
-}
-
-// Rows implements sources.CollectionReader.
-func (p pgCollections) Rows(id sources.CollectionID, key repr.Row, fn func(repr.Row, repr.Diff)) error {
-	rt, at, err := p.read(id)
-	if err != nil {
-		return err
-	}
-	if rt.primaryKey != nil {
-		return rt.indexHold.Lookup(at, key, func(v repr.Row, d repr.Diff) bool {
-			fn(v, d)
-			return true
-		})
-	}
-	n, err := rt.out.Count(at, key)
-	if err == nil && n != 0 {
-		fn(key, n)
-	}
-	return err
-}
-
-// Scan implements sources.CollectionReader.
-func (p pgCollections) Scan(id sources.CollectionID, fn func(repr.Row, repr.Diff) error) error {
-	rt, at, err := p.read(id)
-	if err != nil {
-		return err
-	}
-	return rt.scanArranged(at, func(_, row repr.Row, d repr.Diff) error { return fn(row, d) })
 }
 
 // dropPGSlot drops a dropped source's replication slot once its reader

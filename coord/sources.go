@@ -930,6 +930,11 @@ func (c *Coordinator) createKafkaSource(ctx context.Context, p *sql.CreateSource
 		deps = append(deps, txSource)
 	}
 	st := &sourceState{typ: "kafka", collection: spec.ID, spec: spec, txSource: txSource, appendOnly: spec.Envelope == sources.EnvelopeNone}
+	if key, tracked := asm.KeyColumns(spec.ID); tracked && len(key) > 0 {
+		// Arranged by the key the reader resolves changes by (it looks
+		// rows up there instead of keeping them: sourceCollections).
+		st.primaryKey = key
+	}
 	it, err := c.newSourceItem(ctx, id, oid, schema, name, desc, p.SQL, st, deps)
 	if err != nil {
 		return err
@@ -976,6 +981,7 @@ func (c *Coordinator) newReaderLocked(g *sourceGroup) error {
 			return c.sourceContents(plan.GlobalID(id))
 		}
 	}
+	cfg.Collections = c.sourceCollectionsLocked(g)
 	sink := groupSink{g: g, run: g.run + 1}
 	r, err := sources.NewReader(cfg, sink)
 	if err != nil {
@@ -990,18 +996,15 @@ func (c *Coordinator) newReaderLocked(g *sourceGroup) error {
 // (newReaderLocked), so it reads without locking.
 func (c *Coordinator) sourceContents(id plan.GlobalID) ([]sources.Update, error) {
 	it := c.cat.items[id]
-	if it == nil || it.rt == nil || it.rt.out == nil {
+	if it == nil || it.rt == nil || (it.rt.out == nil && it.rt.primaryKey == nil) {
 		return nil, nil
 	}
-	ok, _, err := it.rt.out.Read(c.now)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]sources.Update, 0, ok.Len())
-	for i := range ok.Len() {
-		out = append(out, sources.Update{Row: ok.Row(i).Clone(), Diff: ok.Diff(i)})
-	}
-	return out, nil
+	var out []sources.Update
+	err := it.rt.scan(c.now, func(row repr.Row, d repr.Diff) bool {
+		out = append(out, sources.Update{Row: row.Clone(), Diff: d})
+		return true
+	})
+	return out, err
 }
 
 // sourceStatusRows reports every source's state for mz_source_statuses.
@@ -1145,4 +1148,102 @@ func (it *item) sourceGroup() *sourceGroup {
 		return nil
 	}
 	return it.source.group
+}
+
+// sourceCollections is a source reader's view of the collections it feeds
+// (sources.CollectionReader): a PostgreSQL reader, or a Kafka reader of
+// keyed or retraction-checked envelopes, keeps no copy of the upstream
+// tables and looks a row up here when a change names only its key. A keyed
+// collection is read through its primary arrangement (sourceState.primaryKey),
+// one without a key through its output, both by the coordinator's own
+// holds (whose since never passes the last step), outside the
+// coordinator's lock.
+type sourceCollections struct {
+	c    *Coordinator
+	g    *sourceGroup
+	rts  map[sources.CollectionID]*runtimeState
+	keys map[sources.CollectionID][]int
+}
+
+// sourceCollectionsLocked makes the view of g's current members.
+func (c *Coordinator) sourceCollectionsLocked(g *sourceGroup) sourceCollections {
+	sc := sourceCollections{c: c, g: g, rts: map[sources.CollectionID]*runtimeState{}, keys: map[sources.CollectionID][]int{}}
+	for _, it := range g.members {
+		if it.rt != nil && it.source != nil {
+			sc.rts[it.source.collection] = it.rt
+			sc.keys[it.source.collection] = it.source.primaryKey
+		}
+	}
+	return sc
+}
+
+// KeyColumns implements sources.CollectionReader.
+func (p sourceCollections) KeyColumns(id sources.CollectionID) ([]int, bool) {
+	rt := p.rts[id]
+	if rt == nil || (rt.primaryKey == nil && rt.out == nil) {
+		return nil, false
+	}
+	return p.keys[id], true
+}
+
+// at returns the time to read rt at: its last complete time, once that
+// includes the group's last applied unit. A unit is acknowledged to the
+// reader in the step that applies it, before the dataflows step; that
+// step ends under the coordinator's lock, so waiting for the lock is
+// waiting for it.
+func (p sourceCollections) at(rt *runtimeState) (repr.Timestamp, error) {
+	upper := func() repr.Timestamp {
+		if rt.primaryKey != nil {
+			return rt.indexHold.Upper()
+		}
+		return rt.out.Upper()
+	}
+	applied := repr.Timestamp(p.g.appliedAt.Load())
+	u := upper()
+	if u <= applied {
+		p.c.mu.Lock() // the step in progress ends under the lock
+		p.c.mu.Unlock()
+		if u = upper(); u <= applied {
+			return 0, pgcode.New(pgcode.ObjectNotInPrerequisiteState, "the source's collection is not readable at %d (upper %d)", applied, u)
+		}
+	}
+	return u - 1, nil
+}
+
+// read returns subsource id's compute state and the time to read it at.
+func (p sourceCollections) read(id sources.CollectionID) (*runtimeState, repr.Timestamp, error) {
+	rt := p.rts[id]
+	if rt == nil || (rt.primaryKey == nil && rt.out == nil) {
+		return nil, 0, pgcode.New(pgcode.UndefinedTable, "subsource %d has no collection", id)
+	}
+	at, err := p.at(rt)
+	return rt, at, err
+}
+
+// Rows implements sources.CollectionReader.
+func (p sourceCollections) Rows(id sources.CollectionID, key repr.Row, fn func(repr.Row, repr.Diff)) error {
+	rt, at, err := p.read(id)
+	if err != nil {
+		return err
+	}
+	if rt.primaryKey != nil {
+		return rt.indexHold.Lookup(at, key, func(v repr.Row, d repr.Diff) bool {
+			fn(v, d)
+			return true
+		})
+	}
+	n, err := rt.out.Count(at, key)
+	if err == nil && n != 0 {
+		fn(key, n)
+	}
+	return err
+}
+
+// Scan implements sources.CollectionReader.
+func (p sourceCollections) Scan(id sources.CollectionID, fn func(repr.Row, repr.Diff) error) error {
+	rt, at, err := p.read(id)
+	if err != nil {
+		return err
+	}
+	return rt.scanArranged(at, func(_, row repr.Row, d repr.Diff) error { return fn(row, d) })
 }

@@ -230,6 +230,7 @@ type bankSink struct {
 	perKey  bool
 	seen    map[int]bool
 	keySeq  map[string]int // collection/key -> last seq applied
+	keys    map[CollectionID][]int
 	mu      sync.Mutex
 	rows    map[CollectionID]map[string]int64 // row bytes -> multiplicity
 	total   int64
@@ -324,6 +325,39 @@ func (s *bankSink) ReportError(e *SourceError) {
 	s.errs = append(s.errs, e)
 }
 
+// Rows implements CollectionReader over the rows the sink holds.
+func (s *bankSink) Rows(id CollectionID, key repr.Row, fn func(repr.Row, repr.Diff)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for r, c := range s.rows[id] {
+		var p repr.Packer
+		for _, col := range s.keys[id] {
+			p.PushKey(repr.Row(r).Get(col))
+		}
+		if string(p.Row()) == string(key) {
+			fn(repr.Row(r), repr.Diff(c))
+		}
+	}
+	return nil
+}
+
+// Scan implements CollectionReader.
+func (s *bankSink) Scan(id CollectionID, fn func(repr.Row, repr.Diff) error) error {
+	us, _ := s.contents(id)
+	for _, u := range us {
+		if err := fn(u.Row, u.Diff); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KeyColumns implements CollectionReader.
+func (s *bankSink) KeyColumns(id CollectionID) ([]int, bool) {
+	k, ok := s.keys[id]
+	return k, ok
+}
+
 func (s *bankSink) contents(id CollectionID) ([]Update, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -383,14 +417,18 @@ func produceInterleaved(ctx context.Context, t *testing.T, brokers []string, rec
 	}
 }
 
+// Each scenario runs twice: with the reader keeping each collection's
+// rows (restored from the sink's contents on restart), and reading them
+// through the sink instead (Config.Collections: the coordinator's way).
 func TestConsistencyOverKafka(t *testing.T) {
 	n := transferCount()
 	for _, sc := range []scenario{debeziumScenario(n), maxwellScenario(n), cockroachScenario(n)} {
-		t.Run(sc.name, func(t *testing.T) { runConsistency(t, sc, n) })
+		t.Run(sc.name, func(t *testing.T) { runConsistency(t, sc, n, false) })
+		t.Run(sc.name+"/read-through", func(t *testing.T) { runConsistency(t, sc, n, true) })
 	}
 }
 
-func runConsistency(t *testing.T, sc scenario, n int) {
+func runConsistency(t *testing.T, sc scenario, n int, readThrough bool) {
 	// Generous: only a failure waits this long (the race detector on a
 	// loaded machine is ~10x slower).
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
@@ -413,6 +451,21 @@ func runConsistency(t *testing.T, sc scenario, n int) {
 	sink.cancel, sink.stopAt = stop, n/3
 	cfg := ReaderConfig{Config: sc.config(), Brokers: broker.Addrs()}
 	cfg.Logger = quietLogger()
+	if readThrough {
+		asm, err := NewAssembler(sc.config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink.keys = map[CollectionID][]int{}
+		for _, spec := range cfg.Sources {
+			key, tracked := asm.KeyColumns(spec.ID)
+			if !tracked || key == nil {
+				t.Fatalf("%s: collection %d is not keyed", sc.name, spec.ID)
+			}
+			sink.keys[spec.ID] = key
+		}
+		cfg.Collections = sink
+	}
 	r, err := NewReader(cfg, sink)
 	if err != nil {
 		t.Fatal(err)
@@ -445,7 +498,11 @@ func runConsistency(t *testing.T, sc scenario, n int) {
 	cfg2 := ReaderConfig{Config: sc.config(), Brokers: broker.Addrs()}
 	cfg2.Logger = quietLogger()
 	cfg2.Resume = &cp
-	cfg2.Contents = sink.contents
+	if readThrough {
+		cfg2.Collections = sink
+	} else {
+		cfg2.Contents = sink.contents
+	}
 	r2, err := NewReader(cfg2, sink)
 	if err != nil {
 		t.Fatal(err)

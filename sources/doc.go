@@ -24,9 +24,16 @@
 // durably binds the Unit's Checkpoint to that timestamp before returning.
 // ReportError marks a collection errored; queries that read it must fail
 // with SourceError.PgError(). To restart, the coordinator passes the last
-// durable Checkpoint as Config.Resume and the collections' contents at it
-// through Config.Contents (keyed envelopes rebuild their per-key state
-// from it). Reading resumes exactly there: nothing lost, nothing doubled.
+// durable Checkpoint as Config.Resume. Reading resumes exactly there:
+// nothing lost, nothing doubled. Envelopes that resolve a change against
+// the current row (keyed ones: an update or delete names the key, an
+// upsert replaces the key's row; keyless ones check a retracted row is
+// there) read the collection as the sink holds it through
+// Config.Collections (a CollectionReader; the coordinator arranges such a
+// collection by the decoder's key): the Assembler keeps only the rows it
+// changed in the units not yet applied, and the Reader calls Applied
+// after each emission. Without Collections the Assembler keeps every
+// collection's rows itself, rebuilt on restart from Config.Contents.
 //
 // # Consistency model
 //

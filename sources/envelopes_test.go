@@ -1,6 +1,10 @@
 package sources
 
 import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +209,59 @@ unit 0 coll 1: (1) -1`)
 	if !strings.Contains(got, "offset 4: retraction of a row that is not there: (1) (negative multiplicity)") ||
 		!strings.Contains(got, "offset 5: update without a before image on a collection with no primary key") {
 		t.Errorf("errors:\n%s", got)
+	}
+}
+
+// TestUpsertReadThroughModel: an UPSERT collection read through its
+// collection (Config.Collections, the coordinator's way) keeps only the
+// keys changed since the last Applied, yet its updates keep the applied
+// collection equal to a model of the topic (the latest value per key),
+// whether or not Applied follows each release.
+func TestUpsertReadThroughModel(t *testing.T) {
+	desc := mkDesc([]int{0}, "id", ct(repr.TypeInt4), "v", nct(repr.TypeText))
+	tbl := PGTable{ID: 1, KeyCols: []int{0}}
+	for seed := int64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		mem := newMemPG([]PGTable{tbl})
+		f := newFeeder(t, Config{Collections: mem, Sources: []SourceSpec{{ID: 1, Name: "u", Topic: "u", Envelope: EnvelopeUpsert, Desc: desc}}})
+		model := map[int]string{}
+		for round := 0; round < 30; round++ {
+			for i := rng.Intn(20); i >= 0; i-- {
+				k := rng.Intn(12)
+				if rng.Intn(4) == 0 {
+					f.push("u", strconv.Itoa(k), "")
+					delete(model, k)
+					continue
+				}
+				v := fmt.Sprintf("v%d", rng.Intn(5))
+				f.push("u", strconv.Itoa(k), fmt.Sprintf(`{"id":%d,"v":%q}`, k, v))
+				model[k] = v
+			}
+			units, errs := f.a.Release()
+			if len(errs) > 0 {
+				t.Fatalf("seed %d: %s", seed, renderErrs(errs))
+			}
+			for _, u := range units {
+				if err := mem.Emit(context.Background(), u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if rng.Intn(3) > 0 {
+				f.a.Applied()
+				if n := len(f.a.states[1].rows); n != 0 {
+					t.Fatalf("seed %d: %d keys held after Applied", seed, n)
+				}
+			}
+			if mem.bad != nil {
+				t.Fatalf("seed %d round %d: %v", seed, round, mem.bad)
+			}
+			got := map[int]string{}
+			for row := range mem.rows[1] {
+				got[int(repr.Row(row).Get(0).Int())] = repr.Row(row).Get(1).Str()
+			}
+			if fmt.Sprint(got) != fmt.Sprint(model) {
+				t.Fatalf("seed %d round %d: collection %v, topic %v", seed, round, got, model)
+			}
+		}
 	}
 }

@@ -379,6 +379,7 @@ func (r *Reader) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("sources: emitting: %w", err)
 		}
+		r.asm.Applied()
 		r.publish()
 	}
 }

@@ -107,3 +107,9 @@ func (m *memPG) Scan(id CollectionID, fn func(repr.Row, repr.Diff) error) error 
 	}
 	return nil
 }
+
+// KeyColumns implements CollectionReader.
+func (m *memPG) KeyColumns(id CollectionID) ([]int, bool) {
+	t, ok := m.tables[id]
+	return t.KeyCols, ok
+}

@@ -12,7 +12,7 @@ import (
 	"github.com/viewd/viewd/repr"
 )
 
-// CollectionReader reads the collections a PostgreSQL reader feeds, as the
+// CollectionReader reads the collections a reader feeds, as the
 // sink has applied them: every unit the sink has acknowledged (Emit
 // returned) is visible, no later one is. The reader keeps no copy of the
 // tables: an update or delete that carries only the old row's key
@@ -28,6 +28,9 @@ type CollectionReader interface {
 	// Scan calls fn with every row of collection id and its multiplicity
 	// until fn returns an error, which Scan returns.
 	Scan(id CollectionID, fn func(row repr.Row, d repr.Diff) error) error
+	// KeyColumns returns the columns collection id is keyed by for Rows
+	// (nil: the whole row), and false when it cannot be read here.
+	KeyColumns(id CollectionID) ([]int, bool)
 }
 
 // pgPending is what the changes of one table resolved since the sink last

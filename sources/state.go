@@ -38,13 +38,23 @@ type op struct {
 // collection has one, otherwise the multiplicity of every row (needed only
 // to refuse a retraction of a row that is not there). Append-only
 // collections keep nothing.
+//
+// With a reader (CollectionReader) the state holds only what changed since
+// the sink last applied the collection's units (applied clears it): a row
+// (or a key's absence, as a nil row) per key changed, the multiplicity of
+// each row changed; anything else is read from the collection as the sink
+// holds it. Keys are then packed canonically, as the collection's
+// arrangement keys them.
 type collState struct {
 	keyCols []int               // the primary key's columns; nil when keyless
-	rows    map[string]repr.Row // key bytes -> current row (keyed)
+	rows    map[string]repr.Row // key bytes -> current row (keyed); nil: none (with a reader)
 	counts  map[string]int64    // row bytes -> multiplicity (keyless)
 	tracked bool                // false: append-only, no state
-	offs    []int               // scratch for keyOf
-	key     []byte              // scratch for keyOf
+	reader  CollectionReader
+	id      CollectionID
+	offs    []int // scratch for keyOf
+	key     []byte
+	packer  repr.Packer
 }
 
 func newCollState(keyCols []int, tracked bool) *collState {
@@ -57,10 +67,31 @@ func newCollState(keyCols []int, tracked bool) *collState {
 	return s
 }
 
+// readThrough makes s resolve against collection id as r holds it.
+func (s *collState) readThrough(r CollectionReader, id CollectionID) {
+	s.reader, s.id = r, id
+}
+
+// applied drops what the state holds of changes the sink has now applied.
+func (s *collState) applied() {
+	if s.reader != nil {
+		clear(s.rows)
+		clear(s.counts)
+	}
+}
+
 // keyOf projects the key columns of row into a packed key. A packed
 // datum's bytes are its canonical encoding, so the key columns' bytes are
-// copied as they are: the key equals one packed from the datums.
+// copied as they are: the key equals one packed from the datums. With a
+// reader the key is packed canonically (repr.Packer.PushKey).
 func (s *collState) keyOf(row repr.Row) string {
+	if s.reader != nil {
+		s.packer.Reset()
+		for _, c := range s.keyCols {
+			s.packer.PushKey(row.Get(c))
+		}
+		return string(s.packer.Row())
+	}
 	offs, err := row.Offsets(s.offs[:0])
 	s.offs = offs
 	if err != nil {
@@ -81,6 +112,63 @@ func (s *collState) keyOf(row repr.Row) string {
 	}
 	s.key = key
 	return string(key)
+}
+
+// current returns the row under key.
+func (s *collState) current(key string) (repr.Row, bool, error) {
+	if row, ok := s.rows[key]; ok {
+		return row, row != nil, nil
+	}
+	if s.reader == nil {
+		return nil, false, nil
+	}
+	var cur repr.Row
+	var n repr.Diff
+	err := s.reader.Rows(s.id, repr.Row(key), func(row repr.Row, d repr.Diff) {
+		n += d
+		if d > 0 {
+			cur = row
+		}
+	})
+	switch {
+	case err != nil:
+		return nil, false, pgcode.New(pgcode.InternalError, "reading the collection: %v", err)
+	case n == 0:
+		return nil, false, nil
+	case n != 1:
+		return nil, false, pgcode.New(pgcode.DataException, "the collection holds %d rows under key %s", n, keyText(key))
+	}
+	return cur.Clone(), true, nil
+}
+
+// setRow records key's row (nil: none).
+func (s *collState) setRow(key string, row repr.Row) {
+	if row == nil && s.reader == nil {
+		delete(s.rows, key)
+		return
+	}
+	s.rows[key] = row
+}
+
+// count returns row's multiplicity (keyless).
+func (s *collState) count(row repr.Row) (int64, error) {
+	if c, ok := s.counts[string(row)]; ok || s.reader == nil {
+		return c, nil
+	}
+	var n repr.Diff
+	if err := s.reader.Rows(s.id, row, func(_ repr.Row, d repr.Diff) { n += d }); err != nil {
+		return 0, pgcode.New(pgcode.InternalError, "reading the collection: %v", err)
+	}
+	return int64(n), nil
+}
+
+// setCount records row's multiplicity (keyless).
+func (s *collState) setCount(row repr.Row, n int64) {
+	if n == 0 && s.reader == nil {
+		delete(s.counts, string(row))
+		return
+	}
+	s.counts[string(row)] = n
 }
 
 // load seeds the state from the collection's contents at the resume point.
@@ -133,19 +221,29 @@ func (s *collState) apply(o op, out []Update) ([]Update, error) {
 	}
 	var key string
 	switch {
-	case o.key != nil:
+	case o.key != nil && s.reader == nil:
 		key = string(o.key)
+	case o.key != nil:
+		// o.key holds the key datums: packed again canonically.
+		s.packer.Reset()
+		for _, d := range o.key.Datums() {
+			s.packer.PushKey(d)
+		}
+		key = string(s.packer.Row())
 	case o.before != nil:
 		key = s.keyOf(o.before)
 	case o.after != nil:
 		key = s.keyOf(o.after)
 	}
-	cur, exists := s.rows[key]
+	cur, exists, err := s.current(key)
+	if err != nil {
+		return out, err
+	}
 	switch o.kind {
 	case opInsert, opUpsert:
 		if o.kind == opUpsert && o.after == nil {
 			if exists {
-				delete(s.rows, key)
+				s.setRow(key, nil)
 				out = append(out, Update{Row: cur, Diff: -1})
 			}
 			return out, nil
@@ -159,13 +257,13 @@ func (s *collState) apply(o op, out []Update) ([]Update, error) {
 			}
 			out = append(out, Update{Row: cur, Diff: -1})
 		}
-		s.rows[key] = o.after
+		s.setRow(key, o.after)
 		return append(out, Update{Row: o.after, Diff: 1}), nil
 	case opDelete:
 		if !exists {
 			return out, pgcode.New(pgcode.DataException, "delete of a row that is not there (key %s)", keyText(key))
 		}
-		delete(s.rows, key)
+		s.setRow(key, nil)
 		return append(out, Update{Row: cur, Diff: -1}), nil
 	case opUpdate:
 		if !exists {
@@ -177,12 +275,16 @@ func (s *collState) apply(o op, out []Update) ([]Update, error) {
 		newKey := s.keyOf(o.after)
 		if newKey != key {
 			// A primary-key change carried as one update.
-			if other, ok := s.rows[newKey]; ok {
+			other, taken, err := s.current(newKey)
+			if err != nil {
+				return out, err
+			}
+			if taken {
 				return out, pgcode.New(pgcode.UniqueViolation, "update moves key %s onto existing row %s", keyText(key), other)
 			}
-			delete(s.rows, key)
+			s.setRow(key, nil)
 		}
-		s.rows[newKey] = o.after
+		s.setRow(newKey, o.after)
 		out = append(out, Update{Row: cur, Diff: -1})
 		return append(out, Update{Row: o.after, Diff: 1}), nil
 	}
@@ -195,7 +297,11 @@ func (s *collState) applyKeyless(o op, out []Update) ([]Update, error) {
 		if o.after == nil {
 			return out, nil
 		}
-		s.counts[string(o.after)]++
+		c, err := s.count(o.after)
+		if err != nil {
+			return out, err
+		}
+		s.setCount(o.after, c+1)
 		return append(out, Update{Row: o.after, Diff: 1}), nil
 	case opDelete, opUpdate:
 		if o.before == nil {
@@ -203,18 +309,26 @@ func (s *collState) applyKeyless(o op, out []Update) ([]Update, error) {
 				"%s without a before image on a collection with no primary key", map[opKind]string{opDelete: "delete", opUpdate: "update"}[o.kind]).
 				WithHint("Declare a PRIMARY KEY, or set REPLICA IDENTITY FULL upstream.")
 		}
-		c := s.counts[string(o.before)]
+		c, err := s.count(o.before)
+		if err != nil {
+			return out, err
+		}
 		if c <= 0 {
 			return out, pgcode.New(pgcode.DataException, "retraction of a row that is not there: %s (negative multiplicity)", rowText(o.before))
 		}
-		if c == 1 {
-			delete(s.counts, string(o.before))
-		} else {
-			s.counts[string(o.before)] = c - 1
+		var after int64
+		if o.kind == opUpdate && o.after != nil {
+			if after, err = s.count(o.after); err != nil {
+				return out, err
+			}
 		}
+		s.setCount(o.before, c-1)
 		out = append(out, Update{Row: o.before, Diff: -1})
 		if o.kind == opUpdate && o.after != nil {
-			s.counts[string(o.after)]++
+			if string(o.after) == string(o.before) {
+				after = c - 1
+			}
+			s.setCount(o.after, after+1)
 			out = append(out, Update{Row: o.after, Diff: 1})
 		}
 		return out, nil

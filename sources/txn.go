@@ -111,8 +111,15 @@ type Config struct {
 	Resume *Checkpoint
 	// Contents returns a collection's contents at Resume; keyed and
 	// retraction-checked envelopes rebuild their state from it. Required
-	// with Resume for every envelope but NONE.
+	// with Resume for every envelope but NONE, unless Collections reads
+	// the collection.
 	Contents func(CollectionID) ([]Update, error)
+	// Collections, when set, reads the collections as the sink has
+	// applied them: a keyed or retraction-checked collection it can read
+	// by the decoder's key keeps no state beyond the changes of the units
+	// being released (collState.readThrough), and the caller reports each
+	// emission with Applied.
+	Collections CollectionReader
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// DecodeWorkers is how many goroutines decode records when a Reader
@@ -331,6 +338,15 @@ func (a *Assembler) FailPartition(topic string, partition int32, offset int64, e
 	return out
 }
 
+// Applied tells the assembler that the sink has applied every unit
+// released so far: the collections read through Config.Collections drop
+// the changes they held.
+func (a *Assembler) Applied() {
+	for _, s := range a.states {
+		s.applied()
+	}
+}
+
 // SetHighWatermark records a partition's high watermark, for lag.
 func (a *Assembler) SetHighWatermark(topic string, partition int32, hwm int64) {
 	if l, ok := a.parts[tp{topic, partition}]; ok {
@@ -346,6 +362,12 @@ func (a *Assembler) state(id CollectionID) *collState {
 	d := a.decoders[id]
 	s := newCollState(d.keyCols(), d.tracked())
 	a.states[id] = s
+	if r := a.cfg.Collections; r != nil && d.tracked() {
+		if cols, ok := r.KeyColumns(id); ok && slices.Equal(cols, d.keyCols()) {
+			s.readThrough(r, id)
+			return s
+		}
+	}
 	if a.cfg.Resume != nil && d.tracked() && a.cfg.Contents != nil {
 		rows, err := a.cfg.Contents(id)
 		if err == nil {
@@ -908,6 +930,17 @@ func (a *Assembler) Desc(id CollectionID) (d repr.RelationDesc, ok bool) {
 		return d, false
 	}
 	return dec.desc()
+}
+
+// KeyColumns returns the columns the collection's decoder keys its rows by
+// (nil: none), and whether the collection keeps state at all (every
+// envelope but NONE).
+func (a *Assembler) KeyColumns(id CollectionID) ([]int, bool) {
+	dec, found := a.decoders[id]
+	if !found || !dec.tracked() {
+		return nil, false
+	}
+	return dec.keyCols(), true
 }
 
 // MarkRunning moves every collection still starting to running: the reader
