@@ -697,7 +697,10 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 	ctx, cancel := context.WithCancel(c.ctx)
 	g.run++
 	sink := groupSink{g: g, run: g.run}
-	g.cancel, g.done, g.started = cancel, make(chan struct{}), true
+	// done is this run's: a goroutine that starts after the group has
+	// been restarted again must not close the next run's channel.
+	done := make(chan struct{})
+	g.cancel, g.done, g.started = cancel, done, true
 	for _, it := range g.members {
 		it.rt.stop = g.stop
 	}
@@ -708,7 +711,7 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 			resume = g.checkpoint.Positions[0].Offset
 		}
 		go func() {
-			defer close(g.done)
+			defer close(done)
 			if err := g.gen.Run(ctx, resume, sink); err != nil {
 				c.log.Error("coord: load generator stopped", "source", g.key, "err", err)
 			}
@@ -716,7 +719,7 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 	case g.pg != nil:
 		r := g.pg.reader
 		go func() {
-			defer close(g.done)
+			defer close(done)
 			if err := r.Run(ctx); err != nil {
 				c.log.Error("coord: PostgreSQL source stopped", "source", g.key, "err", err)
 				c.mu.Lock()
@@ -731,7 +734,7 @@ func (c *Coordinator) runGroupLocked(g *sourceGroup) error {
 	case g.reader != nil:
 		r := g.reader
 		go func() {
-			defer close(g.done)
+			defer close(done)
 			if err := r.Run(ctx); err != nil {
 				c.log.Error("coord: Kafka source stopped", "source", g.key, "err", err)
 				c.mu.Lock()
