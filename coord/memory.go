@@ -60,6 +60,7 @@ func (c *Coordinator) memoryLoop() {
 	defer t.Stop()
 	idleTicks := 0
 	var lastCycles uint64
+	var lastIngested int64
 	for {
 		kicked := false
 		select {
@@ -68,6 +69,18 @@ func (c *Coordinator) memoryLoop() {
 		case <-t.C:
 		case <-c.memKick:
 			kicked = true
+		}
+		ingested := c.ingested.Load()
+		bulk := ingested-lastIngested >= bulkUpdates
+		lastIngested = ingested
+		if bulk {
+			// Sources are loading in bulk: the heap is busy, not left
+			// over. Forcing a collection and returning its free pages
+			// now would only have the next steps fault them in (and
+			// zero them) again: a forced release during a load cost
+			// 4% of its CPU in the collection and page scavenging
+			// alone. The release comes once the load has calmed.
+			continue
 		}
 		m := readMemory()
 		if m.cycles == lastCycles {
