@@ -271,14 +271,15 @@ func (g *Generator) seekTo(ctx context.Context, i int64) error {
 }
 
 // newBatch returns an empty batch whose slabs have the room the last
-// Unit's took (Units of an unlimited generator are alike in size, so most
-// slabs never regrow).
+// Unit's took and a quarter more (Units of an unlimited generator are
+// alike in size, so most slabs never regrow: a regrowth copies the slab).
 func (g *Generator) newBatch() *batch {
 	b := &batch{cols: make([]packedCol, len(g.cols))}
 	for c := range b.cols {
 		if c < len(g.sizes) {
 			sz := g.sizes[c]
-			b.cols[c] = packedCol{data: make([]byte, 0, sz.bytes), ends: make([]uint32, 0, sz.rows), diffs: make([]repr.Diff, 0, sz.rows)}
+			rows, bytes := sz.rows+sz.rows/4, sz.bytes+sz.bytes/4
+			b.cols[c] = packedCol{data: make([]byte, 0, bytes), ends: make([]uint32, 0, rows), diffs: make([]repr.Diff, 0, rows)}
 		}
 	}
 	return b
