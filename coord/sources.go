@@ -310,7 +310,15 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 	if len(units) == 0 {
 		return nil
 	}
-	var ups []storage.TableUpdate
+	n := 0
+	for _, pu := range units {
+		if pu.group.gen == nil || pu.group.logged {
+			n += pu.unit.Len()
+		}
+	}
+	// The log record's updates, sized at once: growing a slice of
+	// pointers copies it with write barriers.
+	ups := make([]storage.TableUpdate, 0, n)
 	last := map[*sourceGroup]*sources.Checkpoint{}
 	type feed struct {
 		it     *item
@@ -351,7 +359,9 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 				continue
 			}
 			if logged {
-				ups = appendTableUpdates(ups, it, us)
+				for _, u := range us {
+					ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: u.Row, Diff: u.Diff})
+				}
 			}
 			feeds = append(feeds, feed{it: it, us: us})
 			sz := sizes[it]
@@ -367,7 +377,9 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 				continue
 			}
 			if logged {
-				ups = appendTableUpdates(ups, it, p.Updates())
+				for i := range p.Len() {
+					ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: p.Row(i), Diff: p.Diffs[i]})
+				}
 			}
 			feeds = append(feeds, feed{it: it, packed: p})
 		}
@@ -437,14 +449,14 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 			return fail(err)
 		}
 	}
-	n := 0
+	applied := 0
 	for _, pu := range live {
-		n += pu.unit.Len()
+		applied += pu.unit.Len()
 		// Before done: the reader may look its rows up once it returns.
 		pu.group.appliedAt.Store(uint64(t))
 		pu.done <- nil
 	}
-	c.ingested.Add(int64(n))
+	c.ingested.Add(int64(applied))
 	return nil
 }
 
@@ -462,14 +474,6 @@ func feedSource(it *item, us []sources.Update, t repr.Timestamp) error {
 // takes the slab as its queue when the queue is empty.
 func feedPacked(it *item, p *sources.PackedRows, t repr.Timestamp) error {
 	return it.rt.input.SendPacked(p.Data, p.Ends, p.Diffs, t)
-}
-
-// appendTableUpdates appends a source's updates as log records of item it.
-func appendTableUpdates(ups []storage.TableUpdate, it *item, us []sources.Update) []storage.TableUpdate {
-	for _, u := range us {
-		ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: u.Row, Diff: u.Diff})
-	}
-	return ups
 }
 
 // replayGeneratorLocked rebuilds the contents of a load generator whose

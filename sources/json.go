@@ -138,20 +138,28 @@ func notObject(raw []byte) error {
 // packed row with extra datums appended. The first column (in declared
 // order) that does not convert is the error.
 func (rd *rowDecoder) pack(w *workspace, o *objSpans, sems []semantic, extra ...repr.Datum) (repr.Row, error) {
+	if err := rd.packInto(w, o, sems, extra); err != nil {
+		return nil, err
+	}
+	return w.pk.Clone(), nil
+}
+
+// packInto is pack leaving the row in w's packer.
+func (rd *rowDecoder) packInto(w *workspace, o *objSpans, sems []semantic, extra []repr.Datum) error {
 	if !o.obj {
-		return nil, notObject(o.raw)
+		return notObject(o.raw)
 	}
 	p := &w.pk
 	p.Reset()
 	for i, name := range rd.desc.Names {
 		d, err := w.sc.datum(o.vals[i], rd.desc.Types[i], semAt(sems, i))
 		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", name, err)
+			return fmt.Errorf("column %q: %w", name, err)
 		}
 		p.Push(d)
 	}
 	p.PushAll(extra)
-	return p.Clone(), nil
+	return nil
 }
 
 // datums converts o's column values into dst (reused), in column order.
@@ -194,7 +202,9 @@ func semAt(sems []semantic, i int) semantic {
 }
 
 // decodeObject scans a whole message (one JSON object, nothing after it)
-// and packs it.
+// and packs it. The row is cut from w's row slab (workspace.keep): for
+// rows that are let go of soon (an append-only source's, copied into its
+// unit's slab when released), not for rows kept in state.
 func (rd *rowDecoder) decodeObject(w *workspace, msg []byte, extra ...repr.Datum) (repr.Row, error) {
 	s := w.begin(msg)
 	if c := s.peek(); c != '{' {
@@ -207,7 +217,10 @@ func (rd *rowDecoder) decodeObject(w *workspace, msg []byte, extra ...repr.Datum
 	if err := s.atEnd(); err != nil {
 		return nil, err
 	}
-	return rd.pack(w, &o, nil, extra...)
+	if err := rd.packInto(w, &o, nil, extra); err != nil {
+		return nil, err
+	}
+	return w.keep(w.pk.Row()), nil
 }
 
 // unmarshalObject parses raw as a JSON object with encoding/json, with a

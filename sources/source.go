@@ -101,6 +101,10 @@ func (u *Unit) Len() int {
 	return n
 }
 
+// empty reports whether the unit has no updates (finish drops empty
+// collections).
+func (u *Unit) empty() bool { return len(u.Updates) == 0 && len(u.Packed) == 0 }
+
 // UpdatesOf returns collection id's updates, from Updates or Packed (whose
 // rows the returned updates alias).
 func (u *Unit) UpdatesOf(id CollectionID) []Update {
