@@ -12,7 +12,9 @@
 //
 // Ticks are emitted in Units of many ticks: each Unit holds every tick
 // due since the last one (at most MaxBatch), lands at one timestamp and is
-// made durable with one write. A tick is never split across Units. The
+// made durable with one write. A Unit carries each collection's rows
+// packed back to back in one slab (sources.PackedRows), written once by
+// the machine and taken as it is by the dataflow's input queue. A tick is never split across Units. The
 // Unit's checkpoint is the position {Topic: "loadgen.<kind>", Partition:
 // 0, Offset: the first tick not in it}; resuming at a tick rebuilds the
 // state of the ticks before it silently (NEXMARK needs none: each event is
