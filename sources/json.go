@@ -149,16 +149,21 @@ func (rd *rowDecoder) packInto(w *workspace, o *objSpans, sems []semantic, extra
 	if !o.obj {
 		return notObject(o.raw)
 	}
-	p := &w.pk
+	// Packed in a local copy of the packer, stored back once: each push
+	// into the workspace's own (on the heap) would pay a write barrier
+	// while a collection runs.
+	p := w.pk
 	p.Reset()
 	for i, name := range rd.desc.Names {
 		d, err := w.sc.datum(o.vals[i], rd.desc.Types[i], semAt(sems, i))
 		if err != nil {
+			w.pk = p
 			return fmt.Errorf("column %q: %w", name, err)
 		}
 		p.Push(d)
 	}
 	p.PushAll(extra)
+	w.pk = p
 	return nil
 }
 
@@ -182,15 +187,17 @@ func (rd *rowDecoder) packCols(w *workspace, o *objSpans, sems []semantic, cols 
 	if !o.obj {
 		return nil, notObject(o.raw)
 	}
-	p := &w.pk
+	p := w.pk // a local copy, as packInto
 	p.Reset()
 	for _, c := range cols {
 		d, err := w.sc.datum(o.vals[c], rd.desc.Types[c], semAt(sems, c))
 		if err != nil {
+			w.pk = p
 			return nil, fmt.Errorf("key column %q: %w", rd.desc.Names[c], err)
 		}
 		p.Push(d)
 	}
+	w.pk = p
 	return p.Clone(), nil
 }
 
