@@ -92,6 +92,9 @@ type Coordinator struct {
 	now repr.Timestamp
 	// nowA mirrors now for readers outside the lock (evaluation contexts).
 	nowA atomic.Uint64
+	// ingested counts the source updates applied (applyUnitsLocked), for
+	// the memory loop, which releases no memory during a bulk load.
+	ingested atomic.Int64
 	// catalogRefreshWanted makes the next step feed the arranged system
 	// relations whether or not a dataflow reads them (a read does:
 	// freshCatalogLocked).

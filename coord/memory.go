@@ -60,6 +60,7 @@ func (c *Coordinator) memoryLoop() {
 	defer t.Stop()
 	idleTicks := 0
 	var lastCycles uint64
+	var load loadWindow
 	for {
 		kicked := false
 		select {
@@ -68,6 +69,15 @@ func (c *Coordinator) memoryLoop() {
 		case <-t.C:
 		case <-c.memKick:
 			kicked = true
+		}
+		if load.bulk(time.Now(), c.ingested.Load()) {
+			// Sources are loading in bulk: the heap is busy, not left
+			// over. Forcing a collection and returning its free pages
+			// now would only have the next steps fault them in (and
+			// zero them) again: a 2M-event generator load had 8-16
+			// forced collections, 4% of its CPU in them and the page
+			// scavenging alone. The release comes once the load calms.
+			continue
 		}
 		m := readMemory()
 		if m.cycles == lastCycles {
@@ -92,6 +102,30 @@ func (c *Coordinator) memoryLoop() {
 		debug.FreeOSMemory()
 		idleTicks = 0
 	}
+}
+
+// loadWindow tells the memory loop whether sources are loading in bulk:
+// bulkUpdates or more source updates applied in the last full window of
+// releaseMemoryEvery, or already in the current one. Kicks come at any
+// moment (every transient read kicks), so the rate is measured over
+// windows, not between two wake-ups.
+type loadWindow struct {
+	start    time.Time
+	at       int64 // updates applied when the window started
+	lastBulk bool  // the last full window was a bulk load
+}
+
+// bulk reports whether the load is bulk at now, given the count of
+// source updates applied so far.
+func (w *loadWindow) bulk(now time.Time, applied int64) bool {
+	if w.start.IsZero() {
+		w.start, w.at = now, applied
+	}
+	if now.Sub(w.start) >= releaseMemoryEvery {
+		w.lastBulk = applied-w.at >= bulkUpdates
+		w.start, w.at = now, applied
+	}
+	return w.lastBulk || applied-w.at >= bulkUpdates
 }
 
 // releaseMemorySoon asks the memory loop to run now (after bulk work).

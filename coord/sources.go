@@ -178,6 +178,7 @@ func (gs groupSink) stageChunk(_ context.Context, u sources.Unit) error {
 	byColl := g.membersByCollection()
 	var ups []storage.TableUpdate
 	chunkBytes := 0
+	u.Updates = u.All()
 	for _, us := range u.Updates {
 		for _, x := range us {
 			chunkBytes += len(x.Row)
@@ -309,11 +310,20 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 	if len(units) == 0 {
 		return nil
 	}
-	var ups []storage.TableUpdate
+	n := 0
+	for _, pu := range units {
+		if pu.group.gen == nil || pu.group.logged {
+			n += pu.unit.Len()
+		}
+	}
+	// The log record's updates, sized at once: growing a slice of
+	// pointers copies it with write barriers.
+	ups := make([]storage.TableUpdate, 0, n)
 	last := map[*sourceGroup]*sources.Checkpoint{}
 	type feed struct {
-		it *item
-		us []sources.Update
+		it     *item
+		us     []sources.Update
+		packed *sources.PackedRows
 	}
 	var feeds []feed
 	var live []*pendingUnit
@@ -353,13 +363,25 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 					ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: u.Row, Diff: u.Diff})
 				}
 			}
-			feeds = append(feeds, feed{it, us})
+			feeds = append(feeds, feed{it: it, us: us})
 			sz := sizes[it]
 			sz.n += len(us)
 			for _, u := range us {
 				sz.bytes += len(u.Row)
 			}
 			sizes[it] = sz
+		}
+		for coll, p := range pu.unit.Packed {
+			it := byColl[coll]
+			if it == nil || it.rt == nil || it.rt.input == nil {
+				continue
+			}
+			if logged {
+				for i := range p.Len() {
+					ups = append(ups, storage.TableUpdate{Table: uint64(it.ID), Row: p.Row(i), Diff: p.Diffs[i]})
+				}
+			}
+			feeds = append(feeds, feed{it: it, packed: p})
 		}
 		cp := pu.unit.Checkpoint
 		last[pu.group] = &cp
@@ -404,21 +426,37 @@ func (c *Coordinator) applyUnitsLocked(ctx context.Context, t repr.Timestamp) er
 		}
 		g.staged, g.chunked = nil, false
 	}
+	// Packed feeds first: an input takes the slab as its queue, with no
+	// copy, while the queue is empty.
+	for _, f := range feeds {
+		if f.packed == nil {
+			continue
+		}
+		if err := feedPacked(f.it, f.packed, t); err != nil {
+			return fail(err)
+		}
+	}
 	for it, sz := range sizes {
 		if sz.n >= 1024 {
 			it.rt.input.Reserve(sz.n, sz.bytes)
 		}
 	}
 	for _, f := range feeds {
+		if f.packed != nil {
+			continue
+		}
 		if err := feedSource(f.it, f.us, t); err != nil {
 			return fail(err)
 		}
 	}
+	applied := 0
 	for _, pu := range live {
+		applied += pu.unit.Len()
 		// Before done: the reader may look its rows up once it returns.
 		pu.group.appliedAt.Store(uint64(t))
 		pu.done <- nil
 	}
+	c.ingested.Add(int64(applied))
 	return nil
 }
 
@@ -430,6 +468,12 @@ func feedSource(it *item, us []sources.Update, t repr.Timestamp) error {
 		}
 	}
 	return nil
+}
+
+// feedPacked sends a source's packed updates to its input at t; the input
+// takes the slab as its queue when the queue is empty.
+func feedPacked(it *item, p *sources.PackedRows, t repr.Timestamp) error {
+	return it.rt.input.SendPacked(p.Data, p.Ends, p.Diffs, t)
 }
 
 // replayGeneratorLocked rebuilds the contents of a load generator whose
@@ -444,6 +488,13 @@ func (c *Coordinator) replayGeneratorLocked(ctx context.Context, g *sourceGroup)
 	byColl := g.membersByCollection()
 	t := c.now + 1
 	err = g.gen.Replay(ctx, cp.Positions[0].Offset, func(u sources.Unit) error {
+		for coll, p := range u.Packed {
+			if it := byColl[coll]; it != nil && it.rt != nil && it.rt.input != nil {
+				if err := feedPacked(it, p, t); err != nil {
+					return err
+				}
+			}
+		}
 		for coll, us := range u.Updates {
 			if it := byColl[coll]; it != nil && it.rt != nil && it.rt.input != nil {
 				if err := feedSource(it, us, t); err != nil {

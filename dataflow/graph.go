@@ -388,6 +388,39 @@ func (in *Input) Send(ups ...repr.Update) error {
 	return nil
 }
 
+// SendPacked queues updates at time t whose rows are packed back to back
+// in data: row i is data[ends[i-1]:ends[i]] (from 0 for the first), with
+// diff diffs[i]. When nothing is queued the slices become the queue as
+// they are, with no copy of the rows (a load generator's batch): the
+// caller gives them away, and neither writes nor reads them again (the
+// queue's buffers are reused once drained). t must be at or after the
+// upper.
+func (in *Input) SendPacked(data []byte, ends []uint32, diffs []repr.Diff, t repr.Timestamp) error {
+	bad := len(ends) != len(diffs) || len(ends) > 0 && int(ends[len(ends)-1]) != len(data)
+	for i := 1; i < len(ends) && !bad; i++ {
+		bad = ends[i] < ends[i-1]
+	}
+	if bad {
+		return fmt.Errorf("dataflow: input %s: %d row ends (not ascending to %d bytes) and %d diffs", in.name, len(ends), len(data), len(diffs))
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if t < in.upper {
+		return fmt.Errorf("dataflow: input %s: update at %d is before the upper %d", in.name, t, in.upper)
+	}
+	n := len(diffs)
+	if in.pending.Len() == 0 {
+		in.pending = Rows{data: data, ends: ends, diffs: diffs}
+		in.ptimes = slices.Grow(in.ptimes[:0], n)
+	} else {
+		in.pending.Append(&Rows{data: data, ends: ends, diffs: diffs}, 1)
+	}
+	for range n {
+		in.ptimes = append(in.ptimes, t)
+	}
+	return nil
+}
+
 // Reserve makes room for n more updates of about bytes packed bytes, so
 // that a bulk write fills the input's queue without regrowing it.
 func (in *Input) Reserve(n, bytes int) {

@@ -157,6 +157,11 @@ func (r *Rows) consolidate(c *stepCtl) error {
 	// bytes.Compare.
 	perm := make([]rowRef, n)
 	sorted := true
+	// runs are the starts of the ascending runs r is made of, while they
+	// are few: a concatenation of sorted runs (the shards' batches of an
+	// imported arrangement, a union of consolidated inputs) is merged in
+	// O(n log runs) rather than sorted.
+	runs := []int{0}
 	for i := range perm {
 		if i%meterEvery == 0 {
 			if err := c.err(); err != nil {
@@ -164,19 +169,30 @@ func (r *Rows) consolidate(c *stepCtl) error {
 			}
 		}
 		perm[i] = rowRef{r.Row(i).Prefix(), uint32(i)}
-		if i > 0 && sorted && r.cmpRef(perm[i-1], perm[i]) >= 0 {
-			sorted = false
+		if i > 0 && len(runs) <= maxMergeRuns {
+			cmp := r.cmpRef(perm[i-1], perm[i])
+			if cmp >= 0 {
+				sorted = false
+			}
+			if cmp > 0 {
+				runs = append(runs, i)
+			}
 		}
 	}
-	if sorted {
+	switch {
+	case sorted:
 		// Already strictly sorted: only zero diffs can need removal.
 		if !slices.Contains(r.diffs, 0) {
 			return nil
 		}
-	} else {
-		if c == nil || !c.cancellable || n <= consolidateChunk {
-			slices.SortFunc(perm, r.cmpRef)
-		} else if err := sortPolled(perm, r.cmpRef, c); err != nil {
+	case len(runs) <= maxMergeRuns:
+		if err := mergeRuns(perm, runs, r.cmpRef, c); err != nil {
+			return err
+		}
+	case c == nil || !c.cancellable || n <= consolidateChunk:
+		slices.SortFunc(perm, r.cmpRef)
+	default:
+		if err := sortPolled(perm, r.cmpRef, c); err != nil {
 			return err
 		}
 	}
@@ -246,29 +262,71 @@ func sortPolled[T any](s []T, cmp func(a, b T) int, c *stepCtl) error {
 	src, dst := s, make([]T, n)
 	for width := consolidateChunk; width < n; width *= 2 {
 		for lo := 0; lo < n; lo += 2 * width {
-			mid, hi := min(lo+width, n), min(lo+2*width, n)
-			i, j, k := lo, mid, lo
-			for i < mid && j < hi {
-				if k%meterEvery == 0 {
-					if err := c.err(); err != nil {
-						return err
-					}
-				}
-				if cmp(src[j], src[i]) < 0 {
-					dst[k] = src[j]
-					j++
-				} else {
-					dst[k] = src[i]
-					i++
-				}
-				k++
+			if err := mergeInto(dst, src, lo, min(lo+width, n), min(lo+2*width, n), cmp, c); err != nil {
+				return err
 			}
-			k += copy(dst[k:], src[i:mid])
-			copy(dst[k:], src[j:hi])
 		}
 		src, dst = dst, src
 	}
 	copy(s, src)
+	return nil
+}
+
+// maxMergeRuns is the most ascending runs consolidate merges (mergeRuns)
+// rather than sorts.
+const maxMergeRuns = 8
+
+// mergeRuns sorts s, made of the ascending runs starting at starts (the
+// first at 0), by merging neighbouring runs pairwise, polling c every
+// meterEvery merged elements.
+func mergeRuns[T any](s []T, starts []int, cmp func(a, b T) int, c *stepCtl) error {
+	n := len(s)
+	if len(starts) < 2 {
+		return nil
+	}
+	bounds := append(slices.Clone(starts), n)
+	src, dst := s, make([]T, n)
+	for len(bounds) > 2 {
+		next := make([]int, 0, len(bounds)/2+2)
+		for k := 0; k+1 < len(bounds); k += 2 {
+			lo, mid := bounds[k], bounds[k+1]
+			hi := mid
+			if k+2 < len(bounds) {
+				hi = bounds[k+2]
+			}
+			if err := mergeInto(dst, src, lo, mid, hi, cmp, c); err != nil {
+				return err
+			}
+			next = append(next, lo)
+		}
+		bounds = append(next, n)
+		src, dst = dst, src
+	}
+	copy(s, src)
+	return nil
+}
+
+// mergeInto merges the sorted src[lo:mid] and src[mid:hi] into dst[lo:hi],
+// polling c every meterEvery elements.
+func mergeInto[T any](dst, src []T, lo, mid, hi int, cmp func(a, b T) int, c *stepCtl) error {
+	i, j, k := lo, mid, lo
+	for i < mid && j < hi {
+		if k%meterEvery == 0 {
+			if err := c.err(); err != nil {
+				return err
+			}
+		}
+		if cmp(src[j], src[i]) < 0 {
+			dst[k] = src[j]
+			j++
+		} else {
+			dst[k] = src[i]
+			i++
+		}
+		k++
+	}
+	k += copy(dst[k:], src[i:mid])
+	copy(dst[k:], src[j:hi])
 	return nil
 }
 

@@ -268,11 +268,11 @@ func (s *bankSink) Emit(ctx context.Context, u Unit) error {
 		s.cancel() // "crash" before this unit is durable
 		return ctx.Err()
 	}
-	if len(u.Updates) == 0 {
+	if u.empty() {
 		s.last = u.Checkpoint
 		return nil
 	}
-	for coll, ups := range u.Updates {
+	for coll, ups := range u.All() {
 		for _, up := range ups {
 			c := s.rows[coll][string(up.Row)] + int64(up.Diff)
 			if c < 0 || c > 1 {
@@ -292,7 +292,7 @@ func (s *bankSink) Emit(ctx context.Context, u Unit) error {
 	}
 	s.seen[seq] = true
 	if s.perKey {
-		for coll, ups := range u.Updates {
+		for coll, ups := range u.All() {
 			for _, up := range ups {
 				k := fmt.Sprintf("%d/%d", coll, up.Row.Get(0).Int())
 				if last, ok := s.keySeq[k]; ok && last > seq {

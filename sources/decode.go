@@ -145,6 +145,31 @@ type workspace struct {
 	strs [4]string
 	next int
 	tmp  []byte
+	// rows is the slab keep copies rows into.
+	rows []byte
+}
+
+// rowSlab is the size of the chunks keep cuts rows from, and rowOwn the
+// size past which a row gets an allocation of its own.
+const (
+	rowSlab = 64 << 10
+	rowOwn  = rowSlab / 8
+)
+
+// keep returns a copy of row cut from a slab chunk, so that a message
+// costs no allocation of its own for its row (a chunk serves hundreds). A
+// chunk is never written again once a row is cut from it and lives as
+// long as any of its rows: keep is for rows dropped within a few polls.
+func (w *workspace) keep(row repr.Row) repr.Row {
+	if len(row) > rowOwn {
+		return append(repr.Row(nil), row...)
+	}
+	if cap(w.rows)-len(w.rows) < len(row) {
+		w.rows = make([]byte, 0, rowSlab)
+	}
+	n := len(w.rows)
+	w.rows = append(w.rows, row...)
+	return repr.Row(w.rows[n:len(w.rows):len(w.rows)])
 }
 
 // intern returns a copy of s that outlives the message, shared with the

@@ -137,6 +137,13 @@
 // Decoders keep no per-message state; each worker has a workspace (its
 // scanner, packer and scratch).
 //
+// An append-only collection (ENVELOPE NONE, which keeps no state) goes out
+// packed: its decoder cuts each row from its worker's slab (no allocation
+// per message), and the Assembler copies the rows of a unit back to back
+// into one slab per collection (Unit.Packed, sources.PackedRows), which the
+// coordinator hands to the dataflow's input queue as it is. A tracked
+// collection's rows live on in its state and go out as Unit.Updates.
+//
 // # Errors
 //
 // Bad input — bytes that are not JSON, JSON that does not fit the declared

@@ -265,3 +265,39 @@ func TestUpsertReadThroughModel(t *testing.T) {
 		}
 	}
 }
+
+// TestNonePacked: an append-only source's rows go out packed, one slab
+// per collection and unit, in upstream order; a collection whose slab
+// would pass maxPacked goes on in the unit's Updates, with the rows before
+// it, never in both.
+func TestNonePacked(t *testing.T) {
+	defer func(m int) { maxPacked = m }(maxPacked)
+	maxPacked = 40
+	f := newFeeder(t, Config{Sources: []SourceSpec{
+		{ID: 1, Name: "a", Topic: "a", Envelope: EnvelopeNone, Format: FormatText},
+		{ID: 2, Name: "b", Topic: "b", Envelope: EnvelopeNone, Format: FormatText},
+	}})
+	for i := range 6 {
+		f.push("a", "", fmt.Sprintf("row %d", i))
+	}
+	f.push("b", "", "one")
+	units, _ := f.a.Release()
+	if len(units) != 1 {
+		t.Fatalf("%d units, want 1", len(units))
+	}
+	u := units[0]
+	if u.Packed[1] != nil || len(u.Updates[1]) != 6 || u.Packed[2] == nil || u.Updates[2] != nil {
+		t.Fatalf("collection 1: %v packed, %d updates; collection 2: %v packed, %d updates", u.Packed[1] != nil, len(u.Updates[1]), u.Packed[2] != nil, len(u.Updates[2]))
+	}
+	expectText(t, "rows", renderUnits(units), `
+unit 0 coll 1: ('row 0') +1
+unit 0 coll 1: ('row 1') +1
+unit 0 coll 1: ('row 2') +1
+unit 0 coll 1: ('row 3') +1
+unit 0 coll 1: ('row 4') +1
+unit 0 coll 1: ('row 5') +1
+unit 0 coll 2: ('one') +1`)
+	if u.Len() != 7 {
+		t.Fatalf("Len %d, want 7", u.Len())
+	}
+}

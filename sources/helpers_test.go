@@ -68,13 +68,14 @@ func (f *feeder) push(topic string, key, value string) {
 func renderUnits(units []Unit) string {
 	var b strings.Builder
 	for i, u := range units {
-		ids := make([]int, 0, len(u.Updates))
-		for id := range u.Updates {
+		all := u.All()
+		ids := make([]int, 0, len(all))
+		for id := range all {
 			ids = append(ids, int(id))
 		}
 		sort.Ints(ids)
 		for _, id := range ids {
-			for _, up := range u.Updates[CollectionID(id)] {
+			for _, up := range all[CollectionID(id)] {
 				fmt.Fprintf(&b, "unit %d coll %d: %s %+d\n", i, id, up.Row, up.Diff)
 			}
 		}

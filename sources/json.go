@@ -138,20 +138,33 @@ func notObject(raw []byte) error {
 // packed row with extra datums appended. The first column (in declared
 // order) that does not convert is the error.
 func (rd *rowDecoder) pack(w *workspace, o *objSpans, sems []semantic, extra ...repr.Datum) (repr.Row, error) {
-	if !o.obj {
-		return nil, notObject(o.raw)
+	if err := rd.packInto(w, o, sems, extra); err != nil {
+		return nil, err
 	}
-	p := &w.pk
+	return w.pk.Clone(), nil
+}
+
+// packInto is pack leaving the row in w's packer.
+func (rd *rowDecoder) packInto(w *workspace, o *objSpans, sems []semantic, extra []repr.Datum) error {
+	if !o.obj {
+		return notObject(o.raw)
+	}
+	// Packed in a local copy of the packer, stored back once: each push
+	// into the workspace's own (on the heap) would pay a write barrier
+	// while a collection runs.
+	p := w.pk
 	p.Reset()
 	for i, name := range rd.desc.Names {
 		d, err := w.sc.datum(o.vals[i], rd.desc.Types[i], semAt(sems, i))
 		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", name, err)
+			w.pk = p
+			return fmt.Errorf("column %q: %w", name, err)
 		}
 		p.Push(d)
 	}
 	p.PushAll(extra)
-	return p.Clone(), nil
+	w.pk = p
+	return nil
 }
 
 // datums converts o's column values into dst (reused), in column order.
@@ -174,15 +187,17 @@ func (rd *rowDecoder) packCols(w *workspace, o *objSpans, sems []semantic, cols 
 	if !o.obj {
 		return nil, notObject(o.raw)
 	}
-	p := &w.pk
+	p := w.pk // a local copy, as packInto
 	p.Reset()
 	for _, c := range cols {
 		d, err := w.sc.datum(o.vals[c], rd.desc.Types[c], semAt(sems, c))
 		if err != nil {
+			w.pk = p
 			return nil, fmt.Errorf("key column %q: %w", rd.desc.Names[c], err)
 		}
 		p.Push(d)
 	}
+	w.pk = p
 	return p.Clone(), nil
 }
 
@@ -194,7 +209,9 @@ func semAt(sems []semantic, i int) semantic {
 }
 
 // decodeObject scans a whole message (one JSON object, nothing after it)
-// and packs it.
+// and packs it. The row is cut from w's row slab (workspace.keep): for
+// rows that are let go of soon (an append-only source's, copied into its
+// unit's slab when released), not for rows kept in state.
 func (rd *rowDecoder) decodeObject(w *workspace, msg []byte, extra ...repr.Datum) (repr.Row, error) {
 	s := w.begin(msg)
 	if c := s.peek(); c != '{' {
@@ -207,7 +224,10 @@ func (rd *rowDecoder) decodeObject(w *workspace, msg []byte, extra ...repr.Datum
 	if err := s.atEnd(); err != nil {
 		return nil, err
 	}
-	return rd.pack(w, &o, nil, extra...)
+	if err := rd.packInto(w, &o, nil, extra); err != nil {
+		return nil, err
+	}
+	return w.keep(w.pk.Row()), nil
 }
 
 // unmarshalObject parses raw as a JSON object with encoding/json, with a

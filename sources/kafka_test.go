@@ -74,7 +74,7 @@ func TestReaderBadInputIsolated(t *testing.T) {
 		units, errs := sink.snapshot()
 		good := 0
 		for _, u := range units {
-			good += len(u.Updates[1])
+			good += len(u.UpdatesOf(1))
 		}
 		if good == 5 && len(errs) == 3 {
 			break

@@ -52,6 +52,12 @@ type Unit struct {
 	// Updates holds the updates of each collection the unit touches,
 	// consolidated per collection in upstream order.
 	Updates map[CollectionID][]Update
+	// Packed holds updates as Updates does, for collections whose rows
+	// a producer packed back to back (the load generators): a sink can
+	// take a collection's slab as it is, with no copy of its rows. A
+	// collection is in Updates or in Packed, never in both; UpdatesOf
+	// reads either.
+	Packed map[CollectionID]*PackedRows
 	// Checkpoint is the resume point once this Unit and every Unit before it
 	// are durable: for every partition of the reader, the first offset not
 	// yet covered by an emitted Unit.
@@ -89,7 +95,73 @@ func (u *Unit) Len() int {
 	for _, us := range u.Updates {
 		n += len(us)
 	}
+	for _, p := range u.Packed {
+		n += p.Len()
+	}
 	return n
+}
+
+// empty reports whether the unit has no updates (finish drops empty
+// collections).
+func (u *Unit) empty() bool { return len(u.Updates) == 0 && len(u.Packed) == 0 }
+
+// UpdatesOf returns collection id's updates, from Updates or Packed (whose
+// rows the returned updates alias).
+func (u *Unit) UpdatesOf(id CollectionID) []Update {
+	if p := u.Packed[id]; p != nil {
+		return p.Updates()
+	}
+	return u.Updates[id]
+}
+
+// All returns every collection's updates, from Updates and Packed (whose
+// rows the returned updates alias).
+func (u *Unit) All() map[CollectionID][]Update {
+	if len(u.Packed) == 0 {
+		return u.Updates
+	}
+	all := make(map[CollectionID][]Update, len(u.Updates)+len(u.Packed))
+	for id, us := range u.Updates {
+		all[id] = us
+	}
+	for id, p := range u.Packed {
+		all[id] = p.Updates()
+	}
+	return all
+}
+
+// PackedRows is a run of updates of one collection whose rows are packed
+// back to back in one slab: row i is Data[Ends[i-1]:Ends[i]] (from 0 for
+// the first) with diff Diffs[i]. It is the layout of the dataflow's input
+// queues, so the coordinator hands the slices over as they are
+// (dataflow.Input.SendPacked): whoever builds a PackedRows gives it away
+// with the Unit and never touches it again, and a sink that feeds it to
+// an input does not read it after the step.
+type PackedRows struct {
+	Data  []byte
+	Ends  []uint32
+	Diffs []repr.Diff
+}
+
+// Len returns the number of updates.
+func (p *PackedRows) Len() int { return len(p.Diffs) }
+
+// Row returns row i; it aliases Data.
+func (p *PackedRows) Row(i int) repr.Row {
+	start := uint32(0)
+	if i > 0 {
+		start = p.Ends[i-1]
+	}
+	return repr.Row(p.Data[start:p.Ends[i]:p.Ends[i]])
+}
+
+// Updates returns the updates, their rows aliasing Data.
+func (p *PackedRows) Updates() []Update {
+	out := make([]Update, p.Len())
+	for i := range out {
+		out[i] = Update{Row: p.Row(i), Diff: p.Diffs[i]}
+	}
+	return out
 }
 
 // SourceError is a problem with the input of one collection, located at one

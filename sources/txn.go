@@ -139,6 +139,9 @@ type Assembler struct {
 	decoders map[CollectionID]decoder
 	states   map[CollectionID]*collState
 	status   map[CollectionID]*Status
+	// packHint is each append-only collection's rows and bytes in its
+	// last unit: the next unit's slab starts with that room.
+	packHint map[CollectionID]packSize
 	parts    map[tp]*partLog
 	partList []tp // sorted, for deterministic checkpoints
 	envelope Envelope
@@ -830,6 +833,15 @@ func (a *Assembler) releaseLoose() bool {
 func (a *Assembler) applyRec(u *Unit, r *rec) {
 	for _, o := range r.d.ops {
 		st := a.state(o.coll)
+		if !st.tracked {
+			// Append-only (ENVELOPE NONE): the row is packed into the
+			// unit's slab for its collection, which the coordinator
+			// hands to the input as it is.
+			if o.after != nil {
+				a.pack(u, o.coll, o.after)
+			}
+			continue
+		}
 		out, err := st.apply(o, u.Updates[o.coll])
 		if err != nil {
 			s := a.specOf(o.coll)
@@ -873,6 +885,41 @@ func (a *Assembler) flushBatch() {
 	a.finish(u)
 }
 
+// packSize is what one collection's rows took in a unit.
+type packSize struct{ rows, bytes int }
+
+// maxPacked bounds a collection's slab in one unit (row ends are uint32):
+// past it the unit's rows of that collection go on as Updates.
+var maxPacked = 1 << 30
+
+// pack appends an inserted row of an untracked collection to the unit:
+// to its packed slab, sized from the last unit's, or to its Updates once
+// the slab is full.
+func (a *Assembler) pack(u *Unit, coll CollectionID, row repr.Row) {
+	if us, ok := u.Updates[coll]; ok {
+		u.Updates[coll] = append(us, Update{Row: row, Diff: 1})
+		return
+	}
+	p := u.Packed[coll]
+	if p == nil {
+		if u.Packed == nil {
+			u.Packed = map[CollectionID]*PackedRows{}
+		}
+		hint := a.packHint[coll]
+		p = &PackedRows{Data: make([]byte, 0, hint.bytes+hint.bytes/4), Ends: make([]uint32, 0, hint.rows+hint.rows/4)}
+		p.Diffs = make([]repr.Diff, 0, cap(p.Ends))
+		u.Packed[coll] = p
+	}
+	if len(p.Data)+len(row) > maxPacked {
+		u.Updates[coll] = append(p.Updates(), Update{Row: row, Diff: 1})
+		delete(u.Packed, coll)
+		return
+	}
+	p.Data = append(p.Data, row...)
+	p.Ends = append(p.Ends, uint32(len(p.Data)))
+	p.Diffs = append(p.Diffs, 1)
+}
+
 // finish stamps the unit's checkpoint and queues it. Units whose records
 // produced no updates still advance the checkpoint; consecutive empty ones
 // are merged.
@@ -886,8 +933,17 @@ func (a *Assembler) finish(u *Unit) {
 		st.UpdatesEmitted += int64(len(us))
 		st.UnitsEmitted++
 	}
+	for id, p := range u.Packed {
+		if a.packHint == nil {
+			a.packHint = map[CollectionID]packSize{}
+		}
+		a.packHint[id] = packSize{rows: p.Len(), bytes: len(p.Data)}
+		st := a.status[id]
+		st.UpdatesEmitted += int64(p.Len())
+		st.UnitsEmitted++
+	}
 	u.Checkpoint = a.Checkpoint()
-	if n := len(a.units); n > 0 && len(u.Updates) == 0 && len(a.units[n-1].Updates) == 0 {
+	if n := len(a.units); n > 0 && u.empty() && a.units[n-1].empty() {
 		a.units[n-1].Checkpoint = u.Checkpoint
 		a.units[n-1].Records += u.Records
 		return

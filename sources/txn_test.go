@@ -131,7 +131,7 @@ func TestDebeziumTransactionOverCount(t *testing.T) {
 	f.push("srv.transaction", "", txnBegin("5"))
 	f.push("srv.transaction", "", txnEnd("5", "public.other", 2))
 	units, _ := f.a.Release()
-	if len(units) != 1 || len(units[0].Updates) != 0 {
+	if len(units) != 1 || !units[0].empty() {
 		t.Fatalf("units = %v", units)
 	}
 	if units[0].Checkpoint.Positions[len(units[0].Checkpoint.Positions)-1].Offset != 2 {

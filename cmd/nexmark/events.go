@@ -71,7 +71,7 @@ func computeTotals(n, seed int64) (totals, error) {
 	names := collectionNames(g)
 	t := totals{rows: map[string]int64{}}
 	err = eachUnit(g, n, func(u sources.Unit) error {
-		for id, ups := range u.Updates {
+		for id, ups := range u.All() {
 			name := names[id].Name
 			t.rows[name] += int64(len(ups))
 			if name != "bid" {
@@ -117,7 +117,7 @@ func produce(ctx context.Context, addr string, n, seed int64) error {
 	}
 	var ds []repr.Datum
 	err = eachUnit(g, n, func(u sources.Unit) error {
-		for id, ups := range u.Updates {
+		for id, ups := range u.All() {
 			c := names[id]
 			topic := topicPrefix + c.Name
 			for _, up := range ups {

@@ -19,7 +19,7 @@ func TestEventsJSON(t *testing.T) {
 	names := collectionNames(g)
 	seen := 0
 	err = eachUnit(g, 200, func(u sources.Unit) error {
-		for id, ups := range u.Updates {
+		for id, ups := range u.All() {
 			c := names[id]
 			for _, up := range ups {
 				ds := up.Row.Datums()

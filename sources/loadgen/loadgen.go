@@ -12,7 +12,9 @@
 //
 // Ticks are emitted in Units of many ticks: each Unit holds every tick
 // due since the last one (at most MaxBatch), lands at one timestamp and is
-// made durable with one write. A tick is never split across Units. The
+// made durable with one write. A Unit carries each collection's rows
+// packed back to back in one slab (sources.PackedRows), written once by
+// the machine and taken as it is by the dataflow's input queue. A tick is never split across Units. The
 // Unit's checkpoint is the position {Topic: "loadgen.<kind>", Partition:
 // 0, Offset: the first tick not in it}; resuming at a tick rebuilds the
 // state of the ticks before it silently (NEXMARK needs none: each event is
@@ -124,8 +126,9 @@ type Generator struct {
 	m    machine
 	ids  []sources.CollectionID
 	cols []Collection
-	// slab is where rows are packed; rows alias it and are never changed.
-	slab []byte
+	// sizes are the last Unit's rows and bytes per collection: the next
+	// batch's slabs start with that room.
+	sizes []slabSize
 	// pos is the next tick the machine computes.
 	pos int64
 }
@@ -256,36 +259,67 @@ func (g *Generator) seekTo(ctx context.Context, i int64) error {
 		}
 		g.m, g.pos = m, 0
 	}
-	b := g.newBatch()
+	b := &batch{cols: make([]packedCol, len(g.cols))}
 	for ; g.pos < i; g.pos++ {
 		if g.pos%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			b = g.newBatch() // the rows are not wanted
+			b = &batch{cols: make([]packedCol, len(g.cols))} // the rows are not wanted
 		}
 		g.m.tick(g.pos, b)
 	}
 	return nil
 }
 
+// newBatch returns an empty batch whose slabs have the room the last
+// Unit's took and a quarter more (Units of an unlimited generator are
+// alike in size, so most slabs never regrow: a regrowth copies the slab).
 func (g *Generator) newBatch() *batch {
-	return &batch{rows: make([][]sources.Update, len(g.cols)), slab: &g.slab}
+	b := &batch{cols: make([]packedCol, len(g.cols))}
+	for c := range b.cols {
+		if c < len(g.sizes) {
+			sz := g.sizes[c]
+			rows, bytes := sz.rows+sz.rows/4, sz.bytes+sz.bytes/4
+			b.cols[c] = packedCol{data: make([]byte, 0, bytes), ends: make([]uint32, 0, rows), diffs: make([]repr.Diff, 0, rows)}
+		}
+	}
+	return b
 }
 
 // unit turns the batch of ticks [from, to) into a Unit; the machine is
 // at to.
 func (g *Generator) unit(b *batch, from, to int64) sources.Unit {
 	g.pos = to
-	u := sources.Unit{Updates: make(map[sources.CollectionID][]sources.Update, len(g.cols)), TxnID: fmt.Sprint(from), Records: int(to - from),
+	u := sources.Unit{Updates: make(map[sources.CollectionID][]sources.Update), TxnID: fmt.Sprint(from), Records: int(to - from),
 		Checkpoint: sources.Checkpoint{Positions: []sources.Position{{Topic: g.Topic(), Offset: to}}}}
-	for c, ups := range b.rows {
-		if len(ups) > 0 {
-			u.Updates[g.ids[c]] = ups
+	// A Unit of more than MaxBatch ticks (the ticks before AS OF, a
+	// snapshot) is no guide to the next.
+	keep := to-from <= int64(g.opts.MaxBatch)
+	if keep {
+		g.sizes = g.sizes[:0]
+	}
+	for c := range b.cols {
+		col := &b.cols[c]
+		if keep {
+			g.sizes = append(g.sizes, slabSize{rows: len(col.diffs), bytes: len(col.data)})
+		}
+		switch {
+		case col.spilled != nil:
+			col.spill()
+			u.Updates[g.ids[c]] = col.spilled
+		case len(col.diffs) > 0:
+			if u.Packed == nil {
+				u.Packed = make(map[sources.CollectionID]*sources.PackedRows, len(g.cols))
+			}
+			u.Packed[g.ids[c]] = &sources.PackedRows{Data: col.data, Ends: col.ends, Diffs: col.diffs}
 		}
 	}
 	return u
 }
+
+// slabSize is what one collection's rows took in the last Unit.
+type slabSize struct{ rows, bytes int }
 
 // Run emits ticks from resume (the Offset of a stored checkpoint; 0 for a
 // fresh start) at the generator's pace until ctx is cancelled (returning
@@ -411,43 +445,81 @@ func (g *Generator) produce(ctx context.Context, next int64, units chan<- source
 // done reports whether tick i is past the end (UpTo).
 func (g *Generator) done(i int64) bool { return g.opts.UpTo > 0 && i >= g.opts.UpTo }
 
-// batch collects ticks' updates by collection index. Rows are packed into
-// a shared slab, in chunks that are never reused, so rows stay valid as
-// long as anything holds them.
+// batch collects ticks' updates by collection index, each collection's
+// rows packed back to back into a slab of its own (the layout of
+// sources.PackedRows), which the Unit hands over whole: a row is written
+// once, where the dataflow's input queue will read it.
 type batch struct {
-	rows [][]sources.Update
-	slab *[]byte
-	pack repr.Packer
+	cols []packedCol
+	// cur is the collection of the row being packed (begin to end).
+	cur *packedCol
 }
 
-// slabChunk is the size of the chunks rows are packed into.
-const slabChunk = 256 << 10
+// packedCol is one collection's rows in a batch.
+type packedCol struct {
+	data  []byte
+	ends  []uint32
+	diffs []repr.Diff
+	// spilled holds the rows of slabs that grew past maxSlab, as
+	// updates aliasing them: such a collection goes out in Unit.Updates.
+	spilled []sources.Update
+}
 
-// add copies the packed row onto the slab and appends it with diff.
-func (b *batch) add(coll int, row repr.Row, diff repr.Diff) {
-	s := *b.slab
-	if cap(s)-len(s) < len(row) {
-		s = make([]byte, 0, max(slabChunk, len(row)))
+// maxSlab bounds a collection's slab: row ends are uint32
+// (sources.PackedRows). A Unit of ticks holds megabytes; only a huge first
+// tick (a TPCH snapshot) comes near, and its rows then go out as Updates
+// over several slabs.
+const maxSlab = 1 << 30
+
+// spill moves the slab's rows to spilled and starts an empty slab.
+func (c *packedCol) spill() {
+	p := sources.PackedRows{Data: c.data, Ends: c.ends, Diffs: c.diffs}
+	c.spilled = append(c.spilled, p.Updates()...)
+	c.data, c.ends, c.diffs = nil, nil, nil
+}
+
+// begin starts a row of collection coll; push its datums, then end.
+func (b *batch) begin(coll int) { b.cur = &b.cols[coll] }
+
+// push appends a datum to the row being packed.
+func (b *batch) push(d repr.Datum) { b.cur.data = repr.AppendDatum(b.cur.data, d) }
+
+// end finishes the row being packed with diff.
+func (b *batch) end(diff repr.Diff) {
+	c := b.cur
+	b.cur = nil
+	if len(c.data) > maxSlab {
+		start := 0
+		if n := len(c.ends); n > 0 {
+			start = int(c.ends[n-1])
+		}
+		row := c.data[start:]
+		c.data = c.data[:start]
+		c.spill()
+		c.data = append(c.data, row...)
 	}
-	n := len(s)
-	s = append(s, row...)
-	*b.slab = s
-	b.rows[coll] = append(b.rows[coll], sources.Update{Row: repr.Row(s[n:len(s):len(s)]), Diff: diff})
+	c.ends = append(c.ends, uint32(len(c.data)))
+	c.diffs = append(c.diffs, diff)
+}
+
+// add appends a packed row with diff.
+func (b *batch) add(coll int, row repr.Row, diff repr.Diff) {
+	b.begin(coll)
+	b.cur.data = append(b.cur.data, row...)
+	b.end(diff)
 }
 
 func (b *batch) insert(coll int, ds ...repr.Datum) {
-	b.pack.Reset()
-	b.pack.PushAll(ds)
-	b.add(coll, b.pack.Row(), 1)
+	b.begin(coll)
+	for _, d := range ds {
+		b.push(d)
+	}
+	b.end(1)
 }
 
-func (b *batch) delete(coll int, row repr.Row) {
-	b.rows[coll] = append(b.rows[coll], sources.Update{Row: row, Diff: -1})
-}
+func (b *batch) delete(coll int, row repr.Row) { b.add(coll, row, -1) }
 
-func (b *batch) insertRow(coll int, row repr.Row) {
-	b.rows[coll] = append(b.rows[coll], sources.Update{Row: row, Diff: 1})
-}
+func (b *batch) insertRow(coll int, row repr.Row) { b.add(coll, row, 1) }
 
 // desc builds a RelationDesc from name/type pairs; every column NOT NULL.
 func desc(key []int, cols ...any) repr.RelationDesc {

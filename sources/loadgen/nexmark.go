@@ -165,8 +165,6 @@ func (n *nexmark) tick(e int64, b *batch) {
 	r := &splitmix{s: uint64(n.opts.Seed)*0x9E3779B97F4A7C15 ^ uint64(e)}
 	r.next()
 	at := n.micros(e)
-	p := &b.pack
-	p.Reset()
 	switch nexKind(e) {
 	case nexPerson:
 		name := pick2(r, nexFirstNames) + " " + pick2(r, nexLastNames)
@@ -186,15 +184,16 @@ func (n *nexmark) tick(e int64, b *batch) {
 		card := string(n.buf)
 		city, state := pick2(r, nexCities), pick2(r, nexStates)
 		size := 8 + len(name) + len(email) + len(card) + len(city) + len(state)
-		p.Push(i8(lastPerson(e) + nexFirstPersonID))
-		p.Push(txt(name))
-		p.Push(txt(email))
-		p.Push(txt(card))
-		p.Push(txt(city))
-		p.Push(txt(state))
-		p.Push(repr.TimestampTzDatum(at))
-		n.pushExtra(p, r, size, nexAvgPersonBytes)
-		b.add(nexPerson, p.Row(), 1)
+		b.begin(nexPerson)
+		b.push(i8(lastPerson(e) + nexFirstPersonID))
+		b.push(txt(name))
+		b.push(txt(email))
+		b.push(txt(card))
+		b.push(txt(city))
+		b.push(txt(state))
+		b.push(repr.TimestampTzDatum(at))
+		n.pushExtra(b, r, size, nexAvgPersonBytes)
+		b.end(1)
 	case nexAuction:
 		seller := nextPerson(r, e)
 		if r.intn(nexHotSellersRatio) > 0 {
@@ -212,17 +211,18 @@ func (n *nexmark) tick(e int64, b *batch) {
 		descr := string(n.buf)
 		reserve := initial + price(r)
 		size := 8 + len(item) + len(descr) + 8 + 8 + 8 + 8 + 8
-		p.Push(i8(lastAuction(e) + nexFirstAuctionID))
-		p.Push(txt(item))
-		p.Push(txt(descr))
-		p.Push(i8(initial))
-		p.Push(i8(reserve))
-		p.Push(repr.TimestampTzDatum(at))
-		p.Push(repr.TimestampTzDatum(expires))
-		p.Push(i8(seller + nexFirstPersonID))
-		p.Push(i8(category))
-		n.pushExtra(p, r, size, nexAvgAuctionBytes)
-		b.add(nexAuction, p.Row(), 1)
+		b.begin(nexAuction)
+		b.push(i8(lastAuction(e) + nexFirstAuctionID))
+		b.push(txt(item))
+		b.push(txt(descr))
+		b.push(i8(initial))
+		b.push(i8(reserve))
+		b.push(repr.TimestampTzDatum(at))
+		b.push(repr.TimestampTzDatum(expires))
+		b.push(i8(seller + nexFirstPersonID))
+		b.push(i8(category))
+		n.pushExtra(b, r, size, nexAvgAuctionBytes)
+		b.end(1)
 	default:
 		auction := nextAuction(r, e)
 		if r.intn(nexHotAuctionsRatio) > 0 {
@@ -233,35 +233,37 @@ func (n *nexmark) tick(e int64, b *batch) {
 			bidder = lastPerson(e)/nexHotBidderRatio*nexHotBidderRatio + 1
 		}
 		pr := price(r)
-		var channel, url string
+		b.begin(nexBid)
+		b.push(i8(auction + nexFirstAuctionID))
+		b.push(i8(bidder + nexFirstPersonID))
+		b.push(i8(pr))
 		if r.intn(nexHotChannelsRatio) > 0 {
 			i := r.intn(len(nexHotChans))
-			channel, url = nexHotChans[i], nexHotURLs[i]
+			b.push(txt(nexHotChans[i]))
+			b.push(txt(nexHotURLs[i]))
 		} else {
+			// Built in the scratch buffer and pushed at once: no string
+			// is allocated for them.
 			c := r.intn(nexChannels)
-			channel = "channel-" + strconv.Itoa(c)
+			n.buf = strconv.AppendInt(append(n.buf[:0], "channel-"...), int64(c), 10)
+			b.push(scratchText(n.buf))
 			n.buf = append(n.buf[:0], "https://www.nexmark.com/"...)
 			n.buf = r.appendString(n.buf, 5)
 			n.buf = append(n.buf, "/item.htm?query=1&channel_id="...)
 			n.buf = strconv.AppendInt(n.buf, int64(c), 10)
-			url = string(n.buf)
+			b.push(scratchText(n.buf))
 		}
-		p.Push(i8(auction + nexFirstAuctionID))
-		p.Push(i8(bidder + nexFirstPersonID))
-		p.Push(i8(pr))
-		p.Push(txt(channel))
-		p.Push(txt(url))
-		p.Push(repr.TimestampTzDatum(at))
-		n.pushExtra(p, r, 8+8+8+8, nexAvgBidBytes)
-		b.add(nexBid, p.Row(), 1)
+		b.push(repr.TimestampTzDatum(at))
+		n.pushExtra(b, r, 8+8+8+8, nexAvgBidBytes)
+		b.end(1)
 	}
 }
 
 // pushExtra pushes the model's padding: random letters bringing an event
 // of size bytes to about avg (within 20%), or "" when it is already past.
-func (n *nexmark) pushExtra(p *repr.Packer, r *splitmix, size, avg int) {
+func (n *nexmark) pushExtra(b *batch, r *splitmix, size, avg int) {
 	if size > avg {
-		p.Push(txt(""))
+		b.push(txt(""))
 		return
 	}
 	want := avg - size
@@ -271,7 +273,7 @@ func (n *nexmark) pushExtra(p *repr.Packer, r *splitmix, size, avg int) {
 		l += r.intn(2 * delta)
 	}
 	n.buf = r.appendLetters(n.buf[:0], l)
-	p.Push(scratchText(n.buf))
+	b.push(scratchText(n.buf))
 }
 
 // scratchText is a text datum aliasing b, for pushing at once: it must
