@@ -69,6 +69,8 @@ type Graph struct {
 	// owned are the traces of the arrangements and outputs this graph
 	// built (not those it imports): the state StateBytes measures.
 	owned []*Trace
+	// logs are the append logs of the append-only outputs it built.
+	logs []*appendLog
 }
 
 // operator is one node of the graph: it reads its inputs' deltas for the
@@ -227,6 +229,10 @@ func (g *Graph) StateBytes() int64 {
 	var n int64
 	for _, t := range g.owned {
 		_, packed, overhead := t.Stats()
+		n += int64(packed + overhead)
+	}
+	for _, l := range g.logs {
+		_, packed, overhead := l.stats()
 		n += int64(packed + overhead)
 	}
 	return n
