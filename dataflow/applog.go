@@ -35,9 +35,10 @@ type appendLog struct {
 }
 
 // logSegBytes is the packed size from which a segment is full: the next
-// update starts a new one, allocated at this size. Segments are grown
-// by doubling up to it, so a small log holds little slack and a large
-// one at most one segment's.
+// update starts a new one. A segment is allocated at the size of the
+// append that starts it (at most this) and grown by doubling up to it,
+// so a log holds at most its tail's unused room, and at most half the
+// tail once the tail has grown.
 var logSegBytes = 4 << 20 // a var: tests shrink it to cut many segments
 
 type logSeg struct {
@@ -101,6 +102,7 @@ func (l *appendLog) append(rows *Rows, t repr.Timestamp) {
 	}
 	var out []logSeg // segments filled by this append, tail not included
 	neg := false
+	left := rows.Bytes() // packed bytes of this append not yet copied
 	mark := func() {
 		last := 0
 		if m := len(tail.marks); m > 0 {
@@ -122,15 +124,20 @@ func (l *appendLog) append(rows *Rows, t repr.Timestamp) {
 		if need := len(tail.data) + len(r); need > cap(tail.data) {
 			if cap(tail.data) < logSegBytes {
 				// A young segment grows by doubling up to full size.
-				grown := make([]byte, len(tail.data), max(min(2*cap(tail.data), logSegBytes), need, 4096))
+				grown := make([]byte, len(tail.data), max(min(max(2*cap(tail.data), len(tail.data)+left), logSegBytes), need, 4096))
 				copy(grown, tail.data)
 				tail.data = grown
 			} else {
+				// A new segment is sized for what this append has
+				// left (a bulk step fills whole segments at once),
+				// and grows by doubling when later steps are small:
+				// a log's tail holds little unused room.
 				mark()
 				out = append(out, tail)
-				tail = logSeg{data: make([]byte, 0, max(logSegBytes, len(r)))}
+				tail = logSeg{data: make([]byte, 0, max(min(logSegBytes, left), len(r), 4096))}
 			}
 		}
+		left -= len(r)
 		if d != 1 && tail.diffs == nil {
 			tail.diffs = make([]repr.Diff, tail.len(), cap(tail.ends))
 			for j := range tail.diffs {
@@ -227,6 +234,31 @@ func (v *logView) between(lo int64, hi repr.Timestamp, from int, fn func(r repr.
 		}
 	}
 	return max(len(v.segs)-1, 0)
+}
+
+// sizeBetween returns the number of updates at times in (lo, hi] (lo < 0:
+// no lower bound) from segment from on, and their packed bytes: what
+// between would deliver, for sizing its destination once.
+func (v *logView) sizeBetween(lo int64, hi repr.Timestamp, from int) (n, bytes int) {
+	for i := from; i < len(v.segs); i++ {
+		s := v.seg(i)
+		st := 0
+		if lo >= 0 {
+			st = s.upTo(repr.Timestamp(lo))
+		}
+		to := s.upTo(hi)
+		if to > st {
+			n += to - st
+			bytes += int(s.ends[to-1])
+			if st > 0 {
+				bytes -= int(s.ends[st-1])
+			}
+		}
+		if to < s.len() {
+			break
+		}
+	}
+	return n, bytes
 }
 
 // lastTime returns the time of the log's latest update, and false when

@@ -100,6 +100,9 @@ func (op *importOutputOp) logRows(lo int64, t repr.Timestamp, m *meter) error {
 		return nil
 	}
 	v := op.o.log.view()
+	if n, bytes := v.sizeBetween(lo, t, op.logSeg); n > 0 {
+		op.out.ok.Reserve(n, bytes)
+	}
 	var err error
 	op.logSeg = v.between(lo, t, op.logSeg, func(r repr.Row, d repr.Diff) bool {
 		op.out.ok.Push(r, d)
