@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"slices"
 	"sort"
 	"sync"
 
@@ -41,11 +42,16 @@ type appendLog struct {
 // tail once the tail has grown.
 var logSegBytes = 4 << 20 // a var: tests shrink it to cut many segments
 
+// logSegMin is the least allocation of a segment's slab.
+const logSegMin = 4096
+
 type logSeg struct {
 	data  []byte
 	ends  []uint32
 	diffs []repr.Diff
 	marks []logMark
+	// checked: the segment is sealed and compact has looked at it.
+	checked bool
 }
 
 // logMark: the segment's updates before end are at times <= t, and those
@@ -124,7 +130,7 @@ func (l *appendLog) append(rows *Rows, t repr.Timestamp) {
 		if need := len(tail.data) + len(r); need > cap(tail.data) {
 			if cap(tail.data) < logSegBytes {
 				// A young segment grows by doubling up to full size.
-				grown := make([]byte, len(tail.data), max(min(max(2*cap(tail.data), len(tail.data)+left), logSegBytes), need, 4096))
+				grown := make([]byte, len(tail.data), max(min(max(2*cap(tail.data), len(tail.data)+left, logSegMin), logSegBytes), need))
 				copy(grown, tail.data)
 				tail.data = grown
 			} else {
@@ -134,7 +140,7 @@ func (l *appendLog) append(rows *Rows, t repr.Timestamp) {
 				// a log's tail holds little unused room.
 				mark()
 				out = append(out, tail)
-				tail = logSeg{data: make([]byte, 0, max(min(logSegBytes, left), len(r), 4096))}
+				tail = logSeg{data: make([]byte, 0, max(min(logSegBytes, max(left, logSegMin)), len(r)))}
 			}
 		}
 		left -= len(r)
@@ -303,4 +309,107 @@ func (l *appendLog) stats() (updates, packed, overhead int) {
 		overhead += s.bytes() - len(s.data)
 	}
 	return
+}
+
+// Consolidating sealed segments. An append-only collection rarely holds a
+// row twice (every event differs), so the log does not sort: but one that
+// does (a topic that repeats a few messages) would keep every copy where
+// an arrangement keeps one row and its count. compact looks once at each
+// sealed segment whose updates are all at or before the frontier (every
+// reader reads at or after it, so it sees the whole segment and the
+// segment's times no longer matter): a sample of its rows, hashed, says
+// whether it repeats rows much (birthday collisions); only then is the
+// segment consolidated (sorted, equal rows summed) and replaced, with one
+// mark at its last time, when that makes it at least a quarter smaller.
+
+// compactSample is how many rows of a segment compact hashes.
+const compactSample = 1024
+
+// compact consolidates the sealed segments at or before frontier that pay
+// for it (see above). It runs on the writer's goroutine, after a step.
+func (l *appendLog) compact(frontier repr.Timestamp) {
+	k := len(l.segs) // the writer alone changes segs
+	var replaced []logSeg
+	var at []int
+	for i := range k - 1 { // the tail is not sealed
+		s := &l.segs[i]
+		if s.checked || len(s.marks) == 0 {
+			continue
+		}
+		if s.marks[len(s.marks)-1].t > frontier {
+			break // later segments hold later times
+		}
+		c := *s
+		c.checked = true
+		if repeats(s) {
+			if cs, ok := consolidateSeg(s); ok {
+				c = cs
+			}
+		}
+		replaced = append(replaced, c)
+		at = append(at, i)
+	}
+	if len(at) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Readers share the old list's sealed entries: copy on write.
+	segs := slices.Clone(l.segs)
+	for j, i := range at {
+		segs[i] = replaced[j]
+	}
+	l.segs = segs
+}
+
+// repeats reports whether a sample of the segment's rows suggests that
+// fewer than half of them are distinct: among k rows sampled from n of d
+// distinct values about k*k/(2d) pairs collide, so more than k*k/n
+// collisions mean d < n/2.
+func repeats(s *logSeg) bool {
+	n := s.len()
+	k := min(n, compactSample)
+	if k < 2 {
+		return false
+	}
+	seen := make(map[uint64]struct{}, k)
+	collisions := 0
+	for j := range k {
+		h := keyHash(s.row(j * n / k))
+		if _, dup := seen[h]; dup {
+			collisions++
+		}
+		seen[h] = struct{}{}
+	}
+	if k == n {
+		return 2*collisions > n // every row looked at: over half repeat
+	}
+	return collisions > k*k/n
+}
+
+// consolidateSeg returns the segment's rows consolidated into a segment
+// of exactly their size with one mark at its last time, if that is at
+// least a quarter smaller than s.
+func consolidateSeg(s *logSeg) (logSeg, bool) {
+	var rows Rows
+	rows.Reserve(s.len(), len(s.data))
+	for j := range s.len() {
+		rows.Push(s.row(j), s.diff(j))
+	}
+	rows.Consolidate()
+	n := rows.Len()
+	out := logSeg{data: slices.Clip(rows.data), ends: slices.Clip(rows.ends), checked: true}
+	for j := range n {
+		if rows.Diff(j) != 1 {
+			out.diffs = slices.Clip(rows.diffs)
+			break
+		}
+	}
+	if n > 0 {
+		out.marks = []logMark{{t: s.marks[len(s.marks)-1].t, end: n}}
+	}
+	if 4*out.bytes() > 3*s.bytes() {
+		return logSeg{}, false
+	}
+	return out, true
 }

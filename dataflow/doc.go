@@ -145,12 +145,16 @@
 // append log rather than an arrangement: each step's rows as they come,
 // in time order, unsorted, in segments of a few MiB with a mark per step
 // (its time and the segment's length), so a read as of t scans a prefix
-// of the log and never needs compaction. It is for a collection that only
-// grows (an append-only source), whose readers scan it or import it
-// whole: arranging it would sort and merge every row for no reader. The
-// Output's readers are the same (Read, Count, Reader's Scan, Cursor and
-// Errs, Loader, ImportOutput); Scan gives the rows in log order, a row
-// appended twice twice, Cursor sorts what it reads, Count scans, and
+// of the log and history needs no compaction. It is for a collection that
+// only grows (an append-only source), whose readers scan it or import it
+// whole: arranging it would sort and merge every row for no reader. A
+// sealed segment whose times are all before every reader's since is
+// looked at once: when a sample of its rows shows many repeats it is
+// consolidated (sorted, equal rows summed), so a collection that repeats
+// rows does not hold each copy; rows that do not repeat are never sorted.
+// The Output's readers are the same (Read, Count, Reader's Scan, Cursor
+// and Errs, Loader, ImportOutput); Scan gives the rows in log order, a
+// row appended twice twice, Cursor sorts what it reads, Count scans, and
 // ImportOutput delivers each step the log's rows of the times since its
 // previous step (unconsolidated: a collection's delta need not be). The
 // err rows are arranged as in any Output, and the err trace's reader

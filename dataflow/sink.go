@@ -323,6 +323,11 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 	if err := ins(&op.in.errs, op.out.errs, nil); err != nil {
 		return err
 	}
+	if op.out.log != nil {
+		// The err trace's compaction frontier is the output's: every
+		// reader holds its since there.
+		op.out.log.compact(op.out.errs.compactedTo())
+	}
 	return m.poll()
 }
 
