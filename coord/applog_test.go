@@ -16,8 +16,8 @@ import (
 	"github.com/viewd/viewd/sources"
 )
 
-// sourceOrdered reports whether the named source's output is arranged
-// (true) or an append log (false).
+// sourceOrdered reports whether the named source's (or materialized
+// view's) output is arranged (true) or an append log (false).
 func sourceOrdered(t *testing.T, c *Coordinator, name string) bool {
 	t.Helper()
 	c.mu.Lock()
@@ -104,10 +104,23 @@ func TestAppendOnlySourceReads(t *testing.T) {
 	for _, src := range []string{"bid", "bidt"} {
 		s.exec(fmt.Sprintf("CREATE MATERIALIZED VIEW mv_%s AS SELECT auction, count(*) AS n, sum(price) AS s FROM %s GROUP BY auction", src, src),
 			fmt.Sprintf("CREATE MATERIALIZED VIEW pass_%s AS SELECT auction, price, date_time FROM %s", src, src),
-			fmt.Sprintf("CREATE INDEX %s_auction ON %s (auction)", src, src))
+			fmt.Sprintf("CREATE MATERIALIZED VIEW join_%s AS SELECT b.auction, b.price, a.category FROM %s b JOIN auction a ON a.id = b.auction WHERE b.price > 500", src, src),
+			fmt.Sprintf("CREATE MATERIALIZED VIEW over_%s AS SELECT auction FROM pass_%s WHERE price > 100", src, src),
+			fmt.Sprintf("CREATE INDEX %s_auction ON %s (auction)", src, src),
+			fmt.Sprintf("CREATE INDEX pass_%s_auction ON pass_%s (auction)", src, src))
 	}
-	for _, q := range []string{"SELECT * FROM mv_%s", "SELECT * FROM pass_%s", "SELECT * FROM %s WHERE auction = 1001", "SELECT * FROM %s WHERE auction IN (1000, 1002, 1003)"} {
+	for _, q := range []string{"SELECT * FROM mv_%s", "SELECT * FROM pass_%s", "SELECT * FROM join_%s", "SELECT * FROM over_%s",
+		"SELECT * FROM %s WHERE auction = 1001", "SELECT * FROM %s WHERE auction IN (1000, 1002, 1003)",
+		"SELECT * FROM pass_%s WHERE auction = 1001", "SELECT category, count(*), sum(price) FROM join_%s GROUP BY category"} {
 		sameRows(t, q, s.query(fmt.Sprintf(q, "bid")), s.query(fmt.Sprintf(q, "bidt")))
+	}
+	// The views over the sources that only grow (a pass-through, a
+	// join) are append logs too; an aggregate and a view over another
+	// view (not known append-only) are arranged, as are all over bidt.
+	for name, ordered := range map[string]bool{"pass_bid": false, "join_bid": false, "mv_bid": true, "over_bid": true, "pass_bidt": true, "join_bidt": true} {
+		if got := sourceOrdered(t, c, name); got != ordered {
+			t.Errorf("%s: arranged %v, want %v", name, got, ordered)
+		}
 	}
 	plan := strings.Join(s.query("EXPLAIN SELECT auction, price FROM bid WHERE price > 1000"), "\n")
 	if !strings.Contains(plan, "bid") {

@@ -50,12 +50,20 @@ func (c *Coordinator) optimizeDirtyLocked(rel plan.Rel, dirty map[plan.GlobalID]
 // optimizeRecordLocked is optimizeDirtyLocked that appends to rec (when
 // not nil) each system relation it inlined as a constant, with its rows.
 func (c *Coordinator) optimizeRecordLocked(rel plan.Rel, dirty map[plan.GlobalID]bool, rec *[]inlinedBuiltin) (plan.Node, error) {
+	opt, err := c.optimizeMIRLocked(rel, dirty, rec)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Lower(opt, indexOracle{c.cat})
+}
+
+// optimizeMIRLocked inlines views and optimises rel, before lowering.
+func (c *Coordinator) optimizeMIRLocked(rel plan.Rel, dirty map[plan.GlobalID]bool, rec *[]inlinedBuiltin) (plan.Rel, error) {
 	rel, err := c.inlineDirtyLocked(rel, 0, dirty, rec)
 	if err != nil {
 		return nil, err
 	}
-	oracle := indexOracle{c.cat}
-	opt, rep, err := plan.OptimizeReport(rel, oracle)
+	opt, rep, err := plan.OptimizeReport(rel, indexOracle{c.cat})
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +71,7 @@ func (c *Coordinator) optimizeRecordLocked(rel plan.Rel, dirty map[plan.GlobalID
 		c.unconverged.Add(1)
 		c.log.Debug("optimiser batch did not reach a fixed point", "batches", rep.Unconverged)
 	}
-	return plan.Lower(opt, oracle)
+	return opt, nil
 }
 
 // inlineLocked replaces reads of (non-materialized) views by their
