@@ -149,10 +149,18 @@ func (c *Coordinator) inlineDirtyLocked(rel plan.Rel, depth int, dirty map[plan.
 // collections only ever grow (plan.MonotonicOracle).
 type indexOracle struct{ cat *catalog }
 
-// Monotonic implements plan.MonotonicOracle: append-only sources.
+// Monotonic implements plan.MonotonicOracle: append-only sources, and the
+// materialized views that only grow (whose output buildMaterializedLocked
+// made an append log: their plans are monotonic over such collections).
 func (o indexOracle) Monotonic(id plan.GlobalID) bool {
 	it := o.cat.items[id]
-	return it != nil && it.source != nil && it.source.appendOnly
+	switch {
+	case it == nil:
+		return false
+	case it.source != nil:
+		return it.source.appendOnly
+	}
+	return it.Kind == sql.KindMaterializedView && it.rt != nil && it.rt.out != nil && !it.rt.out.Ordered()
 }
 
 func (o indexOracle) Indexes(id plan.GlobalID) [][]expr.Scalar {

@@ -221,7 +221,8 @@ func (g *Graph) Close() {
 
 // StateBytes returns the bytes held by the arrangements and outputs the
 // graph built, not those it imports: their batches' packed keys and vals
-// plus per-update overhead, summed over shards. The hash maps of reduce,
+// plus per-update overhead, summed over shards, and the segments of its
+// append logs (packed rows, offsets, diffs, marks and unused room). The hash maps of reduce,
 // distinct/threshold, TopK and window operators are not counted (a step's
 // MemoryLimit charges their growth). It walks every batch of those
 // traces once; call it between steps.
