@@ -31,8 +31,9 @@ const defaultCompactLogBytes = 64 << 20
 // mismatch).
 //
 // Each table (and source collection) is written as its arrangement holds
-// it: a primary-keyed table's primary arrangement by key, then row; any
-// other by row. The store writes them to Arrow IPC files that a restart
+// it: a primary-keyed table's primary arrangement by key, then row; an
+// append-only source's append log in its order, unsorted; any other by
+// row. The store writes them to Arrow IPC files that a restart
 // loads straight back into the arrangements without sorting
 // (loadTableLocked).
 func (c *Coordinator) maybeCompactLocked() {
@@ -78,9 +79,10 @@ func (c *Coordinator) snapshotTablesLocked(rows *int64) []storage.SnapshotTable 
 			continue // replayed from its checkpoint, not the log
 		}
 		tables = append(tables, storage.SnapshotTable{
-			ID:       uint64(id),
-			Keyed:    rt.primaryKey != nil,
-			Metadata: snapshotMetadata(it),
+			ID:        uint64(id),
+			Keyed:     rt.primaryKey != nil,
+			Unordered: !rt.ordered(),
+			Metadata:  snapshotMetadata(it),
 			Scan: func(emit func(key, row repr.Row, d repr.Diff) error) error {
 				return rt.scanArranged(c.now, func(key, row repr.Row, d repr.Diff) error {
 					*rows++
@@ -176,7 +178,9 @@ func (c *Coordinator) loadSnapshotLocked(it *item, snap *storage.TableSnapshot, 
 	case keyed && snap.Keyed && f.Metadata()[metaKeyColumns] == keyColumnsText(rt.primaryKey):
 		l = rt.arranged.Loader(it.Name.String())
 		l.Reserve(int(snap.Rows), snap.KeyBytes, snap.RowBytes)
-	case !keyed && !snap.Keyed:
+	case !keyed && !snap.Keyed && (!snap.Unordered || !rt.ordered()):
+		// An append log loads a file in any order; an arrangement a
+		// sorted one (an unordered file is arranged by the step).
 		l = rt.out.Loader(it.Name.String())
 		l.Reserve(int(snap.Rows), snap.RowBytes, 0)
 	default:

@@ -341,9 +341,18 @@ func (c *Coordinator) createView(ctx context.Context, p *sql.CreateViewPlan, per
 }
 
 // buildMaterializedLocked renders a maintained dataflow of rel whose
-// output is readable from now on.
+// output is readable from now on. A view that only ever grows (a
+// monotonic plan over append-only sources: a pass-through, a filter, a
+// join of them) keeps its output as an append log, as its sources do
+// (newInputDataflow): its rows come in once and are never retracted, so
+// arranging them would sort and merge every row for readers that scan.
 func (c *Coordinator) buildMaterializedLocked(name string, rel plan.Rel) (*dataflow.Graph, *dataflow.Output, error) {
-	lir, err := c.optimizeLocked(rel)
+	opt, err := c.optimizeMIRLocked(rel, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	oracle := indexOracle{c.cat}
+	lir, err := plan.Lower(opt, oracle)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -354,6 +363,9 @@ func (c *Coordinator) buildMaterializedLocked(name string, rel plan.Rel) (*dataf
 	if err != nil {
 		g.Close()
 		return nil, nil, err
+	}
+	if plan.Monotonic(opt, oracle) {
+		return g, coll.MaterializeAppendOnly(c.now), nil
 	}
 	return g, coll.Materialize(c.now), nil
 }

@@ -117,14 +117,17 @@
 // growing collection is not rewritten whole every 64 MiB), the tick loop
 // compacts it between steps (compact.go): it streams every table's and source's arrangement as
 // it holds it (a primary arrangement by key, then row; other tables and
-// sources by row) and the store writes each to an Arrow IPC file (see
-// storage's doc) and starts an empty log.
+// sources by row; an append-only source, whose rows are kept in an
+// append log rather than arranged (runtime.go, newInputDataflow), in the
+// log's order, unsorted) and the store writes each to an Arrow IPC file
+// (see storage's doc) and starts an empty log.
 //
 // Open replays the catalog records in order. When it recreates a table or
 // source it loads its file straight into the arrangement: the file is in
 // the arrangement's order, so a dataflow.Loader appends each update to its
 // shard's batch with no sort (checking the order as it goes, and sorting
-// only if a file is not in order), and the updates logged since go
+// only if a file is not in order; an append log's file is appended as it
+// is), and the updates logged since go
 // through the table's input. Both enter at the first step, after the
 // whole catalog is replayed, which also computes the views and indexes
 // over the loaded tables (their own state is not in the snapshot).

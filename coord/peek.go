@@ -50,12 +50,20 @@ func (c *Coordinator) optimizeDirtyLocked(rel plan.Rel, dirty map[plan.GlobalID]
 // optimizeRecordLocked is optimizeDirtyLocked that appends to rec (when
 // not nil) each system relation it inlined as a constant, with its rows.
 func (c *Coordinator) optimizeRecordLocked(rel plan.Rel, dirty map[plan.GlobalID]bool, rec *[]inlinedBuiltin) (plan.Node, error) {
+	opt, err := c.optimizeMIRLocked(rel, dirty, rec)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Lower(opt, indexOracle{c.cat})
+}
+
+// optimizeMIRLocked inlines views and optimises rel, before lowering.
+func (c *Coordinator) optimizeMIRLocked(rel plan.Rel, dirty map[plan.GlobalID]bool, rec *[]inlinedBuiltin) (plan.Rel, error) {
 	rel, err := c.inlineDirtyLocked(rel, 0, dirty, rec)
 	if err != nil {
 		return nil, err
 	}
-	oracle := indexOracle{c.cat}
-	opt, rep, err := plan.OptimizeReport(rel, oracle)
+	opt, rep, err := plan.OptimizeReport(rel, indexOracle{c.cat})
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +71,7 @@ func (c *Coordinator) optimizeRecordLocked(rel plan.Rel, dirty map[plan.GlobalID
 		c.unconverged.Add(1)
 		c.log.Debug("optimiser batch did not reach a fixed point", "batches", rep.Unconverged)
 	}
-	return plan.Lower(opt, oracle)
+	return opt, nil
 }
 
 // inlineLocked replaces reads of (non-materialized) views by their
@@ -141,10 +149,18 @@ func (c *Coordinator) inlineDirtyLocked(rel plan.Rel, depth int, dirty map[plan.
 // collections only ever grow (plan.MonotonicOracle).
 type indexOracle struct{ cat *catalog }
 
-// Monotonic implements plan.MonotonicOracle: append-only sources.
+// Monotonic implements plan.MonotonicOracle: append-only sources, and the
+// materialized views that only grow (whose output buildMaterializedLocked
+// made an append log: their plans are monotonic over such collections).
 func (o indexOracle) Monotonic(id plan.GlobalID) bool {
 	it := o.cat.items[id]
-	return it != nil && it.source != nil && it.source.appendOnly
+	switch {
+	case it == nil:
+		return false
+	case it.source != nil:
+		return it.source.appendOnly
+	}
+	return it.Kind == sql.KindMaterializedView && it.rt != nil && it.rt.out != nil && !it.rt.out.Ordered()
 }
 
 func (o indexOracle) Indexes(id plan.GlobalID) [][]expr.Scalar {

@@ -16,7 +16,8 @@ import (
 //   - table with a primary key: input feeds graph, which arranges the rows
 //     by the key into arranged (the table's primary arrangement).
 //   - table without one, source: input feeds graph, whose output out holds
-//     the rows.
+//     the rows (an append-only source's output is an append log:
+//     dataflow.Collection.MaterializeAppendOnly).
 //   - materialized view: graph computes the view; out holds its rows.
 //   - index: graph arranges the indexed collection by key into arranged.
 //   - view, connection: nil.
@@ -41,11 +42,19 @@ type runtimeState struct {
 }
 
 // newInputDataflow builds the dataflow of a table or source: an input
-// whose collection is materialized, readable from since.
-func (c *Coordinator) newInputDataflow(name string, arity int, since repr.Timestamp) *runtimeState {
+// whose collection is materialized, readable from since. The rows of an
+// append-only source (appendOnly) are kept as they come, in an append
+// log, rather than arranged: its readers scan it or import it whole, so
+// sorting and merging it by row would be work for no reader.
+func (c *Coordinator) newInputDataflow(name string, arity int, since repr.Timestamp, appendOnly bool) *runtimeState {
 	g := dataflow.NewGraph(c.graphOptions())
 	in := g.NewInput(name, arity)
-	out := in.Collection().Materialize(since)
+	var out *dataflow.Output
+	if appendOnly {
+		out = in.Collection().MaterializeAppendOnly(since)
+	} else {
+		out = in.Collection().Materialize(since)
+	}
 	return &runtimeState{graph: g, input: in, out: out}
 }
 
@@ -56,7 +65,7 @@ func (c *Coordinator) newInputDataflow(name string, arity int, since repr.Timest
 // keys against it. A table without one is materialized by whole row.
 func (c *Coordinator) newTableDataflow(name string, arity int, pk []int, since repr.Timestamp) *runtimeState {
 	if len(pk) == 0 {
-		return c.newInputDataflow(name, arity, since)
+		return c.newInputDataflow(name, arity, since, false)
 	}
 	g := dataflow.NewGraph(c.graphOptions())
 	in := g.NewInput(name, arity)
@@ -127,6 +136,10 @@ func (rt *runtimeState) keyCount(at repr.Timestamp, key repr.Row) (repr.Diff, re
 	return n, one, err
 }
 
+// ordered reports whether scanArranged gives the updates in the
+// arrangement's order, each once (false for an append-only source).
+func (rt *runtimeState) ordered() bool { return rt.out == nil || rt.out.Ordered() }
+
 // scan calls fn with every row of a table and its multiplicity as of at,
 // until fn returns false.
 func (rt *runtimeState) scan(at repr.Timestamp, fn func(row repr.Row, d repr.Diff) bool) error {
@@ -142,7 +155,9 @@ func (rt *runtimeState) scan(at repr.Timestamp, fn func(row repr.Row, d repr.Dif
 // at, in the arrangement's order, until fn returns an error: for a table
 // with a primary key each (key, row) of its primary arrangement, by key
 // then row; for another table (or a source) each row, by row, with a nil
-// key. Each comes once, with its non-zero multiplicity.
+// key. Each comes once, with its non-zero multiplicity. An append-only
+// source's rows (ordered() false) come in the order its log holds them,
+// with nil keys, a row possibly more than once.
 func (rt *runtimeState) scanArranged(at repr.Timestamp, fn func(key, row repr.Row, d repr.Diff) error) error {
 	var cur *dataflow.Cursor
 	var err error
@@ -151,6 +166,17 @@ func (rt *runtimeState) scanArranged(at repr.Timestamp, fn func(key, row repr.Ro
 	} else {
 		r := rt.out.Reader(at)
 		defer r.Release()
+		if !r.Ordered() {
+			var ferr error
+			err := r.Scan(at, func(row repr.Row, d repr.Diff) bool {
+				ferr = fn(nil, row, d)
+				return ferr == nil
+			})
+			if err != nil {
+				return err
+			}
+			return ferr
+		}
 		cur, err = r.Cursor(at)
 	}
 	if err != nil {

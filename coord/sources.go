@@ -573,7 +573,14 @@ func (c *Coordinator) createSource(ctx context.Context, p *sql.CreateSourcePlan,
 // newSourceItem registers a source collection with an input dataflow.
 func (c *Coordinator) newSourceItem(ctx context.Context, id plan.GlobalID, oid uint32, schema, name string, desc repr.RelationDesc, sqlText string, st *sourceState, deps []plan.GlobalID) (*item, error) {
 	it := &item{CatalogItem: sql.CatalogItem{ID: id, Name: sql.QualifiedName{Database: defaultDatabase, Schema: schema, Item: name}, Kind: sql.KindSource, Desc: desc, SQL: sqlText}, oid: oid, createSQL: sqlText, source: st, deps: deps}
-	rt := c.newTableDataflow(it.Name.String(), desc.Arity(), st.primaryKey, c.now)
+	var rt *runtimeState
+	if len(st.primaryKey) > 0 {
+		// Keyed (a PostgreSQL subsource, a keyed Kafka envelope): arranged
+		// by the key its reader resolves changes by.
+		rt = c.newTableDataflow(it.Name.String(), desc.Arity(), st.primaryKey, c.now)
+	} else {
+		rt = c.newInputDataflow(it.Name.String(), desc.Arity(), c.now, st.appendOnly)
+	}
 	rt.input.Advance(c.now + 1)
 	it.rt = rt
 	if err := c.cat.insert(it); err != nil {

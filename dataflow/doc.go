@@ -141,6 +141,25 @@
 // [since, upper); Collection.Subscribe delivers each step's consolidated
 // ok and err updates to a callback, in time order.
 //
+// Collection.MaterializeAppendOnly keeps an Output whose ok rows are an
+// append log rather than an arrangement: each step's rows as they come,
+// in time order, unsorted, in segments of a few MiB with a mark per step
+// (its time and the segment's length), so a read as of t scans a prefix
+// of the log and history needs no compaction. It is for a collection that
+// only grows (an append-only source), whose readers scan it or import it
+// whole: arranging it would sort and merge every row for no reader. A
+// sealed segment whose times are all before every reader's since is
+// looked at once: when a sample of its rows shows many repeats it is
+// consolidated (sorted, equal rows summed), so a collection that repeats
+// rows does not hold each copy; rows that do not repeat are never sorted.
+// The Output's readers are the same (Read, Count, Reader's Scan, Cursor
+// and Errs, Loader, ImportOutput); Scan gives the rows in log order, a
+// row appended twice twice, Cursor sorts what it reads, Count scans, and
+// ImportOutput delivers each step the log's rows of the times since its
+// previous step (unconsolidated: a collection's delta need not be). The
+// err rows are arranged as in any Output, and the err trace's reader
+// holds the output's since.
+//
 // Reading a trace: a TraceReader (or an Output's OutputReader) is a read
 // hold: while it is held, reads at times at or after its since are exact,
 // so a reader takes one under the coordinator's lock and reads outside it,

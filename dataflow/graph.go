@@ -69,6 +69,8 @@ type Graph struct {
 	// owned are the traces of the arrangements and outputs this graph
 	// built (not those it imports): the state StateBytes measures.
 	owned []*Trace
+	// logs are the append logs of the append-only outputs it built.
+	logs []*appendLog
 }
 
 // operator is one node of the graph: it reads its inputs' deltas for the
@@ -219,7 +221,8 @@ func (g *Graph) Close() {
 
 // StateBytes returns the bytes held by the arrangements and outputs the
 // graph built, not those it imports: their batches' packed keys and vals
-// plus per-update overhead, summed over shards. The hash maps of reduce,
+// plus per-update overhead, summed over shards, and the segments of its
+// append logs (packed rows, offsets, diffs, marks and unused room). The hash maps of reduce,
 // distinct/threshold, TopK and window operators are not counted (a step's
 // MemoryLimit charges their growth). It walks every batch of those
 // traces once; call it between steps.
@@ -227,6 +230,10 @@ func (g *Graph) StateBytes() int64 {
 	var n int64
 	for _, t := range g.owned {
 		_, packed, overhead := t.Stats()
+		n += int64(packed + overhead)
+	}
+	for _, l := range g.logs {
+		_, packed, overhead := l.stats()
 		n += int64(packed + overhead)
 	}
 	return n

@@ -28,7 +28,7 @@ func (g *Graph) Quiet(t repr.Timestamp) bool {
 				return false
 			}
 		case *importOutputOp:
-			if feedBusy(op.okFeed, t) || feedBusy(op.errFeed, t) || (op.feedFrom > 0 && op.first+1 < op.feedFrom) {
+			if (op.okFeed != nil && feedBusy(op.okFeed, t)) || feedBusy(op.errFeed, t) || op.logBusy() || (op.feedFrom > 0 && op.first+1 < op.feedFrom) {
 				return false
 			}
 		case *arrangeOp:
@@ -97,8 +97,7 @@ func (g *Graph) AdvanceIdle(t repr.Timestamp) {
 			op.out.trace.Advance(t + 1)
 			op.out.delta = nil
 		case *outputOp:
-			op.out.ok.Advance(t + 1)
-			op.out.errs.Advance(t + 1)
+			op.out.advance(t + 1)
 		case *importOp:
 			op.feed.take(t)
 			op.a.delta = nil
@@ -106,8 +105,11 @@ func (g *Graph) AdvanceIdle(t repr.Timestamp) {
 			op.feed.take(t)
 			op.out.ok.Reset()
 		case *importOutputOp:
-			op.okFeed.take(t)
+			if op.okFeed != nil {
+				op.okFeed.take(t)
+			}
 			op.errFeed.take(t)
+			op.last = t
 		}
 	}
 	for _, r := range g.traces {

@@ -24,8 +24,11 @@ func (g *Graph) ImportOutputErrors(o *Output) (*Collection, error) {
 }
 
 func (g *Graph) importOutput(o *Output, errsOnly bool) (*Collection, error) {
-	if o.ok.Shards() != g.opts.Workers {
-		return nil, fmt.Errorf("dataflow: import of an output of %d shards into a graph of %d workers", o.ok.Shards(), g.opts.Workers)
+	if o.errs.Shards() != g.opts.Workers {
+		return nil, fmt.Errorf("dataflow: import of an output of %d shards into a graph of %d workers", o.errs.Shards(), g.opts.Workers)
+	}
+	if o.log != nil {
+		return g.importLog(o, errsOnly), nil
 	}
 	okR := o.ok.Reader(o.Since())
 	errR := o.errs.Reader(o.Since())
@@ -36,6 +39,19 @@ func (g *Graph) importOutput(o *Output, errsOnly bool) (*Collection, error) {
 	op := &importOutputOp{out: c, o: o, okR: okR, okFeed: okFeed, okID: okID, errFeed: errFeed, errID: errID, feedFrom: o.ok.Upper(), errsOnly: errsOnly}
 	g.add(op)
 	return c, nil
+}
+
+// importLog imports an append-only output: the ok rows of a step at t are
+// the log's updates at times in (the previous step, t] (all those <= t at
+// the first step), read from the log itself, which keeps every time; its
+// errors come as an arranged output's.
+func (g *Graph) importLog(o *Output, errsOnly bool) *Collection {
+	errR := o.errs.Reader(o.Since())
+	g.traces = append(g.traces, errR)
+	errID, errFeed := o.errs.subscribe()
+	c := g.newCollection(o.arity)
+	g.add(&importOutputOp{out: c, o: o, okR: errR, errFeed: errFeed, errID: errID, feedFrom: o.errs.Upper(), errsOnly: errsOnly})
+	return c
 }
 
 type importOutputOp struct {
@@ -53,22 +69,58 @@ type importOutputOp struct {
 	// come from the trace at the second step.
 	feedFrom repr.Timestamp
 	first    repr.Timestamp
+	// last is the time of the previous step.
+	last repr.Timestamp
 	// errsOnly: the ok rows are not delivered.
 	errsOnly bool
+	// logSeg is where the next step's scan of an append log starts.
+	logSeg int
 }
 
 // okShards returns the shards of the output's rows the import delivers:
 // none when it delivers errors only.
 func (op *importOutputOp) okShards() []*Spine {
-	if op.errsOnly {
+	if op.errsOnly || op.o.log != nil {
 		return nil
 	}
 	return op.o.ok.shards
 }
 
 func (op *importOutputOp) close() {
-	op.o.ok.unsubscribe(op.okID)
+	if op.okFeed != nil {
+		op.o.ok.unsubscribe(op.okID)
+	}
 	op.o.errs.unsubscribe(op.errID)
+}
+
+// logRows appends to the collection the append log's updates at times in
+// (lo, t] (lo < 0: all at times <= t), polling the step's control.
+func (op *importOutputOp) logRows(lo int64, t repr.Timestamp, m *meter) error {
+	if op.errsOnly || op.o.log == nil {
+		return nil
+	}
+	v := op.o.log.view()
+	if n, bytes := v.sizeBetween(lo, t, op.logSeg); n > 0 {
+		op.out.ok.Reserve(n, bytes)
+	}
+	var err error
+	op.logSeg = v.between(lo, t, op.logSeg, func(r repr.Row, d repr.Diff) bool {
+		op.out.ok.Push(r, d)
+		err = m.tick()
+		return err == nil
+	})
+	return err
+}
+
+// logBusy reports whether an append log holds updates a step would
+// deliver.
+func (op *importOutputOp) logBusy() bool {
+	if op.errsOnly || op.o.log == nil {
+		return false
+	}
+	v := op.o.log.view()
+	last, ok := v.lastTime()
+	return ok && (!op.started || last > op.last)
 }
 
 // keysInto appends the keys of batch updates at times in (lo, hi] (all
@@ -96,19 +148,27 @@ func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
 	c := op.out
 	c.ok.Reset()
 	c.errs.Reset()
-	if up := op.o.ok.Upper(); up <= t {
+	if up := op.o.Upper(); up <= t {
 		return fmt.Errorf("dataflow: imported output is complete only to %d, not through %d", up, t)
 	}
-	okFed, errFed := op.okFeed.take(t), op.errFeed.take(t)
+	var okFed []fedBatch
+	if op.okFeed != nil {
+		okFed = op.okFeed.take(t)
+	}
+	errFed := op.errFeed.take(t)
+	m := c.g.meter(&c.ok, &c.errs)
+	defer func() { op.last = t }()
 	if !op.started {
 		op.started = true
 		if since := op.okR.Since(); since > t {
 			return fmt.Errorf("dataflow: import as of %d is before the output's since %d", t, since)
 		}
 		op.first = t
+		if err := op.logRows(-1, t, &m); err != nil {
+			return err
+		}
 		// The snapshot is copied batch by batch, polling the step's
 		// control (cancellation, memory budget) between batches.
-		m := c.g.meter(&c.ok, &c.errs)
 		for _, sp := range op.okShards() {
 			for _, b := range sp.snapshot() {
 				keysInto(&c.ok, b, -1, t, false)
@@ -123,6 +183,9 @@ func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
 			}
 		}
 	} else {
+		if err := op.logRows(int64(op.last), t, &m); err != nil {
+			return err
+		}
 		if op.feedFrom > 0 && op.first+1 < op.feedFrom {
 			// Catch up on the history between the first step and the
 			// time the feeds were attached.
@@ -151,7 +214,12 @@ func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
 			}
 		}
 	}
-	c.ok.Consolidate()
+	if op.o.log == nil {
+		// An append log's rows are delivered as they came: a
+		// collection's delta need not be consolidated, and the
+		// operators that need order sort it themselves.
+		c.ok.Consolidate()
+	}
 	c.errs.Consolidate()
-	return nil
+	return m.poll()
 }

@@ -42,12 +42,15 @@ type Loader struct {
 	have         bool
 	n, late      int
 	done         bool
+	// rows collects an append log's load (nil for an arrangement's).
+	rows *Rows
 }
 
 // loadSlot holds finished loads until the next step takes them.
 type loadSlot struct {
 	mu      sync.Mutex
 	batches []*Batch // one per shard, times 0 until the step stamps them
+	rows    *Rows    // an append log's load, in the order loaded
 }
 
 // put queues one load's batches; a second load before the step is an
@@ -55,11 +58,31 @@ type loadSlot struct {
 func (s *loadSlot) put(bs []*Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.batches != nil {
+	if s.batches != nil || s.rows != nil {
 		return fmt.Errorf("dataflow: a load is already waiting for the next step")
 	}
 	s.batches = bs
 	return nil
+}
+
+// putRows queues an append log's load.
+func (s *loadSlot) putRows(rows *Rows) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.batches != nil || s.rows != nil {
+		return fmt.Errorf("dataflow: a load is already waiting for the next step")
+	}
+	s.rows = rows
+	return nil
+}
+
+// takeRows returns and clears the queued append-log load, if any.
+func (s *loadSlot) takeRows() *Rows {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows := s.rows
+	s.rows = nil
+	return rows
 }
 
 // take returns and clears the queued load, if any.
@@ -75,7 +98,7 @@ func (s *loadSlot) take() []*Batch {
 func (s *loadSlot) pending() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.batches != nil
+	return s.batches != nil || s.rows != nil
 }
 
 // Loader returns a loader of the arrangement's contents: keys are the
@@ -85,8 +108,13 @@ func (a *Arranged) Loader(name string) *Loader {
 }
 
 // Loader returns a loader of the output's rows: each row is a key with an
-// empty val (Push(row, nil, diff)), as the output's trace holds them.
+// empty val (Push(row, nil, diff)), as the output's trace holds them. An
+// append log's loader takes the rows in any order, a row possibly more
+// than once, and appends them as they come (no order check, no sort).
 func (o *Output) Loader(name string) *Loader {
+	if o.log != nil {
+		return &Loader{name: name, logger: o.g.opts.Logger, target: &o.load, rows: &Rows{}}
+	}
 	return newLoader(name, o.g, &o.load, o.ok.Shards())
 }
 
@@ -100,6 +128,10 @@ func newLoader(name string, g *Graph, slot *loadSlot, shards int) *Loader {
 // are even within a few hundred updates for large n; the slack covers
 // that.
 func (l *Loader) Reserve(n int, keyBytes, valBytes int64) {
+	if l.rows != nil {
+		l.rows.Reserve(n, int(keyBytes+valBytes))
+		return
+	}
 	W := len(l.w)
 	share := func(x int64) int {
 		per := x / int64(W)
@@ -132,6 +164,10 @@ func (l *Loader) Push(k, v repr.Row, d repr.Diff) {
 		return
 	}
 	l.n++
+	if l.rows != nil {
+		l.rows.Push(k, d) // an output's vals are empty
+		return
+	}
 	if l.bds == nil && l.have {
 		c := bytes.Compare(k, l.prevK)
 		if c == 0 {
@@ -161,6 +197,9 @@ func (l *Loader) Finish() (sorted bool, err error) {
 		return false, fmt.Errorf("dataflow: load of %s finished twice", l.name)
 	}
 	l.done = true
+	if l.rows != nil {
+		return true, l.target.putRows(l.rows)
+	}
 	bs := make([]*Batch, len(l.w))
 	for s := range l.w {
 		b := l.w[s].finish()

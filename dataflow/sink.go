@@ -7,15 +7,26 @@ import (
 	"github.com/viewd/viewd/repr"
 )
 
-// Output is a materialized sink: the collection's ok and err streams, each
-// arranged by whole row (the row is the key, the val is empty), readable
-// as of any time in [Since, Upper). It holds the since of both traces.
+// Output is a materialized sink: the collection's ok and err streams,
+// readable as of any time in [Since, Upper). It holds the since of both.
+//
+// An Output made by Materialize arranges both streams by whole row (the
+// row is the key, the val is empty): a read is a merge of sorted batches,
+// rows come in row order, consolidated. One made by
+// MaterializeAppendOnly keeps its ok rows in an append log instead (see
+// appendLog): each step's rows as they come, never sorted nor merged, for
+// a collection that only grows (an append-only source), whose readers
+// mostly scan it or import it whole. Its reads scan the log (a lookup of
+// one row too); its err rows, rare, are arranged as in any Output. Both
+// kinds have the same readers: Read, Count, Reader (Scan, Cursor, Errs),
+// Loader, Graph.ImportOutput.
 type Output struct {
 	g     *Graph
 	arity int
-	ok    *Trace
+	ok    *Trace     // the arranged ok rows; nil in an append log
+	log   *appendLog // the ok rows of an append-only output
 	errs  *Trace
-	okR   TraceReader
+	okR   TraceReader // nil in an append log, whose holds are errsR's
 	errsR TraceReader
 	// load holds a snapshot of rows loaded for the next step (Loader).
 	load loadSlot
@@ -33,28 +44,76 @@ func (c *Collection) Materialize(since repr.Timestamp) *Output {
 	return o
 }
 
-// Trace returns the ok trace (rows as keys with empty vals).
-func (o *Output) Trace() *Trace { return o.ok }
+// MaterializeAppendOnly adds an output of c kept as an append log,
+// readable from since on: for a collection that never retracts, whose
+// rows are stored as they come rather than arranged (no sort, no merge).
+// A retraction is still handled (reads then consolidate what they scan),
+// only at a read's cost. Reads that need the rows in order (Cursor) sort
+// them when they ask.
+func (c *Collection) MaterializeAppendOnly(since repr.Timestamp) *Output {
+	g := c.g
+	o := &Output{g: g, arity: c.arity, log: &appendLog{}, errs: NewTrace(g.opts.Workers, 0)}
+	o.errsR = o.errs.Reader(since)
+	g.owned = append(g.owned, o.errs)
+	g.logs = append(g.logs, o.log)
+	g.add(&outputOp{in: c, out: o})
+	return o
+}
+
+// Ordered reports whether the output's reads give rows in row order,
+// each once (an arranged output), rather than in the order they came,
+// possibly more than once (an append log).
+func (o *Output) Ordered() bool { return o.log == nil }
 
 // Since returns the output's since.
-func (o *Output) Since() repr.Timestamp { return o.okR.Since() }
+func (o *Output) Since() repr.Timestamp { return o.errsR.Since() }
 
 // SetSince allows compaction of history before t.
 func (o *Output) SetSince(t repr.Timestamp) {
-	o.okR.SetSince(t)
+	if o.okR != nil {
+		o.okR.SetSince(t)
+	}
 	o.errsR.SetSince(t)
 }
 
-// Upper returns the output's upper.
-func (o *Output) Upper() repr.Timestamp { return o.ok.Upper() }
+// Upper returns the output's upper. An append log's rows of a step are
+// in the log before its err trace (whose upper this is) advances.
+func (o *Output) Upper() repr.Timestamp {
+	if o.log != nil {
+		return o.errs.Upper()
+	}
+	return o.ok.Upper()
+}
 
-// Read returns the collection as of asOf: its rows with multiplicities and
-// its errors (non-empty errs means a reader must fail with them).
+// advance moves the output's upper to u (a step in which nothing
+// changed).
+func (o *Output) advance(u repr.Timestamp) {
+	if o.ok != nil {
+		o.ok.Advance(u)
+	}
+	o.errs.Advance(u)
+}
+
+// Read returns the collection as of asOf: its rows with multiplicities,
+// consolidated, and its errors (non-empty errs means a reader must fail
+// with them).
 func (o *Output) Read(asOf repr.Timestamp) (ok, errs *Rows, err error) {
-	if ok, err = peekKeys(o.okR, asOf); err != nil {
+	r := &OutputReader{o: o, ok: o.okR, errs: o.errsR}
+	if errs, err = peekKeys(o.errsR, asOf); err != nil {
 		return nil, nil, err
 	}
-	if errs, err = peekKeys(o.errsR, asOf); err != nil {
+	if o.log != nil {
+		ok = &Rows{}
+		if err := r.Scan(asOf, func(row repr.Row, d repr.Diff) bool {
+			ok.Push(row, d)
+			return true
+		}); err != nil {
+			return nil, nil, err
+		}
+		ok.Consolidate()
+		return ok, errs, nil
+	}
+	if ok, err = peekKeys(o.okR, asOf); err != nil {
 		return nil, nil, err
 	}
 	return ok, errs, nil
@@ -63,17 +122,15 @@ func (o *Output) Read(asOf repr.Timestamp) (ok, errs *Rows, err error) {
 // Count returns the multiplicity of row as of asOf, read through the
 // output's own hold (asOf must be at least its since).
 func (o *Output) Count(asOf repr.Timestamp, row repr.Row) (repr.Diff, error) {
-	var n repr.Diff
-	err := o.okR.Lookup(asOf, row, func(_ repr.Row, d repr.Diff) bool {
-		n += d
-		return true
-	})
-	return n, err
+	r := &OutputReader{o: o, ok: o.okR, errs: o.errsR}
+	return r.Count(asOf, row)
 }
 
 // Release drops the output's holds.
 func (o *Output) Release() {
-	o.okR.Release()
+	if o.okR != nil {
+		o.okR.Release()
+	}
 	o.errsR.Release()
 }
 
@@ -98,32 +155,75 @@ func peekKeys(r TraceReader, asOf repr.Timestamp) (*Rows, error) {
 // concurrently with the steps of the graph that writes the output.
 type OutputReader struct {
 	o        *Output
-	ok, errs TraceReader
+	ok, errs TraceReader // ok is nil over an append log
 }
 
 // Reader returns a reader holding the output's history from since on
 // (or from the output's since, if that is later).
 func (o *Output) Reader(since repr.Timestamp) *OutputReader {
-	return &OutputReader{o: o, ok: o.ok.Reader(since), errs: o.errs.Reader(since)}
+	r := &OutputReader{o: o, errs: o.errs.Reader(since)}
+	if o.ok != nil {
+		r.ok = o.ok.Reader(since)
+	}
+	return r
 }
 
 // Since returns the reader's since.
-func (r *OutputReader) Since() repr.Timestamp { return r.ok.Since() }
+func (r *OutputReader) Since() repr.Timestamp { return r.errs.Since() }
 
 // Upper returns the output's upper.
 func (r *OutputReader) Upper() repr.Timestamp { return r.o.Upper() }
+
+// Ordered reports whether Scan gives rows in row order, each once (see
+// Output.Ordered).
+func (r *OutputReader) Ordered() bool { return r.o.Ordered() }
 
 // Errs returns the output's err rows as of asOf (usually none; a reader
 // must fail with them when there are any).
 func (r *OutputReader) Errs(asOf repr.Timestamp) (*Rows, error) { return peekKeys(r.errs, asOf) }
 
+// logView checks that the reader can read an append log as of asOf (its
+// hold is the err trace's) and returns the log's view.
+func (r *OutputReader) logView(asOf repr.Timestamp) (logView, error) {
+	if err := r.errs.(*traceReader).check(asOf); err != nil {
+		return logView{}, err
+	}
+	return r.o.log.view(), nil
+}
+
 // Cursor returns a cursor over the output's rows as of asOf: each key is a
-// row, Count its multiplicity (vals are empty).
-func (r *OutputReader) Cursor(asOf repr.Timestamp) (*Cursor, error) { return r.ok.Cursor(asOf) }
+// row, Count its multiplicity (vals are empty). Over an append log it
+// sorts the rows as of asOf first (a read that needs them in order).
+func (r *OutputReader) Cursor(asOf repr.Timestamp) (*Cursor, error) {
+	if r.ok != nil {
+		return r.ok.Cursor(asOf)
+	}
+	v, err := r.logView(asOf)
+	if err != nil {
+		return nil, err
+	}
+	var bd Builder
+	v.each(asOf, func(row repr.Row, d repr.Diff) bool {
+		bd.Add(row, nil, asOf, d)
+		return true
+	})
+	return newCursor([]*Batch{bd.Build()}, asOf), nil
+}
 
 // Scan calls fn with each row of the output as of asOf and its
-// multiplicity, in row order, until fn returns false.
+// multiplicity, until fn returns false: in row order, each row once, for
+// an arranged output; for an append log in the order the rows came, a
+// row appended twice coming twice (each with its positive multiplicity),
+// unless the log holds retractions (then consolidated).
 func (r *OutputReader) Scan(asOf repr.Timestamp, fn func(row repr.Row, d repr.Diff) bool) error {
+	if r.ok == nil {
+		v, err := r.logView(asOf)
+		if err != nil {
+			return err
+		}
+		v.scan(asOf, fn)
+		return nil
+	}
 	c, err := r.Cursor(asOf)
 	if err != nil {
 		return err
@@ -136,9 +236,23 @@ func (r *OutputReader) Scan(asOf repr.Timestamp, fn func(row repr.Row, d repr.Di
 	return nil
 }
 
-// Count returns the multiplicity of row as of asOf.
+// Count returns the multiplicity of row as of asOf. Over an append log
+// it scans the log.
 func (r *OutputReader) Count(asOf repr.Timestamp, row repr.Row) (repr.Diff, error) {
 	var n repr.Diff
+	if r.ok == nil {
+		v, err := r.logView(asOf)
+		if err != nil {
+			return 0, err
+		}
+		v.each(asOf, func(x repr.Row, d repr.Diff) bool {
+			if string(x) == string(row) {
+				n += d
+			}
+			return true
+		})
+		return n, nil
+	}
 	err := r.ok.Lookup(asOf, row, func(_ repr.Row, d repr.Diff) bool {
 		n += d
 		return true
@@ -148,7 +262,9 @@ func (r *OutputReader) Count(asOf repr.Timestamp, row repr.Row) (repr.Diff, erro
 
 // Release drops the reader's holds.
 func (r *OutputReader) Release() {
-	r.ok.Release()
+	if r.ok != nil {
+		r.ok.Release()
+	}
 	r.errs.Release()
 }
 
@@ -191,11 +307,26 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 		tr.Insert(bs, t)
 		return nil
 	}
-	if err := ins(&op.in.ok, op.out.ok, op.out.load.take()); err != nil {
+	if op.out.log != nil {
+		// The loaded rows first: they are the contents before the step.
+		if loaded := op.out.load.takeRows(); loaded != nil {
+			op.out.log.append(loaded, t)
+		}
+		op.out.log.append(&op.in.ok, t)
+		m.grow(op.in.ok.Bytes() + 4*op.in.ok.Len())
+		if err := m.poll(); err != nil {
+			return err
+		}
+	} else if err := ins(&op.in.ok, op.out.ok, op.out.load.take()); err != nil {
 		return err
 	}
 	if err := ins(&op.in.errs, op.out.errs, nil); err != nil {
 		return err
+	}
+	if op.out.log != nil {
+		// The err trace's compaction frontier is the output's: every
+		// reader holds its since there.
+		op.out.log.compact(op.out.errs.compactedTo())
 	}
 	return m.poll()
 }

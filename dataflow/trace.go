@@ -322,6 +322,18 @@ func (t *Trace) Upper() repr.Timestamp {
 	return u
 }
 
+// compactedTo returns the frontier the trace's shards have compacted to:
+// no reader reads before it.
+func (t *Trace) compactedTo() repr.Timestamp {
+	f := repr.MaxTimestamp
+	for _, s := range t.shards {
+		s.mu.Lock()
+		f = min(f, s.since)
+		s.mu.Unlock()
+	}
+	return f
+}
+
 // Stats returns the number of updates, packed bytes and overhead bytes
 // held by the trace.
 func (t *Trace) Stats() (updates, packed, overhead int) {

@@ -1,5 +1,7 @@
 package plan
 
+import "github.com/viewd/viewd/expr"
+
 // MonotonicOracle is implemented by an IndexOracle that also knows which
 // catalog collections only ever grow: no update of theirs has a negative
 // multiplicity (append-only sources). Lower marks a Reduce or TopK over
@@ -7,6 +9,15 @@ package plan
 // state (dataflow.MonotonicReduce, MonotonicTopK).
 type MonotonicOracle interface {
 	Monotonic(id GlobalID) bool
+}
+
+// Monotonic reports whether rel only ever grows (see monotonic below),
+// given which catalog collections do (oracle, a MonotonicOracle; any
+// other oracle knows none). A maintained view of a monotonic rel is
+// append-only: its output need not be arranged.
+func Monotonic(rel Rel, oracle IndexOracle) bool {
+	l := &lowerer{oracle: oracle, localKeys: map[LocalID][][]expr.Scalar{}, localMono: map[LocalID]bool{}}
+	return l.monotonic(rel)
 }
 
 // monotonic reports whether rel only ever grows, given which globals and
@@ -63,6 +74,7 @@ func (l *lowerer) monotonic(rel Rel) bool {
 		}
 		return true
 	case Let:
+		l.localMono[r.ID] = l.monotonic(r.Value)
 		return l.monotonic(r.Body)
 	}
 	return false

@@ -127,6 +127,12 @@ func runCommand(t *testing.T, cat *testCatalog, d *datadriven.TestData) (string,
 			return "", err
 		}
 		return ExplainLIR(n), nil
+	case "monotonic":
+		opt, err := Optimize(rel, cat)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintln(Monotonic(opt, cat)), nil
 	case "peek":
 		opt, err := Optimize(rel, cat)
 		if err != nil {

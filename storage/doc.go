@@ -74,9 +74,11 @@
 //	diff  int64, not null    the row's multiplicity (non-zero)
 //
 // sorted by key bytes, then row bytes, each (key, row) once; or by row
-// bytes alone when there is no key column. The schema's metadata says so:
-// viewd.format ("1"), viewd.table (the table's id) and viewd.order
-// ("key,row" or "row"), plus what the coordinator adds: viewd.name,
+// bytes alone when there is no key column; or, for a collection kept as
+// an append log (an append-only source: SnapshotTable.Unordered), in the
+// log's order, unsorted, a row possibly more than once. The schema's
+// metadata says so: viewd.format ("1"), viewd.table (the table's id) and
+// viewd.order ("key,row", "row" or "none"), plus what the coordinator adds: viewd.name,
 // viewd.columns (the column names and SQL types, "?" marking a nullable
 // one, e.g. "(id integer, v text?)"), viewd.key_columns (the key's
 // column positions, e.g. "0") and viewd.key_format (how keys are packed:

@@ -31,7 +31,7 @@ import (
 const (
 	metaFormat = "viewd.format" // "1"
 	metaTable  = "viewd.table"  // the table's id
-	metaOrder  = "viewd.order"  // "key,row" or "row": the sort order
+	metaOrder  = "viewd.order"  // "key,row", "row" or "none": the sort order
 )
 
 // tableFileFormat is the layout version written in metaFormat.
@@ -54,6 +54,11 @@ type SnapshotTable struct {
 	// row. Otherwise the table is arranged by whole row, Scan gives nil
 	// keys and the file sorts by row.
 	Keyed bool
+	// Unordered says the table is kept unsorted (an append log, never
+	// keyed): Scan gives nil keys and its rows in any order, a row
+	// possibly more than once, each with a non-zero diff; the file holds
+	// them in that order (viewd.order "none").
+	Unordered bool
 	// Metadata is stored in the file's schema metadata for its readers
 	// (the coordinator's column names and types and key columns). It must
 	// not use the keys storage writes (viewd.format, viewd.table,
@@ -70,23 +75,29 @@ type SnapshotTable struct {
 // enough to find it, check it whole before it is parsed, and size the
 // memory its contents will take.
 type tableFileInfo struct {
-	table    uint64
-	keyed    bool
-	size     int64  // file bytes
-	crc      uint32 // CRC-32C of the whole file
-	rows     int64  // updates
-	keyBytes int64  // sum of the packed keys' lengths
-	rowBytes int64  // sum of the packed rows' lengths
-	digest   digest // of the updates, as the log's digest of the table
+	table     uint64
+	keyed     bool
+	unordered bool   // the rows are in no order (SnapshotTable.Unordered)
+	size      int64  // file bytes
+	crc       uint32 // CRC-32C of the whole file
+	rows      int64  // updates
+	keyBytes  int64  // sum of the packed keys' lengths
+	rowBytes  int64  // sum of the packed rows' lengths
+	digest    digest // of the updates, as the log's digest of the table
 }
 
 func encodeTableFileInfo(fi tableFileInfo) []byte {
 	p := binary.AppendUvarint(nil, fi.table)
-	keyed := uint64(0)
-	if fi.keyed {
-		keyed = 1
+	// The layout: 0 by row, 1 by key then row, 2 unordered (older
+	// manifests hold 0 and 1 only).
+	layout := uint64(0)
+	switch {
+	case fi.keyed:
+		layout = 1
+	case fi.unordered:
+		layout = 2
 	}
-	p = binary.AppendUvarint(p, keyed)
+	p = binary.AppendUvarint(p, layout)
 	p = binary.AppendUvarint(p, uint64(fi.size))
 	p = binary.AppendUvarint(p, uint64(fi.crc))
 	p = binary.AppendUvarint(p, uint64(fi.rows))
@@ -99,8 +110,8 @@ func encodeTableFileInfo(fi tableFileInfo) []byte {
 func decodeTableFileInfo(p []byte) (tableFileInfo, error) {
 	r := reader{b: p}
 	fi := tableFileInfo{table: r.uvarint()}
-	keyed := r.uvarint()
-	fi.keyed = keyed == 1
+	layout := r.uvarint()
+	fi.keyed, fi.unordered = layout == 1, layout == 2
 	fi.size = int64(r.uvarint())
 	crc := r.uvarint()
 	fi.crc = uint32(crc)
@@ -112,7 +123,7 @@ func decodeTableFileInfo(p []byte) (tableFileInfo, error) {
 	switch {
 	case r.err != nil:
 		return fi, r.err
-	case keyed > 1, crc > math.MaxUint32, fi.size < 0, fi.rows < 0, fi.keyBytes < 0, fi.rowBytes < 0, len(r.b) != 0:
+	case layout > 2, crc > math.MaxUint32, fi.size < 0, fi.rows < 0, fi.keyBytes < 0, fi.rowBytes < 0, len(r.b) != 0:
 		return fi, fmt.Errorf("storage: corrupt table snapshot record")
 	}
 	return fi, nil
@@ -130,8 +141,9 @@ func isTableFileName(name string) bool {
 	return strings.HasPrefix(name, "snap.") && strings.HasSuffix(name, ".arrow")
 }
 
-// tableSchema returns the schema of a table file.
-func tableSchema(table uint64, keyed bool, extra map[string]string) (*arrow.Schema, error) {
+// tableSchema returns the schema of a table file (unordered: its rows are
+// in no order; never with keyed).
+func tableSchema(table uint64, keyed, unordered bool, extra map[string]string) (*arrow.Schema, error) {
 	meta := maps.Clone(extra)
 	if meta == nil {
 		meta = map[string]string{}
@@ -148,6 +160,9 @@ func tableSchema(table uint64, keyed bool, extra map[string]string) (*arrow.Sche
 		{Name: "diff", Type: arrow.PrimitiveTypes.Int64},
 	}
 	meta[metaOrder] = "row"
+	if unordered {
+		meta[metaOrder] = "none"
+	}
 	if keyed {
 		fields = append([]arrow.Field{{Name: "key", Type: arrow.BinaryTypes.Binary}}, fields...)
 		meta[metaOrder] = "key,row"
@@ -179,7 +194,10 @@ type tableFileWriter struct {
 }
 
 func newTableFileWriter(path string, t SnapshotTable) (*tableFileWriter, error) {
-	schema, err := tableSchema(t.ID, t.Keyed, t.Metadata)
+	if t.Keyed && t.Unordered {
+		return nil, fmt.Errorf("storage: table %d: a keyed table is ordered", t.ID)
+	}
+	schema, err := tableSchema(t.ID, t.Keyed, t.Unordered, t.Metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +206,7 @@ func newTableFileWriter(path string, t SnapshotTable) (*tableFileWriter, error) 
 		return nil, fmt.Errorf("storage: create table file: %w", err)
 	}
 	tw := &tableFileWriter{path: path, f: f, crc: crc32.New(castagnoli), schema: schema,
-		info: tableFileInfo{table: t.ID, keyed: t.Keyed}}
+		info: tableFileInfo{table: t.ID, keyed: t.Keyed, unordered: t.Unordered}}
 	tw.tee = &teeWriter{f: f, h: tw.crc}
 	tw.bw = bufio.NewWriterSize(tw.tee, 1<<20)
 	tw.w, err = ipc.NewFileWriter(tw.bw, ipc.WithSchema(schema))
@@ -244,7 +262,7 @@ func (tw *tableFileWriter) check(key, row repr.Row, diff repr.Diff) error {
 	case len(key) > math.MaxInt32/2 || len(row) > math.MaxInt32/2:
 		return fmt.Errorf("a row of %d bytes is too large", len(row))
 	}
-	if tw.havePrev {
+	if tw.havePrev && !tw.info.unordered {
 		c := bytes.Compare(key, tw.prevKey)
 		if c == 0 {
 			c = bytes.Compare(row, tw.prevRow)
@@ -257,9 +275,11 @@ func (tw *tableFileWriter) check(key, row repr.Row, diff repr.Diff) error {
 }
 
 func (tw *tableFileWriter) append(key, row repr.Row, diff repr.Diff) error {
-	tw.prevKey = append(tw.prevKey[:0], key...)
-	tw.prevRow = append(tw.prevRow[:0], row...)
-	tw.havePrev = true
+	if !tw.info.unordered {
+		tw.prevKey = append(tw.prevKey[:0], key...)
+		tw.prevRow = append(tw.prevRow[:0], row...)
+		tw.havePrev = true
+	}
 	if len(tw.diffs) >= tableBatchRows || len(tw.keyData)+len(tw.rowData)+len(key)+len(row) > tableBatchBytes && len(tw.diffs) > 0 {
 		if err := tw.flushBatch(); err != nil {
 			return err
@@ -352,6 +372,9 @@ type TableSnapshot struct {
 	// Keyed says the file holds keys (the table was arranged by its
 	// primary key); otherwise it is sorted by row and its keys are nil.
 	Keyed bool
+	// Unordered says the file's rows are in no order, a row possibly
+	// more than once (SnapshotTable.Unordered), with nil keys.
+	Unordered bool
 	// Rows is the number of updates in the file; KeyBytes and RowBytes
 	// are the summed lengths of their packed keys and rows (for sizing
 	// the memory they are loaded into).
@@ -362,7 +385,7 @@ type TableSnapshot struct {
 }
 
 func newTableSnapshot(dir string, gen uint64, fi tableFileInfo) *TableSnapshot {
-	return &TableSnapshot{Keyed: fi.keyed, Rows: fi.rows, KeyBytes: fi.keyBytes, RowBytes: fi.rowBytes,
+	return &TableSnapshot{Keyed: fi.keyed, Unordered: fi.unordered, Rows: fi.rows, KeyBytes: fi.keyBytes, RowBytes: fi.rowBytes,
 		path: filepath.Join(dir, tableFileName(gen, fi.table)), info: fi}
 }
 
@@ -405,7 +428,7 @@ func (ts *TableSnapshot) Open() (_ *TableFile, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: table snapshot %s: %w", ts.path, err)
 	}
-	want, err := tableSchema(ts.info.table, ts.Keyed, nil)
+	want, err := tableSchema(ts.info.table, ts.Keyed, ts.Unordered, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -475,3 +475,74 @@ func TestOldSnapshotFormat(t *testing.T) {
 		t.Fatalf("table 1: %v", got)
 	}
 }
+
+// TestTableFileUnordered: an unordered table (an append log) is written in
+// the order its Scan gives, a row more than once, with viewd.order "none";
+// Open reports it unordered and Scan gives the same updates in the same
+// order. Compact checks the updates against the log's digest all the
+// same, and a keyed table cannot be unordered.
+func TestTableFileUnordered(t *testing.T) {
+	smallBatches(t, 5)
+	dir := t.TempDir()
+	s, _ := mustOpen(t, dir)
+	ctx := context.Background()
+	// Appended in this order: 9, 3, 9, 1, ... (9 twice, not sorted).
+	var ups []TableUpdate
+	for i := range int64(23) {
+		ups = append(ups, TableUpdate{2, row((i * 7) % 10), 1})
+	}
+	if err := s.AppendTableWrite(ctx, 1, ups); err != nil {
+		t.Fatal(err)
+	}
+	table := func(keyed bool, ups []TableUpdate) SnapshotTable {
+		return SnapshotTable{ID: 2, Keyed: keyed, Unordered: true, Scan: func(emit func(key, row repr.Row, diff repr.Diff) error) error {
+			for _, u := range ups {
+				var key repr.Row
+				if keyed {
+					key = keyOf(u.Row)
+				}
+				if err := emit(key, u.Row, u.Diff); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
+	}
+	if err := s.Compact(nil, []SnapshotTable{table(true, ups)}); err == nil {
+		t.Fatal("a keyed unordered table was compacted")
+	}
+	if err := s.Compact(nil, []SnapshotTable{table(false, ups[1:])}); err == nil {
+		t.Fatal("an unordered table missing an update passed the digest check")
+	}
+	if err := s.Compact(nil, []SnapshotTable{table(false, ups)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, st := mustOpen(t, dir)
+	defer s.Close()
+	snap := st.Tables[2].Snapshot
+	if snap == nil || !snap.Unordered || snap.Keyed || int(snap.Rows) != len(ups) {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	f, err := snap.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := f.Metadata()[metaOrder]; o != "none" {
+		t.Fatalf("viewd.order %q", o)
+	}
+	var got []TableUpdate
+	if err := f.Scan(func(key, r repr.Row, d repr.Diff) error {
+		if key != nil {
+			t.Fatalf("a key %v", key)
+		}
+		got = append(got, TableUpdate{2, r.Clone(), d})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(got, ups, func(a, b TableUpdate) bool { return bytes.Equal(a.Row, b.Row) && a.Diff == b.Diff }) {
+		t.Fatalf("scanned %v, want %v", got, ups)
+	}
+	checkPlainArrow(t, snap.Path(), false, len(ups))
+}
