@@ -297,11 +297,14 @@ func (op *outputOp) step(_ context.Context, t repr.Timestamp) error {
 			op.bds[shardOf(r, W)].Add(r, nil, t, rows.Diff(i))
 		}
 		bs := make([]*Batch, W)
-		for s := range bs {
+		// The shards' batches are built (sorted, consolidated) at once,
+		// one per worker, as an arrangement's are.
+		if err := op.in.g.parallel(rows.Len(), func(s int) error {
 			var err error
-			if bs[s], err = op.bds[s].build(op.in.g.ctl); err != nil {
-				return err
-			}
+			bs[s], err = op.bds[s].build(op.in.g.ctl)
+			return err
+		}); err != nil {
+			return err
 		}
 		stampLoaded(bs, loaded, t)
 		tr.Insert(bs, t)
