@@ -487,7 +487,7 @@ func TestAppendLogConcurrentReaders(t *testing.T) {
 // graph keeps after its steps (runtime.MemStats after a GC).
 func TestAppendLogMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("memory measurement")
+		t.Skip("-short: builds two graphs of 400K rows to measure their heaps (CI runs it: no -short)")
 	}
 	const n, steps = 400_000, 20
 	build := func(appendOnly bool) (heap float64, state int64) {
