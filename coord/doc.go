@@ -22,8 +22,14 @@
 // shares. A table with a primary key arranges its rows by that key (its
 // primary arrangement, the table's only in-memory copy: reads import it,
 // the optimiser sees it as an index, writes check keys by looking them up
-// in it); other tables and sources materialize their rows by whole row. A
-// materialized view is a dataflow that imports the arrangements it reads
+// in it). A source with a key its reader resolves changes by (a PostgreSQL
+// subsource, a keyed Kafka envelope: sourceState.primaryKey) is arranged the
+// same way, and its reader looks current rows up there instead of keeping a
+// copy (sourceCollections, a sources.CollectionReader). An append-only
+// source (sourceState.appendOnly) keeps its rows in an append log
+// (dataflow.Collection.MaterializeAppendOnly), as does a materialized view
+// that can only grow; other tables and sources materialize their rows by
+// whole row. A materialized view is a dataflow that imports the arrangements it reads
 // and exports its own output; an index is a dataflow that arranges an
 // object by a key. Dataflows whose inputs did not change at a step only
 // advance their frontiers (dataflow.Graph.Quiet).
