@@ -120,14 +120,7 @@ func (r *PGReader) current(pt *pgTable, key string) (repr.Row, bool, error) {
 	if pt.pend.truncated != 0 {
 		return nil, false, nil
 	}
-	var cur repr.Row
-	var n repr.Diff
-	err := r.cfg.Collections.Rows(pt.t.ID, repr.Row(key), func(row repr.Row, d repr.Diff) {
-		n += d
-		if d > 0 {
-			cur = row
-		}
-	})
+	cur, n, err := lookupRow(r.cfg.Collections, pt.t.ID, key)
 	if err != nil {
 		return nil, false, collectionErr{fmt.Errorf("sources: reading %s: %w", pt.t.QualifiedName(), err)}
 	}
@@ -137,7 +130,25 @@ func (r *PGReader) current(pt *pgTable, key string) (repr.Row, bool, error) {
 	case n != 1:
 		return nil, false, pgcode.New(pgcode.DataException, "table %s holds %d rows under key %s", pt.t.QualifiedName(), n, keyText(key))
 	}
-	return cur.Clone(), true, nil
+	return cur, true, nil
+}
+
+// lookupRow reads collection id's rows under a key: their total
+// multiplicity and a copy of one present (a lookup must not keep the
+// collection's memory alive).
+func lookupRow(r CollectionReader, id CollectionID, key string) (repr.Row, repr.Diff, error) {
+	var cur repr.Row
+	var n repr.Diff
+	err := r.Rows(id, repr.Row(key), func(row repr.Row, d repr.Diff) {
+		n += d
+		if d > 0 {
+			cur = row
+		}
+	})
+	if err != nil || cur == nil {
+		return nil, n, err
+	}
+	return cur.Clone(), n, nil
 }
 
 // count returns the multiplicity of row in a table without a key as the

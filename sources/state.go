@@ -122,14 +122,7 @@ func (s *collState) current(key string) (repr.Row, bool, error) {
 	if s.reader == nil {
 		return nil, false, nil
 	}
-	var cur repr.Row
-	var n repr.Diff
-	err := s.reader.Rows(s.id, repr.Row(key), func(row repr.Row, d repr.Diff) {
-		n += d
-		if d > 0 {
-			cur = row
-		}
-	})
+	cur, n, err := lookupRow(s.reader, s.id, key)
 	switch {
 	case err != nil:
 		return nil, false, pgcode.New(pgcode.InternalError, "reading the collection: %v", err)
@@ -138,7 +131,7 @@ func (s *collState) current(key string) (repr.Row, bool, error) {
 	case n != 1:
 		return nil, false, pgcode.New(pgcode.DataException, "the collection holds %d rows under key %s", n, keyText(key))
 	}
-	return cur.Clone(), true, nil
+	return cur, true, nil
 }
 
 // setRow records key's row (nil: none).
