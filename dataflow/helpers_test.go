@@ -184,6 +184,9 @@ type harness struct {
 	oracle []func(ins []coll) coll
 	hist   []map[repr.Timestamp]coll
 	gen    *gen
+	// updates, if set, makes each step's updates to an input of arity
+	// columns whose current state is cur, instead of gen.
+	updates func(cur coll, arity int) []repr.Update
 }
 
 func newHarness(t *testing.T, seed uint64, workers int, arity ...int) *harness {
@@ -216,7 +219,12 @@ func (h *harness) run(steps, n int) {
 			if h.gen.r.IntN(4) == 0 {
 				continue
 			}
-			ups := h.gen.updates(h.state[i], h.arity[i], n)
+			var ups []repr.Update
+			if h.updates != nil {
+				ups = h.updates(h.state[i], h.arity[i])
+			} else {
+				ups = h.gen.updates(h.state[i], h.arity[i], n)
+			}
 			for j := range ups {
 				ups[j].Time = t
 				h.state[i].add(ups[j].Row, ups[j].Diff)

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"math"
 	"math/bits"
+	"unsafe"
 )
 
 // keyTable maps packed keys to dense slots (uint32): the group index of
@@ -285,3 +286,29 @@ func (a *spanArena) maybeCompact() {
 
 // bytes returns the bytes the arena holds (capacities).
 func (a *spanArena) bytes() int { return cap(a.buf) + 8*cap(a.offs) + 4*cap(a.lens) }
+
+// msGroups is the state of TopK and window: per group key, the group's
+// rows in a multiset, held by value in a slice indexed by the key's slot.
+type msGroups struct {
+	keys keyTable
+	sets []multiset
+}
+
+// msGroupBytes is a group's state beyond its key bytes and its multiset
+// entries, as the memory limit charges it.
+const msGroupBytes = keySlotBytes + int(unsafe.Sizeof(multiset{}))
+
+// at returns the multiset of the group at slot (making room for a new
+// slot). The pointer is valid until the next insert of a key.
+func (g *msGroups) at(slot uint32) *multiset {
+	for int(slot) >= len(g.sets) {
+		g.sets = append(g.sets, multiset{})
+	}
+	return &g.sets[slot]
+}
+
+// drop deletes the group at slot, freeing its multiset.
+func (g *msGroups) drop(slot uint32) {
+	g.sets[slot] = multiset{}
+	g.keys.delete(slot)
+}

@@ -79,18 +79,19 @@ func TestMonotonicStateBounded(t *testing.T) {
 		switch op := op.(type) {
 		case *topkOp:
 			for _, s := range op.shards {
-				for k, ms := range s.groups {
-					if ms.len() > 3 {
-						t.Errorf("topk group %q keeps %d rows, want at most offset+limit = 3", k, ms.len())
+				for slot := range s.groups.keys.all() {
+					if ms := s.groups.at(slot); ms.len() > 3 {
+						t.Errorf("topk group %q keeps %d rows, want at most offset+limit = 3", s.groups.keys.key(slot), ms.len())
 					}
 				}
 			}
 		case *reduceOp:
-			for _, s := range op.shards {
-				for k, gr := range s.groups {
-					for i, acc := range gr.accs {
-						if acc.ms != nil && acc.ms.len() > 1 {
-							t.Errorf("reduce group %q aggregate %d keeps %d values, want 1", k, i, acc.ms.len())
+			for si := range op.shards {
+				s := &op.shards[si]
+				for slot := range s.groups.all() {
+					for i := range op.aggs {
+						if ms := s.msOf(&op.accsOf(s, slot)[i]); ms != nil && ms.len() > 1 {
+							t.Errorf("reduce group %q aggregate %d keeps %d values, want 1", s.groups.key(slot), i, ms.len())
 						}
 					}
 				}

@@ -15,13 +15,13 @@ import (
 
 // bitAgg folds the group's non-NULL integers with AND, OR or XOR (a value
 // of even multiplicity cancels under XOR). NULL when there are none.
-func bitAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
-	if acc.ms == nil {
+func bitAgg(ms *multiset, a expr.Aggregate) (repr.Datum, error) {
+	if ms == nil {
 		return repr.Null, nil
 	}
 	var r int64
 	any := false
-	for e := range acc.ms.all() {
+	for e := range ms.all() {
 		if e.n <= 0 {
 			continue
 		}
@@ -54,13 +54,13 @@ func bitAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 // jsonbObjectAgg builds the object of the group's (key, value) records in
 // order; a repeated key keeps its last value, as jsonb does. A NULL key
 // is an error (22023), as in PostgreSQL.
-func jsonbObjectAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
-	if acc.ms == nil {
+func jsonbObjectAgg(ms *multiset, a expr.Aggregate) (repr.Datum, error) {
+	if ms == nil {
 		return repr.Null, nil
 	}
 	buf := []byte{'{'}
 	any := false
-	for e := range acc.ms.all() {
+	for e := range ms.all() {
 		reps := e.n
 		if a.Distinct && reps > 0 {
 			reps = 1
@@ -99,8 +99,8 @@ func jsonbObjectAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 // or past position ceil(f*N); percentile_cont(f) interpolates linearly
 // between the values at floor and ceil of f*(N-1); mode is the most
 // frequent value, the first in order among equals.
-func orderedSetAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
-	if acc.ms == nil {
+func orderedSetAgg(ms *multiset, a expr.Aggregate) (repr.Datum, error) {
+	if ms == nil {
 		return repr.Null, nil
 	}
 	type run struct {
@@ -110,7 +110,7 @@ func orderedSetAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 	var runs []run
 	var total int64
 	frac := repr.Null
-	for e := range acc.ms.all() {
+	for e := range ms.all() {
 		if e.n <= 0 {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/viewd/viewd/expr"
@@ -62,9 +63,6 @@ func (c *Collection) reduce(key []expr.Scalar, aggs []expr.Aggregate, monotonic 
 	g := c.g
 	out := g.newCollection(len(key) + len(aggs))
 	op := &reduceOp{in: c, out: out, keyer: newKeyer(key), aggs: aggs, monotonic: monotonic, shards: make([]reduceShard, g.opts.Workers)}
-	for i := range op.shards {
-		op.shards[i].groups = map[string]*group{}
-	}
 	g.add(op)
 	return out, nil
 }
@@ -78,12 +76,29 @@ type reduceOp struct {
 	pk        repr.Packer
 }
 
+// reduceShard is one worker's part of a reduce: its groups' state in flat
+// slices indexed by the group's slot in the key table, so that a million
+// groups are a few large pointer-free slices rather than a million heap
+// objects. The pointerful parts that only some aggregates need
+// (multisets, decimals, display scales) live in side slices reached by an
+// index from the flat record.
 type reduceShard struct {
-	groups  map[string]*group
+	groups keyTable     // group key -> slot
+	st     []groupState // by slot
+	accs   []accum      // by slot*len(aggs) + aggregate
+	outs   spanArena    // by slot: the output (or error) row last emitted
+	// sides holds the pointerful parts of accumulators (accum.side);
+	// reps the key packings of groups with display scales
+	// (groupState.reps). Freed entries are reset and reused.
+	sides             []accSide
+	reps              []scaleReps
+	freeSide, freeRep []uint32
+
 	idx     []uint32 // this step's input rows routed here (indexes into the input)
 	keys    Rows     // their keys
+	hashes  []uint64 // their keys' keyHash
 	exact   Rows     // their keys as they print, where that differs (else empty rows)
-	changed []string
+	changed []uint32 // slots of the groups this step changed
 	ok      Rows
 	errs    Rows
 	datums  []repr.Datum
@@ -92,27 +107,40 @@ type reduceShard struct {
 	kb      []byte
 }
 
-// group is the state of one group: its multiplicity, accumulators and the
-// output row last emitted (or error row, when outErr).
-type group struct {
-	n      repr.Diff
-	accs   []accum
-	reps   scaleReps // the key's packings with display scales (see scaleReps)
-	out    string
+// groupState is the state of one group beyond its accumulators: its
+// multiplicity and whether it has an output row (in the shard's outs) and
+// whether that is an error row. Pointer-free.
+type groupState struct {
+	n repr.Diff
+	// reps is 1 + the index in the shard's reps of the key's packings
+	// with display scales (see scaleReps), 0 when it has none.
+	reps   uint32
 	hasOut bool
 	outErr bool
 	dirty  bool
 }
 
-// accum is the state of one aggregate of one group.
+// accum is the state of one aggregate of one group: pointer-free, for
+// count, sum and avg of integers and floats, bool_and and bool_or, with
+// the rest (side) only for aggregates that need more.
 type accum struct {
-	n             repr.Diff // non-NULL values, weighted
-	hi            int64     // 128-bit integer sum
-	lo            uint64
-	fsum          float64
-	dsum          *apd.Decimal
-	trues, falses repr.Diff
-	ms            *multiset
+	n repr.Diff // non-NULL values, weighted
+	// hi, lo: the 128-bit sum of integers. For bool_and and bool_or, hi
+	// counts the false values (n - hi the true ones).
+	hi   int64
+	lo   uint64
+	fsum float64
+	// side is 1 + the index of the accumulator's accSide in its shard,
+	// 0 when it has none.
+	side uint32
+}
+
+// accSide is the pointerful state of an accumulator: the multiset of
+// min, max, the ordered and DISTINCT aggregates, and the exact sums of
+// numerics and intervals.
+type accSide struct {
+	ms   multiset
+	dsum *apd.Decimal
 	// dsq is the exact sum of squares for variance and stddev.
 	dsq *apd.Decimal
 	// scales counts the numeric inputs of sum, avg and the variances by
@@ -120,7 +148,86 @@ type accum struct {
 	// inputs, which a retraction may lower.
 	scales scaleCounts
 	// iv sums intervals field by field (sum and avg of intervals only).
-	iv *ivSum
+	iv ivSum
+}
+
+// side returns acc's side state, making it if it has none. The pointer
+// is valid until the shard makes another.
+func (s *reduceShard) side(acc *accum) *accSide {
+	if acc.side == 0 {
+		if n := len(s.freeSide); n > 0 {
+			acc.side = s.freeSide[n-1] + 1
+			s.freeSide = s.freeSide[:n-1]
+		} else {
+			s.sides = append(s.sides, accSide{})
+			acc.side = uint32(len(s.sides))
+		}
+	}
+	return &s.sides[acc.side-1]
+}
+
+// sideOf returns acc's side state, nil if it has none.
+func (s *reduceShard) sideOf(acc *accum) *accSide {
+	if acc.side == 0 {
+		return nil
+	}
+	return &s.sides[acc.side-1]
+}
+
+// msOf returns acc's multiset, nil if it has none.
+func (s *reduceShard) msOf(acc *accum) *multiset {
+	if acc.side == 0 {
+		return nil
+	}
+	return &s.sides[acc.side-1].ms
+}
+
+// repsOf returns gs's key packings, making them if make is set and it
+// has none (else nil).
+func (s *reduceShard) repsOf(gs *groupState, make bool) *scaleReps {
+	if gs.reps == 0 {
+		if !make {
+			return nil
+		}
+		if n := len(s.freeRep); n > 0 {
+			gs.reps = s.freeRep[n-1] + 1
+			s.freeRep = s.freeRep[:n-1]
+		} else {
+			s.reps = append(s.reps, nil)
+			gs.reps = uint32(len(s.reps))
+		}
+	}
+	return &s.reps[gs.reps-1]
+}
+
+// newGroup adds the group of key k (keyHash h) and returns its slot.
+func (s *reduceShard) newGroup(k []byte, h uint64, naggs int) uint32 {
+	slot, _ := s.groups.insertHashed(k, h)
+	if int(slot) == len(s.st) {
+		s.st = append(s.st, groupState{})
+		s.accs = append(s.accs, make([]accum, naggs)...)
+	}
+	return slot
+}
+
+// dropGroup frees a group's slot and side state.
+func (s *reduceShard) dropGroup(slot uint32, naggs int) {
+	gs := &s.st[slot]
+	if gs.reps != 0 {
+		s.reps[gs.reps-1] = nil
+		s.freeRep = append(s.freeRep, gs.reps-1)
+	}
+	accs := s.accs[int(slot)*naggs : int(slot+1)*naggs]
+	for i := range accs {
+		if accs[i].side != 0 {
+			s.sides[accs[i].side-1] = accSide{}
+			s.freeSide = append(s.freeSide, accs[i].side-1)
+		}
+	}
+	clear(accs)
+	*gs = groupState{}
+	s.outs.clear(slot)
+	s.groups.delete(slot)
 }
 
 // ivSum is a weighted sum of intervals, field by field.
@@ -199,6 +306,7 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 	o.out.errs.Append(&o.in.errs, 1)
 	for s := range o.shards {
 		o.shards[s].idx = o.shards[s].idx[:0]
+		o.shards[s].hashes = o.shards[s].hashes[:0]
 		o.shards[s].keys.Reset()
 		o.shards[s].exact.Reset()
 	}
@@ -219,8 +327,10 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 			continue
 		}
 		k := o.pk.Row()
-		s := &o.shards[shardOf(k, W)]
+		h := keyHash(k)
+		s := &o.shards[h%uint64(W)]
 		s.idx = append(s.idx, uint32(i))
+		s.hashes = append(s.hashes, h)
 		s.keys.Push(k, d)
 		if !o.keyer.scaled {
 			s.exact.Push(nil, d)
@@ -249,16 +359,16 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 				s.errs.Push(ErrRow(errNotMonotonic), 1)
 				continue
 			}
-			m.grow(o.update(s, s.keys.Row(i), s.exact.Row(i), o.in.ok.Row(int(j)), d))
+			m.grow(o.update(s, s.keys.Row(i), s.hashes[i], s.exact.Row(i), o.in.ok.Row(int(j)), d))
 		}
-		for _, k := range s.changed {
+		for _, slot := range s.changed {
 			if err := m.tick(); err != nil {
 				return err
 			}
 			if o.monotonic {
-				o.trimExtremes(s.groups[k])
+				o.trimExtremes(s, slot)
 			}
-			o.emit(s, k)
+			m.grow(o.emit(s, slot))
 		}
 		return m.poll()
 	})
@@ -279,20 +389,18 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 // reaches it: the plan claimed an input that only grows.
 var errNotMonotonic = pgcode.New(pgcode.InternalError, "dataflow: a retraction reached an operator planned for an append-only input")
 
-// trimExtremes drops from gr's min and max multisets every value but the
-// extreme ones (the values equal to the minimum or maximum, which differ
-// only in display scale): under a monotonic input no other value can
-// become the result. NULLs, which min and max skip, go too.
-func (o *reduceOp) trimExtremes(gr *group) {
-	if gr == nil {
-		return
-	}
+// trimExtremes drops from the group's min and max multisets every value
+// but the extreme ones (the values equal to the minimum or maximum, which
+// differ only in display scale): under a monotonic input no other value
+// can become the result. NULLs, which min and max skip, go too.
+func (o *reduceOp) trimExtremes(s *reduceShard, slot uint32) {
+	accs := o.accsOf(s, slot)
 	for i, a := range o.aggs {
-		ms := gr.accs[i].ms
+		ms := s.msOf(&accs[i])
 		if ms == nil || (a.Func != expr.AggMin && a.Func != expr.AggMax) || ms.len() <= 1 {
 			continue
 		}
-		best, _ := finish(&gr.accs[i], a)
+		best, _ := finish(&accs[i], s.sideOf(&accs[i]), a)
 		ms.retain(func(e *msEntry) bool {
 			if best.IsNull() || e.n <= 0 {
 				return false
@@ -303,21 +411,29 @@ func (o *reduceOp) trimExtremes(gr *group) {
 	}
 }
 
-// groupBytes, accumBytes and msEntryBytes approximate the state of a new
-// group (map entry, group and its output row), of one of its accumulators
-// and of a multiset entry beyond its key and value bytes, as the memory
-// limit charges them.
+// accsOf returns the accumulators of the group at slot.
+func (o *reduceOp) accsOf(s *reduceShard, slot uint32) []accum {
+	n := len(o.aggs)
+	return s.accs[int(slot)*n : int(slot+1)*n]
+}
+
+// groupStateBytes, accumBytes and accSideBytes are the flat state of a
+// group beyond its key (its keyTable slot and groupState), of one of its
+// accumulators, and of an accumulator's side state (beyond its multiset
+// entries and decimals); msEntryBytes approximates a multiset entry
+// beyond its key and value bytes; they are what the memory limit charges.
 const (
-	groupBytes   = 96
-	accumBytes   = 72
-	msEntryBytes = 48
+	groupStateBytes = keySlotBytes + int(unsafe.Sizeof(groupState{}))
+	accumBytes      = int(unsafe.Sizeof(accum{}))
+	accSideBytes    = int(unsafe.Sizeof(accSide{}))
+	msEntryBytes    = 48
 )
 
 // update folds one input row into its group and returns the bytes of
-// state it added (a new group, new multiset entries), roughly. k is the
-// row's canonical key, exact the key as it prints when that differs
-// (else empty).
-func (o *reduceOp) update(s *reduceShard, k, exact, row repr.Row, d repr.Diff) (grown int) {
+// state it added (a new group, new side state, new multiset entries),
+// roughly. k is the row's canonical key (keyHash h), exact the key as it
+// prints when that differs (else empty).
+func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.Row, d repr.Diff) (grown int) {
 	s.datums = row.Unpack(s.datums[:0])
 	// Evaluate every aggregate's inputs first: an error sends the row to
 	// the err stream and leaves the group untouched.
@@ -361,30 +477,32 @@ func (o *reduceOp) update(s *reduceShard, k, exact, row repr.Row, d repr.Diff) (
 		}
 		vals = append(vals, e)
 	}
-	gr := s.groups[string(k)]
-	if gr == nil {
-		gr = &group{accs: make([]accum, len(o.aggs))}
-		s.groups[string(k)] = gr
-		grown += len(k) + groupBytes + accumBytes*len(o.aggs)
+	slot, ok := s.groups.findHashed(k, h)
+	if !ok {
+		slot = s.newGroup(k, h, len(o.aggs))
+		grown += len(k) + groupStateBytes + accumBytes*len(o.aggs)
 	}
-	if !gr.dirty {
-		gr.dirty = true
-		s.changed = append(s.changed, string(k))
+	gs := &s.st[slot]
+	if !gs.dirty {
+		gs.dirty = true
+		s.changed = append(s.changed, slot)
 	}
-	gr.n += d
+	gs.n += d
 	if len(exact) > 0 {
-		grown += gr.reps.add(exact, d)
+		grown += s.repsOf(gs, true).add(exact, d)
 	}
+	accs := o.accsOf(s, slot)
 	for i, a := range o.aggs {
 		if vals[i].skip {
 			continue
 		}
-		acc := &gr.accs[i]
+		acc := &accs[i]
 		v := vals[i].v
 		if a.Distinct || !a.Func.Accumulable() {
-			if acc.ms == nil {
-				acc.ms = &multiset{}
+			if acc.side == 0 {
+				grown += accSideBytes
 			}
+			ms := &s.side(acc).ms
 			s.kb = append(s.kb[:0], vals[i].ord...)
 			s.kb = repr.AppendKey(s.kb, v, repr.SortOrder{})
 			s.vk.Reset()
@@ -397,7 +515,7 @@ func (o *reduceOp) update(s *reduceShard, k, exact, row repr.Row, d repr.Diff) (
 				// them as one value, as PostgreSQL does.
 				s.kb = append(s.kb, s.vk.Row()...)
 			}
-			before, after := acc.ms.add(s.kb, s.vk.Row(), d)
+			before, after := ms.add(s.kb, s.vk.Row(), d)
 			if before == 0 {
 				grown += len(s.kb) + len(s.vk.Row()) + msEntryBytes
 			}
@@ -407,24 +525,26 @@ func (o *reduceOp) update(s *reduceShard, k, exact, row repr.Row, d repr.Diff) (
 			// DISTINCT accumulable aggregate: feed value transitions.
 			switch {
 			case before <= 0 && after > 0:
-				accumulate(acc, a.Func, v, 1)
+				grown += s.accumulate(acc, a.Func, v, 1)
 			case before > 0 && after <= 0:
-				accumulate(acc, a.Func, v, -1)
+				grown += s.accumulate(acc, a.Func, v, -1)
 			}
 			continue
 		}
-		accumulate(acc, a.Func, v, d)
+		grown += s.accumulate(acc, a.Func, v, d)
 	}
 	return grown
 }
 
-func accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum, d repr.Diff) {
+// accumulate adds v with multiplicity d to acc and returns the bytes of
+// side state it made.
+func (s *reduceShard) accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum, d repr.Diff) (grown int) {
 	if f == expr.AggCountStar {
 		acc.n += d
-		return
+		return 0
 	}
 	if v.IsNull() {
-		return
+		return 0
 	}
 	acc.n += d
 	switch f {
@@ -438,41 +558,54 @@ func accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum, d repr.Diff) {
 		case v.Kind() == repr.KindFloat4 || v.Kind() == repr.KindFloat8:
 			acc.fsum += v.Float() * float64(d)
 		case v.Kind() == repr.KindInterval:
-			if acc.iv == nil {
-				acc.iv = &ivSum{}
+			if acc.side == 0 {
+				grown += accSideBytes
 			}
-			acc.iv.add(v.Interval(), int64(d))
+			s.side(acc).iv.add(v.Interval(), int64(d))
 		case v.Kind() == repr.KindNumeric:
-			if acc.dsum == nil {
-				acc.dsum = new(apd.Decimal)
+			if acc.side == 0 {
+				grown += accSideBytes
 			}
-			acc.scales.add(repr.NumericScale(v.Numeric()), d)
+			sd := s.side(acc)
+			if sd.dsum == nil {
+				sd.dsum = new(apd.Decimal)
+				grown += decimalBytes
+			}
+			sd.scales.add(repr.NumericScale(v.Numeric()), d)
 			var p apd.Decimal
 			_, _ = decCtx.Mul(&p, v.Numeric(), apd.New(int64(d), 0))
-			_, _ = decCtx.Add(acc.dsum, acc.dsum, &p)
+			_, _ = decCtx.Add(sd.dsum, sd.dsum, &p)
 		}
 	case expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop:
 		x := datumDecimal(v)
-		if acc.dsum == nil {
-			acc.dsum, acc.dsq = new(apd.Decimal), new(apd.Decimal)
+		if acc.side == 0 {
+			grown += accSideBytes
+		}
+		sd := s.side(acc)
+		if sd.dsum == nil {
+			sd.dsum, sd.dsq = new(apd.Decimal), new(apd.Decimal)
+			grown += 2 * decimalBytes
 		}
 		if v.Kind() == repr.KindNumeric {
-			acc.scales.add(repr.NumericScale(x), d)
+			sd.scales.add(repr.NumericScale(x), d)
 		}
 		dd := apd.New(int64(d), 0)
 		var p apd.Decimal
 		_, _ = decCtx.Mul(&p, x, dd)
-		_, _ = decCtx.Add(acc.dsum, acc.dsum, &p)
+		_, _ = decCtx.Add(sd.dsum, sd.dsum, &p)
 		_, _ = decCtx.Mul(&p, &p, x)
-		_, _ = decCtx.Add(acc.dsq, acc.dsq, &p)
+		_, _ = decCtx.Add(sd.dsq, sd.dsq, &p)
 	case expr.AggBoolAnd, expr.AggBoolOr:
-		if v.Bool() {
-			acc.trues += d
-		} else {
-			acc.falses += d
+		if !v.Bool() {
+			acc.hi += int64(d)
 		}
 	}
+	return grown
 }
+
+// decimalBytes approximates an apd.Decimal of a sum, as the memory limit
+// charges it.
+const decimalBytes = 64
 
 // mul128 returns a*b as a signed 128-bit (hi, lo).
 func mul128(a, b int64) (int64, uint64) {
@@ -519,71 +652,86 @@ func int128Decimal(hi int64, lo uint64) *apd.Decimal {
 
 var errBigintRange = pgcode.New(pgcode.NumericValueOutOfRange, "bigint out of range")
 
-// emit retracts the group's previous output and inserts its new one.
-func (o *reduceOp) emit(s *reduceShard, k string) {
-	gr := s.groups[k]
-	gr.dirty = false
-	if gr.hasOut {
-		if gr.outErr {
-			s.errs.Push(repr.Row(gr.out), -1)
+// emit retracts the group's previous output and inserts its new one; it
+// drops the group when it is empty. It returns the bytes by which the
+// output arena grew.
+func (o *reduceOp) emit(s *reduceShard, slot uint32) (grown int) {
+	gs := &s.st[slot]
+	gs.dirty = false
+	if gs.hasOut {
+		if gs.outErr {
+			s.errs.Push(s.outs.get(slot), -1)
 		} else {
-			s.ok.Push(repr.Row(gr.out), -1)
+			s.ok.Push(s.outs.get(slot), -1)
 		}
-		gr.hasOut = false
+		gs.hasOut = false
+	}
+	setOut := func(row repr.Row, isErr bool) {
+		before := len(s.outs.buf)
+		s.outs.set(slot, row)
+		grown = max(len(s.outs.buf)-before, 0)
+		gs.outErr, gs.hasOut = isErr, true
+		if isErr {
+			s.errs.Push(row, 1)
+		} else {
+			s.ok.Push(row, 1)
+		}
 	}
 	switch {
-	case gr.n == 0:
-		delete(s.groups, k)
-		return
-	case gr.n < 0:
-		gr.out, gr.outErr, gr.hasOut = string(ErrRow(pgcode.New(pgcode.InternalError,
-			"dataflow: reduce: negative multiplicity %d for a group (a retraction of a row that was never inserted)", gr.n))), true, true
-		s.errs.Push(repr.Row(gr.out), 1)
-		return
+	case gs.n == 0:
+		s.dropGroup(slot, len(o.aggs))
+		return 0
+	case gs.n < 0:
+		setOut(ErrRow(pgcode.New(pgcode.InternalError,
+			"dataflow: reduce: negative multiplicity %d for a group (a retraction of a row that was never inserted)", gs.n)), true)
+		return grown
 	}
 	s.pk.Reset()
-	if gr.reps.present() {
-		s.datums = gr.reps.display(repr.Row(k), &s.pk, s.datums)
+	k := repr.Row(s.groups.key(slot))
+	if reps := s.repsOf(gs, false); reps != nil && reps.present() {
+		s.datums = reps.display(k, &s.pk, s.datums)
 	} else {
-		s.pk.PushRow(repr.Row(k))
+		s.pk.PushRow(k)
 	}
+	accs := o.accsOf(s, slot)
 	for i, a := range o.aggs {
-		v, err := finish(&gr.accs[i], a)
+		v, err := finish(&accs[i], s.sideOf(&accs[i]), a)
 		if err != nil {
-			gr.out, gr.outErr, gr.hasOut = string(ErrRow(err)), true, true
-			s.errs.Push(repr.Row(gr.out), 1)
-			return
+			setOut(ErrRow(err), true)
+			return grown
 		}
 		s.pk.Push(v)
 	}
-	gr.out, gr.outErr, gr.hasOut = string(s.pk.Row()), false, true
-	s.ok.Push(s.pk.Row(), 1)
+	setOut(s.pk.Row(), false)
+	return grown
 }
 
-// finish computes an aggregate's value from its state.
-func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
+// finish computes an aggregate's value from its state (side nil when it
+// has none).
+func finish(acc *accum, side *accSide, a expr.Aggregate) (repr.Datum, error) {
 	kind := a.Typ.Type.Kind
+	var ms *multiset
+	if side != nil {
+		ms = &side.ms
+	}
 	switch a.Func {
 	case expr.AggCount, expr.AggCountStar:
-		if a.Distinct && acc.ms != nil && a.Func == expr.AggCount {
-			return repr.Int8Datum(int64(acc.n)), nil
-		}
 		return repr.Int8Datum(int64(acc.n)), nil
 	case expr.AggSum, expr.AggAvg:
 		if acc.n <= 0 {
 			return repr.Null, nil
 		}
 		if kind == repr.KindInterval {
-			var zero ivSum
-			if acc.iv == nil {
-				acc.iv = &zero
+			var iv ivSum
+			if side != nil {
+				iv = side.iv
 			}
-			return acc.iv.value(a.Func == expr.AggAvg, int64(acc.n))
+			return iv.value(a.Func == expr.AggAvg, int64(acc.n))
 		}
 		if kind == repr.KindFloat8 || kind == repr.KindFloat4 {
 			f := acc.fsum + float64(acc.hi)*math.Pow(2, 64) + float64(acc.lo)
-			if acc.dsum != nil {
-				x, _ := acc.dsum.Float64()
+			if side != nil && side.dsum != nil {
+				x, _ := side.dsum.Float64()
 				f += x
 			}
 			if a.Func == expr.AggAvg {
@@ -602,9 +750,9 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 			return repr.Null, errBigintRange
 		}
 		sum := int128Decimal(acc.hi, acc.lo)
-		if acc.dsum != nil {
-			_, _ = decCtx.Add(sum, sum, acc.dsum)
-			sum = withScale(sum, acc.scales.max())
+		if side != nil && side.dsum != nil {
+			_, _ = decCtx.Add(sum, sum, side.dsum)
+			sum = withScale(sum, side.scales.max())
 		}
 		if a.Func == expr.AggAvg {
 			// PostgreSQL's avg of integers and numerics is
@@ -617,24 +765,27 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		}
 		return repr.NumericDatum(sum), nil
 	case expr.AggStddevSamp, expr.AggStddevPop, expr.AggVarSamp, expr.AggVarPop:
-		return variance(acc, a)
+		if side == nil {
+			return repr.Null, nil
+		}
+		return variance(acc.n, side, a)
 	case expr.AggBoolAnd:
-		if acc.trues+acc.falses <= 0 {
+		if acc.n <= 0 {
 			return repr.Null, nil
 		}
-		return repr.BoolDatum(acc.falses == 0), nil
+		return repr.BoolDatum(acc.hi == 0), nil
 	case expr.AggBoolOr:
-		if acc.trues+acc.falses <= 0 {
+		if acc.n <= 0 {
 			return repr.Null, nil
 		}
-		return repr.BoolDatum(acc.trues > 0), nil
+		return repr.BoolDatum(int64(acc.n)-acc.hi > 0), nil
 	case expr.AggMin, expr.AggMax:
-		if acc.ms == nil {
+		if ms == nil {
 			return repr.Null, nil
 		}
-		seq := acc.ms.all()
+		seq := ms.all()
 		if a.Func == expr.AggMax {
-			seq = acc.ms.backward()
+			seq = ms.backward()
 		}
 		// The extreme value; of equal numerics of different display
 		// scales (the multiset keeps them apart), the largest scale, as
@@ -661,21 +812,21 @@ func finish(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		}
 		return best, nil
 	case expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg:
-		return orderedAgg(acc, a)
+		return orderedAgg(ms, a)
 	case expr.AggJsonbObjectAgg:
-		return jsonbObjectAgg(acc, a)
+		return jsonbObjectAgg(ms, a)
 	case expr.AggBitAnd, expr.AggBitOr, expr.AggBitXor:
-		return bitAgg(acc, a)
+		return bitAgg(ms, a)
 	case expr.AggPercentileDisc, expr.AggPercentileCont, expr.AggMode:
-		return orderedSetAgg(acc, a)
+		return orderedSetAgg(ms, a)
 	}
 	return repr.Null, fmt.Errorf("dataflow: aggregate %s is not supported", a.Func)
 }
 
 // orderedAgg derives string_agg, array_agg and jsonb_agg from the group's
 // ordered multiset.
-func orderedAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
-	if acc.ms == nil {
+func orderedAgg(ms *multiset, a expr.Aggregate) (repr.Datum, error) {
+	if ms == nil {
 		return repr.Null, nil
 	}
 	var (
@@ -683,7 +834,7 @@ func orderedAgg(acc *accum, a expr.Aggregate) (repr.Datum, error) {
 		elems []repr.Datum
 		any   bool
 	)
-	for e := range acc.ms.all() {
+	for e := range ms.all() {
 		reps := e.n
 		if a.Distinct && reps > 0 {
 			reps = 1
@@ -762,8 +913,8 @@ func datumDecimal(v repr.Datum) *apd.Decimal {
 // when it is not positive; divided by N·N or N·(N−1) at select_div_scale's
 // scale (rounded), and for stddev the square root of that, at the same
 // scale.
-func variance(acc *accum, a expr.Aggregate) (repr.Datum, error) {
-	n := int64(acc.n)
+func variance(count repr.Diff, acc *accSide, a expr.Aggregate) (repr.Datum, error) {
+	n := int64(count)
 	samp := a.Func == expr.AggVarSamp || a.Func == expr.AggStddevSamp
 	if n <= 0 || (samp && n <= 1) || acc.dsum == nil {
 		return repr.Null, nil
@@ -817,6 +968,12 @@ func (o *reduceOp) trim() {
 		s := &o.shards[i]
 		if cap(s.idx)*4 > trimBytes {
 			s.idx = nil
+		}
+		if cap(s.hashes)*8 > trimBytes {
+			s.hashes = nil
+		}
+		if cap(s.changed)*4 > trimBytes {
+			s.changed = nil
 		}
 		s.keys.trim()
 		s.exact.trim()

@@ -43,8 +43,7 @@ func (c *Collection) threshold(f func(repr.Diff) repr.Diff) *Collection {
 	out := g.newCollection(c.arity)
 	op := &thresholdOp{in: c, out: out, f: f, shards: make([]thresholdShard, g.opts.Workers)}
 	for i := range op.shards {
-		op.shards[i].counts = map[string]repr.Diff{}
-		op.shards[i].scaled = map[string]*thresholdScaled{}
+		op.shards[i].scaled = map[uint32]*thresholdScaled{}
 	}
 	g.add(op)
 	return out
@@ -57,20 +56,25 @@ type thresholdOp struct {
 	canon   []byte
 }
 
-// countBytes approximates a threshold count's map entry beyond its row
-// bytes, as the memory limit charges it.
-const countBytes = 48
+// countBytes is a threshold count's state beyond its row bytes (its
+// keyTable slot and count), as the memory limit charges it.
+const countBytes = keySlotBytes + 8
 
+// thresholdShard is one worker's part of a distinct or threshold: a
+// count per row, by the row's slot in the key table.
 type thresholdShard struct {
-	// counts is the multiplicity of each row by its canonical packing
-	// (repr.Row.Canonical: numerics without display scale), so that rows
-	// of equal values (1.10, 1.1) count as one.
-	counts map[string]repr.Diff
+	// rows and counts hold the multiplicity of each row by its canonical
+	// packing (repr.Row.Canonical: numerics without display scale), so
+	// that rows of equal values (1.10, 1.1) count as one. A row whose
+	// count is zero is dropped, unless it has scaled state.
+	rows   keyTable
+	counts []repr.Diff // by slot
 	// scaled holds, for canonical rows some of whose rows carried a
-	// display scale, the packings seen and the output last emitted.
-	scaled  map[string]*thresholdScaled
-	touched []string
+	// display scale (few), the packings seen and the output last emitted.
+	scaled  map[uint32]*thresholdScaled
+	touched []uint32 // slots
 	in      Rows
+	hashes  []uint64 // keyHash of in's canonical rows (several workers)
 	ok      Rows
 	canon   []byte
 	pk      repr.Packer
@@ -96,6 +100,7 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 	if W > 1 {
 		for s := range o.shards {
 			o.shards[s].in.Reset()
+			o.shards[s].hashes = o.shards[s].hashes[:0]
 		}
 		m := g.meter(nil, nil)
 		for i := range n {
@@ -107,7 +112,10 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 			if changed {
 				o.canon = canon
 			}
-			o.shards[shardOf(canon, W)].in.Push(row, o.in.ok.Diff(i))
+			h := keyHash(canon)
+			s := &o.shards[h%uint64(W)]
+			s.in.Push(row, o.in.ok.Diff(i))
+			s.hashes = append(s.hashes, h)
 		}
 	}
 	err := g.parallel(n, func(si int) error {
@@ -129,46 +137,56 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 			if changed {
 				s.canon = canon
 			}
+			var h uint64
+			if W > 1 {
+				h = s.hashes[i]
+			} else {
+				h = keyHash(canon)
+			}
+			slot, added := s.rows.insertHashed(canon, h)
+			if added {
+				if int(slot) == len(s.counts) {
+					s.counts = append(s.counts, 0)
+				}
+				m.grow(len(canon) + countBytes)
+			}
 			var st *thresholdScaled
 			if changed || len(s.scaled) > 0 {
-				st = s.scaled[string(canon)]
+				st = s.scaled[slot]
 			}
-			old, had := s.counts[string(canon)]
+			old := s.counts[slot]
 			nw := old + d
-			if nw == 0 {
-				delete(s.counts, string(canon))
-			} else {
-				s.counts[string(canon)] = nw
-				if !had {
-					m.grow(len(canon) + countBytes)
-				}
-			}
+			s.counts[slot] = nw
 			if !changed && st == nil {
 				if delta := o.f(nw) - o.f(old); delta != 0 {
 					s.ok.Push(row, delta)
+				}
+				if nw == 0 {
+					s.rows.delete(slot)
 				}
 				continue
 			}
 			if st == nil {
 				// Until now every row of this value printed as canon.
 				st = &thresholdScaled{out: string(canon), outN: o.f(old)}
-				s.scaled[string(canon)] = st
+				s.scaled[slot] = st
 			}
 			if changed {
 				m.grow(st.reps.add(row, d))
 			}
 			if !st.touched {
 				st.touched = true
-				s.touched = append(s.touched, string(canon))
+				s.touched = append(s.touched, slot)
 			}
 		}
-		for _, k := range s.touched {
+		for _, slot := range s.touched {
 			if err := m.tick(); err != nil {
 				return err
 			}
-			st := s.scaled[k]
+			st := s.scaled[slot]
 			st.touched = false
-			n := o.f(s.counts[k])
+			n := o.f(s.counts[slot])
+			k := string(s.rows.key(slot))
 			out := k
 			if st.reps.present() {
 				s.datums = st.reps.display(repr.Row(k), &s.pk, s.datums)
@@ -184,7 +202,10 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 				st.out, st.outN = out, n
 			}
 			if len(st.reps) == 0 && st.outN == 0 {
-				delete(s.scaled, k)
+				delete(s.scaled, slot)
+				if s.counts[slot] == 0 {
+					s.rows.delete(slot)
+				}
 			}
 		}
 		s.touched = s.touched[:0]
@@ -203,6 +224,12 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 func (o *thresholdOp) trim() {
 	for i := range o.shards {
 		o.shards[i].in.trim()
+		if cap(o.shards[i].hashes)*8 > trimBytes {
+			o.shards[i].hashes = nil
+		}
+		if cap(o.shards[i].touched)*4 > trimBytes {
+			o.shards[i].touched = nil
+		}
 		o.shards[i].ok.trim()
 	}
 }

@@ -55,9 +55,6 @@ func (c *Collection) topK(group []int, order []ColumnOrder, limit, offset int, m
 	g := c.g
 	out := g.newCollection(c.arity)
 	op := &topkOp{in: c, out: out, group: group, order: order, limit: limit, offset: offset, monotonic: monotonic, shards: make([]topkShard, g.opts.Workers)}
-	for i := range op.shards {
-		op.shards[i].groups = map[string]*multiset{}
-	}
 	g.add(op)
 	return out, nil
 }
@@ -73,8 +70,10 @@ type topkOp struct {
 	pk            repr.Packer
 }
 
+// topkShard is one worker's part of a TopK: each group's rows in a
+// multiset, by the group's slot in the key table.
 type topkShard struct {
-	groups map[string]*multiset
+	groups msGroups
 	keys   Rows
 	sorts  Rows
 	rows   Rows
@@ -143,12 +142,11 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 			for j < len(idx) && bytes.Equal(s.keys.Row(int(idx[j])), k) {
 				j++
 			}
-			ms := s.groups[string(k)]
-			if ms == nil {
-				ms = &multiset{}
-				s.groups[string(k)] = ms
-				m.grow(len(k) + groupBytes)
+			slot, added := s.groups.keys.insert(k)
+			if added {
+				m.grow(len(k) + msGroupBytes)
 			}
+			ms := s.groups.at(slot)
 			if err := o.window(&m, ms, &s.ok, -1); err != nil {
 				return err
 			}
@@ -177,7 +175,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 				})
 			}
 			if ms.len() == 0 {
-				delete(s.groups, string(k))
+				s.groups.drop(slot)
 			}
 			i = j
 		}

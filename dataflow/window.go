@@ -87,7 +87,7 @@ func (c *Collection) Window(partition []int, order []ColumnOrder, funcs []Window
 	}
 	g := c.g
 	out := g.newCollection(c.arity + len(funcs))
-	op := &windowOp{in: c, out: out, part: partition, order: order, funcs: funcs, groups: map[string]*multiset{}}
+	op := &windowOp{in: c, out: out, part: partition, order: order, funcs: funcs}
 	g.add(op)
 	return out, nil
 }
@@ -97,7 +97,7 @@ type windowOp struct {
 	part    []int
 	order   []ColumnOrder
 	funcs   []WindowFunc
-	groups  map[string]*multiset
+	groups  msGroups
 	datums  []repr.Datum
 	pk      repr.Packer
 	// parts and sorts hold a step's partition and sort keys.
@@ -144,12 +144,11 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 		for j < n && bytes.Equal(o.parts.Row(int(perm[j])), part) {
 			j++
 		}
-		ms := o.groups[string(part)]
-		if ms == nil {
-			ms = &multiset{}
-			o.groups[string(part)] = ms
-			m.grow(len(part) + groupBytes)
+		slot, added := o.groups.keys.insert(part)
+		if added {
+			m.grow(len(part) + msGroupBytes)
 		}
+		ms := o.groups.at(slot)
 		if err := o.derive(&m, ms, -1); err != nil {
 			return err
 		}
@@ -166,7 +165,7 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 			return err
 		}
 		if ms.len() == 0 {
-			delete(o.groups, string(part))
+			o.groups.drop(slot)
 		}
 		i = j
 	}
