@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"bytes"
+	"encoding/binary"
 	"iter"
 	"math"
 	"math/bits"
@@ -38,8 +39,9 @@ type keyTable struct {
 
 // keySlotBytes approximates what one live key costs a keyTable beyond its
 // bytes: its index bucket (8 bytes at a load between 3/8 and 3/4) and its
-// span in the arena (12 bytes), as the memory limit charges it.
-const keySlotBytes = 32
+// offset and length prefix in the arena (9 bytes), as the memory limit
+// charges it.
+const keySlotBytes = 28
 
 // slotHashBits is the part of an index entry that holds hash bits.
 const slotHashBits uint64 = math.MaxUint64 << 32 & math.MaxUint64
@@ -131,9 +133,10 @@ func (t *keyTable) grow() {
 // reused by a later insert; its key's bytes become garbage, and the arena
 // is compacted when garbage outweighs live keys (which invalidates the
 // slices key returned).
-func (t *keyTable) delete(slot uint32) {
-	k := t.keys.get(slot)
-	h := keyHash(k)
+func (t *keyTable) delete(slot uint32) { t.deleteHashed(slot, keyHash(t.keys.get(slot))) }
+
+// deleteHashed is delete of a slot whose key's keyHash is h.
+func (t *keyTable) deleteHashed(slot uint32, h uint64) {
 	mask := len(t.index) - 1
 	i := int(h >> t.shift)
 	for uint32(t.index[i]) != slot+1 {
@@ -193,15 +196,16 @@ func (t *keyTable) bytes() int {
 	return 8*cap(t.index) + 4*cap(t.free) + t.keys.bytes()
 }
 
-// spanArena stores one byte string per slot in one slab: slot i's bytes
-// are buf[offs[i]:offs[i]+lens[i]]. Replaced and cleared strings become
-// garbage, which maybeCompact reclaims by copying the live strings to a
-// new slab (slots keep their numbers). The slab holds no pointers.
+// spanArena stores one byte string per slot in one slab: slot i's string
+// is at buf[offs[i]:], its length (a uvarint) followed by its bytes, so
+// that reading a string touches its offset and then one place in the
+// slab. Replaced and cleared strings become garbage, which maybeCompact
+// reclaims by copying the live strings to a new slab (slots keep their
+// numbers). The slab holds no pointers.
 type spanArena struct {
 	buf     []byte
 	offs    []uint64 // noSpan: the slot holds nothing
-	lens    []uint32
-	garbage int // bytes of buf no slot refers to
+	garbage int      // bytes of buf no slot refers to
 }
 
 // noSpan marks a slot of a spanArena that holds no string.
@@ -214,15 +218,21 @@ const minCompact = 4 << 10
 // slots returns the number of slots the arena has room for.
 func (a *spanArena) slots() int { return len(a.offs) }
 
+// span returns the string at off: its start and end in buf.
+func (a *spanArena) span(off uint64) (start, end uint64) {
+	n, w := binary.Uvarint(a.buf[off:])
+	start = off + uint64(w)
+	return start, start + n
+}
+
 // get returns slot's string (nil if it holds none), with its capacity
 // limited to its length: valid until the next set or compaction.
 func (a *spanArena) get(slot uint32) []byte {
 	if int(slot) >= len(a.offs) || a.offs[slot] == noSpan {
 		return nil
 	}
-	off := a.offs[slot]
-	end := off + uint64(a.lens[slot])
-	return a.buf[off:end:end]
+	start, end := a.span(a.offs[slot])
+	return a.buf[start:end:end]
 }
 
 // has reports whether slot holds a string.
@@ -236,34 +246,35 @@ func (a *spanArena) has(slot uint32) bool {
 func (a *spanArena) set(slot uint32, b []byte) {
 	for int(slot) >= len(a.offs) {
 		a.offs = append(a.offs, noSpan)
-		a.lens = append(a.lens, 0)
 	}
+	need := uint64(uvarintLen(uint64(len(b))) + len(b))
 	if off := a.offs[slot]; off != noSpan {
-		old := int(a.lens[slot])
-		if len(b) <= old {
-			copy(a.buf[off:], b)
-			a.lens[slot] = uint32(len(b))
-			a.garbage += old - len(b)
+		_, end := a.span(off)
+		if old := end - off; need <= old {
+			n := binary.PutUvarint(a.buf[off:], uint64(len(b)))
+			copy(a.buf[off+uint64(n):], b)
+			a.garbage += int(old - need)
 			return
 		}
-		a.garbage += old
-	}
-	if uint64(len(b)) > math.MaxUint32 {
-		panic("dataflow: spanArena: string over 4 GiB")
+		a.garbage += int(end - off)
 	}
 	a.offs[slot] = uint64(len(a.buf))
-	a.lens[slot] = uint32(len(b))
+	a.buf = binary.AppendUvarint(a.buf, uint64(len(b)))
 	a.buf = append(a.buf, b...)
 	a.maybeCompact()
 }
+
+// uvarintLen returns the bytes of x as a uvarint.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 // clear drops slot's string.
 func (a *spanArena) clear(slot uint32) {
 	if int(slot) >= len(a.offs) || a.offs[slot] == noSpan {
 		return
 	}
-	a.garbage += int(a.lens[slot])
-	a.offs[slot], a.lens[slot] = noSpan, 0
+	_, end := a.span(a.offs[slot])
+	a.garbage += int(end - a.offs[slot])
+	a.offs[slot] = noSpan
 }
 
 // maybeCompact copies the live strings to a new slab when the garbage
@@ -278,14 +289,15 @@ func (a *spanArena) maybeCompact() {
 		if off == noSpan {
 			continue
 		}
+		_, end := a.span(off)
 		a.offs[s] = uint64(len(buf))
-		buf = append(buf, a.buf[off:off+uint64(a.lens[s])]...)
+		buf = append(buf, a.buf[off:end]...)
 	}
 	a.buf, a.garbage = buf, 0
 }
 
 // bytes returns the bytes the arena holds (capacities).
-func (a *spanArena) bytes() int { return cap(a.buf) + 8*cap(a.offs) + 4*cap(a.lens) }
+func (a *spanArena) bytes() int { return cap(a.buf) + 8*cap(a.offs) }
 
 // msGroups is the state of TopK and window: per group key, the group's
 // rows in a multiset, held by value in a slice indexed by the key's slot.

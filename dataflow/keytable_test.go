@@ -2,7 +2,9 @@ package dataflow
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -132,7 +134,7 @@ func TestSpanArenaInPlace(t *testing.T) {
 		a.set(uint32(i), bytes.Repeat([]byte{'x'}, 100))
 	}
 	a.set(3, []byte("short"))
-	if string(a.get(3)) != "short" || len(a.buf) != 100_000 {
+	if string(a.get(3)) != "short" || len(a.buf) != 101_000 {
 		t.Fatalf("in place: %q, buf %d", a.get(3), len(a.buf))
 	}
 	for i := range 1000 {
@@ -149,5 +151,13 @@ func TestSpanArenaInPlace(t *testing.T) {
 	a.clear(7)
 	if a.has(7) || a.get(7) != nil {
 		t.Fatal("cleared slot still holds a string")
+	}
+}
+
+func TestUvarintLen(t *testing.T) {
+	for _, x := range []uint64{0, 1, 127, 128, 16383, 16384, 1 << 35, math.MaxUint64} {
+		if got, want := uvarintLen(x), len(binary.AppendUvarint(nil, x)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", x, got, want)
+		}
 	}
 }

@@ -162,7 +162,7 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 					s.ok.Push(row, delta)
 				}
 				if nw == 0 {
-					s.rows.delete(slot)
+					s.rows.deleteHashed(slot, h)
 				}
 				continue
 			}
