@@ -41,7 +41,8 @@ type Config struct {
 	MaxQueryMemory int64
 	// MaxDataflowMemory bounds a materialized view's dataflow: a step
 	// that produces more than this many bytes (rows plus new keyed
-	// state), or after which the view's own arrangements hold more,
+	// state), or after which the view's own arrangements and group
+	// state hold more,
 	// stops; the view is then failed (its reads and those of everything
 	// built on it return 53200) and its state dropped, while the server
 	// and every other view go on. 0 means unlimited.

@@ -14,8 +14,8 @@ import (
 // A view's dataflow is bounded twice: within a step by the dataflow's
 // MemoryLimit (the bytes the step's operators produce, which stops a step
 // that would blow up before it allocates), and after each step by the
-// bytes its own arrangements and output hold (dataflow.Graph.StateBytes),
-// which catches state that grows step by step. Either way the view fails:
+// bytes its own arrangements and output, and its operators' group state
+// (reduce, distinct, TopK), hold (dataflow.Graph.StateBytes), which catches state that grows step by step. Either way the view fails:
 // its dataflow is closed (its state freed), its runtime keeps the error,
 // and every read of it, or of anything built on it, returns that error
 // with SQLSTATE 53200 (through sourceErrors, as for a failed source).
@@ -28,7 +28,7 @@ func isOutOfMemory(err error) bool {
 	return errors.As(err, &pe) && pe.Code == pgcode.OutOfMemory
 }
 
-// checkStateLocked returns a 53200 error when d's arrangements hold more
+// checkStateLocked returns a 53200 error when d's state holds more
 // than Config.MaxDataflowMemory bytes.
 func (c *Coordinator) checkStateLocked(d *dataflowState) error {
 	limit := c.cfg.MaxDataflowMemory
@@ -36,7 +36,7 @@ func (c *Coordinator) checkStateLocked(d *dataflowState) error {
 		return nil
 	}
 	if n := d.graph.StateBytes(); n > limit {
-		return pgcode.New(pgcode.OutOfMemory, "its arrangements hold %d MB", n>>20)
+		return pgcode.New(pgcode.OutOfMemory, "its arrangements and group state hold %d MB", n>>20)
 	}
 	return nil
 }
@@ -107,9 +107,9 @@ func (c *Coordinator) failedDependency(owner plan.GlobalID) error {
 
 // dataflowMemoryDef is mz_internal.mz_dataflow_memory: for every table,
 // materialized view and index, the bytes its dataflow's own arrangements
-// and output hold (dataflow.Graph.StateBytes; imported arrangements count
-// for their owner), and whether it failed with the error its reads
-// return. Reduce, TopK and threshold maps are not in the figure.
+// and output, and its reduce, distinct/threshold, TopK and window group
+// state, hold (dataflow.Graph.StateBytes; imported arrangements count for
+// their owner), and whether it failed with the error its reads return.
 func dataflowMemoryDef() builtinDef {
 	return cols("id text, schema_name text, name text, type text, state_bytes int8, status text, error text").
 		def("mz_internal", "mz_dataflow_memory", dataflowMemoryRows)

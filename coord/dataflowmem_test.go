@@ -73,7 +73,7 @@ func TestMaxDataflowMemoryState(t *testing.T) {
 		s.exec(fmt.Sprintf("INSERT INTO t SELECT i, '%s' || i FROM generate_series(%d, %d) i", pad, i*200+1, i*200+200))
 	}
 	e := s.fails("SELECT count(*) FROM copy_t", pgcode.OutOfMemory)
-	if !strings.Contains(e.Detail, "its arrangements hold") {
+	if !strings.Contains(e.Detail, "its arrangements and group state hold") {
 		t.Errorf("detail %q: want the arrangements' size (the state check, not a step's growth)", e.Detail)
 	}
 	s.want("SELECT count(*) FROM t", "8000")

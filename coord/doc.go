@@ -83,7 +83,8 @@
 // (--max-dataflow-memory; dataflowmem.go): past it the view fails, its
 // state is dropped, and reads of it and of everything built on it return
 // 53200 while the server and other views go on.
-// mz_internal.mz_dataflow_memory shows each dataflow's arranged bytes.
+// mz_internal.mz_dataflow_memory shows each dataflow's arranged bytes and
+// group state.
 // A read-write transaction's pinned read timestamp holds back the since,
 // so its reads stay valid however long it runs.
 //

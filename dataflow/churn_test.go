@@ -100,6 +100,7 @@ func TestOracleGroupChurn(t *testing.T) {
 		}
 		h.check(win, func(ins []coll) coll { return naiveWindow(ins[0], []int{0}, order, funcs) })
 		h.run(20, 0)
+		checkSideBytes(t, h.g)
 
 		// Groups died and their slots went to other keys: each table has
 		// fewer slots than the groups it has held.
@@ -131,4 +132,82 @@ func TestOracleGroupChurn(t *testing.T) {
 			}
 		}
 	})
+}
+
+// sideBytes returns an operator's running count of its side state.
+func sideBytes(op operator) int64 {
+	switch op := op.(type) {
+	case *reduceOp:
+		var n int64
+		for i := range op.shards {
+			n += op.shards[i].sideBytes
+		}
+		return n
+	case *topkOp:
+		var n int64
+		for i := range op.shards {
+			n += op.shards[i].groups.entryBytes
+		}
+		return n
+	case *windowOp:
+		return op.groups.entryBytes
+	}
+	return 0
+}
+
+// countSideBytes walks an operator's side state and sums what sideBytes
+// counts.
+func countSideBytes(op operator) int64 {
+	var n int64
+	sets := func(g *msGroups) {
+		for slot := range g.keys.all() {
+			for e := range g.sets[slot].all() {
+				n += int64(msEntrySize(e.row()))
+			}
+		}
+	}
+	switch op := op.(type) {
+	case *reduceOp:
+		for i := range op.shards {
+			s := &op.shards[i]
+			for slot := range s.groups.all() {
+				if r := s.repsOf(&s.st[slot], false); r != nil {
+					n += int64(r.bytes())
+				}
+				for _, acc := range op.accsOf(s, slot) {
+					sd := s.sideOf(&acc)
+					if sd == nil {
+						continue
+					}
+					for e := range sd.ms.all() {
+						n += int64(msEntrySize(e.row()))
+					}
+					if sd.dsum != nil {
+						n += decimalBytes
+					}
+					if sd.dsq != nil {
+						n += decimalBytes
+					}
+				}
+			}
+		}
+	case *topkOp:
+		for i := range op.shards {
+			sets(&op.shards[i].groups)
+		}
+	case *windowOp:
+		sets(&op.groups)
+	}
+	return n
+}
+
+// checkSideBytes checks that g's operators' running counts of their side
+// state equal what they hold.
+func checkSideBytes(t *testing.T, g *Graph) {
+	t.Helper()
+	for _, op := range g.ops {
+		if got, want := sideBytes(op), countSideBytes(op); got != want {
+			t.Errorf("%T: side state counted %d bytes, holds %d", op, got, want)
+		}
+	}
 }

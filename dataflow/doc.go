@@ -133,7 +133,8 @@
 // --max-dataflow-memory), whose view fails and is dropped past it.
 // Persistent dataflows are stepped with a context no client can cancel.
 // Graph.StateBytes measures what a graph's own arrangements and outputs
-// hold, for a bound on state that grows step by step.
+// and its operators' group state (key tables, flat slices, multiset
+// entries) hold, for a bound on state that grows step by step.
 //
 // # Sinks and reads
 //

@@ -222,12 +222,18 @@ func (g *Graph) Close() {
 // StateBytes returns the bytes held by the arrangements and outputs the
 // graph built, not those it imports: their batches' packed keys and vals
 // plus per-update overhead, summed over shards, and the segments of its
-// append logs (packed rows, offsets, diffs, marks and unused room). The hash maps of reduce,
-// distinct/threshold, TopK and window operators are not counted (a step's
-// MemoryLimit charges their growth). It walks every batch of those
-// traces once; call it between steps.
+// append logs (packed rows, offsets, diffs, marks and unused room); plus
+// the group state of its reduce, distinct/threshold, TopK and window
+// operators (their key tables, flat slices and arenas by capacity, their
+// multiset entries and decimals as counted when they come and go). It
+// walks every batch of those traces once; call it between steps.
 func (g *Graph) StateBytes() int64 {
 	var n int64
+	for _, op := range g.ops {
+		if s, ok := op.(stateSizer); ok {
+			n += s.stateBytes()
+		}
+	}
 	for _, t := range g.owned {
 		_, packed, overhead := t.Stats()
 		n += int64(packed + overhead)
@@ -238,6 +244,17 @@ func (g *Graph) StateBytes() int64 {
 	}
 	return n
 }
+
+// stateSizer is an operator that keeps state of its own (not in an
+// arrangement) and can say how large it is.
+type stateSizer interface{ stateBytes() int64 }
+
+var (
+	_ stateSizer = (*reduceOp)(nil)
+	_ stateSizer = (*thresholdOp)(nil)
+	_ stateSizer = (*topkOp)(nil)
+	_ stateSizer = (*windowOp)(nil)
+)
 
 // NextScheduled returns the earliest future time at which an operator
 // (a temporal filter) has updates of its own to emit, if any.

@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/bits"
 	"unsafe"
+
+	"github.com/viewd/viewd/repr"
 )
 
 // keyTable maps packed keys to dense slots (uint32): the group index of
@@ -304,6 +306,38 @@ func (a *spanArena) bytes() int { return cap(a.buf) + 8*cap(a.offs) }
 type msGroups struct {
 	keys keyTable
 	sets []multiset
+	// entryBytes is the multisets' entries by msEntrySize, kept as they
+	// come and go.
+	entryBytes int64
+}
+
+// add changes the multiplicity of (key, val) in ms, one of g's
+// multisets, by d, and returns whether that made an entry.
+func (g *msGroups) add(ms *multiset, key, val []byte, d repr.Diff) (made bool) {
+	before, after := ms.add(key, val, d)
+	switch {
+	case before == 0:
+		g.entryBytes += int64(msEntrySize(val))
+	case after == 0:
+		g.entryBytes -= int64(msEntrySize(val))
+	}
+	return before == 0
+}
+
+// retain is ms.retain for one of g's multisets.
+func (g *msGroups) retain(ms *multiset, keep func(e *msEntry) bool) {
+	ms.retain(func(e *msEntry) bool {
+		if keep(e) {
+			return true
+		}
+		g.entryBytes -= int64(msEntrySize(e.row()))
+		return false
+	})
+}
+
+// bytes returns the bytes of the groups' state.
+func (g *msGroups) bytes() int64 {
+	return int64(g.keys.bytes()+int(unsafe.Sizeof(multiset{}))*cap(g.sets)) + g.entryBytes
 }
 
 // msGroupBytes is a group's state beyond its key bytes and its multiset
@@ -321,6 +355,9 @@ func (g *msGroups) at(slot uint32) *multiset {
 
 // drop deletes the group at slot, freeing its multiset.
 func (g *msGroups) drop(slot uint32) {
+	for e := range g.sets[slot].all() {
+		g.entryBytes -= int64(msEntrySize(e.row()))
+	}
 	g.sets[slot] = multiset{}
 	g.keys.delete(slot)
 }

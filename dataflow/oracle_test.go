@@ -234,6 +234,7 @@ func testOracleReduce(t *testing.T, monotonic bool) {
 			return out
 		})
 		h.run(25, 6)
+		checkSideBytes(t, h.g)
 	})
 }
 
@@ -406,6 +407,7 @@ func testOracleTopK(t *testing.T, monotonic bool) {
 		h.check(k2, func(ins []coll) coll { return naiveTopK(ins[0], nil, order[1:], 3, 0) })
 		h.check(k3, func(ins []coll) coll { return naiveTopK(ins[0], []int{0}, order, -1, 2) })
 		h.run(25, 6)
+		checkSideBytes(t, h.g)
 	})
 }
 

@@ -93,6 +93,10 @@ type reduceShard struct {
 	sides             []accSide
 	reps              []scaleReps
 	freeSide, freeRep []uint32
+	// sideBytes is what the side state holds beyond the slices: multiset
+	// entries (msEntrySize), decimals and key packings, kept as they come
+	// and go (see stateBytes).
+	sideBytes int64
 
 	idx     []uint32 // this step's input rows routed here (indexes into the input)
 	keys    Rows     // their keys
@@ -214,13 +218,26 @@ func (s *reduceShard) newGroup(k []byte, h uint64, naggs int) uint32 {
 func (s *reduceShard) dropGroup(slot uint32, naggs int) {
 	gs := &s.st[slot]
 	if gs.reps != 0 {
+		s.sideBytes -= int64(s.reps[gs.reps-1].bytes())
 		s.reps[gs.reps-1] = nil
 		s.freeRep = append(s.freeRep, gs.reps-1)
 	}
 	accs := s.accs[int(slot)*naggs : int(slot+1)*naggs]
 	for i := range accs {
 		if accs[i].side != 0 {
-			s.sides[accs[i].side-1] = accSide{}
+			sd := &s.sides[accs[i].side-1]
+			// An empty group's multisets are empty, unless retractions
+			// of rows never inserted left entries of negative count.
+			for e := range sd.ms.all() {
+				s.sideBytes -= int64(msEntrySize(e.row()))
+			}
+			if sd.dsum != nil {
+				s.sideBytes -= decimalBytes
+			}
+			if sd.dsq != nil {
+				s.sideBytes -= decimalBytes
+			}
+			*sd = accSide{}
 			s.freeSide = append(s.freeSide, accs[i].side-1)
 		}
 	}
@@ -402,11 +419,15 @@ func (o *reduceOp) trimExtremes(s *reduceShard, slot uint32) {
 		}
 		best, _ := finish(&accs[i], s.sideOf(&accs[i]), a)
 		ms.retain(func(e *msEntry) bool {
-			if best.IsNull() || e.n <= 0 {
-				return false
+			keep := false
+			if !best.IsNull() && e.n > 0 {
+				d := e.row().Get(0)
+				keep = !d.IsNull() && repr.Compare(d, best) == 0
 			}
-			d := repr.Row(e.val).Get(0)
-			return !d.IsNull() && repr.Compare(d, best) == 0
+			if !keep {
+				s.sideBytes -= int64(msEntrySize(e.row()))
+			}
+			return keep
 		})
 	}
 }
@@ -428,6 +449,27 @@ const (
 	accSideBytes    = int(unsafe.Sizeof(accSide{}))
 	msEntryBytes    = 48
 )
+
+// msEntrySize is the bytes a multiset entry of value val is taken to
+// hold: its value, a sort key of about the same size, and msEntryBytes.
+// The state sizes add it when an entry comes and take it away when it
+// goes, so the estimate does not drift.
+func msEntrySize(val []byte) int { return 2*len(val) + msEntryBytes }
+
+// stateBytes returns the bytes of the reduce's group state: the flat
+// slices and arenas by capacity, the side state as counted.
+func (o *reduceOp) stateBytes() int64 {
+	var n int64
+	for i := range o.shards {
+		s := &o.shards[i]
+		n += int64(s.groups.bytes() + s.outs.bytes() +
+			int(unsafe.Sizeof(groupState{}))*cap(s.st) + accumBytes*cap(s.accs) +
+			accSideBytes*cap(s.sides) + int(unsafe.Sizeof(scaleReps{}))*cap(s.reps) +
+			4*(cap(s.freeSide)+cap(s.freeRep)))
+		n += s.sideBytes
+	}
+	return n
+}
 
 // update folds one input row into its group and returns the bytes of
 // state it added (a new group, new side state, new multiset entries),
@@ -489,7 +531,10 @@ func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.
 	}
 	gs.n += d
 	if len(exact) > 0 {
-		grown += s.repsOf(gs, true).add(exact, d)
+		reps := s.repsOf(gs, true)
+		before := reps.bytes()
+		grown += reps.add(exact, d)
+		s.sideBytes += int64(reps.bytes() - before)
 	}
 	accs := o.accsOf(s, slot)
 	for i, a := range o.aggs {
@@ -516,8 +561,12 @@ func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.
 				s.kb = append(s.kb, s.vk.Row()...)
 			}
 			before, after := ms.add(s.kb, s.vk.Row(), d)
-			if before == 0 {
-				grown += len(s.kb) + len(s.vk.Row()) + msEntryBytes
+			switch {
+			case before == 0:
+				grown += msEntrySize(s.vk.Row())
+				s.sideBytes += int64(msEntrySize(s.vk.Row()))
+			case after == 0:
+				s.sideBytes -= int64(msEntrySize(s.vk.Row()))
 			}
 			if !a.Func.Accumulable() {
 				continue
@@ -570,6 +619,7 @@ func (s *reduceShard) accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum,
 			if sd.dsum == nil {
 				sd.dsum = new(apd.Decimal)
 				grown += decimalBytes
+				s.sideBytes += decimalBytes
 			}
 			sd.scales.add(repr.NumericScale(v.Numeric()), d)
 			var p apd.Decimal
@@ -585,6 +635,7 @@ func (s *reduceShard) accumulate(acc *accum, f expr.AggregateFunc, v repr.Datum,
 		if sd.dsum == nil {
 			sd.dsum, sd.dsq = new(apd.Decimal), new(apd.Decimal)
 			grown += 2 * decimalBytes
+			s.sideBytes += 2 * decimalBytes
 		}
 		if v.Kind() == repr.KindNumeric {
 			sd.scales.add(repr.NumericScale(x), d)

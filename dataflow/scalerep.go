@@ -40,6 +40,15 @@ func (r *scaleReps) add(row repr.Row, d repr.Diff) int {
 	return len(row) + 24
 }
 
+// bytes returns the bytes the packings hold, as add counts them.
+func (r scaleReps) bytes() int {
+	n := 0
+	for _, e := range r {
+		n += len(e.row) + 24
+	}
+	return n
+}
+
 // present reports whether some recorded packing has multiplicity > 0.
 func (r scaleReps) present() bool {
 	for _, e := range r {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/viewd/viewd/expr"
 	"github.com/viewd/viewd/repr"
 )
 
@@ -49,5 +50,49 @@ func TestStateBytes(t *testing.T) {
 	}
 	h.Close()
 
+	g.Close()
+}
+
+// TestStateBytesOperators: the group state of reduce, distinct and TopK
+// counts in StateBytes, and emptying the groups gives back their entries
+// (the tables keep their capacity, which StateBytes still counts).
+func TestStateBytesOperators(t *testing.T) {
+	ctx := context.Background()
+	g := NewGraph(Options{Workers: 2})
+	in := g.NewInput("t", 2)
+	typ := repr.ColumnType{Type: repr.TypeInt8}
+	if _, err := in.Collection().Reduce([]expr.Scalar{col(0)}, []expr.Aggregate{
+		{Func: expr.AggCountStar, Typ: typ}, {Func: expr.AggMax, Expr: col(1), Typ: typ}}); err != nil {
+		t.Fatal(err)
+	}
+	in.Collection().Distinct()
+	if _, err := in.Collection().TopK([]int{0}, []ColumnOrder{{Column: 1}}, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	const groups = 10_000
+	send := func(ts repr.Timestamp, d repr.Diff) {
+		for i := range int64(groups) {
+			must(t, in.Send(repr.Update{Row: irow(i, 2*i), Time: ts, Diff: d}))
+		}
+		must(t, g.Step(ctx, ts))
+	}
+	send(1, 1)
+	full := g.StateBytes()
+	// Per group at least: three keys (9 bytes each), three table slots,
+	// a count, a group record, two accumulators and a multiset entry
+	// in each of max and TopK.
+	if full < int64(groups*(3*9+3*keySlotBytes+8+accumBytes*2+2*msEntryBytes)) {
+		t.Fatalf("%d groups, StateBytes %d", groups, full)
+	}
+	send(2, -1)
+	empty := g.StateBytes()
+	if empty >= full {
+		t.Errorf("StateBytes %d with every group emptied, %d full", empty, full)
+	}
+	for _, op := range g.ops {
+		if n := sideBytes(op); n != 0 {
+			t.Errorf("%T: %d bytes of side state left with no groups", op, n)
+		}
+	}
 	g.Close()
 }

@@ -220,6 +220,21 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 	return o.out.ok.consolidate(g.ctl)
 }
 
+// stateBytes returns the bytes of the counts: the key tables and count
+// slices by capacity, and an estimate of the few rows with display
+// scales.
+func (o *thresholdOp) stateBytes() int64 {
+	var n int64
+	for i := range o.shards {
+		s := &o.shards[i]
+		n += int64(s.rows.bytes() + 8*cap(s.counts))
+		for _, st := range s.scaled {
+			n += int64(len(st.out) + st.reps.bytes() + 64)
+		}
+	}
+	return n
+}
+
 // trim releases the shards' large per-step scratch after a step.
 func (o *thresholdOp) trim() {
 	for i := range o.shards {

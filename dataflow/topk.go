@@ -155,8 +155,8 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 					return err
 				}
 				sk, row := s.sorts.Row(int(u)), s.rows.Row(int(u))
-				if before, _ := ms.add(sk, row, s.rows.Diff(int(u))); before == 0 {
-					m.grow(len(sk) + len(row) + msEntryBytes)
+				if s.groups.add(ms, sk, row, s.rows.Diff(int(u))) {
+					m.grow(msEntrySize(row))
 				}
 			}
 			if err := o.window(&m, ms, &s.ok, 1); err != nil {
@@ -166,7 +166,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 				// Keep the rows of positions [0, offset+limit): the
 				// rest can never enter the window.
 				keep := o.offset + o.limit
-				ms.retain(func(e *msEntry) bool {
+				s.groups.retain(ms, func(e *msEntry) bool {
 					if e.n <= 0 || keep <= 0 {
 						return false
 					}
@@ -188,6 +188,15 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 		o.out.ok.Append(&o.shards[s].ok, 1)
 	}
 	return o.out.ok.consolidate(g.ctl)
+}
+
+// stateBytes returns the bytes of the groups' state.
+func (o *topkOp) stateBytes() int64 {
+	var n int64
+	for i := range o.shards {
+		n += o.shards[i].groups.bytes()
+	}
+	return n
 }
 
 // window pushes the rows at positions [offset, offset+limit) with sign.

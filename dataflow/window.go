@@ -157,8 +157,8 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 				return err
 			}
 			sk, row := o.sorts.Row(int(u)), o.in.ok.Row(int(u))
-			if before, _ := ms.add(sk, row, o.in.ok.Diff(int(u))); before == 0 {
-				m.grow(len(sk) + len(row) + msEntryBytes)
+			if o.groups.add(ms, sk, row, o.in.ok.Diff(int(u))) {
+				m.grow(msEntrySize(row))
 			}
 		}
 		if err := o.derive(&m, ms, 1); err != nil {
@@ -174,6 +174,9 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 	}
 	return o.out.ok.consolidate(o.in.g.ctl)
 }
+
+// stateBytes returns the bytes of the partitions' state.
+func (o *windowOp) stateBytes() int64 { return o.groups.bytes() }
 
 // derive pushes the partition's output rows with sign.
 func (o *windowOp) derive(m *meter, ms *multiset, sign repr.Diff) error {
