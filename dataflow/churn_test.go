@@ -161,6 +161,9 @@ func countSideBytes(op operator) int64 {
 	var n int64
 	sets := func(g *msGroups) {
 		for slot := range g.keys.all() {
+			if int(slot) >= len(g.sets) {
+				continue // a top1 TopK's groups have no multisets
+			}
 			for e := range g.sets[slot].all() {
 				n += int64(msEntrySize(e.row()))
 			}

@@ -3,6 +3,7 @@ package dataflow
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/viewd/viewd/repr"
@@ -74,10 +75,15 @@ type topkOp struct {
 // multiset, by the group's slot in the key table.
 type topkShard struct {
 	groups msGroups
+	// firsts holds, for a monotonic TopK of limit 1 (top1), each group's
+	// first row instead of a multiset: by slot, the row's length (a
+	// uvarint) and its sort key (which ends with the row).
+	firsts spanArena
 	keys   Rows
 	sorts  Rows
 	rows   Rows
 	ok     Rows
+	kb     []byte
 }
 
 // sortKey builds the memcomparable order key of a row followed by the row.
@@ -142,6 +148,13 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 			for j < len(idx) && bytes.Equal(s.keys.Row(int(idx[j])), k) {
 				j++
 			}
+			if o.top1() {
+				if err := o.stepFirst(&m, s, k, idx[i:j]); err != nil {
+					return err
+				}
+				i = j
+				continue
+			}
 			slot, added := s.groups.keys.insert(k)
 			if added {
 				m.grow(len(k) + msGroupBytes)
@@ -194,9 +207,52 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 func (o *topkOp) stateBytes() int64 {
 	var n int64
 	for i := range o.shards {
-		n += o.shards[i].groups.bytes()
+		n += o.shards[i].groups.bytes() + int64(o.shards[i].firsts.bytes())
 	}
 	return n
+}
+
+// top1 reports whether the TopK is monotonic with offset 0 and limit 1
+// (the first row of each group over an append-only input, as
+// ROW_NUMBER() OVER (...) = 1 or DISTINCT ON plan): a group's row can
+// only be displaced by a new one ranked before it, so a group keeps that
+// one row (stepFirst) rather than a multiset.
+func (o *topkOp) top1() bool { return o.monotonic && o.offset == 0 && o.limit == 1 }
+
+// stepFirst applies the updates us (indexes into the shard's step rows,
+// all insertions) of group k of a top1 TopK: the first of them in order
+// replaces the group's row if it ranks before it.
+func (o *topkOp) stepFirst(m *meter, s *topkShard, k []byte, us []uint32) error {
+	best := -1
+	for _, u := range us {
+		if err := m.tick(); err != nil {
+			return err
+		}
+		if best < 0 || bytes.Compare(s.sorts.Row(int(u)), s.sorts.Row(best)) < 0 {
+			best = int(u)
+		}
+	}
+	slot, added := s.groups.keys.insert(k)
+	if added {
+		m.grow(len(k) + keySlotBytes)
+	}
+	sk, row := s.sorts.Row(best), s.rows.Row(best)
+	if s.firsts.has(slot) {
+		cur := s.firsts.get(slot)
+		n, w := binary.Uvarint(cur)
+		curSK := cur[w:]
+		if bytes.Compare(curSK, sk) <= 0 {
+			return nil
+		}
+		s.ok.Push(curSK[len(curSK)-int(n):], -1)
+	}
+	s.ok.Push(row, 1)
+	s.kb = binary.AppendUvarint(s.kb[:0], uint64(len(row)))
+	s.kb = append(s.kb, sk...)
+	before := len(s.firsts.buf)
+	s.firsts.set(slot, s.kb)
+	m.grow(max(len(s.firsts.buf)-before, 0))
+	return nil
 }
 
 // window pushes the rows at positions [offset, offset+limit) with sign.
