@@ -63,6 +63,16 @@ func (c *Collection) reduce(key []expr.Scalar, aggs []expr.Aggregate, monotonic 
 	g := c.g
 	out := g.newCollection(len(key) + len(aggs))
 	op := &reduceOp{in: c, out: out, keyer: newKeyer(key), aggs: aggs, monotonic: monotonic, shards: make([]reduceShard, g.opts.Workers)}
+	op.place = make([]aggPlace, len(aggs))
+	for i, a := range aggs {
+		if (a.Func == expr.AggCountStar || a.Func == expr.AggCount) && !a.Distinct {
+			op.place[i] = aggPlace{count: true, i: op.nCount}
+			op.nCount++
+		} else {
+			op.place[i] = aggPlace{i: op.nFull}
+			op.nFull++
+		}
+	}
 	g.add(op)
 	return out, nil
 }
@@ -74,6 +84,18 @@ type reduceOp struct {
 	monotonic bool // see MonotonicReduce
 	shards    []reduceShard
 	pk        repr.Packer
+	// place says where each aggregate's state is: a plain count (count(*),
+	// count(x)) is one Diff in the shard's counts, anything else an accum
+	// in its accs; nCount and nFull are the strides.
+	place         []aggPlace
+	nCount, nFull int
+}
+
+// aggPlace is where an aggregate's state lives: the i-th count or accum
+// of its group.
+type aggPlace struct {
+	count bool
+	i     int
 }
 
 // reduceShard is one worker's part of a reduce: its groups' state in flat
@@ -85,7 +107,8 @@ type reduceOp struct {
 type reduceShard struct {
 	groups keyTable     // group key -> slot
 	st     []groupState // by slot
-	accs   []accum      // by slot*len(aggs) + aggregate
+	counts []repr.Diff  // by slot*nCount + place.i: plain counts
+	accs   []accum      // by slot*nFull + place.i: other aggregates
 	outs   spanArena    // by slot: the output (or error) row last emitted
 	// sides holds the pointerful parts of accumulators (accum.side);
 	// reps the key packings of groups with display scales
@@ -205,24 +228,26 @@ func (s *reduceShard) repsOf(gs *groupState, make bool) *scaleReps {
 }
 
 // newGroup adds the group of key k (keyHash h) and returns its slot.
-func (s *reduceShard) newGroup(k []byte, h uint64, naggs int) uint32 {
+func (o *reduceOp) newGroup(s *reduceShard, k []byte, h uint64) uint32 {
 	slot, _ := s.groups.insertHashed(k, h)
 	if int(slot) == len(s.st) {
 		s.st = append(s.st, groupState{})
-		s.accs = append(s.accs, make([]accum, naggs)...)
+		s.counts = append(s.counts, make([]repr.Diff, o.nCount)...)
+		s.accs = append(s.accs, make([]accum, o.nFull)...)
 	}
 	return slot
 }
 
 // dropGroup frees a group's slot and side state.
-func (s *reduceShard) dropGroup(slot uint32, naggs int) {
+func (o *reduceOp) dropGroup(s *reduceShard, slot uint32) {
+	clear(o.countsOf(s, slot))
 	gs := &s.st[slot]
 	if gs.reps != 0 {
 		s.sideBytes -= int64(s.reps[gs.reps-1].bytes())
 		s.reps[gs.reps-1] = nil
 		s.freeRep = append(s.freeRep, gs.reps-1)
 	}
-	accs := s.accs[int(slot)*naggs : int(slot+1)*naggs]
+	accs := o.accsOf(s, slot)
 	for i := range accs {
 		if accs[i].side != 0 {
 			sd := &s.sides[accs[i].side-1]
@@ -411,13 +436,16 @@ var errNotMonotonic = pgcode.New(pgcode.InternalError, "dataflow: a retraction r
 // differ only in display scale): under a monotonic input no other value
 // can become the result. NULLs, which min and max skip, go too.
 func (o *reduceOp) trimExtremes(s *reduceShard, slot uint32) {
-	accs := o.accsOf(s, slot)
 	for i, a := range o.aggs {
-		ms := s.msOf(&accs[i])
-		if ms == nil || (a.Func != expr.AggMin && a.Func != expr.AggMax) || ms.len() <= 1 {
+		acc := o.accOf(s, slot, i)
+		if acc == nil || (a.Func != expr.AggMin && a.Func != expr.AggMax) {
 			continue
 		}
-		best, _ := finish(&accs[i], s.sideOf(&accs[i]), a)
+		ms := s.msOf(acc)
+		if ms == nil || ms.len() <= 1 {
+			continue
+		}
+		best, _ := finish(acc, s.sideOf(acc), a)
 		ms.retain(func(e *msEntry) bool {
 			keep := false
 			if !best.IsNull() && e.n > 0 {
@@ -432,10 +460,26 @@ func (o *reduceOp) trimExtremes(s *reduceShard, slot uint32) {
 	}
 }
 
-// accsOf returns the accumulators of the group at slot.
+// accsOf returns the accums of the group at slot (of the aggregates
+// that are not plain counts).
 func (o *reduceOp) accsOf(s *reduceShard, slot uint32) []accum {
-	n := len(o.aggs)
+	n := o.nFull
 	return s.accs[int(slot)*n : int(slot+1)*n]
+}
+
+// countsOf returns the plain counts of the group at slot.
+func (o *reduceOp) countsOf(s *reduceShard, slot uint32) []repr.Diff {
+	n := o.nCount
+	return s.counts[int(slot)*n : int(slot+1)*n]
+}
+
+// accOf returns aggregate i's accum in the group at slot, nil for a
+// plain count.
+func (o *reduceOp) accOf(s *reduceShard, slot uint32, i int) *accum {
+	if p := o.place[i]; !p.count {
+		return &s.accs[int(slot)*o.nFull+p.i]
+	}
+	return nil
 }
 
 // groupStateBytes, accumBytes and accSideBytes are the flat state of a
@@ -463,7 +507,7 @@ func (o *reduceOp) stateBytes() int64 {
 	for i := range o.shards {
 		s := &o.shards[i]
 		n += int64(s.groups.bytes() + s.outs.bytes() +
-			int(unsafe.Sizeof(groupState{}))*cap(s.st) + accumBytes*cap(s.accs) +
+			int(unsafe.Sizeof(groupState{}))*cap(s.st) + 8*cap(s.counts) + accumBytes*cap(s.accs) +
 			accSideBytes*cap(s.sides) + int(unsafe.Sizeof(scaleReps{}))*cap(s.reps) +
 			4*(cap(s.freeSide)+cap(s.freeRep)))
 		n += s.sideBytes
@@ -521,8 +565,8 @@ func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.
 	}
 	slot, ok := s.groups.findHashed(k, h)
 	if !ok {
-		slot = s.newGroup(k, h, len(o.aggs))
-		grown += len(k) + groupStateBytes + accumBytes*len(o.aggs)
+		slot = o.newGroup(s, k, h)
+		grown += len(k) + groupStateBytes + 8*o.nCount + accumBytes*o.nFull
 	}
 	gs := &s.st[slot]
 	if !gs.dirty {
@@ -536,13 +580,19 @@ func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.
 		grown += reps.add(exact, d)
 		s.sideBytes += int64(reps.bytes() - before)
 	}
-	accs := o.accsOf(s, slot)
+	accs, counts := o.accsOf(s, slot), o.countsOf(s, slot)
 	for i, a := range o.aggs {
 		if vals[i].skip {
 			continue
 		}
-		acc := &accs[i]
 		v := vals[i].v
+		if p := o.place[i]; p.count {
+			if a.Func == expr.AggCountStar || !v.IsNull() {
+				counts[p.i] += d
+			}
+			continue
+		}
+		acc := &accs[o.place[i].i]
 		if a.Distinct || !a.Func.Accumulable() {
 			if acc.side == 0 {
 				grown += accSideBytes
@@ -730,7 +780,7 @@ func (o *reduceOp) emit(s *reduceShard, slot uint32) (grown int) {
 	}
 	switch {
 	case gs.n == 0:
-		s.dropGroup(slot, len(o.aggs))
+		o.dropGroup(s, slot)
 		return 0
 	case gs.n < 0:
 		setOut(ErrRow(pgcode.New(pgcode.InternalError,
@@ -744,9 +794,14 @@ func (o *reduceOp) emit(s *reduceShard, slot uint32) (grown int) {
 	} else {
 		s.pk.PushRow(k)
 	}
-	accs := o.accsOf(s, slot)
+	counts := o.countsOf(s, slot)
 	for i, a := range o.aggs {
-		v, err := finish(&accs[i], s.sideOf(&accs[i]), a)
+		if p := o.place[i]; p.count {
+			s.pk.Push(repr.Int8Datum(int64(counts[p.i])))
+			continue
+		}
+		acc := o.accOf(s, slot, i)
+		v, err := finish(acc, s.sideOf(acc), a)
 		if err != nil {
 			setOut(ErrRow(err), true)
 			return grown
