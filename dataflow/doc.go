@@ -89,6 +89,18 @@
 // before the call: a graph whose first step lies in the past reads
 // outputs (ImportOutput) instead.
 //
+// # Group state
+//
+// Reduce, distinct/threshold, TopK and window index their groups with a
+// keyTable (keytable.go): packed key -> dense slot, an open-addressing
+// index and a byte slab of keys with no pointer per key. Each keeps its
+// per-group state in slices indexed by slot (reduce: a groupState, plain
+// counts and pointer-free accums, output rows in a spanArena; threshold:
+// a count; TopK and window: a multiset by value), and the pointerful
+// parts only some aggregates need (multisets, decimals) in side slices
+// reached by index. A group that empties frees its slot for the next new
+// key. Graph.StateBytes counts this state.
+//
 // # Monotonic operators
 //
 // Reduce's min and max and TopK keep each group's values in an ordered
@@ -96,7 +108,8 @@
 // that never retracts (an append-only source) MonotonicReduce and
 // MonotonicTopK drop, after each step, what can no longer matter: all but
 // the extreme values of a min/max, all but the first offset+limit rows of
-// a TopK group. A retraction reaching one is a planning error: XX000 on
+// a TopK group (limit 1: just the first row, in an arena, no multiset).
+// A retraction reaching one is a planning error: XX000 on
 // its err stream. The planner decides (plan: LReduce/LTopK.Monotonic).
 //
 // # Parallelism
