@@ -49,6 +49,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if cfg.maxRSS == 0 {
 		cfg.maxRSS = start.Avail / 2
 	}
+	if cfg.memLimit == 0 {
+		cfg.memLimit = cfg.maxRSS / 4 * 3
+	}
 	if cfg.pprofDir != "" {
 		if err := os.MkdirAll(cfg.pprofDir, 0o755); err != nil {
 			return err
@@ -82,7 +85,7 @@ func runPath(ctx context.Context, cfg config, bin, dir, path string, tot totals)
 		if kafkaAddr, err = freeAddr(); err != nil {
 			return nil, err
 		}
-		s, err := startServer(ctx, bin, filepath.Join(dir, "produce"), kafkaAddr, cfg.workers)
+		s, err := startServer(ctx, bin, filepath.Join(dir, "produce"), kafkaAddr, cfg.workers, cfg.memLimit)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +137,7 @@ func runPath(ctx context.Context, cfg config, bin, dir, path string, tot totals)
 
 // runQueryOn starts viewd on qdir, runs q and stops viewd.
 func runQueryOn(ctx context.Context, cfg config, bin, qdir, kafkaAddr, path string, q query, tot totals) result {
-	s, err := startServer(ctx, bin, qdir, kafkaAddr, cfg.workers)
+	s, err := startServer(ctx, bin, qdir, kafkaAddr, cfg.workers, cfg.memLimit)
 	if err != nil {
 		return result{path: path, query: q.name, what: q.what, err: err}
 	}
@@ -369,8 +372,12 @@ func writeTable(out io.Writer, cfg config, start, end procstat.Machine, rs []res
 	if start.Model != "" {
 		model = " (" + start.Model + ")"
 	}
-	fmt.Fprintf(out, "Nexmark, %d events per query (1:3:46 person:auction:bid), seed %d, %s; %d CPUs%s, %.1f GiB; load average %s at the start, %s at the end.\n\n",
-		cfg.events, cfg.seed, time.Now().UTC().Format("2006-01-02 15:04 UTC"), start.CPUs, model, float64(start.Memory)/(1<<30), start.LoadAvg, end.LoadAvg)
+	limit := "viewd's default memory limit"
+	if cfg.memLimit > 0 {
+		limit = fmt.Sprintf("viewd --memory-limit %d MiB", cfg.memLimit>>20)
+	}
+	fmt.Fprintf(out, "Nexmark, %d events per query (1:3:46 person:auction:bid), seed %d, %s; %d CPUs%s, %.1f GiB; load average %s at the start, %s at the end; killed past %d MiB of RSS, %s.\n\n",
+		cfg.events, cfg.seed, time.Now().UTC().Format("2006-01-02 15:04 UTC"), start.CPUs, model, float64(start.Memory)/(1<<30), start.LoadAvg, end.LoadAvg, cfg.maxRSS>>20, limit)
 	fmt.Fprintln(out, "| query | what | input | events/s | events/CPU-s | CPU s | peak RSS MiB (before) | rows | = recomputation |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
