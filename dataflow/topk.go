@@ -25,7 +25,7 @@ type ColumnOrder struct {
 // every change cost O(offset); rows with negative multiplicity are treated
 // as absent.
 func (c *Collection) TopK(group []int, order []ColumnOrder, limit, offset int) (*Collection, error) {
-	return c.topK(group, order, limit, offset, false)
+	return c.topK(group, order, limit, offset, false, false)
 }
 
 // MonotonicTopK is TopK over a collection that only ever grows (see
@@ -35,10 +35,21 @@ func (c *Collection) TopK(group []int, order []ColumnOrder, limit, offset int) (
 // group. A retraction reaching it puts an internal error (XX000) on the
 // err stream and is otherwise ignored.
 func (c *Collection) MonotonicTopK(group []int, order []ColumnOrder, limit, offset int) (*Collection, error) {
-	return c.topK(group, order, limit, offset, true)
+	return c.topK(group, order, limit, offset, true, false)
 }
 
-func (c *Collection) topK(group []int, order []ColumnOrder, limit, offset int, monotonic bool) (*Collection, error) {
+// NumberedTopK is TopK (MonotonicTopK when monotonic) whose output rows
+// carry their position in the group's window, 1 for the row at offset,
+// as one more int8 column: row_number() over the TopK's output by the
+// same partition and order, without a window operator keeping a second
+// copy of every group's top rows. Rows of equal order keys are numbered
+// by the whole row, as TopK breaks ties; a row of multiplicity n holds n
+// positions and is output once per position.
+func (c *Collection) NumberedTopK(group []int, order []ColumnOrder, limit, offset int, monotonic bool) (*Collection, error) {
+	return c.topK(group, order, limit, offset, monotonic, true)
+}
+
+func (c *Collection) topK(group []int, order []ColumnOrder, limit, offset int, monotonic, number bool) (*Collection, error) {
 	for _, k := range group {
 		if k < 0 || k >= c.arity {
 			return nil, fmt.Errorf("dataflow: topk group column %d of %d", k, c.arity)
@@ -53,8 +64,12 @@ func (c *Collection) topK(group []int, order []ColumnOrder, limit, offset int, m
 		return nil, fmt.Errorf("dataflow: topk negative offset %d", offset)
 	}
 	g := c.g
-	out := g.newCollection(c.arity)
-	op := &topkOp{in: c, out: out, group: group, order: order, limit: limit, offset: offset, monotonic: monotonic, shards: make([]topkShard, g.opts.Workers)}
+	arity := c.arity
+	if number {
+		arity++
+	}
+	out := g.newCollection(arity)
+	op := &topkOp{in: c, out: out, group: group, order: order, limit: limit, offset: offset, monotonic: monotonic, number: number, shards: make([]topkShard, g.opts.Workers)}
 	for i := range op.shards {
 		op.shards[i].groups = map[string]*multiset{}
 	}
@@ -68,6 +83,7 @@ type topkOp struct {
 	order         []ColumnOrder
 	limit, offset int
 	monotonic     bool // see MonotonicTopK
+	number        bool // see NumberedTopK
 	shards        []topkShard
 	datums        []repr.Datum
 	pk            repr.Packer
@@ -79,6 +95,7 @@ type topkShard struct {
 	sorts  Rows
 	rows   Rows
 	ok     Rows
+	num    []byte // NumberedTopK's output row being built
 }
 
 // sortKey builds the memcomparable order key of a row followed by the row.
@@ -149,7 +166,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 				s.groups[string(k)] = ms
 				m.grow(len(k) + groupBytes)
 			}
-			if err := o.window(&m, ms, &s.ok, -1); err != nil {
+			if err := o.window(&m, ms, s, -1); err != nil {
 				return err
 			}
 			for _, u := range idx[i:j] {
@@ -161,7 +178,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 					m.grow(len(sk) + len(row) + msEntryBytes)
 				}
 			}
-			if err := o.window(&m, ms, &s.ok, 1); err != nil {
+			if err := o.window(&m, ms, s, 1); err != nil {
 				return err
 			}
 			if o.monotonic && o.limit >= 0 {
@@ -192,8 +209,10 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 	return o.out.ok.consolidate(g.ctl)
 }
 
-// window pushes the rows at positions [offset, offset+limit) with sign.
-func (o *topkOp) window(m *meter, ms *multiset, out *Rows, sign repr.Diff) error {
+// window pushes the rows at positions [offset, offset+limit) with sign
+// to s.ok, numbered when o.number.
+func (o *topkOp) window(m *meter, ms *multiset, s *topkShard, sign repr.Diff) error {
+	out := &s.ok
 	pos := 0
 	end := o.offset + o.limit
 	for e := range ms.all() {
@@ -212,8 +231,16 @@ func (o *topkOp) window(m *meter, ms *multiset, out *Rows, sign repr.Diff) error
 		if o.limit >= 0 {
 			hi = min(hi, end)
 		}
-		if hi > lo {
+		if hi <= lo {
+			continue
+		}
+		if !o.number {
 			out.Push(e.row(), sign*repr.Diff(hi-lo))
+			continue
+		}
+		for p := lo; p < hi; p++ {
+			s.num = repr.AppendDatum(append(s.num[:0], e.row()...), repr.Int8Datum(int64(p-o.offset+1)))
+			out.Push(s.num, sign)
 		}
 	}
 	return nil
