@@ -22,8 +22,9 @@
 // kafka path it includes the broker's copy of the topics, which the
 // "RSS before" column shows). Then the check: the materialized view's
 // answer (or, for views as large as their input, an aggregate of it) is
-// compared with the same defining query run as a plain SELECT over the
-// sources, which recomputes it from scratch; for q0 also with counts and
+// read, the view dropped, and the answer compared with the same defining
+// query run as a plain SELECT over the sources, which recomputes it from
+// scratch (without the view's state beside it); for q0 also with counts and
 // sums computed in this process from the generator's events. Then
 // everything is dropped. Events are all events (persons, auctions and
 // bids): every query's run reads all three sources.

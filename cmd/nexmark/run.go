@@ -281,7 +281,11 @@ func watchRSS(ctx context.Context, s *server, limit int64) {
 
 // checkQuery compares the view's answer with the recomputation's: the
 // whole answer, or q.check over both. q0 is also compared with this
-// process's own sums.
+// process's own sums. The view is dropped once its answer is read and
+// before the recomputation runs: every event is in, so the sources no
+// longer change, and the one-shot dataflow of the recomputation (which
+// builds the query's whole state at once) does not have to fit beside the
+// view's.
 func checkQuery(ctx context.Context, c *pgx.Conn, q query, tot totals) string {
 	view, recompute := "SELECT * FROM "+q.name, q.recompute()
 	if q.check != "" {
@@ -290,6 +294,9 @@ func checkQuery(ctx context.Context, c *pgx.Conn, q query, tot totals) string {
 	}
 	got, err := textRows(ctx, c, view)
 	if err != nil {
+		return "error: " + err.Error()
+	}
+	if _, err := c.Exec(ctx, "DROP MATERIALIZED VIEW "+q.name); err != nil {
 		return "error: " + err.Error()
 	}
 	want, err := textRows(ctx, c, recompute)
