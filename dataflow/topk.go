@@ -92,10 +92,15 @@ type topkOp struct {
 type topkShard struct {
 	groups map[string]*multiset
 	keys   Rows
-	sorts  Rows
-	rows   Rows
-	ok     Rows
-	num    []byte // NumberedTopK's output row being built
+	// sorts holds the order-key part of each routed row's sort key
+	// (sortKey without the row), idx the row's index in the input: the
+	// row itself is read from the input, not copied (a view built over
+	// a large source routes every row of it in one step).
+	sorts Rows
+	idx   []uint32
+	sk    []byte
+	ok    Rows
+	num   []byte // NumberedTopK's output row being built
 }
 
 // sortKey builds the memcomparable order key of a row followed by the row.
@@ -114,7 +119,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 	o.out.errs.Append(&o.in.errs, 1)
 	for s := range o.shards {
 		o.shards[s].keys.Reset()
-		o.shards[s].rows.Reset()
+		o.shards[s].idx = o.shards[s].idx[:0]
 		o.shards[s].sorts.Reset()
 	}
 	n := o.in.ok.Len()
@@ -137,8 +142,8 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 		k := o.pk.Row()
 		s := &o.shards[shardOf(k, W)]
 		s.keys.Push(k, d)
-		s.rows.Push(row, d)
-		sk = sortKey(sk[:0], o.datums, o.order, row)
+		s.idx = append(s.idx, uint32(i))
+		sk = sortKey(sk[:0], o.datums, o.order, nil)
 		s.sorts.Push(sk, d)
 	}
 	err := g.parallel(n, func(si int) error {
@@ -173,8 +178,9 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 				if err := m.tick(); err != nil {
 					return err
 				}
-				sk, row := s.sorts.Row(int(u)), s.rows.Row(int(u))
-				if before, _ := ms.add(sk, row, s.rows.Diff(int(u))); before == 0 {
+				row := o.in.ok.Row(int(s.idx[u]))
+				s.sk = append(append(s.sk[:0], s.sorts.Row(int(u))...), row...)
+				if before, _ := ms.add(s.sk, row, s.sorts.Diff(int(u))); before == 0 {
 					m.grow(len(sk) + len(row) + msEntryBytes)
 				}
 			}
@@ -254,7 +260,10 @@ func (o *topkOp) trim() {
 		s := &o.shards[i]
 		s.keys.trim()
 		s.sorts.trim()
-		s.rows.trim()
+		if cap(s.idx)*4 > trimBytes {
+			s.idx = nil
+		}
+		s.sk = nil
 		s.ok.trim()
 	}
 }
