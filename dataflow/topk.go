@@ -171,23 +171,37 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 				s.groups[string(k)] = ms
 				m.grow(len(k) + groupBytes)
 			}
-			if err := o.window(&m, ms, s, -1); err != nil {
-				return err
-			}
+			// The group's old window is retracted before its first
+			// change; a group whose updates all rank below a full
+			// monotonic window does not change.
+			changed := false
 			for _, u := range idx[i:j] {
 				if err := m.tick(); err != nil {
 					return err
 				}
 				row := o.in.ok.Row(int(s.idx[u]))
 				s.sk = append(append(s.sk[:0], s.sorts.Row(int(u))...), row...)
+				if o.monotonic && o.limit >= 0 && ms.len() >= o.offset+o.limit && ranksAfterLast(ms, s.sk) {
+					// The window is full and every kept row ranks
+					// before this one: it would be dropped at once.
+					continue
+				}
+				if !changed {
+					if err := o.window(&m, ms, s, -1); err != nil {
+						return err
+					}
+					changed = true
+				}
 				if before, _ := ms.add(s.sk, row, s.sorts.Diff(int(u))); before == 0 {
-					m.grow(len(sk) + len(row) + msEntryBytes)
+					m.grow(len(s.sk) + msEntryBytes)
 				}
 			}
-			if err := o.window(&m, ms, s, 1); err != nil {
-				return err
+			if changed {
+				if err := o.window(&m, ms, s, 1); err != nil {
+					return err
+				}
 			}
-			if o.monotonic && o.limit >= 0 {
+			if changed && o.monotonic && o.limit >= 0 {
 				// Keep the rows of positions [0, offset+limit): the
 				// rest can never enter the window.
 				keep := o.offset + o.limit
@@ -266,4 +280,13 @@ func (o *topkOp) trim() {
 		s.sk = nil
 		s.ok.trim()
 	}
+}
+
+// ranksAfterLast reports whether sort key sk orders after every entry of
+// ms.
+func ranksAfterLast(ms *multiset, sk []byte) bool {
+	for e := range ms.backward() {
+		return string(sk) > e.key
+	}
+	return true
 }
