@@ -223,10 +223,11 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 	if err != nil {
 		return err
 	}
+	parts := make([]*Rows, len(o.shards))
 	for s := range o.shards {
-		o.out.ok.Append(&o.shards[s].ok, 1)
+		parts[s] = &o.shards[s].ok
 	}
-	return o.out.ok.consolidate(g.ctl)
+	return g.gather(&o.out.ok, parts)
 }
 
 // window pushes the rows at positions [offset, offset+limit) with sign
