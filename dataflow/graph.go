@@ -222,12 +222,17 @@ func (g *Graph) Close() {
 // StateBytes returns the bytes held by the arrangements and outputs the
 // graph built, not those it imports: their batches' packed keys and vals
 // plus per-update overhead, summed over shards, and the segments of its
-// append logs (packed rows, offsets, diffs, marks and unused room). The hash maps of reduce,
-// distinct/threshold, TopK and window operators are not counted (a step's
-// MemoryLimit charges their growth). It walks every batch of those
-// traces once; call it between steps.
+// append logs (packed rows, offsets, diffs, marks and unused room); and
+// the state operators keep of their own (reduce's groups, distinct's
+// counts, TopK's and window functions' ordered groups: stateSizer). It
+// walks every batch of those traces once; call it between steps.
 func (g *Graph) StateBytes() int64 {
 	var n int64
+	for _, op := range g.ops {
+		if s, ok := op.(stateSizer); ok {
+			n += s.stateBytes()
+		}
+	}
 	for _, t := range g.owned {
 		_, packed, overhead := t.Stats()
 		n += int64(packed + overhead)
@@ -237,6 +242,14 @@ func (g *Graph) StateBytes() int64 {
 		n += int64(packed + overhead)
 	}
 	return n
+}
+
+// stateSizer is an operator that keeps state beside its arrangements.
+// stateBytes returns its size, kept current as the state changes (it is
+// read after every step when views have a memory limit), counting the
+// allocations' capacity, as a heap profile would.
+type stateSizer interface {
+	stateBytes() int64
 }
 
 // NextScheduled returns the earliest future time at which an operator
