@@ -159,6 +159,13 @@ func (m *meter) poll() error {
 	if m.ctl == nil {
 		return nil
 	}
+	for _, r := range m.outs {
+		// A quarter of a Rows' room is left for the rows pushed
+		// between two polls, so that none wraps the offsets.
+		if r != nil && len(r.data) > maxRowsBytes/4*3 {
+			return rowsTooLarge(len(r.data))
+		}
+	}
 	size := m.size()
 	n := max(size-m.charged, 0) + m.extra
 	m.charged, m.extra = size, 0

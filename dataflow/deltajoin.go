@@ -221,13 +221,14 @@ func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
 		if err != nil {
 			return err
 		}
+		parts := make([]*Rows, len(o.ws))
 		for s := range o.ws {
-			o.out.ok.Append(&o.ws[s].ok, 1)
+			parts[s] = &o.ws[s].ok
 			o.out.errs.Append(&o.ws[s].errs, 1)
 		}
-	}
-	if err := o.out.ok.consolidate(g.ctl); err != nil {
-		return err
+		if err := g.gather(&o.out.ok, parts); err != nil {
+			return err
+		}
 	}
 	return o.out.errs.consolidate(g.ctl)
 }

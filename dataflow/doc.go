@@ -120,7 +120,11 @@
 // runs its shards on W goroutines and the step continues when all finish;
 // smaller steps run on the calling goroutine, so a single-update step costs
 // no goroutine handoff. Outputs are consolidated (sorted), so results do
-// not depend on W.
+// not depend on W: joins and TopK consolidate each worker's output on its
+// worker and merge the sorted parts into the step's output (gather), so
+// that a bulk step's output is not copied three times over. One step's
+// output of an operator holds at most 4 GiB of packed rows (uint32
+// offsets); an operator that would pass it fails the step with 54000.
 //
 // # Cancellation and the memory limit
 //

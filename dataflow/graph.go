@@ -222,10 +222,9 @@ func (g *Graph) Close() {
 // StateBytes returns the bytes held by the arrangements and outputs the
 // graph built, not those it imports: their batches' packed keys and vals
 // plus per-update overhead, summed over shards, and the segments of its
-// append logs (packed rows, offsets, diffs, marks and unused room); plus
-// the group state of its reduce, distinct/threshold, TopK and window
-// operators (their key tables, flat slices and arenas by capacity, their
-// multiset entries and decimals as counted when they come and go). It
+// append logs (packed rows, offsets, diffs, marks and unused room); and
+// the state operators keep of their own (reduce's groups, distinct's
+// counts, TopK's and window functions' ordered groups: stateSizer). It
 // walks every batch of those traces once; call it between steps.
 func (g *Graph) StateBytes() int64 {
 	var n int64
@@ -245,16 +244,13 @@ func (g *Graph) StateBytes() int64 {
 	return n
 }
 
-// stateSizer is an operator that keeps state of its own (not in an
-// arrangement) and can say how large it is.
-type stateSizer interface{ stateBytes() int64 }
-
-var (
-	_ stateSizer = (*reduceOp)(nil)
-	_ stateSizer = (*thresholdOp)(nil)
-	_ stateSizer = (*topkOp)(nil)
-	_ stateSizer = (*windowOp)(nil)
-)
+// stateSizer is an operator that keeps state beside its arrangements.
+// stateBytes returns its size, kept current as the state changes (it is
+// read after every step when views have a memory limit), counting the
+// allocations' capacity, as a heap profile would.
+type stateSizer interface {
+	stateBytes() int64
+}
 
 // NextScheduled returns the earliest future time at which an operator
 // (a temporal filter) has updates of its own to emit, if any.

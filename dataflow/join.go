@@ -105,6 +105,7 @@ func (o *joinOp) step(_ context.Context, _ repr.Timestamp) error {
 					return
 				}
 				bs := other.trace.shards[s].snapshot()
+				base, reserved := w.ok.Len(), false
 				for k := range da.Keys() {
 					if stop = m.tick(); stop != nil {
 						return
@@ -114,6 +115,17 @@ func (o *joinOp) step(_ context.Context, _ repr.Timestamp) error {
 						continue
 					}
 					st, e := da.updRange(k)
+					if !reserved && st >= reserveSample {
+						// Size the output for the rest of a bulk
+						// step at the rate seen so far, rather than
+						// regrow it by doubling (a view's first step
+						// over existing data spent a third of its CPU
+						// copying and faulting in regrown slabs).
+						reserved = true
+						if rest := da.Len() - st; rest > 4*reserveSample {
+							w.ok.reserveLike(base, st, rest)
+						}
+					}
 					lookup(bs, key, keep, func(v repr.Row, d repr.Diff) {
 						if stop != nil {
 							return
@@ -146,13 +158,14 @@ func (o *joinOp) step(_ context.Context, _ repr.Timestamp) error {
 		if err != nil {
 			return err
 		}
+		parts := make([]*Rows, len(o.ws))
 		for s := range o.ws {
-			o.out.ok.Append(&o.ws[s].ok, 1)
+			parts[s] = &o.ws[s].ok
 			o.out.errs.Append(&o.ws[s].errs, 1)
 		}
-	}
-	if err := o.out.ok.consolidate(g.ctl); err != nil {
-		return err
+		if err := g.gather(&o.out.ok, parts); err != nil {
+			return err
+		}
 	}
 	return o.out.errs.consolidate(g.ctl)
 }

@@ -301,6 +301,13 @@ func (a *spanArena) maybeCompact() {
 // bytes returns the bytes the arena holds (capacities).
 func (a *spanArena) bytes() int { return cap(a.buf) + 8*cap(a.offs) }
 
+var (
+	_ stateSizer = (*reduceOp)(nil)
+	_ stateSizer = (*thresholdOp)(nil)
+	_ stateSizer = (*topkOp)(nil)
+	_ stateSizer = (*windowOp)(nil)
+)
+
 // msGroups is the state of TopK and window: per group key, the group's
 // rows in a multiset, held by value in a slice indexed by the key's slot.
 type msGroups struct {

@@ -66,6 +66,9 @@ func (o *mfpOp) step(_ context.Context, t repr.Timestamp) error {
 		return err
 	}
 	for i := range o.ws {
+		if err := checkAppend(&o.out.ok, &o.ws[i].ok); err != nil {
+			return err
+		}
 		o.out.ok.Append(&o.ws[i].ok, 1)
 		o.out.errs.Append(&o.ws[i].errs, 1)
 	}

@@ -357,6 +357,12 @@ func orNull(ok bool, d repr.Datum) repr.Datum {
 }
 
 func naiveTopK(c coll, group []int, order []ColumnOrder, limit, offset int) coll {
+	return naiveTopKNumbered(c, group, order, limit, offset, false)
+}
+
+// naiveTopKNumbered is naiveTopK, with each output row's position in its
+// group's window (from 1) appended when number.
+func naiveTopKNumbered(c coll, group []int, order []ColumnOrder, limit, offset int, number bool) coll {
 	groups := map[string][]string{}
 	for k, d := range c {
 		ds := repr.Row(k).Datums()
@@ -372,7 +378,12 @@ func naiveTopK(c coll, group []int, order []ColumnOrder, limit, offset int) coll
 	for _, rows := range groups {
 		slices.SortFunc(rows, func(a, b string) int { return compareOrder(a, b, order) })
 		for i, r := range rows {
-			if i >= offset && (limit < 0 || i < offset+limit) {
+			if i < offset || limit >= 0 && i >= offset+limit {
+				continue
+			}
+			if number {
+				out.add(repr.AppendDatum([]byte(r), repr.Int8Datum(int64(i-offset+1))), 1)
+			} else {
 				out.add(repr.Row(r), 1)
 			}
 		}
@@ -406,6 +417,15 @@ func testOracleTopK(t *testing.T, monotonic bool) {
 		h.check(k1, func(ins []coll) coll { return naiveTopK(ins[0], []int{0}, order, 2, 1) })
 		h.check(k2, func(ins []coll) coll { return naiveTopK(ins[0], nil, order[1:], 3, 0) })
 		h.check(k3, func(ins []coll) coll { return naiveTopK(ins[0], []int{0}, order, -1, 2) })
+		// Numbered: row_number() over the window, without a Window.
+		n1, _ := h.in(0).NumberedTopK([]int{0}, order, 3, 1, monotonic)
+		h.check(n1, func(ins []coll) coll { return naiveTopKNumbered(ins[0], []int{0}, order, 3, 1, true) })
+		n2, _ := h.in(0).NumberedTopK([]int{1}, order2, 1, 0, monotonic)
+		h.check(n2, func(ins []coll) coll { return naiveTopKNumbered(ins[0], []int{1}, order2, 1, 0, true) })
+		if !monotonic {
+			n3, _ := h.in(0).NumberedTopK(nil, order, -1, 0, false)
+			h.check(n3, func(ins []coll) coll { return naiveTopKNumbered(ins[0], nil, order, -1, 0, true) })
+		}
 		h.run(25, 6)
 		checkSideBytes(t, h.g)
 	})

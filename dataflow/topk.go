@@ -26,7 +26,7 @@ type ColumnOrder struct {
 // every change cost O(offset); rows with negative multiplicity are treated
 // as absent.
 func (c *Collection) TopK(group []int, order []ColumnOrder, limit, offset int) (*Collection, error) {
-	return c.topK(group, order, limit, offset, false)
+	return c.topK(group, order, limit, offset, false, false)
 }
 
 // MonotonicTopK is TopK over a collection that only ever grows (see
@@ -36,10 +36,21 @@ func (c *Collection) TopK(group []int, order []ColumnOrder, limit, offset int) (
 // group. A retraction reaching it puts an internal error (XX000) on the
 // err stream and is otherwise ignored.
 func (c *Collection) MonotonicTopK(group []int, order []ColumnOrder, limit, offset int) (*Collection, error) {
-	return c.topK(group, order, limit, offset, true)
+	return c.topK(group, order, limit, offset, true, false)
 }
 
-func (c *Collection) topK(group []int, order []ColumnOrder, limit, offset int, monotonic bool) (*Collection, error) {
+// NumberedTopK is TopK (MonotonicTopK when monotonic) whose output rows
+// carry their position in the group's window, 1 for the row at offset,
+// as one more int8 column: row_number() over the TopK's output by the
+// same partition and order, without a window operator keeping a second
+// copy of every group's top rows. Rows of equal order keys are numbered
+// by the whole row, as TopK breaks ties; a row of multiplicity n holds n
+// positions and is output once per position.
+func (c *Collection) NumberedTopK(group []int, order []ColumnOrder, limit, offset int, monotonic bool) (*Collection, error) {
+	return c.topK(group, order, limit, offset, monotonic, true)
+}
+
+func (c *Collection) topK(group []int, order []ColumnOrder, limit, offset int, monotonic, number bool) (*Collection, error) {
 	for _, k := range group {
 		if k < 0 || k >= c.arity {
 			return nil, fmt.Errorf("dataflow: topk group column %d of %d", k, c.arity)
@@ -54,8 +65,12 @@ func (c *Collection) topK(group []int, order []ColumnOrder, limit, offset int, m
 		return nil, fmt.Errorf("dataflow: topk negative offset %d", offset)
 	}
 	g := c.g
-	out := g.newCollection(c.arity)
-	op := &topkOp{in: c, out: out, group: group, order: order, limit: limit, offset: offset, monotonic: monotonic, shards: make([]topkShard, g.opts.Workers)}
+	arity := c.arity
+	if number {
+		arity++
+	}
+	out := g.newCollection(arity)
+	op := &topkOp{in: c, out: out, group: group, order: order, limit: limit, offset: offset, monotonic: monotonic, number: number, shards: make([]topkShard, g.opts.Workers)}
 	g.add(op)
 	return out, nil
 }
@@ -66,6 +81,7 @@ type topkOp struct {
 	order         []ColumnOrder
 	limit, offset int
 	monotonic     bool // see MonotonicTopK
+	number        bool // see NumberedTopK
 	shards        []topkShard
 	datums        []repr.Datum
 	pk            repr.Packer
@@ -80,10 +96,16 @@ type topkShard struct {
 	// uvarint) and its sort key (which ends with the row).
 	firsts spanArena
 	keys   Rows
-	sorts  Rows
-	rows   Rows
-	ok     Rows
-	kb     []byte
+	// sorts holds the order-key part of each routed row's sort key
+	// (sortKey without the row), idx the row's index in the input: the
+	// row itself is read from the input, not copied (a view built over
+	// a large source routes every row of it in one step).
+	sorts Rows
+	idx   []uint32
+	sk    []byte
+	ok    Rows
+	num   []byte // NumberedTopK's output row being built
+	kb    []byte // a top1 group's stored row being built
 }
 
 // sortKey builds the memcomparable order key of a row followed by the row.
@@ -102,7 +124,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 	o.out.errs.Append(&o.in.errs, 1)
 	for s := range o.shards {
 		o.shards[s].keys.Reset()
-		o.shards[s].rows.Reset()
+		o.shards[s].idx = o.shards[s].idx[:0]
 		o.shards[s].sorts.Reset()
 	}
 	n := o.in.ok.Len()
@@ -125,8 +147,8 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 		k := o.pk.Row()
 		s := &o.shards[shardOf(k, W)]
 		s.keys.Push(k, d)
-		s.rows.Push(row, d)
-		sk = sortKey(sk[:0], o.datums, o.order, row)
+		s.idx = append(s.idx, uint32(i))
+		sk = sortKey(sk[:0], o.datums, o.order, nil)
 		s.sorts.Push(sk, d)
 	}
 	err := g.parallel(n, func(si int) error {
@@ -160,22 +182,37 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 				m.grow(len(k) + msGroupBytes)
 			}
 			ms := s.groups.at(slot)
-			if err := o.window(&m, ms, &s.ok, -1); err != nil {
-				return err
-			}
+			// The group's old window is retracted before its first
+			// change; a group whose updates all rank below a full
+			// monotonic window does not change.
+			changed := false
 			for _, u := range idx[i:j] {
 				if err := m.tick(); err != nil {
 					return err
 				}
-				sk, row := s.sorts.Row(int(u)), s.rows.Row(int(u))
-				if s.groups.add(ms, sk, row, s.rows.Diff(int(u))) {
+				row := o.in.ok.Row(int(s.idx[u]))
+				s.sk = append(append(s.sk[:0], s.sorts.Row(int(u))...), row...)
+				if o.monotonic && o.limit >= 0 && ms.len() >= o.offset+o.limit && ranksAfterLast(ms, s.sk) {
+					// The window is full and every kept row ranks
+					// before this one: it would be dropped at once.
+					continue
+				}
+				if !changed {
+					if err := o.window(&m, ms, s, -1); err != nil {
+						return err
+					}
+					changed = true
+				}
+				if s.groups.add(ms, s.sk, row, s.sorts.Diff(int(u))) {
 					m.grow(msEntrySize(row))
 				}
 			}
-			if err := o.window(&m, ms, &s.ok, 1); err != nil {
-				return err
+			if changed {
+				if err := o.window(&m, ms, s, 1); err != nil {
+					return err
+				}
 			}
-			if o.monotonic && o.limit >= 0 {
+			if changed && o.monotonic && o.limit >= 0 {
 				// Keep the rows of positions [0, offset+limit): the
 				// rest can never enter the window.
 				keep := o.offset + o.limit
@@ -197,10 +234,11 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 	if err != nil {
 		return err
 	}
+	parts := make([]*Rows, len(o.shards))
 	for s := range o.shards {
-		o.out.ok.Append(&o.shards[s].ok, 1)
+		parts[s] = &o.shards[s].ok
 	}
-	return o.out.ok.consolidate(g.ctl)
+	return g.gather(&o.out.ok, parts)
 }
 
 // stateBytes returns the bytes of the groups' state.
@@ -223,20 +261,30 @@ func (o *topkOp) top1() bool { return o.monotonic && o.offset == 0 && o.limit ==
 // all insertions) of group k of a top1 TopK: the first of them in order
 // replaces the group's row if it ranks before it.
 func (o *topkOp) stepFirst(m *meter, s *topkShard, k []byte, us []uint32) error {
-	best := -1
+	// s.kb is the best row's length (a uvarint) and sort key, as
+	// firsts stores it.
+	s.kb = s.kb[:0]
+	var bestSK []byte
 	for _, u := range us {
 		if err := m.tick(); err != nil {
 			return err
 		}
-		if best < 0 || bytes.Compare(s.sorts.Row(int(u)), s.sorts.Row(best)) < 0 {
-			best = int(u)
+		row := o.in.ok.Row(int(s.idx[u]))
+		s.sk = append(append(s.sk[:0], s.sorts.Row(int(u))...), row...)
+		if bestSK == nil || bytes.Compare(s.sk, bestSK) < 0 {
+			s.kb = binary.AppendUvarint(s.kb[:0], uint64(len(row)))
+			w := len(s.kb)
+			s.kb = append(s.kb, s.sk...)
+			bestSK = s.kb[w:]
 		}
 	}
 	slot, added := s.groups.keys.insert(k)
 	if added {
 		m.grow(len(k) + keySlotBytes)
 	}
-	sk, row := s.sorts.Row(best), s.rows.Row(best)
+	n, _ := binary.Uvarint(s.kb)
+	sk := bestSK
+	row := sk[len(sk)-int(n):]
 	if s.firsts.has(slot) {
 		cur := s.firsts.get(slot)
 		n, w := binary.Uvarint(cur)
@@ -244,19 +292,30 @@ func (o *topkOp) stepFirst(m *meter, s *topkShard, k []byte, us []uint32) error 
 		if bytes.Compare(curSK, sk) <= 0 {
 			return nil
 		}
-		s.ok.Push(curSK[len(curSK)-int(n):], -1)
+		o.pushFirst(s, curSK[len(curSK)-int(n):], -1)
 	}
-	s.ok.Push(row, 1)
-	s.kb = binary.AppendUvarint(s.kb[:0], uint64(len(row)))
-	s.kb = append(s.kb, sk...)
+	o.pushFirst(s, row, 1)
 	before := len(s.firsts.buf)
 	s.firsts.set(slot, s.kb)
 	m.grow(max(len(s.firsts.buf)-before, 0))
 	return nil
 }
 
-// window pushes the rows at positions [offset, offset+limit) with sign.
-func (o *topkOp) window(m *meter, ms *multiset, out *Rows, sign repr.Diff) error {
+// pushFirst pushes a top1 group's row with sign, numbered 1 when
+// o.number.
+func (o *topkOp) pushFirst(s *topkShard, row repr.Row, sign repr.Diff) {
+	if !o.number {
+		s.ok.Push(row, sign)
+		return
+	}
+	s.num = repr.AppendDatum(append(s.num[:0], row...), repr.Int8Datum(1))
+	s.ok.Push(s.num, sign)
+}
+
+// window pushes the rows at positions [offset, offset+limit) with sign
+// to s.ok, numbered when o.number.
+func (o *topkOp) window(m *meter, ms *multiset, s *topkShard, sign repr.Diff) error {
+	out := &s.ok
 	pos := 0
 	end := o.offset + o.limit
 	for e := range ms.all() {
@@ -275,8 +334,16 @@ func (o *topkOp) window(m *meter, ms *multiset, out *Rows, sign repr.Diff) error
 		if o.limit >= 0 {
 			hi = min(hi, end)
 		}
-		if hi > lo {
+		if hi <= lo {
+			continue
+		}
+		if !o.number {
 			out.Push(e.row(), sign*repr.Diff(hi-lo))
+			continue
+		}
+		for p := lo; p < hi; p++ {
+			s.num = repr.AppendDatum(append(s.num[:0], e.row()...), repr.Int8Datum(int64(p-o.offset+1)))
+			out.Push(s.num, sign)
 		}
 	}
 	return nil
@@ -290,7 +357,19 @@ func (o *topkOp) trim() {
 		s := &o.shards[i]
 		s.keys.trim()
 		s.sorts.trim()
-		s.rows.trim()
+		if cap(s.idx)*4 > trimBytes {
+			s.idx = nil
+		}
+		s.sk = nil
 		s.ok.trim()
 	}
+}
+
+// ranksAfterLast reports whether sort key sk orders after every entry of
+// ms.
+func ranksAfterLast(ms *multiset, sk []byte) bool {
+	for e := range ms.backward() {
+		return string(sk) > e.key
+	}
+	return true
 }

@@ -51,6 +51,9 @@ func (o *unionOp) step(context.Context, repr.Timestamp) error {
 	o.out.ok.Reset()
 	o.out.errs.Reset()
 	for _, c := range o.ins {
+		if err := checkAppend(&o.out.ok, &c.ok); err != nil {
+			return err
+		}
 		o.out.ok.Append(&c.ok, o.scale)
 		o.out.errs.Append(&c.errs, 1)
 	}

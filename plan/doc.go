@@ -60,7 +60,11 @@
 // oracle's MonotonicOracle names them, through maps, filters without
 // mz_now(), joins and unions); the renderer then keeps only the extreme
 // value of each min/max and the first offset+limit rows of each TopK
-// group, as Materialize's monotonic operators do.
+// group, as Materialize's monotonic operators do. A Window whose functions
+// are all row_number() over a TopK by the same partition and order (the
+// top-k idiom whose rank is read) lowers to the TopK numbering its rows
+// itself (LTopK.RowNumber), without a second copy of each partition's top
+// rows.
 //
 // Errors returned by this package carry the "plan: " prefix; errors a user
 // can cause are *pgcode.Error values.

@@ -205,6 +205,9 @@ func explainNode(b *strings.Builder, n Node, d int) {
 		if x.Monotonic {
 			s += " monotonic"
 		}
+		if x.RowNumber {
+			s += " row_number"
+		}
 		line(b, d, "%s", s)
 		explainNode(b, x.Input, d+1)
 	case LNegate:

@@ -230,6 +230,11 @@ type LTopK struct {
 	// Monotonic: Input only ever grows (see MonotonicOracle), so each
 	// group keeps only its first Offset+Limit rows.
 	Monotonic bool
+	// RowNumber appends each output row's position in its group's
+	// window (1 for the row at Offset) as an int8 column: the
+	// row_number() of a Window over this TopK by the same partition and
+	// order (see Lower).
+	RowNumber bool
 }
 
 // LNegate negates every multiplicity.
@@ -326,7 +331,12 @@ func (n LJoin) Arity() int {
 func (n LReduce) Arity() int { return len(n.Key) + len(n.Aggregates) }
 
 // Arity implements Node.
-func (n LTopK) Arity() int { return n.Input.Arity() }
+func (n LTopK) Arity() int {
+	if n.RowNumber {
+		return n.Input.Arity() + 1
+	}
+	return n.Input.Arity()
+}
 
 // Arity implements Node.
 func (n LNegate) Arity() int { return n.Input.Arity() }

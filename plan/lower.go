@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/viewd/viewd/expr"
 )
@@ -114,6 +115,32 @@ func (l *lowerer) lower(rel Rel) (Node, error) {
 		out.Body = b
 		return out, nil
 	case Window:
+		if t, cols, ok := numberingTopK(r); ok {
+			// The Window only numbers the rows of a TopK by its own
+			// partition and order: the TopK numbers them as it emits
+			// its windows, and the Window's second copy of every
+			// partition's rows is not kept (Nexmark q19: half its
+			// state). Ties are numbered by the TopK's whole row, one of
+			// the numberings SQL allows (the Window would break them by
+			// its own, possibly narrower, input row).
+			in, err := l.lower(t.Input)
+			if err != nil {
+				return nil, err
+			}
+			top := LTopK{Input: in, GroupKey: t.GroupKey, Order: t.Order, Limit: t.Limit, Offset: t.Offset, Kind: TopKBasic, Monotonic: l.monotonic(t.Input), RowNumber: true}
+			if t.Limit == 1 && t.Offset == 0 {
+				top.Kind = TopKTop1
+			}
+			n := Arity(t)
+			proj := slices.Clone(cols)
+			for range r.Funcs {
+				proj = append(proj, n)
+			}
+			if slices.Equal(proj, allCols(n+1)) {
+				return top, nil
+			}
+			return LMfp{Input: top, MFP: expr.MapFilterProject{InputArity: n + 1, Projection: proj}}, nil
+		}
 		in, err := l.lower(r.Input)
 		if err != nil {
 			return nil, err
@@ -252,4 +279,47 @@ func hierarchicalBuckets(expected uint64) []uint64 {
 		}
 	}
 	return bs
+}
+
+// numberingTopK reports whether w only numbers the rows of a TopK by the
+// TopK's own group and order: every function is row_number() and w's
+// input is, through Projects, such a TopK. It returns the TopK and, for
+// each of w's input columns, the TopK column it is.
+func numberingTopK(w Window) (TopK, []int, bool) {
+	if len(w.Funcs) == 0 {
+		return TopK{}, nil, false
+	}
+	for _, f := range w.Funcs {
+		if f.Name != "row_number" || f.Aggregate != nil || len(f.Args) > 0 {
+			return TopK{}, nil, false
+		}
+	}
+	cols := allCols(Arity(w.Input))
+	r := w.Input
+	for {
+		switch x := r.(type) {
+		case Project:
+			for i, c := range cols {
+				cols[i] = x.Outputs[c]
+			}
+			r = x.Input
+			continue
+		case TopK:
+			if len(x.GroupKey) != len(w.PartitionBy) || len(x.Order) != len(w.OrderBy) {
+				return TopK{}, nil, false
+			}
+			for i, c := range w.PartitionBy {
+				if cols[c] != x.GroupKey[i] {
+					return TopK{}, nil, false
+				}
+			}
+			for i, o := range w.OrderBy {
+				if cols[o.Column] != x.Order[i].Column || o.Order != x.Order[i].Order {
+					return TopK{}, nil, false
+				}
+			}
+			return x, cols, true
+		}
+		return TopK{}, nil, false
+	}
 }

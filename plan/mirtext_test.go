@@ -381,18 +381,9 @@ func (p *mirParser) rel(x sexp) (Rel, error) {
 					return nil, err
 				}
 			case "order":
-				col, err := strconv.Atoi(vals[0].atom)
+				o, err := columnOrder(vals)
 				if err != nil {
 					return nil, err
-				}
-				o := ColumnOrder{Column: col}
-				for _, v := range vals[1:] {
-					switch v.atom {
-					case "desc":
-						o.Order.Desc = true
-					case "nulls_first":
-						o.Order.NullsFirst = true
-					}
 				}
 				t.Order = append(t.Order, o)
 			case "limit", "offset":
@@ -408,6 +399,37 @@ func (p *mirParser) rel(x sexp) (Rel, error) {
 			}
 		}
 		return t, nil
+	case "window":
+		// (window INPUT (partition COL...) (order COL [desc] [nulls_first])...
+		// (row_number)...): row_number() functions only.
+		if err := need(1); err != nil {
+			return nil, err
+		}
+		in, err := p.rel(args[0])
+		if err != nil {
+			return nil, err
+		}
+		w := Window{Input: in}
+		for _, opt := range args[1:] {
+			vals := opt.list[1:]
+			switch opt.list[0].atom {
+			case "partition":
+				if w.PartitionBy, err = ints(vals); err != nil {
+					return nil, err
+				}
+			case "order":
+				o, err := columnOrder(vals)
+				if err != nil {
+					return nil, err
+				}
+				w.OrderBy = append(w.OrderBy, o)
+			case "row_number":
+				w.Funcs = append(w.Funcs, WindowFunc{Name: "row_number", Typ: repr.ColumnType{Type: repr.TypeInt8}})
+			default:
+				return nil, fmt.Errorf("window: unknown option %s", opt)
+			}
+		}
+		return w, nil
 	case "negate", "threshold":
 		if err := need(1); err != nil {
 			return nil, err
@@ -697,4 +719,25 @@ func sortedTableNames(c *testCatalog) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// columnOrder parses COL [desc] [nulls_first].
+func columnOrder(vals []sexp) (ColumnOrder, error) {
+	if len(vals) == 0 {
+		return ColumnOrder{}, fmt.Errorf("order needs a column")
+	}
+	col, err := strconv.Atoi(vals[0].atom)
+	if err != nil {
+		return ColumnOrder{}, err
+	}
+	o := ColumnOrder{Column: col}
+	for _, v := range vals[1:] {
+		switch v.atom {
+		case "desc":
+			o.Order.Desc = true
+		case "nulls_first":
+			o.Order.NullsFirst = true
+		}
+	}
+	return o, nil
 }

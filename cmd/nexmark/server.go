@@ -41,8 +41,9 @@ func freeAddr() (string, error) {
 
 // startServer starts bin on dir (created if missing) and connects to it.
 // With kafkaAddr, the embedded broker listens there (batches not fsynced:
-// the topics are produced once, before any measurement).
-func startServer(ctx context.Context, bin, dir, kafkaAddr string, workers int) (*server, error) {
+// the topics are produced once, before any measurement). memLimit > 0 is
+// viewd's --memory-limit in bytes.
+func startServer(ctx context.Context, bin, dir, kafkaAddr string, workers int, memLimit int64) (*server, error) {
 	s := &server{dir: dir, kafkaAddr: kafkaAddr}
 	var err error
 	if s.addr, err = freeAddr(); err != nil {
@@ -59,6 +60,9 @@ func startServer(ctx context.Context, bin, dir, kafkaAddr string, workers int) (
 	}
 	if workers > 0 {
 		args = append(args, "--workers", strconv.Itoa(workers))
+	}
+	if memLimit > 0 {
+		args = append(args, "--memory-limit", strconv.FormatInt(memLimit, 10))
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served on --http-listen only
@@ -51,6 +52,7 @@ type config struct {
 	httpListen    string
 	maxQueryMem   string
 	maxFlowMem    string
+	memoryLimit   string
 	compactLog    string
 	authMode      string
 	tlsMode       string
@@ -74,6 +76,7 @@ func main() {
 	flag.StringVar(&cfg.httpListen, "http-listen", "", "HTTP listen address `host:port` for /debug/pprof (empty: off)")
 	flag.StringVar(&cfg.maxQueryMem, "max-query-memory", "", "memory one query may hold (sorts, transient dataflows) before it fails with 53200, e.g. 2GB, 512MB (default: a quarter of the machine's memory)")
 	flag.StringVar(&cfg.maxFlowMem, "max-dataflow-memory", "", "memory one materialized view's dataflow may hold (arrangements) or produce in one step before the view fails with 53200 (its reads report it; the server goes on), e.g. 2GB (default: unlimited)")
+	flag.StringVar(&cfg.memoryLimit, "memory-limit", "", "the Go runtime's soft memory limit: the collector works harder as the server's memory nears it, e.g. 8GB; off for none (default: $GOMEMLIMIT if set, else three quarters of the machine's or the container's memory)")
 	flag.StringVar(&cfg.compactLog, "compact-log-bytes", "", "log size past which the table log is compacted into Arrow snapshot files, e.g. 64MB (default 64MB)")
 	flag.StringVar(&cfg.authMode, "auth-mode", "", "client authentication: trust (no password; the role must exist and have LOGIN) or password (SCRAM-SHA-256); default trust when --listen is loopback, password otherwise; trust beyond loopback is refused")
 	flag.StringVar(&cfg.tlsMode, "tls-mode", "allow", "TLS for pgwire clients: disable, allow (clients choose) or require (connections in the clear are refused)")
@@ -129,6 +132,13 @@ func run(cfg config) error {
 		logger.Info("embedded Kafka-compatible broker running; its log is kept in the data directory", "listen", cfg.embeddedKafka, "dir", dir, "fsync_per_batch", cfg.embeddedSync)
 	}
 
+	memLimit, err := applyMemoryLimit(cfg.memoryLimit)
+	if err != nil {
+		return err
+	}
+	if memLimit != math.MaxInt64 {
+		logger.Info("soft memory limit", "bytes", memLimit)
+	}
 	maxMem, err := parseSize(cfg.maxQueryMem)
 	if err != nil {
 		return fmt.Errorf("--max-query-memory: %w", err)

@@ -141,6 +141,9 @@ func (r *renderer) render(n plan.Node) (*dataflow.Collection, error) {
 		if n.Limit < 0 {
 			limit = -1
 		}
+		if n.RowNumber {
+			return c.NumberedTopK(n.GroupKey, order, limit, int(n.Offset), n.Monotonic)
+		}
 		if n.Monotonic {
 			return c.MonotonicTopK(n.GroupKey, order, limit, int(n.Offset))
 		}
