@@ -322,3 +322,56 @@ func TestAppendOnlyKafkaSourceRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestOneShotChunked: one-shot SELECTs over append-only sources take the
+// sources in chunks of a few hundred bytes, over many steps (joins,
+// aggregates, DISTINCT, the top-k idiom, count(DISTINCT)), and answer as
+// the same queries over tables of the same rows; a read that also imports
+// a table takes everything in one step.
+func TestOneShotChunked(t *testing.T) {
+	defer func(n int, hook func(int)) { oneShotChunkBytes, oneShotStepsHook = n, hook }(oneShotChunkBytes, oneShotStepsHook)
+	oneShotChunkBytes = 300
+	var steps []int
+	oneShotStepsHook = func(n int) { steps = append(steps, n) }
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec("CREATE SOURCE nex FROM LOAD GENERATOR NEXMARK (RATE UNLIMITED, UP TO 4000, SEED 5) FOR ALL TABLES")
+	waitFor(t, 60*time.Second, "the generator's events", func() bool {
+		return s.one("SELECT (SELECT count(*) FROM person) + (SELECT count(*) FROM auction) + (SELECT count(*) FROM bid)") == "4000"
+	})
+	s.exec("CREATE TABLE bidt (auction int8, bidder int8, price int8, channel text, url text, date_time timestamptz, extra text)",
+		"INSERT INTO bidt SELECT * FROM bid",
+		"CREATE TABLE auctiont (id int8, seller int8, category int8, date_time timestamptz, expires timestamptz)",
+		"INSERT INTO auctiont SELECT id, seller, category, date_time, expires FROM auction")
+	queries := []string{
+		"SELECT a.category, count(*), sum(b.price) FROM %b b JOIN %a a ON a.id = b.auction GROUP BY a.category",
+		"SELECT a.id, b.price, b.bidder FROM %a a JOIN %b b ON a.id = b.auction WHERE b.date_time BETWEEN a.date_time AND a.expires",
+		"SELECT auction, count(*), max(price), min(bidder) FROM %b GROUP BY auction",
+		"SELECT DISTINCT bidder FROM %b",
+		"SELECT channel, count(DISTINCT bidder), count(DISTINCT auction) FILTER (WHERE price > 1000) FROM %b GROUP BY channel",
+		"SELECT auction, price, bidder FROM (SELECT *, row_number() OVER (PARTITION BY auction ORDER BY price DESC, bidder) AS rn FROM %b) r WHERE rn <= 2",
+		"SELECT auction, price, rn FROM (SELECT *, row_number() OVER (PARTITION BY auction ORDER BY price DESC, bidder, date_time) AS rn FROM %b) r WHERE rn <= 3",
+	}
+	sub := func(q, b, a string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(q, "%b", b), "%a", a)
+	}
+	for _, q := range queries {
+		steps = nil
+		got := s.query(sub(q, "bid", "auction"))
+		if len(steps) != 1 || steps[0] < 10 {
+			t.Fatalf("%s: one-shot steps %v, want one dataflow of many steps", q, steps)
+		}
+		want := s.query(sub(q, "bidt", "auctiont"))
+		if len(want) == 0 {
+			t.Fatalf("%s: no rows", q)
+		}
+		sameRows(t, sub(q, "bid", "auction"), got, want)
+	}
+	// A source joined with a table: one step.
+	steps = nil
+	q := "SELECT a.category, count(*) FROM bid b JOIN auctiont a ON a.id = b.auction GROUP BY a.category"
+	sameRows(t, q, s.query(q), s.query("SELECT a.category, count(*) FROM bidt b JOIN auctiont a ON a.id = b.auction GROUP BY a.category"))
+	if len(steps) < 1 || steps[0] != 1 {
+		t.Fatalf("%s: one-shot steps %v, want 1", q, steps)
+	}
+}

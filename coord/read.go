@@ -219,16 +219,91 @@ func (c *Coordinator) preparePeekLocked(rel plan.Rel, ts repr.Timestamp, overlay
 	opts.ParallelMin = math.MaxInt
 	g := dataflow.NewGraph(opts)
 	var imp render.Imports = c.imports()
-	if len(overlay) > 0 {
+	var chunked *chunkedImports
+	switch {
+	case len(overlay) > 0:
 		imp = overlayImports{Imports: imp, ts: ts, overlay: overlay}
+	case chunkable(lir):
+		chunked = &chunkedImports{Imports: imp, c: c, asOf: ts, ok: true}
+		imp = chunked
 	}
 	coll, err := render.Render(g, lir, imp, ts)
 	if err != nil {
 		g.Close()
 		return nil, err
 	}
+	if chunked != nil {
+		if chunked.ok {
+			g.FixLogicalNow(ts)
+		} else {
+			g.UnchunkImports()
+		}
+	}
 	p.graph, p.out = g, coll.Materialize(ts)
 	return p, nil
+}
+
+// oneShotChunkBytes is how much of an append-only source a one-shot
+// dataflow takes in per step (dataflow.ImportOutputChunked); a variable
+// for tests.
+var oneShotChunkBytes = 64 << 20
+
+// oneShotStepsHook, set by tests, is told how many steps each one-shot
+// dataflow took.
+var oneShotStepsHook = func(steps int) {}
+
+// chunkedImports imports append-only sources and views in chunks
+// (dataflow.ImportOutputChunked) for a one-shot read as of asOf, so that a
+// SELECT over a large source holds one chunk's rows and what its
+// operators make of them at a time, plus their state, rather than every
+// row and a join's whole output at once: recomputing Nexmark q9 over 10M
+// events in one step needed more than 11 GiB, the join's output alone
+// about 10 GB. ok turns false when the read imports anything else (a
+// table, an index, an arranged view), whose later changes a step after
+// the first would let in: the dataflow then takes everything in one step.
+type chunkedImports struct {
+	render.Imports
+	c    *Coordinator
+	asOf repr.Timestamp
+	ok   bool
+}
+
+func (ci *chunkedImports) Collection(g *dataflow.Graph, id plan.GlobalID) (*dataflow.Collection, error) {
+	it := ci.c.cat.items[id]
+	if it == nil || it.rt == nil || it.rt.primaryKey != nil || it.rt.out == nil || it.rt.out.Ordered() {
+		ci.ok = false
+		return ci.Imports.Collection(g, id)
+	}
+	return g.ImportOutputChunked(it.rt.out, ci.asOf, oneShotChunkBytes)
+}
+
+func (ci *chunkedImports) Arrangement(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar) (*dataflow.Arranged, bool, error) {
+	a, found, err := ci.Imports.Arrangement(g, id, key)
+	if found {
+		ci.ok = false
+	}
+	return a, found, err
+}
+
+func (ci *chunkedImports) IndexRead(g *dataflow.Graph, id plan.GlobalID, key []expr.Scalar, prefixes []repr.Row) (*dataflow.Collection, bool, error) {
+	c, found, err := ci.Imports.IndexRead(g, id, key, prefixes)
+	if found {
+		ci.ok = false
+	}
+	return c, found, err
+}
+
+// chunkable reports whether a one-shot plan may take its inputs in
+// chunks: it has no temporal filter, whose bounds are set by the step's
+// time (mz_now() itself is fixed at the read time: FixLogicalNow).
+func chunkable(n plan.Node) bool {
+	ok := true
+	plan.WalkLIR(n, func(x plan.Node) {
+		if _, tf := x.(plan.LTemporalFilter); tf {
+			ok = false
+		}
+	})
+	return ok
 }
 
 // holdLookupLocked finds the index a lookup uses and holds it at the read
@@ -480,23 +555,34 @@ func (n *nextCtx) Value(k any) any             { return n.ctx.Value(k) }
 // runDataflow steps the transient dataflow once at the read time, outside
 // the lock, and streams its output.
 func (p *peek) runDataflow(ctx context.Context) (rowSource, error) {
-	if err := p.graph.Step(ctx, p.ts); err != nil {
-		p.release()
-		p.c.releaseMemorySoon()
-		return nil, err
+	// Chunked imports take further steps, at times past the read's: the
+	// transient dataflow's own, read at its last step (the inputs stop
+	// at p.ts).
+	at := p.ts
+	for {
+		if err := p.graph.Step(ctx, at); err != nil {
+			p.release()
+			p.c.releaseMemorySoon()
+			return nil, err
+		}
+		if !p.graph.ImportsPending() {
+			break
+		}
+		at++
 	}
+	oneShotStepsHook(int(at-p.ts) + 1)
 	// The output is complete: the graph (and its holds on the imported
 	// arrangements) can go; the output's own traces stay readable.
 	p.graph.Close()
 	p.graph = nil
 	p.c.releaseMemorySoon()
-	r := p.out.Reader(p.ts)
-	if err := objectErrors(r, p.ts); err != nil {
+	r := p.out.Reader(at)
+	if err := objectErrors(r, at); err != nil {
 		r.Release()
 		p.release()
 		return nil, err
 	}
-	cur, err := r.Cursor(p.ts)
+	cur, err := r.Cursor(at)
 	if err != nil {
 		r.Release()
 		p.release()

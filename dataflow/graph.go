@@ -46,17 +46,20 @@ type Options struct {
 // outputs. It is stepped by one goroutine at a time (Step is not
 // reentrant); within a step operators may use Workers goroutines.
 type Graph struct {
-	opts    Options
-	ops     []operator
-	inputs  []*Input
-	traces  []TraceReader // holds of this graph's operators on their traces
-	colls   []*Collection // every collection of the graph (trimmed after steps)
-	eval    expr.EvalCtx
-	now     repr.Timestamp
-	prev    repr.Timestamp
-	hasPrev bool
-	stepped bool
-	closed  bool
+	opts   Options
+	ops    []operator
+	inputs []*Input
+	traces []TraceReader // holds of this graph's operators on their traces
+	colls  []*Collection // every collection of the graph (trimmed after steps)
+	eval   expr.EvalCtx
+	// fixedNow: mz_now() is eval.LogicalNow as set by FixLogicalNow,
+	// not the step's time.
+	fixedNow bool
+	now      repr.Timestamp
+	prev     repr.Timestamp
+	hasPrev  bool
+	stepped  bool
+	closed   bool
 	// ctl is the control of the current (or last) step: its stop flag
 	// and memory use (see cancel.go).
 	ctl *stepCtl
@@ -172,7 +175,9 @@ func (g *Graph) Step(ctx context.Context, t repr.Timestamp) error {
 	defer end()
 	g.prev, g.hasPrev = g.now, g.stepped
 	g.now, g.stepped = t, true
-	g.eval.LogicalNow = t
+	if !g.fixedNow {
+		g.eval.LogicalNow = t
+	}
 	for _, op := range g.ops {
 		if err := g.stopped(); err != nil {
 			return g.fail(t, err)
@@ -271,6 +276,14 @@ func (g *Graph) NextScheduled() (repr.Timestamp, bool) {
 // of other sessions); call it before the first Step. Each step still sets
 // LogicalNow.
 func (g *Graph) SetEvalCtx(ev expr.EvalCtx) { g.eval = ev.Fork() }
+
+// FixLogicalNow makes mz_now() t at every step, whatever the step's time:
+// a one-shot dataflow stepped several times over the chunks of its input
+// (ImportOutputChunked) computes its answer as of t throughout.
+func (g *Graph) FixLogicalNow(t repr.Timestamp) {
+	g.eval.LogicalNow = t
+	g.fixedNow = true
+}
 
 // Now returns the time of the last step.
 func (g *Graph) Now() repr.Timestamp { return g.now }

@@ -54,7 +54,61 @@ func (g *Graph) importLog(o *Output, errsOnly bool) *Collection {
 	return c
 }
 
+// ImportOutputChunked imports o's contents as of asOf, and nothing
+// after: an append-only output (Ordered false) is delivered over as many
+// steps as it takes to pass at most chunk bytes of packed rows per step
+// (ImportsPending reports whether more are to come), so that a one-shot
+// dataflow over a large source holds one chunk's rows and what its
+// operators make of them at a time rather than all of it at once (a
+// join's output of every row); its errors come whole at the first step.
+// The steps must be at or after asOf; the dataflow's answer as of asOf is
+// its output at the last step. Any other output is imported as by
+// ImportOutput, which delivers its contents at the first step.
+// UnchunkImports turns chunking off before the first step.
+func (g *Graph) ImportOutputChunked(o *Output, asOf repr.Timestamp, chunk int) (*Collection, error) {
+	c, err := g.importOutput(o, false)
+	if err != nil || o.log == nil {
+		return c, err
+	}
+	op := g.ops[len(g.ops)-1].(*importOutputOp)
+	op.chunk, op.asOf = chunk, asOf
+	return c, nil
+}
+
+// ImportsPending reports whether a chunked import (ImportOutputChunked)
+// has rows left for later steps.
+func (g *Graph) ImportsPending() bool {
+	for _, op := range g.ops {
+		if io, ok := op.(*importOutputOp); ok && io.chunk > 0 && (!io.started || io.chunkLeft) {
+			return true
+		}
+	}
+	return false
+}
+
+// UnchunkImports makes every chunked import deliver its contents at the
+// first step (a dataflow that also imports collections which do not stop
+// at a time, and so must be read in one step). Call it before the first
+// step.
+func (g *Graph) UnchunkImports() {
+	for _, op := range g.ops {
+		if io, ok := op.(*importOutputOp); ok {
+			io.chunk = 0
+		}
+	}
+}
+
 type importOutputOp struct {
+	// chunk > 0: the import delivers the log's rows as of asOf in
+	// steps of at most chunk bytes (ImportOutputChunked), from position
+	// (chunkSeg, chunkRow) of the view taken at the first step;
+	// chunkLeft while rows remain.
+	chunk              int
+	asOf               repr.Timestamp
+	chunkView          logView
+	chunkSeg, chunkRow int
+	chunkLeft          bool
+
 	out     *Collection
 	o       *Output
 	okR     TraceReader
@@ -144,7 +198,10 @@ func keysInto(rows *Rows, b *Batch, lo int64, hi repr.Timestamp, all bool) {
 	}
 }
 
-func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
+func (op *importOutputOp) step(ctx context.Context, t repr.Timestamp) error {
+	if op.chunk > 0 {
+		return op.stepChunk(ctx, t)
+	}
 	c := op.out
 	c.ok.Reset()
 	c.errs.Reset()
@@ -221,5 +278,64 @@ func (op *importOutputOp) step(_ context.Context, t repr.Timestamp) error {
 		c.ok.Consolidate()
 	}
 	c.errs.Consolidate()
+	return m.poll()
+}
+
+// stepChunk is a chunked import's step (ImportOutputChunked): the first
+// delivers the errors as of asOf and the first chunk of rows, later steps
+// the next chunks, and nothing once the rows as of asOf are all out.
+func (op *importOutputOp) stepChunk(_ context.Context, t repr.Timestamp) error {
+	c := op.out
+	c.ok.Reset()
+	c.errs.Reset()
+	m := c.g.meter(&c.ok, &c.errs)
+	if !op.started {
+		op.started = true
+		if t < op.asOf {
+			return fmt.Errorf("dataflow: chunked import as of %d stepped at %d", op.asOf, t)
+		}
+		if up := op.o.Upper(); up <= op.asOf {
+			return fmt.Errorf("dataflow: imported output is complete only to %d, not through %d", up, op.asOf)
+		}
+		if since := op.okR.Since(); since > op.asOf {
+			return fmt.Errorf("dataflow: import as of %d is before the output's since %d", op.asOf, since)
+		}
+		op.first = t
+		op.chunkView = op.o.log.view()
+		op.chunkLeft = true
+		for _, sp := range op.o.errs.shards {
+			for _, b := range sp.snapshot() {
+				keysInto(&c.errs, b, -1, op.asOf, false)
+			}
+		}
+		c.errs.Consolidate()
+	}
+	op.last = t
+	if !op.chunkLeft {
+		return m.poll()
+	}
+	v := &op.chunkView
+	bytes := 0
+	for op.chunkSeg < len(v.segs) {
+		s := v.seg(op.chunkSeg)
+		n := s.upTo(op.asOf)
+		for ; op.chunkRow < n; op.chunkRow++ {
+			if bytes >= op.chunk {
+				return m.poll()
+			}
+			r := s.row(op.chunkRow)
+			c.ok.Push(r, s.diff(op.chunkRow))
+			bytes += len(r)
+			if err := m.tick(); err != nil {
+				return err
+			}
+		}
+		if n < s.len() {
+			break // later segments hold later times
+		}
+		op.chunkSeg, op.chunkRow = op.chunkSeg+1, 0
+	}
+	op.chunkLeft = false
+	op.chunkView = logView{}
 	return m.poll()
 }
