@@ -36,7 +36,8 @@ const msBlock = 32
 // a compaction moves the live bytes together. So the key and value slices
 // the multiset hands out (msEntry's key, val and row, and the datums
 // decoded from them, which alias them) are valid until the next add or
-// retain on the multiset: a caller that keeps one longer copies it. Tests
+// retain on the multiset: a caller that keeps one longer copies it (and
+// passes add no key or value of the multiset's own). Tests
 // set msCompactEagerly, which compacts at every deletion and overwrites
 // the bytes it frees, so that a caller breaking this rule fails them.
 //
@@ -193,13 +194,28 @@ func (m *multiset) add(key, val []byte, d repr.Diff) (before, after repr.Diff) {
 	if d == 0 {
 		return 0, 0
 	}
+	// TopK and window keys end with the row they order (sortKey): their
+	// values share the key's bytes. Others follow the key.
+	apart := !bytes.HasSuffix(key, val)
+	need := len(key)
+	if apart {
+		need += len(val)
+	}
+	if len(m.arena)+need > cap(m.arena) {
+		// Reuse the dead bytes before growing the arena.
+		m.compact(need)
+	}
 	s := msSlot{pfx: kp, off: len(m.arena), klen: uint32(len(key)), vlen: uint32(len(val)), n: d}
 	m.arena = append(m.arena, key...)
-	if !bytes.HasSuffix(key, val) {
-		// TopK and window keys end with the row they order (sortKey):
-		// their values share the key's bytes. Others follow the key.
+	if apart {
 		s.vlen |= msValApart
 		m.arena = append(m.arena, val...)
+	}
+	if len(b) == cap(b) && m.big == nil {
+		// A small multiset's block grows by half, not twice as append
+		// would grow it: most stay small (a TopK of 10 holds 11 at
+		// most).
+		b = append(make([]msSlot, 0, len(b)+len(b)/2+1), b...)
 	}
 	b = slices.Insert(b, i, s)
 	switch {
@@ -288,37 +304,48 @@ func (m *multiset) poison(b []byte) {
 	}
 }
 
-// maybeCompact moves the live bytes together when the dead ones outweigh
-// them (so that the arena holds at most twice the live bytes, and each
-// compaction's copy is paid for by as many deleted bytes): in place in a
-// small multiset, whose arena then keeps its capacity for the next adds,
-// into a new array sized to the live bytes in a large one or an arena
-// grown far past them.
+// maybeCompact compacts the arena when the dead bytes outweigh the live
+// ones, so that it holds at most twice the live bytes (and each
+// compaction's copy is paid for by as many deleted bytes). An add that
+// would grow the arena compacts it first if any bytes are dead.
 func (m *multiset) maybeCompact() {
-	live := len(m.arena) - m.dead
-	if m.dead == 0 || m.dead <= live && !msCompactEagerly {
-		return
+	if m.dead > 0 && (m.dead > len(m.arena)-m.dead || msCompactEagerly) {
+		m.compact(0)
 	}
+}
+
+// compact moves the live bytes together, leaving room for extra more: in
+// place in a small multiset whose arena has the room and is not far
+// larger than needed, so that it keeps its capacity for the next adds;
+// else into a new array, with an eighth more room when it grows (an
+// arena grows by an eighth, not twice as append would grow it: most
+// multisets keep about the size they reach).
+func (m *multiset) compact(extra int) {
+	live := len(m.arena) - m.dead
 	m.dead = 0
 	old := m.arena
-	switch {
-	case m.big == nil && cap(old) <= 4*live+64:
+	if want := live + extra; m.big == nil && want <= cap(old) && cap(old) <= 2*want+64 {
 		m.compactInPlace()
 		m.poison(old[len(m.arena):])
-	default:
-		arena := make([]byte, 0, live)
-		for bi := range m.nblocks() {
-			b := m.block(bi)
-			for i := range b {
-				s := &b[i]
-				off := len(arena)
-				arena = append(arena, old[s.off:s.off+s.span()]...)
-				s.off = off
-			}
-		}
-		m.arena = arena
-		m.poison(old)
+		return
 	}
+	size := live
+	if extra > 0 {
+		size = live + extra + (live+extra)/8
+	}
+	// slices.Grow rounds the capacity up to the allocation's size class.
+	arena := slices.Grow([]byte(nil), size)
+	for bi := range m.nblocks() {
+		b := m.block(bi)
+		for i := range b {
+			s := &b[i]
+			off := len(arena)
+			arena = append(arena, old[s.off:s.off+s.span()]...)
+			s.off = off
+		}
+	}
+	m.arena = arena
+	m.poison(old)
 }
 
 // compactInPlace moves a small multiset's live bytes to the front of its
