@@ -179,8 +179,14 @@ func (m *multiset) add(key, val []byte, d repr.Diff) (before, after repr.Diff) {
 	if m.nblocks() > 0 {
 		b = m.block(bi)
 	}
-	i := sort.Search(len(b), func(i int) bool { return m.compare(&b[i], kp, key) >= 0 })
-	if i < len(b) && m.compare(&b[i], kp, key) == 0 {
+	i := sort.Search(len(b), func(i int) bool {
+		// The prefixes order most pairs, inline.
+		if p := b[i].pfx; p != kp {
+			return p > kp
+		}
+		return m.compare(&b[i], kp, key) >= 0
+	})
+	if i < len(b) && b[i].pfx == kp && bytes.Equal(m.key(&b[i]), key) {
 		before = b[i].n
 		b[i].n += d
 		after = b[i].n
