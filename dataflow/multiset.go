@@ -32,14 +32,15 @@ const msBlock = 32
 // until its block splits.
 //
 // Deleted entries leave their bytes dead in the arena (or, the last ones
-// appended, cut it short), and once the dead bytes outweigh the live ones
-// a compaction moves the live bytes together. So the key and value slices
-// the multiset hands out (msEntry's key, val and row, and the datums
-// decoded from them, which alias them) are valid until the next add or
-// retain on the multiset: a caller that keeps one longer copies it (and
-// passes add no key or value of the multiset's own). Tests
-// set msCompactEagerly, which compacts at every deletion and overwrites
-// the bytes it frees, so that a caller breaking this rule fails them.
+// appended, cut it short); a compaction moves the live bytes together
+// once the dead ones outweigh them, or before an add would grow the
+// arena. So the key and value slices the multiset hands out (msEntry's
+// key, val and row, and the datums decoded from them, which alias them)
+// are valid until the next add or retain on the multiset: a caller that
+// keeps one longer copies it (and passes add no key or value of the
+// multiset's own). Tests set msCompactEagerly, which compacts at every
+// deletion and overwrites the bytes it frees, so that a caller breaking
+// this rule fails them.
 //
 // A multiset is a value of slices and a pointer: it may be moved (held by
 // value in a slice that grows), but two copies must not both be used.
@@ -67,9 +68,10 @@ type msBlocks struct {
 	n    int
 }
 
-// msSlot is an entry as the multiset stores it: its key is
+// msSlot is an entry as the multiset stores it, in 32 bytes: its key is
 // arena[off:off+klen]; its value the key's last vlen bytes, or when
-// msValApart is set in vlen the vlen bytes that follow the key.
+// msValApart is set in vlen the vlen bytes that follow the key. (A key
+// must be under 4 GiB and a value under 2 GiB: a row is far smaller.)
 type msSlot struct {
 	// pfx is key's first 8 bytes as an integer (repr.Row.Prefix):
 	// comparing it first orders most pairs without reading the arena.
@@ -291,17 +293,18 @@ func (m *multiset) unsplit() {
 
 // free gives up s's arena bytes (s is being deleted): it cuts the arena
 // short when they are its last (the common case of a row that a TopK adds
-// and at once trims), else counts them dead.
+// and at once trims), else counts them dead. It overwrites nothing: a
+// retain's callback may still read the entries it dropped before.
 func (m *multiset) free(s *msSlot) {
 	if end := s.off + s.span(); end == len(m.arena) {
-		m.poison(m.arena[s.off:end])
 		m.arena = m.arena[:s.off]
 		return
 	}
 	m.dead += s.span()
 }
 
-// poison overwrites freed arena bytes under msCompactEagerly.
+// poison overwrites freed arena bytes under msCompactEagerly: b is a
+// slice of the arena's array, up to its capacity.
 func (m *multiset) poison(b []byte) {
 	if msCompactEagerly {
 		for i := range b {
@@ -318,6 +321,8 @@ func (m *multiset) maybeCompact() {
 	if m.dead > 0 && (m.dead > len(m.arena)-m.dead || msCompactEagerly) {
 		m.compact(0)
 	}
+	// The bytes past the arena's end are free: cut off or compacted away.
+	m.poison(m.arena[len(m.arena):cap(m.arena)])
 }
 
 // compact moves the live bytes together, leaving room for extra more: in
@@ -332,7 +337,7 @@ func (m *multiset) compact(extra int) {
 	old := m.arena
 	if want := live + extra; m.big == nil && want <= cap(old) && cap(old) <= 2*want+64 {
 		m.compactInPlace()
-		m.poison(old[len(m.arena):])
+		m.poison(old[len(m.arena):cap(old)])
 		return
 	}
 	size := live
@@ -351,7 +356,7 @@ func (m *multiset) compact(extra int) {
 		}
 	}
 	m.arena = arena
-	m.poison(old)
+	m.poison(old[:cap(old)])
 }
 
 // compactInPlace moves a small multiset's live bytes to the front of its
