@@ -326,7 +326,7 @@ func (m *multiset) maybeCompact() {
 }
 
 // compact moves the live bytes together, leaving room for extra more: in
-// place in a small multiset whose arena has the room and is not far
+// place in a small multiset whose arena has the room and is not much
 // larger than needed, so that it keeps its capacity for the next adds;
 // else into a new array, with an eighth more room when it grows (an
 // arena grows by an eighth, not twice as append would grow it: most
@@ -335,7 +335,14 @@ func (m *multiset) compact(extra int) {
 	live := len(m.arena) - m.dead
 	m.dead = 0
 	old := m.arena
-	if want := live + extra; m.big == nil && want <= cap(old) && cap(old) <= 2*want+64 {
+	want := live + extra
+	room := 2*want + 64 // the capacity an add's compaction keeps
+	if extra == 0 {
+		// A deletion's compaction (the multiset shrank) gives back
+		// all but a quarter's room.
+		room = want + want/4 + 64
+	}
+	if m.big == nil && want <= cap(old) && cap(old) <= room {
 		m.compactInPlace()
 		m.poison(old[len(m.arena):cap(old)])
 		return
@@ -437,6 +444,11 @@ func (m *multiset) retain(keep func(e msEntry) bool) {
 	}
 	if m.big == nil {
 		m.blk = filter(m.blk)
+		if n := len(m.blk); cap(m.blk) > 2*n+2 {
+			// A trim after a burst (a TopK group's many new rows of
+			// one step) gives back the block's unused room.
+			m.blk = append(make([]msSlot, 0, n+n/2+1), m.blk...)
+		}
 		m.maybeCompact()
 		return
 	}
