@@ -204,61 +204,6 @@ func TestSpineBackgroundMerge(t *testing.T) {
 	}
 }
 
-// TestMultisetBlocks: the blocked multiset agrees with a map under random
-// adds and removals, stays sorted, and reports before/after counts. Half
-// the keys share their first 8 bytes, which the prefix comparisons must
-// not take for equality.
-func TestMultisetBlocks(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 10))
-	var m multiset
-	ref := map[string]repr.Diff{}
-	for i := range 20000 {
-		k := []byte(fmt.Sprintf("%05d", r.IntN(2000)))
-		if r.IntN(2) == 0 {
-			k = append([]byte("prefix00"), k...)
-		}
-		d := repr.Diff(1)
-		if r.IntN(2) == 0 && ref[string(k)] > 0 {
-			d = -1
-		}
-		before, after := m.add(k, k, d)
-		if before != ref[string(k)] || after != before+d {
-			t.Fatalf("step %d: before/after %d/%d, want %d/%d", i, before, after, ref[string(k)], ref[string(k)]+d)
-		}
-		ref[string(k)] += d
-		if ref[string(k)] == 0 {
-			delete(ref, string(k))
-		}
-	}
-	if m.len() != len(ref) {
-		t.Fatalf("len %d, want %d", m.len(), len(ref))
-	}
-	prev := ""
-	n := 0
-	for e := range m.all() {
-		if e.key <= prev || ref[e.key] != e.n {
-			t.Fatalf("entry %q x%d out of order or wrong", e.key, e.n)
-		}
-		prev = e.key
-		n++
-	}
-	for i, b := range m.blocks {
-		if len(b) == 0 || len(b) > 2*msBlock {
-			t.Fatalf("block of %d entries", len(b))
-		}
-		if m.last[i] != repr.Row(b[len(b)-1].key).Prefix() {
-			t.Fatalf("block %d: last prefix %x, want that of %q", i, m.last[i], b[len(b)-1].key)
-		}
-	}
-	var back []string
-	for e := range m.backward() {
-		back = append(back, e.key)
-	}
-	if len(back) != n || (n > 0 && back[0] != prev) {
-		t.Fatal("backward iteration disagrees")
-	}
-}
-
 // TestBatchSeek checks seek, gallop and the key filter against a sorted
 // list of raw keys chosen to defeat 8-byte prefix comparison: short keys
 // that differ only by trailing zero bytes, and long keys sharing their

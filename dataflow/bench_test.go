@@ -291,6 +291,12 @@ func benchDeltaJoin(b *testing.B, batch int) {
 // possibly the group's min or max).
 func BenchmarkReduceDistinctMinMax(b *testing.B) {
 	n := benchScale("DATAFLOW_REDUCE_ROWS", 1_000_000)
+	r := rand.New(rand.NewPCG(3, 4))
+	rows := make([][2]int64, n)
+	for i := range rows {
+		rows[i] = [2]int64{int64(i % 1000), r.Int64N(100_000)}
+	}
+	before := liveHeap()
 	g := NewGraph(Options{Workers: benchWorkers()})
 	in := g.NewInput("t", 2)
 	typ := repr.ColumnType{Type: repr.TypeInt8}
@@ -302,16 +308,16 @@ func BenchmarkReduceDistinctMinMax(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(3, 4))
-	rows := make([][2]int64, n)
 	for i := range rows {
-		rows[i] = [2]int64{int64(i % 1000), r.Int64N(100_000)}
 		_ = in.Send(repr.Update{Row: irow(rows[i][:]...), Time: 1, Diff: 1})
 	}
 	ctx := context.Background()
 	start := time.Now()
 	_ = g.Step(ctx, 1)
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
+	load := float64(n) / time.Since(start).Seconds()
+	// The operator's state once the load is over: three multisets per
+	// group hold (about) every row's value.
+	heap := float64(liveHeap()-before) / float64(n)
 	b.ResetTimer()
 	stopProfile := benchProfile(b)
 	cpu, gc := startCPU(), startGC()
@@ -329,27 +335,37 @@ func BenchmarkReduceDistinctMinMax(b *testing.B) {
 	gc.report(b)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 	cpu.report(b, float64(b.N), "updates/cpu-s")
+	// Reported here: b.ResetTimer drops the metrics reported before it.
+	b.ReportMetric(load, "load-rows/s")
+	b.ReportMetric(heap, "heap-bytes/row")
 }
 
 // BenchmarkTopK keeps the top 10 per group (1000 groups) over
 // DATAFLOW_TOPK_ROWS (default 1M) rows, then measures single-row updates.
 func BenchmarkTopK(b *testing.B) {
 	n := benchScale("DATAFLOW_TOPK_ROWS", 1_000_000)
+	r := rand.New(rand.NewPCG(5, 6))
+	rows := make([][3]int64, n)
+	for i := range rows {
+		rows[i] = [3]int64{int64(i % 1000), r.Int64N(1_000_000), int64(i)}
+	}
+	before := liveHeap()
 	g := NewGraph(Options{Workers: benchWorkers()})
 	in := g.NewInput("t", 3)
 	if _, err := in.Collection().TopK([]int{0}, []ColumnOrder{{Column: 1, Order: repr.SortOrder{Desc: true}}}, 10, 0); err != nil {
 		b.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(5, 6))
-	rows := make([][3]int64, n)
 	for i := range rows {
-		rows[i] = [3]int64{int64(i % 1000), r.Int64N(1_000_000), int64(i)}
 		_ = in.Send(repr.Update{Row: irow(rows[i][:]...), Time: 1, Diff: 1})
 	}
 	ctx := context.Background()
 	start := time.Now()
 	_ = g.Step(ctx, 1)
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "load-rows/s")
+	load := float64(n) / time.Since(start).Seconds()
+	// The operator's state once the load is over: the groups' multisets
+	// hold every row (a non-monotonic TopK keeps the rows outside its
+	// window, which a retraction may bring in).
+	heap := float64(liveHeap()-before) / float64(n)
 	b.ResetTimer()
 	stopProfile := benchProfile(b)
 	cpu, gc := startCPU(), startGC()
@@ -367,6 +383,9 @@ func BenchmarkTopK(b *testing.B) {
 	gc.report(b)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 	cpu.report(b, float64(b.N), "updates/cpu-s")
+	// Reported here: b.ResetTimer drops the metrics reported before it.
+	b.ReportMetric(load, "load-rows/s")
+	b.ReportMetric(heap, "heap-bytes/row")
 }
 
 // countOp counts a collection's updates (a sink that costs nothing).

@@ -332,8 +332,8 @@ func (g *msGroups) add(ms *multiset, key, val []byte, d repr.Diff) (made bool) {
 }
 
 // retain is ms.retain for one of g's multisets.
-func (g *msGroups) retain(ms *multiset, keep func(e *msEntry) bool) {
-	ms.retain(func(e *msEntry) bool {
+func (g *msGroups) retain(ms *multiset, keep func(e msEntry) bool) {
+	ms.retain(func(e msEntry) bool {
 		if keep(e) {
 			return true
 		}

@@ -166,6 +166,7 @@ func TestOracleReduce(t *testing.T) { testOracleReduce(t, false) }
 func TestOracleMonotonicReduce(t *testing.T) { testOracleReduce(t, true) }
 
 func testOracleReduce(t *testing.T, monotonic bool) {
+	compactEagerly(t) // multisets compact at every deletion
 	typ8 := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
 	typN := repr.ColumnType{Type: repr.TypeNumeric, Nullable: true}
 	forSeeds(t, 20, func(t *testing.T, seed uint64, w int) {
@@ -244,6 +245,7 @@ func testOracleReduce(t *testing.T, monotonic bool) {
 // gain no NULL for them, and a group whose rows all fail has NULL (0 for
 // the counts) while the unfiltered count(*) keeps the group.
 func TestOracleReduceFilter(t *testing.T) {
+	compactEagerly(t) // multisets compact at every deletion
 	typ8 := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
 	typN := repr.ColumnType{Type: repr.TypeNumeric, Nullable: true}
 	typA := repr.ColumnType{Type: repr.ArrayOf(repr.TypeInt8), Nullable: true}
@@ -398,6 +400,7 @@ func TestOracleTopK(t *testing.T) { testOracleTopK(t, false) }
 func TestOracleMonotonicTopK(t *testing.T) { testOracleTopK(t, true) }
 
 func testOracleTopK(t *testing.T, monotonic bool) {
+	compactEagerly(t) // multisets compact at every deletion
 	forSeeds(t, 20, func(t *testing.T, seed uint64, w int) {
 		h := newHarness(t, seed, w, 3)
 		h.gen.appendOnly = monotonic
@@ -459,6 +462,7 @@ func TestOracleFlatMap(t *testing.T) {
 // A(a,b) ⋈ B(b,c) ⋈ C(c,d) on A.b = B.b and B.c = C.c, grouped by d with
 // count(*) and sum(a), then the top 2 groups by count.
 func TestOracleDeltaJoinReduceTopK(t *testing.T) {
+	compactEagerly(t) // multisets compact at every deletion
 	typ8 := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
 	typN := repr.ColumnType{Type: repr.TypeNumeric, Nullable: true}
 	forSeeds(t, 20, func(t *testing.T, seed uint64, w int) {
@@ -520,6 +524,7 @@ func TestOracleDeltaJoinReduceTopK(t *testing.T) {
 // TestOracleCountDistinctDeletes: count(distinct) and min/max as rows are
 // inserted and deleted, including deletion of the current min and max.
 func TestOracleCountDistinctDeletes(t *testing.T) {
+	compactEagerly(t) // multisets compact at every deletion
 	typ8 := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
 	forSeeds(t, 20, func(t *testing.T, seed uint64, w int) {
 		h := newHarness(t, seed, w, 2)

@@ -446,7 +446,7 @@ func (o *reduceOp) trimExtremes(s *reduceShard, slot uint32) {
 			continue
 		}
 		best, _ := finish(acc, s.sideOf(acc), a)
-		ms.retain(func(e *msEntry) bool {
+		ms.retain(func(e msEntry) bool {
 			keep := false
 			if !best.IsNull() && e.n > 0 {
 				d := e.row().Get(0)

@@ -216,7 +216,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 				// Keep the rows of positions [0, offset+limit): the
 				// rest can never enter the window.
 				keep := o.offset + o.limit
-				s.groups.retain(ms, func(e *msEntry) bool {
+				s.groups.retain(ms, func(e msEntry) bool {
 					if e.n <= 0 || keep <= 0 {
 						return false
 					}
@@ -369,7 +369,7 @@ func (o *topkOp) trim() {
 // ms.
 func ranksAfterLast(ms *multiset, sk []byte) bool {
 	for e := range ms.backward() {
-		return string(sk) > e.key
+		return bytes.Compare(sk, e.key) > 0
 	}
 	return true
 }

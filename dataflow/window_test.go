@@ -147,6 +147,7 @@ func peerKey(r string, order []ColumnOrder) string {
 }
 
 func TestOracleWindow(t *testing.T) {
+	compactEagerly(t) // multisets compact at every deletion
 	forSeeds(t, 10, func(t *testing.T, seed uint64, w int) {
 		h := newHarness(t, seed, w, 3)
 		order := []ColumnOrder{{Column: 1}}
