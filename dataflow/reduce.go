@@ -491,7 +491,7 @@ const (
 	groupStateBytes = keySlotBytes + int(unsafe.Sizeof(groupState{}))
 	accumBytes      = int(unsafe.Sizeof(accum{}))
 	accSideBytes    = int(unsafe.Sizeof(accSide{}))
-	msEntryBytes    = 48
+	msEntryBytes    = int(unsafe.Sizeof(msSlot{}))
 )
 
 // msEntrySize is the bytes a multiset entry of value val is taken to
