@@ -417,11 +417,12 @@ func (o *reduceOp) step(_ context.Context, _ repr.Timestamp) error {
 	if err != nil {
 		return err
 	}
+	parts := make([]*Rows, len(o.shards))
 	for s := range o.shards {
-		o.out.ok.Append(&o.shards[s].ok, 1)
+		parts[s] = &o.shards[s].ok
 		o.out.errs.Append(&o.shards[s].errs, 1)
 	}
-	if err := o.out.ok.consolidate(g.ctl); err != nil {
+	if err := g.gather(&o.out.ok, parts); err != nil {
 		return err
 	}
 	return o.out.errs.consolidate(g.ctl)

@@ -214,10 +214,11 @@ func (o *thresholdOp) step(context.Context, repr.Timestamp) error {
 	if err != nil {
 		return err
 	}
+	parts := make([]*Rows, len(o.shards))
 	for s := range o.shards {
-		o.out.ok.Append(&o.shards[s].ok, 1)
+		parts[s] = &o.shards[s].ok
 	}
-	return o.out.ok.consolidate(g.ctl)
+	return g.gather(&o.out.ok, parts)
 }
 
 // stateBytes returns the bytes of the counts: the key tables and count
