@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -543,13 +544,7 @@ func (c *Coordinator) stepAllLocked(ctx context.Context, t repr.Timestamp) error
 		}
 	}
 	if failed {
-		live := c.dataflows[:0]
-		for _, d := range c.dataflows {
-			if d.graph != nil {
-				live = append(live, d)
-			}
-		}
-		c.dataflows = live
+		c.dataflows = slices.DeleteFunc(c.dataflows, func(d *dataflowState) bool { return d.graph == nil })
 	}
 	for s := range c.subscribes {
 		if err := s.graph.Step(ctx, t); err != nil {

@@ -2,8 +2,10 @@ package coord
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"weak"
 
 	"github.com/viewd/viewd/pgcode"
 )
@@ -77,4 +79,37 @@ func TestMaxDataflowMemoryState(t *testing.T) {
 		t.Errorf("detail %q: want the arrangements' size (the state check, not a step's growth)", e.Detail)
 	}
 	s.want("SELECT count(*) FROM t", "8000")
+}
+
+// TestDropFreesDataflow: dropping a materialized view lets its dataflow
+// (and every byte of its state) be collected, whichever of the server's
+// dataflows it was. Removing it from the dataflow list by filtering in
+// place left the dropped one in the list's backing array, past its length.
+func TestDropFreesDataflow(t *testing.T) {
+	c := openTest(t, Config{})
+	s := newTestSession(t, c)
+	s.exec("CREATE TABLE t (a int, b text)",
+		"INSERT INTO t SELECT g, 'x' || g FROM generate_series(1, 1000) g",
+		"CREATE MATERIALIZED VIEW v1 AS SELECT b, count(*) FROM t GROUP BY b",
+		"CREATE MATERIALIZED VIEW v2 AS SELECT a % 7, max(b) FROM t GROUP BY 1")
+	for _, name := range []string{"v2", "v1"} {
+		c.mu.Lock()
+		var w weak.Pointer[dataflowState]
+		for _, d := range c.dataflows {
+			if it := c.cat.items[d.owner]; it != nil && it.Name.Item == name {
+				w = weak.Make(d)
+			}
+		}
+		c.mu.Unlock()
+		if w.Value() == nil {
+			t.Fatalf("no dataflow for %s", name)
+		}
+		s.exec("DROP MATERIALIZED VIEW " + name)
+		for range 3 {
+			runtime.GC()
+		}
+		if w.Value() != nil {
+			t.Fatalf("the dataflow of %s is still reachable after DROP", name)
+		}
+	}
 }

@@ -171,15 +171,17 @@ func (c *Coordinator) addDataflowLocked(owner plan.GlobalID, g *dataflow.Graph) 
 }
 
 func (c *Coordinator) removeDataflowLocked(owner plan.GlobalID) {
-	out := c.dataflows[:0]
-	for _, d := range c.dataflows {
+	// DeleteFunc clears the slots it frees: a filter in place
+	// (c.dataflows[:0] and append) left the dropped dataflow in the
+	// backing array past the new length, and with it every byte of its
+	// state, until another dataflow overwrote the slot.
+	c.dataflows = slices.DeleteFunc(c.dataflows, func(d *dataflowState) bool {
 		if d.owner == owner {
 			d.graph.Close()
-			continue
+			return true
 		}
-		out = append(out, d)
-	}
-	c.dataflows = out
+		return false
+	})
 }
 
 func (c *Coordinator) createTable(ctx context.Context, p *sql.CreateTablePlan, persist bool) error {

@@ -84,14 +84,10 @@ func (c *Coordinator) linkForeignKeyLocked(def sql.ForeignKeyDef, seq int, child
 func (c *Coordinator) unlinkForeignKeyLocked(fk *foreignKey) {
 	c.foreignKeys.Add(-1)
 	c.cat.version++
+	// DeleteFunc clears the freed slot: a filter in place would keep fk,
+	// and through it a dropped child table's state, in the backing array.
 	remove := func(l []*foreignKey) []*foreignKey {
-		out := l[:0]
-		for _, f := range l {
-			if f != fk {
-				out = append(out, f)
-			}
-		}
-		return out
+		return slices.DeleteFunc(l, func(f *foreignKey) bool { return f == fk })
 	}
 	fk.child.table.fks = remove(fk.child.table.fks)
 	fk.parent.table.referencedBy = remove(fk.parent.table.referencedBy)
