@@ -65,9 +65,6 @@ func TestAppendOnlySourceReads(t *testing.T) {
 		"COPY (SELECT auction, bidder, price FROM %b) TO STDOUT",
 		"COPY %b TO STDOUT",
 	}
-	sub := func(q, b, a string) string {
-		return strings.ReplaceAll(strings.ReplaceAll(q, "%b", b), "%a", a)
-	}
 	read := func(q string) []string {
 		t.Helper()
 		if !strings.HasPrefix(q, "COPY") {
@@ -91,11 +88,11 @@ func TestAppendOnlySourceReads(t *testing.T) {
 	check := func(what string) {
 		t.Helper()
 		for _, q := range queries {
-			got, want := read(sub(q, "bid", "auction")), read(sub(q, "bidt", "auctiont"))
+			got, want := read(bidQuery(q, "bid", "auction")), read(bidQuery(q, "bidt", "auctiont"))
 			if len(want) == 0 {
 				t.Fatalf("%s: %s: no rows", what, q)
 			}
-			sameRows(t, what+": "+sub(q, "bid", "auction"), got, want)
+			sameRows(t, what+": "+bidQuery(q, "bid", "auction"), got, want)
 		}
 	}
 	check("over the sources")
@@ -352,20 +349,17 @@ func TestOneShotChunked(t *testing.T) {
 		"SELECT auction, price, bidder FROM (SELECT *, row_number() OVER (PARTITION BY auction ORDER BY price DESC, bidder) AS rn FROM %b) r WHERE rn <= 2",
 		"SELECT auction, price, rn FROM (SELECT *, row_number() OVER (PARTITION BY auction ORDER BY price DESC, bidder, date_time) AS rn FROM %b) r WHERE rn <= 3",
 	}
-	sub := func(q, b, a string) string {
-		return strings.ReplaceAll(strings.ReplaceAll(q, "%b", b), "%a", a)
-	}
 	for _, q := range queries {
 		steps = nil
-		got := s.query(sub(q, "bid", "auction"))
+		got := s.query(bidQuery(q, "bid", "auction"))
 		if len(steps) != 1 || steps[0] < 10 {
 			t.Fatalf("%s: one-shot steps %v, want one dataflow of many steps", q, steps)
 		}
-		want := s.query(sub(q, "bidt", "auctiont"))
+		want := s.query(bidQuery(q, "bidt", "auctiont"))
 		if len(want) == 0 {
 			t.Fatalf("%s: no rows", q)
 		}
-		sameRows(t, sub(q, "bid", "auction"), got, want)
+		sameRows(t, bidQuery(q, "bid", "auction"), got, want)
 	}
 	// A source joined with a table: one step.
 	steps = nil
@@ -374,4 +368,10 @@ func TestOneShotChunked(t *testing.T) {
 	if len(steps) < 1 || steps[0] != 1 {
 		t.Fatalf("%s: one-shot steps %v, want 1", q, steps)
 	}
+}
+
+// bidQuery fills a query's %b with the bid relation and %a with the
+// auction relation (a source's or a table's).
+func bidQuery(q, b, a string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(q, "%b", b), "%a", a)
 }
