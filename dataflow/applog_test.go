@@ -518,7 +518,7 @@ func TestAppendLogMemory(t *testing.T) {
 		}
 		if !appendOnly {
 			for _, sp := range o.ok.shards {
-				sp.waitMerges()
+				sp.finishMerges()
 			}
 		}
 		runtime.GC()

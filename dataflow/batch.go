@@ -618,50 +618,97 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 }
 
 // mergeBatches merges sorted batches into one, advancing every time below
-// since to since and consolidating.
+// since to since and consolidating (a merger run to its end).
+func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
+	m := newMerger(a, b, since)
+	m.work(math.MaxInt)
+	return m.finish()
+}
+
+// merger merges two sorted batches into one in installments: each call to
+// work merges whole keys until it has read its fuel in updates, so a large
+// merge can be spread over many steps (Spine) instead of stalling one.
 //
 // Advancing times is monotone (t -> max(t, since)), so each batch's
 // (val, time) order within a key survives it: a key in one batch is copied
 // in order (consolidating the updates of one val that now share a time,
 // which are adjacent), and a key in both is a two-way merge of its runs.
 // A key in one batch whose times need no advancing is copied in bulk.
-func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
-	var w batchWriter
+type merger struct {
+	a, b  *Batch
+	since repr.Timestamp
+	// i and j are the next keys of a and b to merge.
+	i, j         int
+	aKeep, bKeep bool
+	w            batchWriter
+}
+
+// newMerger starts merging a and b, advancing times below since to since.
+// The output's slabs are allocated whole here (the inputs' sizes bound
+// them), so the installments only copy.
+func newMerger(a, b *Batch, since repr.Timestamp) *merger {
+	m := &merger{a: a, b: b, since: since, aKeep: a.times.base >= since, bKeep: b.times.base >= since}
+	w := &m.w
 	w.b.keyData = make([]byte, 0, len(a.keyData)+len(b.keyData))
 	w.b.valData = make([]byte, 0, len(a.valData)+len(b.valData))
 	w.b.valEnds = make([]uint32, 0, a.Len()+b.Len())
 	w.ts = make([]repr.Timestamp, 0, a.Len()+b.Len())
 	w.ds = make([]repr.Diff, 0, a.Len()+b.Len())
 	w.hs = make([]uint64, 0, a.Keys()+b.Keys())
-	aKeep, bKeep := a.times.base >= since, b.times.base >= since
-	i, j := 0, 0
+	return m
+}
+
+// size returns the number of updates the merge reads in all.
+func (m *merger) size() int { return m.a.Len() + m.b.Len() }
+
+// done reports whether every key has been merged (finish may be called).
+func (m *merger) done() bool { return m.i >= m.a.Keys() && m.j >= m.b.Keys() }
+
+// work merges keys until fuel updates of the inputs have been read (a key
+// is merged whole, so it may overspend by one key's updates) or the merge
+// is done. It returns the fuel left, which is positive only when done.
+func (m *merger) work(fuel int) int {
+	a, b, w := m.a, m.b, &m.w
 	na, nb := a.Keys(), b.Keys()
-	for i < na || j < nb {
+	for (m.i < na || m.j < nb) && fuel > 0 {
 		var c int
 		switch {
-		case i >= na:
+		case m.i >= na:
 			c = 1
-		case j >= nb:
+		case m.j >= nb:
 			c = -1
 		default:
-			c = a.cmpKey(i, b.key(j), b.keyPrefix(j))
+			c = a.cmpKey(m.i, b.key(m.j), b.keyPrefix(m.j))
 		}
 		switch {
 		case c < 0:
-			w.copyKey(a, i, since, aKeep)
-			i++
+			s, e := a.updRange(m.i)
+			fuel -= e - s
+			w.copyKey(a, m.i, m.since, m.aKeep)
+			m.i++
 		case c > 0:
-			w.copyKey(b, j, since, bKeep)
-			j++
+			s, e := b.updRange(m.j)
+			fuel -= e - s
+			w.copyKey(b, m.j, m.since, m.bKeep)
+			m.j++
 		default:
-			w.mergeKey(a, i, b, j, since)
-			i++
-			j++
+			s, e := a.updRange(m.i)
+			fuel -= e - s
+			s, e = b.updRange(m.j)
+			fuel -= e - s
+			w.mergeKey(a, m.i, b, m.j, m.since)
+			m.i++
+			m.j++
 		}
 	}
-	m := w.finish()
-	m.since = since
-	return m
+	return fuel
+}
+
+// finish returns the merged batch; the merge must be done.
+func (m *merger) finish() *Batch {
+	out := m.w.finish()
+	out.since = m.since
+	return out
 }
 
 // copyKey appends key k of src and its updates, their times advanced to

@@ -164,21 +164,24 @@ func TestSpineCompaction(t *testing.T) {
 	}
 }
 
-// TestSpineBackgroundMerge: with background merging forced for every
-// merge, random inserts read back exactly at every time, and the spine
-// settles to O(log n) batches once merges finish.
-func TestSpineBackgroundMerge(t *testing.T) {
-	defer func(old int) { bgMergeMin = old }(bgMergeMin)
-	bgMergeMin = 2
+// TestSpineFuelledMerge: with every merge fuelled and no idle fuel,
+// random inserts (with retractions, under a moving compaction frontier)
+// read back exactly at every time while merges span many inserts; no merge
+// is ever needed before its fuel finished it; and empty inserts (idle
+// fuel) finish the merges left, leaving O(log n) batches.
+func TestSpineFuelledMerge(t *testing.T) {
+	defer func(m, f, i int) { fuelMergeMin, mergeFuel, idleFuel = m, f, i }(fuelMergeMin, mergeFuel, idleFuel)
+	fuelMergeMin, idleFuel = 2, 0
 	r := rand.New(rand.NewPCG(7, 8))
 	tr := NewTrace(2, 1)
 	rd := tr.Reader(0)
 	want := map[repr.Timestamp]coll{}
 	cur := coll{}
-	for tm := repr.Timestamp(1); tm <= 200; tm++ {
+	spanned := 0
+	for tm := repr.Timestamp(1); tm <= 400; tm++ {
 		bs := make([]Builder, 2)
-		for range r.IntN(20) {
-			k := irow(r.Int64N(10))
+		for range r.IntN(40) {
+			k := irow(r.Int64N(50))
 			v := irow(r.Int64N(5))
 			d := repr.Diff(1)
 			if r.IntN(3) == 0 {
@@ -189,8 +192,17 @@ func TestSpineBackgroundMerge(t *testing.T) {
 		}
 		tr.Insert([]*Batch{bs[0].Build(), bs[1].Build()}, tm)
 		want[tm] = cur.clone()
+		for _, s := range tr.shards {
+			s.mu.Lock()
+			for _, p := range s.parts {
+				if p.m != nil && p.m.i+p.m.j > 0 {
+					spanned++ // a merge advanced by an earlier insert
+				}
+			}
+			s.mu.Unlock()
+		}
 		if tm%10 == 0 {
-			for x := repr.Timestamp(1); x <= tm; x += 7 {
+			for x := rd.Since(); x <= tm; x += 7 {
 				got, err := Peek(rd, x)
 				must(t, err)
 				if d := diffColls(want[x], fromRows(got)); d != "" {
@@ -198,9 +210,44 @@ func TestSpineBackgroundMerge(t *testing.T) {
 				}
 			}
 		}
+		if tm%50 == 0 {
+			rd.SetSince(tm - 20)
+		}
 	}
-	for _, s := range tr.shards {
-		s.waitMerges()
+	if spanned == 0 {
+		t.Fatal("no merge spanned inserts: the test does not exercise fuel")
+	}
+	idleFuel = 64
+	tm := repr.Timestamp(401)
+	for ; ; tm++ {
+		tr.Insert([]*Batch{{}, {}}, tm)
+		merging := false
+		for _, s := range tr.shards {
+			s.mu.Lock()
+			for _, p := range s.parts {
+				merging = merging || p.m != nil
+			}
+			s.mu.Unlock()
+		}
+		if !merging {
+			break
+		}
+		if tm > 10_000 {
+			t.Fatal("idle fuel does not finish the merges in progress")
+		}
+	}
+	got, err := Peek(rd, tm)
+	must(t, err)
+	if d := diffColls(cur, fromRows(got)); d != "" {
+		t.Fatalf("after the merges finished:\n%s", d)
+	}
+	for i, s := range tr.shards {
+		if s.forced != 0 {
+			t.Errorf("shard %d: %d merges were needed before their fuel finished them", i, s.forced)
+		}
+		if n := len(s.snapshot()); n > 12 {
+			t.Errorf("shard %d holds %d batches after its merges finished", i, n)
+		}
 	}
 }
 

@@ -205,7 +205,7 @@ func BenchmarkTraceLookup(b *testing.B) {
 		tr.Insert([]*Batch{bds[0].Build(), bds[1].Build()}, repr.Timestamp(step+1))
 	}
 	for _, s := range tr.shards {
-		s.waitMerges()
+		s.finishMerges()
 	}
 	b.Run("lookup", func(b *testing.B) {
 		r := rand.New(rand.NewPCG(1, 2))

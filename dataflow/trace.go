@@ -3,6 +3,7 @@ package dataflow
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,14 +19,26 @@ var ErrReleased = errors.New("dataflow: trace reader released")
 // while the younger is at least half the size of the older, so each update
 // is merged O(log n) times and the spine holds O(log n) batches.
 //
+// Merges are fuelled, as in differential dataflow: a merge of fewer than
+// fuelMergeMin updates is done at once, a larger one is started and then
+// advanced by every later insert in proportion to the inserted batch
+// (mergeFuel updates of merging per inserted update, and idleFuel for an
+// insert without data, so that an idle spine finishes its merges). The
+// younger batches must grow to half a merge's size before they merge with
+// its output, which takes as many inserted updates as the fuel needs to
+// finish it; so no step does more than a bounded multiple of its own input
+// in merging, where an eager spine stalls the one step that triggers a
+// merge of everything. Readers see a merge in progress as its two inputs.
+//
 // Logical compaction: during a merge every time below the compaction
 // frontier is advanced to it and equal (key, val, time) consolidate. The
 // frontier is the least since held by any reader, and never more than the
 // time before the newest batch (the trace's operators read the state just
 // before the current step).
 //
-// The batch list is copy-on-write behind an atomic pointer: readers take a
-// snapshot without locking, and a snapshot's batches are immutable.
+// The batch list readers see is copy-on-write behind an atomic pointer:
+// readers take a snapshot without locking, and a snapshot's batches are
+// immutable.
 type Spine struct {
 	batches atomic.Pointer[[]*Batch]
 
@@ -35,14 +48,46 @@ type Spine struct {
 	next  uint64
 	// since is the frontier the spine has compacted to (monotone).
 	since repr.Timestamp
-	// bg is the background merge in progress, if any.
-	bg *bgMerge
+	// parts is the spine as the writer sees it, oldest first: batches and
+	// merges in progress (batches publishes it flattened).
+	parts []spinePart
 	// fuel is work (in updates) earned by inserts and spent compacting
 	// batches whose since lags the frontier, so that history held only by
 	// large, rarely merged batches is still collapsed, at amortised O(1)
 	// extra work per inserted update.
 	fuel int
+	// forced counts merges finished at once because a younger batch had
+	// to merge with them before their fuel finished them (never, while
+	// the fuel keeps up; tests check it).
+	forced int
 }
+
+// spinePart is a batch, or a merge in progress of two adjacent batches.
+type spinePart struct {
+	b *Batch
+	m *merger
+}
+
+// len returns the number of updates the part holds (a merge in progress:
+// its inputs').
+func (p spinePart) len() int {
+	if p.m != nil {
+		return p.m.size()
+	}
+	return p.b.Len()
+}
+
+// fuelMergeMin is the least combined size of two batches whose merge is
+// fuelled rather than done at once.
+var fuelMergeMin = 1 << 14
+
+// mergeFuel is the merging work, in updates read, that each merge in
+// progress receives per inserted update: a merge of x+y updates starts
+// with no younger batch and is needed once the younger batches reach
+// (x+y)/2 updates, so 2 finishes it in time. idleFuel is the work an
+// insert gives each merge in progress beside its updates' fuel. (Vars for
+// tests.)
+var mergeFuel, idleFuel = 2, 1 << 10
 
 func newSpine() *Spine {
 	s := &Spine{holds: map[uint64]repr.Timestamp{}}
@@ -72,118 +117,118 @@ func (s *Spine) insert(b *Batch, t repr.Timestamp) {
 	}
 	frontier = max(frontier, s.since)
 	s.since = frontier
-	old := s.snapshot()
-	installed := s.installMerge(&old)
-	if b.Len() == 0 && s.fuel == 0 && !installed {
+	merging := false
+	for _, p := range s.parts {
+		merging = merging || p.m != nil
+	}
+	if b.Len() == 0 && s.fuel == 0 && !merging {
 		return
 	}
-	bs := make([]*Batch, 0, len(old)+1)
-	bs = append(bs, old...)
-	if b.Len() > 0 {
-		bs = append(bs, b)
-	}
-	for len(bs) >= 2 && 2*bs[len(bs)-1].Len() >= bs[len(bs)-2].Len() {
-		x, y := bs[len(bs)-2], bs[len(bs)-1]
-		if s.bg != nil && (s.bg.b == x || s.bg.b == y) {
-			break // x or y is being merged in the background
+	work := mergeFuel*b.Len() + idleFuel
+	for i := range s.parts {
+		if m := s.parts[i].m; m != nil {
+			if m.work(work); m.done() {
+				s.parts[i] = spinePart{b: m.finish()}
+			}
 		}
-		if x.Len()+y.Len() >= bgMergeMin && s.bg == nil {
-			s.startMerge(x, y, frontier)
+	}
+	if b.Len() > 0 {
+		s.parts = append(s.parts, spinePart{b: b})
+	}
+	for len(s.parts) >= 2 {
+		n := len(s.parts)
+		x, y := &s.parts[n-2], &s.parts[n-1]
+		if y.m != nil || 2*y.len() < x.len() {
 			break
 		}
-		m := mergeBatches(x, y, frontier)
-		bs = bs[:len(bs)-2]
-		if m.Len() > 0 {
-			bs = append(bs, m)
+		if x.m != nil && x.m.b == emptyBatch {
+			// A compaction in progress: the merge with y compacts
+			// x's batch as well, so the compaction is dropped.
+			*x = spinePart{b: x.m.a}
+			continue
+		}
+		if x.m != nil {
+			// y must merge with x's output, which the fuel has not
+			// finished: finish it now.
+			x.m.work(math.MaxInt)
+			*x = spinePart{b: x.m.finish()}
+			s.forced++
+			s.parts = slices.DeleteFunc(s.parts, func(p spinePart) bool { return p.m == nil && p.b.Len() == 0 })
+			continue
+		}
+		p := startMerge(x.b, y.b, frontier, work)
+		s.parts = append(s.parts[:n-2], p)
+		if p.m != nil {
+			break
 		}
 	}
 	s.fuel += b.Len() + 1
-	if b.Len() == 0 && len(bs) > 0 && bs[0].since >= frontier {
+	if b.Len() == 0 && len(s.parts) > 0 && s.parts[0].m == nil && s.parts[0].b.since >= frontier {
 		s.fuel = 0 // nothing to compact: do not accumulate idle fuel
 	}
-	for i, old := range bs {
-		if old.since >= frontier || old.times.width == 0 && old.times.base >= frontier {
-			continue
-		}
-		if s.bg != nil && (s.bg.a == old || s.bg.b == old) {
+	for i, p := range s.parts {
+		old := p.b
+		if p.m != nil || old.since >= frontier || old.times.width == 0 && old.times.base >= frontier {
 			continue
 		}
 		if s.fuel < old.Len() {
 			break
 		}
 		s.fuel -= old.Len()
-		bs[i] = mergeBatches(old, &Batch{}, frontier)
+		// A compaction is a merge with the empty batch, fuelled like
+		// any other.
+		s.parts[i] = startMerge(old, emptyBatch, frontier, work)
 	}
-	bs = slices.DeleteFunc(bs, func(b *Batch) bool { return b.Len() == 0 && (s.bg == nil || (b != s.bg.a && b != s.bg.b)) })
+	s.parts = slices.DeleteFunc(s.parts, func(p spinePart) bool { return p.m == nil && p.b.Len() == 0 })
+	s.publish()
+}
+
+// startMerge merges x and y: at once when they are small, else as a merge
+// in progress started with this insert's fuel (as every merge in progress
+// got it).
+func startMerge(x, y *Batch, frontier repr.Timestamp, work int) spinePart {
+	m := newMerger(x, y, frontier)
+	if m.size() < fuelMergeMin {
+		work = math.MaxInt
+	}
+	if m.work(work); !m.done() {
+		return spinePart{m: m}
+	}
+	return spinePart{b: m.finish()}
+}
+
+// publish stores the batches readers see: every batch, and both inputs of
+// every merge in progress, oldest first.
+func (s *Spine) publish() {
+	bs := make([]*Batch, 0, len(s.parts)+2)
+	for _, p := range s.parts {
+		switch {
+		case p.m == nil:
+			bs = append(bs, p.b)
+		case p.m.b == emptyBatch:
+			bs = append(bs, p.m.a) // a compaction in progress
+		default:
+			bs = append(bs, p.m.a, p.m.b)
+		}
+	}
 	s.batches.Store(&bs)
 }
 
-// bgMergeMin is the least combined size of two batches that are merged on
-// a background goroutine rather than inside the step: large merges would
-// otherwise stall the step that triggers them (latency spikes).
-var bgMergeMin = 1 << 17
-
-// bgMerge is a merge in progress on a background goroutine. Its inputs
-// stay in the spine, adjacent, until the merged batch replaces them; both
-// forms hold the same updates (compaction only touches times before every
-// reader's since), so readers never see the swap.
-type bgMerge struct {
-	a, b *Batch
-	done chan struct{}
-	out  *Batch
-}
-
-// startMerge merges a and b in the background. The goroutine runs a bounded
-// amount of work over immutable batches and always ends.
-func (s *Spine) startMerge(a, b *Batch, frontier repr.Timestamp) {
-	m := &bgMerge{a: a, b: b, done: make(chan struct{})}
-	s.bg = m
-	go func() {
-		m.out = mergeBatches(a, b, frontier)
-		close(m.done)
-	}()
-}
-
-// installMerge replaces a finished background merge's inputs in *bs by
-// its output. It reports whether it did.
-func (s *Spine) installMerge(bs *[]*Batch) bool {
-	m := s.bg
-	if m == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-	default:
-		return false
-	}
-	s.bg = nil
-	old := *bs
-	for i := 0; i+1 < len(old); i++ {
-		if old[i] == m.a && old[i+1] == m.b {
-			nb := make([]*Batch, 0, len(old))
-			nb = append(nb, old[:i]...)
-			if m.out.Len() > 0 {
-				nb = append(nb, m.out)
-			}
-			nb = append(nb, old[i+2:]...)
-			*bs = nb
-			return true
-		}
-	}
-	return false
-}
-
-// waitMerges waits for a background merge to finish and installs it.
-func (s *Spine) waitMerges() {
+// finishMerges finishes every merge in progress at once.
+func (s *Spine) finishMerges() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.bg == nil {
-		return
+	done := false
+	for i, p := range s.parts {
+		if p.m != nil {
+			p.m.work(math.MaxInt)
+			s.parts[i] = spinePart{b: p.m.finish()}
+			done = true
+		}
 	}
-	<-s.bg.done
-	bs := s.snapshot()
-	if s.installMerge(&bs) {
-		s.batches.Store(&bs)
+	if done {
+		s.parts = slices.DeleteFunc(s.parts, func(p spinePart) bool { return p.b.Len() == 0 })
+		s.publish()
 	}
 }
 

@@ -1,0 +1,70 @@
+package dataflow
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/viewd/viewd/repr"
+)
+
+// BenchmarkSpineInsert measures the latency of inserting one batch into a
+// one-shard trace that grows by DATAFLOW_SPINE_BATCH (default 1000) fresh
+// keys per step, with a reader whose since follows the steps (as an
+// arrangement's operators hold it). b.N is the number of steps
+// (-benchtime=2000x grows the trace to 2M updates). The batches are built
+// before the timer starts: the figures are the spine's merging alone, per
+// step (p50, p99, max) and per inserted update on the CPU (which counts
+// any merging on other goroutines).
+func BenchmarkSpineInsert(b *testing.B) {
+	batch := benchScale("DATAFLOW_SPINE_BATCH", 1000)
+	tr := NewTrace(1, 1)
+	rd := tr.Reader(0)
+	defer rd.Release()
+	r := rand.New(rand.NewPCG(3, 4))
+	bts := make([]*Batch, b.N)
+	for i := range bts {
+		var bd Builder
+		for range batch {
+			k := r.Int64()
+			bd.Add(irow(k), irow(k, int64(i)), repr.Timestamp(i+1), 1)
+		}
+		bts[i] = bd.Build()
+	}
+	lat := make([]time.Duration, 0, b.N)
+	work := make([]time.Duration, 0, b.N)
+	// The thread's own CPU time per insert leaves out the time the
+	// shared machine's other processes take the core away.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	cpu := startCPU()
+	for i, bt := range bts {
+		t := repr.Timestamp(i + 1)
+		rd.SetSince(t - 1)
+		t0, c0 := time.Now(), threadCPU()
+		tr.Insert([]*Batch{bt}, t)
+		lat = append(lat, time.Since(t0))
+		work = append(work, threadCPU()-c0)
+	}
+	cpu.report(b, float64(b.N*batch), "updates/cpu-s")
+	slices.Sort(work)
+	b.ReportMetric(float64(work[len(work)*99/100].Nanoseconds())/1e3, "p99-cpu-µs")
+	b.ReportMetric(float64(work[len(work)-1].Nanoseconds())/1e3, "max-cpu-µs")
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds())/1e3, "max-µs")
+}
+
+// threadCPU returns the calling thread's CPU time (getrusage's
+// RUSAGE_THREAD, 1 on Linux); the caller locks its OS thread.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(1, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
