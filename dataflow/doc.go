@@ -61,7 +61,11 @@
 // key hash into one Spine per worker. A Spine is an LSM of batches whose
 // sizes decrease geometrically: inserting a batch merges the youngest two
 // while the younger is at least half the older, so an update is merged
-// O(log n) times. Merges apply logical compaction: times before the
+// O(log n) times. A large merge is fuelled (as in differential dataflow):
+// started, then advanced by every later insert in proportion to its size,
+// finishing before the younger batches grow enough to need it, so no step
+// stalls on a merge of the whole spine; readers see a merge in progress as
+// its two inputs. Merges apply logical compaction: times before the
 // compaction frontier (the least since held by a TraceReader, and never
 // past the previous step) are advanced to it and consolidated, so history
 // is kept only as far back as some reader can ask for. Reads at any time
