@@ -194,12 +194,17 @@ func TestSpineFuelledMerge(t *testing.T) {
 		want[tm] = cur.clone()
 		for _, s := range tr.shards {
 			s.mu.Lock()
+			merging := false
 			for _, p := range s.parts {
+				merging = merging || p.m != nil
 				if p.m != nil && p.m.i+p.m.j > 0 {
 					spanned++ // a merge advanced by an earlier insert
 				}
 			}
 			s.mu.Unlock()
+			if merging && s.mergingBytes() == 0 {
+				t.Fatal("a merge in progress holds no bytes by mergingBytes: Stats would not count it")
+			}
 		}
 		if tm%10 == 0 {
 			for x := rd.Since(); x <= tm; x += 7 {

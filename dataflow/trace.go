@@ -380,7 +380,8 @@ func (t *Trace) compactedTo() repr.Timestamp {
 }
 
 // Stats returns the number of updates, packed bytes and overhead bytes
-// held by the trace.
+// held by the trace. The overhead includes the output slabs of merges in
+// progress, allocated whole when a merge starts.
 func (t *Trace) Stats() (updates, packed, overhead int) {
 	for _, s := range t.shards {
 		for _, b := range s.snapshot() {
@@ -388,8 +389,25 @@ func (t *Trace) Stats() (updates, packed, overhead int) {
 			packed += b.PackedBytes()
 			overhead += b.OverheadBytes()
 		}
+		overhead += s.mergingBytes()
 	}
 	return
+}
+
+// mergingBytes returns the bytes allocated for the outputs of the spine's
+// merges in progress.
+func (s *Spine) mergingBytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range s.parts {
+		if p.m != nil {
+			w := &p.m.w
+			n += cap(w.b.keyData) + cap(w.b.valData) + 4*(cap(w.b.keyEnds)+cap(w.b.keyUpds)+cap(w.b.valEnds)) +
+				8*(cap(w.ts)+cap(w.ds)+cap(w.hs))
+		}
+	}
+	return n
 }
 
 // Reader returns a new reader holding since at t.
