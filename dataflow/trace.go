@@ -22,8 +22,9 @@ var ErrReleased = errors.New("dataflow: trace reader released")
 // Merges are fuelled, as in differential dataflow: a merge of fewer than
 // fuelMergeMin updates is done at once, a larger one is started and then
 // advanced by every later insert in proportion to the inserted batch
-// (mergeFuel updates of merging per inserted update, and idleFuel for an
-// insert without data, so that an idle spine finishes its merges). The
+// (mergeFuel updates of merging per inserted update; a step without data
+// gives each merge an eighth of its size, so that an idle spine finishes its
+// merges). The
 // younger batches must grow to half a merge's size before they merge with
 // its output, which takes as many inserted updates as the fuel needs to
 // finish it; so no step does more than a bounded multiple of its own input
@@ -60,6 +61,9 @@ type Spine struct {
 	// to merge with them before their fuel finished them (never, while
 	// the fuel keeps up; tests check it).
 	forced int
+	// merged counts the updates read by the merges started (benchmarks
+	// report it per inserted update).
+	merged int
 }
 
 // spinePart is a batch, or a merge in progress of two adjacent batches.
@@ -85,8 +89,8 @@ var fuelMergeMin = 1 << 14
 // progress receives per inserted update: a merge of x+y updates starts
 // with no younger batch and is needed once the younger batches reach
 // (x+y)/2 updates, so 2 finishes it in time. idleFuel is the work an
-// insert gives each merge in progress beside its updates' fuel. (Vars for
-// tests.)
+// insert gives each merge in progress beside its updates' fuel, and the
+// least a step without data gives it. (Vars for tests.)
 var mergeFuel, idleFuel = 2, 1 << 10
 
 func newSpine() *Spine {
@@ -124,44 +128,12 @@ func (s *Spine) insert(b *Batch, t repr.Timestamp) {
 	if b.Len() == 0 && s.fuel == 0 && !merging {
 		return
 	}
+	s.fuelMerges(b.Len())
 	work := mergeFuel*b.Len() + idleFuel
-	for i := range s.parts {
-		if m := s.parts[i].m; m != nil {
-			if m.work(work); m.done() {
-				s.parts[i] = spinePart{b: m.finish()}
-			}
-		}
-	}
 	if b.Len() > 0 {
 		s.parts = append(s.parts, spinePart{b: b})
 	}
-	for len(s.parts) >= 2 {
-		n := len(s.parts)
-		x, y := &s.parts[n-2], &s.parts[n-1]
-		if y.m != nil || 2*y.len() < x.len() {
-			break
-		}
-		if x.m != nil && x.m.b == emptyBatch {
-			// A compaction in progress: the merge with y compacts
-			// x's batch as well, so the compaction is dropped.
-			*x = spinePart{b: x.m.a}
-			continue
-		}
-		if x.m != nil {
-			// y must merge with x's output, which the fuel has not
-			// finished: finish it now.
-			x.m.work(math.MaxInt)
-			*x = spinePart{b: x.m.finish()}
-			s.forced++
-			s.parts = slices.DeleteFunc(s.parts, func(p spinePart) bool { return p.m == nil && p.b.Len() == 0 })
-			continue
-		}
-		p := startMerge(x.b, y.b, frontier, work)
-		s.parts = append(s.parts[:n-2], p)
-		if p.m != nil {
-			break
-		}
-	}
+	s.mergeDue(frontier, work)
 	s.fuel += b.Len() + 1
 	if b.Len() == 0 && len(s.parts) > 0 && s.parts[0].m == nil && s.parts[0].b.since >= frontier {
 		s.fuel = 0 // nothing to compact: do not accumulate idle fuel
@@ -177,17 +149,78 @@ func (s *Spine) insert(b *Batch, t repr.Timestamp) {
 		s.fuel -= old.Len()
 		// A compaction is a merge with the empty batch, fuelled like
 		// any other.
-		s.parts[i] = startMerge(old, emptyBatch, frontier, work)
+		s.parts[i] = s.startMerge(old, emptyBatch, frontier, work)
 	}
 	s.parts = slices.DeleteFunc(s.parts, func(p spinePart) bool { return p.m == nil && p.b.Len() == 0 })
 	s.publish()
 }
 
+// mergeDue merges every two adjacent parts whose younger holds at least
+// half as many updates as the older, from the youngest pair on, until none
+// is left: at once when small, else by starting a fuelled merge (a merge in
+// progress, younger or older, is not merged again until it finishes). A
+// merge finished by fuel in the middle of the spine can make its pair with
+// the older neighbour due, so the whole spine is looked at, not its tail.
+func (s *Spine) mergeDue(frontier repr.Timestamp, work int) {
+	for i := len(s.parts) - 1; i >= 1; i-- {
+		if i >= len(s.parts) {
+			continue
+		}
+		x, y := &s.parts[i-1], &s.parts[i]
+		if y.m != nil || 2*y.len() < x.len() {
+			continue
+		}
+		switch {
+		case x.m != nil && x.m.b == emptyBatch:
+			// A compaction in progress: the merge with y compacts
+			// x's batch as well, so the compaction is dropped.
+			*x = spinePart{b: x.m.a}
+		case x.m != nil:
+			// y must merge with x's output, which the fuel has not
+			// finished: finish it now.
+			x.m.work(math.MaxInt)
+			*x = spinePart{b: x.m.finish()}
+			s.forced++
+		default:
+			*x = s.startMerge(x.b, y.b, frontier, work)
+			s.parts = slices.Delete(s.parts, i, i+1)
+		}
+		s.parts = slices.DeleteFunc(s.parts, func(p spinePart) bool { return p.m == nil && p.b.Len() == 0 })
+		// Look at the pair ending at the changed part again.
+		i = min(i+1, len(s.parts))
+	}
+}
+
+// fuelMerges advances every merge in progress by the fuel of an insert of
+// n updates; without updates (an empty insert, or an advance of the upper
+// in a step where nothing changed) by an eighth of its size, so merges left
+// in progress when updates stop finish in a few steps rather than holding
+// their inputs and their output's slabs. It reports whether one finished.
+func (s *Spine) fuelMerges(n int) bool {
+	finished := false
+	for i, p := range s.parts {
+		m := p.m
+		if m == nil {
+			continue
+		}
+		work := mergeFuel*n + idleFuel
+		if n == 0 {
+			work = max(idleFuel, m.size()/8)
+		}
+		if m.work(work); m.done() {
+			s.parts[i] = spinePart{b: m.finish()}
+			finished = true
+		}
+	}
+	return finished
+}
+
 // startMerge merges x and y: at once when they are small, else as a merge
 // in progress started with this insert's fuel (as every merge in progress
 // got it).
-func startMerge(x, y *Batch, frontier repr.Timestamp, work int) spinePart {
+func (s *Spine) startMerge(x, y *Batch, frontier repr.Timestamp, work int) spinePart {
 	m := newMerger(x, y, frontier)
+	s.merged += m.size()
 	if m.size() < fuelMergeMin {
 		work = math.MaxInt
 	}
@@ -232,11 +265,15 @@ func (s *Spine) finishMerges() {
 	}
 }
 
-// advance moves upper to u without data.
+// advance moves upper to u without data, fuelling the merges in progress.
 func (s *Spine) advance(u repr.Timestamp) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.upper = max(s.upper, u)
-	s.mu.Unlock()
+	if s.fuelMerges(0) {
+		s.parts = slices.DeleteFunc(s.parts, func(p spinePart) bool { return p.m == nil && p.b.Len() == 0 })
+		s.publish()
+	}
 }
 
 // Upper returns the spine's upper frontier.
