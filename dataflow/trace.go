@@ -182,7 +182,18 @@ func (s *Spine) mergeDue(frontier repr.Timestamp, work int) {
 			*x = spinePart{b: x.m.finish()}
 			s.forced++
 		default:
-			*x = s.startMerge(x.b, y.b, frontier, work)
+			// The merge is needed once the younger parts reach half
+			// its size: with them holding younger updates now, that
+			// takes slack inserted updates, which bring it mergeFuel
+			// times as much fuel. Work it needs beyond that is done
+			// now (none at the tail, where younger is 0).
+			younger := 0
+			for _, p := range s.parts[i+1:] {
+				younger += p.len()
+			}
+			size := x.len() + y.len()
+			slack := max(size/2-younger, 0)
+			*x = s.startMerge(x.b, y.b, frontier, max(work, size-mergeFuel*slack))
 			s.parts = slices.Delete(s.parts, i, i+1)
 		}
 		s.parts = slices.DeleteFunc(s.parts, func(p spinePart) bool { return p.m == nil && p.b.Len() == 0 })

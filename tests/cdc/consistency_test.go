@@ -536,7 +536,11 @@ func runBank(t *testing.T, sc *bankScenario, final [2][]int64, n int) {
 	for _, v := range st.violations {
 		t.Error(v)
 	}
-	if st.reads.Load() < 10 || st.subTimes.Load() < 10 {
+	// The check must have seen the transfers in flight, not only the
+	// end: SUBSCRIBE counts the timestamps at which rows changed, which a
+	// loaded machine (CI under -race) batches into fewer steps (8 seen
+	// at a load average of 8), so its bar is lower than the reads'.
+	if st.reads.Load() < 10 || st.subTimes.Load() < 4 {
 		t.Errorf("too few observations: %d reads, %d SUBSCRIBE timestamps", st.reads.Load(), st.subTimes.Load())
 	}
 	for name, s := range statuses(t, c) {
