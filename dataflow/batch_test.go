@@ -181,7 +181,7 @@ func TestSpineFuelledMerge(t *testing.T) {
 	for tm := repr.Timestamp(1); tm <= 400; tm++ {
 		bs := make([]Builder, 2)
 		for range r.IntN(40) {
-			k := irow(r.Int64N(50))
+			k := irow(r.Int64N(5000))
 			v := irow(r.Int64N(5))
 			d := repr.Diff(1)
 			if r.IntN(3) == 0 {
@@ -195,7 +195,7 @@ func TestSpineFuelledMerge(t *testing.T) {
 		for _, s := range tr.shards {
 			s.mu.Lock()
 			merging := false
-			for _, p := range s.parts {
+			for _, p := range s.levels {
 				merging = merging || p.m != nil
 				if p.m != nil && p.m.i+p.m.j > 0 {
 					spanned++ // a merge advanced by an earlier insert
@@ -229,7 +229,7 @@ func TestSpineFuelledMerge(t *testing.T) {
 		merging := false
 		for _, s := range tr.shards {
 			s.mu.Lock()
-			for _, p := range s.parts {
+			for _, p := range s.levels {
 				merging = merging || p.m != nil
 			}
 			s.mu.Unlock()
@@ -237,7 +237,7 @@ func TestSpineFuelledMerge(t *testing.T) {
 		if !merging {
 			break
 		}
-		if tm > 420 {
+		if tm > 400+8*20 { // an eighth per step, for each level a cascade reaches
 			t.Fatal("idle steps do not finish the merges in progress")
 		}
 	}

@@ -58,13 +58,13 @@
 // the rows present (scaleReps), a function of the collection's contents.
 //
 // A Trace is a multiversion index of a collection by key, partitioned by
-// key hash into one Spine per worker. A Spine is an LSM of batches whose
-// sizes decrease geometrically: inserting a batch merges the youngest two
-// while the younger is at least half the older, so an update is merged
-// O(log n) times. A large merge is fuelled (as in differential dataflow):
-// started, then advanced by every later insert in proportion to its size,
-// finishing before the younger batches grow enough to need it, so no step
-// stalls on a merge of the whole spine; readers see a merge in progress as
+// key hash into one Spine per worker. A Spine is an LSM of batches in
+// levels of about 2^k updates (one batch, or a merge in progress of two,
+// per level; older updates higher), so an update is merged O(log n) times.
+// Merges are fuelled (as in differential dataflow): a large merge is
+// started, then advanced by every later insert in proportion to the
+// inserted batch, finishing before its level receives another batch, so no
+// step stalls on a merge of the whole spine; readers see a merge in progress as
 // its two inputs. Merges apply logical compaction: times before the
 // compaction frontier (the least since held by a TraceReader, and never
 // past the previous step) are advanced to it and consolidated, so history
