@@ -13,7 +13,7 @@ import (
 // differential dataflow's fuelled spine. Level k holds batches of about
 // 2^k updates: nothing, one batch, or a merge in progress of two. A batch
 // of n updates enters at level ceil(log2 n), merged at once with whatever
-// the levels below hold (fewer updates than it); entering a level that
+// the levels below hold (lower levels' batches); entering a level that
 // holds a batch starts their merge, whose output enters the level above
 // when done. Each update is therefore
 // merged O(log n) times and the spine holds O(log n) batches, older
@@ -180,8 +180,10 @@ func (s *Spine) finished(k int, m *merger, n int) {
 }
 
 // rollUp empties the levels below k, returning their batches merged into
-// one (nil: none), done at once: they hold fewer updates than the batch
-// about to enter level k, which they join.
+// one (nil: none), done at once: they are lower levels' batches, which
+// the batch about to enter level k (more than 2^(k-1) updates) they join
+// pays for. (Steady inserts of one size enter one level and roll up
+// nothing.)
 func (s *Spine) rollUp(k int) *Batch {
 	var acc *Batch
 	for j := min(k, len(s.levels)) - 1; j >= 0; j-- {
@@ -307,16 +309,16 @@ func (s *Spine) finishMerges() {
 // fuelMergesAll finishes the merges in progress, reporting whether there
 // were any.
 func (s *Spine) fuelMergesAll() bool {
-	any := false
+	found := false
 	for k := 0; k < len(s.levels); k++ {
 		if m := s.levels[k].m; m != nil {
 			m.work(math.MaxInt)
 			s.levels[k].m = nil
 			s.finished(k, m, 0)
-			any = true
+			found = true
 		}
 	}
-	return any
+	return found
 }
 
 // advance moves upper to u without data, fuelling the merges in progress.
