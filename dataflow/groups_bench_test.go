@@ -18,7 +18,7 @@ import (
 // released), the load's rows per CPU-second and the GC's share of it;
 // then it measures update steps of 1000 rows (each a retraction and an
 // insertion moving a row to another group, so groups empty and come
-// back).
+// back), their rate and the GC's share of them (gc-%).
 func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 	n := benchScale("DATAFLOW_GROUPS", 1_000_000)
 	const loadStep, batch = 100_000, 500
@@ -55,7 +55,7 @@ func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 	gcShare := 100 * (gc1 - gc.gc) / (total1 - gc.total)
 	heap := liveHeap() - before
 	b.ResetTimer()
-	cpu := startCPU()
+	cpu, gcUpd := startCPU(), startGC()
 	for range b.N {
 		t++
 		for range batch {
@@ -69,6 +69,7 @@ func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 		}
 	}
 	b.StopTimer()
+	gcUpd.report(b)
 	// ResetTimer drops metrics: the load's are reported here.
 	b.ReportMetric(float64(n)/load.Seconds(), "load-rows/s")
 	b.ReportMetric(float64(n)/loadCPU.Seconds(), "load-rows/cpu-s")
