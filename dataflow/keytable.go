@@ -309,62 +309,203 @@ var (
 )
 
 // msGroups is the state of TopK and window: per group key, the group's
-// rows in a multiset, held by value in a slice indexed by the key's slot.
+// rows in a multiset, by the key's slot.
 type msGroups struct {
 	keys keyTable
-	sets []multiset
-	// entryBytes is the multisets' entries by msEntrySize, kept as they
-	// come and go.
-	entryBytes int64
+	sets msTable
 }
 
-// add changes the multiplicity of (key, val) in ms, one of g's
-// multisets, by d, and returns whether that made an entry.
+// at returns the multiset of the group at slot, empty for a new slot; put
+// stores it back after the group's changes. The pointer is valid until
+// the next at.
+func (g *msGroups) at(slot uint32) *multiset { return g.sets.at(slot) }
+
+// add is msTable.add.
 func (g *msGroups) add(ms *multiset, key, val []byte, d repr.Diff) (made bool) {
-	before, after := ms.add(key, val, d)
-	switch {
-	case before == 0:
-		g.entryBytes += int64(msEntrySize(val))
-	case after == 0:
-		g.entryBytes -= int64(msEntrySize(val))
-	}
+	before, _ := g.sets.add(ms, key, val, d)
 	return before == 0
 }
 
-// retain is ms.retain for one of g's multisets.
-func (g *msGroups) retain(ms *multiset, keep func(e msEntry) bool) {
+// retain is msTable.retain.
+func (g *msGroups) retain(ms *multiset, keep func(e msEntry) bool) { g.sets.retain(ms, keep) }
+
+// put stores the group at slot after its changes (ms is what at
+// returned), and deletes the group, key and all, when it is empty.
+func (g *msGroups) put(slot uint32, ms *multiset) {
+	if ms.len() == 0 {
+		g.sets.drop(slot)
+		g.keys.delete(slot)
+		return
+	}
+	g.sets.put(slot, ms)
+}
+
+// bytes returns the bytes of the groups' state.
+func (g *msGroups) bytes() int64 { return int64(g.keys.bytes()) + g.sets.bytes() }
+
+// msGroupBytes is a group's state beyond its key bytes and its multiset
+// entries, as the memory limit charges it: its key's slot and its
+// multiset's offset, length and form in the msTable.
+const msGroupBytes = keySlotBytes + 8 + 2
+
+// msTable holds many multisets by dense slot, so that a million small
+// ones (most groups of most TopKs, windows and ordered aggregates) are
+// not a million or two heap objects for the garbage collector to mark.
+// A small multiset is packed (multiset.pack) in one pointer-free slab (a
+// spanArena) shared by every slot; at unpacks it into a scratch multiset,
+// which the caller changes, and put packs it back. A multiset whose
+// packed form would pass msPackBytes, or that splits into blocks, is kept
+// apart by value in big and changed in place; it is packed again once it
+// shrinks to half that (so that one hovering at the limit does not move
+// at every change).
+//
+// So the key and value bytes of a multiset at returns are valid until the
+// next at, put or drop, besides the multiset's own rules; at most one
+// multiset of a table is in use at a time.
+type msTable struct {
+	// packed holds by slot msPacked and a packed multiset, or msBig and
+	// the multiset's index in big (a uvarint).
+	packed  spanArena
+	big     []multiset
+	freeBig []uint32
+	// cur is the scratch multiset at unpacks a packed slot into; buf a
+	// packing being built.
+	cur multiset
+	buf []byte
+	// bigBytes is the big multisets' entries by msEntrySize, kept as they
+	// come and go; packed ones count as the slab's capacity.
+	bigBytes int64
+}
+
+// The first byte of a slot's string in msTable.packed: its form.
+const (
+	msPacked = 0
+	msBig    = 1
+)
+
+// msPackBytes is the packed size past which a multiset is kept apart in
+// its own blocks: at and put copy a packed multiset whole, so that a
+// change costs O(msPackBytes), besides the multiset's O(log n).
+var msPackBytes = 512
+
+// bigIndex returns the index in big of slot's multiset, or -1 if it is
+// packed (or empty).
+func (t *msTable) bigIndex(slot uint32) int {
+	b := t.packed.get(slot)
+	if len(b) == 0 || b[0] != msBig {
+		return -1
+	}
+	i, _ := binary.Uvarint(b[1:])
+	return int(i)
+}
+
+// at returns slot's multiset: its multiset in big, or the scratch holding
+// its packed one (empty for a new slot).
+func (t *msTable) at(slot uint32) *multiset {
+	b := t.packed.get(slot)
+	if len(b) > 0 && b[0] == msBig {
+		i, _ := binary.Uvarint(b[1:])
+		return &t.big[i]
+	}
+	if len(b) > 0 {
+		b = b[1:]
+	}
+	t.cur.unpack(b)
+	return &t.cur
+}
+
+// add is ms.add for a multiset at returned.
+func (t *msTable) add(ms *multiset, key, val []byte, d repr.Diff) (before, after repr.Diff) {
+	before, after = ms.add(key, val, d)
+	if ms != &t.cur {
+		switch {
+		case before == 0:
+			t.bigBytes += int64(msEntrySize(val))
+		case after == 0:
+			t.bigBytes -= int64(msEntrySize(val))
+		}
+	}
+	return before, after
+}
+
+// retain is ms.retain for a multiset at returned.
+func (t *msTable) retain(ms *multiset, keep func(e msEntry) bool) {
+	if ms == &t.cur {
+		ms.retain(keep)
+		return
+	}
 	ms.retain(func(e msEntry) bool {
 		if keep(e) {
 			return true
 		}
-		g.entryBytes -= int64(msEntrySize(e.row()))
+		t.bigBytes -= int64(msEntrySize(e.row()))
 		return false
 	})
 }
 
-// bytes returns the bytes of the groups' state.
-func (g *msGroups) bytes() int64 {
-	return int64(g.keys.bytes()+int(unsafe.Sizeof(multiset{}))*cap(g.sets)) + g.entryBytes
+// put stores slot's multiset ms (what at returned) after its changes:
+// packed, or apart when it outgrew the packed form (or, apart, packed
+// again once it shrank). An empty one stays as it is: drop frees it.
+func (t *msTable) put(slot uint32, ms *multiset) {
+	if ms == &t.cur {
+		if ms.big == nil && ms.packedSize() <= msPackBytes {
+			t.pack(slot, ms)
+			return
+		}
+		// Keep it apart: the scratch's buffers become its own.
+		var i uint32
+		if n := len(t.freeBig); n > 0 {
+			i = t.freeBig[n-1]
+			t.freeBig = t.freeBig[:n-1]
+		} else {
+			t.big = append(t.big, multiset{})
+			i = uint32(len(t.big) - 1)
+		}
+		t.big[i], t.cur = t.cur, multiset{}
+		t.bigBytes += entryBytes(&t.big[i])
+		t.buf = binary.AppendUvarint(append(t.buf[:0], msBig), uint64(i))
+		t.packed.set(slot, t.buf)
+		return
+	}
+	if ms.big == nil && ms.packedSize() <= msPackBytes/2 {
+		i := t.bigIndex(slot)
+		t.bigBytes -= entryBytes(ms)
+		t.pack(slot, ms)
+		t.big[i] = multiset{}
+		t.freeBig = append(t.freeBig, uint32(i))
+	}
 }
 
-// msGroupBytes is a group's state beyond its key bytes and its multiset
-// entries, as the memory limit charges it.
-const msGroupBytes = keySlotBytes + int(unsafe.Sizeof(multiset{}))
-
-// at returns the multiset of the group at slot (making room for a new
-// slot). The pointer is valid until the next insert of a key.
-func (g *msGroups) at(slot uint32) *multiset {
-	for int(slot) >= len(g.sets) {
-		g.sets = append(g.sets, multiset{})
-	}
-	return &g.sets[slot]
+// pack stores ms packed as slot's.
+func (t *msTable) pack(slot uint32, ms *multiset) {
+	t.buf = ms.pack(append(t.buf[:0], msPacked))
+	t.packed.set(slot, t.buf)
 }
 
-// drop deletes the group at slot, freeing its multiset.
-func (g *msGroups) drop(slot uint32) {
-	for e := range g.sets[slot].all() {
-		g.entryBytes -= int64(msEntrySize(e.row()))
+// drop frees slot's multiset.
+func (t *msTable) drop(slot uint32) {
+	if i := t.bigIndex(slot); i >= 0 {
+		t.bigBytes -= entryBytes(&t.big[i])
+		t.big[i] = multiset{}
+		t.freeBig = append(t.freeBig, uint32(i))
 	}
-	g.sets[slot] = multiset{}
-	g.keys.delete(slot)
+	t.packed.clear(slot)
+	t.packed.maybeCompact()
+}
+
+// entryBytes returns ms's entries by msEntrySize.
+func entryBytes(ms *multiset) int64 {
+	var n int64
+	for e := range ms.all() {
+		n += int64(msEntrySize(e.row()))
+	}
+	return n
+}
+
+// bytes returns the bytes the table holds: the slab and slices by
+// capacity, the big multisets' entries as counted.
+func (t *msTable) bytes() int64 {
+	ms := int64(unsafe.Sizeof(multiset{}))
+	return int64(t.packed.bytes()+4*cap(t.freeBig)+cap(t.buf)+cap(t.cur.arena)) +
+		ms*int64(cap(t.big)+1) + int64(msEntryBytes*cap(t.cur.blk)) + t.bigBytes
 }
