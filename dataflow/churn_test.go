@@ -140,7 +140,7 @@ func sideBytes(op operator) int64 {
 	case *reduceOp:
 		var n int64
 		for i := range op.shards {
-			n += op.shards[i].sideBytes
+			n += op.shards[i].sideBytes + op.shards[i].sets.bigBytes
 		}
 		return n
 	case *topkOp:
@@ -181,8 +181,8 @@ func countSideBytes(op operator) int64 {
 					if sd == nil {
 						continue
 					}
-					for e := range sd.ms.all() {
-						n += int64(msEntrySize(e.row()))
+					if i := s.sets.bigIndex(acc.side - 1); i >= 0 {
+						n += entryBytes(&s.sets.big[i])
 					}
 					if sd.dsum != nil {
 						n += decimalBytes

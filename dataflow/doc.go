@@ -96,9 +96,11 @@
 // index and a byte slab of keys with no pointer per key. Each keeps its
 // per-group state in slices indexed by slot (reduce: a groupState, plain
 // counts and pointer-free accums, output rows in a spanArena; threshold:
-// a count; TopK and window: a multiset in an msTable, small ones packed
-// in one slab, large ones apart), and the pointerful parts only some
-// aggregates need (multisets, decimals) in side slices reached by index. A group that empties frees its slot for the next new
+// a count; TopK and window: a multiset), and the parts only some
+// aggregates need (decimals, multisets) in side slices reached by index.
+// Multisets live in an msTable: small ones packed in one pointer-free
+// slab, large ones apart, so that a million groups are not a million heap
+// objects. A group that empties frees its slot for the next new
 // key. Graph.StateBytes counts this state.
 //
 // # Monotonic operators

@@ -108,3 +108,16 @@ func BenchmarkTopKManyGroups(b *testing.B) {
 		return c.TopK([]int{0}, []ColumnOrder{{Column: 1, Order: repr.SortOrder{Desc: true}}}, 1, 0)
 	})
 }
+
+// BenchmarkMinMaxManyGroups: min(v) and max(v) over a million groups,
+// each group's values in a multiset (so that a retraction can reveal the
+// next extreme).
+func BenchmarkMinMaxManyGroups(b *testing.B) {
+	typ := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
+	benchGroups(b, func(c *Collection) (*Collection, error) {
+		return c.Reduce([]expr.Scalar{col(0)}, []expr.Aggregate{
+			{Func: expr.AggMin, Expr: col(1), Typ: typ},
+			{Func: expr.AggMax, Expr: col(1), Typ: typ},
+		})
+	})
+}

@@ -428,6 +428,29 @@ func (m *multiset) backward() iter.Seq[msEntry] {
 	}
 }
 
+// walk calls f with the entries in key order (backward: in reverse)
+// until it returns false. Unlike ranging over all or backward, chosen at
+// run time, it makes no allocation for f or what f captures.
+func (m *multiset) walk(backward bool, f func(e msEntry) bool) {
+	nb := m.nblocks()
+	for j := range nb {
+		bi := j
+		if backward {
+			bi = nb - 1 - j
+		}
+		b := m.block(bi)
+		for k := range b {
+			i := k
+			if backward {
+				i = len(b) - 1 - k
+			}
+			if !f(m.view(&b[i])) {
+				return
+			}
+		}
+	}
+}
+
 // retain keeps the entries, in key order, for which keep returns true and
 // drops the rest. Blocks only shrink, and empty ones go.
 func (m *multiset) retain(keep func(e msEntry) bool) {
