@@ -177,12 +177,14 @@ func countSideBytes(op operator) int64 {
 					n += int64(r.bytes())
 				}
 				for _, acc := range op.accsOf(s, slot) {
+					if acc.ms != 0 {
+						if i := s.sets.bigIndex(acc.ms - 1); i >= 0 {
+							n += entryBytes(&s.sets.big[i])
+						}
+					}
 					sd := s.sideOf(&acc)
 					if sd == nil {
 						continue
-					}
-					if i := s.sets.bigIndex(acc.side - 1); i >= 0 {
-						n += entryBytes(&s.sets.big[i])
 					}
 					if sd.dsum != nil {
 						n += decimalBytes

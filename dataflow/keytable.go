@@ -346,7 +346,7 @@ func (g *msGroups) bytes() int64 { return int64(g.keys.bytes()) + g.sets.bytes()
 // msGroupBytes is a group's state beyond its key bytes and its multiset
 // entries, as the memory limit charges it: its key's slot and its
 // multiset's offset, length and form in the msTable.
-const msGroupBytes = keySlotBytes + 8 + 2
+const msGroupBytes = keySlotBytes + msSlotBytes
 
 // msTable holds many multisets by dense slot, so that a million small
 // ones (most groups of most TopKs, windows and ordered aggregates) are
@@ -375,6 +375,38 @@ type msTable struct {
 	// bigBytes is the big multisets' entries by msEntrySize, kept as they
 	// come and go; packed ones count as the slab's capacity.
 	bigBytes int64
+	// free holds the slots release gave back, next the first never
+	// given (for a table whose slots newSlot gives).
+	free []uint32
+	next uint32
+}
+
+// msSlotBytes is what a multiset's slot in an msTable costs beyond its
+// entries, as the memory limit charges it: its offset in the slab, and
+// its length and form.
+const msSlotBytes = 8 + 2
+
+// newSlot returns a slot for a new multiset of a table whose slots are
+// not given by a keyTable: one release gave back, else a new one.
+func (t *msTable) newSlot() uint32 {
+	if n := len(t.free); n > 0 {
+		slot := t.free[n-1]
+		t.free = t.free[:n-1]
+		return slot
+	}
+	if t.next == math.MaxUint32 {
+		// 4 billion multisets in one shard: far past any memory.
+		panic("dataflow: msTable: too many multisets")
+	}
+	t.next++
+	return t.next - 1
+}
+
+// release drops the multiset of a slot newSlot gave, and gives the slot
+// back for reuse.
+func (t *msTable) release(slot uint32) {
+	t.drop(slot)
+	t.free = append(t.free, slot)
 }
 
 // The first byte of a slot's string in msTable.packed: its form.
@@ -506,6 +538,6 @@ func entryBytes(ms *multiset) int64 {
 // capacity, the big multisets' entries as counted.
 func (t *msTable) bytes() int64 {
 	ms := int64(unsafe.Sizeof(multiset{}))
-	return int64(t.packed.bytes()+4*cap(t.freeBig)+cap(t.buf)+cap(t.cur.arena)) +
+	return int64(t.packed.bytes()+4*(cap(t.freeBig)+cap(t.free))+cap(t.buf)+cap(t.cur.arena)) +
 		ms*int64(cap(t.big)+1) + int64(msEntryBytes*cap(t.cur.blk)) + t.bigBytes
 }

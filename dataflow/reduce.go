@@ -117,8 +117,8 @@ type reduceShard struct {
 	reps              []scaleReps
 	freeSide, freeRep []uint32
 	// sets holds the accumulators' multisets (min, max, the ordered and
-	// DISTINCT aggregates) by their accSide's index: most groups' few
-	// values packed in one slab, not a heap object or two per group.
+	// DISTINCT aggregates; accum.ms): most groups' few values packed in
+	// one slab, not a heap object or two per group.
 	sets msTable
 	// sideBytes is what the side state holds beyond the slices and sets:
 	// decimals and key packings, kept as they come and go (see
@@ -162,13 +162,14 @@ type accum struct {
 	lo   uint64
 	fsum float64
 	// side is 1 + the index of the accumulator's accSide in its shard,
-	// 0 when it has none.
-	side uint32
+	// 0 when it has none; ms 1 + the slot of its multiset in the shard's
+	// sets (for aggregates that keep one: usesMultiset), 0 when it has
+	// none.
+	side, ms uint32
 }
 
 // accSide is the pointerful state of an accumulator: the exact sums of
-// numerics and intervals. (Its index also names the accumulator's
-// multiset in the shard's sets.)
+// numerics and intervals.
 type accSide struct {
 	dsum *apd.Decimal
 	// dsq is the exact sum of squares for variance and stddev.
@@ -204,14 +205,13 @@ func (s *reduceShard) sideOf(acc *accum) *accSide {
 	return &s.sides[acc.side-1]
 }
 
-// msOf returns acc's multiset, nil if it has no side state, for an
-// aggregate that keeps one (usesMultiset): see msTable.at for how long it
-// is valid.
+// msOf returns acc's multiset, nil if it has none: see msTable.at for
+// how long it is valid.
 func (s *reduceShard) msOf(acc *accum) *multiset {
-	if acc.side == 0 {
+	if acc.ms == 0 {
 		return nil
 	}
-	return s.sets.at(acc.side - 1)
+	return s.sets.at(acc.ms - 1)
 }
 
 // usesMultiset reports whether aggregate a keeps its values in a multiset.
@@ -257,11 +257,13 @@ func (o *reduceOp) dropGroup(s *reduceShard, slot uint32) {
 	}
 	accs := o.accsOf(s, slot)
 	for i := range accs {
-		if accs[i].side != 0 {
-			sd := &s.sides[accs[i].side-1]
+		if accs[i].ms != 0 {
 			// An empty group's multisets are empty, unless retractions
 			// of rows never inserted left entries of negative count.
-			s.sets.drop(accs[i].side - 1)
+			s.sets.release(accs[i].ms - 1)
+		}
+		if accs[i].side != 0 {
+			sd := &s.sides[accs[i].side-1]
 			if sd.dsum != nil {
 				s.sideBytes -= decimalBytes
 			}
@@ -460,7 +462,7 @@ func (o *reduceOp) trimExtremes(s *reduceShard, slot uint32) {
 			d := e.row().Get(0)
 			return !d.IsNull() && repr.Compare(d, best) == 0
 		})
-		s.sets.put(acc.side-1, ms)
+		s.sets.put(acc.ms-1, ms)
 	}
 }
 
@@ -598,10 +600,10 @@ func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.
 		}
 		acc := &accs[o.place[i].i]
 		if usesMultiset(a) {
-			if acc.side == 0 {
-				grown += accSideBytes
+			if acc.ms == 0 {
+				acc.ms = s.sets.newSlot() + 1
+				grown += msSlotBytes
 			}
-			s.side(acc)
 			ms := s.msOf(acc)
 			s.kb = append(s.kb[:0], vals[i].ord...)
 			s.kb = repr.AppendKey(s.kb, v, repr.SortOrder{})
@@ -616,7 +618,7 @@ func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.
 				s.kb = append(s.kb, s.vk.Row()...)
 			}
 			before, after := s.sets.add(ms, s.kb, s.vk.Row(), d)
-			s.sets.put(acc.side-1, ms)
+			s.sets.put(acc.ms-1, ms)
 			if before == 0 {
 				grown += msEntrySize(s.vk.Row())
 			}
