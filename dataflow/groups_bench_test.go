@@ -18,7 +18,8 @@ import (
 // released), the load's rows per CPU-second and the GC's share of it;
 // then it measures update steps of 1000 rows (each a retraction and an
 // insertion moving a row to another group, so groups empty and come
-// back), their rate and the GC's share of them (gc-%).
+// back), their rate and the GC's share of them (gc-%), with a CPU
+// profile of them into DATAFLOW_CPUPROFILE if set.
 func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 	n := benchScale("DATAFLOW_GROUPS", 1_000_000)
 	const loadStep, batch = 100_000, 500
@@ -55,6 +56,7 @@ func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 	gcShare := 100 * (gc1 - gc.gc) / (total1 - gc.total)
 	heap := liveHeap() - before
 	b.ResetTimer()
+	stopProfile := benchProfile(b)
 	cpu, gcUpd := startCPU(), startGC()
 	for range b.N {
 		t++
@@ -69,6 +71,7 @@ func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 		}
 	}
 	b.StopTimer()
+	stopProfile()
 	gcUpd.report(b)
 	// ResetTimer drops metrics: the load's are reported here.
 	b.ReportMetric(float64(n)/load.Seconds(), "load-rows/s")
