@@ -259,6 +259,13 @@ func (a *spanArena) set(slot uint32, b []byte) {
 		}
 		a.garbage += int(end - off)
 	}
+	if len(a.buf)+int(need) > cap(a.buf) && a.garbage >= minCompact && 4*a.garbage >= len(a.buf) {
+		// Reclaim a slab a quarter garbage rather than grow it (a copy
+		// either way), with half the live bytes' room for what comes.
+		// b may alias the old slab, which the compaction leaves alone.
+		live := len(a.buf) - a.garbage + int(need)
+		a.compact(live + live/2)
+	}
 	a.offs[slot] = uint64(len(a.buf))
 	a.buf = binary.AppendUvarint(a.buf, uint64(len(b)))
 	a.buf = append(a.buf, b...)
@@ -285,7 +292,12 @@ func (a *spanArena) maybeCompact() {
 	if a.garbage < minCompact || a.garbage <= live {
 		return
 	}
-	buf := make([]byte, 0, live+live/4)
+	a.compact(live + live/4)
+}
+
+// compact copies the live strings to a new slab of capacity size.
+func (a *spanArena) compact(size int) {
+	buf := make([]byte, 0, size)
 	for s, off := range a.offs {
 		if off == noSpan {
 			continue
