@@ -140,17 +140,17 @@ func sideBytes(op operator) int64 {
 	case *reduceOp:
 		var n int64
 		for i := range op.shards {
-			n += op.shards[i].sideBytes
+			n += op.shards[i].sideBytes + op.shards[i].sets.bigBytes
 		}
 		return n
 	case *topkOp:
 		var n int64
 		for i := range op.shards {
-			n += op.shards[i].groups.entryBytes
+			n += op.shards[i].groups.sets.bigBytes
 		}
 		return n
 	case *windowOp:
-		return op.groups.entryBytes
+		return op.groups.sets.bigBytes
 	}
 	return 0
 }
@@ -160,12 +160,11 @@ func sideBytes(op operator) int64 {
 func countSideBytes(op operator) int64 {
 	var n int64
 	sets := func(g *msGroups) {
+		// The multisets kept apart count their entries; packed ones
+		// count as their slab.
 		for slot := range g.keys.all() {
-			if int(slot) >= len(g.sets) {
-				continue // a top1 TopK's groups have no multisets
-			}
-			for e := range g.sets[slot].all() {
-				n += int64(msEntrySize(e.row()))
+			if i := g.sets.bigIndex(slot); i >= 0 {
+				n += entryBytes(&g.sets.big[i])
 			}
 		}
 	}
@@ -178,12 +177,14 @@ func countSideBytes(op operator) int64 {
 					n += int64(r.bytes())
 				}
 				for _, acc := range op.accsOf(s, slot) {
+					if acc.ms != 0 {
+						if i := s.sets.bigIndex(acc.ms - 1); i >= 0 {
+							n += entryBytes(&s.sets.big[i])
+						}
+					}
 					sd := s.sideOf(&acc)
 					if sd == nil {
 						continue
-					}
-					for e := range sd.ms.all() {
-						n += int64(msEntrySize(e.row()))
 					}
 					if sd.dsum != nil {
 						n += decimalBytes

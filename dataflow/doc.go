@@ -100,10 +100,12 @@
 // index and a byte slab of keys with no pointer per key. Each keeps its
 // per-group state in slices indexed by slot (reduce: a groupState, plain
 // counts and pointer-free accums, output rows in a spanArena; threshold:
-// a count; TopK and window: a multiset by value), and the pointerful
-// parts only some aggregates need (multisets, decimals) in side slices
-// reached by index. A group that empties frees its slot for the next new
-// key. Graph.StateBytes counts this state.
+// a count; TopK and window: a multiset), and what only some aggregates
+// need by index in side slices (decimals) or an msTable (multisets). An
+// msTable (mstable.go) packs small multisets in one pointer-free slab and
+// keeps large ones apart, so that a million groups are not a million heap
+// objects. A group that empties frees its slot for the next new key.
+// Graph.StateBytes counts this state.
 //
 // # Monotonic operators
 //

@@ -18,7 +18,8 @@ import (
 // released), the load's rows per CPU-second and the GC's share of it;
 // then it measures update steps of 1000 rows (each a retraction and an
 // insertion moving a row to another group, so groups empty and come
-// back).
+// back), their rate and the GC's share of them (gc-%), with a CPU
+// profile of them into DATAFLOW_CPUPROFILE if set.
 func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 	n := benchScale("DATAFLOW_GROUPS", 1_000_000)
 	const loadStep, batch = 100_000, 500
@@ -55,7 +56,8 @@ func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 	gcShare := 100 * (gc1 - gc.gc) / (total1 - gc.total)
 	heap := liveHeap() - before
 	b.ResetTimer()
-	cpu := startCPU()
+	stopProfile := benchProfile(b)
+	cpu, gcUpd := startCPU(), startGC()
 	for range b.N {
 		t++
 		for range batch {
@@ -69,6 +71,8 @@ func benchGroups(b *testing.B, build func(c *Collection) (*Collection, error)) {
 		}
 	}
 	b.StopTimer()
+	stopProfile()
+	gcUpd.report(b)
 	// ResetTimer drops metrics: the load's are reported here.
 	b.ReportMetric(float64(n)/load.Seconds(), "load-rows/s")
 	b.ReportMetric(float64(n)/loadCPU.Seconds(), "load-rows/cpu-s")
@@ -105,5 +109,18 @@ func BenchmarkDistinctManyGroups(b *testing.B) {
 func BenchmarkTopKManyGroups(b *testing.B) {
 	benchGroups(b, func(c *Collection) (*Collection, error) {
 		return c.TopK([]int{0}, []ColumnOrder{{Column: 1, Order: repr.SortOrder{Desc: true}}}, 1, 0)
+	})
+}
+
+// BenchmarkMinMaxManyGroups: min(v) and max(v) over a million groups,
+// each group's values in a multiset (so that a retraction can reveal the
+// next extreme).
+func BenchmarkMinMaxManyGroups(b *testing.B) {
+	typ := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
+	benchGroups(b, func(c *Collection) (*Collection, error) {
+		return c.Reduce([]expr.Scalar{col(0)}, []expr.Aggregate{
+			{Func: expr.AggMin, Expr: col(1), Typ: typ},
+			{Func: expr.AggMax, Expr: col(1), Typ: typ},
+		})
 	})
 }

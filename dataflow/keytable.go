@@ -6,7 +6,6 @@ import (
 	"iter"
 	"math"
 	"math/bits"
-	"unsafe"
 
 	"github.com/viewd/viewd/repr"
 )
@@ -260,6 +259,13 @@ func (a *spanArena) set(slot uint32, b []byte) {
 		}
 		a.garbage += int(end - off)
 	}
+	if len(a.buf)+int(need) > cap(a.buf) && a.garbage >= minCompact && 4*a.garbage >= len(a.buf) {
+		// Reclaim a slab a quarter garbage rather than grow it (a copy
+		// either way), with half the live bytes' room for what comes.
+		// b may alias the old slab, which the compaction leaves alone.
+		live := len(a.buf) - a.garbage + int(need)
+		a.compact(live + live/2)
+	}
 	a.offs[slot] = uint64(len(a.buf))
 	a.buf = binary.AppendUvarint(a.buf, uint64(len(b)))
 	a.buf = append(a.buf, b...)
@@ -286,7 +292,12 @@ func (a *spanArena) maybeCompact() {
 	if a.garbage < minCompact || a.garbage <= live {
 		return
 	}
-	buf := make([]byte, 0, live+live/4)
+	a.compact(live + live/4)
+}
+
+// compact copies the live strings to a new slab of capacity size.
+func (a *spanArena) compact(size int) {
+	buf := make([]byte, 0, size)
 	for s, off := range a.offs {
 		if off == noSpan {
 			continue
@@ -309,62 +320,41 @@ var (
 )
 
 // msGroups is the state of TopK and window: per group key, the group's
-// rows in a multiset, held by value in a slice indexed by the key's slot.
+// rows in a multiset, by the key's slot.
 type msGroups struct {
 	keys keyTable
-	sets []multiset
-	// entryBytes is the multisets' entries by msEntrySize, kept as they
-	// come and go.
-	entryBytes int64
+	sets msTable
 }
 
-// add changes the multiplicity of (key, val) in ms, one of g's
-// multisets, by d, and returns whether that made an entry.
+// at returns the multiset of the group at slot, empty for a new slot; put
+// stores it back after the group's changes. The pointer is valid until
+// the next at.
+func (g *msGroups) at(slot uint32) *multiset { return g.sets.at(slot) }
+
+// add is msTable.add.
 func (g *msGroups) add(ms *multiset, key, val []byte, d repr.Diff) (made bool) {
-	before, after := ms.add(key, val, d)
-	switch {
-	case before == 0:
-		g.entryBytes += int64(msEntrySize(val))
-	case after == 0:
-		g.entryBytes -= int64(msEntrySize(val))
-	}
+	before, _ := g.sets.add(ms, key, val, d)
 	return before == 0
 }
 
-// retain is ms.retain for one of g's multisets.
-func (g *msGroups) retain(ms *multiset, keep func(e msEntry) bool) {
-	ms.retain(func(e msEntry) bool {
-		if keep(e) {
-			return true
-		}
-		g.entryBytes -= int64(msEntrySize(e.row()))
-		return false
-	})
+// retain is msTable.retain.
+func (g *msGroups) retain(ms *multiset, keep func(e msEntry) bool) { g.sets.retain(ms, keep) }
+
+// put stores the group at slot after its changes (ms is what at
+// returned), and deletes the group, key and all, when it is empty.
+func (g *msGroups) put(slot uint32, ms *multiset) {
+	if ms.len() == 0 {
+		g.sets.drop(slot)
+		g.keys.delete(slot)
+		return
+	}
+	g.sets.put(slot, ms)
 }
 
 // bytes returns the bytes of the groups' state.
-func (g *msGroups) bytes() int64 {
-	return int64(g.keys.bytes()+int(unsafe.Sizeof(multiset{}))*cap(g.sets)) + g.entryBytes
-}
+func (g *msGroups) bytes() int64 { return int64(g.keys.bytes()) + g.sets.bytes() }
 
 // msGroupBytes is a group's state beyond its key bytes and its multiset
-// entries, as the memory limit charges it.
-const msGroupBytes = keySlotBytes + int(unsafe.Sizeof(multiset{}))
-
-// at returns the multiset of the group at slot (making room for a new
-// slot). The pointer is valid until the next insert of a key.
-func (g *msGroups) at(slot uint32) *multiset {
-	for int(slot) >= len(g.sets) {
-		g.sets = append(g.sets, multiset{})
-	}
-	return &g.sets[slot]
-}
-
-// drop deletes the group at slot, freeing its multiset.
-func (g *msGroups) drop(slot uint32) {
-	for e := range g.sets[slot].all() {
-		g.entryBytes -= int64(msEntrySize(e.row()))
-	}
-	g.sets[slot] = multiset{}
-	g.keys.delete(slot)
-}
+// entries, as the memory limit charges it: its key's slot and its
+// multiset's offset, length and form in the msTable.
+const msGroupBytes = keySlotBytes + msSlotBytes

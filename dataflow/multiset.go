@@ -3,6 +3,7 @@ package dataflow
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"iter"
 	"slices"
 	"sort"
@@ -177,10 +178,9 @@ func (m *multiset) add(key, val []byte, d repr.Diff) (before, after repr.Diff) {
 		// A key past every block's last goes at the end of the last.
 		bi = min(bi, len(bl.blocks)-1)
 	}
-	var b []msSlot
-	if m.nblocks() > 0 {
-		b = m.block(bi)
-	}
+	// An empty small multiset's block keeps its capacity (a table's
+	// scratch multiset, reused for every packed one).
+	b := m.block(bi)
 	i := sort.Search(len(b), func(i int) bool {
 		// The prefixes order most pairs, inline.
 		if p := b[i].pfx; p != kp {
@@ -428,6 +428,29 @@ func (m *multiset) backward() iter.Seq[msEntry] {
 	}
 }
 
+// walk calls f with the entries in key order (backward: in reverse)
+// until it returns false. Unlike ranging over all or backward, chosen at
+// run time, it makes no allocation for f or what f captures.
+func (m *multiset) walk(backward bool, f func(e msEntry) bool) {
+	nb := m.nblocks()
+	for j := range nb {
+		bi := j
+		if backward {
+			bi = nb - 1 - j
+		}
+		b := m.block(bi)
+		for k := range b {
+			i := k
+			if backward {
+				i = len(b) - 1 - k
+			}
+			if !f(m.view(&b[i])) {
+				return
+			}
+		}
+	}
+}
+
 // retain keeps the entries, in key order, for which keep returns true and
 // drops the rest. Blocks only shrink, and empty ones go.
 func (m *multiset) retain(keep func(e msEntry) bool) {
@@ -466,4 +489,59 @@ func (m *multiset) retain(keep func(e msEntry) bool) {
 	bl.blocks, bl.last = bs, last
 	m.unsplit()
 	m.maybeCompact()
+}
+
+// pack appends m's entries to buf in key order, in the packed form unpack
+// reads back: per entry its key's length (a uvarint), its value's length
+// shifted left by one, the low bit set when the value is stored apart
+// from the key (a uvarint), its multiplicity (a varint), then the key's
+// bytes and, when apart, the value's. A small multiset packs into a few
+// bytes more than its keys and values (no slots, no arena slack), with no
+// pointer: msTable keeps small multisets so.
+func (m *multiset) pack(buf []byte) []byte {
+	for bi := range m.nblocks() {
+		b := m.block(bi)
+		for i := range b {
+			s := &b[i]
+			vf := uint64(s.vlen&^msValApart) << 1
+			if s.vlen&msValApart != 0 {
+				vf |= 1
+			}
+			buf = binary.AppendUvarint(buf, uint64(s.klen))
+			buf = binary.AppendUvarint(buf, vf)
+			buf = binary.AppendVarint(buf, int64(s.n))
+			buf = append(buf, m.arena[s.off:s.off+s.span()]...)
+		}
+	}
+	return buf
+}
+
+// packedSize estimates the bytes of m's packed form (from above for
+// entries of keys and values under 128 bytes and multiplicities under
+// 64): its live arena bytes and three per entry.
+func (m *multiset) packedSize() int { return len(m.arena) - m.dead + 3*m.len() }
+
+// unpack makes m, a small multiset, hold the entries of p (pack's form)
+// and nothing else, in its own block and arena (reused: their capacity
+// stays), so that m's key and value bytes never alias p.
+func (m *multiset) unpack(p []byte) {
+	// The bytes handed out before are dead from here on.
+	m.poison(m.arena[:cap(m.arena)])
+	m.blk, m.big, m.arena, m.dead = m.blk[:0], nil, m.arena[:0], 0
+	for len(p) > 0 {
+		kl, w := binary.Uvarint(p)
+		p = p[w:]
+		vf, w := binary.Uvarint(p)
+		p = p[w:]
+		n, w := binary.Varint(p)
+		p = p[w:]
+		s := msSlot{pfx: repr.Row(p[:kl]).Prefix(), off: len(m.arena), klen: uint32(kl), vlen: uint32(vf >> 1), n: repr.Diff(n)}
+		if vf&1 != 0 {
+			s.vlen |= msValApart
+		}
+		span := s.span()
+		m.arena = append(m.arena, p[:span]...)
+		m.blk = append(m.blk, s)
+		p = p[span:]
+	}
 }

@@ -116,9 +116,13 @@ type reduceShard struct {
 	sides             []accSide
 	reps              []scaleReps
 	freeSide, freeRep []uint32
-	// sideBytes is what the side state holds beyond the slices: multiset
-	// entries (msEntrySize), decimals and key packings, kept as they come
-	// and go (see stateBytes).
+	// sets holds the accumulators' multisets (min, max, the ordered and
+	// DISTINCT aggregates; accum.ms): most groups' few values packed in
+	// one slab, not a heap object or two per group.
+	sets msTable
+	// sideBytes is what the side state holds beyond the slices and sets:
+	// decimals and key packings, kept as they come and go (see
+	// stateBytes).
 	sideBytes int64
 
 	idx     []uint32 // this step's input rows routed here (indexes into the input)
@@ -158,15 +162,15 @@ type accum struct {
 	lo   uint64
 	fsum float64
 	// side is 1 + the index of the accumulator's accSide in its shard,
-	// 0 when it has none.
-	side uint32
+	// 0 when it has none; ms 1 + the slot of its multiset in the shard's
+	// sets (for aggregates that keep one: usesMultiset), 0 when it has
+	// none.
+	side, ms uint32
 }
 
-// accSide is the pointerful state of an accumulator: the multiset of
-// min, max, the ordered and DISTINCT aggregates, and the exact sums of
+// accSide is the pointerful state of an accumulator: the exact sums of
 // numerics and intervals.
 type accSide struct {
-	ms   multiset
 	dsum *apd.Decimal
 	// dsq is the exact sum of squares for variance and stddev.
 	dsq *apd.Decimal
@@ -201,13 +205,17 @@ func (s *reduceShard) sideOf(acc *accum) *accSide {
 	return &s.sides[acc.side-1]
 }
 
-// msOf returns acc's multiset, nil if it has none.
+// msOf returns acc's multiset, nil if it has none: see msTable.at for
+// how long it is valid.
 func (s *reduceShard) msOf(acc *accum) *multiset {
-	if acc.side == 0 {
+	if acc.ms == 0 {
 		return nil
 	}
-	return &s.sides[acc.side-1].ms
+	return s.sets.at(acc.ms - 1)
 }
+
+// usesMultiset reports whether aggregate a keeps its values in a multiset.
+func usesMultiset(a expr.Aggregate) bool { return a.Distinct || !a.Func.Accumulable() }
 
 // repsOf returns gs's key packings, making them if make is set and it
 // has none (else nil).
@@ -249,13 +257,13 @@ func (o *reduceOp) dropGroup(s *reduceShard, slot uint32) {
 	}
 	accs := o.accsOf(s, slot)
 	for i := range accs {
-		if accs[i].side != 0 {
-			sd := &s.sides[accs[i].side-1]
+		if accs[i].ms != 0 {
 			// An empty group's multisets are empty, unless retractions
 			// of rows never inserted left entries of negative count.
-			for e := range sd.ms.all() {
-				s.sideBytes -= int64(msEntrySize(e.row()))
-			}
+			s.sets.release(accs[i].ms - 1)
+		}
+		if accs[i].side != 0 {
+			sd := &s.sides[accs[i].side-1]
 			if sd.dsum != nil {
 				s.sideBytes -= decimalBytes
 			}
@@ -446,18 +454,15 @@ func (o *reduceOp) trimExtremes(s *reduceShard, slot uint32) {
 		if ms == nil || ms.len() <= 1 {
 			continue
 		}
-		best, _ := finish(acc, s.sideOf(acc), a)
-		ms.retain(func(e msEntry) bool {
-			keep := false
-			if !best.IsNull() && e.n > 0 {
-				d := e.row().Get(0)
-				keep = !d.IsNull() && repr.Compare(d, best) == 0
+		best, _ := finish(acc, s.sideOf(acc), ms, a)
+		s.sets.retain(ms, func(e msEntry) bool {
+			if best.IsNull() || e.n <= 0 {
+				return false
 			}
-			if !keep {
-				s.sideBytes -= int64(msEntrySize(e.row()))
-			}
-			return keep
+			d := e.row().Get(0)
+			return !d.IsNull() && repr.Compare(d, best) == 0
 		})
+		s.sets.put(acc.ms-1, ms)
 	}
 }
 
@@ -511,7 +516,7 @@ func (o *reduceOp) stateBytes() int64 {
 			int(unsafe.Sizeof(groupState{}))*cap(s.st) + 8*cap(s.counts) + accumBytes*cap(s.accs) +
 			accSideBytes*cap(s.sides) + int(unsafe.Sizeof(scaleReps{}))*cap(s.reps) +
 			4*(cap(s.freeSide)+cap(s.freeRep)))
-		n += s.sideBytes
+		n += s.sideBytes + s.sets.bytes()
 	}
 	return n
 }
@@ -594,11 +599,12 @@ func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.
 			continue
 		}
 		acc := &accs[o.place[i].i]
-		if a.Distinct || !a.Func.Accumulable() {
-			if acc.side == 0 {
-				grown += accSideBytes
+		if usesMultiset(a) {
+			if acc.ms == 0 {
+				acc.ms = s.sets.newSlot() + 1
+				grown += msSlotBytes
 			}
-			ms := &s.side(acc).ms
+			ms := s.msOf(acc)
 			s.kb = append(s.kb[:0], vals[i].ord...)
 			s.kb = repr.AppendKey(s.kb, v, repr.SortOrder{})
 			s.vk.Reset()
@@ -611,13 +617,10 @@ func (o *reduceOp) update(s *reduceShard, k repr.Row, h uint64, exact, row repr.
 				// them as one value, as PostgreSQL does.
 				s.kb = append(s.kb, s.vk.Row()...)
 			}
-			before, after := ms.add(s.kb, s.vk.Row(), d)
-			switch {
-			case before == 0:
+			before, after := s.sets.add(ms, s.kb, s.vk.Row(), d)
+			s.sets.put(acc.ms-1, ms)
+			if before == 0 {
 				grown += msEntrySize(s.vk.Row())
-				s.sideBytes += int64(msEntrySize(s.vk.Row()))
-			case after == 0:
-				s.sideBytes -= int64(msEntrySize(s.vk.Row()))
 			}
 			if !a.Func.Accumulable() {
 				continue
@@ -802,7 +805,11 @@ func (o *reduceOp) emit(s *reduceShard, slot uint32) (grown int) {
 			continue
 		}
 		acc := o.accOf(s, slot, i)
-		v, err := finish(acc, s.sideOf(acc), a)
+		var ms *multiset
+		if !a.Func.Accumulable() {
+			ms = s.msOf(acc)
+		}
+		v, err := finish(acc, s.sideOf(acc), ms, a)
 		if err != nil {
 			setOut(ErrRow(err), true)
 			return grown
@@ -814,13 +821,10 @@ func (o *reduceOp) emit(s *reduceShard, slot uint32) (grown int) {
 }
 
 // finish computes an aggregate's value from its state (side nil when it
-// has none).
-func finish(acc *accum, side *accSide, a expr.Aggregate) (repr.Datum, error) {
+// has none; ms, its multiset, nil when it has none or the aggregate is
+// accumulable).
+func finish(acc *accum, side *accSide, ms *multiset, a expr.Aggregate) (repr.Datum, error) {
 	kind := a.Typ.Type.Kind
-	var ms *multiset
-	if side != nil {
-		ms = &side.ms
-	}
 	switch a.Func {
 	case expr.AggCount, expr.AggCountStar:
 		return repr.Int8Datum(int64(acc.n)), nil
@@ -890,33 +894,26 @@ func finish(acc *accum, side *accSide, a expr.Aggregate) (repr.Datum, error) {
 		if ms == nil {
 			return repr.Null, nil
 		}
-		seq := ms.all()
-		if a.Func == expr.AggMax {
-			seq = ms.backward()
-		}
 		// The extreme value; of equal numerics of different display
 		// scales (the multiset keeps them apart), the largest scale, as
 		// a group key shows (scaleReps).
 		best := repr.Null
-		for e := range seq {
+		ms.walk(a.Func == expr.AggMax, func(e msEntry) bool {
 			if e.n <= 0 {
-				continue
+				return true
 			}
 			d := e.row().Get(0)
-			if d.IsNull() {
-				continue
-			}
-			if best.IsNull() {
+			switch {
+			case d.IsNull():
+			case best.IsNull():
 				best = d
-				continue
-			}
-			if repr.Compare(d, best) != 0 {
-				break
-			}
-			if repr.PreferShown(best, d) {
+			case repr.Compare(d, best) != 0:
+				return false
+			case repr.PreferShown(best, d):
 				best = d
 			}
-		}
+			return true
+		})
 		return best, nil
 	case expr.AggStringAgg, expr.AggArrayAgg, expr.AggJsonbAgg:
 		return orderedAgg(ms, a)

@@ -224,9 +224,7 @@ func (o *topkOp) step(context.Context, repr.Timestamp) error {
 					return true
 				})
 			}
-			if ms.len() == 0 {
-				s.groups.drop(slot)
-			}
+			s.groups.put(slot, ms)
 			i = j
 		}
 		return m.poll()

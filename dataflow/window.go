@@ -164,9 +164,7 @@ func (o *windowOp) step(context.Context, repr.Timestamp) error {
 		if err := o.derive(&m, ms, 1); err != nil {
 			return err
 		}
-		if ms.len() == 0 {
-			o.groups.drop(slot)
-		}
+		o.groups.put(slot, ms)
 		i = j
 	}
 	if err := m.poll(); err != nil {
