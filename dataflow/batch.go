@@ -841,6 +841,10 @@ func (b *Batch) maxTime() repr.Timestamp {
 	return t
 }
 
+// minTime returns the earliest time of b's updates: its times' base, to
+// which each update adds an unsigned offset.
+func (b *Batch) minTime() repr.Timestamp { return b.times.base }
+
 // maxTimeAtMost reports whether every update of bs is at a time <= t.
 func maxTimeAtMost(bs []*Batch, t repr.Timestamp) bool {
 	for _, b := range bs {

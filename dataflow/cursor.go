@@ -264,11 +264,14 @@ func (c *Cursor) Count() repr.Diff {
 
 // lookupVals appends the vals of key k whose updates' times satisfy keep,
 // consolidated (diffs summed, zeros dropped) and sorted by val, from the
-// batches of k's shard; h is keyHash(k).
+// batches of k's shard; h is keyHash(k). keep must accept the times up to
+// a bound (keepNew, keepOld, t <= asOf): a batch whose earliest time it
+// rejects (the step's own batch, read as of the last step) is skipped
+// without probing its filter.
 func lookupVals(bs []*Batch, k repr.Row, h uint64, keep func(repr.Timestamp) bool, out []valDiff) []valDiff {
 	start, found := len(out), 0
 	for _, b := range bs {
-		if !b.mayHold(h) {
+		if !keep(b.minTime()) || !b.mayHold(h) {
 			continue
 		}
 		i := b.seek(k)

@@ -202,7 +202,7 @@ func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
 			}
 			for pi, p := range o.paths {
 				b := p.Arr.delta[s]
-				if b == nil {
+				if b == nil || o.pathEmpty(pi) {
 					continue
 				}
 				for u := range b.Len() {
@@ -231,6 +231,48 @@ func (o *deltaJoinOp) step(_ context.Context, _ repr.Timestamp) error {
 		}
 	}
 	return o.out.errs.consolidate(g.ctl)
+}
+
+// pathEmpty reports whether path pi produces nothing this step: one of
+// its stages reads an empty state (no batch of its arrangement has an
+// update at a time the stage keeps: the old state, at a dataflow's first
+// step), reached through stages whose keys are columns, which cannot
+// fail. At hydration, every update of such a path would otherwise be
+// looked up in the stages before it for nothing (two of a 3-way star
+// join's three paths).
+func (o *deltaJoinOp) pathEmpty(pi int) bool {
+	p := o.paths[pi]
+	for k, st := range p.Stages {
+		if o.keys[pi][k] == nil {
+			return false
+		}
+		keep := o.keep(pi, k)
+		empty := true
+		for _, sp := range st.Arr.trace.shards {
+			for _, b := range sp.snapshot() {
+				if b.Keys() > 0 && keep(b.minTime()) {
+					empty = false
+					break
+				}
+			}
+			if !empty {
+				break
+			}
+		}
+		if empty {
+			return true
+		}
+	}
+	return false
+}
+
+// keep returns which times stage k of path pi reads: the new state of
+// inputs before the path's source, the old state of those after it.
+func (o *deltaJoinOp) keep(pi, k int) func(repr.Timestamp) bool {
+	if o.paths[pi].Stages[k].Input < o.paths[pi].Source {
+		return o.g.keepNew
+	}
+	return o.g.keepOld
 }
 
 // enter places input i's row on path pi: its column offsets when the
@@ -301,10 +343,7 @@ func (o *deltaJoinOp) walk(w *deltaWorker, pi int, k int, d repr.Diff) {
 		}
 	}
 	key := pk.Row()
-	keep := o.g.keepOld
-	if st.Input < p.Source {
-		keep = o.g.keepNew
-	}
+	keep := o.keep(pi, k)
 	h := keyHash(key)
 	bs := st.Arr.trace.shards[h%uint64(len(st.Arr.trace.shards))].snapshot()
 	// The key's vals, consolidated across the spine's batches: an
