@@ -16,7 +16,7 @@ import (
 // the naive evaluation.
 func TestOracleGroupChurn(t *testing.T) {
 	typ8 := repr.ColumnType{Type: repr.TypeInt8, Nullable: true}
-	forSeeds(t, 3, func(t *testing.T, seed uint64, w int) {
+	forSeedsHeavy(t, 3, func(t *testing.T, seed uint64, w int) {
 		h := newHarness(t, seed, w, 2)
 		const keys = 3000
 		r := rand.New(rand.NewPCG(seed, 17))

@@ -271,7 +271,11 @@ func (h *harness) run(steps, n int) {
 
 // forSeeds runs f for many seeds with W=1 and W=4.
 func forSeeds(t *testing.T, def int, f func(t *testing.T, seed uint64, w int)) {
-	n := cases(def)
+	runSeeds(t, cases(def), f)
+}
+
+// runSeeds runs f over n seeds, with 1 and 4 workers.
+func runSeeds(t *testing.T, n int, f func(t *testing.T, seed uint64, w int)) {
 	for _, w := range []int{1, 4} {
 		for i := range n {
 			seed := uint64(i)*7919 + 1
@@ -281,6 +285,14 @@ func forSeeds(t *testing.T, def int, f func(t *testing.T, seed uint64, w int)) {
 			}
 		}
 	}
+}
+
+// forSeedsHeavy is forSeeds for a test whose every case is heavy (thousands
+// of groups churned for many steps, its coverage within the case): it runs
+// a twentieth of the cases DATAFLOW_CASES asks for, and at least def.
+// (TestOracleGroupChurn at CI's 1000 cases took about 1000 s alone.)
+func forSeedsHeavy(t *testing.T, def int, f func(t *testing.T, seed uint64, w int)) {
+	runSeeds(t, max(cases(20*def)/20, def), f)
 }
 
 // naive helpers --------------------------------------------------------------
