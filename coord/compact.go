@@ -3,6 +3,7 @@ package coord
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/viewd/viewd/dataflow"
@@ -30,6 +31,12 @@ const defaultCompactLogBytes = 64 << 20
 // the log holds (the store checks this against its digests and refuses a
 // mismatch).
 //
+// Under the lock it only begins the compaction: it takes a read hold at
+// now on every table's arrangement and has the store move its log to a
+// new generation. A goroutine then writes the snapshot from the held
+// arrangements, while ingestion, writes and steps go on (they append to
+// the new log); at most one compaction runs at a time.
+//
 // Each table (and source collection) is written as its arrangement holds
 // it: a primary-keyed table's primary arrangement by key, then row; an
 // append-only source's append log in its order, unsorted; any other by
@@ -37,6 +44,9 @@ const defaultCompactLogBytes = 64 << 20
 // loads straight back into the arrangements without sorting
 // (loadTableLocked).
 func (c *Coordinator) maybeCompactLocked() {
+	if c.compacting {
+		return
+	}
 	size := c.store.LogSize()
 	if size < c.cfg.CompactLogBytes || size < c.compactedBytes {
 		return
@@ -50,26 +60,55 @@ func (c *Coordinator) maybeCompactLocked() {
 		return
 	}
 	began := time.Now()
-	var rows int64
-	tables := c.snapshotTablesLocked(&rows)
-	if err := c.store.Compact(c.catalogRecs, tables); err != nil {
-		c.log.Error("coord: compacting the log failed; it keeps growing", "err", err, "log-bytes", size)
-		// Do not try again at every step.
-		c.compactedBytes = 2 * size
-		c.compactFailures++
+	var rows atomic.Int64
+	tables, release := c.snapshotTablesLocked(&rows)
+	comp, err := c.store.BeginCompact(c.catalogRecs, tables)
+	if err != nil {
+		release()
+		c.compactFailedLocked(err, size)
 		return
 	}
-	c.compactedBytes = 0
-	c.compactions++
-	c.log.Info("coord: compacted the log into a snapshot", "log-bytes", size, "rows", rows,
-		"took", time.Since(began).Round(time.Millisecond))
+	c.compacting = true
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		err := comp.Write()
+		release()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.compacting = false
+		switch {
+		case err != nil && c.ctx.Err() != nil:
+			c.log.Info("coord: compaction stopped by shutdown; the log since the last snapshot stays", "err", err)
+		case err != nil:
+			c.compactFailedLocked(err, size)
+		default:
+			c.compactedBytes = 0
+			c.compactions++
+			c.log.Info("coord: compacted the log into a snapshot", "log-bytes", size, "rows", rows.Load(),
+				"took", time.Since(began).Round(time.Millisecond))
+		}
+	}()
 }
 
+// compactFailedLocked records a failed compaction of a log of size bytes.
+func (c *Coordinator) compactFailedLocked(err error, size int64) {
+	c.log.Error("coord: compacting the log failed; it keeps growing", "err", err, "log-bytes", size)
+	// Do not try again at every step.
+	c.compactedBytes = 2 * size
+	c.compactFailures++
+}
+
+// compactCheckRows is how many rows a compaction's scan writes between
+// checks of the coordinator's context (a shutdown stops the scan).
+const compactCheckRows = 4096
+
 // snapshotTablesLocked lists the tables (and source collections) a
-// compaction writes, each scanning its arrangement as of now and counting
-// the updates it emits in *rows.
-func (c *Coordinator) snapshotTablesLocked(rows *int64) []storage.SnapshotTable {
-	var tables []storage.SnapshotTable
+// compaction writes, each holding its arrangement readable as of now until
+// release and scanning it then (from the compaction's goroutine),
+// counting the updates it emits in *rows.
+func (c *Coordinator) snapshotTablesLocked(rows *atomic.Int64) (tables []storage.SnapshotTable, release func()) {
+	var releases []func()
 	for id, it := range c.cat.items {
 		rt := it.rt
 		if rt == nil || rt.input == nil || it.system {
@@ -78,20 +117,33 @@ func (c *Coordinator) snapshotTablesLocked(rows *int64) []storage.SnapshotTable 
 		if g := it.sourceGroup(); g != nil && g.gen != nil && !g.logged {
 			continue // replayed from its checkpoint, not the log
 		}
+		scan, rel := rt.holdArranged(c.now)
+		releases = append(releases, rel)
 		tables = append(tables, storage.SnapshotTable{
 			ID:        uint64(id),
 			Keyed:     rt.primaryKey != nil,
 			Unordered: !rt.ordered(),
 			Metadata:  snapshotMetadata(it),
 			Scan: func(emit func(key, row repr.Row, d repr.Diff) error) error {
-				return rt.scanArranged(c.now, func(key, row repr.Row, d repr.Diff) error {
-					*rows++
+				c.hook("compact-scan")
+				var n int64
+				defer func() { rows.Add(n) }()
+				return scan(func(key, row repr.Row, d repr.Diff) error {
+					if n++; n%compactCheckRows == 0 {
+						if err := c.ctx.Err(); err != nil {
+							return err
+						}
+					}
 					return emit(key, row, d)
 				})
 			},
 		})
 	}
-	return tables
+	return tables, func() {
+		for _, rel := range releases {
+			rel()
+		}
+	}
 }
 
 // Schema metadata the coordinator writes into a table's snapshot file, for

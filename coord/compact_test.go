@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,13 +38,13 @@ func (s *syncBuffer) String() string {
 }
 
 // waitCompacted waits (up to 10 s) until the tick loop has compacted all
-// the log held: a compaction ran and the log is empty.
+// the log held: a compaction ran, none is running, and the log is empty.
 func waitCompacted(t testing.TB, c *Coordinator) {
 	t.Helper()
 	waitFor(t, 10*time.Second, "the log to be compacted", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.compactions > 0 && c.store.LogSize() == 0
+		return c.compactions > 0 && !c.compacting && c.store.LogSize() == 0
 	})
 }
 
@@ -219,8 +220,9 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	// Compact as a format-1 coordinator would have: jk's keys are the raw
 	// packing of its jsonb column, sorted by those bytes.
 	c.mu.Lock()
-	var rows int64
-	tables := c.snapshotTablesLocked(&rows)
+	var rows atomic.Int64
+	tables, release := c.snapshotTablesLocked(&rows)
+	defer release()
 	rekeyed := 0
 	for i, tb := range tables {
 		name := tb.Metadata[metaName]
@@ -307,5 +309,80 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCompactionInBackground: a compaction writes its snapshot on its own
+// goroutine from arrangements held as of its start. While it waits in its
+// scan, writes commit, reads answer and history is compacted past its
+// time (a retention of 1 ms); when it finishes, the next compaction takes
+// what was logged meanwhile, and a restart holds every write.
+func TestCompactionInBackground(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir, CompactLogBytes: 1, CompactSnapshotRatio: -1, RetainHistory: time.Millisecond}
+	c := openTest(t, cfg)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hook := func(point string) {
+		if point == "compact-scan" {
+			once.Do(func() {
+				close(entered)
+				<-release
+			})
+		}
+	}
+	c.testHook.Store(&hook)
+	s := newTestSession(t, c)
+	s.exec(
+		"CREATE TABLE p (id int PRIMARY KEY, v text)",
+		"CREATE TABLE n (a int)",
+		"INSERT INTO p SELECT g, 'a' FROM generate_series(1, 2000) g",
+		"INSERT INTO n SELECT g % 10 FROM generate_series(1, 1000) g",
+	)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no compaction began")
+	}
+	began := s.query("SELECT count(*) FROM p")
+	s.exec(
+		"UPDATE p SET v = 'b' WHERE id % 2 = 0",
+		"DELETE FROM p WHERE id > 1900",
+		"INSERT INTO p VALUES (5000, 'c')",
+		"INSERT INTO n VALUES (42)",
+		"DELETE FROM n WHERE a = 3",
+	)
+	queries := []string{"SELECT * FROM p", "SELECT * FROM n", "SELECT v, count(*) FROM p GROUP BY v"}
+	var want [][]string
+	for _, q := range queries {
+		want = append(want, s.query(q))
+	}
+	c.mu.Lock()
+	compacting, done := c.compacting, c.compactions
+	c.mu.Unlock()
+	if !compacting || done != 0 {
+		t.Fatalf("while the compaction waits: compacting %v, %d done (the first read gave %v)", compacting, done, began)
+	}
+	close(release)
+	waitCompacted(t, c)
+	c.testHook.Store(nil)
+	c.mu.Lock()
+	failures := c.compactFailures
+	c.mu.Unlock()
+	if failures != 0 {
+		t.Fatalf("%d compactions failed", failures)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = openTest(t, cfg)
+	s = newTestSession(t, c)
+	for i, q := range queries {
+		if got := s.query(q); !slices.Equal(got, want[i]) {
+			t.Fatalf("after restart: %s:\n got %v\nwant %v", q, got, want[i])
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -158,6 +158,7 @@ type Coordinator struct {
 	catalogRecs     [][]byte
 	compactedBytes  int64
 	compactions     int
+	compacting      bool // a compaction's goroutine is writing its snapshot
 	compactFailures int
 	// waiters counts readers waiting for a later timestamp.
 	waiters int

@@ -122,12 +122,15 @@
 // Config.CompactLogBytes of log, and once the log has grown to
 // Config.CompactSnapshotRatio times the live snapshot's size (so that a
 // growing collection is not rewritten whole every 64 MiB), the tick loop
-// compacts it between steps (compact.go): it streams every table's and source's arrangement as
+// begins a compaction between steps (compact.go): it takes a read hold at
+// now on every table's and source's arrangement and the store moves its
+// log to a new generation; a goroutine then streams each arrangement as
 // it holds it (a primary arrangement by key, then row; other tables and
 // sources by row; an append-only source, whose rows are kept in an
 // append log rather than arranged (runtime.go, newInputDataflow), in the
 // log's order, unsorted) and the store writes each to an Arrow IPC file
-// (see storage's doc) and starts an empty log.
+// (see storage's doc) and puts the snapshot in place, while writes,
+// ingestion and steps go on into the new log.
 //
 // Open replays the catalog records in order. When it recreates a table or
 // source it loads its file straight into the arrangement: the file is in

@@ -159,13 +159,37 @@ func (rt *runtimeState) scan(at repr.Timestamp, fn func(row repr.Row, d repr.Dif
 // source's rows (ordered() false) come in the order its log holds them,
 // with nil keys, a row possibly more than once.
 func (rt *runtimeState) scanArranged(at repr.Timestamp, fn func(key, row repr.Row, d repr.Diff) error) error {
-	var cur *dataflow.Cursor
-	var err error
+	scan, release := rt.holdArranged(at)
+	defer release()
+	return scan(fn)
+}
+
+// holdArranged takes a read hold on a table's arrangement at at and
+// returns a scan of it as of at, as scanArranged's, and the release of
+// the hold. The scan may run any time before the release, on any
+// goroutine, while the table's dataflow goes on stepping: it reads the
+// arrangement's immutable batches (or its append log's prefix up to at).
+func (rt *runtimeState) holdArranged(at repr.Timestamp) (scan func(fn func(key, row repr.Row, d repr.Diff) error) error, release func()) {
 	if rt.primaryKey != nil {
-		cur, err = rt.indexHold.Cursor(at)
-	} else {
-		r := rt.out.Reader(at)
-		defer r.Release()
+		r := rt.indexHold.Trace().Reader(at)
+		return func(fn func(key, row repr.Row, d repr.Diff) error) error {
+			cur, err := r.Cursor(at)
+			if err != nil {
+				return err
+			}
+			for ; cur.KeyValid(); cur.StepKey() {
+				for ; cur.ValValid(); cur.StepVal() {
+					v, d := cur.Val()
+					if err := fn(cur.Key(), v, d); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}, r.Release
+	}
+	r := rt.out.Reader(at)
+	return func(fn func(key, row repr.Row, d repr.Diff) error) error {
 		if !r.Ordered() {
 			var ferr error
 			err := r.Scan(at, func(row repr.Row, d repr.Diff) bool {
@@ -177,26 +201,17 @@ func (rt *runtimeState) scanArranged(at repr.Timestamp, fn func(key, row repr.Ro
 			}
 			return ferr
 		}
-		cur, err = r.Cursor(at)
-	}
-	if err != nil {
-		return err
-	}
-	for ; cur.KeyValid(); cur.StepKey() {
-		if rt.primaryKey == nil {
+		cur, err := r.Cursor(at)
+		if err != nil {
+			return err
+		}
+		for ; cur.KeyValid(); cur.StepKey() {
 			if err := fn(nil, cur.Key(), cur.Count()); err != nil {
 				return err
 			}
-			continue
 		}
-		for ; cur.ValValid(); cur.StepVal() {
-			v, d := cur.Val()
-			if err := fn(cur.Key(), v, d); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return nil
+	}, r.Release
 }
 
 // batchLookupMin is the number of keys from which a check walks a cursor

@@ -14,7 +14,8 @@
 //	DATA/LOCK            flock'd while a process owns the directory
 //	DATA/log.N           the write-ahead log of generation N: records
 //	                     appended and synced before the write they
-//	                     describe is acknowledged
+//	                     describe is acknowledged; the manifest's
+//	                     generation and any later ones are live
 //	DATA/snapshot        the manifest of the state as of the start of a
 //	                     log generation: the generation number, then
 //	                     records (catalog, one per table file, bindings,
@@ -40,9 +41,10 @@
 // chunks aside until their commit and drops those left without one (a
 // crash during the apply), and Open then appends an abort for each such
 // source, so that the source's next commit never adopts them. Digests
-// take chunks at their commit. Compact refuses to run while chunks are
-// pending (ErrChunksPending): the new generation's log would not hold
-// them; the coordinator compacts after the commit.
+// take chunks at their commit. BeginCompact refuses to run while chunks
+// are pending (ErrChunksPending): the snapshot would not hold them, and
+// the log that does is removed once it is in place; the coordinator
+// compacts after the commit.
 //
 // # Memory
 //
@@ -152,16 +154,21 @@
 // a writer process and checks) and a power loss (TestTornTail cuts the log
 // at every byte).
 //
-// Compact is crash-safe in the same way: it writes and fsyncs every table
-// file of the new generation (names no manifest uses yet), fsyncs the
-// directory, writes and fsyncs the manifest as snapshot.tmp, creates the
-// new log, renames the manifest over the old one and fsyncs the directory.
-// Until the rename the old manifest, log and table files are the state;
-// after it the new ones. Open removes logs and table files the manifest
-// does not name (left by a compaction that did not finish, or by a crash
-// before the old ones were removed). TestCompactionCrashStages copies the
-// directory at each stage, as a kill -9 there leaves it, and checks that
-// every copy opens to the same contents.
+// A compaction is crash-safe in the same way. BeginCompact creates the
+// next generation's log, fsyncs the directory and moves appends to it;
+// the compaction's Write then writes and fsyncs every table file of that
+// generation (names no manifest uses yet), fsyncs the directory, writes
+// and fsyncs the manifest as snapshot.tmp, renames it over the old one and
+// fsyncs the directory. Appends go on throughout, into the new log. Until
+// the rename the old manifest, its log and the new log (a chain Open
+// replays in order) and the old table files are the state; after it the
+// new manifest, its log and table files. Open removes logs and table
+// files outside that state (left by a compaction that did not finish, or
+// by a crash before the old ones were removed); a compaction that fails
+// leaves the chain, which the next one folds in. TestCompactionCrashStages
+// copies the directory at each stage, as a kill -9 there leaves it, after
+// an append made at that stage, and checks that every copy opens to the
+// same contents.
 //
 // # Cost of an append
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,88 +15,143 @@ import (
 )
 
 // Compact writes a new snapshot and starts a new, empty log generation, so
-// that the log stops growing with the history of the tables.
+// that the log stops growing with the history of the tables. It is
+// BeginCompact followed by the compaction's Write.
+func (s *Store) Compact(catalog [][]byte, tables []SnapshotTable) error {
+	c, err := s.BeginCompact(catalog, tables)
+	if err != nil {
+		return err
+	}
+	return c.Write()
+}
+
+// ErrChunksPending is BeginCompact's refusal while a source transaction's
+// chunks are neither committed nor aborted.
+var ErrChunksPending = errors.New("storage: a source transaction is open (chunks pending); compaction postponed")
+
+// Compaction is a compaction begun by BeginCompact: the log has moved to a
+// new generation, and Write writes the snapshot of the state as of that
+// move.
+type Compaction struct {
+	s       *Store
+	sn      snapshotWriter
+	catalog [][]byte
+	tables  []SnapshotTable
+	done    bool
+}
+
+// BeginCompact starts a compaction: it waits for a compaction in progress
+// to end, makes every queued record durable, and moves appends to a new
+// log generation, whose start the snapshot describes. The caller then
+// calls the Compaction's Write, on any goroutine; appends go on meanwhile,
+// into the new generation.
 //
 // The store keeps no table contents, so the caller supplies them: catalog
 // is the live catalog (replacing the logged catalog records), and tables
 // holds every live table, each streaming its updates in its arrangement's
 // order (see SnapshotTable). The contents must be exactly what the log
-// holds: the sum of every table write appended so far, less dropped
-// tables. In practice the caller excludes its own table writes
-// (AppendTableWrite, DropTable) while Compact runs, for instance under the
-// lock that orders them, and streams from the state it has applied them
-// to. Compact checks the contents against a digest of the log (a count and
-// an order-free hash per table) and fails, leaving the store as it was, if
-// they differ or are out of order.
+// holds when BeginCompact moves it: the sum of every table write appended
+// before, less dropped tables. In practice the caller calls BeginCompact
+// under the lock that orders its table writes (AppendTableWrite,
+// DropTable), after applying them, and its Scan functions read its state
+// as of then, however long after Write calls them. Write checks the
+// contents against a digest of the log (a count and an order-free hash per
+// table) and fails if they differ or are out of order; the store then
+// stays on its last snapshot, with the logs since (which replay in order).
 //
-// Appends wait while Compact runs, and the tables' Scan functions must not
-// call the store. Each table is written as it is streamed to its own Arrow
-// IPC file, named for the new generation, then synced; the manifest (the
-// file named snapshot: catalog, the table files' sizes, checksums and
-// digests, bindings, timestamp) is written to a temporary file, synced and
-// renamed over the old one. A crash at any point leaves either the old
-// manifest, log and table files or the new ones; Open removes the files
-// no manifest names.
-// ErrChunksPending is Compact's refusal while a source transaction's
-// chunks are neither committed nor aborted.
-var ErrChunksPending = errors.New("storage: a source transaction is open (chunks pending); compaction postponed")
-
-func (s *Store) Compact(catalog [][]byte, tables []SnapshotTable) error {
+// The tables' Scan functions must not call the store. Each table is
+// written as it is streamed to its own Arrow IPC file, named for the new
+// generation, then synced; the manifest (the file named snapshot: catalog,
+// the table files' sizes, checksums and digests, bindings, timestamp, and
+// the new generation) is written to a temporary file, synced and renamed
+// over the old one. A crash at any point leaves either the old manifest
+// with its log and every later one (Open replays the chain) or the new
+// manifest with its log and the later ones; Open removes the files no
+// manifest names.
+func (s *Store) BeginCompact(catalog [][]byte, tables []SnapshotTable) (*Compaction, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for s.compacting {
 		s.cond.Wait()
 	}
 	if s.closed {
-		s.mu.Unlock()
-		return fmt.Errorf("storage: store closed")
+		return nil, fmt.Errorf("storage: store closed")
 	}
 	if len(s.chunks) > 0 {
 		// The chunks of an open source transaction live in the current
-		// log only: a new generation would lose them.
-		s.mu.Unlock()
-		return ErrChunksPending
+		// log only: the snapshot would lose them.
+		return nil, ErrChunksPending
 	}
-	s.compacting = true
 	if err := s.drainLocked(); err != nil {
-		s.compacting = false
-		s.cond.Broadcast()
-		s.mu.Unlock()
-		return err
+		return nil, err
 	}
-	// With compacting set and nothing pending, nothing below changes
-	// until Compact clears it.
-	sn := snapshotWriter{
-		dir:      s.dir,
-		gen:      s.gen + 1,
-		ts:       s.ts,
-		want:     s.tables,
-		bindings: s.bindings,
+	// With nothing pending and the lock held, no flush runs: the log can
+	// move. The new log's name is durable before any append to it can
+	// be acknowledged.
+	gen := s.gen + 1
+	l, err := createLog(s.logPath(gen))
+	if err == nil {
+		if err = syncDir(s.dir); err != nil {
+			l.close()
+			os.Remove(l.path)
+		}
 	}
-	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	old := s.log
+	s.log, s.gen = l, gen
+	s.olderBytes += s.logSize
+	s.logSize = 0
+	old.close()
+	s.compacting = true
+	return &Compaction{
+		s: s,
+		sn: snapshotWriter{
+			dir:      s.dir,
+			gen:      gen,
+			ts:       s.ts,
+			want:     maps.Clone(s.tables),
+			bindings: maps.Clone(s.bindings),
+		},
+		catalog: slices.Clone(catalog),
+		tables:  tables,
+	}, nil
+}
 
-	l, err := sn.write(s.logPath(sn.gen), catalog, tables)
+// Write writes the snapshot BeginCompact started and puts it in place,
+// then removes the logs and table files it replaces. Appends go on while
+// it runs. It may be called once.
+func (c *Compaction) Write() error {
+	if c.done {
+		return errors.New("storage: compaction written twice")
+	}
+	c.done = true
+	s, sn := c.s, &c.sn
+	compactHook("log-created")
+	err := sn.write(c.catalog, c.tables)
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.compacting = false
 	s.cond.Broadcast()
 	if err != nil {
 		if errors.Is(err, errCommitted) {
 			s.err = err // the new snapshot may or may not be durable
 		}
+		s.mu.Unlock()
 		return err
 	}
-	old := s.log
-	s.log = l
-	s.gen = sn.gen
-	s.logSize = 0
-	old.close()
-	os.Remove(old.path)
+	for g := s.base; g < sn.gen; g++ {
+		os.Remove(s.logPath(g))
+	}
 	for _, name := range s.tableFiles {
 		os.Remove(filepath.Join(s.dir, name))
 	}
+	s.base = sn.gen
+	s.olderBytes = 0
 	s.tableFiles = sn.files
 	s.snapshotBytes = sn.bytes
+	s.mu.Unlock()
 	compactHook("old-removed")
 	return nil
 }
@@ -125,33 +181,32 @@ type snapshotWriter struct {
 }
 
 // write writes the table files and the manifest (to DIR/snapshot.tmp),
-// creates the new log at logPath, then renames the manifest into place. It
-// returns the new log.
-func (sn *snapshotWriter) write(logPath string, catalog [][]byte, tables []SnapshotTable) (*logFile, error) {
+// then renames the manifest into place.
+func (sn *snapshotWriter) write(catalog [][]byte, tables []SnapshotTable) error {
 	infos, err := sn.tables(tables)
 	if err != nil {
 		sn.removeFiles()
-		return nil, err
+		return err
 	}
 	compactHook("table-files")
 	// The table files' names are durable before the manifest that names
 	// them can be.
 	if err := syncDir(sn.dir); err != nil {
 		sn.removeFiles()
-		return nil, err
+		return err
 	}
 	compactHook("dir-synced")
 	tmp := filepath.Join(sn.dir, "snapshot.tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fileMode)
 	if err != nil {
 		sn.removeFiles()
-		return nil, fmt.Errorf("storage: create snapshot: %w", err)
+		return fmt.Errorf("storage: create snapshot: %w", err)
 	}
-	fail := func(err error) (*logFile, error) {
+	fail := func(err error) error {
 		f.Close()
 		os.Remove(tmp)
 		sn.removeFiles()
-		return nil, err
+		return err
 	}
 	sn.w = bufio.NewWriterSize(f, 1<<16)
 	var hdr [8]byte
@@ -184,32 +239,22 @@ func (sn *snapshotWriter) write(logPath string, catalog [][]byte, tables []Snaps
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
 		sn.removeFiles()
-		return nil, fmt.Errorf("storage: close snapshot: %w", err)
+		return fmt.Errorf("storage: close snapshot: %w", err)
 	}
 	compactHook("manifest-written")
-	// The new log exists before the snapshot that names it, so that once
-	// the rename is durable the log is there too.
-	l, err := createLog(logPath)
-	if err != nil {
-		os.Remove(tmp)
-		sn.removeFiles()
-		return nil, err
-	}
-	compactHook("log-created")
+	// The log the manifest names has existed (and its name been durable)
+	// since BeginCompact.
 	if err := os.Rename(tmp, filepath.Join(sn.dir, "snapshot")); err != nil {
-		l.close()
-		os.Remove(logPath)
 		os.Remove(tmp)
 		sn.removeFiles()
-		return nil, fmt.Errorf("storage: rename snapshot: %w", err)
+		return fmt.Errorf("storage: rename snapshot: %w", err)
 	}
 	compactHook("renamed")
 	if err := syncDir(sn.dir); err != nil {
-		l.close()
-		return nil, fmt.Errorf("%w: %w", errCommitted, err)
+		return fmt.Errorf("%w: %w", errCommitted, err)
 	}
 	compactHook("committed")
-	return l, nil
+	return nil
 }
 
 // tables writes each table's file and checks the contents against the

@@ -60,18 +60,25 @@ type Store struct {
 	logger *slog.Logger
 	lock   *os.File
 
-	mu         sync.Mutex // guards everything below
-	cond       *sync.Cond // signalled when synced advances, a compaction ends or on failure
+	mu   sync.Mutex // guards everything below
+	cond *sync.Cond // signalled when synced advances, a compaction ends or on failure
+	// gen is the generation of the log appends go to; base is the one
+	// the live snapshot names. The logs of generations base..gen hold,
+	// in order, the records since that snapshot: a compaction moves
+	// appends to a new generation when it begins and makes it the base
+	// when its snapshot is in place.
 	gen        uint64
+	base       uint64
 	log        *logFile // written by the flusher outside mu; see flushLocked
 	pending    []byte   // framed records not yet written
 	queued     uint64   // sequence number of the last queued record
 	synced     uint64   // sequence number of the last durable record
 	syncing    bool
-	compacting bool  // appends wait while Compact runs
+	compacting bool  // a compaction is writing its snapshot (appends go on)
 	err        error // sticky: a failed write or fsync poisons the store
 	closed     bool
 	logSize    int64  // logical end of the current log generation
+	olderBytes int64  // records in the logs of generations base..gen-1
 	flushes    uint64 // number of write+sync rounds, for benchmarks
 
 	tables map[uint64]digest // live tables; contents are not kept
@@ -180,8 +187,9 @@ func (s *Store) logPath(gen uint64) string {
 	return filepath.Join(s.dir, "log."+strconv.FormatUint(gen, 10))
 }
 
-// load reads the snapshot and the log of its generation, zeroing a torn
-// tail, and opens the log for appending.
+// load reads the snapshot and the logs from its generation on (a chain
+// when a crash interrupted a compaction after it moved the log), zeroing
+// a torn tail, and opens the last log for appending.
 func (s *Store) load(r *replayer) error {
 	os.Remove(filepath.Join(s.dir, "snapshot.tmp")) // left by an interrupted Compact
 	snap, err := os.Open(filepath.Join(s.dir, "snapshot"))
@@ -197,17 +205,29 @@ func (s *Store) load(r *replayer) error {
 		return fmt.Errorf("storage: open snapshot: %w", err)
 	}
 	r.inSnapshot = false
-	path := s.logPath(s.gen)
-	l, err := openLog(path, s.logger, r.apply)
-	if err != nil {
-		return err
+	s.base = s.gen
+	live := map[string]bool{}
+	for {
+		path := s.logPath(s.gen)
+		l, err := openLog(path, s.logger, r.apply)
+		if err != nil {
+			return err
+		}
+		live[filepath.Base(path)] = true
+		if _, err := os.Stat(s.logPath(s.gen + 1)); err != nil {
+			s.log = l
+			s.logSize = l.end
+			break
+		}
+		// A later generation exists: a compaction moved the log to it
+		// and did not put its snapshot in place. Its records follow.
+		s.olderBytes += l.end
+		l.close()
+		s.gen++
 	}
-	s.log = l
-	s.logSize = l.end
 	// Remove logs of other generations and table files no manifest names,
 	// left by an interrupted compaction (or a crash before a finished one
 	// removed the old ones).
-	live := map[string]bool{filepath.Base(path): true}
 	for _, name := range s.tableFiles {
 		live[name] = true
 	}
@@ -558,9 +578,6 @@ func (s *Store) append(ctx context.Context, t RecordType, p []byte, note func())
 // appendRecord is append of a framed record, which the store then owns.
 func (s *Store) appendRecord(ctx context.Context, rec []byte, note func()) error {
 	s.mu.Lock()
-	for s.compacting {
-		s.cond.Wait()
-	}
 	if s.closed {
 		s.mu.Unlock()
 		return fmt.Errorf("storage: store closed")
@@ -640,12 +657,12 @@ func (s *Store) SnapshotSize() int64 {
 	return s.snapshotBytes
 }
 
-// LogSize returns the number of bytes of records in the current log
-// generation (not the size of its preallocated file).
+// LogSize returns the number of bytes of records logged since the live
+// snapshot (not the size of the logs' preallocated files).
 func (s *Store) LogSize() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.logSize
+	return s.olderBytes + s.logSize
 }
 
 func syncDir(dir string) error {

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand"
@@ -785,5 +786,82 @@ func TestSourceWriteAtomic(t *testing.T) {
 	}
 	if got := contents(tableUpdates(t, st)[7]); len(got) != 2 || got["(3)"] != 1 {
 		t.Fatalf("rows after reopen: %v", got)
+	}
+}
+
+// TestAppendsDuringCompaction: appends go on (and are acknowledged) while
+// a compaction writes its snapshot, into the log it moved to; after the
+// compaction, or after it fails (a table's scan fails, as when the
+// coordinator shuts down), a reopened store holds every write, and the
+// next compaction folds the chain of logs into one snapshot.
+func TestAppendsDuringCompaction(t *testing.T) {
+	smallChunks(t, 64<<10)
+	ctx := context.Background()
+	for _, fail := range []bool{false, true} {
+		dir := t.TempDir()
+		s, _ := mustOpen(t, dir)
+		m := newModel()
+		for i := range int64(20) {
+			if err := m.write(ctx, s, repr.Timestamp(i+1), []TableUpdate{{1, row(i), 1}, {2, row(i, 2), 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := s.LogSize()
+		m.mu.Lock()
+		tables := m.snapshotTables()
+		entered, release := make(chan struct{}), make(chan struct{})
+		scan := tables[0].Scan
+		tables[0].Scan = func(emit func(key, row repr.Row, d repr.Diff) error) error {
+			close(entered)
+			<-release
+			if fail {
+				return errors.New("scan cancelled")
+			}
+			return scan(emit)
+		}
+		c, err := s.BeginCompact([][]byte{[]byte("c")}, tables)
+		m.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Write() }()
+		<-entered
+		// The compaction waits in its scan: every append below returns.
+		for i := range int64(10) {
+			if err := m.write(ctx, s, repr.Timestamp(100+i), []TableUpdate{{1, row(i), -1}, {4, row(i, 4), 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.drop(ctx, s, 2); err != nil {
+			t.Fatal(err)
+		}
+		during := s.LogSize() - before
+		close(release)
+		err = <-done
+		if fail != (err != nil) {
+			t.Fatalf("fail=%v: Write: %v", fail, err)
+		}
+		if got := s.LogSize(); fail && got != before+during || !fail && got != during {
+			t.Fatalf("fail=%v: log size %d after the compaction (before it %d, appended during it %d)", fail, got, before, during)
+		}
+		s.Close()
+		s, st := mustOpen(t, dir)
+		if diff := equalTables(tableUpdates(t, st), modelTables(m)); diff != "" {
+			t.Fatalf("fail=%v: reopened: %s", fail, diff)
+		}
+		if err := m.compact(s, st.Catalog); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		s, st = mustOpen(t, dir)
+		if diff := equalTables(tableUpdates(t, st), modelTables(m)); diff != "" {
+			t.Fatalf("fail=%v: after the next compaction: %s", fail, diff)
+		}
+		s.Close()
+		logs, _ := filepath.Glob(filepath.Join(dir, "log.*"))
+		if len(logs) != 1 {
+			t.Fatalf("fail=%v: logs left: %v", fail, logs)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/crc32"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -364,8 +365,11 @@ func TestTableFileUntrustedBytes(t *testing.T) {
 // TestCompactionCrashStages copies the data directory at every stage of a
 // compaction (as a kill -9 there would leave it: the page cache survives)
 // and checks that each copy opens to the same contents, on the old
-// snapshot before the manifest's rename and on the new one after, with no
-// file of the other left behind, and that compaction goes on from there.
+// snapshot and the chain of logs since before the manifest's rename and on
+// the new one after, with no file of the other left behind, and that
+// compaction goes on from there. At each stage a write is appended first:
+// appends go on while the compaction writes (into the log it moved to),
+// and each copy holds the writes of its stage and the ones before.
 func TestCompactionCrashStages(t *testing.T) {
 	dir, s, m := compactedStore(t, 16, 80)
 	// More writes, a new table and a dropped one in the log of generation 1.
@@ -377,15 +381,28 @@ func TestCompactionCrashStages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := modelTables(m)
+	stages := []string{"log-created", "table-files", "dir-synced", "manifest-written", "renamed", "committed", "old-removed"}
 	copies := map[string]string{}
-	compactHook = func(stage string) { copies[stage] = copyDir(t, dir) }
+	wants := map[string]map[uint64][]TableUpdate{}
+	var during []TableUpdate // appended while the compaction ran
+	compactHook = func(stage string) {
+		u := TableUpdate{3, row(int64(100+len(during)), 3), 1}
+		if err := s.AppendTableWrite(ctx, repr.Timestamp(600+len(during)), []TableUpdate{u}); err != nil {
+			t.Errorf("append at %s: %v", stage, err)
+		}
+		during = append(during, u)
+		copies[stage] = copyDir(t, dir)
+		w := maps.Clone(want)
+		w[3] = append(slices.Clone(w[3]), during...)
+		slices.SortFunc(w[3], func(a, b TableUpdate) int { return bytes.Compare(a.Row, b.Row) })
+		wants[stage] = w
+	}
 	err := m.compact(s, [][]byte{[]byte("c")})
 	compactHook = func(string) {}
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	stages := []string{"table-files", "dir-synced", "manifest-written", "log-created", "renamed", "committed", "old-removed"}
 	if len(copies) != len(stages) {
 		t.Fatalf("stages seen: %v", copies)
 	}
@@ -396,7 +413,7 @@ func TestCompactionCrashStages(t *testing.T) {
 			gen = 2
 		}
 		s, st := mustOpen(t, d)
-		if diff := equalTables(tableUpdates(t, st), want); diff != "" {
+		if diff := equalTables(tableUpdates(t, st), wants[stage]); diff != "" {
 			t.Fatalf("crash at %s: %s", stage, diff)
 		}
 		var live []string
@@ -424,7 +441,7 @@ func TestCompactionCrashStages(t *testing.T) {
 		}
 		s.Close()
 		s, st = mustOpen(t, d)
-		if diff := equalTables(tableUpdates(t, st), want); diff != "" {
+		if diff := equalTables(tableUpdates(t, st), wants[stage]); diff != "" {
 			t.Fatalf("crash at %s, after the next compaction: %s", stage, diff)
 		}
 		names, _ := os.ReadDir(d)
@@ -433,7 +450,9 @@ func TestCompactionCrashStages(t *testing.T) {
 			left = append(left, e.Name())
 		}
 		sort.Strings(left)
-		wantLeft := []string{"LOCK", "log." + itoa(gen+1), "snap." + itoa(gen+1) + ".2.arrow", "snap." + itoa(gen+1) + ".3.arrow", "snapshot"}
+		// The log moved to generation 2 at the start: the next
+		// compaction is of generation 3 whichever manifest survived.
+		wantLeft := []string{"LOCK", "log.3", "snap.3.2.arrow", "snap.3.3.arrow", "snapshot"}
 		if !slices.Equal(left, wantLeft) {
 			t.Fatalf("crash at %s: after the next compaction the directory holds %v, want %v", stage, left, wantLeft)
 		}
