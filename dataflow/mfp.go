@@ -34,9 +34,9 @@ type mfpOp struct {
 }
 
 type mfpWorker struct {
-	datums, scratch []repr.Datum
-	pk              repr.Packer
-	ok, errs        Rows
+	sc       mfpScratch
+	pk       repr.Packer
+	ok, errs Rows
 }
 
 func (o *mfpOp) step(_ context.Context, t repr.Timestamp) error {
@@ -92,9 +92,8 @@ func (o *mfpOp) runCtx(ctx *expr.EvalCtx, m *meter, w *mfpWorker, lo, hi int, ok
 			ok.reserveLike(base, reserveSample, hi-i)
 		}
 		row, d := o.in.ok.Row(i), o.in.ok.Diff(i)
-		w.datums = o.plan.unpack(row, w.datums[:0])
 		w.pk.Reset()
-		keep, err := o.plan.apply(ctx, w.datums, &w.scratch, &w.pk)
+		keep, err := o.plan.applyRow(ctx, row, &w.sc, &w.pk)
 		switch {
 		case err != nil:
 			errs.Push(ErrRow(err), d)
@@ -110,7 +109,7 @@ func (o *mfpOp) trim() {
 	for i := range o.ws {
 		o.ws[i].ok.trim()
 		o.ws[i].errs.trim()
-		o.ws[i].datums = clearDatums(o.ws[i].datums)
-		o.ws[i].scratch = clearDatums(o.ws[i].scratch)
+		o.ws[i].sc.datums = clearDatums(o.ws[i].sc.datums)
+		o.ws[i].sc.extended = clearDatums(o.ws[i].sc.extended)
 	}
 }
