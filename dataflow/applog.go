@@ -36,10 +36,11 @@ type appendLog struct {
 }
 
 // logSegBytes is the packed size from which a segment is full: the next
-// update starts a new one. A segment is allocated at the size of the
-// append that starts it (at most this) and grown by doubling up to it,
-// so a log holds at most its tail's unused room, and at most half the
-// tail once the tail has grown.
+// update starts a new one. A log's first segment is allocated at the size
+// of the append that starts it (at most this) and grown by doubling up to
+// it; once it is full, each next segment is allocated whole. So a log
+// holds at most its tail's unused room: at most half its first segment,
+// and at most a segment (less than the log's size) after it.
 var logSegBytes = 4 << 20 // a var: tests shrink it to cut many segments
 
 // logSegMin is the least allocation of a segment's slab.
@@ -134,13 +135,14 @@ func (l *appendLog) append(rows *Rows, t repr.Timestamp) {
 				copy(grown, tail.data)
 				tail.data = grown
 			} else {
-				// A new segment is sized for what this append has
-				// left (a bulk step fills whole segments at once),
-				// and grows by doubling when later steps are small:
-				// a log's tail holds little unused room.
+				// The tail is full: the log has held a whole segment,
+				// so the next one is allocated whole (room of at most
+				// a segment, under the log's size) rather than grown
+				// by doubling, each doubling a copy.
 				mark()
 				out = append(out, tail)
-				tail = logSeg{data: make([]byte, 0, max(min(logSegBytes, max(left, logSegMin)), len(r)))}
+				tail = logSeg{data: make([]byte, 0, max(logSegBytes, len(r))),
+					ends: make([]uint32, 0, max(tail.len(), 1))}
 			}
 		}
 		left -= len(r)
