@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -61,10 +62,10 @@ func (c *Coordinator) maybeCompactLocked() {
 	}
 	began := time.Now()
 	var rows atomic.Int64
-	tables, release := c.snapshotTablesLocked(&rows)
+	tables, done := c.snapshotTablesLocked(&rows)
 	comp, err := c.store.BeginCompact(c.catalogRecs, tables)
 	if err != nil {
-		release()
+		done(false)
 		c.compactFailedLocked(err, size)
 		return
 	}
@@ -73,9 +74,9 @@ func (c *Coordinator) maybeCompactLocked() {
 	go func() {
 		defer c.wg.Done()
 		err := comp.Write()
-		release()
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		done(err == nil)
 		c.compacting = false
 		switch {
 		case err != nil && c.ctx.Err() != nil:
@@ -104,11 +105,25 @@ func (c *Coordinator) compactFailedLocked(err error, size int64) {
 const compactCheckRows = 4096
 
 // snapshotTablesLocked lists the tables (and source collections) a
-// compaction writes, each holding its arrangement readable as of now until
-// release and scanning it then (from the compaction's goroutine),
-// counting the updates it emits in *rows.
-func (c *Coordinator) snapshotTablesLocked(rows *atomic.Int64) (tables []storage.SnapshotTable, release func()) {
-	var releases []func()
+// compaction writes, each holding its arrangement readable as of now and
+// scanning it then (from the compaction's goroutine), counting the
+// updates it emits in *rows. The caller calls done, under the lock, when
+// the compaction has ended (ok: its snapshot is in place): it releases
+// the holds, except that an append-only source's hold at now stays as its
+// snapHold when the snapshot is in place.
+//
+// An append-only source whose live snapshot this process wrote (snapHold
+// set) and whose log holds no retraction is written as an increment: only
+// the rows appended after snapAt, the store keeping its earlier files, so
+// that a source that only grows is not rewritten whole at each compaction.
+func (c *Coordinator) snapshotTablesLocked(rows *atomic.Int64) (tables []storage.SnapshotTable, done func(ok bool)) {
+	at := c.now
+	var releases []func() // the holds on arrangements
+	type logHold struct {
+		rt *runtimeState
+		r  *dataflow.OutputReader
+	}
+	var logHolds []logHold // the holds on append logs
 	for id, it := range c.cat.items {
 		rt := it.rt
 		if rt == nil || rt.input == nil || it.system {
@@ -117,31 +132,71 @@ func (c *Coordinator) snapshotTablesLocked(rows *atomic.Int64) (tables []storage
 		if g := it.sourceGroup(); g != nil && g.gen != nil && !g.logged {
 			continue // replayed from its checkpoint, not the log
 		}
-		scan, rel := rt.holdArranged(c.now)
-		releases = append(releases, rel)
-		tables = append(tables, storage.SnapshotTable{
+		st := storage.SnapshotTable{
 			ID:        uint64(id),
 			Keyed:     rt.primaryKey != nil,
 			Unordered: !rt.ordered(),
 			Metadata:  snapshotMetadata(it),
-			Scan: func(emit func(key, row repr.Row, d repr.Diff) error) error {
-				c.hook("compact-scan")
-				var n int64
-				defer func() { rows.Add(n) }()
-				return scan(func(key, row repr.Row, d repr.Diff) error {
-					if n++; n%compactCheckRows == 0 {
-						if err := c.ctx.Err(); err != nil {
-							return err
-						}
+		}
+		var scan func(fn func(key, row repr.Row, d repr.Diff) error) error
+		if st.Unordered {
+			// r becomes the source's snapHold if the snapshot is put
+			// in place; the increment is read through the current one,
+			// whose hold at after keeps the rows since as they came.
+			r := rt.out.Reader(at)
+			prev, after := rt.snapHold, rt.snapAt
+			st.Increment = prev != nil && !r.Retracts()
+			scan = func(fn func(key, row repr.Row, d repr.Diff) error) error {
+				var ferr error
+				emit := func(row repr.Row, d repr.Diff) bool {
+					ferr = fn(nil, row, d)
+					return ferr == nil
+				}
+				var err error
+				if st.Increment {
+					err = prev.ScanAppended(after, at, emit)
+				} else {
+					err = r.Scan(at, emit)
+				}
+				if err != nil {
+					return err
+				}
+				return ferr
+			}
+			logHolds = append(logHolds, logHold{rt, r})
+		} else {
+			var rel func()
+			scan, rel = rt.holdArranged(at)
+			releases = append(releases, rel)
+		}
+		st.Scan = func(emit func(key, row repr.Row, d repr.Diff) error) error {
+			c.hook("compact-scan")
+			var n int64
+			defer func() { rows.Add(n) }()
+			return scan(func(key, row repr.Row, d repr.Diff) error {
+				if n++; n%compactCheckRows == 0 {
+					if err := c.ctx.Err(); err != nil {
+						return err
 					}
-					return emit(key, row, d)
-				})
-			},
-		})
+				}
+				return emit(key, row, d)
+			})
+		}
+		tables = append(tables, st)
 	}
-	return tables, func() {
+	return tables, func(ok bool) {
 		for _, rel := range releases {
 			rel()
+		}
+		for _, h := range logHolds {
+			if !ok {
+				h.r.Release()
+				continue
+			}
+			if h.rt.snapHold != nil {
+				h.rt.snapHold.Release()
+			}
+			h.rt.snapHold, h.rt.snapAt = h.r, at
 		}
 	}
 }
@@ -205,57 +260,93 @@ func keyColumnsText(pk []expr.Scalar) string {
 	return strings.Join(cols, ",")
 }
 
-// loadSnapshotLocked loads a table's snapshot file into its arrangement
-// (the primary arrangement, or the output of a table without a primary key
-// or a source): the file holds the arrangement's updates in its order, so
-// they go straight into its batches, and the table's next step takes them
-// as its delta. A file not arranged as the table now is (which a file
-// written by this coordinator never is), or whose keys were packed by an
-// older key format that packs them differently (keysRepacked: a jsonb or
-// array key written before their keys were canonical), is fed through the input
-// instead, to be arranged (and keyed anew) by the step. Rows also reach the
-// table's unique-key indexes.
-func (c *Coordinator) loadSnapshotLocked(it *item, snap *storage.TableSnapshot, t repr.Timestamp) error {
+// loadSnapshotLocked loads a table's snapshot files (its parts, in
+// order) into its arrangement (the primary arrangement, or the output of a
+// table without a primary key or a source): a file holds the arrangement's
+// updates in its order, so they go straight into its batches, and the
+// table's next step takes them as its delta. Files not arranged as the
+// table now is (which files written by this coordinator never are), or
+// whose keys were packed by an older key format that packs them
+// differently (keysRepacked: a jsonb or array key written before their
+// keys were canonical), are fed through the input instead, to be arranged
+// (and keyed anew) by the step. Rows also reach the table's unique-key
+// indexes.
+func (c *Coordinator) loadSnapshotLocked(it *item, snaps []*storage.TableSnapshot, t repr.Timestamp) error {
 	rt := it.rt
-	f, err := snap.Open()
-	if err != nil {
-		return err
-	}
 	keyed := rt.primaryKey != nil
 	var l *dataflow.Loader
+	var first map[string]string // the first file's metadata
+	for i, snap := range snaps {
+		f, err := snap.Open()
+		if err != nil {
+			return err
+		}
+		meta := f.Metadata()
+		if i == 0 {
+			first = meta
+			l = c.snapshotLoaderLocked(it, snaps, meta)
+		} else if snap.Keyed != snaps[0].Keyed || snap.Unordered != snaps[0].Unordered ||
+			meta[metaKeyColumns] != first[metaKeyColumns] || meta[metaKeyFormat] != first[metaKeyFormat] {
+			return fmt.Errorf("snapshot file %s is not arranged as %s is", snap.Path(), snaps[0].Path())
+		}
+		err = f.Scan(func(key, row repr.Row, d repr.Diff) error {
+			if it.table != nil {
+				it.table.apply(row, d)
+			}
+			switch {
+			case l == nil:
+				return rt.input.Send(repr.Update{Row: row, Time: t, Diff: d})
+			case keyed:
+				l.Push(key, row, d)
+			default:
+				l.Push(row, nil, d)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if l == nil {
+		return nil
+	}
+	_, err := l.Finish()
+	return err
+}
+
+// snapshotLoaderLocked returns the loader that puts a table's snapshot
+// files (the first of which has metadata meta) straight into its
+// arrangement, sized for them all, or nil when they must go through its
+// input (see loadSnapshotLocked).
+func (c *Coordinator) snapshotLoaderLocked(it *item, snaps []*storage.TableSnapshot, meta map[string]string) *dataflow.Loader {
+	rt := it.rt
+	snap := snaps[0]
+	keyColumns, keyFormat := meta[metaKeyColumns], meta[metaKeyFormat]
+	var rows int
+	var keyBytes, rowBytes int64
+	for _, s := range snaps {
+		rows += int(s.Rows)
+		keyBytes += s.KeyBytes
+		rowBytes += s.RowBytes
+	}
+	keyed := rt.primaryKey != nil
 	switch {
-	case keyed && snap.Keyed && f.Metadata()[metaKeyColumns] == keyColumnsText(rt.primaryKey) && keysRepacked(it, f.Metadata()[metaKeyFormat]):
+	case keyed && snap.Keyed && keyColumns == keyColumnsText(rt.primaryKey) && keysRepacked(it, keyFormat):
 		c.log.Info("coord: a snapshot file's keys predate the current key format; arranging its rows again",
-			"table", it.Name.String(), "file", snap.Path(), "key-format", f.Metadata()[metaKeyFormat])
-	case keyed && snap.Keyed && f.Metadata()[metaKeyColumns] == keyColumnsText(rt.primaryKey):
-		l = rt.arranged.Loader(it.Name.String())
-		l.Reserve(int(snap.Rows), snap.KeyBytes, snap.RowBytes)
+			"table", it.Name.String(), "file", snap.Path(), "key-format", keyFormat)
+	case keyed && snap.Keyed && keyColumns == keyColumnsText(rt.primaryKey):
+		l := rt.arranged.Loader(it.Name.String())
+		l.Reserve(rows, keyBytes, rowBytes)
+		return l
 	case !keyed && !snap.Keyed && (!snap.Unordered || !rt.ordered()):
 		// An append log loads a file in any order; an arrangement a
 		// sorted one (an unordered file is arranged by the step).
-		l = rt.out.Loader(it.Name.String())
-		l.Reserve(int(snap.Rows), snap.RowBytes, 0)
+		l := rt.out.Loader(it.Name.String())
+		l.Reserve(rows, rowBytes, 0)
+		return l
 	default:
 		c.log.Warn("coord: a snapshot file is not arranged as its table is; arranging its rows again",
-			"table", it.Name.String(), "file", snap.Path(), "key-columns", f.Metadata()[metaKeyColumns])
+			"table", it.Name.String(), "file", snap.Path(), "key-columns", keyColumns)
 	}
-	err = f.Scan(func(key, row repr.Row, d repr.Diff) error {
-		if it.table != nil {
-			it.table.apply(row, d)
-		}
-		switch {
-		case l == nil:
-			return rt.input.Send(repr.Update{Row: row, Time: t, Diff: d})
-		case keyed:
-			l.Push(key, row, d)
-		default:
-			l.Push(row, nil, d)
-		}
-		return nil
-	})
-	if err != nil || l == nil {
-		return err
-	}
-	_, err = l.Finish()
-	return err
+	return nil
 }

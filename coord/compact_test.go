@@ -222,7 +222,7 @@ func TestSnapshotJSONBKeyFormat1(t *testing.T) {
 	c.mu.Lock()
 	var rows atomic.Int64
 	tables, release := c.snapshotTablesLocked(&rows)
-	defer release()
+	defer release(false)
 	rekeyed := 0
 	for i, tb := range tables {
 		name := tb.Metadata[metaName]

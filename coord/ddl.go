@@ -898,7 +898,7 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 		logged := false
 		for _, id := range ids {
 			tc := st.Tables[uint64(id)]
-			logged = logged || tc.Snapshot != nil || len(tc.Updates) > 0
+			logged = logged || len(tc.Snapshots) > 0 || len(tc.Updates) > 0
 			if err := c.loadTableLocked(id, tc); err != nil {
 				return err
 			}
@@ -914,19 +914,19 @@ func (c *Coordinator) replayRecord(ctx context.Context, rec catalogRecord, st st
 }
 
 // loadTableLocked gives a replayed table (or source collection) its
-// durable contents as of now: its snapshot file goes straight into its
+// durable contents as of now: its snapshot files go straight into its
 // arrangement (loadSnapshotLocked), the updates logged since through its
 // input. Both enter at the next step, which replay forces.
 func (c *Coordinator) loadTableLocked(id plan.GlobalID, tc storage.TableContents) error {
 	it := c.cat.items[id]
-	if it == nil || (tc.Snapshot == nil && len(tc.Updates) == 0) {
+	if it == nil || (len(tc.Snapshots) == 0 && len(tc.Updates) == 0) {
 		return nil
 	}
 	// The table's graph was stepped at now when it was created; its
 	// contents enter at the next step.
 	t := c.now + 1
-	if tc.Snapshot != nil {
-		if err := c.loadSnapshotLocked(it, tc.Snapshot, t); err != nil {
+	if len(tc.Snapshots) > 0 {
+		if err := c.loadSnapshotLocked(it, tc.Snapshots, t); err != nil {
 			return fmt.Errorf("coord: loading %s: %w", it.Name.String(), err)
 		}
 	}

@@ -130,7 +130,10 @@
 // append log rather than arranged (runtime.go, newInputDataflow), in the
 // log's order, unsorted) and the store writes each to an Arrow IPC file
 // (see storage's doc) and puts the snapshot in place, while writes,
-// ingestion and steps go on into the new log.
+// ingestion and steps go on into the new log. An append-only source whose
+// live snapshot this process wrote is written in increments: its hold at
+// that snapshot's time stays, and the next compaction writes only the rows
+// appended since, the store keeping the earlier files.
 //
 // Open replays the catalog records in order. When it recreates a table or
 // source it loads its file straight into the arrangement: the file is in

@@ -39,6 +39,13 @@ type runtimeState struct {
 	sourceErr error
 	// stop ends a source's ingestion.
 	stop func()
+	// snapHold holds an append-only source's output (an append log) at
+	// snapAt, the time as of which the live snapshot holds its rows,
+	// written by a compaction of this process: the next compaction
+	// writes only the rows appended since (compact.go). nil before the
+	// first compaction (and after a restart).
+	snapHold *dataflow.OutputReader
+	snapAt   repr.Timestamp
 }
 
 // newInputDataflow builds the dataflow of a table or source: an input

@@ -236,6 +236,35 @@ func (r *OutputReader) Scan(asOf repr.Timestamp, fn func(row repr.Row, d repr.Di
 	return nil
 }
 
+// Retracts reports whether the output is arranged, or an append log that
+// holds a retraction (a negative diff) as of now: one whose updates
+// ScanAppended cannot give as they are.
+func (r *OutputReader) Retracts() bool {
+	return r.ok != nil || r.o.log.view().neg
+}
+
+// ScanAppended calls fn with each update of an append log at a time in
+// (after, asOf], in the order they came, until fn returns false: the rows
+// appended since a read as of after (for instance the rows a snapshot
+// written as of after lacks). The reader's since must be at or before
+// after: consolidating a segment of the log (appendLog.compact) merges
+// its updates' times, and a hold at after keeps the segments that hold
+// times on both sides of it as they were.
+func (r *OutputReader) ScanAppended(after, asOf repr.Timestamp, fn func(row repr.Row, d repr.Diff) bool) error {
+	if r.ok != nil {
+		return fmt.Errorf("dataflow: ScanAppended of an arranged output")
+	}
+	if since := r.Since(); after < since || after > asOf {
+		return fmt.Errorf("dataflow: rows appended after %d read as of %d with a hold at %d", after, asOf, since)
+	}
+	v, err := r.logView(asOf)
+	if err != nil {
+		return err
+	}
+	v.between(int64(after), asOf, 0, fn)
+	return nil
+}
+
 // Count returns the multiplicity of row as of asOf. Over an append log
 // it scans the log.
 func (r *OutputReader) Count(asOf repr.Timestamp, row repr.Row) (repr.Diff, error) {

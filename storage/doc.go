@@ -23,7 +23,9 @@
 //	                     synced, and renamed
 //	DATA/snap.N.T.arrow  table T's contents as of the start of generation
 //	                     N, in the order of its arrangement (an Arrow IPC
-//	                     file; see Table files)
+//	                     file; see Table files), or for an append-only
+//	                     table the rows appended between an earlier
+//	                     snapshot and that one
 //
 // # Records
 //
@@ -114,6 +116,15 @@
 // so a compaction never writes over the files the live manifest names; an
 // external reader opens one table's file with no viewd-specific framing;
 // and a dropped table's file goes with the next compaction.
+//
+// An append-only table (unordered) may be written in increments
+// (SnapshotTable.Increment): the compaction keeps the live snapshot's
+// files of the table and writes one more, of the rows appended since, so
+// that a source that only grows is written once rather than again at each
+// compaction. The manifest then names the table's files in order, each
+// record carrying the generation that wrote its file when that is an
+// earlier one (a manifest without kept files reads as before); the
+// contents check sums the kept files' digests and the new one's.
 //
 // A table file is trusted only as far as the manifest vouches for it: the
 // manifest (checksummed, framed records) holds each file's size and CRC-32C,

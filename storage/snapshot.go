@@ -113,6 +113,7 @@ func (s *Store) BeginCompact(catalog [][]byte, tables []SnapshotTable) (*Compact
 			ts:       s.ts,
 			want:     maps.Clone(s.tables),
 			bindings: maps.Clone(s.bindings),
+			prev:     maps.Clone(s.parts),
 		},
 		catalog: slices.Clone(catalog),
 		tables:  tables,
@@ -144,13 +145,27 @@ func (c *Compaction) Write() error {
 	for g := s.base; g < sn.gen; g++ {
 		os.Remove(s.logPath(g))
 	}
+	kept := make(map[string]bool, len(sn.live))
+	for _, name := range sn.live {
+		kept[name] = true
+	}
 	for _, name := range s.tableFiles {
-		os.Remove(filepath.Join(s.dir, name))
+		if !kept[name] {
+			os.Remove(filepath.Join(s.dir, name))
+		}
 	}
 	s.base = sn.gen
 	s.olderBytes = 0
-	s.tableFiles = sn.files
+	s.tableFiles = sn.live
 	s.snapshotBytes = sn.bytes
+	// The parts of tables dropped since BeginCompact go: a drop record
+	// follows the snapshot.
+	for id := range sn.parts {
+		if _, live := s.tables[id]; !live {
+			delete(sn.parts, id)
+		}
+	}
+	s.parts = sn.parts
 	s.mu.Unlock()
 	compactHook("old-removed")
 	return nil
@@ -173,8 +188,11 @@ type snapshotWriter struct {
 	want     map[uint64]digest
 	bindings map[uint64]Binding
 
-	files []string // table files written, by name
-	bytes int64    // their sizes
+	prev  map[uint64][]tableFileInfo // the live snapshot's parts, by table
+	files []string                   // table files written, by name
+	live  []string                   // the files the new manifest names
+	parts map[uint64][]tableFileInfo // the new snapshot's parts, by table
+	bytes int64                      // the sizes of the files it names
 	w     *bufio.Writer
 	frame []byte // scratch
 	err   error
@@ -216,7 +234,7 @@ func (sn *snapshotWriter) write(catalog [][]byte, tables []SnapshotTable) error 
 		sn.record(RecCatalog, c)
 	}
 	for _, fi := range infos {
-		sn.record(RecTableSnapshot, encodeTableFileInfo(fi))
+		sn.record(RecTableSnapshot, encodeTableFileInfo(fi, sn.gen))
 	}
 	ids := make([]uint64, 0, len(sn.bindings))
 	for id := range sn.bindings {
@@ -258,15 +276,28 @@ func (sn *snapshotWriter) write(catalog [][]byte, tables []SnapshotTable) error 
 }
 
 // tables writes each table's file and checks the contents against the
-// log's digests. It returns what the manifest records of the files, by
-// table id.
+// log's digests. It returns what the manifest records of the files: each
+// table's parts in order, the kept ones (an increment's) first.
 func (sn *snapshotWriter) tables(tables []SnapshotTable) ([]tableFileInfo, error) {
 	tables = slices.Clone(tables)
 	slices.SortFunc(tables, func(a, b SnapshotTable) int { return cmp.Compare(a.ID, b.ID) })
 	var infos []tableFileInfo
+	sn.parts = map[uint64][]tableFileInfo{}
 	for i, t := range tables {
 		if i > 0 && tables[i-1].ID == t.ID {
 			return nil, fmt.Errorf("storage: compact: table %d given twice", t.ID)
+		}
+		var kept []tableFileInfo
+		var got digest
+		if t.Increment {
+			if !t.Unordered {
+				return nil, fmt.Errorf("storage: compact: table %d: only an unordered table is written in increments", t.ID)
+			}
+			kept = sn.prev[t.ID]
+			for _, fi := range kept {
+				got.count += fi.digest.count
+				got.sum += fi.digest.sum
+			}
 		}
 		name := tableFileName(sn.gen, t.ID)
 		tw, err := newTableFileWriter(filepath.Join(sn.dir, name), t)
@@ -285,17 +316,28 @@ func (sn *snapshotWriter) tables(tables []SnapshotTable) ([]tableFileInfo, error
 			tw.abandon()
 			return nil, fmt.Errorf("storage: compact: table %d: %w", t.ID, err)
 		}
-		if w := sn.want[t.ID]; fi.digest != w {
-			return nil, fmt.Errorf("storage: compact: table %d: the contents given (%d rows) are not those logged (%d rows)", t.ID, fi.digest.count, w.count)
+		fi.gen = sn.gen
+		got.count += fi.digest.count
+		got.sum += fi.digest.sum
+		if w := sn.want[t.ID]; got != w {
+			return nil, fmt.Errorf("storage: compact: table %d: the contents given (%d rows) are not those logged (%d rows)", t.ID, got.count, w.count)
 		}
+		parts := kept
 		if fi.rows == 0 {
-			// An empty table needs no file.
+			// No updates (since the kept parts) need no file.
 			tw.abandon()
 			sn.files = sn.files[:len(sn.files)-1]
-			continue
+		} else {
+			parts = append(slices.Clip(parts), fi)
 		}
-		infos = append(infos, fi)
-		sn.bytes += fi.size
+		for _, fi := range parts {
+			infos = append(infos, fi)
+			sn.live = append(sn.live, fi.name())
+			sn.bytes += fi.size
+		}
+		if len(parts) > 0 {
+			sn.parts[t.ID] = parts
+		}
 	}
 	for id, w := range sn.want {
 		if _, found := slices.BinarySearchFunc(tables, id, func(t SnapshotTable, id uint64) int { return cmp.Compare(t.ID, id) }); !found && w != (digest{}) {

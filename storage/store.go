@@ -39,10 +39,12 @@ type State struct {
 // table's snapshot file, if the last compaction wrote one, plus the
 // updates logged since.
 type TableContents struct {
-	// Snapshot is the table's file in the snapshot (nil when it has
-	// none). Open has not read it: the caller reads it with
-	// Snapshot.Open, once, before the next Compact.
-	Snapshot *TableSnapshot
+	// Snapshots are the table's files in the snapshot, its parts in
+	// order (none when it has no rows there; more than one when
+	// compactions added increments, SnapshotTable.Increment). Open has
+	// not read them: the caller reads each with Open, once, before the
+	// next Compact.
+	Snapshots []*TableSnapshot
 	// Updates are the table's updates logged after the snapshot (or all
 	// of them, when the snapshot is of the older kind that held tables as
 	// records). When they hold retractions they are consolidated and
@@ -89,8 +91,10 @@ type Store struct {
 	bindings map[uint64]Binding
 	ts       repr.Timestamp
 	// tableFiles are the names of the table files the live snapshot
-	// names; Compact removes them once a newer snapshot is in place.
+	// names; Compact removes those the next snapshot does not keep.
 	tableFiles []string
+	// parts are the live snapshot's files of each live table, in order.
+	parts map[uint64][]tableFileInfo
 	// snapshotBytes is the size of the live snapshot's table files.
 	snapshotBytes int64
 }
@@ -160,11 +164,12 @@ func Open(dir string, logger *slog.Logger) (*Store, State, error) {
 		logger:   logger,
 		lock:     lock,
 		tables:   map[uint64]digest{},
+		parts:    map[uint64][]tableFileInfo{},
 		bindings: map[uint64]Binding{},
 		chunks:   map[uint64]map[uint64]digest{},
 	}
 	s.cond = sync.NewCond(&s.mu)
-	r := &replayer{s: s, tables: map[uint64]*tableLog{}, snaps: map[uint64]*TableSnapshot{}, chunks: map[uint64]*tableLog{}}
+	r := &replayer{s: s, tables: map[uint64]*tableLog{}, snaps: map[uint64][]*TableSnapshot{}, chunks: map[uint64]*tableLog{}}
 	if err := s.load(r); err != nil {
 		lock.Close()
 		return nil, State{}, err
@@ -268,7 +273,7 @@ type replayer struct {
 	s       *Store
 	catalog [][]byte
 	tables  map[uint64]*tableLog
-	snaps   map[uint64]*TableSnapshot
+	snaps   map[uint64][]*TableSnapshot
 	// inSnapshot is set while the snapshot's records are read.
 	inSnapshot bool
 	// chunks holds each source's chunks not yet committed or aborted.
@@ -393,19 +398,21 @@ func (r *replayer) apply(t RecordType, p []byte) error {
 		delete(r.tables, v)
 		delete(r.snaps, v)
 		delete(s.tables, v)
+		delete(s.parts, v)
 	case RecTableSnapshot:
 		if !r.inSnapshot {
 			return fmt.Errorf("storage: a table snapshot record in the log")
 		}
-		fi, err := decodeTableFileInfo(p)
+		fi, err := decodeTableFileInfo(p, s.gen)
 		if err != nil {
 			return err
 		}
-		if _, dup := r.snaps[fi.table]; dup {
-			return fmt.Errorf("storage: snapshot names table %d twice", fi.table)
+		if ps := s.parts[fi.table]; len(ps) > 0 && ps[len(ps)-1].gen >= fi.gen {
+			return fmt.Errorf("storage: snapshot names table %d's parts out of order", fi.table)
 		}
-		r.snaps[fi.table] = newTableSnapshot(s.dir, s.gen, fi)
-		s.tableFiles = append(s.tableFiles, tableFileName(s.gen, fi.table))
+		r.snaps[fi.table] = append(r.snaps[fi.table], newTableSnapshot(s.dir, fi))
+		s.parts[fi.table] = append(s.parts[fi.table], fi)
+		s.tableFiles = append(s.tableFiles, fi.name())
 		s.snapshotBytes += fi.size
 		d := s.tables[fi.table]
 		d.count += fi.digest.count
@@ -439,8 +446,8 @@ func (r *replayer) state() State {
 		Bindings:  make(map[uint64]Binding, len(s.bindings)),
 		Timestamp: s.ts,
 	}
-	for id, snap := range r.snaps {
-		st.Tables[id] = TableContents{Snapshot: snap}
+	for id, snaps := range r.snaps {
+		st.Tables[id] = TableContents{Snapshots: snaps}
 	}
 	for id, l := range r.tables {
 		delete(r.tables, id)
@@ -515,7 +522,10 @@ func (s *Store) AppendTableWrite(ctx context.Context, ts repr.Timestamp, ups []T
 
 // DropTable durably forgets a table's contents.
 func (s *Store) DropTable(ctx context.Context, table uint64) error {
-	return s.append(ctx, RecTableDrop, binary.AppendUvarint(nil, table), func() { delete(s.tables, table) })
+	return s.append(ctx, RecTableDrop, binary.AppendUvarint(nil, table), func() {
+		delete(s.tables, table)
+		delete(s.parts, table)
+	})
 }
 
 // AppendSourceWrite durably appends a source's updates at ts and the

@@ -166,15 +166,15 @@ func (m *model) load(t testing.TB, st State) {
 	}
 }
 
-// tableUpdates reads every table's contents in st: its snapshot file
-// (checked whole) and the updates logged after it.
+// tableUpdates reads every table's contents in st: its snapshot files
+// (each checked whole) and the updates logged after them.
 func tableUpdates(t testing.TB, st State) map[uint64][]TableUpdate {
 	t.Helper()
 	out := map[uint64][]TableUpdate{}
 	for id, tc := range st.Tables {
 		var ups []TableUpdate
-		if tc.Snapshot != nil {
-			f, err := tc.Snapshot.Open()
+		for _, snap := range tc.Snapshots {
+			f, err := snap.Open()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -864,4 +864,18 @@ func TestAppendsDuringCompaction(t *testing.T) {
 			t.Fatalf("fail=%v: logs left: %v", fail, logs)
 		}
 	}
+}
+
+// onlySnapshot returns tc's one snapshot file, nil when it has none; it
+// fails the test when tc has several parts.
+func onlySnapshot(t testing.TB, tc TableContents) *TableSnapshot {
+	t.Helper()
+	switch len(tc.Snapshots) {
+	case 0:
+		return nil
+	case 1:
+		return tc.Snapshots[0]
+	}
+	t.Fatalf("table has %d snapshot files, want one", len(tc.Snapshots))
+	return nil
 }

@@ -64,6 +64,14 @@ type SnapshotTable struct {
 	// not use the keys storage writes (viewd.format, viewd.table,
 	// viewd.order).
 	Metadata map[string]string
+	// Increment says the table (Unordered) is only ever appended to, and
+	// that Scan gives only the updates appended since the live snapshot
+	// was begun: the new snapshot keeps the live snapshot's files of the
+	// table as its first parts and adds a file of these. The caller sets
+	// it only for a table the live snapshot holds as of the time it
+	// scans from (the compaction that wrote it ran in this process);
+	// the contents check covers the parts and the new updates together.
+	Increment bool
 	// Scan calls emit with every update of the table in its
 	// arrangement's order: by key bytes, then row bytes, each (key, row)
 	// once with a non-zero diff. It stops at emit's first error and
@@ -84,9 +92,19 @@ type tableFileInfo struct {
 	keyBytes  int64  // sum of the packed keys' lengths
 	rowBytes  int64  // sum of the packed rows' lengths
 	digest    digest // of the updates, as the log's digest of the table
+	// gen is the generation of the compaction that wrote the file (its
+	// name): the manifest's, or an earlier one for a part an incremental
+	// snapshot kept (SnapshotTable.Increment).
+	gen uint64
 }
 
-func encodeTableFileInfo(fi tableFileInfo) []byte {
+// name returns the file's name.
+func (fi tableFileInfo) name() string { return tableFileName(fi.gen, fi.table) }
+
+// encodeTableFileInfo encodes fi for a manifest of generation gen: fi's
+// own generation follows only when it is an earlier one (a kept part), so
+// that a manifest without kept parts reads as it did before parts.
+func encodeTableFileInfo(fi tableFileInfo, gen uint64) []byte {
 	p := binary.AppendUvarint(nil, fi.table)
 	// The layout: 0 by row, 1 by key then row, 2 unordered (older
 	// manifests hold 0 and 1 only).
@@ -104,10 +122,16 @@ func encodeTableFileInfo(fi tableFileInfo) []byte {
 	p = binary.AppendUvarint(p, uint64(fi.keyBytes))
 	p = binary.AppendUvarint(p, uint64(fi.rowBytes))
 	p = binary.AppendVarint(p, fi.digest.count)
-	return binary.AppendUvarint(p, fi.digest.sum)
+	p = binary.AppendUvarint(p, fi.digest.sum)
+	if fi.gen != gen {
+		p = binary.AppendUvarint(p, fi.gen)
+	}
+	return p
 }
 
-func decodeTableFileInfo(p []byte) (tableFileInfo, error) {
+// decodeTableFileInfo decodes a table file record of a manifest of
+// generation gen.
+func decodeTableFileInfo(p []byte, gen uint64) (tableFileInfo, error) {
 	r := reader{b: p}
 	fi := tableFileInfo{table: r.uvarint()}
 	layout := r.uvarint()
@@ -120,10 +144,14 @@ func decodeTableFileInfo(p []byte) (tableFileInfo, error) {
 	fi.rowBytes = int64(r.uvarint())
 	fi.digest.count = r.varint()
 	fi.digest.sum = r.uvarint()
+	fi.gen = gen
+	if len(r.b) > 0 && r.err == nil {
+		fi.gen = r.uvarint()
+	}
 	switch {
 	case r.err != nil:
 		return fi, r.err
-	case layout > 2, crc > math.MaxUint32, fi.size < 0, fi.rows < 0, fi.keyBytes < 0, fi.rowBytes < 0, len(r.b) != 0:
+	case layout > 2, crc > math.MaxUint32, fi.size < 0, fi.rows < 0, fi.keyBytes < 0, fi.rowBytes < 0, len(r.b) != 0, fi.gen > gen:
 		return fi, fmt.Errorf("storage: corrupt table snapshot record")
 	}
 	return fi, nil
@@ -384,9 +412,9 @@ type TableSnapshot struct {
 	info tableFileInfo
 }
 
-func newTableSnapshot(dir string, gen uint64, fi tableFileInfo) *TableSnapshot {
+func newTableSnapshot(dir string, fi tableFileInfo) *TableSnapshot {
 	return &TableSnapshot{Keyed: fi.keyed, Unordered: fi.unordered, Rows: fi.rows, KeyBytes: fi.keyBytes, RowBytes: fi.rowBytes,
-		path: filepath.Join(dir, tableFileName(gen, fi.table)), info: fi}
+		path: filepath.Join(dir, fi.name()), info: fi}
 }
 
 // Path returns the file's path.
