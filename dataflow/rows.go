@@ -115,13 +115,23 @@ func clearDatums(ds []repr.Datum) []repr.Datum {
 	return ds[:0]
 }
 
-// trimBytes is the capacity past which trim releases a Rows' buffers.
-const trimBytes = 1 << 20
+// trimBytes is the capacity past which trim releases a Rows' buffers
+// unless the step that just ran used them (see trim); keepBytes the
+// capacity past which it releases them whatever the step.
+const (
+	trimBytes = 1 << 20
+	keepBytes = 16 << 20
+)
 
-// trim empties r and, when its buffers have grown past trimBytes,
-// releases them.
+// trim empties r after a step. Buffers past trimBytes are released when
+// the step used less than a quarter of them, or when they are past
+// keepBytes: a bulk step's deltas are not held once smaller steps follow,
+// while a stream of similar steps (a source's ticks) reuses its buffers
+// rather than allocating, zeroing and faulting in new ones each step.
 func (r *Rows) trim() {
-	if cap(r.data)+4*cap(r.ends)+8*cap(r.diffs) > trimBytes {
+	size := cap(r.data) + 4*cap(r.ends) + 8*cap(r.diffs)
+	used := len(r.data) + 4*len(r.ends) + 8*len(r.diffs)
+	if size > trimBytes && (size > keepBytes || 4*used < size) {
 		*r = Rows{}
 		return
 	}
