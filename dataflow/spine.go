@@ -348,7 +348,7 @@ func (s *Spine) mergingBytes() int {
 		if l.m != nil {
 			w := &l.m.w
 			n += cap(w.b.keyData) + cap(w.b.valData) + 4*(cap(w.b.keyEnds)+cap(w.b.keyUpds)+cap(w.b.valEnds)) +
-				8*(cap(w.ts)+cap(w.ds)+cap(w.hs))
+				w.b.times.bytes() + w.b.diffs.bytes() + 8*(cap(w.b.filter)+cap(w.b.fence)+cap(w.hs))
 		}
 	}
 	return n
