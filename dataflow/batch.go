@@ -271,6 +271,9 @@ type batchWriter struct {
 	lastKey  []byte // aliases b.keyData
 	lastVal  []byte // aliases b.valData
 	haveLast bool
+	// lastStale says lastKey and lastVal are not set (a merge's bulk
+	// copies leave them to the next push).
+	lastStale bool
 	// hs is the keyHash of each key, for a filter built at finish (when
 	// b.filter is nil: a builder's or a loader's, which do not know their
 	// number of keys ahead); hashed as keys are added, so the loops that
@@ -303,6 +306,9 @@ func (w *batchWriter) push(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
 		return
 	}
 	n := w.b.Len()
+	if w.lastStale {
+		w.setLast()
+	}
 	sameKey := w.haveLast && bytes.Equal(w.lastKey, k)
 	if sameKey && w.b.times.at(n-1) == t && bytes.Equal(w.lastVal, v) {
 		if !w.addToLast(d) {
@@ -418,6 +424,7 @@ func (w *batchWriter) pop() {
 }
 
 func (w *batchWriter) setLast() {
+	w.lastStale = false
 	n := w.b.Len()
 	if n == 0 {
 		w.haveLast = false
@@ -699,7 +706,16 @@ func (m *merger) work(fuel int) int {
 		case m.j >= nb:
 			c = -1
 		default:
-			c = a.cmpKey(m.i, b.key(m.j), b.keyPrefix(m.j))
+			// Keys' prefixes order most pairs (cmpKey without
+			// slicing b's key each time).
+			switch pa, pb := a.keyPrefix(m.i), b.keyPrefix(m.j); {
+			case pa < pb:
+				c = -1
+			case pa > pb:
+				c = 1
+			default:
+				c = bytes.Compare(a.key(m.i), b.key(m.j))
+			}
 		}
 		switch {
 		case c < 0:
@@ -734,14 +750,17 @@ func (m *merger) finish() *Batch {
 
 // copyKey appends key k of src and its updates, their times advanced to
 // since; keep says src's times need no advancing, so the key is copied in
-// bulk. The writer's last key must be less than the key.
+// bulk (as is a key of one update: no other of its updates can come to
+// share its time). The writer's last key must be less than the key.
 func (w *batchWriter) copyKey(src *Batch, k int, since repr.Timestamp, keep bool) {
 	key := src.key(k)
 	s, e := src.updRange(k)
 	n := w.b.Len()
 	w.addKey(key, keyHash(key), n)
 	w.b.keyUpds[len(w.b.keyUpds)-1] = uint32(n + e - s)
-	if !keep {
+	w.lastStale = true
+	if !keep && e-s > 1 {
+		// Advancing may make updates of one val share a time.
 		w.copyAdvanced(src, s, e, since)
 		return
 	}
@@ -754,9 +773,8 @@ func (w *batchWriter) copyKey(src *Batch, k int, since repr.Timestamp, keep bool
 	w.b.valData = append(w.b.valData, src.valData[vs:ve]...)
 	for u := s; u < e; u++ {
 		w.b.valEnds = append(w.b.valEnds, base+src.valEnds[u]-vs)
-		w.addTimeDiff(n+u-s, src.time(u), src.diff(u))
+		w.addTimeDiff(n+u-s, max(src.time(u), since), src.diff(u))
 	}
-	w.setLast()
 }
 
 // copyAdvanced appends updates [s, e) of src, all of the key just
@@ -790,7 +808,6 @@ func (w *batchWriter) copyAdvanced(src *Batch, s, e int, since repr.Timestamp) {
 		// Every update of the key consolidated away: drop the key.
 		w.dropKey()
 	}
-	w.setLast()
 }
 
 // mergeKey appends the updates of key i of a and key j of b (equal keys),
