@@ -368,7 +368,11 @@ func (w *batchWriter) addTimeDiff(n int, t repr.Timestamp, d repr.Diff) {
 		w.tlo, w.thi = t, t
 	}
 	w.tlo, w.thi = min(w.tlo, t), max(w.thi, t)
-	w.b.times.push(n, t)
+	if c := &w.b.times; c.width != 0 || t != c.base {
+		// (A column of width 0 holds one time, base, and nothing per
+		// update: the common batch of one step's updates.)
+		c.push(n, t)
+	}
 	w.b.diffs.push(n, d, w.room)
 	if d != 1 {
 		w.notOne++
@@ -658,7 +662,9 @@ func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
 // (val, time) order within a key survives it: a key in one batch is copied
 // in order (consolidating the updates of one val that now share a time,
 // which are adjacent), and a key in both is a two-way merge of its runs.
-// A key in one batch whose times need no advancing is copied in bulk.
+// A key in one batch whose times need no advancing, or that has one
+// update, is copied in bulk. The output's columns, filter and fence are
+// written as keys are merged, so finish is O(1).
 type merger struct {
 	a, b  *Batch
 	since repr.Timestamp

@@ -28,7 +28,10 @@ import (
 // its own input, where an eager spine stalls the one step that cascades
 // into a merge of everything. A step without data gives each merge an
 // eighth of its size, so merges left when updates stop finish in a few
-// steps. Readers see a merge in progress as its two inputs.
+// steps. Readers see a merge in progress as its two inputs. A merge
+// builds its output's columns, key filter and fence as it goes (its
+// output's storage is allocated when it starts), so the installment that
+// ends it costs what the others do.
 //
 // Logical compaction: during a merge every time below the compaction
 // frontier is advanced to it and equal (key, val, time) consolidate. The
