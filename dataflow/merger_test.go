@@ -106,8 +106,9 @@ func naiveMerge(a, b *Batch, since repr.Timestamp) map[kvtd]repr.Diff {
 }
 
 // TestMergerInstallments: merges of random batches, advanced in
-// installments of every fuel from 1 update to the whole merge and
-// finished at the boundary where the last installment ends, equal a naive
+// installments of 1, 2, 3, 7 and 64 updates, of four random sizes and of
+// the whole merge, and finished at the boundary where the last
+// installment ends, equal a naive
 // consolidation of their inputs; at every installment boundary the output
 // so far is a well-formed batch of the keys merged so far (its filter,
 // fence, time and diff columns built as it goes), and finish does no
