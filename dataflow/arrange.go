@@ -387,7 +387,7 @@ func (o *importOp) step(_ context.Context, t repr.Timestamp) error {
 					// arranged in one step): advancing its time is
 					// all, and its immutable slices are shared.
 					b := *snap[0]
-					b.times.base, b.since = t, t
+					b.times, b.since = constTimes(t), t
 					delta[s] = &b
 					continue
 				}

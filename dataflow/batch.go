@@ -22,10 +22,12 @@ import (
 //	valData  the val of every update, packed back to back
 //	valEnds  uint32 end offset of update j's val in valData
 //	times    base time plus 0, 1, 2, 4 or 8 bytes per update (the width the
-//	         batch's time range needs; 0 when every update has one time)
-//	diffs    0 bytes per update when every diff is +1, else 1 byte when all
-//	         fit in an int8, else 8
-//	filter   a Bloom filter of the keys, one byte per distinct key
+//	         batch's time bounds need; 0 when every update has one time)
+//	diffs    0 bytes per update when every diff is +1, else 1 byte each
+//	         up to the first that does not fit an int8, 8 from it on
+//	filter   a Bloom filter of the keys, one byte per distinct key (a
+//	         merge's output: per key of its inputs, as it is sized before
+//	         the merge finds the keys they share)
 //	fence    the 8-byte prefix of every 16th key (half a byte per key)
 //
 // A batch of n updates with n distinct keys and one time therefore costs
@@ -249,177 +251,185 @@ func (b *Batch) OverheadBytes() int {
 		(cap(b.keyData) - len(b.keyData)) + (cap(b.valData) - len(b.valData))
 }
 
-// timeCol stores times as an offset from base in the narrowest width.
-type timeCol struct {
-	base  repr.Timestamp
-	width uint8 // 0, 1, 2, 4, 8
-	w8    []uint8
-	w16   []uint16
-	w32   []uint32
-	w64   []uint64
-}
-
-func (c *timeCol) at(j int) repr.Timestamp {
-	switch c.width {
-	case 0:
-		return c.base
-	case 1:
-		return c.base + repr.Timestamp(c.w8[j])
-	case 2:
-		return c.base + repr.Timestamp(c.w16[j])
-	case 4:
-		return c.base + repr.Timestamp(c.w32[j])
-	}
-	return c.base + repr.Timestamp(c.w64[j])
-}
-
-func (c *timeCol) bytes() int { return cap(c.w8) + 2*cap(c.w16) + 4*cap(c.w32) + 8*cap(c.w64) }
-
-func newTimeCol(ts []repr.Timestamp) timeCol {
-	if len(ts) == 0 {
-		return timeCol{}
-	}
-	lo, hi := ts[0], ts[0]
-	for _, t := range ts {
-		lo, hi = min(lo, t), max(hi, t)
-	}
-	c := timeCol{base: lo}
-	r := uint64(hi - lo)
-	switch {
-	case r == 0:
-	case r <= math.MaxUint8:
-		c.width, c.w8 = 1, make([]uint8, len(ts))
-		for i, t := range ts {
-			c.w8[i] = uint8(t - lo)
-		}
-	case r <= math.MaxUint16:
-		c.width, c.w16 = 2, make([]uint16, len(ts))
-		for i, t := range ts {
-			c.w16[i] = uint16(t - lo)
-		}
-	case r <= math.MaxUint32:
-		c.width, c.w32 = 4, make([]uint32, len(ts))
-		for i, t := range ts {
-			c.w32[i] = uint32(t - lo)
-		}
-	default:
-		c.width, c.w64 = 8, make([]uint64, len(ts))
-		for i, t := range ts {
-			c.w64[i] = uint64(t - lo)
-		}
-	}
-	return c
-}
-
-// diffCol stores diffs: nothing when all are +1, int8 when all fit, else
-// int64.
-type diffCol struct {
-	small []int8
-	wide  []repr.Diff
-}
-
-func (c *diffCol) at(j int) repr.Diff {
-	switch {
-	case c.wide != nil:
-		return c.wide[j]
-	case c.small != nil:
-		return repr.Diff(c.small[j])
-	}
-	return 1
-}
-
-func (c *diffCol) bytes() int { return cap(c.small) + 8*cap(c.wide) }
-
-func newDiffCol(ds []repr.Diff) diffCol {
-	ones, fits := true, true
-	for _, d := range ds {
-		if d != 1 {
-			ones = false
-		}
-		if d < math.MinInt8 || d > math.MaxInt8 {
-			fits = false
-		}
-	}
-	switch {
-	case ones:
-		return diffCol{}
-	case fits:
-		s := make([]int8, len(ds))
-		for i, d := range ds {
-			s[i] = int8(d)
-		}
-		return diffCol{small: s}
-	}
-	return diffCol{wide: slices.Clone(ds)}
-}
-
 // batchWriter assembles a Batch from updates pushed in (key, val, time)
-// order, consolidating adjacent equal (key, val, time) updates.
+// order, consolidating adjacent equal (key, val, time) updates. It builds
+// the batch's columns as it goes: times and diffs in their final
+// encoding, and (when reserve was given the number of keys, as a merge
+// is) the key filter and fence, so that finish does a constant amount of
+// work and a merge's last installment costs what the others do.
 type batchWriter struct {
-	b        Batch
-	ts       []repr.Timestamp
-	ds       []repr.Diff
+	b Batch
+	// room is the number of updates reserved for (it sizes a wide diff
+	// column when a diff first needs one).
+	room int
+	// tlo and thi are the least and greatest times pushed (updates
+	// consolidated away included: bounds).
+	tlo, thi repr.Timestamp
+	// notOne counts the updates whose diff is not +1: with none, the
+	// batch needs no diff column.
+	notOne   int
 	lastKey  []byte // aliases b.keyData
 	lastVal  []byte // aliases b.valData
 	haveLast bool
-	// hs is the keyHash of each key, for the batch's filter: hashed
-	// as keys are added, so the loops that poll for cancellation pay
-	// for it.
+	// lastStale says lastKey and lastVal are not set (a merge's bulk
+	// copies leave them to the next push).
+	lastStale bool
+	// hs is the keyHash of each key, for a filter built at finish (when
+	// b.filter is nil: a builder's or a loader's, which do not know their
+	// number of keys ahead); hashed as keys are added, so the loops that
+	// poll for cancellation pay for it.
 	hs []uint64
+}
+
+// reserve sizes the writer for n updates of keys distinct keys (0: not
+// known; then finish builds the key filter and fence, sized to the keys)
+// taking keyBytes and valBytes, at times in [lo, hi].
+func (w *batchWriter) reserve(n, keys, keyBytes, valBytes int, lo, hi repr.Timestamp) {
+	w.room = n
+	w.b.keyData = make([]byte, 0, keyBytes)
+	w.b.valData = make([]byte, 0, valBytes)
+	w.b.valEnds = make([]uint32, 0, n)
+	w.b.times = timeColFor(lo, hi, n)
+	w.b.diffs.small = make([]int8, 0, n)
+	if keys == 0 {
+		w.hs = make([]uint64, 0, n)
+		return
+	}
+	w.b.keyEnds = make([]uint32, 0, keys)
+	w.b.keyUpds = make([]uint32, 0, keys)
+	w.b.filter = make(keyFilter, (keys+7)/8)
+	w.b.fence = make([]uint64, 0, (keys+fenceEvery-1)/fenceEvery)
 }
 
 func (w *batchWriter) push(k, v repr.Row, t repr.Timestamp, d repr.Diff) {
 	if d == 0 {
 		return
 	}
-	n := len(w.ds)
+	n := w.b.Len()
+	if w.lastStale {
+		w.setLast()
+	}
 	sameKey := w.haveLast && bytes.Equal(w.lastKey, k)
-	if sameKey && w.ts[n-1] == t && bytes.Equal(w.lastVal, v) {
-		w.ds[n-1] += d
-		if w.ds[n-1] == 0 {
+	if sameKey && w.b.times.at(n-1) == t && bytes.Equal(w.lastVal, v) {
+		if !w.addToLast(d) {
 			w.pop()
 		}
 		return
 	}
 	if !sameKey {
-		w.b.keyData = append(w.b.keyData, k...)
-		w.b.keyEnds = append(w.b.keyEnds, uint32(len(w.b.keyData)))
-		w.b.keyUpds = append(w.b.keyUpds, uint32(n))
-		w.hs = append(w.hs, keyHash(k))
+		w.addKey(k, keyHash(k), n)
 	}
 	w.b.valData = append(w.b.valData, v...)
 	w.b.valEnds = append(w.b.valEnds, uint32(len(w.b.valData)))
-	w.ts = append(w.ts, t)
-	w.ds = append(w.ds, d)
+	w.addTimeDiff(n, t, d)
 	w.b.keyUpds[len(w.b.keyUpds)-1] = uint32(n + 1)
 	w.setLast()
 }
 
-// pop removes the last update (its diff consolidated to zero), and its key
-// if that key has no update left.
-func (w *batchWriter) pop() {
-	n := len(w.ds) - 1
-	w.ts, w.ds = w.ts[:n], w.ds[:n]
+// addKey appends key k, whose keyHash is h and whose updates start at
+// update n: to the filter and, every fenceEvery-th key, to the fence (or,
+// when reserve was not given the number of keys, to the hashes finish
+// builds them from).
+func (w *batchWriter) addKey(k []byte, h uint64, n int) {
+	w.b.keyData = append(w.b.keyData, k...)
+	w.b.keyEnds = append(w.b.keyEnds, uint32(len(w.b.keyData)))
+	w.b.keyUpds = append(w.b.keyUpds, uint32(n))
+	if w.b.filter == nil {
+		w.hs = append(w.hs, h)
+		return
+	}
+	wi, bits := filterBits(h, len(w.b.filter))
+	w.b.filter[wi] |= bits
+	if i := len(w.b.keyEnds) - 1; i%fenceEvery == 0 {
+		w.b.fence = append(w.b.fence, w.b.keyPrefix(i))
+	}
+}
+
+// dropKey removes the last key (which has no update left).
+func (w *batchWriter) dropKey() {
+	nk := len(w.b.keyEnds) - 1
+	ks := uint32(0)
+	if nk > 0 {
+		ks = w.b.keyEnds[nk-1]
+	}
+	w.b.keyData = w.b.keyData[:ks]
+	w.b.keyEnds, w.b.keyUpds = w.b.keyEnds[:nk], w.b.keyUpds[:nk]
+	if w.b.filter == nil {
+		w.hs = w.hs[:nk]
+		return
+	}
+	// The filter keeps the key's bits (a false positive).
+	w.b.fence = w.b.fence[:(nk+fenceEvery-1)/fenceEvery]
+}
+
+// addTimeDiff appends the time and diff of update n.
+func (w *batchWriter) addTimeDiff(n int, t repr.Timestamp, d repr.Diff) {
+	if n == 0 {
+		w.tlo, w.thi = t, t
+	}
+	w.tlo, w.thi = min(w.tlo, t), max(w.thi, t)
+	if c := &w.b.times; c.width != 0 || t != c.base {
+		// (A column of width 0 holds one time, base, and nothing per
+		// update: the common batch of one step's updates.)
+		c.push(n, t)
+	}
+	w.b.diffs.push(n, d, w.room)
+	if d != 1 {
+		w.notOne++
+	}
+}
+
+// addToLast adds d to the last update's diff, reporting whether the sum
+// is nonzero (the caller drops the update when it is not).
+func (w *batchWriter) addToLast(d repr.Diff) bool {
+	n := w.b.Len()
+	old := w.b.diffs.at(n - 1)
+	s := old + d
+	if s == 0 {
+		return false
+	}
+	if old != 1 {
+		w.notOne--
+	}
+	if s != 1 {
+		w.notOne++
+	}
+	w.b.diffs.set(n, s, w.room)
+	return true
+}
+
+// dropLast removes the last update (not its key).
+func (w *batchWriter) dropLast() {
+	n := w.b.Len() - 1
+	if w.b.diffs.at(n) != 1 {
+		w.notOne--
+	}
+	w.b.times.truncate(n)
+	w.b.diffs.truncate(n)
 	w.b.valEnds = w.b.valEnds[:n]
 	vs := uint32(0)
 	if n > 0 {
 		vs = w.b.valEnds[n-1]
 	}
 	w.b.valData = w.b.valData[:vs]
+}
+
+// pop removes the last update (its diff consolidated to zero), and its key
+// if that key has no update left.
+func (w *batchWriter) pop() {
+	w.dropLast()
+	n := w.b.Len()
 	nk := len(w.b.keyUpds)
 	w.b.keyUpds[nk-1] = uint32(n)
-	if ks := uint32(0); (nk == 1 && n == 0) || (nk > 1 && w.b.keyUpds[nk-2] == uint32(n)) {
-		w.b.keyUpds, w.b.keyEnds, w.hs = w.b.keyUpds[:nk-1], w.b.keyEnds[:nk-1], w.hs[:nk-1]
-		if nk > 1 {
-			ks = w.b.keyEnds[nk-2]
-		}
-		w.b.keyData = w.b.keyData[:ks]
+	if (nk == 1 && n == 0) || (nk > 1 && w.b.keyUpds[nk-2] == uint32(n)) {
+		w.dropKey()
 	}
 	w.setLast()
 }
 
 func (w *batchWriter) setLast() {
-	n := len(w.ds)
+	w.lastStale = false
+	n := w.b.Len()
 	if n == 0 {
 		w.haveLast = false
 		return
@@ -429,17 +439,37 @@ func (w *batchWriter) setLast() {
 	w.lastVal = w.b.val(n - 1)
 }
 
+// finish returns the batch. A writer that reserve gave the number of keys
+// (a merge's) does no work in proportion to the batch here: its columns
+// are complete. Others build the key filter and fence here, sized to the
+// keys.
 func (w *batchWriter) finish() *Batch {
 	b := w.b
-	b.times = newTimeCol(w.ts)
-	b.diffs = newDiffCol(w.ds)
 	b.keyData = slices.Clip(b.keyData)
 	b.valData = slices.Clip(b.valData)
 	b.keyEnds = slices.Clip(b.keyEnds)
 	b.keyUpds = slices.Clip(b.keyUpds)
 	b.valEnds = slices.Clip(b.valEnds)
-	b.filter = newKeyFilter(w.hs)
-	b.fence = newFence(&b)
+	switch {
+	case b.Len() == 0:
+		b.times = timeCol{}
+	case w.tlo == w.thi:
+		b.times = constTimes(w.tlo)
+	default:
+		// The column's base bounds the times from below; hi is the
+		// greatest pushed.
+		b.times.hi = w.thi
+	}
+	if w.notOne == 0 {
+		b.diffs = diffCol{}
+	}
+	switch {
+	case b.filter == nil:
+		b.filter = newKeyFilter(w.hs)
+		b.fence = newFence(&b)
+	case b.Keys() <= 4*fenceEvery:
+		b.fence = nil
+	}
 	*w = batchWriter{}
 	return &b
 }
@@ -588,13 +618,12 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 	// most: equal keys are stored once and consolidation drops
 	// updates): a guess grew the key slab by copying, or left most of
 	// the val slab unused in the arrangement for good.
+	lo, hi := bd.ents[0].time, bd.ents[0].time
+	for i := range bd.ents {
+		lo, hi = min(lo, bd.ents[i].time), max(hi, bd.ents[i].time)
+	}
 	var w batchWriter
-	w.b.keyData = make([]byte, 0, bd.kbytes)
-	w.b.valData = make([]byte, 0, bd.vbytes)
-	w.b.valEnds = make([]uint32, 0, len(bd.ents))
-	w.ts = make([]repr.Timestamp, 0, len(bd.ents))
-	w.ds = make([]repr.Diff, 0, len(bd.ents))
-	w.hs = make([]uint64, 0, len(bd.ents))
+	w.reserve(len(bd.ents), 0, bd.kbytes, bd.vbytes, lo, hi)
 	for i := range bd.ents {
 		if polled && i%meterEvery == 0 {
 			if err := c.err(); err != nil {
@@ -633,7 +662,9 @@ func mergeBatches(a, b *Batch, since repr.Timestamp) *Batch {
 // (val, time) order within a key survives it: a key in one batch is copied
 // in order (consolidating the updates of one val that now share a time,
 // which are adjacent), and a key in both is a two-way merge of its runs.
-// A key in one batch whose times need no advancing is copied in bulk.
+// A key in one batch whose times need no advancing, or that has one
+// update, is copied in bulk. The output's columns, filter and fence are
+// written as keys are merged, so finish is O(1).
 type merger struct {
 	a, b  *Batch
 	since repr.Timestamp
@@ -644,17 +675,20 @@ type merger struct {
 }
 
 // newMerger starts merging a and b, advancing times below since to since.
-// The output's slabs are allocated whole here (the inputs' sizes bound
-// them), so the installments only copy.
+// The output's slabs and columns are allocated whole here (the inputs'
+// sizes and time bounds bound them: a key filter and fence for every key
+// of both, a time column as wide as their times need), so the
+// installments only copy and finish has nothing left to build.
 func newMerger(a, b *Batch, since repr.Timestamp) *merger {
 	m := &merger{a: a, b: b, since: since, aKeep: a.times.base >= since, bKeep: b.times.base >= since}
-	w := &m.w
-	w.b.keyData = make([]byte, 0, len(a.keyData)+len(b.keyData))
-	w.b.valData = make([]byte, 0, len(a.valData)+len(b.valData))
-	w.b.valEnds = make([]uint32, 0, a.Len()+b.Len())
-	w.ts = make([]repr.Timestamp, 0, a.Len()+b.Len())
-	w.ds = make([]repr.Diff, 0, a.Len()+b.Len())
-	w.hs = make([]uint64, 0, a.Keys()+b.Keys())
+	lo, hi := repr.MaxTimestamp, repr.Timestamp(0)
+	for _, x := range []*Batch{a, b} {
+		if x.Len() > 0 {
+			lo, hi = min(lo, x.times.base), max(hi, x.times.hi)
+		}
+	}
+	lo, hi = max(lo, since), max(hi, since)
+	m.w.reserve(a.Len()+b.Len(), a.Keys()+b.Keys(), len(a.keyData)+len(b.keyData), len(a.valData)+len(b.valData), min(lo, hi), hi)
 	return m
 }
 
@@ -678,7 +712,16 @@ func (m *merger) work(fuel int) int {
 		case m.j >= nb:
 			c = -1
 		default:
-			c = a.cmpKey(m.i, b.key(m.j), b.keyPrefix(m.j))
+			// Keys' prefixes order most pairs (cmpKey without
+			// slicing b's key each time).
+			switch pa, pb := a.keyPrefix(m.i), b.keyPrefix(m.j); {
+			case pa < pb:
+				c = -1
+			case pa > pb:
+				c = 1
+			default:
+				c = bytes.Compare(a.key(m.i), b.key(m.j))
+			}
 		}
 		switch {
 		case c < 0:
@@ -713,16 +756,17 @@ func (m *merger) finish() *Batch {
 
 // copyKey appends key k of src and its updates, their times advanced to
 // since; keep says src's times need no advancing, so the key is copied in
-// bulk. The writer's last key must be less than the key.
+// bulk (as is a key of one update: no other of its updates can come to
+// share its time). The writer's last key must be less than the key.
 func (w *batchWriter) copyKey(src *Batch, k int, since repr.Timestamp, keep bool) {
 	key := src.key(k)
 	s, e := src.updRange(k)
-	n := len(w.ds)
-	w.b.keyData = append(w.b.keyData, key...)
-	w.b.keyEnds = append(w.b.keyEnds, uint32(len(w.b.keyData)))
-	w.b.keyUpds = append(w.b.keyUpds, uint32(n+e-s))
-	w.hs = append(w.hs, keyHash(key))
-	if !keep {
+	n := w.b.Len()
+	w.addKey(key, keyHash(key), n)
+	w.b.keyUpds[len(w.b.keyUpds)-1] = uint32(n + e - s)
+	w.lastStale = true
+	if !keep && e-s > 1 {
+		// Advancing may make updates of one val share a time.
 		w.copyAdvanced(src, s, e, since)
 		return
 	}
@@ -735,10 +779,8 @@ func (w *batchWriter) copyKey(src *Batch, k int, since repr.Timestamp, keep bool
 	w.b.valData = append(w.b.valData, src.valData[vs:ve]...)
 	for u := s; u < e; u++ {
 		w.b.valEnds = append(w.b.valEnds, base+src.valEnds[u]-vs)
-		w.ts = append(w.ts, src.time(u))
-		w.ds = append(w.ds, src.diff(u))
+		w.addTimeDiff(n+u-s, max(src.time(u), since), src.diff(u))
 	}
-	w.setLast()
 }
 
 // copyAdvanced appends updates [s, e) of src, all of the key just
@@ -746,21 +788,16 @@ func (w *batchWriter) copyKey(src *Batch, k int, since repr.Timestamp, keep bool
 // diffs of adjacent updates of one val that now share a time and dropping
 // those that sum to zero (and the key, if none is left).
 func (w *batchWriter) copyAdvanced(src *Batch, s, e int, since repr.Timestamp) {
-	n0 := len(w.ds)
+	n0 := w.b.Len()
 	var prev repr.Row // the val of the key's last update, if any
 	for u := s; u < e; u++ {
 		v, t, d := src.val(u), max(src.time(u), since), src.diff(u)
-		n := len(w.ds)
-		if n > n0 && w.ts[n-1] == t && bytes.Equal(prev, v) {
-			if w.ds[n-1] += d; w.ds[n-1] != 0 {
+		n := w.b.Len()
+		if n > n0 && w.b.times.at(n-1) == t && bytes.Equal(prev, v) {
+			if w.addToLast(d) {
 				continue
 			}
-			w.ts, w.ds, w.b.valEnds = w.ts[:n-1], w.ds[:n-1], w.b.valEnds[:n-1]
-			vs := uint32(0)
-			if n > 1 {
-				vs = w.b.valEnds[n-2]
-			}
-			w.b.valData = w.b.valData[:vs]
+			w.dropLast()
 			// The updates are in (val, time) order, so none to come
 			// shares the new last update's val and time.
 			prev = nil
@@ -768,23 +805,15 @@ func (w *batchWriter) copyAdvanced(src *Batch, s, e int, since repr.Timestamp) {
 		}
 		w.b.valData = append(w.b.valData, v...)
 		w.b.valEnds = append(w.b.valEnds, uint32(len(w.b.valData)))
-		w.ts = append(w.ts, t)
-		w.ds = append(w.ds, d)
+		w.addTimeDiff(n, t, d)
 		prev = v
 	}
-	nk := len(w.b.keyEnds)
-	if len(w.ds) > n0 {
-		w.b.keyUpds[nk-1] = uint32(len(w.ds))
+	if n := w.b.Len(); n > n0 {
+		w.b.keyUpds[len(w.b.keyUpds)-1] = uint32(n)
 	} else {
 		// Every update of the key consolidated away: drop the key.
-		ks := uint32(0)
-		if nk > 1 {
-			ks = w.b.keyEnds[nk-2]
-		}
-		w.b.keyData = w.b.keyData[:ks]
-		w.b.keyEnds, w.b.keyUpds, w.hs = w.b.keyEnds[:nk-1], w.b.keyUpds[:nk-1], w.hs[:nk-1]
+		w.dropKey()
 	}
-	w.setLast()
 }
 
 // mergeKey appends the updates of key i of a and key j of b (equal keys),
@@ -826,23 +855,18 @@ func cmpTime(x, y repr.Timestamp) int {
 	return 0
 }
 
-// maxTime returns the latest time of b's updates (0 when empty).
+// maxTime returns a bound on b's times, at least the latest (0 when
+// empty): the latest time pushed into it, which a consolidation may have
+// dropped.
 func (b *Batch) maxTime() repr.Timestamp {
-	var t repr.Timestamp
-	switch {
-	case b.Len() == 0:
-	case b.times.width == 0:
-		t = b.times.base
-	default:
-		for j := range b.Len() {
-			t = max(t, b.time(j))
-		}
+	if b.Len() == 0 {
+		return 0
 	}
-	return t
+	return b.times.hi
 }
 
-// minTime returns the earliest time of b's updates: its times' base, to
-// which each update adds an unsigned offset.
+// minTime returns a bound on b's times, at most the earliest: its times'
+// base, to which each update adds an unsigned offset.
 func (b *Batch) minTime() repr.Timestamp { return b.times.base }
 
 // maxTimeAtMost reports whether every update of bs is at a time <= t.

@@ -144,8 +144,7 @@ func (l *Loader) Reserve(n int, keyBytes, valBytes int64) {
 		w.b.keyEnds = growCap(w.b.keyEnds, share(int64(n)))
 		w.b.keyUpds = growCap(w.b.keyUpds, share(int64(n)))
 		w.b.valEnds = growCap(w.b.valEnds, share(int64(n)))
-		w.ts = growCap(w.ts, share(int64(n)))
-		w.ds = growCap(w.ds, share(int64(n)))
+		w.b.diffs.small = growCap(w.b.diffs.small, share(int64(n)))
 	}
 }
 
@@ -232,7 +231,7 @@ func mergeLoaded(a, b *Batch) *Batch {
 // stamping sets their base time.
 func stampLoaded(delta, loaded []*Batch, t repr.Timestamp) {
 	for s, lb := range loaded {
-		lb.times = timeCol{base: t}
+		lb.times = constTimes(t)
 		if delta[s] == nil {
 			delta[s] = lb
 			continue

@@ -28,7 +28,10 @@ import (
 // its own input, where an eager spine stalls the one step that cascades
 // into a merge of everything. A step without data gives each merge an
 // eighth of its size, so merges left when updates stop finish in a few
-// steps. Readers see a merge in progress as its two inputs.
+// steps. Readers see a merge in progress as its two inputs. A merge
+// builds its output's columns, key filter and fence as it goes (its
+// output's storage is allocated when it starts), so the installment that
+// ends it costs what the others do.
 //
 // Logical compaction: during a merge every time below the compaction
 // frontier is advanced to it and equal (key, val, time) consolidate. The
@@ -348,7 +351,7 @@ func (s *Spine) mergingBytes() int {
 		if l.m != nil {
 			w := &l.m.w
 			n += cap(w.b.keyData) + cap(w.b.valData) + 4*(cap(w.b.keyEnds)+cap(w.b.keyUpds)+cap(w.b.valEnds)) +
-				8*(cap(w.ts)+cap(w.ds)+cap(w.hs))
+				w.b.times.bytes() + w.b.diffs.bytes() + 8*(cap(w.b.filter)+cap(w.b.fence)+cap(w.hs))
 		}
 	}
 	return n

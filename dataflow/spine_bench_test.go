@@ -19,9 +19,13 @@ import (
 // (-benchtime=2000x grows the trace to 2M updates). The batches are built
 // before the timer starts: the figures are the spine's merging alone, per
 // step (p50, p99, max) and per inserted update on the CPU (which counts
-// any merging on other goroutines).
+// any merging on other goroutines). DATAFLOW_SPINE_FUEL_MIN sets
+// fuelMergeMin (a size larger than the trace makes every merge eager, to
+// compare the cost of fuel).
 func BenchmarkSpineInsert(b *testing.B) {
 	batch := benchScale("DATAFLOW_SPINE_BATCH", 1000)
+	defer func(m int) { fuelMergeMin = m }(fuelMergeMin)
+	fuelMergeMin = benchScale("DATAFLOW_SPINE_FUEL_MIN", fuelMergeMin)
 	tr := NewTrace(1, 1)
 	rd := tr.Reader(0)
 	defer rd.Release()
@@ -73,4 +77,37 @@ func threadCPU() time.Duration {
 	var ts syscall.Timespec
 	_, _, _ = syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&ts)), 0)
 	return time.Duration(ts.Nano())
+}
+
+// BenchmarkMergeBatches measures merging two batches of 256K fresh keys
+// each (one update per key), in CPU nanoseconds per update of the inputs:
+// "keep" with times at or past since, copied as they are, "advance" with
+// every time advanced to since (as most of a spine's merges do).
+func BenchmarkMergeBatches(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	mk := func(n int, t repr.Timestamp) *Batch {
+		var bd Builder
+		for range n {
+			k := r.Int64()
+			bd.Add(irow(k), irow(k, int64(t)), t, 1)
+		}
+		return bd.Build()
+	}
+	x, y := mk(1<<18, 1), mk(1<<18, 2)
+	for _, tc := range []struct {
+		name  string
+		since repr.Timestamp
+	}{{"keep", 0}, {"advance", 10}} {
+		b.Run(tc.name, func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var cpu time.Duration
+			for range b.N {
+				c0 := threadCPU()
+				mergeBatches(x, y, tc.since)
+				cpu += threadCPU() - c0
+			}
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*(x.Len()+y.Len())), "cpu-ns/update")
+		})
+	}
 }
