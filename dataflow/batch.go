@@ -634,14 +634,19 @@ func (bd *Builder) build(c *stepCtl) (*Batch, error) {
 		k, v := bd.kv(e)
 		w.push(k, v, e.time, e.diff)
 	}
+	// A bulk load's slabs are not kept for the next, usually smaller,
+	// batch; a stream of similar batches reuses them (keepBuffers).
+	n := len(bd.ents)
+	keep := keepBuffers(cap(bd.data)+32*cap(bd.ents), len(bd.data)+32*n)
 	bd.data, bd.ents, bd.kbytes, bd.vbytes = bd.data[:0], bd.ents[:0], 0, 0
-	if cap(bd.data) > trimBytes || cap(bd.ents)*32 > trimBytes {
-		// A bulk load's slabs are not kept for the next, usually small,
-		// batch.
+	if !keep {
 		bd.data, bd.ents = nil, nil
 	}
-	if cap(bd.spare)*32 > trimBytes {
+	if !keepBuffers(32*cap(bd.spare), 32*n) {
 		bd.spare = nil
+	}
+	if !keepBuffers(16*cap(bd.perm), 16*n) {
+		bd.perm = nil
 	}
 	return w.finish(), nil
 }

@@ -129,13 +129,17 @@ const (
 // while a stream of similar steps (a source's ticks) reuses its buffers
 // rather than allocating, zeroing and faulting in new ones each step.
 func (r *Rows) trim() {
-	size := cap(r.data) + 4*cap(r.ends) + 8*cap(r.diffs)
-	used := len(r.data) + 4*len(r.ends) + 8*len(r.diffs)
-	if size > trimBytes && (size > keepBytes || 4*used < size) {
+	if !keepBuffers(cap(r.data)+4*cap(r.ends)+8*cap(r.diffs), len(r.data)+4*len(r.ends)+8*len(r.diffs)) {
 		*r = Rows{}
 		return
 	}
 	r.Reset()
+}
+
+// keepBuffers reports whether a step's buffers of size bytes, of which the
+// step used used, are kept for the next step (Rows.trim).
+func keepBuffers(size, used int) bool {
+	return size <= trimBytes || size <= keepBytes && 4*used >= size
 }
 
 // Consolidate sorts r by row bytes, sums the diffs of equal rows and drops
