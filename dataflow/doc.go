@@ -193,7 +193,9 @@
 // k-way merge, nothing copied), and its SeekKey gallops, so walking sorted
 // keys is a merge. TraceReader.Lookup reads one key from its shard.
 //
-// After a step, a top-level graph releases delta buffers that grew past
-// 1 MiB (bulk loads) and the snapshot an import's first step copied, so
-// idle dataflows hold their arrangements and little else.
+// After a step, a top-level graph releases delta buffers past 16 MiB, or
+// past 1 MiB when the step used less than a quarter of them (a bulk
+// load's), and the snapshot an import's first step copied, so idle
+// dataflows hold their arrangements and little else, while a stream of
+// similar steps reuses its buffers (keepBuffers).
 package dataflow
