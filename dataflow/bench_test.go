@@ -149,19 +149,23 @@ func liveHeap() int64 {
 
 // BenchmarkMFP pushes steps of 100K rows through a filter and projection.
 func BenchmarkMFP(b *testing.B) {
-	const n = 100_000
-	ups := make([]repr.Update, n)
+	ups := make([]repr.Update, 100_000)
 	for i := range ups {
 		ups[i] = repr.Update{Row: irow(int64(i), int64(i%7), int64(i%13)), Diff: 1}
 	}
-	g := NewGraph(Options{Workers: benchWorkers()})
-	in := g.NewInput("t", 3)
-	m := in.Collection().MFP(expr.MapFilterProject{InputArity: 3,
+	benchMFP(b, ups, expr.MapFilterProject{InputArity: 3,
 		Expressions: []expr.Scalar{call(fnAdd, col(1), col(2))},
 		Predicates:  []expr.Predicate{{Support: 3, Expr: call(fnLt, col(1), lit(5))}},
 		Projection:  []int{0, 3}})
+}
+
+// benchMFP sends ups at every step through m, reporting updates per
+// second and per CPU-second.
+func benchMFP(b *testing.B, ups []repr.Update, m expr.MapFilterProject) {
+	g := NewGraph(Options{Workers: benchWorkers()})
+	in := g.NewInput("t", m.InputArity)
 	var out int
-	g.add(&countOp{in: m, n: &out})
+	g.add(&countOp{in: in.Collection().MFP(m), n: &out})
 	b.ResetTimer()
 	cpu := startCPU()
 	for i := range b.N {
@@ -174,6 +178,7 @@ func BenchmarkMFP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	n := len(ups)
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 	cpu.report(b, float64(n)*float64(b.N), "updates/cpu-s")
 }
@@ -445,30 +450,11 @@ func BenchmarkArrangeNumeric(b *testing.B) {
 // timestamp) through q0's projection to five columns (no expression, no
 // predicate: mfpPlan's column copy).
 func BenchmarkMFPProject(b *testing.B) {
-	const n = 100_000
-	ups := make([]repr.Update, n)
+	ups := make([]repr.Update, 100_000)
 	for i := range ups {
 		ups[i] = repr.Update{Row: repr.PackRow(repr.Int8Datum(int64(1000+i%977)), repr.Int8Datum(int64(i%10007)),
 			repr.Int8Datum(int64(i%5000)), repr.TextDatum("channel-7"), repr.TextDatum("https://www.nexmark.com/item.htm?query=1&channel_id=12345"),
 			repr.TimestampDatum(int64(i)*1000), repr.TextDatum("extra-extra-extra")), Diff: 1}
 	}
-	g := NewGraph(Options{Workers: benchWorkers()})
-	in := g.NewInput("bid", 7)
-	m := in.Collection().MFP(expr.MapFilterProject{InputArity: 7, Projection: []int{0, 1, 2, 5, 6}})
-	var out int
-	g.add(&countOp{in: m, n: &out})
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := range b.N {
-		t := repr.Timestamp(i + 1)
-		for j := range ups {
-			ups[j].Time = t
-		}
-		_ = in.Send(ups...)
-		if err := g.Step(context.Background(), t); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "updates/s")
-	cpu.report(b, float64(n)*float64(b.N), "updates/cpu-s")
+	benchMFP(b, ups, expr.MapFilterProject{InputArity: 7, Projection: []int{0, 1, 2, 5, 6}})
 }
