@@ -50,10 +50,11 @@ type semantic struct {
 type rowDecoder struct {
 	desc  repr.RelationDesc
 	index map[string]int
+	fast  []fastKind // per column, for packInOrder (jsonfast.go)
 }
 
 func newRowDecoder(desc repr.RelationDesc) *rowDecoder {
-	rd := &rowDecoder{desc: desc, index: make(map[string]int, len(desc.Names))}
+	rd := &rowDecoder{desc: desc, index: make(map[string]int, len(desc.Names)), fast: fastKinds(desc)}
 	for i, n := range desc.Names {
 		rd.index[n] = i
 	}
@@ -105,12 +106,7 @@ func (rd *rowDecoder) scan(s *jsonScanner, w *workspace, o *objSpans) error {
 		if !ok {
 			break
 		}
-		col := -1
-		if plain && next < len(rd.desc.Names) && rd.desc.Names[next] == aliasString(key) {
-			col = next
-		} else if c, found := rd.index[string(s.key(key, plain))]; found {
-			col = c
-		}
+		col := rd.column(s, key, plain, next)
 		if col < 0 {
 			if err := s.skip(1); err != nil {
 				return err
@@ -126,6 +122,18 @@ func (rd *rowDecoder) scan(s *jsonScanner, w *workspace, o *objSpans) error {
 	}
 	*o = objSpans{raw: s.buf[start:s.pos], obj: true, vals: vals}
 	return nil
+}
+
+// column returns the column a member's key (raw, and whether plain)
+// names, -1 for none, trying the column expected next first.
+func (rd *rowDecoder) column(s *jsonScanner, key []byte, plain bool, next int) int {
+	if plain && next < len(rd.desc.Names) && rd.desc.Names[next] == aliasString(key) {
+		return next
+	}
+	if c, found := rd.index[string(s.key(key, plain))]; found {
+		return c
+	}
+	return -1
 }
 
 // notObject is the error for a row that is not a JSON object.
@@ -217,17 +225,28 @@ func (rd *rowDecoder) decodeObject(w *workspace, msg []byte, extra ...repr.Datum
 	if c := s.peek(); c != '{' {
 		return nil, notObject(bytes.TrimSpace(msg))
 	}
-	var o objSpans
-	if err := rd.scan(s, w, &o); err != nil {
-		return nil, err
-	}
-	if err := s.atEnd(); err != nil {
-		return nil, err
-	}
-	if err := rd.packInto(w, &o, nil, extra); err != nil {
-		return nil, err
+	if !rd.packInOrder(s, w, extra) {
+		// The general path, from the start: it has the errors.
+		if err := rd.packObject(w, msg, extra); err != nil {
+			return nil, err
+		}
 	}
 	return w.keep(w.pk.Row()), nil
+}
+
+// packObject is decodeObject's general path (see jsonfast.go), for a
+// message that starts with '{': the row is left in w's packer.
+func (rd *rowDecoder) packObject(w *workspace, msg []byte, extra []repr.Datum) error {
+	s := w.begin(msg)
+	s.skipWS()
+	var o objSpans
+	if err := rd.scan(s, w, &o); err != nil {
+		return err
+	}
+	if err := s.atEnd(); err != nil {
+		return err
+	}
+	return rd.packInto(w, &o, nil, extra)
 }
 
 // unmarshalObject parses raw as a JSON object with encoding/json, with a
