@@ -51,12 +51,19 @@ type rowDecoder struct {
 	desc  repr.RelationDesc
 	index map[string]int
 	fast  []fastKind // per column, for packInOrder (jsonfast.go)
+	// likely is each column's name when it is a plainKey, else "": the
+	// key expected after the column before (jsonScanner.memberLike).
+	likely []string
 }
 
 func newRowDecoder(desc repr.RelationDesc) *rowDecoder {
 	rd := &rowDecoder{desc: desc, index: make(map[string]int, len(desc.Names)), fast: fastKinds(desc)}
+	rd.likely = make([]string, len(desc.Names)+1)
 	for i, n := range desc.Names {
 		rd.index[n] = i
+		if plainKey(n) {
+			rd.likely[i] = n
+		}
 	}
 	return rd
 }
@@ -99,7 +106,7 @@ func (rd *rowDecoder) scan(s *jsonScanner, w *workspace, o *objSpans) error {
 	vals := w.spans(len(rd.desc.Names))
 	next := 0 // the column expected next: upstreams write columns in order
 	for first := true; ; first = false {
-		key, plain, ok, err := s.member(first)
+		key, plain, ok, err := s.memberLike(first, rd.likely[next])
 		if err != nil {
 			return err
 		}

@@ -65,7 +65,7 @@ func (rd *rowDecoder) packInOrder(s *jsonScanner, w *workspace, extra []repr.Dat
 	s.pos++ // '{'
 	next := 0
 	for first := true; ; first = false {
-		key, plain, ok, err := s.member(first)
+		key, plain, ok, err := s.memberLike(first, rd.likely[next])
 		if err != nil {
 			return false
 		}
@@ -107,7 +107,7 @@ func (rd *rowDecoder) nullsUpTo(p *repr.Packer, from, end int) bool {
 		if !rd.desc.Types[c].Nullable {
 			return false
 		}
-		p.Push(repr.Null)
+		p.PushNull()
 	}
 	return true
 }
@@ -125,7 +125,7 @@ func (rd *rowDecoder) packValue(s *jsonScanner, p *repr.Packer, col int) bool {
 	case fastInt:
 		if c == '-' || (c >= '0' && c <= '9') {
 			if v, ok := s.integer(); ok && intFits(ct.Type.Kind, v) {
-				p.Push(repr.IntDatum(ct.Type.Kind, v))
+				p.PushInt(ct.Type.Kind, v)
 				return true
 			}
 			s.pos = start
@@ -139,7 +139,7 @@ func (rd *rowDecoder) packValue(s *jsonScanner, p *repr.Packer, col int) bool {
 			if !plain {
 				raw = s.unescape(raw)
 			}
-			p.Push(repr.TextDatum(aliasString(raw)))
+			p.PushString(repr.KindText, raw)
 			return true
 		}
 	case fastTimestamp, fastTimestampTz:
@@ -148,13 +148,8 @@ func (rd *rowDecoder) packValue(s *jsonScanner, p *repr.Packer, col int) bool {
 			if err != nil {
 				return false
 			}
-			tz := rd.fast[col] == fastTimestampTz
-			if us, ok := fastISOTimestamp(aliasString(raw), tz); plain && ok {
-				if tz {
-					p.Push(repr.TimestampTzDatum(us))
-				} else {
-					p.Push(repr.TimestampDatum(us))
-				}
+			if us, ok := fastISOTimestamp(aliasString(raw), ct.Type.Kind == repr.KindTimestampTz); plain && ok {
+				p.PushInt(ct.Type.Kind, us)
 				return true
 			}
 			s.pos = start
