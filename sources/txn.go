@@ -824,6 +824,14 @@ func (a *Assembler) Release() ([]Unit, []*SourceError) {
 		a.releaseTxn(t)
 	}
 	a.flushBatch()
+	if a.Pending() == 0 {
+		// Every record decoded so far is released: the rows the
+		// workers kept (workspace.keep) are copied into units or
+		// dropped.
+		for _, w := range a.ws {
+			w.recycleRows()
+		}
+	}
 	units, errs := a.units, a.errs
 	a.units, a.errs = nil, nil
 	return units, errs
@@ -920,9 +928,12 @@ var maxPacked = 1 << 30
 // pack appends an inserted row of an untracked collection to the unit:
 // to its packed slab, sized from the last unit's, or to its Updates once
 // the slab is full.
+//
+// row may be cut from a decode worker's slab (workspace.keep), reused
+// once every record is released: it is copied, never kept.
 func (a *Assembler) pack(u *Unit, coll CollectionID, row repr.Row) {
 	if us, ok := u.Updates[coll]; ok {
-		u.Updates[coll] = append(us, Update{Row: row, Diff: 1})
+		u.Updates[coll] = append(us, Update{Row: slices.Clone(row), Diff: 1})
 		return
 	}
 	p := u.Packed[coll]
@@ -936,7 +947,7 @@ func (a *Assembler) pack(u *Unit, coll CollectionID, row repr.Row) {
 		u.Packed[coll] = p
 	}
 	if len(p.Data)+len(row) > maxPacked {
-		u.Updates[coll] = append(p.Updates(), Update{Row: row, Diff: 1})
+		u.Updates[coll] = append(p.Updates(), Update{Row: slices.Clone(row), Diff: 1})
 		delete(u.Packed, coll)
 		return
 	}
