@@ -106,14 +106,17 @@ func (rd *rowDecoder) scan(s *jsonScanner, w *workspace, o *objSpans) error {
 	vals := w.spans(len(rd.desc.Names))
 	next := 0 // the column expected next: upstreams write columns in order
 	for first := true; ; first = false {
-		key, plain, ok, err := s.memberLike(first, rd.likely[next])
+		key, plain, ok, isWant, err := s.memberLike(first, rd.likely[next])
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		col := rd.column(s, key, plain, next)
+		col := next
+		if !isWant {
+			col = rd.column(s, key, plain, next)
+		}
 		if col < 0 {
 			if err := s.skip(1); err != nil {
 				return err

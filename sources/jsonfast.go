@@ -65,14 +65,17 @@ func (rd *rowDecoder) packInOrder(s *jsonScanner, w *workspace, extra []repr.Dat
 	s.pos++ // '{'
 	next := 0
 	for first := true; ; first = false {
-		key, plain, ok, err := s.memberLike(first, rd.likely[next])
+		key, plain, ok, isWant, err := s.memberLike(first, rd.likely[next])
 		if err != nil {
 			return false
 		}
 		if !ok {
 			break
 		}
-		col := rd.column(s, key, plain, next)
+		col := next
+		if !isWant {
+			col = rd.column(s, key, plain, next)
+		}
 		if col < 0 {
 			if s.skip(1) != nil {
 				return false

@@ -75,7 +75,10 @@ func TestMemberLikeAgreesWithMember(t *testing.T) {
 				t.Fatalf("%q is not a plain key", want)
 			}
 			k1, p1, ok1, err1 := s1.member(first)
-			k2, p2, ok2, err2 := s2.memberLike(first, want)
+			k2, p2, ok2, isWant, err2 := s2.memberLike(first, want)
+			if isWant && string(k2) != want {
+				t.Fatalf("%q expecting %q: isWant with key %q", doc, want, k2)
+			}
 			if string(k1) != string(k2) || p1 != p2 || ok1 != ok2 || fmt.Sprint(err1) != fmt.Sprint(err2) || s1.pos != s2.pos {
 				t.Fatalf("%q expecting %q: member %q %v %v %v at %d, memberLike %q %v %v %v at %d", doc, want, k1, p1, ok1, err1, s1.pos, k2, p2, ok2, err2, s2.pos)
 			}
