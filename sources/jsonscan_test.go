@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -90,6 +91,26 @@ func TestMemberLikeAgreesWithMember(t *testing.T) {
 	for _, name := range []string{`a"b`, `a\b`, "a\nb", "a\xffb"} {
 		if plainKey(name) {
 			t.Errorf("plainKey(%q) = true", name)
+		}
+	}
+}
+
+// TestTrimJSONSpaceLikeBytesTrim: trimJSONSpace is bytes.Trim with JSON's
+// whitespace as the cutset, nil results included.
+func TestTrimJSONSpaceLikeBytesTrim(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte(" \t\r\n\v\fxn\x00")
+	for range 20000 {
+		b := make([]byte, rng.IntN(8))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if rng.IntN(10) == 0 {
+			b = nil
+		}
+		got, want := trimJSONSpace(b), bytes.Trim(b, " \t\r\n")
+		if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Fatalf("trimJSONSpace(%q) = %q (nil %v), bytes.Trim %q (nil %v)", b, got, got == nil, want, want == nil)
 		}
 	}
 }
