@@ -827,9 +827,9 @@ func (a *Assembler) Release() ([]Unit, []*SourceError) {
 	if a.Pending() == 0 {
 		// Every record decoded so far is released: the rows the
 		// workers kept (workspace.keep) are copied into units or
-		// dropped.
+		// dropped, and the records' ops cleared.
 		for _, w := range a.ws {
-			w.recycleRows()
+			w.recycle()
 		}
 	}
 	units, errs := a.units, a.errs
