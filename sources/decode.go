@@ -139,91 +139,67 @@ type workspace struct {
 	vals [][]byte
 	ds   []repr.Datum
 	sems map[CollectionID]*schemaSems
-	ops  chunks[op] // the records' ops (oneOp)
+	ops  []op // a slab the records' ops are cut from
 	// strs holds the last few strings kept past a message (transaction
 	// ids, collection names): consecutive records share them.
 	strs [4]string
 	next int
 	tmp  []byte
-	rows chunks[byte] // the rows keep copies
+	// rows is the chunk keep copies rows into, full the chunks filled
+	// since the last recycleRows, free the chunks it made reusable.
+	rows []byte
+	full [][]byte
+	free [][]byte
 }
 
 // rowSlab is the size of the chunks keep cuts rows from, and rowOwn the
-// size past which a row gets an allocation of its own; opSlab is the
-// number of ops in a chunk of them; maxFreeChunks bounds the chunks a
-// workspace keeps for reuse, of each kind.
+// size past which a row gets an allocation of its own; maxFreeChunks
+// bounds the chunks a workspace keeps for reuse.
 const (
 	rowSlab       = 64 << 10
 	rowOwn        = rowSlab / 8
-	opSlab        = 128
 	maxFreeChunks = 64
 )
 
-// chunks hands out pieces cut from chunks of size elements (no allocation
-// per piece: a chunk serves many), and takes its chunks back for reuse
-// all at once when its owner knows no piece is in use any more
-// (recycle). A chunk is not written again once a piece is cut from it
-// until then.
-type chunks[T any] struct {
-	size int
-	cur  []T   // the chunk being cut (its length is what is cut)
-	full [][]T // chunks filled since the last recycle
-	free [][]T // chunks to reuse
-}
-
-// cut returns a copy of v (len(v) <= size) cut from a chunk.
-func (c *chunks[T]) cut(v []T) []T {
-	if cap(c.cur)-len(c.cur) < len(v) {
-		if c.cur != nil && len(c.full) < maxFreeChunks {
-			// Past maxFreeChunks (or while records stay pending and
-			// nothing is recycled) a chunk is left to the GC.
-			c.full = append(c.full, c.cur)
-		}
-		if n := len(c.free); n > 0 {
-			c.cur, c.free[n-1] = c.free[n-1][:0], nil
-			c.free = c.free[:n-1]
-		} else {
-			c.cur = make([]T, 0, c.size)
-		}
-	}
-	n := len(c.cur)
-	c.cur = append(c.cur, v...)
-	return c.cur[n:len(c.cur):len(c.cur)]
-}
-
-// recycle makes the chunks cut so far reusable (up to maxFreeChunks of
-// them). The caller guarantees that none of their pieces is referenced
-// any more. (Reused chunks are not cleared: the pointers a chunk of ops
-// still holds are overwritten as it is cut again, and at most
-// maxFreeChunks chunks wait.)
-func (c *chunks[T]) recycle() {
-	for _, f := range c.full {
-		if len(c.free) < maxFreeChunks {
-			c.free = append(c.free, f[:0])
-		}
-	}
-	clear(c.full)
-	c.full = c.full[:0]
-	c.cur = c.cur[:0]
-}
-
-// keep returns a copy of row cut from a chunk, so that a message costs no
-// allocation of its own for its row. keep is for rows dropped within a
-// few polls, and copied out when released (Assembler.pack); the chunks
-// are reused once no record is pending (recycle).
+// keep returns a copy of row cut from a slab chunk, so that a message
+// costs no allocation of its own for its row (a chunk serves hundreds). A
+// chunk is not written again once a row is cut from it until
+// recycleRows says none of its rows is in use: keep is for rows dropped
+// within a few polls, and copied out when released (Assembler.pack).
 func (w *workspace) keep(row repr.Row) repr.Row {
 	if len(row) > rowOwn {
 		return append(repr.Row(nil), row...)
 	}
-	return repr.Row(w.rows.cut(row))
+	if cap(w.rows)-len(w.rows) < len(row) {
+		if w.rows != nil && len(w.full) < maxFreeChunks {
+			// Past maxFreeChunks (or while records stay pending and
+			// nothing is recycled) a chunk is left to the GC.
+			w.full = append(w.full, w.rows)
+		}
+		if n := len(w.free); n > 0 {
+			w.rows, w.free[n-1] = w.free[n-1][:0], nil
+			w.free = w.free[:n-1]
+		} else {
+			w.rows = make([]byte, 0, rowSlab)
+		}
+	}
+	n := len(w.rows)
+	w.rows = append(w.rows, row...)
+	return repr.Row(w.rows[n:len(w.rows):len(w.rows)])
 }
 
-// recycle reuses the chunks of the rows and ops of the records decoded
-// so far: the caller (Assembler.Release) knows every one of them is
-// released, its rows copied into units and its ops dropped.
-func (w *workspace) recycle() {
-	w.rows.recycle()
-	w.ops.recycle()
+// recycleRows makes the chunks keep cut rows from reusable (up to
+// maxFreeChunks of them). The caller guarantees that none of those rows
+// is referenced any more.
+func (w *workspace) recycleRows() {
+	for _, c := range w.full {
+		if len(w.free) < maxFreeChunks {
+			w.free = append(w.free, c[:0])
+		}
+	}
+	clear(w.full)
+	w.full = w.full[:0]
+	w.rows = w.rows[:0]
 }
 
 // intern returns a copy of s that outlives the message, shared with the
@@ -240,16 +216,20 @@ func (w *workspace) intern(s string) string {
 	return k
 }
 
-// oneOp returns o as a record's one op, cut from a chunk so that a record
-// costs no allocation of its own for it (the chunks are reused once no
-// record is pending: recycle).
+// oneOp returns o as a record's one op, cut from a slab so that a record
+// costs no allocation of its own for it. A slab lives as long as any of
+// its records' ops: records are released in a few polls.
 func (w *workspace) oneOp(o op) []op {
-	return w.ops.cut([]op{o})
+	if len(w.ops) == 0 {
+		w.ops = make([]op, 128)
+	}
+	ops := w.ops[:1:1]
+	w.ops = w.ops[1:]
+	ops[0] = o
+	return ops
 }
 
-func newWorkspace() *workspace {
-	return &workspace{sems: map[CollectionID]*schemaSems{}, rows: chunks[byte]{size: rowSlab}, ops: chunks[op]{size: opSlab}}
-}
+func newWorkspace() *workspace { return &workspace{sems: map[CollectionID]*schemaSems{}} }
 
 // begin starts decoding msg: the spans and scratch of the previous
 // message are released.

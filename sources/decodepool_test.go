@@ -190,8 +190,8 @@ func decodeWorkers() int {
 	}
 }
 
-// TestKeptRowsRecycled: the decode workers' chunks of rows and ops are
-// reused once every record is released, and the rows of units released before (in
+// TestKeptRowsRecycled: the decode workers' row chunks are reused once
+// every record is released, and the rows of units released before (in
 // packed slabs, or in Updates past maxPacked) are copies that later polls
 // do not overwrite.
 func TestKeptRowsRecycled(t *testing.T) {
@@ -229,11 +229,8 @@ func TestKeptRowsRecycled(t *testing.T) {
 				}
 				all = append(all, kept{units[0], int(msgs[0].Offset)})
 			}
-			if n := len(a.ws[0].rows.free) + len(a.ws[1].rows.free); n == 0 {
-				t.Errorf("no chunk of rows was recycled")
-			}
-			if n := len(a.ws[0].ops.free) + len(a.ws[1].ops.free); n == 0 {
-				t.Errorf("no chunk of ops was recycled")
+			if n := len(a.ws[0].free) + len(a.ws[1].free); n == 0 {
+				t.Errorf("no chunk was recycled")
 			}
 			for _, k := range all {
 				ups := k.unit.All()[1]

@@ -827,9 +827,9 @@ func (a *Assembler) Release() ([]Unit, []*SourceError) {
 	if a.Pending() == 0 {
 		// Every record decoded so far is released: the rows the
 		// workers kept (workspace.keep) are copied into units or
-		// dropped, and the records' ops cleared.
+		// dropped.
 		for _, w := range a.ws {
-			w.recycle()
+			w.recycleRows()
 		}
 	}
 	units, errs := a.units, a.errs
