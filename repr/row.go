@@ -57,6 +57,22 @@ func (p *Packer) PushRow(r Row) { p.buf = append(p.buf, r...) }
 // Push appends one datum.
 func (p *Packer) Push(d Datum) { p.buf = AppendDatum(p.buf, d) }
 
+// PushNull appends NULL: Push(Null) without building a Datum.
+func (p *Packer) PushNull() { p.buf = append(p.buf, byte(KindNull)) }
+
+// PushInt appends a datum of an integer-valued kind k (int2, int4, int8,
+// oid, date, time, timestamp, timestamptz) holding v, as Push would; the
+// caller has checked v's range for k.
+func (p *Packer) PushInt(k Kind, v int64) {
+	p.buf = binary.AppendVarint(append(p.buf, byte(k)), v)
+}
+
+// PushString appends a datum of a string kind k (text, varchar, char,
+// bytea) holding b's bytes, as Push would.
+func (p *Packer) PushString(k Kind, b []byte) {
+	p.buf = append(binary.AppendUvarint(append(p.buf, byte(k)), uint64(len(b))), b...)
+}
+
 // PushAll appends datums.
 func (p *Packer) PushAll(ds []Datum) {
 	for _, d := range ds {

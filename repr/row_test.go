@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -353,5 +354,28 @@ func TestReduceNumeric(t *testing.T) {
 	}
 	if red.Exponent != 70900 || red.Coeff.Int64() != 1 || !red.Negative {
 		t.Errorf("ReduceNumeric(-1E70900 as 0.0 - 1E70900) = %s", red.String())
+	}
+}
+
+// TestPushShortcuts: PushNull, PushInt and PushString pack what Push
+// packs for the same datums.
+func TestPushShortcuts(t *testing.T) {
+	var a, b Packer
+	for _, v := range []int64{0, 1, -1, 63, -64, 64, 1 << 40, -1 << 62, math.MaxInt64, math.MinInt64} {
+		for _, k := range []Kind{KindInt2, KindInt4, KindInt8, KindOid, KindDate, KindTime, KindTimestamp, KindTimestampTz} {
+			a.Push(Datum{kind: k, i: v})
+			b.PushInt(k, v)
+		}
+	}
+	for _, s := range []string{"", "a", "héllo", strings.Repeat("x", 200)} {
+		for _, k := range []Kind{KindText, KindVarchar, KindChar, KindBytea} {
+			a.Push(Datum{kind: k, s: s})
+			b.PushString(k, []byte(s))
+		}
+	}
+	a.Push(Null)
+	b.PushNull()
+	if !bytes.Equal(a.Row(), b.Row()) {
+		t.Fatalf("Push %x\nshortcuts %x", a.Row(), b.Row())
 	}
 }

@@ -145,31 +145,61 @@ type workspace struct {
 	strs [4]string
 	next int
 	tmp  []byte
-	// rows is the slab keep copies rows into.
+	// rows is the chunk keep copies rows into, full the chunks filled
+	// since the last recycleRows, free the chunks it made reusable.
 	rows []byte
+	full [][]byte
+	free [][]byte
 }
 
 // rowSlab is the size of the chunks keep cuts rows from, and rowOwn the
-// size past which a row gets an allocation of its own.
+// size past which a row gets an allocation of its own; maxFreeChunks
+// bounds the chunks a workspace keeps for reuse.
 const (
-	rowSlab = 64 << 10
-	rowOwn  = rowSlab / 8
+	rowSlab       = 64 << 10
+	rowOwn        = rowSlab / 8
+	maxFreeChunks = 64
 )
 
 // keep returns a copy of row cut from a slab chunk, so that a message
 // costs no allocation of its own for its row (a chunk serves hundreds). A
-// chunk is never written again once a row is cut from it and lives as
-// long as any of its rows: keep is for rows dropped within a few polls.
+// chunk is not written again once a row is cut from it until
+// recycleRows says none of its rows is in use: keep is for rows dropped
+// within a few polls, and copied out when released (Assembler.pack).
 func (w *workspace) keep(row repr.Row) repr.Row {
 	if len(row) > rowOwn {
 		return append(repr.Row(nil), row...)
 	}
 	if cap(w.rows)-len(w.rows) < len(row) {
-		w.rows = make([]byte, 0, rowSlab)
+		if w.rows != nil && len(w.full) < maxFreeChunks {
+			// Past maxFreeChunks (or while records stay pending and
+			// nothing is recycled) a chunk is left to the GC.
+			w.full = append(w.full, w.rows)
+		}
+		if n := len(w.free); n > 0 {
+			w.rows, w.free[n-1] = w.free[n-1][:0], nil
+			w.free = w.free[:n-1]
+		} else {
+			w.rows = make([]byte, 0, rowSlab)
+		}
 	}
 	n := len(w.rows)
 	w.rows = append(w.rows, row...)
 	return repr.Row(w.rows[n:len(w.rows):len(w.rows)])
+}
+
+// recycleRows makes the chunks keep cut rows from reusable (up to
+// maxFreeChunks of them). The caller guarantees that none of those rows
+// is referenced any more.
+func (w *workspace) recycleRows() {
+	for _, c := range w.full {
+		if len(w.free) < maxFreeChunks {
+			w.free = append(w.free, c[:0])
+		}
+	}
+	clear(w.full)
+	w.full = w.full[:0]
+	w.rows = w.rows[:0]
 }
 
 // intern returns a copy of s that outlives the message, shared with the

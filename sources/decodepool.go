@@ -44,7 +44,7 @@ type decodeJob struct {
 
 func (j *decodeJob) run() {
 	for _, i := range j.idx {
-		j.a.decoded[i] = j.a.decodeRecord(&j.msgs[i], j.w)
+		j.a.decoded[i] = j.a.decodeRecord(&j.msgs[i], j.a.specs[i], j.w)
 	}
 	j.done.Done()
 }
@@ -72,12 +72,13 @@ func (a *Assembler) StartDecoders(ctx context.Context) {
 
 var slotSeed = maphash.MakeSeed()
 
-// slotOf returns the worker slot that decodes msgs[i] of n.
-func (a *Assembler) slotOf(m *Message, i, n int) int {
+// slotOf returns the worker slot that decodes msgs[i] of n, read by
+// specs.
+func (a *Assembler) slotOf(m *Message, specs []*SourceSpec, i, n int) int {
 	if len(a.ws) == 1 {
 		return 0
 	}
-	if specs := a.byTopic[m.Topic]; len(specs) > 0 && specs[0].Envelope == EnvelopeDebezium {
+	if len(specs) > 0 && specs[0].Envelope == EnvelopeDebezium {
 		var h maphash.Hash
 		h.SetSeed(slotSeed)
 		h.WriteString(m.Topic)
@@ -96,12 +97,16 @@ func (a *Assembler) PushBatch(ctx context.Context, msgs []Message) {
 	if len(msgs) == 0 {
 		return
 	}
+	a.specs = slices.Grow(a.specs[:0], len(msgs))[:len(msgs)]
+	for i := range msgs {
+		a.specs[i] = a.dataSpecs(&msgs[i])
+	}
 	a.prepareDescs(msgs)
 	a.decoded = slices.Grow(a.decoded[:0], len(msgs))[:len(msgs)]
 	if a.jobs == nil || len(msgs) < minParallelDecode {
 		for i := range msgs {
-			if a.accepts(&msgs[i]) {
-				a.decoded[i] = a.decodeRecord(&msgs[i], a.ws[a.slotOf(&msgs[i], i, len(msgs))])
+			if specs := a.specs[i]; len(specs) > 0 {
+				a.decoded[i] = a.decodeRecord(&msgs[i], specs, a.ws[a.slotOf(&msgs[i], specs, i, len(msgs))])
 			}
 		}
 	} else {
@@ -121,8 +126,8 @@ func (a *Assembler) decodeParallel(ctx context.Context, msgs []Message) {
 		a.slots[s] = a.slots[s][:0]
 	}
 	for i := range msgs {
-		if a.accepts(&msgs[i]) {
-			s := a.slotOf(&msgs[i], i, len(msgs))
+		if specs := a.specs[i]; len(specs) > 0 {
+			s := a.slotOf(&msgs[i], specs, i, len(msgs))
 			a.slots[s] = append(a.slots[s], i)
 		}
 	}
@@ -153,10 +158,13 @@ func (a *Assembler) decodeParallel(ctx context.Context, msgs []Message) {
 func (a *Assembler) prepareDescs(msgs []Message) {
 	for i := range msgs {
 		m := &msgs[i]
-		if !a.accepts(m) || m.Value == nil {
+		if len(a.specs[i]) == 0 || m.Value == nil {
 			continue
 		}
-		for _, s := range a.byTopic[m.Topic] {
+		for _, s := range a.specs[i] {
+			if s.Envelope != EnvelopeDebezium {
+				continue
+			}
 			if dd, ok := a.decoders[s.ID].(*debeziumDecoder); ok && dd.cur.Load() == nil && !isNullText(m.Value) {
 				_, _ = dd.descFor(m) // an error is reported when the record is decoded
 			}

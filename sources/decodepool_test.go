@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/viewd/viewd/repr"
 )
 
 // polls renders a scenario's records as the polls a reader might get:
@@ -185,5 +187,65 @@ func decodeWorkers() int {
 			return strings.Count(string(buf[:n]), "sources.(*Assembler).StartDecoders.func")
 		}
 		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// TestKeptRowsRecycled: the decode workers' row chunks are reused once
+// every record is released, and the rows of units released before (in
+// packed slabs, or in Updates past maxPacked) are copies that later polls
+// do not overwrite.
+func TestKeptRowsRecycled(t *testing.T) {
+	for _, limit := range []int{maxPacked, 300} {
+		t.Run(fmt.Sprintf("maxPacked=%d", limit), func(t *testing.T) {
+			defer func(m int) { maxPacked = m }(maxPacked)
+			maxPacked = limit
+			desc := mkDesc(nil, "id", ct(repr.TypeInt8), "note", nct(repr.TypeText))
+			a, err := NewAssembler(Config{Logger: quietLogger(), DecodeWorkers: 2,
+				Sources: []SourceSpec{{ID: 1, Name: "t", Topic: "t", Desc: desc}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			a.StartDecoders(ctx)
+			type kept struct {
+				unit  Unit
+				first int
+			}
+			var all []kept
+			offset := int64(0)
+			for poll := range 30 {
+				var msgs []Message
+				// Enough rows to fill several 64 KiB chunks per worker.
+				for range 3000 {
+					v := fmt.Sprintf(`{"id":%d,"note":"poll %d %s"}`, offset, poll, strings.Repeat("x", 200+int(offset%40)))
+					msgs = append(msgs, Message{Topic: "t", Offset: offset, Value: []byte(v)})
+					offset++
+				}
+				a.PushBatch(ctx, msgs)
+				units, errs := a.Release()
+				if len(errs) > 0 || len(units) != 1 {
+					t.Fatalf("poll %d: %d units, errors %v", poll, len(units), errs)
+				}
+				all = append(all, kept{units[0], int(msgs[0].Offset)})
+			}
+			if n := len(a.ws[0].free) + len(a.ws[1].free); n == 0 {
+				t.Errorf("no chunk was recycled")
+			}
+			for _, k := range all {
+				ups := k.unit.All()[1]
+				if len(ups) != 3000 {
+					t.Fatalf("unit from offset %d: %d updates", k.first, len(ups))
+				}
+				for i, up := range ups {
+					ds := up.Row.Unpack(nil)
+					id := int64(k.first + i)
+					want := fmt.Sprintf("poll %d %s", k.first/3000, strings.Repeat("x", 200+int(id%40)))
+					if ds[0].Int() != id || ds[1].Str() != want {
+						t.Fatalf("unit from offset %d, row %d: %s, want (%d, %q)", k.first, i, up.Row, id, want)
+					}
+				}
+			}
+		})
 	}
 }

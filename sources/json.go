@@ -50,12 +50,20 @@ type semantic struct {
 type rowDecoder struct {
 	desc  repr.RelationDesc
 	index map[string]int
+	fast  []fastKind // per column, for packInOrder (jsonfast.go)
+	// likely is each column's name when it is a plainKey, else "": the
+	// key expected after the column before (jsonScanner.memberLike).
+	likely []string
 }
 
 func newRowDecoder(desc repr.RelationDesc) *rowDecoder {
-	rd := &rowDecoder{desc: desc, index: make(map[string]int, len(desc.Names))}
+	rd := &rowDecoder{desc: desc, index: make(map[string]int, len(desc.Names)), fast: fastKinds(desc)}
+	rd.likely = make([]string, len(desc.Names)+1)
 	for i, n := range desc.Names {
 		rd.index[n] = i
+		if plainKey(n) {
+			rd.likely[i] = n
+		}
 	}
 	return rd
 }
@@ -98,18 +106,16 @@ func (rd *rowDecoder) scan(s *jsonScanner, w *workspace, o *objSpans) error {
 	vals := w.spans(len(rd.desc.Names))
 	next := 0 // the column expected next: upstreams write columns in order
 	for first := true; ; first = false {
-		key, plain, ok, err := s.member(first)
+		key, plain, ok, isWant, err := s.memberLike(first, rd.likely[next])
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		col := -1
-		if plain && next < len(rd.desc.Names) && rd.desc.Names[next] == aliasString(key) {
-			col = next
-		} else if c, found := rd.index[string(s.key(key, plain))]; found {
-			col = c
+		col := next
+		if !isWant {
+			col = rd.column(s, key, plain, next)
 		}
 		if col < 0 {
 			if err := s.skip(1); err != nil {
@@ -126,6 +132,18 @@ func (rd *rowDecoder) scan(s *jsonScanner, w *workspace, o *objSpans) error {
 	}
 	*o = objSpans{raw: s.buf[start:s.pos], obj: true, vals: vals}
 	return nil
+}
+
+// column returns the column a member's key (raw, and whether plain)
+// names, -1 for none, trying the column expected next first.
+func (rd *rowDecoder) column(s *jsonScanner, key []byte, plain bool, next int) int {
+	if plain && next < len(rd.desc.Names) && rd.desc.Names[next] == aliasString(key) {
+		return next
+	}
+	if c, found := rd.index[string(s.key(key, plain))]; found {
+		return c
+	}
+	return -1
 }
 
 // notObject is the error for a row that is not a JSON object.
@@ -217,17 +235,28 @@ func (rd *rowDecoder) decodeObject(w *workspace, msg []byte, extra ...repr.Datum
 	if c := s.peek(); c != '{' {
 		return nil, notObject(bytes.TrimSpace(msg))
 	}
-	var o objSpans
-	if err := rd.scan(s, w, &o); err != nil {
-		return nil, err
-	}
-	if err := s.atEnd(); err != nil {
-		return nil, err
-	}
-	if err := rd.packInto(w, &o, nil, extra); err != nil {
-		return nil, err
+	if !rd.packInOrder(s, w, extra) {
+		// The general path, from the start: it has the errors.
+		if err := rd.packObject(w, msg, extra); err != nil {
+			return nil, err
+		}
 	}
 	return w.keep(w.pk.Row()), nil
+}
+
+// packObject is decodeObject's general path (see jsonfast.go), for a
+// message that starts with '{': the row is left in w's packer.
+func (rd *rowDecoder) packObject(w *workspace, msg []byte, extra []repr.Datum) error {
+	s := w.begin(msg)
+	s.skipWS()
+	var o objSpans
+	if err := rd.scan(s, w, &o); err != nil {
+		return err
+	}
+	if err := s.atEnd(); err != nil {
+		return err
+	}
+	return rd.packInto(w, &o, nil, extra)
 }
 
 // unmarshalObject parses raw as a JSON object with encoding/json, with a
@@ -247,8 +276,24 @@ func unmarshalObject(raw json.RawMessage, obj *map[string]json.RawMessage) error
 // trimJSONSpace trims JSON's whitespace (space, tab, CR, LF), not
 // bytes.TrimSpace's, which also takes \v, \f and Unicode spaces that JSON
 // rejects: "{}\v" is not a JSON object (FuzzDecode found the two
-// disagreeing).
-func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
+// disagreeing). It is bytes.Trim(b, " \t\r\n"), nil when nothing is
+// left, without building a cutset per call: Debezium events' null checks
+// run it on every value.
+func trimJSONSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isJSONSpace(b[i]) {
+		i++
+	}
+	for j > i && isJSONSpace(b[j-1]) {
+		j--
+	}
+	if i == j {
+		return nil
+	}
+	return b[i:j]
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // isNullText reports whether a value's text is JSON null.
 func isNullText(raw []byte) bool {

@@ -279,6 +279,19 @@ func (s *jsonScanner) str() (raw []byte, plain bool, err error) {
 	return nil, false, s.errEnd()
 }
 
+// plainKey reports whether name, as a key's raw text between quotes, is
+// a whole valid string whose text is itself: no '"', backslash or
+// control character, valid UTF-8 (memberLike matches such names in
+// place).
+func plainKey(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '"' || c == '\\' || c < 0x20 {
+			return false
+		}
+	}
+	return utf8.ValidString(name)
+}
+
 func isHexDigit(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
@@ -288,42 +301,52 @@ func isHexDigit(c byte) bool {
 // whether that needs unescaping; ok is false at the closing '}'. The
 // cursor is left at the member's value.
 func (s *jsonScanner) member(first bool) (key []byte, plain, ok bool, err error) {
+	key, plain, ok, _, err = s.memberLike(first, "")
+	return key, plain, ok, err
+}
+
+// memberLike is member for a caller that expects the key want (""
+// none), which must be a plainKey: a key that is want is matched where it
+// stands, not scanned, and reported (isWant).
+func (s *jsonScanner) memberLike(first bool, want string) (key []byte, plain, ok, isWant bool, err error) {
 	s.skipWS()
 	if s.pos >= len(s.buf) {
-		return nil, false, false, s.errEnd()
+		return nil, false, false, false, s.errEnd()
 	}
 	c := s.buf[s.pos]
 	if c == '}' {
 		s.pos++
-		return nil, false, false, nil
+		return nil, false, false, false, nil
 	}
 	if !first {
 		if c != ',' {
-			return nil, false, false, s.errChar("after object key:value pair")
+			return nil, false, false, false, s.errChar("after object key:value pair")
 		}
 		s.pos++
 		s.skipWS()
 		if s.pos >= len(s.buf) {
-			return nil, false, false, s.errEnd()
+			return nil, false, false, false, s.errEnd()
 		}
 		c = s.buf[s.pos]
 	}
 	if c != '"' {
-		return nil, false, false, s.errChar("looking for beginning of object key string")
+		return nil, false, false, false, s.errChar("looking for beginning of object key string")
 	}
-	key, plain, err = s.str()
-	if err != nil {
-		return nil, false, false, err
+	if end := s.pos + 1 + len(want); want != "" && end < len(s.buf) && s.buf[end] == '"' && aliasString(s.buf[s.pos+1:end]) == want {
+		key, plain, isWant = s.buf[s.pos+1:end], true, true
+		s.pos = end + 1
+	} else if key, plain, err = s.str(); err != nil {
+		return nil, false, false, false, err
 	}
 	s.skipWS()
 	if s.pos >= len(s.buf) {
-		return nil, false, false, s.errEnd()
+		return nil, false, false, false, s.errEnd()
 	}
 	if s.buf[s.pos] != ':' {
-		return nil, false, false, s.errChar("after object key")
+		return nil, false, false, false, s.errChar("after object key")
 	}
 	s.pos++
-	return key, plain, true, nil
+	return key, plain, true, isWant, nil
 }
 
 // element moves to the next element of the array whose '[' the cursor

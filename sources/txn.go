@@ -171,6 +171,17 @@ type Assembler struct {
 	jobs    chan *decodeJob
 	decoded []decodedRec
 	slots   [][]int
+	// specs is each record's sources in a PushBatch (nil: not a data
+	// record to decode), looked up once per record.
+	specs [][]*SourceSpec
+
+	// The topic and the partition of the last records looked up (a poll
+	// brings records in runs of one partition): spares a map lookup
+	// per record. Used on the assembler's goroutine only.
+	lastTopic string
+	lastSpecs []*SourceSpec
+	lastTP    tp
+	lastPart  *partLog
 }
 
 // NewAssembler validates cfg and builds an Assembler.
@@ -406,8 +417,8 @@ func (a *Assembler) fail(e *SourceError) {
 // It never fails: bad records are reported by the next Release.
 func (a *Assembler) Push(m *Message) {
 	var dr decodedRec
-	if a.accepts(m) {
-		dr = a.decodeRecord(m, a.ws[a.slotOf(m, 0, 1)])
+	if specs := a.dataSpecs(m); len(specs) > 0 {
+		dr = a.decodeRecord(m, specs, a.ws[a.slotOf(m, specs, 0, 1)])
 	}
 	a.add(m, &dr)
 }
@@ -421,18 +432,32 @@ type decodedRec struct {
 	err  error
 }
 
-// accepts reports whether m is a data record to decode (not transaction
-// metadata, on a topic some source reads).
-func (a *Assembler) accepts(m *Message) bool {
-	return m.Topic != a.cfg.TxnTopic && len(a.byTopic[m.Topic]) > 0
+// dataSpecs returns the sources that read m when it is a data record to
+// decode (not transaction metadata, on a topic some source reads), else
+// nil. It runs on the assembler's goroutine only.
+func (a *Assembler) dataSpecs(m *Message) []*SourceSpec {
+	if m.Topic == a.cfg.TxnTopic {
+		return nil
+	}
+	if m.Topic != a.lastTopic || a.lastSpecs == nil {
+		a.lastTopic, a.lastSpecs = m.Topic, a.byTopic[m.Topic]
+	}
+	return a.lastSpecs
+}
+
+// partLog returns the log of partition k, nil when not added.
+func (a *Assembler) partLog(k tp) *partLog {
+	if a.lastPart == nil || k != a.lastTP {
+		a.lastTP, a.lastPart = k, a.parts[k]
+	}
+	return a.lastPart
 }
 
 // decodeRecord decodes a data record with the decoders of its topic's
-// sources (a Maxwell topic may carry several tables: the first source
-// that does not skip it takes it). It reads only what NewAssembler set
-// up, so workers run it concurrently, each with its own workspace.
-func (a *Assembler) decodeRecord(m *Message, w *workspace) decodedRec {
-	specs := a.byTopic[m.Topic]
+// sources, specs (a Maxwell topic may carry several tables: the first
+// source that does not skip it takes it). It reads only what NewAssembler
+// set up, so workers run it concurrently, each with its own workspace.
+func (a *Assembler) decodeRecord(m *Message, specs []*SourceSpec, w *workspace) decodedRec {
 	var first decoded
 	var firstErr error
 	chosen := -1
@@ -473,10 +498,10 @@ func (a *Assembler) newRec() *rec {
 // pending records of its partition and in its transaction.
 func (a *Assembler) add(m *Message, dr *decodedRec) {
 	k := tp{m.Topic, m.Partition}
-	l, ok := a.parts[k]
-	if !ok {
+	l := a.partLog(k)
+	if l == nil {
 		a.AddPartition(m.Topic, m.Partition, m.Offset)
-		l = a.parts[k]
+		l = a.partLog(k)
 	}
 	if m.Offset < l.next {
 		return // already read (a re-fetch after a reconnect)
@@ -799,6 +824,14 @@ func (a *Assembler) Release() ([]Unit, []*SourceError) {
 		a.releaseTxn(t)
 	}
 	a.flushBatch()
+	if a.Pending() == 0 {
+		// Every record decoded so far is released: the rows the
+		// workers kept (workspace.keep) are copied into units or
+		// dropped.
+		for _, w := range a.ws {
+			w.recycleRows()
+		}
+	}
 	units, errs := a.units, a.errs
 	a.units, a.errs = nil, nil
 	return units, errs
@@ -895,9 +928,12 @@ var maxPacked = 1 << 30
 // pack appends an inserted row of an untracked collection to the unit:
 // to its packed slab, sized from the last unit's, or to its Updates once
 // the slab is full.
+//
+// row may be cut from a decode worker's slab (workspace.keep), reused
+// once every record is released: it is copied, never kept.
 func (a *Assembler) pack(u *Unit, coll CollectionID, row repr.Row) {
 	if us, ok := u.Updates[coll]; ok {
-		u.Updates[coll] = append(us, Update{Row: row, Diff: 1})
+		u.Updates[coll] = append(us, Update{Row: slices.Clone(row), Diff: 1})
 		return
 	}
 	p := u.Packed[coll]
@@ -911,7 +947,7 @@ func (a *Assembler) pack(u *Unit, coll CollectionID, row repr.Row) {
 		u.Packed[coll] = p
 	}
 	if len(p.Data)+len(row) > maxPacked {
-		u.Updates[coll] = append(p.Updates(), Update{Row: row, Diff: 1})
+		u.Updates[coll] = append(p.Updates(), Update{Row: slices.Clone(row), Diff: 1})
 		delete(u.Packed, coll)
 		return
 	}
