@@ -315,6 +315,15 @@ func (op *importOutputOp) stepChunk(_ context.Context, t repr.Timestamp) error {
 		return m.poll()
 	}
 	v := &op.chunkView
+	// Room for this step's chunk at once: growing by appends would copy a
+	// 64 MiB chunk several times over, and a chunk past keepBytes is not
+	// kept for the next step.
+	if n, size := v.sizeBetween(-1, op.asOf, op.chunkSeg); n > 0 {
+		if avg := max(size/n, 1); size > op.chunk {
+			n, size = op.chunk/avg+1, op.chunk+avg
+		}
+		c.ok.Reserve(n, size)
+	}
 	bytes := 0
 	for op.chunkSeg < len(v.segs) {
 		s := v.seg(op.chunkSeg)
