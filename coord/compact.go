@@ -146,22 +146,14 @@ func (c *Coordinator) snapshotTablesLocked(rows *atomic.Int64) (tables []storage
 			r := rt.out.Reader(at)
 			prev, after := rt.snapHold, rt.snapAt
 			st.Increment = prev != nil && !r.Retracts()
+			increment := st.Increment
 			scan = func(fn func(key, row repr.Row, d repr.Diff) error) error {
-				var ferr error
-				emit := func(row repr.Row, d repr.Diff) bool {
-					ferr = fn(nil, row, d)
-					return ferr == nil
-				}
-				var err error
-				if st.Increment {
-					err = prev.ScanAppended(after, at, emit)
-				} else {
-					err = r.Scan(at, emit)
-				}
-				if err != nil {
-					return err
-				}
-				return ferr
+				return scanRows(func(emit func(repr.Row, repr.Diff) bool) error {
+					if increment {
+						return prev.ScanAppended(after, at, emit)
+					}
+					return r.Scan(at, emit)
+				}, fn)
 			}
 			logHolds = append(logHolds, logHold{rt, r})
 		} else {

@@ -136,7 +136,8 @@
 // appended since, the store keeping the earlier files.
 //
 // Open replays the catalog records in order. When it recreates a table or
-// source it loads its file straight into the arrangement: the file is in
+// source it loads its files (one, or an append-only source's parts in
+// order, through one loader) straight into the arrangement: a file is in
 // the arrangement's order, so a dataflow.Loader appends each update to its
 // shard's batch with no sort (checking the order as it goes, and sorting
 // only if a file is not in order; an append log's file is appended as it

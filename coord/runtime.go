@@ -198,15 +198,7 @@ func (rt *runtimeState) holdArranged(at repr.Timestamp) (scan func(fn func(key, 
 	r := rt.out.Reader(at)
 	return func(fn func(key, row repr.Row, d repr.Diff) error) error {
 		if !r.Ordered() {
-			var ferr error
-			err := r.Scan(at, func(row repr.Row, d repr.Diff) bool {
-				ferr = fn(nil, row, d)
-				return ferr == nil
-			})
-			if err != nil {
-				return err
-			}
-			return ferr
+			return scanRows(func(emit func(repr.Row, repr.Diff) bool) error { return r.Scan(at, emit) }, fn)
 		}
 		cur, err := r.Cursor(at)
 		if err != nil {
@@ -219,6 +211,20 @@ func (rt *runtimeState) holdArranged(at repr.Timestamp) (scan func(fn func(key, 
 		}
 		return nil
 	}, r.Release
+}
+
+// scanRows runs read, a scan of rows that stops when its emit returns
+// false (an append log's), giving each row to fn with a nil key until fn
+// fails; it returns read's error or fn's.
+func scanRows(read func(emit func(repr.Row, repr.Diff) bool) error, fn func(key, row repr.Row, d repr.Diff) error) error {
+	var ferr error
+	if err := read(func(row repr.Row, d repr.Diff) bool {
+		ferr = fn(nil, row, d)
+		return ferr == nil
+	}); err != nil {
+		return err
+	}
+	return ferr
 }
 
 // batchLookupMin is the number of keys from which a check walks a cursor

@@ -107,8 +107,9 @@
 // varints where Arrow has int32 offsets, int64 diffs and a key column);
 // arrow-go's LZ4 gives 53.0 MB at about the same restart time, ZSTD
 // 35.6 MB but about 0.1 s more CPU per restart and two to three times
-// the compaction time (0.5-0.65 s instead of 0.2-0.25 s, under the
-// coordinator's lock; the framed records took 0.2-0.35 s).
+// the compaction time (0.5-0.65 s instead of 0.2-0.25 s, measured when a
+// compaction ran under the coordinator's lock; the framed records took
+// 0.2-0.35 s).
 //
 // One file per table rather than one file of many record-batch streams:
 // a table is read (and its memory released) on its own, when the
